@@ -1,0 +1,53 @@
+"""Shared test set-up: a per-test Huey in immediate mode and the loopback live server."""
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _huey_immediate(settings):
+    """Tasks run inline in tests (after commit, as in production)."""
+    from huey.contrib.djhuey import HUEY
+
+    previous = HUEY.immediate
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = previous
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def chromium_executable():
+    """Path of Debian's Chromium; skipped when absent, a failure where it is required (CI)."""
+    path = os.environ.get("LEADMILL_CHROMIUM") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else "")
+    if not path:
+        if os.environ.get("LEADMILL_REQUIRE_BROWSER"):
+            pytest.fail("Chromium is required here but not installed")
+        pytest.skip("Chromium is not installed")
+    return path
+
+
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture
+def browser(chromium_executable):
+    from playwright.sync_api import sync_playwright
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()

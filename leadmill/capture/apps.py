@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CaptureConfig(AppConfig):
+    name = "leadmill.capture"
+    label = "capture"
+    verbose_name = _("Capture")
+
+    def ready(self):
+        from leadmill.core import events, registry
+
+        from . import handlers, selectors
+        from .events import LeadCaptured
+
+        events.subscribe(LeadCaptured, handlers.deliver_offer_email)
+        registry.register_timeline(selectors.submission_timeline)

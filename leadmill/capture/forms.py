@@ -1,0 +1,154 @@
+"""The public form a person fills in, built from a marketer's :class:`~.models.Form`."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+
+from django import forms
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from leadmill.contacts.identity import email_normalise, phone_normalise
+from leadmill.contacts.models import CustomFieldDefinition
+from leadmill.core.errors import ValidationFailed
+
+from . import tokens
+from .models import FieldKind, Form
+
+HONEYPOT_FIELD = "website"
+RENDER_TOKEN_FIELD = "_rt"
+PAGE_FIELD = "_page"
+
+_max_lengths = {
+    FieldKind.EMAIL: 254, FieldKind.FIRST_NAME: 100, FieldKind.LAST_NAME: 100, FieldKind.PHONE: 40,
+    FieldKind.COMPANY: 200, FieldKind.ROLE: 100, FieldKind.COMPANY_SIZE: 50, FieldKind.SEGMENT: 100,
+    FieldKind.COUNTRY: 60, FieldKind.MESSAGE: 5000, FieldKind.CUSTOM: 500,
+}
+_autocomplete = {
+    FieldKind.EMAIL: "email", FieldKind.FIRST_NAME: "given-name", FieldKind.LAST_NAME: "family-name",
+    FieldKind.PHONE: "tel", FieldKind.COMPANY: "organization", FieldKind.ROLE: "organization-title",
+    FieldKind.COUNTRY: "country",
+}
+
+
+class LeadFormBase(forms.Form):
+    """Common behaviour: normalised email and phone, errors that say what to fix."""
+
+    required_css_class = "required"
+    error_css_class = "invalid"
+
+    def clean_email(self):
+        value = self.cleaned_data.get("email", "")
+        if not value:
+            return value
+        try:
+            return email_normalise(value)
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+
+    def clean_phone(self):
+        value = self.cleaned_data.get("phone", "")
+        try:
+            return phone_normalise(value)
+        except ValidationFailed as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
+
+
+def _field_for(form_field, custom_definitions: dict[str, CustomFieldDefinition]) -> forms.Field:
+    kind = form_field.kind
+    required = form_field.required or kind == FieldKind.EMAIL
+    attrs = {"autocomplete": _autocomplete.get(kind, "off")}
+    common = {"label": form_field.display_label, "required": required, "help_text": form_field.help_text}
+    if kind == FieldKind.EMAIL:
+        return forms.CharField(
+            max_length=254, widget=forms.EmailInput(attrs={**attrs, "inputmode": "email"}), **common,
+            error_messages={"required": _("Enter your email address.")},
+        )
+    if kind == FieldKind.PHONE:
+        return forms.CharField(max_length=40, widget=forms.TextInput(attrs={**attrs, "type": "tel"}), **common)
+    if kind == FieldKind.MESSAGE:
+        return forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), **common)
+    if kind == FieldKind.CUSTOM:
+        definition = custom_definitions.get(form_field.custom_key)
+        if definition is not None:
+            common["label"] = form_field.label or definition.label
+            if definition.field_type == CustomFieldDefinition.FieldType.NUMBER:
+                return forms.DecimalField(**common)
+            if definition.field_type == CustomFieldDefinition.FieldType.DATE:
+                return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+            if definition.field_type == CustomFieldDefinition.FieldType.BOOLEAN:
+                return forms.BooleanField(**common)
+            if definition.field_type == CustomFieldDefinition.FieldType.CHOICE:
+                choices = [("", "—")] + [(c, c) for c in definition.choice_list]
+                return forms.ChoiceField(choices=choices, **common)
+    return forms.CharField(max_length=_max_lengths.get(kind, 200), widget=forms.TextInput(attrs=attrs), **common)
+
+
+def lead_form_class(form: Form) -> type[LeadFormBase]:
+    """A Django form class with the marketer's fields and one checkbox per consent purpose."""
+    fields: dict[str, forms.Field] = {}
+    custom_keys = [f.custom_key for f in form.fields.all() if f.kind == FieldKind.CUSTOM]
+    definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(key__in=custom_keys)} if custom_keys else {}
+    for form_field in form.fields.all():
+        fields[form_field.name] = _field_for(form_field, definitions)
+    if "email" not in fields:  # email is always asked: it is how a lead is known
+        fields = {"email": forms.CharField(label=_("Email"), max_length=254, widget=forms.EmailInput()), **fields}
+    for consent in form.consents.all():
+        text = consent.purpose.text
+        fields[consent.name] = forms.BooleanField(
+            label=text, required=consent.required,
+            error_messages={"required": _("Tick this box to continue.")},
+        )
+    return type("LeadForm", (LeadFormBase,), fields)
+
+
+@dataclasses.dataclass
+class PublicForm:
+    """What a template needs to show a form: the model, the Django form and hidden fields."""
+
+    form: Form
+    django_form: LeadFormBase
+    action: str
+    render_token: str
+    page_id: int | None
+    non_field_error: str = ""
+
+    honeypot_field = HONEYPOT_FIELD
+    render_token_field = RENDER_TOKEN_FIELD
+    page_field = PAGE_FIELD
+
+    @property
+    def consent_fields(self):
+        return [self.django_form[name] for name in self.django_form.fields if name.startswith("consent_")]
+
+    @property
+    def data_fields(self):
+        return [self.django_form[name] for name in self.django_form.fields if not name.startswith("consent_")]
+
+
+def public_form_for(
+    form: Form, *, page=None, request=None, data=None, render_token: str = "", page_id: int | None = None
+) -> PublicForm:
+    """An unbound (or, with ``data``, bound) public form.
+
+    The render token is fresh unless a still-valid one is passed back (a re-render after an
+    error keeps the time the person first saw the form)."""
+    form_class = lead_form_class(form)
+    django_form = form_class(data=data, prefix=None)
+    return PublicForm(
+        form=form,
+        django_form=django_form,
+        action=form_action_url(form.slug),
+        render_token=render_token or tokens.render_token_make(form_id=form.pk),
+        page_id=page.pk if page is not None else page_id,
+    )
+
+
+@cache
+def _form_action(slug: str) -> str:
+    return reverse("capture:form_post", kwargs={"slug": slug})
+
+
+def form_action_url(slug: str) -> str:
+    return _form_action(slug)

@@ -1,0 +1,37 @@
+"""Subscribers of the capture app. Idempotent: events may arrive more than once."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
+
+from leadmill.messaging.services import email_send_transactional
+
+from . import services
+from .events import LeadCaptured
+from .models import Submission
+from .selectors import offer_delivery
+
+
+def deliver_offer_email(event: LeadCaptured) -> None:
+    """Email the person what the offer promised (link, code, message) — once."""
+    if event.offer_id is None:
+        return
+    submission = Submission.objects.select_related("form__offer", "contact").filter(pk=event.submission_id).first()
+    if submission is None or submission.contact is None or not submission.contact.email:
+        return
+    if not services.offer_email_claim(submission_id=submission.pk):
+        return
+    delivery = offer_delivery(submission=submission, absolute=True)
+    offer = delivery.offer
+    context = {"contact": submission.contact, "delivery": delivery, "offer": offer}
+    try:
+        email_send_transactional(
+            to=submission.contact.email,
+            subject=offer.email_subject or _("Your %(offer)s") % {"offer": offer.name},
+            html=render_to_string("capture/email/offer.html", context),
+            text=render_to_string("capture/email/offer.txt", context),
+        )
+    except Exception:
+        services.offer_email_release(submission_id=submission.pk)
+        raise

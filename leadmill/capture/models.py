@@ -1,0 +1,250 @@
+from django.core.files.storage import storages
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.functional import LazyObject
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel
+from wagtail.fields import RichTextField
+from wagtail.models import Orderable
+
+from leadmill.consent.models import Purpose
+from leadmill.contacts.models import Contact
+
+
+class PrivateStorage(LazyObject):
+    """Offer files live outside MEDIA_ROOT and are served only through signed links."""
+
+    def _setup(self):
+        self._wrapped = storages["private"]
+
+
+private_storage = PrivateStorage()
+
+
+class Offer(models.Model):
+    """A lead magnet: what a person receives in exchange for their details."""
+
+    class Kind(models.TextChoices):
+        DOWNLOAD = "download", _("Resource to download")
+        TRIAL = "trial", _("Free trial")
+        DISCOUNT = "discount", _("Discount code")
+        DEMO = "demo", _("Demo or consultation request")
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.DOWNLOAD)
+    file = models.FileField(
+        _("file"), storage=private_storage, upload_to="offers/", blank=True,
+        help_text=_("Kept private: people get a signed link that expires."),
+    )
+    discount_code = models.CharField(_("discount code"), max_length=100, blank=True)
+    trial_url = models.URLField(_("trial sign-up link"), blank=True)
+    delivery_message = RichTextField(
+        _("message after the form"), blank=True,
+        help_text=_("Shown on the thank-you page and in the email, e.g. what happens next."),
+    )
+    email_subject = models.CharField(_("email subject"), max_length=200, blank=True)
+    is_intent_signal = models.BooleanField(
+        _("strong buying intent"), default=False,
+        help_text=_("A demo or proposal request: scoring can make such leads hot at once."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("kind"),
+        FieldPanel("file"),
+        FieldPanel("discount_code"),
+        FieldPanel("trial_url"),
+        FieldPanel("delivery_message"),
+        FieldPanel("email_subject"),
+        FieldPanel("is_intent_signal"),
+    ]
+
+    class Meta:
+        verbose_name = _("offer")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldKind(models.TextChoices):
+    EMAIL = "email", _("Email")
+    FIRST_NAME = "first_name", _("First name")
+    LAST_NAME = "last_name", _("Last name")
+    PHONE = "phone", _("Phone")
+    COMPANY = "company_name", _("Company")
+    ROLE = "role", _("Role")
+    COMPANY_SIZE = "company_size", _("Company size")
+    SEGMENT = "segment", _("Segment / industry")
+    COUNTRY = "country", _("Country")
+    MESSAGE = "message", _("Message")
+    CUSTOM = "custom", _("Custom field")
+
+
+slug_validator = RegexValidator(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", _("Use lower-case letters, digits and hyphens."))
+
+
+class Form(ClusterableModel):
+    """A conversion form: its fields, its consent checkboxes and where it may be embedded."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(
+        _("slug"), max_length=60, unique=True, validators=[slug_validator],
+        help_text=_("Pages and embeds post to /f/<slug>/."),
+    )
+    offer = models.ForeignKey(
+        Offer, verbose_name=_("offer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="forms"
+    )
+    submit_label = models.CharField(_("button text"), max_length=60, default=_("Send"))
+    success_message = models.CharField(
+        _("success message"), max_length=300, default=_("Thank you! Check your inbox.")
+    )
+    allowed_origins = models.TextField(
+        _("allowed origins"), blank=True,
+        help_text=_("Sites that may embed this form, one per line, e.g. https://www.example.com. "
+                    "Leadmill's own pages are always allowed."),
+    )
+    is_active = models.BooleanField(_("accepting submissions"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("slug"),
+        FieldPanel("offer"),
+        InlinePanel("fields", label=_("Fields"), min_num=1),
+        InlinePanel("consents", label=_("Consent checkboxes")),
+        MultiFieldPanel(
+            [FieldPanel("submit_label"), FieldPanel("success_message"), FieldPanel("is_active")],
+            heading=_("After submitting"),
+        ),
+        FieldPanel("allowed_origins"),
+    ]
+
+    class Meta:
+        verbose_name = _("form")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def origin_list(self) -> list[str]:
+        return [line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines() if line.strip()]
+
+
+class FormField(Orderable):
+    form = ParentalKey(Form, on_delete=models.CASCADE, related_name="fields")
+    kind = models.CharField(_("field"), max_length=20, choices=FieldKind.choices)
+    custom_key = models.SlugField(
+        _("custom field key"), max_length=50, blank=True,
+        help_text=_("For custom fields: the key of a custom field definition."),
+    )
+    label = models.CharField(_("label"), max_length=200, blank=True, help_text=_("Leave empty for the default."))
+    required = models.BooleanField(_("required"), default=False)
+    help_text = models.CharField(_("help text"), max_length=300, blank=True)
+
+    panels = [FieldPanel("kind"), FieldPanel("custom_key"), FieldPanel("label"), FieldPanel("required"), FieldPanel("help_text")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("form field")
+
+    @property
+    def name(self) -> str:
+        return f"custom_{self.custom_key}" if self.kind == FieldKind.CUSTOM else self.kind
+
+    @property
+    def display_label(self) -> str:
+        return self.label or str(FieldKind(self.kind).label)
+
+
+class FormConsent(Orderable):
+    """One consent checkbox on a form: unchecked by default, one purpose each."""
+
+    form = ParentalKey(Form, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
+    required = models.BooleanField(
+        _("required to submit"), default=False,
+        help_text=_("Only for purposes the offer cannot work without; marketing consent must stay optional."),
+    )
+
+    panels = [FieldPanel("purpose"), FieldPanel("required")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("consent checkbox")
+
+    @property
+    def name(self) -> str:
+        return f"consent_{self.purpose.key}"
+
+
+class CallToAction(models.Model):
+    """A tracked call to action: /c/<slug>/ counts the click and redirects."""
+
+    label = models.CharField(_("label"), max_length=200)
+    slug = models.SlugField(_("short link"), max_length=60, unique=True, validators=[slug_validator])
+    target_page = models.ForeignKey(
+        "wagtailcore.Page", verbose_name=_("page"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    target_url = models.URLField(_("or a URL"), blank=True)
+    clicks = models.PositiveIntegerField(_("clicks"), default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    panels = [FieldPanel("label"), FieldPanel("slug"), FieldPanel("target_page"), FieldPanel("target_url")]
+
+    class Meta:
+        verbose_name = _("call to action")
+        verbose_name_plural = _("calls to action")
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Submission(models.Model):
+    """One form post, kept verbatim with its page, source and outcome. Written first."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected (invalid)")
+        SPAM = "spam", _("Spam")
+        ERROR = "error", _("Error")
+
+    form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="submissions")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    data = models.JSONField(_("submitted values"))
+    errors = models.JSONField(_("errors"), default=dict, blank=True)
+    spam_reason = models.CharField(_("spam reason"), max_length=100, blank=True)
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("lead"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="submissions",
+    )
+    page_id = models.BigIntegerField(null=True, blank=True)
+    page_url = models.CharField(_("page"), max_length=500, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=500, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    offer_emailed_at = models.DateTimeField(_("offer emailed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("submission")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["form", "created_at"], name="submission_form_idx"),
+            models.Index(fields=["status", "created_at"], name="submission_status_idx"),
+            models.Index(fields=["created_at"], name="submission_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form} #{self.pk}"
+from .pages import LandingPage  # noqa: E402,F401  (Wagtail page models live in pages.py)

@@ -1,0 +1,72 @@
+"""Landing pages: Wagtail pages focused on one conversion, with a thank-you route."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+from wagtail.contrib.routable_page.models import RoutablePageMixin, path
+from wagtail.fields import RichTextField, StreamField
+from wagtail.models import Page
+
+from .blocks import LandingBodyBlock
+
+
+class LandingPage(RoutablePageMixin, Page):
+    """A conversion page: an offer, one form, a call to action, no distractions.
+
+    The form posts to ``/f/<form-slug>/`` (see :mod:`leadmill.capture.views`); on success the
+    person lands on this page's ``thanks/`` route.
+    """
+
+    intro = models.CharField(_("description"), max_length=300, blank=True,
+                             help_text=_("Shown under the title and used as the meta description."))
+    body = StreamField(LandingBodyBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
+    form = models.ForeignKey(
+        "capture.Form", verbose_name=_("conversion form"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    thank_you_title = models.CharField(_("thank-you title"), max_length=200, default=_("Thank you!"))
+    thank_you_body = RichTextField(_("thank-you text"), blank=True)
+    og_image = models.ForeignKey(
+        "wagtailimages.Image", verbose_name=_("social image"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+
+    content_panels = [
+        *Page.content_panels,
+        FieldPanel("intro"),
+        FieldPanel("form"),
+        FieldPanel("body"),
+        MultiFieldPanel([FieldPanel("thank_you_title"), FieldPanel("thank_you_body")], heading=_("Thank-you page")),
+    ]
+    promote_panels = [*Page.promote_panels, FieldPanel("og_image")]
+    template = "capture/landing_page.html"
+
+    class Meta:
+        verbose_name = _("landing page")
+
+    def get_context(self, request, *args, **kwargs):
+        from .forms import public_form_for
+
+        context = super().get_context(request, *args, **kwargs)
+        if self.form_id and "lead_form" not in context:
+            context["lead_form"] = public_form_for(self.form, page=self, request=request)
+        return context
+
+    def render_with_form(self, request, lead_form, *, status: int = 200) -> TemplateResponse:
+        """Render this page with a bound form (errors shown, values kept)."""
+        context = self.get_context(request)
+        context["lead_form"] = lead_form
+        return TemplateResponse(request, self.get_template(request), context, status=status)
+
+    @path("thanks/", name="thanks")
+    def thanks(self, request):
+        from .selectors import thank_you_for
+
+        context = self.get_context(request)
+        context["thanks"] = thank_you_for(token=request.GET.get("s", ""), page=self)
+        response = TemplateResponse(request, "capture/thank_you.html", context)
+        response["X-Robots-Tag"] = "noindex, nofollow"
+        return response

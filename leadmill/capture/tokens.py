@@ -1,0 +1,58 @@
+"""Signed tokens of the capture app: every public link and hidden field is signed."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core import signing
+
+RENDER_SALT = "leadmill.capture.render"
+THANKS_SALT = "leadmill.capture.thanks"
+DOWNLOAD_SALT = "leadmill.capture.download"
+
+
+def render_token_make(*, form_id: int, at: float | None = None) -> str:
+    """A token proving the form was rendered by us, and when."""
+    return signing.dumps({"f": form_id, "t": int(at if at is not None else time.time())}, salt=RENDER_SALT, compress=True)
+
+
+def render_token_age(token: str, *, form_id: int, now: float | None = None) -> float | None:
+    """Seconds since the form was rendered, or None when the token is missing, forged or
+    belongs to another form."""
+    if not token:
+        return None
+    try:
+        data = signing.loads(token, salt=RENDER_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("f") != form_id or not isinstance(data.get("t"), int):
+        return None
+    return (now if now is not None else time.time()) - data["t"]
+
+
+def thanks_token_make(*, submission_id: int) -> str:
+    return signing.dumps(submission_id, salt=THANKS_SALT)
+
+
+def thanks_token_read(token: str, *, max_age_s: int = 7 * 86_400) -> int | None:
+    try:
+        value = signing.loads(token, salt=THANKS_SALT, max_age=max_age_s)
+    except signing.BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def download_token_make(*, submission_id: int, offer_id: int) -> str:
+    return signing.dumps({"s": submission_id, "o": offer_id}, salt=DOWNLOAD_SALT)
+
+
+def download_token_read(token: str) -> tuple[int, int] | None:
+    """(submission id, offer id) of a download link that has not expired, else None."""
+    try:
+        data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.LEADMILL_DOWNLOAD_LINK_HOURS * 3600)
+    except signing.BadSignature:  # SignatureExpired is a BadSignature
+        return None
+    if not isinstance(data, dict):
+        return None
+    return data.get("s"), data.get("o")

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "capture"
+
+urlpatterns = [
+    path("f/<slug:slug>/", views.form_post, name="form_post"),
+    path("f/<slug:slug>/embed/", views.form_embed, name="form_embed"),
+    path("f/<slug:slug>/thanks/", views.form_thanks, name="form_thanks"),
+    path("c/<slug:slug>/", views.cta_redirect, name="cta"),
+    path("d/<str:token>/", views.offer_download, name="offer_download"),
+]

@@ -1,0 +1,299 @@
+"""Public endpoints of capture: the form post, CTA short links, offer downloads, embeds.
+
+Thin: they check the request (method, size, content type, origin, rate), hand the post to
+:func:`.services.submission_receive` and turn its outcome into a response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from . import services, tokens
+from .forms import PAGE_FIELD, RENDER_TOKEN_FIELD, public_form_for
+from .models import CallToAction, Form, Offer, Submission
+from .ratelimit import rate_limit_hit
+from .selectors import ThankYou, offer_delivery
+
+logger = logging.getLogger(__name__)
+
+FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+def client_ip(request) -> str | None:
+    if settings.LEADMILL_TRUST_X_FORWARDED_FOR and (forwarded := request.META.get("HTTP_X_FORWARDED_FOR")):
+        return forwarded.split(",")[0].strip()
+    return request.META.get("REMOTE_ADDR")
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def request_origin(request) -> str:
+    """The Origin header, or the origin of the Referer when a browser sent no Origin."""
+    origin = request.META.get("HTTP_ORIGIN", "")
+    if origin and origin != "null":
+        return origin.rstrip("/").lower()
+    return _origin_of(request.META.get("HTTP_REFERER", ""))
+
+
+def origin_allowed(request, form: Form) -> bool:
+    """Leadmill's own pages and the form's listed sites may post; a request with neither
+    Origin nor Referer (not from a browser page) is judged by its render token instead."""
+    origin = request_origin(request)
+    if not origin:
+        return True
+    own = {_origin_of(settings.BASE_URL), f"{request.scheme}://{request.get_host()}".lower()}
+    return origin in own or origin in form.origin_list
+
+
+def _cors(response: HttpResponse, request, form: Form) -> HttpResponse:
+    origin = request.META.get("HTTP_ORIGIN", "").rstrip("/").lower()
+    if origin and origin in form.origin_list:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
+        response["Vary"] = "Origin"
+    return response
+
+
+def _error(request, form, status: int, message: str, *, wants_json: bool, code: str, headers=None):
+    if wants_json:
+        response = JsonResponse({"status": "error", "code": code, "message": message}, status=status)
+    else:
+        response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return _cors(response, request, form) if form is not None else response
+
+
+def _wants_json(request) -> bool:
+    return request.content_type == "application/json" or "application/json" in request.META.get("HTTP_ACCEPT", "")
+
+
+@csrf_exempt
+@never_cache
+def form_post(request, slug: str):
+    """``POST /f/<slug>/``: a plain HTML form post or JSON, from a page or an embed."""
+    form = Form.objects.filter(slug=slug).prefetch_related("fields", "consents__purpose").first()
+    wants_json = _wants_json(request)
+    if form is None:
+        return _error(request, None, 404, _("This form does not exist."), wants_json=wants_json, code="form_not_found")
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204), request, form)
+    if request.method != "POST":
+        response = _error(request, form, 405, _("Send the form with POST."), wants_json=wants_json, code="method_not_allowed")
+        response["Allow"] = "POST, OPTIONS"
+        return response
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > settings.LEADMILL_MAX_SUBMISSION_BYTES:
+        return _error(request, form, 413, _("The form data is too large."), wants_json=wants_json, code="too_large")
+    content_type = request.content_type
+    if content_type not in FORM_CONTENT_TYPES and content_type != "application/json":
+        return _error(
+            request, form, 415,
+            _("Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json."),
+            wants_json=wants_json, code="unsupported_media_type",
+        )
+    if not origin_allowed(request, form):
+        return _error(request, form, 403, _("This site may not send this form."), wants_json=wants_json, code="origin_not_allowed")
+
+    ip = client_ip(request) or "unknown"
+    window = settings.LEADMILL_RATE_LIMIT_WINDOW
+    retry_after = rate_limit_hit(key=f"ip:{ip}", limit=settings.LEADMILL_RATE_LIMIT_PER_IP, window_s=window) or (
+        rate_limit_hit(key=f"form:{form.pk}", limit=settings.LEADMILL_RATE_LIMIT_PER_FORM, window_s=window)
+    )
+    if retry_after:
+        return _error(
+            request, form, 429, _("Too many submissions. Please wait a minute and try again."),
+            wants_json=wants_json, code="rate_limited", headers={"Retry-After": str(retry_after)},
+        )
+
+    try:
+        data = _request_data(request)
+    except (ValueError, RequestDataTooBig) as exc:
+        status = 413 if isinstance(exc, RequestDataTooBig) else 400
+        return _error(request, form, status, _("The form data could not be read: send a JSON object or form fields."),
+                      wants_json=wants_json, code="malformed")
+
+    meta = services.RequestMeta(
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        referrer=str(data.get("_referrer") or request.META.get("HTTP_REFERER", "")),
+        page_url=str(data.get("_url") or request.META.get("HTTP_REFERER", "")),
+        utm=_utm_from(data, request.META.get("HTTP_REFERER", "")),
+    )
+    outcome = services.submission_receive(form=form, data=data, meta=meta)
+    return _cors(_answer(request, form, outcome, data, wants_json=wants_json), request, form)
+
+
+def _request_data(request) -> dict:
+    if request.content_type == "application/json":
+        data = json.loads(request.body or b"{}")
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        return data
+    return {key: request.POST.get(key) for key in request.POST}
+
+
+def _utm_from(data: dict, referrer: str) -> dict[str, str]:
+    """UTM parameters posted with the form, else those of the page the form was on."""
+    from urllib.parse import parse_qs
+
+    utm = {key: str(data.get(key) or "") for key in services.UTM_FIELDS if data.get(key)}
+    if not utm and referrer:
+        query = parse_qs(urlsplit(referrer).query)
+        utm = {key: query[key][0] for key in services.UTM_FIELDS if query.get(key)}
+    url = str(data.get("_url") or "")
+    if not utm and url:
+        query = parse_qs(urlsplit(url).query)
+        utm = {key: query[key][0] for key in services.UTM_FIELDS if query.get(key)}
+    return utm
+
+
+def _thank_you_url(form: Form, submission: Submission) -> str:
+    token = tokens.thanks_token_make(submission_id=submission.pk)
+    page = _landing_page(submission.page_id)
+    if page is not None:
+        return page.url + page.reverse_subpage("thanks") + f"?s={token}"
+    from django.urls import reverse
+
+    return reverse("capture:form_thanks", kwargs={"slug": form.slug}) + f"?s={token}"
+
+
+def _landing_page(page_id: int | None):
+    if not page_id:
+        return None
+    from .pages import LandingPage
+
+    return LandingPage.objects.live().filter(pk=page_id).first()
+
+
+def _answer(request, form: Form, outcome, data: dict, *, wants_json: bool):
+    submission = outcome.submission
+    if outcome.accepted_like or outcome.status == Submission.Status.ERROR:
+        thank_you_url = _thank_you_url(form, submission)
+        if wants_json:
+            delivery = offer_delivery(submission=submission, absolute=True)
+            return JsonResponse(
+                {
+                    "status": "accepted",
+                    "message": form.success_message,
+                    "thank_you_url": request.build_absolute_uri(thank_you_url),
+                    "download_url": delivery.download_url,
+                    "discount_code": delivery.discount_code,
+                },
+                status=201,
+            )
+        return HttpResponseRedirect(thank_you_url, status=303)
+
+    errors = outcome.errors
+    if wants_json:
+        return JsonResponse(
+            {"status": "invalid", "code": "invalid", "message": _("Please correct the highlighted fields."), "errors": errors},
+            status=400,
+        )
+    page = _landing_page(submission.page_id)
+    token = str(data.get(RENDER_TOKEN_FIELD) or "")
+    public_form = public_form_for(form, page=page, data={k: v for k, v in data.items() if isinstance(v, str)},
+                                  render_token=token, page_id=submission.page_id)
+    public_form.django_form.is_valid()
+    for field, messages in errors.items():
+        if field != "__all__" and field in public_form.django_form.fields and field not in public_form.django_form.errors:
+            for message in messages:
+                public_form.django_form.add_error(field, message)
+    public_form.non_field_error = " ".join(errors.get("__all__", []))
+    if page is not None:
+        return page.specific.render_with_form(request, public_form, status=400)
+    return TemplateResponse(request, "capture/form_page.html", {"lead_form": public_form, "form": form}, status=400)
+
+
+@require_GET
+def form_thanks(request, slug: str):
+    """The thank-you page of a form posted from outside a landing page."""
+    from .selectors import thank_you_for
+
+    form = get_object_or_404(Form, slug=slug)
+    response = TemplateResponse(
+        request, "capture/thank_you.html",
+        {"form": form, "thanks": thank_you_for(token=request.GET.get("s", "")), "page": None},
+    )
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_GET
+def form_embed(request, slug: str):
+    """``GET /f/<slug>/embed/``: the form's HTML with a fresh signed render token, for the
+    embed script (JSON) or an iframe (HTML)."""
+    form = Form.objects.filter(slug=slug, is_active=True).prefetch_related("fields", "consents__purpose").first()
+    if form is None:
+        raise Http404(_("This form does not exist."))
+    public_form = public_form_for(form)
+    context = {"lead_form": public_form, "form": form, "embedded": True}
+    if request.GET.get("format") == "json" or "application/json" in request.META.get("HTTP_ACCEPT", ""):
+        html = render_to_string("capture/includes/lead_form.html", context, request=request)
+        response = JsonResponse({"html": html, "action": request.build_absolute_uri(public_form.action),
+                                 "render_token": public_form.render_token})
+    else:
+        response = TemplateResponse(request, "capture/form_page.html", context)
+        response.render()
+        response.xframe_options_exempt = True
+    response["Cache-Control"] = "no-store"
+    return _cors(response, request, form)
+
+
+@require_GET
+def cta_redirect(request, slug: str):
+    """``GET /c/<slug>/``: count the click, then go to the CTA's page or URL."""
+    cta = get_object_or_404(CallToAction.objects.select_related("target_page"), slug=slug)
+    services.cta_click(cta=cta)
+    target = cta.target_page.url if cta.target_page_id and cta.target_page.live else cta.target_url or "/"
+    query = request.META.get("QUERY_STRING", "")
+    if query and "?" not in target:
+        target = f"{target}?{query}"
+    return HttpResponseRedirect(target)
+
+
+@require_GET
+def offer_download(request, token: str):
+    """Serve an offer's private file to whoever holds a valid, unexpired signed link."""
+    parsed = tokens.download_token_read(token)
+    if parsed is None:
+        return HttpResponse(
+            _("This download link is invalid or has expired. Fill in the form again to get a new one."),
+            status=410, content_type="text/plain; charset=utf-8",
+        )
+    submission_id, offer_id = parsed
+    submission = Submission.objects.filter(pk=submission_id, status=Submission.Status.ACCEPTED, form__offer_id=offer_id).first()
+    offer = Offer.objects.filter(pk=offer_id).first()
+    if submission is None or offer is None or not offer.file:
+        raise Http404(_("This file is no longer available."))
+    response = FileResponse(offer.file.open("rb"), as_attachment=True, filename=offer.file.name.rsplit("/", 1)[-1])
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+__all__ = ["form_post", "form_thanks", "form_embed", "cta_redirect", "offer_download", "ThankYou"]

@@ -1,0 +1,146 @@
+"""The ``leadmill`` command.
+
+``leadmill run [--demo]``  migrate, create the first admin, seed the demo, serve web + worker
+``leadmill web``           the production web server alone (granian, WSGI)
+``leadmill worker``        one Huey consumer alone
+``leadmill <command>``     any Django management command (``leadmill migrate``, ``leadmill shell``)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadmill.settings")
+
+
+def _django_setup():
+    import django
+
+    django.setup()
+
+
+def _call(*args: str) -> None:
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
+def prepare(*, demo: bool) -> None:
+    """Migrate, collect static files, create the first admin, seed the demo when asked."""
+    _django_setup()
+    from django.conf import settings
+
+    _call("migrate", "--noinput", "--verbosity", "0")
+    _call("collectstatic", "--noinput", "--verbosity", "0")
+    from leadmill.core.setup import admin_ensure, groups_ensure
+
+    groups_ensure()
+    created = admin_ensure()
+    if created is not None:
+        username, password = created
+        print(f"Created the first admin user. Log in at {settings.BASE_URL}/admin/")
+        print(f"    user: {username}    password: {password}")
+        print("    (set LEADMILL_ADMIN_PASSWORD to choose it; change it after logging in)")
+    if demo:
+        from leadmill.capture.demo import demo_seed
+
+        if demo_seed():
+            print("Seeded the demo: /ebook/ and /demo/.")
+
+
+def web_command() -> list[str]:
+    from django.conf import settings
+
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    return [
+        sys.executable, "-m", "granian",
+        "--interface", "wsgi",
+        "--host", host,
+        "--port", port,
+        "--workers", os.environ.get("WEB_WORKERS", str(max(1, os.cpu_count() or 1))),
+        "--blocking-threads", os.environ.get("WEB_THREADS", "8"),
+        "--backlog", os.environ.get("WEB_BACKLOG", "1024"),
+        "--static-path-route", settings.STATIC_URL.rstrip("/"),
+        "--static-path-mount", str(settings.STATIC_ROOT),
+        "--no-ws",
+        "leadmill.wsgi:application",
+    ]
+
+
+def worker_command() -> list[str]:
+    args = [sys.executable, "-m", "django", "run_huey", "--workers", os.environ.get("HUEY_WORKERS", "2")]
+    if os.environ.get("HUEY_PERIODIC", "1") in {"0", "false", "no"}:
+        args.append("--no-periodic")
+    return args
+
+
+def supervise(commands: dict[str, list[str]]) -> int:
+    """Run the processes together; restart one that dies; stop all on SIGINT / SIGTERM."""
+    processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    restarts: dict[str, list[float]] = {name: [] for name in commands}
+    while not stopping:
+        time.sleep(0.5)
+        for name, process in list(processes.items()):
+            if process.poll() is not None and not stopping:
+                recent = [t for t in restarts[name] if time.time() - t < 60] + [time.time()]
+                restarts[name] = recent
+                if len(recent) > 5:
+                    print(f"leadmill: {name} keeps failing; stopping.", file=sys.stderr)
+                    stop(None, None)
+                    break
+                print(f"leadmill: {name} exited with {process.returncode}; restarting it.", file=sys.stderr)
+                processes[name] = subprocess.Popen(commands[name])
+    deadline = time.time() + 20
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv else "help"
+    if command == "run":
+        prepare(demo="--demo" in argv)
+        from django.conf import settings
+
+        host = os.environ.get("HOST", "127.0.0.1")
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+        print(f"Leadmill is running at http://{shown}:{os.environ.get('PORT', '8000')}/ "
+              f"(back office: {settings.BASE_URL}/admin/). Stop with Ctrl+C.", flush=True)
+        return supervise({"web": web_command(), "worker": worker_command()})
+    if command == "web":
+        _django_setup()
+        os.execv(sys.executable, web_command())
+    if command == "worker":
+        _django_setup()
+        os.execv(sys.executable, worker_command())
+    if command in ("help", "-h", "--help"):
+        print(__doc__)
+        return 0
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["leadmill", *argv])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+import hashlib
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from leadmill.contacts.models import Contact
+
+
+class Purpose(models.Model):
+    """What a person may agree to: e.g. marketing email, newsletter, sharing with partners.
+
+    The text shown on forms is versioned: editing it creates a new :class:`PurposeText`,
+    and each consent points to the exact version the person saw.
+    """
+
+    key = models.SlugField(_("key"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    text = models.TextField(_("checkbox text"), help_text=_("What the person agrees to, as the form shows it."))
+    is_email_marketing = models.BooleanField(
+        _("permits marketing email"), default=False,
+        help_text=_("Contacts who agree to this purpose may receive marketing email."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent purpose")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        digest = hashlib.sha256(self.text.encode()).hexdigest()
+        latest = self.texts.order_by("-version").first()
+        if latest is None or latest.text_hash != digest:
+            PurposeText.objects.create(
+                purpose=self, version=(latest.version + 1) if latest else 1, text=self.text, text_hash=digest
+            )
+
+    @property
+    def current_text(self) -> "PurposeText":
+        return self.texts.order_by("-version").first()
+
+
+class PurposeText(models.Model):
+    """One version of a purpose's text, immutable once written."""
+
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="texts")
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("consent text version")
+        ordering = ["purpose", "-version"]
+        constraints = [models.UniqueConstraint(fields=["purpose", "version"], name="purpose_text_version")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose.key} v{self.version}"
+
+
+class Consent(models.Model):
+    """Append-only: who agreed to (or withdrew) what, with which text, when, where and how."""
+
+    class Method(models.TextChoices):
+        FORM = "form", _("Form")
+        DOUBLE_OPT_IN = "double_opt_in", _("Double opt-in confirmation")
+        IMPORT = "import", _("Import")
+        API = "api", _("API")
+        UNSUBSCRIBE = "unsubscribe", _("Unsubscribe")
+        ADMIN = "admin", _("Back office")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="consents")
+    purpose_text = models.ForeignKey(PurposeText, on_delete=models.PROTECT, null=True, blank=True)
+    granted = models.BooleanField(_("granted"))
+    method = models.CharField(max_length=20, choices=Method.choices)
+    occurred_at = models.DateTimeField(_("when"), db_index=True)
+    form_id = models.BigIntegerField(null=True, blank=True)
+    submission_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    page_url = models.CharField(_("page"), max_length=500, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["contact", "purpose", "occurred_at"], name="consent_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {'+' if self.granted else '-'}{self.purpose_id}"

@@ -1,0 +1,149 @@
+"""The domain event bus.
+
+An event is a frozen dataclass of ids and facts (never model instances), declared in the
+publishing app's ``events.py``. :func:`publish` writes it to the outbox inside the caller's
+transaction; after commit a Huey task delivers it to each subscriber. A periodic sweep
+re-delivers what a crash left undelivered, so delivery is at least once and every handler
+must be idempotent.
+
+Subscribe in an ``AppConfig.ready``::
+
+    from leadmill.core import events
+    events.subscribe(LeadCaptured, handlers.enrol_in_sequences)
+
+Tests can subscribe temporarily with :func:`subscribed`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+E = TypeVar("E")
+Handler = Callable[[Any], None]
+
+_event_types: dict[str, type] = {}
+_subscribers: dict[str, list[Handler]] = defaultdict(list)
+
+
+def event(cls: type[E]) -> type[E]:
+    """Declare a domain event: a frozen dataclass registered under its class name."""
+    cls = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+    _event_types[cls.__name__] = cls
+    return cls
+
+
+def subscribe(event_type: type, handler: Handler) -> None:
+    """Call ``handler(event)`` after commit for every published ``event_type``."""
+    handlers = _subscribers[event_type.__name__]
+    if handler not in handlers:
+        handlers.append(handler)
+
+
+def unsubscribe(event_type: type, handler: Handler) -> None:
+    handlers = _subscribers[event_type.__name__]
+    if handler in handlers:
+        handlers.remove(handler)
+
+
+@contextmanager
+def subscribed(event_type: type, handler: Handler) -> Iterator[None]:
+    """Subscribe for the length of a ``with`` block (for tests)."""
+    subscribe(event_type, handler)
+    try:
+        yield
+    finally:
+        unsubscribe(event_type, handler)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"__dt__": value.isoformat()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and "__dt__" in value:
+        return dt.datetime.fromisoformat(value["__dt__"])
+    return value
+
+
+def publish(evt: Any) -> int:
+    """Write ``evt`` to the outbox in the current transaction; deliver it after commit.
+
+    Returns the outbox row id. Nothing is delivered if the transaction rolls back.
+    """
+    from .models import OutboxEvent
+
+    name = type(evt).__name__
+    if name not in _event_types:
+        raise TypeError(f"{name} is not a declared event; decorate it with @events.event")
+    payload = {f.name: _encode(getattr(evt, f.name)) for f in dataclasses.fields(evt)}
+    row = OutboxEvent.objects.create(name=name, payload=payload)
+    transaction.on_commit(lambda: _schedule_delivery(row.pk))
+    return row.pk
+
+
+def _schedule_delivery(outbox_id: int) -> None:
+    from .tasks import outbox_deliver
+
+    try:
+        outbox_deliver(outbox_id)
+    except Exception:  # the queue is down: the periodic sweep delivers it later
+        logger.exception("could not queue delivery of outbox event %s", outbox_id)
+
+
+def deliver(outbox_id: int) -> bool:
+    """Run every subscriber of one outbox event; mark it delivered when all succeeded.
+
+    Returns True when the event is (now or already) delivered.
+    """
+    from .models import OutboxEvent
+
+    row = OutboxEvent.objects.filter(pk=outbox_id, delivered_at__isnull=True).first()
+    if row is None:
+        return True
+    event_type = _event_types.get(row.name)
+    if event_type is None:
+        logger.error("outbox event %s has unknown type %s", row.pk, row.name)
+        return False
+    evt = event_type(**{key: _decode(value) for key, value in row.payload.items()})
+    errors = []
+    for handler in list(_subscribers[row.name]):
+        try:
+            handler(evt)
+        except Exception as exc:
+            logger.exception("handler %s failed on outbox event %s", handler.__qualname__, row.pk)
+            errors.append(f"{handler.__module__}.{handler.__qualname__}: {exc!r}")
+    if errors:
+        OutboxEvent.objects.filter(pk=row.pk).update(
+            attempts=row.attempts + 1, last_error="\n".join(errors)[:4000]
+        )
+        return False
+    OutboxEvent.objects.filter(pk=row.pk).update(
+        delivered_at=timezone.now(), attempts=row.attempts + 1, last_error=""
+    )
+    return True
+
+
+def sweep(*, older_than: dt.timedelta = dt.timedelta(seconds=60), limit: int = 500) -> int:
+    """Re-deliver events a crash left undelivered. Returns how many were delivered."""
+    from .models import OutboxEvent
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        OutboxEvent.objects.filter(delivered_at__isnull=True, created_at__lt=cutoff, attempts__lt=20)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(1 for outbox_id in ids if deliver(outbox_id))

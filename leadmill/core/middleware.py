@@ -1,0 +1,49 @@
+"""Turn an unreachable database into a clear 503 instead of a 500 or a false success."""
+
+import logging
+
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean the database cannot be reached or is locked, not bad SQL."""
+    if isinstance(exc, UNAVAILABLE_ERRORS):
+        text = str(exc).lower()
+        return not any(word in text for word in ("syntax error", "no such column", "no such table"))
+    return False
+
+
+def service_unavailable() -> HttpResponse:
+    response = HttpResponse(
+        _("The service is briefly unavailable; nothing was saved. Please try again in a minute."),
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = "30"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            return self.get_response(request)
+        except DatabaseError as exc:
+            if is_database_unavailable(exc):
+                logger.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+                return service_unavailable()
+            raise
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, DatabaseError) and is_database_unavailable(exception):
+            logger.error("database unavailable on %s %s: %s", request.method, request.path, exception)
+            return service_unavailable()
+        return None

@@ -1,0 +1,30 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboxEvent(models.Model):
+    """A domain event, written in the publisher's transaction and delivered after commit.
+
+    Delivery is at least once: a row stays undelivered (``delivered_at`` null) until every
+    subscriber ran; the periodic sweep re-dispatches rows a crash left behind.
+    """
+
+    name = models.CharField(max_length=100)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("outbox event")
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="outbox_undelivered_idx",
+                condition=models.Q(delivered_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}#{self.pk}"

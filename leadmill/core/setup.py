@@ -1,0 +1,61 @@
+"""First-run set-up: the back-office groups and the first admin user."""
+
+from __future__ import annotations
+
+import os
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils.crypto import get_random_string
+
+# Which model permissions each group gets: app_label -> actions.
+GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Marketing": {
+        "capture": ("add", "change", "delete", "view"),
+        "consent": ("add", "change", "view"),
+        "contacts": ("add", "change", "view"),
+        "messaging": ("view",),
+        "wagtailcore": ("view",),
+        "wagtailimages": ("add", "change", "view"),
+        "wagtaildocs": ("add", "change", "view"),
+    },
+    "Sales": {
+        "contacts": ("change", "view"),
+        "capture": ("view",),
+        "consent": ("view",),
+    },
+    "Admin": {
+        "capture": ("add", "change", "delete", "view"),
+        "consent": ("add", "change", "delete", "view"),
+        "contacts": ("add", "change", "delete", "view"),
+        "messaging": ("add", "change", "delete", "view"),
+        "core": ("view",),
+        "auth": ("add", "change", "delete", "view"),
+    },
+}
+
+
+@transaction.atomic
+def groups_ensure() -> None:
+    """Create (or top up) the Marketing, Sales and Admin groups and their permissions."""
+    for name, apps in GROUP_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=name)
+        wanted = Permission.objects.none()
+        for app_label, actions in apps.items():
+            for action in actions:
+                wanted |= Permission.objects.filter(content_type__app_label=app_label, codename__startswith=f"{action}_")
+        group.permissions.add(*wanted)
+        admin_access = Permission.objects.filter(content_type__app_label="wagtailadmin", codename="access_admin")
+        group.permissions.add(*admin_access)
+
+
+def admin_ensure() -> tuple[str, str] | None:
+    """Create the first superuser when there is none. Returns (username, password) if created."""
+    User = get_user_model()
+    if User.objects.filter(is_superuser=True).exists():
+        return None
+    username = os.environ.get("LEADMILL_ADMIN_USER", "admin")
+    password = os.environ.get("LEADMILL_ADMIN_PASSWORD") or get_random_string(16)
+    User.objects.create_superuser(username=username, email=os.environ.get("LEADMILL_ADMIN_EMAIL", ""), password=password)
+    return username, password
