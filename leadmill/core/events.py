@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -90,17 +91,36 @@ def publish(evt: Any) -> int:
         raise TypeError(f"{name} is not a declared event; decorate it with @events.event")
     payload = {f.name: _encode(getattr(evt, f.name)) for f in dataclasses.fields(evt)}
     row = OutboxEvent.objects.create(name=name, payload=payload)
-    transaction.on_commit(lambda: _schedule_delivery(row.pk))
+    pending = _pending_ids()
+    pending.append(row.pk)
+    transaction.on_commit(_schedule_pending)
     return row.pk
 
 
-def _schedule_delivery(outbox_id: int) -> None:
+_local = threading.local()
+
+
+def _pending_ids() -> list[int]:
+    if not hasattr(_local, "ids"):
+        _local.ids = []
+    return _local.ids
+
+
+def _schedule_pending() -> None:
+    """Queue one delivery task for every event the committed transaction published.
+
+    Each publish registers this callback; the first to run takes all pending ids, the
+    others find none. Ids left by a rolled-back transaction point to no row and are skipped.
+    """
+    ids, _local.ids = _pending_ids(), []
+    if not ids:
+        return
     from .tasks import outbox_deliver
 
     try:
-        outbox_deliver(outbox_id)
-    except Exception:  # the queue is down: the periodic sweep delivers it later
-        logger.exception("could not queue delivery of outbox event %s", outbox_id)
+        outbox_deliver(ids)
+    except Exception:  # the queue is down: the periodic sweep delivers them later
+        logger.exception("could not queue delivery of outbox events %s", ids)
 
 
 def deliver(outbox_id: int) -> bool:

@@ -7,9 +7,11 @@ from . import events
 
 
 @db_task(retries=5, retry_delay=10)
-def outbox_deliver(outbox_id: int) -> None:
-    if not events.deliver(outbox_id):
-        raise RuntimeError(f"outbox event {outbox_id} not delivered; retrying")
+def outbox_deliver(outbox_ids: list[int]) -> None:
+    """Deliver the events one transaction published; retried while any handler fails."""
+    failed = [outbox_id for outbox_id in outbox_ids if not events.deliver(outbox_id)]
+    if failed:
+        raise RuntimeError(f"outbox events {failed} not delivered; retrying")
 
 
 @db_periodic_task(crontab(minute="*"))

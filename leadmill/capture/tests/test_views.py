@@ -1,0 +1,243 @@
+"""The public endpoints over HTTP: /f/<slug>/, /c/<slug>/, /d/<token>/."""
+
+import json
+import time
+
+import pytest
+from django.core import mail
+from django.core.files.base import ContentFile
+from django.db import OperationalError
+
+from leadmill.contacts.models import Contact
+
+from .. import tokens
+from ..models import CallToAction, Offer, Submission
+from .factories import OfferFactory, form_with_fields
+
+pytestmark = pytest.mark.django_db
+
+
+def fields(form, **values):
+    data = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "website": ""}
+    data.update(values)
+    return data
+
+
+def post_json(client, form, payload, **headers):
+    return client.post(f"/f/{form.slug}/", data=json.dumps(payload), content_type="application/json", **headers)
+
+
+def test_a_json_post_is_accepted_with_201_and_a_thank_you_url(client):
+    form = form_with_fields()
+
+    response = post_json(client, form, fields(form, email="ana@example.com"))
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "accepted"
+    assert "/f/ebook/thanks/?s=" in body["thank_you_url"]
+    assert Contact.objects.filter(email="ana@example.com").exists()
+
+
+def test_a_plain_html_post_redirects_to_the_thank_you_page(client):
+    form = form_with_fields()
+
+    response = client.post("/f/ebook/", data=fields(form, email="ana@example.com"))
+
+    assert response.status_code == 303
+    assert response["Location"].startswith("/f/ebook/thanks/?s=")
+    assert Submission.objects.get().status == "accepted"
+
+
+def test_invalid_json_input_gets_400_with_errors_per_field(client):
+    form = form_with_fields()
+
+    response = post_json(client, form, fields(form, email="nope", first_name="Ana"))
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"email": ["Enter a valid email address, like name@example.com."]}
+    assert Submission.objects.get().status == "rejected"
+
+
+def test_spam_is_answered_like_a_success(client):
+    form = form_with_fields()
+
+    response = post_json(client, form, fields(form, email="bot@example.com", website="http://spam.example"))
+
+    assert response.status_code == 201
+    assert Submission.objects.get().status == "spam"
+    assert not Contact.objects.exists()
+
+
+def test_the_rate_limit_per_ip_answers_429_with_retry_after(client, settings):
+    settings.LEADMILL_RATE_LIMIT_PER_IP = 2
+    form = form_with_fields()
+
+    statuses = [post_json(client, form, fields(form, email=f"p{i}@example.com")).status_code for i in range(3)]
+    response = post_json(client, form, fields(form, email="late@example.com"))
+
+    assert statuses == [201, 201, 429]
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= settings.LEADMILL_RATE_LIMIT_WINDOW + 1
+    assert Submission.objects.count() == 2
+
+
+def test_the_rate_limit_per_form_counts_all_addresses(client, settings):
+    settings.LEADMILL_RATE_LIMIT_PER_FORM = 1
+    form = form_with_fields()
+
+    first = post_json(client, form, fields(form, email="a@example.com"), REMOTE_ADDR="198.51.100.1")
+    second = post_json(client, form, fields(form, email="b@example.com"), REMOTE_ADDR="198.51.100.2")
+
+    assert (first.status_code, second.status_code) == (201, 429)
+
+
+def test_an_embed_post_from_an_origin_the_form_does_not_allow_is_refused(client):
+    form = form_with_fields(allowed_origins="https://partner.example")
+
+    response = post_json(client, form, fields(form, email="ana@example.com"), HTTP_ORIGIN="https://evil.example")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "origin_not_allowed"
+    assert not Submission.objects.exists()
+
+
+def test_an_embed_post_from_an_allowed_origin_gets_cors_headers(client):
+    form = form_with_fields(allowed_origins="https://partner.example/\nhttps://other.example")
+
+    response = post_json(client, form, fields(form, email="ana@example.com"), HTTP_ORIGIN="https://partner.example")
+    preflight = client.options("/f/ebook/", HTTP_ORIGIN="https://partner.example")
+
+    assert response.status_code == 201
+    assert response["Access-Control-Allow-Origin"] == "https://partner.example"
+    assert preflight.status_code == 204
+    assert "POST" in preflight["Access-Control-Allow-Methods"]
+
+
+def test_a_referer_from_another_site_is_refused_when_no_origin_is_sent(client):
+    form = form_with_fields()
+
+    response = client.post("/f/ebook/", data=fields(form, email="ana@example.com"), HTTP_REFERER="https://evil.example/page")
+
+    assert response.status_code == 403
+
+
+def test_malformed_json_gets_400_and_stores_nothing(client):
+    form_with_fields()
+
+    response = client.post("/f/ebook/", data="{not json", content_type="application/json")
+    array = client.post("/f/ebook/", data="[1, 2]", content_type="application/json")
+
+    assert (response.status_code, array.status_code) == (400, 400)
+    assert response.json()["code"] == "malformed"
+    assert not Submission.objects.exists()
+
+
+def test_an_oversized_body_gets_413(client, settings):
+    settings.LEADMILL_MAX_SUBMISSION_BYTES = 1000
+    form = form_with_fields()
+
+    response = post_json(client, form, fields(form, email="ana@example.com", first_name="x" * 2000))
+
+    assert response.status_code == 413
+    assert not Submission.objects.exists()
+
+
+def test_a_wrong_content_type_gets_415(client):
+    form_with_fields()
+
+    response = client.post("/f/ebook/", data="email=a@example.com", content_type="text/plain")
+
+    assert response.status_code == 415
+
+
+def test_get_on_the_post_endpoint_gets_405_and_an_unknown_form_404(client):
+    form_with_fields()
+
+    assert client.get("/f/ebook/").status_code == 405
+    assert client.post("/f/nope/", data={"email": "a@example.com"}).status_code == 404
+
+
+def test_database_down_answers_503_and_never_a_thank_you(client, monkeypatch):
+    form = form_with_fields()
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("could not connect to server: Connection refused")
+
+    monkeypatch.setattr(Submission.objects, "create", refuse)
+
+    response = client.post("/f/ebook/", data=fields(form, email="ana@example.com"))
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+    assert not Contact.objects.exists()
+
+
+def test_database_unreachable_from_the_first_query_answers_503(client, monkeypatch):
+    form = form_with_fields()
+    data = fields(form, email="ana@example.com")
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    def refuse(self, *args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "cursor", refuse)
+
+    response = client.post("/f/ebook/", data=data)
+
+    assert response.status_code == 503
+
+
+def test_a_cta_short_link_counts_the_click_and_redirects(client):
+    cta = CallToAction.objects.create(label="Get it", slug="get-it", target_url="https://lp.example/ebook/")
+
+    response = client.get("/c/get-it/?utm_source=instagram")
+
+    assert response.status_code == 302
+    assert response["Location"] == "https://lp.example/ebook/?utm_source=instagram"
+    cta.refresh_from_db()
+    assert cta.clicks == 1
+
+
+def test_the_download_link_serves_the_private_file_and_expires(client, settings):
+    offer = OfferFactory(kind=Offer.Kind.DOWNLOAD)
+    offer.file.save("guide.pdf", ContentFile(b"%PDF-1.4 test"))
+    form = form_with_fields(offer=offer)
+    body = post_json(client, form, fields(form, email="ana@example.com")).json()
+
+    response = client.get(body["download_url"].removeprefix(settings.BASE_URL))
+    settings.LEADMILL_DOWNLOAD_LINK_HOURS = 0
+    time.sleep(1.1)
+    expired = client.get(body["download_url"].removeprefix(settings.BASE_URL))
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"%PDF-1.4 test"
+    assert "attachment" in response["Content-Disposition"]
+    assert expired.status_code == 410
+    assert not offer.file.path.startswith(settings.MEDIA_ROOT)  # never at a public URL
+
+
+def test_a_forged_download_token_is_refused(client):
+    assert client.get("/d/forged:token/").status_code == 410
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_offer_email_is_sent_once_with_the_download_link(client, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    offer = OfferFactory(kind=Offer.Kind.DOWNLOAD, email_subject="Your playbook")
+    offer.file.save("guide.pdf", ContentFile(b"%PDF-1.4 test"))
+    form = form_with_fields(offer=offer)
+
+    post_json(client, form, fields(form, email="ana@example.com"))
+    from leadmill.core import events
+    from leadmill.core.models import OutboxEvent
+
+    for row in OutboxEvent.objects.all():  # a second delivery (at least once) sends nothing more
+        OutboxEvent.objects.filter(pk=row.pk).update(delivered_at=None)
+        events.deliver(row.pk)
+
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert (message.to, message.subject) == (["ana@example.com"], "Your playbook")
+    assert f"{settings.BASE_URL}/d/" in message.body
+    assert Submission.objects.get().offer_emailed_at is not None

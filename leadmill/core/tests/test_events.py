@@ -1,0 +1,141 @@
+"""The domain event bus: publish into the outbox, deliver after commit, at least once."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from leadmill.core import events
+from leadmill.core.models import OutboxEvent
+
+
+@events.event
+class ProbeSent:
+    """An event that exists only for these tests."""
+
+    probe_id: int
+    occurred_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NotDeclared:
+    probe_id: int
+
+
+class Recorder:
+    """A subscriber that remembers what it received and can be told to fail."""
+
+    def __init__(self, *, failing: bool = False):
+        self.received: list[ProbeSent] = []
+        self.failing = failing
+
+    def __call__(self, event: ProbeSent) -> None:
+        if self.failing:
+            raise RuntimeError("the CRM is down")
+        self.received.append(event)
+
+
+def a_probe(probe_id: int = 7) -> ProbeSent:
+    return ProbeSent(probe_id=probe_id, occurred_at=timezone.now())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_published_event_reaches_its_subscriber_only_after_commit():
+    recorder = Recorder()
+    probe = a_probe()
+
+    with events.subscribed(ProbeSent, recorder):
+        with transaction.atomic():
+            outbox_id = events.publish(probe)
+            assert recorder.received == []
+
+        assert recorder.received == [probe]
+    row = OutboxEvent.objects.get(pk=outbox_id)
+    assert row.name == "ProbeSent"
+    assert row.delivered_at is not None
+    assert row.attempts == 1
+    assert row.last_error == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_written_or_delivered_when_the_transaction_rolls_back():
+    recorder = Recorder()
+
+    with events.subscribed(ProbeSent, recorder):
+        with pytest.raises(RuntimeError, match="the form failed"):
+            with transaction.atomic():
+                events.publish(a_probe())
+                raise RuntimeError("the form failed")
+
+    assert recorder.received == []
+    assert not OutboxEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_failing_handler_leaves_the_event_undelivered_until_the_sweep_redelivers_it(
+    django_capture_on_commit_callbacks,
+):
+    recorder = Recorder(failing=True)
+    probe = a_probe()
+
+    with events.subscribed(ProbeSent, recorder):
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_id = events.publish(probe)
+
+        row = OutboxEvent.objects.get(pk=outbox_id)
+        assert row.delivered_at is None
+        assert row.attempts == 1
+        assert "Recorder" in row.last_error
+        assert "the CRM is down" in row.last_error
+        assert recorder.received == []
+
+        recorder.failing = False
+        redelivered = events.sweep(older_than=dt.timedelta(0))
+
+    assert redelivered == 1
+    assert recorder.received == [probe]
+    row.refresh_from_db()
+    assert row.delivered_at is not None
+    assert row.attempts == 2
+    assert row.last_error == ""
+
+
+@pytest.mark.django_db
+def test_delivering_an_event_twice_calls_its_handlers_once(django_capture_on_commit_callbacks):
+    recorder = Recorder()
+
+    with events.subscribed(ProbeSent, recorder):
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_id = events.publish(a_probe())
+        assert len(recorder.received) == 1
+
+        again = events.deliver(outbox_id)
+        swept = events.sweep(older_than=dt.timedelta(0))
+
+    assert again is True
+    assert swept == 0
+    assert len(recorder.received) == 1
+    assert OutboxEvent.objects.get(pk=outbox_id).attempts == 1
+
+
+@pytest.mark.django_db
+def test_an_event_is_not_delivered_while_its_transaction_is_open(django_capture_on_commit_callbacks):
+    recorder = Recorder()
+
+    with events.subscribed(ProbeSent, recorder):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            outbox_id = events.publish(a_probe())
+
+    assert len(callbacks) == 1
+    assert recorder.received == []
+    assert OutboxEvent.objects.get(pk=outbox_id).delivered_at is None
+
+
+@pytest.mark.django_db
+def test_publishing_an_undeclared_class_raises_type_error_and_writes_nothing():
+    with pytest.raises(TypeError, match=r"NotDeclared is not a declared event"):
+        events.publish(NotDeclared(probe_id=1))
+
+    assert not OutboxEvent.objects.exists()
