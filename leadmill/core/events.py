@@ -143,8 +143,9 @@ def deliver(outbox_id: int) -> bool:
         try:
             handler(evt)
         except Exception as exc:
-            logger.exception("handler %s failed on outbox event %s", handler.__qualname__, row.pk)
-            errors.append(f"{handler.__module__}.{handler.__qualname__}: {exc!r}")
+            name = _handler_name(handler)
+            logger.exception("handler %s failed on outbox event %s", name, row.pk)
+            errors.append(f"{name}: {exc!r}")
     if errors:
         OutboxEvent.objects.filter(pk=row.pk).update(
             attempts=row.attempts + 1, last_error="\n".join(errors)[:4000]
@@ -154,6 +155,11 @@ def deliver(outbox_id: int) -> bool:
         delivered_at=timezone.now(), attempts=row.attempts + 1, last_error=""
     )
     return True
+
+
+def _handler_name(handler: Handler) -> str:
+    qualname = getattr(handler, "__qualname__", type(handler).__qualname__)
+    return f"{getattr(handler, '__module__', '?')}.{qualname}"
 
 
 def sweep(*, older_than: dt.timedelta = dt.timedelta(seconds=60), limit: int = 500) -> int:
