@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET
 from . import services, tokens
 from .forms import PAGE_FIELD, RENDER_TOKEN_FIELD, public_form_for
 from .models import CallToAction, Form, Offer, Submission
-from .ratelimit import rate_limit_hit
+from leadmill.core.ratelimit import rate_limit_hit
 from .selectors import ThankYou, offer_delivery
 
 logger = logging.getLogger(__name__)

@@ -28,3 +28,16 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}#{self.pk}"
+
+
+class RateCounter(models.Model):
+    """Hits on one rate-limit key in one fixed window (see :mod:`.ratelimit`)."""
+
+    key = models.CharField(max_length=200)
+    window_start = models.BigIntegerField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("rate counter")
+        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="ratecounter_key_window")]
+        indexes = [models.Index(fields=["window_start"], name="ratecounter_window_idx")]

@@ -17,3 +17,10 @@ def outbox_deliver(outbox_ids: list[int]) -> None:
 @db_periodic_task(crontab(minute="*"))
 def outbox_sweep() -> None:
     events.sweep()
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def rate_counters_prune() -> None:
+    from .ratelimit import rate_counters_prune as prune
+
+    prune()
