@@ -17,7 +17,7 @@ from . import tokens
 from .models import FieldKind, Form
 
 HONEYPOT_FIELD = "website"
-RENDER_TOKEN_FIELD = "_rt"
+RENDER_TOKEN_FIELD = "_rt"  # noqa: S105 (a field name, not a secret)
 PAGE_FIELD = "_page"
 
 _max_lengths = {

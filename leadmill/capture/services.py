@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leadmill.consent.models import Purpose, PurposeText
+from leadmill.consent.models import PurposeText
 from leadmill.consent.services import ConsentProof, consents_record, ip_for_storage
 from leadmill.contacts.services import PROFILE_FIELDS, Touch, contact_upsert
 from leadmill.core import events

@@ -27,10 +27,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from . import services, tokens
-from .forms import PAGE_FIELD, RENDER_TOKEN_FIELD, public_form_for
-from .models import CallToAction, Form, Offer, Submission
 from leadmill.core.ratelimit import rate_limit_hit
+
+from . import services, tokens
+from .forms import RENDER_TOKEN_FIELD, public_form_for
+from .models import CallToAction, Form, Offer, Submission
 from .selectors import ThankYou, offer_delivery
 
 logger = logging.getLogger(__name__)

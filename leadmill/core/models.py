@@ -41,3 +41,6 @@ class RateCounter(models.Model):
         verbose_name = _("rate counter")
         constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="ratecounter_key_window")]
         indexes = [models.Index(fields=["window_start"], name="ratecounter_window_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.window_start}: {self.hits}"
