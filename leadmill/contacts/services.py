@@ -4,17 +4,39 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leadmill.core import events
+from leadmill.core.errors import NotFound, ValidationFailed
 
-from .events import ContactCreated, ContactUpdated, PossibleDuplicateFound, StageChanged
+from .events import (
+    ContactCreated,
+    ContactsMerged,
+    ContactUpdated,
+    PossibleDuplicateFound,
+    StageChanged,
+)
 from .identity import email_domain, email_normalise, is_free_mail, phone_normalise
-from .models import Company, Contact, LifecycleStage, PossibleDuplicate, StageChange
+from .models import (
+    Company,
+    Contact,
+    ContactMerge,
+    LifecycleStage,
+    PossibleDuplicate,
+    StageChange,
+)
+from .selectors import contact_relations
+
+logger = logging.getLogger(__name__)
 
 PROFILE_FIELDS = (
     "first_name",
@@ -73,10 +95,6 @@ def contact_upsert(
     email = email_normalise(email) if (email or "").strip() else ""
     phone = phone_normalise(phone) if (phone or "").strip() else ""
     if not email and not phone:
-        from django.utils.translation import gettext as _
-
-        from leadmill.core.errors import ValidationFailed
-
         raise ValidationFailed(_("Enter an email address or a phone number."), code="identity_missing")
     now = timezone.now()
     with transaction.atomic():
@@ -229,3 +247,207 @@ def contact_stage_change(
         )
     contact.lifecycle_stage, contact.stage_changed_at = to_stage, now
     return change
+
+
+# --- Back-office edits ---------------------------------------------------------------------
+
+def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) -> set[str]:
+    """Write a person's edits of a contact's fields; publish ContactUpdated when any changed.
+
+    Email and phone go through the one normalisation (:mod:`.identity`); an empty email is
+    stored as no email. The lifecycle stage is not editable here (it has a history: use
+    :func:`contact_stage_change`). Returns the names of the fields that changed.
+
+    Raises ValidationFailed for a malformed email or phone, or an email another contact has.
+    """
+    if "lifecycle_stage" in changes or "stage_changed_at" in changes:
+        raise ValueError("change the lifecycle stage with contact_stage_change")
+    values = dict(changes)
+    if "email" in values:
+        raw = (values["email"] or "").strip()
+        values["email"] = email_normalise(raw) if raw else None
+    if "phone" in values:
+        values["phone"] = phone_normalise(values["phone"] or "")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        changed = {name for name, value in values.items() if getattr(locked, name) != value}
+        if not changed:
+            return set()
+        email = values.get("email")
+        if "email" in changed and email and Contact.objects.filter(email=email).exclude(pk=locked.pk).exists():
+            raise ValidationFailed(
+                _("Another lead already has this email address. Merge the two leads instead."),
+                code="email_taken",
+                field_errors={"email": [_("Another lead already has this email address.")]},
+            )
+        for name in changed:
+            setattr(locked, name, values[name])
+        locked.save(update_fields=[*sorted(changed), "updated_at"])
+        events.publish(ContactUpdated(contact_id=locked.pk, fields=tuple(sorted(changed)), occurred_at=now))
+    for name in changed:
+        setattr(contact, name, values[name])
+    logger.info("contact %s updated by user %s: %s", contact.pk, getattr(actor, "pk", None), sorted(changed))
+    return changed
+
+
+# --- Duplicates: merge and dismiss ---------------------------------------------------------
+
+# Fields the merge decides by a rule of its own rather than "fill the survivor's blanks".
+_TOUCH_FIRST = ("first_source", "first_medium", "first_campaign", "first_referrer", "first_landing_url", "first_touch_at")
+_TOUCH_LAST = ("last_source", "last_medium", "last_campaign", "last_referrer", "last_landing_url", "last_touch_at")
+_OUTCOME = ("outcome", "outcome_value", "outcome_at", "outcome_reason")
+_MERGE_OWN_RULES = frozenset(
+    {"email", "custom", "created_at", "updated_at", "lifecycle_stage", "stage_changed_at", "temperature",
+     *_TOUCH_FIRST, *_TOUCH_LAST, *_OUTCOME}
+)
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value == "" or value == {} or value == []
+
+
+def _contact_snapshot(contact: Contact) -> dict[str, Any]:
+    """Every stored field of a contact as JSON-safe values (dates as ISO text)."""
+    data = {field.attname: field.value_from_object(contact) for field in Contact._meta.concrete_fields}
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
+    """Merge ``other`` into ``survivor``: one person, one contact, no history lost.
+
+    In one transaction:
+
+    * every row of every model that points at ``other`` (submissions, consents, stage
+      changes, events, enrolments … found generically through the relations to Contact) is
+      moved to ``survivor``; a row that cannot move because the survivor already has its
+      twin (a unique constraint) is deleted;
+    * the survivor keeps its own values and fills only its blank fields from ``other``; it
+      keeps its email, or takes ``other``'s when it has none; custom fields are merged with
+      the survivor's values winning; the earliest first touch and the latest last touch
+      are kept; the survivor keeps its lifecycle stage, and both stage histories are kept;
+    * a :class:`ContactMerge` row keeps ``other``'s data as it was, the pair's possible
+      duplicate rows are resolved as merged, ``other`` is deleted and ContactsMerged is
+      published (apps holding plain contact ids re-point them on that event).
+
+    Returns the survivor as stored after the merge (``survivor`` is refreshed too).
+    Raises ValidationFailed when asked to merge a contact with itself, NotFound when either
+    contact no longer exists.
+    """
+    if survivor.pk == other.pk:
+        raise ValidationFailed(_("A lead cannot be merged with itself."), code="merge_self")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[survivor.pk, other.pk]).order_by("pk")}
+        if len(locked) != 2:
+            raise NotFound(_("One of these leads no longer exists; it may have been merged already."), code="contact_missing")
+        keep, gone = locked[survivor.pk], locked[other.pk]
+        snapshot = _contact_snapshot(gone)
+
+        _possible_duplicates_repoint(keep=keep, gone=gone, now=now)
+        moved = _related_rows_move(keep=keep, gone=gone)
+        if not keep.email and gone.email:
+            Contact.objects.filter(pk=gone.pk).update(email=None)  # free the unique email first
+            keep.email = gone.email
+        _fields_merge(keep=keep, gone=gone)
+        keep.save()
+
+        ContactMerge.objects.create(survivor=keep, merged_contact_id=gone.pk, merged_data=snapshot, actor=actor)
+        gone_id = gone.pk
+        gone.delete()
+        events.publish(ContactsMerged(survivor_id=keep.pk, merged_id=gone_id, occurred_at=now))
+    logger.info(
+        "contact %s merged into %s by user %s; moved rows: %s",
+        gone_id, keep.pk, getattr(actor, "pk", None), moved,
+    )
+    survivor.refresh_from_db()
+    return keep
+
+
+def _fields_merge(*, keep: Contact, gone: Contact) -> None:
+    for field in Contact._meta.concrete_fields:
+        if field.primary_key or field.name in _MERGE_OWN_RULES:
+            continue
+        if _is_blank(getattr(keep, field.attname)) and not _is_blank(getattr(gone, field.attname)):
+            setattr(keep, field.attname, getattr(gone, field.attname))
+    keep.custom = {**(gone.custom or {}), **(keep.custom or {})}
+    if gone.first_touch_at and (keep.first_touch_at is None or gone.first_touch_at < keep.first_touch_at):
+        for name in _TOUCH_FIRST:
+            setattr(keep, name, getattr(gone, name))
+    if gone.last_touch_at and (keep.last_touch_at is None or gone.last_touch_at > keep.last_touch_at):
+        for name in _TOUCH_LAST:
+            setattr(keep, name, getattr(gone, name))
+    if not keep.outcome and gone.outcome:
+        for name in _OUTCOME:
+            setattr(keep, name, getattr(gone, name))
+
+
+def _related_rows_move(*, keep: Contact, gone: Contact) -> dict[str, int]:
+    """Point every row that references ``gone`` at ``keep``; returns rows moved per model.
+
+    One UPDATE per relation; when it breaks a unique constraint, the rows move one by one
+    and those whose twin the survivor already has are deleted.
+    """
+    moved: dict[str, int] = {}
+    for relation in contact_relations():
+        model, field_name = relation.related_model, relation.field.name
+        if model is PossibleDuplicate:
+            continue  # repointed by its own rules, see _possible_duplicates_repoint
+        rows = model._base_manager.filter(**{field_name: gone})
+        try:
+            with transaction.atomic():
+                count = rows.update(**{field_name: keep})
+        except IntegrityError:
+            count = 0
+            for pk in list(rows.values_list("pk", flat=True)):
+                try:
+                    with transaction.atomic():
+                        count += model._base_manager.filter(pk=pk).update(**{field_name: keep})
+                except IntegrityError:
+                    model._base_manager.filter(pk=pk).delete()
+        if count:
+            key = f"{model._meta.label_lower}.{field_name}"
+            moved[key] = moved.get(key, 0) + count
+    return moved
+
+
+def _possible_duplicates_repoint(*, keep: Contact, gone: Contact, now: dt.datetime) -> None:
+    """The pair's own rows become a merged record on the survivor; other pairs move over.
+
+    A pair (gone, third) becomes (survivor, third) unless the survivor is already paired
+    with that third contact, in either order: then it is dropped.
+    """
+    pair = Q(contact=keep, other=gone) | Q(contact=gone, other=keep)
+    PossibleDuplicate.objects.filter(pair).update(resolution=PossibleDuplicate.Resolution.MERGED, resolved_at=now)
+    rows = PossibleDuplicate.objects.select_for_update().filter(Q(contact=gone) | Q(other=gone)).order_by("pk")
+    for row in rows:
+        third = row.other_id if row.contact_id == gone.pk else row.contact_id
+        first, second = sorted((keep.pk, third))
+        twins = PossibleDuplicate.objects.filter(
+            Q(contact_id=first, other_id=second) | Q(contact_id=second, other_id=first)
+        ).exclude(pk=row.pk)
+        if twins.exists():
+            row.delete()
+        else:
+            PossibleDuplicate.objects.filter(pk=row.pk).update(contact_id=first, other_id=second)
+
+
+def possible_duplicate_dismiss(*, duplicate: PossibleDuplicate, actor=None) -> PossibleDuplicate:
+    """Mark two contacts as not the same person; they are not flagged again as a pair.
+
+    Idempotent. Raises ValidationFailed when the pair was already merged, NotFound when the
+    review no longer exists (a merge of one of the two may have folded it into another).
+    """
+    with transaction.atomic():
+        row = PossibleDuplicate.objects.select_for_update().filter(pk=duplicate.pk).first()
+        if row is None:
+            raise NotFound(_("This duplicate review no longer exists."), code="duplicate_missing")
+        if row.resolution == PossibleDuplicate.Resolution.MERGED:
+            raise ValidationFailed(_("These leads were already merged."), code="duplicate_merged")
+        if row.resolution != PossibleDuplicate.Resolution.DISMISSED:
+            row.resolution = PossibleDuplicate.Resolution.DISMISSED
+            row.resolved_at = timezone.now()
+            row.save(update_fields=["resolution", "resolved_at"])
+            logger.info("possible duplicate %s dismissed by user %s", row.pk, getattr(actor, "pk", None))
+    duplicate.resolution, duplicate.resolved_at = row.resolution, row.resolved_at
+    return row
