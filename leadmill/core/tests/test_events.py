@@ -63,11 +63,13 @@ def test_a_published_event_reaches_its_subscriber_only_after_commit():
 def test_nothing_is_written_or_delivered_when_the_transaction_rolls_back():
     recorder = Recorder()
 
-    with events.subscribed(ProbeSent, recorder):
-        with pytest.raises(RuntimeError, match="the form failed"):
-            with transaction.atomic():
-                events.publish(a_probe())
-                raise RuntimeError("the form failed")
+    with (
+        events.subscribed(ProbeSent, recorder),
+        pytest.raises(RuntimeError, match="the form failed"),
+        transaction.atomic(),
+    ):
+        events.publish(a_probe())
+        raise RuntimeError("the form failed")
 
     assert recorder.received == []
     assert not OutboxEvent.objects.exists()
@@ -121,12 +123,16 @@ def test_delivering_an_event_twice_calls_its_handlers_once(django_capture_on_com
 
 
 @pytest.mark.django_db
-def test_an_event_is_not_delivered_while_its_transaction_is_open(django_capture_on_commit_callbacks):
+def test_an_event_is_not_delivered_while_its_transaction_is_open(
+    django_capture_on_commit_callbacks,
+):
     recorder = Recorder()
 
-    with events.subscribed(ProbeSent, recorder):
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            outbox_id = events.publish(a_probe())
+    with (
+        events.subscribed(ProbeSent, recorder),
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        outbox_id = events.publish(a_probe())
 
     assert len(callbacks) == 1
     assert recorder.received == []
