@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return supervise({"web": web_command(), "worker": worker_command()})
     if command == "web":
         _django_setup()
+        _call("collectstatic", "--noinput", "--verbosity", "0")
         os.execv(sys.executable, web_command())
     if command == "worker":
         _django_setup()
