@@ -1,0 +1,150 @@
+/*! Leadmill form embed.
+ * <div data-leadmill-form="SLUG"></div>
+ * <script src="https://LEADMILL/static/capture/embed.js" async></script>
+ * Loads the form from the Leadmill server this script came from, posts it as JSON with the
+ * page address and its utm_* parameters, and shows the errors or the thank-you message.
+ * The Leadmill form must list this site under "allowed origins". */
+(function () {
+  "use strict";
+  var script = document.currentScript || document.querySelector('script[src*="capture/embed"]');
+  if (!script) { return; }
+  var origin = new URL(script.src, location.href).origin;
+  var UTM = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll(".lm-error, .lm-summary").forEach(function (node) { node.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (input) {
+      input.removeAttribute("aria-invalid");
+      var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(function (id) {
+        return id && id !== input.id + "_error";
+      });
+      if (described.length) { input.setAttribute("aria-describedby", described.join(" ")); }
+      else { input.removeAttribute("aria-describedby"); }
+    });
+  }
+
+  function showErrors(form, errors, message) {
+    clearErrors(form);
+    var summary = el("div", { "class": "lm-summary", role: "alert", tabindex: "-1" });
+    summary.appendChild(el("h2", {}, form.dataset.lmSummary || message));
+    var list = el("ul");
+    Object.keys(errors || {}).forEach(function (name) {
+      var input = form.elements.namedItem(name);
+      var messages = [].concat(errors[name]);
+      if (input && input.id) {
+        var own = el("ul", { "class": "lm-error", id: input.id + "_error" });
+        messages.forEach(function (text) { own.appendChild(el("li", {}, text)); });
+        var holder = input.closest(".lm-field, .lm-consent") || input;
+        holder.insertAdjacentElement("afterend", own);
+        input.setAttribute("aria-invalid", "true");
+        var described = input.getAttribute("aria-describedby");
+        input.setAttribute("aria-describedby", (described ? described + " " : "") + own.id);
+        var label = form.querySelector('label[for="' + input.id + '"]');
+        messages.forEach(function (text) {
+          var item = el("li");
+          item.appendChild(el("a", { href: "#" + input.id }, (label ? label.textContent.replace(/\s*[*(].*$/, "") + ": " : "") + text));
+          list.appendChild(item);
+        });
+      } else {
+        messages.forEach(function (text) { list.appendChild(el("li", {}, text)); });
+      }
+    });
+    if (!list.children.length && message) { list.appendChild(el("li", {}, message)); }
+    summary.appendChild(list);
+    form.insertBefore(summary, form.firstChild);
+    summary.focus();
+  }
+
+  function showSuccess(form, answer) {
+    var box = el("div", { "class": "lm-thanks", role: "status", tabindex: "-1" });
+    box.appendChild(el("p", {}, answer.message || ""));
+    if (answer.download_url) {
+      box.appendChild(el("p")).appendChild(el("a", { "class": "lm-button", href: answer.download_url }, form.dataset.lmDownload));
+    }
+    if (answer.discount_code) {
+      var code = box.appendChild(el("p", {}, (form.dataset.lmCode || "") + " "));
+      code.appendChild(el("strong", { "class": "lm-code" }, answer.discount_code));
+    }
+    form.replaceWith(box);
+    box.focus();
+  }
+
+  function payload(form) {
+    var data = {};
+    new FormData(form).forEach(function (value, key) { data[key] = value; });
+    var query = new URLSearchParams(location.search);
+    UTM.forEach(function (key) { if (query.get(key)) { data[key] = query.get(key); } });
+    data._url = location.href;
+    if (document.referrer) { data._referrer = document.referrer; }
+    return data;
+  }
+
+  function submit(event) {
+    var form = event.target;
+    event.preventDefault();
+    var button = form.querySelector('[type="submit"]');
+    var label = button && button.textContent;
+    if (button) { button.disabled = true; button.textContent = form.dataset.lmSending || label; }
+    form.setAttribute("aria-busy", "true");
+    fetch(form.action, {
+      method: "POST",
+      mode: "cors",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(payload(form))
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (answer) {
+        if (response.status === 201) { showSuccess(form, answer); }
+        else { showErrors(form, answer.errors, answer.message || form.dataset.lmFailed); }
+      });
+    }).catch(function () {
+      showErrors(form, null, form.dataset.lmFailed);
+    }).then(function () {
+      form.removeAttribute("aria-busy");
+      if (button) { button.disabled = false; button.textContent = label; }
+    });
+  }
+
+  function mount(holder) {
+    if (holder.dataset.leadmillMounted) { return; }
+    holder.dataset.leadmillMounted = "1";
+    var slug = holder.getAttribute("data-leadmill-form");
+    fetch(origin + "/f/" + encodeURIComponent(slug) + "/embed/?format=json", { credentials: "omit" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("Leadmill form " + slug + ": HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (answer) {
+        holder.innerHTML = answer.html;
+        var form = holder.querySelector("form");
+        form.action = answer.action;
+        form.addEventListener("submit", submit);
+      })
+      .catch(function (error) { if (window.console) { console.error(error); } });
+  }
+
+  function start() {
+    if (!document.getElementById("leadmill-embed-style")) {
+      var style = el("style", { id: "leadmill-embed-style" });
+      style.textContent = ".lm-form .lm-field{margin:0 0 1em}.lm-form label{display:block;font-weight:600}" +
+        ".lm-form input:not([type=checkbox]),.lm-form textarea{box-sizing:border-box;width:100%;padding:.5em;font:inherit}" +
+        ".lm-form .lm-consent{display:flex;gap:.5em;margin:0 0 .75em}.lm-form .lm-consent label{font-weight:400}" +
+        ".lm-form .lm-consents{border:0;padding:0;margin:0 0 1em}.lm-form .lm-sr{position:absolute;left:-10000px}" +
+        ".lm-form .lm-error{color:#b3261e;list-style:none;padding:0;margin:.25em 0 0}.lm-form [aria-invalid=true]{border:2px solid #b3261e}" +
+        ".lm-form .lm-summary{border:2px solid #b3261e;padding:.5em 1em;margin:0 0 1em}.lm-form .lm-summary h2{font-size:1em;margin:0}" +
+        ".lm-form .lm-help,.lm-form .lm-fineprint,.lm-form .lm-optional{font-size:.875em;opacity:.8}";
+      document.head.appendChild(style);
+    }
+    document.querySelectorAll("[data-leadmill-form]").forEach(mount);
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); }
+  else { start(); }
+}());
