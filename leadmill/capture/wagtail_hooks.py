@@ -1,9 +1,223 @@
-"""Back-office screens of capture: offers, forms, CTAs and submissions."""
+"""Back-office screens of capture: offers, forms, CTAs and submissions, in a "Capture" menu.
 
+Offers, forms and CTAs stay snippets, so pages can choose them (SnippetChooserBlock).
+Submissions are read-only: what a person sent is kept as it arrived.
+"""
+
+import json
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.ui.tables import DateColumn, TitleColumn
+from wagtail.admin.views.generic import IndexView, InspectView
+from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
-from .models import CallToAction, Form, Offer
+from leadmill.contacts.views import (
+    LEAD_LISTING_FILTERS_HOOK,
+    LEADS_URL_NAMESPACE,
+    LimitedPermissionPolicy,
+    SafeSpreadsheetExportMixin,
+)
 
-register_snippet(Offer)
-register_snippet(Form)
-register_snippet(CallToAction)
+from .models import CallToAction, Form, Offer, Submission
+
+
+class OfferViewSet(SnippetViewSet):
+    model = Offer
+    icon = "download"
+    menu_label = _("Offers")
+    list_display = [
+        "name",
+        "kind",
+        "is_intent_signal",
+        DateColumn("created_at", label=_("Created")),
+    ]
+    list_filter = ["kind", "is_intent_signal"]
+    search_fields = ["name"]
+
+
+class FormViewSet(SnippetViewSet):
+    model = Form
+    icon = "form"
+    menu_label = _("Forms")
+    list_display = [
+        "name",
+        "slug",
+        "offer",
+        "is_active",
+        DateColumn("created_at", label=_("Created")),
+    ]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug"]
+
+
+class CallToActionViewSet(SnippetViewSet):
+    model = CallToAction
+    icon = "link"
+    menu_label = _("Calls to action")
+    list_display = ["label", "slug", "target_page", "target_url", "clicks"]
+    search_fields = ["label", "slug"]
+
+
+# --- Submissions (read-only) ----------------------------------------------------------------
+
+
+def submission_sender(submission: Submission) -> str:
+    """Who sent it, as they typed it: email, else phone, else the row number."""
+    data = submission.data or {}
+    return str(data.get("email") or data.get("phone") or f"#{submission.pk}")
+
+
+class SubmissionFilterSet(WagtailFilterSet):
+    form = django_filters.ModelChoiceFilter(label=_("Form"), queryset=Form.objects.order_by("name"))
+    created_at = django_filters.DateFromToRangeFilter(
+        label=_("Received"), widget=DateRangePickerWidget
+    )
+
+    class Meta:
+        model = Submission
+        fields = ["status", "form", "created_at"]
+
+
+# Export columns: heading and how to read it from a submission.
+SUBMISSION_EXPORT = {
+    "id": (_("ID"), lambda s: s.pk),
+    "created_at": (_("Received"), lambda s: s.created_at),
+    "form": (_("Form"), lambda s: s.form.name),
+    "status": (_("Status"), lambda s: s.get_status_display()),
+    "spam_reason": (_("Spam reason"), lambda s: s.spam_reason),
+    "lead": (_("Lead email"), lambda s: s.contact.email if s.contact_id else ""),
+    "page_url": (_("Page"), lambda s: s.page_url),
+    "referrer": (_("Referrer"), lambda s: s.referrer),
+    "utm_source": ("utm_source", lambda s: s.utm_source),
+    "utm_medium": ("utm_medium", lambda s: s.utm_medium),
+    "utm_campaign": ("utm_campaign", lambda s: s.utm_campaign),
+    "utm_term": ("utm_term", lambda s: s.utm_term),
+    "utm_content": ("utm_content", lambda s: s.utm_content),
+    "data": (
+        _("Submitted values"),
+        lambda s: json.dumps(s.data, ensure_ascii=False, sort_keys=True),
+    ),
+}
+
+
+class SubmissionIndexView(SafeSpreadsheetExportMixin, IndexView):
+    def get_base_queryset(self):
+        return super().get_base_queryset().select_related("form", "contact")
+
+    @cached_property
+    def columns(self):
+        title = self._get_title_column_class(TitleColumn)(
+            "sender",
+            label=_("Submission"),
+            accessor=submission_sender,
+            get_url=self.get_inspect_url,
+        )
+        return [title, *super().columns[1:]]
+
+    def to_row_dict(self, item):
+        return {name: read(item) for name, (_heading, read) in SUBMISSION_EXPORT.items()}
+
+
+class SubmissionInspectView(InspectView):
+    template_name = "capture/admin/submission_inspect.html"
+
+    def get_object(self, queryset=None):
+        return get_object_or_404(Submission.objects.select_related("form", "contact"), pk=self.pk)
+
+    def get_page_subtitle(self):
+        return submission_sender(self.object)
+
+    def get_contact_display_value(self):
+        contact = self.object.contact
+        if contact is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse(f"{LEADS_URL_NAMESPACE}:inspect", args=[contact.pk]),
+            contact,
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["submitted_values"] = sorted((self.object.data or {}).items())
+        context["field_errors"] = sorted((self.object.errors or {}).items())
+        return context
+
+
+class SubmissionViewSet(ModelViewSet):
+    """Every form post as it arrived, with its outcome (accepted, rejected, spam)."""
+
+    model = Submission
+    icon = "clipboard-list"
+    menu_label = _("Submissions")
+    url_prefix = "submissions"
+    permission_policy = LimitedPermissionPolicy(Submission, actions={"view"})
+    copy_view_enabled = False
+    inspect_view_enabled = True
+    add_to_reference_index = False
+    index_view_class = SubmissionIndexView
+    inspect_view_class = SubmissionInspectView
+    filterset_class = SubmissionFilterSet
+    list_display = [
+        "form",
+        "form",
+        "status",
+        "contact",
+        "utm_source",
+        DateColumn("created_at", label=_("Received")),
+    ]
+    ordering = ["-created_at", "-id"]
+    list_per_page = 50
+    list_export = list(SUBMISSION_EXPORT)
+    export_headings = {name: heading for name, (heading, _read) in SUBMISSION_EXPORT.items()}
+    export_filename = "submissions"
+    inspect_view_fields = [
+        "form",
+        "status",
+        "spam_reason",
+        "contact",
+        "page_url",
+        "referrer",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "ip_address",
+        "user_agent",
+        "offer_emailed_at",
+        "created_at",
+    ]
+    form_fields = []  # never used: the screen is read-only
+
+
+class CaptureViewSetGroup(SnippetViewSetGroup):
+    menu_label = _("Capture")
+    menu_icon = "crosshairs"
+    menu_order = 200
+    items = (OfferViewSet, FormViewSet, CallToActionViewSet, SubmissionViewSet)
+
+
+register_snippet(CaptureViewSetGroup)
+
+
+@hooks.register(LEAD_LISTING_FILTERS_HOOK)
+def lead_filter_by_form():
+    """Leads listing filter: leads with at least one submission of the chosen form."""
+    return {
+        "form": django_filters.ModelChoiceFilter(
+            label=_("Form"),
+            field_name="submissions__form",
+            queryset=Form.objects.order_by("name"),
+            distinct=True,
+        )
+    }
