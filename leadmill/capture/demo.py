@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import textwrap
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext as _
-from wagtail.models import Page, Site
+from wagtail.coreutils import get_supported_content_language_variant
+from wagtail.models import Locale, Page, Site
 from wagtail.rich_text import RichText
 
 from leadmill.consent.models import Purpose
@@ -157,21 +159,24 @@ def _home_ensure() -> Page:
     """The default site's root page, where the demo pages go.
 
     A fresh Wagtail install has a bare "Welcome" page as its root: it is replaced by a
-    "Leadmill demo" landing page. Any other root page (someone's real site) is kept."""
+    "Leadmill demo" landing page. Any other root page (someone's real site) is kept. A
+    database without Wagtail's initial tree (its locale, root node and site) gets them."""
+    Locale.objects.get_or_create(language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE))
     site = Site.objects.select_related("root_page").filter(is_default_site=True).first()
     current = site.root_page if site is not None else None
     if current is not None and not _is_wagtail_welcome_page(current):
         return current
+    tree_root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
     home = LandingPage(
         title=_("Leadmill demo"),
         slug="leadmill",
         intro=_("Two working landing pages: an e-book download and a demo request."),
         thank_you_title=_("Thank you!"),
     )
-    _publish(Page.get_first_root_node(), home)
+    _publish(tree_root, home)
     if site is None:
         Site.objects.create(hostname="localhost", port=80, root_page=home, is_default_site=True,
-                            site_name="Leadmill")
+                            site_name=settings.WAGTAIL_SITE_NAME)
     else:
         site.root_page = home
         site.save(update_fields=["root_page"])
@@ -180,7 +185,11 @@ def _home_ensure() -> Page:
 
 
 def _is_wagtail_welcome_page(page: Page) -> bool:
-    return page.specific_class is Page and page.depth == 2 and page.numchild == 0
+    """The page Wagtail's first migration creates, untouched: nobody's content is lost."""
+    return (
+        page.specific_class is Page and page.slug == "home" and page.numchild == 0
+        and page.title == "Welcome to your new Wagtail site!"
+    )
 
 
 def _publish(parent: Page, page: LandingPage) -> LandingPage:
