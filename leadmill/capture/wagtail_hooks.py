@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
-from wagtail.admin.ui.tables import DateColumn, TitleColumn
+from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
@@ -38,7 +38,7 @@ class OfferViewSet(SnippetViewSet):
         "name",
         "kind",
         "is_intent_signal",
-        DateColumn("created_at", label=_("Created")),
+        DateColumn("created_at", label=_("Created"), sort_key="created_at"),
     ]
     list_filter = ["kind", "is_intent_signal"]
     search_fields = ["name"]
@@ -53,7 +53,7 @@ class FormViewSet(SnippetViewSet):
         "slug",
         "offer",
         "is_active",
-        DateColumn("created_at", label=_("Created")),
+        DateColumn("created_at", label=_("Created"), sort_key="created_at"),
     ]
     list_filter = ["is_active"]
     search_fields = ["name", "slug"]
@@ -168,15 +168,16 @@ class SubmissionViewSet(ModelViewSet):
     inspect_view_class = SubmissionInspectView
     filterset_class = SubmissionFilterSet
     list_display = [
-        "form",
+        "form",  # replaced by the "Submission" column (who sent it) in SubmissionIndexView
         "form",
         "status",
         "contact",
-        "utm_source",
-        DateColumn("created_at", label=_("Received")),
+        Column("utm_source", label=_("Source"), sort_key="utm_source"),
+        DateColumn("created_at", label=_("Received"), sort_key="created_at"),
     ]
     ordering = ["-created_at", "-id"]
     list_per_page = 50
+    search_fields = ["data__email", "data__phone", "contact__email", "page_url"]
     list_export = list(SUBMISSION_EXPORT)
     export_headings = {name: heading for name, (heading, _read) in SUBMISSION_EXPORT.items()}
     export_filename = "submissions"

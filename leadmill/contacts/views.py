@@ -207,6 +207,7 @@ class LeadInspectView(InspectView):
     """A lead's page: its fields, where it came from, consents, stage history and timeline."""
 
     template_name = "contacts/admin/lead_inspect.html"
+    page_title = _("Lead")
 
     def get_object(self, queryset=None):
         return get_object_or_404(Contact.objects.select_related("company", "owner"), pk=self.pk)

@@ -35,7 +35,12 @@ class OutboxMessageViewSet(ModelViewSet):
     inspect_view_enabled = True
     add_to_reference_index = False
     inspect_view_class = OutboxMessageInspectView
-    list_display = ["subject", "to", "from_email", DateColumn("created_at", label=_("Queued"))]
+    list_display = [
+        "subject",
+        "to",
+        "from_email",
+        DateColumn("created_at", label=_("Queued"), sort_key="created_at"),
+    ]
     search_fields = ["subject", "to"]
     ordering = ["-created_at", "-id"]
     list_per_page = 50
