@@ -9,7 +9,8 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils.crypto import get_random_string
 
-# Which model permissions each group gets: app_label -> actions.
+# Which model permissions each group gets: "app_label" (every model of the app) or
+# "app_label.model" -> actions.
 GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "Marketing": {
         "capture": ("add", "change", "delete", "view"),
@@ -21,7 +22,10 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "wagtaildocs": ("add", "change", "view"),
     },
     "Sales": {
-        "contacts": ("change", "view"),
+        # Sales works leads (edit them, merge duplicates) but does not configure custom fields.
+        "contacts": ("view",),
+        "contacts.contact": ("change",),
+        "contacts.possibleduplicate": ("change",),
         "capture": ("view",),
         "consent": ("view",),
     },
@@ -42,9 +46,13 @@ def groups_ensure() -> None:
     for name, apps in GROUP_PERMISSIONS.items():
         group, _created = Group.objects.get_or_create(name=name)
         wanted = Permission.objects.none()
-        for app_label, actions in apps.items():
+        for target, actions in apps.items():
+            app_label, _dot, model = target.partition(".")
+            scope = {"content_type__app_label": app_label}
+            if model:
+                scope["content_type__model"] = model
             for action in actions:
-                wanted |= Permission.objects.filter(content_type__app_label=app_label, codename__startswith=f"{action}_")
+                wanted |= Permission.objects.filter(**scope, codename__startswith=f"{action}_")
         group.permissions.add(*wanted)
         admin_access = Permission.objects.filter(content_type__app_label="wagtailadmin", codename="access_admin")
         group.permissions.add(*admin_access)

@@ -457,6 +457,21 @@ def test_a_sales_user_can_merge_duplicates(client):
     assert Contact.objects.count() == 1
 
 
+def test_a_sales_user_edits_leads_but_not_the_custom_field_definitions(client):
+    groups_ensure()
+    client.force_login(UserFactory(groups=["Sales"]))
+    contact = ContactFactory(email="work@example.com")
+
+    edit_lead = client.get(reverse("leads:edit", args=[contact.pk]))
+    define_field = client.get("/admin/lead-custom-fields/new/")
+
+    assert edit_lead.status_code == 200
+    assert (define_field.status_code, define_field["Location"]) == (
+        302,
+        reverse("wagtailadmin_home"),
+    )
+
+
 def test_a_back_office_user_without_lead_permissions_is_refused(client):
     user = UserFactory()
     user.user_permissions.add(Permission.objects.get(codename="access_admin"))
