@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "leadmill.contacts",
     "leadmill.consent",
     "leadmill.messaging",
+    "leadmill.tracking",
     "leadmill.capture",
     "leadmill.api",
     "wagtail.contrib.forms",
@@ -240,6 +241,14 @@ LEADMILL_MAX_SUBMISSION_BYTES = env_int("LEADMILL_MAX_SUBMISSION_BYTES", 64 * 10
 # Trust X-Forwarded-For from a reverse proxy for the client IP (only behind one).
 LEADMILL_TRUST_X_FORWARDED_FOR = env_bool("LEADMILL_TRUST_X_FORWARDED_FOR", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+
+# --- Tracking ------------------------------------------------------------------------------
+LEADMILL_TRACKING_REQUIRE_CONSENT = env_bool("LEADMILL_TRACKING_REQUIRE_CONSENT", False)
+LEADMILL_TRACKING_MAX_EVENTS = env_int("LEADMILL_TRACKING_MAX_EVENTS", 50)
+LEADMILL_TRACKING_MAX_BODY_BYTES = env_int("LEADMILL_TRACKING_MAX_BODY_BYTES", 64 * 1024)
+LEADMILL_TRACKING_RATE_LIMIT_PER_IP = env_int("LEADMILL_TRACKING_RATE_LIMIT_PER_IP", 300)
+LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND = env_int("LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND", 4)
+LEADMILL_EVENT_RETENTION_DAYS = env_int("LEADMILL_EVENT_RETENTION_DAYS", 395)
 
 # --- Files ---------------------------------------------------------------------------------
 MEDIA_ROOT = str(DATA_DIR / "media")

@@ -9,6 +9,7 @@ from leadmill.core.views import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("leadmill.capture.urls")),
+    path("t/", include("leadmill.tracking.urls")),
     path("api/", include("leadmill.api.urls")),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class TrackingConfig(AppConfig):
+    name = "leadmill.tracking"
+    label = "tracking"
+    verbose_name = _("Tracking")
+
+    def ready(self):
+        from leadmill.core import registry
+
+        from . import selectors
+
+        registry.register_timeline(selectors.event_timeline)

@@ -1,0 +1,92 @@
+"""Telling bots from people: user-agent rules and inhuman patterns in a batch.
+
+Pure functions; the rules are data (:class:`.models.BotRule`, editable in the admin),
+loaded by :func:`.selectors.bot_rules_active`. Bot events are still stored (flagged
+``is_bot``) so a marketer can see them, but they never count as touches nor raise a score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+logger = logging.getLogger(__name__)
+
+INTERACTION_TYPES = frozenset({"cta_click", "form_view", "form_start", "form_submit", "download", "custom"})
+
+
+@dataclasses.dataclass(frozen=True)
+class BotPattern:
+    """One user-agent rule: a case-insensitive substring, or a regular expression."""
+
+    pattern: str
+    is_regex: bool = False
+
+
+@lru_cache(maxsize=32)
+def _matcher(rules: tuple[BotPattern, ...]) -> re.Pattern[str] | None:
+    parts = []
+    for rule in rules:
+        if not rule.pattern:
+            continue
+        if rule.is_regex:
+            try:
+                re.compile(rule.pattern)
+            except re.error:
+                logger.warning("bot rule %r is not a valid regular expression; ignored", rule.pattern)
+                continue
+            parts.append(f"(?:{rule.pattern})")
+        else:
+            parts.append(re.escape(rule.pattern))
+    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+
+def is_bot(user_agent: str, rules: Sequence[BotPattern]) -> bool:
+    """True when ``user_agent`` is empty or matches any rule."""
+    user_agent = (user_agent or "").strip()
+    if not user_agent:
+        return True
+    matcher = _matcher(tuple(rules))
+    return bool(matcher and matcher.search(user_agent))
+
+
+@dataclasses.dataclass(frozen=True)
+class Activity:
+    """What :func:`inhuman_visitors` needs of one event."""
+
+    visitor_id: str
+    type: str
+    occurred_at: dt.datetime
+
+
+def inhuman_visitors(events: Iterable[Activity], *, max_page_views_per_second: int) -> set[str]:
+    """Visitors of a batch that viewed more than ``max_page_views_per_second`` pages within
+    one second and did nothing else a person does (click, form, download, custom event)."""
+    views: dict[str, list[dt.datetime]] = defaultdict(list)
+    interacted: set[str] = set()
+    for activity in events:
+        if not activity.visitor_id:
+            continue
+        if activity.type == "page_view":
+            views[activity.visitor_id].append(activity.occurred_at)
+        elif activity.type in INTERACTION_TYPES:
+            interacted.add(activity.visitor_id)
+    second = dt.timedelta(seconds=1)
+    flagged = set()
+    for visitor_id, times in views.items():
+        if visitor_id in interacted or len(times) <= max_page_views_per_second:
+            continue
+        times.sort()
+        start = 0
+        for end, moment in enumerate(times):
+            while moment - times[start] >= second:
+                start += 1
+            if end - start + 1 > max_page_views_per_second:
+                flagged.add(visitor_id)
+                break
+    return flagged

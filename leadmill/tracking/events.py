@@ -1,0 +1,19 @@
+"""Events the tracking app publishes on the domain event bus."""
+
+import datetime as dt
+
+from leadmill.core.events import event
+
+
+@event
+class VisitorIdentified:
+    """A visitor became known as a contact; its earlier anonymous events now belong to it.
+
+    Subscribers (later): scoring, to count the behaviour the contact showed before it
+    filled in a form.
+    """
+
+    visitor_id: str
+    contact_id: int
+    events_attached: int
+    occurred_at: dt.datetime

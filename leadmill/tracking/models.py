@@ -1,0 +1,169 @@
+"""Visitors and the append-only event table, bot rules and the organisation's sites.
+
+``Event`` is the hot, ever-growing table: rows are only inserted (in bulk, by the collect
+endpoint), attached to a contact once (``visitor_identify``) and deleted by the retention
+task. Its indexes serve exactly the reads we make: by time (retention, rollups), by contact
+over time (timeline, touches, attribution) and by visitor over time (identification).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class EventType(models.TextChoices):
+    PAGE_VIEW = "page_view", _("Page view")
+    CTA_CLICK = "cta_click", _("CTA click")
+    FORM_VIEW = "form_view", _("Form view")
+    FORM_START = "form_start", _("Form start")
+    FORM_SUBMIT = "form_submit", _("Form submit")
+    DOWNLOAD = "download", _("Download")
+    EMAIL_OPEN = "email_open", _("Email open")
+    EMAIL_CLICK = "email_click", _("Email click")
+    CUSTOM = "custom", _("Custom")
+
+
+class Channel(models.TextChoices):
+    """Where a touch came from (see :mod:`.sources`). Empty: the event is not a touch."""
+
+    NONE = "", _("—")
+    DIRECT = "direct", _("Direct")
+    ORGANIC_SEARCH = "organic_search", _("Organic search")
+    PAID_SEARCH = "paid_search", _("Paid search")
+    SOCIAL = "social", _("Social")
+    PAID_SOCIAL = "paid_social", _("Paid social")
+    EMAIL = "email", _("Email")
+    REFERRAL = "referral", _("Referral")
+    INTERNAL = "internal", _("Internal navigation")
+    OTHER = "other", _("Other campaign")
+
+
+class Visitor(models.Model):
+    """An anonymous browser, known by the random first-party cookie id ``lm_vid``.
+
+    ``contact`` is set when the visitor identifies (a form submit); ``is_bot`` sticks once
+    any request of the visitor looked automated.
+    """
+
+    id = models.CharField(primary_key=True, max_length=64)
+    contact = models.ForeignKey(
+        "contacts.Contact", verbose_name=_("lead"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="visitors",
+    )
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"), db_index=True)
+    is_bot = models.BooleanField(_("bot"), default=False)
+
+    class Meta:
+        verbose_name = _("visitor")
+
+    def __str__(self) -> str:
+        return self.id
+
+
+class Event(models.Model):
+    """Something a visitor or contact did. Append-only.
+
+    ``source``/``medium``/``campaign``/``term``/``content`` and ``channel`` make a page view
+    a touch; click ids (gclid, fbclid, ...) live in ``properties``.
+    """
+
+    occurred_at = models.DateTimeField(_("occurred"), db_index=True)
+    visitor = models.ForeignKey(
+        Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="events",
+        db_index=False,  # covered by tracking_event_visitor_idx
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", verbose_name=_("lead"), null=True, blank=True,
+        on_delete=models.CASCADE, related_name="tracking_events",
+        db_index=False,  # covered by tracking_event_contact_idx
+    )
+    type = models.CharField(_("type"), max_length=20, choices=EventType.choices)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    url = models.CharField(_("URL"), max_length=2000, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=2000, blank=True)
+    properties = models.JSONField(_("properties"), default=dict, blank=True)
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    medium = models.CharField(_("medium"), max_length=200, blank=True)
+    campaign = models.CharField(_("campaign"), max_length=200, blank=True)
+    term = models.CharField(_("term"), max_length=200, blank=True)
+    content = models.CharField(_("content"), max_length=200, blank=True)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, blank=True)
+    is_bot = models.BooleanField(_("bot"), default=False)
+
+    class Meta:
+        verbose_name = _("event")
+        indexes = [
+            models.Index(fields=["contact", "occurred_at"], name="tracking_event_contact_idx"),
+            models.Index(fields=["visitor", "occurred_at"], name="tracking_event_visitor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name or self.url}"[:100]
+
+
+class BotRule(models.Model):
+    """A user-agent pattern that marks a request as automated; matched case-insensitively.
+
+    Seeded with common crawlers and automation tools; marketers add their own.
+    """
+
+    class Kind(models.TextChoices):
+        SUBSTRING = "substring", _("Contains")
+        REGEX = "regex", _("Regular expression")
+
+    pattern = models.CharField(_("pattern"), max_length=200)
+    kind = models.CharField(_("match"), max_length=10, choices=Kind.choices, default=Kind.SUBSTRING)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bot rule")
+        ordering = ["pattern"]
+        constraints = [models.UniqueConstraint(fields=["pattern", "kind"], name="botrule_pattern_kind")]
+
+    def __str__(self) -> str:
+        return self.pattern
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.REGEX:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValidationError({"pattern": _("This is not a valid regular expression: %(error)s") % {"error": exc}}) from exc
+
+
+class Site(models.Model):
+    """A site of the organisation that may send tracking events (its origin is allowed)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    origin = models.CharField(
+        _("origin"), max_length=200, unique=True,
+        help_text=_("Scheme and host, e.g. https://www.example.com (no path)."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("site")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.origin})"
+
+    def save(self, *args, **kwargs):
+        self.origin = self.origin.strip().rstrip("/").lower()
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from .sources import origin_of
+
+        normalised = origin_of(self.origin.strip())
+        if not normalised or normalised != self.origin.strip().rstrip("/").lower():
+            raise ValidationError({"origin": _("Enter only a scheme and host, e.g. https://www.example.com.")})
+        self.origin = normalised

@@ -1,0 +1,152 @@
+"""The input of the collect endpoint and the pixel, validated at the edge.
+
+A batch is a JSON array of event objects::
+
+    [{"type": "page_view", "url": "https://www.example.com/offer?utm_source=ig",
+      "referrer": "https://l.instagram.com/", "visitor_id": "k3J9...", "ts": 1718000000000,
+      "properties": {"title": "Offer"}, "utm": {"utm_source": "ig"}, "consent": true}]
+
+Only ``type`` is always required (``url`` for a page view, ``name`` for a custom event).
+Email opens and clicks are not accepted here: the messaging endpoints record them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from .models import EventType
+from .sources import UTM_PARAMS
+
+CLIENT_TYPES = (
+    EventType.PAGE_VIEW, EventType.CTA_CLICK, EventType.FORM_VIEW, EventType.FORM_START,
+    EventType.FORM_SUBMIT, EventType.DOWNLOAD, EventType.CUSTOM,
+)
+FIELDS = frozenset({"type", "name", "url", "referrer", "visitor_id", "ts", "properties", "utm", "consent"})
+VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+MAX_URL = 2000
+MAX_NAME = 200
+MAX_PROPERTIES_BYTES = 4096
+MAX_CLOCK_SKEW = dt.timedelta(days=1)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EventIn:
+    """One validated event, ready for :func:`.services.events_ingest`."""
+
+    type: str
+    occurred_at: dt.datetime
+    name: str = ""
+    url: str = ""
+    referrer: str = ""
+    visitor_id: str = ""
+    properties: dict[str, Any] = dataclasses.field(default_factory=dict)
+    utm: dict[str, str] = dataclasses.field(default_factory=dict)
+    consent: bool = False
+
+
+class BatchInvalid(Exception):
+    """The batch broke a rule; ``errors`` lists ``{"index", "field", "message"}``."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+
+def visitor_id_valid(value: Any) -> bool:
+    return isinstance(value, str) and bool(VISITOR_ID.match(value))
+
+
+def _is_http_url(value: str) -> bool:
+    return value.startswith(("http://", "https://")) and len(value) > len("https://")
+
+
+def _occurred_at(ts: Any, now: dt.datetime) -> dt.datetime:
+    """The client's time, trusted only within a day before now and never in the future."""
+    if ts is None:
+        return now
+    try:
+        moment = dt.datetime.fromtimestamp(ts / 1000, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return now
+    return min(now, max(now - MAX_CLOCK_SKEW, moment))
+
+
+def _event_parse(index: int, raw: Any, now: dt.datetime, errors: list[dict[str, Any]]) -> EventIn | None:
+    def error(field: str, message: str) -> None:
+        errors.append({"index": index, "field": field, "message": message})
+
+    if not isinstance(raw, dict):
+        error("", _("Each event must be a JSON object."))
+        return None
+    before = len(errors)
+    for field in sorted(set(raw) - FIELDS):
+        error(field, _("Unknown field; the fields are: %(fields)s.") % {"fields": ", ".join(sorted(FIELDS))})
+    kind = raw.get("type")
+    if kind not in CLIENT_TYPES:
+        error("type", _("The type must be one of: %(types)s.") % {"types": ", ".join(CLIENT_TYPES)})
+    texts = {}
+    for field, limit in (("name", MAX_NAME), ("url", MAX_URL), ("referrer", MAX_URL)):
+        value = raw.get(field, "")
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            error(field, _("This must be a string."))
+        elif len(value) > limit:
+            error(field, _("This is longer than %(limit)d characters.") % {"limit": limit})
+        texts[field] = value.strip() if isinstance(value, str) else ""
+    if texts["url"] and not _is_http_url(texts["url"]):
+        error("url", _("The URL must start with http:// or https://."))
+    if kind == EventType.PAGE_VIEW and not texts["url"]:
+        error("url", _("A page view needs the URL of the page."))
+    if kind == EventType.CUSTOM and not texts["name"]:
+        error("name", _("A custom event needs a name."))
+    visitor_id = raw.get("visitor_id") or ""
+    if visitor_id and not visitor_id_valid(visitor_id):
+        error("visitor_id", _("The visitor id must be 16 to 64 letters, digits, '-' or '_'."))
+    ts = raw.get("ts")
+    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int | float)):
+        error("ts", _("The time must be a number of milliseconds since 1970."))
+    properties = raw.get("properties") or {}
+    if not isinstance(properties, dict):
+        error("properties", _("The properties must be a JSON object."))
+    elif len(json.dumps(properties, separators=(",", ":"))) > MAX_PROPERTIES_BYTES:
+        error("properties", _("The properties are larger than %(limit)d bytes.") % {"limit": MAX_PROPERTIES_BYTES})
+    utm = raw.get("utm") or {}
+    if not isinstance(utm, dict) or any(
+        key not in UTM_PARAMS or not isinstance(value, str) or len(value) > 200 for key, value in utm.items()
+    ):
+        error("utm", _("utm must be an object of %(names)s strings (at most 200 characters).")
+              % {"names": ", ".join(UTM_PARAMS)})
+    consent = raw.get("consent", False)
+    if not isinstance(consent, bool):
+        error("consent", _("consent must be true or false."))
+    if len(errors) > before:
+        return None
+    return EventIn(
+        type=kind, occurred_at=_occurred_at(ts, now), name=texts["name"], url=texts["url"],
+        referrer=texts["referrer"], visitor_id=visitor_id, properties=properties,
+        utm={key: value.strip() for key, value in utm.items() if value.strip()}, consent=consent,
+    )
+
+
+def events_parse(payload: Any, *, max_events: int, now: dt.datetime) -> list[EventIn]:
+    """Validate a decoded JSON batch. Raises :class:`BatchInvalid` listing every error;
+    a batch is stored whole or not at all."""
+    if not isinstance(payload, list):
+        raise BatchInvalid(_("Send a JSON array of events."))
+    if not payload:
+        raise BatchInvalid(_("The batch holds no events."))
+    if len(payload) > max_events:
+        raise BatchInvalid(_("Send at most %(max)d events per request.") % {"max": max_events})
+    errors: list[dict[str, Any]] = []
+    parsed = [_event_parse(index, raw, now, errors) for index, raw in enumerate(payload)]
+    if errors:
+        raise BatchInvalid(_("Some events are invalid; nothing was stored."), errors[:50])
+    return [event for event in parsed if event is not None]

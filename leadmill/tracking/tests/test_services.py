@@ -1,0 +1,153 @@
+"""Writes of tracking: events_ingest, visitor_identify, events_prune."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.core.errors import NotFound
+from leadmill.core.models import OutboxEvent
+
+from ..models import Event, Visitor
+from ..schemas import EventIn
+from ..services import CollectMeta, events_ingest, events_prune, visitor_identify
+from .factories import EventFactory, VisitorFactory
+
+pytestmark = pytest.mark.django_db
+
+BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+VID = "visitor-0000000000000001"
+OTHER_VID = "visitor-0000000000000002"
+
+
+def event(**fields):
+    defaults = {"type": "page_view", "url": "https://leads.example.com/offer", "occurred_at": timezone.now(), "visitor_id": VID}
+    return EventIn(**{**defaults, **fields})
+
+
+def test_ingest_keeps_first_and_last_seen_of_a_returning_visitor():
+    t0 = timezone.now() - dt.timedelta(hours=2)
+    VisitorFactory(id=VID, first_seen=t0, last_seen=t0)
+    later = t0 + dt.timedelta(hours=1)
+
+    result = events_ingest(events=[event(occurred_at=later), event(occurred_at=later - dt.timedelta(minutes=5))],
+                           meta=CollectMeta(user_agent=BROWSER))
+
+    assert (result.stored, result.bots) == (2, 0)
+    visitor = Visitor.objects.get()
+    assert (visitor.first_seen, visitor.last_seen) == (t0, later)
+
+
+def test_an_older_batch_never_moves_last_seen_back():
+    now = timezone.now()
+    VisitorFactory(id=VID, first_seen=now - dt.timedelta(days=1), last_seen=now)
+
+    events_ingest(events=[event(occurred_at=now - dt.timedelta(hours=3))], meta=CollectMeta(user_agent=BROWSER))
+
+    assert Visitor.objects.get().last_seen == now
+
+
+def test_ingest_classifies_page_views_against_our_own_hosts():
+    events_ingest(
+        events=[event(referrer="https://www.example.com/blog"), event(referrer="https://news.example.org/")],
+        meta=CollectMeta(user_agent=BROWSER, own_hosts={"www.example.com"}),
+    )
+
+    assert list(Event.objects.order_by("id").values_list("channel", "source")) == [
+        ("internal", ""), ("referral", "news.example.org")]
+
+
+def test_an_empty_batch_stores_nothing():
+    assert events_ingest(events=[], meta=CollectMeta(user_agent=BROWSER)).stored == 0
+    assert not Visitor.objects.exists()
+
+
+def test_identify_attaches_the_anonymous_events_of_the_visitor_to_the_contact():
+    contact = ContactFactory()
+    visitor = VisitorFactory(id=VID)
+    mine = EventFactory.create_batch(3, visitor=visitor)
+    someone_else = EventFactory(visitor=VisitorFactory(id=OTHER_VID))
+
+    attached = visitor_identify(visitor_id=VID, contact_id=contact.pk)
+
+    assert attached == 3
+    assert set(Event.objects.filter(contact=contact).values_list("pk", flat=True)) == {e.pk for e in mine}
+    assert Event.objects.get(pk=someone_else.pk).contact_id is None
+    assert Visitor.objects.get(pk=VID).contact_id == contact.pk
+    outbox = OutboxEvent.objects.get(name="VisitorIdentified")
+    assert outbox.payload["visitor_id"] == VID
+    assert outbox.payload["contact_id"] == contact.pk
+    assert outbox.payload["events_attached"] == 3
+
+
+def test_identify_never_moves_events_of_another_contact():
+    first, second = ContactFactory(), ContactFactory()
+    visitor = VisitorFactory(id=VID, contact=first)
+    earlier = EventFactory(visitor=visitor, contact=first)
+    anonymous = EventFactory(visitor=visitor)
+
+    attached = visitor_identify(visitor_id=VID, contact_id=second.pk)
+
+    assert attached == 1
+    assert Event.objects.get(pk=earlier.pk).contact_id == first.pk
+    assert Event.objects.get(pk=anonymous.pk).contact_id == second.pk
+    assert Visitor.objects.get(pk=VID).contact_id == second.pk
+    assert first.__class__.objects.filter(pk__in=[first.pk, second.pk]).count() == 2
+
+
+def test_identify_twice_is_idempotent_and_publishes_once():
+    contact = ContactFactory()
+    EventFactory(visitor=VisitorFactory(id=VID))
+
+    assert visitor_identify(visitor_id=VID, contact_id=contact.pk) == 1
+    assert visitor_identify(visitor_id=VID, contact_id=contact.pk) == 0
+    assert OutboxEvent.objects.filter(name="VisitorIdentified").count() == 1
+
+
+def test_identify_of_an_unknown_visitor_creates_it_so_later_events_go_to_the_contact():
+    contact = ContactFactory()
+
+    assert visitor_identify(visitor_id=VID, contact_id=contact.pk) == 0
+    events_ingest(events=[event()], meta=CollectMeta(user_agent=BROWSER))
+
+    assert Event.objects.get().contact_id == contact.pk
+
+
+@pytest.mark.parametrize("bad_id", ["", "short", "x" * 65, "has space in it 123456", None])
+def test_identify_ignores_an_invalid_visitor_id(bad_id):
+    contact = ContactFactory()
+
+    assert visitor_identify(visitor_id=bad_id, contact_id=contact.pk) == 0
+    assert not Visitor.objects.exists()
+    assert not OutboxEvent.objects.filter(name="VisitorIdentified").exists()
+
+
+def test_identify_with_a_missing_contact_raises_not_found():
+    with pytest.raises(NotFound):
+        visitor_identify(visitor_id=VID, contact_id=999_999)
+    assert not Visitor.objects.exists()
+
+
+def test_prune_deletes_events_older_than_the_retention_in_batches():
+    now = timezone.now()
+    old_visitor = VisitorFactory(id=OTHER_VID, first_seen=now - dt.timedelta(days=40), last_seen=now - dt.timedelta(days=40))
+    known = VisitorFactory(id="visitor-known-00000001", first_seen=now - dt.timedelta(days=40),
+                           last_seen=now - dt.timedelta(days=40), contact=ContactFactory())
+    old = [EventFactory(occurred_at=now - dt.timedelta(days=31, minutes=i), visitor=old_visitor) for i in range(5)]
+    kept = EventFactory(occurred_at=now - dt.timedelta(days=29))
+
+    deleted = events_prune(older_than_days=30, batch_size=2)
+
+    assert deleted == 5
+    assert list(Event.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not Event.objects.filter(pk__in=[e.pk for e in old]).exists()
+    assert list(Visitor.objects.values_list("pk", flat=True)) == [known.pk]
+
+
+def test_prune_stops_after_max_batches():
+    now = timezone.now()
+    EventFactory.create_batch(5, occurred_at=now - dt.timedelta(days=10))
+
+    assert events_prune(older_than_days=1, batch_size=2, max_batches=2) == 4
+    assert Event.objects.count() == 1
