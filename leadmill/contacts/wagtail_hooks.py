@@ -31,7 +31,7 @@ class LeadViewSet(ModelViewSet):
     """Leads: newest first, searchable, filterable, exportable to CSV and XLSX.
 
     Leads arrive through forms, imports and the API, with their consent: the back office
-    edits them but does not create them. The lifecycle stage is not in the edit form because
+    edits them but does not create or delete them. The lifecycle stage is not in the edit form because
     every change of it is kept with its cause (``contact_stage_change``).
     """
 
@@ -44,7 +44,9 @@ class LeadViewSet(ModelViewSet):
     menu_order = 150
     copy_view_enabled = False
     inspect_view_enabled = True
-    permission_policy = LimitedPermissionPolicy(Contact, actions={"view", "change", "delete"})
+    # No "delete": removing a person must go through erasure (privacy), which keeps the
+    # suppression that stops them being emailed again; a plain delete would lose it.
+    permission_policy = LimitedPermissionPolicy(Contact, actions={"view", "change"})
 
     index_view_class = LeadIndexView
     inspect_view_class = LeadInspectView

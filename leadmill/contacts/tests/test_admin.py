@@ -6,7 +6,9 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from leadmill.capture.models import Submission
@@ -17,7 +19,7 @@ from leadmill.core.setup import groups_ensure
 
 from ..models import Contact, ContactMerge, LifecycleStage, PossibleDuplicate, StageChange
 from ..services import contact_stage_change
-from .factories import ContactFactory, PossibleDuplicateFactory, UserFactory
+from .factories import CompanyFactory, ContactFactory, PossibleDuplicateFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -193,6 +195,37 @@ def test_leads_are_not_created_in_the_back_office(staff):
     assert response.status_code == 302
     assert response["Location"] == reverse("wagtailadmin_home")  # Wagtail's answer to "not allowed"
     assert Contact.objects.count() == 0
+
+
+def test_leads_are_not_deleted_in_the_back_office(staff):
+    contact = ContactFactory()
+
+    response = staff.post(reverse("leads:delete", args=[contact.pk]))
+
+    assert response.status_code == 302
+    assert Contact.objects.filter(pk=contact.pk).exists()
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_listings_cost_the_same_queries_for_few_or_many_rows(staff):
+    form = FormFactory()
+
+    def add_leads(count):
+        for _ in range(count):
+            contact = ContactFactory(company=CompanyFactory())
+            Submission.objects.create(form=form, data={"email": contact.email}, contact=contact)
+
+    add_leads(2)
+    few = [count_queries(staff, url) for url in (LEADS, "/admin/submissions/")]
+    add_leads(20)
+    many = [count_queries(staff, url) for url in (LEADS, "/admin/submissions/")]
+
+    assert many == few
 
 
 # --- the lead's page ------------------------------------------------------------------------

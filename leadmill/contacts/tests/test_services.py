@@ -12,6 +12,7 @@ from leadmill.consent.services import purpose_ensure
 from leadmill.core import events
 from leadmill.core.errors import NotFound, ValidationFailed
 
+from .. import services
 from ..events import ContactCreated, ContactsMerged, ContactUpdated, PossibleDuplicateFound
 from ..models import Company, Contact, ContactMerge, LifecycleStage, PossibleDuplicate, StageChange
 from ..services import (
@@ -388,6 +389,47 @@ def test_merge_resolves_the_pair_as_merged_and_moves_the_others_pairs_to_the_sur
         PossibleDuplicate.objects.filter(resolution="").values_list("contact_id", "other_id")
     )
     assert open_pairs == {(survivor.pk, third.pk), (survivor.pk, fourth.pk)}
+
+
+def test_a_row_the_survivor_already_has_a_twin_of_is_dropped_instead_of_breaking_the_merge(
+    monkeypatch,
+):
+    # Given a model with a unique constraint over its contact column (the possible-duplicate
+    # pairs, seen through the generic re-pointing rather than their own rules)
+    class PairsSeenGenerically:
+        _base_manager = PossibleDuplicate._base_manager
+        _meta = PossibleDuplicate._meta
+
+    relation = type(
+        "Relation",
+        (),
+        {
+            "related_model": PairsSeenGenerically,
+            "field": PossibleDuplicate._meta.get_field("contact"),
+        },
+    )
+    monkeypatch.setattr(services, "contact_relations", lambda: [relation])
+    survivor, other, third, fourth = (
+        ContactFactory(),
+        ContactFactory(),
+        ContactFactory(),
+        ContactFactory(),
+    )
+    PossibleDuplicateFactory(contact=survivor, other=third)
+    twin = PossibleDuplicateFactory(contact=other, other=third)
+    movable = PossibleDuplicateFactory(contact=other, other=fourth)
+
+    # When the rows of `other` move to the survivor
+    moved = services._related_rows_move(keep=survivor, gone=other)
+
+    # Then the twin is dropped and the rest moved
+    assert moved == {"contacts.possibleduplicate.contact": 1}
+    assert not PossibleDuplicate.objects.filter(pk=twin.pk).exists()
+    assert PossibleDuplicate.objects.get(pk=movable.pk).contact_id == survivor.pk
+    assert set(PossibleDuplicate.objects.values_list("contact_id", "other_id")) == {
+        (survivor.pk, third.pk),
+        (survivor.pk, fourth.pk),
+    }
 
 
 def test_merge_publishes_contacts_merged_after_commit(django_capture_on_commit_callbacks):
