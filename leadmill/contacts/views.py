@@ -45,8 +45,13 @@ from leadmill.core.registry import contact_timeline
 
 from . import selectors
 from .identity import email_normalise, phone_normalise
-from .models import Contact, PossibleDuplicate
-from .services import contact_merge, contact_update, possible_duplicate_dismiss
+from .models import Contact, LifecycleStage, PossibleDuplicate
+from .services import (
+    contact_merge,
+    contact_stage_change,
+    contact_update,
+    possible_duplicate_dismiss,
+)
 
 LEAD_DETAIL_PANELS_HOOK = "leadmill_lead_detail_panels"
 LEAD_LISTING_FILTERS_HOOK = "leadmill_lead_listing_filters"
@@ -252,8 +257,52 @@ class LeadInspectView(InspectView):
                 for duplicate in selectors.possible_duplicates_open_for(contact_id=contact.pk)
             ],
             duplicates_namespace=DUPLICATES_URL_NAMESPACE,
+            stage_form=LeadStageForm(initial={"to_stage": contact.lifecycle_stage}),
+            stage_url=reverse(f"{LEADS_URL_NAMESPACE}:stage", args=[contact.pk])
+            if self.user_has_permission("change")
+            else "",
         )
         return context
+
+
+class LeadStageForm(forms.Form):
+    to_stage = forms.ChoiceField(label=_("Move to stage"), choices=LifecycleStage.choices)
+    cause = forms.CharField(
+        label=_("Why"),
+        max_length=150,
+        required=False,
+        help_text=_("Kept in the stage history, e.g. “qualified on the discovery call”."),
+    )
+
+
+class LeadStageChangeView(PermissionCheckedMixin, View):
+    """POST: move a lead to another lifecycle stage; the change joins its history."""
+
+    http_method_names = ["post"]
+    permission_policy = ModelPermissionPolicy(Contact)
+    permission_required = "change"
+
+    def post(self, request, pk):
+        contact = get_object_or_404(Contact, pk=pk)
+        form = LeadStageForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Choose one of the lifecycle stages."))
+        else:
+            who = request.user.get_username()
+            cause = form.cleaned_data["cause"] or _("changed in the back office")
+            change = contact_stage_change(
+                contact=contact,
+                to_stage=form.cleaned_data["to_stage"],
+                cause=f"{cause} ({who})"[:200],
+                actor=request.user,
+            )
+            if change is None:
+                messages.info(request, _("The lead is already at that stage."))
+            else:
+                messages.success(
+                    request, _("Moved to “%(stage)s”.") % {"stage": change.get_to_stage_display()}
+                )
+        return redirect(reverse(f"{LEADS_URL_NAMESPACE}:inspect", args=[contact.pk]))
 
 
 class LeadAdminForm(WagtailAdminModelForm):

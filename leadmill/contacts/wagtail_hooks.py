@@ -22,6 +22,7 @@ from .views import (
     LeadEditView,
     LeadIndexView,
     LeadInspectView,
+    LeadStageChangeView,
     LimitedPermissionPolicy,
     lead_company,
 )
@@ -154,6 +155,12 @@ class LeadViewSet(ModelViewSet):
         ],
         base_form_class=LeadAdminForm,
     )
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            path("stage/<int:pk>/", LeadStageChangeView.as_view(), name="stage"),
+        ]
 
 
 class PossibleDuplicateViewSet(ModelViewSet):

@@ -295,6 +295,41 @@ def test_the_lead_page_of_a_missing_lead_is_404(staff):
     assert staff.get(reverse("leads:inspect", args=[999999])).status_code == 404
 
 
+def test_moving_a_lead_to_another_stage_from_its_page_keeps_the_change_with_its_cause(
+    staff, superuser
+):
+    contact = ContactFactory()
+
+    response = staff.post(
+        reverse("leads:stage", args=[contact.pk]),
+        {"to_stage": "sql", "cause": "qualified on the call"},
+    )
+
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.lifecycle_stage == "sql"
+    change = StageChange.objects.filter(contact=contact).first()
+    assert (change.from_stage, change.to_stage, change.actor) == ("lead", "sql", superuser)
+    assert change.cause == "qualified on the call (boss)"
+
+
+def test_a_user_who_may_only_view_leads_cannot_change_their_stage(client):
+    user = UserFactory()
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["access_admin", "view_contact"])
+    )
+    client.force_login(user)
+    contact = ContactFactory()
+
+    page = client.get(reverse("leads:inspect", args=[contact.pk]))
+    client.post(reverse("leads:stage", args=[contact.pk]), {"to_stage": "customer"})
+
+    assert page.status_code == 200
+    assert reverse("leads:stage", args=[contact.pk]) not in page.content.decode()
+    contact.refresh_from_db()
+    assert contact.lifecycle_stage == "lead"
+
+
 def test_editing_a_lead_normalises_its_email_and_keeps_the_stage(staff):
     contact = ContactFactory(email="edit@example.com", first_name="Ed")
     contact_stage_change(contact=contact, to_stage=LifecycleStage.MQL, cause="score")
