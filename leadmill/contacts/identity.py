@@ -20,7 +20,7 @@ FREE_MAIL_DOMAINS = frozenset(
     icloud.com me.com mac.com aol.com protonmail.com proton.me pm.me gmx.com gmx.de gmx.net
     web.de mail.com zoho.com yandex.com yandex.ru mail.ru bol.com.br uol.com.br terra.com.br
     ig.com.br qq.com 163.com 126.com fastmail.com tutanota.com hey.com
-    """.split()
+    """.split()  # noqa: SIM905 (a block of words is easier to read and extend than a list)
 )
 
 

@@ -184,6 +184,9 @@ class ContactMerge(models.Model):
     class Meta:
         verbose_name = _("contact merge")
 
+    def __str__(self) -> str:
+        return f"#{self.merged_contact_id} → #{self.survivor_id}"
+
 
 class CustomFieldDefinition(models.Model):
     """A typed custom field; values live in ``Contact.custom[key]``."""
