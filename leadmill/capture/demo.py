@@ -94,7 +94,7 @@ def demo_seed() -> bool:
         )
         if home.specific_class is LandingPage:
             _home_body_fill(home.specific, ebook_cta=ebook_cta, demo_cta=demo_cta)
-        _template_page_create(home, ebook_offer=ebook_offer, cta=ebook_cta)
+        _template_page_create(home, form=ebook_form, ebook_offer=ebook_offer, cta=ebook_cta)
     return True
 
 
@@ -234,7 +234,7 @@ def _ebook_page(form: Form) -> LandingPage:
             ("form", None),
         ],
         thank_you_title=_("Your e-book is ready"),
-        thank_you_body=_("<p>Thank you! Download the playbook below. We have also emailed you the link.</p>"),
+        thank_you_body=_("<p>Thank you! Here is your copy of the playbook.</p>"),
     )
 
 
@@ -288,24 +288,27 @@ def _home_body_fill(home: LandingPage, *, ebook_cta: CallToAction, demo_cta: Cal
     home.save_revision().publish()
 
 
-def _template_page_create(parent: Page, *, ebook_offer: Offer, cta: CallToAction) -> LandingPage:
+def _template_page_create(
+    parent: Page, *, form: Form, ebook_offer: Offer, cta: CallToAction
+) -> LandingPage:
     """A draft page with every block in the recommended order and hints in place of content."""
     page = LandingPage(
         title=_("Landing page template"),
         slug="landing-page-template",
         live=False,
+        form=form,
         intro=_("One sentence that says what the visitor gets. Search engines show it too."),
         body=[
-            ("text", RichText(_(
-                "<p><b>How to use this template:</b> copy this page (Pages → ⋯ → Copy), give the "
-                "copy a title and a short slug, choose its conversion form in the Content tab, "
-                "replace the texts, delete this box and publish.</p>"
-            ))),
             ("hero", {
                 "heading": _("The main benefit, in under ten words"),
                 "subheading": _("One or two sentences: who it is for and what they get."),
                 "image": None,
             }),
+            ("text", RichText(_(
+                "<p><b>How to use this template:</b> copy this page (Pages → ⋯ → Copy), give the "
+                "copy a title and a short slug, choose its conversion form in the Content tab (this "
+                "template shows the e-book form), replace the texts, delete this box and publish.</p>"
+            ))),
             ("offer", {
                 "offer": ebook_offer,
                 "heading": "",

@@ -91,8 +91,9 @@ def test_the_template_page_is_a_draft_nobody_can_visit(client):
 
     assert template.live is False
     assert [block.block_type for block in template.body] == [
-        "text", "hero", "offer", "benefits", "testimonial", "form", "cta",
+        "hero", "text", "offer", "benefits", "testimonial", "form", "cta",
     ]
+    assert template.form.slug == "ebook"
     assert template.get_latest_revision() is not None
     assert client.get("/landing-page-template/").status_code == 404
 

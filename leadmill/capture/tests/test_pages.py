@@ -232,7 +232,8 @@ def test_the_thank_you_page_gives_the_download_link_and_the_offer_message(client
     html = client.get(response["Location"]).content.decode()
 
     assert '<h1 id="thanks-title">Your e-book is ready</h1>' in html
-    assert "We have also emailed you the link." in html
+    assert "Thank you! Here is your copy of the playbook." in html
+    assert f"We also emailed you this link. It works for {settings.LEADMILL_DOWNLOAD_LINK_HOURS} hours." in html
     assert re.search(r'<a class="lm-button" href="/d/[^"]+" download>Download The Lead Generation Playbook</a>', html)
     assert "Start with chapter 2, the one-page offer checklist" in html
     assert '<meta name="robots" content="noindex, nofollow">' in html
