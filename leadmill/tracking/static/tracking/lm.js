@@ -76,7 +76,12 @@
   function track(type, name, props, extra) {
     var event = { type: type, url: location.href.slice(0, 2000), ts: Date.now(), consent: consent };
     if (name) event.name = String(name).slice(0, 200);
-    if (props) event.properties = props;
+    if (props) {
+      // an event the server would refuse must not take the rest of its batch down with it
+      if (typeof props !== "object" || Array.isArray(props)) props = { value: props };
+      try { event.properties = JSON.stringify(props).length > 4000 ? { truncated: true } : props; }
+      catch (e) { event.properties = { truncated: true }; }
+    }
     if (vid) event.visitor_id = vid;
     for (var k in extra || {}) event[k] = extra[k];
     queue.push(event);
