@@ -91,8 +91,7 @@ def publish(evt: Any) -> int:
         raise TypeError(f"{name} is not a declared event; decorate it with @events.event")
     payload = {f.name: _encode(getattr(evt, f.name)) for f in dataclasses.fields(evt)}
     row = OutboxEvent.objects.create(name=name, payload=payload)
-    pending = _pending_ids()
-    pending.append(row.pk)
+    _pending_ids().append(row.pk)
     transaction.on_commit(_schedule_pending)
     return row.pk
 
@@ -107,12 +106,14 @@ def _pending_ids() -> list[int]:
 
 
 def _schedule_pending() -> None:
-    """Queue one delivery task for every event the committed transaction published.
+    """Queue one delivery task for the events a committed transaction published.
 
-    Each publish registers this callback; the first to run takes all pending ids, the
-    others find none. Ids left by a rolled-back transaction point to no row and are skipped.
+    Each publish registers this callback; the first to run after a commit takes every
+    pending id, the others find none. An id left behind by a rolled-back transaction is
+    harmless: its row does not exist (deliver skips it) or, where SQLite reused the id, is
+    the committed row itself, listed once.
     """
-    ids, _local.ids = _pending_ids(), []
+    ids, _local.ids = sorted(set(_pending_ids())), []
     if not ids:
         return
     from .tasks import outbox_deliver
