@@ -51,3 +51,13 @@ def browser(chromium_executable):
         instance = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_pending_outbox_ids():
+    """A test's transaction is rolled back, never committed: forget the ids it published."""
+    from leadmill.core import events
+
+    events._pending_ids().clear()
+    yield
+    events._pending_ids().clear()

@@ -14,4 +14,5 @@ class CaptureConfig(AppConfig):
         from .events import LeadCaptured
 
         events.subscribe(LeadCaptured, handlers.deliver_offer_email)
+        events.subscribe(LeadCaptured, handlers.stitch_visitor)
         registry.register_timeline(selectors.submission_timeline)

@@ -19,6 +19,7 @@ from .models import FieldKind, Form
 HONEYPOT_FIELD = "website"
 RENDER_TOKEN_FIELD = "_rt"  # noqa: S105 (a field name, not a secret)
 PAGE_FIELD = "_page"
+VISITOR_FIELD = "_lm_vid"  # set by the tracker on forms of other sites
 
 _max_lengths = {
     FieldKind.EMAIL: 254, FieldKind.FIRST_NAME: 100, FieldKind.LAST_NAME: 100, FieldKind.PHONE: 40,

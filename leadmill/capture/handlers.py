@@ -6,6 +6,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 from leadmill.messaging.services import email_send_transactional
+from leadmill.tracking.services import visitor_identify
 
 from . import services
 from .events import LeadCaptured
@@ -35,3 +36,10 @@ def deliver_offer_email(event: LeadCaptured) -> None:
     except Exception:
         services.offer_email_release(submission_id=submission.pk)
         raise
+
+
+def stitch_visitor(event: LeadCaptured) -> None:
+    """Attach the submitting browser's earlier anonymous events to the contact."""
+    visitor_id = Submission.objects.filter(pk=event.submission_id).values_list("visitor_id", flat=True).first()
+    if visitor_id:
+        visitor_identify(visitor_id=visitor_id, contact_id=event.contact_id)

@@ -233,6 +233,10 @@ class Submission(models.Model):
     utm_content = models.CharField(max_length=200, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
+    visitor_id = models.CharField(
+        _("visitor"), max_length=64, blank=True,
+        help_text=_("The first-party tracking id of the browser that sent it (stitched after commit)."),
+    )
     offer_emailed_at = models.DateTimeField(_("offer emailed"), null=True, blank=True)
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
 

@@ -25,7 +25,7 @@ from leadmill.core.errors import ValidationFailed
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
-from .forms import HONEYPOT_FIELD, PAGE_FIELD, RENDER_TOKEN_FIELD, lead_form_class
+from .forms import HONEYPOT_FIELD, PAGE_FIELD, RENDER_TOKEN_FIELD, VISITOR_FIELD, lead_form_class
 from .models import CallToAction, Form, Submission
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class RequestMeta:
     user_agent: str = ""
     referrer: str = ""
     page_url: str = ""
+    visitor_id: str = ""
     utm: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
@@ -63,7 +64,7 @@ def _clean_raw(data: dict[str, Any]) -> dict[str, Any]:
     """What is kept verbatim: every posted value as text, capped, without our hidden token."""
     kept: dict[str, Any] = {}
     for key, value in list(data.items())[:100]:
-        if key == RENDER_TOKEN_FIELD:
+        if key in (RENDER_TOKEN_FIELD, VISITOR_FIELD):
             continue
         if isinstance(value, list | tuple):
             value = value[-1] if value else ""
@@ -92,6 +93,7 @@ def submission_receive(*, form: Form, data: dict[str, Any], meta: RequestMeta) -
             referrer=meta.referrer[:500],
             ip_address=ip_for_storage(meta.ip_address),
             user_agent=meta.user_agent[:500],
+            visitor_id=meta.visitor_id[:64],
             **utm,
         )
         try:

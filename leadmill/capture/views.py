@@ -30,7 +30,7 @@ from django.views.decorators.http import require_GET
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import services, tokens
-from .forms import RENDER_TOKEN_FIELD, public_form_for
+from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
 from .models import CallToAction, Form, Offer, Submission
 from .selectors import ThankYou, offer_delivery
 
@@ -143,6 +143,7 @@ def form_post(request, slug: str):
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         referrer=str(data.get("_referrer") or request.META.get("HTTP_REFERER", "")),
         page_url=str(data.get("_url") or request.META.get("HTTP_REFERER", "")),
+        visitor_id=str(request.COOKIES.get("lm_vid") or data.get(VISITOR_FIELD) or ""),
         utm=_utm_from(data, request.META.get("HTTP_REFERER", "")),
     )
     outcome = services.submission_receive(form=form, data=data, meta=meta)

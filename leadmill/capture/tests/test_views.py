@@ -241,3 +241,24 @@ def test_the_offer_email_is_sent_once_with_the_download_link(client, settings):
     assert (message.to, message.subject) == (["ana@example.com"], "Your playbook")
     assert f"{settings.BASE_URL}/d/" in message.body
     assert Submission.objects.get().offer_emailed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submission_attaches_the_visitors_earlier_anonymous_events_to_the_contact(client):
+    from leadmill.tracking.models import Event, Visitor
+
+    from django.utils import timezone
+
+    form = form_with_fields()
+    visitor_id = "v" * 22
+    now = timezone.now()
+    Visitor.objects.create(id=visitor_id, first_seen=now, last_seen=now)
+    Event.objects.create(visitor_id=visitor_id, type="page_view", url="https://lp.example/ebook/", occurred_at=now)
+    client.cookies["lm_vid"] = visitor_id
+
+    post_json(client, form, fields(form, email="ana@example.com"))
+
+    contact = Contact.objects.get()
+    assert Submission.objects.get().visitor_id == visitor_id
+    assert list(Event.objects.values_list("contact_id", flat=True)) == [contact.pk]
+    assert "_lm_vid" not in Submission.objects.get().data
