@@ -245,9 +245,9 @@ def test_the_offer_email_is_sent_once_with_the_download_link(client, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_submission_attaches_the_visitors_earlier_anonymous_events_to_the_contact(client):
-    from leadmill.tracking.models import Event, Visitor
-
     from django.utils import timezone
+
+    from leadmill.tracking.models import Event, Visitor
 
     form = form_with_fields()
     visitor_id = "v" * 22
