@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "taggit",
     "django_filters",
     "huey.contrib.djhuey",
+    "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -268,7 +269,8 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
     },
 }
-# Documents (offer files) are served through a view that checks a signed token.
+# Wagtail documents go through its serve view (and its collection privacy). Offer files
+# are not Wagtail documents: they live in the "private" storage, behind signed links.
 WAGTAILDOCS_SERVE_METHOD = "serve_view"
 
 # --- Wagtail -------------------------------------------------------------------------------
@@ -293,11 +295,12 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# Wagtail overrides this for its preview iframe only.
+X_FRAME_OPTIONS = "DENY"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -27,6 +27,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import TemplateView
 from wagtail import hooks
@@ -67,7 +68,7 @@ class LimitedPermissionPolicy(ModelPermissionPolicy):
     """Model permissions, minus the actions a screen does not offer.
 
     ``LimitedPermissionPolicy(Submission, actions={"view"})`` makes a read-only screen: no
-    add, edit or delete buttons, and those URLs answer 403, whatever the user's group has.
+    add, edit or delete buttons, and those URLs are refused, whatever the user's group has.
     """
 
     def __init__(self, model, *, actions: set[str]):
@@ -200,7 +201,12 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
             if count:
                 buttons.append(
                     HeaderButton(
-                        _("Review %(count)s possible duplicates") % {"count": count},
+                        ngettext(
+                            "Review %(count)s possible duplicate",
+                            "Review %(count)s possible duplicates",
+                            count,
+                        )
+                        % {"count": count},
                         url=reverse(f"{DUPLICATES_URL_NAMESPACE}:index"),
                         icon_name="group",
                     )

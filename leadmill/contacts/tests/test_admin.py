@@ -488,6 +488,16 @@ def test_not_a_duplicate_keeps_both_leads_and_empties_the_queue(staff):
     assert list(staff.get(DUPLICATES).context["object_list"]) == []
 
 
+def test_the_leads_listing_points_to_the_open_duplicates(staff):
+    assert "possible duplicate" not in staff.get(LEADS).content.decode()
+    PossibleDuplicateFactory()
+
+    html = staff.get(LEADS).content.decode()
+
+    assert "Review 1 possible duplicate" in html
+    assert f'href="{DUPLICATES}"' in html
+
+
 def test_the_lead_page_links_to_its_open_duplicate_review(staff):
     pair = PossibleDuplicateFactory()
 
