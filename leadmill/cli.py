@@ -57,6 +57,8 @@ def web_command() -> list[str]:
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
+    os.makedirs(settings.MEDIA_ROOT, exist_ok=True)
+    os.makedirs(settings.STATIC_ROOT, exist_ok=True)
     return [
         sys.executable, "-m", "granian",
         "--interface", "wsgi",
@@ -67,6 +69,9 @@ def web_command() -> list[str]:
         "--backlog", os.environ.get("WEB_BACKLOG", "1024"),
         "--static-path-route", settings.STATIC_URL.rstrip("/"),
         "--static-path-mount", str(settings.STATIC_ROOT),
+        # Images and documents uploaded in the back office (offer files are elsewhere, private).
+        "--static-path-route", settings.MEDIA_URL.rstrip("/"),
+        "--static-path-mount", str(settings.MEDIA_ROOT),
         "--no-ws",
         "leadmill.wsgi:application",
     ]
@@ -74,7 +79,7 @@ def web_command() -> list[str]:
 
 def worker_command() -> list[str]:
     args = [sys.executable, "-m", "django", "run_huey", "--workers", os.environ.get("HUEY_WORKERS", "2")]
-    if os.environ.get("HUEY_PERIODIC", "1") in {"0", "false", "no"}:
+    if os.environ.get("HUEY_PERIODIC", "1").strip().lower() in {"0", "false", "no", "off"}:
         args.append("--no-periodic")
     return args
 

@@ -22,6 +22,7 @@ from leadmill.consent.services import ConsentProof, consents_record, ip_for_stor
 from leadmill.contacts.services import PROFILE_FIELDS, Touch, contact_upsert
 from leadmill.core import events
 from leadmill.core.errors import ValidationFailed
+from leadmill.core.middleware import is_database_unavailable
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
@@ -60,6 +61,11 @@ class SubmissionOutcome:
         return self.status in (Submission.Status.ACCEPTED, Submission.Status.SPAM)
 
 
+def _fit(field_name: str, value: str) -> str:
+    """Cut a value to its Submission column's length, so the first insert never fails."""
+    return str(value)[: Submission._meta.get_field(field_name).max_length]
+
+
 def _clean_raw(data: dict[str, Any]) -> dict[str, Any]:
     """What is kept verbatim: every posted value as text, capped, without our hidden token."""
     kept: dict[str, Any] = {}
@@ -82,25 +88,30 @@ def submission_receive(*, form: Form, data: dict[str, Any], meta: RequestMeta) -
     edge answers 503 and nothing pretends to be saved.
     """
     raw = _clean_raw(data)
-    utm = {name: (meta.utm.get(name) or raw.get(name) or "")[:200] for name in UTM_FIELDS}
+    utm = {name: _fit(name, meta.utm.get(name) or raw.get(name) or "") for name in UTM_FIELDS}
     page_id = raw.get(PAGE_FIELD, "")
     with transaction.atomic():
         submission = Submission.objects.create(
             form=form,
             data=raw,
             page_id=int(page_id) if str(page_id).isdigit() and len(str(page_id)) < 18 else None,
-            page_url=meta.page_url[:500],
-            referrer=meta.referrer[:500],
+            page_url=_fit("page_url", meta.page_url),
+            referrer=_fit("referrer", meta.referrer),
             ip_address=ip_for_storage(meta.ip_address),
-            user_agent=meta.user_agent[:500],
-            visitor_id=meta.visitor_id[:64],
+            user_agent=_fit("user_agent", meta.user_agent),
+            visitor_id=_fit("visitor_id", meta.visitor_id),
             **utm,
         )
         try:
             with transaction.atomic():
                 return _submission_process(submission, form=form, data=data, raw=raw, meta=meta)
-        except DatabaseError:
-            raise
+        except DatabaseError as exc:
+            if is_database_unavailable(exc):
+                raise  # the edge answers 503: nothing pretends to be saved
+            logger.exception("submission %s hit a database error; kept with status error", submission.pk)
+            Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ERROR)
+            submission.status = Submission.Status.ERROR
+            return SubmissionOutcome(submission=submission, status=Submission.Status.ERROR)
         except Exception:
             logger.exception("submission %s could not be processed; kept with status error", submission.pk)
             Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ERROR)

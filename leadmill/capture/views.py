@@ -40,8 +40,10 @@ FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"
 
 
 def client_ip(request) -> str | None:
+    """The client's address. Behind a reverse proxy (LEADMILL_TRUST_X_FORWARDED_FOR) it is
+    the last X-Forwarded-For entry: the one our proxy added, which a client cannot forge."""
     if settings.LEADMILL_TRUST_X_FORWARDED_FOR and (forwarded := request.META.get("HTTP_X_FORWARDED_FOR")):
-        return forwarded.split(",")[0].strip()
+        return forwarded.split(",")[-1].strip()
     return request.META.get("REMOTE_ADDR")
 
 
@@ -133,9 +135,10 @@ def form_post(request, slug: str):
 
     try:
         data = _request_data(request)
-    except (ValueError, RequestDataTooBig) as exc:
-        status = 413 if isinstance(exc, RequestDataTooBig) else 400
-        return _error(request, form, status, _("The form data could not be read: send a JSON object or form fields."),
+    except RequestDataTooBig:
+        return _error(request, form, 413, _("The form data is too large."), wants_json=wants_json, code="too_large")
+    except ValueError:
+        return _error(request, form, 400, _("The form data could not be read: send a JSON object or form fields."),
                       wants_json=wants_json, code="malformed")
 
     meta = services.RequestMeta(

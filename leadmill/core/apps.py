@@ -6,3 +6,16 @@ class CoreConfig(AppConfig):
     name = "leadmill.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_groups_after_migrate, sender=self)
+
+
+def _groups_after_migrate(sender, using="default", **kwargs):
+    """Every ``migrate`` (leadmill run, or an operator's on a multi-machine deployment)
+    creates or tops up the Marketing, Sales and Admin groups. Set-up, not domain logic."""
+    from .setup import groups_ensure
+
+    groups_ensure()

@@ -3,7 +3,7 @@
 import logging
 
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
 logger = logging.getLogger(__name__)
@@ -19,12 +19,15 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-def service_unavailable() -> HttpResponse:
-    response = HttpResponse(
-        _("The service is briefly unavailable; nothing was saved. Please try again in a minute."),
-        status=503,
-        content_type="text/plain; charset=utf-8",
+def service_unavailable(request=None) -> HttpResponse:
+    message = _("The service is briefly unavailable; nothing was saved. Please try again in a minute.")
+    wants_json = request is not None and (
+        request.content_type == "application/json" or "application/json" in request.META.get("HTTP_ACCEPT", "")
     )
+    if wants_json:
+        response = JsonResponse({"status": "error", "code": "unavailable", "message": message}, status=503)
+    else:
+        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = "30"
     return response
 
@@ -39,11 +42,11 @@ class DatabaseUnavailableMiddleware:
         except DatabaseError as exc:
             if is_database_unavailable(exc):
                 logger.error("database unavailable on %s %s: %s", request.method, request.path, exc)
-                return service_unavailable()
+                return service_unavailable(request)
             raise
 
     def process_exception(self, request, exception):
         if isinstance(exception, DatabaseError) and is_database_unavailable(exception):
             logger.error("database unavailable on %s %s: %s", request.method, request.path, exception)
-            return service_unavailable()
+            return service_unavailable(request)
         return None

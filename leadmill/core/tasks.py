@@ -24,3 +24,18 @@ def rate_counters_prune() -> None:
     from .ratelimit import rate_counters_prune as prune
 
     prune()
+
+
+@db_periodic_task(crontab(minute="*"))
+def pages_publish_scheduled() -> None:
+    """Wagtail's scheduled publishing and unpublishing (go-live / expiry dates)."""
+    from django.core.management import call_command
+
+    call_command("publish_scheduled", verbosity=0)
+
+
+@db_periodic_task(crontab(minute="17", hour="3"))
+def sessions_clear() -> None:
+    from django.core.management import call_command
+
+    call_command("clearsessions", verbosity=0)

@@ -262,3 +262,36 @@ def test_a_submission_attaches_the_visitors_earlier_anonymous_events_to_the_cont
     assert Submission.objects.get().visitor_id == visitor_id
     assert list(Event.objects.values_list("contact_id", flat=True)) == [contact.pk]
     assert "_lm_vid" not in Submission.objects.get().data
+
+
+def test_overlong_utm_values_are_cut_to_fit_and_the_submission_is_kept(client):
+    form = form_with_fields()
+
+    response = post_json(client, form, fields(form, email="ana@example.com", utm_source="s" * 150, utm_medium="m" * 150))
+
+    assert response.status_code == 201
+    submission = Submission.objects.get()
+    assert (submission.utm_source, submission.utm_medium) == ("s" * 100, "m" * 100)
+
+
+def test_behind_a_proxy_the_client_ip_is_the_address_the_proxy_added(client, settings):
+    settings.LEADMILL_TRUST_X_FORWARDED_FOR = True
+    form = form_with_fields()
+
+    post_json(client, form, fields(form, email="ana@example.com"), HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.9")
+
+    assert Submission.objects.get().ip_address == "198.51.100.9"
+
+
+def test_database_down_answers_json_503_to_a_json_client(client, monkeypatch):
+    form = form_with_fields()
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("could not connect to server: Connection refused")
+
+    monkeypatch.setattr(Submission.objects, "create", refuse)
+
+    response = post_json(client, form, fields(form, email="ana@example.com"))
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "unavailable"
