@@ -230,10 +230,10 @@ def _descendants(roots: list[int]) -> set[int]:
     return found
 
 
-def cpu_seconds(server: Server, engine: str, setup: dict) -> dict[int, float]:
+def cpu_seconds(server: Server, engine: str, setup: dict) -> dict[tuple[str, int], float]:
     """User + system CPU seconds so far of every server process (web workers, and the Huey
     consumer when it runs) and, on PostgreSQL, of the backends serving the bench database."""
-    pids = _descendants([process.pid for process in server.processes])
+    pids = {("web", pid) for pid in _descendants([process.pid for process in server.processes])}
     if engine == "pg":
         import psycopg
 
@@ -242,16 +242,21 @@ def cpu_seconds(server: Server, engine: str, setup: dict) -> dict[int, float]:
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid()"
             ).fetchall()
-        pids |= {pid for (pid,) in rows}
+        pids |= {("db", pid) for (pid,) in rows}
     seconds = {}
-    for pid in pids:
+    for kind, pid in pids:
         if fields := _proc_stat(pid):
-            seconds[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            seconds[(kind, pid)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return seconds
 
 
-def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+def cpu_spent(before: dict, after: dict, kind: str | None = None) -> float:
+    """CPU seconds spent between two readings, by every process or those of one kind."""
+    return sum(
+        value - before.get(key, 0.0)
+        for key, value in after.items()
+        if kind is None or key[0] == kind
+    )
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -371,7 +376,8 @@ class Runner:
         cpu_before = cpu_seconds(self.server, engine, setup)
         result: loadgen.Result = run()
         after = quiescent(engine, setup)
-        cpu = cpu_spent(cpu_before, cpu_seconds(self.server, engine, setup))
+        cpu_after = cpu_seconds(self.server, engine, setup)
+        cpu, cpu_db = cpu_spent(cpu_before, cpu_after), cpu_spent(cpu_before, cpu_after, "db")
         delta = {key: after.get(key, 0) - before.get(key, 0) for key in after}
         kept = delta.get("bare", 0) if target == "bare" else delta.get("accepted", 0)
         processed = (
@@ -384,6 +390,7 @@ class Runner:
         )
         return {
             "cpu_ms": 1000 * cpu / processed if processed else None,
+            "cpu_db_ms": 1000 * cpu_db / processed if processed else None,
             "cores": cpu / result.seconds if result.seconds else None,
             "per_s": result.per_s,
             "ok": result.ok,
@@ -477,7 +484,8 @@ def report(results: dict[str, dict], args, runner: Runner) -> dict:
     )
     print(
         header
-        + f" {'median/s':>9} {'CPU ms':>7} {'cores':>5} {'non-2xx':>8} {'lost':>5}  other statuses"
+        + f" {'median/s':>9} {'CPU ms':>7} {'in db':>6} {'cores':>5} {'non-2xx':>8} {'lost':>5}"
+        + "  other statuses"
     )
     summary: dict = {}
     for engine, out in results.items():
@@ -490,7 +498,9 @@ def report(results: dict[str, dict], args, runner: Runner) -> dict:
                     others[key] = others.get(key, 0) + value
             print(
                 f"  {engine:<7} {target:<5} {cells} {fmt(median(runs, 'per_s')):>9} "
-                f"{fmt(median(runs, 'cpu_ms'), 2):>7} {fmt(median(runs, 'cores'), 2):>5} "
+                f"{fmt(median(runs, 'cpu_ms'), 2):>7} "
+                f"{fmt(median(runs, 'cpu_db_ms'), 2) if engine == 'pg' else '':>6} "
+                f"{fmt(median(runs, 'cores'), 2):>5} "
                 f"{sum(r['non_2xx'] + r['errors'] for r in runs):>8} {sum(r['lost'] for r in runs):>5}  "
                 f"{others or ''}"
             )
@@ -505,6 +515,8 @@ def report(results: dict[str, dict], args, runner: Runner) -> dict:
             "cpu_form": cpu_form,
             "cpu_bare": cpu_bare,
             "cpu_ratio": cpu_ratio,
+            "cpu_db_form": median(out["form"], "cpu_db_ms"),
+            "cpu_db_bare": median(out["bare"], "cpu_db_ms"),
         }
         print(
             f"  {engine:<7} ratio form/bare = {fmt(ratio, 3)}  (goal >= {GOAL_RATIO}); "
@@ -513,7 +525,8 @@ def report(results: dict[str, dict], args, runner: Runner) -> dict:
     print(
         "  CPU ms: user+system CPU of the server processes"
         + (" and PostgreSQL backends" if "pg" in results else "")
-        + " per request it stored, and cores they kept busy (medians); the client's CPU is not in it"
+        + " per request it stored ('in db': the PostgreSQL backends' part), and the cores they"
+        + " kept busy (medians); the client's CPU is not in it"
     )
     print()
     print(f"Phase 2: {args.rate}/s offered (open loop), latency from the scheduled send time, ms")
@@ -585,6 +598,8 @@ def report(results: dict[str, dict], args, runner: Runner) -> dict:
         ),
         "cpu_ms_form_pg": pick("pg", "cpu_form", 2),
         "cpu_ms_bare_pg": pick("pg", "cpu_bare", 2),
+        "cpu_db_ms_form_pg": pick("pg", "cpu_db_form", 2),
+        "cpu_db_ms_bare_pg": pick("pg", "cpu_db_bare", 2),
         "cpu_ms_form_sqlite": pick("sqlite", "cpu_form", 2),
         "cpu_ms_bare_sqlite": pick("sqlite", "cpu_bare", 2),
         "commit": args.commit,
