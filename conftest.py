@@ -51,6 +51,12 @@ def browser(chromium_executable):
         instance = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+        # While Playwright's event loop runs in this thread, Django keeps a separate database
+        # connection per async context (asgiref), which the test database teardown never
+        # sees: close it here, or PostgreSQL refuses to drop the test database.
+        from django.db import connections
+
+        connections.close_all()
 
 
 @pytest.fixture(autouse=True)
