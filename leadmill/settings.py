@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "leadmill.messaging",
     "leadmill.tracking",
     "leadmill.capture",
+    "leadmill.scoring",
     "leadmill.api",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
