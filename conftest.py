@@ -20,8 +20,12 @@ def _huey_immediate(settings):
 def _clear_cache():
     from django.core.cache import cache
 
+    from leadmill.capture.selectors import form_definitions_clear
+
     cache.clear()
+    form_definitions_clear()
     yield
+    form_definitions_clear()
 
 
 @pytest.fixture

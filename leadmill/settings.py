@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "leadmill.tracking",
     "leadmill.capture",
     "leadmill.scoring",
+    "leadmill.sales",
     "leadmill.api",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -192,6 +193,9 @@ else:
         "huey_class": "huey.SqliteHuey",
         "name": "leadmill",
         "filename": str(DATA_DIR / "huey.sqlite3"),
+        # No fsync per enqueue: what a task does is durable in the main database already
+        # (received submissions, the outbox) and periodic tasks pick it up after a crash.
+        "fsync": False,
         "immediate": HUEY_IMMEDIATE,
         "consumer": {"workers": env_int("HUEY_WORKERS", 2), "worker_type": "thread"},
     }
@@ -235,9 +239,11 @@ LEADMILL_EMAIL_CHECK_DELIVERABILITY = env_bool("LEADMILL_EMAIL_CHECK_DELIVERABIL
 LEADMILL_FORM_MIN_SECONDS = env_int("LEADMILL_FORM_MIN_SECONDS", 3)
 LEADMILL_FORM_MAX_SECONDS = env_int("LEADMILL_FORM_MAX_SECONDS", 86_400)
 LEADMILL_RATE_LIMIT_PER_IP = env_int("LEADMILL_RATE_LIMIT_PER_IP", 10)
-LEADMILL_RATE_LIMIT_PER_FORM = env_int("LEADMILL_RATE_LIMIT_PER_FORM", 600)
+LEADMILL_RATE_LIMIT_PER_FORM = env_int("LEADMILL_RATE_LIMIT_PER_FORM", 30_000)
 LEADMILL_RATE_LIMIT_WINDOW = env_int("LEADMILL_RATE_LIMIT_WINDOW", 60)
 LEADMILL_TRUNCATE_IP = env_bool("LEADMILL_TRUNCATE_IP", False)
+# Forms are cached per process for this long: an edit reaches every process within it.
+LEADMILL_FORM_CACHE_SECONDS = env_int("LEADMILL_FORM_CACHE_SECONDS", 5)
 LEADMILL_DOWNLOAD_LINK_HOURS = env_int("LEADMILL_DOWNLOAD_LINK_HOURS", 72)
 LEADMILL_MAX_SUBMISSION_BYTES = env_int("LEADMILL_MAX_SUBMISSION_BYTES", 64 * 1024)
 # Trust X-Forwarded-For from a reverse proxy for the client IP (only behind one).

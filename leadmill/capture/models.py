@@ -1,7 +1,6 @@
 from django.core.files.storage import storages
 from django.core.validators import RegexValidator
 from django.db import models
-from django.utils.functional import LazyObject
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
@@ -13,14 +12,11 @@ from leadmill.consent.models import Purpose
 from leadmill.contacts.models import Contact
 
 
-class PrivateStorage(LazyObject):
-    """Offer files live outside MEDIA_ROOT and are served only through signed links."""
+def private_storage():
+    """Offer files live outside MEDIA_ROOT and are served only through signed links.
 
-    def _setup(self):
-        self._wrapped = storages["private"]
-
-
-private_storage = PrivateStorage()
+    A callable, so migrations refer to it instead of freezing one machine's path."""
+    return storages["private"]
 
 
 class Offer(models.Model):
@@ -207,6 +203,8 @@ class CallToAction(models.Model):
 class Submission(models.Model):
     """One form post, kept verbatim with its page, source and outcome. Written first."""
 
+    wagtail_reference_index_ignore = True  # high volume; nothing in Wagtail links to it
+
     class Status(models.TextChoices):
         RECEIVED = "received", _("Received")
         ACCEPTED = "accepted", _("Accepted")
@@ -217,6 +215,10 @@ class Submission(models.Model):
     form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="submissions")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED)
     data = models.JSONField(_("submitted values"))
+    values = models.JSONField(
+        _("validated values"), default=dict, blank=True,
+        help_text=_("The values after validation (normalised email, consent answers), for processing."),
+    )
     errors = models.JSONField(_("errors"), default=dict, blank=True)
     spam_reason = models.CharField(_("spam reason"), max_length=100, blank=True)
     contact = models.ForeignKey(
@@ -247,6 +249,10 @@ class Submission(models.Model):
             models.Index(fields=["form", "created_at"], name="submission_form_idx"),
             models.Index(fields=["status", "created_at"], name="submission_status_idx"),
             models.Index(fields=["created_at"], name="submission_created_idx"),
+            models.Index(fields=["ip_address", "created_at"], name="submission_ip_idx"),
+            models.Index(
+                fields=["id"], name="submission_received_idx", condition=models.Q(status="received")
+            ),
         ]
 
     def __str__(self) -> str:

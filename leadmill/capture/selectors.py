@@ -3,14 +3,83 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import threading
+import time
 
+from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadmill.core.registry import TimelineEntry
 
 from . import tokens
-from .models import Offer, Submission
+from .models import Form, Offer, Submission
+
+
+@dataclasses.dataclass(frozen=True)
+class FormDefinition:
+    """A form as the public endpoint needs it: the model with its fields and consents
+    loaded, the Django form class built from them, and each purpose's current text id."""
+
+    form: Form
+    form_class: type
+    consent_text_ids: dict[int, int]
+
+
+_definitions: dict[str, tuple[float, FormDefinition]] = {}
+_definitions_lock = threading.Lock()
+
+
+def form_definition(*, slug: str) -> FormDefinition | None:
+    """The form for ``slug``, cached per process for LEADMILL_FORM_CACHE_SECONDS.
+
+    The public endpoint reads the same few rows on every post; caching them makes a post
+    cost one insert. An edit in the back office reaches every process within that time.
+    """
+    ttl = settings.LEADMILL_FORM_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _definitions.get(slug)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    from leadmill.consent.models import PurposeText
+
+    from .forms import lead_form_class
+
+    form = Form.objects.filter(slug=slug).prefetch_related("fields", "consents__purpose").first()
+    if form is None:
+        return None
+    purpose_ids = [consent.purpose_id for consent in form.consents.all()]
+    text_ids: dict[int, int] = {}
+    for purpose_id, text_id in (
+        PurposeText.objects.filter(purpose_id__in=purpose_ids).order_by("purpose_id", "-version")
+        .values_list("purpose_id", "pk")
+    ):
+        text_ids.setdefault(purpose_id, text_id)
+    definition = FormDefinition(form=form, form_class=lead_form_class(form), consent_text_ids=text_ids)
+    if ttl > 0:
+        with _definitions_lock:
+            _definitions[slug] = (now + ttl, definition)
+    return definition
+
+
+def form_definitions_clear() -> None:
+    """Forget cached forms (after an edit in this process; in tests)."""
+    with _definitions_lock:
+        _definitions.clear()
+
+
+def submissions_recent(*, form_id: int | None = None, ip_address: str | None = None, window_s: int) -> int:
+    """How many submissions arrived in the last ``window_s`` seconds, for one form or from one
+    IP address: the rate-limit count when no Redis is configured (reads only, indexed)."""
+    since = timezone.now() - dt.timedelta(seconds=window_s)
+    query = Submission.objects.filter(created_at__gte=since)
+    if form_id is not None:
+        query = query.filter(form_id=form_id)
+    if ip_address is not None:
+        query = query.filter(ip_address=ip_address)
+    return query.count()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,9 +93,13 @@ class ThankYou:
     message: str = ""
 
 
+DELIVERABLE_STATUSES = (Submission.Status.RECEIVED, Submission.Status.ACCEPTED)
+
+
 def offer_delivery(*, submission: Submission, absolute: bool = False) -> ThankYou:
-    """The deliverable of an accepted submission's offer; empty for spam or rejected posts."""
-    offer = submission.form.offer if submission.status == Submission.Status.ACCEPTED else None
+    """The deliverable of a valid submission's offer (received or accepted); empty for spam,
+    rejected or failed posts."""
+    offer = submission.form.offer if submission.status in DELIVERABLE_STATUSES else None
     if offer is None:
         return ThankYou(offer=None)
     download_url = ""

@@ -1,14 +1,24 @@
 """The submission pipeline: every form post from a page or an embed comes through here.
 
-Order matters and is the promise of DESIGN.md: the raw submission row is written first;
-the rest (spam checks, validation, contact upsert, consents, the LeadCaptured event) runs in
-a savepoint after it, so a failure there never loses what the person sent.
+Two steps, as DESIGN.md asks of public hot paths ("validate, write once and return"):
+
+1. :func:`submission_receive`, in the request: spam checks and validation in Python, then
+   ONE insert of the submission — ``received`` (valid, waiting), ``rejected`` (with an error
+   per field) or ``spam`` — and the answer. Nothing a person sent is lost, and the answer
+   never claims a success that was not stored.
+2. :func:`submissions_process`, in the worker, soon after commit: each received submission
+   becomes a contact (upsert), its consents with their proof, the ``LeadCaptured`` event;
+   many submissions per transaction, a savepoint each, so one failure marks only its own
+   row ``error``. See docs/adr/0005-capture-writes-once-and-processes-in-batches.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -17,7 +27,6 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leadmill.consent.models import PurposeText
 from leadmill.consent.services import ConsentProof, consents_record, ip_for_storage
 from leadmill.contacts.services import PROFILE_FIELDS, Touch, contact_upsert
 from leadmill.core import events
@@ -26,8 +35,9 @@ from leadmill.core.middleware import is_database_unavailable
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
-from .forms import HONEYPOT_FIELD, PAGE_FIELD, RENDER_TOKEN_FIELD, VISITOR_FIELD, lead_form_class
-from .models import CallToAction, Form, Submission
+from .forms import HONEYPOT_FIELD, PAGE_FIELD, RENDER_TOKEN_FIELD, VISITOR_FIELD
+from .models import CallToAction, Submission
+from .selectors import FormDefinition
 
 logger = logging.getLogger(__name__)
 
@@ -52,22 +62,20 @@ class SubmissionOutcome:
     submission: Submission
     status: str
     errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
-    contact_id: int | None = None
-    created: bool = False
 
     @property
     def accepted_like(self) -> bool:
-        """Spam is answered exactly like a success, so bots learn nothing."""
-        return self.status in (Submission.Status.ACCEPTED, Submission.Status.SPAM)
+        """Received posts get the thank-you; so does spam, so bots learn nothing."""
+        return self.status in (Submission.Status.RECEIVED, Submission.Status.ACCEPTED, Submission.Status.SPAM)
 
 
 def _fit(field_name: str, value: str) -> str:
-    """Cut a value to its Submission column's length, so the first insert never fails."""
+    """Cut a value to its Submission column's length, so the insert never fails on it."""
     return str(value)[: Submission._meta.get_field(field_name).max_length]
 
 
 def _clean_raw(data: dict[str, Any]) -> dict[str, Any]:
-    """What is kept verbatim: every posted value as text, capped, without our hidden token."""
+    """What is kept verbatim: every posted value as text, capped, without our hidden fields."""
     kept: dict[str, Any] = {}
     for key, value in list(data.items())[:100]:
         if key in (RENDER_TOKEN_FIELD, VISITOR_FIELD):
@@ -80,80 +88,141 @@ def _clean_raw(data: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def submission_receive(*, form: Form, data: dict[str, Any], meta: RequestMeta) -> SubmissionOutcome:
-    """Store one form post and process it: spam, validation, contact, consents, event.
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "as_tuple"):  # Decimal
+        return float(value)
+    return value
 
-    Never raises for bad input: the outcome carries status (accepted, rejected with
-    per-field errors, spam) and the stored submission. Database outages propagate, so the
-    edge answers 503 and nothing pretends to be saved.
+
+def submission_receive(*, definition: FormDefinition, data: dict[str, Any], meta: RequestMeta) -> SubmissionOutcome:
+    """Check one form post and store it with one insert; processing follows in the worker.
+
+    Never raises for bad input: the outcome carries the status (received, rejected with
+    per-field errors, spam) and the stored row. Database outages propagate, so the edge
+    answers 503 and nothing pretends to be saved.
     """
+    form = definition.form
     raw = _clean_raw(data)
-    utm = {name: _fit(name, meta.utm.get(name) or raw.get(name) or "") for name in UTM_FIELDS}
-    page_id = raw.get(PAGE_FIELD, "")
-    with transaction.atomic():
-        submission = Submission.objects.create(
-            form=form,
-            data=raw,
-            page_id=int(page_id) if str(page_id).isdigit() and len(str(page_id)) < 18 else None,
-            page_url=_fit("page_url", meta.page_url),
-            referrer=_fit("referrer", meta.referrer),
-            ip_address=ip_for_storage(meta.ip_address),
-            user_agent=_fit("user_agent", meta.user_agent),
-            visitor_id=_fit("visitor_id", meta.visitor_id),
-            **utm,
-        )
-        try:
-            with transaction.atomic():
-                return _submission_process(submission, form=form, data=data, raw=raw, meta=meta)
-        except DatabaseError as exc:
-            if is_database_unavailable(exc):
-                raise  # the edge answers 503: nothing pretends to be saved
-            logger.exception("submission %s hit a database error; kept with status error", submission.pk)
-            Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ERROR)
-            submission.status = Submission.Status.ERROR
-            return SubmissionOutcome(submission=submission, status=Submission.Status.ERROR)
-        except Exception:
-            logger.exception("submission %s could not be processed; kept with status error", submission.pk)
-            Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ERROR)
-            submission.status = Submission.Status.ERROR
-            return SubmissionOutcome(submission=submission, status=Submission.Status.ERROR)
+    status, errors, values, spam = _submission_check(definition, raw=raw, data=data)
+    page_id = str(raw.get(PAGE_FIELD, ""))
+    submission = Submission(
+        form=form,
+        status=status,
+        data=raw,
+        values=values,
+        errors=errors,
+        spam_reason=spam,
+        page_id=int(page_id) if page_id.isdigit() and len(page_id) < 18 else None,
+        page_url=_fit("page_url", meta.page_url),
+        referrer=_fit("referrer", meta.referrer),
+        ip_address=ip_for_storage(meta.ip_address),
+        user_agent=_fit("user_agent", meta.user_agent),
+        visitor_id=_fit("visitor_id", meta.visitor_id),
+        **{name: _fit(name, meta.utm.get(name) or raw.get(name) or "") for name in UTM_FIELDS},
+    )
+    submission.save(force_insert=True)
+    if spam:
+        logger.info("submission %s of form %s stored as spam: %s", submission.pk, form.pk, spam)
+    if status == Submission.Status.RECEIVED:
+        transaction.on_commit(processing_schedule)
+    return SubmissionOutcome(submission=submission, status=status, errors=errors)
 
 
-def _spam_reason(form: Form, raw: dict[str, Any], data: dict[str, Any]) -> str:
+def _submission_check(
+    definition: FormDefinition, *, raw: dict[str, Any], data: dict[str, Any]
+) -> tuple[str, dict, dict, str]:
+    """(status, errors, cleaned values, spam reason) of one post, without touching the database."""
+    form = definition.form
     if raw.get(HONEYPOT_FIELD, "").strip():
-        return "honeypot"
+        return Submission.Status.SPAM, {}, {}, "honeypot"
     age = tokens.render_token_age(str(data.get(RENDER_TOKEN_FIELD) or ""), form_id=form.pk)
     if age is None:
-        return "render_token_invalid"
+        return Submission.Status.SPAM, {}, {}, "render_token_invalid"
     if age < settings.LEADMILL_FORM_MIN_SECONDS:
-        return "too_fast"
-    return ""
-
-
-def _submission_process(
-    submission: Submission, *, form: Form, data: dict[str, Any], raw: dict[str, Any], meta: RequestMeta
-) -> SubmissionOutcome:
-    if spam := _spam_reason(form, raw, data):
-        Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.SPAM, spam_reason=spam)
-        submission.status, submission.spam_reason = Submission.Status.SPAM, spam
-        logger.info("submission %s of form %s stored as spam: %s", submission.pk, form.pk, spam)
-        return SubmissionOutcome(submission=submission, status=Submission.Status.SPAM)
-
-    age = tokens.render_token_age(str(data.get(RENDER_TOKEN_FIELD) or ""), form_id=form.pk)
+        return Submission.Status.SPAM, {}, {}, "too_fast"
     if not form.is_active:
-        return _reject(submission, {"__all__": [_("This form no longer accepts submissions.")]})
-    if age is not None and age > settings.LEADMILL_FORM_MAX_SECONDS:
-        return _reject(submission, {"__all__": [_("This form was open for too long. Please check your details and send it again.")]})
-
-    django_form = lead_form_class(form)(data=raw)
+        return Submission.Status.REJECTED, {"__all__": [_("This form no longer accepts submissions.")]}, {}, ""
+    if age > settings.LEADMILL_FORM_MAX_SECONDS:
+        message = _("This form was open for too long. Please check your details and send it again.")
+        return Submission.Status.REJECTED, {"__all__": [message]}, {}, ""
+    django_form = definition.form_class(data=raw)
     if not django_form.is_valid():
-        return _reject(submission, {name: [str(e) for e in errs] for name, errs in django_form.errors.items()})
-    values = django_form.cleaned_data
+        errors = {name: [str(e) for e in errs] for name, errs in django_form.errors.items()}
+        return Submission.Status.REJECTED, errors, {}, ""
+    values = {name: _json_value(value) for name, value in django_form.cleaned_data.items()}
+    # The consent text version each checkbox showed, kept with the answer as its proof.
+    values["_consent_texts"] = {str(pid): text_id for pid, text_id in definition.consent_text_ids.items()}
+    return Submission.Status.RECEIVED, {}, values, ""
 
+
+# --- Processing in the worker ---------------------------------------------------------------
+
+_schedule_lock = threading.Lock()
+_last_scheduled = 0.0
+SCHEDULE_EVERY_S = 0.25
+
+
+def processing_schedule() -> None:
+    """Ask the worker to process received submissions; at most every 0.25 s per process.
+
+    The processing task keeps polling for a moment after it empties the queue, so posts
+    that skip the enqueue here are picked up by the running task; a periodic task catches
+    anything left behind (a crash, a full queue).
+    """
+    global _last_scheduled
+    from huey.contrib.djhuey import HUEY
+
+    from .tasks import submissions_process_task
+
+    now = time.monotonic()
+    if not HUEY.immediate:
+        with _schedule_lock:
+            if now - _last_scheduled < SCHEDULE_EVERY_S:
+                return
+            _last_scheduled = now
+    try:
+        submissions_process_task()
+    except Exception:  # the queue is unreachable: the periodic task processes them later
+        logger.exception("could not queue submission processing")
+
+
+def submissions_process(*, limit: int = 200) -> int:
+    """Process up to ``limit`` received submissions, oldest first, in one transaction.
+
+    Each gets a savepoint: a failure marks only its own row ``error`` (kept, with the data).
+    Returns how many were processed (accepted, rejected or error).
+    """
+    with transaction.atomic():
+        pending = Submission.objects.filter(status=Submission.Status.RECEIVED).order_by("pk")
+        if transaction.get_connection().features.has_select_for_update_skip_locked:
+            pending = pending.select_for_update(skip_locked=True)
+        batch = list(pending.select_related("form")[:limit])
+        for submission in batch:
+            try:
+                with transaction.atomic():
+                    _submission_process(submission)
+            except DatabaseError as exc:
+                if is_database_unavailable(exc):
+                    raise
+                _mark_error(submission)
+            except Exception:
+                _mark_error(submission)
+    return len(batch)
+
+
+def _mark_error(submission: Submission) -> None:
+    logger.exception("submission %s could not be processed; kept with status error", submission.pk)
+    Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ERROR)
+    submission.status = Submission.Status.ERROR
+
+
+def _submission_process(submission: Submission) -> None:
+    form, values = submission.form, submission.values
     profile = {name: str(values.get(name) or "") for name in PROFILE_FIELDS if name in values}
     custom = {
-        name.removeprefix("custom_"): (value.isoformat() if hasattr(value, "isoformat") else
-                                       float(value) if hasattr(value, "as_tuple") else value)
+        name.removeprefix("custom_"): value
         for name, value in values.items()
         if name.startswith("custom_") and value not in ("", None)
     }
@@ -169,19 +238,20 @@ def _submission_process(
             custom=custom, touch=touch, cause=f"form:{form.slug}",
         )
     except ValidationFailed as exc:
-        return _reject(submission, {"email": [exc.message]})
-
-    consent_rows = list(form.consents.all())
-    if consent_rows:
-        purpose_ids = [row.purpose_id for row in consent_rows]
-        texts = _current_texts(purpose_ids)
+        errors = {"email": [exc.message]}
+        Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.REJECTED, errors=errors)
+        submission.status, submission.errors = Submission.Status.REJECTED, errors
+        return
+    texts = {int(pid): text_id for pid, text_id in (values.get("_consent_texts") or {}).items()}
+    if texts:
         consents_record(
             contact=result.contact,
-            granted={row.purpose_id: bool(values.get(row.name)) for row in consent_rows},
+            granted={pid: bool(values.get(f"consent_{key}")) for pid, key in _purpose_keys(texts).items()},
             texts=texts,
             proof=ConsentProof(
                 form_id=form.pk, submission_id=submission.pk, page_url=submission.page_url,
-                ip_address=meta.ip_address, user_agent=meta.user_agent, occurred_at=submission.created_at,
+                ip_address=submission.ip_address, user_agent=submission.user_agent,
+                occurred_at=submission.created_at,
             ),
         )
     Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ACCEPTED, contact=result.contact)
@@ -192,22 +262,12 @@ def _submission_process(
             offer_id=form.offer_id, created=result.created, occurred_at=submission.created_at,
         )
     )
-    return SubmissionOutcome(
-        submission=submission, status=Submission.Status.ACCEPTED, contact_id=result.contact.pk, created=result.created
-    )
 
 
-def _current_texts(purpose_ids: list[int]) -> dict[int, PurposeText]:
-    texts: dict[int, PurposeText] = {}
-    for text in PurposeText.objects.filter(purpose_id__in=purpose_ids).order_by("purpose_id", "-version"):
-        texts.setdefault(text.purpose_id, text)
-    return texts
+def _purpose_keys(texts: dict[int, int]) -> dict[int, str]:
+    from leadmill.consent.models import Purpose
 
-
-def _reject(submission: Submission, errors: dict[str, list[str]]) -> SubmissionOutcome:
-    Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.REJECTED, errors=errors)
-    submission.status, submission.errors = Submission.Status.REJECTED, errors
-    return SubmissionOutcome(submission=submission, status=Submission.Status.REJECTED, errors=errors)
+    return dict(Purpose.objects.filter(pk__in=texts).values_list("pk", "key"))
 
 
 def cta_click(*, cta: CallToAction) -> None:

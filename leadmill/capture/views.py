@@ -27,12 +27,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from leadmill.consent.services import ip_for_storage
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import services, tokens
 from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
 from .models import CallToAction, Form, Offer, Submission
-from .selectors import ThankYou, offer_delivery
+from .selectors import (
+    DELIVERABLE_STATUSES,
+    ThankYou,
+    form_definition,
+    offer_delivery,
+    submissions_recent,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +106,11 @@ def _wants_json(request) -> bool:
 @never_cache
 def form_post(request, slug: str):
     """``POST /f/<slug>/``: a plain HTML form post or JSON, from a page or an embed."""
-    form = Form.objects.filter(slug=slug).prefetch_related("fields", "consents__purpose").first()
+    definition = form_definition(slug=slug)
     wants_json = _wants_json(request)
-    if form is None:
+    if definition is None:
         return _error(request, None, 404, _("This form does not exist."), wants_json=wants_json, code="form_not_found")
+    form = definition.form
     if request.method == "OPTIONS":
         return _cors(HttpResponse(status=204), request, form)
     if request.method != "POST":
@@ -122,12 +130,7 @@ def form_post(request, slug: str):
     if not origin_allowed(request, form):
         return _error(request, form, 403, _("This site may not send this form."), wants_json=wants_json, code="origin_not_allowed")
 
-    ip = client_ip(request) or "unknown"
-    window = settings.LEADMILL_RATE_LIMIT_WINDOW
-    retry_after = rate_limit_hit(key=f"ip:{ip}", limit=settings.LEADMILL_RATE_LIMIT_PER_IP, window_s=window) or (
-        rate_limit_hit(key=f"form:{form.pk}", limit=settings.LEADMILL_RATE_LIMIT_PER_FORM, window_s=window)
-    )
-    if retry_after:
+    if retry_after := rate_limit_retry_after(form=form, ip=client_ip(request)):
         return _error(
             request, form, 429, _("Too many submissions. Please wait a minute and try again."),
             wants_json=wants_json, code="rate_limited", headers={"Retry-After": str(retry_after)},
@@ -149,8 +152,29 @@ def form_post(request, slug: str):
         visitor_id=str(request.COOKIES.get("lm_vid") or data.get(VISITOR_FIELD) or ""),
         utm=_utm_from(data, request.META.get("HTTP_REFERER", "")),
     )
-    outcome = services.submission_receive(form=form, data=data, meta=meta)
+    outcome = services.submission_receive(definition=definition, data=data, meta=meta)
     return _cors(_answer(request, form, outcome, data, wants_json=wants_json), request, form)
+
+
+def rate_limit_retry_after(*, form: Form, ip: str | None) -> int | None:
+    """Seconds to wait when this IP or this form sent too many posts in the window, else None.
+
+    With Redis, counters there; otherwise the stored submissions themselves are counted
+    (two indexed reads, no write on the hot path). Posts refused with 429 are not stored,
+    so they do not count.
+    """
+    window = settings.LEADMILL_RATE_LIMIT_WINDOW
+    per_ip, per_form = settings.LEADMILL_RATE_LIMIT_PER_IP, settings.LEADMILL_RATE_LIMIT_PER_FORM
+    if settings.REDIS_URL:
+        return rate_limit_hit(key=f"capture:ip:{ip or 'unknown'}", limit=per_ip, window_s=window) or rate_limit_hit(
+            key=f"capture:form:{form.pk}", limit=per_form, window_s=window
+        )
+    stored_ip = ip_for_storage(ip)
+    if stored_ip and submissions_recent(ip_address=stored_ip, window_s=window) >= per_ip:
+        return window
+    if submissions_recent(form_id=form.pk, window_s=window) >= per_form:
+        return window
+    return None
 
 
 def _request_data(request) -> dict:
@@ -291,7 +315,9 @@ def offer_download(request, token: str):
             status=410, content_type="text/plain; charset=utf-8",
         )
     submission_id, offer_id = parsed
-    submission = Submission.objects.filter(pk=submission_id, status=Submission.Status.ACCEPTED, form__offer_id=offer_id).first()
+    submission = Submission.objects.filter(
+        pk=submission_id, status__in=DELIVERABLE_STATUSES, form__offer_id=offer_id
+    ).first()
     offer = Offer.objects.filter(pk=offer_id).first()
     if submission is None or offer is None or not offer.file:
         raise Http404(_("This file is no longer available."))

@@ -64,6 +64,8 @@ class PurposeText(models.Model):
 class Consent(models.Model):
     """Append-only: who agreed to (or withdrew) what, with which text, when, where and how."""
 
+    wagtail_reference_index_ignore = True  # high volume; Wagtail content never links to it
+
     class Method(models.TextChoices):
         FORM = "form", _("Form")
         DOUBLE_OPT_IN = "double_opt_in", _("Double opt-in confirmation")

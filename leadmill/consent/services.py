@@ -42,18 +42,18 @@ def ip_for_storage(ip: str | None) -> str | None:
 
 
 def consents_record(
-    *, contact: Contact, granted: dict[int, bool], texts: dict[int, PurposeText], proof: ConsentProof
+    *, contact: Contact, granted: dict[int, bool], texts: dict[int, PurposeText | int], proof: ConsentProof
 ) -> list[Consent]:
     """Append one consent row per purpose id in ``granted`` (True = agreed, False = declined).
 
-    ``texts`` maps each purpose id to the text version the person was shown.
+    ``texts`` maps each purpose id to the text version the person was shown (the row or its id).
     """
     at = proof.occurred_at or timezone.now()
     rows = [
         Consent(
             contact=contact,
             purpose_id=purpose_id,
-            purpose_text=texts.get(purpose_id),
+            purpose_text_id=_text_id(texts.get(purpose_id)),
             granted=agreed,
             method=proof.method,
             occurred_at=at,
@@ -66,6 +66,10 @@ def consents_record(
         for purpose_id, agreed in granted.items()
     ]
     return Consent.objects.bulk_create(rows)
+
+
+def _text_id(text: PurposeText | int | None) -> int | None:
+    return text.pk if isinstance(text, PurposeText) else text
 
 
 def purpose_ensure(*, key: str, name: str, text: str, is_email_marketing: bool = False) -> Purpose:

@@ -50,6 +50,8 @@ class Contact(models.Model):
     :class:`CustomFieldDefinition.key`, so they can be filtered in SQL.
     """
 
+    wagtail_reference_index_ignore = True  # high volume; Wagtail content never links to it
+
     email = models.EmailField(_("email"), max_length=254, unique=True, null=True, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
@@ -125,6 +127,8 @@ class Contact(models.Model):
 
 class StageChange(models.Model):
     """One change of a contact's lifecycle stage, with its time and cause. Append-only."""
+
+    wagtail_reference_index_ignore = True  # high volume; Wagtail content never links to it
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.CharField(max_length=20, choices=LifecycleStage.choices, blank=True)

@@ -9,6 +9,8 @@ class OutboxEvent(models.Model):
     subscriber ran; the periodic sweep re-dispatches rows a crash left behind.
     """
 
+    wagtail_reference_index_ignore = True  # high volume; Wagtail content never links to it
+
     name = models.CharField(max_length=100)
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)

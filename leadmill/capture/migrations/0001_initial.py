@@ -6,6 +6,7 @@ import django.db.models.deletion
 import modelcluster.fields
 import wagtail.contrib.routable_page.models
 import wagtail.fields
+import leadmill.capture.models
 from django.db import migrations, models
 
 
@@ -44,7 +45,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200, verbose_name='name')),
                 ('kind', models.CharField(choices=[('download', 'Resource to download'), ('trial', 'Free trial'), ('discount', 'Discount code'), ('demo', 'Demo or consultation request')], default='download', max_length=20, verbose_name='kind')),
-                ('file', models.FileField(blank=True, help_text='Kept private: people get a signed link that expires.', storage=django.core.files.storage.FileSystemStorage(base_url=None, location='/tmp/lm-dev/private'), upload_to='offers/', verbose_name='file')),
+                ('file', models.FileField(blank=True, help_text='Kept private: people get a signed link that expires.', storage=leadmill.capture.models.private_storage, upload_to='offers/', verbose_name='file')),
                 ('discount_code', models.CharField(blank=True, max_length=100, verbose_name='discount code')),
                 ('trial_url', models.URLField(blank=True, verbose_name='trial sign-up link')),
                 ('delivery_message', wagtail.fields.RichTextField(blank=True, help_text='Shown on the thank-you page and in the email, e.g. what happens next.', verbose_name='message after the form')),
