@@ -1,0 +1,108 @@
+"""Emails of the sales app: the owner's "new lead for you", the new-lead alert, the SLA warning.
+
+Each is sent at most once per lead: a claim (a timestamp written only where it is still
+empty) comes before the send, and is released if sending fails so a retry can send it.
+Called from tasks (after commit), never inside a service's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leadmill.messaging.services import email_send_transactional
+
+from .models import SalesLead
+from .selectors import leads_sla_overdue, new_lead_alert_email, sla_hours
+
+logger = logging.getLogger(__name__)
+
+
+def _claim(lead_id: int, field: str) -> bool:
+    with transaction.atomic():
+        return SalesLead.objects.filter(pk=lead_id, **{f"{field}__isnull": True}).update(**{field: timezone.now()}) == 1
+
+
+def _release(lead_id: int, field: str) -> None:
+    SalesLead.objects.filter(pk=lead_id).update(**{field: None})
+
+
+def _send_once(lead: SalesLead, field: str, *, to: str, subject: str, template: str, context: dict) -> bool:
+    if not _claim(lead.pk, field):
+        return False
+    try:
+        email_send_transactional(
+            to=to,
+            subject=subject,
+            html=render_to_string(f"sales/email/{template}.html", context),
+            text=render_to_string(f"sales/email/{template}.txt", context),
+        )
+    except Exception:
+        _release(lead.pk, field)
+        raise
+    return True
+
+
+def _context(lead: SalesLead) -> dict:
+    contact = lead.contact
+    return {
+        "lead": lead,
+        "contact": contact,
+        "owner": lead.owner,
+        "label": str(contact),
+        "my_leads_url": settings.BASE_URL + reverse("sales_my_leads"),
+        "lead_url": settings.BASE_URL + reverse("leads:inspect", args=[contact.pk]),
+    }
+
+
+def _lead(lead_id: int) -> SalesLead | None:
+    return SalesLead.objects.select_related("contact", "owner").filter(pk=lead_id).first()
+
+
+def lead_assigned_send(*, lead_id: int) -> bool:
+    """Tell the owner a lead is theirs, with what makes it worth a call. Returns True if sent."""
+    lead = _lead(lead_id)
+    if lead is None or lead.owner is None or not lead.owner.email:
+        return False
+    return _send_once(
+        lead, "assignment_notified_at", to=lead.owner.email,
+        subject=_("New lead for you: %(lead)s") % {"lead": lead.contact},
+        template="lead_assigned", context={**_context(lead), "sla_hours": sla_hours()},
+    )
+
+
+def new_lead_alert_send(*, lead_id: int) -> bool:
+    """Announce a lead handed to sales to the chosen address (none configured: nothing)."""
+    to = new_lead_alert_email()
+    lead = _lead(lead_id)
+    if not to or lead is None:
+        return False
+    return _send_once(
+        lead, "alert_sent_at", to=to,
+        subject=_("New sales lead: %(lead)s") % {"lead": lead.contact},
+        template="new_lead_alert", context=_context(lead),
+    )
+
+
+def sla_warnings_send(*, now: dt.datetime | None = None) -> int:
+    """Warn each owner whose lead passed its SLA with no activity; once per lead. Returns how many."""
+    sent = 0
+    for lead in leads_sla_overdue(now=now).select_related("contact", "owner"):
+        if not lead.owner.email:
+            continue
+        try:
+            sent += _send_once(
+                lead, "sla_warned_at", to=lead.owner.email,
+                subject=_("Overdue: no contact yet with %(lead)s") % {"lead": lead.contact},
+                template="sla_warning", context=_context(lead),
+            )
+        except Exception:
+            logger.exception("SLA warning for sales lead %s not sent; retried on the next run", lead.pk)
+    return sent

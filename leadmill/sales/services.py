@@ -1,0 +1,293 @@
+"""Writes of the sales app. Each public function is one transaction.
+
+Assignment is a smooth weighted round robin (as nginx balances upstreams): every turn each
+eligible rep's current weight grows by its weight, the largest wins and gives back the sum of
+the weights. Over any window the shares follow the weights, evenly interleaved, and the
+order is deterministic (ties go to the rep created first). The state lives in
+:class:`.models.RoundRobinPool` rows locked while a lead is assigned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leadmill.contacts.models import Contact, LifecycleStage, Outcome
+from leadmill.contacts.services import contact_stage_change, contact_update
+from leadmill.core.errors import ValidationFailed
+
+from . import tasks
+from .models import (
+    FIRST_TOUCH_KINDS,
+    Activity,
+    ActivityKind,
+    AssignmentRule,
+    LeadStatus,
+    RoundRobinPool,
+    SalesLead,
+    SalesRep,
+)
+from .selectors import sla_hours
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Assignment:
+    lead: SalesLead
+    assigned: bool  # False: it already had an owner, or no rep could take it
+
+
+# --- Assignment ----------------------------------------------------------------------------
+
+
+def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assignment:
+    """Hand a contact to sales: open its sales lead and give it an owner.
+
+    Idempotent: a lead that already has an owner is returned as it is. Rules are tried by
+    priority; the first that matches and has an eligible rep (available, active, under
+    capacity) picks one by weighted round robin over its reps; otherwise the round robin
+    runs over every eligible rep whose territories / segments / sources take the lead. A
+    contact that already had an owner keeps it. With nobody eligible the lead stays without
+    an owner (and a later delivery of the MQL event tries again).
+
+    After commit, the owner is emailed and the new-lead alert goes to the chosen address.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        lead = SalesLead.objects.filter(contact=locked).first()
+        if lead is not None and lead.owner_id is not None:
+            return Assignment(lead=lead, assigned=False)
+        if lead is None:
+            became_mql = mql_at or locked.stage_changed_at or now
+            lead = SalesLead.objects.create(
+                contact=locked, mql_at=became_mql, sla_due_at=became_mql + dt.timedelta(hours=sla_hours())
+            )
+        if locked.owner_id is not None:
+            owner, rule = locked.owner, None
+        else:
+            rep, rule = _rep_choose(contact=locked, now=now)
+            owner = rep.user if rep else None
+        if owner is not None:
+            lead.owner, lead.rule, lead.assigned_at = owner, rule, now
+            lead.save(update_fields=["owner", "rule", "assigned_at"])
+            if locked.owner_id != owner.pk:
+                contact_update(contact=locked, changes={"owner": owner})
+            transaction.on_commit(lambda: tasks.lead_assigned_notify(lead.pk))
+        else:
+            logger.warning("no sales rep can take contact %s now; it waits without an owner", locked.pk)
+        transaction.on_commit(lambda: tasks.new_lead_alert(lead.pk))
+    contact.owner = owner
+    return Assignment(lead=lead, assigned=owner is not None)
+
+
+def _rep_choose(*, contact: Contact, now: dt.datetime) -> tuple[SalesRep | None, AssignmentRule | None]:
+    rules = AssignmentRule.objects.filter(active=True).select_related("team").prefetch_related("reps", "team__members")
+    for rule in rules:
+        if not rule.matches(contact):
+            continue
+        rep_ids = {rep.pk for rep in rule.reps.all()}
+        if rule.team is not None:
+            rep_ids |= {rep.pk for rep in rule.team.members.all()}
+        rep = _round_robin(key=f"rule:{rule.pk}", rep_ids=rep_ids, now=now)
+        if rep is not None:
+            return rep, rule
+    takers = {rep.pk for rep in SalesRep.objects.all() if rep.takes(contact)}
+    return _round_robin(key=RoundRobinPool.FALLBACK, rep_ids=takers, now=now), None
+
+
+def _round_robin(*, key: str, rep_ids: Iterable[int], now: dt.datetime) -> SalesRep | None:
+    """One turn of the smooth weighted round robin of a pool, over its eligible reps."""
+    rep_ids = sorted(set(rep_ids))
+    if not rep_ids:
+        return None
+    # Lock the reps (in id order, so two pools never wait on each other) before counting
+    # their open leads: two assignments at once cannot both take a rep's last free place.
+    reps = list(
+        SalesRep.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(pk__in=rep_ids, weight__gt=0, user__is_active=True)
+        .order_by("pk")
+    )
+    open_counts = dict(
+        SalesLead.objects.filter(owner_id__in=[rep.user_id for rep in reps], closed_at__isnull=True)
+        .values_list("owner_id")
+        .annotate(count=Count("pk"))
+    )
+    eligible = [
+        rep for rep in reps
+        if rep.is_available(now) and (rep.capacity == 0 or open_counts.get(rep.user_id, 0) < rep.capacity)
+    ]
+    if not eligible:
+        return None
+    RoundRobinPool.objects.get_or_create(key=key)
+    pool = RoundRobinPool.objects.select_for_update().get(key=key)
+    current = dict(pool.current_weights)
+    chosen = None
+    for rep in eligible:
+        current[str(rep.pk)] = current.get(str(rep.pk), 0) + rep.weight
+        if chosen is None or current[str(rep.pk)] > current[str(chosen.pk)]:
+            chosen = rep
+    current[str(chosen.pk)] -= sum(rep.weight for rep in eligible)
+    pool.current_weights, pool.last_rep, pool.assigned_count = current, chosen, pool.assigned_count + 1
+    pool.save(update_fields=["current_weights", "last_rep", "assigned_count", "updated_at"])
+    return chosen
+
+
+# --- Working a lead ------------------------------------------------------------------------
+
+
+def activity_log(
+    *,
+    contact: Contact,
+    user,
+    kind: str,
+    subject: str = "",
+    body: str = "",
+    occurred_at: dt.datetime | None = None,
+    due_at: dt.datetime | None = None,
+) -> Activity:
+    """Record a call, email, meeting or note (or a task, with its due date) on a contact.
+
+    The first call, email, meeting or note on a sales lead stops its speed-to-lead clock
+    (an earlier one logged late moves it back). Raises ValidationFailed for an unknown kind.
+    """
+    if kind not in ActivityKind.values:
+        raise ValidationFailed(_("Choose a call, email, meeting, note or task."), code="activity_kind")
+    if kind == ActivityKind.TASK and due_at is None:
+        raise ValidationFailed(_("A task needs a due date."), code="task_due", field_errors={"due_at": [_("Required.")]})
+    occurred_at = occurred_at or timezone.now()
+    with transaction.atomic():
+        activity = Activity.objects.create(
+            contact=contact, user=user, kind=kind, subject=subject[:200], body=body,
+            occurred_at=occurred_at, due_at=due_at,
+        )
+        if kind in FIRST_TOUCH_KINDS:
+            SalesLead.objects.filter(contact=contact).filter(
+                Q(first_activity_at__isnull=True) | Q(first_activity_at__gt=occurred_at)
+            ).update(first_activity_at=occurred_at)
+    return activity
+
+
+def activity_task_done(*, activity: Activity, done: bool = True) -> Activity:
+    """Tick a task done (or open again)."""
+    with transaction.atomic():
+        Activity.objects.filter(pk=activity.pk).update(done=done)
+    activity.done = done
+    return activity
+
+
+def _lead_open_or_fail(lead: SalesLead) -> SalesLead:
+    locked = SalesLead.objects.select_for_update().select_related("contact").get(pk=lead.pk)
+    if locked.closed_at is not None:
+        raise ValidationFailed(_("This lead is closed (disqualified, won or lost)."), code="lead_closed")
+    return locked
+
+
+def lead_status_set(*, lead: SalesLead, status: str, user=None) -> SalesLead:
+    """Set the sales status of an open lead (new, attempting, connected, qualified).
+
+    Disqualifying has its own service, with a reason: :func:`lead_disqualify`.
+    """
+    if status not in LeadStatus.values or status == LeadStatus.DISQUALIFIED:
+        raise ValidationFailed(_("Choose new, attempting, connected or qualified."), code="lead_status")
+    with transaction.atomic():
+        locked = _lead_open_or_fail(lead)
+        SalesLead.objects.filter(pk=locked.pk).update(status=status)
+    lead.status = status
+    logger.info("sales lead %s status %s by user %s", lead.pk, status, getattr(user, "pk", None))
+    return lead
+
+
+def _who(user) -> str:
+    return user.get_username() if user is not None else _("sales")
+
+
+def lead_accept(*, lead: SalesLead, user) -> SalesLead:
+    """Sales accepts the lead: status qualified, and the contact becomes an SQL (cause
+    "accepted by <user>", kept in its stage history). Raises ValidationFailed when closed."""
+    with transaction.atomic():
+        locked = _lead_open_or_fail(lead)
+        SalesLead.objects.filter(pk=locked.pk).update(status=LeadStatus.QUALIFIED)
+        contact_stage_change(
+            contact=locked.contact, to_stage=LifecycleStage.SQL,
+            cause=(_("accepted by %(user)s") % {"user": _who(user)})[:200], actor=user,
+        )
+    lead.status = LeadStatus.QUALIFIED
+    return lead
+
+
+def lead_disqualify(*, lead: SalesLead, user, reason: str) -> SalesLead:
+    """Disqualify the lead with a reason: it closes, and the contact's stage becomes
+    disqualified with that reason as the cause. Raises ValidationFailed without a reason."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            _("Say why the lead is disqualified."), code="reason_required", field_errors={"reason": [_("Required.")]}
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lead_open_or_fail(lead)
+        SalesLead.objects.filter(pk=locked.pk).update(
+            status=LeadStatus.DISQUALIFIED, disqualify_reason=reason[:200], closed_at=now
+        )
+        contact_stage_change(
+            contact=locked.contact, to_stage=LifecycleStage.DISQUALIFIED,
+            cause=(_("disqualified by %(user)s: %(reason)s") % {"user": _who(user), "reason": reason})[:200],
+            actor=user, at=now,
+        )
+    lead.status, lead.disqualify_reason, lead.closed_at = LeadStatus.DISQUALIFIED, reason[:200], now
+    return lead
+
+
+def outcome_record(
+    *,
+    lead: SalesLead,
+    user,
+    outcome: str,
+    value: Decimal | None = None,
+    at: dt.datetime | None = None,
+    reason: str = "",
+) -> SalesLead:
+    """Record how the lead ended and close it.
+
+    Won: the contact's outcome is won with ``value`` and date ``at`` (default now) and its
+    stage becomes customer (cause "won by <user>"). Lost: the outcome is lost with ``reason``
+    (required); the stage stays. Raises ValidationFailed for a negative value, a lost outcome
+    without a reason, or a lead already closed.
+    """
+    if outcome not in (Outcome.WON, Outcome.LOST):
+        raise ValidationFailed(_("Choose won or lost."), code="outcome")
+    if value is not None and value < 0:
+        raise ValidationFailed(_("The value cannot be negative."), code="value", field_errors={"value": [_("Must be 0 or more.")]})
+    reason = reason.strip()
+    if outcome == Outcome.LOST and not reason:
+        raise ValidationFailed(
+            _("Say why the lead was lost."), code="reason_required", field_errors={"reason": [_("Required.")]}
+        )
+    now = timezone.now()
+    at = at or now
+    with transaction.atomic():
+        locked = _lead_open_or_fail(lead)
+        contact_update(
+            contact=locked.contact,
+            changes={"outcome": outcome, "outcome_value": value, "outcome_at": at, "outcome_reason": reason[:200]},
+            actor=user,
+        )
+        if outcome == Outcome.WON:
+            contact_stage_change(
+                contact=locked.contact, to_stage=LifecycleStage.CUSTOMER,
+                cause=(_("won by %(user)s") % {"user": _who(user)})[:200], actor=user, at=now,
+            )
+        SalesLead.objects.filter(pk=locked.pk).update(closed_at=now)
+    lead.closed_at = now
+    return lead

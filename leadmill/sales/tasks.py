@@ -1,0 +1,23 @@
+"""Background entry points of sales: thin, idempotent (each email is sent once per lead)."""
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+
+from . import notifications
+
+
+@db_task(retries=3, retry_delay=60)
+def lead_assigned_notify(lead_id: int) -> None:
+    notifications.lead_assigned_send(lead_id=lead_id)
+
+
+@db_task(retries=3, retry_delay=60)
+def new_lead_alert(lead_id: int) -> None:
+    notifications.new_lead_alert_send(lead_id=lead_id)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+@lock_task("sales-sla-warnings")
+def sla_warnings() -> None:
+    """Every five minutes: warn owners of leads past their SLA with no activity."""
+    notifications.sla_warnings_send()
