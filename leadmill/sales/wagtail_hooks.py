@@ -36,6 +36,7 @@ class SalesRepViewSet(ModelViewSet):
     """Who takes leads, with what weight and capacity, and who is away."""
 
     model = SalesRep
+    url_prefix = "sales/reps"
     icon = "user"
     menu_label = _("Sales reps")
     copy_view_enabled = False
@@ -46,6 +47,7 @@ class SalesRepViewSet(ModelViewSet):
 
 class SalesTeamViewSet(ModelViewSet):
     model = SalesTeam
+    url_prefix = "sales/teams"
     icon = "group"
     menu_label = _("Sales teams")
     copy_view_enabled = False
@@ -57,6 +59,7 @@ class AssignmentRuleViewSet(ModelViewSet):
     """Rules tried by priority before the round robin over every available rep."""
 
     model = AssignmentRule
+    url_prefix = "sales/rules"
     icon = "list-ol"
     menu_label = _("Assignment rules")
     list_display = ["name", "priority", "active", "countries", "segments", "sources", "company_sizes", "team"]

@@ -1,0 +1,136 @@
+"""The sales back office: My leads (hottest first, why, quick actions) and who may see it."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from leadmill.contacts.models import Contact, LifecycleStage
+from leadmill.contacts.tests.factories import UserFactory
+from leadmill.core.setup import groups_ensure
+
+from ..models import Activity, AssignmentRule, SalesLead, SalesRep
+from ..setup import sales_groups_ensure
+from .factories import SalesLeadFactory
+
+pytestmark = pytest.mark.django_db
+
+MY_LEADS = "/admin/my-leads/"
+
+
+@pytest.fixture
+def rep(client):
+    groups_ensure()
+    sales_groups_ensure()
+    user = UserFactory(username="ana", groups=["Sales"])
+    client.force_login(user)
+    return user
+
+
+def action_url(lead, action: str) -> str:
+    return reverse("sales_lead_action", args=[lead.pk, action])
+
+
+def test_my_leads_shows_the_reps_open_leads_hottest_first_with_why(rep, client):
+    cold = SalesLeadFactory(owner=rep, contact__first_name="Cold", contact__temperature="cold")
+    hot = SalesLeadFactory(owner=rep, contact__first_name="Hot", contact__temperature="hot", contact__first_source="google")
+    warm = SalesLeadFactory(owner=rep, contact__first_name="Warm", contact__temperature="warm")
+    SalesLeadFactory(contact__first_name="Someone-elses", contact__temperature="hot")
+
+    response = client.get(MY_LEADS)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    positions = [html.index(f'data-lead="{lead.contact_id}"') for lead in (hot, warm, cold)]
+    assert positions == sorted(positions)
+    assert "Someone-elses" not in html
+    assert "Source: google" in html
+    assert html.count('name="csrfmiddlewaretoken"') == 3 * 5
+    assert action_url(hot, "accept") in html
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client):
+    response = client.get(MY_LEADS)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("wagtailadmin_login"))
+
+
+def test_a_back_office_user_without_sales_permissions_is_refused(client):
+    user = UserFactory()
+    user.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    client.force_login(user)
+
+    response = client.get(MY_LEADS)
+
+    assert (response.status_code, response["Location"]) == (302, reverse("wagtailadmin_home"))
+
+
+def test_logging_a_call_from_my_leads_stops_the_speed_to_lead_clock(rep, client):
+    lead = SalesLeadFactory(owner=rep)
+
+    response = client.post(action_url(lead, "activity"), {"kind": "call", "subject": "Intro call"})
+
+    assert (response.status_code, response["Location"]) == (302, MY_LEADS)
+    activity = Activity.objects.get(contact=lead.contact)
+    assert (activity.kind, activity.subject, activity.user) == ("call", "Intro call", rep)
+    assert SalesLead.objects.get(pk=lead.pk).first_activity_at == activity.occurred_at
+
+
+def test_accept_and_won_from_my_leads(rep, client):
+    lead = SalesLeadFactory(owner=rep)
+
+    client.post(action_url(lead, "accept"))
+    accepted_stage = Contact.objects.get(pk=lead.contact_id).lifecycle_stage
+    client.post(action_url(lead, "outcome"), {"outcome": "won", "value": "900.50", "date": "2025-05-02"})
+
+    contact = Contact.objects.get(pk=lead.contact_id)
+    assert accepted_stage == LifecycleStage.SQL
+    assert (contact.lifecycle_stage, str(contact.outcome_value), contact.outcome_at.date().isoformat()) == (
+        "customer", "900.50", "2025-05-02",
+    )
+
+
+def test_disqualify_without_a_reason_is_refused_with_a_message(rep, client):
+    lead = SalesLeadFactory(owner=rep)
+
+    response = client.post(action_url(lead, "disqualify"), {"reason": ""}, follow=True)
+
+    assert "This field is required." in response.content.decode()
+    assert SalesLead.objects.get(pk=lead.pk).closed_at is None
+
+
+def test_a_rep_cannot_act_on_another_reps_lead(rep, client):
+    lead = SalesLeadFactory(owner=UserFactory(username="bruno"))
+
+    response = client.post(action_url(lead, "accept"))
+
+    # Wagtail answers a refused admin request with a redirect to the dashboard.
+    assert (response.status_code, response["Location"]) == (302, reverse("wagtailadmin_home"))
+    assert Contact.objects.get(pk=lead.contact_id).lifecycle_stage == LifecycleStage.MQL
+
+
+def test_sales_sees_the_reps_but_does_not_edit_the_assignment_rules(rep, client):
+    assert client.get("/admin/sales/reps/").status_code == 200
+    assert client.get("/admin/sales/rules/").status_code == 302
+    assert client.get("/admin/sales/reps/new/").status_code == 302
+
+
+def test_admin_creates_a_rep_and_a_rule(client):
+    groups_ensure()
+    sales_groups_ensure()
+    client.force_login(UserFactory(username="boss", groups=["Admin"]))
+    seller = UserFactory(username="carla")
+
+    rep_response = client.post(
+        "/admin/sales/reps/new/",
+        {"user": seller.pk, "weight": 2, "capacity": 10, "available": "on", "territories": "BR"},
+    )
+    rep = SalesRep.objects.get(user=seller)
+    rule_response = client.post(
+        "/admin/sales/rules/new/",
+        {"name": "Brazil", "priority": 1, "active": "on", "countries": "BR", "reps": [rep.pk]},
+    )
+
+    assert (rep_response.status_code, rule_response.status_code) == (302, 302)
+    assert (rep.weight, rep.capacity) == (2, 10)
+    assert list(AssignmentRule.objects.get(name="Brazil").reps.all()) == [rep]
