@@ -8,8 +8,10 @@ class TrackingConfig(AppConfig):
     verbose_name = _("Tracking")
 
     def ready(self):
-        from leadmill.core import registry
+        from leadmill.core import events, registry
 
-        from . import selectors
+        from . import handlers, selectors
+        from .events import VisitorIdentified
 
         registry.register_timeline(selectors.event_timeline)
+        events.subscribe(VisitorIdentified, handlers.first_touch_from_visits)

@@ -9,8 +9,9 @@ from leadmill.core.events import event
 class VisitorIdentified:
     """A visitor became known as a contact; its earlier anonymous events now belong to it.
 
-    Subscribers (later): scoring, to count the behaviour the contact showed before it
-    filled in a form.
+    Subscribers: tracking itself, to give the contact the first touch of its earlier visits
+    (:func:`.handlers.first_touch_from_visits`); scoring, to count the behaviour the
+    contact showed before it filled in a form.
     """
 
     visitor_id: str

@@ -88,6 +88,17 @@ def contact_touches(*, contact_id: int, until: dt.datetime | None = None) -> lis
     ]
 
 
+def contact_first_touch(*, contact_id: int) -> Event | None:
+    """The contact's earliest touch (see :func:`contact_touches`), or None: one indexed read."""
+    return (
+        Event.objects.filter(contact_id=contact_id, type__in=TOUCH_TYPES, is_bot=False)
+        .exclude(channel__in=NOT_TOUCHES)
+        .order_by("occurred_at", "id")
+        .only("occurred_at", "url", "referrer", "source", "medium", "campaign", "channel")
+        .first()
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class StageAttribution:
     """The credit of each touch, under every model, for reaching one lifecycle stage."""

@@ -7,7 +7,10 @@
  * Visitor id: a random id in the first-party cookie `lm_vid` of the site that runs this
  * script (Leadmill's own landing pages: the Leadmill domain; another site: that site),
  * kept 13 months. Forms tracked here get a hidden `_lm_vid` field, so a form posted to
- * Leadmill from another site still names its visitor.
+ * Leadmill from another site still names its visitor. On another site, links to Leadmill
+ * (a CTA's /c/<slug>/, a landing page) carry `?lm_vid=<id>` when followed; Leadmill's own
+ * tracker adopts that id when its cookie holds none yet (then drops the parameter from the
+ * address bar), so the visit before the click and the one after are one visitor.
  * With data-lm-require-consent="1" nothing is stored in the browser and events carry no
  * visitor id until the page calls leadmill('consent', true); leadmill('consent', false)
  * deletes the cookie again.
@@ -23,7 +26,7 @@
   var attr = function (name) { return script ? script.getAttribute(name) : null; };
   var endpoint = attr("data-lm-endpoint") || "/t/collect";
   var requireConsent = attr("data-lm-require-consent") === "1";
-  var VID = "lm_vid", CONSENT = "lm_consent", YEAR = 34560000; // 400 days in seconds
+  var VID = "lm_vid", VID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/, CONSENT = "lm_consent", YEAR = 34560000; // 400 days in seconds
   var MAX_BATCH = 20, DELAY = 2000;
   var queue = [], timer = null, seenForms = [], startedForms = [];
 
@@ -42,10 +45,20 @@
     return out;
   }
   var consent = !requireConsent || readCookie(CONSENT) === "1";
+  var leadmillOrigin = "";
+  try { leadmillOrigin = new URL(endpoint, location.href).origin; } catch (e) { /* old browser: no cross-site id */ }
+  var params = w.URLSearchParams ? new URLSearchParams(location.search) : null;
+  var handedId = params && params.get(VID);
+  if (handedId !== null && w.history && history.replaceState) {
+    // the id was handed over by a link from another site: keep it out of the address bar
+    params["delete"](VID);
+    var rest = params.toString();
+    try { history.replaceState(history.state, "", location.pathname + (rest ? "?" + rest : "") + location.hash); } catch (e) { /* ignore */ }
+  }
   function visitorId() {
     if (!consent) return "";
     var id = readCookie(VID);
-    if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) id = newId();
+    if (!VID_PATTERN.test(id)) id = VID_PATTERN.test(handedId || "") ? handedId : newId();
     writeCookie(VID, id, YEAR); // refreshed on every visit
     return id;
   }
@@ -109,7 +122,8 @@
     input.value = vid;
   }
   function scanForms() {
-    var forms = d.getElementsByTagName("form");
+    var links = d.getElementsByTagName("a"), forms = d.getElementsByTagName("form");
+    for (var j = 0; j < links.length; j++) carryVisitor(links[j]);
     for (var i = 0; i < forms.length; i++) {
       if (!isTracked(forms[i])) continue;
       markVisitor(forms[i]);
@@ -120,9 +134,21 @@
     }
   }
 
+  function carryVisitor(link) {
+    // a link to Leadmill from another site hands over the visitor id (see the header)
+    if (!vid || !leadmillOrigin || leadmillOrigin === location.origin || !link.href) return;
+    try {
+      var url = new URL(link.href, location.href);
+      if (url.origin !== leadmillOrigin || url.searchParams.get(VID) === vid) return;
+      url.searchParams.set(VID, vid);
+      link.href = url.href;
+    } catch (e) { /* not a URL: leave it */ }
+  }
+
   d.addEventListener("click", function (e) {
     var el = e.target && e.target.closest ? e.target.closest("[data-lm-cta],a[href]") : null;
     if (!el) return;
+    if (el.tagName === "A") carryVisitor(el);
     var href = el.getAttribute("href") || "", path = el.pathname || "";
     var text = (el.textContent || "").replace(/\s+/g, " ").trim().slice(0, 100);
     if (el.hasAttribute("data-lm-cta") || path.indexOf("/c/") === 0) {
