@@ -20,12 +20,14 @@ def _huey_immediate(settings):
 def _clear_cache():
     from django.core.cache import cache
 
-    from leadmill.capture.selectors import form_definitions_clear
+    from leadmill.capture.selectors import form_counts_clear, form_definitions_clear
 
     cache.clear()
     form_definitions_clear()
+    form_counts_clear()
     yield
     form_definitions_clear()
+    form_counts_clear()
 
 
 @pytest.fixture

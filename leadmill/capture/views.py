@@ -37,6 +37,8 @@ from .selectors import (
     DELIVERABLE_STATUSES,
     ThankYou,
     form_definition,
+    form_submission_counted,
+    form_submissions_recent,
     offer_delivery,
     submissions_recent,
 )
@@ -153,6 +155,7 @@ def form_post(request, slug: str):
         utm=_utm_from(data, request.META.get("HTTP_REFERER", "")),
     )
     outcome = services.submission_receive(definition=definition, data=data, meta=meta)
+    form_submission_counted(form_id=form.pk)
     return _cors(_answer(request, form, outcome, data, wants_json=wants_json), request, form)
 
 
@@ -170,9 +173,9 @@ def rate_limit_retry_after(*, form: Form, ip: str | None) -> int | None:
             key=f"capture:form:{form.pk}", limit=per_form, window_s=window
         )
     stored_ip = ip_for_storage(ip)
-    if stored_ip and submissions_recent(ip_address=stored_ip, window_s=window) >= per_ip:
+    if stored_ip and submissions_recent(ip_address=stored_ip, window_s=window, at_most=per_ip) >= per_ip:
         return window
-    if submissions_recent(form_id=form.pk, window_s=window) >= per_form:
+    if form_submissions_recent(form_id=form.pk, window_s=window, at_most=per_form) >= per_form:
         return window
     return None
 
