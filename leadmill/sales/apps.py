@@ -11,11 +11,12 @@ class SalesConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from leadmill.contacts.events import StageChanged
-        from leadmill.core import events
+        from leadmill.core import events, registry
 
-        from . import handlers
+        from . import handlers, selectors
 
         events.subscribe(StageChanged, handlers.assign_new_mql)
+        registry.register_timeline(selectors.activity_timeline)
         post_migrate.connect(_sales_permissions_after_migrate, sender=self)
 
 

@@ -13,6 +13,7 @@ from wagtail import hooks
 
 from leadmill.capture.models import Submission
 from leadmill.contacts.models import Contact, Temperature
+from leadmill.core.registry import TimelineEntry
 
 from .models import Activity, SalesLead, SalesSettings
 
@@ -121,3 +122,18 @@ def leads_sla_overdue(*, now: dt.datetime | None = None, limit: int = 500) -> Qu
         sla_warned_at__isnull=True,
         sla_due_at__lt=now or timezone.now(),
     ).order_by("sla_due_at")[:limit]
+
+
+def activity_timeline(contact_id: int) -> list[TimelineEntry]:
+    """The contact timeline's sales part: each call, email, meeting, note and task."""
+    entries = []
+    for activity in Activity.objects.filter(contact_id=contact_id).select_related("user")[:200]:
+        who = activity.user.get_username() if activity.user else ""
+        title = f"{activity.get_kind_display()}: {activity.subject}" if activity.subject else activity.get_kind_display()
+        entries.append(
+            TimelineEntry(
+                occurred_at=activity.occurred_at, kind=f"sales_{activity.kind}",
+                title=f"{title} ({who})" if who else title, detail=activity.body[:500],
+            )
+        )
+    return entries

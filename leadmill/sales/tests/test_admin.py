@@ -134,3 +134,12 @@ def test_admin_creates_a_rep_and_a_rule(client):
     assert (rep_response.status_code, rule_response.status_code) == (302, 302)
     assert (rep.weight, rep.capacity) == (2, 10)
     assert list(AssignmentRule.objects.get(name="Brazil").reps.all()) == [rep]
+
+
+def test_logged_activities_appear_on_the_lead_timeline(rep, client):
+    lead = SalesLeadFactory(owner=rep)
+    client.post(action_url(lead, "activity"), {"kind": "note", "subject": "Budget approved in Q3"})
+
+    page = client.get(reverse("leads:inspect", args=[lead.contact_id]))
+
+    assert "Note: Budget approved in Q3 (ana)" in page.content.decode()
