@@ -57,7 +57,7 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
     capacity) picks one by weighted round robin over its reps; otherwise the round robin
     runs over every eligible rep whose territories / segments / sources take the lead. A
     contact that already had an owner keeps it. With nobody eligible the lead stays without
-    an owner (and a later delivery of the MQL event tries again).
+    an owner until ``lead_assign`` runs for it again (nothing retries it on its own yet).
 
     After commit, the owner is emailed and the new-lead alert goes to the chosen address.
     """
