@@ -6,3 +6,16 @@ class ScoringConfig(AppConfig):
     name = "leadmill.scoring"
     label = "scoring"
     verbose_name = _("Scoring")
+
+    def ready(self):
+        from leadmill.capture.events import LeadCaptured
+        from leadmill.contacts.events import ContactsMerged, ContactUpdated
+        from leadmill.core import events
+        from leadmill.tracking.events import VisitorIdentified
+
+        from . import handlers
+
+        events.subscribe(LeadCaptured, handlers.score_captured_lead)
+        events.subscribe(VisitorIdentified, handlers.score_identified_visitor)
+        events.subscribe(ContactUpdated, handlers.rescore_updated_contact)
+        events.subscribe(ContactsMerged, handlers.rescore_merged_contact)

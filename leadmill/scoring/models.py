@@ -1,7 +1,15 @@
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel
+from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
+
+from leadmill.tracking.models import EventType
 
 
 class ScoringModel(models.Model):
@@ -44,3 +52,234 @@ class ScoringModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.trained_at:%Y-%m-%d %H:%M}"
+
+
+# --- Rules, settings and stored scores ---------------------------------------------------------
+
+# Lead fields a fit rule may test, besides "custom.<key>" and "email_type".
+FIT_FIELDS = (
+    "role",
+    "company_size",
+    "segment",
+    "country",
+    "language",
+    "time_zone",
+    "company_name",
+    "first_source",
+    "first_medium",
+    "first_campaign",
+    "last_source",
+    "last_medium",
+    "last_campaign",
+)
+EMAIL_TYPE = "email_type"
+CUSTOM_FIELD_PREFIX = "custom."
+LEAD_CAPTURED = "lead_captured"
+ENGAGEMENT_EVENT_TYPES = [(LEAD_CAPTURED, _("Form submitted and accepted")), *EventType.choices]
+
+
+def _fit_field_validate(value: str) -> None:
+    if value in FIT_FIELDS or value == EMAIL_TYPE:
+        return
+    if value.startswith(CUSTOM_FIELD_PREFIX) and re.fullmatch(r"[-a-zA-Z0-9_]+", value[7:]):
+        return
+    raise ValidationError(
+        _("Use a lead field (%(fields)s), custom.<key> for a custom field, or email_type.")
+        % {"fields": ", ".join(FIT_FIELDS)}
+    )
+
+
+class FitRule(models.Model):
+    """How well a lead matches the ideal customer profile: points when a field passes a test.
+
+    A lead's fit score is the sum of the points of the active rules it passes. Text tests
+    ignore case; ``gte`` / ``lte`` compare numbers (a value that is not a number never
+    passes). ``email_type`` is ``business`` or ``free`` (free mail: gmail.com, outlook.com …).
+    """
+
+    class Operator(models.TextChoices):
+        EQUALS = "equals", _("equals")
+        IN = "in", _("is one of (comma separated)")
+        CONTAINS = "contains", _("contains")
+        GTE = "gte", _("is at least")
+        LTE = "lte", _("is at most")
+        IS_SET = "is_set", _("is filled in")
+
+    field = models.CharField(
+        _("field"),
+        max_length=60,
+        validators=[_fit_field_validate],
+        help_text=_("A lead field such as role or country, custom.<key>, or email_type."),
+    )
+    operator = models.CharField(_("test"), max_length=10, choices=Operator.choices)
+    value = models.CharField(_("value"), max_length=500, blank=True)
+    points = models.IntegerField(_("points"), help_text=_("Negative points lower the fit."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("fit rule")
+        ordering = ["field", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.get_operator_display()} {self.value}: {self.points:+d}"
+
+    def clean(self) -> None:
+        if self.operator in (self.Operator.GTE, self.Operator.LTE):
+            try:
+                float(self.value)
+            except ValueError:
+                raise ValidationError({"value": _("Enter a number to compare with.")}) from None
+        elif self.operator != self.Operator.IS_SET and not self.value.strip():
+            raise ValidationError({"value": _("Enter the value to test for.")})
+        if (
+            self.field == EMAIL_TYPE
+            and self.operator == self.Operator.EQUALS
+            and self.value not in ("business", "free")
+        ):
+            raise ValidationError({"value": _("The email type is business or free.")})
+
+    def values(self) -> list[str]:
+        """The lower-cased values an ``in`` rule accepts."""
+        return [part.strip().lower() for part in self.value.split(",") if part.strip()]
+
+
+class EngagementRule(models.Model):
+    """Points for a behaviour: an event of a type, optionally filtered, decaying over time.
+
+    ``lead_captured`` counts accepted form submissions (filter by form or offer); the other
+    types count tracking events that are not bots (filter by URL, form, a property). With a
+    cap, the rule gives at most ``cap_points`` per lead in each period of ``cap_days`` days
+    (periods counted from 1970-01-01 UTC), the earliest events first.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    event_type = models.CharField(_("event"), max_length=20, choices=ENGAGEMENT_EVENT_TYPES)
+    url_contains = models.CharField(_("URL contains"), max_length=500, blank=True)
+    form = models.ForeignKey(
+        "capture.Form",
+        verbose_name=_("form"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    offer = models.ForeignKey(
+        "capture.Offer",
+        verbose_name=_("offer"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("For form submissions only."),
+    )
+    property_key = models.CharField(_("property"), max_length=100, blank=True)
+    property_value = models.CharField(_("property value"), max_length=200, blank=True)
+    points = models.IntegerField(_("points"))
+    cap_points = models.PositiveIntegerField(_("at most (points)"), null=True, blank=True)
+    cap_days = models.PositiveIntegerField(_("per (days)"), null=True, blank=True)
+    is_intent_signal = models.BooleanField(
+        _("strong buying intent"),
+        default=False,
+        help_text=_("Makes the lead hot at once (e.g. a visit to the pricing page)."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("engagement rule")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.points:+d}"
+
+    @property
+    def is_capped(self) -> bool:
+        return bool(self.cap_points and self.cap_days and self.points > 0)
+
+    def clean(self) -> None:
+        if bool(self.cap_points) != bool(self.cap_days):
+            raise ValidationError({"cap_days": _("A cap needs both the points and the days.")})
+        if self.cap_points and self.points <= 0:
+            raise ValidationError({"cap_points": _("Only rules that add points can be capped.")})
+        if self.offer_id and self.event_type != LEAD_CAPTURED:
+            raise ValidationError({"offer": _("Only form submissions have an offer.")})
+        if self.event_type == LEAD_CAPTURED and (self.url_contains or self.property_key):
+            raise ValidationError(
+                {"url_contains": _("Form submissions are filtered by form or offer.")}
+            )
+
+
+@register_setting(icon="crosshairs")
+class ScoringSettings(BaseGenericSetting):
+    """How scores turn into temperature and stage. One row for the whole installation."""
+
+    half_life_days = models.FloatField(
+        _("engagement half-life (days)"),
+        default=14,
+        validators=[MinValueValidator(0.01)],
+        help_text=_("After this many days a behaviour counts half as much."),
+    )
+    warm_threshold = models.IntegerField(_("warm from (fit + engagement)"), default=20)
+    hot_threshold = models.IntegerField(_("hot from (fit + engagement)"), default=50)
+    intent_hot_days = models.PositiveIntegerField(
+        _("hot after an intent signal for (days)"),
+        default=30,
+        help_text=_("A demo request keeps the lead hot this long, whatever its scores."),
+    )
+    mql_fit_threshold = models.IntegerField(_("MQL: fit at least"), default=30)
+    mql_engagement_threshold = models.IntegerField(_("MQL: engagement at least"), default=20)
+    demote_on_decay = models.BooleanField(
+        _("back to lead when the scores decay"),
+        default=False,
+        help_text=_("Only leads the scores made MQL go back; a person's choice stays."),
+    )
+
+    panels = [
+        FieldPanel("half_life_days"),
+        FieldPanel("warm_threshold"),
+        FieldPanel("hot_threshold"),
+        FieldPanel("intent_hot_days"),
+        FieldPanel("mql_fit_threshold"),
+        FieldPanel("mql_engagement_threshold"),
+        FieldPanel("demote_on_decay"),
+    ]
+
+    class Meta:
+        verbose_name = _("scoring settings")
+
+    def clean(self) -> None:
+        if self.hot_threshold < self.warm_threshold:
+            raise ValidationError({"hot_threshold": _("Hot must start at or above warm.")})
+
+
+class ContactScore(models.Model):
+    """A lead's scores: one row per contact.
+
+    ``engagement_score`` is the engagement at ``engagement_at``; it decays without a write:
+    now it is ``engagement_score * 0.5 ** ((now - engagement_at) / half_life)`` (see
+    :func:`.selectors.engagement_now`). ``last_event_id`` is the newest tracking event
+    counted, so a repeated delivery of an event is not counted twice.
+    """
+
+    contact = models.OneToOneField(
+        "contacts.Contact", primary_key=True, on_delete=models.CASCADE, related_name="score"
+    )
+    fit_score = models.IntegerField(_("fit"), default=0)
+    engagement_score = models.FloatField(_("engagement at its reference time"), default=0)
+    engagement_at = models.DateTimeField(_("engagement reference time"))
+    intent_at = models.DateTimeField(_("last intent signal"), null=True, blank=True)
+    predictive_probability = models.FloatField(_("predictive probability"), null=True, blank=True)
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(_("updated"))
+
+    class Meta:
+        verbose_name = _("lead score")
+        indexes = [
+            models.Index(fields=["fit_score"], name="scoring_fit_idx"),
+            models.Index(
+                fields=["engagement_at", "engagement_score"], name="scoring_engagement_idx"
+            ),
+            models.Index(fields=["predictive_probability"], name="scoring_predictive_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.contact_id}: fit {self.fit_score}, engagement {self.engagement_score:.1f}"

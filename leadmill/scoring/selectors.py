@@ -1,17 +1,20 @@
-"""Reads of the scoring app: the active predictive model and a contact's predictive score."""
+"""Reads of the scoring app: a lead's scores (engagement decayed to now), the active
+predictive model and a contact's predictive score."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import threading
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from leadmill.contacts.models import Contact, Outcome
 
-from .models import ScoringModel
+from .models import ContactScore, ScoringModel, ScoringSettings
 from .predictive import Reason, Scorer
 from .serialization import UntrustedModel, scorer_loads
 from .tabular import table_from_rows
@@ -113,3 +116,20 @@ def predictive_score(*, contact: Contact) -> PredictiveScore | None:
     return PredictiveScore(
         probability=probability, reasons=reasons, model_id=model.pk, model_kind=model.kind
     )
+
+
+def engagement_now(
+    *, score: ContactScore, at: dt.datetime | None = None, half_life_days: float | None = None
+) -> float:
+    """The lead's engagement decayed from its reference time to ``at`` (default now):
+    ``stored * 0.5 ** (days / half_life)``. Decay needs no write."""
+    at = at or timezone.now()
+    if half_life_days is None:
+        half_life_days = ScoringSettings.load().half_life_days
+    days = (at - score.engagement_at).total_seconds() / 86400
+    return score.engagement_score * 0.5 ** (days / half_life_days)
+
+
+def contact_score(*, contact_id: int) -> ContactScore | None:
+    """The lead's stored scores, or None before it was ever scored."""
+    return ContactScore.objects.filter(contact_id=contact_id).first()

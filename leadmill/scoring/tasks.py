@@ -2,11 +2,12 @@
 
 import logging
 
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from leadmill.core.errors import ValidationFailed
 
-from .services import predictive_model_train
+from .services import predictive_model_train, scores_recompute_all, scores_requalify
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +19,19 @@ def predictive_model_train_task() -> None:
         predictive_model_train()
     except ValidationFailed as exc:
         logger.info("predictive model not trained: %s", exc.message)
+
+
+@db_periodic_task(crontab(minute="41"))
+@lock_task("scoring-requalify")
+def scores_requalify_task() -> None:
+    """Every hour: temperature and stage follow the scores as they decay (in batches)."""
+    scores_requalify()
+
+
+@db_task()
+@lock_task("scoring-recompute")
+def scores_recompute_task() -> None:
+    """Recompute every lead's scores from the rules (after rules or settings changed),
+    then bring temperature and stage in line."""
+    scores_recompute_all()
+    scores_requalify()

@@ -1,0 +1,38 @@
+"""Events the scoring app publishes on the domain event bus."""
+
+import datetime as dt
+
+from leadmill.core.events import event
+
+
+@event
+class ScoreChanged:
+    """A lead's fit or engagement score changed (engagement as of ``occurred_at``).
+
+    Published by the per-lead paths (a new event, a form, an edit); a bulk recompute
+    publishes one :class:`ScoresRecomputed` instead of one event per lead.
+    """
+
+    contact_id: int
+    fit_score: int
+    engagement_score: float
+    occurred_at: dt.datetime
+
+
+@event
+class TemperatureChanged:
+    """A lead became cold, warm or hot; ``cause`` says why (scores or an intent signal)."""
+
+    contact_id: int
+    from_temperature: str
+    to_temperature: str
+    cause: str
+    occurred_at: dt.datetime
+
+
+@event
+class ScoresRecomputed:
+    """Every lead's scores were recomputed from the rules; ``changed`` rows were written."""
+
+    changed: int
+    occurred_at: dt.datetime

@@ -1,0 +1,38 @@
+"""Subscribers of the scoring app. Idempotent: events may arrive more than once.
+
+Each handler rescores one lead from all its data (:func:`.services.contact_score_refresh`),
+so a repeated delivery finds nothing to change.
+"""
+
+from __future__ import annotations
+
+from leadmill.capture.events import LeadCaptured
+from leadmill.contacts.events import ContactsMerged, ContactUpdated
+from leadmill.tracking.events import VisitorIdentified
+
+from . import services
+from .models import FIT_FIELDS
+
+# Contact fields whose change can move the fit score.
+_FIT_INPUTS = frozenset({*FIT_FIELDS, "email", "custom"})
+
+
+def score_captured_lead(event: LeadCaptured) -> None:
+    """A form was accepted: its points, an intent offer (hot at once), the fit of new details."""
+    services.contact_score_refresh(contact_id=event.contact_id)
+
+
+def score_identified_visitor(event: VisitorIdentified) -> None:
+    """The behaviour a visitor showed before it filled in a form now counts for the lead."""
+    services.contact_score_refresh(contact_id=event.contact_id)
+
+
+def rescore_updated_contact(event: ContactUpdated) -> None:
+    """A person (or an import) changed fields the fit rules read."""
+    if _FIT_INPUTS.intersection(event.fields):
+        services.contact_score_refresh(contact_id=event.contact_id)
+
+
+def rescore_merged_contact(event: ContactsMerged) -> None:
+    """The survivor of a merge now holds the other lead's events and submissions."""
+    services.contact_score_refresh(contact_id=event.survivor_id)

@@ -1,0 +1,68 @@
+"""Back-office screens of scoring: fit and engagement rules (the scoring settings are a
+Wagtail setting, under Settings)."""
+
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
+
+from .models import EngagementRule, FitRule
+
+
+class FitRuleViewSet(SnippetViewSet):
+    model = FitRule
+    icon = "crosshairs"
+    menu_label = _("Fit rules")
+    list_display = ["field", "operator", "value", "points", "is_active"]
+    list_filter = ["operator", "is_active"]
+    search_fields = ["field", "value"]
+    panels = [
+        FieldPanel("field"),
+        FieldPanel("operator"),
+        FieldPanel("value"),
+        FieldPanel("points"),
+        FieldPanel("is_active"),
+    ]
+
+
+class EngagementRuleViewSet(SnippetViewSet):
+    model = EngagementRule
+    icon = "pick"
+    menu_label = _("Engagement rules")
+    list_display = [
+        "name",
+        "event_type",
+        "points",
+        "cap_points",
+        "cap_days",
+        "is_intent_signal",
+        "is_active",
+    ]
+    list_filter = ["event_type", "is_intent_signal", "is_active"]
+    search_fields = ["name", "url_contains"]
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("event_type"),
+        MultiFieldPanel(
+            [
+                FieldPanel("url_contains"),
+                FieldPanel("form"),
+                FieldPanel("offer"),
+                FieldRowPanel([FieldPanel("property_key"), FieldPanel("property_value")]),
+            ],
+            heading=_("Only events that match"),
+        ),
+        FieldPanel("points"),
+        FieldRowPanel([FieldPanel("cap_points"), FieldPanel("cap_days")], heading=_("Cap")),
+        FieldPanel("is_intent_signal"),
+        FieldPanel("is_active"),
+    ]
+
+
+class ScoringRulesGroup(SnippetViewSetGroup):
+    menu_label = _("Scoring rules")
+    menu_icon = "crosshairs"
+    items = (FitRuleViewSet, EngagementRuleViewSet)
+
+
+register_snippet(ScoringRulesGroup)
