@@ -258,6 +258,11 @@ LEADMILL_TRACKING_RATE_LIMIT_PER_IP = env_int("LEADMILL_TRACKING_RATE_LIMIT_PER_
 LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND = env_int("LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND", 4)
 LEADMILL_EVENT_RETENTION_DAYS = env_int("LEADMILL_EVENT_RETENTION_DAYS", 395)
 
+# --- Sales ---------------------------------------------------------------------------------
+# Defaults for the back office's sales settings (which win when filled in).
+LEADMILL_SALES_SLA_HOURS = env_int("LEADMILL_SALES_SLA_HOURS", 4)
+LEADMILL_NEW_LEAD_ALERT_EMAIL = env("LEADMILL_NEW_LEAD_ALERT_EMAIL")
+
 # --- Files ---------------------------------------------------------------------------------
 MEDIA_ROOT = str(DATA_DIR / "media")
 MEDIA_URL = "/media/"
