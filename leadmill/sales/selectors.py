@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,22 +32,16 @@ def sales_settings() -> SalesSettings:
     return SalesSettings.load()
 
 
-def _environment(name: str, default: str = "") -> str:
-    """A Django setting of that name when the project defines one, else the environment variable."""
-    value = getattr(settings, name, None)
-    return str(value) if value not in (None, "") else os.environ.get(name, default)
-
-
 def sla_hours() -> int:
     """Hours from MQL to the first sales activity: the back-office setting, else
     ``LEADMILL_SALES_SLA_HOURS`` (default 4)."""
     configured = sales_settings().sla_hours
-    return configured if configured else int(_environment("LEADMILL_SALES_SLA_HOURS", "4"))
+    return configured if configured else settings.LEADMILL_SALES_SLA_HOURS
 
 
 def new_lead_alert_email() -> str:
     """Where new-lead alerts go: the back-office setting, else ``LEADMILL_NEW_LEAD_ALERT_EMAIL``."""
-    return sales_settings().new_lead_alert_email or _environment("LEADMILL_NEW_LEAD_ALERT_EMAIL")
+    return sales_settings().new_lead_alert_email or settings.LEADMILL_NEW_LEAD_ALERT_EMAIL
 
 
 def leads_open_for(*, user, include_closed: bool = False) -> QuerySet[SalesLead]:
