@@ -17,9 +17,11 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     F,
     FloatField,
+    Func,
     IntegerField,
     Q,
     QuerySet,
@@ -28,7 +30,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Lower
+from django.db.models.functions import Cast, Lower, StrIndex, Substr
 
 from leadmill.capture.models import Submission
 from leadmill.contacts.identity import FREE_MAIL_DOMAINS
@@ -37,7 +39,7 @@ from leadmill.tracking.models import Event
 
 from .models import CUSTOM_FIELD_PREFIX, EMAIL_TYPE, LEAD_CAPTURED, EngagementRule, FitRule
 
-NUMBER_PATTERN = r"^ *-?[0-9]+(\.[0-9]+)? *$"
+NUMBER_PATTERN = r"^ *-?([0-9]+\.?[0-9]*|\.[0-9]+) *$"  # what IsNumber accepts
 
 
 # --- Fit ---------------------------------------------------------------------------------------
@@ -51,12 +53,36 @@ def _fit_field_ref(field: str) -> tuple[Any, str]:
     return F(field), field
 
 
+class IsNumber(Func):
+    """True when a text is a plain decimal number; native on both engines (no Python
+    callback per row, which Django's REGEXP on SQLite is)."""
+
+    output_field = BooleanField()
+    arity = 1
+
+    def as_sql(self, compiler, connection, **extra_context):
+        return self.as_sqlite(compiler, connection, **extra_context)
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        text = f"TRIM({sql})"
+        return (
+            f"({text} GLOB '*[0-9]*' AND {text} NOT GLOB '*[^0-9.-]*' AND {text} NOT GLOB '?*-*' "
+            f"AND {text} NOT GLOB '*.*.*')",
+            params * 4,
+        )
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} ~ %s)", [*params, NUMBER_PATTERN]
+
+
+def _email_domain() -> Any:
+    return Substr(F("email"), StrIndex(F("email"), Value("@")) + 1)
+
+
 def _email_free_q() -> Q:
-    domains = sorted(FREE_MAIL_DOMAINS)
-    query = Q()
-    for domain in domains:
-        query |= Q(email__endswith=f"@{domain}")
-    return query
+    return Q(fit_email_domain__in=sorted(FREE_MAIL_DOMAINS))
 
 
 def fit_rule_q(rule: FitRule, *, alias: str) -> Q:
@@ -95,13 +121,14 @@ def fit_annotations(rules: Sequence[FitRule]) -> dict[str, Any]:
     annotations: dict[str, Any] = {}
     for rule in rules:
         if rule.field == EMAIL_TYPE:
+            annotations["fit_email_domain"] = _email_domain()
             continue
         alias = fit_alias(rule.field)
         expression, _path = _fit_field_ref(rule.field)
         annotations[alias] = Lower(expression)
         if rule.operator in (FitRule.Operator.GTE, FitRule.Operator.LTE):
             annotations[f"{alias}_number"] = Case(
-                When(**{f"{alias}__regex": NUMBER_PATTERN}, then=Cast(expression, FloatField())),
+                When(IsNumber(expression), then=Cast(expression, FloatField())),
                 default=None,
                 output_field=FloatField(),
             )

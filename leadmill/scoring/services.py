@@ -434,14 +434,12 @@ def scores_recompute_all(*, at: dt.datetime | None = None) -> int:
     return changed
 
 
-def _score_event_publish(before: tuple | None, score: ContactScore, *, at: dt.datetime) -> None:
-    settings_half_life = ScoringSettings.load().half_life_days
-    after = (score.fit_score, engagement_now(score=score, at=at, half_life_days=settings_half_life))
-    if (
-        before is None
-        or before[0] != after[0]
-        or abs(before[1] - after[1]) > ENGAGEMENT_EPSILON * (1 + abs(after[1]))
-    ):
+def _score_event_publish(
+    before: tuple | None, score: ContactScore, *, at: dt.datetime, half_life_days: float
+) -> None:
+    after = (score.fit_score, engagement_now(score=score, at=at, half_life_days=half_life_days))
+    moved = before is None or before[0] != after[0]
+    if moved or abs(before[1] - after[1]) > ENGAGEMENT_EPSILON * (1 + abs(after[1])):
         events.publish(
             ScoreChanged(
                 contact_id=score.contact_id,
@@ -476,7 +474,7 @@ def contact_score_refresh(*, contact_id: int, at: dt.datetime | None = None) -> 
         if score is None:
             return None
         _predictive_store(score)
-        _score_event_publish(before, score, at=at)
+        _score_event_publish(before, score, at=at, half_life_days=settings.half_life_days)
         _contact_qualify(score=score, settings=settings, at=at)
     return score
 
@@ -544,7 +542,7 @@ def score_apply_event(*, event_id: int, at: dt.datetime | None = None) -> Contac
             ]
         )
         if matched:
-            _score_event_publish(before, score, at=at)
+            _score_event_publish(before, score, at=at, half_life_days=settings.half_life_days)
             _contact_qualify(score=score, settings=settings, at=at)
     return score
 

@@ -80,6 +80,10 @@ def test_a_fit_rule_on_a_text_field_gives_its_points_when_the_test_passes(
         ("lte", "10", "7", True),
         ("lte", "10", 11, False),
         ("gte", "1", "many", False),
+        ("gte", "0.4", " .5 ", True),
+        ("gte", "-3", "-2", True),
+        ("lte", "10", "1.2.3", False),
+        ("gte", "1", "5-", False),
     ],
 )
 def test_a_number_test_on_a_custom_field_compares_numbers_and_never_passes_text(
