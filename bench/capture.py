@@ -100,7 +100,9 @@ def engine_env(engine: str, data_dir: Path) -> dict[str, str]:
         ).rstrip(os.pathsep),
         "LEADMILL_DATA_DIR": str(data_dir),
         "DATABASE_URL": PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DB if engine == "pg" else "",
-        "LEADMILL_RATE_LIMIT_PER_IP": "1000000000",
+        # Every post carries its own client address (X-Forwarded-For, as behind a proxy), so
+        # the per-IP limit keeps its default; the per-form one is raised above the load.
+        "LEADMILL_TRUST_X_FORWARDED_FOR": "1",
         "LEADMILL_RATE_LIMIT_PER_FORM": "1000000000",
         "HOST": "127.0.0.1",
         "PORT": str(PORTS[engine]),

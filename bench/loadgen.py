@@ -47,10 +47,16 @@ class PostTemplate:
             f"email={quote(self.email(n))}&first_name=Ana&{self.consent_field}=on&_rt={quote(self.token)}"
         ).encode()
 
+    def client_ip(self, n: int) -> str:
+        """Each post comes from its own address (as behind a proxy), like real visitors."""
+        salt = sum(map(ord, self.prefix)) % 200
+        return f"10.{salt}.{n // 250 % 250}.{n % 250 + 1}"
+
     def request(self, n: int) -> bytes:
         body = self.body(n)
         head = (
             f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"X-Forwarded-For: {self.client_ip(n)}\r\n"
             "User-Agent: leadmill-bench\r\nAccept: application/json\r\n"
             "Content-Type: application/x-www-form-urlencoded\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
@@ -197,6 +203,8 @@ function request()
   if n % 2 == 1 then domain = "corp" .. (n % 20) .. ".example.com" end
   local body = "email=" .. prefix .. "t" .. tid .. "n" .. n .. "%40" .. domain
     .. "&first_name=Ana&" .. consent .. "=on&_rt=" .. token
+  -- each post from its own address (as behind a proxy), like real visitors
+  wrk.headers["X-Forwarded-For"] = "10." .. (100 + tid) .. "." .. (math.floor(n / 250) % 250) .. "." .. (n % 250 + 1)
   return wrk.format(nil, nil, nil, body)
 end
 
