@@ -186,7 +186,14 @@ if REDIS_URL:
         "name": env("HUEY_NAME", "leadmill"),
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": env_int("HUEY_WORKERS", 2), "worker_type": "thread"},
+        "consumer": {
+            "workers": env_int("HUEY_WORKERS", 2),
+            "worker_type": "thread",
+            # An idle consumer polls at most a second apart (Huey's default backs off to 10 s),
+            # so a form post becomes a lead within about a second.
+            "max_delay": 1.0,
+            "verbose": False,  # warnings only: periodic tasks would log every minute
+        },
     }
 else:
     HUEY = {
@@ -197,7 +204,14 @@ else:
         # (received submissions, the outbox) and periodic tasks pick it up after a crash.
         "fsync": False,
         "immediate": HUEY_IMMEDIATE,
-        "consumer": {"workers": env_int("HUEY_WORKERS", 2), "worker_type": "thread"},
+        "consumer": {
+            "workers": env_int("HUEY_WORKERS", 2),
+            "worker_type": "thread",
+            # An idle consumer polls at most a second apart (Huey's default backs off to 10 s),
+            # so a form post becomes a lead within about a second.
+            "max_delay": 1.0,
+            "verbose": False,  # warnings only: periodic tasks would log every minute
+        },
     }
 
 # Wagtail's own internal tasks stay on django-tasks' immediate backend.
