@@ -29,9 +29,9 @@ def scores_requalify_task() -> None:
 
 
 @db_task()
-@lock_task("scoring-recompute")
 def scores_recompute_task() -> None:
     """Recompute every lead's scores from the rules (after rules or settings changed),
-    then bring temperature and stage in line."""
+    then bring temperature and stage in line. Not locked: a run queued by a later edit
+    must not be dropped, and two runs write the same rows in turn."""
     scores_recompute_all()
     scores_requalify()

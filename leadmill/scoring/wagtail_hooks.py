@@ -1,7 +1,10 @@
 """Back-office screens of scoring: fit and engagement rules (the scoring settings are a
-Wagtail setting, under Settings)."""
+Wagtail setting, under Settings). Saving or deleting a rule queues a recompute of every
+lead's scores."""
 
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
@@ -66,3 +69,19 @@ class ScoringRulesGroup(SnippetViewSetGroup):
 
 
 register_snippet(ScoringRulesGroup)
+
+
+@hooks.register("after_create_snippet")
+@hooks.register("after_edit_snippet")
+@hooks.register("after_delete_snippet")
+def recompute_after_a_rule_changed(request, instances):
+    """Every lead's scores follow the rules once the edit is committed (a background task)."""
+    changed = (
+        instances
+        if isinstance(instances, list | tuple) or hasattr(instances, "model")
+        else [instances]
+    )
+    if any(isinstance(instance, FitRule | EngagementRule) for instance in changed):
+        from .tasks import scores_recompute_task
+
+        transaction.on_commit(scores_recompute_task)
