@@ -21,13 +21,17 @@ def _clear_cache():
     from django.core.cache import cache
 
     from leadmill.capture.selectors import form_counts_clear, form_definitions_clear
+    from leadmill.tracking.selectors import config_cache_clear
 
-    cache.clear()
-    form_definitions_clear()
-    form_counts_clear()
+    def clear_process_caches():
+        cache.clear()
+        form_definitions_clear()
+        form_counts_clear()
+        config_cache_clear()  # tracked sites and bot rules
+
+    clear_process_caches()
     yield
-    form_definitions_clear()
-    form_counts_clear()
+    clear_process_caches()
 
 
 @pytest.fixture
