@@ -167,6 +167,22 @@ def fit_queryset(rules: Sequence[FitRule], *, contact_ids: Sequence[int] | None 
 # --- Engagement --------------------------------------------------------------------------------
 
 
+def _tracking_rule_q(rule: EngagementRule) -> tuple[Q, dict[str, Any]]:
+    """The condition a tracking event meets for ``rule`` (beyond "a contact's, not a bot"),
+    with the annotations it reads."""
+    condition = Q(type=rule.event_type)
+    annotations: dict[str, Any] = {}
+    if rule.url_contains:
+        condition &= Q(url__icontains=rule.url_contains)
+    if rule.form_id:
+        condition &= Q(name=rule.form.slug)
+    if rule.property_key:
+        alias = f"hit_property_{rule.pk}"
+        annotations[alias] = Cast(KT(f"properties__{rule.property_key}"), output_field=TextField())
+        condition &= Q(**{alias: rule.property_value})
+    return condition, annotations
+
+
 def engagement_hits_queryset(
     rule: EngagementRule, *, contact_ids: Sequence[int] | None = None
 ) -> QuerySet:
@@ -182,15 +198,12 @@ def engagement_hits_queryset(
             queryset = queryset.filter(form__offer_id=rule.offer_id)
         at = "created_at"
     else:
-        queryset = Event.objects.filter(is_bot=False, contact__isnull=False, type=rule.event_type)
-        if rule.url_contains:
-            queryset = queryset.filter(url__icontains=rule.url_contains)
-        if rule.form_id:
-            queryset = queryset.filter(name=rule.form.slug)
-        if rule.property_key:
-            queryset = queryset.annotate(
-                hit_property=Cast(KT(f"properties__{rule.property_key}"), output_field=TextField())
-            ).filter(hit_property=rule.property_value)
+        condition, annotations = _tracking_rule_q(rule)
+        queryset = (
+            Event.objects.filter(is_bot=False, contact__isnull=False)
+            .annotate(**annotations)
+            .filter(condition)
+        )
         at = "occurred_at"
     if contact_ids is not None:
         queryset = queryset.filter(contact_id__in=contact_ids)
@@ -198,6 +211,42 @@ def engagement_hits_queryset(
         queryset.order_by()
         .annotate(hit_contact=F("contact_id"), hit_at=F(at), hit_id=F("pk"))
         .values("hit_contact", "hit_at", "hit_id")
+    )
+
+
+def _uncapped_tracking_queryset(
+    rules: Sequence[EngagementRule], *, contact_ids: Sequence[int] | None
+) -> QuerySet:
+    """One scan of the events for every uncapped tracking rule: each event's points are the
+    sum of the rules it meets, as ``(hit_contact, hit_at, hit_points, hit_intent)``."""
+    queryset = Event.objects.filter(
+        is_bot=False, contact__isnull=False, type__in=sorted({rule.event_type for rule in rules})
+    )
+    if contact_ids is not None:
+        queryset = queryset.filter(contact_id__in=contact_ids)
+    points: Any = Value(0, output_field=IntegerField())
+    intent = Q(pk__in=[])
+    annotations: dict[str, Any] = {}
+    for rule in rules:
+        condition, extra = _tracking_rule_q(rule)
+        annotations.update(extra)
+        points = points + Case(
+            When(condition, then=Value(rule.points)), default=Value(0), output_field=IntegerField()
+        )
+        if rule.is_intent_signal:
+            intent |= condition
+    return (
+        queryset.order_by()
+        .annotate(**annotations)
+        .annotate(
+            hit_contact=F("contact_id"),
+            hit_at=F("occurred_at"),
+            hit_points=points,
+            hit_intent=Case(
+                When(intent, then=Value(1)), default=Value(0), output_field=IntegerField()
+            ),
+        )
+        .values("hit_contact", "hit_at", "hit_points", "hit_intent")
     )
 
 
@@ -268,8 +317,9 @@ def engagement_sql(
 
     Submissions of an offer marked as an intent signal always count as intent (no points).
 
-    One ``UNION ALL`` branch per rule; a capped rule numbers its hits per lead and period
-    (a window function) and counts only the points below the cap, earliest first.
+    ``UNION ALL`` of: one scan of the tracking events for every uncapped tracking rule; one
+    branch per form-submission rule; one per capped rule, which numbers its hits per lead
+    and period (a window function) and counts only the points below the cap, earliest first.
     """
     branches, params = [], []
     intent_offers = Submission.objects.filter(
@@ -285,7 +335,19 @@ def engagement_sql(
     )
     branches.append(f"SELECT h.hit_contact, h.hit_at, 0 AS points, 1 AS intent FROM ({inner}) h")  # noqa: S608
     params += inner_params
+    uncapped = [rule for rule in rules if not rule.is_capped and rule.event_type != LEAD_CAPTURED]
+    if uncapped:
+        inner, inner_params = _uncapped_tracking_queryset(
+            uncapped, contact_ids=contact_ids
+        ).query.sql_with_params()
+        branches.append(
+            "SELECT h.hit_contact, h.hit_at, h.hit_points AS points, h.hit_intent AS intent "  # noqa: S608
+            f"FROM ({inner}) h"
+        )
+        params += inner_params
     for rule in rules:
+        if rule in uncapped:
+            continue
         inner, inner_params = engagement_hits_queryset(
             rule, contact_ids=contact_ids
         ).query.sql_with_params()

@@ -118,13 +118,14 @@ def test_fit_is_the_sum_of_every_rule_passed_and_inactive_rules_count_nothing():
 # --- Engagement --------------------------------------------------------------------------------
 
 
-def test_engagement_rules_filter_by_url_form_and_property():
+def test_engagement_rules_filter_by_url_form_and_property_and_add_up_on_one_event():
     contact = ContactFactory()
     form = FormFactory(slug="demo")
     EngagementRule.objects.create(
         name="pricing", event_type="page_view", url_contains="/PRICING", points=5
     )
     EngagementRule.objects.create(name="demo form", event_type="form_submit", form=form, points=11)
+    EngagementRule.objects.create(name="any view", event_type="page_view", points=1)
     EngagementRule.objects.create(
         name="video", event_type="custom", property_key="video", property_value="intro", points=3
     )
@@ -139,7 +140,7 @@ def test_engagement_rules_filter_by_url_form_and_property():
         contact=contact, occurred_at=T, type=EventType.CUSTOM, properties={"video": "outro"}
     )
 
-    assert engagement_of(contact) == pytest.approx(5 + 11 + 3, abs=1e-9)
+    assert engagement_of(contact) == pytest.approx(5 + 11 + 3 + 2, abs=1e-9)  # rules add up
 
 
 def test_a_lead_captured_rule_counts_accepted_submissions_of_its_offer_only():
