@@ -636,19 +636,20 @@ def _contact_qualify(*, score: ContactScore, settings: ScoringSettings, at: dt.d
         at=at,
     )
     _temperature_set(
-        contact_ids=[contact.pk],
         current={contact.pk: contact.temperature},
         to=result.temperature,
-        cause=result.temperature_cause,
+        causes={contact.pk: result.temperature_cause},
         at=at,
     )
     _stage_follow(contact=contact, result=result, settings=settings, at=at)
 
 
 def _temperature_set(
-    *, contact_ids: list[int], current: dict[int, str], to: str, cause: str, at: dt.datetime
+    *, current: dict[int, str], to: str, causes: dict[int, str], at: dt.datetime
 ) -> int:
-    moving = [pk for pk in contact_ids if current[pk] != to]
+    """Move the leads in ``causes`` to temperature ``to`` in one UPDATE; one
+    TemperatureChanged each, with its own cause."""
+    moving = [pk for pk in causes if current[pk] != to]
     if not moving:
         return 0
     Contact.objects.filter(pk__in=moving).update(temperature=to)
@@ -658,7 +659,7 @@ def _temperature_set(
                 contact_id=pk,
                 from_temperature=current[pk],
                 to_temperature=to,
-                cause=cause,
+                cause=causes[pk],
                 occurred_at=at,
             )
         )
@@ -764,7 +765,7 @@ def _requalify_candidates(
 
 
 def _requalify_batch(rows: list[tuple], *, settings: ScoringSettings, at: dt.datetime) -> int:
-    by_temperature: dict[tuple[str, str], list[int]] = {}
+    by_temperature: dict[str, dict[int, str]] = {}
     current: dict[int, str] = {}
     moved = set()
     for contact_id, stage, temperature, fit, engagement, intent_at, _out_of_line in rows:
@@ -777,15 +778,13 @@ def _requalify_batch(rows: list[tuple], *, settings: ScoringSettings, at: dt.dat
         )
         current[contact_id] = temperature
         if temperature != result.temperature:
-            by_temperature.setdefault((result.temperature, result.temperature_cause), []).append(
-                contact_id
-            )
+            by_temperature.setdefault(result.temperature, {})[contact_id] = result.temperature_cause
             moved.add(contact_id)
         contact = Contact(pk=contact_id, lifecycle_stage=stage, temperature=temperature)
         before = contact.lifecycle_stage
         _stage_follow(contact=contact, result=result, settings=settings, at=at)
         if contact.lifecycle_stage != before:
             moved.add(contact_id)
-    for (to, cause), ids in by_temperature.items():
-        _temperature_set(contact_ids=ids, current=current, to=to, cause=cause, at=at)
+    for to, causes in by_temperature.items():  # one UPDATE per temperature and batch
+        _temperature_set(current=current, to=to, causes=causes, at=at)
     return len(moved)

@@ -390,3 +390,20 @@ def test_the_set_based_recompute_equals_the_incremental_path_on_the_same_data():
         assert recomputed[pk][0] == fit
         assert recomputed[pk][1] == pytest.approx(engagement, rel=1e-9, abs=1e-9)
     assert any(engagement > 0 for _fit, engagement in incremental.values())
+
+
+def test_requalify_walks_every_lead_in_batches_and_keeps_each_leads_cause(qualifying_rules):
+    contacts = [ContactFactory(role="intern") for _ in range(5)]
+    for points, contact in enumerate(contacts):
+        EventFactory(contact=contact, occurred_at=T)
+        EventFactory(contact=contact, occurred_at=T, type=EventType.CTA_CLICK, name=str(points))
+        contact_score_refresh(contact_id=contact.pk, at=T)
+    assert set(Contact.objects.values_list("temperature", flat=True)) == {Temperature.WARM}
+
+    assert scores_requalify(at=T + 14 * DAY, batch_size=2) == 5
+
+    assert set(Contact.objects.values_list("temperature", flat=True)) == {Temperature.COLD}
+    causes = OutboxEvent.objects.filter(
+        name="TemperatureChanged", payload__to_temperature="cold"
+    ).values_list("payload__cause", flat=True)
+    assert sorted(causes) == ["scores: fit + engagement 12 < 20"] * 5
