@@ -50,9 +50,16 @@ def stored(event_type: str) -> bool:
     return wait_for(lambda: Event.objects.filter(type=event_type).exists())
 
 
-def flush_and_wait(page, event_type: str) -> None:
-    """Send the tracker's queue now (instead of after its 2 s delay) and wait until stored."""
+def flush(page) -> None:
+    """Send the tracker's queue now (instead of after its 2 s delay), once the async script
+    has loaded on this page."""
+    page.wait_for_function("typeof window.leadmill === 'function'")
     page.evaluate("leadmill('flush')")
+
+
+def flush_and_wait(page, event_type: str) -> None:
+    """Flush the tracker and wait until its ``event_type`` is stored."""
+    flush(page)
     assert stored(event_type), f"no {event_type} event was stored"
 
 
@@ -141,7 +148,7 @@ def test_a_newsletter_reader_clicks_through_and_becomes_a_lead_with_the_newslett
     flush_and_wait(page, EventType.FORM_START)
     page.get_by_role("button", name="Send me the e-book").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your e-book is ready")
-    page.evaluate("leadmill('flush')")
+    flush(page)
 
     # Then the landing page adopted the blog's visitor id: one visitor across both sites
     leadmill_cookie = [c["value"] for c in context.cookies(live_server.url) if c["name"] == "lm_vid"]
