@@ -156,6 +156,10 @@ else:
     }
 if test_name := env("LEADMILL_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": test_name}
+elif TESTING and not DATABASE_URL:
+    # A file, not Django's shared in-memory database: there, a browser test's live server
+    # and the test itself fail at once on a locked table instead of waiting as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
