@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "leadmill.tracking",
     "leadmill.capture",
     "leadmill.scoring",
+    "leadmill.nurture",
     "leadmill.sales",
     "leadmill.api",
     "wagtail.contrib.forms",

@@ -85,6 +85,10 @@ class Consent(models.Model):
     page_url = models.CharField(_("page"), max_length=500, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    awaiting_confirmation = models.BooleanField(
+        _("awaiting confirmation"), default=False,
+        help_text=_("Given on a double opt-in form and not yet confirmed by the link sent by email."),
+    )
 
     class Meta:
         verbose_name = _("consent")
@@ -93,3 +97,33 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} {'+' if self.granted else '-'}{self.purpose_id}"
+
+
+class Suppression(models.Model):
+    """An address that must not be emailed: a hard bounce or a complaint stops all email to
+    it; an erasure keeps only this keyed hash so the person is never re-added by mistake.
+
+    Keyed by :func:`leadmill.consent.selectors.address_hash` of the normalised email, never
+    the address itself, so the list survives erasure without holding personal data.
+    """
+
+    wagtail_reference_index_ignore = True
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+        COMPLAINT = "complaint", _("Spam complaint")
+        MANUAL = "manual", _("Added by hand")
+        ERASED = "erased", _("Person erased")
+
+    address_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("since"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suppressed address")
+        verbose_name_plural = _("suppression list")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} {self.address_hash[:12]}"

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class NurtureConfig(AppConfig):
+    name = "leadmill.nurture"
+    label = "nurture"
+    verbose_name = _("Nurture")

@@ -1,0 +1,264 @@
+"""Segments, email templates, sequences, enrollments, broadcasts and the marketing message log.
+
+State that moves over time lives in rows, advanced by periodic tasks in batches:
+``Enrollment.next_run_at`` (indexed) says when a contact's next step is due, and
+``Message.status`` says where each email is (queued → sending → sent). A crash loses neither:
+due enrollments and queued messages are simply picked up again.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from wagtail.fields import StreamField
+
+from leadmill.consent.models import Purpose
+from leadmill.contacts.models import Contact
+
+from .blocks import StepBlock
+
+
+class Segment(models.Model):
+    """A set of contacts: dynamic (a filter, evaluated as one SQL query whenever read) or
+    static (an explicit list in :class:`SegmentMember`).
+
+    ``definition`` (dynamic only) is ``{"match": "all"|"any", "conditions": [...]}``; see
+    :mod:`.segments` for the condition vocabulary.
+    """
+
+    class Kind(models.TextChoices):
+        DYNAMIC = "dynamic", _("Dynamic (filters)")
+        STATIC = "static", _("Static list")
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.DYNAMIC)
+    definition = models.JSONField(_("filters"), default=dict, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMember(models.Model):
+    """A contact on a static list."""
+
+    wagtail_reference_index_ignore = True
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="members")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "contact"], name="segment_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} on {self.segment_id}"
+
+
+class SegmentEntry(models.Model):
+    """That a contact was seen inside a segment a sequence is triggered by.
+
+    Only kept for trigger segments: the difference between the segment's query and these rows
+    is who just entered. Leaving deletes the row, so entering again can trigger again.
+    """
+
+    wagtail_reference_index_ignore = True
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="entries")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "contact"], name="segment_entry_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.segment_id}"
+
+
+class EmailTemplate(models.Model):
+    """A marketing email written by a marketer: subject, preheader and body with
+    personalisation (``{{ first_name|default:"there" }}``), laid out in the responsive
+    Leadmill layout; the plain-text part is generated."""
+
+    name = models.CharField(_("name"), max_length=200)
+    subject = models.CharField(_("subject"), max_length=300)
+    preheader = models.CharField(_("preheader"), max_length=300, blank=True)
+    body = models.TextField(_("body"))
+    from_name = models.CharField(_("from name"), max_length=100, blank=True)
+    from_email = models.EmailField(_("from address"), blank=True)
+    reply_to = models.EmailField(_("reply-to"), blank=True)
+    purpose = models.ForeignKey(
+        Purpose, verbose_name=_("subscription type"), on_delete=models.PROTECT, related_name="+",
+        null=True, blank=True,
+        help_text=_("Who may receive it: contacts subscribed to this type. Empty: any marketing consent."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("email template")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sequence(models.Model):
+    """A nurture flow: steps that each enrolled contact walks through at its own pace."""
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", _("Manually, in bulk or through the API only")
+        FORM = "form", _("A form is submitted")
+        OFFER = "offer", _("An offer is requested")
+        SEGMENT = "segment", _("The lead enters a segment")
+        STAGE = "stage", _("The lead reaches a lifecycle stage")
+
+    class Reenrol(models.TextChoices):
+        NEVER = "never", _("Never: once per lead")
+        AFTER_EXIT = "after_exit", _("Again after leaving the sequence")
+
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=False)
+    steps = StreamField(StepBlock(), verbose_name=_("steps"), blank=True, use_json_field=True)
+    trigger = models.CharField(_("enrol when"), max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    trigger_form = models.ForeignKey(
+        "capture.Form", verbose_name=_("form"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger_offer = models.ForeignKey(
+        "capture.Offer", verbose_name=_("offer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger_segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    trigger_stage = models.CharField(_("stage"), max_length=20, blank=True)
+    exit_stages = models.JSONField(
+        _("leave when the lead reaches"), default=list, blank=True,
+        help_text=_("Lifecycle stages that end the sequence, e.g. SQL and customer."),
+    )
+    exit_on_reply = models.BooleanField(_("leave when the lead replies"), default=True)
+    reenrol = models.CharField(_("re-enrolment"), max_length=12, choices=Reenrol.choices, default=Reenrol.NEVER)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sequence")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Enrollment(models.Model):
+    """One contact's walk through one sequence. ``step_id`` is the id of the StreamField
+    block it is at; ``next_run_at`` is when that step is due (null once finished)."""
+
+    wagtail_reference_index_ignore = True
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        EXITED = "exited", _("Left")
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="enrollments")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.ACTIVE)
+    step_id = models.CharField(max_length=64, blank=True)
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    enrolled_at = models.DateTimeField(_("enrolled"))
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    exit_reason = models.CharField(_("why it ended"), max_length=200, blank=True)
+    source = models.CharField(_("enrolled by"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("enrollment")
+        indexes = [models.Index(fields=["next_run_at"], name="enrollment_due_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sequence", "contact"], condition=models.Q(state="active"),
+                name="enrollment_one_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.sequence_id}"
+
+
+class Broadcast(models.Model):
+    """A one-off email to a segment, now or at a set time."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+
+    name = models.CharField(_("name"), max_length=200)
+    template = models.ForeignKey(EmailTemplate, verbose_name=_("email"), on_delete=models.PROTECT, related_name="+")
+    segment = models.ForeignKey(Segment, verbose_name=_("segment"), on_delete=models.PROTECT, related_name="+")
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    queued_count = models.PositiveIntegerField(_("queued"), default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("broadcast")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _message_id() -> str:
+    return f"{uuid.uuid4().hex}@leadmill"
+
+
+class Message(models.Model):
+    """One marketing email to one contact: the row is written (queued) before sending, so a
+    crash resends it with the same ``message_id`` and receivers can drop the copy.
+
+    ``opened_at`` / ``clicked_at`` are the first human open and click (scanner hits are
+    recorded as bot tracking events and do not set them).
+    """
+
+    wagtail_reference_index_ignore = True
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        SUPPRESSED = "suppressed", _("Not sent (no permission)")
+        FAILED = "failed", _("Failed")
+
+    message_id = models.CharField(max_length=255, unique=True, default=_message_id)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="marketing_messages")
+    template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="+")
+    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    step_id = models.CharField(max_length=64, blank=True)
+    broadcast = models.ForeignKey(Broadcast, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("marketing email")
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="message_status_idx"),
+            models.Index(fields=["enrollment", "step_id"], name="message_step_idx"),
+            models.Index(fields=["contact", "created_at"], name="message_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id
