@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("leadmill.capture.urls")),
     path("t/", include("leadmill.tracking.urls")),
+    path("e/", include("leadmill.nurture.urls")),
     path("api/", include("leadmill.api.urls")),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),

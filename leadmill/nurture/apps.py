@@ -6,3 +6,8 @@ class NurtureConfig(AppConfig):
     name = "leadmill.nurture"
     label = "nurture"
     verbose_name = _("Nurture")
+
+    def ready(self):
+        from . import handlers
+
+        handlers.subscribe_all()

@@ -18,3 +18,17 @@ class VisitorIdentified:
     contact_id: int
     events_attached: int
     occurred_at: dt.datetime
+
+
+@event
+class ContactEventRecorded:
+    """An event of a known contact was recorded by the server (an email open or click, ...).
+
+    Subscribers: scoring, to apply the event's points (bot events give none).
+    """
+
+    event_id: int
+    contact_id: int
+    type: str
+    is_bot: bool
+    occurred_at: dt.datetime

@@ -20,7 +20,7 @@ from leadmill.core import events as domain_events
 from leadmill.core.errors import NotFound
 
 from . import bots
-from .events import VisitorIdentified
+from .events import ContactEventRecorded, VisitorIdentified
 from .models import Event, EventType, Visitor
 from .schemas import EventIn, visitor_id_valid
 from .selectors import bot_rules_active
@@ -121,6 +121,31 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
             rows.append(row)
         Event.objects.bulk_create(rows)
     return IngestResult(stored=len(rows), bots=sum(1 for row in rows if row.is_bot))
+
+
+def event_record(
+    *,
+    contact_id: int,
+    type: str,
+    name: str = "",
+    url: str = "",
+    properties: dict | None = None,
+    is_bot: bool = False,
+    occurred_at: dt.datetime | None = None,
+) -> Event:
+    """Record one server-side event of a known contact (an email open or click, ...) and
+    publish :class:`.events.ContactEventRecorded` in the same transaction."""
+    at = occurred_at or timezone.now()
+    with transaction.atomic():
+        row = Event.objects.create(
+            occurred_at=at, contact_id=contact_id, type=type, name=name[:200], url=url[:2000],
+            properties=properties or {}, is_bot=is_bot,
+            channel="email" if type in (EventType.EMAIL_OPEN, EventType.EMAIL_CLICK) else "",
+        )
+        domain_events.publish(
+            ContactEventRecorded(event_id=row.pk, contact_id=contact_id, type=type, is_bot=is_bot, occurred_at=at)
+        )
+    return row
 
 
 def visitor_identify(*, visitor_id: str, contact_id: int) -> int:
