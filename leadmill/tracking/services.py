@@ -103,7 +103,7 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
         item = seen.setdefault(visitor_id, _Seen(event.occurred_at, event.occurred_at, ua_bot or visitor_id in inhuman))
         item.first, item.last = min(item.first, event.occurred_at), max(item.last, event.occurred_at)
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # joins the collect view's transaction
         known = _visitors_upsert(seen)
         rows = []
         for visitor_id, event in zip(visitor_ids, events, strict=True):

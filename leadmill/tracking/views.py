@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -103,9 +104,6 @@ def collect(request):
         return _error(415, "unsupported_media_type", _("Send the events as application/json (or text/plain holding JSON)."))
     if origin not in allowed:
         return _error(403, "origin_not_allowed", _("This site may not send events; add its origin to the tracked sites."))
-    if retry_after := _rate_limited(request):
-        return _cors(_error(429, "rate_limited", _("Too many events. Please slow down."),
-                            headers={"Retry-After": str(retry_after)}), origin, allowed)
     body = request.read(max_bytes + 1)
     if len(body) > max_bytes:
         return _error(413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes})
@@ -120,7 +118,12 @@ def collect(request):
     cookie_visitor = request.COOKIES.get(VISITOR_COOKIE, "")
     if visitor_id_valid(cookie_visitor):  # the tracker on Leadmill's own pages: the cookie is ours
         batch = [event if event.visitor_id else _with_visitor(event, cookie_visitor) for event in batch]
-    services.events_ingest(events=batch, meta=_meta(request, allowed))
+    # The rate count and the batch share one short transaction: one commit per request.
+    with transaction.atomic():
+        if retry_after := _rate_limited(request):
+            return _cors(_error(429, "rate_limited", _("Too many events. Please slow down."),
+                                headers={"Retry-After": str(retry_after)}), origin, allowed)
+        services.events_ingest(events=batch, meta=_meta(request, allowed))
     return _cors(HttpResponse(status=204), origin, allowed)
 
 
