@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from leadmill.contacts.identity import email_normalise, phone_normalise
-from leadmill.contacts.models import CustomFieldDefinition
+from leadmill.contacts.models import Contact, CustomFieldDefinition
 from leadmill.core.errors import ValidationFailed
 
 from . import tokens
@@ -134,16 +134,71 @@ def public_form_for(
     """An unbound (or, with ``data``, bound) public form.
 
     The render token is fresh unless a still-valid one is passed back (a re-render after an
-    error keeps the time the person first saw the form)."""
+    error keeps the time the person first saw the form, and the fields it left out). With
+    progressive profiling, the fields shown depend on what the visitor's contact already told
+    us (:func:`fields_omitted`); the token carries the left-out fields to the post."""
     form_class = lead_form_class(form)
     django_form = form_class(data=data, prefix=None)
+    if render_token:
+        omitted = tokens.render_token_omitted(render_token, form_id=form.pk)
+    else:
+        contact = known_contact(request) if form.progressive_profiling and request is not None else None
+        omitted = fields_omitted(form, contact)
+    for name in omitted:
+        django_form.fields.pop(name, None)
     return PublicForm(
         form=form,
         django_form=django_form,
         action=form_action_url(form.slug),
-        render_token=render_token or tokens.render_token_make(form_id=form.pk),
+        render_token=render_token or tokens.render_token_make(form_id=form.pk, omitted=omitted),
         page_id=page.pk if page is not None else page_id,
     )
+
+
+def known_contact(request) -> Contact | None:
+    """The contact behind the visitor cookie of Leadmill's own pages, if it identified."""
+    from leadmill.tracking.schemas import visitor_id_valid
+
+    visitor_id = request.COOKIES.get("lm_vid", "")
+    if not visitor_id_valid(visitor_id):
+        return None
+    return Contact.objects.filter(visitors__id=visitor_id).first()
+
+
+def _known(contact: Contact, form_field) -> bool:
+    if form_field.kind == FieldKind.EMAIL:
+        return False  # always asked: it is how the person is known, and we never prefill it
+    if form_field.kind == FieldKind.CUSTOM:
+        return contact.custom.get(form_field.custom_key) not in (None, "")
+    if form_field.kind == FieldKind.MESSAGE:
+        return False
+    return bool(getattr(contact, form_field.kind, ""))
+
+
+def fields_omitted(form: Form, contact: Contact | None) -> frozenset[str]:
+    """Which fields progressive profiling leaves out for ``contact`` (None: not known).
+
+    A visitor we do not know sees the form's ordinary fields. A known lead is not asked
+    again what it already told us; each such field gives its place to the next field marked
+    "ask known leads only" that it has not answered, so the form never grows longer.
+    Values are never prefilled (a shared computer would show them to someone else).
+    """
+    if not form.progressive_profiling:
+        return frozenset()
+    fields = list(form.fields.all())
+    queued = [f for f in fields if f.progressive]
+    if contact is None:
+        return frozenset(f.name for f in queued)
+    ordinary = [f for f in fields if not f.progressive]
+    answered = [f for f in ordinary if _known(contact, f)]
+    places = len(answered)
+    shown_queued = []
+    for candidate in queued:
+        if places and not _known(contact, candidate):
+            shown_queued.append(candidate)
+            places -= 1
+    shown = {f.name for f in ordinary if f not in answered} | {f.name for f in shown_queued}
+    return frozenset(f.name for f in fields if f.name not in shown and f.kind != FieldKind.EMAIL)
 
 
 @cache

@@ -104,6 +104,11 @@ class Form(ClusterableModel):
                     "Leadmill's own pages are always allowed."),
     )
     is_active = models.BooleanField(_("accepting submissions"), default=True)
+    progressive_profiling = models.BooleanField(
+        _("progressive profiling"), default=False,
+        help_text=_("On Leadmill's pages, a known lead is not asked again for what it already told us: "
+                    "those fields give their place to the fields marked \"ask known leads only\"."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     panels = [
@@ -111,6 +116,7 @@ class Form(ClusterableModel):
         FieldPanel("slug"),
         FieldPanel("offer"),
         InlinePanel("fields", label=_("Fields"), min_num=1),
+        FieldPanel("progressive_profiling"),
         InlinePanel("consents", label=_("Consent checkboxes")),
         MultiFieldPanel(
             [FieldPanel("submit_label"), FieldPanel("success_message"), FieldPanel("is_active")],
@@ -141,8 +147,15 @@ class FormField(Orderable):
     label = models.CharField(_("label"), max_length=200, blank=True, help_text=_("Leave empty for the default."))
     required = models.BooleanField(_("required"), default=False)
     help_text = models.CharField(_("help text"), max_length=300, blank=True)
+    progressive = models.BooleanField(
+        _("ask known leads only"), default=False,
+        help_text=_("With progressive profiling: asked, in order, in place of fields a known lead already answered."),
+    )
 
-    panels = [FieldPanel("kind"), FieldPanel("custom_key"), FieldPanel("label"), FieldPanel("required"), FieldPanel("help_text")]
+    panels = [
+        FieldPanel("kind"), FieldPanel("custom_key"), FieldPanel("label"), FieldPanel("required"),
+        FieldPanel("help_text"), FieldPanel("progressive"),
+    ]
 
     class Meta(Orderable.Meta):
         verbose_name = _("form field")

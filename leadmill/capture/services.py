@@ -137,9 +137,10 @@ def _submission_check(
     form = definition.form
     if raw.get(HONEYPOT_FIELD, "").strip():
         return Submission.Status.SPAM, {}, {}, "honeypot"
-    age = tokens.render_token_age(str(data.get(RENDER_TOKEN_FIELD) or ""), form_id=form.pk)
-    if age is None:
+    read = tokens.render_token_read(str(data.get(RENDER_TOKEN_FIELD) or ""), form_id=form.pk)
+    if read is None:
         return Submission.Status.SPAM, {}, {}, "render_token_invalid"
+    age, omitted = read
     if age < settings.LEADMILL_FORM_MIN_SECONDS:
         return Submission.Status.SPAM, {}, {}, "too_fast"
     if not form.is_active:
@@ -148,6 +149,9 @@ def _submission_check(
         message = _("This form was open for too long. Please check your details and send it again.")
         return Submission.Status.REJECTED, {"__all__": [message]}, {}, ""
     django_form = definition.form_class(data=raw)
+    for name in omitted:  # progressive profiling left these out for this person
+        if name != "email":
+            django_form.fields.pop(name, None)
     if not django_form.is_valid():
         errors = {name: [str(e) for e in errs] for name, errs in django_form.errors.items()}
         return Submission.Status.REJECTED, errors, {}, ""

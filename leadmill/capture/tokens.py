@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 
 from django.conf import settings
 from django.core import signing
@@ -12,14 +13,18 @@ THANKS_SALT = "leadmill.capture.thanks"
 DOWNLOAD_SALT = "leadmill.capture.download"
 
 
-def render_token_make(*, form_id: int, at: float | None = None) -> str:
-    """A token proving the form was rendered by us, and when."""
-    return signing.dumps({"f": form_id, "t": int(at if at is not None else time.time())}, salt=RENDER_SALT, compress=True)
+def render_token_make(*, form_id: int, at: float | None = None, omitted: Collection[str] = ()) -> str:
+    """A token proving the form was rendered by us, and when; with progressive profiling,
+    also which of its fields were left out for this person (they are not asked on post)."""
+    data: dict = {"f": form_id, "t": int(at if at is not None else time.time())}
+    if omitted:
+        data["o"] = sorted(omitted)
+    return signing.dumps(data, salt=RENDER_SALT, compress=True)
 
 
-def render_token_age(token: str, *, form_id: int, now: float | None = None) -> float | None:
-    """Seconds since the form was rendered, or None when the token is missing, forged or
-    belongs to another form."""
+def render_token_read(token: str, *, form_id: int, now: float | None = None) -> tuple[float, frozenset[str]] | None:
+    """(seconds since the form was rendered, fields left out of it), or None when the token
+    is missing, forged or belongs to another form."""
     if not token:
         return None
     try:
@@ -28,7 +33,21 @@ def render_token_age(token: str, *, form_id: int, now: float | None = None) -> f
         return None
     if not isinstance(data, dict) or data.get("f") != form_id or not isinstance(data.get("t"), int):
         return None
-    return (now if now is not None else time.time()) - data["t"]
+    omitted = data.get("o") or []
+    age = (now if now is not None else time.time()) - data["t"]
+    return age, frozenset(name for name in omitted if isinstance(name, str))
+
+
+def render_token_age(token: str, *, form_id: int, now: float | None = None) -> float | None:
+    """Seconds since the form was rendered (see :func:`render_token_read`)."""
+    read = render_token_read(token, form_id=form_id, now=now)
+    return read[0] if read else None
+
+
+def render_token_omitted(token: str, *, form_id: int) -> frozenset[str]:
+    """The fields a valid render token says were left out; empty for any other token."""
+    read = render_token_read(token, form_id=form_id)
+    return read[1] if read else frozenset()
 
 
 def thanks_token_make(*, submission_id: int) -> str:

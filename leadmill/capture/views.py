@@ -282,7 +282,7 @@ def form_embed(request, slug: str):
     form = Form.objects.filter(slug=slug, is_active=True).prefetch_related("fields", "consents__purpose").first()
     if form is None:
         raise Http404(_("This form does not exist."))
-    public_form = public_form_for(form)
+    public_form = public_form_for(form, request=request)  # Leadmill's cookie: progressive profiling
     context = {"lead_form": public_form, "form": form, "embedded": True}
     if request.GET.get("format") == "json" or "application/json" in request.META.get("HTTP_ACCEPT", ""):
         html = render_to_string("capture/includes/lead_form.html", context, request=request)
