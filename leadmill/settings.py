@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "taggit",
     "django_filters",
     "huey.contrib.djhuey",
+    "anymail",
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "django.contrib.admin",
     "django.contrib.auth",
@@ -249,6 +250,11 @@ else:
     # The embedded default: every message is kept in the outbox the back office shows.
     EMAIL_BACKEND = "leadmill.messaging.backends.OutboxEmailBackend"
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+# Bounce and complaint webhooks of the email service provider, under /anymail/ (django-anymail).
+# Basic-auth "user:password" the ESP must send; unset, a random one nobody knows refuses all.
+ANYMAIL = {
+    "WEBHOOK_SECRET": env("ANYMAIL_WEBHOOK_SECRET") or f"off:{os.urandom(24).hex()}",
+}
 
 # --- Contacts ------------------------------------------------------------------------------
 LEADMILL_PHONE_REGION = env("LEADMILL_PHONE_REGION", "US")
@@ -264,6 +270,7 @@ LEADMILL_TRUNCATE_IP = env_bool("LEADMILL_TRUNCATE_IP", False)
 # Forms are cached per process for this long: an edit reaches every process within it.
 LEADMILL_FORM_CACHE_SECONDS = env_int("LEADMILL_FORM_CACHE_SECONDS", 5)
 LEADMILL_DOWNLOAD_LINK_HOURS = env_int("LEADMILL_DOWNLOAD_LINK_HOURS", 72)
+LEADMILL_DOUBLE_OPT_IN_DAYS = env_int("LEADMILL_DOUBLE_OPT_IN_DAYS", 30)
 LEADMILL_MAX_SUBMISSION_BYTES = env_int("LEADMILL_MAX_SUBMISSION_BYTES", 64 * 1024)
 # Trust X-Forwarded-For from a reverse proxy for the client IP (only behind one).
 LEADMILL_TRUST_X_FORWARDED_FOR = env_bool("LEADMILL_TRUST_X_FORWARDED_FOR", False)
@@ -278,10 +285,21 @@ LEADMILL_TRACKING_RATE_LIMIT_PER_IP = env_int("LEADMILL_TRACKING_RATE_LIMIT_PER_
 LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND = env_int("LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND", 4)
 LEADMILL_EVENT_RETENTION_DAYS = env_int("LEADMILL_EVENT_RETENTION_DAYS", 395)
 
+# --- Scoring -------------------------------------------------------------------------------
+# The weekly retrain runs when at least this many outcomes are new since the active model.
+LEADMILL_SCORING_RETRAIN_MIN_OUTCOMES = env_int("LEADMILL_SCORING_RETRAIN_MIN_OUTCOMES", 50)
+
 # --- Sales ---------------------------------------------------------------------------------
 # Defaults for the back office's sales settings (which win when filled in).
 LEADMILL_SALES_SLA_HOURS = env_int("LEADMILL_SALES_SLA_HOURS", 4)
 LEADMILL_NEW_LEAD_ALERT_EMAIL = env("LEADMILL_NEW_LEAD_ALERT_EMAIL")
+
+# --- Marketing email (nurture) ------------------------------------------------------------
+LEADMILL_EMAIL_SENDER_ADDRESS = env("LEADMILL_EMAIL_SENDER_ADDRESS")
+LEADMILL_EMAIL_UNSUBSCRIBE_MAILTO = env("LEADMILL_EMAIL_UNSUBSCRIBE_MAILTO")
+LEADMILL_EMAIL_MAX_PER_HOUR = env_int("LEADMILL_EMAIL_MAX_PER_HOUR", 0)
+LEADMILL_EMAIL_CLAIM_LEASE_SECONDS = env_int("LEADMILL_EMAIL_CLAIM_LEASE_SECONDS", 300)
+LEADMILL_EMAIL_SCANNER_CLICK_SECONDS = env_int("LEADMILL_EMAIL_SCANNER_CLICK_SECONDS", 10)
 
 # --- Files ---------------------------------------------------------------------------------
 MEDIA_ROOT = str(DATA_DIR / "media")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("t/", include("leadmill.tracking.urls")),
     path("e/", include("leadmill.nurture.urls")),
     path("api/", include("leadmill.api.urls")),
+    path("anymail/", include("anymail.urls")),  # ESP bounce/complaint webhooks
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
 ]

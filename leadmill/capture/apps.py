@@ -15,4 +15,5 @@ class CaptureConfig(AppConfig):
 
         events.subscribe(LeadCaptured, handlers.deliver_offer_email)
         events.subscribe(LeadCaptured, handlers.stitch_visitor)
+        events.subscribe(LeadCaptured, handlers.request_opt_in_confirmation)
         registry.register_timeline(selectors.submission_timeline)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from leadmill.messaging.services import email_send_transactional
 from leadmill.tracking.services import visitor_identify
 
-from . import services
+from . import opt_in, services
 from .events import LeadCaptured
 from .models import Submission
 from .selectors import offer_delivery
@@ -43,3 +43,8 @@ def stitch_visitor(event: LeadCaptured) -> None:
     visitor_id = Submission.objects.filter(pk=event.submission_id).values_list("visitor_id", flat=True).first()
     if visitor_id:
         visitor_identify(visitor_id=visitor_id, contact_id=event.contact_id)
+
+
+def request_opt_in_confirmation(event: LeadCaptured) -> None:
+    """On a double opt-in form, email the link that confirms the marketing consent — once."""
+    opt_in.opt_in_request_send(submission_id=event.submission_id)

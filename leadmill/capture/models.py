@@ -109,6 +109,11 @@ class Form(ClusterableModel):
         help_text=_("On Leadmill's pages, a known lead is not asked again for what it already told us: "
                     "those fields give their place to the fields marked \"ask known leads only\"."),
     )
+    double_opt_in = models.BooleanField(
+        _("double opt-in"), default=False,
+        help_text=_("Ask people to confirm their marketing email consent with a link sent by email. "
+                    "Until they click it, they receive the offer but no marketing email."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     panels = [
@@ -118,6 +123,7 @@ class Form(ClusterableModel):
         InlinePanel("fields", label=_("Fields"), min_num=1),
         FieldPanel("progressive_profiling"),
         InlinePanel("consents", label=_("Consent checkboxes")),
+        FieldPanel("double_opt_in"),
         MultiFieldPanel(
             [FieldPanel("submit_label"), FieldPanel("success_message"), FieldPanel("is_active")],
             heading=_("After submitting"),
@@ -254,6 +260,7 @@ class Submission(models.Model):
         help_text=_("The first-party tracking id of the browser that sent it (stitched after commit)."),
     )
     offer_emailed_at = models.DateTimeField(_("offer emailed"), null=True, blank=True)
+    opt_in_emailed_at = models.DateTimeField(_("confirmation request emailed"), null=True, blank=True)
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
 
     class Meta:

@@ -257,6 +257,8 @@ def _submission_process(submission: Submission) -> None:
                 ip_address=submission.ip_address, user_agent=submission.user_agent,
                 occurred_at=submission.created_at,
             ),
+            # Marketing grants wait for the emailed link (handlers.request_opt_in_confirmation).
+            double_opt_in=form.double_opt_in,
         )
     Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ACCEPTED, contact=result.contact)
     submission.status, submission.contact = Submission.Status.ACCEPTED, result.contact

@@ -11,6 +11,7 @@ from django.core import signing
 RENDER_SALT = "leadmill.capture.render"
 THANKS_SALT = "leadmill.capture.thanks"
 DOWNLOAD_SALT = "leadmill.capture.download"
+OPT_IN_SALT = "leadmill.capture.double_opt_in"
 
 
 def render_token_make(*, form_id: int, at: float | None = None, omitted: Collection[str] = ()) -> str:
@@ -75,3 +76,30 @@ def download_token_read(token: str) -> tuple[int, int] | None:
     if not isinstance(data, dict):
         return None
     return data.get("s"), data.get("o")
+
+
+def opt_in_token_make(*, contact_id: int, consent_ids: list[int]) -> str:
+    """The token of a double opt-in confirmation link: the contact and its awaiting consents."""
+    return signing.dumps(
+        {"c": contact_id, "k": sorted(consent_ids)}, salt=OPT_IN_SALT, compress=True
+    )
+
+
+def opt_in_token_read(token: str) -> tuple[int, list[int]] | None:
+    """(contact id, consent row ids) of a confirmation link not older than
+    LEADMILL_DOUBLE_OPT_IN_DAYS, else None (forged, altered or expired)."""
+    try:
+        data = signing.loads(
+            token, salt=OPT_IN_SALT, max_age=settings.LEADMILL_DOUBLE_OPT_IN_DAYS * 86_400
+        )
+    except signing.BadSignature:  # SignatureExpired is a BadSignature
+        return None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("c"), int)
+        or not isinstance(data.get("k"), list)
+    ):
+        return None
+    if not data["k"] or not all(isinstance(pk, int) for pk in data["k"]):
+        return None
+    return data["c"], data["k"]

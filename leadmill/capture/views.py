@@ -25,12 +25,12 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from leadmill.consent.services import ip_for_storage
 from leadmill.core.ratelimit import rate_limit_hit
 
-from . import services, tokens
+from . import opt_in, services, tokens
 from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
 from .models import CallToAction, Form, Offer, Submission
 from .selectors import (
@@ -330,4 +330,27 @@ def offer_download(request, token: str):
     return response
 
 
-__all__ = ["form_post", "form_thanks", "form_embed", "cta_redirect", "offer_download", "ThankYou"]
+@csrf_exempt  # the signed token is the authority; there is no session to ride on
+@never_cache
+@require_http_methods(["GET", "POST"])
+def opt_in_confirm(request, token: str):
+    """``/f/confirm/<token>/``: GET shows a confirm button (mail scanners fetch links, so a
+    GET never confirms); its POST appends the confirmation to the consent ledger."""
+    if request.method == "POST":
+        state, written = opt_in.opt_in_confirm(
+            token=token, ip_address=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")[:500]
+        )
+        just_confirmed = written > 0
+    else:
+        state, just_confirmed = opt_in.opt_in_state(token=token), False
+    response = TemplateResponse(
+        request, "capture/opt_in_confirm.html",
+        {"state": state.value, "just_confirmed": just_confirmed, "page": None},
+        status=400 if state is opt_in.OptInState.INVALID else 200,
+    )
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"  # the token stays out of other sites' logs
+    return response
+
+
+__all__ = ["form_post", "form_thanks", "form_embed", "cta_redirect", "offer_download", "opt_in_confirm", "ThankYou"]

@@ -1,10 +1,65 @@
-"""Reads on consent."""
+"""Reads on consent, and the one place that decides whether a contact may be emailed.
+
+Marketing email needs three things at once: the contact's latest answer for an
+email-marketing purpose is a grant that is not waiting for its double opt-in confirmation,
+the contact has an email address, and that address is not on the suppression list.
+:func:`marketing_recipients` is the rule for a batch (two queries whatever its size);
+:func:`may_receive_marketing_email` is the same rule for one contact. Any email at all
+(transactional included) only needs the address not to be suppressed: :func:`may_receive_email`.
+"""
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from collections.abc import Collection
 
-from .models import Consent, Purpose
+from django.conf import settings
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.utils.crypto import salted_hmac
+
+from leadmill.contacts.identity import email_normalise
+from leadmill.contacts.models import Contact
+from leadmill.core.errors import ValidationFailed
+
+from .models import Consent, Purpose, Suppression
+
+ADDRESS_HASH_SALT = "leadmill.consent.address_hash"
+
+
+def _normalised(email: str) -> str:
+    try:
+        return email_normalise(email, check_deliverability=False)
+    except ValidationFailed:  # a bounce report may carry an address our forms would refuse
+        return (email or "").strip().lower()
+
+
+def address_hash(email: str) -> str:
+    """The keyed hash (HMAC-SHA256, keyed by SECRET_KEY) of the normalised address, in hex.
+
+    What the suppression list stores instead of the address: it cannot be reversed without
+    the key, yet the same address always gives the same hash.
+    """
+    return salted_hmac(ADDRESS_HASH_SALT, _normalised(email), algorithm="sha256").hexdigest()
+
+
+def _address_hashes(email: str, *, normalised: bool = False) -> list[str]:
+    """The hash under SECRET_KEY and under each of SECRET_KEY_FALLBACKS, so rotating the key
+    (the documented way, keeping the old one as a fallback) does not empty the list."""
+    value = email.strip().lower() if normalised else _normalised(email)
+    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [
+        salted_hmac(ADDRESS_HASH_SALT, value, secret=key, algorithm="sha256").hexdigest()
+        for key in keys
+    ]
+
+
+def is_suppressed(*, email: str) -> bool:
+    """True when the address is on the suppression list (hard bounce, complaint, erasure, by hand)."""
+    return Suppression.objects.filter(address_hash__in=_address_hashes(email)).exists()
+
+
+def may_receive_email(*, email: str) -> bool:
+    """Whether any email at all, transactional included, may go to this address."""
+    return bool((email or "").strip()) and not is_suppressed(email=email)
 
 
 def consent_current(*, contact_id: int) -> dict[str, bool]:
@@ -18,18 +73,127 @@ def consent_current(*, contact_id: int) -> dict[str, bool]:
     return {key: bool(granted) for key, granted in rows if granted is not None}
 
 
-def may_receive_marketing_email(*, contact_id: int) -> bool:
-    """The one place that decides whether marketing email may go to a contact.
+def latest_consents(*, contact_ids: Collection[int], purpose_ids: Collection[int] | None = None):
+    """Consent rows that are the latest answer of their (contact, purpose), as a queryset.
 
-    True when the latest answer of at least one email-marketing purpose is a grant.
-    (Suppressions — bounces, complaints, erasures — join this check with the nurture work.)
+    Set-based: a row is the latest when no row of the same contact and purpose is newer
+    (by time, then id), which the (contact, purpose, occurred_at) index answers directly.
+    The contact ids are repeated inside the subquery so that PostgreSQL, when it prefers a
+    hash anti-join, reads only these contacts' rows instead of the whole ledger.
     """
-    latest = Consent.objects.filter(contact_id=contact_id, purpose=OuterRef("pk")).order_by(
-        "-occurred_at", "-id"
+    ids = list(contact_ids)
+    newer = Consent.objects.filter(
+        contact_id=OuterRef("contact_id"), purpose_id=OuterRef("purpose_id"), contact_id__in=ids
+    ).filter(
+        Q(occurred_at__gt=OuterRef("occurred_at"))
+        | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk"))
     )
-    return (
-        Purpose.objects.filter(is_email_marketing=True)
-        .annotate(granted=Subquery(latest.values("granted")[:1]))
-        .filter(granted=True)
-        .exists()
+    rows = Consent.objects.filter(contact_id__in=ids)
+    if purpose_ids is not None:
+        rows = rows.filter(purpose_id__in=list(purpose_ids))
+    return rows.filter(~Exists(newer))
+
+
+def _newer_answer() -> Exists:
+    """A later answer of the same contact to the same purpose (by time, then row id)."""
+    return Exists(
+        Consent.objects.filter(
+            contact_id=OuterRef("contact_id"), purpose_id=OuterRef("purpose_id")
+        ).filter(
+            Q(occurred_at__gt=OuterRef("occurred_at"))
+            | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk"))
+        )
+    )
+
+
+def marketing_grant_q(*, purpose_id: int | None = None, purpose_key: str = "") -> Q:
+    """The consent part of the rule, for a queryset of contacts (a correlated subquery).
+
+    True when the contact's latest answer to the purpose is a grant not awaiting double opt-in
+    confirmation. ``purpose_id``: that email-marketing purpose (a purpose that does not permit
+    marketing email never does); ``purpose_key``: that purpose, whatever it permits (a
+    segment condition); neither: any email-marketing purpose. Suppression is not in it (the list holds keyed hashes, computed in Python): use
+    :func:`marketing_recipients` to decide a send. Segments use this to filter in SQL.
+    """
+    grants = Consent.objects.filter(
+        contact_id=OuterRef("pk"), granted=True, awaiting_confirmation=False
+    )
+    if purpose_id is not None:
+        grants = grants.filter(purpose_id=purpose_id, purpose__is_email_marketing=True)
+    elif purpose_key:
+        grants = grants.filter(purpose__key=purpose_key)
+    else:
+        grants = grants.filter(purpose__is_email_marketing=True)
+    return Q(Exists(grants.filter(~_newer_answer())))
+
+
+def marketing_recipients(
+    *, contact_ids: Collection[int], purpose_id: int | None = None
+) -> set[int]:
+    """The contacts among ``contact_ids`` that may receive marketing email now.
+
+    ``purpose_id`` names the subscription type the message is for; None accepts any
+    email-marketing purpose. Two queries whatever the batch size: the permitted contacts
+    with their addresses (:func:`marketing_grant_q`), then which addresses are suppressed.
+    """
+    ids = list(contact_ids)
+    if not ids:
+        return set()
+    permitted = (
+        Contact.objects.filter(pk__in=ids, email__isnull=False)
+        .exclude(email="")
+        .filter(marketing_grant_q(purpose_id=purpose_id))
+    )
+    emails = dict(permitted.order_by().values_list("pk", "email"))
+    if not emails:
+        return set()
+    # Stored addresses are normalised already (contacts.identity): a lower() is enough here.
+    hashes = {
+        contact_id: _address_hashes(email, normalised=True) for contact_id, email in emails.items()
+    }
+    suppressed = set(
+        Suppression.objects.filter(
+            address_hash__in=[h for per_contact in hashes.values() for h in per_contact]
+        ).values_list("address_hash", flat=True)
+    )
+    return {contact_id for contact_id, own in hashes.items() if suppressed.isdisjoint(own)}
+
+
+def may_receive_marketing_email(*, contact_id: int, purpose_id: int | None = None) -> bool:
+    """Whether marketing email may go to this contact now: :func:`marketing_recipients` for one.
+
+    True when the latest answer for the purpose (any email-marketing purpose when
+    ``purpose_id`` is None) is a confirmed grant, the contact has an email address and that
+    address is not suppressed.
+    """
+    return contact_id in marketing_recipients(contact_ids=[contact_id], purpose_id=purpose_id)
+
+
+def marketing_purposes_granted(*, contact_id: int) -> list[int]:
+    """Ids of the email-marketing purposes whose latest answer by the contact is a grant
+    (confirmed or awaiting confirmation): what an unsubscribe from everything withdraws."""
+    return sorted(
+        latest_consents(contact_ids=[contact_id])
+        .filter(granted=True, purpose__is_email_marketing=True)
+        .order_by()
+        .values_list("purpose_id", flat=True)
+    )
+
+
+def double_opt_in_pending(*, contact_id: int, consent_ids: Collection[int]):
+    """The contact's latest answers, for the purposes of ``consent_ids``, that are grants
+    still awaiting their double opt-in confirmation, as a queryset.
+
+    Empty once confirmed or withdrawn: what makes a confirmation link single-use. Rows of
+    ``consent_ids`` that belong to another contact are ignored.
+    """
+    purpose_ids = set(
+        Consent.objects.filter(pk__in=list(consent_ids), contact_id=contact_id).values_list(
+            "purpose_id", flat=True
+        )
+    )
+    if not purpose_ids:
+        return Consent.objects.none()
+    return latest_consents(contact_ids=[contact_id], purpose_ids=purpose_ids).filter(
+        granted=True, awaiting_confirmation=True
     )

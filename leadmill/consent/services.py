@@ -1,17 +1,28 @@
-"""Writes on the consent ledger."""
+"""Writes on the consent ledger and the suppression list.
+
+The ledger is append-only: a withdrawal or a double opt-in confirmation is a new row, so
+every moment of a person's permission stays on record with its proof.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import ipaddress
+from collections.abc import Collection
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact
+from leadmill.core import events
+from leadmill.core.errors import ValidationFailed
 
-from .models import Consent, Purpose, PurposeText
+from . import selectors
+from .events import MarketingConsentWithdrawn
+from .models import Consent, Purpose, PurposeText, Suppression
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -42,13 +53,35 @@ def ip_for_storage(ip: str | None) -> str | None:
 
 
 def consents_record(
-    *, contact: Contact, granted: dict[int, bool], texts: dict[int, PurposeText | int], proof: ConsentProof
+    *,
+    contact: Contact,
+    granted: dict[int, bool],
+    texts: dict[int, PurposeText | int],
+    proof: ConsentProof,
+    double_opt_in: bool = False,
 ) -> list[Consent]:
     """Append one consent row per purpose id in ``granted`` (True = agreed, False = declined).
 
     ``texts`` maps each purpose id to the text version the person was shown (the row or its id).
+    With ``double_opt_in``, a grant of an email-marketing purpose is recorded as awaiting
+    confirmation (no marketing email until :func:`double_opt_in_confirm`), unless the
+    contact already holds a confirmed grant for it: they proved the address before.
     """
     at = proof.occurred_at or timezone.now()
+    awaiting: set[int] = set()
+    if double_opt_in:
+        asked = [pid for pid, agreed in granted.items() if agreed]
+        marketing = set(
+            Purpose.objects.filter(pk__in=asked, is_email_marketing=True).values_list(
+                "pk", flat=True
+            )
+        )
+        confirmed = set(
+            selectors.latest_consents(contact_ids=[contact.pk], purpose_ids=marketing)
+            .filter(granted=True, awaiting_confirmation=False)
+            .values_list("purpose_id", flat=True)
+        )
+        awaiting = marketing - confirmed
     rows = [
         Consent(
             contact=contact,
@@ -62,10 +95,129 @@ def consents_record(
             page_url=proof.page_url[:500],
             ip_address=ip_for_storage(proof.ip_address),
             user_agent=proof.user_agent[:500],
+            awaiting_confirmation=purpose_id in awaiting,
         )
         for purpose_id, agreed in granted.items()
     ]
     return Consent.objects.bulk_create(rows)
+
+
+def double_opt_in_confirm(
+    *, consent_ids: Collection[int], proof: ConsentProof, contact_id: int | None = None
+) -> int:
+    """Confirm grants awaiting double opt-in: append a ``double_opt_in`` grant per purpose.
+
+    For each (contact, purpose) of the given rows whose latest answer is still a grant
+    awaiting confirmation, a confirmed grant is appended with the same text version, the
+    proof of the click (IP, user agent, time) and the form and submission of the original.
+    ``contact_id`` limits the confirmation to that contact's rows (a link names its contact).
+    Idempotent: a purpose already confirmed, or withdrawn since, gets no row. Returns the
+    number of rows written (0 on a second click).
+    """
+    rows = Consent.objects.filter(pk__in=list(consent_ids))
+    if contact_id is not None:
+        rows = rows.filter(contact_id=contact_id)
+    contact_ids = sorted(set(rows.values_list("contact_id", flat=True)))
+    at = proof.occurred_at or timezone.now()
+    written = 0
+    with transaction.atomic():
+        for owner_id in contact_ids:
+            # Lock the contact so two clicks at once cannot both see "still awaiting".
+            Contact.objects.select_for_update().filter(pk=owner_id).first()
+            pending = selectors.double_opt_in_pending(contact_id=owner_id, consent_ids=consent_ids)
+            confirmations = [
+                Consent(
+                    contact_id=owner_id,
+                    purpose_id=row.purpose_id,
+                    purpose_text_id=row.purpose_text_id,
+                    granted=True,
+                    method=Consent.Method.DOUBLE_OPT_IN,
+                    occurred_at=at,
+                    form_id=row.form_id,
+                    submission_id=row.submission_id,
+                    page_url=(proof.page_url or row.page_url)[:500],
+                    ip_address=ip_for_storage(proof.ip_address),
+                    user_agent=proof.user_agent[:500],
+                    awaiting_confirmation=False,
+                )
+                for row in pending
+            ]
+            written += len(Consent.objects.bulk_create(confirmations))
+    return written
+
+
+def marketing_unsubscribe(
+    *, contact_id: int, purpose_ids: list[int] | None, proof: ConsentProof
+) -> int:
+    """Withdraw marketing permission: append a withdrawal (granted=False) per purpose.
+
+    ``purpose_ids`` None withdraws every email-marketing purpose whose latest answer is a
+    grant. Only purposes whose latest answer is a grant get a row, so a second unsubscribe
+    writes nothing. The rows' method is ``unsubscribe`` (or ``admin`` / ``api`` when the
+    proof says so). Publishes :class:`MarketingConsentWithdrawn` when a row was written.
+    Returns the number of rows written.
+    """
+    method = (
+        proof.method
+        if proof.method in (Consent.Method.ADMIN, Consent.Method.API)
+        else Consent.Method.UNSUBSCRIBE
+    )
+    at = proof.occurred_at or timezone.now()
+    with transaction.atomic():
+        Contact.objects.select_for_update().filter(pk=contact_id).first()
+        current = selectors.latest_consents(
+            contact_ids=[contact_id], purpose_ids=purpose_ids
+        ).filter(granted=True)
+        if purpose_ids is None:
+            current = current.filter(purpose__is_email_marketing=True)
+        withdrawn = sorted(set(current.order_by().values_list("purpose_id", flat=True)))
+        if not withdrawn:
+            return 0
+        Consent.objects.bulk_create(
+            Consent(
+                contact_id=contact_id,
+                purpose_id=purpose_id,
+                granted=False,
+                method=method,
+                occurred_at=at,
+                form_id=proof.form_id,
+                submission_id=proof.submission_id,
+                page_url=proof.page_url[:500],
+                ip_address=ip_for_storage(proof.ip_address),
+                user_agent=proof.user_agent[:500],
+            )
+            for purpose_id in withdrawn
+        )
+        events.publish(
+            MarketingConsentWithdrawn(contact_id=contact_id, purpose_ids=withdrawn, occurred_at=at)
+        )
+    return len(withdrawn)
+
+
+def suppression_add(*, email: str, reason: str, detail: str = "") -> bool:
+    """Put an address on the suppression list: no email of any kind goes to it again.
+
+    Stores only the keyed hash of the address. Idempotent: True when the address was added,
+    False when it was already listed (its first reason is kept). Raises ValidationFailed
+    for an empty address or an unknown reason.
+    """
+    if not (email or "").strip():
+        raise ValidationFailed(_("Enter an email address."), code="email_missing")
+    if reason not in Suppression.Reason.values:
+        raise ValidationFailed(
+            _("Unknown suppression reason %(reason)s.") % {"reason": reason},
+            code="suppression_reason_invalid",
+        )
+    if selectors.is_suppressed(email=email):
+        return False
+    try:
+        with transaction.atomic():
+            Suppression.objects.create(
+                address_hash=selectors.address_hash(email), reason=reason, detail=detail[:500]
+            )
+    except IntegrityError:  # added by a concurrent call a moment ago
+        return False
+    return True
 
 
 def _text_id(text: PurposeText | int | None) -> int | None:

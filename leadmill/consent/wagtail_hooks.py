@@ -1,9 +1,15 @@
-"""Back-office screens of consent: the purposes, and the consent part of a lead's page."""
+"""Back-office screens of consent: the purposes, the suppression list, and the consent part
+of a lead's page."""
 
+from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail import hooks
+from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel
+from wagtail.admin.ui.tables import Column, DateColumn
+from wagtail.admin.views import generic
+from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
@@ -13,7 +19,8 @@ from leadmill.contacts.views import (
     LimitedPermissionPolicy,
 )
 
-from .models import Consent, Purpose
+from . import selectors, services
+from .models import Consent, Purpose, Suppression
 
 LEDGER_ROWS_SHOWN = 200
 
@@ -44,6 +51,104 @@ class PurposeViewSet(SnippetViewSet):
 
 register_snippet(PurposeViewSet)
 
+HASH_PREFIX_LENGTH = 12
+
+
+class SuppressionForm(WagtailAdminModelForm):
+    """Add an address by hand: the address is hashed by the service and never stored."""
+
+    email = forms.EmailField(
+        label=gettext_lazy("Email address"),
+        help_text=gettext_lazy("Only a keyed hash of the address is kept, not the address."),
+    )
+    reason = forms.ChoiceField(
+        label=gettext_lazy("Reason"),
+        choices=[
+            (value, label)
+            for value, label in Suppression.Reason.choices
+            if value != Suppression.Reason.ERASED  # written by the erasure of a person only
+        ],
+        initial=Suppression.Reason.MANUAL,
+    )
+
+    class Meta:
+        model = Suppression
+        fields = ["email", "reason", "detail"]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"]
+        if selectors.is_suppressed(email=email):
+            raise forms.ValidationError(_("This address is already on the suppression list."))
+        return email
+
+    def save(self, commit: bool = True) -> Suppression:
+        data = self.cleaned_data
+        services.suppression_add(email=data["email"], reason=data["reason"], detail=data["detail"])
+        self.instance = Suppression.objects.get(address_hash=selectors.address_hash(data["email"]))
+        return self.instance
+
+
+class SuppressionIndexView(generic.IndexView):
+    """Searching by an address finds its hash; anything else is taken as a hash prefix."""
+
+    def search_queryset(self, queryset):
+        if not self.is_searching:
+            return queryset
+        query = self.search_query.strip()
+        if "@" in query:
+            return queryset.filter(address_hash=selectors.address_hash(query))
+        return queryset.filter(address_hash__startswith=query.lower())
+
+
+class SuppressionCreateView(generic.CreateView):
+    def get_success_buttons(self):
+        return []  # the list has no edit screen
+
+    def get_success_message(self, instance):
+        return _("Address added to the suppression list (hash %(prefix)s…).") % {
+            "prefix": instance.address_hash[:HASH_PREFIX_LENGTH]
+        }
+
+
+class SuppressionViewSet(ModelViewSet):
+    """Addresses that receive no email at all: hard bounces and complaints reported by the
+    email provider, erased people, and addresses added by hand. Shown by hash prefix and reason;
+    rows are never edited or removed here."""
+
+    model = Suppression
+    icon = "warning"
+    menu_label = gettext_lazy("Suppression list")
+    url_prefix = "suppression-list"
+    add_to_settings_menu = True
+    permission_policy = LimitedPermissionPolicy(Suppression, actions={"view", "add"})
+    copy_view_enabled = False
+    inspect_view_enabled = False
+    add_to_reference_index = False
+    index_view_class = SuppressionIndexView
+    add_view_class = SuppressionCreateView
+    list_display = [
+        Column(
+            "address_hash",
+            label=gettext_lazy("Address hash"),
+            accessor=lambda row: row.address_hash[:HASH_PREFIX_LENGTH] + "…",
+        ),
+        "reason",
+        "detail",
+        DateColumn("created_at", label=gettext_lazy("Since"), sort_key="created_at"),
+    ]
+    list_filter = ["reason"]
+    search_fields = ["address_hash"]
+    ordering = ["-created_at", "-id"]
+    list_per_page = 50
+
+    def get_form_class(self, for_update=False):
+        return SuppressionForm
+
+
+@hooks.register("register_admin_viewset")
+def register_suppression_viewset():
+    return SuppressionViewSet()
+
 
 @hooks.register(LEAD_DETAIL_PANELS_HOOK)
 def lead_consent_panels(request, contact) -> list[LeadDetailPanel]:
@@ -58,6 +163,8 @@ def lead_consent_panels(request, contact) -> list[LeadDetailPanel]:
         latest.setdefault(row.purpose_id, row)
 
     def answer(row: Consent) -> str:
+        if row.granted and row.awaiting_confirmation:
+            return _("Agreed, awaiting email confirmation")
         return _("Agreed") if row.granted else _("Declined")
 
     def version(row: Consent) -> str:

@@ -6,3 +6,11 @@ class MessagingConfig(AppConfig):
     name = "leadmill.messaging"
     label = "messaging"
     verbose_name = _("Messaging")
+
+    def ready(self):
+        # A third-party signal, not a model signal: the ESP's bounce and complaint webhooks.
+        from anymail.signals import tracking
+
+        from .bounces import tracking_event_received
+
+        tracking.connect(tracking_event_received, dispatch_uid="leadmill.messaging.bounces")

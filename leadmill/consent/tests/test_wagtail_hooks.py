@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from leadmill.contacts.tests.factories import ContactFactory
 
-from ..models import Consent, Purpose, PurposeText
+from ..models import Consent, Purpose, PurposeText, Suppression
+from ..selectors import address_hash
 from ..services import ConsentProof, consents_record, purpose_ensure
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +96,99 @@ def test_the_lead_page_shows_the_latest_answer_per_purpose_and_the_whole_ledger(
         ("Newsletter", "Agreed", "Form"),
     ]
     assert "https://lp.example/news/" in response.content.decode()
+
+
+# --- the suppression list ---------------------------------------------------------------------
+
+SUPPRESSIONS = "/admin/suppression-list/"
+
+
+def test_the_suppression_list_shows_hash_prefixes_and_reasons_never_addresses(staff):
+    from ..services import suppression_add
+
+    suppression_add(
+        email="angry@example.com", reason="complaint", detail="Postmark: spam complaint"
+    )
+    suppression_add(email="erased@example.com", reason="erased")
+
+    response = staff.get(SUPPRESSIONS)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert address_hash("angry@example.com")[:12] + "…" in page
+    assert address_hash("erased@example.com")[:12] + "…" in page
+    assert "Spam complaint" in page and "Person erased" in page
+    assert "angry@example.com" not in page
+    assert address_hash("angry@example.com") not in page  # only the prefix is shown
+
+
+def test_searching_the_suppression_list_by_address_or_hash_prefix_finds_the_row(staff):
+    from ..services import suppression_add
+
+    suppression_add(email="angry@example.com", reason="complaint")
+    suppression_add(email="other@example.com", reason="hard_bounce")
+    prefix = address_hash("other@example.com")[:8]
+
+    by_address = staff.get(SUPPRESSIONS, {"q": "Angry@Example.com"})
+    by_prefix = staff.get(SUPPRESSIONS, {"q": prefix})
+
+    assert [row.reason for row in by_address.context["object_list"]] == ["complaint"]
+    assert [row.reason for row in by_prefix.context["object_list"]] == ["hard_bounce"]
+
+
+def test_adding_an_address_by_hand_stores_only_its_hash(staff):
+    response = staff.post(
+        SUPPRESSIONS + "new/",
+        {"email": "Someone@Example.com", "reason": "manual", "detail": "asked by phone"},
+    )
+
+    assert response.status_code == 302
+    assert list(Suppression.objects.values_list("address_hash", "reason", "detail")) == [
+        (address_hash("someone@example.com"), "manual", "asked by phone")
+    ]
+
+
+def test_adding_an_address_already_listed_says_so_and_writes_nothing(staff):
+    from ..services import suppression_add
+
+    suppression_add(email="someone@example.com", reason="hard_bounce")
+
+    response = staff.post(
+        SUPPRESSIONS + "new/", {"email": "someone@example.com", "reason": "manual", "detail": ""}
+    )
+
+    assert response.status_code == 200
+    assert "already on the suppression list" in response.content.decode()
+    assert list(Suppression.objects.values_list("reason", flat=True)) == ["hard_bounce"]
+
+
+def test_suppressions_cannot_be_edited_or_deleted_in_the_back_office(staff):
+    from ..services import suppression_add
+
+    suppression_add(email="someone@example.com", reason="hard_bounce")
+    row = Suppression.objects.get()
+
+    edit = staff.get(f"{SUPPRESSIONS}edit/{row.pk}/")
+    delete = staff.post(f"{SUPPRESSIONS}delete/{row.pk}/")
+
+    assert (edit.status_code, delete.status_code) == (302, 302)
+    assert Suppression.objects.filter(pk=row.pk).exists()
+
+
+def test_the_lead_page_shows_a_double_opt_in_grant_as_awaiting_until_confirmed(staff):
+    from ..services import double_opt_in_confirm
+    from .factories import consent_give, marketing_purpose
+
+    contact = ContactFactory()
+    awaiting = consent_give(contact, marketing_purpose(), awaiting=True)
+
+    before = staff.get(reverse("leads:inspect", args=[contact.pk]))
+    double_opt_in_confirm(consent_ids=[awaiting.pk], proof=ConsentProof())
+    after = staff.get(reverse("leads:inspect", args=[contact.pk]))
+
+    def current(response):
+        panels = {panel.heading: panel for panel in response.context["panels"]}
+        return [row[:2] for row in panels["Consent"].rows]
+
+    assert current(before) == [("Marketing email", "Agreed, awaiting email confirmation")]
+    assert current(after) == [("Marketing email", "Agreed")]
