@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 SCOPES = {
     "leads:read": _("Read leads and their consents"),
     "leads:write": _("Create and update leads"),
+    "nurture:write": _("Enrol leads in sequences"),
 }
 
 

@@ -8,6 +8,7 @@ from leadmill.contacts.models import Contact
 from leadmill.contacts.services import Touch, contact_upsert
 from leadmill.core.errors import DomainError
 
+from . import nurture as nurture_router
 from .auth import ApiKeyAuth
 from .schemas import Error, LeadIn, LeadOut, LeadUpsertOut
 
@@ -61,5 +62,6 @@ def lead_list(request, email: str = "", limit: int = 50, after_id: int = 0):
 
 
 api.add_router("/v1/leads", leads)
+api.add_router("/v1/sequences", nurture_router.sequences)
 
 

@@ -8,6 +8,9 @@ class NurtureConfig(AppConfig):
     verbose_name = _("Nurture")
 
     def ready(self):
-        from . import handlers
+        from leadmill.core import registry
+
+        from . import handlers, selectors
 
         handlers.subscribe_all()
+        registry.register_timeline(selectors.enrollment_timeline)

@@ -1,7 +1,67 @@
-"""Subscribers of the nurture app (enrolment triggers, exits, segment entry). Idempotent."""
+"""Subscribers of the nurture app: enrolment triggers, exits, segment entry. Idempotent
+(events arrive at least once): enrolment follows the re-enrolment policy and the one-active
+constraint, exits only touch active enrollments."""
 
 from __future__ import annotations
+
+from leadmill.capture.events import LeadCaptured
+from leadmill.consent.events import MarketingConsentWithdrawn
+from leadmill.contacts.events import ContactCreated, ContactUpdated, StageChanged
+from leadmill.core import events
+from leadmill.scoring.events import ScoreChanged, TemperatureChanged
+from leadmill.tracking.events import ContactEventRecorded, ContactEventsIngested
+
+from . import triggers
+from .tasks import nurture_kick_after_commit
+
+
+def enrol_captured_lead(event: LeadCaptured) -> None:
+    """A form or offer that triggers sequences was submitted; the lead may also have
+    entered a trigger segment."""
+    enrolled = triggers.sequences_enrol_captured(
+        contact_id=event.contact_id, form_id=event.form_id, offer_id=event.offer_id
+    )
+    enrolled += triggers.segment_triggers_check(contact_ids=[event.contact_id])
+    if enrolled:
+        nurture_kick_after_commit()
+
+
+def follow_stage_change(event: StageChanged) -> None:
+    """Leave sequences that end at the new stage, then enrol where it is a trigger."""
+    triggers.sequences_exit_stage(contact_id=event.contact_id, stage=event.to_stage)
+    enrolled = triggers.sequences_enrol_stage(contact_id=event.contact_id, stage=event.to_stage)
+    enrolled += triggers.segment_triggers_check(contact_ids=[event.contact_id])
+    if enrolled:
+        nurture_kick_after_commit()
+
+
+def leave_on_unsubscribe(event: MarketingConsentWithdrawn) -> None:
+    triggers.sequences_exit_unsubscribed(contact_id=event.contact_id, purpose_ids=event.purpose_ids)
+
+
+def check_segment_entry(event) -> None:
+    """Something a segment may filter on changed: did the contact enter a trigger segment?"""
+    if triggers.segment_triggers_check(contact_ids=[event.contact_id]):
+        nurture_kick_after_commit()
+
+
+def check_segment_entry_of_visitors(event: ContactEventsIngested) -> None:
+    """Page views of identified visitors arrived (a segment may filter on pages visited)."""
+    if triggers.segment_triggers_check(contact_ids=sorted(set(event.contact_ids))):
+        nurture_kick_after_commit()
 
 
 def subscribe_all() -> None:
     """Subscribe nurture's handlers on the event bus (called from ``NurtureConfig.ready``)."""
+    events.subscribe(LeadCaptured, enrol_captured_lead)
+    events.subscribe(StageChanged, follow_stage_change)
+    events.subscribe(MarketingConsentWithdrawn, leave_on_unsubscribe)
+    for event_type in (
+        ContactCreated,
+        ContactUpdated,
+        TemperatureChanged,
+        ScoreChanged,
+        ContactEventRecorded,
+    ):
+        events.subscribe(event_type, check_segment_entry)
+    events.subscribe(ContactEventsIngested, check_segment_entry_of_visitors)

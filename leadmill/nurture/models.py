@@ -57,7 +57,9 @@ class SegmentMember(models.Model):
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["segment", "contact"], name="segment_member_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "contact"], name="segment_member_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact_id} on {self.segment_id}"
@@ -77,7 +79,9 @@ class SegmentEntry(models.Model):
     entered_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["segment", "contact"], name="segment_entry_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "contact"], name="segment_entry_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact_id} in {self.segment_id}"
@@ -96,9 +100,15 @@ class EmailTemplate(models.Model):
     from_email = models.EmailField(_("from address"), blank=True)
     reply_to = models.EmailField(_("reply-to"), blank=True)
     purpose = models.ForeignKey(
-        Purpose, verbose_name=_("subscription type"), on_delete=models.PROTECT, related_name="+",
-        null=True, blank=True,
-        help_text=_("Who may receive it: contacts subscribed to this type. Empty: any marketing consent."),
+        Purpose,
+        verbose_name=_("subscription type"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_(
+            "Who may receive it: contacts subscribed to this type. Empty: any marketing consent."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -128,23 +138,44 @@ class Sequence(models.Model):
     name = models.CharField(_("name"), max_length=200)
     is_active = models.BooleanField(_("active"), default=False)
     steps = StreamField(StepBlock(), verbose_name=_("steps"), blank=True, use_json_field=True)
-    trigger = models.CharField(_("enrol when"), max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    trigger = models.CharField(
+        _("enrol when"), max_length=10, choices=Trigger.choices, default=Trigger.MANUAL
+    )
     trigger_form = models.ForeignKey(
-        "capture.Form", verbose_name=_("form"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "capture.Form",
+        verbose_name=_("form"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     trigger_offer = models.ForeignKey(
-        "capture.Offer", verbose_name=_("offer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "capture.Offer",
+        verbose_name=_("offer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     trigger_segment = models.ForeignKey(
-        Segment, verbose_name=_("segment"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Segment,
+        verbose_name=_("segment"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     trigger_stage = models.CharField(_("stage"), max_length=20, blank=True)
     exit_stages = models.JSONField(
-        _("leave when the lead reaches"), default=list, blank=True,
+        _("leave when the lead reaches"),
+        default=list,
+        blank=True,
         help_text=_("Lifecycle stages that end the sequence, e.g. SQL and customer."),
     )
     exit_on_reply = models.BooleanField(_("leave when the lead replies"), default=True)
-    reenrol = models.CharField(_("re-enrolment"), max_length=12, choices=Reenrol.choices, default=Reenrol.NEVER)
+    reenrol = models.CharField(
+        _("re-enrolment"), max_length=12, choices=Reenrol.choices, default=Reenrol.NEVER
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -183,7 +214,8 @@ class Enrollment(models.Model):
         indexes = [models.Index(fields=["next_run_at"], name="enrollment_due_idx")]
         constraints = [
             models.UniqueConstraint(
-                fields=["sequence", "contact"], condition=models.Q(state="active"),
+                fields=["sequence", "contact"],
+                condition=models.Q(state="active"),
                 name="enrollment_one_active",
             )
         ]
@@ -202,10 +234,16 @@ class Broadcast(models.Model):
         SENT = "sent", _("Sent")
 
     name = models.CharField(_("name"), max_length=200)
-    template = models.ForeignKey(EmailTemplate, verbose_name=_("email"), on_delete=models.PROTECT, related_name="+")
-    segment = models.ForeignKey(Segment, verbose_name=_("segment"), on_delete=models.PROTECT, related_name="+")
+    template = models.ForeignKey(
+        EmailTemplate, verbose_name=_("email"), on_delete=models.PROTECT, related_name="+"
+    )
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.PROTECT, related_name="+"
+    )
     send_at = models.DateTimeField(_("send at"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
     queued_count = models.PositiveIntegerField(_("queued"), default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -239,11 +277,17 @@ class Message(models.Model):
         FAILED = "failed", _("Failed")
 
     message_id = models.CharField(max_length=255, unique=True, default=_message_id)
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="marketing_messages")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="marketing_messages"
+    )
     template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="+")
-    enrollment = models.ForeignKey(Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    enrollment = models.ForeignKey(
+        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     step_id = models.CharField(max_length=64, blank=True)
-    broadcast = models.ForeignKey(Broadcast, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    broadcast = models.ForeignKey(
+        Broadcast, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -258,6 +302,7 @@ class Message(models.Model):
             models.Index(fields=["status", "created_at"], name="message_status_idx"),
             models.Index(fields=["enrollment", "step_id"], name="message_step_idx"),
             models.Index(fields=["contact", "created_at"], name="message_contact_idx"),
+            models.Index(fields=["status", "sent_at"], name="message_sent_idx"),  # the hourly throttle
         ]
 
     def __str__(self) -> str:

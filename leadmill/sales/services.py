@@ -57,7 +57,8 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
     capacity) picks one by weighted round robin over its reps; otherwise the round robin
     runs over every eligible rep whose territories / segments / sources take the lead. A
     contact that already had an owner keeps it. With nobody eligible the lead stays without
-    an owner until ``lead_assign`` runs for it again (nothing retries it on its own yet).
+    an owner until ``lead_assign`` runs for it again (:func:`leads_unowned_assign`, every
+    few minutes).
 
     After commit, the owner is emailed and the new-lead alert goes to the chosen address.
     """
@@ -88,6 +89,29 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
         transaction.on_commit(lambda: tasks.new_lead_alert(lead.pk))
     contact.owner = owner
     return Assignment(lead=lead, assigned=owner is not None)
+
+
+def leads_unowned_assign(*, limit: int = 200) -> int:
+    """Try again to give an owner to open leads left without one (no rep was available or
+    had room when they came), oldest MQL first, at most ``limit``; returns how many got one.
+
+    Each goes through :func:`lead_assign` (its own transaction and notifications; the
+    new-lead alert is sent once per lead whatever the number of tries). Leads whose contact
+    is no longer an MQL or SQL are left alone.
+    """
+    waiting = list(
+        SalesLead.objects.filter(
+            owner__isnull=True,
+            closed_at__isnull=True,
+            contact__lifecycle_stage__in=[LifecycleStage.MQL, LifecycleStage.SQL],
+        )
+        .select_related("contact")
+        .order_by("mql_at", "pk")[:limit]
+    )
+    assigned = sum(lead_assign(contact=lead.contact).assigned for lead in waiting)
+    if assigned:
+        logger.info("%s of %s leads waiting without an owner were assigned", assigned, len(waiting))
+    return assigned
 
 
 def _rep_choose(*, contact: Contact, now: dt.datetime) -> tuple[SalesRep | None, AssignmentRule | None]:

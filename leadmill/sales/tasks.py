@@ -21,3 +21,12 @@ def new_lead_alert(lead_id: int) -> None:
 def sla_warnings() -> None:
     """Every five minutes: warn owners of leads past their SLA with no activity."""
     notifications.sla_warnings_send()
+
+
+@db_periodic_task(crontab(minute="*/10"))
+@lock_task("sales-unowned-leads")
+def unowned_leads_assign() -> None:
+    """Every ten minutes: leads that found no available rep try again."""
+    from .services import leads_unowned_assign  # services queue this module's tasks
+
+    leads_unowned_assign()

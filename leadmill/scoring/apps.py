@@ -11,7 +11,11 @@ class ScoringConfig(AppConfig):
         from leadmill.capture.events import LeadCaptured
         from leadmill.contacts.events import ContactsMerged, ContactUpdated
         from leadmill.core import events
-        from leadmill.tracking.events import VisitorIdentified
+        from leadmill.tracking.events import (
+            ContactEventRecorded,
+            ContactEventsIngested,
+            VisitorIdentified,
+        )
 
         from . import handlers
 
@@ -19,3 +23,5 @@ class ScoringConfig(AppConfig):
         events.subscribe(VisitorIdentified, handlers.score_identified_visitor)
         events.subscribe(ContactUpdated, handlers.rescore_updated_contact)
         events.subscribe(ContactsMerged, handlers.rescore_merged_contact)
+        events.subscribe(ContactEventRecorded, handlers.score_recorded_event)
+        events.subscribe(ContactEventsIngested, handlers.score_ingested_events)

@@ -1,14 +1,16 @@
 """Subscribers of the scoring app. Idempotent: events may arrive more than once.
 
-Each handler rescores one lead from all its data (:func:`.services.contact_score_refresh`),
-so a repeated delivery finds nothing to change.
+A form, an identification, an edit or a merge rescores one lead from all its data
+(:func:`.services.contact_score_refresh`), so a repeated delivery finds nothing to change;
+new tracking events are added incrementally, each counted once (the lead's
+``last_event_id``).
 """
 
 from __future__ import annotations
 
 from leadmill.capture.events import LeadCaptured
 from leadmill.contacts.events import ContactsMerged, ContactUpdated
-from leadmill.tracking.events import VisitorIdentified
+from leadmill.tracking.events import ContactEventRecorded, ContactEventsIngested, VisitorIdentified
 
 from . import services
 from .models import FIT_FIELDS
@@ -36,3 +38,15 @@ def rescore_updated_contact(event: ContactUpdated) -> None:
 def rescore_merged_contact(event: ContactsMerged) -> None:
     """The survivor of a merge now holds the other lead's events and submissions."""
     services.contact_score_refresh(contact_id=event.survivor_id)
+
+
+def score_recorded_event(event: ContactEventRecorded) -> None:
+    """An email open or click (or another server-side event) of a lead: its points; a bot's
+    (a mail scanner's) count nothing."""
+    if not event.is_bot:
+        services.score_apply_event(event_id=event.event_id)
+
+
+def score_ingested_events(event: ContactEventsIngested) -> None:
+    """An ingest batch held events of known leads: their points, one lead at a time."""
+    services.score_events_apply(event_ids=event.event_ids)

@@ -283,3 +283,33 @@ class ContactScore(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.contact_id}: fit {self.fit_score}, engagement {self.engagement_score:.1f}"
+
+
+class ScoreAdjustment(models.Model):
+    """Engagement points given to a lead by a person or an automation (a sequence step "add
+    points"), not earned by a tracked behaviour.
+
+    They count in the engagement score like a rule's hit at ``occurred_at`` (decaying with
+    the half-life; no cap, no intent), in the recompute as in the incremental path, and show
+    among the lead's reasons. Negative points lower the engagement.
+    """
+
+    contact = models.ForeignKey(
+        "contacts.Contact",
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        related_name="score_adjustments",
+        db_index=False,  # covered by scoring_adjustment_contact_idx
+    )
+    points = models.IntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    occurred_at = models.DateTimeField(_("given"))
+
+    class Meta:
+        verbose_name = _("score adjustment")
+        indexes = [
+            models.Index(fields=["contact", "occurred_at"], name="scoring_adjustment_contact_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.contact_id}: {self.points:+d} {self.reason}"

@@ -37,7 +37,14 @@ from leadmill.contacts.identity import FREE_MAIL_DOMAINS
 from leadmill.contacts.models import Contact
 from leadmill.tracking.models import Event
 
-from .models import CUSTOM_FIELD_PREFIX, EMAIL_TYPE, LEAD_CAPTURED, EngagementRule, FitRule
+from .models import (
+    CUSTOM_FIELD_PREFIX,
+    EMAIL_TYPE,
+    LEAD_CAPTURED,
+    EngagementRule,
+    FitRule,
+    ScoreAdjustment,
+)
 
 NUMBER_PATTERN = r"^ *-?([0-9]+\.?[0-9]*|\.[0-9]+) *$"  # what IsNumber accepts
 
@@ -275,17 +282,29 @@ def _json_text(value: Any) -> str:
     return str(value)
 
 
+# PostgreSQL's EXTRACT returns numeric (since 14): per row, numeric arithmetic costs several
+# times what date_part's double precision does, and these run once per event in a recompute.
 def age_days_sql(column: str) -> str:
     """Days from ``column`` to the reference time (the first ``%s`` parameter)."""
     if connection.vendor == "postgresql":
-        return f"(EXTRACT(EPOCH FROM (%s - {column})) / 86400.0)"
+        return f"(date_part('epoch', %s - {column}) / CAST(86400 AS DOUBLE PRECISION))"
     return f"(julianday(%s) - julianday({column}))"
+
+
+def decay_sql(value: str, at_column: str, half_life_days: float) -> str:
+    """``value`` decayed from ``at_column`` to the reference time (the first ``%s``)."""
+    return (
+        f"({value} * POWER(CAST(0.5 AS DOUBLE PRECISION), "
+        f"{age_days_sql(at_column)} / {float(half_life_days)!r}))"
+    )
 
 
 def period_sql(column: str, days: int) -> str:
     """The number of the ``days``-long period holding ``column``, counted from 1970-01-01."""
     if connection.vendor == "postgresql":
-        return f"FLOOR(EXTRACT(EPOCH FROM {column}) / {86400 * int(days)}.0)"
+        return (
+            f"FLOOR(date_part('epoch', {column}) / CAST({86400 * int(days)} AS DOUBLE PRECISION))"
+        )
     return f"CAST((julianday({column}) - 2440587.5) / {int(days)} AS INTEGER)"
 
 
@@ -315,7 +334,8 @@ def engagement_sql(
 ) -> Compiled:
     """``SELECT contact_id, engagement, intent_at`` over the rules' hits, decayed to ``at``.
 
-    Submissions of an offer marked as an intent signal always count as intent (no points).
+    Submissions of an offer marked as an intent signal always count as intent (no points);
+    score adjustments (:class:`.models.ScoreAdjustment`) count their points, never intent.
 
     ``UNION ALL`` of: one scan of the tracking events for every uncapped tracking rule; one
     branch per form-submission rule; one per capped rule, which numbers its hits per lead
@@ -334,6 +354,16 @@ def engagement_sql(
         .query.sql_with_params()
     )
     branches.append(f"SELECT h.hit_contact, h.hit_at, 0 AS points, 1 AS intent FROM ({inner}) h")  # noqa: S608
+    params += inner_params
+    adjustments = ScoreAdjustment.objects.order_by()
+    if contact_ids is not None:
+        adjustments = adjustments.filter(contact_id__in=contact_ids)
+    inner, inner_params = (
+        adjustments.annotate(hit_contact=F("contact_id"), hit_at=F("occurred_at"))
+        .values("hit_contact", "hit_at", "points")
+        .query.sql_with_params()
+    )
+    branches.append(f"SELECT h.hit_contact, h.hit_at, h.points, 0 AS intent FROM ({inner}) h")  # noqa: S608
     params += inner_params
     uncapped = [rule for rule in rules if not rule.is_capped and rule.event_type != LEAD_CAPTURED]
     if uncapped:

@@ -31,8 +31,16 @@ def contact_features(*, contact: Contact) -> dict[str, str]:
 
     Custom fields holding a list or an object are left out: they are not one value.
     """
-    row = {name: getattr(contact, name) or "" for name in FEATURE_FIELDS}
-    for key, value in sorted((contact.custom or {}).items()):
+    return features_row(
+        {name: getattr(contact, name) for name in FEATURE_FIELDS}, custom=contact.custom
+    )
+
+
+def features_row(profile: dict[str, Any], *, custom: dict | None) -> dict[str, str]:
+    """:func:`contact_features` from values already read (``FEATURE_FIELDS`` and ``custom``),
+    for reads of many contacts at once."""
+    row = {name: profile.get(name) or "" for name in FEATURE_FIELDS}
+    for key, value in sorted((custom or {}).items()):
         if not isinstance(value, dict | list):
             row[CUSTOM_PREFIX + key] = "" if value is None else str(value)
     return row
@@ -83,6 +91,16 @@ def _scorer(model: ScoringModel) -> Scorer | None:
         _loaded.clear()  # only the active model is ever needed
         _loaded[model.pk] = scorer
     return scorer
+
+
+def scorer_active() -> tuple[ScoringModel, Scorer] | None:
+    """The active model with its loaded scorer; None without one or when it cannot be
+    loaded (logged)."""
+    model = scoring_model_active()
+    if model is None:
+        return None
+    scorer = _scorer(model)
+    return None if scorer is None else (model, scorer)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,23 +2,49 @@
 
 import logging
 
+from django.conf import settings
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
 
 from leadmill.core.errors import ValidationFailed
 
-from .services import predictive_model_train, scores_recompute_all, scores_requalify
+from .services import (
+    predictive_model_retrain,
+    predictive_model_train,
+    predictive_scores_fill,
+    scores_recompute_all,
+    scores_requalify,
+)
 
 logger = logging.getLogger(__name__)
 
 
 @db_task()
 def predictive_model_train_task() -> None:
-    """Train and activate the predictive model; too few outcomes yet is logged, not retried."""
+    """Train and activate the predictive model, then store every lead's probability; too
+    few outcomes yet is logged, not retried."""
     try:
         predictive_model_train()
     except ValidationFailed as exc:
         logger.info("predictive model not trained: %s", exc.message)
+        return
+    predictive_scores_fill()
+
+
+@db_periodic_task(crontab(day_of_week="0", hour="3", minute="17"))
+@lock_task("scoring-retrain")
+def predictive_model_retrain_task() -> None:
+    """Every Sunday at 03:17: retrain when ``LEADMILL_SCORING_RETRAIN_MIN_OUTCOMES`` new
+    outcomes arrived, keep the active model if the new one is worse, refresh probabilities."""
+    try:
+        result = predictive_model_retrain(
+            min_new_outcomes=settings.LEADMILL_SCORING_RETRAIN_MIN_OUTCOMES
+        )
+    except ValidationFailed as exc:
+        logger.info("predictive model not retrained: %s", exc.message)
+        return
+    if result is not None and result.kept is None:
+        predictive_scores_fill()
 
 
 @db_periodic_task(crontab(minute="41"))

@@ -10,6 +10,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
 from .models import EngagementRule, FitRule
+from .reasons import lead_score_reasons
 
 
 class FitRuleViewSet(SnippetViewSet):
@@ -85,3 +86,14 @@ def recompute_after_a_rule_changed(request, instances):
         from .tasks import scores_recompute_task
 
         transaction.on_commit(scores_recompute_task)
+
+
+# Sales (a layer above) shows these on "My leads" and the lead page; the hook's name is
+# declared by sales (``leadmill.sales.selectors.LEAD_REASONS_HOOK``), which scoring may not import.
+SALES_LEAD_REASONS_HOOK = "leadmill_sales_lead_reasons"
+
+
+@hooks.register(SALES_LEAD_REASONS_HOOK)
+def sales_lead_reasons(contact):
+    """Why the lead is hot: intent, top behaviours, given points, predictive chance, scores."""
+    return lead_score_reasons(contact=contact)

@@ -32,3 +32,17 @@ class ContactEventRecorded:
     type: str
     is_bot: bool
     occurred_at: dt.datetime
+
+
+@event
+class ContactEventsIngested:
+    """The collect endpoint stored events of visitors already identified as contacts: one
+    event per ingest batch (only when the batch holds such events that are not bots).
+
+    ``event_ids``: the stored events of contacts, not bots, in id order; ``contact_ids``:
+    their contacts. Subscribers: scoring, to add the events' points.
+    """
+
+    event_ids: list[int]
+    contact_ids: list[int]
+    occurred_at: dt.datetime

@@ -20,7 +20,7 @@ from leadmill.core import events as domain_events
 from leadmill.core.errors import NotFound
 
 from . import bots
-from .events import ContactEventRecorded, VisitorIdentified
+from .events import ContactEventRecorded, ContactEventsIngested, VisitorIdentified
 from .models import Event, EventType, Visitor
 from .schemas import EventIn, visitor_id_valid
 from .selectors import bot_rules_active
@@ -85,7 +85,8 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
     visitor behaved inhumanly in this batch, or when the visitor was flagged before. Page
     views are classified into a channel and source (see :mod:`.sources`). With
     ``LEADMILL_TRACKING_REQUIRE_CONSENT`` on, events sent without consent keep no visitor id.
-    An event of a visitor already identified is attached to its contact.
+    An event of a visitor already identified is attached to its contact; those that are
+    not bots are announced in one :class:`.events.ContactEventsIngested` per batch.
     """
     if not events:
         return IngestResult(0, 0)
@@ -120,7 +121,20 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
                 row.properties.update(click_ids)
             rows.append(row)
         Event.objects.bulk_create(rows)
+        _contact_events_publish(rows)
     return IngestResult(stored=len(rows), bots=sum(1 for row in rows if row.is_bot))
+
+
+def _contact_events_publish(rows: Sequence[Event]) -> None:
+    """One :class:`.events.ContactEventsIngested` for the batch's events of known contacts
+    that are not bots (none when there are none: anonymous traffic costs nothing more)."""
+    known = [row for row in rows if row.contact_id is not None and not row.is_bot]
+    if known:
+        domain_events.publish(ContactEventsIngested(
+            event_ids=[row.pk for row in known],
+            contact_ids=sorted({row.contact_id for row in known}),
+            occurred_at=timezone.now(),
+        ))
 
 
 def event_record(

@@ -15,13 +15,9 @@ from leadmill.tracking.models import EventType
 from leadmill.tracking.tests.factories import EventFactory
 
 from ..models import LEAD_CAPTURED, ContactScore, EngagementRule, FitRule, ScoringSettings
+from ..qualification import scores_requalify
+from ..scores import contact_score_refresh, score_apply_event, scores_recompute_all
 from ..selectors import engagement_now
-from ..services import (
-    contact_score_refresh,
-    score_apply_event,
-    scores_recompute_all,
-    scores_requalify,
-)
 
 pytestmark = pytest.mark.django_db
 

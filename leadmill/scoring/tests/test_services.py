@@ -10,7 +10,7 @@ from leadmill.core.errors import ValidationFailed
 from .. import selectors
 from ..models import ScoringModel
 from ..selectors import contact_features, predictive_score, scoring_model_active
-from ..services import predictive_model_train
+from ..training import predictive_model_train
 from .generators import many_small_segments, segment_and_country_together, segment_decides
 
 pytestmark = pytest.mark.django_db
@@ -23,12 +23,12 @@ def _forget_loaded_models():
     selectors._loaded.clear()
 
 
-def contacts_make(rows, won):
+def contacts_make(rows, won, *, prefix="past"):
     """Contacts with these profile fields (unknown keys go to custom fields) and outcomes."""
     profile = {"role", "company_size", "segment", "country", "first_source", "first_medium"}
     Contact.objects.bulk_create(
         Contact(
-            email=f"past{i}@example.com",
+            email=f"{prefix}{i}@example.com",
             outcome=Outcome.WON if is_won else Outcome.LOST,
             custom={k: v for k, v in row.items() if k not in profile},
             **{k: v for k, v in row.items() if k in profile},

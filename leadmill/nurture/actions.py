@@ -1,0 +1,176 @@
+"""Steps of a sequence that reach outside the database: call a webhook, notify the owner.
+
+They never run inside the engine's batch transaction (a slow receiver would hold every
+other enrollment). The batch leaves the enrollment at the step with a lease
+(``next_run_at`` a few minutes ahead); :func:`action_run` then makes the call and, in a
+short transaction, moves the enrollment on only if it is still at that step. A crash before
+that leaves the lease to expire and the call is made again: delivery is at least once, and
+each webhook carries ``enrollment_id`` and ``step_id`` so a receiver can drop a repeat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import urllib.request
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape, linebreaks
+from django.utils.translation import gettext as _
+
+from leadmill.messaging.services import email_send_transactional
+
+from .models import Enrollment
+from .plans import sequence_plan
+from .reasons import Reason
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_TIMEOUT_S = 5
+RETRY_MIN = dt.timedelta(minutes=1)
+RETRY_MAX = dt.timedelta(hours=6)
+GIVE_UP_AFTER = dt.timedelta(days=3)
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    enrollment_id: int
+    step_id: str
+    kind: str  # "webhook" | "notify_owner"
+    value: dict
+
+
+class ActionFailed(Exception):
+    pass
+
+
+def retry_delay(*, failing_for: dt.timedelta) -> dt.timedelta:
+    """Wait as long again as the step has been failing (1 min … 6 h): a doubling backoff
+    without a counter column."""
+    return min(max(failing_for, RETRY_MIN), RETRY_MAX)
+
+
+def webhook_payload(*, enrollment: Enrollment, step_id: str, label: str) -> dict:
+    contact, sequence = enrollment.contact, enrollment.sequence
+    return {
+        "event": "sequence.step",
+        "enrollment_id": enrollment.pk,
+        "contact": {"id": contact.pk, "email": contact.email or ""},
+        "sequence": {"id": sequence.pk, "name": sequence.name},
+        "step": {"id": step_id, "label": label},
+        "enrolled_at": enrollment.enrolled_at,
+    }
+
+
+def webhook_call(*, url: str, payload: dict) -> int:
+    """POST ``payload`` as JSON; returns the status. Raises ActionFailed unless 2xx."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise ActionFailed(f"not an http(s) URL: {url!r}")
+    body = json.dumps(payload, cls=DjangoJSONEncoder).encode()
+    request = urllib.request.Request(  # noqa: S310 -- scheme checked above
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "Leadmill-Sequences/1"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:  # noqa: S310
+            status = response.status
+    except OSError as exc:  # URLError, HTTPError (non-2xx), timeouts, refused connections
+        raise ActionFailed(str(exc)) from exc
+    if not 200 <= status < 300:
+        raise ActionFailed(f"HTTP {status}")
+    return status
+
+
+def owner_notify(*, enrollment: Enrollment, message: str) -> bool:
+    """Email the lead's owner the marketer's message and a link to the lead. No owner (or
+    an owner without an email address): nobody is notified, and that is not a failure."""
+    contact = enrollment.contact
+    owner = contact.owner
+    if owner is None or not owner.email:
+        return False
+    lead_url = settings.BASE_URL + reverse("leads:inspect", args=[contact.pk])
+    subject = _("%(lead)s: %(sequence)s") % {
+        "lead": str(contact),
+        "sequence": enrollment.sequence.name,
+    }
+    html = f'{linebreaks(escape(message))}<p><a href="{escape(lead_url)}">{escape(_("Open the lead"))}</a></p>'
+    email_send_transactional(
+        to=owner.email, subject=subject[:300], html=html, text=f"{message}\n\n{lead_url}\n"
+    )
+    return True
+
+
+def action_run(*, action: Action, now: dt.datetime | None = None) -> bool:
+    """Make the call a batch left leased, then move the enrollment to the next step (only if
+    it is still at this step). A failure is logged and retried with a backoff; after
+    :data:`GIVE_UP_AFTER` the step is skipped. Returns True when the call succeeded."""
+    now = now or timezone.now()
+    enrollment = (
+        Enrollment.objects.select_related("contact__owner", "sequence")
+        .filter(pk=action.enrollment_id, state=Enrollment.State.ACTIVE, step_id=action.step_id)
+        .first()
+    )
+    if enrollment is None:
+        return False
+    try:
+        if action.kind == "webhook":
+            payload = webhook_payload(
+                enrollment=enrollment, step_id=action.step_id, label=action.value.get("label") or ""
+            )
+            webhook_call(url=str(action.value.get("url") or ""), payload=payload)
+        else:
+            owner_notify(enrollment=enrollment, message=str(action.value.get("message") or ""))
+    except Exception as exc:
+        failing_for = now - (enrollment.step_started_at or now)
+        if failing_for < GIVE_UP_AFTER:
+            retry_at = now + retry_delay(failing_for=failing_for)
+            logger.warning(
+                "sequence %s enrollment %s contact %s: %s step %s failed (%s); retrying at %s",
+                enrollment.sequence_id,
+                enrollment.pk,
+                enrollment.contact_id,
+                action.kind,
+                action.step_id,
+                exc,
+                retry_at.isoformat(),
+            )
+            Enrollment.objects.filter(
+                pk=enrollment.pk, state=Enrollment.State.ACTIVE, step_id=action.step_id
+            ).update(next_run_at=retry_at)
+            return False
+        logger.error(
+            "sequence %s enrollment %s contact %s: %s step %s failing since %s; skipped (%s)",
+            enrollment.sequence_id,
+            enrollment.pk,
+            enrollment.contact_id,
+            action.kind,
+            action.step_id,
+            enrollment.step_started_at,
+            exc,
+        )
+    _step_done(enrollment=enrollment, step_id=action.step_id, now=now)
+    return True
+
+
+def _step_done(*, enrollment: Enrollment, step_id: str, now: dt.datetime) -> None:
+    plan = sequence_plan(enrollment.sequence)
+    index = plan.by_id.get(step_id)
+    still_here = Enrollment.objects.filter(
+        pk=enrollment.pk, state=Enrollment.State.ACTIVE, step_id=step_id
+    )
+    if index is not None and index + 1 < len(plan.steps):
+        still_here.update(step_id=plan.steps[index + 1].id, step_started_at=now, next_run_at=now)
+    else:
+        still_here.update(
+            state=Enrollment.State.COMPLETED,
+            ended_at=now,
+            next_run_at=None,
+            exit_reason=Reason.LAST_STEP,
+        )

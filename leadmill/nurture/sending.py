@@ -1,0 +1,324 @@
+"""Queueing and sending marketing email.
+
+A message is a row before it is an email: ``queued`` → claimed (``sending``) → ``sent``,
+or ``suppressed`` (no permission at send time) or ``failed`` (refused by the server, or a
+template that cannot be rendered). :func:`messages_send_due` is safe to run from several
+workers at once (claims skip each other's rows) and after a crash (claims older than a
+lease go back to the queue; each message is marked sent the moment the server accepted
+it, so a crash resends at most the one message in flight — with the same Message-ID).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import smtplib
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import DatabaseError, transaction
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from leadmill.consent.selectors import marketing_recipients
+
+from .emails import email_message_build
+from .models import EmailTemplate, Message
+
+logger = logging.getLogger(__name__)
+
+CLAIM_CHUNK = 100
+QUEUE_BATCH = 1000
+_SUPPRESSED_REASON = "no marketing permission at send time, or the address is suppressed"
+
+
+@dataclasses.dataclass
+class SendReport:
+    """What one :func:`messages_send_due` call did."""
+
+    sent: int = 0
+    suppressed: int = 0
+    failed: int = 0
+    requeued: int = 0  # claimed, then put back because the mail server could not be reached
+    reclaimed: int = 0  # left "sending" by a crashed worker longer than the lease
+    throttled: bool = False  # stopped by LEADMILL_EMAIL_MAX_PER_HOUR
+    connection_error: str = ""
+
+
+class _ServerUnavailable(Exception):
+    """The mail server cannot take more now: stop, leave the rest queued."""
+
+
+def message_queue(
+    *,
+    contact_id: int,
+    template_id: int,
+    enrollment_id: int | None = None,
+    step_id: str = "",
+    broadcast_id: int | None = None,
+) -> Message:
+    """Queue one marketing email to a contact; :func:`messages_send_due` sends it.
+
+    Permission is checked at send time, not here: consent may change in between.
+    """
+    return Message.objects.create(
+        contact_id=contact_id,
+        template_id=template_id,
+        enrollment_id=enrollment_id,
+        step_id=step_id,
+        broadcast_id=broadcast_id,
+    )
+
+
+def messages_queue_bulk(rows: list[Message]) -> int:
+    """Queue many unsaved :class:`Message` rows in batched inserts; returns how many."""
+    for row in rows:
+        row.status = Message.Status.QUEUED
+    Message.objects.bulk_create(rows, batch_size=QUEUE_BATCH)
+    return len(rows)
+
+
+def messages_send_due(*, limit: int = 500, now: dt.datetime | None = None) -> SendReport:
+    """Send up to ``limit`` queued messages over one connection to the mail server.
+
+    In chunks of :data:`CLAIM_CHUNK` (memory stays flat whatever ``limit``): claim, check
+    permission of the whole chunk at once (``marketing_recipients``; the rest is marked
+    ``suppressed`` and never sent), render, send each message and mark it ``sent`` right
+    after the server accepted it. A recipient the server refuses fails that message only;
+    a server that cannot be reached (or answers "try later") stops the call and leaves the
+    rest queued. ``LEADMILL_EMAIL_MAX_PER_HOUR`` caps what was sent in the last hour.
+    Must not run inside a transaction: each "sent" mark is its own commit.
+    """
+    now = now or timezone.now()
+    report = SendReport(reclaimed=_stale_claims_release(now=now))
+    budget = _hourly_budget(limit=limit, now=now)
+    report.throttled = budget < limit and settings.LEADMILL_EMAIL_MAX_PER_HOUR > 0
+    templates: dict[int, EmailTemplate] = {}
+    mail = None
+    try:
+        with _commits_without_flush_wait():
+            while budget > 0:
+                ids = _claim(size=min(CLAIM_CHUNK, budget), now=now)
+                if not ids:
+                    break
+                budget -= len(ids)
+                if mail is None:
+                    mail = _connection_open(ids=ids, report=report)
+                _chunk_send(ids=ids, templates=templates, mail=mail, report=report)
+    except _ServerUnavailable as error:
+        report.connection_error = str(error)
+    finally:
+        if mail is not None:
+            try:
+                mail.close()
+            except Exception:  # noqa: BLE001 -- closing a broken connection must not hide the report
+                logger.debug("closing the mail connection failed", exc_info=True)
+    if report.sent or report.failed or report.requeued or report.suppressed:
+        logger.info("marketing email: %s", report)
+    return report
+
+
+@contextlib.contextmanager
+def _commits_without_flush_wait():
+    """On PostgreSQL, ``synchronous_commit = off`` while sending: each "sent" mark is still
+    its own commit, visible at once and never lost if *this process* dies, but it no longer
+    waits for the WAL flush (which cost more than the SMTP exchange on a plain disk). Only a
+    crash of the database server itself could forget the last few hundred milliseconds of
+    marks: those messages would be sent again, with the same Message-ID."""
+    if db_connection.vendor != "postgresql":
+        yield
+        return
+    with db_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with db_connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:  # a broken connection is discarded anyway
+            logger.debug("resetting synchronous_commit failed", exc_info=True)
+
+
+def _connection_open(*, ids: list[int], report: SendReport):
+    """The one connection of this call, opened now; unreachable: the claimed ids go back."""
+    mail = get_connection()
+    try:
+        mail.open()
+    except (smtplib.SMTPException, OSError) as error:
+        report.requeued += _requeue(ids)
+        raise _ServerUnavailable(_smtp_error(error)) from error
+    return mail
+
+
+def _requeue(ids: list[int]) -> int:
+    return Message.objects.filter(pk__in=ids, status=Message.Status.SENDING).update(
+        status=Message.Status.QUEUED, claimed_at=None
+    )
+
+
+def _stale_claims_release(*, now: dt.datetime) -> int:
+    """Put back in the queue what a crashed worker claimed and never finished."""
+    lease = dt.timedelta(seconds=settings.LEADMILL_EMAIL_CLAIM_LEASE_SECONDS)
+    return Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=now - lease).update(
+        status=Message.Status.QUEUED, claimed_at=None
+    )
+
+
+def _hourly_budget(*, limit: int, now: dt.datetime) -> int:
+    per_hour = settings.LEADMILL_EMAIL_MAX_PER_HOUR
+    if per_hour <= 0:
+        return limit
+    sent = Message.objects.filter(
+        status=Message.Status.SENT, sent_at__gte=now - dt.timedelta(hours=1)
+    ).count()
+    return max(0, min(limit, per_hour - sent))
+
+
+def _claim(*, size: int, now: dt.datetime) -> list[int]:
+    """Mark up to ``size`` queued messages ``sending`` (oldest first) and return their ids.
+
+    One statement in a short transaction. PostgreSQL skips rows another worker is claiming
+    (``SKIP LOCKED``); SQLite has a single writer, whose lock the IMMEDIATE transaction
+    takes up front, so two workers can never claim the same row.
+    """
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    due = f"SELECT id FROM {table} WHERE status = %s ORDER BY created_at, id LIMIT %s"  # noqa: S608 -- quoted table name
+    if db_connection.vendor == "postgresql":
+        # A materialized CTE: inside "id IN (subquery)" PostgreSQL may rescan the locking
+        # subquery and claim more than LIMIT rows.
+        sql = (
+            f"WITH due AS MATERIALIZED ({due} FOR UPDATE SKIP LOCKED) "  # noqa: S608 -- as above
+            f"UPDATE {table} AS m SET status = %s, claimed_at = %s FROM due WHERE m.id = due.id RETURNING m.id"
+        )
+        params = [
+            Message.Status.QUEUED,
+            size,
+            Message.Status.SENDING,
+            db_connection.ops.adapt_datetimefield_value(now),
+        ]
+    else:
+        sql = f"UPDATE {table} SET status = %s, claimed_at = %s WHERE id IN ({due}) RETURNING id"  # noqa: S608 -- as above
+        params = [
+            Message.Status.SENDING,
+            db_connection.ops.adapt_datetimefield_value(now),
+            Message.Status.QUEUED,
+            size,
+        ]
+    with transaction.atomic(), db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _templates_load(ids: Iterable[int], cache: dict[int, EmailTemplate]) -> None:
+    missing = set(ids) - cache.keys()
+    if missing:
+        cache.update(EmailTemplate.objects.in_bulk(missing))
+
+
+def _permitted(messages: list[Message], templates: dict[int, EmailTemplate]) -> set[int]:
+    """Ids of the messages whose contact may receive their template's subscription type now:
+    one ``marketing_recipients`` call per subscription type in the chunk."""
+    by_purpose: dict[int | None, list[Message]] = defaultdict(list)
+    for message in messages:
+        by_purpose[templates[message.template_id].purpose_id].append(message)
+    permitted: set[int] = set()
+    for purpose_id, group in by_purpose.items():
+        allowed = marketing_recipients(
+            contact_ids={m.contact_id for m in group}, purpose_id=purpose_id
+        )
+        permitted.update(m.pk for m in group if m.contact_id in allowed)
+    return permitted
+
+
+def _chunk_send(
+    *, ids: list[int], templates: dict[int, EmailTemplate], mail, report: SendReport
+) -> None:
+    messages = list(
+        Message.objects.filter(pk__in=ids).select_related("contact").order_by("created_at", "id")
+    )
+    _templates_load((m.template_id for m in messages), templates)
+    permitted = _permitted(messages, templates)
+    refused = [m.pk for m in messages if m.pk not in permitted]
+    if refused:
+        report.suppressed += Message.objects.filter(
+            pk__in=refused, status=Message.Status.SENDING
+        ).update(status=Message.Status.SUPPRESSED, error=_SUPPRESSED_REASON)
+    to_send = [m for m in messages if m.pk in permitted]
+    for position, message in enumerate(to_send):
+        try:
+            _message_send(
+                message=message, template=templates[message.template_id], mail=mail, report=report
+            )
+        except _ServerUnavailable:
+            report.requeued += _requeue([m.pk for m in to_send[position:]])
+            raise
+
+
+def _message_send(*, message: Message, template: EmailTemplate, mail, report: SendReport) -> None:
+    try:
+        email = email_message_build(
+            message=message, template=template, contact=message.contact, connection=mail
+        )
+    except Exception as error:  # noqa: BLE001 -- a broken template fails its messages, not the batch
+        logger.warning(
+            "marketing email %s (template %s) cannot be rendered: %s",
+            message.pk,
+            template.pk,
+            error,
+        )
+        _mark(message, Message.Status.FAILED, error=f"render: {error}")
+        report.failed += 1
+        return
+    try:
+        accepted = mail.send_messages([email])
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
+        _mark(message, Message.Status.FAILED, error=_smtp_error(error))
+        report.failed += 1
+        return
+    except smtplib.SMTPResponseException as error:
+        if (
+            error.smtp_code >= 500
+        ):  # this message is refused (content, size, policy); 4xx: try later
+            _mark(message, Message.Status.FAILED, error=_smtp_error(error))
+            report.failed += 1
+            return
+        raise _ServerUnavailable(_smtp_error(error)) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise _ServerUnavailable(_smtp_error(error)) from error
+    if accepted:
+        _mark(message, Message.Status.SENT, sent_at=timezone.now())
+        report.sent += 1
+    else:
+        _mark(message, Message.Status.FAILED, error="the email backend did not accept the message")
+        report.failed += 1
+
+
+def _mark(
+    message: Message, status: str, *, error: str = "", sent_at: dt.datetime | None = None
+) -> None:
+    """One tiny UPDATE, committed at once (autocommit): the mark survives a crash a moment later."""
+    values: dict = {"status": status, "error": error[:500]}
+    if sent_at is not None:
+        values["sent_at"] = sent_at
+    Message.objects.filter(pk=message.pk).update(**values)
+
+
+def _smtp_error(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{address}: {code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
+            for address, (code, reply) in error.recipients.items()
+        )[:500]
+    if isinstance(error, smtplib.SMTPResponseException):
+        message = (
+            error.smtp_error.decode(errors="replace")
+            if isinstance(error.smtp_error, bytes)
+            else error.smtp_error
+        )
+        return f"{error.smtp_code} {message}"[:500]
+    return f"{type(error).__name__}: {error}"[:500]

@@ -1,0 +1,113 @@
+"""The periodic tick, the ``nurture_run`` command and the lead's timeline part
+(leadmill/nurture/tasks.py, runner.py, selectors.py)."""
+
+import datetime as dt
+import time
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.utils import timezone
+
+from leadmill.core.registry import contact_timeline
+
+from .. import tasks
+from ..models import Broadcast, Enrollment, Message
+from .engine_factories import sequence_with, step, subscribed_contact
+from .factories import EmailTemplateFactory, SegmentFactory, StaticSegmentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_tick_enrols_segment_newcomers_advances_starts_broadcasts_and_sends(mailoutbox):
+    segment = SegmentFactory(conditions=[{"field": "country", "op": "equals", "value": "BR"}])
+    sequence_with(
+        step("send_email", template=EmailTemplateFactory(subject="Olá").pk),
+        trigger="segment",
+        trigger_segment=segment,
+    )
+    newcomer = subscribed_contact(country="BR", email="bia@example.com")
+    reader = subscribed_contact(email="reader@example.com")
+    Broadcast.objects.create(
+        name="News",
+        template=EmailTemplateFactory(subject="News"),
+        segment=StaticSegmentFactory(members=[reader]),
+        status="scheduled",
+        send_at=timezone.now() - dt.timedelta(minutes=1),
+    )
+
+    tasks.nurture_tick()
+
+    assert sorted((m.to[0], m.subject) for m in mailoutbox) == [
+        ("bia@example.com", "Olá"),
+        ("reader@example.com", "News"),
+    ]
+    assert Enrollment.objects.get(contact=newcomer).state == Enrollment.State.COMPLETED
+    assert Broadcast.objects.get().status == Broadcast.Status.SENT
+
+
+def test_the_nurture_run_command_works_until_idle(mailoutbox):
+    sequence = sequence_with(
+        step("send_email", template=EmailTemplateFactory().pk),
+        step("send_email", template=EmailTemplateFactory().pk),
+    )
+    contact = subscribed_contact()
+    Enrollment.objects.create(
+        sequence=sequence, contact=contact, enrolled_at=timezone.now(), next_run_at=timezone.now()
+    )
+
+    call_command("nurture_run", "--until-idle", verbosity=0)
+
+    assert len(mailoutbox) == 2
+    assert set(Message.objects.values_list("status", flat=True)) == {Message.Status.SENT}
+
+
+def test_the_leads_timeline_shows_enrolment_its_end_and_the_emails_sent():
+    sequence = sequence_with(
+        step("send_email", template=EmailTemplateFactory(subject="Welcome").pk), name="Onboarding"
+    )
+    contact = subscribed_contact()
+    Enrollment.objects.create(
+        sequence=sequence,
+        contact=contact,
+        enrolled_at=timezone.now(),
+        next_run_at=timezone.now(),
+        source="form",
+    )
+
+    call_command("nurture_run", "--until-idle", verbosity=0)
+
+    titles = [
+        entry.title
+        for entry in contact_timeline(contact.pk)
+        if entry.kind in ("sequence", "email_sent")
+    ]
+    assert titles == [  # newest first: the email leaves after the walk completed
+        "Marketing email sent: “Welcome”",
+        "Completed the sequence “Onboarding”",
+        "Enrolled in the sequence “Onboarding”",
+    ]
+
+
+def test_a_tick_while_another_holds_the_lock_does_nothing_and_a_dead_holders_lock_expires(
+    mailoutbox,
+):
+    sequence = sequence_with(step("send_email", template=EmailTemplateFactory().pk))
+    Enrollment.objects.create(
+        sequence=sequence,
+        contact=subscribed_contact(),
+        enrolled_at=timezone.now(),
+        next_run_at=timezone.now(),
+    )
+
+    with tasks.expiring_lock("nurture.tick", seconds=1) as held:
+        assert held
+        tasks.nurture_tick()
+        assert mailoutbox == []
+        with tasks.expiring_lock("nurture.tick", seconds=1) as second:
+            assert not second
+
+    cache.set("leadmill.lock.nurture.tick", "a killed worker", timeout=1)
+    time.sleep(2.1)  # the database cache counts whole seconds
+    tasks.nurture_tick()
+    assert len(mailoutbox) == 1

@@ -1,0 +1,302 @@
+"""Sending queued marketing email through a real SMTP server on loopback (aiosmtpd)."""
+
+import datetime as dt
+import socket
+from email import message_from_string
+from email import policy as email_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+
+from leadmill.consent.tests.factories import PurposeFactory, SuppressionFactory, consent_give
+from leadmill.contacts.tests.factories import ContactFactory
+
+from .. import sending
+from ..models import Message
+from ..sending import message_queue, messages_queue_bulk, messages_send_due
+from .factories import EmailTemplateFactory, MessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class Inbox:
+    """What the SMTP server accepted; addresses in ``refuse`` get a 550 at RCPT."""
+
+    def __init__(self):
+        self.messages = []
+        self.peers = set()
+        self.refuse = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.peers.add(session.peer)
+        self.messages.append(
+            (
+                list(envelope.rcpt_tos),
+                message_from_string(envelope.content.decode(), policy=email_policy.default),
+            )
+        )
+        return "250 OK"
+
+    def to(self, address):
+        return [mime for rcpts, mime in self.messages if address in rcpts]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _smtp_settings(settings, port):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+
+
+@pytest.fixture
+def smtp_server(settings):
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    _smtp_settings(settings, port)
+    settings.BASE_URL = "https://leads.example.com"
+    settings.LEADMILL_EMAIL_MAX_PER_HOUR = 0
+    yield inbox
+    controller.stop()
+
+
+def subscribed(**kwargs):
+    contact = ContactFactory(**kwargs)
+    consent_give(contact)
+    return contact
+
+
+def statuses(*messages):
+    return [Message.objects.get(pk=m.pk).status for m in messages]
+
+
+def test_three_queued_messages_reach_the_server_with_distinct_ids_unsubscribe_headers_and_a_text_part(
+    smtp_server,
+):
+    template = EmailTemplateFactory(subject="Hello {{ first_name }}")
+    messages = [
+        MessageFactory(template=template, contact=subscribed(first_name=f"P{i}")) for i in range(3)
+    ]
+
+    report = messages_send_due()
+
+    assert (report.sent, report.suppressed, report.failed) == (3, 0, 0)
+    assert len(smtp_server.messages) == 3
+    assert len(smtp_server.peers) == 1  # one connection for the whole batch
+    mimes = [mime for _rcpts, mime in smtp_server.messages]
+    assert sorted(mime["Message-ID"] for mime in mimes) == sorted(
+        f"<{m.message_id}>" for m in messages
+    )
+    for mime in mimes:
+        assert mime["List-Unsubscribe"].strip().startswith("<https://leads.example.com/e/u/")
+        assert mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert mime.get_body(preferencelist=("plain",)).get_content().startswith("Hi P")
+        assert "max-width:600px" in mime.get_body(preferencelist=("html",)).get_content()
+    assert {mime["Subject"] for mime in mimes} == {"Hello P0", "Hello P1", "Hello P2"}
+    assert statuses(*messages) == ["sent"] * 3
+    assert all(Message.objects.get(pk=m.pk).sent_at is not None for m in messages)
+
+
+def test_an_unsubscribed_contact_s_message_is_suppressed_and_never_sent(smtp_server):
+    contact = subscribed()
+    consent_give(contact, granted=False, at=timezone.now() + dt.timedelta(seconds=1))
+    message = MessageFactory(contact=contact)
+
+    report = messages_send_due()
+
+    assert (report.sent, report.suppressed) == (0, 1)
+    assert smtp_server.messages == []
+    assert statuses(message) == ["suppressed"]
+
+
+def test_a_suppressed_address_gets_nothing_even_with_consent(smtp_server):
+    contact = subscribed(email="bounced@example.com")
+    SuppressionFactory(email="bounced@example.com")
+    message = MessageFactory(contact=contact)
+
+    messages_send_due()
+
+    assert smtp_server.to("bounced@example.com") == []
+    assert statuses(message) == ["suppressed"]
+
+
+def test_a_consent_still_awaiting_confirmation_does_not_permit_sending(smtp_server):
+    contact = ContactFactory()
+    consent_give(contact, awaiting=True)
+    message = MessageFactory(contact=contact)
+
+    messages_send_due()
+
+    assert smtp_server.messages == []
+    assert statuses(message) == ["suppressed"]
+
+
+def test_a_template_for_a_subscription_type_goes_only_to_its_subscribers(smtp_server):
+    newsletter = PurposeFactory(key="newsletter", name="Newsletter")
+    template = EmailTemplateFactory(purpose=newsletter)
+    general_only = subscribed()
+    both = subscribed()
+    consent_give(both, newsletter)
+    not_theirs, theirs = (
+        MessageFactory(template=template, contact=general_only),
+        MessageFactory(template=template, contact=both),
+    )
+
+    messages_send_due()
+
+    assert statuses(not_theirs, theirs) == ["suppressed", "sent"]
+    assert len(smtp_server.to(both.email)) == 1
+
+
+def test_a_refused_recipient_fails_its_message_and_the_others_are_sent(smtp_server):
+    smtp_server.refuse.add("gone@example.com")
+    first, refused, last = (
+        MessageFactory(contact=subscribed(email=address))
+        for address in ("one@example.com", "gone@example.com", "three@example.com")
+    )
+
+    report = messages_send_due()
+
+    assert (report.sent, report.failed) == (2, 1)
+    assert statuses(first, refused, last) == ["sent", "failed", "sent"]
+    assert (
+        Message.objects.get(pk=refused.pk).error == "gone@example.com: 550 5.1.1 No such user here"
+    )
+    assert Message.objects.get(pk=refused.pk).sent_at is None
+
+
+def test_an_unreachable_server_stops_the_batch_and_leaves_every_message_queued(settings):
+    _smtp_settings(settings, _free_port())  # nothing listens there
+    messages = [MessageFactory(contact=subscribed()) for _ in range(2)]
+
+    report = messages_send_due()
+
+    assert (report.sent, report.requeued) == (0, 2)
+    assert "ConnectionRefusedError" in report.connection_error
+    assert statuses(*messages) == ["queued", "queued"]
+    assert Message.objects.filter(claimed_at__isnull=False).count() == 0
+
+
+def test_a_template_that_cannot_be_rendered_fails_its_messages_only(smtp_server):
+    broken = MessageFactory(template=EmailTemplateFactory(body="{% if %}"), contact=subscribed())
+    fine = MessageFactory(contact=subscribed())
+
+    report = messages_send_due()
+
+    assert (report.sent, report.failed) == (1, 1)
+    assert statuses(broken, fine) == ["failed", "sent"]
+    assert Message.objects.get(pk=broken.pk).error.startswith("render: ")
+
+
+def test_the_hourly_cap_counts_what_was_sent_in_the_last_hour(smtp_server, settings):
+    settings.LEADMILL_EMAIL_MAX_PER_HOUR = 3
+    MessageFactory(status=Message.Status.SENT, sent_at=timezone.now() - dt.timedelta(minutes=30))
+    MessageFactory(status=Message.Status.SENT, sent_at=timezone.now() - dt.timedelta(minutes=90))
+    queued = [MessageFactory(contact=subscribed()) for _ in range(3)]
+
+    report = messages_send_due()
+
+    assert report.sent == 2
+    assert report.throttled is True
+    assert statuses(*queued) == ["sent", "sent", "queued"]
+
+
+def test_limit_is_honoured_across_chunks_over_one_connection(smtp_server, monkeypatch):
+    monkeypatch.setattr(sending, "CLAIM_CHUNK", 2)
+    messages = [MessageFactory(contact=subscribed()) for _ in range(5)]
+
+    report = messages_send_due(limit=4)
+
+    assert report.sent == 4
+    assert len(smtp_server.peers) == 1
+    assert statuses(*messages) == ["sent"] * 4 + ["queued"]
+
+
+def test_a_claim_older_than_the_lease_is_sent_again_and_a_fresh_one_is_left_alone(
+    smtp_server, settings
+):
+    settings.LEADMILL_EMAIL_CLAIM_LEASE_SECONDS = 300
+    now = timezone.now()
+    crashed = MessageFactory(
+        contact=subscribed(),
+        status=Message.Status.SENDING,
+        claimed_at=now - dt.timedelta(minutes=6),
+    )
+    in_flight = MessageFactory(
+        contact=subscribed(),
+        status=Message.Status.SENDING,
+        claimed_at=now - dt.timedelta(minutes=1),
+    )
+
+    report = messages_send_due(now=now)
+
+    assert (report.reclaimed, report.sent) == (1, 1)
+    assert statuses(crashed, in_flight) == ["sent", "sending"]
+
+
+def test_a_second_run_sends_nothing_twice(smtp_server):
+    MessageFactory(contact=subscribed())
+
+    first, second = messages_send_due(), messages_send_due()
+
+    assert (first.sent, second.sent) == (1, 0)
+    assert len(smtp_server.messages) == 1
+
+
+def test_queueing_one_and_many_writes_queued_rows():
+    contact, template = ContactFactory(), EmailTemplateFactory()
+
+    one = message_queue(contact_id=contact.pk, template_id=template.pk, step_id="step-1")
+    count = messages_queue_bulk(
+        [Message(contact_id=contact.pk, template_id=template.pk) for _ in range(3)]
+    )
+
+    assert (one.status, one.step_id, count) == ("queued", "step-1", 3)
+    assert Message.objects.filter(status="queued").count() == 4
+    assert len(set(Message.objects.values_list("message_id", flat=True))) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claiming_at_once_never_claim_the_same_message():
+    import threading
+
+    from django.db import connection
+
+    template, contact = EmailTemplateFactory(), ContactFactory()
+    messages_queue_bulk([Message(contact=contact, template=template) for _ in range(300)])
+    claimed: dict[str, list[int]] = {"a": [], "b": []}
+    start = threading.Barrier(2)
+
+    def worker(name):
+        try:
+            start.wait()
+            while ids := sending._claim(size=7, now=timezone.now()):
+                claimed[name].extend(ids)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(name,)) for name in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert set(claimed["a"]).isdisjoint(claimed["b"])
+    assert len(claimed["a"]) + len(claimed["b"]) == 300
+    assert Message.objects.filter(status="sending").count() == 300

@@ -1,0 +1,115 @@
+"""What enrols a contact in a sequence on its own: a form or offer, a lifecycle stage, entering
+a segment; and what makes it leave: an exit stage, an unsubscribe.
+
+Called by the event handlers (:mod:`.handlers`) for one contact, and by the periodic sweep
+for whole trigger segments. Every function is idempotent: an enrolment the re-enrolment
+policy forbids, or one that exists already, is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection
+
+from django.db.models import Q
+
+from leadmill.consent.selectors import may_receive_marketing_email
+
+from .engine import enrollment_exit, enrollment_start, enrollments_start_bulk
+from .models import EmailTemplate, Enrollment, Segment, Sequence
+from .plans import sequence_plan
+from .reasons import Reason
+
+
+def _active(trigger: str):
+    return Sequence.objects.filter(is_active=True, trigger=trigger)
+
+
+def sequences_enrol_captured(*, contact_id: int, form_id: int, offer_id: int | None) -> int:
+    """A form was accepted: enrol in the active sequences triggered by that form or offer."""
+    condition = Q(trigger=Sequence.Trigger.FORM, trigger_form_id=form_id)
+    if offer_id is not None:
+        condition |= Q(trigger=Sequence.Trigger.OFFER, trigger_offer_id=offer_id)
+    sequences = Sequence.objects.filter(condition, is_active=True)
+    return sum(
+        1 for s in sequences if enrollment_start(sequence=s, contact_id=contact_id, source="form")
+    )
+
+
+def sequences_enrol_stage(*, contact_id: int, stage: str) -> int:
+    """The contact reached ``stage``: enrol in the active sequences triggered by it."""
+    sequences = _active(Sequence.Trigger.STAGE).filter(trigger_stage=stage)
+    return sum(
+        1 for s in sequences if enrollment_start(sequence=s, contact_id=contact_id, source="stage")
+    )
+
+
+def segment_triggers_check(
+    *, contact_ids: Collection[int] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Enrol whoever just entered a segment an active sequence is triggered by.
+
+    ``contact_ids`` limits the check to those contacts (an event about them); None checks
+    each trigger segment whole (the periodic sweep). Returns enrolments made.
+    """
+    from .segments import segment_entries_detect
+
+    by_segment: dict[int, list[Sequence]] = defaultdict(list)
+    for sequence in _active(Sequence.Trigger.SEGMENT).filter(trigger_segment__isnull=False):
+        by_segment[sequence.trigger_segment_id].append(sequence)
+    if not by_segment:
+        return 0
+    enrolled = 0
+    for segment in Segment.objects.filter(pk__in=list(by_segment)):
+        newcomers = segment_entries_detect(segment=segment, contact_ids=contact_ids, now=now)
+        if not newcomers:
+            continue
+        for sequence in by_segment[segment.pk]:
+            enrolled += enrollments_start_bulk(
+                sequence=sequence, contact_ids=newcomers, source="segment", now=now
+            )
+    return enrolled
+
+
+def sequences_exit_stage(*, contact_id: int, stage: str) -> int:
+    """The contact reached ``stage``: leave the sequences that end at it."""
+    active = Enrollment.objects.filter(contact_id=contact_id, state=Enrollment.State.ACTIVE)
+    sequence_ids = [
+        sequence.pk
+        for sequence in Sequence.objects.filter(pk__in=active.values("sequence_id")).only(
+            "pk", "exit_stages"
+        )
+        if stage in (sequence.exit_stages or [])
+    ]
+    if not sequence_ids:
+        return 0
+    return enrollment_exit(
+        contact_id=contact_id, reason=f"{Reason.EXIT_STAGE}: {stage}", sequence_ids=sequence_ids
+    )
+
+
+def sequences_exit_unsubscribed(*, contact_id: int, purpose_ids: Collection[int]) -> int:
+    """The contact withdrew marketing consent.
+
+    No marketing email may reach it any more: it leaves every sequence. Otherwise it leaves
+    the sequences that send an email of a withdrawn subscription type, and stays in those
+    whose emails it still may receive.
+    """
+    if not may_receive_marketing_email(contact_id=contact_id):
+        return enrollment_exit(contact_id=contact_id, reason=Reason.UNSUBSCRIBED)
+    withdrawn = set(purpose_ids)
+    active = Enrollment.objects.filter(contact_id=contact_id, state=Enrollment.State.ACTIVE)
+    leaving = []
+    for sequence in Sequence.objects.filter(pk__in=active.values("sequence_id")):
+        template_ids = [
+            s.value.get("template") for s in sequence_plan(sequence).steps if s.type == "send_email"
+        ]
+        purposes = set(
+            EmailTemplate.objects.filter(pk__in=template_ids).values_list("purpose_id", flat=True)
+        )
+        if purposes & withdrawn:
+            leaving.append(sequence.pk)
+    if not leaving:
+        return 0
+    return enrollment_exit(contact_id=contact_id, reason=Reason.UNSUBSCRIBED, sequence_ids=leaving)
