@@ -10,7 +10,6 @@ it, so a crash resends at most the one message in flight — with the same Messa
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -18,10 +17,11 @@ import smtplib
 from collections import defaultdict
 from collections.abc import Iterable
 
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
+from django.db import transaction
 from django.utils import timezone
 
 from leadmill.consent.selectors import marketing_recipients
@@ -100,15 +100,14 @@ def messages_send_due(*, limit: int = 500, now: dt.datetime | None = None) -> Se
     templates: dict[int, EmailTemplate] = {}
     mail = None
     try:
-        with _commits_without_flush_wait():
-            while budget > 0:
-                ids = _claim(size=min(CLAIM_CHUNK, budget), now=now)
-                if not ids:
-                    break
-                budget -= len(ids)
-                if mail is None:
-                    mail = _connection_open(ids=ids, report=report)
-                _chunk_send(ids=ids, templates=templates, mail=mail, report=report)
+        while budget > 0:
+            ids = _claim(size=min(CLAIM_CHUNK, budget), now=now)
+            if not ids:
+                break
+            budget -= len(ids)
+            if mail is None:
+                mail = _connection_open(ids=ids, report=report)
+            _chunk_send(ids=ids, templates=templates, mail=mail, report=report)
     except _ServerUnavailable as error:
         report.connection_error = str(error)
     finally:
@@ -120,28 +119,6 @@ def messages_send_due(*, limit: int = 500, now: dt.datetime | None = None) -> Se
     if report.sent or report.failed or report.requeued or report.suppressed:
         logger.info("marketing email: %s", report)
     return report
-
-
-@contextlib.contextmanager
-def _commits_without_flush_wait():
-    """On PostgreSQL, ``synchronous_commit = off`` while sending: each "sent" mark is still
-    its own commit, visible at once and never lost if *this process* dies, but it no longer
-    waits for the WAL flush (which cost more than the SMTP exchange on a plain disk). Only a
-    crash of the database server itself could forget the last few hundred milliseconds of
-    marks: those messages would be sent again, with the same Message-ID."""
-    if db_connection.vendor != "postgresql":
-        yield
-        return
-    with db_connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO OFF")
-    try:
-        yield
-    finally:
-        try:
-            with db_connection.cursor() as cursor:
-                cursor.execute("RESET synchronous_commit")
-        except DatabaseError:  # a broken connection is discarded anyway
-            logger.debug("resetting synchronous_commit failed", exc_info=True)
 
 
 def _connection_open(*, ids: list[int], report: SendReport):
@@ -288,6 +265,16 @@ def _message_send(*, message: Message, template: EmailTemplate, mail, report: Se
             report.failed += 1
             return
         raise _ServerUnavailable(_smtp_error(error)) from error
+    except AnymailRecipientsRefused as error:  # an ESP refused this address
+        _mark(message, Message.Status.FAILED, error=f"refused by the email provider: {error}")
+        report.failed += 1
+        return
+    except AnymailAPIError as error:
+        if _refused_for_good(error):  # the ESP refused this message (4xx other than "slow down")
+            _mark(message, Message.Status.FAILED, error=f"refused by the email provider: {error}")
+            report.failed += 1
+            return
+        raise _ServerUnavailable(f"{type(error).__name__}: {error}"[:500]) from error
     except (smtplib.SMTPException, OSError) as error:
         raise _ServerUnavailable(_smtp_error(error)) from error
     if accepted:
@@ -301,11 +288,29 @@ def _message_send(*, message: Message, template: EmailTemplate, mail, report: Se
 def _mark(
     message: Message, status: str, *, error: str = "", sent_at: dt.datetime | None = None
 ) -> None:
-    """One tiny UPDATE, committed at once (autocommit): the mark survives a crash a moment later."""
+    """One tiny UPDATE in its own commit: the mark survives a crash of this process a moment
+    later, so a crash resends at most the message in flight.
+
+    On PostgreSQL the commit does not wait for the WAL flush (``SET LOCAL synchronous_commit``,
+    this transaction only, so it is safe behind a transaction pooler): the mark is visible at
+    once and kept if the worker dies; only a crash of the database server itself could forget
+    the last few hundred milliseconds of marks, whose messages would go again with the same
+    Message-ID (ADR 6). Waiting for the flush cost more than the SMTP exchange."""
     values: dict = {"status": status, "error": error[:500]}
     if sent_at is not None:
         values["sent_at"] = sent_at
-    Message.objects.filter(pk=message.pk).update(**values)
+    with transaction.atomic():
+        if db_connection.vendor == "postgresql":
+            with db_connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        Message.objects.filter(pk=message.pk).update(**values)
+
+
+def _refused_for_good(error: AnymailAPIError) -> bool:
+    """An ESP's HTTP answer that retrying will not change: 4xx except 408/429 (too slow,
+    too many). Network errors and 5xx are the provider being unavailable: try later."""
+    status = getattr(error, "status_code", None)
+    return status is not None and 400 <= status < 500 and status not in (408, 429)
 
 
 def _smtp_error(error: Exception) -> str:
