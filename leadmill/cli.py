@@ -47,9 +47,12 @@ def prepare(*, demo: bool) -> None:
         print("    (set LEADMILL_ADMIN_PASSWORD to choose it; change it after logging in)")
     if demo:
         from leadmill.capture.demo import demo_seed
+        from leadmill.nurture.demo import nurture_demo_seed
 
         if demo_seed():
             print("Seeded the demo: /ebook/ and /demo/.")
+        if nurture_demo_seed():
+            print("Seeded the demo nurture: the sequence \"E-book follow-up\" and a segment.")
 
 
 def web_command() -> list[str]:
