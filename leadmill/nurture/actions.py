@@ -28,6 +28,7 @@ from leadmill.messaging.services import email_send_transactional
 from .models import Enrollment
 from .plans import sequence_plan
 from .reasons import Reason
+from .webhook_urls import webhook_url_problem
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +69,14 @@ def webhook_payload(*, enrollment: Enrollment, step_id: str, label: str) -> dict
 
 
 def webhook_call(*, url: str, payload: dict) -> int:
-    """POST ``payload`` as JSON; returns the status. Raises ActionFailed unless 2xx."""
-    if not url.lower().startswith(("http://", "https://")):
-        raise ActionFailed(f"not an http(s) URL: {url!r}")
+    """POST ``payload`` as JSON; returns the status. Raises ActionFailed unless 2xx, or
+    when the URL is refused (not http(s), or its host resolves to an internal address:
+    see :mod:`.webhook_urls`)."""
+    problem = webhook_url_problem(url)
+    if problem:
+        raise ActionFailed(f"refused {url!r}: {problem}")
     body = json.dumps(payload, cls=DjangoJSONEncoder).encode()
-    request = urllib.request.Request(  # noqa: S310 -- scheme checked above
+    request = urllib.request.Request(  # noqa: S310 -- scheme and host checked above
         url,
         data=body,
         method="POST",

@@ -76,6 +76,17 @@ class BroadcastEditView(EditView):
             return redirect(reverse(f"{BroadcastViewSet.name}:index"))
         return super().dispatch(request, *args, **kwargs)
 
+    def save_instance(self):
+        """Clearing "send at" of a scheduled broadcast unschedules it: it is a draft again."""
+        instance = super().save_instance()
+        if instance.status == Broadcast.Status.SCHEDULED and instance.send_at is None:
+            try:
+                broadcast_cancel(broadcast=instance)
+                messages.info(self.request, _g("Without a time to send it, it is a draft again."))
+            except ValidationFailed as error:
+                messages.error(self.request, error.message)
+        return instance
+
 
 class BroadcastViewSet(ModelViewSet):
     model = Broadcast
@@ -120,13 +131,24 @@ class BroadcastSendView(WagtailAdminTemplateMixin, TemplateView):
     def get_page_title(self):
         return _g("Send “%(name)s”") % {"name": self.broadcast.name}
 
-    def get_context_data(self, **kwargs):
-        from .segments import segment_count
+    def _segment_error(self) -> str:
+        """Why the broadcast's segment cannot be evaluated (then it cannot be sent), or ""."""
+        from .segments import SegmentDefinitionError, segment_count
 
+        try:
+            self.members = segment_count(segment=self.broadcast.segment)
+        except SegmentDefinitionError as error:
+            self.members = 0
+            return _g("Its segment “%(name)s” cannot be evaluated: %(why)s Fix it first.") % {
+                "name": self.broadcast.segment.name,
+                "why": error.message,
+            }
+        return ""
+
+    def get_context_data(self, **kwargs):
+        segment_error = self._segment_error()
         return super().get_context_data(
-            broadcast=self.broadcast,
-            members=segment_count(segment=self.broadcast.segment),
-            **kwargs,
+            broadcast=self.broadcast, members=self.members, segment_error=segment_error, **kwargs
         )
 
     def post(self, request, pk):
@@ -134,6 +156,8 @@ class BroadcastSendView(WagtailAdminTemplateMixin, TemplateView):
             if "cancel" in request.POST:
                 broadcast_cancel(broadcast=self.broadcast)
                 messages.success(request, _g("The broadcast is a draft again."))
+            elif segment_error := self._segment_error():
+                messages.error(request, segment_error)
             elif request.POST.get("when") == "at" and self.broadcast.send_at:
                 broadcast_schedule(broadcast=self.broadcast, send_at=self.broadcast.send_at)
                 messages.success(request, _g("Scheduled: it starts at the time set."))

@@ -45,7 +45,15 @@ PERSONALISATION_HELP = _(
 
 
 class EmailTemplateForm(WagtailAdminModelForm):
-    """Refuses personalisation that cannot be rendered, field by field, before it is saved."""
+    """Refuses personalisation that cannot be rendered, field by field, before it is saved;
+    and a subscription type that does not permit marketing email (never sent)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "purpose" in self.fields:
+            self.fields["purpose"].error_messages["invalid_choice"] = _(
+                "Choose a subscription type that permits marketing email."
+            )
 
     def clean(self):
         cleaned = super().clean()

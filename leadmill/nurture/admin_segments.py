@@ -180,6 +180,27 @@ class SegmentViewSet(SnippetViewSet):
 register_snippet(SegmentViewSet)
 
 
+@hooks.register("before_delete_snippet")
+def refuse_deleting_used_segments(request, instances):
+    """A segment other segments, sequences or broadcasts use is not deleted (they would
+    break or silently stop): the marketer is told which, to change them first."""
+    from .selectors import segment_used_by
+
+    if not instances or not isinstance(instances[0], Segment):
+        return None
+    refused = [
+        _g("“%(name)s” is used by %(uses)s; change them first.")
+        % {"name": segment.name, "uses": ", ".join(uses)}
+        for segment in instances
+        if (uses := segment_used_by(segment_id=segment.pk))
+    ]
+    if not refused:
+        return None
+    for text in refused:
+        messages.error(request, text)
+    return redirect(reverse(Segment.snippet_viewset.get_url_name("list")))
+
+
 def _can_edit_segments(user) -> bool:
     return user.is_active and (
         user.has_perm("nurture.add_segment") or user.has_perm("nurture.change_segment")

@@ -44,6 +44,7 @@ from .selectors import (
     step_name,
 )
 from .tasks import nurture_kick_after_commit
+from .triggers import sequence_segment_watch_start
 
 ENROL_URL_NAME = "nurture_sequence_enrol"
 
@@ -77,6 +78,14 @@ class SequenceAdminForm(WagtailAdminModelForm):
             self.add_error(needed[0], needed[1])
         cleaned["exit_stages"] = list(cleaned.get("exit_stages") or [])
         return cleaned
+
+    def save(self, commit=True):
+        """Activated, or its trigger changed: it enrols only leads who enter its trigger
+        segment from now on (see :func:`.triggers.sequence_segment_watch_start`)."""
+        instance = super().save(commit=commit)
+        if commit and {"is_active", "trigger", "trigger_segment"} & set(self.changed_data):
+            sequence_segment_watch_start(sequence=instance)
+        return instance
 
 
 def trigger_text(sequence: Sequence) -> str:
@@ -239,14 +248,21 @@ class SequenceEnrolView(WagtailAdminTemplateMixin, FormView):
         )
 
     def form_valid(self, form):
-        from .segments import segment_contacts
+        from .segments import SegmentDefinitionError, segment_contacts
 
         contact_ids: list[int] = []
         unknown: list[str] = []
         if form.cleaned_data["segment"]:
-            contact_ids += segment_contacts(segment=form.cleaned_data["segment"]).values_list(
-                "pk", flat=True
-            )
+            try:
+                contact_ids += segment_contacts(segment=form.cleaned_data["segment"]).values_list(
+                    "pk", flat=True
+                )
+            except SegmentDefinitionError as error:
+                form.add_error(
+                    "segment",
+                    _g("This segment cannot be evaluated: %(why)s") % {"why": error.message},
+                )
+                return self.form_invalid(form)
         if form.cleaned_data["emails"].strip():
             try:
                 found, unknown = contact_ids_by_email(form.cleaned_data["emails"])

@@ -185,6 +185,15 @@ class NotifyOwnerBlock(StepStructBlock):
 class WebhookBlock(StepStructBlock):
     url = blocks.URLBlock(label=_("URL"))
 
+    def clean(self, value):
+        from .webhook_urls import webhook_url_problem
+
+        value = super().clean(value)
+        problem = webhook_url_problem(value.get("url") or "", unknown_host_ok=True)
+        if problem:
+            raise StructBlockValidationError(block_errors={"url": ValidationError(problem)})
+        return value
+
     class Meta:
         icon = "link"
         label = _("Call a webhook")

@@ -66,17 +66,26 @@ def broadcasts_start_due(*, now: dt.datetime | None = None) -> int:
         Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.SCHEDULED).update(
             status=Broadcast.Status.SENDING, queued_count=0
         )
+    from .segments import SegmentDefinitionError
+
     queued = 0
     # queued_count stays 0 until queueing finished: a SENDING broadcast at 0 is (re)queued.
     for broadcast in Broadcast.objects.filter(status=Broadcast.Status.SENDING, queued_count=0):
-        queued += _queue_members(broadcast)
+        try:
+            queued += _queue_members(broadcast)
+        except SegmentDefinitionError as error:  # retried each pass, until the segment is fixed
+            logger.error(
+                "broadcast %s: its segment %s cannot be evaluated; not queued: %s",
+                broadcast.pk,
+                broadcast.segment_id,
+                error,
+            )
     broadcasts_finish()
     return queued
 
 
 def _queue_members(broadcast: Broadcast) -> int:
     from .segments import segment_contacts
-    from .sending import messages_queue_bulk
 
     already = Message.objects.filter(broadcast_id=broadcast.pk, contact_id=OuterRef("pk"))
     members = (
@@ -84,7 +93,7 @@ def _queue_members(broadcast: Broadcast) -> int:
         .filter(email__isnull=False)
         .exclude(Exists(already))
     )
-    queued, after = 0, 0
+    before, after = Message.objects.filter(broadcast_id=broadcast.pk).count(), 0
     while True:
         ids = list(
             members.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:QUEUE_CHUNK]
@@ -92,16 +101,23 @@ def _queue_members(broadcast: Broadcast) -> int:
         if not ids:
             break
         with transaction.atomic():
-            queued += messages_queue_bulk(
+            # a message queued already (a concurrent or repeated run) is skipped: the
+            # (broadcast, contact) constraint says so
+            Message.objects.bulk_create(
                 [
                     Message(
-                        contact_id=pk, template_id=broadcast.template_id, broadcast_id=broadcast.pk
+                        contact_id=pk,
+                        template_id=broadcast.template_id,
+                        broadcast_id=broadcast.pk,
+                        status=Message.Status.QUEUED,
                     )
                     for pk in ids
-                ]
+                ],
+                ignore_conflicts=True,
             )
         after = ids[-1]
     total = Message.objects.filter(broadcast_id=broadcast.pk).count()
+    queued = total - before
     if total == 0:
         Broadcast.objects.filter(pk=broadcast.pk).update(status=Broadcast.Status.SENT)
     else:

@@ -106,6 +106,7 @@ class EmailTemplate(models.Model):
         related_name="+",
         null=True,
         blank=True,
+        limit_choices_to={"is_email_marketing": True},
         help_text=_(
             "Who may receive it: contacts subscribed to this type. Empty: any marketing consent."
         ),
@@ -166,6 +167,10 @@ class Sequence(models.Model):
         related_name="+",
     )
     trigger_stage = models.CharField(_("stage"), max_length=20, blank=True)
+    # When this sequence started watching its trigger segment: only leads who enter the
+    # segment after it are enrolled. None: not yet; the next full check of the segment
+    # records who is in it already (enrolling none of them) and sets it. See .triggers.
+    segment_watched_since = models.DateTimeField(null=True, blank=True, editable=False)
     exit_stages = models.JSONField(
         _("leave when the lead reaches"),
         default=list,
@@ -303,6 +308,13 @@ class Message(models.Model):
             models.Index(fields=["enrollment", "step_id"], name="message_step_idx"),
             models.Index(fields=["contact", "created_at"], name="message_contact_idx"),
             models.Index(fields=["status", "sent_at"], name="message_sent_idx"),  # the hourly throttle
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["broadcast", "contact"],
+                condition=models.Q(broadcast__isnull=False),
+                name="message_broadcast_contact_unique",
+            )
         ]
 
     def __str__(self) -> str:

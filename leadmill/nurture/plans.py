@@ -20,12 +20,24 @@ class Step:
     label: str
 
 
+# Steps that run statements of their own while walking (writes, or a branch's queries, which
+# on PostgreSQL could abort the batch's transaction): the walk needs a savepoint around them.
+OWN_STATEMENT_STEPS = frozenset({"update", "add_points", "branch"})
+
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
     sequence_id: int
     steps: tuple[Step, ...]
     by_id: dict[str, int]
     by_label: dict[str, int]
+
+    @property
+    def needs_savepoint(self) -> bool:
+        """Whether a walk runs statements of its own (updates the lead, adds points, asks a
+        branch's question); the other steps only collect messages and enrollment changes,
+        saved once per batch, so a failure there has nothing in the database to undo."""
+        return any(step.type in OWN_STATEMENT_STEPS for step in self.steps)
 
     def index_of_label(self, label: str) -> int | None:
         return self.by_label.get((label or "").strip())

@@ -143,3 +143,44 @@ def contact_ids_by_email(text: str, *, limit: int = 10_000) -> tuple[list[int], 
     return list(found.values()), [
         original for email, original in wanted.items() if email not in found
     ]
+
+
+def _refers_to(group: dict, segment_id: int) -> bool:
+    for condition in (group or {}).get("conditions") or []:
+        if not isinstance(condition, dict):
+            continue
+        if "conditions" in condition and _refers_to(condition, segment_id):
+            return True
+        if condition.get("field") in ("in_segment", "not_in_segment"):
+            try:
+                if int(condition.get("value")) == segment_id:
+                    return True
+            except (TypeError, ValueError):
+                continue
+    return False
+
+
+def segment_used_by(*, segment_id: int) -> list[str]:
+    """What would break, or silently stop, if the segment were deleted: the segments whose
+    filters refer to it, the sequences it triggers or that branch on it, its broadcasts."""
+    from .models import Broadcast, Segment
+
+    uses = [
+        _("segment “%(name)s”") % {"name": other.name}
+        for other in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment_id)
+        if _refers_to(other.definition, segment_id)
+    ]
+    for sequence in Sequence.objects.all():
+        branches = [
+            step
+            for step in sequence.steps.raw_data
+            if step.get("type") == "branch"
+            and str((step.get("value") or {}).get("segment") or "") == str(segment_id)
+        ]
+        if sequence.trigger_segment_id == segment_id or branches:
+            uses.append(_("sequence “%(name)s”") % {"name": sequence.name})
+    uses += [
+        _("broadcast “%(name)s”") % {"name": name}
+        for name in Broadcast.objects.filter(segment_id=segment_id).values_list("name", flat=True)
+    ]
+    return uses

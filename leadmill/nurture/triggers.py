@@ -9,10 +9,12 @@ policy forbids, or one that exists already, is skipped.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Collection
 
 from django.db.models import Q
+from django.utils import timezone
 
 from leadmill.consent.selectors import may_receive_marketing_email
 
@@ -20,6 +22,8 @@ from .engine import enrollment_exit, enrollment_start, enrollments_start_bulk
 from .models import EmailTemplate, Enrollment, Segment, Sequence
 from .plans import sequence_plan
 from .reasons import Reason
+
+logger = logging.getLogger(__name__)
 
 
 def _active(trigger: str):
@@ -46,30 +50,72 @@ def sequences_enrol_stage(*, contact_id: int, stage: str) -> int:
 
 
 def segment_triggers_check(
-    *, contact_ids: Collection[int] | None = None, now: dt.datetime | None = None
+    *,
+    contact_ids: Collection[int] | None = None,
+    now: dt.datetime | None = None,
+    segment_ids: Collection[int] | None = None,
 ) -> int:
     """Enrol whoever just entered a segment an active sequence is triggered by.
 
     ``contact_ids`` limits the check to those contacts (an event about them); None checks
-    each trigger segment whole (the periodic sweep). Returns enrolments made.
+    each trigger segment whole (the periodic sweep). ``segment_ids`` limits it to those
+    segments. A sequence enrols only leads who enter its segment after it started watching
+    it: a whole check of the segment first records who is in it already (enrolling none of
+    them) and starts the watch (``Sequence.segment_watched_since``). A segment that cannot
+    be evaluated (it refers to a deleted segment) is logged and skipped; the others go on.
+    Returns enrolments made.
     """
-    from .segments import segment_entries_detect
+    from .segments import SegmentDefinitionError, segment_entries_detect
 
+    now = now or timezone.now()
+    sequences = _active(Sequence.Trigger.SEGMENT).filter(trigger_segment__isnull=False)
+    if segment_ids is not None:
+        sequences = sequences.filter(trigger_segment_id__in=list(segment_ids))
     by_segment: dict[int, list[Sequence]] = defaultdict(list)
-    for sequence in _active(Sequence.Trigger.SEGMENT).filter(trigger_segment__isnull=False):
+    for sequence in sequences:
         by_segment[sequence.trigger_segment_id].append(sequence)
     if not by_segment:
         return 0
     enrolled = 0
     for segment in Segment.objects.filter(pk__in=list(by_segment)):
-        newcomers = segment_entries_detect(segment=segment, contact_ids=contact_ids, now=now)
-        if not newcomers:
+        try:
+            newcomers = segment_entries_detect(segment=segment, contact_ids=contact_ids, now=now)
+        except SegmentDefinitionError as error:
+            logger.error(
+                "segment %s (trigger of sequences %s) cannot be evaluated; skipped: %s",
+                segment.pk,
+                [s.pk for s in by_segment[segment.pk]],
+                error,
+            )
             continue
         for sequence in by_segment[segment.pk]:
-            enrolled += enrollments_start_bulk(
-                sequence=sequence, contact_ids=newcomers, source="segment", now=now
-            )
+            if sequence.segment_watched_since is None:
+                if contact_ids is None:  # whoever is inside now was seen: watch from now on
+                    Sequence.objects.filter(pk=sequence.pk, segment_watched_since=None).update(
+                        segment_watched_since=now
+                    )
+                continue
+            if newcomers:
+                enrolled += enrollments_start_bulk(
+                    sequence=sequence, contact_ids=newcomers, source="segment", now=now
+                )
     return enrolled
+
+
+def sequence_segment_watch_start(*, sequence: Sequence, now: dt.datetime | None = None) -> int:
+    """The sequence was just activated or its trigger changed: from now on it enrols only
+    leads who enter its trigger segment (the ones inside are not enrolled; "Enrol leads"
+    can enrol them). Checks that segment whole at once; returns enrolments made in the
+    segment's other sequences (leads who entered since the last check)."""
+    Sequence.objects.filter(pk=sequence.pk).update(segment_watched_since=None)
+    sequence.segment_watched_since = None
+    if not (
+        sequence.is_active
+        and sequence.trigger == Sequence.Trigger.SEGMENT
+        and sequence.trigger_segment_id
+    ):
+        return 0
+    return segment_triggers_check(segment_ids=[sequence.trigger_segment_id], now=now)
 
 
 def sequences_exit_stage(*, contact_id: int, stage: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import transaction
 
 from leadmill.consent.models import Consent
@@ -30,7 +31,13 @@ MAX_STEPS_PER_RUN = 100  # more in a row continue in the next batch
 ERROR_RETRY = dt.timedelta(minutes=15)
 ACTION_LEASE = dt.timedelta(minutes=5)
 CONSENT_PENDING_RETRY = dt.timedelta(hours=1)
-CONSENT_PENDING_LIMIT = dt.timedelta(days=7)
+
+
+def consent_pending_limit() -> dt.timedelta:
+    """How long a send step waits for a double opt-in confirmation: as long as the
+    confirmation link is valid (``LEADMILL_DOUBLE_OPT_IN_DAYS``)."""
+    return dt.timedelta(days=settings.LEADMILL_DOUBLE_OPT_IN_DAYS)
+
 
 SAVED_FIELDS = ["state", "step_id", "step_started_at", "next_run_at", "ended_at", "exit_reason"]
 
@@ -53,7 +60,10 @@ class Walker:
         saved = {name: getattr(enrollment, name) for name in SAVED_FIELDS}
         queued = len(self.messages)
         try:
-            with transaction.atomic():  # a savepoint: a failing step undoes only its own writes
+            if self.plans[enrollment.sequence_id].needs_savepoint:
+                with transaction.atomic():  # a savepoint: a failing step undoes only its own writes
+                    self._walk(enrollment)
+            else:  # nothing written until the batch saves: no savepoint to pay for
                 self._walk(enrollment)
         except Exception:
             logger.exception(
@@ -197,8 +207,8 @@ class Walker:
                 Reason.CANNOT_EMAIL,
             )
         elif (
-            _awaiting_confirmation(contact.pk)
-            and self.now - enrollment.step_started_at < CONSENT_PENDING_LIMIT
+            _awaiting_confirmation(contact.pk, template.purpose_id)
+            and self.now - enrollment.step_started_at < consent_pending_limit()
         ):
             enrollment.next_run_at = self.now + CONSENT_PENDING_RETRY
         else:
@@ -237,12 +247,17 @@ class Walker:
         )
 
 
-def _awaiting_confirmation(contact_id: int) -> bool:
-    """Whether the contact's latest email-marketing answer is a grant still waiting for its
-    double opt-in confirmation (then a send step waits for it, up to a week)."""
+def _awaiting_confirmation(contact_id: int, purpose_id: int | None) -> bool:
+    """Whether the contact's latest answer for the email's subscription type (any
+    email-marketing type when it has none) is a grant still waiting for its double opt-in
+    confirmation (then a send step waits for it, as long as the link is valid)."""
+    answers = Consent.objects.filter(contact_id=contact_id)
+    if purpose_id is not None:
+        answers = answers.filter(purpose_id=purpose_id)
+    else:
+        answers = answers.filter(purpose__is_email_marketing=True)
     latest = (
-        Consent.objects.filter(contact_id=contact_id, purpose__is_email_marketing=True)
-        .order_by("-occurred_at", "-id")
+        answers.order_by("-occurred_at", "-id")
         .values_list("granted", "awaiting_confirmation")
         .first()
     )

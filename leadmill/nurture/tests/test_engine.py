@@ -463,3 +463,28 @@ def test_leaving_a_sequence_cancels_its_emails_not_sent_yet():
         None: Message.Status.QUEUED,
         enrollment.pk: Message.Status.SUPPRESSED,
     }
+
+
+def test_a_step_failing_outside_the_database_is_retried_later_without_a_savepoint():
+    # Given a sequence of emails only (walked without a savepoint per lead) whose send step
+    # fails for one lead
+    sequence = sequence_with(email_step(), step("wait", days=1))
+    stuck, other = subscribed_contact(), subscribed_contact()
+    stuck_enrollment, other_enrollment = enrol(sequence, stuck), enrol(sequence, other)
+    original = walker.Walker._send_email
+
+    def failing_for_stuck(self, step_, index, enrollment, contact):
+        if contact.pk == stuck.pk:
+            raise RuntimeError("boom")
+        return original(self, step_, index, enrollment, contact)
+
+    # When the batch runs
+    with mock.patch.object(walker.Walker, "_send_email", failing_for_stuck):
+        assert engine.enrollments_advance(now=NOW) == 2
+
+    # Then the failing lead waits for a retry with nothing queued, the other got its email
+    stuck_enrollment.refresh_from_db()
+    other_enrollment.refresh_from_db()
+    assert (stuck_enrollment.step_id, stuck_enrollment.next_run_at) == ("", NOW + walker.ERROR_RETRY)
+    assert other_enrollment.next_run_at == NOW + dt.timedelta(days=1)
+    assert list(Message.objects.values_list("contact_id", flat=True)) == [other.pk]

@@ -35,7 +35,8 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    settings.LEADMILL_WEBHOOK_ALLOW_PRIVATE = True  # the receiver listens on 127.0.0.1
     Receiver.received, Receiver.status = [], 200
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

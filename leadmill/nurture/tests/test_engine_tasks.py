@@ -13,6 +13,7 @@ from leadmill.core.registry import contact_timeline
 
 from .. import tasks
 from ..models import Broadcast, Enrollment, Message
+from ..triggers import sequence_segment_watch_start
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory, SegmentFactory, StaticSegmentFactory
 
@@ -21,11 +22,12 @@ pytestmark = pytest.mark.django_db
 
 def test_the_tick_enrols_segment_newcomers_advances_starts_broadcasts_and_sends(mailoutbox):
     segment = SegmentFactory(conditions=[{"field": "country", "op": "equals", "value": "BR"}])
-    sequence_with(
+    sequence = sequence_with(
         step("send_email", template=EmailTemplateFactory(subject="Olá").pk),
         trigger="segment",
         trigger_segment=segment,
     )
+    sequence_segment_watch_start(sequence=sequence)  # activated: watches who enters from now
     newcomer = subscribed_contact(country="BR", email="bia@example.com")
     reader = subscribed_contact(email="reader@example.com")
     Broadcast.objects.create(

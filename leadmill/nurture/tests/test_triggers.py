@@ -13,7 +13,7 @@ from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core import events
 
 from ..models import Enrollment, Message, Sequence
-from ..triggers import segment_triggers_check
+from ..triggers import segment_triggers_check, sequence_segment_watch_start
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory, SegmentFactory
 
@@ -114,6 +114,7 @@ def test_entering_a_trigger_segment_enrols_once_and_leaving_and_entering_again_f
 ):
     segment = SegmentFactory(conditions=[{"field": "country", "op": "equals", "value": "BR"}])
     sequence = wait_sequence(trigger=Sequence.Trigger.SEGMENT, trigger_segment=segment)
+    sequence_segment_watch_start(sequence=sequence)
     contact = ContactFactory(country="PT")
 
     with delivered():
@@ -131,6 +132,7 @@ def test_entering_a_trigger_segment_enrols_once_and_leaving_and_entering_again_f
 def test_the_periodic_sweep_enrols_whoever_entered_without_an_event():
     segment = SegmentFactory(conditions=[{"field": "country", "op": "equals", "value": "BR"}])
     sequence = wait_sequence(trigger=Sequence.Trigger.SEGMENT, trigger_segment=segment)
+    sequence_segment_watch_start(sequence=sequence)
     inside = Contact.objects.bulk_create(
         [Contact(email=f"b{n}@example.com", country="BR") for n in range(3)]
     )

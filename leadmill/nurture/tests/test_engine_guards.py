@@ -1,0 +1,114 @@
+"""The engine's guards: a send step waits for a double opt-in as long as the confirmation
+link lives, asking about the email's own subscription type; a webhook is not called on the
+server's own network (walker.py, actions.py, webhook_urls.py)."""
+
+import datetime as dt
+import logging
+import socket
+from unittest import mock
+
+import pytest
+
+from leadmill.consent.tests.factories import PurposeFactory, consent_give, marketing_purpose
+from leadmill.contacts.tests.factories import ContactFactory
+
+from .. import engine
+from ..models import Enrollment, Message
+from .engine_factories import sequence_with, step, subscribed_contact
+from .factories import EmailTemplateFactory
+from .test_engine_actions import receiver  # noqa: F401 -- the fixture
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def enrol(sequence, contact, at):
+    return engine.enrollment_start(sequence=sequence, contact_id=contact.pk, source="t", now=at)
+
+
+@pytest.mark.parametrize(
+    ("days_waiting", "state"),
+    [(29, Enrollment.State.ACTIVE), (31, Enrollment.State.EXITED)],
+)
+def test_a_send_step_waits_for_the_confirmation_as_long_as_its_link_lives(
+    settings, days_waiting, state
+):
+    settings.LEADMILL_DOUBLE_OPT_IN_DAYS = 30
+    sequence = sequence_with(step("send_email", template=EmailTemplateFactory().pk))
+    contact = ContactFactory()
+    consent_give(contact, awaiting=True)
+    enrollment = enrol(sequence, contact, at=NOW - dt.timedelta(days=days_waiting))
+    enrollment.step_id = sequence.steps.raw_data[0]["id"]
+    enrollment.save()
+
+    engine.enrollments_advance(now=NOW)
+
+    enrollment.refresh_from_db()
+    assert enrollment.state == state
+    assert Message.objects.count() == 0
+
+
+def test_the_wait_for_a_confirmation_asks_about_the_emails_own_subscription_type():
+    newsletter = PurposeFactory(name="Newsletter")
+    sequence = sequence_with(
+        step("send_email", template=EmailTemplateFactory(purpose=newsletter).pk)
+    )
+    contact = ContactFactory()
+    consent_give(contact, newsletter, awaiting=True, at=NOW - dt.timedelta(hours=2))
+    consent_give(contact, marketing_purpose(), at=NOW - dt.timedelta(hours=1))
+    enrollment = enrol(sequence, contact, at=NOW)
+
+    engine.enrollments_advance(now=NOW)
+
+    enrollment.refresh_from_db()
+    assert (enrollment.state, enrollment.next_run_at) == (
+        Enrollment.State.ACTIVE,
+        NOW + dt.timedelta(hours=1),
+    )
+
+
+def webhook_enrollment(url):
+    sequence = sequence_with(step("webhook", url=url), step("end"))
+    return enrol(sequence, subscribed_contact(), at=NOW)
+
+
+def test_a_webhook_to_a_loopback_receiver_is_refused_logged_and_retried_later(
+    receiver,  # noqa: F811
+    settings,
+    caplog,
+):
+    handler, url = receiver
+    settings.LEADMILL_WEBHOOK_ALLOW_PRIVATE = False
+    enrollment = webhook_enrollment(url)
+
+    with caplog.at_level(logging.WARNING, logger="leadmill.nurture.actions"):
+        engine.enrollments_advance(now=NOW)
+
+    assert handler.received == []
+    enrollment.refresh_from_db()
+    assert (enrollment.state, enrollment.next_run_at) == (
+        Enrollment.State.ACTIVE,
+        NOW + dt.timedelta(minutes=1),
+    )
+    assert f"refused '{url}'" in caplog.text
+
+
+def test_a_webhook_host_whose_name_resolves_to_a_private_address_is_refused(settings, caplog):
+    settings.LEADMILL_WEBHOOK_ALLOW_PRIVATE = False
+    enrollment = webhook_enrollment("https://hooks.example.com/lead")
+    internal = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 0))]
+
+    with (
+        mock.patch("leadmill.nurture.webhook_urls.socket.getaddrinfo", return_value=internal),
+        mock.patch("urllib.request.urlopen") as urlopen,
+        caplog.at_level(logging.WARNING, logger="leadmill.nurture.actions"),
+    ):
+        engine.enrollments_advance(now=NOW)
+
+    urlopen.assert_not_called()
+    assert "“hooks.example.com” is an address of the server's own or a private network" in (
+        caplog.text
+    )
+    enrollment.refresh_from_db()
+    assert enrollment.next_run_at == NOW + dt.timedelta(minutes=1)
