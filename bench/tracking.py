@@ -109,8 +109,11 @@ def wrk_run(engine: str, path: str, seconds: float, workdir: Path, run: int) -> 
     origin = f"http://127.0.0.1:{port}"
     script = workdir / "tracking.lua"
     script.write_text(WRK_SCRIPT)
+    wrk = capture.loadgen.wrk_install()  # the Debian package, installed when missing (root)
+    if wrk is None:
+        raise SystemExit("bench/tracking.py needs wrk (apt-get install wrk)")
     completed = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(script),
+        [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(script),
          f"{origin}{path}", "--", f"b{os.getpid() % 10000:04d}r{run}", origin, batch_template(origin)],
         capture_output=True, text=True, timeout=seconds + 60,
     )

@@ -201,7 +201,7 @@ class EmailTemplateViewSet(SnippetViewSet):
     model = EmailTemplate
     icon = "mail"
     menu_label = _("Email templates")
-    menu_order = 310
+    menu_order = 163
     add_to_admin_menu = True
     index_view_class = EmailTemplateIndexView
     edit_view_class = EmailTemplateEditView
@@ -260,7 +260,7 @@ class MessageViewSet(ModelViewSet):
     menu_label = _("Marketing emails")
     url_prefix = "marketing-emails"
     add_to_admin_menu = True
-    menu_order = 311
+    menu_order = 164
     permission_policy = LimitedPermissionPolicy(Message, actions={"view"})
     copy_view_enabled = False
     inspect_view_enabled = True
