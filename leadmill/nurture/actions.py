@@ -104,7 +104,8 @@ def owner_notify(*, enrollment: Enrollment, message: str) -> bool:
         "lead": str(contact),
         "sequence": enrollment.sequence.name,
     }
-    html = f'{linebreaks(escape(message))}<p><a href="{escape(lead_url)}">{escape(_("Open the lead"))}</a></p>'
+    open_label = _("Open the lead")
+    html = f'{linebreaks(escape(message))}<p><a href="{escape(lead_url)}">{escape(open_label)}</a></p>'
     email_send_transactional(
         to=owner.email, subject=subject[:300], html=html, text=f"{message}\n\n{lead_url}\n"
     )

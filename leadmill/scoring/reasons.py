@@ -89,9 +89,8 @@ def lead_score_reasons(*, contact: Contact, at: dt.datetime | None = None) -> li
             if reason.effect > 0
         )
         line = _("Chance to win: %(percent).0f %%.") % {"percent": predicted.probability * 100}
-        reasons.append(
-            f"{line} {_('Mostly because of %(fields)s.') % {'fields': fields}}" if fields else line
-        )
+        because = _("Mostly because of %(fields)s.") % {"fields": fields} if fields else ""
+        reasons.append(f"{line} {because}" if because else line)
     reasons.append(
         _("Fit %(fit)d, engagement %(engagement).0f.")
         % {
