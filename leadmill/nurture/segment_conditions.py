@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, Lower
 from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
-from leadmill.consent.models import Consent
+from leadmill.consent.selectors import marketing_grant_q
 from leadmill.scoring.models import ContactScore
 from leadmill.scoring.rules import IsNumber
 from leadmill.tracking.models import Event
@@ -169,23 +169,9 @@ def score_q(field: str, op: str, value: float, *, now: dt.datetime) -> Q:
 
 def consent_q(*, purpose_key: str) -> Q:
     """The contact's latest answer for the purpose (any email-marketing purpose when
-    ``purpose_key`` is empty) is a grant that is not waiting for its confirmation — the rule
-    of :mod:`leadmill.consent.selectors`, as a correlated subquery."""
-    newer = Consent.objects.filter(
-        contact_id=OuterRef("contact_id"), purpose_id=OuterRef("purpose_id")
-    ).filter(
-        Q(occurred_at__gt=OuterRef("occurred_at"))
-        | Q(occurred_at=OuterRef("occurred_at"), pk__gt=OuterRef("pk"))
-    )
-    grants = Consent.objects.filter(
-        contact_id=OuterRef("pk"), granted=True, awaiting_confirmation=False
-    )
-    grants = (
-        grants.filter(purpose__key=purpose_key)
-        if purpose_key
-        else grants.filter(purpose__is_email_marketing=True)
-    )
-    return Q(Exists(grants.filter(~Exists(newer))))
+    ``purpose_key`` is empty) is a grant that is not waiting for its confirmation: consent's
+    own rule (:func:`leadmill.consent.selectors.marketing_grant_q`), not a copy of it."""
+    return marketing_grant_q(purpose_key=purpose_key)
 
 
 def event_q(condition: dict, *, now: dt.datetime) -> Q:
