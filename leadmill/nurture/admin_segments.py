@@ -30,8 +30,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from leadmill.consent.models import Purpose
-from leadmill.contacts.identity import email_normalise
-from leadmill.contacts.models import Contact, CustomFieldDefinition
+from leadmill.contacts.models import CustomFieldDefinition
 from leadmill.core.errors import ValidationFailed
 
 from .models import Segment, SegmentMember
@@ -44,6 +43,7 @@ from .segments import (
     segment_members_add,
     segment_members_remove,
 )
+from .selectors import contact_ids_by_email
 
 SIZE_URL_NAME = "nurture_segment_size"
 MEMBERS_URL_NAME = "nurture_segment_members"
@@ -287,8 +287,9 @@ class SegmentMembersView(WagtailAdminTemplateMixin, TemplateView):
         form = AddMembersForm(request.POST)
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))
-        found, unknown = _contacts_by_email(form.cleaned_data["emails"])
-        if found is None:
+        try:
+            found, unknown = contact_ids_by_email(form.cleaned_data["emails"], limit=MAX_EMAILS)
+        except ValidationFailed:
             form.add_error(
                 "emails", _g("Add at most %(max)s addresses at a time.") % {"max": MAX_EMAILS}
             )
@@ -304,25 +305,6 @@ class SegmentMembersView(WagtailAdminTemplateMixin, TemplateView):
                 _g("No lead has these addresses: %(emails)s") % {"emails": ", ".join(unknown)},
             )
         return redirect(MEMBERS_URL_NAME, pk)
-
-
-def _contacts_by_email(text: str) -> tuple[list[int] | None, list[str]]:
-    """Contacts whose (normalised) address is listed, and the addresses no lead has."""
-    raw = [
-        part.strip()
-        for part in text.replace(",", "\n").replace(";", "\n").splitlines()
-        if part.strip()
-    ]
-    if len(raw) > MAX_EMAILS:
-        return None, []
-    wanted: dict[str, str] = {}
-    for address in raw:
-        try:
-            wanted[email_normalise(address, check_deliverability=False)] = address
-        except ValidationFailed:
-            wanted[address.lower()] = address
-    ids = dict(Contact.objects.filter(email__in=list(wanted)).values_list("email", "pk"))
-    return list(ids.values()), [original for email, original in wanted.items() if email not in ids]
 
 
 def admin_urls() -> list:
