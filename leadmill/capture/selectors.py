@@ -22,11 +22,14 @@ from .models import Form, Offer, Submission
 @dataclasses.dataclass(frozen=True)
 class FormDefinition:
     """A form as the public endpoint needs it: the model with its fields and consents
-    loaded, the Django form class built from them, and each purpose's current text id."""
+    loaded, the Django form class built from them (for validating posts only, see
+    :func:`.forms.validation_form_class`), each purpose's current text id, and the path of
+    the form's own thank-you page."""
 
     form: Form
     form_class: type
     consent_text_ids: dict[int, int]
+    thanks_path: str = ""
 
 
 _definitions: dict[str, tuple[float, FormDefinition]] = {}
@@ -46,7 +49,7 @@ def form_definition(*, slug: str) -> FormDefinition | None:
         return cached[1]
     from leadmill.consent.models import PurposeText
 
-    from .forms import lead_form_class
+    from .forms import lead_form_class, validation_form_class
 
     form = Form.objects.filter(slug=slug).prefetch_related("fields", "consents__purpose").first()
     if form is None:
@@ -58,17 +61,44 @@ def form_definition(*, slug: str) -> FormDefinition | None:
         .values_list("purpose_id", "pk")
     ):
         text_ids.setdefault(purpose_id, text_id)
-    definition = FormDefinition(form=form, form_class=lead_form_class(form), consent_text_ids=text_ids)
+    definition = FormDefinition(
+        form=form, form_class=validation_form_class(lead_form_class(form)), consent_text_ids=text_ids,
+        thanks_path=reverse("capture:form_thanks", kwargs={"slug": form.slug}),
+    )
     if ttl > 0:
         with _definitions_lock:
             _definitions[slug] = (now + ttl, definition)
     return definition
 
 
+_thanks_paths: dict[int, tuple[float, str | None]] = {}
+
+
+def landing_page_thanks_path(*, page_id: int) -> str | None:
+    """The path of a live landing page's thank-you view, or None when there is no such
+    page; cached per process like the forms (a post from a page then costs no query)."""
+    now = time.monotonic()
+    cached = _thanks_paths.get(page_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    from .pages import LandingPage
+
+    page = LandingPage.objects.live().filter(pk=page_id).first()
+    path = page.url + page.reverse_subpage("thanks") if page is not None and page.url else None
+    ttl = settings.LEADMILL_FORM_CACHE_SECONDS
+    if ttl > 0:
+        with _definitions_lock:
+            if len(_thanks_paths) > 10_000:  # bounded: page ids come from the post
+                _thanks_paths.clear()
+            _thanks_paths[page_id] = (now + ttl, path)
+    return path
+
+
 def form_definitions_clear() -> None:
-    """Forget cached forms (after an edit in this process; in tests)."""
+    """Forget cached forms and thank-you paths (after an edit in this process; in tests)."""
     with _definitions_lock:
         _definitions.clear()
+        _thanks_paths.clear()
 
 
 def submissions_recent(

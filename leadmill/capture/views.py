@@ -6,6 +6,7 @@ Thin: they check the request (method, size, content type, origin, rate), hand th
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from urllib.parse import urlsplit
@@ -27,7 +28,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leadmill.consent.services import ip_for_storage
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import opt_in, services, tokens
@@ -35,12 +35,13 @@ from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
 from .models import CallToAction, Form, Offer, Submission
 from .selectors import (
     DELIVERABLE_STATUSES,
+    FormDefinition,
     ThankYou,
     form_definition,
     form_submission_counted,
     form_submissions_recent,
+    landing_page_thanks_path,
     offer_delivery,
-    submissions_recent,
 )
 
 logger = logging.getLogger(__name__)
@@ -104,8 +105,21 @@ def _wants_json(request) -> bool:
     return request.content_type == "application/json" or "application/json" in request.META.get("HTTP_ACCEPT", "")
 
 
+def _not_stored(view):
+    """``never_cache`` for the form post, cheaper: one header, set once (Django's version
+    parses and rebuilds Cache-Control and formats an Expires date on every post)."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Cache-Control"] = "max-age=0, no-cache, no-store, must-revalidate, private"
+        return response
+
+    return wrapped
+
+
 @csrf_exempt
-@never_cache
+@_not_stored
 def form_post(request, slug: str):
     """``POST /f/<slug>/``: a plain HTML form post or JSON, from a page or an embed."""
     definition = form_definition(slug=slug)
@@ -133,10 +147,7 @@ def form_post(request, slug: str):
         return _error(request, form, 403, _("This site may not send this form."), wants_json=wants_json, code="origin_not_allowed")
 
     if retry_after := rate_limit_retry_after(form=form, ip=client_ip(request)):
-        return _error(
-            request, form, 429, _("Too many submissions. Please wait a minute and try again."),
-            wants_json=wants_json, code="rate_limited", headers={"Retry-After": str(retry_after)},
-        )
+        return _rate_limited(request, form, retry_after, wants_json=wants_json)
 
     try:
         data = _request_data(request)
@@ -154,17 +165,32 @@ def form_post(request, slug: str):
         visitor_id=str(request.COOKIES.get("lm_vid") or data.get(VISITOR_FIELD) or ""),
         utm=_utm_from(data, request.META.get("HTTP_REFERER", "")),
     )
-    outcome = services.submission_receive(definition=definition, data=data, meta=meta)
+    # Without Redis the per-address limit is checked by the insert itself (one statement).
+    per_ip = None if settings.REDIS_URL else services.PerIpLimit(
+        limit=settings.LEADMILL_RATE_LIMIT_PER_IP, window_s=settings.LEADMILL_RATE_LIMIT_WINDOW
+    )
+    outcome = services.submission_receive(definition=definition, data=data, meta=meta, per_ip=per_ip)
+    if outcome.status == services.RATE_LIMITED:
+        return _rate_limited(request, form, settings.LEADMILL_RATE_LIMIT_WINDOW, wants_json=wants_json)
     form_submission_counted(form_id=form.pk)
-    return _cors(_answer(request, form, outcome, data, wants_json=wants_json), request, form)
+    return _cors(_answer(request, definition, outcome, data, wants_json=wants_json), request, form)
+
+
+def _rate_limited(request, form: Form, retry_after: int, *, wants_json: bool) -> HttpResponse:
+    return _error(
+        request, form, 429, _("Too many submissions. Please wait a minute and try again."),
+        wants_json=wants_json, code="rate_limited", headers={"Retry-After": str(retry_after)},
+    )
 
 
 def rate_limit_retry_after(*, form: Form, ip: str | None) -> int | None:
     """Seconds to wait when this IP or this form sent too many posts in the window, else None.
 
-    With Redis, counters there; otherwise the stored submissions themselves are counted
-    (two indexed reads, no write on the hot path). Posts refused with 429 are not stored,
-    so they do not count.
+    With Redis, both counters there. Otherwise the stored submissions themselves are
+    counted, with no write on the hot path: the form's count here (read at most once a
+    second per process), the address's count by the submission's insert itself
+    (:func:`.services.submission_receive` with ``per_ip``). Posts refused with 429 are not
+    stored, so they do not count.
     """
     window = settings.LEADMILL_RATE_LIMIT_WINDOW
     per_ip, per_form = settings.LEADMILL_RATE_LIMIT_PER_IP, settings.LEADMILL_RATE_LIMIT_PER_FORM
@@ -172,9 +198,6 @@ def rate_limit_retry_after(*, form: Form, ip: str | None) -> int | None:
         return rate_limit_hit(key=f"capture:ip:{ip or 'unknown'}", limit=per_ip, window_s=window) or rate_limit_hit(
             key=f"capture:form:{form.pk}", limit=per_form, window_s=window
         )
-    stored_ip = ip_for_storage(ip)
-    if stored_ip and submissions_recent(ip_address=stored_ip, window_s=window, at_most=per_ip) >= per_ip:
-        return window
     if form_submissions_recent(form_id=form.pk, window_s=window, at_most=per_form) >= per_form:
         return window
     return None
@@ -204,14 +227,10 @@ def _utm_from(data: dict, referrer: str) -> dict[str, str]:
     return utm
 
 
-def _thank_you_url(form: Form, submission: Submission) -> str:
+def _thank_you_url(definition: FormDefinition, submission: Submission) -> str:
     token = tokens.thanks_token_make(submission_id=submission.pk)
-    page = _landing_page(submission.page_id)
-    if page is not None:
-        return page.url + page.reverse_subpage("thanks") + f"?s={token}"
-    from django.urls import reverse
-
-    return reverse("capture:form_thanks", kwargs={"slug": form.slug}) + f"?s={token}"
+    page_path = landing_page_thanks_path(page_id=submission.page_id) if submission.page_id else None
+    return (page_path or definition.thanks_path) + f"?s={token}"
 
 
 def _landing_page(page_id: int | None):
@@ -222,17 +241,18 @@ def _landing_page(page_id: int | None):
     return LandingPage.objects.live().filter(pk=page_id).first()
 
 
-def _answer(request, form: Form, outcome, data: dict, *, wants_json: bool):
+def _answer(request, definition: FormDefinition, outcome, data: dict, *, wants_json: bool):
+    form = definition.form
     submission = outcome.submission
     if outcome.accepted_like or outcome.status == Submission.Status.ERROR:
-        thank_you_url = _thank_you_url(form, submission)
+        thank_you_url = _thank_you_url(definition, submission)
         if wants_json:
             delivery = offer_delivery(submission=submission, absolute=True)
             return JsonResponse(
                 {
                     "status": "accepted",
                     "message": form.success_message,
-                    "thank_you_url": request.build_absolute_uri(thank_you_url),
+                    "thank_you_url": settings.BASE_URL + thank_you_url,  # as the download link
                     "download_url": delivery.download_url,
                     "discount_code": delivery.discount_code,
                 },

@@ -7,11 +7,13 @@ import pytest
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.db import OperationalError
+from django.db.backends.utils import CursorWrapper
 
 from leadmill.contacts.models import Contact
 
 from .. import tokens
 from ..models import CallToAction, Offer, Submission
+from ..selectors import form_definition
 from ..services import submissions_process
 from .factories import OfferFactory, form_with_fields
 
@@ -32,7 +34,7 @@ def post_json(client, form, payload, **headers):
     return response
 
 
-def test_a_json_post_is_accepted_with_201_and_a_thank_you_url(client):
+def test_a_json_post_is_accepted_with_201_and_a_thank_you_url(client, settings):
     form = form_with_fields()
 
     response = post_json(client, form, fields(form, email="ana@example.com"))
@@ -40,7 +42,8 @@ def test_a_json_post_is_accepted_with_201_and_a_thank_you_url(client):
     assert response.status_code == 201
     body = response.json()
     assert body["status"] == "accepted"
-    assert "/f/ebook/thanks/?s=" in body["thank_you_url"]
+    assert body["thank_you_url"].startswith(settings.BASE_URL + "/f/ebook/thanks/?s=")
+    assert "no-store" in response["Cache-Control"]  # an answer about one person: never kept by a cache
     assert Contact.objects.filter(email="ana@example.com").exists()
 
 
@@ -86,6 +89,18 @@ def test_the_rate_limit_per_ip_answers_429_with_retry_after(client, settings):
     assert response.status_code == 429
     assert 1 <= int(response["Retry-After"]) <= settings.LEADMILL_RATE_LIMIT_WINDOW + 1
     assert Submission.objects.count() == 2
+
+
+def test_the_rate_limit_per_ip_holds_back_only_that_address(client, settings):
+    settings.LEADMILL_RATE_LIMIT_PER_IP = 1
+    form = form_with_fields()
+
+    first = post_json(client, form, fields(form, email="a@example.com"), REMOTE_ADDR="198.51.100.1")
+    again = post_json(client, form, fields(form, email="b@example.com"), REMOTE_ADDR="198.51.100.1")
+    other = post_json(client, form, fields(form, email="c@example.com"), REMOTE_ADDR="198.51.100.2")
+
+    assert (first.status_code, again.status_code, other.status_code) == (201, 429, 201)
+    assert sorted(Submission.objects.values_list("ip_address", flat=True)) == ["198.51.100.1", "198.51.100.2"]
 
 
 def test_the_rate_limit_per_form_counts_all_addresses(client, settings):
@@ -164,18 +179,21 @@ def test_get_on_the_post_endpoint_gets_405_and_an_unknown_form_404(client):
     assert client.post("/f/nope/", data={"email": "a@example.com"}).status_code == 404
 
 
-def test_database_down_answers_503_and_never_a_thank_you(client, monkeypatch):
+def test_database_down_after_the_form_was_read_answers_503_and_never_a_thank_you(client, monkeypatch):
     form = form_with_fields()
+    data = fields(form, email="ana@example.com")
+    assert form_definition(slug="ebook") is not None  # cached: the post reads no form row
 
-    def refuse(*args, **kwargs):
+    def refuse(self, sql, params=None):
         raise OperationalError("could not connect to server: Connection refused")
 
-    monkeypatch.setattr(Submission, "save", refuse)
-
-    response = client.post("/f/ebook/", data=fields(form, email="ana@example.com"))
+    with monkeypatch.context() as patched:  # the server goes away between the form read and the post
+        patched.setattr(CursorWrapper, "execute", refuse)
+        response = client.post("/f/ebook/", data=data)
 
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
+    assert not Submission.objects.exists()
     assert not Contact.objects.exists()
 
 
@@ -292,12 +310,14 @@ def test_behind_a_proxy_the_client_ip_is_the_address_the_proxy_added(client, set
 def test_database_down_answers_json_503_to_a_json_client(client, monkeypatch):
     form = form_with_fields()
 
+    data = fields(form, email="ana@example.com")
+
     def refuse(*args, **kwargs):
         raise OperationalError("could not connect to server: Connection refused")
 
-    monkeypatch.setattr(Submission, "save", refuse)
-
-    response = post_json(client, form, fields(form, email="ana@example.com"))
+    with monkeypatch.context() as patched:
+        patched.setattr(CursorWrapper, "execute", refuse)
+        response = client.post(f"/f/{form.slug}/", data=json.dumps(data), content_type="application/json")
 
     assert response.status_code == 503
     assert response.json()["code"] == "unavailable"
