@@ -46,12 +46,19 @@ def _matcher(rules: tuple[BotPattern, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 
+_last_matcher: tuple[Sequence[BotPattern], re.Pattern[str] | None] = ((), None)
+
+
 def is_bot(user_agent: str, rules: Sequence[BotPattern]) -> bool:
     """True when ``user_agent`` is empty or matches any rule."""
+    global _last_matcher
     user_agent = (user_agent or "").strip()
     if not user_agent:
         return True
-    matcher = _matcher(tuple(rules))
+    rules_seen, matcher = _last_matcher
+    if rules is not rules_seen:  # the same cached rules on every request: skip hashing them
+        matcher = _matcher(tuple(rules))
+        _last_matcher = (rules, matcher)
     return bool(matcher and matcher.search(user_agent))
 
 

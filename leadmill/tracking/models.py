@@ -76,6 +76,9 @@ class Event(models.Model):
     visitor = models.ForeignKey(
         Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="events",
         db_index=False,  # covered by tracking_event_visitor_idx
+        # No database constraint: the collect endpoint stores events before their visitor's
+        # row exists; services.visitors_sync() writes the rows off the request path.
+        db_constraint=False,
     )
     contact = models.ForeignKey(
         "contacts.Contact", verbose_name=_("lead"), null=True, blank=True,
@@ -104,6 +107,21 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.name or self.url}"[:100]
+
+
+class VisitorSyncState(models.Model):
+    """How far :func:`.services.visitors_sync` has read the event table (one row).
+
+    ``read_upto_event_id``: events up to this id are read; ``next_upto_event_id``: the
+    highest event id the last run saw, which the next run reads up to (see the service).
+    """
+
+    read_upto_event_id = models.BigIntegerField(default=0)
+    next_upto_event_id = models.BigIntegerField(default=0)
+    synced_at = models.DateTimeField(null=True, blank=True)  # internal bookkeeping, shown nowhere
+
+    def __str__(self) -> str:
+        return f"events read up to {self.read_upto_event_id}"
 
 
 class BotRule(models.Model):

@@ -27,6 +27,7 @@ CLIENT_TYPES = (
     EventType.PAGE_VIEW, EventType.CTA_CLICK, EventType.FORM_VIEW, EventType.FORM_START,
     EventType.FORM_SUBMIT, EventType.DOWNLOAD, EventType.CUSTOM,
 )
+_CLIENT_TYPE_VALUES = frozenset(str(kind) for kind in CLIENT_TYPES)
 FIELDS = frozenset({"type", "name", "url", "referrer", "visitor_id", "ts", "properties", "utm", "consent"})
 VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MAX_URL = 2000
@@ -48,6 +49,7 @@ class EventIn:
     properties: dict[str, Any] = dataclasses.field(default_factory=dict)
     utm: dict[str, str] = dataclasses.field(default_factory=dict)
     consent: bool = False
+    properties_json: str = ""  # ``properties`` as JSON when the parser already encoded it
 
 
 class BatchInvalid(Exception):
@@ -86,10 +88,11 @@ def _event_parse(index: int, raw: Any, now: dt.datetime, errors: list[dict[str, 
         error("", _("Each event must be a JSON object."))
         return None
     before = len(errors)
-    for field in sorted(set(raw) - FIELDS):
-        error(field, _("Unknown field; the fields are: %(fields)s.") % {"fields": ", ".join(sorted(FIELDS))})
+    if unknown := raw.keys() - FIELDS:
+        for field in sorted(unknown):
+            error(field, _("Unknown field; the fields are: %(fields)s.") % {"fields": ", ".join(sorted(FIELDS))})
     kind = raw.get("type")
-    if kind not in CLIENT_TYPES:
+    if not isinstance(kind, str) or kind not in _CLIENT_TYPE_VALUES:  # a list or object is unhashable
         error("type", _("The type must be one of: %(types)s.") % {"types": ", ".join(CLIENT_TYPES)})
     texts = {}
     for field, limit in (("name", MAX_NAME), ("url", MAX_URL), ("referrer", MAX_URL)):
@@ -114,9 +117,10 @@ def _event_parse(index: int, raw: Any, now: dt.datetime, errors: list[dict[str, 
     if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int | float)):
         error("ts", _("The time must be a number of milliseconds since 1970."))
     properties = raw.get("properties") or {}
+    properties_json = "{}"
     if not isinstance(properties, dict):
         error("properties", _("The properties must be a JSON object."))
-    elif len(json.dumps(properties, separators=(",", ":"))) > MAX_PROPERTIES_BYTES:
+    elif properties and len(properties_json := json.dumps(properties, separators=(",", ":"))) > MAX_PROPERTIES_BYTES:
         error("properties", _("The properties are larger than %(limit)d bytes.") % {"limit": MAX_PROPERTIES_BYTES})
     utm = raw.get("utm") or {}
     if not isinstance(utm, dict) or any(
@@ -133,6 +137,7 @@ def _event_parse(index: int, raw: Any, now: dt.datetime, errors: list[dict[str, 
         type=kind, occurred_at=_occurred_at(ts, now), name=texts["name"], url=texts["url"],
         referrer=texts["referrer"], visitor_id=visitor_id, properties=properties,
         utm={key: value.strip() for key, value in utm.items() if value.strip()}, consent=consent,
+        properties_json=properties_json,
     )
 
 

@@ -1,13 +1,16 @@
 """Writes of tracking: ingesting event batches, identifying visitors, pruning old events.
 
-The collect endpoint's promise is "validate, write once, return": a batch costs one visitor
-upsert and one ``bulk_create`` in a single short transaction.
+The collect endpoint's promise is "validate, write once, return": a batch costs one
+``INSERT`` statement (joined with the visitors' rows) in a single short transaction; the
+visitors' own rows are kept up to date off the request path by :func:`visitors_sync`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import json
 import logging
 from collections.abc import Collection, Sequence
 
@@ -21,10 +24,10 @@ from leadmill.core.errors import NotFound
 
 from . import bots
 from .events import ContactEventRecorded, ContactEventsIngested, VisitorIdentified
-from .models import Event, EventType, Visitor
+from .models import Event, EventType, Visitor, VisitorSyncState
 from .schemas import EventIn, visitor_id_valid
 from .selectors import bot_rules_active
-from .sources import source_of
+from .sources import NO_SOURCE, Source, source_of
 
 logger = logging.getLogger(__name__)
 
@@ -43,50 +46,63 @@ class IngestResult:
     bots: int
 
 
-@dataclasses.dataclass
-class _Seen:
-    first: dt.datetime
-    last: dt.datetime
-    is_bot: bool
+_INGEST_COLUMNS = ("occurred_at", "visitor_id", "type", "name", "url", "referrer", "properties",
+                   "source", "medium", "campaign", "term", "content", "channel", "is_bot")
 
 
-def _visitors_upsert(seen: dict[str, _Seen]) -> dict[str, tuple[int | None, bool]]:
-    """Insert new visitors and bump ``last_seen`` of known ones in one statement.
+@functools.lru_cache(maxsize=64)
+def _ingest_sql(vendor: str, rows: int) -> str:
+    """One ``INSERT … SELECT`` of ``rows`` events joined with their visitors' rows, so a
+    known visitor's contact and bot flag come with the insert (SQLite and PostgreSQL both
+    name the columns of a ``VALUES`` list column1, column2, …)."""
+    value = {name: f"x.column{index}" for index, name in enumerate(_INGEST_COLUMNS, start=1)}
+    if vendor == "postgresql":
+        value["properties"] += "::jsonb"  # a text literal otherwise
+    value["is_bot"] = f"({value['is_bot']} OR COALESCE(v.is_bot, FALSE))"
+    placeholders = ", ".join(["%s"] * len(_INGEST_COLUMNS))
+    rows_sql = ", ".join(f"({placeholders}, {position})" for position in range(rows))
+    order = f"x.column{len(_INGEST_COLUMNS) + 1}"  # the batch's order, kept in the ids (a join may reorder)
+    return (
+        "INSERT INTO tracking_event (occurred_at, visitor_id, contact_id, type, name, url, referrer, properties, "  # noqa: S608 -- only constant column names and placeholders
+        "source, medium, campaign, term, content, channel, is_bot) "
+        f"SELECT {value['occurred_at']}, {value['visitor_id']}, v.contact_id, "
+        + ", ".join(value[name] for name in _INGEST_COLUMNS[2:])
+        + f" FROM (VALUES {rows_sql}) AS x "
+        f"LEFT JOIN tracking_visitor AS v ON v.id = x.column2 ORDER BY {order} "
+        "RETURNING id, contact_id, is_bot"
+    )
 
-    ``is_bot`` only ever turns on. Returns ``{visitor_id: (contact_id, is_bot)}``.
-    """
-    if not seen:
-        return {}
+
+def _bot_visitors_upsert(flagged: dict[str, tuple[dt.datetime, dt.datetime]]) -> None:
+    """Insert or flag the visitors this batch showed to be bots, at once: ``is_bot`` only
+    ever turns on, and a bot's next batch must find it flagged (human traffic skips this)."""
     table = connection.ops.quote_name(Visitor._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
-    ids = sorted(seen)  # one lock order for every request, so concurrent batches cannot deadlock
-    values = ", ".join(["(%s, %s, %s, %s, NULL)"] * len(ids))
+    ids = sorted(flagged)  # one lock order for every request, so concurrent batches cannot deadlock
     params: list = []
     for visitor_id in ids:
-        item = seen[visitor_id]
-        params += [visitor_id, adapt(item.first), adapt(item.last), item.is_bot]
+        first, last = flagged[visitor_id]
+        params += [visitor_id, adapt(first), adapt(last)]
     sql = (
-        f"INSERT INTO {table} (id, first_seen, last_seen, is_bot, contact_id) VALUES {values} "  # noqa: S608 -- only the quoted table name and placeholders
-        f"ON CONFLICT (id) DO UPDATE SET "
-        f"last_seen = CASE WHEN excluded.last_seen > {table}.last_seen THEN excluded.last_seen "
-        f"ELSE {table}.last_seen END, "
-        f"is_bot = ({table}.is_bot OR excluded.is_bot) "
-        f"RETURNING id, contact_id, is_bot"
+        f"INSERT INTO {table} (id, first_seen, last_seen, is_bot, contact_id) "  # noqa: S608 -- only the quoted table name and placeholders
+        f"VALUES {', '.join(['(%s, %s, %s, TRUE, NULL)'] * len(ids))} "
+        f"ON CONFLICT (id) DO UPDATE SET is_bot = TRUE"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {row[0]: (row[1], bool(row[2])) for row in cursor.fetchall()}
 
 
 def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResult:
-    """Store a validated batch: one visitor upsert and one bulk insert, in one transaction.
+    """Store a validated batch with one ``INSERT`` (a bot's batch: two), in one transaction.
 
     Every event is flagged ``is_bot`` when the user agent matches a bot rule, when its
     visitor behaved inhumanly in this batch, or when the visitor was flagged before. Page
     views are classified into a channel and source (see :mod:`.sources`). With
     ``LEADMILL_TRACKING_REQUIRE_CONSENT`` on, events sent without consent keep no visitor id.
-    An event of a visitor already identified is attached to its contact; those that are
-    not bots are announced in one :class:`.events.ContactEventsIngested` per batch.
+    An event of a visitor already identified is attached to its contact (the insert joins
+    the visitor's row); those that are not bots are announced in one
+    :class:`.events.ContactEventsIngested` per batch. Visitors' rows (first and last seen)
+    are written later by :func:`visitors_sync`, except those of bots, flagged at once.
     """
     if not events:
         return IngestResult(0, 0)
@@ -97,42 +113,113 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
         (bots.Activity(visitor_id, event.type, event.occurred_at) for visitor_id, event in zip(visitor_ids, events, strict=True)),
         max_page_views_per_second=settings.LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND,
     )
-    seen: dict[str, _Seen] = {}
+    adapt = functools.lru_cache(maxsize=None)(connection.ops.adapt_datetimefield_value)  # a batch shares few times
+    own_hosts = frozenset(meta.own_hosts)
+    sources: dict[tuple, tuple[Source, dict[str, str]]] = {}  # page views of one batch often repeat
+    flagged: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    params: list = []
     for visitor_id, event in zip(visitor_ids, events, strict=True):
-        if not visitor_id:
-            continue
-        item = seen.setdefault(visitor_id, _Seen(event.occurred_at, event.occurred_at, ua_bot or visitor_id in inhuman))
-        item.first, item.last = min(item.first, event.occurred_at), max(item.last, event.occurred_at)
-
+        is_bot = ua_bot or visitor_id in inhuman
+        if is_bot and visitor_id:
+            first, last = flagged.get(visitor_id, (event.occurred_at, event.occurred_at))
+            flagged[visitor_id] = (min(first, event.occurred_at), max(last, event.occurred_at))
+        properties = event.properties_json or json.dumps(event.properties)
+        source = NO_SOURCE
+        if event.type == EventType.PAGE_VIEW:
+            key = (event.url, event.referrer, tuple(sorted(event.utm.items())))
+            if key not in sources:
+                sources[key] = source_of(url=event.url, referrer=event.referrer, utm=event.utm, own_hosts=own_hosts)
+            source, click_ids = sources[key]
+            if click_ids:
+                properties = json.dumps({**event.properties, **click_ids})
+        params += [
+            adapt(event.occurred_at), visitor_id or None, event.type, event.name[:200], event.url[:2000],
+            event.referrer[:2000], properties, source.source, source.medium, source.campaign,
+            source.term, source.content, source.channel, is_bot,
+        ]
     with transaction.atomic(savepoint=False):  # joins the collect view's transaction
-        known = _visitors_upsert(seen)
-        rows = []
-        for visitor_id, event in zip(visitor_ids, events, strict=True):
-            contact_id, visitor_bot = known.get(visitor_id, (None, False))
-            row = Event(
-                occurred_at=event.occurred_at, visitor_id=visitor_id or None, contact_id=contact_id,
-                type=event.type, name=event.name[:200], url=event.url[:2000], referrer=event.referrer[:2000],
-                properties=dict(event.properties), is_bot=ua_bot or visitor_bot or visitor_id in inhuman,
-            )
-            if event.type == EventType.PAGE_VIEW:
-                source, click_ids = source_of(url=event.url, referrer=event.referrer, utm=event.utm, own_hosts=meta.own_hosts)
-                row.channel, row.source, row.medium = source.channel, source.source, source.medium
-                row.campaign, row.term, row.content = source.campaign, source.term, source.content
-                row.properties.update(click_ids)
-            rows.append(row)
-        Event.objects.bulk_create(rows)
-        _contact_events_publish(rows)
-    return IngestResult(stored=len(rows), bots=sum(1 for row in rows if row.is_bot))
+        if flagged:
+            _bot_visitors_upsert(flagged)
+        with connection.cursor() as cursor:
+            cursor.execute(_ingest_sql(connection.vendor, len(events)), params)
+            stored = cursor.fetchall()
+        _contact_events_publish(stored)
+    return IngestResult(stored=len(stored), bots=sum(1 for row in stored if row[2]))
 
 
-def _contact_events_publish(rows: Sequence[Event]) -> None:
-    """One :class:`.events.ContactEventsIngested` for the batch's events of known contacts
-    that are not bots (none when there are none: anonymous traffic costs nothing more)."""
-    known = [row for row in rows if row.contact_id is not None and not row.is_bot]
+def _visitors_upsert_from_events(after_id: int, upto_id: int) -> int:
+    """Insert or update the visitors of the events with ids in ``(after_id, upto_id]``: first
+    and last seen widen, ``is_bot`` only turns on. One statement; returns the visitors written."""
+    table = connection.ops.quote_name(Visitor._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (id, first_seen, last_seen, is_bot, contact_id) "  # noqa: S608 -- only the quoted table name and placeholders
+        "SELECT visitor_id, MIN(occurred_at), MAX(occurred_at), MAX(CASE WHEN is_bot THEN 1 ELSE 0 END) = 1, NULL "
+        "FROM tracking_event WHERE id > %s AND id <= %s AND visitor_id IS NOT NULL "
+        "GROUP BY visitor_id ORDER BY visitor_id "  # one lock order, as in the bot upsert
+        "ON CONFLICT (id) DO UPDATE SET "
+        f"first_seen = CASE WHEN excluded.first_seen < {table}.first_seen THEN excluded.first_seen "
+        f"ELSE {table}.first_seen END, "
+        f"last_seen = CASE WHEN excluded.last_seen > {table}.last_seen THEN excluded.last_seen "
+        f"ELSE {table}.last_seen END, "
+        f"is_bot = ({table}.is_bot OR excluded.is_bot)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [after_id, upto_id])
+        return cursor.rowcount
+
+
+def _events_attach_to_identified(after_id: int, upto_id: int) -> list[tuple[int, int, bool]]:
+    """Attach the anonymous events in ``(after_id, upto_id]`` of visitors identified since
+    they were stored (a form submitted while the batch was in flight): to the visitor's
+    contact, as :func:`visitor_identify` does. Returns the ``(id, contact_id, is_bot)`` rows."""
+    sql = (
+        "UPDATE tracking_event SET contact_id = "
+        "(SELECT v.contact_id FROM tracking_visitor AS v WHERE v.id = tracking_event.visitor_id) "
+        "WHERE id > %s AND id <= %s AND contact_id IS NULL AND visitor_id IN "
+        "(SELECT v.id FROM tracking_visitor AS v WHERE v.contact_id IS NOT NULL) "
+        "RETURNING id, contact_id, is_bot"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [after_id, upto_id])
+        return cursor.fetchall()
+
+
+def visitors_sync(*, chunk_size: int = 50_000, max_chunks: int = 100) -> int:
+    """Keep the visitors' rows (first seen, last seen, bot flag) up to date from the events
+    the collect endpoint stored, off its request path. Returns how many visitor rows it wrote.
+
+    Each run reads the events up to the highest id the *previous* run saw: an id is
+    allocated when its batch is inserted, but on PostgreSQL a batch with a lower id may
+    commit after one with a higher id; a run later (a minute, the periodic task), every
+    batch that had its ids then has committed. Ids are read once, in chunks of
+    ``chunk_size`` ids, one short transaction each, at most ``max_chunks`` per run (the
+    rest next time). Events of visitors identified while their batch was in flight are
+    attached to the contact here, and announced like the collect endpoint announces them.
+    """
+    state, _created = VisitorSyncState.objects.get_or_create(pk=1)
+    top = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    target = min(state.next_upto_event_id, state.read_upto_event_id + chunk_size * max_chunks)
+    start, written = state.read_upto_event_id, 0
+    while start < target:
+        end = min(start + chunk_size, target)
+        with transaction.atomic():
+            written += _visitors_upsert_from_events(start, end)
+            _contact_events_publish(_events_attach_to_identified(start, end))
+            VisitorSyncState.objects.filter(pk=1).update(read_upto_event_id=end)
+        start = end
+    VisitorSyncState.objects.filter(pk=1).update(next_upto_event_id=max(top, start), synced_at=timezone.now())
+    return written
+
+
+def _contact_events_publish(stored: Sequence[tuple[int, int | None, bool]]) -> None:
+    """One :class:`.events.ContactEventsIngested` for the stored ``(id, contact_id, is_bot)``
+    rows of known contacts that are not bots (none when there are none: anonymous traffic
+    costs nothing more)."""
+    known = sorted((pk, contact_id) for pk, contact_id, is_bot in stored if contact_id is not None and not is_bot)
     if known:
         domain_events.publish(ContactEventsIngested(
-            event_ids=[row.pk for row in known],
-            contact_ids=sorted({row.contact_id for row in known}),
+            event_ids=[pk for pk, _contact_id in known],
+            contact_ids=sorted({contact_id for _pk, contact_id in known}),
             occurred_at=timezone.now(),
         ))
 

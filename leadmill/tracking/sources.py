@@ -20,7 +20,9 @@ Source names are canonical: ``utm_source=ig`` (Instagram lead ads), ``instagram`
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -82,10 +84,21 @@ class Source:
         return self.channel not in ("", "internal")
 
 
+NO_SOURCE = Source("")  # an event that is not a page view carries no source
+
+
+# scheme://host[:port] followed by the path, query, fragment or the end: the common case,
+# read without urlsplit (the collect endpoint asks for two hosts per page view).
+_PLAIN_HOST = re.compile(r"https?://([A-Za-z0-9.-]+)(?::[0-9]*)?(?:[/?#]|$)", re.ASCII)
+
+
 def host_of(url: str) -> str:
     """The lower-case host of ``url`` without port and without a leading ``www.``."""
+    url = url.strip()
+    if plain := _PLAIN_HOST.match(url):
+        return plain.group(1).lower().removeprefix("www.")
     try:
-        host = (urlsplit(url.strip()).hostname or "").lower()
+        host = (urlsplit(url).hostname or "").lower()
     except ValueError:
         return ""
     return host.removeprefix("www.")
@@ -104,6 +117,8 @@ def origin_of(url: str) -> str:
 
 def campaign_params(url: str) -> dict[str, str]:
     """The ``utm_*`` parameters and ad click ids in the query string of ``url``."""
+    if "?" not in url:
+        return {}
     try:
         query = parse_qs(urlsplit(url).query)
     except ValueError:
@@ -128,6 +143,19 @@ def _match(host: str, table: Mapping[str, str] | Collection[str]) -> str:
     return ""
 
 
+@lru_cache(maxsize=4096)
+def _referrer_kinds(host: str) -> tuple[str, str, str]:
+    """(search engine, social network, link-in-bio page) of a referring host; referring
+    hosts are few, so each is looked up once per process."""
+    search = _match(host, SEARCH_ENGINES) if host not in WEBMAIL_HOSTS else ""
+    return search, _match(host, SOCIAL_HOSTS), _match(host, LINK_IN_BIO_HOSTS)
+
+
+@lru_cache(maxsize=256)
+def _own_hosts_normalised(own_hosts: frozenset[str]) -> frozenset[str]:
+    return frozenset(host.removeprefix("www.").lower() for host in own_hosts)
+
+
 def source_canonical(value: str) -> str:
     """``ig`` → ``instagram``, ``l.instagram.com`` → ``instagram``, others lower-cased."""
     value = value.strip().lower()
@@ -144,10 +172,9 @@ def source_canonical(value: str) -> str:
 def _is_internal(referrer_host: str, url: str, own_hosts: Collection[str]) -> bool:
     if not referrer_host:
         return False
-    own = {host.removeprefix("www.").lower() for host in own_hosts}
-    if url:
-        own.add(host_of(url))
-    return referrer_host in own
+    if referrer_host in _own_hosts_normalised(frozenset(own_hosts)):
+        return True
+    return bool(url) and referrer_host == host_of(url)
 
 
 def classify(
@@ -179,9 +206,7 @@ def classify(
             return Source("internal")
         ref_host = ""  # a tagged link on our own site: the tags tell the source, not we
 
-    ref_search = _match(ref_host, SEARCH_ENGINES) if ref_host not in WEBMAIL_HOSTS else ""
-    ref_social = _match(ref_host, SOCIAL_HOSTS)
-    ref_bio = _match(ref_host, LINK_IN_BIO_HOSTS)
+    ref_search, ref_social, ref_bio = _referrer_kinds(ref_host)
     ad_click = next((AD_CLICK_IDS[key] for key in AD_CLICK_IDS if key in click_ids), "")
     social_click = next((SOCIAL_CLICK_IDS[key] for key in SOCIAL_CLICK_IDS if key in click_ids), "")
 

@@ -14,3 +14,10 @@ def events_retention() -> None:
     days = settings.LEADMILL_EVENT_RETENTION_DAYS
     if days > 0:
         services.events_prune(older_than_days=days)
+
+
+@db_periodic_task(crontab(minute="*"))
+@lock_task("tracking-visitors-sync")
+def visitors_sync() -> None:
+    """Every minute: write the visitors' rows from the events stored since the last run."""
+    services.visitors_sync()

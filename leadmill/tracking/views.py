@@ -1,7 +1,7 @@
 """Public endpoints of tracking: the collect endpoint, the no-JS pixel and the script.
 
 Thin: they check the request (method, size, content type, origin, rate), validate the
-batch (:mod:`.schemas`) and hand it to :func:`.services.events_ingest` in one write.
+batch (:mod:`.schemas`) and hand it to :func:`.services.events_ingest`: one ``INSERT``.
 No session, no CSRF token: the Origin check and the rate limit guard them.
 """
 
@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -77,9 +76,12 @@ def _cors(response: HttpResponse, origin: str, allowed: set[str] | frozenset[str
 
 
 def _rate_limited(request) -> int | None:
+    """Batches per client IP: counted in Redis when configured, else in this process's
+    memory (``shared=False``): events create no contacts, so a per-process count (the limit
+    times the number of web processes) is enough, and the endpoint writes nothing for it."""
     return rate_limit_hit(
         key=f"collect:ip:{client_ip(request)}", limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
-        window_s=settings.LEADMILL_RATE_LIMIT_WINDOW,
+        window_s=settings.LEADMILL_RATE_LIMIT_WINDOW, shared=False,
     )
 
 
@@ -118,12 +120,10 @@ def collect(request):
     cookie_visitor = request.COOKIES.get(VISITOR_COOKIE, "")
     if visitor_id_valid(cookie_visitor):  # the tracker on Leadmill's own pages: the cookie is ours
         batch = [event if event.visitor_id else _with_visitor(event, cookie_visitor) for event in batch]
-    # The rate count and the batch share one short transaction: one commit per request.
-    with transaction.atomic():
-        if retry_after := _rate_limited(request):
-            return _cors(_error(429, "rate_limited", _("Too many events. Please slow down."),
-                                headers={"Retry-After": str(retry_after)}), origin, allowed)
-        services.events_ingest(events=batch, meta=_meta(request, allowed))
+    if retry_after := _rate_limited(request):
+        return _cors(_error(429, "rate_limited", _("Too many events. Please slow down."),
+                            headers={"Retry-After": str(retry_after)}), origin, allowed)
+    services.events_ingest(events=batch, meta=_meta(request, allowed))
     return _cors(HttpResponse(status=204), origin, allowed)
 
 

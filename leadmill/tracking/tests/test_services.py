@@ -1,4 +1,4 @@
-"""Writes of tracking: events_ingest, visitor_identify, events_prune."""
+"""Writes of tracking: events_ingest, visitors_sync, visitor_identify, events_prune."""
 
 import datetime as dt
 
@@ -9,9 +9,9 @@ from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.errors import NotFound
 from leadmill.core.models import OutboxEvent
 
-from ..models import Event, Visitor
+from ..models import Event, Visitor, VisitorSyncState
 from ..schemas import EventIn
-from ..services import CollectMeta, events_ingest, events_prune, visitor_identify
+from ..services import CollectMeta, events_ingest, events_prune, visitor_identify, visitors_sync
 from .factories import EventFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,12 @@ def event(**fields):
     return EventIn(**{**defaults, **fields})
 
 
+def sync_settled() -> None:
+    """Two runs of the periodic sync: the first sees the new events, the second reads them."""
+    visitors_sync()
+    visitors_sync()
+
+
 def test_ingest_keeps_first_and_last_seen_of_a_returning_visitor():
     t0 = timezone.now() - dt.timedelta(hours=2)
     VisitorFactory(id=VID, first_seen=t0, last_seen=t0)
@@ -33,6 +39,7 @@ def test_ingest_keeps_first_and_last_seen_of_a_returning_visitor():
 
     result = events_ingest(events=[event(occurred_at=later), event(occurred_at=later - dt.timedelta(minutes=5))],
                            meta=CollectMeta(user_agent=BROWSER))
+    sync_settled()
 
     assert (result.stored, result.bots) == (2, 0)
     visitor = Visitor.objects.get()
@@ -44,8 +51,84 @@ def test_an_older_batch_never_moves_last_seen_back():
     VisitorFactory(id=VID, first_seen=now - dt.timedelta(days=1), last_seen=now)
 
     events_ingest(events=[event(occurred_at=now - dt.timedelta(hours=3))], meta=CollectMeta(user_agent=BROWSER))
+    sync_settled()
 
     assert Visitor.objects.get().last_seen == now
+
+
+def test_ingest_writes_no_visitor_row_and_the_sync_writes_it_a_run_later():
+    t0 = timezone.now() - dt.timedelta(minutes=10)
+    events_ingest(events=[event(occurred_at=t0 + dt.timedelta(minutes=1)), event(occurred_at=t0),
+                          event(visitor_id=OTHER_VID, occurred_at=t0)], meta=CollectMeta(user_agent=BROWSER))
+
+    assert not Visitor.objects.exists()
+    assert visitors_sync() == 0  # the first run only notes how far the events go
+    assert not Visitor.objects.exists()
+    assert visitors_sync() == 2
+    assert list(Visitor.objects.order_by("id").values_list("id", "first_seen", "last_seen", "is_bot", "contact_id")) == [
+        (VID, t0, t0 + dt.timedelta(minutes=1), False, None), (OTHER_VID, t0, t0, False, None)]
+    state = VisitorSyncState.objects.get()
+    assert state.read_upto_event_id == state.next_upto_event_id == Event.objects.order_by("-pk").first().pk
+
+
+def test_the_sync_widens_first_seen_and_never_clears_a_bot_flag():
+    t0 = timezone.now() - dt.timedelta(hours=1)
+    VisitorFactory(id=VID, first_seen=t0, last_seen=t0, is_bot=True)
+
+    events_ingest(events=[event(occurred_at=t0 - dt.timedelta(minutes=30))], meta=CollectMeta(user_agent=BROWSER))
+    sync_settled()
+
+    visitor = Visitor.objects.get()
+    assert (visitor.first_seen, visitor.last_seen, visitor.is_bot) == (t0 - dt.timedelta(minutes=30), t0, True)
+
+
+def test_the_sync_reads_at_most_max_chunks_per_run_and_the_rest_next_time():
+    events_ingest(events=[event(visitor_id=f"visitor-00000000000001{i:02d}") for i in range(5)],
+                  meta=CollectMeta(user_agent=BROWSER))
+    first = Event.objects.order_by("pk").first().pk
+    VisitorSyncState.objects.filter(pk=1).update(read_upto_event_id=first - 1, next_upto_event_id=first - 1)
+    visitors_sync()
+
+    assert visitors_sync(chunk_size=2, max_chunks=1) == 2
+    assert Visitor.objects.count() == 2
+    assert visitors_sync(chunk_size=2, max_chunks=5) == 3
+    assert Visitor.objects.count() == 5
+
+
+def test_a_bot_batch_flags_its_visitor_at_once_so_its_next_batch_is_flagged_too():
+    events_ingest(events=[event()], meta=CollectMeta(user_agent="Mozilla/5.0 (compatible; bingbot/2.0)"))
+
+    assert Visitor.objects.get().is_bot is True
+    events_ingest(events=[event()], meta=CollectMeta(user_agent=BROWSER))
+    assert list(Event.objects.order_by("id").values_list("is_bot", flat=True)) == [True, True]
+
+
+def test_ingest_joins_the_visitor_row_for_its_contact_and_announces_the_events():
+    contact = ContactFactory()
+    VisitorFactory(id=VID, contact=contact)
+
+    result = events_ingest(events=[event(), event(visitor_id=OTHER_VID), event(type="cta_click", name="demo")],
+                           meta=CollectMeta(user_agent=BROWSER))
+
+    assert result.stored == 3
+    rows = list(Event.objects.order_by("id").values_list("pk", "visitor_id", "contact_id"))
+    assert [(vid, contact_id) for _pk, vid, contact_id in rows] == [(VID, contact.pk), (OTHER_VID, None), (VID, contact.pk)]
+    outbox = OutboxEvent.objects.get(name="ContactEventsIngested")
+    assert outbox.payload["event_ids"] == [rows[0][0], rows[2][0]]
+    assert outbox.payload["contact_ids"] == [contact.pk]
+
+
+def test_anonymous_events_of_a_visitor_identified_meanwhile_are_attached_by_the_sync():
+    contact = ContactFactory()
+    events_ingest(events=[event()], meta=CollectMeta(user_agent=BROWSER))
+    # identified while that batch was in flight: its events were not yet visible to the UPDATE
+    VisitorFactory(id=VID, contact=contact)
+
+    sync_settled()
+
+    assert Event.objects.get().contact_id == contact.pk
+    outbox = OutboxEvent.objects.get(name="ContactEventsIngested")
+    assert outbox.payload["contact_ids"] == [contact.pk]
 
 
 def test_ingest_classifies_page_views_against_our_own_hosts():

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ..models import Event, Visitor
+from ..services import visitors_sync
 from .factories import SiteFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,12 +50,15 @@ def test_a_batch_is_stored_and_answered_204(client):
     assert int(view.occurred_at.timestamp() * 1000) == ts
     assert (click.type, click.name, click.channel, click.properties) == ("cta_click", "demo", "", {"href": "/c/demo/"})
     assert (custom.type, custom.name, custom.properties) == ("custom", "video_played", {"seconds": 30})
+    assert not Visitor.objects.exists()  # written off the request path, by the periodic sync
+    visitors_sync()
+    visitors_sync()
     visitor = Visitor.objects.get()
     assert (visitor.id, visitor.is_bot, visitor.contact_id) == (VID, False, None)
 
 
-def test_a_batch_costs_one_insert_of_events_and_one_visitor_upsert(client):
-    post(client, [page_view()])  # warm the bot-rule and site caches and the rate counter
+def test_a_batch_costs_one_statement(client):
+    post(client, [page_view()])  # warm the bot-rule and site caches
     payload = [page_view(url=f"http://testserver/p{i}", ts=int(time.time() * 1000) - 10_000 + i * 1000) for i in range(10)]
 
     with CaptureQueriesContext(connection) as queries:
@@ -62,10 +66,22 @@ def test_a_batch_costs_one_insert_of_events_and_one_visitor_upsert(client):
 
     assert response.status_code == 204
     statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN"))]
-    writes = [sql for sql in statements if sql.startswith("INSERT")]
-    assert len(writes) == 3  # the rate counter, the visitor upsert, the events
-    assert sum(1 for sql in writes if "tracking_event" in sql) == 1
+    assert len(statements) == 1  # no rate counter, no visitor upsert: the events, joined with their visitor
+    assert statements[0].startswith("INSERT INTO tracking_event")
     assert Event.objects.count() == 11
+
+
+def test_a_batch_of_an_identified_visitor_also_writes_its_announcement(client):
+    from leadmill.contacts.tests.factories import ContactFactory
+
+    VisitorFactory(id=VID, contact=ContactFactory())
+    post(client, [page_view()])  # warm the caches
+
+    with CaptureQueriesContext(connection) as queries:
+        post(client, [page_view(), page_view()])
+
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert [sql.split()[2] for sql in writes] == ["tracking_event", '"core_outboxevent"']
 
 
 def test_text_plain_from_send_beacon_is_accepted(client):
@@ -212,6 +228,15 @@ def test_every_invalid_event_is_reported_and_nothing_of_the_batch_is_stored(clie
     assert not Visitor.objects.exists()
 
 
+@pytest.mark.parametrize("kind", [["page_view"], {"page_view": 1}, 3, None])
+def test_a_type_that_is_not_a_string_gets_400_not_500(client, kind):
+    response = post(client, [page_view(type=kind)])
+
+    assert response.status_code == 400
+    assert [error["field"] for error in response.json()["errors"]] == ["type"]
+    assert not Event.objects.exists()
+
+
 def test_get_is_not_allowed_on_collect(client):
     response = client.get("/t/collect")
 
@@ -229,8 +254,33 @@ def test_the_rate_limit_per_ip_answers_429_with_retry_after(client, settings):
     assert Event.objects.count() == 2
 
 
+def test_without_redis_the_rate_limit_is_counted_in_memory_not_in_the_database(client, settings):
+    from leadmill.core.models import RateCounter
+
+    settings.REDIS_URL = ""
+    settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP = 1
+
+    statuses = [post(client, [page_view()]).status_code, post(client, [page_view()]).status_code]
+    pixel = client.get("/t/p.gif", {"u": "http://testserver/offer"}, HTTP_USER_AGENT=BROWSER)
+
+    assert statuses == [204, 429]
+    assert pixel.status_code == 429
+    assert not RateCounter.objects.exists()
+    assert Event.objects.count() == 1
+
+
+def test_another_client_ip_has_its_own_in_memory_count(client, settings):
+    settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP = 1
+
+    first = post(client, [page_view()], REMOTE_ADDR="192.0.2.1").status_code
+    second = post(client, [page_view()], REMOTE_ADDR="192.0.2.2").status_code
+    again = post(client, [page_view()], REMOTE_ADDR="192.0.2.1").status_code
+
+    assert (first, second, again) == (204, 204, 429)
+
+
 def test_a_bot_user_agent_is_stored_flagged_as_bot(client):
-    post(client, [page_view()], user_agent="Mozilla/5.0 (compatible; Googlebot/2.1)")
+    post(client, [page_view()], user_agent="Mozilla/5.0 (compatible; Googlebot/2.1)")  # its visitor is flagged at once
 
     assert Event.objects.get().is_bot is True
     assert Visitor.objects.get().is_bot is True
