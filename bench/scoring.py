@@ -18,7 +18,9 @@ What it does, from nothing, once per engine (each in a child process of its own)
    in which one fit rule every lead passes changes its points, so every row is rewritten;
    beside each, the ceiling: one ``UPDATE scoring_contactscore SET fit_score = fit_score + 1``
    over the same rows (same table, same indexes). A run over unchanged data
-   (``unchanged_s``) shows the "write only what changed" path. Medians of 3;
+   (``unchanged_s``) shows the "write only what changed" path, and one after an engagement
+   rule changed (``engagement_change_s``, the page-view rule's points; one run) the cost
+   of rewriting engagement, which SQLite writes apart from fit. Medians of 3;
    ratio = recompute / update.
 4. ``event_to_score_ms``: a new page view of the pricing page is stored for a random lead and
    ``score_apply_event`` applied to it; median (and p95) of 200.
@@ -33,6 +35,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -182,7 +185,7 @@ def rules_make():
     FitRule.objects.create(field="segment", operator="equals", value="saas", points=10)
     every_lead = FitRule.objects.create(field="country", operator="is_set", value="", points=5)
     FitRule.objects.create(field="email_type", operator="equals", value="free", points=-10)
-    EngagementRule.objects.create(
+    views = EngagementRule.objects.create(
         name="views", event_type="page_view", points=1, cap_points=10, cap_days=30
     )
     EngagementRule.objects.create(
@@ -193,7 +196,7 @@ def rules_make():
     settings = ScoringSettings.load()
     settings.half_life_days = 14
     settings.save()
-    return every_lead
+    return every_lead, views
 
 
 def vacuum(engine: str) -> None:
@@ -218,7 +221,7 @@ def child(engine: str, contacts: int, per_contact: int, runs: int, samples: int)
     call_command("migrate", verbosity=0)
     migrate_s = time.perf_counter() - started
     generate_s = generate(engine, contacts, per_contact)
-    every_lead = rules_make()
+    every_lead, views = rules_make()
     print(
         f"[{engine}] migrated in {migrate_s:.0f} s, generated in {generate_s:.0f} s",
         file=sys.stderr,
@@ -256,6 +259,13 @@ def child(engine: str, contacts: int, per_contact: int, runs: int, samples: int)
     t = time.perf_counter()
     unchanged_rows = scores_recompute_all(at=NOW + dt.timedelta(hours=11))
     unchanged_s = time.perf_counter() - t
+    # an engagement rule changes instead: the engagement of most leads is rewritten, once
+    views.points = 2
+    views.save()
+    vacuum(engine)
+    t = time.perf_counter()
+    engagement_rows = scores_recompute_all(at=NOW + dt.timedelta(hours=12))
+    engagement_change_s = time.perf_counter() - t
 
     rng = random.Random(11)
     ids = list(Event.objects.order_by().values_list("contact_id", flat=True)[: samples * 10])
@@ -282,6 +292,8 @@ def child(engine: str, contacts: int, per_contact: int, runs: int, samples: int)
         "rows_changed": changed,
         "unchanged_s": round(unchanged_s, 3),
         "unchanged_rows": unchanged_rows,
+        "engagement_change_s": round(engagement_change_s, 3),
+        "engagement_change_rows": engagement_rows,
         "event_ms": round(statistics.median(timings), 2),
         "event_p95_ms": round(timings[int(len(timings) * 0.95) - 1], 2),
         "generate_s": round(generate_s, 1),
@@ -334,6 +346,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> dict:
         )
         return json.loads(output.stdout.strip().splitlines()[-1])
     finally:
+        shutil.rmtree(data_dir, ignore_errors=True)  # the SQLite file: 0.7 GB at 1M leads
         if engine == "pg":
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
@@ -374,6 +387,7 @@ def main() -> int:
                     f"ratio_{suffix}": r["ratio"],
                     f"first_s_{suffix}": r["first_s"],
                     f"unchanged_s_{suffix}": r["unchanged_s"],
+                    f"engagement_change_s_{suffix}": r["engagement_change_s"],
                     f"event_ms_{suffix}": r["event_ms"],
                     f"event_p95_ms_{suffix}": r["event_p95_ms"],
                 }

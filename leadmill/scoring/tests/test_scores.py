@@ -4,6 +4,7 @@ and the set-based recompute agreeing with the incremental path."""
 import datetime as dt
 
 import pytest
+from django.db import connection
 
 from leadmill.capture.models import Submission
 from leadmill.capture.tests.factories import FormFactory, OfferFactory
@@ -80,6 +81,10 @@ def test_a_fit_rule_on_a_text_field_gives_its_points_when_the_test_passes(
         ("gte", "-3", "-2", True),
         ("lte", "10", "1.2.3", False),
         ("gte", "1", "5-", False),
+        ("lte", "3", 2.5, True),
+        ("gte", "0", True, False),
+        ("gte", "0", None, False),
+        ("gte", "0", {"n": 5}, False),
     ],
 )
 def test_a_number_test_on_a_custom_field_compares_numbers_and_never_passes_text(
@@ -89,6 +94,14 @@ def test_a_number_test_on_a_custom_field_compares_numbers_and_never_passes_text(
     FitRule.objects.create(field="custom.employees", operator=operator, value=value, points=10)
 
     assert fit_of(contact) == (10 if passes else 0)
+
+
+def test_a_number_test_on_a_custom_field_the_lead_does_not_have_never_passes():
+    without = ContactFactory(custom={"other": 100})
+    with_it = ContactFactory(custom={"employees": 100})
+    FitRule.objects.create(field="custom.employees", operator="gte", value="-1", points=10)
+
+    assert (fit_of(without), fit_of(with_it)) == (0, 10)
 
 
 def test_email_type_tells_business_from_free_mail_and_points_may_be_negative():
@@ -181,6 +194,31 @@ def test_a_cap_limits_a_rules_points_per_period_earliest_first():
     assert engagement_of(contact, at=period_start + DAY) == pytest.approx(50, rel=1e-6)
 
 
+def test_a_cap_keeps_the_earliest_hits_by_time_with_their_own_decay_for_every_lead():
+    # given: 4 points a view, at most 10 per 30 days, half-life 10 days; one lead over the
+    # cap (its latest view stored first), one under it
+    over, under = ContactFactory(), ContactFactory()
+    EngagementRule.objects.create(
+        name="view", event_type="page_view", points=4, cap_points=10, cap_days=30
+    )
+    settings_set(half_life_days=10)
+    period_start = dt.datetime.fromtimestamp(
+        (int(T.timestamp()) // (86400 * 30)) * 86400 * 30, tz=dt.UTC
+    )
+    at = period_start + 25 * DAY
+    for contact, days in ((over, (25, 5, 15)), (under, (5, 15))):
+        for day in days:
+            EventFactory(contact=contact, occurred_at=period_start + day * DAY)
+
+    # when
+    scores_recompute_all(at=at)
+
+    # then: 4 x 0.25 + 4 x 0.5 + 2 x 1 (the cap's rest goes to the latest view), and 4 x 0.25 + 4 x 0.5
+    engagement = dict(ContactScore.objects.values_list("contact_id", "engagement_score"))
+    assert engagement[over.pk] == pytest.approx(5, abs=1e-9)
+    assert engagement[under.pk] == pytest.approx(3, abs=1e-9)
+
+
 # --- Decay -------------------------------------------------------------------------------------
 
 
@@ -209,6 +247,60 @@ def test_a_recompute_over_unchanged_data_writes_no_row_even_as_time_passes():
 
     assert scores_recompute_all(at=T + 3 * DAY) == 0
     assert ContactScore.objects.get(contact=contact).engagement_at == T
+
+
+def test_a_recompute_after_a_rule_changed_writes_each_changed_lead_once_and_new_leads_too():
+    # given: three scored leads; then a fit rule changes (two leads pass it), an engagement
+    # rule changes (one of them and a third lead have its events), and a lead without scores
+    settings_set(half_life_days=10)
+    fit_rule = FitRule.objects.create(field="role", operator="equals", value="ceo", points=10)
+    view = EngagementRule.objects.create(name="view", event_type="page_view", points=4)
+    fit_only, both, engagement_only = (
+        ContactFactory(role="ceo"),
+        ContactFactory(role="ceo"),
+        ContactFactory(role="intern"),
+    )
+    for contact in (both, engagement_only):
+        EventFactory(contact=contact, occurred_at=T - 10 * DAY)
+    assert scores_recompute_all(at=T - 10 * DAY) == 3
+    newcomer = ContactFactory(role="ceo")
+    fit_rule.points, view.points = 25, 6
+    fit_rule.save()
+    view.save()
+    last_event = EventFactory(contact=newcomer, occurred_at=T, type=EventType.CTA_CLICK)
+
+    # when
+    changed = scores_recompute_all(at=T)
+
+    # then: 6 points a half-life ago are 3 now; the newcomer's click counts nothing
+    assert changed == 4
+    scores = {s.contact_id: s for s in ContactScore.objects.all()}
+    now = {pk: (s.fit_score, engagement_now(score=s, at=T)) for pk, s in scores.items()}
+    assert now[fit_only.pk] == (25, 0)
+    assert now[both.pk] == (25, pytest.approx(3, abs=1e-9))
+    assert now[engagement_only.pk] == (0, pytest.approx(3, abs=1e-9))
+    assert now[newcomer.pk] == (25, 0)
+    assert {s.updated_at for s in scores.values()} == {T}
+    assert {s.last_event_id for s in scores.values()} == {last_event.pk}
+    assert (scores[engagement_only.pk].engagement_at, scores[newcomer.pk].engagement_at) == (T, T)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite writes scores by column")
+def test_on_sqlite_a_fit_change_leaves_the_stored_engagement_and_its_time_as_they_were():
+    settings_set(half_life_days=10)
+    fit_rule = FitRule.objects.create(field="role", operator="equals", value="ceo", points=10)
+    EngagementRule.objects.create(name="view", event_type="page_view", points=4)
+    contact = ContactFactory(role="ceo")
+    EventFactory(contact=contact, occurred_at=T - 10 * DAY)
+    scores_recompute_all(at=T - 10 * DAY)
+    fit_rule.points = 12
+    fit_rule.save()
+
+    assert scores_recompute_all(at=T) == 1
+
+    score = ContactScore.objects.get(contact=contact)
+    assert (score.fit_score, score.engagement_score, score.engagement_at) == (12, 4, T - 10 * DAY)
+    assert score.updated_at == T
 
 
 # --- Temperature and stage ---------------------------------------------------------------------
