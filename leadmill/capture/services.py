@@ -14,7 +14,6 @@ Two steps, as DESIGN.md asks of public hot paths ("validate, write once and retu
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -32,6 +31,7 @@ from django.utils.translation import gettext as _
 from leadmill.consent.services import ConsentProof, consents_record, ip_for_storage
 from leadmill.contacts.services import PROFILE_FIELDS, Touch, contact_upsert
 from leadmill.core import events
+from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.middleware import is_database_unavailable
 
@@ -170,26 +170,6 @@ def _insert_sql(vendor: str, *, limited: bool) -> str:
     )
 
 
-_sqlite_write_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _sqlite_writer_turn():
-    """On SQLite, the threads of one process take turns for the insert on a lock of ours.
-
-    SQLite lets one writer at a time into the file; a writer that finds it taken sleeps in
-    its busy handler (1, 2, 5, 10 ms …) before trying again, which leaves the CPU idle while
-    the post that held the file has long finished. Queued on a Python lock, the next thread
-    starts the moment the previous insert commits. Between processes SQLite's own locking
-    still decides. Nothing to do on PostgreSQL, whose row locks never block an insert.
-    """
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        yield
-        return
-    with _sqlite_write_lock:
-        yield
-
-
 def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = None) -> bool:
     """Store a new submission with one ``INSERT … RETURNING id``; False when ``per_ip``
     refused it (nothing stored).
@@ -217,7 +197,7 @@ def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = No
             ops.adapt_ipaddressfield_value(submission.ip_address), ops.adapt_datetimefield_value(since),
             per_ip.limit, per_ip.limit,
         ]
-    with _sqlite_writer_turn(), connection.cursor() as cursor:
+    with sqlite_writer_turn(), connection.cursor() as cursor:  # one writer at a time per process on SQLite
         cursor.execute(_insert_sql(connection.vendor, limited=per_ip is not None), params)
         row = cursor.fetchone()
     if row is None:

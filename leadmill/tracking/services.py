@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from leadmill.contacts.models import Contact
 from leadmill.core import events as domain_events
+from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import NotFound
 
 from . import bots
@@ -137,7 +138,8 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
             event.referrer[:2000], properties, source.source, source.medium, source.campaign,
             source.term, source.content, source.channel, is_bot,
         ]
-    with transaction.atomic(savepoint=False):  # joins the collect view's transaction
+    # One writer at a time per process on SQLite (the lock is taken before the transaction).
+    with sqlite_writer_turn(), transaction.atomic(savepoint=False):  # joins a caller's transaction
         if flagged:
             _bot_visitors_upsert(flagged)
         with connection.cursor() as cursor:
