@@ -28,6 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from leadmill.core.http import client_ip
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import opt_in, services, tokens
@@ -47,14 +48,6 @@ from .selectors import (
 logger = logging.getLogger(__name__)
 
 FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
-
-
-def client_ip(request) -> str | None:
-    """The client's address. Behind a reverse proxy (LEADMILL_TRUST_X_FORWARDED_FOR) it is
-    the last X-Forwarded-For entry: the one our proxy added, which a client cannot forge."""
-    if settings.LEADMILL_TRUST_X_FORWARDED_FOR and (forwarded := request.META.get("HTTP_X_FORWARDED_FOR")):
-        return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR")
 
 
 def _origin_of(url: str) -> str:

@@ -19,10 +19,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leadmill.capture.views import client_ip
 from leadmill.consent.models import Consent, Purpose
 from leadmill.consent.selectors import consent_current
 from leadmill.consent.services import ConsentProof, consents_record, marketing_unsubscribe
+from leadmill.core.http import client_ip
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import scanners, tokens

@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from leadmill.core.http import client_ip
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import services
@@ -35,12 +36,6 @@ COLLECT_CONTENT_TYPES = {"application/json", "text/plain"}  # text/plain: sendBe
 VISITOR_COOKIE = "lm_vid"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 SCRIPT_PATH = Path(__file__).resolve().parent / "static" / "tracking" / "lm.js"
-
-
-def client_ip(request) -> str:
-    if settings.LEADMILL_TRUST_X_FORWARDED_FOR and (forwarded := request.META.get("HTTP_X_FORWARDED_FOR")):
-        return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def own_origins(request) -> set[str]:
@@ -80,7 +75,7 @@ def _rate_limited(request) -> int | None:
     memory (``shared=False``): events create no contacts, so a per-process count (the limit
     times the number of web processes) is enough, and the endpoint writes nothing for it."""
     return rate_limit_hit(
-        key=f"collect:ip:{client_ip(request)}", limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
+        key=f"collect:ip:{client_ip(request) or 'unknown'}", limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
         window_s=settings.LEADMILL_RATE_LIMIT_WINDOW, shared=False,
     )
 

@@ -362,3 +362,13 @@ def test_the_script_is_served_at_a_stable_address(client):
     assert response["Content-Type"] == "text/javascript; charset=utf-8"
     assert b"lm_vid" in response.content
     assert response["Cache-Control"] == "public, max-age=3600"
+
+
+def test_behind_a_proxy_a_made_up_forwarded_address_does_not_dodge_the_limit(client, settings):
+    settings.LEADMILL_TRUST_X_FORWARDED_FOR = True
+    settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP = 1
+
+    first = post(client, [page_view()], HTTP_X_FORWARDED_FOR="203.0.113.1, 198.51.100.9").status_code
+    forged = post(client, [page_view()], HTTP_X_FORWARDED_FOR="203.0.113.2, 198.51.100.9").status_code
+
+    assert (first, forged) == (204, 429)  # the proxy's entry (the last) is the client
