@@ -5,7 +5,11 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadmill.settings")
 django_application = get_wsgi_application()
 
-from leadmill.tracking.wsgi import collect_ahead  # noqa: E402 -- needs the apps loaded above
+# Needs the apps loaded above.
+from leadmill.capture.wsgi import form_post_route  # noqa: E402
+from leadmill.core.wsgi import lean_paths_ahead  # noqa: E402
+from leadmill.tracking.wsgi import collect_route  # noqa: E402
 
-# POST /t/collect skips the middleware it does not need (docs/adr/0008-lean-collect-path.md).
-application = collect_ahead(django_application)
+# The event batches and form posts skip the middleware they do not need
+# (docs/adr/0008-lean-collect-path.md, docs/adr/0009-lean-form-post-path.md).
+application = lean_paths_ahead(django_application, [collect_route(), form_post_route()])

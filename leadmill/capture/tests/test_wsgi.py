@@ -1,0 +1,94 @@
+"""``POST /f/<slug>/`` served ahead of Django's full handler (leadmill.wsgi.application)."""
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+from django.db import OperationalError
+
+from leadmill.core.tests.wsgi_client import spy, wsgi_call
+
+from .. import services, tokens
+from ..demo import demo_seed
+from ..models import Form, Submission
+from ..pages import LandingPage
+from ..wsgi import FormPostHandler
+from .factories import form_with_fields
+
+pytestmark = pytest.mark.django_db
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def post(form: Form, content_type=FORM_TYPE, **values) -> tuple[str, dict[str, str], bytes]:
+    data = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "website": "", **values}
+    body = json.dumps(data) if content_type == "application/json" else urlencode(data)
+    return wsgi_call(f"/f/{form.slug}/", body.encode(), content_type=content_type, HTTP_ACCEPT="application/json")
+
+
+def test_a_form_post_is_served_by_the_lean_handler_with_the_sites_headers(monkeypatch):
+    handled = []
+    monkeypatch.setattr(FormPostHandler, "__call__", spy(FormPostHandler.__call__, handled))
+    form = form_with_fields()
+
+    status, headers, content = post(form, email="Ana@Example.com", first_name="Ana")
+
+    assert status == "201 Created"
+    assert handled == ["/f/ebook/"]
+    assert json.loads(content)["status"] == "accepted"
+    submission = Submission.objects.get()
+    assert (submission.status, submission.values["email"]) == (Submission.Status.RECEIVED, "ana@example.com")
+    assert headers["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware
+    assert headers["X-Frame-Options"] == "DENY"  # an invalid post's HTML page is never framed by others
+    assert headers["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
+def test_an_invalid_post_from_a_landing_page_is_rerendered_in_the_visitors_language():
+    demo_seed()
+    page = LandingPage.objects.get(slug="ebook")
+    form = Form.objects.get(slug="ebook")
+    body = urlencode({
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "_page": str(page.pk),
+        "website": "", "email": "not-an-email", "first_name": "Ana",
+    }).encode()
+
+    status, headers, content = wsgi_call("/f/ebook/", body, content_type=FORM_TYPE)
+
+    assert status == "400 Bad Request"
+    html = content.decode()
+    assert "<title>The Lead Generation Playbook</title>" in html
+    assert "Informe um endereço de e-mail válido, como nome@exemplo.com." in html  # Accept-Language: pt-BR
+    assert 'value="Ana"' in html
+    assert headers["Content-Language"] == "pt-br"
+    assert Submission.objects.get().status == Submission.Status.REJECTED
+
+
+def test_an_unreachable_database_answers_503_and_stores_nothing(monkeypatch):
+    form = form_with_fields()
+
+    def down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(services, "submission_receive", down)
+
+    status, headers, content = post(form, email="ana@example.com")
+
+    assert status == "503 Service Unavailable"
+    assert json.loads(content)["code"] == "unavailable"
+    assert not Submission.objects.exists()
+
+
+def test_an_unknown_form_is_404_and_the_forms_other_paths_go_through_django(monkeypatch):
+    handled = []
+    monkeypatch.setattr(FormPostHandler, "__call__", spy(FormPostHandler.__call__, handled))
+    form_with_fields()
+
+    status, headers, content = wsgi_call("/f/no-such-form/", b"{}", HTTP_ACCEPT="application/json")
+    assert status == "404 Not Found"
+    assert json.loads(content)["code"] == "form_not_found"
+
+    status, headers, content = wsgi_call("/f/ebook/embed/", method="GET", HTTP_ACCEPT="application/json")
+    assert status == "200 OK"
+    assert "render_token" in json.loads(content)
+    assert handled == ["/f/no-such-form/"]

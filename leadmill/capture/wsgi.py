@@ -1,0 +1,35 @@
+"""``POST /f/<slug>/`` served ahead of Django's full handler (docs/adr/0009-lean-form-post-path.md).
+
+A form post is anonymous, CSRF-exempt (the signed render token and the Origin check guard
+it) and reads no session: it needs the lean middleware, plus the clickjacking header
+because an invalid post from an embedded form is answered with the form's HTML page.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.urls import reverse
+
+from leadmill.core.wsgi import LEAN_MIDDLEWARE, LeanHandler, LeanRoute
+
+from . import views
+
+_SLUG_MARK = "slug-mark"
+
+
+class FormPostHandler(LeanHandler):
+    """The form post view through the lean middleware and the clickjacking header."""
+
+    def __init__(self) -> None:
+        super().__init__(views.form_post, middleware=(*LEAN_MIDDLEWARE, XFrameOptionsMiddleware))
+
+
+def form_post_route() -> LeanRoute:
+    """``/f/<slug>/`` exactly, with the slug converter's characters (the form's other paths,
+    such as ``/f/<slug>/embed/``, have more segments and stay with Django)."""
+    path = reverse("capture:form_post", kwargs={"slug": _SLUG_MARK})
+    before, after = path.split(_SLUG_MARK)
+    pattern = re.compile(f"{re.escape(before)}(?P<slug>[-a-zA-Z0-9_]+){re.escape(after)}")
+    return LeanRoute(pattern, FormPostHandler())
