@@ -43,3 +43,41 @@ def test_a_second_thread_waits_for_its_turn():
     thread.join(5)
 
     assert order == ["first", "second"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
+def test_other_processes_wait_on_the_file_lock_beside_the_database(tmp_path):
+    import fcntl
+    import os
+
+    database = tmp_path / "db.sqlite3"
+    lock_file = db._lock_file(database)
+    assert lock_file == db._lock_file(database)  # one descriptor per process and file
+    other = os.open(f"{database}-writers.lock", os.O_RDWR)  # as another process opens it
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(lock_file, fcntl.LOCK_UN)
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again once the turn ends
+    finally:
+        os.close(other)
+    assert db._lock_file(":memory:") is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
+def test_the_turn_holds_the_file_lock_of_a_database_file():
+    import fcntl
+    import os
+
+    name = str(connection.settings_dict["NAME"])
+    if db._lock_file(name) is None:
+        pytest.skip("the test database is in memory")
+    other = os.open(f"{name}-writers.lock", os.O_RDWR)
+    try:
+        with db.sqlite_writer_turn(), pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(other)
