@@ -197,12 +197,13 @@ def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = No
             ops.adapt_ipaddressfield_value(submission.ip_address), ops.adapt_datetimefield_value(since),
             per_ip.limit, per_ip.limit,
         ]
-    with sqlite_writer_turn(), connection.cursor() as cursor:  # one writer at a time per process on SQLite
-        cursor.execute(_insert_sql(connection.vendor, limited=per_ip is not None), params)
-        row = cursor.fetchone()
-    if row is None:
+    with connection.cursor() as cursor:
+        with sqlite_writer_turn():  # on SQLite, one web writer at a time, for as short as can be
+            cursor.execute(_insert_sql(connection.vendor, limited=per_ip is not None), params)
+            rows = cursor.fetchall()  # read to its end, the statement (and on SQLite its commit) is over
+    if not rows:
         return False
-    submission.pk = row[0]
+    submission.pk = rows[0][0]
     submission._state.adding = False
     submission._state.db = "default"
     return True
