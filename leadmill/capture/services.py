@@ -197,10 +197,11 @@ def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = No
             ops.adapt_ipaddressfield_value(submission.ip_address), ops.adapt_datetimefield_value(since),
             per_ip.limit, per_ip.limit,
         ]
-    with connection.cursor() as cursor:
-        with sqlite_writer_turn():  # on SQLite, one web writer at a time, for as short as can be
-            cursor.execute(_insert_sql(connection.vendor, limited=per_ip is not None), params)
-            rows = cursor.fetchall()  # read to its end, the statement (and on SQLite its commit) is over
+    # The cursor is made before the turn and closed after it: on SQLite one web writer at a
+    # time, for as short as can be.
+    with connection.cursor() as cursor, sqlite_writer_turn():
+        cursor.execute(_insert_sql(connection.vendor, limited=per_ip is not None), params)
+        rows = cursor.fetchall()  # read to its end, the statement (and on SQLite its commit) is over
     if not rows:
         return False
     submission.pk = rows[0][0]
