@@ -55,6 +55,18 @@ def prepare(*, demo: bool) -> None:
             print("Seeded the demo nurture: the sequence \"E-book follow-up\" and a segment.")
 
 
+def web_concurrency(*, sqlite: bool) -> tuple[int, int]:
+    """Default (worker processes, threads each) of the web server.
+
+    PostgreSQL: a process per CPU, 8 threads each. SQLite: two processes per CPU with 2
+    threads each. Its writes go one at a time, and a process's threads then wait on each
+    other and on the GIL around every write; more processes with fewer threads took 22 %
+    more form posts through (docs/adr/0009-lean-form-post-path.md).
+    """
+    cpus = max(1, os.cpu_count() or 1)
+    return (2 * cpus, 2) if sqlite else (cpus, 8)
+
+
 def web_command() -> list[str]:
     from django.conf import settings
 
@@ -62,13 +74,14 @@ def web_command() -> list[str]:
     port = os.environ.get("PORT", "8000")
     os.makedirs(settings.MEDIA_ROOT, exist_ok=True)
     os.makedirs(settings.STATIC_ROOT, exist_ok=True)
+    workers, threads = web_concurrency(sqlite="sqlite" in settings.DATABASES["default"]["ENGINE"])
     return [
         sys.executable, "-m", "granian",
         "--interface", "wsgi",
         "--host", host,
         "--port", port,
-        "--workers", os.environ.get("WEB_WORKERS", str(max(1, os.cpu_count() or 1))),
-        "--blocking-threads", os.environ.get("WEB_THREADS", "8"),
+        "--workers", os.environ.get("WEB_WORKERS", str(workers)),
+        "--blocking-threads", os.environ.get("WEB_THREADS", str(threads)),
         "--backlog", os.environ.get("WEB_BACKLOG", "1024"),
         "--static-path-route", settings.STATIC_URL.rstrip("/"),
         "--static-path-mount", str(settings.STATIC_ROOT),

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from leadmill import cli
 
@@ -69,14 +70,23 @@ def test_web_command_serves_the_wsgi_application_with_granian_on_host_and_port(m
 
 
 def test_web_command_defaults_to_loopback_port_8000(monkeypatch):
-    for name in ("HOST", "PORT", "WEB_THREADS"):
+    for name in ("HOST", "PORT", "WEB_WORKERS", "WEB_THREADS"):
         monkeypatch.delenv(name, raising=False)
 
     command = cli.web_command()
 
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert command[command.index("--port") + 1] == "8000"
-    assert command[command.index("--blocking-threads") + 1] == "8"
+    workers, threads = cli.web_concurrency(sqlite=connection.vendor == "sqlite")
+    assert command[command.index("--workers") + 1] == str(workers)
+    assert command[command.index("--blocking-threads") + 1] == str(threads)
+
+
+def test_on_sqlite_the_web_runs_more_processes_with_fewer_threads(monkeypatch):
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+
+    assert cli.web_concurrency(sqlite=False) == (2, 8)
+    assert cli.web_concurrency(sqlite=True) == (4, 2)
 
 
 @pytest.mark.parametrize(
