@@ -269,13 +269,15 @@ def main() -> int:
     parser.add_argument("--django-reads", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-reads", action="store_true")
     parser.add_argument("--no-ingest", action="store_true", help="only the reads at scale (PostgreSQL)")
+    parser.add_argument("--engines", default="sqlite,pg", help="sqlite,pg (default both)")
     args = parser.parse_args()
     if args.django_reads is not None:
         print(json.dumps(django_reads(args.django_reads)))
         return 0
     args.runs, args.seconds = (1, 5) if args.quick else (3, 10)
     events = args.events or (1_000_000 if args.quick else 10_000_000)
-    engines = ["sqlite"] + (["pg"] if capture.pg_available() else [])
+    wanted = {name.strip() for name in args.engines.split(",")}
+    engines = [e for e in ("sqlite", "pg") if e in wanted and (e != "pg" or capture.pg_available())]
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="leadmill-bench-tracking-") as tmp:
         workdir = Path(tmp)
