@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import F, FloatField, Func
 
 from leadmill.scoring.models import ScoringSettings
-from leadmill.scoring.rules import age_days_sql, reference_param
+from leadmill.scoring.rules import decay_sql, reference_param
 
 
 class EngagementNow(Func):
@@ -29,10 +29,7 @@ class EngagementNow(Func):
     def as_sql(self, compiler, connection, **extra_context):
         score_sql, score_params = compiler.compile(self.source_expressions[0])
         at_sql, at_params = compiler.compile(self.source_expressions[1])
-        age = age_days_sql(at_sql)  # its first placeholder is the reference time
-        sql = (
-            f"({score_sql} * POWER(CAST(0.5 AS DOUBLE PRECISION), {age} / {self.half_life_days!r}))"
-        )
+        sql = decay_sql(score_sql, at_sql, self.half_life_days)  # its first placeholder after the score's is the reference time
         return sql, [*score_params, reference_param(self.at), *at_params]
 
 
