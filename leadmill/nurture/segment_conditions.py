@@ -19,8 +19,8 @@ from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
 from leadmill.consent.selectors import marketing_grant_q
+from leadmill.scoring.fit_rules import IsNumber
 from leadmill.scoring.models import ContactScore
-from leadmill.scoring.rules import IsNumber
 from leadmill.tracking.models import Event
 
 from .segment_fields import (

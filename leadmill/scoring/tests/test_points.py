@@ -10,7 +10,8 @@ from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.models import OutboxEvent
 
 from ..models import ContactScore, FitRule, ScoreAdjustment
-from ..scores import contact_score_refresh, score_points_add, scores_recompute_all
+from ..recompute import scores_recompute_all
+from ..scores import contact_score_refresh, score_points_add
 from ..selectors import engagement_now
 
 pytestmark = pytest.mark.django_db

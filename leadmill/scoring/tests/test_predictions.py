@@ -7,7 +7,7 @@ from leadmill.contacts.models import Contact
 from .. import selectors
 from ..models import ContactScore
 from ..predictions import predictive_scores_fill
-from ..scores import scores_recompute_all
+from ..recompute import scores_recompute_all
 from ..selectors import predictive_score
 from ..training import predictive_model_train
 from .generators import segment_decides

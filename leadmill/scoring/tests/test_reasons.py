@@ -10,7 +10,7 @@ from leadmill.tracking.tests.factories import EventFactory
 
 from ..models import EngagementRule, FitRule, ScoreAdjustment
 from ..reasons import lead_score_reasons
-from ..scores import scores_recompute_all
+from ..recompute import scores_recompute_all
 from ..wagtail_hooks import sales_lead_reasons
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,8 @@ from leadmill.tracking.tests.factories import EventFactory
 
 from ..models import LEAD_CAPTURED, ContactScore, EngagementRule, FitRule, ScoringSettings
 from ..qualification import scores_requalify
-from ..scores import contact_score_refresh, score_apply_event, scores_recompute_all
+from ..recompute import scores_recompute_all
+from ..scores import contact_score_refresh, score_apply_event
 from ..selectors import engagement_now
 
 pytestmark = pytest.mark.django_db
