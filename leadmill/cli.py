@@ -69,12 +69,13 @@ def web_concurrency(*, sqlite: bool) -> tuple[int, int]:
 
 def web_command() -> list[str]:
     from django.conf import settings
+    from django.db import connection
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     os.makedirs(settings.MEDIA_ROOT, exist_ok=True)
     os.makedirs(settings.STATIC_ROOT, exist_ok=True)
-    workers, threads = web_concurrency(sqlite="sqlite" in settings.DATABASES["default"]["ENGINE"])
+    workers, threads = web_concurrency(sqlite=connection.vendor == "sqlite")
     return [
         sys.executable, "-m", "granian",
         "--interface", "wsgi",

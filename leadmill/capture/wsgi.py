@@ -11,6 +11,7 @@ import re
 
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.urls import reverse
+from django.urls.converters import SlugConverter
 
 from leadmill.core.wsgi import LEAN_MIDDLEWARE, LeanHandler, LeanRoute
 
@@ -31,5 +32,5 @@ def form_post_route() -> LeanRoute:
     such as ``/f/<slug>/embed/``, have more segments and stay with Django)."""
     path = reverse("capture:form_post", kwargs={"slug": _SLUG_MARK})
     before, after = path.split(_SLUG_MARK)
-    pattern = re.compile(f"{re.escape(before)}(?P<slug>[-a-zA-Z0-9_]+){re.escape(after)}")
+    pattern = re.compile(f"{re.escape(before)}(?P<slug>{SlugConverter.regex}){re.escape(after)}")
     return LeanRoute(pattern, FormPostHandler())

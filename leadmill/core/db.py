@@ -47,9 +47,12 @@ def sqlite_writer_turn() -> Iterator[None]:
 def _lock_file(database: object) -> int | None:
     """This process's own descriptor of ``<database>-writers.lock`` (a file lock is shared
     by every process holding the same descriptor, so one opened before a fork would
-    exclude nothing); None for an in-memory database. Called under the thread lock."""
+    exclude nothing); None for an in-memory database (or a ``file:`` URI, which has no plain
+    path beside it). Called under the thread lock."""
+    if connection.creation.is_in_memory_db(database):
+        return None
     name = str(database)
-    if not name or name.startswith("file:") or name == ":memory:":
+    if not name or name.startswith("file:"):
         return None
     key = (os.getpid(), name)
     if key not in _lock_files:
