@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +60,18 @@ def is_bot(user_agent: str, rules: Sequence[BotPattern]) -> bool:
     if rules is not rules_seen:  # the same cached rules on every request: skip hashing them
         matcher = _matcher(tuple(rules))
         _last_matcher = (rules, matcher)
-    return bool(matcher and matcher.search(user_agent))
+    return matcher is not None and _matches(matcher, user_agent)
 
 
-@dataclasses.dataclass(frozen=True)
-class Activity:
-    """What :func:`inhuman_visitors` needs of one event."""
+@lru_cache(maxsize=4096)
+def _matches(matcher: re.Pattern[str], user_agent: str) -> bool:
+    """One search of the rules per user agent and process: browsers send a few hundred
+    distinct strings, and the alternation of every rule is costly to search."""
+    return matcher.search(user_agent) is not None
+
+
+class Activity(NamedTuple):
+    """What :func:`inhuman_visitors` needs of one event (a tuple: a batch makes many)."""
 
     visitor_id: str
     type: str

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Collection, Sequence
 
+import msgspec
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -22,6 +23,7 @@ from leadmill.contacts.models import Contact
 from leadmill.core import events as domain_events
 from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import NotFound
+from leadmill.core.group_commit import GroupCommit
 
 from . import bots
 from .events import ContactEventRecorded, ContactEventsIngested, VisitorIdentified
@@ -85,10 +87,18 @@ def _ingest_sql(vendor: str, rows: int) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _page_source(url: str, referrer: str, utm: tuple[tuple[str, str], ...],
+                 own_hosts: frozenset[str]) -> tuple[Source, dict[str, str]]:
+    """:func:`.sources.source_of`, remembered: a site's visits arrive on the same few pages
+    from the same campaign links and referrers, so each is classified once per process."""
+    return source_of(url=url, referrer=referrer, utm=dict(utm), own_hosts=own_hosts)
+
+
 def _ingest_params(vendor: str, rows: list[tuple]) -> list:
     """The parameters of :func:`_ingest_sql` for these rows (in ``_INGEST_COLUMNS`` order)."""
     if vendor == "postgresql":
-        return [json.dumps(rows, default=dt.datetime.isoformat)]
+        return [msgspec.json.encode(rows).decode()]  # times as RFC 3339, which ::timestamptz reads
     adapt = functools.lru_cache(maxsize=None)(connection.ops.adapt_datetimefield_value)  # a batch shares few times
     return [value for row in rows for value in (adapt(row[0]), *row[1:])]
 
@@ -113,7 +123,8 @@ def _bot_visitors_upsert(flagged: dict[str, tuple[dt.datetime, dt.datetime]]) ->
 
 
 def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResult:
-    """Store a validated batch with one ``INSERT`` (a bot's batch: two), in one transaction.
+    """Store a validated batch with one ``INSERT`` (a bot's batch: two), in one transaction,
+    shared with the batches other threads of the process are storing at the same moment.
 
     Every event is flagged ``is_bot`` when the user agent matches a bot rule, when its
     visitor behaved inhumanly in this batch, or when the visitor was flagged before. Page
@@ -134,7 +145,6 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
         max_page_views_per_second=settings.LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND,
     )
     own_hosts = frozenset(meta.own_hosts)
-    sources: dict[tuple, tuple[Source, dict[str, str]]] = {}  # page views of one batch often repeat
     flagged: dict[str, tuple[dt.datetime, dt.datetime]] = {}
     rows: list[tuple] = []
     for visitor_id, event in zip(visitor_ids, events, strict=True):
@@ -145,17 +155,36 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
         properties = event.properties_json or json.dumps(event.properties)
         source = NO_SOURCE
         if event.type == EventType.PAGE_VIEW:
-            key = (event.url, event.referrer, tuple(sorted(event.utm.items())))
-            if key not in sources:
-                sources[key] = source_of(url=event.url, referrer=event.referrer, utm=event.utm, own_hosts=own_hosts)
-            source, click_ids = sources[key]
+            source, click_ids = _page_source(event.url, event.referrer, tuple(sorted(event.utm.items())), own_hosts)
             if click_ids:
-                properties = json.dumps({**event.properties, **click_ids})
+                properties = json.dumps({**json.loads(properties), **click_ids})
         rows.append((
             event.occurred_at, visitor_id or None, event.type, event.name[:200], event.url[:2000],
             event.referrer[:2000], properties, source.source, source.medium, source.campaign,
             source.term, source.content, source.channel, is_bot,
         ))
+    stored = _writer.submit(_Rows(rows, flagged))
+    return IngestResult(stored=len(stored), bots=sum(1 for row in stored if row[2]))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Rows:
+    """One batch's rows (``_INGEST_COLUMNS`` order) and the bot visitors it flagged."""
+
+    rows: list[tuple]
+    flagged: dict[str, tuple[dt.datetime, dt.datetime]]
+
+
+def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None, bool]]]:
+    """Write the batches of concurrent requests with one ``INSERT`` (bot visitors first,
+    with one more), in one transaction; returns each batch's stored ``(id, contact_id,
+    is_bot)`` rows. The ids follow the rows' order, which tells whose row is whose."""
+    rows = [row for batch in batches for row in batch.rows]
+    flagged: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    for batch in batches:
+        for visitor_id, (first, last) in batch.flagged.items():
+            seen_first, seen_last = flagged.get(visitor_id, (first, last))
+            flagged[visitor_id] = (min(first, seen_first), max(last, seen_last))
     # One writer at a time per process on SQLite (the lock is taken before the transaction).
     with sqlite_writer_turn(), transaction.atomic(savepoint=False):  # joins a caller's transaction
         if flagged:
@@ -164,7 +193,20 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
             cursor.execute(_ingest_sql(connection.vendor, len(rows)), _ingest_params(connection.vendor, rows))
             stored = cursor.fetchall()
         _contact_events_publish(stored)
-    return IngestResult(stored=len(stored), bots=sum(1 for row in stored if row[2]))
+    stored.sort()
+    answers, start = [], 0
+    for batch in batches:
+        answers.append(stored[start:start + len(batch.rows)])
+        start += len(batch.rows)
+    return answers
+
+
+# The web process's writer of event batches: concurrent requests share a statement and a
+# commit (leadmill.core.group_commit). Up to 1,000 rows: 15,000 parameters on SQLite,
+# within its 32,766.
+_writer: GroupCommit[_Rows, list[tuple[int, int | None, bool]]] = GroupCommit(
+    _batches_write, max_size=1000, size=lambda batch: len(batch.rows),
+)
 
 
 def _visitors_upsert_from_events(after_id: int, upto_id: int) -> int:

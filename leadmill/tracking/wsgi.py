@@ -1,16 +1,50 @@
-"""``POST /t/collect`` served ahead of Django's full handler (docs/adr/0008-lean-collect-path.md).
+"""``POST /t/collect`` served ahead of Django's full handler (docs/adr/0008-lean-collect-path.md,
+docs/adr/0010-collect-fast-path.md).
 
-The collect endpoint is the busiest public path and needs none of the site's middleware but
-:data:`leadmill.core.wsgi.LEAN_MIDDLEWARE`: its answers are 204 or JSON, never framed HTML.
+The collect endpoint is the busiest public path. Two layers serve it:
+
+- :class:`FastCollect` takes the common case, a well-formed batch from an allowed origin
+  under the rate limit, straight from the WSGI environ: no request, middleware or response
+  objects, and the batch decoded by :func:`.schemas.events_decode`. It stores it with the
+  same :func:`.services.events_ingest` and answers 204 with the headers the view's 204
+  would carry. It sends no request signals: it gives its one database connection the care
+  their receivers give (:func:`_connection_before`, :func:`_connection_after`).
+- Everything else (an error of any kind, a preflight, another method, an odd but valid
+  batch) goes, body untouched, to :class:`CollectHandler`: the collect view behind
+  :data:`leadmill.core.wsgi.LEAN_MIDDLEWARE`, so every error answer is the view's own.
 """
 
 from __future__ import annotations
 
-from django.urls import reverse
+import dataclasses
+import functools
+import io
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
 
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.http import HttpResponse
+from django.http.cookie import parse_cookie
+from django.middleware.security import SecurityMiddleware
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from leadmill.core.http import client_ip_of
+from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.wsgi import LeanHandler, LeanRoute
 
-from . import views
+from . import services, views
+from .schemas import events_decode, visitor_id_valid
+from .selectors import site_origins
+from .sources import host_of, origin_of
+
+logger = logging.getLogger(__name__)
 
 
 class CollectHandler(LeanHandler):
@@ -20,5 +54,172 @@ class CollectHandler(LeanHandler):
         super().__init__(views.collect)
 
 
+def _raise(request, *, exc: BaseException):
+    raise exc
+
+
+class _FailureHandler(LeanHandler):
+    """Answers an exception of the fast path as the view's would be answered: through the
+    lean middleware (an unreachable database: 503) and Django's exception handling."""
+
+    def __init__(self) -> None:
+        super().__init__(_raise)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Host:
+    """What a request's host and scheme decide: the request's own origin (allowed to send)
+    and the headers of the 204, as the security and cache layers set them."""
+
+    own_origin: str
+    headers: tuple[tuple[str, str], ...]
+
+
+def _host_keys() -> tuple[str, ...]:
+    keys = ["wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT"]
+    if settings.USE_X_FORWARDED_HOST:
+        keys.append("HTTP_X_FORWARDED_HOST")
+    if settings.USE_X_FORWARDED_PORT:
+        keys.append("HTTP_X_FORWARDED_PORT")
+    if settings.SECURE_PROXY_SSL_HEADER:
+        keys.append(settings.SECURE_PROXY_SSL_HEADER[0])
+    return tuple(keys)
+
+
+@functools.lru_cache(maxsize=256)
+def _host(facts: tuple[tuple[str, str | None], ...]) -> _Host | None:
+    """The :class:`_Host` of these environ values, worked out once by Django's own request and
+    middleware; ``None`` for a host Django refuses or a request it redirects (to HTTPS)."""
+    environ = {key: value for key, value in facts if value is not None}
+    request = WSGIRequest({**environ, "REQUEST_METHOD": "POST", "PATH_INFO": "/", "wsgi.input": io.BytesIO()})
+    try:
+        own_origin = f"{request.scheme}://{request.get_host()}".lower()
+    except DisallowedHost:
+        return None
+    security = SecurityMiddleware(lambda request: HttpResponse(status=204))
+    if security.process_request(request) is not None:
+        return None
+    response = security.process_response(request, never_cache(lambda request: HttpResponse(status=204))(request))
+    return _Host(own_origin, tuple(response.items()))
+
+
+@functools.lru_cache(maxsize=16)
+def _base_origin(base_url: str) -> str:
+    return origin_of(base_url)
+
+
+@functools.lru_cache(maxsize=64)
+def _own_hosts(origins: frozenset[str]) -> frozenset[str]:
+    return frozenset(host_of(origin) for origin in origins)
+
+
+def fast_collect_caches_clear() -> None:
+    """Forget what the fast path worked out of the settings (tests change them)."""
+    _host.cache_clear()
+    _base_origin.cache_clear()
+
+
+def _cors_headers(origin: str) -> list[tuple[str, str]]:
+    return [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Methods", "POST, OPTIONS"),
+            ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "600"), ("Vary", "Origin")]
+
+
+_thread = threading.local()
+RECENTLY_USED_S = 1.0
+
+
+def _connection_before() -> None:
+    """The care Django's ``request_started`` gives connections, for the one this path uses.
+
+    A connection this thread used without error less than :data:`RECENTLY_USED_S` ago is
+    taken as healthy: the ``SELECT 1`` of Django's health check (``CONN_HEALTH_CHECKS``) was
+    a fourth of the statements of a batch. After a pause the check runs as usual.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.in_atomic_block:  # a test's transaction: as the test client, leave it be
+        return
+    if connection.connection is not None and time.monotonic() - getattr(_thread, "used_at", 0.0) < RECENTLY_USED_S:
+        connection.health_check_done = True
+    else:
+        connection.close_if_unusable_or_obsolete()
+
+
+def _connection_after(*, ok: bool) -> None:
+    """The care of ``request_finished``: close the connection after an error that broke it,
+    or once it is older than ``CONN_MAX_AGE``."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+    _thread.used_at = time.monotonic() if ok else 0.0
+
+
+class FastCollect:
+    """``POST /t/collect``'s common case without Django's request machinery; the rest goes
+    to ``fallback`` (see the module's docstring)."""
+
+    def __init__(self, fallback: Callable | None = None) -> None:
+        self.fallback = fallback or CollectHandler()
+        self.failure = _FailureHandler()
+
+    def __call__(self, environ: dict, start_response: Callable, **kwargs) -> Iterable[bytes]:
+        body = self._body(environ)
+        accepted = self._accepted(environ, body) if body is not None else None
+        if accepted is None:
+            if body is not None:
+                environ["wsgi.input"] = io.BytesIO(body)  # the view reads it again
+            return self.fallback(environ, start_response)
+        events, meta, headers = accepted
+        _connection_before()
+        try:
+            services.events_ingest(events=events, meta=meta)
+        except DatabaseError as exc:  # the view's answer: 503 when unreachable, else 500
+            _connection_after(ok=False)
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self.failure(environ, start_response, exc=exc)
+        _connection_after(ok=True)
+        start_response("204 No Content", headers)
+        return []
+
+    @staticmethod
+    def _body(environ: dict) -> bytes | None:
+        """The body of a POST within the size limit, else ``None`` (unread: the view answers)."""
+        length = environ.get("CONTENT_LENGTH") or ""
+        if environ.get("REQUEST_METHOD") != "POST" or not length.isdigit():
+            return None
+        length = int(length)
+        if not 0 < length <= settings.LEADMILL_TRACKING_MAX_BODY_BYTES:
+            return None
+        body = environ["wsgi.input"].read(length)
+        return body if len(body) == length else None
+
+    @staticmethod
+    def _accepted(environ: dict, body: bytes):
+        """``(events, meta, response headers)`` of a batch the fast path may store, or ``None``."""
+        content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+        if content_type not in views.COLLECT_CONTENT_TYPES:
+            return None
+        origin = environ.get("HTTP_ORIGIN", "")
+        origin = origin.rstrip("/").lower() if origin and origin != "null" else origin_of(environ.get("HTTP_REFERER", ""))
+        host = _host(tuple((key, environ.get(key)) for key in _host_keys()))
+        sites = site_origins()
+        base = _base_origin(settings.BASE_URL)
+        if host is None or not origin or origin not in sites and origin not in (base, host.own_origin):
+            return None
+        events = events_decode(body, max_events=settings.LEADMILL_TRACKING_MAX_EVENTS, now=timezone.now())
+        if events is None:
+            return None
+        if views.VISITOR_COOKIE in environ.get("HTTP_COOKIE", ""):
+            cookie_visitor = parse_cookie(environ["HTTP_COOKIE"]).get(views.VISITOR_COOKIE, "")
+            if visitor_id_valid(cookie_visitor):
+                events = [event if event.visitor_id else views.with_visitor(event, cookie_visitor) for event in events]
+        if rate_limit_hit(key=f"collect:ip:{client_ip_of(environ) or 'unknown'}",
+                          limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
+                          window_s=settings.LEADMILL_RATE_LIMIT_WINDOW, shared=False):
+            return None  # the view counts this batch again and answers 429
+        meta = services.CollectMeta(user_agent=environ.get("HTTP_USER_AGENT", "")[:1000],
+                                    own_hosts=_own_hosts(sites | {base, host.own_origin}))
+        return events, meta, [*host.headers, *_cors_headers(origin)]
+
+
 def collect_route() -> LeanRoute:
-    return LeanRoute.exact(reverse("tracking:collect"), CollectHandler())
+    return LeanRoute.exact(reverse("tracking:collect"), FastCollect())

@@ -7,6 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from leadmill.core.tests.wsgi_client import WsgiClient
+
 from ..models import Event, Visitor
 from ..services import visitors_sync
 from .factories import SiteFactory, VisitorFactory
@@ -16,6 +18,15 @@ pytestmark = pytest.mark.django_db
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 VID = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
 OWN = "http://testserver"
+
+
+@pytest.fixture(params=["django", "wsgi"])
+def client(request, client):
+    """Every collect test runs twice: through Django's handler (the view), and through the
+    production WSGI application, where the fast path takes what it can (tracking/wsgi.py)."""
+    if request.param == "django":
+        return client
+    return WsgiClient(client, paths=("/t/collect",))
 
 
 def post(client, payload, *, origin=OWN, content_type="application/json", user_agent=BROWSER, **headers):
@@ -372,3 +383,23 @@ def test_behind_a_proxy_a_made_up_forwarded_address_does_not_dodge_the_limit(cli
     forged = post(client, [page_view()], HTTP_X_FORWARDED_FOR="203.0.113.2, 198.51.100.9").status_code
 
     assert (first, forged) == (204, 429)  # the proxy's entry (the last) is the client
+
+
+@pytest.mark.parametrize("event", [
+    page_view(url="http://testserver/offer\u0000"),
+    page_view(utm={"utm_source": "news\u0000"}),
+    {"type": "custom", "name": "played", "properties": {"nested": ["\u0000"]}},
+])
+def test_a_nul_character_gets_400_not_500_and_nothing_is_stored(client, event):
+    response = post(client, [event])
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert not Event.objects.exists()
+
+
+def test_a_backslash_before_u0000_is_plain_text_and_stored(client):
+    response = post(client, [{"type": "custom", "name": "path", "properties": {"path": "C:\\u0000"}}])
+
+    assert response.status_code == 204
+    assert Event.objects.get().properties == {"path": "C:\\u0000"}

@@ -10,17 +10,18 @@ from leadmill.core.tests.wsgi_client import spy, wsgi_call
 
 from ..models import Event
 from ..wsgi import CollectHandler
+from .factories import SiteFactory
 
 pytestmark = pytest.mark.django_db
 
 VID = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
 
 
-def call(path, body=b"", *, method="POST", origin="http://testserver"):
-    return wsgi_call(path, body, method=method, origin=origin)
+def call(path, body=b"", *, method="POST", origin="http://testserver", **headers):
+    return wsgi_call(path, body, method=method, origin=origin, **headers)
 
 
-def test_a_batch_posted_to_the_wsgi_application_is_stored_by_the_lean_handler(monkeypatch):
+def test_a_well_formed_batch_is_stored_by_the_fast_path_with_the_views_headers(monkeypatch):
     handled = []
     monkeypatch.setattr(CollectHandler, "__call__", spy(CollectHandler.__call__, handled))
     body = json.dumps([{"type": "page_view", "url": "http://testserver/offer", "visitor_id": VID}]).encode()
@@ -28,10 +29,57 @@ def test_a_batch_posted_to_the_wsgi_application_is_stored_by_the_lean_handler(mo
     status, headers, content = call("/t/collect", body)
 
     assert status == "204 No Content"
-    assert handled == ["/t/collect"]
+    assert handled == []  # the view never ran
     assert Event.objects.get().visitor_id == VID
-    assert headers["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware still runs
+    assert headers["X-Content-Type-Options"] == "nosniff"  # as SecurityMiddleware sets it
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert headers["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+    assert headers["Access-Control-Allow-Origin"] == "http://testserver"
+    assert content == b""
+
+
+def test_a_listed_site_gets_its_cors_headers_from_the_fast_path():
+    SiteFactory(origin="https://www.example.com")
+    body = json.dumps([{"type": "page_view", "url": "https://www.example.com/p"}]).encode()
+
+    status, headers, _content = call("/t/collect", body, origin="https://www.example.com")
+
+    assert status == "204 No Content"
+    assert (headers["Access-Control-Allow-Origin"], headers["Vary"]) == ("https://www.example.com", "Origin")
+    assert Event.objects.get().url == "https://www.example.com/p"
+
+
+def test_a_valid_batch_the_fast_path_does_not_take_is_stored_by_the_view(monkeypatch):
+    handled = []
+    monkeypatch.setattr(CollectHandler, "__call__", spy(CollectHandler.__call__, handled))
+    body = json.dumps([{"type": "page_view", "url": "http://testserver/offer", "name": None, "properties": None}]).encode()
+
+    status, _headers, _content = call("/t/collect", body)
+
+    assert status == "204 No Content"
+    assert handled == ["/t/collect"]
+    assert (Event.objects.get().name, Event.objects.get().properties) == ("", {})
+
+
+def test_a_host_django_refuses_is_refused_and_nothing_is_stored():
+    body = json.dumps([{"type": "page_view", "url": "http://evil.example/offer"}]).encode()
+
+    status, _headers, _content = call("/t/collect", body, origin="http://evil.example", HTTP_HOST="evil.example")
+
+    assert status == "400 Bad Request"
+    assert not Event.objects.exists()
+
+
+def test_a_send_beacon_batch_in_text_plain_takes_the_fast_path(monkeypatch):
+    handled = []
+    monkeypatch.setattr(CollectHandler, "__call__", spy(CollectHandler.__call__, handled))
+    body = json.dumps([{"type": "page_view", "url": "http://testserver/offer", "visitor_id": VID}]).encode()
+
+    status, _headers, _content = call("/t/collect", body, CONTENT_TYPE="text/plain;charset=UTF-8")
+
+    assert status == "204 No Content"
+    assert handled == []  # sendBeacon's text/plain takes the fast path too
+    assert Event.objects.get().visitor_id == VID
 
 
 def test_errors_keep_their_status_and_the_visitors_language():
