@@ -234,3 +234,59 @@ def test_prune_stops_after_max_batches():
 
     assert events_prune(older_than_days=1, batch_size=2, max_batches=2) == 4
     assert Event.objects.count() == 1
+
+
+def test_batches_written_together_get_each_their_own_rows():
+    from ..services import _batches_write, _Rows
+
+    contact = ContactFactory()
+    VisitorFactory(id=OTHER_VID, contact=contact)
+    at = timezone.now()
+
+    def rows(visitor_id, count, is_bot=False):
+        return [(at, visitor_id, "page_view", "", f"https://leads.example.com/{i}", "", "{}", "", "", "", "", "", "",
+                 is_bot) for i in range(count)]
+
+    answers = _batches_write([
+        _Rows(rows(VID, 2), {}),
+        _Rows(rows(OTHER_VID, 3), {}),
+        _Rows(rows("visitor-bot-000000000001", 1, is_bot=True), {"visitor-bot-000000000001": (at, at)}),
+    ])
+
+    assert [len(answer) for answer in answers] == [2, 3, 1]
+    by_id = {e.pk: e for e in Event.objects.all()}
+    assert {by_id[pk].visitor_id for pk, _contact, _bot in answers[0]} == {VID}
+    assert {(by_id[pk].visitor_id, contact_id) for pk, contact_id, _bot in answers[1]} == {(OTHER_VID, contact.pk)}
+    assert answers[2][0][2] is True and Visitor.objects.get(id="visitor-bot-000000000001").is_bot is True
+    assert OutboxEvent.objects.filter(name="ContactEventsIngested").count() == 1  # one announcement for the group
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_ingested_at_once_from_many_threads_are_all_stored_with_their_visitors():
+    import threading
+
+    from django.db import connection
+
+    results, errors = {}, []
+
+    def ingest(n):
+        visitor_id = f"visitor-thread-{n:010d}"
+        try:
+            results[visitor_id] = events_ingest(events=[event(visitor_id=visitor_id, url=f"https://leads.example.com/{i}")
+                                                        for i in range(n + 1)], meta=CollectMeta(user_agent=BROWSER))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ingest, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    assert {visitor_id: result.stored for visitor_id, result in results.items()} == {
+        f"visitor-thread-{n:010d}": n + 1 for n in range(8)}
+    for n in range(8):
+        assert Event.objects.filter(visitor_id=f"visitor-thread-{n:010d}").count() == n + 1

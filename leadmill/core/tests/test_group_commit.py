@@ -1,0 +1,127 @@
+"""GroupCommit: concurrent writes of a process's threads share one write, each caller
+still gets its own answer (leadmill.core.group_commit)."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from ..group_commit import GroupCommit
+
+pytestmark = pytest.mark.django_db  # the suite's autouse fixtures reach the database
+
+
+class Recorder:
+    """A write that records its groups, can be held in its first call, and fails any group
+    holding "bad"."""
+
+    def __init__(self, hold_first: bool = False) -> None:
+        self.groups: list[list[str]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.hold_first = hold_first
+
+    def __call__(self, items):
+        self.groups.append(list(items))
+        if self.hold_first and len(self.groups) == 1:
+            self.entered.set()
+            assert self.release.wait(10)
+        if "bad" in items:
+            raise ValueError("bad item")
+        return [item.upper() for item in items]
+
+
+def submit_in_threads(group_commit, items):
+    """Submit each item from its own thread; returns {item: result or exception}."""
+    answers = {}
+
+    def run(item):
+        try:
+            answers[item] = group_commit.submit(item)
+        except Exception as exc:
+            answers[item] = exc
+
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    return threads, answers
+
+
+def wait_queued(group_commit, count):
+    deadline = time.monotonic() + 10
+    while len(group_commit._queue) < count:
+        assert time.monotonic() < deadline, "the threads did not queue"
+        time.sleep(0.001)
+
+
+def test_a_lone_write_is_written_at_once():
+    write = Recorder()
+
+    assert GroupCommit(write).submit("a") == "A"
+    assert write.groups == [["a"]]
+
+
+def test_writes_arriving_during_a_write_are_written_together_and_answered_each():
+    write = Recorder(hold_first=True)
+    group_commit = GroupCommit(write)
+    first, first_answer = submit_in_threads(group_commit, ["a"])
+    assert write.entered.wait(10)
+    rest, answers = submit_in_threads(group_commit, ["b", "c", "d", "e"])
+    wait_queued(group_commit, 4)
+
+    write.release.set()
+    for thread in first + rest:
+        thread.join(10)
+
+    assert first_answer == {"a": "A"}
+    assert answers == {"b": "B", "c": "C", "d": "D", "e": "E"}
+    assert write.groups[0] == ["a"]
+    assert sorted(write.groups[1]) == ["b", "c", "d", "e"]  # one write for the four
+    assert len(write.groups) == 2
+
+
+def test_a_failing_group_is_written_again_one_by_one_and_fails_only_its_bad_item():
+    write = Recorder(hold_first=True)
+    group_commit = GroupCommit(write)
+    first, _ = submit_in_threads(group_commit, ["a"])
+    assert write.entered.wait(10)
+    rest, answers = submit_in_threads(group_commit, ["b", "bad", "d"])
+    wait_queued(group_commit, 3)
+
+    write.release.set()
+    for thread in first + rest:
+        thread.join(10)
+
+    assert answers["b"] == "B" and answers["d"] == "D"
+    assert isinstance(answers["bad"], ValueError)
+    assert sorted(map(tuple, write.groups[2:])) == [("b",), ("bad",), ("d",)]
+
+
+def test_a_group_holds_items_up_to_max_size():
+    write = Recorder(hold_first=True)
+    group_commit = GroupCommit(write, max_size=4, size=len)
+    first, _ = submit_in_threads(group_commit, ["a"])
+    assert write.entered.wait(10)
+    rest, answers = submit_in_threads(group_commit, ["bb", "cc", "dd"])
+    wait_queued(group_commit, 3)
+
+    write.release.set()
+    for thread in first + rest:
+        thread.join(10)
+
+    assert answers == {"bb": "BB", "cc": "CC", "dd": "DD"}
+    assert [len(group) for group in write.groups] == [1, 2, 1]
+
+
+def test_inside_a_callers_transaction_the_write_is_its_own_and_in_that_transaction():
+    seen = []
+
+    def write(items):
+        seen.append(connection.in_atomic_block)
+        return list(items)
+
+    with transaction.atomic():
+        assert GroupCommit(write).submit("a") == "a"
+
+    assert seen == [True]
