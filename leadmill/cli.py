@@ -58,13 +58,16 @@ def prepare(*, demo: bool) -> None:
 def web_concurrency(*, sqlite: bool) -> tuple[int, int]:
     """Default (worker processes, threads each) of the web server.
 
-    PostgreSQL: a process per CPU, 8 threads each. SQLite: two processes per CPU with 2
-    threads each. Its writes go one at a time, and a process's threads then wait on each
+    PostgreSQL: one and a half processes per CPU (rounded up), 8 threads each: a process's
+    Python runs one thread at a time and its threads wait on the database together (the
+    event batches' group commit), so a process per CPU left a fifth of the CPU idle; three
+    processes on 2 CPUs took 25 to 40 % more event batches through (docs/adr/0010-collect-fast-path.md).
+    SQLite: two processes per CPU with 2 threads each. Its writes go one at a time, and a process's threads then wait on each
     other and on the GIL around every write; more processes with fewer threads took 22 %
     more form posts through (docs/adr/0009-lean-form-post-path.md).
     """
     cpus = max(1, os.cpu_count() or 1)
-    return (2 * cpus, 2) if sqlite else (cpus, 8)
+    return (2 * cpus, 2) if sqlite else ((3 * cpus + 1) // 2, 8)
 
 
 def web_command() -> list[str]:

@@ -175,6 +175,21 @@ class _Rows:
     flagged: dict[str, tuple[dt.datetime, dt.datetime]]
 
 
+def _insert_cursor():
+    """A cursor for the batch insert. On PostgreSQL it binds its parameters on the server
+    (Django's cursors quote them into the statement text, here a JSON text of every row),
+    so psycopg prepares the one statement after a few batches (``prepare_threshold``) and
+    the server no longer parses and plans it. Django's query log, execute wrappers and
+    error translation still see it."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
 def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None, bool]]]:
     """Write the batches of concurrent requests with one ``INSERT`` (bot visitors first,
     with one more), in one transaction; returns each batch's stored ``(id, contact_id,
@@ -189,7 +204,7 @@ def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None,
     with sqlite_writer_turn(), transaction.atomic(savepoint=False):  # joins a caller's transaction
         if flagged:
             _bot_visitors_upsert(flagged)
-        with connection.cursor() as cursor:
+        with _insert_cursor() as cursor:
             cursor.execute(_ingest_sql(connection.vendor, len(rows)), _ingest_params(connection.vendor, rows))
             stored = cursor.fetchall()
         _contact_events_publish(stored)

@@ -82,10 +82,10 @@ def test_web_command_defaults_to_loopback_port_8000(monkeypatch):
     assert command[command.index("--blocking-threads") + 1] == str(threads)
 
 
-def test_on_sqlite_the_web_runs_more_processes_with_fewer_threads(monkeypatch):
+def test_the_web_runs_more_processes_than_cpus_and_on_sqlite_fewer_threads(monkeypatch):
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
 
-    assert cli.web_concurrency(sqlite=False) == (2, 8)
+    assert cli.web_concurrency(sqlite=False) == (3, 8)
     assert cli.web_concurrency(sqlite=True) == (4, 2)
 
 
