@@ -83,13 +83,13 @@ def inhuman_visitors(events: Iterable[Activity], *, max_page_views_per_second: i
     one second and did nothing else a person does (click, form, download, custom event)."""
     views: dict[str, list[dt.datetime]] = defaultdict(list)
     interacted: set[str] = set()
-    for activity in events:
-        if not activity.visitor_id:
+    for visitor_id, kind, occurred_at in events:  # an Activity, or a plain tuple of its three
+        if not visitor_id:
             continue
-        if activity.type == "page_view":
-            views[activity.visitor_id].append(activity.occurred_at)
-        elif activity.type in INTERACTION_TYPES:
-            interacted.add(activity.visitor_id)
+        if kind == "page_view":
+            views[visitor_id].append(occurred_at)
+        elif kind in INTERACTION_TYPES:
+            interacted.add(visitor_id)
     second = dt.timedelta(seconds=1)
     flagged = set()
     for visitor_id, times in views.items():

@@ -87,6 +87,9 @@ def _ingest_sql(vendor: str, rows: int) -> str:
     )
 
 
+_PAGE_VIEW = str(EventType.PAGE_VIEW)
+
+
 @functools.lru_cache(maxsize=4096)
 def _page_source(url: str, referrer: str, utm: tuple[tuple[str, str], ...],
                  own_hosts: frozenset[str]) -> tuple[Source, dict[str, str]]:
@@ -140,8 +143,8 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
     require_consent = settings.LEADMILL_TRACKING_REQUIRE_CONSENT
     visitor_ids = [event.visitor_id if (event.consent or not require_consent) else "" for event in events]
     ua_bot = bots.is_bot(meta.user_agent, bot_rules_active())
-    inhuman = bots.inhuman_visitors(
-        (bots.Activity(visitor_id, event.type, event.occurred_at) for visitor_id, event in zip(visitor_ids, events, strict=True)),
+    inhuman = bots.inhuman_visitors(  # plain (visitor, type, time) tuples: the shape of bots.Activity
+        zip(visitor_ids, [event.type for event in events], [event.occurred_at for event in events], strict=True),
         max_page_views_per_second=settings.LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND,
     )
     own_hosts = frozenset(meta.own_hosts)
@@ -154,7 +157,7 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
             flagged[visitor_id] = (min(first, event.occurred_at), max(last, event.occurred_at))
         properties = event.properties_json or json.dumps(event.properties)
         source = NO_SOURCE
-        if event.type == EventType.PAGE_VIEW:
+        if event.type == _PAGE_VIEW:
             source, click_ids = _page_source(event.url, event.referrer, tuple(sorted(event.utm.items())), own_hosts)
             if click_ids:
                 properties = json.dumps({**json.loads(properties), **click_ids})
