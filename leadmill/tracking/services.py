@@ -196,18 +196,29 @@ def _insert_cursor():
 def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None, bool]]]:
     """Write the batches of concurrent requests with one ``INSERT`` (bot visitors first,
     with one more), in one transaction; returns each batch's stored ``(id, contact_id,
-    is_bot)`` rows. The ids follow the rows' order, which tells whose row is whose."""
+    is_bot)`` rows. The ids follow the rows' order, which tells whose row is whose.
+
+    On PostgreSQL the commit does not wait for the WAL flush unless
+    ``LEADMILL_TRACKING_SYNCHRONOUS_COMMIT`` is on (``SET LOCAL``: this transaction only,
+    safe behind a transaction pooler), as the email sender's marks do (ADR 6): the events
+    are visible at once and kept if a web process dies; only a crash of the database server
+    itself can forget the last fraction of a second of them (ADR 10)."""
     rows = [row for batch in batches for row in batch.rows]
     flagged: dict[str, tuple[dt.datetime, dt.datetime]] = {}
     for batch in batches:
         for visitor_id, (first, last) in batch.flagged.items():
             seen_first, seen_last = flagged.get(visitor_id, (first, last))
             flagged[visitor_id] = (min(first, seen_first), max(last, seen_last))
+    # Our own transaction (not a caller's) may commit without waiting for the WAL flush.
+    quick_commit = (connection.vendor == "postgresql" and not connection.in_atomic_block
+                    and not settings.LEADMILL_TRACKING_SYNCHRONOUS_COMMIT)
     # One writer at a time per process on SQLite (the lock is taken before the transaction).
     with sqlite_writer_turn(), transaction.atomic(savepoint=False):  # joins a caller's transaction
         if flagged:
             _bot_visitors_upsert(flagged)
         with _insert_cursor() as cursor:
+            if quick_commit:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             cursor.execute(_ingest_sql(connection.vendor, len(rows)), _ingest_params(connection.vendor, rows))
             stored = cursor.fetchall()
         _contact_events_publish(stored)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpResponse
 from django.http.cookie import parse_cookie
 from django.middleware.security import SecurityMiddleware
@@ -119,11 +119,6 @@ def fast_collect_caches_clear() -> None:
     _base_origin.cache_clear()
 
 
-def _cors_headers(origin: str) -> list[tuple[str, str]]:
-    return [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Methods", "POST, OPTIONS"),
-            ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "600"), ("Vary", "Origin")]
-
-
 _thread = threading.local()
 RECENTLY_USED_S = 1.0
 
@@ -172,7 +167,7 @@ class FastCollect:
         _connection_before()
         try:
             services.events_ingest(events=events, meta=meta)
-        except DatabaseError as exc:  # the view's answer: 503 when unreachable, else 500
+        except Exception as exc:  # the view's answer: 503 when the database is unreachable, else 500
             _connection_after(ok=False)
             environ["wsgi.input"] = io.BytesIO(body)
             return self.failure(environ, start_response, exc=exc)
@@ -218,7 +213,7 @@ class FastCollect:
             return None  # the view counts this batch again and answers 429
         meta = services.CollectMeta(user_agent=environ.get("HTTP_USER_AGENT", "")[:1000],
                                     own_hosts=_own_hosts(sites | {base, host.own_origin}))
-        return events, meta, [*host.headers, *_cors_headers(origin)]
+        return events, meta, [*host.headers, *views.cors_headers(origin)]
 
 
 def collect_route() -> LeanRoute:

@@ -290,3 +290,31 @@ def test_batches_ingested_at_once_from_many_threads_are_all_stored_with_their_vi
         f"visitor-thread-{n:010d}": n + 1 for n in range(8)}
     for n in range(8):
         assert Event.objects.filter(visitor_id=f"visitor-thread-{n:010d}").count() == n + 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("synchronous", [False, True])
+def test_on_postgresql_a_batch_commits_without_waiting_for_the_flush_unless_asked(settings, synchronous):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.LEADMILL_TRACKING_SYNCHRONOUS_COMMIT = synchronous
+
+    with CaptureQueriesContext(connection) as captured:
+        events_ingest(events=[event()], meta=CollectMeta(user_agent=BROWSER))
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    quick = connection.vendor == "postgresql" and not synchronous
+    assert ("SET LOCAL synchronous_commit TO OFF" in statements) is quick
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_callers_transaction_its_commit_is_left_as_it_is():
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        events_ingest(events=[event()], meta=CollectMeta(user_agent=BROWSER))
+
+    assert not any("synchronous_commit" in query["sql"] for query in captured.captured_queries)

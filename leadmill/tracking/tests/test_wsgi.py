@@ -136,3 +136,17 @@ def test_other_paths_go_through_django(monkeypatch):
     assert b"lm_vid" in content
     assert handled == []
 
+
+
+def test_an_unexpected_error_on_the_fast_path_answers_500_as_django_would(monkeypatch):
+    from .. import services
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "events_ingest", broken)
+    body = json.dumps([{"type": "page_view", "url": "http://testserver/offer"}]).encode()
+
+    status, _headers, _content = call("/t/collect", body)
+
+    assert status == "500 Internal Server Error"
