@@ -48,11 +48,20 @@ def submit_in_threads(group_commit, items):
     return threads, answers
 
 
-def wait_queued(group_commit, count):
+def queued_behind_a_held_write(group_commit, write, items):
+    """Submit "a" and hold its write; submit ``items`` from threads while it is held, wait
+    until they queue, release it; returns {item: answer} of ``items``."""
+    first, _ = submit_in_threads(group_commit, ["a"])
+    assert write.entered.wait(10)
+    rest, answers = submit_in_threads(group_commit, items)
     deadline = time.monotonic() + 10
-    while len(group_commit._queue) < count:
+    while len(group_commit._queue) < len(items):
         assert time.monotonic() < deadline, "the threads did not queue"
         time.sleep(0.001)
+    write.release.set()
+    for thread in first + rest:
+        thread.join(10)
+    return answers
 
 
 def test_a_lone_write_is_written_at_once():
@@ -64,17 +73,9 @@ def test_a_lone_write_is_written_at_once():
 
 def test_writes_arriving_during_a_write_are_written_together_and_answered_each():
     write = Recorder(hold_first=True)
-    group_commit = GroupCommit(write)
-    first, first_answer = submit_in_threads(group_commit, ["a"])
-    assert write.entered.wait(10)
-    rest, answers = submit_in_threads(group_commit, ["b", "c", "d", "e"])
-    wait_queued(group_commit, 4)
 
-    write.release.set()
-    for thread in first + rest:
-        thread.join(10)
+    answers = queued_behind_a_held_write(GroupCommit(write), write, ["b", "c", "d", "e"])
 
-    assert first_answer == {"a": "A"}
     assert answers == {"b": "B", "c": "C", "d": "D", "e": "E"}
     assert write.groups[0] == ["a"]
     assert sorted(write.groups[1]) == ["b", "c", "d", "e"]  # one write for the four
@@ -83,15 +84,8 @@ def test_writes_arriving_during_a_write_are_written_together_and_answered_each()
 
 def test_a_failing_group_is_written_again_one_by_one_and_fails_only_its_bad_item():
     write = Recorder(hold_first=True)
-    group_commit = GroupCommit(write)
-    first, _ = submit_in_threads(group_commit, ["a"])
-    assert write.entered.wait(10)
-    rest, answers = submit_in_threads(group_commit, ["b", "bad", "d"])
-    wait_queued(group_commit, 3)
 
-    write.release.set()
-    for thread in first + rest:
-        thread.join(10)
+    answers = queued_behind_a_held_write(GroupCommit(write), write, ["b", "bad", "d"])
 
     assert answers["b"] == "B" and answers["d"] == "D"
     assert isinstance(answers["bad"], ValueError)
@@ -100,15 +94,8 @@ def test_a_failing_group_is_written_again_one_by_one_and_fails_only_its_bad_item
 
 def test_a_group_holds_items_up_to_max_size():
     write = Recorder(hold_first=True)
-    group_commit = GroupCommit(write, max_size=4, size=len)
-    first, _ = submit_in_threads(group_commit, ["a"])
-    assert write.entered.wait(10)
-    rest, answers = submit_in_threads(group_commit, ["bb", "cc", "dd"])
-    wait_queued(group_commit, 3)
 
-    write.release.set()
-    for thread in first + rest:
-        thread.join(10)
+    answers = queued_behind_a_held_write(GroupCommit(write, max_size=4, size=len), write, ["bb", "cc", "dd"])
 
     assert answers == {"bb": "BB", "cc": "CC", "dd": "DD"}
     assert [len(group) for group in write.groups] == [1, 2, 1]
