@@ -15,6 +15,7 @@ import logging
 from collections.abc import Collection, Sequence
 
 import msgspec
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -186,8 +187,6 @@ def _insert_cursor():
     error translation still see it."""
     if connection.vendor != "postgresql":
         return connection.cursor()
-    import psycopg
-
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
