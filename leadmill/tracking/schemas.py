@@ -222,7 +222,7 @@ def events_decode(body: bytes, *, max_events: int, now: dt.datetime) -> list[Eve
                 return None
             visitor_ok = visitor_id
         if url:
-            if not url.startswith(("http://", "https://")) or len(url) <= len("https://"):
+            if not _is_http_url(url):
                 return None
         elif kind == _PAGE_VIEW:
             return None

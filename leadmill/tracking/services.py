@@ -154,8 +154,7 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
     for visitor_id, event in zip(visitor_ids, events, strict=True):
         is_bot = ua_bot or visitor_id in inhuman
         if is_bot and visitor_id:
-            first, last = flagged.get(visitor_id, (event.occurred_at, event.occurred_at))
-            flagged[visitor_id] = (min(first, event.occurred_at), max(last, event.occurred_at))
+            _seen_widen(flagged, visitor_id, event.occurred_at, event.occurred_at)
         properties = event.properties_json or json.dumps(event.properties)
         source = NO_SOURCE
         if event.type == _PAGE_VIEW:
@@ -169,6 +168,13 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
         ))
     stored = _writer.submit(_Rows(rows, flagged))
     return IngestResult(stored=len(stored), bots=sum(1 for row in stored if row[2]))
+
+
+def _seen_widen(seen: dict[str, tuple[dt.datetime, dt.datetime]], visitor_id: str,
+                first: dt.datetime, last: dt.datetime) -> None:
+    """Widen ``seen[visitor_id]`` (first and last seen) to take in ``first`` and ``last``."""
+    was_first, was_last = seen.get(visitor_id, (first, last))
+    seen[visitor_id] = (min(first, was_first), max(last, was_last))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,8 +212,7 @@ def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None,
     flagged: dict[str, tuple[dt.datetime, dt.datetime]] = {}
     for batch in batches:
         for visitor_id, (first, last) in batch.flagged.items():
-            seen_first, seen_last = flagged.get(visitor_id, (first, last))
-            flagged[visitor_id] = (min(first, seen_first), max(last, seen_last))
+            _seen_widen(flagged, visitor_id, first, last)
     # Our own transaction (not a caller's) may commit without waiting for the WAL flush.
     quick_commit = (connection.vendor == "postgresql" and not connection.in_atomic_block
                     and not settings.LEADMILL_TRACKING_SYNCHRONOUS_COMMIT)

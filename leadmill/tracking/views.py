@@ -22,7 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from leadmill.core.http import client_ip
+from leadmill.core.http import client_ip_of
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import services
@@ -42,12 +42,13 @@ def own_origins(request) -> set[str]:
     return {origin_of(settings.BASE_URL), f"{request.scheme}://{request.get_host()}".lower()}
 
 
-def request_origin(request) -> str:
-    """The Origin header, or the origin of the Referer when a browser sent no Origin."""
-    origin = request.META.get("HTTP_ORIGIN", "")
+def request_origin(meta: dict) -> str:
+    """The Origin header, or the origin of the Referer when a browser sent no Origin (from a
+    request's ``META`` or a WSGI environ)."""
+    origin = meta.get("HTTP_ORIGIN", "")
     if origin and origin != "null":
         return origin.rstrip("/").lower()
-    return origin_of(request.META.get("HTTP_REFERER", ""))
+    return origin_of(meta.get("HTTP_REFERER", ""))
 
 
 def _error(status: int, code: str, message: str, *, errors=None, headers=None) -> JsonResponse:
@@ -73,12 +74,12 @@ def _cors(response: HttpResponse, origin: str, allowed: set[str] | frozenset[str
     return response
 
 
-def _rate_limited(request) -> int | None:
+def rate_limited(meta: dict) -> int | None:
     """Batches per client IP: counted in Redis when configured, else in this process's
     memory (``shared=False``): events create no contacts, so a per-process count (the limit
     times the number of web processes) is enough, and the endpoint writes nothing for it."""
     return rate_limit_hit(
-        key=f"collect:ip:{client_ip(request) or 'unknown'}", limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
+        key=f"collect:ip:{client_ip_of(meta) or 'unknown'}", limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
         window_s=settings.LEADMILL_RATE_LIMIT_WINDOW, shared=False,
     )
 
@@ -87,7 +88,7 @@ def _rate_limited(request) -> int | None:
 @never_cache
 def collect(request):
     """``POST /t/collect``: a JSON array of events from the tracker. 204 when stored."""
-    origin = request_origin(request)
+    origin = request_origin(request.META)
     allowed = own_origins(request) | site_origins()
     if request.method == "OPTIONS":
         status = 204 if origin in allowed else 403
@@ -115,18 +116,20 @@ def collect(request):
         batch = events_parse(payload, max_events=settings.LEADMILL_TRACKING_MAX_EVENTS, now=timezone.now())
     except BatchInvalid as exc:
         return _cors(_error(400, "invalid", exc.message, errors=exc.errors), origin, allowed)
-    cookie_visitor = request.COOKIES.get(VISITOR_COOKIE, "")
-    if visitor_id_valid(cookie_visitor):  # the tracker on Leadmill's own pages: the cookie is ours
-        batch = [event if event.visitor_id else with_visitor(event, cookie_visitor) for event in batch]
-    if retry_after := _rate_limited(request):
+    batch = with_cookie_visitor(batch, request.COOKIES.get(VISITOR_COOKIE, ""))
+    if retry_after := rate_limited(request.META):
         return _cors(_error(429, "rate_limited", _("Too many events. Please slow down."),
                             headers={"Retry-After": str(retry_after)}), origin, allowed)
     services.events_ingest(events=batch, meta=_meta(request, allowed))
     return _cors(HttpResponse(status=204), origin, allowed)
 
 
-def with_visitor(event, visitor_id: str):
-    return msgspec.structs.replace(event, visitor_id=visitor_id)
+def with_cookie_visitor(batch: list, cookie_visitor: str) -> list:
+    """The batch with the ``lm_vid`` cookie's visitor on the events that name none: the
+    tracker on Leadmill's own pages, whose cookie is ours. A tampered cookie changes nothing."""
+    if not visitor_id_valid(cookie_visitor):
+        return batch
+    return [event if event.visitor_id else msgspec.structs.replace(event, visitor_id=cookie_visitor) for event in batch]
 
 
 def _meta(request, allowed: set[str] | frozenset[str]) -> services.CollectMeta:
@@ -153,7 +156,7 @@ def pixel(request):
     allowed = own_origins(request) | site_origins()
     if not url or origin_of(url) not in allowed:
         return _gif(400)
-    if _rate_limited(request):
+    if rate_limited(request.META):
         return _gif(429)
     visitor_id = params.get("v") or request.COOKIES.get(VISITOR_COOKIE, "")
     raw = {

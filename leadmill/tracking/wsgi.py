@@ -35,12 +35,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from leadmill.core.http import client_ip_of
-from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.wsgi import LeanHandler, LeanRoute
 
 from . import services, views
-from .schemas import events_decode, visitor_id_valid
+from .schemas import events_decode
 from .selectors import site_origins
 from .sources import host_of, origin_of
 
@@ -116,7 +114,6 @@ def _own_hosts(origins: frozenset[str]) -> frozenset[str]:
 def fast_collect_caches_clear() -> None:
     """Forget what the fast path worked out of the settings (tests change them)."""
     _host.cache_clear()
-    _base_origin.cache_clear()
 
 
 _thread = threading.local()
@@ -193,8 +190,7 @@ class FastCollect:
         content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         if content_type not in views.COLLECT_CONTENT_TYPES:
             return None
-        origin = environ.get("HTTP_ORIGIN", "")
-        origin = origin.rstrip("/").lower() if origin and origin != "null" else origin_of(environ.get("HTTP_REFERER", ""))
+        origin = views.request_origin(environ)
         host = _host(tuple((key, environ.get(key)) for key in _host_keys()))
         sites = site_origins()
         base = _base_origin(settings.BASE_URL)
@@ -204,12 +200,8 @@ class FastCollect:
         if events is None:
             return None
         if views.VISITOR_COOKIE in environ.get("HTTP_COOKIE", ""):
-            cookie_visitor = parse_cookie(environ["HTTP_COOKIE"]).get(views.VISITOR_COOKIE, "")
-            if visitor_id_valid(cookie_visitor):
-                events = [event if event.visitor_id else views.with_visitor(event, cookie_visitor) for event in events]
-        if rate_limit_hit(key=f"collect:ip:{client_ip_of(environ) or 'unknown'}",
-                          limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
-                          window_s=settings.LEADMILL_RATE_LIMIT_WINDOW, shared=False):
+            events = views.with_cookie_visitor(events, parse_cookie(environ["HTTP_COOKIE"]).get(views.VISITOR_COOKIE, ""))
+        if views.rate_limited(environ):
             return None  # the view counts this batch again and answers 429
         meta = services.CollectMeta(user_agent=environ.get("HTTP_USER_AGENT", "")[:1000],
                                     own_hosts=_own_hosts(sites | {base, host.own_origin}))
