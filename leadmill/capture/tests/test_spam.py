@@ -49,13 +49,13 @@ def solved(form, *, challenge: dict | None = None) -> str:
     return base64.b64encode(json.dumps({**payload, "number": solution.number}).encode()).decode()
 
 
-def post(form, values: dict, *, content_type="application/json", ip="198.51.100.1", **headers):
+def post(form, values: dict, *, content_type="application/json", ip="198.51.100.1", language="en", **headers):
     data = {"website": "", **values}
     body = json.dumps(data) if content_type == "application/json" else urlencode(data)
     accept = {"HTTP_ACCEPT": "application/json"} if content_type == "application/json" else {}
     status, answer_headers, content = wsgi_call(
         f"/f/{form.slug}/", body.encode(), content_type=content_type, origin="", REMOTE_ADDR=ip,
-        HTTP_ACCEPT_LANGUAGE="en", **accept, **headers,
+        HTTP_ACCEPT_LANGUAGE=language, **accept, **headers,
     )
     return int(status.split()[0]), answer_headers, content
 
@@ -189,6 +189,16 @@ def test_a_quick_post_without_javascript_is_asked_to_send_again_with_the_same_to
     assert "Please check your details and send the form again." in content.decode()
     assert hidden_token(content) == shown  # the fill time still counts from when the form was shown
     assert Submission.objects.get().spam_reason == "too_fast"
+
+
+def test_the_request_to_send_again_is_in_the_persons_language():
+    form = form_with_fields()
+
+    status, _headers, content = post(form, {"_rt": token(form, age_s=0.7), "email": "ana@example.com"},
+                                     content_type=FORM_TYPE, language="pt-BR")
+
+    assert status == 400
+    assert "Confira seus dados e envie o formulário novamente." in content.decode()
 
 
 @pytest.mark.parametrize("case", ["reused", "other_form", "tampered", "expired", "garbage"])
