@@ -124,8 +124,9 @@ def submission_receive(
     Never raises for bad input: the outcome carries the status (received, rejected with
     per-field errors, spam) and the stored row. A valid post sent sooner than the minimum
     fill time, or with a render token that already made ``LEADMILL_FORM_TOKEN_POSTS``
-    posts this hour, is received only with a solved proof-of-work (:mod:`.proof`);
-    without it, it is stored as spam with its validated values (it can be reprocessed). With ``per_ip``, the insert itself counts
+    posts this hour (counted in the shared rate-limit store), is received only with a
+    solved proof-of-work (:mod:`.proof`); without it, it is stored as spam with its
+    validated values (it can be reprocessed). With ``per_ip``, the insert itself counts
     the address's posts in the window and stores nothing past the limit: the outcome is
     then ``rate_limited`` and its submission has no ``pk``. Database outages propagate, so
     the edge answers 503 and nothing pretends to be saved.

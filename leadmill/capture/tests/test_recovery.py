@@ -91,6 +91,8 @@ def test_an_error_is_retried_with_backoff_then_given_up_and_listed(settings, ups
     assert "ana@example.com" in listing.content.decode()
     assert "bo@example.com" not in listing.content.decode()
     assert "bo@example.com" in admin_client.get("/admin/submissions/").content.decode()
+    assert f'data-object-id="{submission.pk}" data-bulk-action-checkbox' in listing.content.decode()
+    assert "/admin/bulk/capture/submission/reprocess/" in listing.content.decode()  # the action's button
 
     # ... where, once the bug is fixed, a person reprocesses it into a lead
     upsert_fails()  # fixed
