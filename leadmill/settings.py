@@ -265,6 +265,12 @@ LEADMILL_EMAIL_CHECK_DELIVERABILITY = env_bool("LEADMILL_EMAIL_CHECK_DELIVERABIL
 # --- Capture -------------------------------------------------------------------------------
 LEADMILL_FORM_MIN_SECONDS = env_int("LEADMILL_FORM_MIN_SECONDS", 3)
 LEADMILL_FORM_MAX_SECONDS = env_int("LEADMILL_FORM_MAX_SECONDS", 86_400)
+# Valid posts one render token may make in an hour without a proof-of-work (capture/proof.py).
+LEADMILL_FORM_TOKEN_POSTS = env_int("LEADMILL_FORM_TOKEN_POSTS", 3)
+# The proof-of-work's size: SHA-256 hashes a browser tries, at most (half of it on average).
+LEADMILL_FORM_PROOF_MAX_NUMBER = env_int("LEADMILL_FORM_PROOF_MAX_NUMBER", 50_000)
+# Processing attempts of a submission that fails with an error, retried with backoff.
+LEADMILL_SUBMISSION_PROCESS_ATTEMPTS = env_int("LEADMILL_SUBMISSION_PROCESS_ATTEMPTS", 5)
 LEADMILL_RATE_LIMIT_PER_IP = env_int("LEADMILL_RATE_LIMIT_PER_IP", 10)
 LEADMILL_RATE_LIMIT_PER_FORM = env_int("LEADMILL_RATE_LIMIT_PER_FORM", 30_000)
 LEADMILL_RATE_LIMIT_WINDOW = env_int("LEADMILL_RATE_LIMIT_WINDOW", 60)

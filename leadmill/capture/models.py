@@ -262,6 +262,14 @@ class Submission(models.Model):
     )
     offer_emailed_at = models.DateTimeField(_("offer emailed"), null=True, blank=True)
     opt_in_emailed_at = models.DateTimeField(_("confirmation request emailed"), null=True, blank=True)
+    processing_attempts = models.PositiveSmallIntegerField(
+        _("processing attempts"), default=0, db_default=0,  # the raw INSERT of a post leaves it out
+        help_text=_("How many times processing failed; an error is retried with backoff a few times."),
+    )
+    retry_at = models.DateTimeField(
+        _("next retry"), null=True, blank=True,
+        help_text=_("When a submission that ended in error is processed again; empty once it was given up."),
+    )
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
 
     class Meta:
@@ -278,8 +286,19 @@ class Submission(models.Model):
             models.Index(
                 fields=["id"], name="submission_received_idx", condition=models.Q(status="received")
             ),
+            # Only errors waiting for a retry are in it: a new post's insert writes no page of it.
+            models.Index(
+                fields=["retry_at"], name="submission_retry_idx", condition=models.Q(retry_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.form} #{self.pk}"
+
+    @property
+    def given_up(self) -> bool:
+        """An error that will not be retried again (a person may still reprocess it)."""
+        return self.status == self.Status.ERROR and self.retry_at is None
+
+
 from .pages import LandingPage  # noqa: E402,F401  (Wagtail page models live in pages.py)

@@ -34,12 +34,14 @@ from leadmill.core import events
 from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.middleware import is_database_unavailable
+from leadmill.core.ratelimit import rate_limit_hit
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
 from .forms import HONEYPOT_FIELD, PAGE_FIELD, RENDER_TOKEN_FIELD, VISITOR_FIELD
 from .models import CallToAction, Submission
-from .selectors import FormDefinition
+from .proof import PROOF_FIELD, proof_accept
+from .selectors import FormDefinition, form_definition
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +61,24 @@ class RequestMeta:
     utm: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+# Spam reasons of a valid post that came without the proof-of-work it needed (capture/proof.py).
+TOO_FAST = "too_fast"
+RENDER_TOKEN_REUSED = "render_token_reused"  # noqa: S105 (a reason, not a secret)
+UNPROVEN_REASONS = (TOO_FAST, RENDER_TOKEN_REUSED)
+RENDER_TOKEN_WINDOW_S = 3600  # posts per token are counted per hour (the shared store keeps an hour)
+
+
 @dataclasses.dataclass(frozen=True)
 class SubmissionOutcome:
     submission: Submission
     status: str
     errors: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def unproven(self) -> bool:
+        """Valid, but sent too soon or with an over-used token, and without the proof: a
+        bot is answered as for any spam; a page without JavaScript asks to send it again."""
+        return self.status == Submission.Status.SPAM and self.submission.spam_reason in UNPROVEN_REASONS
 
     @property
     def accepted_like(self) -> bool:
@@ -75,7 +90,7 @@ def _clean_raw(data: dict[str, Any]) -> dict[str, Any]:
     """What is kept verbatim: every posted value as text, capped, without our hidden fields."""
     kept: dict[str, Any] = {}
     for key, value in list(data.items())[:100]:
-        if key in (RENDER_TOKEN_FIELD, VISITOR_FIELD):
+        if key in (RENDER_TOKEN_FIELD, VISITOR_FIELD, PROOF_FIELD):
             continue
         if isinstance(value, list | tuple):
             value = value[-1] if value else ""
@@ -107,7 +122,11 @@ def submission_receive(
     """Check one form post and store it with one insert; processing follows in the worker.
 
     Never raises for bad input: the outcome carries the status (received, rejected with
-    per-field errors, spam) and the stored row. With ``per_ip``, the insert itself counts
+    per-field errors, spam) and the stored row. A valid post sent sooner than the minimum
+    fill time, or with a render token that already made ``LEADMILL_FORM_TOKEN_POSTS``
+    posts this hour (counted in the shared rate-limit store), is received only with a
+    solved proof-of-work (:mod:`.proof`); without it, it is stored as spam with its
+    validated values (it can be reprocessed). With ``per_ip``, the insert itself counts
     the address's posts in the window and stores nothing past the limit: the outcome is
     then ``rate_limited`` and its submission has no ``pk``. Database outages propagate, so
     the edge answers 503 and nothing pretends to be saved.
@@ -213,32 +232,61 @@ def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = No
 def _submission_check(
     definition: FormDefinition, *, raw: dict[str, Any], data: dict[str, Any]
 ) -> tuple[str, dict, dict, str]:
-    """(status, errors, cleaned values, spam reason) of one post, without touching the database."""
+    """(status, errors, cleaned values, spam reason) of one post. Touches the database only
+    through the shared rate-limit store (posts per token, proofs used)."""
     form = definition.form
     if raw.get(HONEYPOT_FIELD, "").strip():
         return Submission.Status.SPAM, {}, {}, "honeypot"
     read = tokens.render_token_read(str(data.get(RENDER_TOKEN_FIELD) or ""), form_id=form.pk)
     if read is None:
         return Submission.Status.SPAM, {}, {}, "render_token_invalid"
-    age, omitted = read
-    if age < settings.LEADMILL_FORM_MIN_SECONDS:
-        return Submission.Status.SPAM, {}, {}, "too_fast"
     if not form.is_active:
         return Submission.Status.REJECTED, {"__all__": [_("This form no longer accepts submissions.")]}, {}, ""
-    if age > settings.LEADMILL_FORM_MAX_SECONDS:
+    if read.age > settings.LEADMILL_FORM_MAX_SECONDS:
         message = _("This form was open for too long. Please check your details and send it again.")
         return Submission.Status.REJECTED, {"__all__": [message]}, {}, ""
+    # Validated first, even when too fast: a quick person sees their mistakes as usual.
+    status, errors, values = _submission_validate(definition, raw=raw, omitted=read.omitted)
+    if status == Submission.Status.REJECTED:
+        return status, errors, {}, ""
+    unproven = ""
+    if read.age < settings.LEADMILL_FORM_MIN_SECONDS:
+        unproven = TOO_FAST
+    elif _render_token_used_up(form_id=form.pk, nonce=read.nonce):
+        unproven = RENDER_TOKEN_REUSED
+    if unproven and not proof_accept(payload=str(data.get(PROOF_FIELD) or ""), form_id=form.pk):
+        return Submission.Status.SPAM, {}, values, unproven
+    return Submission.Status.RECEIVED, {}, values, ""
+
+
+def _render_token_used_up(*, form_id: int, nonce: str) -> bool:
+    """Count one valid post on a render token in the shared rate-limit store; True past
+    LEADMILL_FORM_TOKEN_POSTS in the hour (and for a token with no id). Without Redis it is a
+    second statement of the post, so on SQLite it takes the web writers' turn too."""
+    if not nonce:
+        return True
+    with sqlite_writer_turn():
+        return bool(rate_limit_hit(
+            key=f"capture:rt:{form_id}:{nonce}", limit=settings.LEADMILL_FORM_TOKEN_POSTS,
+            window_s=RENDER_TOKEN_WINDOW_S,
+        ))
+
+
+def _submission_validate(
+    definition: FormDefinition, *, raw: dict[str, Any], omitted: frozenset[str] = frozenset()
+) -> tuple[str, dict, dict]:
+    """(received or rejected, errors, cleaned values) of what was sent, by the form's rules."""
     django_form = definition.form_class(data=raw)
     for name in omitted:  # progressive profiling left these out for this person
         if name != "email":
             django_form.fields.pop(name, None)
     if not django_form.is_valid():
         errors = {name: [str(e) for e in errs] for name, errs in django_form.errors.items()}
-        return Submission.Status.REJECTED, errors, {}, ""
+        return Submission.Status.REJECTED, errors, {}
     values = {name: _json_value(value) for name, value in django_form.cleaned_data.items()}
     # The consent text version each checkbox showed, kept with the answer as its proof.
     values["_consent_texts"] = {str(pid): text_id for pid, text_id in definition.consent_text_ids.items()}
-    return Submission.Status.RECEIVED, {}, values, ""
+    return Submission.Status.RECEIVED, {}, values
 
 
 # --- Processing in the worker ---------------------------------------------------------------
@@ -296,10 +344,74 @@ def submissions_process(*, limit: int = 200) -> int:
     return len(batch)
 
 
+RETRY_FIRST_AFTER_S = 60  # then four times longer after each failure: 1, 4, 16, 64 minutes …
+
+
 def _mark_error(submission: Submission) -> None:
-    logger.exception("submission %s could not be processed; kept with status error", submission.pk)
-    Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ERROR)
-    submission.status = Submission.Status.ERROR
+    """Keep the row as ``error``; while it has attempts left, with the time of its retry."""
+    attempts = submission.processing_attempts + 1
+    retry_at = None
+    if attempts < settings.LEADMILL_SUBMISSION_PROCESS_ATTEMPTS:
+        retry_at = timezone.now() + dt.timedelta(seconds=RETRY_FIRST_AFTER_S * 4 ** (attempts - 1))
+    logger.exception(
+        "submission %s could not be processed (attempt %s of %s); %s", submission.pk, attempts,
+        settings.LEADMILL_SUBMISSION_PROCESS_ATTEMPTS, "retried later" if retry_at else "given up",
+    )
+    Submission.objects.filter(pk=submission.pk).update(
+        status=Submission.Status.ERROR, processing_attempts=attempts, retry_at=retry_at
+    )
+    submission.status, submission.processing_attempts, submission.retry_at = Submission.Status.ERROR, attempts, retry_at
+
+
+def submissions_retry_due(*, now: dt.datetime | None = None) -> int:
+    """Put the errors whose retry time has come back in the processing queue (``received``),
+    for the drain to process. Returns how many. An error with no retry time was given up
+    (it stays listed in the back office, where a person can reprocess it)."""
+    due = Submission.objects.filter(status=Submission.Status.ERROR, retry_at__lte=now or timezone.now())
+    return due.update(status=Submission.Status.RECEIVED, retry_at=None)
+
+
+REPROCESSABLE = (Submission.Status.SPAM, Submission.Status.ERROR)
+
+
+def submission_reprocess(*, submission_id: int) -> str | None:
+    """Process again, at once, a submission stored as spam or ended in error, because a
+    person judged it: its spam checks are skipped, not its validation.
+
+    A row kept with validated values (an error, or spam that was only too fast) is processed
+    with them, with the consent texts it showed; any other spam is validated again by the
+    form as it is now. Returns the row's new status (``accepted``, ``rejected`` with its
+    errors, or ``error`` with a retry scheduled), or None when the row is neither spam nor
+    error (nothing changes; e.g. someone reprocessed it first). Database outages propagate.
+    """
+    with transaction.atomic():
+        submission = (
+            Submission.objects.select_for_update().select_related("form")
+            .filter(pk=submission_id, status__in=REPROCESSABLE).first()
+        )
+        if submission is None:
+            return None
+        values = submission.values
+        if not values:
+            definition = form_definition(slug=submission.form.slug)
+            status, errors, values = _submission_validate(definition, raw=submission.data)
+            if status == Submission.Status.REJECTED:
+                Submission.objects.filter(pk=submission.pk).update(status=status, errors=errors)
+                return status
+        Submission.objects.filter(pk=submission.pk).update(
+            status=Submission.Status.RECEIVED, values=values, retry_at=None
+        )
+        submission.status, submission.values, submission.retry_at = Submission.Status.RECEIVED, values, None
+        try:
+            with transaction.atomic():
+                _submission_process(submission)
+        except DatabaseError as exc:
+            if is_database_unavailable(exc):
+                raise
+            _mark_error(submission)
+        except Exception:
+            _mark_error(submission)
+        return submission.status
 
 
 def _submission_process(submission: Submission) -> None:

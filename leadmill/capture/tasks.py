@@ -39,6 +39,8 @@ def _drain(*, linger_s: float) -> None:
 @db_periodic_task(crontab(minute="*"))
 @lock_task("capture.submissions_catch_up")
 def submissions_catch_up() -> None:
-    """Process what a crash or an unreachable queue left received."""
+    """Process what a crash or an unreachable queue left received, and the errors whose
+    retry time has come (services.submissions_retry_due)."""
+    services.submissions_retry_due()
     while services.submissions_process():
         pass

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Collection
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core import signing
@@ -16,16 +18,27 @@ OPT_IN_SALT = "leadmill.capture.double_opt_in"
 
 def render_token_make(*, form_id: int, at: float | None = None, omitted: Collection[str] = ()) -> str:
     """A token proving the form was rendered by us, and when; with progressive profiling,
-    also which of its fields were left out for this person (they are not asked on post)."""
-    data: dict = {"f": form_id, "t": int(at if at is not None else time.time())}
+    also which of its fields were left out for this person (they are not asked on post).
+    Each token has a random id of its own, under which the posts made with it are counted
+    (``services.RENDER_TOKEN_POSTS``)."""
+    data: dict = {"f": form_id, "t": int(at if at is not None else time.time()), "n": secrets.token_urlsafe(9)}
     if omitted:
         data["o"] = sorted(omitted)
     return signing.dumps(data, salt=RENDER_SALT, compress=True)
 
 
-def render_token_read(token: str, *, form_id: int, now: float | None = None) -> tuple[float, frozenset[str]] | None:
-    """(seconds since the form was rendered, fields left out of it), or None when the token
-    is missing, forged or belongs to another form."""
+class RenderToken(NamedTuple):
+    """What a valid render token says: its age in seconds, the fields left out of the form,
+    and its id ("" for a token made before tokens had one)."""
+
+    age: float
+    omitted: frozenset[str]
+    nonce: str
+
+
+def render_token_read(token: str, *, form_id: int, now: float | None = None) -> RenderToken | None:
+    """The :class:`RenderToken`, or None when the token is missing, forged or belongs to
+    another form."""
     if not token:
         return None
     try:
@@ -36,19 +49,20 @@ def render_token_read(token: str, *, form_id: int, now: float | None = None) -> 
         return None
     omitted = data.get("o") or []
     age = (now if now is not None else time.time()) - data["t"]
-    return age, frozenset(name for name in omitted if isinstance(name, str))
+    nonce = data.get("n") if isinstance(data.get("n"), str) else ""
+    return RenderToken(age, frozenset(name for name in omitted if isinstance(name, str)), nonce)
 
 
 def render_token_age(token: str, *, form_id: int, now: float | None = None) -> float | None:
     """Seconds since the form was rendered (see :func:`render_token_read`)."""
     read = render_token_read(token, form_id=form_id, now=now)
-    return read[0] if read else None
+    return read.age if read else None
 
 
 def render_token_omitted(token: str, *, form_id: int) -> frozenset[str]:
     """The fields a valid render token says were left out; empty for any other token."""
     read = render_token_read(token, form_id=form_id)
-    return read[1] if read else frozenset()
+    return read.omitted if read else frozenset()
 
 
 def thanks_token_make(*, submission_id: int) -> str:

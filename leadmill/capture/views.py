@@ -31,7 +31,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leadmill.core.http import client_ip
 from leadmill.core.ratelimit import rate_limit_hit
 
-from . import opt_in, services, tokens
+from . import opt_in, proof, services, tokens
 from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
 from .models import CallToAction, Form, Offer, Submission
 from .selectors import (
@@ -237,6 +237,16 @@ def _landing_page(page_id: int | None):
 def _answer(request, definition: FormDefinition, outcome, data: dict, *, wants_json: bool):
     form = definition.form
     submission = outcome.submission
+    token = str(data.get(RENDER_TOKEN_FIELD) or "")
+    if outcome.unproven and not wants_json:
+        # A page without JavaScript (which solves the proof) shows the form again with what
+        # was typed; by the time it is sent again the fill time has passed. A token used up
+        # is replaced, keeping the fields it left out.
+        if submission.spam_reason == services.RENDER_TOKEN_REUSED:
+            omitted = tokens.render_token_omitted(token, form_id=form.pk)
+            token = tokens.render_token_make(form_id=form.pk, omitted=omitted)
+        message = _("Please check your details and send the form again.")
+        return _form_again(request, definition, submission, data, {"__all__": [message]}, token=token)
     if outcome.accepted_like or outcome.status == Submission.Status.ERROR:
         thank_you_url = _thank_you_url(definition, submission)
         if wants_json:
@@ -259,8 +269,13 @@ def _answer(request, definition: FormDefinition, outcome, data: dict, *, wants_j
             {"status": "invalid", "code": "invalid", "message": _("Please correct the highlighted fields."), "errors": errors},
             status=400,
         )
+    return _form_again(request, definition, submission, data, errors, token=token)
+
+
+def _form_again(request, definition: FormDefinition, submission, data: dict, errors: dict, *, token: str):
+    """The form's page again (400), with what was sent and the errors."""
+    form = definition.form
     page = _landing_page(submission.page_id)
-    token = str(data.get(RENDER_TOKEN_FIELD) or "")
     public_form = public_form_for(form, page=page, data={k: v for k, v in data.items() if isinstance(v, str)},
                                   render_token=token, page_id=submission.page_id)
     public_form.django_form.is_valid()
@@ -305,6 +320,25 @@ def form_embed(request, slug: str):
         response = TemplateResponse(request, "capture/form_page.html", context)
         response.render()
         response.xframe_options_exempt = True
+    response["Cache-Control"] = "no-store"
+    return _cors(response, request, form)
+
+
+@require_GET
+def form_start(request, slug: str):
+    """``GET /f/<slug>/start/?rt=<token>``: what the form's script fetches when a person
+    first touches the form: a fresh render token (a page kept by a cache hands everyone the
+    same one; it keeps the fields the page's token left out) and a proof-of-work challenge
+    for a post sent sooner than the minimum fill time (capture/proof.py)."""
+    form = Form.objects.filter(slug=slug, is_active=True).first()
+    if form is None:
+        raise Http404(_("This form does not exist."))
+    omitted = tokens.render_token_omitted(request.GET.get("rt", ""), form_id=form.pk)
+    response = JsonResponse({
+        "render_token": tokens.render_token_make(form_id=form.pk, omitted=omitted),
+        "challenge": proof.proof_challenge_make(form_id=form.pk),
+        "min_seconds": settings.LEADMILL_FORM_MIN_SECONDS,
+    })
     response["Cache-Control"] = "no-store"
     return _cors(response, request, form)
 
@@ -366,4 +400,4 @@ def opt_in_confirm(request, token: str):
     return response
 
 
-__all__ = ["form_post", "form_thanks", "form_embed", "cta_redirect", "offer_download", "opt_in_confirm", "ThankYou"]
+__all__ = ["form_post", "form_thanks", "form_embed", "form_start", "cta_redirect", "offer_download", "opt_in_confirm", "ThankYou"]

@@ -1,7 +1,8 @@
 """Back-office screens of capture: offers, forms, CTAs and submissions, in a "Capture" menu.
 
 Offers, forms and CTAs stay snippets, so pages can choose them (SnippetChooserBlock).
-Submissions are read-only: what a person sent is kept as it arrived.
+Submissions are read-only: what a person sent is kept as it arrived. Spam and errors can
+be reprocessed from the listing (admin_submissions.py).
 """
 
 import json
@@ -14,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
-from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
+from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, DateColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
@@ -27,6 +28,7 @@ from leadmill.contacts.views import (
     SafeSpreadsheetExportMixin,
 )
 
+from .admin_submissions import SubmissionReprocessBulkAction
 from .models import CallToAction, Form, Offer, Submission
 
 
@@ -81,10 +83,18 @@ class SubmissionFilterSet(WagtailFilterSet):
     created_at = django_filters.DateFromToRangeFilter(
         label=_("Received"), widget=DateRangePickerWidget
     )
+    retry = django_filters.ChoiceFilter(
+        label=_("Errors"), method="filter_retry", empty_label=_("All"),
+        choices=[("waiting", _("Waiting for a retry")), ("given_up", _("Given up"))],
+    )
 
     class Meta:
         model = Submission
-        fields = ["status", "form", "created_at"]
+        fields = ["status", "form", "created_at", "retry"]
+
+    def filter_retry(self, queryset, name, value):
+        errors = queryset.filter(status=Submission.Status.ERROR)
+        return errors.filter(retry_at__isnull=value == "given_up")
 
 
 # Export columns: heading and how to read it from a submission.
@@ -110,6 +120,8 @@ SUBMISSION_EXPORT = {
 
 
 class SubmissionIndexView(SafeSpreadsheetExportMixin, IndexView):
+    template_name = "capture/admin/submission_index.html"
+
     def get_base_queryset(self):
         return super().get_base_queryset().select_related("form", "contact")
 
@@ -120,8 +132,9 @@ class SubmissionIndexView(SafeSpreadsheetExportMixin, IndexView):
             label=_("Submission"),
             accessor=submission_sender,
             get_url=self.get_inspect_url,
+            get_title_id=lambda submission: f"submission_{submission.pk}_title",
         )
-        return [title, *super().columns[1:]]
+        return [BulkActionsCheckboxColumn("bulk_actions", obj_type="submission"), title, *super().columns[1:]]
 
     def to_row_dict(self, item):
         return {name: read(item) for name, (_heading, read) in SUBMISSION_EXPORT.items()}
@@ -198,6 +211,8 @@ class SubmissionViewSet(ModelViewSet):
         "ip_address",
         "user_agent",
         "offer_emailed_at",
+        "processing_attempts",
+        "retry_at",
         "created_at",
     ]
     form_fields = []  # never used: the screen is read-only
@@ -211,6 +226,7 @@ class CaptureViewSetGroup(SnippetViewSetGroup):
 
 
 register_snippet(CaptureViewSetGroup)
+hooks.register("register_bulk_action", SubmissionReprocessBulkAction)
 
 
 @hooks.register(LEAD_LISTING_FILTERS_HOOK)

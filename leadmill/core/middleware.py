@@ -50,3 +50,16 @@ class DatabaseUnavailableMiddleware:
             logger.error("database unavailable on %s %s: %s", request.method, request.path, exception)
             return service_unavailable(request)
         return None
+
+
+class AllowedHostMiddleware:
+    """Refuse a request whose Host is not in ``ALLOWED_HOSTS`` (400), as Django's full stack
+    does through ``CommonMiddleware``. The lean paths (leadmill.core.wsgi) skip that
+    middleware, and nothing else there reads the host when a post has no Origin header."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.get_host()  # raises DisallowedHost, which Django answers with 400
+        return self.get_response(request)

@@ -23,12 +23,13 @@ from django.middleware.locale import LocaleMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import set_script_prefix
 
-from .middleware import DatabaseUnavailableMiddleware
+from .middleware import AllowedHostMiddleware, DatabaseUnavailableMiddleware
 
 # Outermost first, as in settings.MIDDLEWARE. The others (sessions, CSRF, authentication,
 # messages, APPEND_SLASH, Wagtail's redirects) have nothing to do for an anonymous,
-# CSRF-exempt endpoint that never answers 404 for a missing slash.
-LEAN_MIDDLEWARE = (DatabaseUnavailableMiddleware, SecurityMiddleware, LocaleMiddleware)
+# CSRF-exempt endpoint that never answers 404 for a missing slash. ``ALLOWED_HOSTS`` is
+# checked by ``CommonMiddleware`` in Django's stack; here by AllowedHostMiddleware.
+LEAN_MIDDLEWARE = (DatabaseUnavailableMiddleware, AllowedHostMiddleware, SecurityMiddleware, LocaleMiddleware)
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 

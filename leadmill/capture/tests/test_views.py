@@ -321,3 +321,12 @@ def test_database_down_answers_json_503_to_a_json_client(client, monkeypatch):
 
     assert response.status_code == 503
     assert response.json()["code"] == "unavailable"
+
+
+def test_a_post_for_a_host_not_in_allowed_hosts_is_refused_without_an_origin(client):
+    form = form_with_fields()
+
+    response = client.post("/f/ebook/", data=fields(form, email="ana@example.com"), HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert not Submission.objects.exists()

@@ -92,3 +92,17 @@ def test_an_unknown_form_is_404_and_the_forms_other_paths_go_through_django(monk
     assert status == "200 OK"
     assert "render_token" in json.loads(content)
     assert handled == ["/f/no-such-form/"]
+
+
+@pytest.mark.parametrize("content_type", [FORM_TYPE, "application/json"])
+def test_a_post_for_a_host_not_in_allowed_hosts_is_refused_without_an_origin(content_type):
+    form = form_with_fields()
+    data = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "website": "", "email": "ana@example.com"}
+    body = json.dumps(data) if content_type == "application/json" else urlencode(data)
+
+    status, headers, content = wsgi_call(
+        f"/f/{form.slug}/", body.encode(), content_type=content_type, origin="", HTTP_HOST="evil.example"
+    )
+
+    assert status == "400 Bad Request"
+    assert not Submission.objects.exists()

@@ -1,9 +1,12 @@
-/*! Leadmill form embed.
+/*! Leadmill form embed, and the script of Leadmill's own forms.
  * <div data-leadmill-form="SLUG"></div>
  * <script src="https://LEADMILL/static/capture/embed.js" async></script>
  * Loads the form from the Leadmill server this script came from, posts it as JSON with the
  * page address and its utm_* parameters, and shows the errors or the thank-you message.
- * The Leadmill form must list this site under "allowed origins". */
+ * The Leadmill form must list this site under "allowed origins".
+ * On every form (embedded or on a Leadmill page), when a person first touches it, fetches a
+ * fresh render token and a proof-of-work challenge and solves it with Web Crypto (SHA-256)
+ * while they type, so a quick person's post is accepted (capture/proof.py). */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector('script[src*="capture/embed"]');
@@ -86,9 +89,92 @@
     return data;
   }
 
+  function hex(buffer) {
+    return Array.prototype.map.call(new Uint8Array(buffer), function (byte) {
+      return ("0" + byte.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  // ALTCHA (v1): the number n in 0..maxNumber for which SHA-256(salt + n) is the challenge.
+  function solve(challenge) {
+    var encoder = new TextEncoder();
+    var BATCH = 64;
+    function from(start) {
+      if (start > challenge.maxNumber) { return Promise.resolve(""); }
+      var tries = [];
+      for (var n = start; n < start + BATCH && n <= challenge.maxNumber; n += 1) {
+        tries.push(crypto.subtle.digest("SHA-256", encoder.encode(challenge.salt + n)));
+      }
+      return Promise.all(tries).then(function (digests) {
+        for (var i = 0; i < digests.length; i += 1) {
+          if (hex(digests[i]) === challenge.challenge) {
+            return btoa(JSON.stringify({
+              algorithm: challenge.algorithm, challenge: challenge.challenge, number: start + i,
+              salt: challenge.salt, signature: challenge.signature
+            }));
+          }
+        }
+        return from(start + BATCH);
+      });
+    }
+    return from(0);
+  }
+
+  function hidden(form, name) {
+    var input = form.elements.namedItem(name);
+    if (!input) { input = form.appendChild(el("input", { type: "hidden", name: name })); }
+    return input;
+  }
+
+  function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  // Resolves when the form may be sent: with a fresh token and a solved proof; without Web
+  // Crypto, once the minimum fill time has passed; on a network error, at once.
+  function started(form) {
+    if (form.lmStarted) { return form.lmStarted; }
+    var token = form.elements.namedItem("_rt");
+    var url = new URL("start/", form.action);
+    url.searchParams.set("rt", token ? token.value : "");
+    form.lmStarted = fetch(url.href, { credentials: "omit" }).then(function (response) {
+      if (!response.ok) { throw new Error("Leadmill form: HTTP " + response.status); }
+      return response.json();
+    }).then(function (answer) {
+      var since = Date.now();
+      hidden(form, "_rt").value = answer.render_token;
+      if (!(window.crypto && crypto.subtle)) { return wait(answer.min_seconds * 1000 + since - Date.now()); }
+      return solve(answer.challenge).then(function (proof) { hidden(form, "_altcha").value = proof; });
+    }).catch(function (error) { if (window.console) { console.error(error); } });
+    return form.lmStarted;
+  }
+
+  function prepare(form) {
+    if (form.lmPrepared) { return; }
+    form.lmPrepared = true;
+    var start = function () { started(form); };
+    form.addEventListener("focusin", start, { once: true });
+    form.addEventListener("input", start, { once: true });
+  }
+
+  // A form of a Leadmill page posts itself (HTML), once the proof is ready.
+  function submitWhenReady(event) {
+    var form = event.target;
+    if (form.lmReady) { return; }
+    event.preventDefault();
+    started(form).then(function () {
+      form.lmReady = true;
+      HTMLFormElement.prototype.submit.call(form);
+    });
+  }
+
   function submit(event) {
     var form = event.target;
     event.preventDefault();
+    if (form.lmSending) { return; }
+    form.lmSending = true;
+    started(form).then(function () { send(form); });
+  }
+
+  function send(form) {
     var button = form.querySelector('[type="submit"]');
     var label = button && button.textContent;
     if (button) { button.disabled = true; button.textContent = form.dataset.lmSending || label; }
@@ -108,6 +194,7 @@
       showErrors(form, null, form.dataset.lmFailed);
     }).then(function () {
       form.removeAttribute("aria-busy");
+      form.lmSending = false;
       if (button) { button.disabled = false; button.textContent = label; }
     });
   }
@@ -125,6 +212,7 @@
         holder.innerHTML = answer.html;
         var form = holder.querySelector("form");
         form.action = answer.action;
+        prepare(form);
         form.addEventListener("submit", submit);
       })
       .catch(function (error) { if (window.console) { console.error(error); } });
@@ -143,6 +231,11 @@
       document.head.appendChild(style);
     }
     document.querySelectorAll("[data-leadmill-form]").forEach(mount);
+    document.querySelectorAll("form[data-leadmill-post]").forEach(function (form) {
+      if (form.closest("[data-leadmill-form]") || form.lmPrepared) { return; }
+      prepare(form);
+      form.addEventListener("submit", submitWhenReady);
+    });
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); }
