@@ -302,7 +302,8 @@ LEADMILL_NEW_LEAD_ALERT_EMAIL = env("LEADMILL_NEW_LEAD_ALERT_EMAIL")
 LEADMILL_EMAIL_SENDER_ADDRESS = env("LEADMILL_EMAIL_SENDER_ADDRESS")
 LEADMILL_EMAIL_UNSUBSCRIBE_MAILTO = env("LEADMILL_EMAIL_UNSUBSCRIBE_MAILTO")
 LEADMILL_EMAIL_MAX_PER_HOUR = env_int("LEADMILL_EMAIL_MAX_PER_HOUR", 0)
-# Let webhook steps call loopback / private / link-local addresses (off: only public ones).
+# Let outgoing HTTP calls (webhook steps, leadmill/core/outgoing.py) reach loopback / private /
+# link-local addresses (off: only globally reachable ones).
 LEADMILL_WEBHOOK_ALLOW_PRIVATE = env_bool("LEADMILL_WEBHOOK_ALLOW_PRIVATE", False)
 LEADMILL_EMAIL_CLAIM_LEASE_SECONDS = env_int("LEADMILL_EMAIL_CLAIM_LEASE_SECONDS", 300)
 LEADMILL_EMAIL_SCANNER_CLICK_SECONDS = env_int("LEADMILL_EMAIL_SCANNER_CLICK_SECONDS", 10)
