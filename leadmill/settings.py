@@ -56,6 +56,10 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 # Old keys still accepted while links signed with them are out there (emails already sent).
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+# The suppression list's hashing key, never rotated with SECRET_KEY (consent/selectors.py);
+# unset: pinned in $LEADMILL_DATA_DIR/suppression_key, and `check --deploy` warns.
+LEADMILL_SUPPRESSION_KEY = env("LEADMILL_SUPPRESSION_KEY")
+LEADMILL_SUPPRESSION_KEY_FALLBACKS = env_list("LEADMILL_SUPPRESSION_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 BASE_URL = env("LEADMILL_BASE_URL", f"http://127.0.0.1:{env('PORT', '8000')}").rstrip("/")
