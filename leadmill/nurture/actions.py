@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -84,12 +85,19 @@ def webhook_call(*, url: str, payload: dict) -> int:
             max_body_bytes=WEBHOOK_MAX_ANSWER_BYTES,
         )
     except OutgoingRefused as exc:
-        raise ActionFailed(f"refused {url!r}: {exc}") from exc
+        raise ActionFailed(f"refused {_origin(url)!r}: {exc}") from exc
     except OutgoingFailed as exc:
         raise ActionFailed(str(exc)) from exc
     if not 200 <= response.status < 300:
         raise ActionFailed(f"HTTP {response.status}")
     return response.status
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for the log: a webhook's path and query often hold
+    the receiver's secret token."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def owner_notify(*, enrollment: Enrollment, message: str) -> bool:

@@ -90,7 +90,9 @@ def test_a_webhook_to_a_loopback_receiver_is_refused_logged_and_retried_later(
         Enrollment.State.ACTIVE,
         NOW + dt.timedelta(minutes=1),
     )
-    assert f"refused '{url}'" in caplog.text
+    origin = url.removesuffix("/hook")
+    assert f"refused '{origin}'" in caplog.text
+    assert "/hook" not in caplog.text  # a webhook's path may hold its secret token
 
 
 def test_a_webhook_host_whose_name_resolves_to_a_private_address_is_refused(settings, caplog):
