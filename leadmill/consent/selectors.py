@@ -11,6 +11,7 @@ the contact has an email address, and that address is not on the suppression lis
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Collection
 from pathlib import Path
 
@@ -70,12 +71,18 @@ def suppression_key() -> str:
 @functools.cache
 def _pinned_key(path: Path) -> str:
     if not path.exists():
+        # Written whole beside it, then linked into place: of two processes starting at once
+        # one wins, and neither can read a half-written file. 0600 from the start.
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as pinned:
+            pinned.write(settings.SECRET_KEY)
         try:
-            with open(path, "x") as pinned:  # two processes starting at once: one writes
-                pinned.write(settings.SECRET_KEY)
-            path.chmod(0o600)
+            os.link(draft, path)
         except FileExistsError:
             pass
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 

@@ -74,6 +74,7 @@ def test_without_the_variable_the_key_is_pinned_in_the_data_dir_and_an_existing_
 
     # then the old row and the new one still match, under the pinned key
     assert (own_data_dir / "suppression_key").read_text() == OLD_SECRET
+    assert oct((own_data_dir / "suppression_key").stat().st_mode & 0o777) == "0o600"
     assert is_suppressed(email="bia@example.com") is True
     assert is_suppressed(email="caio@example.com") is True
     assert is_suppressed(email="dora@example.com") is False
