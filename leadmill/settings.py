@@ -56,6 +56,10 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 # Old keys still accepted while links signed with them are out there (emails already sent).
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+# The suppression list's hashing key, never rotated with SECRET_KEY (consent/selectors.py);
+# unset: pinned in $LEADMILL_DATA_DIR/suppression_key, and `check --deploy` warns.
+LEADMILL_SUPPRESSION_KEY = env("LEADMILL_SUPPRESSION_KEY")
+LEADMILL_SUPPRESSION_KEY_FALLBACKS = env_list("LEADMILL_SUPPRESSION_KEY_FALLBACKS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 BASE_URL = env("LEADMILL_BASE_URL", f"http://127.0.0.1:{env('PORT', '8000')}").rstrip("/")
@@ -308,7 +312,8 @@ LEADMILL_NEW_LEAD_ALERT_EMAIL = env("LEADMILL_NEW_LEAD_ALERT_EMAIL")
 LEADMILL_EMAIL_SENDER_ADDRESS = env("LEADMILL_EMAIL_SENDER_ADDRESS")
 LEADMILL_EMAIL_UNSUBSCRIBE_MAILTO = env("LEADMILL_EMAIL_UNSUBSCRIBE_MAILTO")
 LEADMILL_EMAIL_MAX_PER_HOUR = env_int("LEADMILL_EMAIL_MAX_PER_HOUR", 0)
-# Let webhook steps call loopback / private / link-local addresses (off: only public ones).
+# Let outgoing HTTP calls (webhook steps, leadmill/core/outgoing.py) reach loopback / private /
+# link-local addresses (off: only globally reachable ones).
 LEADMILL_WEBHOOK_ALLOW_PRIVATE = env_bool("LEADMILL_WEBHOOK_ALLOW_PRIVATE", False)
 LEADMILL_EMAIL_CLAIM_LEASE_SECONDS = env_int("LEADMILL_EMAIL_CLAIM_LEASE_SECONDS", 300)
 LEADMILL_EMAIL_SCANNER_CLICK_SECONDS = env_int("LEADMILL_EMAIL_SCANNER_CLICK_SECONDS", 10)

@@ -6,3 +6,6 @@ class ConsentConfig(AppConfig):
     name = "leadmill.consent"
     label = "consent"
     verbose_name = _("Consent")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 -- registers the deploy checks

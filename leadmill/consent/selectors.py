@@ -10,7 +10,10 @@ the contact has an email address, and that address is not on the suppression lis
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Collection
+from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery
@@ -23,6 +26,7 @@ from leadmill.core.errors import ValidationFailed
 from .models import Consent, Purpose, Suppression
 
 ADDRESS_HASH_SALT = "leadmill.consent.address_hash"
+SUPPRESSION_KEY_FILE = "suppression_key"
 
 
 def _normalised(email: str) -> str:
@@ -33,28 +37,70 @@ def _normalised(email: str) -> str:
 
 
 def address_hash(email: str) -> str:
-    """The keyed hash (HMAC-SHA256, keyed by SECRET_KEY) of the normalised address, in hex.
+    """The keyed hash (HMAC-SHA256 under :func:`suppression_key`) of the normalised address,
+    in hex: what a new suppression row stores.
 
     What the suppression list stores instead of the address: it cannot be reversed without
     the key, yet the same address always gives the same hash.
     """
-    return salted_hmac(ADDRESS_HASH_SALT, _normalised(email), algorithm="sha256").hexdigest()
+    return hash_under(_normalised(email), key=suppression_key())
 
 
-def _address_hashes(email: str, *, normalised: bool = False) -> list[str]:
-    """The hash under SECRET_KEY and under each of SECRET_KEY_FALLBACKS, so rotating the key
-    (the documented way, keeping the old one as a fallback) does not empty the list."""
+def hash_under(normalised_email: str, *, key: str) -> str:
+    """The suppression hash of an already normalised address under ``key``."""
+    return salted_hmac(
+        ADDRESS_HASH_SALT, normalised_email, secret=key, algorithm="sha256"
+    ).hexdigest()
+
+
+def suppression_key() -> str:
+    """The key of the suppression list's hashes: ``LEADMILL_SUPPRESSION_KEY``, a key of its own
+    that rotating SECRET_KEY never touches (the list cannot be re-keyed without the addresses,
+    and an erasure keeps none).
+
+    Unset (the embedded mode), the key pinned in ``<data dir>/suppression_key``: written on
+    first use with the SECRET_KEY then in force, which is what every hash stored before the
+    list had its own key was made with, so an existing list keeps matching after SECRET_KEY
+    is rotated. ``check --deploy`` warns when the variable is unset.
+    """
+    if settings.LEADMILL_SUPPRESSION_KEY:
+        return settings.LEADMILL_SUPPRESSION_KEY
+    return _pinned_key(Path(settings.DATA_DIR) / SUPPRESSION_KEY_FILE)
+
+
+@functools.cache
+def _pinned_key(path: Path) -> str:
+    if not path.exists():
+        # Written whole beside it, then linked into place: of two processes starting at once
+        # one wins, and neither can read a half-written file. 0600 from the start.
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as pinned:
+            pinned.write(settings.SECRET_KEY)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+def suppression_keys() -> list[str]:
+    """Every key a stored hash may be under: :func:`suppression_key`, then
+    ``LEADMILL_SUPPRESSION_KEY_FALLBACKS`` (old keys kept while rows under them are left)."""
+    return list(dict.fromkeys([suppression_key(), *settings.LEADMILL_SUPPRESSION_KEY_FALLBACKS]))
+
+
+def address_hashes(email: str, *, normalised: bool = False) -> list[str]:
+    """The address's hash under each of :func:`suppression_keys`, to look a row up by."""
     value = email.strip().lower() if normalised else _normalised(email)
-    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [
-        salted_hmac(ADDRESS_HASH_SALT, value, secret=key, algorithm="sha256").hexdigest()
-        for key in keys
-    ]
+    return [hash_under(value, key=key) for key in suppression_keys()]
 
 
 def is_suppressed(*, email: str) -> bool:
     """True when the address is on the suppression list (hard bounce, complaint, erasure, by hand)."""
-    return Suppression.objects.filter(address_hash__in=_address_hashes(email)).exists()
+    return Suppression.objects.filter(address_hash__in=address_hashes(email)).exists()
 
 
 def may_receive_email(*, email: str) -> bool:
@@ -149,7 +195,7 @@ def marketing_recipients(
         return set()
     # Stored addresses are normalised already (contacts.identity): a lower() is enough here.
     hashes = {
-        contact_id: _address_hashes(email, normalised=True) for contact_id, email in emails.items()
+        contact_id: address_hashes(email, normalised=True) for contact_id, email in emails.items()
     }
     suppressed = set(
         Suppression.objects.filter(

@@ -220,6 +220,76 @@ def suppression_add(*, email: str, reason: str, detail: str = "") -> bool:
     return True
 
 
+@dataclasses.dataclass(frozen=True)
+class SuppressionRehash:
+    rehashed: int  # rows moved from an old key to the current one
+    current: int  # rows under the current key after the pass, whose address Leadmill knows
+    unknown: int  # rows left as they were, under whichever key: no known address gives them
+
+
+def suppression_rehash(*, old_keys: Collection[str], batch_size: int = 2000) -> SuppressionRehash:
+    """Move the suppression list's hashes from ``old_keys`` to the current
+    :func:`~leadmill.consent.selectors.suppression_key`.
+
+    A keyed hash cannot be re-keyed without its address, so this goes through every address
+    Leadmill still knows (the contacts' emails): a row whose hash is that address under an
+    old key is rewritten under the current key (or dropped, when the address is already
+    listed under it). Rows no known address explains (an erased person, a bounce of an
+    address never a contact) are left as they are and counted in ``unknown``: they keep
+    matching only while their key is in ``LEADMILL_SUPPRESSION_KEY_FALLBACKS``. Idempotent;
+    one short transaction per batch of contacts, so it may run while Leadmill serves.
+    """
+    new_key = selectors.suppression_key()
+    keys = [key for key in dict.fromkeys(old_keys) if key and key != new_key]
+    stored = set(Suppression.objects.values_list("address_hash", flat=True))
+    explained: set[str] = set()
+    rehashed = 0
+    emails = (
+        Contact.objects.exclude(email__isnull=True)
+        .exclude(email="")
+        .order_by("pk")
+        .values_list("email", flat=True)
+    )
+    batch: list[str] = []
+    for email in emails.iterator(chunk_size=batch_size):
+        batch.append(email)
+        if len(batch) >= batch_size:
+            rehashed += _rehash_batch(
+                batch, keys=keys, new_key=new_key, stored=stored, explained=explained
+            )
+            batch = []
+    rehashed += _rehash_batch(batch, keys=keys, new_key=new_key, stored=stored, explained=explained)
+    return SuppressionRehash(
+        rehashed=rehashed, current=len(explained), unknown=len(stored - explained)
+    )
+
+
+def _rehash_batch(
+    emails: list[str], *, keys: list[str], new_key: str, stored: set[str], explained: set[str]
+) -> int:
+    moves: dict[str, str] = {}  # old hash -> new hash
+    for email in emails:
+        value = email.strip().lower()
+        new = selectors.hash_under(value, key=new_key)
+        for key in keys:
+            old = selectors.hash_under(value, key=key)
+            if old in stored and old != new:
+                moves[old] = new
+        if new in stored or new in moves.values():
+            explained.add(new)
+    if not moves:
+        return 0
+    with transaction.atomic():
+        for old, new in moves.items():
+            if new in stored:  # listed under both keys: the current row stays
+                Suppression.objects.filter(address_hash=old).delete()
+            else:
+                Suppression.objects.filter(address_hash=old).update(address_hash=new)
+                stored.add(new)
+            stored.discard(old)
+    return len(moves)
+
+
 def _text_id(text: PurposeText | int | None) -> int | None:
     return text.pk if isinstance(text, PurposeText) else text
 

@@ -84,7 +84,9 @@ class SuppressionForm(WagtailAdminModelForm):
     def save(self, commit: bool = True) -> Suppression:
         data = self.cleaned_data
         services.suppression_add(email=data["email"], reason=data["reason"], detail=data["detail"])
-        self.instance = Suppression.objects.get(address_hash=selectors.address_hash(data["email"]))
+        self.instance = Suppression.objects.get(
+            address_hash__in=selectors.address_hashes(data["email"])
+        )
         return self.instance
 
 
@@ -96,7 +98,7 @@ class SuppressionIndexView(generic.IndexView):
             return queryset
         query = self.search_query.strip()
         if "@" in query:
-            return queryset.filter(address_hash=selectors.address_hash(query))
+            return queryset.filter(address_hash__in=selectors.address_hashes(query))
         return queryset.filter(address_hash__startswith=query.lower())
 
 

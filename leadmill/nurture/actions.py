@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import urllib.request
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -23,16 +23,17 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
+from leadmill.core.outgoing import OutgoingFailed, OutgoingRefused, outgoing_request
 from leadmill.messaging.services import email_send_transactional
 
 from .models import Enrollment
 from .plans import sequence_plan
 from .reasons import Reason
-from .webhook_urls import webhook_url_problem
 
 logger = logging.getLogger(__name__)
 
 WEBHOOK_TIMEOUT_S = 5
+WEBHOOK_MAX_ANSWER_BYTES = 64 * 1024  # only the status matters; the rest is not read
 RETRY_MIN = dt.timedelta(minutes=1)
 RETRY_MAX = dt.timedelta(hours=6)
 GIVE_UP_AFTER = dt.timedelta(days=3)
@@ -69,27 +70,34 @@ def webhook_payload(*, enrollment: Enrollment, step_id: str, label: str) -> dict
 
 
 def webhook_call(*, url: str, payload: dict) -> int:
-    """POST ``payload`` as JSON; returns the status. Raises ActionFailed unless 2xx, or
-    when the URL is refused (not http(s), or its host resolves to an internal address:
-    see :mod:`.webhook_urls`)."""
-    problem = webhook_url_problem(url)
-    if problem:
-        raise ActionFailed(f"refused {url!r}: {problem}")
+    """POST ``payload`` as JSON through the one outgoing client (public addresses only,
+    resolved once, no redirect followed, bounded in time and size: see
+    :mod:`leadmill.core.outgoing`); returns the status. Raises ActionFailed unless 2xx
+    (a 3xx included), or when the URL is refused."""
     body = json.dumps(payload, cls=DjangoJSONEncoder).encode()
-    request = urllib.request.Request(  # noqa: S310 -- scheme and host checked above
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "Leadmill-Sequences/1"},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:  # noqa: S310
-            status = response.status
-    except OSError as exc:  # URLError, HTTPError (non-2xx), timeouts, refused connections
+        response = outgoing_request(
+            method="POST",
+            url=url,
+            body=body,
+            headers={"Content-Type": "application/json", "User-Agent": "Leadmill-Sequences/1"},
+            total_timeout=WEBHOOK_TIMEOUT_S,
+            max_body_bytes=WEBHOOK_MAX_ANSWER_BYTES,
+        )
+    except OutgoingRefused as exc:
+        raise ActionFailed(f"refused {_origin(url)!r}: {exc}") from exc
+    except OutgoingFailed as exc:
         raise ActionFailed(str(exc)) from exc
-    if not 200 <= status < 300:
-        raise ActionFailed(f"HTTP {status}")
-    return status
+    if not 200 <= response.status < 300:
+        raise ActionFailed(f"HTTP {response.status}")
+    return response.status
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, for the log: a webhook's path and query often hold
+    the receiver's secret token."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def owner_notify(*, enrollment: Enrollment, message: str) -> bool:
@@ -105,7 +113,9 @@ def owner_notify(*, enrollment: Enrollment, message: str) -> bool:
         "sequence": enrollment.sequence.name,
     }
     open_label = _("Open the lead")
-    html = f'{linebreaks(escape(message))}<p><a href="{escape(lead_url)}">{escape(open_label)}</a></p>'
+    html = (
+        f'{linebreaks(escape(message))}<p><a href="{escape(lead_url)}">{escape(open_label)}</a></p>'
+    )
     email_send_transactional(
         to=owner.email, subject=subject[:300], html=html, text=f"{message}\n\n{lead_url}\n"
     )

@@ -184,9 +184,7 @@ class SequenceViewSet(SnippetViewSet):
                 ],
                 heading=_("Enrolment"),
             ),
-            MultiFieldPanel(
-                [FieldPanel("exit_stages"), FieldPanel("exit_on_reply")], heading=_("Leaving")
-            ),
+            MultiFieldPanel([FieldPanel("exit_stages")], heading=_("Leaving")),
             FieldPanel("steps"),
         ],
         base_form_class=SequenceAdminForm,

@@ -13,6 +13,7 @@ from wagtail.blocks.struct_block import StructBlockValidationError
 from wagtail.snippets.blocks import SnippetChooserBlock
 
 from leadmill.contacts.models import LifecycleStage, Temperature
+from leadmill.core.outgoing import url_problem
 
 
 class StepStructBlock(blocks.StructBlock):
@@ -186,10 +187,8 @@ class WebhookBlock(StepStructBlock):
     url = blocks.URLBlock(label=_("URL"))
 
     def clean(self, value):
-        from .webhook_urls import webhook_url_problem
-
         value = super().clean(value)
-        problem = webhook_url_problem(value.get("url") or "", unknown_host_ok=True)
+        problem = url_problem(value.get("url") or "", unknown_host_ok=True)
         if problem:
             raise StructBlockValidationError(block_errors={"url": ValidationError(problem)})
         return value

@@ -162,18 +162,6 @@ def enrollment_exit(
     return ended
 
 
-def enrollments_exit_on_reply(*, contact_id: int) -> int:
-    """The contact replied to a sequence email: leave every sequence set to stop on reply.
-
-    Nothing calls this yet: Leadmill does not read inbound mail. An inbound integration
-    (IMAP poller, a provider's inbound webhook) that matches a reply to a contact calls it.
-    """
-    sequence_ids = Sequence.objects.filter(exit_on_reply=True).values_list("pk", flat=True)
-    return enrollment_exit(
-        contact_id=contact_id, reason=Reason.REPLIED, sequence_ids=list(sequence_ids)
-    )
-
-
 def enrollments_remap(
     *, sequence: Sequence, old_step_ids: list[str], now: dt.datetime | None = None
 ) -> int:

@@ -177,7 +177,6 @@ class Sequence(models.Model):
         blank=True,
         help_text=_("Lifecycle stages that end the sequence, e.g. SQL and customer."),
     )
-    exit_on_reply = models.BooleanField(_("leave when the lead replies"), default=True)
     reenrol = models.CharField(
         _("re-enrolment"), max_length=12, choices=Reenrol.choices, default=Reenrol.NEVER
     )

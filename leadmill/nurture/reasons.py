@@ -14,5 +14,4 @@ class Reason:
     CANNOT_EMAIL = gettext_noop("cannot be emailed (no address, bounced or complained)")
     NO_CONSENT = gettext_noop("unsubscribed or no marketing consent")
     UNSUBSCRIBED = gettext_noop("unsubscribed")
-    REPLIED = gettext_noop("replied")
     EXIT_STAGE = gettext_noop("reached an exit stage")  # stored as "<this>: <stage>"

@@ -106,6 +106,10 @@ def test_an_email_template_cannot_take_a_subscription_type_that_is_not_marketing
         ("https://10.0.0.5/", "10.0.0.5"),
         ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
         ("http://[::1]/", "::1"),
+        ("http://100.100.100.200/latest/meta-data/", "100.100.100.200"),
+        ("http://100.64.0.1/", "100.64.0.1"),
+        ("http://192.0.0.192/", "192.0.0.192"),
+        ("http://[2002:7f00:1::]/", "2002:7f00:1::"),
     ],
 )
 def test_a_webhook_to_the_servers_own_network_is_refused_when_saved(admin_client, url, host):
@@ -117,7 +121,7 @@ def test_a_webhook_to_the_servers_own_network_is_refused_when_saved(admin_client
     (error,) = response.context["form"].errors.as_data()["steps"]
     assert error.block_errors[0].block_errors["url"].messages == [
         f"“{host}” is an address of the server's own or a private network; "
-        "webhooks may only call public addresses."
+        "Leadmill only calls public addresses."
     ]
     assert Sequence.objects.get().steps.raw_data[0]["type"] == "end"
 

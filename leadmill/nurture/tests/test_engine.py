@@ -4,7 +4,6 @@ import datetime as dt
 from unittest import mock
 
 import pytest
-from django.utils import timezone
 
 from leadmill.consent.tests.factories import SuppressionFactory, consent_give
 from leadmill.contacts.models import LifecycleStage, StageChange
@@ -366,23 +365,6 @@ def test_an_enrollment_at_a_step_that_vanished_completes():
         Enrollment.State.COMPLETED,
         "its step was removed from the sequence",
     )
-
-
-def test_leaving_on_reply_only_touches_sequences_set_to_stop_on_reply():
-    stops, keeps = (
-        sequence_with(email_step(), exit_on_reply=True),
-        sequence_with(email_step(), exit_on_reply=False),
-    )
-    contact = subscribed_contact()
-    enrol(stops, contact)
-    enrol(keeps, contact)
-
-    assert engine.enrollments_exit_on_reply(contact_id=contact.pk) == 1
-    assert dict(Enrollment.objects.values_list("sequence_id", "state")) == {
-        stops.pk: Enrollment.State.EXITED,
-        keeps.pk: Enrollment.State.ACTIVE,
-    }
-    assert timezone.now() >= Enrollment.objects.get(sequence=stops).ended_at
 
 
 def test_an_add_points_step_adds_them_once_with_its_reason():

@@ -28,6 +28,13 @@ class Receiver(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append(json.loads(body))
         self.send_response(type(self).status)
+        if 300 <= type(self).status < 400:
+            self.send_header("Location", "/landed")
+        self.end_headers()
+
+    def do_GET(self):  # where a followed redirect would land
+        type(self).received.append({"followed": self.path})
+        self.send_response(200)
         self.end_headers()
 
     def log_message(self, *args):

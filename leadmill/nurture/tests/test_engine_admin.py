@@ -45,6 +45,21 @@ def test_the_editor_and_the_add_form_open(admin_client):
     assert f'href="{reverse(ENROL_URL_NAME, args=[sequence.pk])}"' in edit.content.decode()
 
 
+def test_the_editor_offers_no_leave_on_reply_option_since_replies_are_not_read(admin_client):
+    # Leadmill reads no inbound mail: an option to leave on a reply would promise nothing.
+    sequence = wait_sequence()
+
+    edit = admin_client.get(
+        reverse(Sequence.snippet_viewset.get_url_name("edit"), args=[sequence.pk])
+    )
+
+    page = edit.content.decode()
+    assert edit.status_code == 200
+    assert "exit_on_reply" not in page
+    assert "replies" not in page
+    assert "exit_on_reply" not in {field.name for field in Sequence._meta.get_fields()}
+
+
 def test_enrolling_a_segment_and_pasted_addresses_follows_the_rules(admin_client):
     sequence = wait_sequence()
     on_list, pasted, already = (
@@ -114,7 +129,6 @@ def editor_post(admin_client, sequence, steps, **fields):
             "is_active": "on",
             "trigger": "manual",
             "reenrol": "never",
-            "exit_on_reply": "on",
             "steps": streamfield([(kind, value) for kind, value, _id in steps]),
             **{name: value for name, value in fields.items() if not isinstance(value, list)},
         }

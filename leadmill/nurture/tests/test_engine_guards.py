@@ -1,16 +1,15 @@
 """The engine's guards: a send step waits for a double opt-in as long as the confirmation
 link lives, asking about the email's own subscription type; a webhook is not called on the
-server's own network (walker.py, actions.py, webhook_urls.py)."""
+server's own network (walker.py, actions.py, leadmill/core/outgoing.py)."""
 
 import datetime as dt
 import logging
-import socket
-from unittest import mock
 
 import pytest
 
 from leadmill.consent.tests.factories import PurposeFactory, consent_give, marketing_purpose
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.core.outgoing import outgoing_network
 
 from .. import engine
 from ..models import Enrollment, Message
@@ -91,24 +90,48 @@ def test_a_webhook_to_a_loopback_receiver_is_refused_logged_and_retried_later(
         Enrollment.State.ACTIVE,
         NOW + dt.timedelta(minutes=1),
     )
-    assert f"refused '{url}'" in caplog.text
+    origin = url.removesuffix("/hook")
+    assert f"refused '{origin}'" in caplog.text
+    assert "/hook" not in caplog.text  # a webhook's path may hold its secret token
 
 
 def test_a_webhook_host_whose_name_resolves_to_a_private_address_is_refused(settings, caplog):
     settings.LEADMILL_WEBHOOK_ALLOW_PRIVATE = False
     enrollment = webhook_enrollment("https://hooks.example.com/lead")
-    internal = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", 0))]
+    attempts = []
+
+    def connect(address, port, timeout):
+        attempts.append(address)
+        raise ConnectionRefusedError
 
     with (
-        mock.patch("leadmill.nurture.webhook_urls.socket.getaddrinfo", return_value=internal),
-        mock.patch("urllib.request.urlopen") as urlopen,
+        outgoing_network(resolve=lambda host, port: ["10.1.2.3"], connect=connect),
         caplog.at_level(logging.WARNING, logger="leadmill.nurture.actions"),
     ):
         engine.enrollments_advance(now=NOW)
 
-    urlopen.assert_not_called()
+    assert attempts == []
     assert "“hooks.example.com” is an address of the server's own or a private network" in (
         caplog.text
     )
     enrollment.refresh_from_db()
     assert enrollment.next_run_at == NOW + dt.timedelta(minutes=1)
+
+
+def test_a_webhook_answered_with_a_redirect_is_not_followed_and_is_retried(
+    receiver,  # noqa: F811
+):
+    handler, url = receiver
+    handler.status = 302  # to /landed on the receiver itself
+    enrollment = webhook_enrollment(url)
+
+    engine.enrollments_advance(now=NOW)
+
+    assert [sorted(request) for request in handler.received] == [
+        ["contact", "enrolled_at", "enrollment_id", "event", "sequence", "step"]
+    ]
+    enrollment.refresh_from_db()
+    assert (enrollment.state, enrollment.next_run_at) == (
+        Enrollment.State.ACTIVE,
+        NOW + dt.timedelta(minutes=1),
+    )
