@@ -197,11 +197,24 @@ _PAGE_VIEW, _CUSTOM = str(EventType.PAGE_VIEW), str(EventType.CUSTOM)
 
 # What the one input edge (leadmill.core.text) may refuse, as it can appear in JSON text:
 # escaped C0 / C1 controls, DEL, surrogates and U+FFFD (raw C0 controls are not JSON; lone
-# surrogates cannot be UTF-8), the same raw. Harmless text matches too (an escaped "é", a
-# backslash before "u00"); such a batch is merely left to the full parser.
-_SUSPICIOUS = re.compile(
-    rb"\\(?:u(?:00[0189]|007[fF]|[dD][89a-fA-F]|[fF][fF][fF][dD])|[bf])|\x7f|\xc2[\x80-\x9f]|\xef\xbf\xbd"
-)
+# surrogates cannot be UTF-8), and the same raw. Harmless text matches too (an escaped "é",
+# a backslash before "u00"); such a batch is merely left to the full parser.
+_SUSPICIOUS_ESCAPE = re.compile(rb"\\(?:u(?:00[0189]|007[fF]|[dD][89a-fA-F]|[fF][fF][fF][dD])|[bf])")
+_RAW_C1 = re.compile(rb"\xc2[\x80-\x9f]")
+
+
+def _suspicious(body: bytes) -> bool:
+    """Whether the body may hold text the edge refuses. Four byte searches in the common
+    case (no backslash, no DEL, no U+0080-U+00BF, no U+FFFD); a regular expression only
+    where one of them is found (one alternation over the whole body cost 5x more)."""
+    return (
+        (b"\\" in body and _SUSPICIOUS_ESCAPE.search(body) is not None)
+        or b"\x7f" in body
+        or (b"\xc2" in body and _RAW_C1.search(body) is not None)
+        or b"\xef\xbf\xbd" in body
+    )
+
+
 # Numbers that may not be finite or may not fit 64 bits (19 digits, a 3-digit exponent).
 _BIG_NUMBER = re.compile(rb"[0-9]{19}|[eE][+-]?[0-9]{3}")
 
@@ -226,7 +239,7 @@ def events_decode(body: bytes, *, max_events: int, now: dt.datetime) -> list[Eve
     the properties kept as the client's JSON text, then the few checks msgspec cannot
     express. ``tracking/tests/test_schemas.py`` holds both functions to the same answers.
     """
-    if _SUSPICIOUS.search(body):  # text the input edge may refuse: let the full parser judge
+    if _suspicious(body):  # text the input edge may refuse: let the full parser judge
         return None
     try:
         raw_events = _batch_decoder.decode(body)

@@ -19,7 +19,7 @@ import time
 from urllib.parse import quote_from_bytes
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, event, given
 from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 
@@ -132,6 +132,7 @@ def test_any_form_post_gets_a_non_5xx_answer_and_every_accepted_post_becomes_a_l
     status, _headers, _content = wsgi_call(f"/f/{form.slug}/", body, **headers)
 
     code = int(status.split()[0])
+    event(f"answered {code}")  # --hypothesis-show-statistics: how the examples spread
     assert code < 500, (status, body[:300], headers)
     submissions_process()  # what a catch-up would find: nothing, the worker already ran
     made = list(Submission.objects.filter(pk__gt=before).values_list("status", flat=True))
