@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from leadmill.contacts.identity import email_normalise, phone_normalise
 from leadmill.contacts.models import Contact, CustomFieldDefinition
 from leadmill.core.errors import ValidationFailed
+from leadmill.core.text import TextValidator
 
 from . import tokens
 from .models import FieldKind, Form
@@ -26,6 +27,9 @@ _max_lengths = {
     FieldKind.COMPANY: 200, FieldKind.ROLE: 100, FieldKind.COMPANY_SIZE: 50, FieldKind.SEGMENT: 100,
     FieldKind.COUNTRY: 60, FieldKind.MESSAGE: 5000, FieldKind.CUSTOM: 500,
 }
+# The one input edge (leadmill.core.text) on every text field: a line break only in a message.
+_SINGLE_LINE = [TextValidator()]
+_MULTI_LINE = [TextValidator(multiline=True)]
 _autocomplete = {
     FieldKind.EMAIL: "email", FieldKind.FIRST_NAME: "given-name", FieldKind.LAST_NAME: "family-name",
     FieldKind.PHONE: "tel", FieldKind.COMPANY: "organization", FieldKind.ROLE: "organization-title",
@@ -63,13 +67,18 @@ def _field_for(form_field, custom_definitions: dict[str, CustomFieldDefinition])
     common = {"label": form_field.display_label, "required": required, "help_text": form_field.help_text}
     if kind == FieldKind.EMAIL:
         return forms.CharField(
-            max_length=254, widget=forms.EmailInput(attrs={**attrs, "inputmode": "email"}), **common,
+            max_length=254, widget=forms.EmailInput(attrs={**attrs, "inputmode": "email"}), validators=_SINGLE_LINE,
+            **common,
             error_messages={"required": _("Enter your email address.")},
         )
     if kind == FieldKind.PHONE:
-        return forms.CharField(max_length=40, widget=forms.TextInput(attrs={**attrs, "type": "tel"}), **common)
+        return forms.CharField(
+            max_length=40, widget=forms.TextInput(attrs={**attrs, "type": "tel"}), validators=_SINGLE_LINE, **common
+        )
     if kind == FieldKind.MESSAGE:
-        return forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), **common)
+        return forms.CharField(
+            max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), validators=_MULTI_LINE, **common
+        )
     if kind == FieldKind.CUSTOM:
         definition = custom_definitions.get(form_field.custom_key)
         if definition is not None:
@@ -83,7 +92,9 @@ def _field_for(form_field, custom_definitions: dict[str, CustomFieldDefinition])
             if definition.field_type == CustomFieldDefinition.FieldType.CHOICE:
                 choices = [("", "—")] + [(c, c) for c in definition.choice_list]
                 return forms.ChoiceField(choices=choices, **common)
-    return forms.CharField(max_length=_max_lengths.get(kind, 200), widget=forms.TextInput(attrs=attrs), **common)
+    return forms.CharField(
+        max_length=_max_lengths.get(kind, 200), widget=forms.TextInput(attrs=attrs), validators=_SINGLE_LINE, **common
+    )
 
 
 def lead_form_class(form: Form) -> type[LeadFormBase]:
@@ -94,7 +105,12 @@ def lead_form_class(form: Form) -> type[LeadFormBase]:
     for form_field in form.fields.all():
         fields[form_field.name] = _field_for(form_field, definitions)
     if "email" not in fields:  # email is always asked: it is how a lead is known
-        fields = {"email": forms.CharField(label=_("Email"), max_length=254, widget=forms.EmailInput()), **fields}
+        fields = {
+            "email": forms.CharField(
+                label=_("Email"), max_length=254, widget=forms.EmailInput(), validators=_SINGLE_LINE
+            ),
+            **fields,
+        }
     for consent in form.consents.all():
         text = consent.purpose.text
         fields[consent.name] = forms.BooleanField(

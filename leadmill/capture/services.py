@@ -35,6 +35,7 @@ from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.middleware import is_database_unavailable
 from leadmill.core.ratelimit import rate_limit_hit
+from leadmill.core.text import text_for_storage, text_problem, value_problem
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
@@ -86,18 +87,43 @@ class SubmissionOutcome:
         return self.status in (Submission.Status.RECEIVED, Submission.Status.ACCEPTED, Submission.Status.SPAM)
 
 
-def _clean_raw(data: dict[str, Any]) -> dict[str, Any]:
-    """What is kept verbatim: every posted value as text, capped, without our hidden fields."""
-    kept: dict[str, Any] = {}
+def _clean_raw(data: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """What is kept verbatim: every posted value as text, capped, without our hidden fields;
+    and the posted fields that cannot be taken, each with why (the one input edge,
+    :mod:`leadmill.core.text`). What is kept can always be stored: a character no column
+    holds (NUL, a lone surrogate) is kept as U+FFFD."""
+    kept: dict[str, str] = {}
+    problems: dict[str, list[str]] = {}
     for key, value in list(data.items())[:100]:
         if key in (RENDER_TOKEN_FIELD, VISITOR_FIELD, PROOF_FIELD):
             continue
-        if isinstance(value, list | tuple):
-            value = value[-1] if value else ""
-        if isinstance(value, bool):
-            value = "on" if value else ""
-        kept[str(key)[:100]] = ("" if value is None else str(value))[:_MAX_VALUE_LENGTH]
-    return kept
+        name = text_for_storage(str(key)[:100])
+        text, problem = _raw_value(value)
+        kept[name] = text
+        if problem is None:
+            problem = text_problem(str(key))
+        if problem is not None:
+            problems[name] = [problem]
+    return kept, problems
+
+
+def _raw_value(value: Any) -> tuple[str, str | None]:
+    """One posted value as the text kept, and why it cannot be taken (``None``: it can).
+
+    A form field holds text, a number or true / false; a list (a field posted twice) is
+    its last value. Text follows the multi-line rule here: the form's own fields say
+    where a line break is not allowed (:func:`.forms.lead_form_class`).
+    """
+    if isinstance(value, list | tuple):
+        value = value[-1] if value else ""
+    if isinstance(value, bool):
+        value = "on" if value else ""
+    if value is None:
+        value = ""
+    if isinstance(value, dict | list | tuple):
+        return "", _("Send this field as text, a number or true / false.")
+    problem = value_problem(value)
+    return text_for_storage(str(value)[:_MAX_VALUE_LENGTH]), problem
 
 
 def _json_value(value: Any) -> Any:
@@ -117,23 +143,31 @@ class PerIpLimit:
 
 
 def submission_receive(
-    *, definition: FormDefinition, data: dict[str, Any], meta: RequestMeta, per_ip: PerIpLimit | None = None
+    *, definition: FormDefinition, data: dict[str, Any], meta: RequestMeta, per_ip: PerIpLimit | None = None,
+    undecodable: dict[str, str] | None = None,
 ) -> SubmissionOutcome:
     """Check one form post and store it with one insert; processing follows in the worker.
 
     Never raises for bad input: the outcome carries the status (received, rejected with
-    per-field errors, spam) and the stored row. A valid post sent sooner than the minimum
-    fill time, or with a render token that already made ``LEADMILL_FORM_TOKEN_POSTS``
-    posts this hour (counted in the shared rate-limit store), is received only with a
-    solved proof-of-work (:mod:`.proof`); without it, it is stored as spam with its
-    validated values (it can be reprocessed). With ``per_ip``, the insert itself counts
+    per-field errors, spam) and the stored row. A post is received only when every posted
+    value passes the one input edge (:mod:`leadmill.core.text`) and the form's fields, so
+    the worker never meets a value it cannot process; ``undecodable`` names the fields the
+    edge could not decode at all (a value nested too deeply), with why. A valid post sent
+    sooner than the minimum fill time, or with a render token that already made
+    ``LEADMILL_FORM_TOKEN_POSTS`` posts this hour (counted in the shared rate-limit store),
+    is received only with a solved proof-of-work (:mod:`.proof`); without it, it is stored
+    as spam with its validated values (it can be reprocessed). With ``per_ip``, the insert itself counts
     the address's posts in the window and stores nothing past the limit: the outcome is
     then ``rate_limited`` and its submission has no ``pk``. Database outages propagate, so
     the edge answers 503 and nothing pretends to be saved.
     """
     form = definition.form
-    raw = _clean_raw(data)
-    status, errors, values, spam = _submission_check(definition, raw=raw, data=data)
+    raw, problems = _clean_raw(data)
+    for name, problem in (undecodable or {}).items():
+        name = text_for_storage(name[:100])
+        raw.setdefault(name, "")
+        problems[name] = [problem]
+    status, errors, values, spam = _submission_check(definition, raw=raw, data=data, problems=problems)
     page_id = str(raw.get(PAGE_FIELD, ""))
     submission = Submission(
         form=form,
@@ -142,13 +176,13 @@ def submission_receive(
         values=values,
         errors=errors,
         spam_reason=spam,
-        page_id=int(page_id) if page_id.isdigit() and len(page_id) < 18 else None,
-        page_url=meta.page_url[: _MAX_LENGTHS["page_url"]],
-        referrer=meta.referrer[: _MAX_LENGTHS["referrer"]],
+        page_id=int(page_id) if page_id.isascii() and page_id.isdigit() and len(page_id) < 18 else None,
+        page_url=_storable(meta.page_url, "page_url"),
+        referrer=_storable(meta.referrer, "referrer"),
         ip_address=ip_for_storage(meta.ip_address),
-        user_agent=meta.user_agent[: _MAX_LENGTHS["user_agent"]],
-        visitor_id=meta.visitor_id[: _MAX_LENGTHS["visitor_id"]],
-        **{name: str(meta.utm.get(name) or raw.get(name) or "")[: _MAX_LENGTHS[name]] for name in UTM_FIELDS},
+        user_agent=_storable(meta.user_agent, "user_agent"),
+        visitor_id=_storable(meta.visitor_id, "visitor_id"),
+        **{name: _storable(str(meta.utm.get(name) or raw.get(name) or ""), name) for name in UTM_FIELDS},
     )
     if not _submission_insert(submission, per_ip=per_ip if submission.ip_address else None):
         return SubmissionOutcome(submission=submission, status=RATE_LIMITED)
@@ -229,11 +263,18 @@ def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = No
     return True
 
 
+def _storable(value: str, column: str) -> str:
+    """A request fact (a header, the page's URL) as its column can hold it: cut to fit, and
+    without the characters no column holds."""
+    return text_for_storage(value[: _MAX_LENGTHS[column]])
+
+
 def _submission_check(
-    definition: FormDefinition, *, raw: dict[str, Any], data: dict[str, Any]
+    definition: FormDefinition, *, raw: dict[str, Any], data: dict[str, Any], problems: dict[str, list[str]]
 ) -> tuple[str, dict, dict, str]:
     """(status, errors, cleaned values, spam reason) of one post. Touches the database only
-    through the shared rate-limit store (posts per token, proofs used)."""
+    through the shared rate-limit store (posts per token, proofs used). ``problems``: the
+    posted fields the input edge refused, each with why."""
     form = definition.form
     if raw.get(HONEYPOT_FIELD, "").strip():
         return Submission.Status.SPAM, {}, {}, "honeypot"
@@ -246,7 +287,7 @@ def _submission_check(
         message = _("This form was open for too long. Please check your details and send it again.")
         return Submission.Status.REJECTED, {"__all__": [message]}, {}, ""
     # Validated first, even when too fast: a quick person sees their mistakes as usual.
-    status, errors, values = _submission_validate(definition, raw=raw, omitted=read.omitted)
+    status, errors, values = _submission_validate(definition, raw=raw, omitted=read.omitted, problems=problems)
     if status == Submission.Status.REJECTED:
         return status, errors, {}, ""
     unproven = ""
@@ -273,15 +314,18 @@ def _render_token_used_up(*, form_id: int, nonce: str) -> bool:
 
 
 def _submission_validate(
-    definition: FormDefinition, *, raw: dict[str, Any], omitted: frozenset[str] = frozenset()
+    definition: FormDefinition, *, raw: dict[str, Any], omitted: frozenset[str] = frozenset(),
+    problems: dict[str, list[str]] | None = None,
 ) -> tuple[str, dict, dict]:
-    """(received or rejected, errors, cleaned values) of what was sent, by the form's rules."""
+    """(received or rejected, errors, cleaned values) of what was sent, by the form's rules;
+    ``problems``: the posted fields the input edge refused, each with why."""
     django_form = definition.form_class(data=raw)
     for name in omitted:  # progressive profiling left these out for this person
         if name != "email":
             django_form.fields.pop(name, None)
-    if not django_form.is_valid():
+    if not django_form.is_valid() or problems:
         errors = {name: [str(e) for e in errs] for name, errs in django_form.errors.items()}
+        errors.update(problems or {})  # the edge's reason is the clearer one for these fields
         return Submission.Status.REJECTED, errors, {}
     values = {name: _json_value(value) for name, value in django_form.cleaned_data.items()}
     # The consent text version each checkbox showed, kept with the answer as its proof.

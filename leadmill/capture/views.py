@@ -7,12 +7,11 @@ Thin: they check the request (method, size, content type, origin, rate), hand th
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import (
     FileResponse,
     Http404,
@@ -20,6 +19,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -28,8 +28,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from leadmill.core.errors import ValidationFailed
 from leadmill.core.http import client_ip
 from leadmill.core.ratelimit import rate_limit_hit
+from leadmill.core.text import json_object_decode
 
 from . import opt_in, proof, services, tokens
 from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
@@ -51,7 +53,10 @@ FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"
 
 
 def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[" and the like: no origin
+        return ""
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
 
 
@@ -143,26 +148,32 @@ def form_post(request, slug: str):
         return _rate_limited(request, form, retry_after, wants_json=wants_json)
 
     try:
-        data = _request_data(request)
+        data, undecodable = _request_data(request)
     except RequestDataTooBig:
         return _error(request, form, 413, _("The form data is too large."), wants_json=wants_json, code="too_large")
-    except ValueError:
+    except (TooManyFieldsSent, TooManyFilesSent):
+        return _error(request, form, 400, _("The form has too many fields: send only the form's own fields."),
+                      wants_json=wants_json, code="too_many_fields")
+    except (ValidationFailed, MultiPartParserError, ValueError):
         return _error(request, form, 400, _("The form data could not be read: send a JSON object or form fields."),
                       wants_json=wants_json, code="malformed")
 
+    referer = request.META.get("HTTP_REFERER", "")
     meta = services.RequestMeta(
         ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        referrer=str(data.get("_referrer") or request.META.get("HTTP_REFERER", "")),
-        page_url=str(data.get("_url") or request.META.get("HTTP_REFERER", "")),
-        visitor_id=str(request.COOKIES.get("lm_vid") or data.get(VISITOR_FIELD) or ""),
-        utm=_utm_from(data, request.META.get("HTTP_REFERER", "")),
+        referrer=_text(data.get("_referrer")) or referer,
+        page_url=_text(data.get("_url")) or referer,
+        visitor_id=str(request.COOKIES.get("lm_vid") or _text(data.get(VISITOR_FIELD))),
+        utm=_utm_from(data, referer),
     )
     # Without Redis the per-address limit is checked by the insert itself (one statement).
     per_ip = None if settings.REDIS_URL else services.PerIpLimit(
         limit=settings.LEADMILL_RATE_LIMIT_PER_IP, window_s=settings.LEADMILL_RATE_LIMIT_WINDOW
     )
-    outcome = services.submission_receive(definition=definition, data=data, meta=meta, per_ip=per_ip)
+    outcome = services.submission_receive(
+        definition=definition, data=data, meta=meta, per_ip=per_ip, undecodable=undecodable
+    )
     if outcome.status == services.RATE_LIMITED:
         return _rate_limited(request, form, settings.LEADMILL_RATE_LIMIT_WINDOW, wants_json=wants_json)
     form_submission_counted(form_id=form.pk)
@@ -196,27 +207,41 @@ def rate_limit_retry_after(*, form: Form, ip: str | None) -> int | None:
     return None
 
 
-def _request_data(request) -> dict:
+def _request_data(request) -> tuple[dict, dict[str, str]]:
+    """The posted fields, and the JSON fields too deeply nested to decode (with why).
+
+    Raises ValidationFailed (not a JSON object), Django's RequestDataTooBig,
+    TooManyFieldsSent, TooManyFilesSent or MultiPartParserError. What the values may hold
+    is judged by :func:`.services.submission_receive`, for every content type alike.
+    """
     if request.content_type == "application/json":
-        data = json.loads(request.body or b"{}")
-        if not isinstance(data, dict):
-            raise ValueError("expected a JSON object")
-        return data
-    return {key: request.POST.get(key) for key in request.POST}
+        return json_object_decode(request.body)
+    return {key: request.POST.get(key) for key in request.POST}, {}
+
+
+def _text(value) -> str:
+    """A posted value used as request context (the page's URL, the visitor): text only."""
+    return value if isinstance(value, str) else ""
+
+
+def _query_utm(url: str) -> dict[str, str]:
+    from urllib.parse import parse_qs
+
+    try:
+        query = parse_qs(urlsplit(url).query)
+    except ValueError:  # not a URL ("http://[")
+        return {}
+    return {key: query[key][0] for key in services.UTM_FIELDS if query.get(key)}
 
 
 def _utm_from(data: dict, referrer: str) -> dict[str, str]:
     """UTM parameters posted with the form, else those of the page the form was on."""
-    from urllib.parse import parse_qs
-
-    utm = {key: str(data.get(key) or "") for key in services.UTM_FIELDS if data.get(key)}
+    utm = {key: _text(data.get(key)) for key in services.UTM_FIELDS if _text(data.get(key))}
     if not utm and referrer:
-        query = parse_qs(urlsplit(referrer).query)
-        utm = {key: query[key][0] for key in services.UTM_FIELDS if query.get(key)}
-    url = str(data.get("_url") or "")
+        utm = _query_utm(referrer)
+    url = _text(data.get("_url"))
     if not utm and url:
-        query = parse_qs(urlsplit(url).query)
-        utm = {key: query[key][0] for key in services.UTM_FIELDS if query.get(key)}
+        utm = _query_utm(url)
     return utm
 
 
@@ -276,14 +301,22 @@ def _form_again(request, definition: FormDefinition, submission, data: dict, err
     """The form's page again (400), with what was sent and the errors."""
     form = definition.form
     page = _landing_page(submission.page_id)
-    public_form = public_form_for(form, page=page, data={k: v for k, v in data.items() if isinstance(v, str)},
-                                  render_token=token, page_id=submission.page_id)
-    public_form.django_form.is_valid()
+    # The values as stored: what could not be stored is shown as U+FFFD, never echoed raw.
+    public_form = public_form_for(form, page=page, data=submission.data, render_token=token,
+                                  page_id=submission.page_id)
+    django_form = public_form.django_form
+    django_form.is_valid()
+    elsewhere = list(errors.get("__all__", []))
     for field, messages in errors.items():
-        if field != "__all__" and field in public_form.django_form.fields and field not in public_form.django_form.errors:
-            for message in messages:
-                public_form.django_form.add_error(field, message)
-    public_form.non_field_error = " ".join(errors.get("__all__", []))
+        if field == "__all__":
+            continue
+        if field not in django_form.fields:  # a posted field the form does not show
+            elsewhere.extend(f"{field}: {message}" for message in messages)
+            continue
+        django_form.errors.pop(field, None)  # the edge's reason replaces the form's own
+        for message in messages:
+            django_form.add_error(field, message)
+    public_form.non_field_error = " ".join(elsewhere)
     if page is not None:
         return page.specific.render_with_form(request, public_form, status=400)
     return TemplateResponse(request, "capture/form_page.html", {"lead_form": public_form, "form": form}, status=400)

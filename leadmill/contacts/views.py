@@ -15,7 +15,6 @@ them (DESIGN.md layers):
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +42,7 @@ from wagtail.permissions import ModelPermissionPolicy
 
 from leadmill.core.errors import DomainError, ValidationFailed
 from leadmill.core.registry import contact_timeline
+from leadmill.core.text import text_for_export
 
 from . import selectors
 from .identity import email_normalise, phone_normalise
@@ -85,29 +85,47 @@ class LimitedPermissionPolicy(ModelPermissionPolicy):
         return super().users_with_any_permission([a for a in actions if a in self.actions])
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().\-/]*$")
+class ExportRowFailed(Exception):
+    """A row of an export could not be written. Says which row and what kind of error,
+    never the cell's value: cells hold personal data, and this reaches the log."""
 
 
 class SafeSpreadsheetExportMixin:
-    """CSV exports that a spreadsheet cannot run as formulas.
+    """The one way Leadmill exports a listing (CSV and XLSX): every cell through
+    :func:`leadmill.core.text.text_for_export`, whatever the column.
 
-    Names and messages come from public forms: a value such as ``=HYPERLINK(…)`` is written
-    as ``'=HYPERLINK(…)`` so Excel or LibreOffice show it as text (OWASP "CSV injection").
-    Phone numbers and signed numbers ("+5511…", "-3") are left as they are. Wagtail's XLSX
-    export already stores such values as text.
+    Exports never break on what is stored: rows written by older versions may hold control
+    characters an XLSX cell cannot take (openpyxl refuses them) or lone surrogates a CSV
+    cannot encode; they are written as U+FFFD. A value a spreadsheet would run as a formula
+    (``=HYPERLINK(…)``, OWASP "CSV injection") gets a leading apostrophe; phone numbers and
+    signed numbers ("+5511…", "-3") are left as they are. Should a row still fail, the
+    error names the row, not its values (no personal data in logs).
     """
 
     def preprocess_field_value(self, field, value, export_format):
-        value = super().preprocess_field_value(field, value, export_format)
-        if (
-            export_format == self.FORMAT_CSV
-            and isinstance(value, str)
-            and value.startswith(_FORMULA_START)
-            and not _PLAIN_NUMBER.match(value)
-        ):
-            return "'" + value
-        return value
+        return text_for_export(super().preprocess_field_value(field, value, export_format))
+
+    def write_csv_row(self, writer, row_dict):
+        row = self._export_row_next()
+        try:
+            return super().write_csv_row(writer, row_dict)
+        except Exception as exc:
+            raise ExportRowFailed(_row_failed_message(row, exc)) from None
+
+    def generate_xlsx_row(self, worksheet, row_dict, date_format=None):
+        row = self._export_row_next()
+        try:
+            yield from super().generate_xlsx_row(worksheet, row_dict, date_format=date_format)
+        except Exception as exc:
+            raise ExportRowFailed(_row_failed_message(row, exc)) from None
+
+    def _export_row_next(self) -> int:
+        self._export_rows = getattr(self, "_export_rows", 0) + 1
+        return self._export_rows
+
+
+def _row_failed_message(row: int, exc: Exception) -> str:
+    return f"row {row} of the export (after the heading) could not be written: {type(exc).__name__}"
 
 
 @dataclasses.dataclass(frozen=True)

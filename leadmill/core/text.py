@@ -20,6 +20,7 @@ export escapes what its format cannot hold instead of breaking on it.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -38,6 +39,9 @@ _NOT_ALLOWED_MULTI_LINE = re.compile(f"[{_CONTROL_MULTI_LINE}\ud800-\udfff\ufffd
 _NOT_ALLOWED_SINGLE_LINE = re.compile(f"[{_CONTROL_MULTI_LINE}\n\r\ud800-\udfff\ufffd]")
 # What an XLSX cell cannot hold (XML 1.0 forbids these); CSV readers choke on NUL alike.
 _NOT_EXPORTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# What no column of either engine can hold: NUL (PostgreSQL text and jsonb refuse it) and
+# lone surrogates (UTF-8 cannot encode them).
+_NOT_STORABLE = re.compile("[\x00\ud800-\udfff]")
 # Text a spreadsheet reads as a formula (CSV / formula injection); a signed number or a
 # phone number ("+55 11 98765-4321") is left as it is.
 _FORMULA = re.compile(r"^(?:[=@\t\r]|[+-](?![\d\s().-]*$))")
@@ -81,6 +85,100 @@ def bytes_decode(raw: bytes, *, field: str = "body") -> str:
             "position": exc.start
         }
         raise ValidationFailed(message, field_errors={field: [message]}) from exc
+
+
+def text_for_storage(value: str) -> str:
+    """``value`` with what no column can hold (NUL, lone surrogates) replaced by U+FFFD.
+
+    Not a way to accept text: for the verbatim copy of a post that is refused (kept so
+    nothing a person sent is lost) and for request headers, which are stored as sent.
+    """
+    return _NOT_STORABLE.sub("\ufffd", value) if _NOT_STORABLE.search(value) else value
+
+
+def json_object_decode(body: bytes, *, field: str = "body") -> tuple[dict[str, Any], dict[str, str]]:
+    """The members of a JSON object body, and why each member that cannot be taken cannot.
+
+    Returns ``(members, problems)``: ``problems`` maps a member's name to a sentence for
+    the person, for a member nested too deeply to decode (its value is left out of
+    ``members``). Bytes that are not UTF-8 inside a string become lone surrogates, so
+    :func:`text_problem` names the field that held them; the caller checks the values
+    (:func:`value_problem`). Raises ValidationFailed naming ``field`` when the body is not
+    a JSON object.
+    """
+    text = body.decode("utf-8", errors="surrogateescape")
+    try:
+        try:
+            members = json.loads(text or "{}")
+        except RecursionError:
+            return _json_members_decode(text)
+    except ValueError:  # includes the digits limit of huge integers
+        members = None
+    if not isinstance(members, dict):
+        message = _("The body could not be read: send a JSON object.")
+        raise ValidationFailed(message, code="malformed", field_errors={field: [message]})
+    return members, {}
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_decoder = json.JSONDecoder()
+
+
+def _json_members_decode(text: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`json_object_decode` for a body too deep for the recursive decoder: the
+    object's members one by one, a member that is too deep skipped (iteratively) and
+    named. Raises ValueError for a body that is not a JSON object."""
+    members: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    at = _WHITESPACE.match(text, 0).end()
+    if text[at : at + 1] != "{":
+        raise ValueError("not an object")
+    at = _WHITESPACE.match(text, at + 1).end()
+    if text[at : at + 1] == "}":
+        return members, problems
+    while True:
+        if text[at : at + 1] != '"':
+            raise ValueError("expected a member name")
+        name, at = json.decoder.scanstring(text, at + 1)
+        at = _WHITESPACE.match(text, at).end()
+        if text[at : at + 1] != ":":
+            raise ValueError("expected ':'")
+        at = _WHITESPACE.match(text, at + 1).end()
+        try:
+            members[name], at = _decoder.raw_decode(text, at)
+        except RecursionError:
+            members.pop(name, None)
+            problems[name] = _("This value is nested too deeply (at most %(depth)d levels).") % {
+                "depth": MAX_DEPTH
+            }
+            at = _json_value_skip(text, at)
+        at = _WHITESPACE.match(text, at).end()
+        if text[at : at + 1] == "}":
+            if _WHITESPACE.match(text, at + 1).end() != len(text):
+                raise ValueError("extra data")
+            return members, problems
+        if text[at : at + 1] != ",":
+            raise ValueError("expected ',' or '}'")
+        at = _WHITESPACE.match(text, at + 1).end()
+
+
+def _json_value_skip(text: str, at: int) -> int:
+    """Where the JSON array or object starting at ``at`` ends, without recursion (its
+    strings are scanned so brackets inside them do not count)."""
+    depth = 0
+    while at < len(text):
+        character = text[at]
+        if character == '"':
+            _string, at = json.decoder.scanstring(text, at + 1)
+            continue
+        if character in "[{":
+            depth += 1
+        elif character in "]}":
+            depth -= 1
+            if depth == 0:
+                return at + 1
+        at += 1
+    raise ValueError("unterminated value")
 
 
 def value_problem(

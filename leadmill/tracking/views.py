@@ -22,8 +22,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from leadmill.core.errors import ValidationFailed
 from leadmill.core.http import client_ip_of
 from leadmill.core.ratelimit import rate_limit_hit
+from leadmill.core.text import bytes_decode
 
 from . import services
 from .schemas import BatchInvalid, events_parse, visitor_id_valid
@@ -109,7 +111,9 @@ def collect(request):
     if len(body) > max_bytes:
         return _error(413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes})
     try:
-        payload = json.loads(body)
+        payload = json.loads(bytes_decode(body))
+    except ValidationFailed as exc:  # not UTF-8: the one input edge says where
+        return _cors(_error(400, "malformed", exc.message), origin, allowed)
     except (ValueError, RecursionError):
         return _cors(_error(400, "malformed", _("The body is not valid JSON.")), origin, allowed)
     try:

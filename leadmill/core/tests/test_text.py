@@ -10,8 +10,10 @@ from leadmill.core.text import (
     MAX_INT,
     TextValidator,
     bytes_decode,
+    json_object_decode,
     text_clean,
     text_for_export,
+    text_for_storage,
     text_problem,
     value_clean,
     value_problem,
@@ -129,3 +131,35 @@ def test_the_validator_refuses_in_a_django_form():
 )
 def test_exports_escape_what_they_cannot_write(stored, exported):
     assert text_for_export(stored) == exported
+
+
+def test_text_for_storage_replaces_only_what_no_column_holds():
+    assert text_for_storage("Ana\x00\ud800\x0b é") == "Ana\ufffd\ufffd\x0b é"
+    assert text_for_storage("plain") == "plain"
+
+
+def test_json_object_decode_names_the_member_nested_too_deeply():
+    deep = b'{"a":' * 5000 + b'"[not a bracket {"' + b"}" * 5000
+    body = b'{"email": "ana@example.com", "first_name": ' + deep + b', "n": [1, {"x": "y"}]}'
+
+    members, problems = json_object_decode(body)
+
+    assert members == {"email": "ana@example.com", "n": [1, {"x": "y"}]}
+    assert problems == {"first_name": "This value is nested too deeply (at most 5 levels)."}
+
+
+def test_json_object_decode_keeps_invalid_utf8_in_a_string_for_the_text_rule_to_name():
+    members, problems = json_object_decode(b'{"email": "\xff\xfe@example.com"}')
+
+    assert problems == {}
+    assert text_problem(members["email"]) == "This text is not valid UTF-8; send it again as UTF-8 text."
+
+
+@pytest.mark.parametrize(
+    "body", [b"[1]", b'"x"', b"{", b'{"a": 1} trailing', b"\xff{}", b"1" * 5000, b"[" * 5000 + b"]" * 5000,
+             b'{"a": ' + b"[" * 5000 + b"]" * 4999 + b"}"]
+)
+def test_json_object_decode_refuses_a_body_that_is_not_a_json_object(body):
+    with pytest.raises(ValidationFailed) as caught:
+        json_object_decode(body)
+    assert caught.value.code == "malformed"

@@ -58,6 +58,29 @@ BATCHES = [
     [view(utm={"utm_source": "x" * 201})],
     [view(consent="yes")],
     [view(url="https://www.example.com/\u0000")],
+    # the one input edge (leadmill.core.text): both refuse
+    [view(name="a\ud800")],
+    [view(url="https://www.example.com/\udfff")],
+    [view(referrer="https://www.example.com/\ufffd")],
+    [view(name="a\x0bb")],
+    [view(name="a\x85b")],
+    [view(name="a\x7f")],
+    [view(name="one\ntwo")],
+    [view(utm={"utm_source": "a\rb"})],
+    [view(utm={"utm_source": "news\x01"})],
+    [view(properties={"n": float("nan")})],
+    [view(properties={"n": float("inf")})],
+    [view(properties={"n": 2**70})],
+    [view(properties={"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}})],
+    [view(properties={str(i): i for i in range(101)})],
+    [view(properties={"k\x01": 1})],
+    # near the edge's bounds: valid, and judged alike
+    [view(properties={"text": "line\nbreaks\r\n", "tab": "\t"})],
+    [view(properties={"n": 2**63 - 1, "m": -(2**63) + 1, "f": 1.5e300})],
+    [view(properties={"a": {"b": {"c": {"d": 1}}}})],
+    [view(properties={str(i): i for i in range(100)})],
+    [view(properties={"é": "\u00e9", "emoji": "\U0001f389"})],
+    [view(name="  padded\t ")],
     [view()] * 3,  # over max_events=2 below
     "not a list",
     [1, 2],
@@ -102,7 +125,7 @@ def test_the_fast_parser_takes_the_common_batches():
 def test_every_invalid_batch_is_left_to_the_full_parser():
     invalid = [payload for payload in BATCHES if parse(payload, 2 if payload == [view()] * 3 else 50) == "invalid"]
 
-    assert len(invalid) == 26
+    assert len(invalid) == 41
     for payload in invalid:
         assert events_decode(json.dumps(payload).encode(), max_events=2 if payload == [view()] * 3 else 50, now=NOW) is None
 
