@@ -12,11 +12,9 @@ import datetime as dt
 import logging
 
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from leadmill.core import events
-from leadmill.tracking.models import Event
 
 from . import fit_rules, rules
 from .events import ScoresRecomputed
@@ -84,22 +82,19 @@ def scores_upsert(*, at: dt.datetime, contact_ids: list[int] | None) -> int:
     ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE changed``; returns the rows written."""
     select, select_params = _scores_select(at=at, contact_ids=contact_ids)
     table = connection.ops.quote_name(ContactScore._meta.db_table)
-    last_event_id = Event.objects.aggregate(last=Max("pk"))["last"] or 0
     sql = (
         f"INSERT INTO {table} (contact_id, fit_score, engagement_score, engagement_at, intent_at, "  # noqa: S608 -- quoted names, compiled SQL and placeholders only
-        f"last_event_id, updated_at) "
-        f"SELECT s.contact_id, s.fit_score, s.engagement_score, %s, s.intent_at, %s, %s "
+        f"updated_at) "
+        f"SELECT s.contact_id, s.fit_score, s.engagement_score, %s, s.intent_at, %s "
         f"FROM ({select}) s WHERE true "
         f"ON CONFLICT (contact_id) DO UPDATE SET fit_score = excluded.fit_score, "
         f"engagement_score = excluded.engagement_score, engagement_at = excluded.engagement_at, "
-        f"intent_at = excluded.intent_at, updated_at = excluded.updated_at, "
-        f"last_event_id = CASE WHEN excluded.last_event_id > {table}.last_event_id "
-        f"THEN excluded.last_event_id ELSE {table}.last_event_id END "
+        f"intent_at = excluded.intent_at, updated_at = excluded.updated_at "
         f"WHERE {table}.fit_score <> excluded.fit_score "
         f"OR {_engagement_changed_sql(table, 'excluded')}"
     )
     reference = rules.reference_param(at)
-    params = [reference, last_event_id, reference, *select_params, reference]
+    params = [reference, reference, *select_params, reference]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -119,13 +114,12 @@ def _scores_write_by_column(*, at: dt.datetime) -> int:
     computed once into a temporary table, with what changed for each lead, then written
     by up to three statements: the fit where it changed; engagement, its reference time
     and intent where they changed; the leads without a score row. Both updates move
-    ``last_event_id`` and ``updated_at`` as the upsert does. A lead whose fit alone changed
+    ``updated_at`` as the upsert does. A lead whose fit alone changed
     keeps its stored engagement and its reference time (its value now is the same). A lead
     counts once in the rows written, whatever changed.
     """
     select, select_params = _scores_select(at=at, contact_ids=None)
     table = connection.ops.quote_name(ContactScore._meta.db_table)
-    last_event_id = Event.objects.aggregate(last=Max("pk"))["last"] or 0
     reference = rules.reference_param(at)
     computed = (
         "SELECT s.contact_id, s.fit_score, s.engagement_score, s.intent_at, "  # noqa: S608 -- quoted names and compiled SQL only
@@ -135,7 +129,7 @@ def _scores_write_by_column(*, at: dt.datetime) -> int:
         f"FROM ({select}) s LEFT JOIN {table} stored ON stored.contact_id = s.contact_id"
     )
     moved = (
-        f"last_event_id = MAX({table}.last_event_id, %s), updated_at = %s "
+        "updated_at = %s "
         f"FROM {RECOMPUTED} r WHERE r.contact_id = {table}.contact_id AND NOT r.is_new"
     )
     with connection.cursor() as cursor:
@@ -151,18 +145,18 @@ def _scores_write_by_column(*, at: dt.datetime) -> int:
             )
             cursor.execute(
                 f"UPDATE {table} SET fit_score = r.fit_score, {moved} AND r.fit_changed",  # noqa: S608
-                [last_event_id, reference],
+                [reference],
             )
             cursor.execute(
                 f"UPDATE {table} SET engagement_score = r.engagement_score, "  # noqa: S608
                 f"engagement_at = %s, intent_at = r.intent_at, {moved} AND r.engagement_changed",
-                [reference, last_event_id, reference],
+                [reference, reference],
             )
             cursor.execute(
                 f"INSERT INTO {table} (contact_id, fit_score, engagement_score, engagement_at, "  # noqa: S608
-                "intent_at, last_event_id, updated_at) SELECT contact_id, fit_score, "
-                f"engagement_score, %s, intent_at, %s, %s FROM {RECOMPUTED} WHERE is_new",
-                [reference, last_event_id, reference],
+                "intent_at, updated_at) SELECT contact_id, fit_score, "
+                f"engagement_score, %s, intent_at, %s FROM {RECOMPUTED} WHERE is_new",
+                [reference, reference],
             )
             cursor.execute(
                 f"SELECT COUNT(*) FROM {RECOMPUTED} "  # noqa: S608
