@@ -166,6 +166,39 @@ def test_a_batch_of_anonymous_visitors_or_of_a_bot_publishes_nothing(
     assert engagement_of(contact) == 0
 
 
+@pytest.mark.parametrize(
+    ("user_agent", "engagement"),
+    [
+        ("Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", 0),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 0),
+        (BROWSER, 5),
+    ],
+)
+def test_a_bots_cta_click_never_raises_a_score_and_a_persons_does(
+    django_capture_on_commit_callbacks, user_agent, engagement
+):
+    contact = ContactFactory()
+    VisitorFactory(id="visitor-0000000000000003", contact=contact)
+    EngagementRule.objects.create(name="click", event_type="cta_click", points=5)
+    contact_score_refresh(contact_id=contact.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        events_ingest(
+            events=[
+                EventIn(
+                    type="cta_click",
+                    url="https://x.example/",
+                    occurred_at=dt.datetime.now(dt.UTC),
+                    visitor_id="visitor-0000000000000003",
+                )
+            ],
+            meta=CollectMeta(user_agent=user_agent),
+        )
+
+    assert Event.objects.get(contact=contact).is_bot is (engagement == 0)
+    assert engagement_of(contact) == pytest.approx(engagement, rel=1e-4)
+
+
 def test_a_repeated_delivery_of_an_ingest_batch_counts_its_events_once(
     django_capture_on_commit_callbacks,
 ):
