@@ -33,7 +33,8 @@ class ActiveRules:
     engagement: list[EngagementRule]
 
 
-def _rules_active() -> ActiveRules:
+def rules_active() -> ActiveRules:
+    """The active fit and engagement rules, in the order the statement adds them."""
     return ActiveRules(
         fit=list(FitRule.objects.filter(is_active=True).order_by("pk")),
         engagement=list(
@@ -42,11 +43,15 @@ def _rules_active() -> ActiveRules:
     )
 
 
-def _scores_select(*, at: dt.datetime, contact_ids: list[int] | None) -> tuple[str, list]:
+def _scores_select(
+    *,
+    at: dt.datetime,
+    contact_ids: list[int] | None,
+    active: ActiveRules,
+    settings: ScoringSettings,
+) -> tuple[str, list]:
     """``SELECT contact_id, fit_score, engagement_score, intent_at`` of every contact (or of
     ``contact_ids``) from the active rules, with its parameters."""
-    active = _rules_active()
-    settings = ScoringSettings.load()
     fit_sql, fit_params = fit_rules.fit_queryset(
         active.fit, contact_ids=contact_ids
     ).query.sql_with_params()
@@ -61,13 +66,13 @@ def _scores_select(*, at: dt.datetime, contact_ids: list[int] | None) -> tuple[s
     return sql, [*fit_params, *engagement.params]
 
 
-def _engagement_changed_sql(stored: str, computed: str) -> str:
+def _engagement_changed_sql(stored: str, computed: str, *, half_life_days: float) -> str:
     """True when the stored engagement (``stored``: a table alias), decayed to the reference
     time (the first ``%s``), or the intent time differs from the ``computed`` row's."""
     stored_now = rules.decay_sql(
         f"{stored}.engagement_score",
         f"{stored}.engagement_at",
-        ScoringSettings.load().half_life_days,
+        half_life_days,
     )
     distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     return (
@@ -77,10 +82,20 @@ def _engagement_changed_sql(stored: str, computed: str) -> str:
     )
 
 
-def scores_upsert(*, at: dt.datetime, contact_ids: list[int] | None) -> int:
+def scores_upsert(
+    *,
+    at: dt.datetime,
+    contact_ids: list[int] | None,
+    active: ActiveRules | None = None,
+    settings: ScoringSettings | None = None,
+) -> int:
     """Write the scores of every contact (or of ``contact_ids``) from the rules in one
-    ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE changed``; returns the rows written."""
-    select, select_params = _scores_select(at=at, contact_ids=contact_ids)
+    ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE changed``; returns the rows written.
+    ``active`` and ``settings``, when the caller has them, save reading them again."""
+    settings = settings or ScoringSettings.load()
+    select, select_params = _scores_select(
+        at=at, contact_ids=contact_ids, active=active or rules_active(), settings=settings
+    )
     table = connection.ops.quote_name(ContactScore._meta.db_table)
     sql = (
         f"INSERT INTO {table} (contact_id, fit_score, engagement_score, engagement_at, intent_at, "  # noqa: S608 -- quoted names, compiled SQL and placeholders only
@@ -91,7 +106,7 @@ def scores_upsert(*, at: dt.datetime, contact_ids: list[int] | None) -> int:
         f"engagement_score = excluded.engagement_score, engagement_at = excluded.engagement_at, "
         f"intent_at = excluded.intent_at, updated_at = excluded.updated_at "
         f"WHERE {table}.fit_score <> excluded.fit_score "
-        f"OR {_engagement_changed_sql(table, 'excluded')}"
+        f"OR {_engagement_changed_sql(table, 'excluded', half_life_days=settings.half_life_days)}"
     )
     reference = rules.reference_param(at)
     params = [reference, reference, *select_params, reference]
@@ -118,14 +133,18 @@ def _scores_write_by_column(*, at: dt.datetime) -> int:
     keeps its stored engagement and its reference time (its value now is the same). A lead
     counts once in the rows written, whatever changed.
     """
-    select, select_params = _scores_select(at=at, contact_ids=None)
+    settings = ScoringSettings.load()
+    select, select_params = _scores_select(
+        at=at, contact_ids=None, active=rules_active(), settings=settings
+    )
     table = connection.ops.quote_name(ContactScore._meta.db_table)
     reference = rules.reference_param(at)
     computed = (
         "SELECT s.contact_id, s.fit_score, s.engagement_score, s.intent_at, "  # noqa: S608 -- quoted names and compiled SQL only
         "stored.contact_id IS NULL AS is_new, "
         "stored.fit_score IS NOT s.fit_score AS fit_changed, "
-        f"{_engagement_changed_sql('stored', 's')} AS engagement_changed "
+        f"{_engagement_changed_sql('stored', 's', half_life_days=settings.half_life_days)} "
+        "AS engagement_changed "
         f"FROM ({select}) s LEFT JOIN {table} stored ON stored.contact_id = s.contact_id"
     )
     moved = (

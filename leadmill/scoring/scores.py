@@ -24,7 +24,7 @@ from .events import ScoreChanged
 from .models import ContactScore, EngagementRule, ScoreAdjustment, ScoringSettings
 from .predictions import predictive_store
 from .qualification import contact_qualify
-from .recompute import ENGAGEMENT_EPSILON, scores_upsert
+from .recompute import ENGAGEMENT_EPSILON, ActiveRules, rules_active, scores_upsert
 from .selectors import engagement_now
 
 logger = logging.getLogger(__name__)
@@ -78,13 +78,11 @@ def contact_score_refresh(*, contact_id: int, at: dt.datetime | None = None) -> 
 # --- Incremental: new tracking events ------------------------------------------------------------
 
 
-def _counting(events_: Sequence[Event]) -> set[int]:
-    """The leads of ``events_`` with at least one event an active engagement rule counts
-    (one query for the rules): an event no rule counts cannot move a score."""
+def _counting(events_: Sequence[Event], engagement_rules: Sequence[EngagementRule]) -> set[int]:
+    """The leads of ``events_`` with at least one event an active engagement rule counts:
+    an event no rule counts cannot move a score."""
     by_type: dict[str, list[EngagementRule]] = defaultdict(list)
-    for rule in EngagementRule.objects.filter(
-        is_active=True, event_type__in={event.type for event in events_}
-    ).select_related("form"):
+    for rule in engagement_rules:
         by_type[rule.event_type].append(rule)
     return {
         event.contact_id
@@ -93,16 +91,22 @@ def _counting(events_: Sequence[Event]) -> set[int]:
     }
 
 
+def _written(score: ContactScore) -> tuple:
+    return (score.fit_score, score.engagement_score, score.engagement_at, score.intent_at)
+
+
 def _contacts_engagement_refresh(
-    *, contact_ids: Collection[int], settings: ScoringSettings, at: dt.datetime
-) -> None:
+    *, contact_ids: Collection[int], active: ActiveRules, at: dt.datetime
+) -> dict[int, ContactScore | None]:
     """Rescore the leads ``contact_ids`` from their events, one statement for all, in one
     transaction; then, for each lead whose scores moved, ScoreChanged, temperature and stage.
+    Returns each lead's scores.
 
     The score rows are locked (in contact order, so two batches never deadlock) before the
     statement reads the events, so a delivery that waited for the lock sees every event
     committed before it. A lead without a score row yet gets :func:`contact_score_refresh`.
     """
+    settings = ScoringSettings.load()
     with transaction.atomic():
         stored = {
             score.contact_id: score
@@ -110,6 +114,7 @@ def _contacts_engagement_refresh(
             .filter(contact_id__in=sorted(contact_ids))
             .order_by("contact_id")
         }
+        scores: dict[int, ContactScore | None] = {}
         if stored:
             before = {
                 pk: (
@@ -118,10 +123,11 @@ def _contacts_engagement_refresh(
                 )
                 for pk, score in stored.items()
             }
-            scores_upsert(at=at, contact_ids=sorted(stored))
+            scores_upsert(at=at, contact_ids=sorted(stored), active=active, settings=settings)
             for score in ContactScore.objects.filter(contact_id__in=sorted(stored)).order_by(
                 "contact_id"
             ):
+                scores[score.contact_id] = score
                 if _written(stored[score.contact_id]) == _written(score):
                     continue  # the statement wrote nothing: no score moved
                 _score_event_publish(
@@ -129,11 +135,8 @@ def _contacts_engagement_refresh(
                 )
                 contact_qualify(score=score, settings=settings, at=at)
     for contact_id in sorted(set(contact_ids) - stored.keys()):
-        contact_score_refresh(contact_id=contact_id, at=at)
-
-
-def _written(score: ContactScore) -> tuple:
-    return (score.fit_score, score.engagement_score, score.engagement_at, score.intent_at)
+        scores[contact_id] = contact_score_refresh(contact_id=contact_id, at=at)
+    return scores
 
 
 def score_apply_event(*, event_id: int, at: dt.datetime | None = None) -> ContactScore | None:
@@ -151,17 +154,19 @@ def score_apply_event(*, event_id: int, at: dt.datetime | None = None) -> Contac
     """
     at = at or timezone.now()
     event = Event.objects.filter(pk=event_id).first()
-    if event is None or event.contact_id is None or event.is_bot or not _counting([event]):
+    if event is None or event.contact_id is None or event.is_bot:
         return None
-    _contacts_engagement_refresh(
-        contact_ids=[event.contact_id], settings=ScoringSettings.load(), at=at
-    )
-    return ContactScore.objects.filter(contact_id=event.contact_id).first()
+    active = rules_active()
+    if not _counting([event], active.engagement):
+        return None
+    return _contacts_engagement_refresh(contact_ids=[event.contact_id], active=active, at=at)[
+        event.contact_id
+    ]
 
 
 def score_events_apply(*, event_ids: Collection[int], at: dt.datetime | None = None) -> int:
     """:func:`score_apply_event` for a batch of new events (an ingest batch of the collect
-    endpoint): one query for the events, one for the rules, then one statement that
+    endpoint): one query for the events, two for the rules, then one statement that
     rescores every lead of the batch with an event a rule counts. Bots and events without a
     contact are left out. Idempotent, whatever the order of batches. Returns how many leads
     were rescored."""
@@ -171,9 +176,10 @@ def score_events_apply(*, event_ids: Collection[int], at: dt.datetime | None = N
     )
     if not new_events:
         return 0
-    leads = _counting(new_events)
+    active = rules_active()
+    leads = _counting(new_events, active.engagement)
     if leads:
-        _contacts_engagement_refresh(contact_ids=leads, settings=ScoringSettings.load(), at=at)
+        _contacts_engagement_refresh(contact_ids=leads, active=active, at=at)
     return len(leads)
 
 
