@@ -508,6 +508,27 @@ def test_a_late_event_earlier_than_counted_ones_takes_its_place_under_the_cap():
     assert engagement_of(contact) == pytest.approx(expected, rel=1e-9)
 
 
+def test_a_rule_edited_between_two_events_scores_the_next_event_by_the_new_rule():
+    # given: a lead scored by one rule, on one engine process (the per-lead statement is
+    # compiled once per set of rules)
+    contact = ContactFactory()
+    other = ContactFactory()
+    view = EngagementRule.objects.create(name="view", event_type="page_view", points=5)
+    contact_score_refresh(contact_id=contact.pk, at=T - DAY)
+    contact_score_refresh(contact_id=other.pk, at=T - DAY)
+    score_apply_event(event_id=EventFactory(contact=contact, occurred_at=T).pk, at=T)
+    score_apply_event(event_id=EventFactory(contact=other, occurred_at=T).pk, at=T)
+
+    # when: the rule gives more points, then the lead's next event arrives
+    view.points = 7
+    view.save()
+    score_apply_event(event_id=EventFactory(contact=contact, occurred_at=T).pk, at=T)
+
+    # then: both of its events count by the rule as it is; the other lead is untouched
+    assert ContactScore.objects.get(contact=contact).engagement_score == pytest.approx(14)
+    assert ContactScore.objects.get(contact=other).engagement_score == pytest.approx(5)
+
+
 def test_an_event_no_rule_counts_and_a_bots_event_write_nothing():
     contact = ContactFactory()
     EngagementRule.objects.create(name="view", event_type="page_view", points=5)
