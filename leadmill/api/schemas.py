@@ -17,7 +17,9 @@ class LeadIn(Schema):
     role: str = Field("", max_length=100)
     company_size: str = Field("", max_length=50)
     segment: str = Field("", max_length=100)
-    country: str = Field("", max_length=2)
+    country: str = Field(
+        "", max_length=100, description="A country name (English or Portuguese) or ISO 3166 code"
+    )
     custom: dict[str, str | int | float | bool] = Field(default_factory=dict)
     utm_source: str = Field("", max_length=100)
     utm_medium: str = Field("", max_length=100)

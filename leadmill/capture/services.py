@@ -36,6 +36,8 @@ from leadmill.core.errors import ValidationFailed
 from leadmill.core.middleware import is_database_unavailable
 from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import text_for_storage, text_problem, value_problem
+from leadmill.tracking import bots
+from leadmill.tracking.selectors import bot_rules_active
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
@@ -512,11 +514,17 @@ def _purpose_keys(texts: dict[int, int]) -> dict[int, str]:
     return dict(Purpose.objects.filter(pk__in=texts).values_list("pk", "key"))
 
 
-def cta_click(*, cta: CallToAction) -> None:
-    """Count one click on a call to action and publish it."""
+def cta_click(*, cta: CallToAction, user_agent: str) -> bool:
+    """Count one click on a call to action and publish it, unless the user agent is a
+    bot's (tracking's :func:`~leadmill.tracking.bots.is_bot`: crawlerdetect's list and the
+    admin's bot rules and exceptions; an empty user agent is a bot's). Returns whether the
+    click was counted."""
+    if bots.is_bot(user_agent, bot_rules_active()):
+        return False
     with transaction.atomic():
         CallToAction.objects.filter(pk=cta.pk).update(clicks=F("clicks") + 1)
         events.publish(CallToActionClicked(cta_id=cta.pk, occurred_at=timezone.now()))
+    return True
 
 
 def offer_email_claim(*, submission_id: int) -> bool:

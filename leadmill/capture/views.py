@@ -378,9 +378,9 @@ def form_start(request, slug: str):
 
 @require_GET
 def cta_redirect(request, slug: str):
-    """``GET /c/<slug>/``: count the click, then go to the CTA's page or URL."""
+    """``GET /c/<slug>/``: count the click (not a bot's), then go to the CTA's page or URL."""
     cta = get_object_or_404(CallToAction.objects.select_related("target_page"), slug=slug)
-    services.cta_click(cta=cta)
+    services.cta_click(cta=cta, user_agent=request.META.get("HTTP_USER_AGENT", ""))
     target = cta.target_page.url if cta.target_page_id and cta.target_page.live else cta.target_url or "/"
     query = request.META.get("QUERY_STRING", "")
     if query and "?" not in target:

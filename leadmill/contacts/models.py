@@ -64,7 +64,15 @@ class Contact(models.Model):
     role = models.CharField(_("role"), max_length=100, blank=True)
     company_size = models.CharField(_("company size"), max_length=50, blank=True)
     segment = models.CharField(_("segment / industry"), max_length=100, blank=True)
-    country = models.CharField(_("country"), max_length=2, blank=True)
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 code, e.g. BR, PT, US.")
+    )
+    country_as_written = models.CharField(
+        _("country as written"),
+        max_length=100,
+        blank=True,
+        help_text=_("What the lead typed when it names no country Leadmill knows."),
+    )
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
     language = models.CharField(_("language"), max_length=16, blank=True)
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from leadmill.core import events
 from leadmill.core.errors import NotFound, ValidationFailed
 
+from .countries import country_code
 from .events import (
     ContactCreated,
     ContactsMerged,
@@ -164,10 +165,11 @@ def _apply_details(
     if phone and contact.phone != phone:
         contact.phone = phone
         changed.add("phone")
+    changed |= _country_apply(contact, (profile.get("country") or "").strip())
     for name in PROFILE_FIELDS:
         value = (profile.get(name) or "").strip()
         if name == "country":
-            value = value.upper()[:2]
+            continue
         if value and getattr(contact, name) != value:
             setattr(contact, name, value)
             changed.add(name)
@@ -191,6 +193,32 @@ def _apply_details(
         contact.last_landing_url, contact.last_touch_at = touch.landing_url[:500], at
         changed.add("touch")
     return changed
+
+
+def _country_apply(contact: Contact, written: str) -> set[str]:
+    """Set the contact's country from what the person wrote: its ISO 3166-1 code when it
+    names one (:func:`.countries.country_code`), else kept as written, whole, in
+    ``country_as_written`` (the code stays as it was). Returns the fields changed."""
+    if not written:
+        return set()
+    code = country_code(written)
+    wanted = (code, "") if code else (contact.country, written[:100])
+    if (contact.country, contact.country_as_written) == wanted:
+        return set()
+    contact.country, contact.country_as_written = wanted
+    return {"country"}
+
+
+def _country_edited(written: str) -> dict[str, str]:
+    """A person's edit of the country: its code (and no text as written), or an error."""
+    written = written.strip()
+    if not written:
+        return {"country": ""}
+    code = country_code(written)
+    if code is None:
+        message = _("Enter a country name or its ISO 3166 code, e.g. Brazil or BR.")
+        raise ValidationFailed(message, code="country_unknown", field_errors={"country": [message]})
+    return {"country": code, "country_as_written": ""}
 
 
 def company_for_domain(*, domain: str, name: str = "") -> Company:
@@ -258,7 +286,11 @@ def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) 
     stored as no email. The lifecycle stage is not editable here (it has a history: use
     :func:`contact_stage_change`). Returns the names of the fields that changed.
 
-    Raises ValidationFailed for a malformed email or phone, or an email another contact has.
+    A country is stored as its ISO 3166-1 code whatever way it is written (a name in
+    English or Portuguese, or a code); the country as the lead wrote it is then cleared.
+
+    Raises ValidationFailed for a malformed email or phone, an email another contact has,
+    or a country that names no country.
     """
     if "lifecycle_stage" in changes or "stage_changed_at" in changes:
         raise ValueError("change the lifecycle stage with contact_stage_change")
@@ -268,6 +300,8 @@ def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) 
         values["email"] = email_normalise(raw) if raw else None
     if "phone" in values:
         values["phone"] = phone_normalise(values["phone"] or "")
+    if "country" in values:
+        values.update(_country_edited(values["country"] or ""))
     now = timezone.now()
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)

@@ -74,6 +74,7 @@ class LeadViewSet(ModelViewSet):
         "company_size",
         "segment",
         "country",
+        "country_as_written",
         "get_lifecycle_stage_display",
         "get_temperature_display",
         "owner",
@@ -107,6 +108,7 @@ class LeadViewSet(ModelViewSet):
         "company_size",
         "segment",
         "country",
+        "country_as_written",
         "time_zone",
         "language",
         "lifecycle_stage",
@@ -139,6 +141,7 @@ class LeadViewSet(ModelViewSet):
                     FieldRowPanel(
                         [FieldPanel("country"), FieldPanel("time_zone"), FieldPanel("language")]
                     ),
+                    FieldPanel("country_as_written", read_only=True),
                 ],
                 heading=_("Company and role"),
             ),

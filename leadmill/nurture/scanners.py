@@ -5,8 +5,10 @@ fetch every link and image of an incoming email before a person sees it. Countin
 as clicks poisons scores and sequences, so a hit is a *bot* hit — recorded as a tracking
 event with ``is_bot=True``, never setting ``Message.opened_at``/``clicked_at`` — when:
 
-- its user agent matches a known scanner (:data:`SCANNER_AGENTS`) or one of tracking's bot
-  rules (the same list the collect endpoint uses, editable in the admin);
+- its user agent matches a known scanner (:data:`SCANNER_AGENTS`) or is a bot's by
+  tracking's test (crawlerdetect's list with the admin's bot rules and exceptions, the
+  same the collect endpoint uses), except a mail client or image proxy fetching the
+  pixel (:data:`MAIL_READER_AGENTS`), which is the person opening;
 - for clicks only, the user agent is an Office application checking a link
   (:data:`CLICK_ONLY_SCANNER_AGENTS`): Outlook fetching *images* is a person opening, but
   Office fetching a *link* is a preview or a Safe Links check, the person's browser comes next;
@@ -82,6 +84,17 @@ CLICK_ONLY_SCANNER_AGENTS = (
     "MSOffice",
     "Office Existence Discovery",
 )
+# What fetches the pixel when a person opens the email: a mail client, or the image proxy
+# of webmail. crawlerdetect lists them (they are fetchers, not browsers), but an open
+# they make is the person's.
+MAIL_READER_AGENTS = (
+    "GoogleImageProxy",
+    "YahooMailProxy",
+    "Microsoft Office",
+    "Microsoft Outlook",
+    "ms-office",
+    "MSOffice",
+)
 BURST_LINKS = 3
 BURST_SECONDS = 5
 
@@ -89,6 +102,7 @@ _scanner = re.compile("|".join(re.escape(agent) for agent in SCANNER_AGENTS), re
 _click_only = re.compile(
     "|".join(re.escape(agent) for agent in CLICK_ONLY_SCANNER_AGENTS), re.IGNORECASE
 )
+_mail_reader = re.compile("|".join(re.escape(agent) for agent in MAIL_READER_AGENTS), re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +123,8 @@ def scanner_reason(
         return "scanner user agent"
     if kind == "click" and _click_only.search(user_agent or ""):
         return "office link check"
-    if bots.is_bot(user_agent, bot_rules_active()):
+    reader_opens = kind == "open" and _mail_reader.search(user_agent or "") is not None
+    if not reader_opens and bots.is_bot(user_agent, bot_rules_active()):
         return "bot user agent"
     if (
         sent_at is not None

@@ -2,8 +2,8 @@
 
 A form, an identification, an edit or a merge rescores one lead from all its data
 (:func:`.services.contact_score_refresh`), so a repeated delivery finds nothing to change;
-new tracking events are added incrementally, each counted once (the lead's
-``last_event_id``).
+new tracking events rescore their lead from its events, so each counts once, in any order
+(:func:`.scores.score_apply_event`).
 """
 
 from __future__ import annotations

@@ -256,8 +256,8 @@ class ContactScore(models.Model):
 
     ``engagement_score`` is the engagement at ``engagement_at``; it decays without a write:
     now it is ``engagement_score * 0.5 ** ((now - engagement_at) / half_life)`` (see
-    :func:`.selectors.engagement_now`). ``last_event_id`` is the newest tracking event
-    counted, so a repeated delivery of an event is not counted twice.
+    :func:`.selectors.engagement_now`). A new tracking event rescores the lead from its
+    events (:func:`.scores.score_apply_event`), so each event counts once, in any order.
     """
 
     contact = models.OneToOneField(
@@ -268,7 +268,6 @@ class ContactScore(models.Model):
     engagement_at = models.DateTimeField(_("engagement reference time"))
     intent_at = models.DateTimeField(_("last intent signal"), null=True, blank=True)
     predictive_probability = models.FloatField(_("predictive probability"), null=True, blank=True)
-    last_event_id = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(_("updated"))
 
     class Meta:

@@ -12,11 +12,9 @@ import datetime as dt
 import logging
 
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from leadmill.core import events
-from leadmill.tracking.models import Event
 
 from . import fit_rules, rules
 from .events import ScoresRecomputed
@@ -35,7 +33,8 @@ class ActiveRules:
     engagement: list[EngagementRule]
 
 
-def _rules_active() -> ActiveRules:
+def rules_active() -> ActiveRules:
+    """The active fit and engagement rules, in the order the statement adds them."""
     return ActiveRules(
         fit=list(FitRule.objects.filter(is_active=True).order_by("pk")),
         engagement=list(
@@ -44,11 +43,77 @@ def _rules_active() -> ActiveRules:
     )
 
 
-def _scores_select(*, at: dt.datetime, contact_ids: list[int] | None) -> tuple[str, list]:
+# The per-lead statement, compiled once per set of rules and number of leads: compiling it
+# through Django's query compiler costs more than running it for a lead (a dozen querysets).
+# Compiled with stand-in values, whose places in the parameters are then filled per call.
+_STAND_IN_AT = dt.datetime(1901, 1, 1, 0, 0, 0, 123457, tzinfo=dt.UTC)
+_STAND_IN_ID = -(2**62)
+_compiled: dict[tuple, tuple[str, list]] = {}
+
+
+def _rules_key(active: ActiveRules, settings: ScoringSettings, *, leads: int) -> tuple:
+    """Everything the compiled statement depends on: the vendor, the half-life, every
+    field of every active rule (and the slug of a rule's form), the number of leads."""
+
+    def values(rule) -> tuple:
+        return tuple(getattr(rule, field.attname) for field in rule._meta.concrete_fields)
+
+    return (
+        connection.vendor,
+        float(settings.half_life_days),
+        tuple(values(rule) for rule in active.fit),
+        tuple(
+            (*values(rule), rule.form.slug if rule.form_id else None) for rule in active.engagement
+        ),
+        leads,
+    )
+
+
+def _scores_select(
+    *,
+    at: dt.datetime,
+    contact_ids: list[int] | None,
+    active: ActiveRules,
+    settings: ScoringSettings,
+) -> tuple[str, list]:
     """``SELECT contact_id, fit_score, engagement_score, intent_at`` of every contact (or of
-    ``contact_ids``) from the active rules, with its parameters."""
-    active = _rules_active()
-    settings = ScoringSettings.load()
+    ``contact_ids``: compiled once per set of rules, see ``_compiled``) from the active
+    rules, with its parameters."""
+    if contact_ids is None:
+        return _scores_compile(at=at, contact_ids=None, active=active, settings=settings)
+    key = _rules_key(active, settings, leads=len(contact_ids))
+    if key not in _compiled:
+        stand_ins = [_STAND_IN_ID - i for i in range(len(contact_ids))]
+        sql, params = _scores_compile(
+            at=_STAND_IN_AT, contact_ids=stand_ins, active=active, settings=settings
+        )
+        reference = rules.reference_param(_STAND_IN_AT)
+        slots = [
+            ("at",)
+            if type(param) is type(reference) and param == reference
+            else ("lead", _STAND_IN_ID - param)
+            if type(param) is int and _STAND_IN_ID - len(stand_ins) < param <= _STAND_IN_ID
+            else ("value", param)
+            for param in params
+        ]
+        if len(_compiled) >= 256:
+            _compiled.clear()
+        _compiled[key] = (sql, slots)
+    sql, slots = _compiled[key]
+    reference = rules.reference_param(at)
+    return sql, [
+        reference if slot[0] == "at" else contact_ids[slot[1]] if slot[0] == "lead" else slot[1]
+        for slot in slots
+    ]
+
+
+def _scores_compile(
+    *,
+    at: dt.datetime,
+    contact_ids: list[int] | None,
+    active: ActiveRules,
+    settings: ScoringSettings,
+) -> tuple[str, list]:
     fit_sql, fit_params = fit_rules.fit_queryset(
         active.fit, contact_ids=contact_ids
     ).query.sql_with_params()
@@ -63,13 +128,13 @@ def _scores_select(*, at: dt.datetime, contact_ids: list[int] | None) -> tuple[s
     return sql, [*fit_params, *engagement.params]
 
 
-def _engagement_changed_sql(stored: str, computed: str) -> str:
+def _engagement_changed_sql(stored: str, computed: str, *, half_life_days: float) -> str:
     """True when the stored engagement (``stored``: a table alias), decayed to the reference
     time (the first ``%s``), or the intent time differs from the ``computed`` row's."""
     stored_now = rules.decay_sql(
         f"{stored}.engagement_score",
         f"{stored}.engagement_at",
-        ScoringSettings.load().half_life_days,
+        half_life_days,
     )
     distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
     return (
@@ -79,27 +144,34 @@ def _engagement_changed_sql(stored: str, computed: str) -> str:
     )
 
 
-def scores_upsert(*, at: dt.datetime, contact_ids: list[int] | None) -> int:
+def scores_upsert(
+    *,
+    at: dt.datetime,
+    contact_ids: list[int] | None,
+    active: ActiveRules | None = None,
+    settings: ScoringSettings | None = None,
+) -> int:
     """Write the scores of every contact (or of ``contact_ids``) from the rules in one
-    ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE changed``; returns the rows written."""
-    select, select_params = _scores_select(at=at, contact_ids=contact_ids)
+    ``INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE changed``; returns the rows written.
+    ``active`` and ``settings``, when the caller has them, save reading them again."""
+    settings = settings or ScoringSettings.load()
+    select, select_params = _scores_select(
+        at=at, contact_ids=contact_ids, active=active or rules_active(), settings=settings
+    )
     table = connection.ops.quote_name(ContactScore._meta.db_table)
-    last_event_id = Event.objects.aggregate(last=Max("pk"))["last"] or 0
     sql = (
         f"INSERT INTO {table} (contact_id, fit_score, engagement_score, engagement_at, intent_at, "  # noqa: S608 -- quoted names, compiled SQL and placeholders only
-        f"last_event_id, updated_at) "
-        f"SELECT s.contact_id, s.fit_score, s.engagement_score, %s, s.intent_at, %s, %s "
+        f"updated_at) "
+        f"SELECT s.contact_id, s.fit_score, s.engagement_score, %s, s.intent_at, %s "
         f"FROM ({select}) s WHERE true "
         f"ON CONFLICT (contact_id) DO UPDATE SET fit_score = excluded.fit_score, "
         f"engagement_score = excluded.engagement_score, engagement_at = excluded.engagement_at, "
-        f"intent_at = excluded.intent_at, updated_at = excluded.updated_at, "
-        f"last_event_id = CASE WHEN excluded.last_event_id > {table}.last_event_id "
-        f"THEN excluded.last_event_id ELSE {table}.last_event_id END "
+        f"intent_at = excluded.intent_at, updated_at = excluded.updated_at "
         f"WHERE {table}.fit_score <> excluded.fit_score "
-        f"OR {_engagement_changed_sql(table, 'excluded')}"
+        f"OR {_engagement_changed_sql(table, 'excluded', half_life_days=settings.half_life_days)}"
     )
     reference = rules.reference_param(at)
-    params = [reference, last_event_id, reference, *select_params, reference]
+    params = [reference, reference, *select_params, reference]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -119,23 +191,26 @@ def _scores_write_by_column(*, at: dt.datetime) -> int:
     computed once into a temporary table, with what changed for each lead, then written
     by up to three statements: the fit where it changed; engagement, its reference time
     and intent where they changed; the leads without a score row. Both updates move
-    ``last_event_id`` and ``updated_at`` as the upsert does. A lead whose fit alone changed
+    ``updated_at`` as the upsert does. A lead whose fit alone changed
     keeps its stored engagement and its reference time (its value now is the same). A lead
     counts once in the rows written, whatever changed.
     """
-    select, select_params = _scores_select(at=at, contact_ids=None)
+    settings = ScoringSettings.load()
+    select, select_params = _scores_select(
+        at=at, contact_ids=None, active=rules_active(), settings=settings
+    )
     table = connection.ops.quote_name(ContactScore._meta.db_table)
-    last_event_id = Event.objects.aggregate(last=Max("pk"))["last"] or 0
     reference = rules.reference_param(at)
     computed = (
         "SELECT s.contact_id, s.fit_score, s.engagement_score, s.intent_at, "  # noqa: S608 -- quoted names and compiled SQL only
         "stored.contact_id IS NULL AS is_new, "
         "stored.fit_score IS NOT s.fit_score AS fit_changed, "
-        f"{_engagement_changed_sql('stored', 's')} AS engagement_changed "
+        f"{_engagement_changed_sql('stored', 's', half_life_days=settings.half_life_days)} "
+        "AS engagement_changed "
         f"FROM ({select}) s LEFT JOIN {table} stored ON stored.contact_id = s.contact_id"
     )
     moved = (
-        f"last_event_id = MAX({table}.last_event_id, %s), updated_at = %s "
+        "updated_at = %s "
         f"FROM {RECOMPUTED} r WHERE r.contact_id = {table}.contact_id AND NOT r.is_new"
     )
     with connection.cursor() as cursor:
@@ -151,18 +226,18 @@ def _scores_write_by_column(*, at: dt.datetime) -> int:
             )
             cursor.execute(
                 f"UPDATE {table} SET fit_score = r.fit_score, {moved} AND r.fit_changed",  # noqa: S608
-                [last_event_id, reference],
+                [reference],
             )
             cursor.execute(
                 f"UPDATE {table} SET engagement_score = r.engagement_score, "  # noqa: S608
                 f"engagement_at = %s, intent_at = r.intent_at, {moved} AND r.engagement_changed",
-                [reference, last_event_id, reference],
+                [reference, reference],
             )
             cursor.execute(
                 f"INSERT INTO {table} (contact_id, fit_score, engagement_score, engagement_at, "  # noqa: S608
-                "intent_at, last_event_id, updated_at) SELECT contact_id, fit_score, "
-                f"engagement_score, %s, intent_at, %s, %s FROM {RECOMPUTED} WHERE is_new",
-                [reference, last_event_id, reference],
+                "intent_at, updated_at) SELECT contact_id, fit_score, "
+                f"engagement_score, %s, intent_at, %s FROM {RECOMPUTED} WHERE is_new",
+                [reference, reference],
             )
             cursor.execute(
                 f"SELECT COUNT(*) FROM {RECOMPUTED} "  # noqa: S608

@@ -13,7 +13,6 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from leadmill.contacts.models import Contact
@@ -25,10 +24,11 @@ from .events import ScoreChanged
 from .models import ContactScore, EngagementRule, ScoreAdjustment, ScoringSettings
 from .predictions import predictive_store
 from .qualification import contact_qualify
-from .recompute import ENGAGEMENT_EPSILON, scores_upsert
+from .recompute import ENGAGEMENT_EPSILON, ActiveRules, rules_active, scores_upsert
 from .selectors import engagement_now
 
 logger = logging.getLogger(__name__)
+
 
 def _score_event_publish(
     before: tuple | None, score: ContactScore, *, at: dt.datetime, half_life_days: float
@@ -78,139 +78,113 @@ def contact_score_refresh(*, contact_id: int, at: dt.datetime | None = None) -> 
 # --- Incremental: new tracking events ------------------------------------------------------------
 
 
-def _rules_matching(events_: Sequence[Event]) -> dict[int, list[EngagementRule]]:
-    """For each event (by id), the active engagement rules it meets: one query for the rules."""
+def _counting(events_: Sequence[Event], engagement_rules: Sequence[EngagementRule]) -> set[int]:
+    """The leads of ``events_`` with at least one event an active engagement rule counts:
+    an event no rule counts cannot move a score."""
     by_type: dict[str, list[EngagementRule]] = defaultdict(list)
-    for rule in EngagementRule.objects.filter(
-        is_active=True, event_type__in={event.type for event in events_}
-    ).select_related("form"):
+    for rule in engagement_rules:
         by_type[rule.event_type].append(rule)
     return {
-        event.pk: [rule for rule in by_type[event.type] if rules.event_matches(rule, event)]
+        event.contact_id
         for event in events_
+        if any(rules.event_matches(rule, event) for rule in by_type[event.type])
     }
 
 
-def _contact_events_apply(
-    *,
-    contact_id: int,
-    new_events: Sequence[Event],
-    matched: dict[int, list[EngagementRule]],
-    settings: ScoringSettings,
-    at: dt.datetime,
-) -> ContactScore | None:
-    """Add one lead's new events (id order) to its stored engagement; one transaction."""
+def _written(score: ContactScore) -> tuple:
+    return (score.fit_score, score.engagement_score, score.engagement_at, score.intent_at)
+
+
+def _contacts_engagement_refresh(
+    *, contact_ids: Collection[int], active: ActiveRules, at: dt.datetime
+) -> dict[int, ContactScore | None]:
+    """Rescore the leads ``contact_ids`` from their events, one statement for all, in one
+    transaction; then, for each lead whose scores moved, ScoreChanged, temperature and stage.
+    Returns each lead's scores.
+
+    The score rows are locked (in contact order, so two batches never deadlock) before the
+    statement reads the events, so a delivery that waited for the lock sees every event
+    committed before it. A lead without a score row yet gets :func:`contact_score_refresh`.
+    """
+    settings = ScoringSettings.load()
     with transaction.atomic():
-        score = ContactScore.objects.select_for_update().filter(contact_id=contact_id).first()
-        if score is None:
-            return contact_score_refresh(contact_id=contact_id, at=at)
-        fresh = [event for event in new_events if event.pk > score.last_event_id]
-        if not fresh:
-            return score
-        before = (
-            score.fit_score,
-            engagement_now(score=score, at=at, half_life_days=settings.half_life_days),
-        )
-        engagement, counted = before[1], False
-        for event in fresh:
-            for rule in matched[event.pk]:
-                counted = True
-                points = _points_within_cap(rule, event) if rule.is_capped else rule.points
-                engagement += points * 0.5 ** (
-                    _days(at - event.occurred_at) / settings.half_life_days
+        stored = {
+            score.contact_id: score
+            for score in ContactScore.objects.select_for_update()
+            .filter(contact_id__in=sorted(contact_ids))
+            .order_by("contact_id")
+        }
+        scores: dict[int, ContactScore | None] = {}
+        if stored:
+            before = {
+                pk: (
+                    score.fit_score,
+                    engagement_now(score=score, at=at, half_life_days=settings.half_life_days),
                 )
-                if rule.is_intent_signal and (
-                    score.intent_at is None or event.occurred_at > score.intent_at
-                ):
-                    score.intent_at = event.occurred_at
-        score.engagement_score, score.engagement_at = engagement, at
-        score.last_event_id, score.updated_at = fresh[-1].pk, at
-        score.save(
-            update_fields=[
-                "engagement_score",
-                "engagement_at",
-                "intent_at",
-                "last_event_id",
-                "updated_at",
-            ]
-        )
-        if counted:
-            _score_event_publish(before, score, at=at, half_life_days=settings.half_life_days)
-            contact_qualify(score=score, settings=settings, at=at)
-    return score
+                for pk, score in stored.items()
+            }
+            scores_upsert(at=at, contact_ids=sorted(stored), active=active, settings=settings)
+            for score in ContactScore.objects.filter(contact_id__in=sorted(stored)).order_by(
+                "contact_id"
+            ):
+                scores[score.contact_id] = score
+                if _written(stored[score.contact_id]) == _written(score):
+                    continue  # the statement wrote nothing: no score moved
+                _score_event_publish(
+                    before[score.contact_id], score, at=at, half_life_days=settings.half_life_days
+                )
+                contact_qualify(score=score, settings=settings, at=at)
+    for contact_id in sorted(set(contact_ids) - stored.keys()):
+        scores[contact_id] = contact_score_refresh(contact_id=contact_id, at=at)
+    return scores
 
 
 def score_apply_event(*, event_id: int, at: dt.datetime | None = None) -> ContactScore | None:
-    """Add one new tracking event to its lead's engagement in O(1): decay the stored value
-    to now, add the points of every active rule the event matches (within their caps),
-    then update temperature and stage. Subscribed to tracking's ``ContactEventRecorded``.
+    """Bring one new tracking event into its lead's engagement, then temperature and stage.
+    Subscribed (through tracking's ``ContactEventRecorded``) for server-side events.
 
-    Idempotent per event: an event whose id is not above the lead's ``last_event_id`` was
-    counted already and changes nothing. Bots and events without a contact count nothing
-    (and return None). A lead without a score row yet gets a full
-    :func:`contact_score_refresh`. An event older than others already counted is added
-    with its own decay, but a cap is checked only against the earlier events; the next
-    recompute makes that exact.
+    The lead's engagement is computed from its counted events themselves, by the statement
+    of the full recompute for that one lead (:func:`.recompute.scores_upsert`), so each
+    (lead, event) counts once whatever the order or the number of deliveries: an event
+    delivered late, after newer ones, or twice, gives what a recompute gives, caps included.
+    The cost grows with the lead's events (read through the events' contact index), not
+    with the number of leads. Bots, events without a contact and events no active rule
+    counts change nothing (and return None). A lead without a score row yet gets a full
+    :func:`contact_score_refresh`.
     """
     at = at or timezone.now()
     event = Event.objects.filter(pk=event_id).first()
     if event is None or event.contact_id is None or event.is_bot:
         return None
-    return _contact_events_apply(
-        contact_id=event.contact_id,
-        new_events=[event],
-        matched=_rules_matching([event]),
-        settings=ScoringSettings.load(),
-        at=at,
-    )
+    active = rules_active()
+    if not _counting([event], active.engagement):
+        return None
+    return _contacts_engagement_refresh(contact_ids=[event.contact_id], active=active, at=at)[
+        event.contact_id
+    ]
 
 
 def score_events_apply(*, event_ids: Collection[int], at: dt.datetime | None = None) -> int:
     """:func:`score_apply_event` for a batch of new events (an ingest batch of the collect
-    endpoint): one query for the events, one for the rules, then one short transaction per
-    lead, its events added in id order. Bots and events without a contact are left out.
-    Returns how many leads were scored."""
+    endpoint): one query for the events, two for the rules, then one statement that
+    rescores every lead of the batch with an event a rule counts. Bots and events without a
+    contact are left out. Idempotent, whatever the order of batches. Returns how many leads
+    were rescored."""
     at = at or timezone.now()
     new_events = list(
-        Event.objects.filter(pk__in=list(event_ids), is_bot=False, contact__isnull=False).order_by(
-            "pk"
-        )
+        Event.objects.filter(pk__in=list(event_ids), is_bot=False, contact__isnull=False)
     )
     if not new_events:
         return 0
-    matched = _rules_matching(new_events)
-    settings = ScoringSettings.load()
-    by_contact: dict[int, list[Event]] = defaultdict(list)
-    for event in new_events:
-        by_contact[event.contact_id].append(event)
-    for contact_id, contact_events in by_contact.items():
-        _contact_events_apply(
-            contact_id=contact_id,
-            new_events=contact_events,
-            matched=matched,
-            settings=settings,
-            at=at,
-        )
-    return len(by_contact)
+    active = rules_active()
+    leads = _counting(new_events, active.engagement)
+    if leads:
+        _contacts_engagement_refresh(contact_ids=leads, active=active, at=at)
+    return len(leads)
 
 
 def _days(delta: dt.timedelta) -> float:
     return delta.total_seconds() / 86400
-
-
-def _points_within_cap(rule: EngagementRule, event: Event) -> int:
-    """The points the rule still gives for ``event`` in its period: the cap minus what the
-    lead's earlier hits of the rule in the same period already took."""
-    period = rules.period_of(event.occurred_at, rule.cap_days)
-    start = dt.datetime.fromtimestamp(period * 86400 * rule.cap_days, tz=dt.UTC)
-    earlier = (
-        rules.engagement_hits_queryset(rule, contact_ids=[event.contact_id])
-        .filter(hit_at__gte=start)
-        .filter(Q(hit_at__lt=event.occurred_at) | Q(hit_at=event.occurred_at, hit_id__lt=event.pk))
-        .count()
-    )
-    raw_before = earlier * rule.points
-    return min(rule.cap_points, raw_before + rule.points) - min(rule.cap_points, raw_before)
 
 
 # --- Points given by a person or an automation ---------------------------------------------------

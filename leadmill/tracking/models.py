@@ -125,17 +125,33 @@ class VisitorSyncState(models.Model):
 
 
 class BotRule(models.Model):
-    """A user-agent pattern that marks a request as automated; matched case-insensitively.
+    """A user-agent pattern, matched case-insensitively, that marks a request as automated,
+    or, as an exception (``action`` "allow"), as a person's.
 
-    Seeded with common crawlers and automation tools; marketers add their own.
+    Bots are first recognised by crawlerdetect's maintained list (:mod:`.bots`); these
+    rules add to it and make exceptions to it, for page views, CTA clicks and email hits.
     """
 
     class Kind(models.TextChoices):
         SUBSTRING = "substring", _("Contains")
         REGEX = "regex", _("Regular expression")
 
+    class Action(models.TextChoices):
+        BOT = "bot", _("Is a bot")
+        ALLOW = "allow", _("Is a person (an exception)")
+
     pattern = models.CharField(_("pattern"), max_length=200)
     kind = models.CharField(_("match"), max_length=10, choices=Kind.choices, default=Kind.SUBSTRING)
+    action = models.CharField(
+        _("a user agent it matches"),
+        max_length=10,
+        choices=Action.choices,
+        default=Action.BOT,
+        help_text=_(
+            "An exception makes a user agent a person's even when it is on the list of "
+            "known crawlers or matches another rule."
+        ),
+    )
     description = models.CharField(_("description"), max_length=200, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)

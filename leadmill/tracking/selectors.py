@@ -45,10 +45,12 @@ def config_cache_clear() -> None:
 
 
 def bot_rules_active() -> tuple[BotPattern, ...]:
-    """The active bot rules as patterns for :func:`.bots.is_bot`."""
+    """The active bot rules, additions and exceptions, as patterns for :func:`.bots.is_bot`."""
     return _cached("bot_rules", lambda: tuple(
-        BotPattern(pattern, kind == BotRule.Kind.REGEX)
-        for pattern, kind in BotRule.objects.filter(is_active=True).order_by("pk").values_list("pattern", "kind")
+        BotPattern(pattern, kind == BotRule.Kind.REGEX, action == BotRule.Action.ALLOW)
+        for pattern, kind, action in BotRule.objects.filter(is_active=True)
+        .order_by("pk")
+        .values_list("pattern", "kind", "action")
     ))
 
 

@@ -22,10 +22,16 @@ class BotRuleViewSet(SnippetViewSet):
     model = BotRule
     icon = "warning"
     menu_label = _("Bot rules")
-    list_display = ["pattern", "kind", "description", "is_active"]
-    list_filter = ["kind", "is_active"]
+    list_display = ["pattern", "kind", "action", "description", "is_active"]
+    list_filter = ["action", "kind", "is_active"]
     search_fields = ["pattern", "description"]
-    panels = [FieldPanel("pattern"), FieldPanel("kind"), FieldPanel("description"), FieldPanel("is_active")]
+    panels = [
+        FieldPanel("pattern"),
+        FieldPanel("kind"),
+        FieldPanel("action"),
+        FieldPanel("description"),
+        FieldPanel("is_active"),
+    ]
 
 
 register_snippet(SiteViewSet)

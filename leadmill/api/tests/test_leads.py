@@ -30,6 +30,16 @@ def test_a_write_key_upserts_a_lead_by_email(client):
     assert (contact.first_name, contact.role, contact.first_source) == ("Ana", "CTO", "crm")
 
 
+def test_a_country_sent_as_a_name_is_stored_as_its_iso_code(client):
+    _key, secret = api_key_create(name="crm", scopes=["leads:write"])
+
+    response = client.post("/api/v1/leads/", {"email": "ana@example.com", "country": "Alemanha"},
+                           content_type="application/json", **bearer(secret))
+
+    assert response.status_code == 201
+    assert Contact.objects.values_list("country", "country_as_written").get() == ("DE", "")
+
+
 def test_a_read_key_cannot_write_and_gets_403(client):
     _key, secret = api_key_create(name="bi", scopes=["leads:read"])
 

@@ -10,6 +10,9 @@ from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 
 from leadmill.contacts.models import Contact
+from leadmill.core.models import OutboxEvent
+from leadmill.tracking.models import BotRule
+from leadmill.tracking.selectors import config_cache_clear
 
 from .. import tokens
 from ..models import CallToAction, Offer, Submission
@@ -212,13 +215,52 @@ def test_database_unreachable_from_the_first_query_answers_503(client, monkeypat
     assert response.status_code == 503
 
 
+SAFARI_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/18.1 Mobile/15E148 Safari/604.1"
+)
+
+
 def test_a_cta_short_link_counts_the_click_and_redirects(client):
     cta = CallToAction.objects.create(label="Get it", slug="get-it", target_url="https://lp.example/ebook/")
 
-    response = client.get("/c/get-it/?utm_source=instagram")
+    response = client.get("/c/get-it/?utm_source=instagram", HTTP_USER_AGENT=SAFARI_IOS)
 
     assert response.status_code == 302
     assert response["Location"] == "https://lp.example/ebook/?utm_source=instagram"
+    cta.refresh_from_db()
+    assert cta.clicks == 1
+    assert OutboxEvent.objects.filter(name="CallToActionClicked").count() == 1
+
+
+@pytest.mark.parametrize(
+    "user_agent",
+    [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "curl/8.5.0",
+        "",
+    ],
+)
+def test_a_bots_cta_click_is_redirected_but_not_counted_nor_published(client, user_agent):
+    cta = CallToAction.objects.create(label="Get it", slug="get-it", target_url="https://lp.example/ebook/")
+
+    response = client.get("/c/get-it/", HTTP_USER_AGENT=user_agent)
+
+    assert (response.status_code, response["Location"]) == (302, "https://lp.example/ebook/")
+    cta.refresh_from_db()
+    assert cta.clicks == 0
+    assert not OutboxEvent.objects.filter(name="CallToActionClicked").exists()
+
+
+def test_an_allow_rule_makes_a_tools_cta_click_count(client):
+    BotRule.objects.create(pattern="AcmeKiosk", action=BotRule.Action.ALLOW)
+    config_cache_clear()
+    cta = CallToAction.objects.create(label="Get it", slug="get-it", target_url="https://lp.example/ebook/")
+
+    client.get("/c/get-it/", HTTP_USER_AGENT="AcmeKiosk/2.0 okhttp/4.12.0")
+
     cta.refresh_from_db()
     assert cta.clicks == 1
 

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from leadmill.consent.tests.factories import consent_give
 from leadmill.contacts.tests.factories import ContactFactory
-from leadmill.tracking.models import Event
+from leadmill.tracking.models import BotRule, Event
+from leadmill.tracking.selectors import config_cache_clear
 
 from .. import tokens
 from ..emails import click_url
@@ -130,6 +131,34 @@ def test_tracking_s_bot_rules_apply_to_email_too():
         == "bot user agent"
     )
     assert scanner_reason(user_agent=BROWSER, kind="click", sent_at=None, at=timezone.now()) == ""
+
+
+def test_a_crawler_on_the_maintained_list_is_a_bot_for_email_and_an_allow_rule_exempts_it():
+    now = timezone.now()
+    semrush = "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)"
+
+    assert scanner_reason(user_agent=semrush, kind="click", sent_at=None, at=now) == "bot user agent"
+    assert scanner_reason(user_agent=semrush, kind="open", sent_at=None, at=now) == "bot user agent"
+
+    BotRule.objects.create(pattern="SemrushBot", action=BotRule.Action.ALLOW)
+    config_cache_clear()
+    assert scanner_reason(user_agent=semrush, kind="click", sent_at=None, at=now) == ""
+
+
+def test_webmail_image_proxies_open_as_the_person_though_the_crawler_list_knows_them():
+    yahoo = "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html"
+    now = timezone.now()
+
+    assert scanner_reason(user_agent=yahoo, kind="open", sent_at=None, at=now) == ""
+    assert scanner_reason(user_agent=GMAIL_PROXY, kind="open", sent_at=None, at=now) == ""
+    assert scanner_reason(user_agent=GMAIL_PROXY, kind="click", sent_at=None, at=now) == "bot user agent"
+
+
+def test_a_scanner_is_still_recognised():
+    now = timezone.now()
+
+    assert scanner_reason(user_agent=BARRACUDA, kind="open", sent_at=None, at=now) == "scanner user agent"
+    assert scanner_reason(user_agent=OUTLOOK, kind="click", sent_at=None, at=now) == "office link check"
 
 
 def test_three_links_clicked_within_five_seconds_turn_the_whole_burst_into_bot_clicks():

@@ -107,10 +107,9 @@ def test_an_email_click_recorded_for_a_lead_adds_its_points_and_a_scanners_click
     assert engagement_of(contact) == pytest.approx(5, rel=1e-4)
 
     with django_capture_on_commit_callbacks(execute=True):
-        scanned = event_record(contact_id=contact.pk, type="email_click", is_bot=True)
+        event_record(contact_id=contact.pk, type="email_click", is_bot=True)
 
     assert engagement_of(contact) == pytest.approx(5, rel=1e-4)
-    assert ContactScore.objects.get(contact=contact).last_event_id < scanned.pk
 
 
 def ingest(*, visitor_id: str, user_agent: str = BROWSER, count: int = 2) -> None:
@@ -165,6 +164,39 @@ def test_a_batch_of_anonymous_visitors_or_of_a_bot_publishes_nothing(
     assert Event.objects.filter(contact=contact, is_bot=True).count() == 2
     assert not OutboxEvent.objects.filter(name=ContactEventsIngested.__name__).exists()
     assert engagement_of(contact) == 0
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "engagement"),
+    [
+        ("Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", 0),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 0),
+        (BROWSER, 5),
+    ],
+)
+def test_a_bots_cta_click_never_raises_a_score_and_a_persons_does(
+    django_capture_on_commit_callbacks, user_agent, engagement
+):
+    contact = ContactFactory()
+    VisitorFactory(id="visitor-0000000000000003", contact=contact)
+    EngagementRule.objects.create(name="click", event_type="cta_click", points=5)
+    contact_score_refresh(contact_id=contact.pk)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        events_ingest(
+            events=[
+                EventIn(
+                    type="cta_click",
+                    url="https://x.example/",
+                    occurred_at=dt.datetime.now(dt.UTC),
+                    visitor_id="visitor-0000000000000003",
+                )
+            ],
+            meta=CollectMeta(user_agent=user_agent),
+        )
+
+    assert Event.objects.get(contact=contact).is_bot is (engagement == 0)
+    assert engagement_of(contact) == pytest.approx(engagement, rel=1e-4)
 
 
 def test_a_repeated_delivery_of_an_ingest_batch_counts_its_events_once(

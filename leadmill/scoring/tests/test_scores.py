@@ -18,7 +18,7 @@ from leadmill.tracking.tests.factories import EventFactory
 from ..models import LEAD_CAPTURED, ContactScore, EngagementRule, FitRule, ScoringSettings
 from ..qualification import scores_requalify
 from ..recompute import scores_recompute_all
-from ..scores import contact_score_refresh, score_apply_event
+from ..scores import contact_score_refresh, score_apply_event, score_events_apply
 from ..selectors import engagement_now
 
 pytestmark = pytest.mark.django_db
@@ -268,7 +268,7 @@ def test_a_recompute_after_a_rule_changed_writes_each_changed_lead_once_and_new_
     fit_rule.points, view.points = 25, 6
     fit_rule.save()
     view.save()
-    last_event = EventFactory(contact=newcomer, occurred_at=T, type=EventType.CTA_CLICK)
+    EventFactory(contact=newcomer, occurred_at=T, type=EventType.CTA_CLICK)
 
     # when
     changed = scores_recompute_all(at=T)
@@ -282,7 +282,6 @@ def test_a_recompute_after_a_rule_changed_writes_each_changed_lead_once_and_new_
     assert now[engagement_only.pk] == (0, pytest.approx(3, abs=1e-9))
     assert now[newcomer.pk] == (25, 0)
     assert {s.updated_at for s in scores.values()} == {T}
-    assert {s.last_event_id for s in scores.values()} == {last_event.pk}
     assert (scores[engagement_only.pk].engagement_at, scores[newcomer.pk].engagement_at) == (T, T)
 
 
@@ -434,6 +433,115 @@ def test_a_repeated_delivery_of_an_event_counts_once():
     score_apply_event(event_id=event.pk, at=T)
 
     assert ContactScore.objects.get(contact=contact).engagement_score == pytest.approx(5, abs=1e-9)
+
+
+def test_events_delivered_newest_first_each_count_and_agree_with_a_recompute():
+    # given: two page views of one lead, the newer one (higher id) delivered first, as
+    # when another process committed the older one later
+    contact = ContactFactory()
+    EngagementRule.objects.create(name="view", event_type="page_view", points=5)
+    contact_score_refresh(contact_id=contact.pk, at=T - DAY)
+    older, newer = (
+        EventFactory(contact=contact, occurred_at=T),
+        EventFactory(contact=contact, occurred_at=T),
+    )
+
+    # when
+    score_apply_event(event_id=newer.pk, at=T)
+    score_apply_event(event_id=older.pk, at=T)
+
+    # then
+    assert older.pk < newer.pk
+    assert ContactScore.objects.get(contact=contact).engagement_score == pytest.approx(10, abs=1e-9)
+    assert engagement_of(contact) == pytest.approx(10, abs=1e-9)
+
+
+def test_batches_delivered_out_of_order_and_twice_count_each_event_once():
+    # given: three ingest batches of one lead's events, delivered last first, each twice
+    settings_set(half_life_days=10)
+    contact = ContactFactory()
+    EngagementRule.objects.create(name="view", event_type="page_view", points=4)
+    contact_score_refresh(contact_id=contact.pk, at=T - 10 * DAY)
+    batches = [
+        [EventFactory(contact=contact, occurred_at=T - (9 - 3 * b - i) * DAY) for i in range(2)]
+        for b in range(3)
+    ]
+
+    # when
+    for batch in [*reversed(batches), *batches]:
+        assert score_events_apply(event_ids=[e.pk for e in batch], at=T) == 1
+
+    # then: six views, each decayed from its own day, as a recompute counts them
+    expected = sum(4 * 0.5 ** (days / 10) for days in (9, 8, 6, 5, 3, 2))
+    assert engagement_now(score=ContactScore.objects.get(contact=contact), at=T) == (
+        pytest.approx(expected, rel=1e-9)
+    )
+    assert engagement_of(contact) == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_late_event_earlier_than_counted_ones_takes_its_place_under_the_cap():
+    # given: a rule of 10 points capped at 20 per 7 days; two later views counted first
+    contact = ContactFactory()
+    EngagementRule.objects.create(
+        name="pricing", event_type="page_view", points=10, cap_points=20, cap_days=7
+    )
+    settings_set(half_life_days=1000)
+    contact_score_refresh(contact_id=contact.pk, at=T - DAY)
+    monday = dt.datetime(2026, 3, 9, 9, 0, tzinfo=dt.UTC)
+    late = EventFactory(contact=contact, occurred_at=monday)
+    counted = [
+        EventFactory(contact=contact, occurred_at=monday + h * dt.timedelta(hours=1))
+        for h in (1, 2)
+    ]
+    for event in counted:
+        score_apply_event(event_id=event.pk, at=T)
+
+    # when: the earliest view arrives last
+    score_apply_event(event_id=late.pk, at=T)
+
+    # then: the cap keeps the two earliest views, as the recompute does
+    incremental = ContactScore.objects.get(contact=contact).engagement_score
+    expected = 10 * 0.5 ** ((T - monday).total_seconds() / 86400 / 1000) + 10 * 0.5 ** (
+        (T - monday - dt.timedelta(hours=1)).total_seconds() / 86400 / 1000
+    )
+    assert incremental == pytest.approx(expected, rel=1e-9)
+    assert engagement_of(contact) == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_rule_edited_between_two_events_scores_the_next_event_by_the_new_rule():
+    # given: a lead scored by one rule, on one engine process (the per-lead statement is
+    # compiled once per set of rules)
+    contact = ContactFactory()
+    other = ContactFactory()
+    view = EngagementRule.objects.create(name="view", event_type="page_view", points=5)
+    contact_score_refresh(contact_id=contact.pk, at=T - DAY)
+    contact_score_refresh(contact_id=other.pk, at=T - DAY)
+    score_apply_event(event_id=EventFactory(contact=contact, occurred_at=T).pk, at=T)
+    score_apply_event(event_id=EventFactory(contact=other, occurred_at=T).pk, at=T)
+
+    # when: the rule gives more points, then the lead's next event arrives
+    view.points = 7
+    view.save()
+    score_apply_event(event_id=EventFactory(contact=contact, occurred_at=T).pk, at=T)
+
+    # then: both of its events count by the rule as it is; the other lead is untouched
+    assert ContactScore.objects.get(contact=contact).engagement_score == pytest.approx(14)
+    assert ContactScore.objects.get(contact=other).engagement_score == pytest.approx(5)
+
+
+def test_an_event_no_rule_counts_and_a_bots_event_write_nothing():
+    contact = ContactFactory()
+    EngagementRule.objects.create(name="view", event_type="page_view", points=5)
+    contact_score_refresh(contact_id=contact.pk, at=T - DAY)
+    click = EventFactory(contact=contact, occurred_at=T, type=EventType.CTA_CLICK)
+    bot = EventFactory(contact=contact, occurred_at=T, is_bot=True)
+
+    assert score_apply_event(event_id=click.pk, at=T) is None
+    assert score_apply_event(event_id=bot.pk, at=T) is None
+    assert score_events_apply(event_ids=[click.pk, bot.pk], at=T) == 0
+
+    score = ContactScore.objects.get(contact=contact)
+    assert (score.engagement_score, score.updated_at) == (0, T - DAY)
 
 
 def test_the_set_based_recompute_equals_the_incremental_path_on_the_same_data():

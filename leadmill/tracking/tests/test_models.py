@@ -32,10 +32,12 @@ def test_an_invalid_regular_expression_rule_is_refused():
     assert error.value.message_dict["pattern"][0].startswith("This is not a valid regular expression")
 
 
-def test_the_seeded_rules_include_common_crawlers_and_automation():
-    patterns = set(BotRule.objects.values_list("pattern", flat=True))
+def test_the_seeded_rules_left_are_those_the_crawler_list_does_not_cover():
+    rules = set(BotRule.objects.values_list("pattern", "kind", "action"))
 
-    assert {"crawler", "spider", "HeadlessChrome", "python-requests", "curl/", "(?<!cu)bot"} <= patterns
+    assert rules == {
+        (pattern, "substring", "bot") for pattern in ("archive.org", "Selenium", "Preview", "monitor", "Java/")
+    }
 
 
 def test_the_tracker_tag_for_leadmill_pages_uses_relative_urls(settings):
