@@ -5,6 +5,7 @@ SQLite in WAL mode and Huey on SQLite under ``LEADMILL_DATA_DIR``, email to a lo
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -90,6 +91,7 @@ INSTALLED_APPS = [
     "django_filters",
     "huey.contrib.djhuey",
     "anymail",
+    "axes",  # back-office sign-in throttling
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "django.contrib.admin",
     "django.contrib.auth",
@@ -110,6 +112,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in with the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadmill.urls"
@@ -363,6 +367,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "wagtailadmin_login"
+
+# --- Back-office sign-in throttling (django-axes) -------------------------------------------
+# Refused before the password is checked: the axes backend comes first.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After this many failed sign-ins in a row, for one account or from one address (each on
+# its own), sign-in is refused for the cool-off time; each failure is recorded.
+AXES_FAILURE_LIMIT = env_int("LEADMILL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LEADMILL_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The project's one client address (LEADMILL_TRUST_X_FORWARDED_FOR decides the header).
+AXES_CLIENT_IP_CALLABLE = "leadmill.core.http.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "leadmill.core.views.login_locked_out"
+# Axes' log lines name the account and address only masked (AXES_SENSITIVE_PARAMETERS).
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,
