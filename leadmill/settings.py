@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -92,6 +93,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "anymail",
     "axes",  # back-office sign-in throttling
+    "csp",  # Content-Security-Policy (leadmill.core.csp)
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "django.contrib.admin",
     "django.contrib.auth",
@@ -104,6 +106,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "leadmill.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "leadmill.core.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -359,8 +362,45 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECU
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
-# Wagtail overrides this for its preview iframe only.
+# Wagtail overrides this for its preview iframe only; a form's embeddable pages leave it
+# out and name the sites that may frame them in the CSP (leadmill.core.csp).
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; leadmill.core.csp, docs/adr/0011-web-security-csp.md).
+# Public pages: our scripts only (files, or inline with the request's nonce); inline style
+# attributes are allowed (a landing page's layout variables), style elements are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# The back office (Wagtail's admin) is built with inline scripts and styles.
+LEADMILL_CSP_BACK_OFFICE_PATHS = ("/admin/",)
+LEADMILL_CSP_BACK_OFFICE = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", "'unsafe-inline'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "frame-src": ["'self'"],
+    "worker-src": ["'self'", "blob:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'self'"],
+}
+# No avatar requests to gravatar.com from the back office (and no third party under the CSP).
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
