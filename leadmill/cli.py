@@ -87,11 +87,9 @@ def web_command() -> list[str]:
         "--workers", os.environ.get("WEB_WORKERS", str(workers)),
         "--blocking-threads", os.environ.get("WEB_THREADS", str(threads)),
         "--backlog", os.environ.get("WEB_BACKLOG", "1024"),
-        "--static-path-route", settings.STATIC_URL.rstrip("/"),
-        "--static-path-mount", str(settings.STATIC_ROOT),
-        # Images and documents uploaded in the back office (offer files are elsewhere, private).
-        "--static-path-route", settings.MEDIA_URL.rstrip("/"),
-        "--static-path-mount", str(settings.MEDIA_ROOT),
+        # Static files and the images and documents uploaded in the back office are served by
+        # the application (leadmill.wsgi), not granian's file server: it cannot add the
+        # security headers (X-Content-Type-Options: nosniff). Offer files are private.
         "--no-ws",
         "leadmill.wsgi:application",
     ]

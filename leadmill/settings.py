@@ -5,9 +5,11 @@ SQLite in WAL mode and Huey on SQLite under ``LEADMILL_DATA_DIR``, email to a lo
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -94,6 +96,8 @@ INSTALLED_APPS = [
     "django_filters",
     "huey.contrib.djhuey",
     "anymail",
+    "axes",  # back-office sign-in throttling
+    "csp",  # Content-Security-Policy (leadmill.core.csp)
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "django.contrib.admin",
     "django.contrib.auth",
@@ -106,6 +110,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "leadmill.core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "leadmill.core.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -114,6 +119,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in with the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "leadmill.urls"
@@ -366,8 +373,45 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECU
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
-# Wagtail overrides this for its preview iframe only.
+# Wagtail overrides this for its preview iframe only; a form's embeddable pages leave it
+# out and name the sites that may frame them in the CSP (leadmill.core.csp).
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; leadmill.core.csp, docs/adr/0011-web-security-csp.md).
+# Public pages: our scripts only (files, or inline with the request's nonce); inline style
+# attributes are allowed (a landing page's layout variables), style elements are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# The back office (Wagtail's admin) is built with inline scripts and styles.
+LEADMILL_CSP_BACK_OFFICE_PATHS = ("/admin/",)
+LEADMILL_CSP_BACK_OFFICE = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'", "'unsafe-inline'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "frame-src": ["'self'"],
+    "worker-src": ["'self'", "blob:"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'self'"],
+}
+# No avatar requests to gravatar.com from the back office (and no third party under the CSP).
+WAGTAIL_GRAVATAR_PROVIDER_URL = None
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -375,11 +419,32 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "wagtailadmin_login"
 
+# --- Back-office sign-in throttling (django-axes) -------------------------------------------
+# Refused before the password is checked: the axes backend comes first.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After this many failed sign-ins in a row, for one account or from one address (each on
+# its own), sign-in is refused for the cool-off time; each failure is recorded.
+AXES_FAILURE_LIMIT = env_int("LEADMILL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LEADMILL_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# The project's one client address (LEADMILL_TRUST_X_FORWARDED_FOR decides the header).
+AXES_CLIENT_IP_CALLABLE = "leadmill.core.http.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "leadmill.core.views.login_locked_out"
+# Axes' log lines name the account and address only masked (AXES_SENSITIVE_PARAMETERS).
+AXES_VERBOSE = False
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed-link tokens (/d/<token>/, email links, opt-in) never reach a log line.
+    "filters": {"secret_tokens": {"()": "leadmill.core.log_redaction.SecretTokenFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_tokens"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},

@@ -9,6 +9,7 @@ class CaptureConfig(AppConfig):
 
     def ready(self):
         from leadmill.core import events, registry
+        from leadmill.core.log_redaction import secret_urls_register
 
         from . import handlers, selectors
         from .events import LeadCaptured
@@ -17,3 +18,4 @@ class CaptureConfig(AppConfig):
         events.subscribe(LeadCaptured, handlers.stitch_visitor)
         events.subscribe(LeadCaptured, handlers.request_opt_in_confirmation)
         registry.register_timeline(selectors.submission_timeline)
+        secret_urls_register("capture:offer_download", "capture:opt_in_confirm")

@@ -29,6 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from leadmill.core.errors import ValidationFailed
+from leadmill.core.csp import frame_ancestors_allow
 from leadmill.core.http import client_ip
 from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import json_object_decode
@@ -116,8 +117,24 @@ def _not_stored(view):
     return wrapped
 
 
+def _frameable_by_the_form(view):
+    """Every answer of the form post may show inside the form's iframe on its allowed sites
+    (the form again with its errors, an error message; the thank-you page it redirects to
+    says the same itself), and on no other site."""
+
+    @functools.wraps(view)
+    def wrapped(request, slug: str):
+        response = view(request, slug=slug)
+        if (definition := form_definition(slug=slug)) is not None:
+            frame_ancestors_allow(response, definition.form.origin_list)
+        return response
+
+    return wrapped
+
+
 @csrf_exempt
 @_not_stored
+@_frameable_by_the_form
 def form_post(request, slug: str):
     """``POST /f/<slug>/``: a plain HTML form post or JSON, from a page or an embed."""
     definition = form_definition(slug=slug)
@@ -333,7 +350,7 @@ def form_thanks(request, slug: str):
         {"form": form, "thanks": thank_you_for(token=request.GET.get("s", "")), "page": None},
     )
     response["X-Robots-Tag"] = "noindex, nofollow"
-    return response
+    return frame_ancestors_allow(response, form.origin_list)  # where the form's iframe leads
 
 
 @require_GET
@@ -352,7 +369,7 @@ def form_embed(request, slug: str):
     else:
         response = TemplateResponse(request, "capture/form_page.html", context)
         response.render()
-        response.xframe_options_exempt = True
+        frame_ancestors_allow(response, form.origin_list)
     response["Cache-Control"] = "no-store"
     return _cors(response, request, form)
 

@@ -13,6 +13,7 @@ from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.urls import reverse
 from django.urls.converters import SlugConverter
 
+from leadmill.core.csp import ContentSecurityPolicyMiddleware
 from leadmill.core.wsgi import LEAN_MIDDLEWARE, LeanHandler, LeanRoute
 
 from . import views
@@ -21,10 +22,12 @@ _SLUG_MARK = "slug-mark"
 
 
 class FormPostHandler(LeanHandler):
-    """The form post view through the lean middleware and the clickjacking header."""
+    """The form post view through the lean middleware, the CSP and the clickjacking header."""
 
     def __init__(self) -> None:
-        super().__init__(views.form_post, middleware=(*LEAN_MIDDLEWARE, XFrameOptionsMiddleware))
+        super().__init__(
+            views.form_post, middleware=(*LEAN_MIDDLEWARE, ContentSecurityPolicyMiddleware, XFrameOptionsMiddleware)
+        )
 
 
 def form_post_route() -> LeanRoute:

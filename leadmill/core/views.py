@@ -15,3 +15,15 @@ def healthz(request):
     except Exception:
         return JsonResponse({"status": "unavailable", "database": "down"}, status=503)
     return JsonResponse({"status": "ok", "database": "up"})
+
+
+def login_locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer to a sign-in refused for too many failures (AXES_LOCKOUT_CALLABLE):
+    the back office's sign-in layout with a sentence saying how long to wait, 429."""
+    from django.conf import settings
+    from django.template.response import TemplateResponse
+
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    response = TemplateResponse(request, "core/login_locked_out.html", {"cooloff_minutes": minutes}, status=429)
+    response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
+    return response.render()
