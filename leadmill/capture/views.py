@@ -28,8 +28,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from leadmill.core.errors import ValidationFailed
 from leadmill.core.csp import frame_ancestors_allow
+from leadmill.core.errors import ValidationFailed
 from leadmill.core.http import client_ip
 from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import json_object_decode
