@@ -87,6 +87,9 @@ def web_command() -> list[str]:
         "--workers", os.environ.get("WEB_WORKERS", str(workers)),
         "--blocking-threads", os.environ.get("WEB_THREADS", str(threads)),
         "--backlog", os.environ.get("WEB_BACKLOG", "1024"),
+        # A worker that dies (killed, out of memory) is replaced while the others keep serving
+        # on the shared socket; without this granian stops every worker (docs/adr/0011-availability-supervision.md).
+        "--respawn-failed-workers",
         "--static-path-route", settings.STATIC_URL.rstrip("/"),
         "--static-path-mount", str(settings.STATIC_ROOT),
         # Images and documents uploaded in the back office (offer files are elsewhere, private).

@@ -66,6 +66,7 @@ def test_web_command_serves_the_wsgi_application_with_granian_on_host_and_port(m
     assert command[command.index("--port") + 1] == "8471"
     assert command[command.index("--workers") + 1] == "3"
     assert command[command.index("--blocking-threads") + 1] == "4"
+    assert "--respawn-failed-workers" in command  # one dead worker does not stop the server
     assert command[-1] == "leadmill.wsgi:application"
 
 
