@@ -108,8 +108,17 @@ def worker_command() -> list[str]:
 
 
 def supervise(commands: dict[str, list[str]]) -> int:
-    """Run the processes together; restart one that dies; stop all on SIGINT / SIGTERM."""
-    processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    """Run the processes together; restart one that dies; stop all on SIGINT / SIGTERM.
+
+    Each runs in a session of its own, so the terminal's Ctrl+C (SIGINT to the foreground
+    group) reaches only this supervisor, which stops them with SIGTERM: the worker then
+    finishes its running tasks (Huey's graceful signal is TERM, settings.HUEY) instead of
+    dropping them with their locks held."""
+
+    def start(name: str) -> subprocess.Popen:
+        return subprocess.Popen(commands[name], start_new_session=True)
+
+    processes = {name: start(name) for name in commands}
     stopping = False
 
     def stop(signum, frame):
@@ -133,7 +142,7 @@ def supervise(commands: dict[str, list[str]]) -> int:
                     stop(None, None)
                     break
                 print(f"leadmill: {name} exited with {process.returncode}; restarting it.", file=sys.stderr)
-                processes[name] = subprocess.Popen(commands[name])
+                processes[name] = start(name)
     deadline = time.time() + 20
     for process in processes.values():
         try:

@@ -230,10 +230,38 @@ def test_prune_deletes_events_older_than_the_retention_in_batches():
 
 def test_prune_stops_after_max_batches():
     now = timezone.now()
-    EventFactory.create_batch(5, occurred_at=now - dt.timedelta(days=10))
+    for minutes in range(5):
+        EventFactory(occurred_at=now - dt.timedelta(days=10, minutes=minutes))
 
     assert events_prune(older_than_days=1, batch_size=2, max_batches=2) == 4
     assert Event.objects.count() == 1
+
+
+def test_prune_runs_until_every_old_event_is_gone():
+    # Given more old events than 100 slices of 2 (the old cap of one run) hold
+    now = timezone.now()
+    old = Event.objects.bulk_create(
+        [Event(occurred_at=now - dt.timedelta(days=10, seconds=n), type="page_view") for n in range(250)]
+    )
+    kept = EventFactory(occurred_at=now - dt.timedelta(hours=1))
+
+    # When one run prunes them in slices of 2
+    deleted = events_prune(older_than_days=1, batch_size=2)
+
+    # Then all of them went, and only they
+    assert deleted == len(old) == 250
+    assert list(Event.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_prune_stops_when_told_to():
+    now = timezone.now()
+    Event.objects.bulk_create(
+        [Event(occurred_at=now - dt.timedelta(days=10, seconds=n), type="page_view") for n in range(10)]
+    )
+    slices = iter([True, True, False])
+
+    assert events_prune(older_than_days=1, batch_size=3, keep_going=lambda: next(slices)) == 6
+    assert Event.objects.count() == 4
 
 
 def test_batches_written_together_get_each_their_own_rows():
