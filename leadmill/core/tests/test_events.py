@@ -199,6 +199,7 @@ def test_an_event_of_a_rolled_back_transaction_never_reaches_a_handler():
     assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [committed]
 
 
+@pytest.mark.django_db
 def test_the_outbox_retention_deletes_delivered_events_past_the_setting_and_keeps_the_rest(settings):
     # Given delivered events of 10 and 2 days ago, and an undelivered one of 30 days ago
     from leadmill.core.tasks import outbox_retention
@@ -219,6 +220,7 @@ def test_the_outbox_retention_deletes_delivered_events_past_the_setting_and_keep
     assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {recent.pk, undelivered.pk}
 
 
+@pytest.mark.django_db
 def test_an_outbox_retention_of_zero_keeps_every_event(settings):
     from leadmill.core.tasks import outbox_retention
 
