@@ -47,12 +47,12 @@ def fill_events(cursor, count: int, *, old: bool) -> float:
     """``count`` anonymous page views, older than the retention (spread over a week) or of
     the last day; returns the seconds the insert took."""
     started = time.perf_counter()
-    age = f"interval '{RETENTION_DAYS + 1} days' + " if old else ""
+    age = f"interval '{RETENTION_DAYS + 1} days' + " if old else ""  # inside the brackets: older still
     cursor.execute(
         f"""
         INSERT INTO tracking_event (occurred_at, contact_id, type, name, url, referrer, properties,
             source, medium, campaign, term, content, channel, is_bot)
-        SELECT now() - {age}(g %% 604800) * interval '1 second', NULL, 'page_view', '',
+        SELECT now() - ({age}(g %% 604800) * interval '1 second'), NULL, 'page_view', '',
                'https://www.example.com/p/' || (g %% 1000), '', '{{}}', '', '', '', '', '', 'direct', false
         FROM generate_series(1, %s) AS g
         """,  # noqa: S608 -- constants only
