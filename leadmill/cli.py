@@ -90,6 +90,9 @@ def web_command() -> list[str]:
         # Static files and the images and documents uploaded in the back office are served by
         # the application (leadmill.wsgi), not granian's file server: it cannot add the
         # security headers (X-Content-Type-Options: nosniff). Offer files are private.
+        # A worker that dies (killed, out of memory) is replaced while the others keep serving
+        # on the shared socket; without this granian stops every worker (docs/adr/0011-availability-supervision.md).
+        "--respawn-failed-workers",
         "--no-ws",
         "leadmill.wsgi:application",
     ]
@@ -103,8 +106,17 @@ def worker_command() -> list[str]:
 
 
 def supervise(commands: dict[str, list[str]]) -> int:
-    """Run the processes together; restart one that dies; stop all on SIGINT / SIGTERM."""
-    processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+    """Run the processes together; restart one that dies; stop all on SIGINT / SIGTERM.
+
+    Each runs in a session of its own, so the terminal's Ctrl+C (SIGINT to the foreground
+    group) reaches only this supervisor, which stops them with SIGTERM: the worker then
+    finishes its running tasks (Huey's graceful signal is TERM, settings.HUEY) instead of
+    dropping them with their locks held."""
+
+    def start(name: str) -> subprocess.Popen:
+        return subprocess.Popen(commands[name], start_new_session=True)
+
+    processes = {name: start(name) for name in commands}
     stopping = False
 
     def stop(signum, frame):
@@ -128,7 +140,7 @@ def supervise(commands: dict[str, list[str]]) -> int:
                     stop(None, None)
                     break
                 print(f"leadmill: {name} exited with {process.returncode}; restarting it.", file=sys.stderr)
-                processes[name] = subprocess.Popen(commands[name])
+                processes[name] = start(name)
     deadline = time.time() + 20
     for process in processes.values():
         try:

@@ -212,6 +212,10 @@ if REDIS_URL:
             # so a form post becomes a lead within about a second.
             "max_delay": 1.0,
             "verbose": False,  # warnings only: periodic tasks would log every minute
+            # SIGTERM (what `leadmill run`, systemd and Docker send) lets running tasks finish,
+            # for at most 15 s; Huey's default takes it as an immediate stop.
+            "graceful_signal": "TERM",
+            "shutdown_timeout": 15,
         },
     }
 else:
@@ -230,6 +234,10 @@ else:
             # so a form post becomes a lead within about a second.
             "max_delay": 1.0,
             "verbose": False,  # warnings only: periodic tasks would log every minute
+            # SIGTERM (what `leadmill run`, systemd and Docker send) lets running tasks finish,
+            # for at most 15 s; Huey's default takes it as an immediate stop.
+            "graceful_signal": "TERM",
+            "shutdown_timeout": 15,
         },
     }
 
@@ -304,7 +312,12 @@ LEADMILL_TRACKING_RATE_LIMIT_PER_IP = env_int("LEADMILL_TRACKING_RATE_LIMIT_PER_
 LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND = env_int("LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND", 4)
 # PostgreSQL: event batches commit without waiting for the WAL flush unless this is on (ADR 10).
 LEADMILL_TRACKING_SYNCHRONOUS_COMMIT = env_bool("LEADMILL_TRACKING_SYNCHRONOUS_COMMIT", False)
+# The longest a collect request waits for its events' write (a lock, the statement, its turn
+# in the process's queue) before it answers 503: one stuck write must not stall them all.
+LEADMILL_INGEST_TIMEOUT_MS = env_int("LEADMILL_INGEST_TIMEOUT_MS", 5000)
 LEADMILL_EVENT_RETENTION_DAYS = env_int("LEADMILL_EVENT_RETENTION_DAYS", 395)
+# Delivered domain events (the outbox) are kept this many days for inspection (0 keeps all).
+LEADMILL_OUTBOX_RETENTION_DAYS = env_int("LEADMILL_OUTBOX_RETENTION_DAYS", 7)
 
 # --- Scoring -------------------------------------------------------------------------------
 # The weekly retrain runs when at least this many outcomes are new since the active model.

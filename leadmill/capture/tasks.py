@@ -3,31 +3,34 @@
 import time
 
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, lock_task
-from huey.exceptions import TaskLockedException
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+
+from leadmill.core.locks import ExpiringLock, Held
 
 from . import services
 
 LINGER_S = 1.0
+# Renewed after every batch: a worker killed mid-drain leaves a lock that lapses within a
+# minute, and one restarted on the same machine releases it at once.
+PROCESS_LOCK = ExpiringLock("capture.submissions_process", seconds=60)
+CATCH_UP_LOCK = ExpiringLock("capture.submissions_catch_up", seconds=60)
 
 
 @db_task()
 def submissions_process_task() -> None:
     """Process received submissions until none has arrived for a moment.
 
-    One runs at a time (a lock shared by every consumer); a second one queued meanwhile
-    exits at once, since the first keeps polling before it stops.
+    One runs at a time (an expiring lock shared by every consumer); a second one queued
+    meanwhile exits at once, since the first keeps polling before it stops.
     """
-    try:
-        with HUEY.lock_task("capture.submissions_process"):
-            _drain(linger_s=0.0 if HUEY.immediate else LINGER_S)
-    except TaskLockedException:
-        return
+    with PROCESS_LOCK.hold() as held:
+        if held:
+            _drain(held, linger_s=0.0 if HUEY.immediate else LINGER_S)
 
 
-def _drain(*, linger_s: float) -> None:
+def _drain(held: Held, *, linger_s: float) -> None:
     idle_since = time.monotonic()
-    while True:
+    while held.renew():
         if services.submissions_process():
             idle_since = time.monotonic()
             continue
@@ -37,10 +40,11 @@ def _drain(*, linger_s: float) -> None:
 
 
 @db_periodic_task(crontab(minute="*"))
-@lock_task("capture.submissions_catch_up")
 def submissions_catch_up() -> None:
     """Process what a crash or an unreachable queue left received, and the errors whose
     retry time has come (services.submissions_retry_due)."""
-    services.submissions_retry_due()
-    while services.submissions_process():
-        pass
+    with CATCH_UP_LOCK.hold() as held:
+        if held:
+            services.submissions_retry_due()
+        while held.renew() and services.submissions_process():
+            pass

@@ -1,15 +1,17 @@
-"""Database helpers shared by the public hot paths (form posts, tracking batches)."""
+"""Database helpers: the public hot paths' writer turns (form posts, tracking batches), and
+the sliced deletes of retention."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from django.db import connection
+from django.db import connection, transaction
 
 _sqlite_write_lock = threading.Lock()
 _lock_files: dict[tuple[int, str], int] = {}  # (process id, database file) -> open lock file
@@ -58,3 +60,36 @@ def _lock_file(database: object) -> int | None:
     if key not in _lock_files:
         _lock_files[key] = os.open(Path(f"{name}-writers.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     return _lock_files[key]
+
+
+def rows_delete_before(*, table: str, column: str, cutoff: dt.datetime, batch_size: int = 50_000,
+                       max_batches: int | None = None, keep_going: Callable[[], bool] = lambda: True) -> int:
+    """Delete the rows of ``table`` whose indexed ``column`` is before ``cutoff`` (a null
+    never is), oldest first, in slices, until none is left, ``max_batches`` slices ran or
+    ``keep_going()`` turned false; returns how many rows went.
+
+    Each slice is a range of the index: its upper end is the ``batch_size``-th oldest value
+    (read from the index), and one ``DELETE`` of that range runs in its own short
+    transaction, so writers are never held up long and no row id travels to Python. Rows
+    that share the upper end's value go in the same slice, so a slice can be larger than
+    ``batch_size``. The retention of events and of the outbox (docs/adr/0012-availability-retention.md;
+    measured in bench/retention.py)."""
+    quoted, field = connection.ops.quote_name(table), connection.ops.quote_name(column)
+    deleted, batches = 0, 0
+    while (max_batches is None or batches < max_batches) and keep_going():
+        batches += 1
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {field} FROM {quoted} WHERE {field} < %s ORDER BY {field} LIMIT 1 OFFSET %s",  # noqa: S608 -- quoted names only
+                [cutoff, batch_size - 1],
+            )
+            upper = cursor.fetchone()
+            if upper is None:  # less than a slice left: the rest, and done
+                cursor.execute(f"DELETE FROM {quoted} WHERE {field} < %s", [cutoff])  # noqa: S608
+            else:
+                cursor.execute(f"DELETE FROM {quoted} WHERE {field} <= %s AND {field} < %s",  # noqa: S608
+                               [upper[0], cutoff])
+            deleted += cursor.rowcount
+        if upper is None:
+            break
+    return deleted

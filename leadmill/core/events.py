@@ -174,3 +174,19 @@ def sweep(*, older_than: dt.timedelta = dt.timedelta(seconds=60), limit: int = 5
         .values_list("pk", flat=True)[:limit]
     )
     return sum(1 for outbox_id in ids if deliver(outbox_id))
+
+
+def outbox_prune(*, older_than_days: int, batch_size: int = 50_000,
+                 keep_going: Callable[[], bool] = lambda: True) -> int:
+    """Delete outbox rows delivered more than ``older_than_days`` days ago, in slices of the
+    ``delivered_at`` index, until none is left or ``keep_going()`` turns false. Undelivered
+    rows are never deleted. Returns how many rows went."""
+    from .db import rows_delete_before
+    from .models import OutboxEvent
+
+    cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+    deleted = rows_delete_before(table=OutboxEvent._meta.db_table, column="delivered_at", cutoff=cutoff,
+                                 batch_size=batch_size, keep_going=keep_going)
+    if deleted:
+        logger.info("deleted %s delivered outbox events older than %s days", deleted, older_than_days)
+    return deleted

@@ -2,7 +2,7 @@
 
 import logging
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
@@ -17,6 +17,24 @@ def is_database_unavailable(exc: BaseException) -> bool:
         text = str(exc).lower()
         return not any(word in text for word in ("syntax error", "no such column", "no such table"))
     return False
+
+
+def _shared_store_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return ()
+    return (RedisConnectionError, RedisTimeoutError)
+
+
+SHARED_STORE_ERRORS = _shared_store_errors()
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when the database (:func:`is_database_unavailable`) or the shared store every
+    process counts in (Redis: rate limits, the cache) cannot be reached."""
+    return is_database_unavailable(exc) or isinstance(exc, SHARED_STORE_ERRORS)
 
 
 def service_unavailable(request=None) -> HttpResponse:
@@ -39,14 +57,14 @@ class DatabaseUnavailableMiddleware:
     def __call__(self, request):
         try:
             return self.get_response(request)
-        except DatabaseError as exc:
-            if is_database_unavailable(exc):
+        except Exception as exc:
+            if is_unavailable(exc):
                 logger.error("database unavailable on %s %s: %s", request.method, request.path, exc)
                 return service_unavailable(request)
             raise
 
     def process_exception(self, request, exception):
-        if isinstance(exception, DatabaseError) and is_database_unavailable(exception):
+        if is_unavailable(exception):
             logger.error("database unavailable on %s %s: %s", request.method, request.path, exception)
             return service_unavailable(request)
         return None

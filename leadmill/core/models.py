@@ -25,7 +25,13 @@ class OutboxEvent(models.Model):
                 fields=["created_at"],
                 name="outbox_undelivered_idx",
                 condition=models.Q(delivered_at__isnull=True),
-            )
+            ),
+            # The retention deletes delivered rows by this range (core.events.outbox_prune).
+            models.Index(
+                fields=["delivered_at"],
+                name="outbox_delivered_idx",
+                condition=models.Q(delivered_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

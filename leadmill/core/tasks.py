@@ -1,9 +1,11 @@
 """Background entry points of core: thin, idempotent."""
 
+from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from . import events
+from .locks import ExpiringLock
 
 
 @db_task(retries=5, retry_delay=10)
@@ -17,6 +19,20 @@ def outbox_deliver(outbox_ids: list[int]) -> None:
 @db_periodic_task(crontab(minute="*"))
 def outbox_sweep() -> None:
     events.sweep()
+
+
+OUTBOX_RETENTION_LOCK = ExpiringLock("core.outbox_retention", seconds=600)
+
+
+@db_periodic_task(crontab(minute="7", hour="*"))
+def outbox_retention() -> None:
+    """Every hour: delete delivered outbox events older than LEADMILL_OUTBOX_RETENTION_DAYS
+    (0 keeps all); undelivered ones stay for the sweep."""
+    days = settings.LEADMILL_OUTBOX_RETENTION_DAYS
+    if days > 0:
+        with OUTBOX_RETENTION_LOCK.hold() as held:
+            if held:
+                events.outbox_prune(older_than_days=days, keep_going=held.renew)
 
 
 @db_periodic_task(crontab(minute="*/10"))
@@ -39,3 +55,11 @@ def sessions_clear() -> None:
     from django.core.management import call_command
 
     call_command("clearsessions", verbosity=0)
+
+
+@HUEY.on_startup("leadmill.locks_release_dead")
+def locks_release_dead() -> None:
+    """A consumer that starts frees the task locks a killed worker of this machine left."""
+    from .locks import locks_release_dead as release
+
+    release()

@@ -5,23 +5,21 @@ a commit that enrolled contacts, so a first email leaves within seconds rather t
 next minute: it drains, lingers a moment for more, and a kick queued while one runs exits
 at once (the running one picks that work up).
 
-Their locks expire (a cache key with a timeout, not Huey's ``lock_task``): a worker killed
-mid-pass must not leave a lock that stops nurture until someone flushes it by hand. The work
-itself is safe to overlap (``SKIP LOCKED`` batches, claimed messages), so a pass that outlives
-its lock costs time, not correctness.
+Their locks expire (:mod:`leadmill.core.locks`): a worker killed mid-pass must not leave a
+lock that stops nurture until someone flushes it by hand. The work itself is safe to overlap
+(``SKIP LOCKED`` batches, claimed messages), so a pass that outlives its lock costs time, not
+correctness.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-import uuid
-from collections.abc import Iterator
 
-from django.core.cache import cache
 from django.db import transaction
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+
+from leadmill.core.locks import ExpiringLock
 
 from .runner import nurture_pass
 
@@ -29,32 +27,22 @@ LINGER_S = 2.0
 TICK_LOCK_S = 600
 KICK_LOCK_S = 300
 KICK_MAX_S = 240  # then the minute tick carries on
-
-
-@contextlib.contextmanager
-def expiring_lock(name: str, *, seconds: int) -> Iterator[bool]:
-    """Yields True when this process holds ``name`` (for at most ``seconds``), else False."""
-    key, token = f"leadmill.lock.{name}", uuid.uuid4().hex
-    acquired = cache.add(key, token, timeout=seconds)
-    try:
-        yield acquired
-    finally:
-        if acquired and cache.get(key) == token:
-            cache.delete(key)
+TICK_LOCK = ExpiringLock("nurture.tick", seconds=TICK_LOCK_S)
+KICK_LOCK = ExpiringLock("nurture.kick", seconds=KICK_LOCK_S)
 
 
 @db_periodic_task(crontab(minute="*"))
 def nurture_tick() -> None:
     """Every minute: segment sweep, due steps, due broadcasts, the send queue."""
-    with expiring_lock("nurture.tick", seconds=TICK_LOCK_S) as acquired:
-        if acquired:
+    with TICK_LOCK.hold() as held:
+        if held:
             nurture_pass()
 
 
 @db_task()
 def nurture_kick() -> None:
-    with expiring_lock("nurture.kick", seconds=KICK_LOCK_S) as acquired:
-        if not acquired:
+    with KICK_LOCK.hold() as held:
+        if not held:
             return
         linger_s = 0.0 if HUEY.immediate else LINGER_S
         started = idle_since = time.monotonic()

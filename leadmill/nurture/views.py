@@ -50,15 +50,21 @@ def _flooded(message_pk: int) -> bool:
 
 @require_GET
 def open_pixel(request, token: str):
-    """The 1x1 GIF, always (a broken image would show in the email); records the open."""
+    """The 1x1 GIF, always (a broken image would show in the email); records the open.
+    An open that could not be recorded (the database is unreachable) is answered 503 with
+    Retry-After, still with the GIF, so a client that fetches it again later counts it."""
     message_pk = tokens.open_token_read(token)
+    status = 200
     if message_pk is not None:
         try:
             if not _flooded(message_pk):
                 scanners.open_record(message_pk=message_pk, user_agent=_user_agent(request))
-        except DatabaseError:
-            logger.exception("open of message %s not recorded", message_pk)
-    response = HttpResponse(PIXEL, content_type="image/gif")
+        except DatabaseError as exc:
+            logger.error("open of message %s not recorded: %s", message_pk, type(exc).__name__)
+            status = 503
+    response = HttpResponse(PIXEL, content_type="image/gif", status=status)
+    if status == 503:
+        response["Retry-After"] = "30"
     response["Cache-Control"] = NO_STORE
     return response
 

@@ -1,7 +1,9 @@
 """Background entry points of sales: thin, idempotent (each email is sent once per lead)."""
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from leadmill.core.locks import ExpiringLock
 
 from . import notifications
 
@@ -17,14 +19,14 @@ def new_lead_alert(lead_id: int) -> None:
 
 
 @db_periodic_task(crontab(minute="*/5"))
-@lock_task("sales-sla-warnings")
+@ExpiringLock("sales.sla_warnings", seconds=300)
 def sla_warnings() -> None:
     """Every five minutes: warn owners of leads past their SLA with no activity."""
     notifications.sla_warnings_send()
 
 
 @db_periodic_task(crontab(minute="*/10"))
-@lock_task("sales-unowned-leads")
+@ExpiringLock("sales.unowned_leads", seconds=600)
 def unowned_leads_assign() -> None:
     """Every ten minutes: leads that found no available rep try again."""
     from .services import leads_unowned_assign  # services queue this module's tasks

@@ -4,9 +4,10 @@ import logging
 
 from django.conf import settings
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, lock_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from leadmill.core.errors import ValidationFailed
+from leadmill.core.locks import ExpiringLock
 
 from .services import (
     predictive_model_retrain,
@@ -32,7 +33,7 @@ def predictive_model_train_task() -> None:
 
 
 @db_periodic_task(crontab(day_of_week="0", hour="3", minute="17"))
-@lock_task("scoring-retrain")
+@ExpiringLock("scoring.retrain", seconds=6 * 3600)
 def predictive_model_retrain_task() -> None:
     """Every Sunday at 03:17: retrain when ``LEADMILL_SCORING_RETRAIN_MIN_OUTCOMES`` new
     outcomes arrived, keep the active model if the new one is worse, refresh probabilities."""
@@ -48,7 +49,7 @@ def predictive_model_retrain_task() -> None:
 
 
 @db_periodic_task(crontab(minute="41"))
-@lock_task("scoring-requalify")
+@ExpiringLock("scoring.requalify", seconds=3600)
 def scores_requalify_task() -> None:
     """Every hour: temperature and stage follow the scores as they decay (in batches)."""
     scores_requalify()

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import msgspec
 import psycopg
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from leadmill.contacts.models import Contact
 from leadmill.core import events as domain_events
-from leadmill.core.db import sqlite_writer_turn
+from leadmill.core.db import rows_delete_before, sqlite_writer_turn
 from leadmill.core.errors import NotFound
 from leadmill.core.group_commit import GroupCommit
 
@@ -214,15 +214,15 @@ def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None,
         for visitor_id, (first, last) in batch.flagged.items():
             _seen_widen(flagged, visitor_id, first, last)
     # Our own transaction (not a caller's) may commit without waiting for the WAL flush.
-    quick_commit = (connection.vendor == "postgresql" and not connection.in_atomic_block
-                    and not settings.LEADMILL_TRACKING_SYNCHRONOUS_COMMIT)
+    own_transaction = connection.vendor == "postgresql" and not connection.in_atomic_block
+    quick_commit = own_transaction and not settings.LEADMILL_TRACKING_SYNCHRONOUS_COMMIT
     # One writer at a time per process on SQLite (the lock is taken before the transaction).
     with sqlite_writer_turn(), transaction.atomic(savepoint=False):  # joins a caller's transaction
         if flagged:
             _bot_visitors_upsert(flagged)
         with _insert_cursor() as cursor:
-            if quick_commit:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            if own_transaction:
+                cursor.execute(_ingest_settings_sql(quick_commit=quick_commit))
             cursor.execute(_ingest_sql(connection.vendor, len(rows)), _ingest_params(connection.vendor, rows))
             stored = cursor.fetchall()
         _contact_events_publish(stored)
@@ -234,11 +234,23 @@ def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None,
     return answers
 
 
+def _ingest_settings_sql(*, quick_commit: bool) -> str:
+    """The ``SET LOCAL`` statements of an ingest transaction on PostgreSQL, sent as one string: a
+    write waits for a lock, and runs, at most ``LEADMILL_INGEST_TIMEOUT_MS`` (then it fails
+    as unavailable, 503), so one stuck write cannot hold up every collect request."""
+    timeout = int(settings.LEADMILL_INGEST_TIMEOUT_MS)
+    statements = [f"SET LOCAL lock_timeout = {timeout}", f"SET LOCAL statement_timeout = {timeout}"]
+    if quick_commit:
+        statements.append("SET LOCAL synchronous_commit TO OFF")
+    return "; ".join(statements)
+
+
 # The web process's writer of event batches: concurrent requests share a statement and a
 # commit (leadmill.core.group_commit). Up to 1,000 rows: 15,000 parameters on SQLite,
-# within its 32,766.
+# within its 32,766. A request waits in its queue at most LEADMILL_INGEST_TIMEOUT_MS.
 _writer: GroupCommit[_Rows, list[tuple[int, int | None, bool]]] = GroupCommit(
     _batches_write, max_size=1000, size=lambda batch: len(batch.rows),
+    wait_s=lambda: settings.LEADMILL_INGEST_TIMEOUT_MS / 1000,
 )
 
 
@@ -378,23 +390,16 @@ def visitor_identify(*, visitor_id: str, contact_id: int) -> int:
     return attached
 
 
-def events_prune(*, older_than_days: int, batch_size: int = 5000, max_batches: int = 100) -> int:
-    """Delete events older than ``older_than_days`` days, oldest first, in batches of
-    ``batch_size`` rows (one short transaction each, so writers are never held up long),
-    then the anonymous visitors not seen since. Returns how many events were deleted."""
+def events_prune(*, older_than_days: int, batch_size: int = 50_000, max_batches: int | None = None,
+                 keep_going: Callable[[], bool] = lambda: True) -> int:
+    """Delete events older than ``older_than_days`` days, oldest first, in slices of about
+    ``batch_size`` rows of the ``occurred_at`` index (one short transaction each,
+    :func:`leadmill.core.db.rows_delete_before`), until none is left (or after
+    ``max_batches`` slices, or once ``keep_going()`` turns false); then the anonymous
+    visitors not seen since. Returns how many events were deleted."""
     cutoff = timezone.now() - dt.timedelta(days=older_than_days)
-    deleted = 0
-    for _batch in range(max_batches):
-        ids = list(
-            Event.objects.filter(occurred_at__lt=cutoff).order_by("occurred_at").values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
-            break
-        with transaction.atomic():
-            count, _ = Event.objects.filter(pk__in=ids).delete()
-        deleted += count
-        if len(ids) < batch_size:
-            break
+    deleted = rows_delete_before(table=Event._meta.db_table, column="occurred_at", cutoff=cutoff,
+                                 batch_size=batch_size, max_batches=max_batches, keep_going=keep_going)
     Visitor.objects.filter(contact__isnull=True, last_seen__lt=cutoff, events__isnull=True).delete()
     if deleted:
         logger.info("deleted %s tracking events older than %s days", deleted, older_than_days)

@@ -155,7 +155,12 @@ class FastCollect:
 
     def __call__(self, environ: dict, start_response: Callable, **kwargs) -> Iterable[bytes]:
         body = self._body(environ)
-        accepted = self._accepted(environ, body) if body is not None else None
+        try:
+            accepted = self._accepted(environ, body) if body is not None else None
+        except Exception as exc:  # the tracked sites' read, the rate limit's store: 503 when unreachable
+            _connection_after(ok=False)
+            environ["wsgi.input"] = io.BytesIO(body or b"")
+            return self.failure(environ, start_response, exc=exc)
         if accepted is None:
             if body is not None:
                 environ["wsgi.input"] = io.BytesIO(body)  # the view reads it again

@@ -66,6 +66,7 @@ def test_web_command_serves_the_wsgi_application_with_granian_on_host_and_port(m
     assert command[command.index("--port") + 1] == "8471"
     assert command[command.index("--workers") + 1] == "3"
     assert command[command.index("--blocking-threads") + 1] == "4"
+    assert "--respawn-failed-workers" in command  # one dead worker does not stop the server
     assert command[-1] == "leadmill.wsgi:application"
 
 
@@ -103,3 +104,53 @@ def test_worker_command_turns_periodic_tasks_off_with_huey_periodic_0(
     assert command[:4] == [sys.executable, "-m", "django", "run_huey"]
     assert command[command.index("--workers") + 1] == "5"
     assert ("--no-periodic" in command) is expect_no_periodic
+
+
+CHILD = """
+import signal, sys, time
+path = sys.argv[1]
+def note(signum, frame):
+    with open(path, "a") as out:
+        out.write(signal.Signals(signum).name + "\\n")
+    sys.exit(0)
+signal.signal(signal.SIGINT, note)
+signal.signal(signal.SIGTERM, note)
+open(path + ".ready", "w").close()
+while True:
+    time.sleep(0.1)
+"""
+
+SUPERVISOR = """
+import sys
+from leadmill import cli
+sys.exit(cli.supervise({"web": [sys.executable, "-c", sys.argv[1], sys.argv[2]],
+                        "worker": [sys.executable, "-c", sys.argv[1], sys.argv[3]]}))
+"""
+
+
+def test_ctrl_c_on_leadmill_run_stops_its_processes_with_sigterm_only(tmp_path):
+    # Given `leadmill run`'s supervisor with two children, in a terminal's process group
+    import signal
+    import time
+
+    web, worker = tmp_path / "web", tmp_path / "worker"
+    supervisor = subprocess.Popen([sys.executable, "-c", SUPERVISOR, CHILD, str(web), str(worker)],
+                                  start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not (Path(f"{web}.ready").exists() and Path(f"{worker}.ready").exists()):
+        assert time.monotonic() < deadline and supervisor.poll() is None
+        time.sleep(0.05)
+
+    # When Ctrl+C sends SIGINT to the whole foreground group
+    os.killpg(supervisor.pid, signal.SIGINT)
+    supervisor.wait(timeout=60)
+
+    # Then each child got one SIGTERM (Huey's graceful stop), never the SIGINT
+    assert supervisor.returncode == 0
+    assert web.read_text() == "SIGTERM\n"
+    assert worker.read_text() == "SIGTERM\n"
+
+
+def test_the_worker_takes_sigterm_as_a_graceful_stop(settings):
+    assert settings.HUEY["consumer"]["graceful_signal"] == "TERM"
+    assert settings.HUEY["consumer"]["shutdown_timeout"] == 15

@@ -197,3 +197,36 @@ def test_an_event_of_a_rolled_back_transaction_never_reaches_a_handler():
 
     assert [probe.probe_id for probe in recorder.received] == [2]
     assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [committed]
+
+
+@pytest.mark.django_db
+def test_the_outbox_retention_deletes_delivered_events_past_the_setting_and_keeps_the_rest(settings):
+    # Given delivered events of 10 and 2 days ago, and an undelivered one of 30 days ago
+    from leadmill.core.tasks import outbox_retention
+
+    settings.LEADMILL_OUTBOX_RETENTION_DAYS = 7
+    now = timezone.now()
+    old = [OutboxEvent.objects.create(name="old", payload={}, delivered_at=now - dt.timedelta(days=10, minutes=n))
+           for n in range(3)]
+    recent = OutboxEvent.objects.create(name="recent", payload={}, delivered_at=now - dt.timedelta(days=2))
+    undelivered = OutboxEvent.objects.create(name="undelivered", payload={})
+    OutboxEvent.objects.filter(pk=undelivered.pk).update(created_at=now - dt.timedelta(days=30))
+
+    # When the hourly retention runs
+    outbox_retention.call_local()
+
+    # Then only the old delivered ones went
+    assert len(old) == 3
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {recent.pk, undelivered.pk}
+
+
+@pytest.mark.django_db
+def test_an_outbox_retention_of_zero_keeps_every_event(settings):
+    from leadmill.core.tasks import outbox_retention
+
+    settings.LEADMILL_OUTBOX_RETENTION_DAYS = 0
+    OutboxEvent.objects.create(name="old", payload={}, delivered_at=timezone.now() - dt.timedelta(days=3000))
+
+    outbox_retention.call_local()
+
+    assert OutboxEvent.objects.count() == 1

@@ -112,3 +112,47 @@ def test_inside_a_callers_transaction_the_write_is_its_own_and_in_that_transacti
         assert GroupCommit(write).submit("a") == "a"
 
     assert seen == [True]
+
+
+def test_callers_queued_behind_a_stuck_write_give_up_after_wait_s_and_the_queue_goes_on():
+    # Given a write that is stuck (held) and a group commit whose callers wait 0.2 s
+    from ..group_commit import WriteQueueTimeout
+
+    write = Recorder(hold_first=True)
+    group_commit = GroupCommit(write, wait_s=0.2)
+    first, first_answers = submit_in_threads(group_commit, ["a"])
+    assert write.entered.wait(10)
+
+    # When two more callers queue behind it
+    rest, answers = submit_in_threads(group_commit, ["b", "c"])
+    for thread in rest:
+        thread.join(10)
+
+    # Then each gave up with WriteQueueTimeout (a 503) and left the queue, unwritten
+    assert [type(answers[item]) for item in ("b", "c")] == [WriteQueueTimeout, WriteQueueTimeout]
+    assert group_commit._queue == []
+    # and once the stuck write ends, its caller has its answer and the next write goes at once
+    write.release.set()
+    first[0].join(10)
+    assert first_answers == {"a": "A"}
+    assert group_commit.submit("d") == "D"
+    assert write.groups == [["a"], ["d"]]
+
+
+def test_a_write_that_raises_beyond_exception_still_lets_the_next_caller_write():
+    # Given a write whose first call is interrupted by a BaseException (as a thread's exit)
+    calls = []
+
+    def write(items):
+        calls.append(list(items))
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return [item.upper() for item in items]
+
+    group_commit = GroupCommit(write, wait_s=5)
+    with pytest.raises(KeyboardInterrupt):
+        group_commit.submit("a")
+
+    # When another caller writes, then it is written at once instead of waiting forever
+    assert group_commit.submit("b") == "B"
+    assert calls == [["a"], ["b"]]

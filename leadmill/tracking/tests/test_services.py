@@ -230,10 +230,38 @@ def test_prune_deletes_events_older_than_the_retention_in_batches():
 
 def test_prune_stops_after_max_batches():
     now = timezone.now()
-    EventFactory.create_batch(5, occurred_at=now - dt.timedelta(days=10))
+    for minutes in range(5):
+        EventFactory(occurred_at=now - dt.timedelta(days=10, minutes=minutes))
 
     assert events_prune(older_than_days=1, batch_size=2, max_batches=2) == 4
     assert Event.objects.count() == 1
+
+
+def test_prune_runs_until_every_old_event_is_gone():
+    # Given more old events than 100 slices of 2 (the old cap of one run) hold
+    now = timezone.now()
+    old = Event.objects.bulk_create(
+        [Event(occurred_at=now - dt.timedelta(days=10, seconds=n), type="page_view") for n in range(250)]
+    )
+    kept = EventFactory(occurred_at=now - dt.timedelta(hours=1))
+
+    # When one run prunes them in slices of 2
+    deleted = events_prune(older_than_days=1, batch_size=2)
+
+    # Then all of them went, and only they
+    assert deleted == len(old) == 250
+    assert list(Event.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_prune_stops_when_told_to():
+    now = timezone.now()
+    Event.objects.bulk_create(
+        [Event(occurred_at=now - dt.timedelta(days=10, seconds=n), type="page_view") for n in range(10)]
+    )
+    slices = iter([True, True, False])
+
+    assert events_prune(older_than_days=1, batch_size=3, keep_going=lambda: next(slices)) == 6
+    assert Event.objects.count() == 4
 
 
 def test_batches_written_together_get_each_their_own_rows():
@@ -303,9 +331,15 @@ def test_on_postgresql_a_batch_commits_without_waiting_for_the_flush_unless_aske
     with CaptureQueriesContext(connection) as captured:
         events_ingest(events=[event()], meta=CollectMeta(user_agent=BROWSER))
 
-    statements = [query["sql"] for query in captured.captured_queries]
+    settings_sent = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("SET LOCAL")]
     quick = connection.vendor == "postgresql" and not synchronous
-    assert ("SET LOCAL synchronous_commit TO OFF" in statements) is quick
+    assert any("SET LOCAL synchronous_commit TO OFF" in sql for sql in settings_sent) is quick
+    # and the write is bounded (LEADMILL_INGEST_TIMEOUT_MS), in the same one statement
+    if connection.vendor == "postgresql":
+        assert settings_sent == ["SET LOCAL lock_timeout = 5000; SET LOCAL statement_timeout = 5000"
+                                 + ("; SET LOCAL synchronous_commit TO OFF" if quick else "")]
+    else:
+        assert settings_sent == []
     assert Event.objects.count() == 1
 
 
