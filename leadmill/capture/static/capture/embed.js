@@ -219,7 +219,10 @@
   }
 
   function start() {
-    if (!document.getElementById("leadmill-embed-style")) {
+    var holders = document.querySelectorAll("[data-leadmill-form]");
+    // Only another site's page needs the form's styles; Leadmill's own pages have their
+    // stylesheet, and their Content-Security-Policy refuses an inline <style>.
+    if (holders.length && !document.getElementById("leadmill-embed-style")) {
       var style = el("style", { id: "leadmill-embed-style" });
       style.textContent = ".lm-form .lm-field{margin:0 0 1em}.lm-form label{display:block;font-weight:600}" +
         ".lm-form input:not([type=checkbox]),.lm-form textarea{box-sizing:border-box;width:100%;padding:.5em;font:inherit}" +
@@ -230,7 +233,7 @@
         ".lm-form .lm-help,.lm-form .lm-fineprint,.lm-form .lm-optional{font-size:.875em;opacity:.8}";
       document.head.appendChild(style);
     }
-    document.querySelectorAll("[data-leadmill-form]").forEach(mount);
+    holders.forEach(mount);
     document.querySelectorAll("form[data-leadmill-post]").forEach(function (form) {
       if (form.closest("[data-leadmill-form]") || form.lmPrepared) { return; }
       prepare(form);
