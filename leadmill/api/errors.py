@@ -15,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.parser import Parser
@@ -149,6 +150,7 @@ def install(api: NinjaAPI) -> None:
         return answer(request, 413, "too_large", _("The body is too large."))
 
 
+@csrf_exempt  # as every API view: no session is read, and a POST must get this 404, not CSRF's page
 def not_found_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Any other path under /api/: the JSON 404, with a hint when only the slash is missing."""
     message = _("No API endpoint at this address; see /api/docs.")

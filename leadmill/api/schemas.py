@@ -15,7 +15,13 @@ from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from leadmill.core.text import MAX_INT, MAX_KEYS, text_problem, value_problem
+from leadmill.core.text import (
+    MAX_INT,
+    MAX_KEYS,
+    text_json_schema_pattern,
+    text_problem,
+    value_problem,
+)
 
 MAX_CUSTOM_VALUE_LENGTH = 5000  # as a form's field (capture)
 
@@ -40,14 +46,25 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+LINE_PATTERN = text_json_schema_pattern()
+TEXT_PATTERN = text_json_schema_pattern(multiline=True)
+
+
 def Line(max_length: int, **extra: Any) -> Any:  # noqa: N802 (a type, read as one)
-    """Single-line text (no line breaks, no control characters) of at most ``max_length``."""
-    return Annotated[str, Field(max_length=max_length, **extra), AfterValidator(_single_line)]
+    """Single-line text (no line breaks, no control characters) of at most ``max_length``.
+    The schema's ``pattern`` says so; core.text enforces it."""
+    schema = {"pattern": LINE_PATTERN}
+    return Annotated[
+        str, Field(max_length=max_length, json_schema_extra=schema, **extra), AfterValidator(_single_line)
+    ]
 
 
 def Text(max_length: int, **extra: Any) -> Any:  # noqa: N802
     """Multi-line text (tab and line breaks allowed) of at most ``max_length``."""
-    return Annotated[str, Field(max_length=max_length, **extra), AfterValidator(_multi_line)]
+    schema = {"pattern": TEXT_PATTERN}
+    return Annotated[
+        str, Field(max_length=max_length, json_schema_extra=schema, **extra), AfterValidator(_multi_line)
+    ]
 
 
 Id = Annotated[int, Field(ge=1, le=MAX_INT)]
@@ -60,15 +77,30 @@ CustomValue = (
     | Annotated[float, Field(ge=-MAX_INT, le=MAX_INT, allow_inf_nan=False, strict=True)]
     | Annotated[bool, Field(strict=True)]
 )
+_CUSTOM_SCHEMA = {
+    "type": "object",
+    "maxProperties": MAX_KEYS,
+    "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": LINE_PATTERN},
+    "additionalProperties": {"anyOf": [
+        {"type": "string", "maxLength": MAX_CUSTOM_VALUE_LENGTH, "pattern": TEXT_PATTERN},
+        {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT},
+        {"type": "number", "minimum": -MAX_INT, "maximum": MAX_INT},
+        {"type": "boolean"},
+    ]},
+    "description": f"Custom fields: text, numbers or true / false, at most {MAX_KEYS} keys.",
+}
+# Written out: pydantic would give a key's pattern as ``patternProperties``, which leaves
+# every key outside the pattern unconstrained.
 Custom = Annotated[
-    dict[CustomKey, CustomValue], Field(max_length=MAX_KEYS), BeforeValidator(_json_value)
+    dict[CustomKey, CustomValue], Field(max_length=MAX_KEYS), BeforeValidator(_json_value),
+    WithJsonSchema(_CUSTOM_SCHEMA),
 ]
 
 # The address and the phone are checked by contacts.identity (400 ``email_invalid`` /
 # ``phone_invalid``); the schema names their formats and says one of them must be given.
-Email = Annotated[Line(254), WithJsonSchema({"type": "string", "maxLength": 254,
+Email = Annotated[Line(254), WithJsonSchema({"type": "string", "maxLength": 254, "pattern": LINE_PATTERN,
                                              "anyOf": [{"const": ""}, {"format": "email"}]})]
-Phone = Annotated[Line(40), WithJsonSchema({"type": "string", "maxLength": 40,
+Phone = Annotated[Line(40), WithJsonSchema({"type": "string", "maxLength": 40, "pattern": LINE_PATTERN,
                                             "anyOf": [{"const": ""}, {"format": "phone"}]})]
 
 
