@@ -177,6 +177,16 @@ def test_an_unknown_api_path_is_a_json_404(client, headers):
     assert no_slash.json()["message"] == "No API endpoint at this address; did you mean /api/v1/leads/?"
 
 
+def test_a_post_to_an_unknown_api_path_is_a_json_404_not_a_csrf_page(headers):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post("/api/v1/sequences/x/enrollments", "{}",
+                                                     content_type="application/json", **headers)
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
 def test_a_method_the_address_does_not_serve_is_a_json_405(client, headers):
     response = client.delete("/api/v1/leads/", **headers)
 

@@ -3,7 +3,7 @@ what the schema promises is what the API does (issue 12, item 12).
 
 Run through the production WSGI application, with a valid key (every scope) and without
 one (so each operation's 401 is documented). Deterministic and bounded: a fixed number of
-examples per operation, derandomized, no example database.
+examples per operation, derandomized, no example database, no coverage phase (see below).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..services import api_key_create
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = 10
+EXAMPLES = 25
 # The API checks addresses and phones with email_validator and phonenumbers (400
 # ``email_invalid`` / ``phone_invalid``, documented); no JSON Schema can say all of their
 # rules, so only those two refusals of a schema-valid body are not failures.
@@ -49,6 +49,10 @@ schemathesis.openapi.format("phone", st.sampled_from([
 ]))
 
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+# The coverage phase computes its examples at collection: for the text patterns of every field
+# that took four minutes here, past this test's time budget; the examples and fuzzing phases
+# (positive and negative) run, and test_input_edge.py pins the boundaries by hand.
+schema.config.phases.coverage.enabled = False
 schema.config.generation.update(max_examples=EXAMPLES, deterministic=True, database="none",
                                 with_security_parameters=False)
 
