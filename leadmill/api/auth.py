@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
@@ -21,5 +22,5 @@ class ApiKeyAuth(HttpBearer):
             return None
         missing = [scope for scope in self.scopes if scope not in key.scopes]
         if missing:
-            raise HttpError(403, f"This API key lacks the scope(s): {', '.join(missing)}.")
+            raise HttpError(403, _("This API key lacks the scope(s): %(scopes)s.") % {"scopes": ", ".join(missing)})
         return key

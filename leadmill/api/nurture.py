@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from ninja import Router, Schema, Status
+from django.utils.translation import gettext as _
+from ninja import Path, Router, Schema, Status
 from pydantic import Field
 
 from leadmill.contacts.models import Contact
+from leadmill.core.text import MAX_INT
 from leadmill.nurture.engine import enrollments_start_bulk
 from leadmill.nurture.models import Sequence
-from leadmill.nurture.selectors import contact_ids_by_email
+from leadmill.nurture.selectors import contact_ids_by_emails
 from leadmill.nurture.tasks import nurture_kick_after_commit
 
+from . import errors
 from .auth import ApiKeyAuth
-from .schemas import Error
+from .schemas import Id, Line
 
 MAX_PER_CALL = 10_000
 
@@ -20,8 +23,20 @@ sequences = Router(tags=["sequences"])
 
 
 class EnrolIn(Schema):
-    contact_ids: list[int] = Field(default_factory=list, max_length=MAX_PER_CALL)
-    emails: list[str] = Field(default_factory=list, max_length=MAX_PER_CALL)
+    model_config = {
+        "json_schema_extra": {
+            "anyOf": [
+                {"required": ["contact_ids"], "properties": {"contact_ids": {"minItems": 1}}},
+                {"required": ["emails"], "properties": {"emails": {"minItems": 1}}},
+            ]
+        },
+    }
+
+    contact_ids: list[Id] = Field(default_factory=list, max_length=MAX_PER_CALL)
+    emails: list[Line(254)] = Field(
+        default_factory=list, max_length=MAX_PER_CALL,
+        description="Each item is one address, matched after the same normalisation as forms.",
+    )
 
 
 class EnrolOut(Schema):
@@ -36,23 +51,23 @@ class EnrolOut(Schema):
 
 @sequences.post(
     "/{int:sequence_id}/enrollments",
-    response={200: EnrolOut, 400: Error, 404: Error},
+    response={200: EnrolOut, **errors.documented(*errors.AUTH, *errors.BODY, 404)},
     auth=ApiKeyAuth("nurture:write"),
 )
-def sequence_enrol(request, sequence_id: int, payload: EnrolIn):
+def sequence_enrol(request, payload: EnrolIn, sequence_id: int = Path(..., ge=1, le=MAX_INT)):
     """Enrol leads, by id or by email, in a sequence (by its re-enrolment rule). The first
     step of each runs within seconds. A sequence that is not active keeps them waiting."""
     sequence = Sequence.objects.filter(pk=sequence_id).first()
     if sequence is None:
-        return Status(404, {"code": "not_found", "message": "No sequence with this id."})
+        return Status(404, {"code": "not_found", "message": _("No sequence with this id.")})
     if not payload.contact_ids and not payload.emails:
-        return Status(400, {"code": "nothing_to_enrol", "message": "Give contact_ids or emails."})
+        return Status(400, {"code": "nothing_to_enrol", "message": _("Give contact_ids or emails.")})
     wanted = set(payload.contact_ids)
     known = (
         set(Contact.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
     )
     found, unknown_emails = (
-        contact_ids_by_email("\n".join(payload.emails)) if payload.emails else ([], [])
+        contact_ids_by_emails(payload.emails) if payload.emails else ([], [])
     )
     contact_ids = known | set(found)
     enrolled = enrollments_start_bulk(

@@ -1,29 +1,132 @@
-"""Input and output shapes of the API."""
+"""Input and output shapes of the API.
+
+Every text field of an input is one of the annotated types below, whose validators ask
+:mod:`leadmill.core.text` (the one input edge) whether the value may be stored: no second
+set of rules here. Their bounds are declared with ``Field`` so the published OpenAPI schema
+says exactly what the endpoint accepts (schemathesis holds the two to each other).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from leadmill.core.text import (
+    MAX_INT,
+    MAX_KEYS,
+    text_json_schema_pattern,
+    text_problem,
+    value_problem,
+)
+
+MAX_CUSTOM_VALUE_LENGTH = 5000  # as a form's field (capture)
+
+
+def _single_line(value: str) -> str:
+    if (problem := text_problem(value)) is not None:
+        raise PydanticCustomError("invalid_text", problem)
+    return value
+
+
+def _multi_line(value: str) -> str:
+    if (problem := text_problem(value, multiline=True)) is not None:
+        raise PydanticCustomError("invalid_text", problem)
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    """The whole decoded value first: NaN / Infinity, integers past 64 bits, too many keys
+    and bad text are refused with core.text's message before pydantic looks at the types."""
+    if (problem := value_problem(value, max_depth=2, max_keys=MAX_KEYS)) is not None:
+        raise PydanticCustomError("invalid_value", problem)
+    return value
+
+
+LINE_PATTERN = text_json_schema_pattern()
+TEXT_PATTERN = text_json_schema_pattern(multiline=True)
+
+
+def Line(max_length: int, **extra: Any) -> Any:  # noqa: N802 (a type, read as one)
+    """Single-line text (no line breaks, no control characters) of at most ``max_length``.
+    The schema's ``pattern`` says so; core.text enforces it."""
+    schema = {"pattern": LINE_PATTERN}
+    return Annotated[
+        str, Field(max_length=max_length, json_schema_extra=schema, **extra), AfterValidator(_single_line)
+    ]
+
+
+def Text(max_length: int, **extra: Any) -> Any:  # noqa: N802
+    """Multi-line text (tab and line breaks allowed) of at most ``max_length``."""
+    schema = {"pattern": TEXT_PATTERN}
+    return Annotated[
+        str, Field(max_length=max_length, json_schema_extra=schema, **extra), AfterValidator(_multi_line)
+    ]
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_INT)]
+"""A row id: a positive 64-bit integer."""
+
+CustomKey = Line(100, min_length=1)
+CustomValue = (
+    Text(MAX_CUSTOM_VALUE_LENGTH)
+    | Annotated[int, Field(ge=-MAX_INT, le=MAX_INT, strict=True)]
+    | Annotated[float, Field(ge=-MAX_INT, le=MAX_INT, allow_inf_nan=False, strict=True)]
+    | Annotated[bool, Field(strict=True)]
+)
+_CUSTOM_SCHEMA = {
+    "type": "object",
+    "maxProperties": MAX_KEYS,
+    "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": LINE_PATTERN},
+    "additionalProperties": {"anyOf": [
+        {"type": "string", "maxLength": MAX_CUSTOM_VALUE_LENGTH, "pattern": TEXT_PATTERN},
+        {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT},
+        {"type": "number", "minimum": -MAX_INT, "maximum": MAX_INT},
+        {"type": "boolean"},
+    ]},
+    "description": f"Custom fields: text, numbers or true / false, at most {MAX_KEYS} keys.",
+}
+# Written out: pydantic would give a key's pattern as ``patternProperties``, which leaves
+# every key outside the pattern unconstrained.
+Custom = Annotated[
+    dict[CustomKey, CustomValue], Field(max_length=MAX_KEYS), BeforeValidator(_json_value),
+    WithJsonSchema(_CUSTOM_SCHEMA),
+]
+
+# The address and the phone are checked by contacts.identity (400 ``email_invalid`` /
+# ``phone_invalid``); the schema names their formats and says one of them must be given.
+Email = Annotated[Line(254), WithJsonSchema({"type": "string", "maxLength": 254, "pattern": LINE_PATTERN,
+                                             "anyOf": [{"const": ""}, {"format": "email"}]})]
+Phone = Annotated[Line(40), WithJsonSchema({"type": "string", "maxLength": 40, "pattern": LINE_PATTERN,
+                                            "anyOf": [{"const": ""}, {"format": "phone"}]})]
 
 
 class LeadIn(Schema):
-    email: str = Field("", max_length=254)
-    phone: str = Field("", max_length=40)
-    first_name: str = Field("", max_length=100)
-    last_name: str = Field("", max_length=100)
-    company_name: str = Field("", max_length=200)
-    role: str = Field("", max_length=100)
-    company_size: str = Field("", max_length=50)
-    segment: str = Field("", max_length=100)
-    country: str = Field(
-        "", max_length=100, description="A country name (English or Portuguese) or ISO 3166 code"
-    )
-    custom: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    utm_source: str = Field("", max_length=100)
-    utm_medium: str = Field("", max_length=100)
-    utm_campaign: str = Field("", max_length=200)
+    model_config = {
+        "json_schema_extra": {
+            "anyOf": [
+                {"required": ["email"], "properties": {"email": {"minLength": 1}}},
+                {"required": ["phone"], "properties": {"phone": {"minLength": 1}}},
+            ]
+        },
+    }
+
+    email: Email = ""
+    phone: Phone = ""
+    first_name: Line(100) = ""
+    last_name: Line(100) = ""
+    company_name: Line(200) = ""
+    role: Line(100) = ""
+    company_size: Line(50) = ""
+    segment: Line(100) = ""
+    country: Line(100) = Field("", description="A country name (English or Portuguese) or ISO 3166 code")
+    custom: Custom = Field(default_factory=dict)
+    utm_source: Line(100) = ""
+    utm_medium: Line(100) = ""
+    utm_campaign: Line(200) = ""
 
 
 class LeadOut(Schema):
@@ -49,6 +152,10 @@ class LeadUpsertOut(Schema):
 
 
 class Error(Schema):
-    code: str
-    message: str
-    errors: dict[str, list[str]] = {}
+    """The one shape of every error the API answers."""
+
+    code: str = Field(description="Stable: match on it.")
+    message: str = Field(description="A sentence for a person, in the request's language.")
+    errors: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per field (``custom``, ``contact_ids.3``): its messages."
+    )

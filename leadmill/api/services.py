@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 
 from django.utils import timezone
@@ -11,6 +12,8 @@ from django.utils.translation import gettext as _
 from leadmill.core.errors import ValidationFailed
 
 from .models import SCOPES, ApiKey
+
+_PREFIX = re.compile(r"[0-9a-f]{8}")
 
 
 def api_key_create(*, name: str, scopes: list[str], created_by=None) -> tuple[ApiKey, str]:
@@ -34,8 +37,8 @@ def api_key_create(*, name: str, scopes: list[str], created_by=None) -> tuple[Ap
 def api_key_check(*, secret: str) -> ApiKey | None:
     """The live key matching ``secret``, or None. Compares hashes in constant time."""
     parts = (secret or "").split("_")
-    if len(parts) < 3 or parts[0] != "lm":
-        return None
+    if len(parts) < 3 or parts[0] != "lm" or not _PREFIX.fullmatch(parts[1]):
+        return None  # not one of ours (and never a query with a NUL for PostgreSQL)
     key = ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True).first()
     if key is None or not hmac.compare_digest(key.key_hash, ApiKey.hash(secret)):
         return None

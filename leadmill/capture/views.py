@@ -421,7 +421,11 @@ def offer_download(request, token: str):
     offer = Offer.objects.filter(pk=offer_id).first()
     if submission is None or offer is None or not offer.file:
         raise Http404(_("This file is no longer available."))
-    response = FileResponse(offer.file.open("rb"), as_attachment=True, filename=offer.file.name.rsplit("/", 1)[-1])
+    try:
+        handle = offer.file.open("rb")
+    except FileNotFoundError:  # the row still names a file removed from the storage
+        raise Http404(_("This file is no longer available.")) from None
+    response = FileResponse(handle, as_attachment=True, filename=offer.file.name.rsplit("/", 1)[-1])
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -269,3 +269,12 @@ def text_for_export(value: Any) -> Any:
     if _FORMULA.match(value):
         value = "'" + value
     return value
+
+
+def text_json_schema_pattern(*, multiline: bool = False) -> str:
+    """The JSON Schema ``pattern`` (ECMA-262) of the text :func:`text_problem` accepts, for
+    API schemas that must say what the edge refuses. Lone surrogates are left out: they are
+    not Unicode scalar values, so no JSON Schema string holds one."""
+    excluded = _CONTROL_MULTI_LINE + ("" if multiline else "\n\r") + "\ufffd"
+    escaped = "".join(character if character == "-" else f"\\u{ord(character):04x}" for character in excluded)
+    return f"^[^{escaped}]*$"

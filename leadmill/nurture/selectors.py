@@ -128,8 +128,14 @@ def contact_ids_by_email(text: str, *, limit: int = 10_000) -> tuple[list[int], 
             _("Paste at most %(max)s addresses at a time.") % {"max": limit},
             code="too_many_addresses",
         )
+    return contact_ids_by_emails(raw)
+
+
+def contact_ids_by_emails(addresses: list[str]) -> tuple[list[int], list[str]]:
+    """The leads whose (normalised) addresses are in ``addresses``, each one whole address
+    (a comma or a line break inside one is not a separator), and the addresses no lead has."""
     wanted: dict[str, str] = {}
-    for address in raw:
+    for address in addresses:
         try:
             wanted[email_normalise(address, check_deliverability=False)] = address
         except ValidationFailed:

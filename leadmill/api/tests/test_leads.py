@@ -46,7 +46,8 @@ def test_a_read_key_cannot_write_and_gets_403(client):
     response = client.post("/api/v1/leads/", {"email": "a@example.com"}, content_type="application/json", **bearer(secret))
 
     assert response.status_code == 403
-    assert "leads:write" in response.json()["detail"]
+    assert response.json()["code"] == "forbidden"
+    assert "leads:write" in response.json()["message"]
     assert not Contact.objects.exists()
 
 

@@ -61,7 +61,8 @@ def test_a_key_without_the_nurture_scope_gets_403_and_enrols_nobody(client):
     response = enrol(client, sequence.pk, {"contact_ids": [contact.pk]}, scopes=("leads:write",))
 
     assert response.status_code == 403
-    assert "nurture:write" in response.json()["detail"]
+    assert response.json()["code"] == "forbidden"
+    assert "nurture:write" in response.json()["message"]
     assert not Enrollment.objects.exists()
 
 
