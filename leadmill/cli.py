@@ -91,7 +91,7 @@ def web_command() -> list[str]:
         # the application (leadmill.wsgi), not granian's file server: it cannot add the
         # security headers (X-Content-Type-Options: nosniff). Offer files are private.
         # A worker that dies (killed, out of memory) is replaced while the others keep serving
-        # on the shared socket; without this granian stops every worker (docs/adr/0011-availability-supervision.md).
+        # on the shared socket; without this granian stops every worker (docs/adr/0017-worker-supervision-and-expiring-locks.md).
         "--respawn-failed-workers",
         "--no-ws",
         "leadmill.wsgi:application",

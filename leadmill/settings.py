@@ -389,7 +389,7 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 # Wagtail overrides this for its preview iframe only; a form's embeddable pages leave it
 # out and name the sites that may frame them in the CSP (leadmill.core.csp).
 X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy (django-csp; leadmill.core.csp, docs/adr/0011-web-security-csp.md).
+# Content-Security-Policy (django-csp; leadmill.core.csp, docs/adr/0014-content-security-policy.md).
 # Public pages: our scripts only (files, or inline with the request's nonce); inline style
 # attributes are allowed (a landing page's layout variables), style elements are not.
 CONTENT_SECURITY_POLICY = {

@@ -1,4 +1,4 @@
-"""A proof-of-work for form posts that come too early (docs/adr/0011-capture-spam-proof-of-work.md).
+"""A proof-of-work for form posts that come too early (docs/adr/0013-render-tokens-counted-and-proof-of-work.md).
 
 A post sent sooner than ``LEADMILL_FORM_MIN_SECONDS`` after the form was shown, or with a
 render token already used ``LEADMILL_FORM_TOKEN_POSTS`` times, is accepted only with a

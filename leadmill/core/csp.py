@@ -1,4 +1,4 @@
-"""Content-Security-Policy for every page, with django-csp (docs/adr/0011-web-security-csp.md).
+"""Content-Security-Policy for every page, with django-csp (docs/adr/0014-content-security-policy.md).
 
 Three policies, one middleware:
 

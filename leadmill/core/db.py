@@ -72,7 +72,7 @@ def rows_delete_before(*, table: str, column: str, cutoff: dt.datetime, batch_si
     (read from the index), and one ``DELETE`` of that range runs in its own short
     transaction, so writers are never held up long and no row id travels to Python. Rows
     that share the upper end's value go in the same slice, so a slice can be larger than
-    ``batch_size``. The retention of events and of the outbox (docs/adr/0012-availability-retention.md;
+    ``batch_size``. The retention of events and of the outbox (docs/adr/0018-retention-in-slices.md;
     measured in bench/retention.py)."""
     quoted, field = connection.ops.quote_name(table), connection.ops.quote_name(column)
     deleted, batches = 0, 0

@@ -6,7 +6,7 @@ machine) cannot keep it: it lapses after its ``seconds``. A holder that runs lon
 renews it as it goes (:meth:`Held.renew`). A consumer that starts releases at once the locks a
 dead process of its own machine left (:func:`locks_release_dead`), so a restarted worker
 does not wait for them to lapse. Huey's ``lock_task`` keeps its key until it is deleted,
-which a killed worker never does (docs/adr/0011-availability-supervision.md).
+which a killed worker never does (docs/adr/0017-worker-supervision-and-expiring-locks.md).
 
 The work such a lock guards must be safe to overlap (``SKIP LOCKED`` batches, claimed
 rows): a holder that outlives its lock costs time, never correctness.

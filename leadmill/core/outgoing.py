@@ -17,7 +17,7 @@ metadata address, the database, a neighbour on a private or carrier-grade NAT ne
 
 ``settings.LEADMILL_WEBHOOK_ALLOW_PRIVATE`` (the name it had when webhooks were the only
 outgoing call) lets calls reach loopback and private addresses: for tests and receivers on
-the same network. See docs/adr/0011-outgoing-http-one-client.md.
+the same network. See docs/adr/0015-one-outgoing-http-client.md.
 """
 
 from __future__ import annotations
