@@ -378,16 +378,22 @@ def submissions_process(*, limit: int = 200) -> int:
             pending = pending.select_for_update(skip_locked=True)
         batch = list(pending.select_related("form")[:limit])
         for submission in batch:
-            try:
-                with transaction.atomic():
-                    _submission_process(submission)
-            except DatabaseError as exc:
-                if is_database_unavailable(exc):
-                    raise
-                _mark_error(submission)
-            except Exception:
-                _mark_error(submission)
+            _submission_process_or_mark(submission)
     return len(batch)
+
+
+def _submission_process_or_mark(submission: Submission) -> None:
+    """Process one row in a savepoint; a failure marks only this row ``error`` (with its
+    retry time). A database outage propagates: nothing is marked that was not tried."""
+    try:
+        with transaction.atomic():
+            _submission_process(submission)
+    except DatabaseError as exc:
+        if is_database_unavailable(exc):
+            raise
+        _mark_error(submission)
+    except Exception:
+        _mark_error(submission)
 
 
 RETRY_FIRST_AFTER_S = 60  # then four times longer after each failure: 1, 4, 16, 64 minutes …
@@ -448,15 +454,7 @@ def submission_reprocess(*, submission_id: int) -> str | None:
             status=Submission.Status.RECEIVED, values=values, retry_at=None
         )
         submission.status, submission.values, submission.retry_at = Submission.Status.RECEIVED, values, None
-        try:
-            with transaction.atomic():
-                _submission_process(submission)
-        except DatabaseError as exc:
-            if is_database_unavailable(exc):
-                raise
-            _mark_error(submission)
-        except Exception:
-            _mark_error(submission)
+        _submission_process_or_mark(submission)
         return submission.status
 
 
