@@ -288,7 +288,7 @@ def _answer(request, definition: FormDefinition, outcome, data: dict, *, wants_j
             omitted = tokens.render_token_omitted(token, form_id=form.pk)
             token = tokens.render_token_make(form_id=form.pk, omitted=omitted)
         message = _("Please check your details and send the form again.")
-        return _form_again(request, definition, submission, data, {"__all__": [message]}, token=token)
+        return _form_again(request, definition, submission, {"__all__": [message]}, token=token)
     if outcome.accepted_like or outcome.status == Submission.Status.ERROR:
         thank_you_url = _thank_you_url(definition, submission)
         if wants_json:
@@ -311,11 +311,11 @@ def _answer(request, definition: FormDefinition, outcome, data: dict, *, wants_j
             {"status": "invalid", "code": "invalid", "message": _("Please correct the highlighted fields."), "errors": errors},
             status=400,
         )
-    return _form_again(request, definition, submission, data, errors, token=token)
+    return _form_again(request, definition, submission, errors, token=token)
 
 
-def _form_again(request, definition: FormDefinition, submission, data: dict, errors: dict, *, token: str):
-    """The form's page again (400), with what was sent and the errors."""
+def _form_again(request, definition: FormDefinition, submission, errors: dict, *, token: str):
+    """The form's page again (400), with what was sent (as stored) and the errors."""
     form = definition.form
     page = _landing_page(submission.page_id)
     # The values as stored: what could not be stored is shown as U+FFFD, never echoed raw.
