@@ -3,7 +3,7 @@
 The apps form layers, lowest first::
 
     core <- contacts <- consent <- messaging <- tracking <- capture <- scoring
-         <- nurture <- sales <- analytics <- integrations <- privacy <- api
+         <- segments <- nurture <- sales <- analytics <- integrations <- privacy <- api
 
 An app imports only from apps to its left (import-linter checks it in CI). What must flow
 to the right goes through the domain event bus in :mod:`leadmill.core.events`.

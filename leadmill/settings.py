@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "leadmill.tracking",
     "leadmill.capture",
     "leadmill.scoring",
+    "leadmill.segments",
     "leadmill.nurture",
     "leadmill.sales",
     "leadmill.api",

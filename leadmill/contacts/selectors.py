@@ -1,4 +1,5 @@
-"""Reads on contacts: search, the duplicates review queue, a contact's history."""
+"""Reads on contacts: search, the duplicates review queue, a contact's history, the
+contacts named by pasted email addresses."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from django.db.models import ForeignObjectRel, Q, QuerySet
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 from leadmill.core.errors import ValidationFailed
 
@@ -208,3 +210,42 @@ def contact_related_counts(*, contact: Contact) -> list[tuple[str, int]]:
             label = capfirst(model._meta.verbose_name_plural)
             counts[label] = counts.get(label, 0) + count
     return sorted(counts.items())
+
+
+def contact_ids_by_email(text: str, *, limit: int = 10_000) -> tuple[list[int], list[str]]:
+    """The leads whose (normalised) addresses are listed in ``text`` (one per line, or
+    separated by commas), and the addresses no lead has.
+
+    Raises ValidationFailed past ``limit`` addresses.
+    """
+    raw = [
+        part.strip()
+        for part in text.replace(",", "\n").replace(";", "\n").splitlines()
+        if part.strip()
+    ]
+    if len(raw) > limit:
+        raise ValidationFailed(
+            _("Paste at most %(max)s addresses at a time.") % {"max": limit},
+            code="too_many_addresses",
+        )
+    return contact_ids_by_emails(raw)
+
+
+def contact_ids_by_emails(addresses: list[str]) -> tuple[list[int], list[str]]:
+    """The leads whose (normalised) addresses are in ``addresses``, each one whole address
+    (a comma or a line break inside one is not a separator), and the addresses no lead has."""
+    wanted: dict[str, str] = {}
+    for address in addresses:
+        try:
+            wanted[email_normalise(address, check_deliverability=False)] = address
+        except ValidationFailed:
+            wanted[address.lower()] = address
+    found: dict[str, int] = {}
+    keys = list(wanted)
+    for start in range(0, len(keys), 1000):
+        found.update(
+            Contact.objects.filter(email__in=keys[start : start + 1000]).values_list("email", "pk")
+        )
+    return list(found.values()), [
+        original for email, original in wanted.items() if email not in found
+    ]

@@ -133,7 +133,8 @@ class BroadcastSendView(WagtailAdminTemplateMixin, TemplateView):
 
     def _segment_error(self) -> str:
         """Why the broadcast's segment cannot be evaluated (then it cannot be sent), or ""."""
-        from .segments import SegmentDefinitionError, segment_count
+        from leadmill.segments.definitions import SegmentDefinitionError
+        from leadmill.segments.selectors import segment_count
 
         try:
             self.members = segment_count(segment=self.broadcast.segment)

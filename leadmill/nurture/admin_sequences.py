@@ -31,14 +31,15 @@ from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from leadmill.contacts.models import LifecycleStage
+from leadmill.contacts.selectors import contact_ids_by_email
 from leadmill.contacts.views import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
 from leadmill.core.errors import ValidationFailed
+from leadmill.segments.models import Segment
 
 from .engine import enrollments_remap, enrollments_start_bulk
-from .models import Enrollment, Segment, Sequence
+from .models import Enrollment, Sequence
 from .selectors import (
     contact_enrollments,
-    contact_ids_by_email,
     exit_reason_text,
     sequences_with_counts,
     step_name,
@@ -246,7 +247,8 @@ class SequenceEnrolView(WagtailAdminTemplateMixin, FormView):
         )
 
     def form_valid(self, form):
-        from .segments import SegmentDefinitionError, segment_contacts
+        from leadmill.segments.definitions import SegmentDefinitionError
+        from leadmill.segments.selectors import segment_contacts
 
         contact_ids: list[int] = []
         unknown: list[str] = []

@@ -89,7 +89,7 @@ class BranchBlock(StepStructBlock):
         help_text=_("For opened / clicked. Empty: the last email sent before this branch."),
     )
     value = blocks.CharBlock(label=_("value"), required=False)
-    segment = SnippetChooserBlock("nurture.Segment", label=_("segment"), required=False)
+    segment = SnippetChooserBlock("segments.Segment", label=_("segment"), required=False)
     then_go_to = blocks.CharBlock(
         label=_("then go to step (label)"),
         required=False,

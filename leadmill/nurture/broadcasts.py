@@ -66,7 +66,7 @@ def broadcasts_start_due(*, now: dt.datetime | None = None) -> int:
         Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.SCHEDULED).update(
             status=Broadcast.Status.SENDING, queued_count=0
         )
-    from .segments import SegmentDefinitionError
+    from leadmill.segments.definitions import SegmentDefinitionError
 
     queued = 0
     # queued_count stays 0 until queueing finished: a SENDING broadcast at 0 is (re)queued.
@@ -85,7 +85,7 @@ def broadcasts_start_due(*, now: dt.datetime | None = None) -> int:
 
 
 def _queue_members(broadcast: Broadcast) -> int:
-    from .segments import segment_contacts
+    from leadmill.segments.selectors import segment_contacts
 
     already = Message.objects.filter(broadcast_id=broadcast.pk, contact_id=OuterRef("pk"))
     members = (

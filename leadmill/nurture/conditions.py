@@ -12,9 +12,10 @@ import logging
 from leadmill.contacts.models import Contact
 from leadmill.scoring.models import ContactScore
 from leadmill.scoring.selectors import engagement_now
+from leadmill.segments.models import Segment
 from leadmill.tracking.models import Event, EventType
 
-from .models import Enrollment, Message, Segment
+from .models import Enrollment, Message
 from .plans import Plan
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def branch_holds(
             url__contains=expected,
         ).exists()
     if condition == "in_segment":
-        from .segments import segment_contains
+        from leadmill.segments.selectors import segment_contains
 
         segment = Segment.objects.filter(pk=value.get("segment")).first()
         if segment is None:

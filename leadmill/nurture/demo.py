@@ -10,8 +10,9 @@ from django.utils.translation import gettext as _
 
 from leadmill.capture.models import Form
 from leadmill.consent.models import Purpose
+from leadmill.segments.models import Segment
 
-from .models import EmailTemplate, Segment, Sequence
+from .models import EmailTemplate, Sequence
 
 SEQUENCE_NAME = "E-book follow-up"
 

@@ -9,6 +9,7 @@ from leadmill.consent.events import MarketingConsentWithdrawn
 from leadmill.contacts.events import ContactCreated, ContactUpdated, StageChanged
 from leadmill.core import events
 from leadmill.scoring.events import ScoreChanged, TemperatureChanged
+from leadmill.segments.events import StaticListChanged
 from leadmill.tracking.events import ContactEventRecorded, ContactEventsIngested
 
 from . import triggers
@@ -51,6 +52,13 @@ def check_segment_entry_of_visitors(event: ContactEventsIngested) -> None:
         nurture_kick_after_commit()
 
 
+def check_segment_entry_of_list(event: StaticListChanged) -> None:
+    """Leads were put on or taken off a static list: did they enter (or leave) a trigger
+    segment — the list itself, or a segment whose filters refer to it?"""
+    if triggers.segment_triggers_check(contact_ids=sorted(set(event.contact_ids))):
+        nurture_kick_after_commit()
+
+
 def subscribe_all() -> None:
     """Subscribe nurture's handlers on the event bus (called from ``NurtureConfig.ready``)."""
     events.subscribe(LeadCaptured, enrol_captured_lead)
@@ -65,3 +73,4 @@ def subscribe_all() -> None:
     ):
         events.subscribe(event_type, check_segment_entry)
     events.subscribe(ContactEventsIngested, check_segment_entry_of_visitors)
+    events.subscribe(StaticListChanged, check_segment_entry_of_list)

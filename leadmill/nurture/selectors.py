@@ -1,14 +1,12 @@
 """Reads of nurture for screens: a lead's enrollments and emails (its timeline), sequence
-counts, and contacts named by pasted email addresses."""
+counts, and what in nurture uses a segment."""
 
 from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from leadmill.contacts.identity import email_normalise
-from leadmill.contacts.models import Contact, LifecycleStage
-from leadmill.core.errors import ValidationFailed
+from leadmill.contacts.models import LifecycleStage
 from leadmill.core.registry import TimelineEntry
 
 from .models import Enrollment, Message, Sequence
@@ -112,70 +110,13 @@ def step_name(sequence: Sequence, step_id: str) -> str:
     return _("a removed step")
 
 
-def contact_ids_by_email(text: str, *, limit: int = 10_000) -> tuple[list[int], list[str]]:
-    """The leads whose (normalised) addresses are listed in ``text`` (one per line, or
-    separated by commas), and the addresses no lead has.
+def segment_uses(segment_id: int) -> list[str]:
+    """What in nurture uses the segment (asked through segments' ``SEGMENT_USES_HOOK``
+    before a segment is deleted): the sequences it triggers or that branch on it, its
+    broadcasts."""
+    from .models import Broadcast
 
-    Raises ValidationFailed past ``limit`` addresses.
-    """
-    raw = [
-        part.strip()
-        for part in text.replace(",", "\n").replace(";", "\n").splitlines()
-        if part.strip()
-    ]
-    if len(raw) > limit:
-        raise ValidationFailed(
-            _("Paste at most %(max)s addresses at a time.") % {"max": limit},
-            code="too_many_addresses",
-        )
-    return contact_ids_by_emails(raw)
-
-
-def contact_ids_by_emails(addresses: list[str]) -> tuple[list[int], list[str]]:
-    """The leads whose (normalised) addresses are in ``addresses``, each one whole address
-    (a comma or a line break inside one is not a separator), and the addresses no lead has."""
-    wanted: dict[str, str] = {}
-    for address in addresses:
-        try:
-            wanted[email_normalise(address, check_deliverability=False)] = address
-        except ValidationFailed:
-            wanted[address.lower()] = address
-    found: dict[str, int] = {}
-    keys = list(wanted)
-    for start in range(0, len(keys), 1000):
-        found.update(
-            Contact.objects.filter(email__in=keys[start : start + 1000]).values_list("email", "pk")
-        )
-    return list(found.values()), [
-        original for email, original in wanted.items() if email not in found
-    ]
-
-
-def _refers_to(group: dict, segment_id: int) -> bool:
-    for condition in (group or {}).get("conditions") or []:
-        if not isinstance(condition, dict):
-            continue
-        if "conditions" in condition and _refers_to(condition, segment_id):
-            return True
-        if condition.get("field") in ("in_segment", "not_in_segment"):
-            try:
-                if int(condition.get("value")) == segment_id:
-                    return True
-            except (TypeError, ValueError):
-                continue
-    return False
-
-
-def segment_used_by(*, segment_id: int) -> list[str]:
-    """What would break, or silently stop, if the segment were deleted: the segments whose
-    filters refer to it, the sequences it triggers or that branch on it, its broadcasts."""
-    from .models import Broadcast, Segment
-
-    uses = [
-        _("segment “%(name)s”") % {"name": other.name}
-        for other in Segment.objects.filter(kind=Segment.Kind.DYNAMIC).exclude(pk=segment_id)
-        if _refers_to(other.definition, segment_id)
-    ]
+    uses = []
     for sequence in Sequence.objects.all():
         branches = [
             step

@@ -17,9 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadmill.consent.selectors import may_receive_marketing_email
+from leadmill.segments.models import Segment
 
 from .engine import enrollment_exit, enrollment_start, enrollments_start_bulk
-from .models import EmailTemplate, Enrollment, Segment, Sequence
+from .models import EmailTemplate, Enrollment, Sequence
 from .plans import sequence_plan
 from .reasons import Reason
 
@@ -65,7 +66,8 @@ def segment_triggers_check(
     be evaluated (it refers to a deleted segment) is logged and skipped; the others go on.
     Returns enrolments made.
     """
-    from .segments import SegmentDefinitionError, segment_entries_detect
+    from leadmill.segments.definitions import SegmentDefinitionError
+    from leadmill.segments.services import segment_entries_detect
 
     now = now or timezone.now()
     sequences = _active(Sequence.Trigger.SEGMENT).filter(trigger_segment__isnull=False)

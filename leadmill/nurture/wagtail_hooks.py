@@ -1,3 +1,10 @@
 """Back-office screens of nurture, one module per concept."""
 
-from . import admin_broadcasts, admin_emails, admin_segments, admin_sequences  # noqa: F401 -- registers their hooks
+from wagtail import hooks
+
+from leadmill.segments.selectors import SEGMENT_USES_HOOK
+
+from . import admin_broadcasts, admin_emails, admin_sequences  # noqa: F401 -- registers their hooks
+from .selectors import segment_uses
+
+hooks.register(SEGMENT_USES_HOOK, segment_uses)

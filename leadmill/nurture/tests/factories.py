@@ -1,5 +1,5 @@
-"""Factories for nurture tests (and for other apps' tests that need a segment, a template, a
-sequence, an enrollment or a marketing message)."""
+"""Factories for nurture tests (and for other apps' tests that need a template, a sequence,
+an enrollment or a marketing message)."""
 
 from __future__ import annotations
 
@@ -8,39 +8,7 @@ from django.utils import timezone
 
 from leadmill.contacts.tests.factories import ContactFactory
 
-from ..models import EmailTemplate, Enrollment, Message, Segment, SegmentMember, Sequence
-
-
-class SegmentFactory(factory.django.DjangoModelFactory):
-    """A dynamic segment; ``SegmentFactory(conditions=[...])`` sets a match-all definition."""
-
-    class Meta:
-        model = Segment
-        exclude = ("conditions",)
-
-    name = factory.Sequence(lambda n: f"Segment {n}")
-    kind = Segment.Kind.DYNAMIC
-    conditions = factory.LazyFunction(lambda: [{"field": "country", "op": "equals", "value": "BR"}])
-    definition = factory.LazyAttribute(
-        lambda segment: {"match": "all", "conditions": segment.conditions}
-    )
-
-
-class StaticSegmentFactory(SegmentFactory):
-    """A static list; ``StaticSegmentFactory(members=[contact, ...])`` puts contacts on it."""
-
-    class Meta:
-        skip_postgeneration_save = True
-
-    kind = Segment.Kind.STATIC
-    definition = factory.LazyFunction(dict)
-
-    @factory.post_generation
-    def members(self, create, contacts, **kwargs):
-        if create and contacts:
-            SegmentMember.objects.bulk_create(
-                [SegmentMember(segment=self, contact=c) for c in contacts]
-            )
+from ..models import EmailTemplate, Enrollment, Message, Sequence
 
 
 class EmailTemplateFactory(factory.django.DjangoModelFactory):

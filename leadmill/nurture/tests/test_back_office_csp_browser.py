@@ -11,9 +11,10 @@ from wagtail.models import Collection
 from leadmill.capture.demo import demo_seed
 from leadmill.capture.pages import LandingPage
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.segments.models import Segment
 
 from ..demo import nurture_demo_seed
-from ..models import Segment, Sequence
+from ..models import Sequence
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

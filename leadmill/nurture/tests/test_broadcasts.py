@@ -10,13 +10,14 @@ from django.utils import timezone
 
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.errors import ValidationFailed
+from leadmill.segments.tests.factories import StaticSegmentFactory
 
 from .. import broadcasts
 from ..admin_broadcasts import SEND_URL_NAME
 from ..models import Broadcast, Message
 from ..sending import messages_send_due
 from .engine_factories import subscribed_contact
-from .factories import EmailTemplateFactory, StaticSegmentFactory
+from .factories import EmailTemplateFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -11,12 +11,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from leadmill.segments.models import Segment
+from leadmill.segments.tests.factories import SegmentFactory, StaticSegmentFactory
+
 from .. import broadcasts
 from ..admin_broadcasts import SEND_URL_NAME
-from ..models import Broadcast, Message, Segment
+from ..models import Broadcast, Message
 from ..runner import nurture_pass
 from .engine_factories import subscribed_contact
-from .factories import EmailTemplateFactory, SegmentFactory, StaticSegmentFactory
+from .factories import EmailTemplateFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -4,11 +4,13 @@ import pytest
 
 from leadmill.capture.demo import demo_seed
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.segments.definitions import definition_errors
+from leadmill.segments.models import Segment
+from leadmill.segments.selectors import segment_count
 
 from ..demo import SEQUENCE_NAME, nurture_demo_seed
 from ..engine import enrollment_start
-from ..models import EmailTemplate, Segment, Sequence
-from ..segments import definition_errors, segment_count
+from ..models import EmailTemplate, Sequence
 
 pytestmark = pytest.mark.django_db
 

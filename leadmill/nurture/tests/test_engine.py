@@ -9,12 +9,13 @@ from leadmill.consent.tests.factories import SuppressionFactory, consent_give
 from leadmill.contacts.models import LifecycleStage, StageChange
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.scoring.models import ScoreAdjustment
+from leadmill.segments.tests.factories import StaticSegmentFactory
 from leadmill.tracking.models import Event
 
 from .. import engine, walker
 from ..models import Enrollment, Message, Sequence
 from .engine_factories import sequence_with, step, subscribed_contact
-from .factories import EmailTemplateFactory, StaticSegmentFactory
+from .factories import EmailTemplateFactory
 
 pytestmark = pytest.mark.django_db
 

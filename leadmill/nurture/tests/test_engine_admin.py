@@ -6,11 +6,11 @@ from django.urls import reverse
 from wagtail.test.utils.form_data import nested_form_data, streamfield
 
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.segments.tests.factories import StaticSegmentFactory
 
 from ..admin_sequences import ENROL_URL_NAME
 from ..models import Enrollment, Sequence
 from .engine_factories import sequence_with, step
-from .factories import StaticSegmentFactory
 
 pytestmark = pytest.mark.django_db
 

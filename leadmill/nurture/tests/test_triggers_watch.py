@@ -7,13 +7,14 @@ import logging
 import pytest
 
 from leadmill.contacts.models import Contact
+from leadmill.segments.models import Segment
+from leadmill.segments.tests.factories import SegmentFactory
 
 from .. import engine
-from ..models import Enrollment, Segment, Sequence
+from ..models import Enrollment, Sequence
 from ..runner import nurture_pass
 from ..triggers import segment_triggers_check, sequence_segment_watch_start
 from .engine_factories import sequence_with, step
-from .factories import SegmentFactory
 
 pytestmark = pytest.mark.django_db
 

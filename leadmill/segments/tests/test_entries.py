@@ -13,7 +13,7 @@ from leadmill.contacts.models import Contact
 from leadmill.contacts.tests.factories import ContactFactory
 
 from ..models import SegmentEntry
-from ..segments import segment_entries_detect
+from ..services import segment_entries_detect
 from .factories import SegmentFactory, StaticSegmentFactory
 
 pytestmark = pytest.mark.django_db

@@ -68,7 +68,7 @@ def test_the_editor_offers_the_filter_builder_without_external_scripts(staff):
     html = response.content.decode()
     assert response.status_code == 200
     assert "data-segment-builder" in html
-    assert "nurture/segments/builder.js" in html
+    assert "segments/builder.js" in html
     assert reverse(SIZE_URL_NAME) in html
     assert "https://cdn" not in html
 

@@ -13,7 +13,7 @@ A condition is a dict with a ``field`` and, by field kind:
   "name_contains": "", "at_least": 2, "within_days": 30}``
 - other segments: ``{"field": "in_segment", "value": 7}`` / ``{"field": "not_in_segment", ...}``
 
-Any condition may add ``"negate": true``. :mod:`.segment_conditions` turns them into SQL.
+Any condition may add ``"negate": true``. :mod:`.conditions` turns them into SQL.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Back-office screens of segments: the listing (with each segment's current size), the
 editor with its filter builder and live size, and the members of a static list.
 
-The filter builder (``static/nurture/segments/builder.js``) edits the JSON definition in a
+The filter builder (``static/segments/builder.js``) edits the JSON definition in a
 hidden field; as the marketer edits, it posts the draft to the size endpoint
 (:class:`SegmentSizeView`), which answers ``{"count": N}`` or ``{"errors": [...]}``.
 """
@@ -31,22 +31,17 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import CustomFieldDefinition
+from leadmill.contacts.selectors import contact_ids_by_email
 from leadmill.core.errors import ValidationFailed
 
+from .definitions import SegmentDefinitionError, definition_errors
+from .fields import catalogue
 from .models import Segment, SegmentMember
-from .segment_fields import catalogue
-from .segments import (
-    SegmentDefinitionError,
-    definition_count,
-    definition_errors,
-    segment_count,
-    segment_members_add,
-    segment_members_remove,
-)
-from .selectors import contact_ids_by_email
+from .selectors import definition_count, segment_count, segment_used_by
+from .services import segment_members_add, segment_members_remove
 
-SIZE_URL_NAME = "nurture_segment_size"
-MEMBERS_URL_NAME = "nurture_segment_members"
+SIZE_URL_NAME = "segments_size"
+MEMBERS_URL_NAME = "segments_members"
 MAX_EMAILS = 1000
 
 
@@ -83,11 +78,11 @@ class SegmentBuilderWidget(forms.Widget):
     """Condition rows (field / operator / value) that write the definition into a hidden
     textarea; plain JavaScript, no external files."""
 
-    template_name = "nurture/segments/builder_widget.html"
+    template_name = "segments/builder_widget.html"
 
     class Media:
-        js = ["nurture/segments/builder.js"]
-        css = {"all": ["nurture/segments/builder.css"]}
+        js = ["segments/builder.js"]
+        css = {"all": ["segments/builder.css"]}
 
     def __init__(self, *args, segment_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -145,7 +140,7 @@ def members_link(segment: Segment) -> str:
 
 
 class MembersColumn(Column):
-    cell_template_name = "nurture/segments/members_cell.html"
+    cell_template_name = "segments/members_cell.html"
 
 
 class SegmentViewSet(SnippetViewSet):
@@ -184,8 +179,6 @@ register_snippet(SegmentViewSet)
 def refuse_deleting_used_segments(request, instances):
     """A segment other segments, sequences or broadcasts use is not deleted (they would
     break or silently stop): the marketer is told which, to change them first."""
-    from .selectors import segment_used_by
-
     if not instances or not isinstance(instances[0], Segment):
         return None
     refused = [
@@ -203,7 +196,7 @@ def refuse_deleting_used_segments(request, instances):
 
 def _can_edit_segments(user) -> bool:
     return user.is_active and (
-        user.has_perm("nurture.add_segment") or user.has_perm("nurture.change_segment")
+        user.has_perm("segments.add_segment") or user.has_perm("segments.change_segment")
     )
 
 
@@ -245,7 +238,7 @@ class AddMembersForm(forms.Form):
 class SegmentMembersView(WagtailAdminTemplateMixin, TemplateView):
     """A static list's members, newest first, with "add by email" and "remove"."""
 
-    template_name = "nurture/segments/members.html"
+    template_name = "segments/members.html"
     header_icon = "group"
     per_page = 50
 
@@ -310,9 +303,9 @@ class SegmentMembersView(WagtailAdminTemplateMixin, TemplateView):
 def admin_urls() -> list:
     """The URLs beside the snippet views (registered by ``register_admin_urls``)."""
     return [
-        path("nurture/segments/size/", SegmentSizeView.as_view(), name=SIZE_URL_NAME),
+        path("segments/size/", SegmentSizeView.as_view(), name=SIZE_URL_NAME),
         path(
-            "nurture/segments/<int:pk>/members/",
+            "segments/<int:pk>/members/",
             SegmentMembersView.as_view(),
             name=MEMBERS_URL_NAME,
         ),

@@ -16,15 +16,9 @@ from django.utils import timezone
 from leadmill.contacts.models import Contact
 from leadmill.contacts.tests.factories import CompanyFactory, ContactFactory
 
-from ..segments import (
-    SegmentDefinitionError,
-    definition_errors,
-    segment_contacts,
-    segment_contains,
-    segment_count,
-    segment_members_add,
-    segment_members_remove,
-)
+from ..definitions import SegmentDefinitionError, definition_errors
+from ..selectors import segment_contacts, segment_contains, segment_count
+from ..services import segment_members_add, segment_members_remove
 from .factories import SegmentFactory, StaticSegmentFactory
 
 pytestmark = pytest.mark.django_db

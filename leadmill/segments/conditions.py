@@ -3,7 +3,7 @@
 Every condition is a predicate on one contact row, so a definition compiles to a single
 ``WHERE`` (joins to the company, ``EXISTS`` subqueries for scores, consent, events and static
 lists): the database counts a million contacts without Python touching one of them. The
-vocabulary and its validation live in :mod:`.segment_fields`; conditions reach
+vocabulary and its validation live in :mod:`.fields`; conditions reach
 :func:`condition_q` validated.
 """
 
@@ -23,7 +23,7 @@ from leadmill.scoring.fit_rules import IsNumber
 from leadmill.scoring.models import ContactScore
 from leadmill.tracking.models import Event
 
-from .segment_fields import (
+from .fields import (
     NEGATIVE_OPS,
     NUMBER_LOOKUPS,
     NUMBER_OPS,
@@ -35,7 +35,7 @@ from .segment_fields import (
     number_value,
     whole_days,
 )
-from .segment_scores import score_expression
+from .scores import score_expression
 
 # --- Compiling -----------------------------------------------------------------------------------
 

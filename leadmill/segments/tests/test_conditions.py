@@ -12,7 +12,8 @@ from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.scoring.models import ContactScore, ScoringSettings
 from leadmill.tracking.tests.factories import EventFactory
 
-from ..segments import SegmentDefinitionError, definition_errors, segment_contacts
+from ..definitions import SegmentDefinitionError, definition_errors
+from ..selectors import segment_contacts
 from .factories import SegmentFactory, StaticSegmentFactory
 
 pytestmark = pytest.mark.django_db
