@@ -14,7 +14,7 @@ What it does, from nothing (in a child process of its own):
 2. Segment "fields": country = BR AND temperature in (warm, hot) AND created within the last
    90 days. Segment "event": country = BR AND temperature in (warm, hot) AND viewed a page
    whose address contains /pricing in the last 30 days (bots excluded).
-3. Each is counted by ``segment_count`` (one query built by leadmill.nurture.segments) and,
+3. Each is counted by ``segment_count`` (one query built by leadmill.segments) and,
    as the ceiling, by a hand-written ``SELECT COUNT(*)`` of the same conditions. Five timed
    runs each after one warm-up; medians; ratio = segment / hand-written. Counts must agree.
 
@@ -142,8 +142,8 @@ def child(contacts: int) -> dict:
     from django.core.management import call_command
     from django.db import connection
 
-    from leadmill.nurture.models import Segment
-    from leadmill.nurture.segments import segment_count
+    from leadmill.segments.models import Segment
+    from leadmill.segments.selectors import segment_count
 
     call_command("migrate", verbosity=0)
     generate_s = generate(contacts)
