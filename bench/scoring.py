@@ -214,7 +214,8 @@ def child(engine: str, contacts: int, per_contact: int, runs: int, samples: int)
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from leadmill.scoring.services import score_apply_event, scores_recompute_all
+    from leadmill.scoring.recompute import scores_recompute_all
+    from leadmill.scoring.services import score_apply_event
     from leadmill.tracking.models import Event
 
     started = time.perf_counter()

@@ -21,12 +21,8 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
-from leadmill.contacts.views import (
-    LEAD_LISTING_FILTERS_HOOK,
-    LEADS_URL_NAMESPACE,
-    LimitedPermissionPolicy,
-    SafeSpreadsheetExportMixin,
-)
+from leadmill.contacts.admin_leads import LEAD_LISTING_FILTERS_HOOK, LEADS_URL_NAMESPACE
+from leadmill.core.admin_viewsets import LimitedPermissionPolicy, SafeSpreadsheetExportMixin
 
 from .admin_submissions import SubmissionReprocessBulkAction
 from .models import CallToAction, Form, Offer, Submission

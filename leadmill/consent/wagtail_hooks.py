@@ -13,11 +13,8 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from leadmill.contacts.views import (
-    LEAD_DETAIL_PANELS_HOOK,
-    LeadDetailPanel,
-    LimitedPermissionPolicy,
-)
+from leadmill.contacts.admin_leads import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
+from leadmill.core.admin_viewsets import LimitedPermissionPolicy
 
 from . import selectors, services
 from .models import Consent, Purpose, Suppression

@@ -1,6 +1,7 @@
 """Back-office screens of contacts: Leads, Possible duplicates, and lead custom fields.
 
-Views live in ``views.py``; this module only wires them into Wagtail's admin.
+Their views live in ``admin_leads.py`` and ``admin_duplicates.py``; this module only wires
+them into Wagtail's admin.
 """
 
 from django.urls import path
@@ -10,22 +11,25 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, Obj
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from .models import Contact, CustomFieldDefinition, PossibleDuplicate
-from .views import (
-    DUPLICATES_URL_NAMESPACE,
-    LEADS_URL_NAMESPACE,
+from leadmill.core.admin_viewsets import LimitedPermissionPolicy
+
+from .admin_duplicates import (
     DuplicateDismissView,
     DuplicateIndexView,
     DuplicateMergeView,
     DuplicateReviewView,
+)
+from .admin_leads import (
+    DUPLICATES_URL_NAMESPACE,
+    LEADS_URL_NAMESPACE,
     LeadAdminForm,
     LeadEditView,
     LeadIndexView,
     LeadInspectView,
     LeadStageChangeView,
-    LimitedPermissionPolicy,
     lead_company,
 )
+from .models import Contact, CustomFieldDefinition, PossibleDuplicate
 
 
 class LeadViewSet(ModelViewSet):

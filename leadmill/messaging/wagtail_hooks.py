@@ -7,7 +7,7 @@ from wagtail.admin.ui.tables import DateColumn
 from wagtail.admin.views.generic import InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from leadmill.contacts.views import LimitedPermissionPolicy
+from leadmill.core.admin_viewsets import LimitedPermissionPolicy
 
 from .models import OutboxMessage
 

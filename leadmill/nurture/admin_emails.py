@@ -30,7 +30,7 @@ from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
 
 from leadmill.consent.selectors import may_receive_email
 from leadmill.contacts.models import Contact
-from leadmill.contacts.views import LimitedPermissionPolicy
+from leadmill.core.admin_viewsets import LimitedPermissionPolicy
 
 from .emails import email_template_errors, render_message
 from .models import EmailTemplate, Message

@@ -30,9 +30,9 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
+from leadmill.contacts.admin_leads import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
 from leadmill.contacts.models import LifecycleStage
 from leadmill.contacts.selectors import contact_ids_by_email
-from leadmill.contacts.views import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
 from leadmill.core.errors import ValidationFailed
 from leadmill.segments.models import Segment
 

@@ -1,6 +1,7 @@
 """Back-office screens of sales: "My leads" for reps; reps, teams and rules for Admin.
 
-Views live in ``views.py``; this module only wires them into Wagtail's admin.
+The views of "My leads" live in ``admin_my_leads.py``; this module only wires them into
+Wagtail's admin.
 """
 
 from django.urls import path, reverse
@@ -10,8 +11,8 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
+from .admin_my_leads import LEAD_ACTION_URL_NAME, MY_LEADS_URL_NAME, LeadActionView, MyLeadsView
 from .models import AssignmentRule, SalesRep, SalesTeam
-from .views import LEAD_ACTION_URL_NAME, MY_LEADS_URL_NAME, LeadActionView, MyLeadsView
 
 
 class MyLeadsMenuItem(MenuItem):

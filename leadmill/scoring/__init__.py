@@ -5,4 +5,4 @@ right (nurture, sales, analytics …) learn of score changes through the domain 
 The predictive score is built from pure functions on tabular data (:mod:`.tabular`,
 :mod:`.predictive`, :mod:`.metrics`, :mod:`.backtest`) so it can be evaluated on a CSV file
 (``leadmill scoring evaluate``) exactly as it is trained on contacts with a known outcome
-(:func:`.services.predictive_model_train`)."""
+(:func:`.training.predictive_model_train`)."""

@@ -3,7 +3,7 @@
 A form, an identification, an edit or a merge rescores one lead from all its data
 (:func:`.services.contact_score_refresh`), so a repeated delivery finds nothing to change;
 new tracking events rescore their lead from its events, so each counts once, in any order
-(:func:`.scores.score_apply_event`).
+(:func:`.services.score_apply_event`).
 """
 
 from __future__ import annotations

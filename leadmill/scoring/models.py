@@ -257,7 +257,7 @@ class ContactScore(models.Model):
     ``engagement_score`` is the engagement at ``engagement_at``; it decays without a write:
     now it is ``engagement_score * 0.5 ** ((now - engagement_at) / half_life)`` (see
     :func:`.selectors.engagement_now`). A new tracking event rescores the lead from its
-    events (:func:`.scores.score_apply_event`), so each event counts once, in any order.
+    events (:func:`.services.score_apply_event`), so each event counts once, in any order.
     """
 
     contact = models.OneToOneField(

@@ -2,7 +2,7 @@
 scores from the rules, and only the rows whose scores changed are written (on PostgreSQL one
 upsert; on SQLite a temporary table written by column family, see ADR 7).
 
-:mod:`.scores` uses the same statement for one lead (:func:`scores_upsert` with its id).
+:mod:`.services` uses the same statement for one lead (:func:`scores_upsert` with its id).
 """
 
 from __future__ import annotations

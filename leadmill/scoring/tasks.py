@@ -9,13 +9,10 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.locks import ExpiringLock
 
-from .services import (
-    predictive_model_retrain,
-    predictive_model_train,
-    predictive_scores_fill,
-    scores_recompute_all,
-    scores_requalify,
-)
+from .predictions import predictive_scores_fill
+from .qualification import scores_requalify
+from .recompute import scores_recompute_all
+from .training import predictive_model_retrain, predictive_model_train
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from openpyxl.utils.exceptions import IllegalCharacterError
 
 from leadmill.capture.models import Submission
 from leadmill.capture.tests.factories import FormFactory
+from leadmill.core.admin_viewsets import ExportRowFailed, SafeSpreadsheetExportMixin
 
 from ..models import Contact
-from ..views import ExportRowFailed, SafeSpreadsheetExportMixin
 
 pytestmark = pytest.mark.django_db
 

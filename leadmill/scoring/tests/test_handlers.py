@@ -22,7 +22,7 @@ from leadmill.tracking.services import CollectMeta, event_record, events_ingest
 from leadmill.tracking.tests.factories import EventFactory, VisitorFactory
 
 from ..models import ContactScore, EngagementRule, FitRule
-from ..scores import contact_score_refresh
+from ..services import contact_score_refresh
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from leadmill.core.models import OutboxEvent
 
 from ..models import ContactScore, FitRule, ScoreAdjustment
 from ..recompute import scores_recompute_all
-from ..scores import contact_score_refresh, score_points_add
 from ..selectors import engagement_now
+from ..services import contact_score_refresh, score_points_add
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ from leadmill.tracking.tests.factories import EventFactory
 from ..models import LEAD_CAPTURED, ContactScore, EngagementRule, FitRule, ScoringSettings
 from ..qualification import scores_requalify
 from ..recompute import scores_recompute_all
-from ..scores import contact_score_refresh, score_apply_event, score_events_apply
 from ..selectors import engagement_now
+from ..services import contact_score_refresh, score_apply_event, score_events_apply
 
 pytestmark = pytest.mark.django_db
 

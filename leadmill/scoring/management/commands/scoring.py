@@ -13,8 +13,9 @@ from django.core.management.base import BaseCommand, CommandError
 from leadmill.core.errors import ValidationFailed
 
 from ...backtest import CV, SPLITS, Backtest, backtest, outcome_labels
-from ...services import IMPORT_BATCH_SIZE, outcomes_import, predictive_model_train
+from ...outcomes import IMPORT_BATCH_SIZE, outcomes_import
 from ...tabular import CsvFile, TableError, table_read_csv
+from ...training import predictive_model_train
 
 SKIPPED_SHOWN = 20
 

@@ -1,4 +1,4 @@
-"""Back-office views of sales: "My leads" and its quick actions. Wired in ``wagtail_hooks.py``.
+"""Back-office screens of sales: "My leads" and its quick actions. Wired in ``wagtail_hooks.py``.
 
 The actions are POST forms (CSRF-checked by Django's middleware) that call one service
 each and come back to the listing with a message; a service's domain error becomes that
