@@ -11,7 +11,8 @@ from leadmill.contacts.models import Contact
 from leadmill.contacts.services import contact_stage_change, contact_update
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core import events
-from leadmill.segments.tests.factories import SegmentFactory
+from leadmill.segments.services import segment_members_add, segment_members_remove
+from leadmill.segments.tests.factories import SegmentFactory, StaticSegmentFactory
 
 from ..models import Enrollment, Message, Sequence
 from ..triggers import segment_triggers_check, sequence_segment_watch_start
@@ -128,6 +129,49 @@ def test_entering_a_trigger_segment_enrols_once_and_leaving_and_entering_again_f
         contact_update(contact=contact, changes={"country": "BR"})  # entered again: NEVER re-enrols
 
     assert Enrollment.objects.filter(contact=contact).count() == 1
+
+
+def test_a_lead_put_on_a_trigger_list_is_enrolled_at_once_through_the_bus(delivered):
+    # given a sequence triggered by a static list, and one by a segment built on that list
+    vips = StaticSegmentFactory()
+    by_list = wait_sequence(trigger=Sequence.Trigger.SEGMENT, trigger_segment=vips)
+    on_the_list = SegmentFactory(conditions=[{"field": "in_segment", "value": vips.pk}])
+    by_segment = wait_sequence(trigger=Sequence.Trigger.SEGMENT, trigger_segment=on_the_list)
+    for sequence in (by_list, by_segment):
+        sequence_segment_watch_start(sequence=sequence)
+    contact = ContactFactory()
+
+    # when a marketer puts the lead on the list (no sweep runs)
+    with delivered():
+        segment_members_add(segment=vips, contact_ids=[contact.pk])
+
+    # then both sequences enrolled it
+    assert enrolled_sequences(contact) == {by_list.pk, by_segment.pk}
+    assert set(Enrollment.objects.values_list("source", flat=True)) == {"segment"}
+
+
+def test_a_lead_taken_off_a_trigger_list_may_enter_it_again(delivered):
+    vips = StaticSegmentFactory()
+    sequence = wait_sequence(
+        trigger=Sequence.Trigger.SEGMENT,
+        trigger_segment=vips,
+        reenrol=Sequence.Reenrol.AFTER_EXIT,
+    )
+    sequence_segment_watch_start(sequence=sequence)
+    contact = ContactFactory()
+    with delivered():
+        segment_members_add(segment=vips, contact_ids=[contact.pk])
+    Enrollment.objects.filter(contact=contact).update(
+        state=Enrollment.State.EXITED, ended_at=timezone.now()
+    )
+
+    with delivered():
+        segment_members_remove(segment=vips, contact_ids=[contact.pk])
+    with delivered():
+        segment_members_add(segment=vips, contact_ids=[contact.pk])
+
+    assert Enrollment.objects.filter(contact=contact).count() == 2
+    assert enrolled_sequences(contact) == {sequence.pk}
 
 
 def test_the_periodic_sweep_enrols_whoever_entered_without_an_event():

@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from leadmill.contacts.models import Contact
 from leadmill.contacts.tests.factories import CompanyFactory, ContactFactory
+from leadmill.core import events
 
 from ..definitions import SegmentDefinitionError, definition_errors
+from ..events import StaticListChanged
 from ..selectors import segment_contacts, segment_contains, segment_count
 from ..services import segment_members_add, segment_members_remove
 from .factories import SegmentFactory, StaticSegmentFactory
@@ -351,3 +353,26 @@ def test_adding_and_removing_members_skips_those_already_there():
     assert (added, removed) == (1, 1)
     assert segment_count(segment=segment) == 1
     assert segment_contains(segment=segment, contact_id=second.pk) is True
+
+
+def test_editing_a_static_list_publishes_who_was_added_or_removed_and_nothing_when_nothing_changed(
+    django_capture_on_commit_callbacks,
+):
+    # given a list with one member, and a subscriber to StaticListChanged
+    first, second = lead(), lead()
+    segment = StaticSegmentFactory(members=[first])
+    heard = []
+    # when leads are added (one already there), removed, and a no-op removal is asked
+    with (
+        events.subscribed(StaticListChanged, heard.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        segment_members_add(segment=segment, contact_ids=[first.pk, second.pk])
+        segment_members_remove(segment=segment, contact_ids=[first.pk])
+        segment_members_remove(segment=segment, contact_ids=[first.pk])
+
+    # then one event per change, with only the contacts that changed
+    assert [(e.segment_id, e.contact_ids, e.added) for e in heard] == [
+        (segment.pk, [second.pk], True),
+        (segment.pk, [first.pk], False),
+    ]
