@@ -13,12 +13,29 @@ PERSONAL_DATA = (
         model=Submission,
         links=(Link.foreign_key("contact"), Link.visitor("visitor_id")),
         columns=(
-            *columns("data", "values", "errors", "page_url", "referrer", "ip_address", "user_agent", "visitor_id"),
+            *columns(
+                "data",
+                "values",
+                "errors",
+                "page_url",
+                "referrer",
+                "ip_address",
+                "user_agent",
+                "visitor_id",
+            ),
             *(
-                Column(name, erase=Erase.KEEP, reason="the campaign of the link followed, kept for the source counts")
+                Column(
+                    name,
+                    erase=Erase.KEEP,
+                    reason="the campaign of the link followed, kept for the source counts",
+                )
                 for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
             ),
-            Column("created_at", erase=Erase.KEEP, reason="when the form was posted, kept for the form's counts"),
+            Column(
+                "created_at",
+                erase=Erase.KEEP,
+                reason="when the form was posted, kept for the form's counts",
+            ),
         ),
         merge=Merge.REPOINT,
     ),

@@ -125,7 +125,9 @@ class Column:
     reason: str = ""  # required with Export.OMIT and Erase.KEEP
 
 
-def columns(*names: str, export: Export = Export.VALUE, erase: Erase = Erase.BLANK) -> tuple[Column, ...]:
+def columns(
+    *names: str, export: Export = Export.VALUE, erase: Erase = Erase.BLANK
+) -> tuple[Column, ...]:
     """Several columns exported and erased alike: ``columns("url", "referrer", erase=Erase.DELETE_ROW)``."""
     return tuple(Column(name, export=export, erase=erase) for name in names)
 
@@ -162,7 +164,9 @@ def register_personal_data(*declarations: PersonalData) -> None:
     for declaration in declarations:
         known = _declarations.get(declaration.model)
         if known is not None and known != declaration:
-            raise ImproperlyConfigured(f"{declaration.label} is declared twice in the personal-data registry")
+            raise ImproperlyConfigured(
+                f"{declaration.label} is declared twice in the personal-data registry"
+            )
         _declarations[declaration.model] = declaration
 
 
@@ -228,7 +232,10 @@ def rows_move(*, keep_id: int, gone_id: int) -> dict[str, int]:
         else:
             counts = {
                 f"{declaration.label}.{link.field}": _link_repoint(
-                    declaration.model, link, keep_id=keep_id, gone_id=gone_id,
+                    declaration.model,
+                    link,
+                    keep_id=keep_id,
+                    gone_id=gone_id,
                     drop_on_conflict=declaration.merge is Merge.DROP_ON_CONFLICT,
                 )
                 for link in declaration.merge_links

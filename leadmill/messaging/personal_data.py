@@ -12,6 +12,14 @@ PERSONAL_DATA = (
     PersonalData(
         model=OutboxMessage,
         links=(Link.email("to"),),
-        columns=columns("to", "subject", "text_body", "html_body", "headers", "created_at", erase=Erase.DELETE_ROW),
+        columns=columns(
+            "to",
+            "subject",
+            "text_body",
+            "html_body",
+            "headers",
+            "created_at",
+            erase=Erase.DELETE_ROW,
+        ),
     ),
 )

@@ -21,7 +21,14 @@ class NurtureConfig(AppConfig):
 
 def _personal_data_register() -> None:
     """Nurture's rows of a contact's data, in core's personal-data registry (docs/privacy.md)."""
-    from leadmill.core.personal_data import Erase, Link, Merge, PersonalData, columns, register_personal_data
+    from leadmill.core.personal_data import (
+        Erase,
+        Link,
+        Merge,
+        PersonalData,
+        columns,
+        register_personal_data,
+    )
 
     from .models import Enrollment, Message, SegmentEntry, SegmentMember
 

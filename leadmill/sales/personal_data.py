@@ -13,7 +13,13 @@ PERSONAL_DATA = (
         model=SalesLead,
         links=(Link.foreign_key("contact"),),
         columns=columns(
-            "owner", "status", "mql_at", "assigned_at", "first_activity_at", "disqualify_reason", "closed_at",
+            "owner",
+            "status",
+            "mql_at",
+            "assigned_at",
+            "first_activity_at",
+            "disqualify_reason",
+            "closed_at",
             erase=Erase.DELETE_ROW,
         ),
         merge=Merge.DROP_ON_CONFLICT,
@@ -21,7 +27,16 @@ PERSONAL_DATA = (
     PersonalData(
         model=Activity,
         links=(Link.foreign_key("contact"),),
-        columns=columns("user", "kind", "subject", "body", "occurred_at", "due_at", "done", erase=Erase.DELETE_ROW),
+        columns=columns(
+            "user",
+            "kind",
+            "subject",
+            "body",
+            "occurred_at",
+            "due_at",
+            "done",
+            erase=Erase.DELETE_ROW,
+        ),
         merge=Merge.REPOINT,
     ),
 )

@@ -13,7 +13,12 @@ PERSONAL_DATA = (
         model=ContactScore,
         links=(Link.foreign_key("contact"),),
         columns=columns(
-            "fit_score", "engagement_score", "engagement_at", "intent_at", "predictive_probability", "updated_at",
+            "fit_score",
+            "engagement_score",
+            "engagement_at",
+            "intent_at",
+            "predictive_probability",
+            "updated_at",
             erase=Erase.DELETE_ROW,
         ),
         merge=Merge.DROP_ON_CONFLICT,
