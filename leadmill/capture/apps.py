@@ -10,12 +10,15 @@ class CaptureConfig(AppConfig):
     def ready(self):
         from leadmill.core import events, registry
         from leadmill.core.log_redaction import secret_urls_register
+        from leadmill.core.personal_data import register_personal_data
 
         from . import handlers, selectors
         from .events import LeadCaptured
+        from .personal_data import PERSONAL_DATA
 
         events.subscribe(LeadCaptured, handlers.deliver_offer_email)
         events.subscribe(LeadCaptured, handlers.stitch_visitor)
         events.subscribe(LeadCaptured, handlers.request_opt_in_confirmation)
         registry.register_timeline(selectors.submission_timeline)
         secret_urls_register("capture:offer_download", "capture:opt_in_confirm")
+        register_personal_data(*PERSONAL_DATA)

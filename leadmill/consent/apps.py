@@ -8,4 +8,9 @@ class ConsentConfig(AppConfig):
     verbose_name = _("Consent")
 
     def ready(self) -> None:
+        from leadmill.core.personal_data import register_personal_data
+
         from . import checks  # noqa: F401 -- registers the deploy checks
+        from .personal_data import PERSONAL_DATA
+
+        register_personal_data(*PERSONAL_DATA)

@@ -6,3 +6,10 @@ class ContactsConfig(AppConfig):
     name = "leadmill.contacts"
     label = "contacts"
     verbose_name = _("Contacts")
+
+    def ready(self):
+        from leadmill.core.personal_data import register_personal_data
+
+        from .personal_data import PERSONAL_DATA
+
+        register_personal_data(*PERSONAL_DATA)

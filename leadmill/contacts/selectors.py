@@ -10,10 +10,11 @@ from functools import reduce
 from operator import and_, or_
 from typing import Any
 
-from django.db.models import ForeignObjectRel, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from leadmill.core import personal_data
 from leadmill.core.errors import ValidationFailed
 
 from .identity import email_normalise, phone_normalise
@@ -22,21 +23,6 @@ from .models import Contact, ContactMerge, CustomFieldDefinition, PossibleDuplic
 SEARCH_FIELDS = ("email", "first_name", "last_name", "company_name", "phone")
 
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]{7,}$")
-
-
-def contact_relations() -> list[ForeignObjectRel]:
-    """Every relation through which rows of any model point at a contact.
-
-    Includes hidden ones (``related_name="+"``) and the rows of many-to-many tables, so a
-    merge or a count that walks these misses nothing an app adds later.
-    """
-    return [
-        relation
-        for relation in Contact._meta.get_fields(include_hidden=True)
-        if relation.auto_created
-        and not relation.concrete
-        and (relation.one_to_many or relation.one_to_one)
-    ]
 
 
 def contact_search(*, query: str, queryset: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
@@ -197,15 +183,16 @@ def contact_comparison(*, left: Contact, right: Contact) -> list[ComparedField]:
 def contact_related_counts(*, contact: Contact) -> list[tuple[str, int]]:
     """How many rows of each kind point at the contact (submissions, consents, …).
 
-    The rows a merge would move, labelled by their model's plural name; kinds with none
-    are left out.
+    The rows a merge would move, as the apps declared them in the personal-data registry,
+    labelled by their model's plural name; kinds with none are left out.
     """
     counts: dict[str, int] = {}
-    for relation in contact_relations():
-        model = relation.related_model
-        if model is PossibleDuplicate or model._meta.auto_created:
+    for declaration in personal_data.declarations():
+        model = declaration.model
+        if model is PossibleDuplicate or not declaration.merge_links:
             continue
-        count = model._base_manager.filter(**{relation.field.name: contact}).count()
+        link_match = reduce(or_, (Q(**{link.field: contact.pk}) for link in declaration.merge_links))
+        count = model._base_manager.filter(link_match).count()
         if count:
             label = capfirst(model._meta.verbose_name_plural)
             counts[label] = counts.get(label, 0) + count

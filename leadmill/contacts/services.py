@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leadmill.core import events
+from leadmill.core import events, personal_data
 from leadmill.core.errors import NotFound, ValidationFailed
 
 from .countries import country_code
@@ -35,7 +35,6 @@ from .models import (
     PossibleDuplicate,
     StageChange,
 )
-from .selectors import contact_relations
 
 logger = logging.getLogger(__name__)
 
@@ -352,17 +351,17 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
 
     In one transaction:
 
-    * every row of every model that points at ``other`` (submissions, consents, stage
-      changes, events, enrolments … found generically through the relations to Contact) is
-      moved to ``survivor``; a row that cannot move because the survivor already has its
-      twin (a unique constraint) is deleted;
+    * every row the apps declared in the personal-data registry
+      (:mod:`leadmill.core.personal_data`) as pointing at ``other`` — submissions,
+      consents, stage changes, events, enrolments … — moves to ``survivor`` as declared: a
+      row under a unique constraint whose twin the survivor already has is deleted (the
+      survivor's wins), the pair's possible-duplicate rows are resolved as merged;
     * the survivor keeps its own values and fills only its blank fields from ``other``; it
       keeps its email, or takes ``other``'s when it has none; custom fields are merged with
       the survivor's values winning; the earliest first touch and the latest last touch
       are kept; the survivor keeps its lifecycle stage, and both stage histories are kept;
-    * a :class:`ContactMerge` row keeps ``other``'s data as it was, the pair's possible
-      duplicate rows are resolved as merged, ``other`` is deleted and ContactsMerged is
-      published (apps holding plain contact ids re-point them on that event).
+    * a :class:`ContactMerge` row keeps ``other``'s data as it was, ``other`` is deleted and
+      ContactsMerged is published (scoring rescores the survivor on it).
 
     Returns the survivor as stored after the merge (``survivor`` is refreshed too).
     Raises ValidationFailed when asked to merge a contact with itself, NotFound when either
@@ -378,8 +377,7 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
         keep, gone = locked[survivor.pk], locked[other.pk]
         snapshot = _contact_snapshot(gone)
 
-        _possible_duplicates_repoint(keep=keep, gone=gone, now=now)
-        moved = _related_rows_move(keep=keep, gone=gone)
+        moved = personal_data.rows_move(keep_id=keep.pk, gone_id=gone.pk)
         if not keep.email and gone.email:
             Contact.objects.filter(pk=gone.pk).update(email=None)  # free the unique email first
             keep.email = gone.email
@@ -416,47 +414,23 @@ def _fields_merge(*, keep: Contact, gone: Contact) -> None:
             setattr(keep, name, getattr(gone, name))
 
 
-def _related_rows_move(*, keep: Contact, gone: Contact) -> dict[str, int]:
-    """Point every row that references ``gone`` at ``keep``; returns rows moved per model.
+def possible_duplicates_merge(*, keep_id: int, gone_id: int) -> int:
+    """The possible-duplicate rows' own merge rule (declared in :mod:`.personal_data`).
 
-    One UPDATE per relation; when it breaks a unique constraint, the rows move one by one
-    and those whose twin the survivor already has are deleted.
+    The pair (survivor, merged) becomes a merged record on the survivor; a pair (merged,
+    third) becomes (survivor, third) unless the survivor is already paired with that third
+    contact, in either order: then it is dropped. Returns the rows changed. Runs in the
+    merge's transaction.
     """
-    moved: dict[str, int] = {}
-    for relation in contact_relations():
-        model, field_name = relation.related_model, relation.field.name
-        if model is PossibleDuplicate:
-            continue  # repointed by its own rules, see _possible_duplicates_repoint
-        rows = model._base_manager.filter(**{field_name: gone})
-        try:
-            with transaction.atomic():
-                count = rows.update(**{field_name: keep})
-        except IntegrityError:
-            count = 0
-            for pk in list(rows.values_list("pk", flat=True)):
-                try:
-                    with transaction.atomic():
-                        count += model._base_manager.filter(pk=pk).update(**{field_name: keep})
-                except IntegrityError:
-                    model._base_manager.filter(pk=pk).delete()
-        if count:
-            key = f"{model._meta.label_lower}.{field_name}"
-            moved[key] = moved.get(key, 0) + count
-    return moved
-
-
-def _possible_duplicates_repoint(*, keep: Contact, gone: Contact, now: dt.datetime) -> None:
-    """The pair's own rows become a merged record on the survivor; other pairs move over.
-
-    A pair (gone, third) becomes (survivor, third) unless the survivor is already paired
-    with that third contact, in either order: then it is dropped.
-    """
-    pair = Q(contact=keep, other=gone) | Q(contact=gone, other=keep)
-    PossibleDuplicate.objects.filter(pair).update(resolution=PossibleDuplicate.Resolution.MERGED, resolved_at=now)
-    rows = PossibleDuplicate.objects.select_for_update().filter(Q(contact=gone) | Q(other=gone)).order_by("pk")
-    for row in rows:
-        third = row.other_id if row.contact_id == gone.pk else row.contact_id
-        first, second = sorted((keep.pk, third))
+    pair = Q(contact_id=keep_id, other_id=gone_id) | Q(contact_id=gone_id, other_id=keep_id)
+    PossibleDuplicate.objects.filter(pair).update(
+        resolution=PossibleDuplicate.Resolution.MERGED, resolved_at=timezone.now()
+    )
+    changed = 0
+    rows = PossibleDuplicate.objects.select_for_update().filter(Q(contact_id=gone_id) | Q(other_id=gone_id))
+    for row in rows.order_by("pk"):
+        third = row.other_id if row.contact_id == gone_id else row.contact_id
+        first, second = sorted((keep_id, third))
         twins = PossibleDuplicate.objects.filter(
             Q(contact_id=first, other_id=second) | Q(contact_id=second, other_id=first)
         ).exclude(pk=row.pk)
@@ -464,6 +438,8 @@ def _possible_duplicates_repoint(*, keep: Contact, gone: Contact, now: dt.dateti
             row.delete()
         else:
             PossibleDuplicate.objects.filter(pk=row.pk).update(contact_id=first, other_id=second)
+        changed += 1
+    return changed
 
 
 def possible_duplicate_dismiss(*, duplicate: PossibleDuplicate, actor=None) -> PossibleDuplicate:

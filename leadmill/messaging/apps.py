@@ -11,6 +11,10 @@ class MessagingConfig(AppConfig):
         # A third-party signal, not a model signal: the ESP's bounce and complaint webhooks.
         from anymail.signals import tracking
 
+        from leadmill.core.personal_data import register_personal_data
+
         from .bounces import tracking_event_received
+        from .personal_data import PERSONAL_DATA
 
         tracking.connect(tracking_event_received, dispatch_uid="leadmill.messaging.bounces")
+        register_personal_data(*PERSONAL_DATA)

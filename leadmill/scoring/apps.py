@@ -11,6 +11,7 @@ class ScoringConfig(AppConfig):
         from leadmill.capture.events import LeadCaptured
         from leadmill.contacts.events import ContactsMerged, ContactUpdated
         from leadmill.core import events
+        from leadmill.core.personal_data import register_personal_data
         from leadmill.tracking.events import (
             ContactEventRecorded,
             ContactEventsIngested,
@@ -18,6 +19,7 @@ class ScoringConfig(AppConfig):
         )
 
         from . import handlers
+        from .personal_data import PERSONAL_DATA
 
         events.subscribe(LeadCaptured, handlers.score_captured_lead)
         events.subscribe(VisitorIdentified, handlers.score_identified_visitor)
@@ -25,3 +27,4 @@ class ScoringConfig(AppConfig):
         events.subscribe(ContactsMerged, handlers.rescore_merged_contact)
         events.subscribe(ContactEventRecorded, handlers.score_recorded_event)
         events.subscribe(ContactEventsIngested, handlers.score_ingested_events)
+        register_personal_data(*PERSONAL_DATA)

@@ -9,9 +9,12 @@ class TrackingConfig(AppConfig):
 
     def ready(self):
         from leadmill.core import events, registry
+        from leadmill.core.personal_data import register_personal_data
 
         from . import handlers, selectors
         from .events import VisitorIdentified
+        from .personal_data import PERSONAL_DATA
 
         registry.register_timeline(selectors.event_timeline)
         events.subscribe(VisitorIdentified, handlers.first_touch_from_visits)
+        register_personal_data(*PERSONAL_DATA)

@@ -9,10 +9,16 @@ from leadmill.capture.models import Submission
 from leadmill.capture.tests.factories import FormFactory
 from leadmill.consent.models import Consent
 from leadmill.consent.services import purpose_ensure
-from leadmill.core import events
+from leadmill.core import events, personal_data
 from leadmill.core.errors import NotFound, ValidationFailed
+from leadmill.core.personal_data import (
+    Link,
+    Merge,
+    PersonalData,
+    personal_data_registered,
+    personal_data_unregistered,
+)
 
-from .. import services
 from ..events import ContactCreated, ContactsMerged, ContactUpdated, PossibleDuplicateFound
 from ..models import Company, Contact, ContactMerge, LifecycleStage, PossibleDuplicate, StageChange
 from ..services import (
@@ -391,24 +397,15 @@ def test_merge_resolves_the_pair_as_merged_and_moves_the_others_pairs_to_the_sur
     assert open_pairs == {(survivor.pk, third.pk), (survivor.pk, fourth.pk)}
 
 
-def test_a_row_the_survivor_already_has_a_twin_of_is_dropped_instead_of_breaking_the_merge(
-    monkeypatch,
-):
+def test_a_row_the_survivor_already_has_a_twin_of_is_dropped_instead_of_breaking_the_merge():
     # Given a model with a unique constraint over its contact column (the possible-duplicate
-    # pairs, seen through the generic re-pointing rather than their own rules)
-    class PairsSeenGenerically:
-        _base_manager = PossibleDuplicate._base_manager
-        _meta = PossibleDuplicate._meta
-
-    relation = type(
-        "Relation",
-        (),
-        {
-            "related_model": PairsSeenGenerically,
-            "field": PossibleDuplicate._meta.get_field("contact"),
-        },
+    # pairs, declared for the generic drop-on-conflict move rather than their own rules)
+    pairs_seen_generically = PersonalData(
+        model=PossibleDuplicate,
+        links=(Link.foreign_key("contact"),),
+        merge=Merge.DROP_ON_CONFLICT,
     )
-    monkeypatch.setattr(services, "contact_relations", lambda: [relation])
+    others = [d.model for d in personal_data.declarations() if d.model is not PossibleDuplicate]
     survivor, other, third, fourth = (
         ContactFactory(),
         ContactFactory(),
@@ -420,7 +417,8 @@ def test_a_row_the_survivor_already_has_a_twin_of_is_dropped_instead_of_breaking
     movable = PossibleDuplicateFactory(contact=other, other=fourth)
 
     # When the rows of `other` move to the survivor
-    moved = services._related_rows_move(keep=survivor, gone=other)
+    with personal_data_registered(pairs_seen_generically), personal_data_unregistered(*others):
+        moved = personal_data.rows_move(keep_id=survivor.pk, gone_id=other.pk)
 
     # Then the twin is dropped and the rest moved
     assert moved == {"contacts.possibleduplicate.contact": 1}

@@ -1,0 +1,42 @@
+"""The capture app's personal data: submissions (core's registry; format in docs/privacy.md)."""
+
+from __future__ import annotations
+
+from leadmill.core.personal_data import Column, Erase, Link, Merge, PersonalData, columns
+
+from .models import Submission
+
+PERSONAL_DATA = (
+    # Erasure blanks what the person sent and keeps the row (its form, status and time), so
+    # a form's submission counts stay right; the contact link goes with the contact.
+    PersonalData(
+        model=Submission,
+        links=(Link.foreign_key("contact"), Link.visitor("visitor_id")),
+        columns=(
+            *columns(
+                "data",
+                "values",
+                "errors",
+                "page_url",
+                "referrer",
+                "ip_address",
+                "user_agent",
+                "visitor_id",
+            ),
+            *(
+                Column(
+                    name,
+                    erase=Erase.KEEP,
+                    reason="the campaign of the link followed, kept for the source counts",
+                )
+                for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+            ),
+            Column(
+                "created_at",
+                erase=Erase.KEEP,
+                reason="when the form was posted, kept for the form's counts",
+            ),
+        ),
+        merge=Merge.REPOINT,
+    ),
+)

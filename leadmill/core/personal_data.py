@@ -1,0 +1,268 @@
+"""The personal-data registry: each app declares the rows and columns that hold a contact's data.
+
+A declaration (:class:`PersonalData`) says, for one model:
+
+* how its rows find their contact (``links``): a foreign key to the contact, a plain
+  contact-id column, or an identifier the person is known by (email, phone, visitor id);
+  the contact model itself is declared with :meth:`Link.subject`;
+* which of its columns are personal data (``columns``), and for each how the later
+  data-subject export gives it out and how erasure removes it;
+* how its rows move when two contacts are merged (``merge``): repointed to the survivor,
+  repointed with the loser's row deleted where the survivor already has its twin (a unique
+  constraint such as one score row per contact), or by a function the app provides.
+
+Each app registers its own models in its ``AppConfig.ready`` with
+:func:`register_personal_data`; ``contacts.services.contact_merge`` asks :func:`rows_move`
+instead of knowing other apps' tables, and export and erasure will ask :func:`declarations`.
+The system check in :mod:`.checks` fails when a model has a foreign key to the contact that no
+declaration covers, so a new table cannot be forgotten. The format, for the developer who
+adds a table: docs/privacy.md, "Declaring personal data"; the decision: ADR 0026.
+
+This module knows no app: the contact model is whichever model an app declares as the subject.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, models, transaction
+
+
+class LinkKind(enum.StrEnum):
+    SUBJECT = "subject"  # the contact row itself
+    FOREIGN_KEY = "foreign_key"  # a ForeignKey / OneToOneField to the contact
+    CONTACT_ID = "contact_id"  # an integer column holding a contact's id, without a constraint
+    EMAIL = "email"  # a column holding an email address
+    PHONE = "phone"  # a column holding a phone number (E.164)
+    VISITOR = "visitor"  # a column holding a tracking visitor id (the ``lm_vid`` cookie)
+
+
+# The links a merge repoints; rows found by an identifier follow that identifier instead.
+CONTACT_KEYED = frozenset({LinkKind.FOREIGN_KEY, LinkKind.CONTACT_ID})
+
+
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """How a model's rows find the contact they belong to: a kind and the field that holds it."""
+
+    kind: LinkKind
+    field: str
+
+    @classmethod
+    def subject(cls) -> Link:
+        """The contact model itself (declared once, by the app that owns contacts)."""
+        return cls(LinkKind.SUBJECT, "pk")
+
+    @classmethod
+    def foreign_key(cls, field: str = "contact") -> Link:
+        return cls(LinkKind.FOREIGN_KEY, field)
+
+    @classmethod
+    def contact_id(cls, field: str) -> Link:
+        return cls(LinkKind.CONTACT_ID, field)
+
+    @classmethod
+    def email(cls, field: str) -> Link:
+        return cls(LinkKind.EMAIL, field)
+
+    @classmethod
+    def phone(cls, field: str) -> Link:
+        return cls(LinkKind.PHONE, field)
+
+    @classmethod
+    def visitor(cls, field: str) -> Link:
+        return cls(LinkKind.VISITOR, field)
+
+    @property
+    def moves_on_merge(self) -> bool:
+        return self.kind in CONTACT_KEYED
+
+
+class Merge(enum.StrEnum):
+    """How the rows of a declared model move to the survivor of a merge."""
+
+    # One UPDATE per link: every row of the merged contact points at the survivor.
+    REPOINT = "repoint"
+    # For links under a unique constraint (one score row per contact, one active enrolment
+    # per sequence, one membership per segment): the rows move, and a row whose twin the
+    # survivor already has is deleted; the survivor's row wins.
+    DROP_ON_CONFLICT = "drop_on_conflict"
+
+
+# A merge the app writes itself: called as ``function(keep_id=…, gone_id=…)`` inside the
+# merge's transaction, it returns how many rows it changed.
+MergeFunction = Callable[..., int]
+
+
+class Export(enum.StrEnum):
+    """How the data-subject export gives out a column."""
+
+    VALUE = "value"  # as stored
+    OMIT = "omit"  # not given out; the column's ``reason`` says why (e.g. a security secret)
+
+
+class Erase(enum.StrEnum):
+    """What erasure does to a column."""
+
+    BLANK = "blank"  # set to its empty value ("", None, {}): the row stays, its counts too
+    HASH = "hash"  # replaced by a keyed hash: it can still be matched, no longer read
+    DELETE_ROW = "delete_row"  # the whole row is deleted
+    KEEP = "keep"  # kept on purpose; the column's ``reason`` says why (e.g. a legal duty)
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One personal-data column of a declared model (a model field's name)."""
+
+    name: str
+    _: dataclasses.KW_ONLY
+    export: Export = Export.VALUE
+    erase: Erase = Erase.BLANK
+    reason: str = ""  # required with Export.OMIT and Erase.KEEP
+
+
+def columns(
+    *names: str, export: Export = Export.VALUE, erase: Erase = Erase.BLANK
+) -> tuple[Column, ...]:
+    """Several columns exported and erased alike: ``columns("url", "referrer", erase=Erase.DELETE_ROW)``."""
+    return tuple(Column(name, export=export, erase=erase) for name in names)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PersonalData:
+    """The declaration of one model's personal data (see the module's docstring)."""
+
+    model: type[models.Model]
+    links: tuple[Link, ...]
+    columns: tuple[Column, ...] = ()
+    # None when no link moves on merge (rows found by an identifier, or the contact itself,
+    # which contact_merge merges field by field).
+    merge: Merge | MergeFunction | None = None
+
+    @property
+    def label(self) -> str:
+        return self.model._meta.label_lower
+
+    @property
+    def merge_links(self) -> tuple[Link, ...]:
+        return tuple(link for link in self.links if link.moves_on_merge)
+
+
+_declarations: dict[type[models.Model], PersonalData] = {}
+
+
+def register_personal_data(*declarations: PersonalData) -> None:
+    """Add declarations to the registry; call it from the declaring app's ``AppConfig.ready``.
+
+    Registering the same declaration again changes nothing. Raises ImproperlyConfigured when
+    a model is declared twice differently: one model, one declaration.
+    """
+    for declaration in declarations:
+        known = _declarations.get(declaration.model)
+        if known is not None and known != declaration:
+            raise ImproperlyConfigured(
+                f"{declaration.label} is declared twice in the personal-data registry"
+            )
+        _declarations[declaration.model] = declaration
+
+
+@contextmanager
+def personal_data_registered(*declarations: PersonalData) -> Iterator[None]:
+    """Register declarations for the duration of a block (tests), restoring what was there."""
+    saved = dict(_declarations)
+    for declaration in declarations:
+        _declarations[declaration.model] = declaration
+    try:
+        yield
+    finally:
+        _declarations.clear()
+        _declarations.update(saved)
+
+
+@contextmanager
+def personal_data_unregistered(*models_: type[models.Model]) -> Iterator[None]:
+    """Leave models out of the registry for the duration of a block (tests)."""
+    saved = dict(_declarations)
+    for model in models_:
+        _declarations.pop(model, None)
+    try:
+        yield
+    finally:
+        _declarations.clear()
+        _declarations.update(saved)
+
+
+def declarations() -> tuple[PersonalData, ...]:
+    """Every declaration, in the order the apps registered them."""
+    return tuple(_declarations.values())
+
+
+def declaration_for(model: type[models.Model]) -> PersonalData | None:
+    return _declarations.get(model)
+
+
+def subject_model() -> type[models.Model] | None:
+    """The contact model: the one declared with :meth:`Link.subject` (None before any is)."""
+    for declaration in _declarations.values():
+        if any(link.kind is LinkKind.SUBJECT for link in declaration.links):
+            return declaration.model
+    return None
+
+
+# --- Merge ----------------------------------------------------------------------------------
+
+
+def rows_move(*, keep_id: int, gone_id: int) -> dict[str, int]:
+    """Move every declared row of contact ``gone_id`` to contact ``keep_id``, as declared.
+
+    Runs in the caller's transaction (the merge's), before ``gone_id`` is deleted. Returns
+    the rows changed per ``"<app>.<model>.<field>"`` (for a merge function, per model), the
+    models with none left out.
+    """
+    moved: dict[str, int] = {}
+    for declaration in _declarations.values():
+        if declaration.merge is None:
+            continue
+        if callable(declaration.merge) and not isinstance(declaration.merge, Merge):
+            counts = {declaration.label: declaration.merge(keep_id=keep_id, gone_id=gone_id)}
+        else:
+            counts = {
+                f"{declaration.label}.{link.field}": _link_repoint(
+                    declaration.model,
+                    link,
+                    keep_id=keep_id,
+                    gone_id=gone_id,
+                    drop_on_conflict=declaration.merge is Merge.DROP_ON_CONFLICT,
+                )
+                for link in declaration.merge_links
+            }
+        moved.update({key: count for key, count in counts.items() if count})
+    return moved
+
+
+def _link_repoint(
+    model: type[models.Model], link: Link, *, keep_id: int, gone_id: int, drop_on_conflict: bool
+) -> int:
+    """One UPDATE of the link column; with ``drop_on_conflict``, when that UPDATE breaks a
+    unique constraint the rows move one by one and those the survivor has a twin of go."""
+    field = model._meta.get_field(link.field)
+    rows = model._base_manager.filter(**{field.attname: gone_id})
+    if not drop_on_conflict:
+        return rows.update(**{field.name: keep_id})
+    try:
+        with transaction.atomic():
+            return rows.update(**{field.name: keep_id})
+    except IntegrityError:
+        pass
+    count = 0
+    for pk in list(rows.order_by("pk").values_list("pk", flat=True)):
+        try:
+            with transaction.atomic():
+                count += model._base_manager.filter(pk=pk).update(**{field.name: keep_id})
+        except IntegrityError:
+            model._base_manager.filter(pk=pk).delete()
+    return count
