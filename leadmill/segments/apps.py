@@ -6,3 +6,10 @@ class SegmentsConfig(AppConfig):
     name = "leadmill.segments"
     label = "segments"
     verbose_name = _("Segments")
+
+    def ready(self):
+        from leadmill.core.personal_data import register_personal_data
+
+        from .personal_data import PERSONAL_DATA
+
+        register_personal_data(*PERSONAL_DATA)

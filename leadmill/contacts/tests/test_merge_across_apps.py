@@ -10,18 +10,18 @@ from leadmill.capture.tests.factories import FormFactory
 from leadmill.consent.models import Consent
 from leadmill.consent.tests.factories import PurposeFactory
 from leadmill.core import personal_data
-from leadmill.nurture.models import Broadcast, Enrollment, Message, SegmentEntry, SegmentMember
+from leadmill.nurture.models import Broadcast, Enrollment, Message
 from leadmill.nurture.tests.factories import (
     EmailTemplateFactory,
     EnrollmentFactory,
     MessageFactory,
-    SegmentFactory,
     SequenceFactory,
-    StaticSegmentFactory,
 )
 from leadmill.sales.models import Activity, SalesLead
 from leadmill.sales.tests.factories import SalesLeadFactory
 from leadmill.scoring.models import ContactScore, ScoreAdjustment
+from leadmill.segments.models import SegmentEntry, SegmentMember
+from leadmill.segments.tests.factories import SegmentFactory, StaticSegmentFactory
 from leadmill.tracking.models import Event, Visitor
 from leadmill.tracking.tests.factories import EventFactory, VisitorFactory
 
