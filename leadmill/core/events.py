@@ -180,7 +180,7 @@ def _handlers_of(name: str) -> dict[str, Handler]:
     return named
 
 
-class _UnknownEventType(LookupError):
+class UnknownEventType(LookupError):
     pass
 
 
@@ -257,7 +257,7 @@ def deliver(outbox_id: int, *, now: dt.datetime | None = None) -> bool:
 
 def _unknown_type_raiser(name: str) -> Handler:
     def raiser(_evt: Any) -> None:
-        raise _UnknownEventType(f"this version declares no event {name}")
+        raise UnknownEventType(f"this version declares no event {name}")
 
     return raiser
 

@@ -31,11 +31,11 @@ ERROR_SHOWN_CHARS = 200
 
 
 class DeadLetterPermissionPolicy(ModelPermissionPolicy):
-    """Looking needs ``core.view_eventdelivery``; retrying needs ``change``. Dead letters
-    are never added, edited or deleted by hand."""
+    """The listing needs ``core.view_eventdelivery``; dead letters are never added, edited
+    or deleted by hand. Retrying (:class:`DeadLetterRetryView`) needs ``change``."""
 
     def user_has_permission(self, user, action):
-        return action in {"view", "change"} and super().user_has_permission(user, action)
+        return action == "view" and super().user_has_permission(user, action)
 
     def user_has_any_permission(self, user, actions):
         return any(self.user_has_permission(user, action) for action in actions)
@@ -78,8 +78,8 @@ class DeadLetterViewSet(ModelViewSet):
     inspect_view_enabled = False
     add_to_reference_index = False
     list_display = [
+        "handler",  # the title column, which carries the row's "Retry…" button
         Column("event", label=gettext_lazy("Event"), accessor=lambda row: f"{row.event.name} #{row.event_id}"),
-        Column("handler", label=gettext_lazy("Handler")),
         Column("attempts", label=gettext_lazy("Attempts")),
         Column("last_error", label=gettext_lazy("Error"),
                accessor=lambda row: row.last_error[:ERROR_SHOWN_CHARS]),
