@@ -101,24 +101,41 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def publish(evt: Any) -> int:
-    """Write ``evt`` to the outbox in the current transaction; deliver it after commit.
-
-    Returns the outbox row id. Nothing is delivered if the transaction rolls back. One
-    INSERT: the per-handler rows are written later, and only if a handler fails.
-    """
+def _outbox_row(evt: Any, *, now: dt.datetime):
     from .models import OutboxEvent
 
     name = type(evt).__name__
     if name not in _event_types:
         raise TypeError(f"{name} is not a declared event; decorate it with @events.event")
     payload = {f.name: _encode(getattr(evt, f.name)) for f in dataclasses.fields(evt)}
-    row = OutboxEvent.objects.create(
-        name=name, payload=payload, next_attempt_at=timezone.now() + SWEEP_GRACE
-    )
+    return OutboxEvent(name=name, payload=payload, next_attempt_at=now + SWEEP_GRACE)
+
+
+def publish(evt: Any) -> int:
+    """Write ``evt`` to the outbox in the current transaction; deliver it after commit.
+
+    Returns the outbox row id. Nothing is delivered if the transaction rolls back. One
+    INSERT: the per-handler rows are written later, and only if a handler fails.
+    """
+    row = _outbox_row(evt, now=timezone.now())
+    row.save(force_insert=True)
     _pending_ids().append(row.pk)
     transaction.on_commit(_schedule_pending)
     return row.pk
+
+
+def publish_many(evts: list[Any]) -> list[int]:
+    """:func:`publish` for many events in one INSERT (a batch that ends or starts many
+    enrollments). Returns the outbox row ids, in order."""
+    from .models import OutboxEvent
+
+    if not evts:
+        return []
+    now = timezone.now()
+    rows = OutboxEvent.objects.bulk_create([_outbox_row(evt, now=now) for evt in evts])
+    _pending_ids().extend(row.pk for row in rows)
+    transaction.on_commit(_schedule_pending)
+    return [row.pk for row in rows]
 
 
 _local = threading.local()

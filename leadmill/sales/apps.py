@@ -12,10 +12,12 @@ class SalesConfig(AppConfig):
 
         from leadmill.contacts.events import StageChanged
         from leadmill.core import events, registry
+        from leadmill.nurture.events import OwnerNotificationRequested
 
         from . import handlers, selectors
 
         events.subscribe(StageChanged, handlers.assign_new_mql)
+        events.subscribe(OwnerNotificationRequested, handlers.notify_owner_of_sequence_step)
         registry.register_timeline(selectors.activity_timeline)
         post_migrate.connect(_sales_permissions_after_migrate, sender=self)
 

@@ -329,3 +329,16 @@ def test_an_outbox_retention_of_zero_keeps_every_event(settings):
     outbox_retention.call_local()
 
     assert OutboxEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_many_writes_every_event_and_delivers_them_after_commit(queued_deliveries):
+    recorder = Recorder()
+
+    with events.subscribed(ProbeSent, recorder), transaction.atomic():
+        ids = events.publish_many([a_probe(1), a_probe(2), a_probe(3)])
+        assert recorder.received == []
+
+    assert queued_deliveries == [ids]
+    assert [probe.probe_id for probe in recorder.received] == [1, 2, 3]
+    assert OutboxEvent.objects.filter(pk__in=ids, delivered_at__isnull=False).count() == 3

@@ -6,9 +6,9 @@ from leadmill.capture.demo import demo_seed
 from leadmill.contacts.tests.factories import ContactFactory
 
 from ..demo import SEQUENCE_NAME, nurture_demo_seed
-from ..engine import enrollment_start
 from ..models import EmailTemplate, Segment, Sequence
 from ..segments import definition_errors, segment_count
+from ..services import enrollment_start
 
 pytestmark = pytest.mark.django_db
 
