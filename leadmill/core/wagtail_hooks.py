@@ -46,7 +46,12 @@ def _may_retry(user) -> bool:
 
 class DeadLetterIndexView(IndexView):
     def get_base_queryset(self):
-        return super().get_base_queryset().filter(state=EventDelivery.State.DEAD).select_related("event")
+        return (
+            super()
+            .get_base_queryset()
+            .filter(state=EventDelivery.State.DEAD)
+            .select_related("event")
+        )
 
     @property
     def header_buttons(self):
@@ -57,8 +62,14 @@ class DeadLetterIndexView(IndexView):
     def get_list_buttons(self, instance):
         if not _may_retry(self.request.user):
             return []
-        return [ListingButton(_("Retry…"), url=reverse(RETRY_ONE_URL_NAME, args=[instance.pk]),
-                              icon_name="rotate", priority=5)]
+        return [
+            ListingButton(
+                _("Retry…"),
+                url=reverse(RETRY_ONE_URL_NAME, args=[instance.pk]),
+                icon_name="rotate",
+                priority=5,
+            )
+        ]
 
 
 class DeadLetterViewSet(ModelViewSet):
@@ -78,11 +89,20 @@ class DeadLetterViewSet(ModelViewSet):
     add_to_reference_index = False
     list_display = [
         "handler",  # the title column, which carries the row's "Retry…" button
-        Column("event", label=gettext_lazy("Event"), accessor=lambda row: f"{row.event.name} #{row.event_id}"),
+        Column(
+            "event",
+            label=gettext_lazy("Event"),
+            accessor=lambda row: f"{row.event.name} #{row.event_id}",
+        ),
         Column("attempts", label=gettext_lazy("Attempts")),
-        Column("last_error", label=gettext_lazy("Error"),
-               accessor=lambda row: row.last_error[:ERROR_SHOWN_CHARS]),
-        DateColumn("published", label=gettext_lazy("Published"), accessor=lambda row: row.event.created_at),
+        Column(
+            "last_error",
+            label=gettext_lazy("Error"),
+            accessor=lambda row: row.last_error[:ERROR_SHOWN_CHARS],
+        ),
+        DateColumn(
+            "published", label=gettext_lazy("Published"), accessor=lambda row: row.event.created_at
+        ),
     ]
     ordering = ["-created_at", "-id"]
     list_per_page = 50
@@ -90,7 +110,8 @@ class DeadLetterViewSet(ModelViewSet):
 
     def get_permissions_to_register(self):
         return Permission.objects.filter(
-            content_type__app_label="core", codename__in=["view_eventdelivery", "change_eventdelivery"]
+            content_type__app_label="core",
+            codename__in=["view_eventdelivery", "change_eventdelivery"],
         )
 
 
@@ -119,13 +140,21 @@ class DeadLetterRetryView(WagtailAdminTemplateMixin, TemplateView):
         if self.deliveries is not None:
             ids = [d.pk for d in self.deliveries]
         else:
-            ids = list(EventDelivery.objects.filter(state=EventDelivery.State.DEAD).values_list("pk", flat=True))
+            ids = list(
+                EventDelivery.objects.filter(state=EventDelivery.State.DEAD).values_list(
+                    "pk", flat=True
+                )
+            )
         requeued = events.event_deliveries_retry(delivery_ids=ids)
-        messages.success(request, ngettext(
-            "%(count)s delivery requeued; it runs within a minute.",
-            "%(count)s deliveries requeued; they run within a minute.",
-            requeued,
-        ) % {"count": requeued})
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s delivery requeued; it runs within a minute.",
+                "%(count)s deliveries requeued; they run within a minute.",
+                requeued,
+            )
+            % {"count": requeued},
+        )
         return redirect(reverse(f"{DeadLetterViewSet.name}:index"))
 
 
@@ -138,5 +167,7 @@ def register_dead_letter_viewset():
 def register_dead_letter_urls():
     return [
         path("dead-letters/retry/", DeadLetterRetryView.as_view(), name=RETRY_URL_NAME),
-        path("dead-letters/retry/<int:pk>/", DeadLetterRetryView.as_view(), name=RETRY_ONE_URL_NAME),
+        path(
+            "dead-letters/retry/<int:pk>/", DeadLetterRetryView.as_view(), name=RETRY_ONE_URL_NAME
+        ),
     ]

@@ -33,22 +33,36 @@ ACTIVE = Enrollment.State.ACTIVE
 def enrollments_ended_publish(enrollments: Iterable[Enrollment]) -> None:
     """Publish EnrollmentExited for enrollments just ended (in the caller's transaction),
     in one INSERT."""
-    events.publish_many([
-        EnrollmentExited(
-            enrollment_id=e.pk, contact_id=e.contact_id, sequence_id=e.sequence_id, state=e.state,
-            reason=e.exit_reason, occurred_at=e.ended_at,
-        )
-        for e in enrollments
-    ])
+    events.publish_many(
+        [
+            EnrollmentExited(
+                enrollment_id=e.pk,
+                contact_id=e.contact_id,
+                sequence_id=e.sequence_id,
+                state=e.state,
+                reason=e.exit_reason,
+                occurred_at=e.ended_at,
+            )
+            for e in enrollments
+        ]
+    )
 
 
-def _started_publish(rows: Iterable[tuple[int, int]], *, sequence: Sequence, source: str,
-                     now: dt.datetime) -> None:
-    events.publish_many([
-        EnrollmentStarted(enrollment_id=pk, contact_id=contact_id, sequence_id=sequence.pk, source=source,
-                          occurred_at=now)
-        for pk, contact_id in rows
-    ])
+def _started_publish(
+    rows: Iterable[tuple[int, int]], *, sequence: Sequence, source: str, now: dt.datetime
+) -> None:
+    events.publish_many(
+        [
+            EnrollmentStarted(
+                enrollment_id=pk,
+                contact_id=contact_id,
+                sequence_id=sequence.pk,
+                source=source,
+                occurred_at=now,
+            )
+            for pk, contact_id in rows
+        ]
+    )
 
 
 # --- Enrolment ------------------------------------------------------------------------------
@@ -95,7 +109,9 @@ def enrollment_start(
                 step_started_at=now,
                 next_run_at=now,
             )
-            _started_publish([(enrollment.pk, contact_id)], sequence=sequence, source=source, now=now)
+            _started_publish(
+                [(enrollment.pk, contact_id)], sequence=sequence, source=source, now=now
+            )
             return enrollment
     except IntegrityError:
         return None
@@ -134,7 +150,11 @@ def enrollments_start_bulk(
             )
             started = list(
                 Enrollment.objects.filter(
-                    sequence=sequence, contact_id__in=fresh, state=ACTIVE, enrolled_at=now, source=source
+                    sequence=sequence,
+                    contact_id__in=fresh,
+                    state=ACTIVE,
+                    enrolled_at=now,
+                    source=source,
                 ).values_list("pk", "contact_id")
             )
             _started_publish(started, sequence=sequence, source=source, now=now)
@@ -205,13 +225,19 @@ def enrollments_remap(
                 changed += rows.update(step_id=successor)
                 continue
             completing = list(rows.select_for_update().only("pk", "contact_id", "sequence_id"))
-            changed += Enrollment.objects.filter(pk__in=[e.pk for e in completing], state=ACTIVE).update(
+            changed += Enrollment.objects.filter(
+                pk__in=[e.pk for e in completing], state=ACTIVE
+            ).update(
                 state=Enrollment.State.COMPLETED,
                 ended_at=now,
                 next_run_at=None,
                 exit_reason=Reason.STEP_REMOVED,
             )
             for e in completing:
-                e.state, e.ended_at, e.exit_reason = Enrollment.State.COMPLETED, now, Reason.STEP_REMOVED
+                e.state, e.ended_at, e.exit_reason = (
+                    Enrollment.State.COMPLETED,
+                    now,
+                    Reason.STEP_REMOVED,
+                )
             enrollments_ended_publish(completing)
     return changed

@@ -8,88 +8,127 @@ def undelivered_events_due(apps, schema_editor):
     """Events still undelivered (those the old bus gave up on after 20 attempts included)
     are due at once: the sweep dispatches them, per handler from now on."""
     OutboxEvent = apps.get_model("core", "OutboxEvent")
-    OutboxEvent.objects.filter(delivered_at__isnull=True).update(next_attempt_at=models.F("created_at"))
+    OutboxEvent.objects.filter(delivered_at__isnull=True).update(
+        next_attempt_at=models.F("created_at")
+    )
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0003_outbox_delivered_idx'),
+        ("core", "0003_outbox_delivered_idx"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventDelivery',
+            name="EventDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('handler', models.CharField(max_length=300, verbose_name='handler')),
-                ('state', models.CharField(choices=[('pending', 'pending'), ('delivered', 'delivered'), ('dead', 'dead letter')], default='pending', max_length=10, verbose_name='state')),
-                ('attempts', models.PositiveIntegerField(default=0, verbose_name='attempts')),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True, verbose_name='next attempt at')),
-                ('last_error', models.TextField(blank=True, verbose_name='last error')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('delivered_at', models.DateTimeField(blank=True, null=True, verbose_name='delivered at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("handler", models.CharField(max_length=300, verbose_name="handler")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("delivered", "delivered"),
+                            ("dead", "dead letter"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0, verbose_name="attempts")),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="next attempt at"),
+                ),
+                ("last_error", models.TextField(blank=True, verbose_name="last error")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                (
+                    "delivered_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="delivered at"),
+                ),
             ],
             options={
-                'verbose_name': 'event delivery',
-                'verbose_name_plural': 'event deliveries',
+                "verbose_name": "event delivery",
+                "verbose_name_plural": "event deliveries",
             },
         ),
         migrations.RemoveIndex(
-            model_name='outboxevent',
-            name='outbox_undelivered_idx',
+            model_name="outboxevent",
+            name="outbox_undelivered_idx",
         ),
         migrations.AddField(
-            model_name='outboxevent',
-            name='next_attempt_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='next attempt at'),
+            model_name="outboxevent",
+            name="next_attempt_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="next attempt at"),
         ),
         migrations.AlterField(
-            model_name='outboxevent',
-            name='attempts',
-            field=models.PositiveIntegerField(default=0, verbose_name='dispatches'),
+            model_name="outboxevent",
+            name="attempts",
+            field=models.PositiveIntegerField(default=0, verbose_name="dispatches"),
         ),
         migrations.AlterField(
-            model_name='outboxevent',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='published at'),
+            model_name="outboxevent",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="published at"),
         ),
         migrations.AlterField(
-            model_name='outboxevent',
-            name='delivered_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='delivered at'),
+            model_name="outboxevent",
+            name="delivered_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="delivered at"),
         ),
         migrations.AlterField(
-            model_name='outboxevent',
-            name='last_error',
-            field=models.TextField(blank=True, verbose_name='last error'),
+            model_name="outboxevent",
+            name="last_error",
+            field=models.TextField(blank=True, verbose_name="last error"),
         ),
         migrations.AlterField(
-            model_name='outboxevent',
-            name='name',
-            field=models.CharField(max_length=100, verbose_name='event'),
+            model_name="outboxevent",
+            name="name",
+            field=models.CharField(max_length=100, verbose_name="event"),
         ),
         migrations.AlterField(
-            model_name='outboxevent',
-            name='payload',
-            field=models.JSONField(verbose_name='payload'),
+            model_name="outboxevent",
+            name="payload",
+            field=models.JSONField(verbose_name="payload"),
         ),
         migrations.AddIndex(
-            model_name='outboxevent',
-            index=models.Index(condition=models.Q(('next_attempt_at__isnull', False)), fields=['next_attempt_at'], name='outbox_due_idx'),
+            model_name="outboxevent",
+            index=models.Index(
+                condition=models.Q(("next_attempt_at__isnull", False)),
+                fields=["next_attempt_at"],
+                name="outbox_due_idx",
+            ),
         ),
         migrations.AddField(
-            model_name='eventdelivery',
-            name='event',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='core.outboxevent', verbose_name='event'),
+            model_name="eventdelivery",
+            name="event",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="deliveries",
+                to="core.outboxevent",
+                verbose_name="event",
+            ),
         ),
         migrations.AddIndex(
-            model_name='eventdelivery',
-            index=models.Index(condition=models.Q(('state', 'dead')), fields=['-created_at'], name='eventdelivery_dead_idx'),
+            model_name="eventdelivery",
+            index=models.Index(
+                condition=models.Q(("state", "dead")),
+                fields=["-created_at"],
+                name="eventdelivery_dead_idx",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='eventdelivery',
-            constraint=models.UniqueConstraint(fields=('event', 'handler'), name='eventdelivery_event_handler'),
+            model_name="eventdelivery",
+            constraint=models.UniqueConstraint(
+                fields=("event", "handler"), name="eventdelivery_event_handler"
+            ),
         ),
         migrations.RunPython(undelivered_events_due, migrations.RunPython.noop),
     ]

@@ -28,11 +28,17 @@ def dead_letter(django_capture_on_commit_callbacks, settings):
     with events.subscribed(ProbeSent, working), events.subscribed(ProbeSent, failing):
         with django_capture_on_commit_callbacks(execute=True):
             outbox_id = events.publish(a_probe(41))
-        yield EventDelivery.objects.get(event_id=outbox_id, state=EventDelivery.State.DEAD), working, failing
+        yield (
+            EventDelivery.objects.get(event_id=outbox_id, state=EventDelivery.State.DEAD),
+            working,
+            failing,
+        )
 
 
 @pytest.mark.django_db
-def test_an_admin_sees_the_dead_letter_with_its_event_handler_error_and_attempts(client, dead_letter):
+def test_an_admin_sees_the_dead_letter_with_its_event_handler_error_and_attempts(
+    client, dead_letter
+):
     delivery, _working, _failing = dead_letter
     client.force_login(admin_user())
 
@@ -70,11 +76,14 @@ def test_the_retry_action_redelivers_the_dead_letter_to_its_handler_only(
 
 
 @pytest.mark.django_db
-def test_retry_all_requeues_every_dead_letter(client, dead_letter, django_capture_on_commit_callbacks):
+def test_retry_all_requeues_every_dead_letter(
+    client, dead_letter, django_capture_on_commit_callbacks
+):
     delivery, _working, failing = dead_letter
     other = OutboxEvent.objects.create(name="Gone", payload={}, attempts=12)
-    stale = EventDelivery.objects.create(event=other, handler=events.UNKNOWN_EVENT_TYPE,
-                                         state=EventDelivery.State.DEAD, attempts=12)
+    stale = EventDelivery.objects.create(
+        event=other, handler=events.UNKNOWN_EVENT_TYPE, state=EventDelivery.State.DEAD, attempts=12
+    )
     client.force_login(admin_user())
     failing.failing = False
 

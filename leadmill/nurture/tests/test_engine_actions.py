@@ -9,7 +9,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from leadmill.contacts.tests.factories import UserFactory
-
 from leadmill.core.models import OutboxEvent
 
 from .. import engine, services

@@ -6,28 +6,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0002_country_as_written'),
-        ('sales', '0001_initial'),
+        ("contacts", "0002_country_as_written"),
+        ("sales", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OwnerNotification',
+            name="OwnerNotification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('enrollment_id', models.BigIntegerField(verbose_name='enrollment')),
-                ('step_id', models.CharField(max_length=64, verbose_name='step')),
-                ('requested_at', models.DateTimeField(verbose_name='requested at')),
-                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='sent at')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='owner_notifications', to='contacts.contact')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("enrollment_id", models.BigIntegerField(verbose_name="enrollment")),
+                ("step_id", models.CharField(max_length=64, verbose_name="step")),
+                ("requested_at", models.DateTimeField(verbose_name="requested at")),
+                ("sent_at", models.DateTimeField(blank=True, null=True, verbose_name="sent at")),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="owner_notifications",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'owner notification',
-                'constraints': [models.UniqueConstraint(fields=('enrollment_id', 'step_id', 'requested_at'), name='ownernotification_once')],
+                "verbose_name": "owner notification",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("enrollment_id", "step_id", "requested_at"),
+                        name="ownernotification_once",
+                    )
+                ],
             },
         ),
     ]

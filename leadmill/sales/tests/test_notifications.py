@@ -25,8 +25,12 @@ def _locmem_email(settings):
 
 def request_for(contact, *, sequence, at=NOW) -> OwnerNotificationRequested:
     return OwnerNotificationRequested(
-        enrollment_id=901, step_id="step-1", contact_id=contact.pk, sequence_id=sequence.pk,
-        message="Call them today.\nThey asked for a demo.", occurred_at=at,
+        enrollment_id=901,
+        step_id="step-1",
+        contact_id=contact.pk,
+        sequence_id=sequence.pk,
+        message="Call them today.\nThey asked for a demo.",
+        occurred_at=at,
     )
 
 
@@ -42,7 +46,10 @@ def test_the_owner_is_emailed_the_message_with_a_link_once_though_the_event_come
     (sent,) = mail.outbox
     assert sent.to == ["ana@sales.example"]
     assert sent.subject == f"{contact}: Demo follow-up"
-    assert sent.body == f"Call them today.\nThey asked for a demo.\n\nhttps://leads.example/admin/leads/inspect/{contact.pk}/\n"
+    assert (
+        sent.body
+        == f"Call them today.\nThey asked for a demo.\n\nhttps://leads.example/admin/leads/inspect/{contact.pk}/\n"
+    )
     notification = OwnerNotification.objects.get()
     assert (notification.contact_id, notification.owner_id) == (contact.pk, owner.pk)
     assert notification.sent_at is not None
@@ -53,7 +60,9 @@ def test_the_same_step_reached_again_later_is_a_new_notification():
     sequence = sequence_with(step("notify_owner", message="x"))
 
     handlers.notify_owner_of_sequence_step(request_for(contact, sequence=sequence))
-    handlers.notify_owner_of_sequence_step(request_for(contact, sequence=sequence, at=NOW + dt.timedelta(days=7)))
+    handlers.notify_owner_of_sequence_step(
+        request_for(contact, sequence=sequence, at=NOW + dt.timedelta(days=7))
+    )
 
     assert len(mail.outbox) == 2
 
@@ -62,7 +71,9 @@ def test_without_an_owner_nobody_is_notified_and_nothing_is_kept():
     sequence = sequence_with(step("notify_owner", message="x"))
 
     handlers.notify_owner_of_sequence_step(request_for(ContactFactory(), sequence=sequence))
-    handlers.notify_owner_of_sequence_step(request_for(ContactFactory(owner=UserFactory(email="")), sequence=sequence))
+    handlers.notify_owner_of_sequence_step(
+        request_for(ContactFactory(owner=UserFactory(email="")), sequence=sequence)
+    )
 
     assert mail.outbox == []
     assert not OwnerNotification.objects.exists()
