@@ -12,8 +12,7 @@ from .locks import ExpiringLock
 def outbox_deliver(outbox_ids: list[int]) -> None:
     """Deliver the events one transaction published. A failing handler is not retried by
     Huey: its delivery row holds when it is due, and the sweep runs it then."""
-    for outbox_id in outbox_ids:
-        events.deliver(outbox_id)
+    events.deliver_many(outbox_ids)
 
 
 @db_periodic_task(crontab(minute="*"))
