@@ -319,6 +319,10 @@ LEADMILL_INGEST_TIMEOUT_MS = env_int("LEADMILL_INGEST_TIMEOUT_MS", 5000)
 LEADMILL_EVENT_RETENTION_DAYS = env_int("LEADMILL_EVENT_RETENTION_DAYS", 395)
 # Delivered domain events (the outbox) are kept this many days for inspection (0 keeps all).
 LEADMILL_OUTBOX_RETENTION_DAYS = env_int("LEADMILL_OUTBOX_RETENTION_DAYS", 7)
+# A failing event handler is retried after this many seconds, doubling each time (at most
+# 6 hours); after LEADMILL_EVENT_MAX_ATTEMPTS attempts its delivery is a dead letter.
+LEADMILL_EVENT_RETRY_SECONDS = env_int("LEADMILL_EVENT_RETRY_SECONDS", 60)
+LEADMILL_EVENT_MAX_ATTEMPTS = env_int("LEADMILL_EVENT_MAX_ATTEMPTS", 12)
 
 # --- Scoring -------------------------------------------------------------------------------
 # The weekly retrain runs when at least this many outcomes are new since the active model.

@@ -9,8 +9,8 @@ from pydantic import Field
 from leadmill.contacts.models import Contact
 from leadmill.contacts.selectors import contact_ids_by_emails
 from leadmill.core.text import MAX_INT
-from leadmill.nurture.engine import enrollments_start_bulk
 from leadmill.nurture.models import Sequence
+from leadmill.nurture.services import enrollments_start_bulk
 from leadmill.nurture.tasks import nurture_kick_after_commit
 
 from . import errors

@@ -34,6 +34,42 @@ class StageChanged:
 
 
 @event
+class TemperatureChanged:
+    """A lead became cold, warm or hot; ``cause`` says why (scores, an intent signal, a
+    person's edit, a sequence step).
+
+    Declared here, beside :class:`StageChanged`, because every path that changes a
+    temperature publishes it: scoring's qualification and ``contact_update`` (an edit in the
+    admin, a sequence's update step). ``leadmill.scoring.events`` re-exports it.
+    """
+
+    contact_id: int
+    from_temperature: str
+    to_temperature: str
+    cause: str
+    occurred_at: dt.datetime
+
+
+@event
+class OutcomeRecorded:
+    """How a lead ended was recorded: ``outcome`` is "won" or "lost", ``value`` the deal's
+    value as decimal text ("1500.00") or None, ``outcome_at`` the date it happened (which
+    may be in the past: an import of old deals), ``occurred_at`` when it was recorded.
+
+    Published by ``contact_update`` whenever the outcome, its value or its date change to a
+    recorded outcome (sales' "won" / "lost", the outcomes import, an edit); clearing an
+    outcome publishes nothing but ContactUpdated.
+    """
+
+    contact_id: int
+    outcome: str
+    value: str | None
+    outcome_at: dt.datetime | None
+    reason: str
+    occurred_at: dt.datetime
+
+
+@event
 class ContactsMerged:
     """``merged_id`` was merged into ``survivor_id`` and no longer exists."""
 

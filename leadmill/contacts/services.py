@@ -23,8 +23,10 @@ from .events import (
     ContactCreated,
     ContactsMerged,
     ContactUpdated,
+    OutcomeRecorded,
     PossibleDuplicateFound,
     StageChanged,
+    TemperatureChanged,
 )
 from .identity import email_domain, email_normalise, is_free_mail, phone_normalise
 from .models import (
@@ -314,14 +316,35 @@ def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) 
                 code="email_taken",
                 field_errors={"email": [_("Another lead already has this email address.")]},
             )
+        before = {"temperature": locked.temperature}
         for name in changed:
             setattr(locked, name, values[name])
         locked.save(update_fields=[*sorted(changed), "updated_at"])
         events.publish(ContactUpdated(contact_id=locked.pk, fields=tuple(sorted(changed)), occurred_at=now))
+        _facts_of_update_publish(contact=locked, changed=changed, before=before, actor=actor, now=now)
     for name in changed:
         setattr(contact, name, values[name])
     logger.info("contact %s updated by user %s: %s", contact.pk, getattr(actor, "pk", None), sorted(changed))
     return changed
+
+
+def _facts_of_update_publish(*, contact: Contact, changed: set[str], before: dict[str, Any], actor,
+                             now: dt.datetime) -> None:
+    """The facts an edit can carry besides ContactUpdated: a temperature set by hand (or by a
+    sequence step), an outcome recorded."""
+    if "temperature" in changed:
+        events.publish(TemperatureChanged(
+            contact_id=contact.pk, from_temperature=before["temperature"], to_temperature=contact.temperature,
+            cause=(_("set by %(user)s") % {"user": actor.get_username()} if actor is not None
+                   else _("set by a sequence step or an import"))[:200],
+            occurred_at=now,
+        ))
+    if changed & {"outcome", "outcome_value", "outcome_at"} and contact.outcome:
+        value = contact.outcome_value
+        events.publish(OutcomeRecorded(
+            contact_id=contact.pk, outcome=contact.outcome, value=None if value is None else str(value),
+            outcome_at=contact.outcome_at, reason=contact.outcome_reason or "", occurred_at=now,
+        ))
 
 
 # --- Duplicates: merge and dismiss ---------------------------------------------------------

@@ -2,9 +2,23 @@
 
 An event is a frozen dataclass of ids and facts (never model instances), declared in the
 publishing app's ``events.py``. :func:`publish` writes it to the outbox inside the caller's
-transaction; after commit a Huey task delivers it to each subscriber. A periodic sweep
-re-delivers what a crash left undelivered, so delivery is at least once and every handler
-must be idempotent.
+transaction (one INSERT); after commit a Huey task delivers it to each subscriber. Delivery
+is at least once and per handler, so every handler must be idempotent:
+
+- a handler that raises is retried alone, with a doubling wait
+  (``LEADMILL_EVENT_RETRY_SECONDS``, at most six hours); the handlers that succeeded are
+  not run again. The per-handler state (:class:`~leadmill.core.models.EventDelivery`) is
+  written only when a first dispatch saw a failure, in one bulk insert;
+- after ``LEADMILL_EVENT_MAX_ATTEMPTS`` a delivery is a dead letter: kept, listed in the
+  admin (Settings → Dead letters) with its error, until someone retries it
+  (:func:`event_deliveries_retry`);
+- a periodic sweep dispatches what a crash left undelivered and the retries that are due;
+- events whose every delivery succeeded are deleted after ``LEADMILL_OUTBOX_RETENTION_DAYS``
+  (:func:`outbox_prune`).
+
+A handler is known by its dotted name (``leadmill.nurture.handlers.enrol_captured_lead``):
+renaming one leaves its pending deliveries to end as dead letters, and a handler subscribed
+after an event's first dispatch does not receive that event.
 
 Subscribe in an ``AppConfig.ready``::
 
@@ -25,7 +39,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -35,6 +51,12 @@ Handler = Callable[[Any], None]
 
 _event_types: dict[str, type] = {}
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
+
+# How long after publishing the sweep leaves an event to the after-commit task.
+SWEEP_GRACE = dt.timedelta(seconds=60)
+RETRY_MAX = dt.timedelta(hours=6)
+# The delivery row of an event this version cannot decode (a newer worker published it).
+UNKNOWN_EVENT_TYPE = "(unknown event type)"
 
 
 def event(cls: type[E]) -> type[E]:
@@ -79,21 +101,41 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def publish(evt: Any) -> int:
-    """Write ``evt`` to the outbox in the current transaction; deliver it after commit.
-
-    Returns the outbox row id. Nothing is delivered if the transaction rolls back.
-    """
+def _outbox_row(evt: Any, *, now: dt.datetime):
     from .models import OutboxEvent
 
     name = type(evt).__name__
     if name not in _event_types:
         raise TypeError(f"{name} is not a declared event; decorate it with @events.event")
     payload = {f.name: _encode(getattr(evt, f.name)) for f in dataclasses.fields(evt)}
-    row = OutboxEvent.objects.create(name=name, payload=payload)
+    return OutboxEvent(name=name, payload=payload, next_attempt_at=now + SWEEP_GRACE)
+
+
+def publish(evt: Any) -> int:
+    """Write ``evt`` to the outbox in the current transaction; deliver it after commit.
+
+    Returns the outbox row id. Nothing is delivered if the transaction rolls back. One
+    INSERT: the per-handler rows are written later, and only if a handler fails.
+    """
+    row = _outbox_row(evt, now=timezone.now())
+    row.save(force_insert=True)
     _pending_ids().append(row.pk)
     transaction.on_commit(_schedule_pending)
     return row.pk
+
+
+def publish_many(evts: list[Any]) -> list[int]:
+    """:func:`publish` for many events in one INSERT (a batch that ends or starts many
+    enrollments). Returns the outbox row ids, in order."""
+    from .models import OutboxEvent
+
+    if not evts:
+        return []
+    now = timezone.now()
+    rows = OutboxEvent.objects.bulk_create([_outbox_row(evt, now=now) for evt in evts])
+    _pending_ids().extend(row.pk for row in rows)
+    transaction.on_commit(_schedule_pending)
+    return [row.pk for row in rows]
 
 
 _local = threading.local()
@@ -116,6 +158,10 @@ def _schedule_pending() -> None:
     ids, _local.ids = sorted(set(_pending_ids())), []
     if not ids:
         return
+    _queue_delivery(ids)
+
+
+def _queue_delivery(ids: list[int]) -> None:
     from .tasks import outbox_deliver
 
     try:
@@ -124,67 +170,238 @@ def _schedule_pending() -> None:
         logger.exception("could not queue delivery of outbox events %s", ids)
 
 
-def deliver(outbox_id: int) -> bool:
-    """Run every subscriber of one outbox event; mark it delivered when all succeeded.
+def retry_delay(*, attempts: int) -> dt.timedelta:
+    """The wait after a delivery's ``attempts``-th failure: the base, doubled each time,
+    at most six hours."""
+    base = dt.timedelta(seconds=settings.LEADMILL_EVENT_RETRY_SECONDS)
+    return min(base * 2 ** max(attempts - 1, 0), RETRY_MAX)
 
-    Returns True when the event is (now or already) delivered.
+
+def handler_name(handler: Handler) -> str:
+    """The dotted name a delivery row knows a handler by."""
+    qualname = getattr(handler, "__qualname__", type(handler).__qualname__)
+    return f"{getattr(handler, '__module__', type(handler).__module__)}.{qualname}"
+
+
+def _handlers_of(name: str) -> dict[str, Handler]:
+    """The subscribers of event ``name`` by delivery name; two instances of one callable
+    class get ``#2``, ``#3`` … in subscription order."""
+    named: dict[str, Handler] = {}
+    for handler in _subscribers[name]:
+        key = base = handler_name(handler)
+        n = 1
+        while key in named:
+            n += 1
+            key = f"{base}#{n}"
+        named[key] = handler
+    return named
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+def _run(handler: Handler, evt: Any, *, outbox_id: int, name: str) -> str:
+    """Call one handler; return "" or the error it raised (logged with its traceback)."""
+    try:
+        handler(evt)
+    except Exception as exc:
+        logger.exception("handler %s failed on outbox event %s", name, outbox_id)
+        return f"{type(exc).__name__}: {exc}"[:4000] or type(exc).__name__
+    return ""
+
+
+def deliver(outbox_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Dispatch one outbox event: run the deliveries that are due; mark the event delivered
+    when every one succeeded.
+
+    A first dispatch runs every subscriber and, if all succeed, writes one UPDATE. When one
+    fails, a delivery row per subscriber is written in one bulk insert (the ones that
+    succeeded as delivered) and the failing ones wait for their retry. Later dispatches run
+    only the pending deliveries that are due. Returns True when the event is (now or
+    already) delivered.
     """
-    from .models import OutboxEvent
+    from .models import EventDelivery, OutboxEvent
 
     row = OutboxEvent.objects.filter(pk=outbox_id, delivered_at__isnull=True).first()
     if row is None:
         return True
+    now = now or timezone.now()
     event_type = _event_types.get(row.name)
     if event_type is None:
-        logger.error("outbox event %s has unknown type %s", row.pk, row.name)
-        return False
-    evt = event_type(**{key: _decode(value) for key, value in row.payload.items()})
-    errors = []
-    for handler in list(_subscribers[row.name]):
-        try:
-            handler(evt)
-        except Exception as exc:
-            name = _handler_name(handler)
-            logger.exception("handler %s failed on outbox event %s", name, row.pk)
-            errors.append(f"{name}: {exc!r}")
-    if errors:
-        OutboxEvent.objects.filter(pk=row.pk).update(
-            attempts=row.attempts + 1, last_error="\n".join(errors)[:4000]
+        evt, handlers = None, {UNKNOWN_EVENT_TYPE: _unknown_type_raiser(row.name)}
+    else:
+        evt = event_type(**{key: _decode(value) for key, value in row.payload.items()})
+        handlers = _handlers_of(row.name)
+
+    deliveries = {} if row.attempts == 0 else {d.handler: d for d in row.deliveries.all()}
+    if event_type is not None and set(deliveries) == {UNKNOWN_EVENT_TYPE}:
+        # This version knows the type an older one could not decode: a first dispatch.
+        EventDelivery.objects.filter(event=row, handler=UNKNOWN_EVENT_TYPE).delete()
+        deliveries = {}
+
+    if not deliveries:
+        errors = {name: _run(handler, evt, outbox_id=row.pk, name=name) for name, handler in handlers.items()}
+        if not any(errors.values()):
+            _event_settle(row, now=now, delivered=True, errors=[])
+            return True
+        EventDelivery.objects.bulk_create(
+            [_delivery_first(row, name=name, error=error, now=now) for name, error in errors.items()],
+            ignore_conflicts=True,  # a concurrent first dispatch wrote them: same outcome
         )
+        _event_settle(row, now=now, delivered=False, errors=[f"{n}: {e}" for n, e in errors.items() if e])
         return False
-    OutboxEvent.objects.filter(pk=row.pk).update(
-        delivered_at=timezone.now(), attempts=row.attempts + 1, last_error=""
-    )
-    return True
+
+    errors = []
+    for delivery in deliveries.values():
+        due = delivery.next_attempt_at is None or delivery.next_attempt_at <= now
+        if delivery.state != EventDelivery.State.PENDING or not due:
+            continue
+        handler = handlers.get(delivery.handler)
+        if handler is None:
+            error = f"{delivery.handler} is no longer subscribed to {row.name}"
+            logger.error("outbox event %s: %s", row.pk, error)
+        else:
+            error = _run(handler, evt, outbox_id=row.pk, name=delivery.handler)
+        _delivery_record(delivery, error=error, now=now)
+        if error:
+            errors.append(f"{delivery.handler}: {error}")
+    delivered = all(d.state == EventDelivery.State.DELIVERED for d in deliveries.values())
+    _event_settle(row, now=now, delivered=delivered, errors=errors,
+                  next_attempt_at=_earliest_retry(deliveries.values()))
+    return delivered
 
 
-def _handler_name(handler: Handler) -> str:
-    qualname = getattr(handler, "__qualname__", type(handler).__qualname__)
-    return f"{getattr(handler, '__module__', '?')}.{qualname}"
-
-
-def sweep(*, older_than: dt.timedelta = dt.timedelta(seconds=60), limit: int = 500) -> int:
-    """Re-deliver events a crash left undelivered. Returns how many were delivered."""
+def deliver_many(outbox_ids: list[int]) -> int:
+    """Dispatch the events one transaction published: those nobody subscribes to are marked
+    delivered in one UPDATE (a bulk enrolment publishes thousands no handler wants yet), the
+    others go through :func:`deliver` one by one. Returns how many are delivered."""
     from .models import OutboxEvent
 
-    cutoff = timezone.now() - older_than
+    rows = OutboxEvent.objects.filter(pk__in=outbox_ids, delivered_at__isnull=True, attempts=0)
+    names = set(rows.values_list("name", flat=True).distinct())
+    unheard = [name for name in names if name in _event_types and not _subscribers[name]]
+    done, skipped = 0, set()
+    if unheard:
+        skipped = set(rows.filter(name__in=unheard).values_list("pk", flat=True))
+        done = OutboxEvent.objects.filter(pk__in=skipped, delivered_at__isnull=True).update(
+            delivered_at=timezone.now(), next_attempt_at=None, attempts=F("attempts") + 1
+        )
+    return done + sum(1 for outbox_id in outbox_ids if outbox_id not in skipped and deliver(outbox_id))
+
+
+def _unknown_type_raiser(name: str) -> Handler:
+    def raiser(_evt: Any) -> None:
+        raise UnknownEventType(f"this version declares no event {name}")
+
+    return raiser
+
+
+def _delivery_first(row, *, name: str, error: str, now: dt.datetime):
+    from .models import EventDelivery
+
+    if not error:
+        return EventDelivery(event=row, handler=name, state=EventDelivery.State.DELIVERED,
+                             attempts=1, delivered_at=now)
+    delivery = EventDelivery(event=row, handler=name)
+    _delivery_failed(delivery, error=error, now=now)
+    return delivery
+
+
+def _delivery_failed(delivery, *, error: str, now: dt.datetime) -> None:
+    from .models import EventDelivery
+
+    delivery.attempts += 1
+    delivery.last_error = error
+    if delivery.attempts >= settings.LEADMILL_EVENT_MAX_ATTEMPTS:
+        delivery.state, delivery.next_attempt_at = EventDelivery.State.DEAD, None
+        logger.error("outbox event %s: delivery to %s is a dead letter after %s attempts",
+                     delivery.event_id, delivery.handler, delivery.attempts)
+    else:
+        delivery.state = EventDelivery.State.PENDING
+        delivery.next_attempt_at = now + retry_delay(attempts=delivery.attempts)
+
+
+def _delivery_record(delivery, *, error: str, now: dt.datetime) -> None:
+    from .models import EventDelivery
+
+    if error:
+        _delivery_failed(delivery, error=error, now=now)
+    else:
+        delivery.attempts += 1
+        delivery.state, delivery.next_attempt_at, delivery.delivered_at = EventDelivery.State.DELIVERED, None, now
+        delivery.last_error = ""
+    EventDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=delivery.attempts, state=delivery.state, next_attempt_at=delivery.next_attempt_at,
+        delivered_at=delivery.delivered_at, last_error=delivery.last_error,
+    )
+
+
+def _earliest_retry(deliveries) -> dt.datetime | None:
+    due = [d.next_attempt_at for d in deliveries if d.state == "pending" and d.next_attempt_at is not None]
+    return min(due, default=None)
+
+
+def _event_settle(row, *, now: dt.datetime, delivered: bool, errors: list[str],
+                  next_attempt_at: dt.datetime | None = None) -> None:
+    from .models import EventDelivery, OutboxEvent
+
+    if not delivered and next_attempt_at is None:
+        next_attempt_at = _earliest_retry(EventDelivery.objects.filter(event=row))
+    OutboxEvent.objects.filter(pk=row.pk).update(
+        delivered_at=now if delivered else None,
+        next_attempt_at=None if delivered else next_attempt_at,
+        attempts=F("attempts") + 1,
+        last_error="\n".join(errors)[:4000],
+    )
+
+
+def sweep(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Dispatch the events whose next attempt is due: those a crash left undelivered (a
+    minute after publishing) and the retries of failed deliveries. Returns how many events
+    are now delivered."""
+    from .models import OutboxEvent
+
+    now = now or timezone.now()
     ids = list(
-        OutboxEvent.objects.filter(delivered_at__isnull=True, created_at__lt=cutoff, attempts__lt=20)
-        .order_by("created_at")
+        OutboxEvent.objects.filter(next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )
-    return sum(1 for outbox_id in ids if deliver(outbox_id))
+    return sum(1 for outbox_id in ids if deliver(outbox_id, now=now))
+
+
+def event_deliveries_retry(*, delivery_ids: list[int]) -> int:
+    """Requeue dead letters: each becomes pending and due now, and its event is dispatched
+    after commit (only the requeued deliveries run). A delivery that fails again is a dead
+    letter again at once; its attempts keep counting. Returns how many were requeued."""
+    from .models import EventDelivery, OutboxEvent
+
+    now = timezone.now()
+    with transaction.atomic():
+        dead = EventDelivery.objects.filter(pk__in=delivery_ids, state=EventDelivery.State.DEAD)
+        event_ids = sorted(set(dead.values_list("event_id", flat=True)))
+        requeued = dead.update(state=EventDelivery.State.PENDING, next_attempt_at=now)
+        OutboxEvent.objects.filter(pk__in=event_ids).update(next_attempt_at=now)
+        if event_ids:
+            transaction.on_commit(lambda: _queue_delivery(event_ids))
+    if requeued:
+        logger.info("requeued %s dead event deliveries of outbox events %s", requeued, event_ids)
+    return requeued
 
 
 def outbox_prune(*, older_than_days: int, batch_size: int = 50_000,
                  keep_going: Callable[[], bool] = lambda: True) -> int:
-    """Delete outbox rows delivered more than ``older_than_days`` days ago, in slices of the
+    """Delete outbox events delivered (every delivery succeeded) more than
+    ``older_than_days`` days ago, with their delivery rows, in slices of the
     ``delivered_at`` index, until none is left or ``keep_going()`` turns false. Undelivered
-    rows are never deleted. Returns how many rows went."""
+    events and dead letters are never deleted. Returns how many events went."""
     from .db import rows_delete_before
-    from .models import OutboxEvent
+    from .models import EventDelivery, OutboxEvent
 
     cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+    # Few: only events that needed a retry have delivery rows.
+    EventDelivery.objects.filter(event__delivered_at__lt=cutoff).delete()
     deleted = rows_delete_before(table=OutboxEvent._meta.db_table, column="delivered_at", cutoff=cutoff,
                                  batch_size=batch_size, keep_going=keep_going)
     if deleted:

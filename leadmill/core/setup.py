@@ -35,6 +35,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "contacts": ("add", "change", "delete", "view"),
         "messaging": ("add", "change", "delete", "view"),
         "core": ("view",),
+        "core.eventdelivery": ("change",),  # retry a dead letter
         "auth": ("add", "change", "delete", "view"),
     },
 }

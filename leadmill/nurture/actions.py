@@ -1,4 +1,7 @@
-"""Steps of a sequence that reach outside the database: call a webhook, notify the owner.
+"""The step of a sequence that reaches outside the database: call a webhook.
+
+(A "notify owner" step no longer does: it publishes OwnerNotificationRequested in the
+engine's batch, and sales sends the email; see :mod:`leadmill.sales.handlers`.)
 
 They never run inside the engine's batch transaction (a slow receiver would hold every
 other enrollment). The batch leaves the enrollment at the step with a lease
@@ -16,19 +19,16 @@ import json
 import logging
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.urls import reverse
+from django.db import transaction
 from django.utils import timezone
-from django.utils.html import escape, linebreaks
-from django.utils.translation import gettext as _
 
 from leadmill.core.outgoing import OutgoingFailed, OutgoingRefused, outgoing_request
-from leadmill.messaging.services import email_send_transactional
 
 from .models import Enrollment
 from .plans import sequence_plan
 from .reasons import Reason
+from .services import enrollments_ended_publish
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ GIVE_UP_AFTER = dt.timedelta(days=3)
 class Action:
     enrollment_id: int
     step_id: str
-    kind: str  # "webhook" | "notify_owner"
+    kind: str  # "webhook"
     value: dict
 
 
@@ -100,28 +100,6 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def owner_notify(*, enrollment: Enrollment, message: str) -> bool:
-    """Email the lead's owner the marketer's message and a link to the lead. No owner (or
-    an owner without an email address): nobody is notified, and that is not a failure."""
-    contact = enrollment.contact
-    owner = contact.owner
-    if owner is None or not owner.email:
-        return False
-    lead_url = settings.BASE_URL + reverse("leads:inspect", args=[contact.pk])
-    subject = _("%(lead)s: %(sequence)s") % {
-        "lead": str(contact),
-        "sequence": enrollment.sequence.name,
-    }
-    open_label = _("Open the lead")
-    html = (
-        f'{linebreaks(escape(message))}<p><a href="{escape(lead_url)}">{escape(open_label)}</a></p>'
-    )
-    email_send_transactional(
-        to=owner.email, subject=subject[:300], html=html, text=f"{message}\n\n{lead_url}\n"
-    )
-    return True
-
-
 def action_run(*, action: Action, now: dt.datetime | None = None) -> bool:
     """Make the call a batch left leased, then move the enrollment to the next step (only if
     it is still at this step). A failure is logged and retried with a backoff; after
@@ -135,13 +113,10 @@ def action_run(*, action: Action, now: dt.datetime | None = None) -> bool:
     if enrollment is None:
         return False
     try:
-        if action.kind == "webhook":
-            payload = webhook_payload(
-                enrollment=enrollment, step_id=action.step_id, label=action.value.get("label") or ""
-            )
-            webhook_call(url=str(action.value.get("url") or ""), payload=payload)
-        else:
-            owner_notify(enrollment=enrollment, message=str(action.value.get("message") or ""))
+        payload = webhook_payload(
+            enrollment=enrollment, step_id=action.step_id, label=action.value.get("label") or ""
+        )
+        webhook_call(url=str(action.value.get("url") or ""), payload=payload)
     except Exception as exc:
         failing_for = now - (enrollment.step_started_at or now)
         if failing_for < GIVE_UP_AFTER:
@@ -182,10 +157,14 @@ def _step_done(*, enrollment: Enrollment, step_id: str, now: dt.datetime) -> Non
     )
     if index is not None and index + 1 < len(plan.steps):
         still_here.update(step_id=plan.steps[index + 1].id, step_started_at=now, next_run_at=now)
-    else:
-        still_here.update(
+        return
+    with transaction.atomic():
+        if still_here.update(
             state=Enrollment.State.COMPLETED,
             ended_at=now,
             next_run_at=None,
             exit_reason=Reason.LAST_STEP,
-        )
+        ):
+            enrollment.state, enrollment.ended_at = Enrollment.State.COMPLETED, now
+            enrollment.exit_reason = Reason.LAST_STEP
+            enrollments_ended_publish([enrollment])

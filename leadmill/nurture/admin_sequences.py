@@ -2,7 +2,7 @@
 "enrol leads" (a segment or pasted addresses), and the lead page's sequences panel.
 
 Saving a sequence moves the enrollments at steps that were removed to the next step that
-still exists (:func:`.engine.enrollments_remap`), so an edit never strands anyone.
+still exists (:func:`.services.enrollments_remap`), so an edit never strands anyone.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from leadmill.contacts.selectors import contact_ids_by_email
 from leadmill.core.errors import ValidationFailed
 from leadmill.segments.models import Segment
 
-from .engine import enrollments_remap, enrollments_start_bulk
 from .models import Enrollment, Sequence
 from .selectors import (
     contact_enrollments,
@@ -44,6 +43,7 @@ from .selectors import (
     sequences_with_counts,
     step_name,
 )
+from .services import enrollments_remap, enrollments_start_bulk
 from .tasks import nurture_kick_after_commit
 from .triggers import sequence_segment_watch_start
 

@@ -1,6 +1,6 @@
 """The steps of a sequence, as StreamField blocks: marketers build a sequence in the admin by
 adding steps; each block's stable id is what an enrollment points at, so editing a sequence
-never loses anyone's place (see :func:`leadmill.nurture.engine.enrollments_remap`).
+never loses anyone's place (see :func:`leadmill.nurture.services.enrollments_remap`).
 
 Every step may carry a ``label``: the name a branch jumps to ("then go to step …") and the
 name an "opened / clicked the email of step …" condition points at.

@@ -19,10 +19,10 @@ from django.utils import timezone
 from leadmill.consent.selectors import may_receive_marketing_email
 from leadmill.segments.models import Segment
 
-from .engine import enrollment_exit, enrollment_start, enrollments_start_bulk
 from .models import EmailTemplate, Enrollment, Sequence
 from .plans import sequence_plan
 from .reasons import Reason
+from .services import enrollment_exit, enrollment_start, enrollments_start_bulk
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 :class:`Walker` reads what the batch needs once (plans, contacts, templates, who may be
 emailed), runs each enrollment's steps in a savepoint until a wait, an external call or the
-end, and collects the messages to queue and the calls to make after the commit.
+end, and collects the messages to queue, the owner notifications to request (published in
+the batch's transaction: sales sends them) and the calls to make after the commit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from leadmill.scoring.services import score_points_add
 
 from . import actions
 from .conditions import branch_holds
+from .events import OwnerNotificationRequested
 from .models import EmailTemplate, Enrollment, Message, Sequence
 from .plans import Plan, contact_zone, sequence_plan, wait_until
 from .reasons import Reason
@@ -50,6 +52,7 @@ class Walker:
         self.count = len(enrollments)
         self.messages: list[Message] = []
         self.actions: list[actions.Action] = []
+        self.owner_notifications: list[OwnerNotificationRequested] = []
         self.sequences = Sequence.objects.in_bulk({e.sequence_id for e in enrollments})
         self.plans = {pk: sequence_plan(sequence) for pk, sequence in self.sequences.items()}
         self.contacts = Contact.objects.in_bulk({e.contact_id for e in enrollments})
@@ -58,7 +61,7 @@ class Walker:
 
     def walk(self, enrollment: Enrollment) -> None:
         saved = {name: getattr(enrollment, name) for name in SAVED_FIELDS}
-        queued = len(self.messages)
+        queued, notified = len(self.messages), len(self.owner_notifications)
         try:
             if self.plans[enrollment.sequence_id].needs_savepoint:
                 with transaction.atomic():  # a savepoint: a failing step undoes only its own writes
@@ -75,6 +78,7 @@ class Walker:
                 ERROR_RETRY,
             )
             del self.messages[queued:]
+            del self.owner_notifications[notified:]
             for name, value in saved.items():
                 setattr(enrollment, name, value)
             enrollment.next_run_at = self.now + ERROR_RETRY
@@ -148,7 +152,19 @@ class Walker:
         if step.type == "add_points":
             self._add_points(step.value, enrollment, contact)
             return index + 1
-        if step.type in ("webhook", "notify_owner"):
+        if step.type == "notify_owner":
+            self.owner_notifications.append(
+                OwnerNotificationRequested(
+                    enrollment_id=enrollment.pk,
+                    step_id=step.id,
+                    contact_id=enrollment.contact_id,
+                    sequence_id=enrollment.sequence_id,
+                    message=str(step.value.get("message") or ""),
+                    occurred_at=self.now,
+                )
+            )
+            return index + 1
+        if step.type == "webhook":
             enrollment.next_run_at = self.now + ACTION_LEASE
             self.actions.append(actions.Action(enrollment.pk, step.id, step.type, step.value))
             return None

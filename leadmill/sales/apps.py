@@ -13,11 +13,13 @@ class SalesConfig(AppConfig):
         from leadmill.contacts.events import StageChanged
         from leadmill.core import events, registry
         from leadmill.core.personal_data import register_personal_data
+        from leadmill.nurture.events import OwnerNotificationRequested
 
         from . import handlers, selectors
         from .personal_data import PERSONAL_DATA
 
         events.subscribe(StageChanged, handlers.assign_new_mql)
+        events.subscribe(OwnerNotificationRequested, handlers.notify_owner_of_sequence_step)
         registry.register_timeline(selectors.activity_timeline)
         register_personal_data(*PERSONAL_DATA)
         post_migrate.connect(_sales_permissions_after_migrate, sender=self)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from leadmill.contacts.events import StageChanged
 from leadmill.contacts.models import Contact, LifecycleStage
+from leadmill.nurture.events import OwnerNotificationRequested
 
+from .notifications import sequence_step_notification_send
 from .services import lead_assign
 
 
@@ -16,3 +18,8 @@ def assign_new_mql(event: StageChanged) -> None:
     if contact is None or contact.lifecycle_stage not in (LifecycleStage.MQL, LifecycleStage.SQL):
         return  # merged away, or it moved on (back to lead, disqualified, customer) before this ran
     lead_assign(contact=contact, mql_at=event.occurred_at)
+
+
+def notify_owner_of_sequence_step(event: OwnerNotificationRequested) -> None:
+    """A sequence reached a "notify owner" step: email the lead's owner its message (once)."""
+    sequence_step_notification_send(request=event)

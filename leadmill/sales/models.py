@@ -250,6 +250,34 @@ class Activity(models.Model):
         return f"{self.get_kind_display()}: {self.subject}" if self.subject else self.get_kind_display()
 
 
+class OwnerNotification(models.Model):
+    """A sequence's "notify owner" step, as sales handled it: whom it told and when.
+
+    The row is the claim that makes the email go once per request (one enrollment at one
+    step at one time) although the event may arrive more than once.
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="owner_notifications")
+    enrollment_id = models.BigIntegerField(_("enrollment"))
+    step_id = models.CharField(_("step"), max_length=64)
+    requested_at = models.DateTimeField(_("requested at"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("owner notification")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment_id", "step_id", "requested_at"], name="ownernotification_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrollment_id}/{self.step_id}"
+
+
 @register_setting(icon="user")
 class SalesSettings(BaseGenericSetting):
     """Sales settings a person can change in the back office (they win over the environment)."""

@@ -1,4 +1,5 @@
-"""Emails of the sales app: the owner's "new lead for you", the new-lead alert, the SLA warning.
+"""Emails of the sales app: the owner's "new lead for you", the new-lead alert, the SLA warning,
+and the message of a sequence's "notify owner" step.
 
 Each is sent at most once per lead: a claim (a timestamp written only where it is still
 empty) comes before the send, and is released if sending fails so a retry can send it.
@@ -15,11 +16,15 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
+from leadmill.contacts.models import Contact
 from leadmill.messaging.services import email_send_transactional
+from leadmill.nurture.events import OwnerNotificationRequested
+from leadmill.nurture.models import Sequence
 
-from .models import SalesLead
+from .models import OwnerNotification, SalesLead
 from .selectors import leads_sla_overdue, new_lead_alert_email, sla_hours
 
 logger = logging.getLogger(__name__)
@@ -106,3 +111,31 @@ def sla_warnings_send(*, now: dt.datetime | None = None) -> int:
         except Exception:
             logger.exception("SLA warning for sales lead %s not sent; retried on the next run", lead.pk)
     return sent
+
+
+def sequence_step_notification_send(*, request: OwnerNotificationRequested) -> bool:
+    """Email the lead's owner the marketer's message of a "notify owner" step, with a link to
+    the lead; once per request (:class:`.models.OwnerNotification`). No owner (or one
+    without an email address): nobody is told, and that is not a failure. Returns True if
+    sent now. A failed send raises (the event bus retries this handler alone)."""
+    contact = Contact.objects.select_related("owner").filter(pk=request.contact_id).first()
+    owner = contact.owner if contact is not None else None
+    if owner is None or not owner.email:
+        return False
+    with transaction.atomic():
+        claim, _created = OwnerNotification.objects.get_or_create(
+            enrollment_id=request.enrollment_id, step_id=request.step_id, requested_at=request.occurred_at,
+            defaults={"contact": contact, "owner": owner},
+        )
+    if claim.sent_at is not None:
+        return False
+    sequence = Sequence.objects.filter(pk=request.sequence_id).values_list("name", flat=True).first() or ""
+    lead_url = settings.BASE_URL + reverse("leads:inspect", args=[contact.pk])
+    subject = _("%(lead)s: %(sequence)s") % {"lead": str(contact), "sequence": sequence}
+    open_label = _("Open the lead")
+    html = f'{linebreaks(escape(request.message))}<p><a href="{escape(lead_url)}">{escape(open_label)}</a></p>'
+    email_send_transactional(
+        to=owner.email, subject=subject[:300], html=html, text=f"{request.message}\n\n{lead_url}\n"
+    )
+    OwnerNotification.objects.filter(pk=claim.pk).update(sent_at=timezone.now(), owner=owner)
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from leadmill.core.personal_data import Erase, Link, Merge, PersonalData, columns
 
-from .models import Activity, SalesLead
+from .models import Activity, OwnerNotification, SalesLead
 
 PERSONAL_DATA = (
     # One sales lead per contact: the survivor's (its owner, status and clock) stays.
@@ -37,6 +37,13 @@ PERSONAL_DATA = (
             "done",
             erase=Erase.DELETE_ROW,
         ),
+        merge=Merge.REPOINT,
+    ),
+    # Who was told about a sequence's notify-owner step; unique per request, not per contact.
+    PersonalData(
+        model=OwnerNotification,
+        links=(Link.foreign_key("contact"),),
+        columns=columns("enrollment_id", "step_id", "requested_at", "owner", "sent_at", erase=Erase.DELETE_ROW),
         merge=Merge.REPOINT,
     ),
 )

@@ -22,9 +22,11 @@ from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact, LifecycleStage, Outcome
 from leadmill.contacts.services import contact_stage_change, contact_update
+from leadmill.core import events
 from leadmill.core.errors import ValidationFailed
 
 from . import tasks
+from .events import OwnerAssigned
 from .models import (
     FIRST_TOUCH_KINDS,
     Activity,
@@ -60,7 +62,8 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
     an owner until ``lead_assign`` runs for it again (:func:`leads_unowned_assign`, every
     few minutes).
 
-    After commit, the owner is emailed and the new-lead alert goes to the chosen address.
+    Publishes OwnerAssigned when it gives an owner. After commit, the owner is emailed and
+    the new-lead alert goes to the chosen address.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -83,6 +86,10 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
             lead.save(update_fields=["owner", "rule", "assigned_at"])
             if locked.owner_id != owner.pk:
                 contact_update(contact=locked, changes={"owner": owner})
+            events.publish(OwnerAssigned(
+                lead_id=lead.pk, contact_id=locked.pk, owner_id=owner.pk, rule_id=getattr(rule, "pk", None),
+                occurred_at=now,
+            ))
             transaction.on_commit(lambda: tasks.lead_assigned_notify(lead.pk))
         else:
             logger.warning("no sales rep can take contact %s now; it waits without an owner", locked.pk)

@@ -2,7 +2,12 @@
 
 import datetime as dt
 
+from leadmill.contacts.events import TemperatureChanged
 from leadmill.core.events import event
+
+# TemperatureChanged moved to contacts (every path that changes a temperature publishes it);
+# importing it from here still works.
+__all__ = ["ScoreChanged", "ScoresRecomputed", "TemperatureChanged"]
 
 
 @event
@@ -16,17 +21,6 @@ class ScoreChanged:
     contact_id: int
     fit_score: int
     engagement_score: float
-    occurred_at: dt.datetime
-
-
-@event
-class TemperatureChanged:
-    """A lead became cold, warm or hot; ``cause`` says why (scores or an intent signal)."""
-
-    contact_id: int
-    from_temperature: str
-    to_temperature: str
-    cause: str
     occurred_at: dt.datetime
 
 

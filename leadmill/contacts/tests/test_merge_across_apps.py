@@ -17,7 +17,7 @@ from leadmill.nurture.tests.factories import (
     MessageFactory,
     SequenceFactory,
 )
-from leadmill.sales.models import Activity, SalesLead
+from leadmill.sales.models import Activity, OwnerNotification, SalesLead
 from leadmill.sales.tests.factories import SalesLeadFactory
 from leadmill.scoring.models import ContactScore, ScoreAdjustment
 from leadmill.segments.models import SegmentEntry, SegmentMember
@@ -74,6 +74,9 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
     survivor_lead = SalesLeadFactory(contact=survivor)
     SalesLeadFactory(contact=other)
     activity = Activity.objects.create(contact=other, kind="call", occurred_at=now)
+    notification = OwnerNotification.objects.create(
+        contact=other, enrollment_id=1, step_id="notify", requested_at=now
+    )
     # nurture: one active enrolment per sequence, one message per broadcast, one membership
     # and one entry per segment; each with a twin the survivor has and a row it has not
     shared_sequence, own_sequence = SequenceFactory(), SequenceFactory()
@@ -138,6 +141,7 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
     assert ScoreAdjustment.objects.get(pk=adjustment.pk).contact_id == survivor.pk
     assert pks(SalesLead.objects.all()) == {survivor_lead.pk}
     assert Activity.objects.get(pk=activity.pk).contact_id == survivor.pk
+    assert OwnerNotification.objects.get(pk=notification.pk).contact_id == survivor.pk
     assert pks(Enrollment.objects.filter(contact=survivor)) == {
         survivor_enrolment.pk,
         finished_enrolment.pk,
@@ -170,6 +174,7 @@ def test_this_merge_test_covers_every_model_that_declares_rows_to_move():
         ScoreAdjustment,
         SalesLead,
         Activity,
+        OwnerNotification,
         Enrollment,
         Message,
         SegmentMember,

@@ -8,7 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from leadmill.core import events
-from leadmill.core.models import OutboxEvent
+from leadmill.core.models import EventDelivery, OutboxEvent
+
+RECORDER = f"{__name__}.Recorder"
 
 
 @events.event
@@ -101,32 +103,122 @@ def test_nothing_is_written_or_delivered_when_the_transaction_rolls_back():
 
 
 @pytest.mark.django_db
-def test_a_failing_handler_leaves_the_event_undelivered_until_the_sweep_redelivers_it(
-    django_capture_on_commit_callbacks,
+def test_a_failing_handler_is_retried_alone_with_backoff_and_the_other_runs_once(
+    django_capture_on_commit_callbacks, settings
 ):
-    recorder = Recorder(failing=True)
+    # Given two subscribers of one event, the second failing
+    settings.LEADMILL_EVENT_RETRY_SECONDS = 60
+    settings.LEADMILL_EVENT_MAX_ATTEMPTS = 5
+    working, failing = Recorder(), Recorder(failing=True)
     probe = a_probe()
 
-    with events.subscribed(ProbeSent, recorder):
+    with events.subscribed(ProbeSent, working), events.subscribed(ProbeSent, failing):
+        # When it is published and committed
+        before = timezone.now()
         with django_capture_on_commit_callbacks(execute=True):
             outbox_id = events.publish(probe)
+        after = timezone.now()
 
+        # Then the first ran once and is delivered; the second waits a minute for its retry
         row = OutboxEvent.objects.get(pk=outbox_id)
         assert row.delivered_at is None
-        assert row.attempts == 1
-        assert "Recorder" in row.last_error
-        assert "the CRM is down" in row.last_error
-        assert recorder.received == []
+        assert working.received == [probe]
+        deliveries = {d.handler: d for d in EventDelivery.objects.filter(event_id=outbox_id)}
+        assert sorted(deliveries) == [RECORDER, f"{RECORDER}#2"]
+        assert deliveries[RECORDER].state == EventDelivery.State.DELIVERED
+        retried = deliveries[f"{RECORDER}#2"]
+        assert (retried.state, retried.attempts) == (EventDelivery.State.PENDING, 1)
+        assert retried.last_error == "RuntimeError: the CRM is down"
+        assert row.next_attempt_at == retried.next_attempt_at
+        minute = dt.timedelta(seconds=60)
+        assert before + minute <= retried.next_attempt_at <= after + minute
 
-        recorder.failing = False
-        redelivered = events.sweep(older_than=dt.timedelta(0))
+        # When the sweep runs before the retry is due, nothing runs
+        assert events.sweep(now=retried.next_attempt_at - dt.timedelta(seconds=1)) == 0
+        assert EventDelivery.objects.get(pk=retried.pk).attempts == 1
 
-    assert redelivered == 1
-    assert recorder.received == [probe]
+        # When it fails again at its time, the wait doubles (60 s, then 120 s)
+        events.sweep(now=retried.next_attempt_at)
+        second = EventDelivery.objects.get(pk=retried.pk)
+        assert second.attempts == 2
+        assert second.next_attempt_at - retried.next_attempt_at == dt.timedelta(seconds=120)
+
+        # When the CRM is back, the retry delivers it and the event is done
+        failing.failing = False
+        assert events.sweep(now=second.next_attempt_at) == 1
+
+    assert working.received == [probe]  # never run again
+    assert failing.received == [probe]
     row.refresh_from_db()
     assert row.delivered_at is not None
-    assert row.attempts == 2
-    assert row.last_error == ""
+    assert row.next_attempt_at is None
+    assert EventDelivery.objects.get(pk=retried.pk).state == EventDelivery.State.DELIVERED
+
+
+@pytest.mark.django_db
+def test_after_its_last_attempt_a_delivery_is_a_dead_letter_the_sweep_leaves_alone(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.LEADMILL_EVENT_MAX_ATTEMPTS = 3
+    failing = Recorder(failing=True)
+    later = timezone.now() + dt.timedelta(days=2)
+
+    with events.subscribed(ProbeSent, failing):
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_id = events.publish(a_probe())
+        events.sweep(now=later)
+        events.sweep(now=later + dt.timedelta(days=1))
+        delivery = EventDelivery.objects.get(event_id=outbox_id)
+        assert (delivery.state, delivery.attempts) == (EventDelivery.State.DEAD, 3)
+        assert delivery.next_attempt_at is None
+
+        # When the sweep runs again much later, the dead letter is not tried again
+        assert events.sweep(now=later + dt.timedelta(days=30)) == 0
+
+    assert EventDelivery.objects.get(pk=delivery.pk).attempts == 3
+    row = OutboxEvent.objects.get(pk=outbox_id)
+    assert (row.delivered_at, row.next_attempt_at) == (None, None)
+
+
+@pytest.mark.django_db
+def test_retrying_a_dead_letter_delivers_it_and_runs_only_its_handler(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.LEADMILL_EVENT_MAX_ATTEMPTS = 1
+    working, failing = Recorder(), Recorder(failing=True)
+    probe = a_probe()
+
+    with events.subscribed(ProbeSent, working), events.subscribed(ProbeSent, failing):
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_id = events.publish(probe)
+        dead = EventDelivery.objects.get(event_id=outbox_id, state=EventDelivery.State.DEAD)
+
+        failing.failing = False
+        with django_capture_on_commit_callbacks(execute=True):
+            requeued = events.event_deliveries_retry(delivery_ids=[dead.pk])
+
+    assert requeued == 1
+    assert failing.received == [probe]
+    assert working.received == [probe]
+    dead.refresh_from_db()
+    assert (dead.state, dead.attempts) == (EventDelivery.State.DELIVERED, 2)
+    assert OutboxEvent.objects.get(pk=outbox_id).delivered_at is not None
+
+
+@pytest.mark.django_db
+def test_an_event_left_undelivered_by_the_old_bus_is_delivered_by_the_sweep():
+    # Given an event the bus before per-handler deliveries gave up on (20 attempts, no rows)
+    recorder = Recorder()
+    row = OutboxEvent.objects.create(name="ProbeSent", payload={"probe_id": 3, "occurred_at": {"__dt__": "2026-11-01T10:00:00+00:00"}},
+                                     attempts=20, last_error="old", next_attempt_at=timezone.now())
+
+    with events.subscribed(ProbeSent, recorder):
+        assert events.sweep() == 1
+
+    assert [probe.probe_id for probe in recorder.received] == [3]
+    row.refresh_from_db()
+    assert row.delivered_at is not None
+    assert not EventDelivery.objects.exists()
 
 
 @pytest.mark.django_db
@@ -139,7 +231,7 @@ def test_delivering_an_event_twice_calls_its_handlers_once(django_capture_on_com
         assert len(recorder.received) == 1
 
         again = events.deliver(outbox_id)
-        swept = events.sweep(older_than=dt.timedelta(0))
+        swept = events.sweep(now=timezone.now() + dt.timedelta(days=1))
 
     assert again is True
     assert swept == 0
@@ -200,24 +292,33 @@ def test_an_event_of_a_rolled_back_transaction_never_reaches_a_handler():
 
 
 @pytest.mark.django_db
-def test_the_outbox_retention_deletes_delivered_events_past_the_setting_and_keeps_the_rest(settings):
-    # Given delivered events of 10 and 2 days ago, and an undelivered one of 30 days ago
+def test_the_outbox_retention_deletes_only_fully_delivered_events_past_the_setting(settings):
+    # Given delivered events of 10 and 2 days ago (one of the old ones after a retry), an
+    # undelivered one and one with a dead letter, both of 30 days ago
     from leadmill.core.tasks import outbox_retention
 
     settings.LEADMILL_OUTBOX_RETENTION_DAYS = 7
     now = timezone.now()
     old = [OutboxEvent.objects.create(name="old", payload={}, delivered_at=now - dt.timedelta(days=10, minutes=n))
            for n in range(3)]
+    EventDelivery.objects.create(event=old[0], handler="a.retried", state=EventDelivery.State.DELIVERED, attempts=2)
     recent = OutboxEvent.objects.create(name="recent", payload={}, delivered_at=now - dt.timedelta(days=2))
     undelivered = OutboxEvent.objects.create(name="undelivered", payload={})
-    OutboxEvent.objects.filter(pk=undelivered.pk).update(created_at=now - dt.timedelta(days=30))
+    dead_letter = OutboxEvent.objects.create(name="dead", payload={})
+    EventDelivery.objects.create(event=dead_letter, handler="a.done", state=EventDelivery.State.DELIVERED, attempts=1,
+                                 delivered_at=now - dt.timedelta(days=30))
+    dead = EventDelivery.objects.create(event=dead_letter, handler="a.broken", state=EventDelivery.State.DEAD,
+                                        attempts=12)
+    OutboxEvent.objects.filter(pk__in=[undelivered.pk, dead_letter.pk]).update(created_at=now - dt.timedelta(days=30))
 
     # When the hourly retention runs
     outbox_retention.call_local()
 
-    # Then only the old delivered ones went
+    # Then only the old delivered ones went, with their delivery rows
     assert len(old) == 3
-    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {recent.pk, undelivered.pk}
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {recent.pk, undelivered.pk, dead_letter.pk}
+    assert set(EventDelivery.objects.values_list("event_id", flat=True)) == {dead_letter.pk}
+    assert EventDelivery.objects.filter(pk=dead.pk).exists()
 
 
 @pytest.mark.django_db
@@ -230,3 +331,36 @@ def test_an_outbox_retention_of_zero_keeps_every_event(settings):
     outbox_retention.call_local()
 
     assert OutboxEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_many_writes_every_event_and_delivers_them_after_commit(queued_deliveries):
+    recorder = Recorder()
+
+    with events.subscribed(ProbeSent, recorder), transaction.atomic():
+        ids = events.publish_many([a_probe(1), a_probe(2), a_probe(3)])
+        assert recorder.received == []
+
+    assert queued_deliveries == [ids]
+    assert [probe.probe_id for probe in recorder.received] == [1, 2, 3]
+    assert OutboxEvent.objects.filter(pk__in=ids, delivered_at__isnull=False).count() == 3
+
+
+@events.event
+class ProbeNobodyHears:
+    """An event no handler subscribes to."""
+
+    probe_id: int
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_nobody_subscribes_to_are_marked_delivered_together_and_the_others_delivered():
+    recorder = Recorder()
+
+    with events.subscribed(ProbeSent, recorder), transaction.atomic():
+        unheard = events.publish_many([ProbeNobodyHears(probe_id=n) for n in range(3)])
+        heard = events.publish(a_probe(9))
+
+    assert [probe.probe_id for probe in recorder.received] == [9]
+    rows = OutboxEvent.objects.filter(pk__in=[*unheard, heard])
+    assert rows.filter(delivered_at__isnull=False, next_attempt_at__isnull=True, attempts=1).count() == 4

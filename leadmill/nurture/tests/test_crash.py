@@ -15,7 +15,7 @@ from leadmill.consent.services import ConsentProof, consents_record
 from leadmill.consent.tests.factories import marketing_purpose
 from leadmill.contacts.models import Contact
 
-from .. import engine
+from .. import services
 from ..models import Enrollment, Message
 from .engine_factories import sequence_with, step
 from .engine_smtp import Inbox, smtp_running
@@ -85,7 +85,7 @@ def test_a_worker_killed_mid_batch_resumes_and_every_lead_gets_its_email_once_bu
         step("send_email", template=EmailTemplateFactory(subject="Welcome").pk)
     )
     assert (
-        engine.enrollments_start_bulk(sequence=sequence, contact_ids=contact_ids, source="test")
+        services.enrollments_start_bulk(sequence=sequence, contact_ids=contact_ids, source="test")
         == LEADS
     )
     inbox = Inbox(delay_s=0.02)

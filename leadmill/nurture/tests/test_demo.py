@@ -9,8 +9,8 @@ from leadmill.segments.models import Segment
 from leadmill.segments.selectors import segment_count
 
 from ..demo import SEQUENCE_NAME, nurture_demo_seed
-from ..engine import enrollment_start
 from ..models import EmailTemplate, Sequence
+from ..services import enrollment_start
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from leadmill.scoring.models import ScoreAdjustment
 from leadmill.segments.tests.factories import StaticSegmentFactory
 from leadmill.tracking.models import Event
 
-from .. import engine, walker
+from .. import engine, services, walker
 from ..models import Enrollment, Message, Sequence
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory
@@ -27,7 +27,7 @@ def email_step(label="", template=None):
 
 
 def enrol(sequence, contact, at=NOW):
-    return engine.enrollment_start(sequence=sequence, contact_id=contact.pk, source="test", now=at)
+    return services.enrollment_start(sequence=sequence, contact_id=contact.pk, source="test", now=at)
 
 
 # --- Enrolment ------------------------------------------------------------------------------
@@ -52,11 +52,11 @@ def test_never_policy_refuses_a_second_enrolment_after_the_first_ended():
         ContactFactory(),
     )
     enrol(sequence, contact)
-    engine.enrollment_exit(contact_id=contact.pk, reason="test", now=NOW)
+    services.enrollment_exit(contact_id=contact.pk, reason="test", now=NOW)
 
     assert enrol(sequence, contact) is None
     assert (
-        engine.enrollments_start_bulk(sequence=sequence, contact_ids=[contact.pk], source="test")
+        services.enrollments_start_bulk(sequence=sequence, contact_ids=[contact.pk], source="test")
         == 0
     )
 
@@ -69,7 +69,7 @@ def test_after_exit_policy_enrols_again_once_the_previous_enrolment_ended():
     enrol(sequence, contact)
 
     assert enrol(sequence, contact) is None
-    engine.enrollment_exit(contact_id=contact.pk, reason="test", now=NOW)
+    services.enrollment_exit(contact_id=contact.pk, reason="test", now=NOW)
     assert enrol(sequence, contact) is not None
     assert Enrollment.objects.filter(contact=contact).count() == 2
 
@@ -79,7 +79,7 @@ def test_bulk_enrolment_skips_enrolled_and_unknown_contacts():
     enrolled, fresh_a, fresh_b = ContactFactory(), ContactFactory(), ContactFactory()
     enrol(sequence, enrolled)
 
-    count = engine.enrollments_start_bulk(
+    count = services.enrollments_start_bulk(
         sequence=sequence,
         contact_ids=[enrolled.pk, fresh_a.pk, fresh_b.pk, fresh_b.pk, 999_999],
         source="import",
@@ -346,7 +346,7 @@ def test_enrollments_at_a_removed_step_continue_at_the_next_step_that_still_exis
 
     sequence.steps = [steps[0], steps[3]]  # the wait and the second email are removed
     sequence.save()
-    moved = engine.enrollments_remap(sequence=sequence, old_step_ids=old_ids, now=NOW)
+    moved = services.enrollments_remap(sequence=sequence, old_step_ids=old_ids, now=NOW)
 
     enrollment.refresh_from_db()
     assert moved == 1
@@ -428,7 +428,7 @@ def test_leaving_a_sequence_cancels_its_emails_not_sent_yet():
     )  # a broadcast's, say
 
     assert (
-        engine.enrollment_exit(contact_id=contact.pk, reason="became a customer", now=NOW) == 0
+        services.enrollment_exit(contact_id=contact.pk, reason="became a customer", now=NOW) == 0
     )  # completed
 
     enrollment = enrol(sequence, ContactFactory())
@@ -436,7 +436,7 @@ def test_leaving_a_sequence_cancels_its_emails_not_sent_yet():
         contact_id=enrollment.contact_id, template=other.template, enrollment=enrollment
     )
     assert (
-        engine.enrollment_exit(
+        services.enrollment_exit(
             contact_id=enrollment.contact_id, reason="became a customer", now=NOW
         )
         == 1

@@ -1,5 +1,5 @@
-"""Webhook and notify-owner steps: called after the batch, retried with a backoff
-(leadmill/nurture/actions.py)."""
+"""Webhook steps: called after the batch, retried with a backoff (leadmill/nurture/actions.py);
+notify-owner steps: published in the batch, sent by sales (leadmill/sales/handlers.py)."""
 
 import datetime as dt
 import json
@@ -9,8 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from leadmill.contacts.tests.factories import UserFactory
+from leadmill.core.models import OutboxEvent
 
-from .. import engine
+from .. import engine, services
 from ..models import Enrollment, Message
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory
@@ -65,7 +66,7 @@ def test_a_webhook_step_posts_the_lead_and_step_then_the_walk_goes_on(receiver):
     handler, url = receiver
     steps, sequence = webhook_sequence(url)
     contact = subscribed_contact(email="ana@example.com")
-    enrollment = engine.enrollment_start(
+    enrollment = services.enrollment_start(
         sequence=sequence, contact_id=contact.pk, source="test", now=NOW
     )
 
@@ -85,7 +86,7 @@ def test_a_failing_webhook_keeps_the_lead_at_the_step_and_is_retried_with_a_grow
     handler, url = receiver
     handler.status = 503
     steps, sequence = webhook_sequence(url)
-    enrollment = engine.enrollment_start(
+    enrollment = services.enrollment_start(
         sequence=sequence, contact_id=subscribed_contact().pk, source="t", now=NOW
     )
 
@@ -110,17 +111,41 @@ def test_a_failing_webhook_keeps_the_lead_at_the_step_and_is_retried_with_a_grow
     assert Message.objects.count() == 1
 
 
-def test_notify_owner_emails_the_owner_and_without_one_nobody(mailoutbox):
+def test_notify_owner_emails_the_owner_and_without_one_nobody(mailoutbox, django_capture_on_commit_callbacks):
     owner = UserFactory(email="seller@leadmill.test")
     sequence = sequence_with(step("notify_owner", message="Call them today."))
     owned, unowned = subscribed_contact(owner=owner), subscribed_contact()
     for contact in (owned, unowned):
-        engine.enrollment_start(sequence=sequence, contact_id=contact.pk, source="t", now=NOW)
+        services.enrollment_start(sequence=sequence, contact_id=contact.pk, source="t", now=NOW)
 
-    engine.enrollments_advance(now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.enrollments_advance(now=NOW)
 
     (mail,) = mailoutbox
     assert mail.to == ["seller@leadmill.test"]
     assert "Call them today." in mail.body
     assert f"/leads/inspect/{owned.pk}/" in mail.body
     assert set(Enrollment.objects.values_list("state", flat=True)) == {Enrollment.State.COMPLETED}
+
+
+def test_a_notify_owner_step_publishes_the_request_and_goes_on_in_the_same_batch():
+    # Given a sequence that notifies the owner, then sends an email
+    notify = step("notify_owner", "tell", message="Call them today.")
+    sequence = sequence_with(notify, step("send_email", template=EmailTemplateFactory().pk))
+    contact = subscribed_contact()
+    enrollment = services.enrollment_start(sequence=sequence, contact_id=contact.pk, source="t", now=NOW)
+    OutboxEvent.objects.all().delete()
+
+    # When the engine runs once
+    engine.enrollments_advance(now=NOW)
+
+    # Then the request is a fact on the bus (sales acts on it), and the email is queued at once
+    request = OutboxEvent.objects.get(name="OwnerNotificationRequested")
+    assert request.payload == {
+        "enrollment_id": enrollment.pk, "step_id": notify["id"], "contact_id": contact.pk, "sequence_id": sequence.pk,
+        "message": "Call them today.", "occurred_at": {"__dt__": NOW.isoformat()},
+    }
+    assert Message.objects.filter(enrollment=enrollment).count() == 1
+    ended = OutboxEvent.objects.get(name="EnrollmentExited")
+    assert ended.payload["state"] == "completed"
+    assert ended.payload["reason"] == "reached the last step"

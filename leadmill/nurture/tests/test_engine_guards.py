@@ -11,7 +11,7 @@ from leadmill.consent.tests.factories import PurposeFactory, consent_give, marke
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.outgoing import outgoing_network
 
-from .. import engine
+from .. import engine, services
 from ..models import Enrollment, Message
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory
@@ -23,7 +23,7 @@ NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def enrol(sequence, contact, at):
-    return engine.enrollment_start(sequence=sequence, contact_id=contact.pk, source="t", now=at)
+    return services.enrollment_start(sequence=sequence, contact_id=contact.pk, source="t", now=at)
 
 
 @pytest.mark.parametrize(

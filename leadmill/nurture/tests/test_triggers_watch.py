@@ -10,7 +10,7 @@ from leadmill.contacts.models import Contact
 from leadmill.segments.models import Segment
 from leadmill.segments.tests.factories import SegmentFactory
 
-from .. import engine
+from .. import services
 from ..models import Enrollment, Sequence
 from ..runner import nurture_pass
 from ..triggers import segment_triggers_check, sequence_segment_watch_start
@@ -113,8 +113,8 @@ def test_a_lead_already_at_an_exit_stage_is_not_enrolled():
     customer = Contact.objects.create(email="c@example.com", lifecycle_stage="customer")
     lead = Contact.objects.create(email="l@example.com", lifecycle_stage="lead")
 
-    one = engine.enrollment_start(sequence=sequence, contact_id=customer.pk, source="t")
-    bulk = engine.enrollments_start_bulk(
+    one = services.enrollment_start(sequence=sequence, contact_id=customer.pk, source="t")
+    bulk = services.enrollments_start_bulk(
         sequence=sequence, contact_ids=[customer.pk, lead.pk], source="t"
     )
 

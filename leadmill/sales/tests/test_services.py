@@ -156,6 +156,22 @@ def test_the_mql_handler_assigns_once_even_when_the_event_is_delivered_twice(dja
     assert RoundRobinPool.objects.get(key=RoundRobinPool.FALLBACK).assigned_count == 1
     assert [message.to for message in mail.outbox] == [["ana@sales.example"]]
     assert OutboxEvent.objects.filter(name="StageChanged", delivered_at__isnull=False).count() == 1
+    (assigned,) = OutboxEvent.objects.filter(name="OwnerAssigned").values_list("payload", flat=True)
+    assert {key: assigned[key] for key in ("lead_id", "contact_id", "owner_id", "rule_id")} == {
+        "lead_id": lead.pk, "contact_id": contact.pk, "owner_id": lead.owner_id, "rule_id": None,
+    }
+
+
+def test_owner_assigned_names_the_rule_that_chose_the_rep_and_nothing_is_published_without_one():
+    ana = SalesRepFactory(user=UserFactory(username="ana"), territories="BR")  # nobody takes PT
+    rule = AssignmentRuleFactory(priority=1, countries="BR", reps=[ana])
+    chosen, waiting = mql(country="BR"), mql(country="PT")
+
+    lead_assign(contact=chosen)
+    lead_assign(contact=waiting)
+
+    published = list(OutboxEvent.objects.filter(name="OwnerAssigned").values_list("payload", flat=True))
+    assert [(p["contact_id"], p["rule_id"]) for p in published] == [(chosen.pk, rule.pk)]
 
 
 def test_the_handler_ignores_other_stages():
@@ -303,6 +319,11 @@ def test_a_won_outcome_makes_the_contact_a_customer_with_its_value_and_date():
     )
     assert StageChange.objects.filter(contact=contact).first().cause == "won by ana"
     assert SalesLead.objects.get(pk=lead.pk).closed_at is not None
+    (recorded,) = OutboxEvent.objects.filter(name="OutcomeRecorded").values_list("payload", flat=True)
+    assert recorded | {"occurred_at": None} == {
+        "contact_id": contact.pk, "outcome": "won", "value": "12500.00", "outcome_at": {"__dt__": won_at.isoformat()},
+        "reason": "", "occurred_at": None,
+    }
 
 
 def test_a_lost_outcome_keeps_the_stage_and_needs_a_reason():

@@ -1,0 +1,78 @@
+"""The facts an edit of a contact publishes besides ContactUpdated: a temperature set by
+hand or by a sequence step, an outcome recorded (leadmill/contacts/services.py)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from leadmill.core.models import OutboxEvent
+
+from ..models import Temperature
+from ..services import contact_update
+from .factories import ContactFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def published(name: str) -> list[dict]:
+    return list(
+        OutboxEvent.objects.filter(name=name).order_by("pk").values_list("payload", flat=True)
+    )
+
+
+def test_a_temperature_set_by_a_person_publishes_temperature_changed_with_who_set_it():
+    contact = ContactFactory(temperature=Temperature.COLD)
+    OutboxEvent.objects.all().delete()
+
+    contact_update(
+        contact=contact, changes={"temperature": Temperature.HOT}, actor=UserFactory(username="ana")
+    )
+    contact_update(contact=contact, changes={"temperature": Temperature.HOT})  # no change: nothing
+
+    (changed,) = published("TemperatureChanged")
+    assert {
+        key: changed[key] for key in ("contact_id", "from_temperature", "to_temperature", "cause")
+    } == {
+        "contact_id": contact.pk,
+        "from_temperature": "cold",
+        "to_temperature": "hot",
+        "cause": "set by ana",
+    }
+
+
+def test_a_temperature_set_without_a_person_says_so():
+    contact = ContactFactory(temperature=Temperature.COLD)
+
+    contact_update(contact=contact, changes={"temperature": Temperature.WARM})
+
+    assert [p["cause"] for p in published("TemperatureChanged")] == [
+        "set by a sequence step or an import"
+    ]
+
+
+def test_an_outcome_written_by_an_edit_publishes_outcome_recorded_and_clearing_it_does_not():
+    contact = ContactFactory()
+    lost_at = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+
+    contact_update(
+        contact=contact,
+        changes={
+            "outcome": "lost",
+            "outcome_at": lost_at,
+            "outcome_reason": "budget",
+            "outcome_value": Decimal("900.50"),
+        },
+    )
+    contact_update(contact=contact, changes={"outcome": "", "outcome_at": None})
+
+    (recorded,) = published("OutcomeRecorded")
+    assert {
+        key: recorded[key] for key in ("contact_id", "outcome", "value", "outcome_at", "reason")
+    } == {
+        "contact_id": contact.pk,
+        "outcome": "lost",
+        "value": "900.50",
+        "outcome_at": {"__dt__": lost_at.isoformat()},
+        "reason": "budget",
+    }
