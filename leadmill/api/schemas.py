@@ -108,9 +108,7 @@ class ConsentIn(Schema):
     """One consent answer the caller states the person gave, with the text they saw."""
 
     purpose: Line(50, min_length=1) = Field(description="The consent purpose's key, e.g. newsletter")
-    text_version: Annotated[int, Field(ge=1, le=MAX_INT, strict=True)] = Field(
-        description="The version of the purpose's text the person was shown (1, 2 …)"
-    )
+    text_version: Id = Field(description="The version of the purpose's text the person was shown (1, 2 …)")
     granted: Annotated[bool, Field(strict=True)] = Field(description="true: agreed; false: declined")
 
 
