@@ -564,7 +564,7 @@ def submission_reprocess(*, submission_id: int) -> str | None:
         if submission is None:
             return None
         values = submission.values
-        if not values:
+        if not values and submission.form_id is not None:
             definition = form_definition(slug=submission.form.slug)
             status, errors, values = _submission_validate(definition, raw=submission.data)
             if status == Submission.Status.REJECTED:

@@ -15,6 +15,7 @@ from leadmill.capture.services import submissions_process
 from leadmill.capture.tests.factories import form_with_fields
 from leadmill.consent.models import Consent, Purpose
 from leadmill.contacts.models import Contact, LifecycleStage
+from leadmill.core.models import OutboxEvent
 from leadmill.nurture.models import Enrollment, Sequence
 from leadmill.nurture.tests.factories import SequenceFactory
 from leadmill.sales.tests.factories import AssignmentRuleFactory, SalesRepFactory
@@ -108,6 +109,8 @@ def test_an_api_lead_and_a_form_lead_go_through_the_same_processing(
     assert (form_consent.method, form_consent.author, form_consent.form_id) == ("form", "", machine["form"].pk)
     assert (api_consent.method, api_consent.author, api_consent.form_id) == ("api", f"api_key:{key.pk}", None)
     assert api_sub.author == f"api_key:{key.pk}"
+    # Every subscriber of every event took both leads (none failed on a lead without a form).
+    assert list(OutboxEvent.objects.exclude(delivered_at__isnull=False, last_error="").values_list("name", "last_error")) == []
 
 
 def test_a_retried_delivery_with_the_same_external_id_is_written_once(client, django_capture_on_commit_callbacks):

@@ -12,6 +12,7 @@ from leadmill.core import events
 from .. import tokens
 from ..events import LeadCaptured
 from ..models import Channel, Submission
+from ..selectors import submission_timeline
 from ..services import RequestMeta, StatedConsent, lead_intake, submissions_process
 from .factories import form_with_fields
 
@@ -88,3 +89,14 @@ def test_an_external_id_is_unique_per_channel_not_across_channels():
     assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
     assert again.submission.pk == first.submission.pk
     assert Submission.objects.count() == 2
+
+
+def test_a_lead_without_a_form_shows_its_channel_on_the_leads_timeline():
+    outcome = lead_intake(
+        channel=Channel.API, values={"email": "ana@example.com"}, process_now=True,
+        meta=RequestMeta(utm={"utm_source": "ig", "utm_medium": "social"}),
+    )
+
+    entries = submission_timeline(outcome.upsert.contact.pk)
+
+    assert [(e.title, e.detail) for e in entries] == [("Came in through API", "instagram/social")]
