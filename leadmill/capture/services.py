@@ -39,7 +39,7 @@ from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import text_for_storage, text_problem, value_problem
 from leadmill.tracking import bots
 from leadmill.tracking.selectors import bot_rules_active
-from leadmill.tracking.sources import host_of, source_of
+from leadmill.tracking.sources import Source, host_of, source_of
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
@@ -662,7 +662,7 @@ def _submission_touch(submission: Submission) -> Touch | None:
     )
 
 
-def source_classify(*, utm: dict[str, str], referrer: str, page_url: str):
+def source_classify(*, utm: dict[str, str], referrer: str, page_url: str) -> Source:
     """A lead's :class:`~leadmill.tracking.sources.Source` in tracking's one vocabulary: its
     UTM tags (those given win over the page URL's), the ad click ids in the page URL, and
     its referrer (a referrer on Leadmill's own site, or the page itself, is not a touch).
