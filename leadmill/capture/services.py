@@ -493,7 +493,8 @@ def submissions_process(*, limit: int = 200) -> int:
     with transaction.atomic():
         pending = Submission.objects.filter(status=Submission.Status.RECEIVED).order_by("pk")
         if transaction.get_connection().features.has_select_for_update_skip_locked:
-            pending = pending.select_for_update(skip_locked=True)
+            # Only the submission rows: a lead without a form joins none (an outer join).
+            pending = pending.select_for_update(skip_locked=True, of=("self",))
         batch = list(pending.select_related("form")[:limit])
         for submission in batch:
             _submission_process_or_mark(submission)
@@ -558,7 +559,7 @@ def submission_reprocess(*, submission_id: int) -> str | None:
     """
     with transaction.atomic():
         submission = (
-            Submission.objects.select_for_update().select_related("form")
+            Submission.objects.select_for_update(of=("self",)).select_related("form")
             .filter(pk=submission_id, status__in=REPROCESSABLE).first()
         )
         if submission is None:
