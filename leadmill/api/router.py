@@ -4,11 +4,13 @@ in one shape (:mod:`.errors`), and each operation's schema lists the errors it a
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from ninja import NinjaAPI, Path, Query, Router, Status
+from ninja import Header, NinjaAPI, Path, Query, Router, Status
 
+from leadmill.capture.models import Channel, Submission
+from leadmill.capture.services import UTM_FIELDS, RequestMeta, StatedConsent, lead_intake
 from leadmill.contacts.identity import email_normalise
 from leadmill.contacts.models import Contact
-from leadmill.contacts.services import Touch, contact_upsert
+from leadmill.contacts.services import PROFILE_FIELDS
 from leadmill.core.errors import DomainError
 from leadmill.core.text import MAX_INT
 
@@ -27,22 +29,58 @@ def health(request):
 
 
 leads = Router(tags=["leads"])
+IDEMPOTENCY_KEY = Header("", alias="Idempotency-Key", description="Your id of this lead, if the body has no external_id")
 
 
 @leads.post(
     "/",
-    response={200: LeadUpsertOut, 201: LeadUpsertOut, **errors.documented(*errors.AUTH, *errors.BODY)},
+    response={200: LeadUpsertOut, 201: LeadUpsertOut, **errors.documented(*errors.AUTH, *errors.BODY, 409, 503)},
     auth=ApiKeyAuth("leads:write"),
 )
-def lead_upsert(request, payload: LeadIn):
-    """Create a lead, or update the one with the same email (then phone). 400 with
-    ``email_invalid``, ``phone_invalid`` or ``identity_missing`` when the lead cannot be known."""
-    profile = payload.dict(include={"first_name", "last_name", "company_name", "role", "company_size", "segment", "country"})
-    touch = Touch(source=payload.utm_source, medium=payload.utm_medium, campaign=payload.utm_campaign)
-    result = contact_upsert(email=payload.email, phone=payload.phone, profile=profile, custom=payload.custom,
-                            touch=touch, cause="api")
-    body = {"lead": result.contact, "created": result.created, "possible_duplicate_of": result.possible_duplicate_of}
-    return Status(201 if result.created else 200, body)
+def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTENCY_KEY):
+    """Hand a lead to capture's one intake: a submission (channel ``api``) with the stated
+    consents, processed at once like a form's (the find-by-email-then-phone upsert, consent
+    with proof, its source classified, ``LeadCaptured``). 201 when a lead was created, 200
+    when one was updated or when ``external_id`` (or ``Idempotency-Key``) repeats an accepted
+    one. 400 with ``email_invalid``, ``phone_invalid`` or ``identity_missing`` when the lead
+    cannot be known, ``consent_unknown`` for a purpose or text version that does not exist;
+    409 ``external_id_used`` when the id belongs to a lead that was refused; 503
+    ``processing_delayed`` when the lead was stored but its processing failed (retried)."""
+    values = payload.dict(include={*PROFILE_FIELDS, "email", "phone"} & set(LeadIn.model_fields))
+    values.update({f"custom_{key}": value for key, value in payload.custom.items()})
+    outcome = lead_intake(
+        channel=Channel.API,
+        values=values,
+        consents=[StatedConsent(purpose=c.purpose, text_version=c.text_version, granted=c.granted) for c in payload.consents],
+        meta=RequestMeta(
+            referrer=payload.referrer, page_url=payload.page_url,
+            utm={name: getattr(payload, name) for name in UTM_FIELDS},
+        ),
+        external_id=payload.external_id or idempotency_key,
+        author=f"api_key:{request.auth.pk}",
+        process_now=True,
+    )
+    if outcome.rejection is not None:
+        raise outcome.rejection
+    submission = outcome.submission
+    if submission.status == Submission.Status.REJECTED:  # a repeated id of a lead refused before
+        return Status(409, errors.error_body("external_id_used", _(
+            "This external id belongs to a lead that was refused; send the corrected lead with a new one."
+        )))
+    if submission.status != Submission.Status.ACCEPTED or submission.contact_id is None:
+        # Stored, but its processing failed (or, for a repeated id, is still under way): the
+        # worker retries it; a retry with the same external id answers with the lead then.
+        return Status(503, errors.error_body("processing_delayed", _(
+            "The lead was stored but could not be processed yet; it will be. Retry later with the same external id."
+        )))
+    if outcome.upsert is None:  # a repeated id: answer with the lead its first delivery made
+        lead = Contact.objects.get(pk=submission.contact_id)
+        body = {"lead": lead, "created": False, "possible_duplicate_of": None}
+    else:
+        upsert = outcome.upsert
+        body = {"lead": upsert.contact, "created": upsert.created, "possible_duplicate_of": upsert.possible_duplicate_of}
+    body.update(submission_id=submission.pk, duplicate=outcome.duplicate)
+    return Status(201 if body["created"] else 200, body)
 
 
 @leads.get(

@@ -104,6 +104,14 @@ Phone = Annotated[Line(40), WithJsonSchema({"type": "string", "maxLength": 40, "
                                             "anyOf": [{"const": ""}, {"format": "phone"}]})]
 
 
+class ConsentIn(Schema):
+    """One consent answer the caller states the person gave, with the text they saw."""
+
+    purpose: Line(50, min_length=1) = Field(description="The consent purpose's key, e.g. newsletter")
+    text_version: Id = Field(description="The version of the purpose's text the person was shown (1, 2 …)")
+    granted: Annotated[bool, Field(strict=True)] = Field(description="true: agreed; false: declined")
+
+
 class LeadIn(Schema):
     model_config = {
         "json_schema_extra": {
@@ -127,6 +135,17 @@ class LeadIn(Schema):
     utm_source: Line(100) = ""
     utm_medium: Line(100) = ""
     utm_campaign: Line(200) = ""
+    utm_term: Line(200) = ""
+    utm_content: Line(200) = ""
+    referrer: Line(500) = Field("", description="Where the person came from to the page, if known")
+    page_url: Line(500) = Field("", description="The page where the person left their details, if any")
+    consents: list[ConsentIn] = Field(
+        default_factory=list, max_length=50,
+        description="What the person agreed to, as you showed it to them; recorded with the API key as its author",
+    )
+    external_id: Line(200) = Field(
+        "", description="Your id of this lead (or send an Idempotency-Key header): a retry with it writes once"
+    )
 
 
 class LeadOut(Schema):
@@ -138,9 +157,13 @@ class LeadOut(Schema):
     company_name: str
     lifecycle_stage: str
     temperature: str
+    first_channel: str
     first_source: str
     first_medium: str
     first_campaign: str
+    first_utm_source: str
+    first_utm_medium: str
+    first_utm_campaign: str
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -149,6 +172,8 @@ class LeadUpsertOut(Schema):
     lead: LeadOut
     created: bool
     possible_duplicate_of: int | None
+    submission_id: int = Field(description="The lead's submission: the row that keeps what you sent")
+    duplicate: bool = Field(description="true: a retry of an external id already received; nothing new was written")
 
 
 class Error(Schema):

@@ -219,8 +219,22 @@ class CallToAction(models.Model):
         return self.label
 
 
+class Channel(models.TextChoices):
+    """The way a lead came in: every channel hands its leads to the one intake
+    (:func:`leadmill.capture.services.lead_intake`, or the form post for the web)."""
+
+    WEB_FORM = "web_form", _("Web form")
+    EMBED = "embed", _("Embedded form")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    META_LEAD_ADS = "meta_lead_ads", _("Meta lead ads")
+    INSTAGRAM_MESSAGE = "instagram_message", _("Instagram message")
+    INBOUND_WEBHOOK = "inbound_webhook", _("Inbound webhook")
+
+
 class Submission(models.Model):
-    """One form post, kept verbatim with its page, source and outcome. Written first."""
+    """One lead handed in by a channel (a form post, an API call, a lead ad …), kept
+    verbatim with its page, source and outcome. Written first."""
 
     wagtail_reference_index_ignore = True  # high volume; nothing in Wagtail links to it
 
@@ -231,8 +245,18 @@ class Submission(models.Model):
         SPAM = "spam", _("Spam")
         ERROR = "error", _("Error")
 
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.WEB_FORM)
+    # The channel's own id of the lead (a lead ad's id, an Idempotency-Key): unique per
+    # channel where set, so a retried delivery is written once. Empty on a web form post,
+    # whose raw INSERT leaves it out (hence db_default).
+    external_id = models.CharField(_("external id"), max_length=200, blank=True, default="", db_default="")
+    # Who handed the lead in for the person, e.g. ``api_key:12``; empty for a person's own post.
+    author = models.CharField(_("handed in by"), max_length=100, blank=True, default="", db_default="")
     # Its own index would repeat the (form, created_at) one below: one index less per post.
-    form = models.ForeignKey(Form, on_delete=models.PROTECT, related_name="submissions", db_index=False)
+    # Empty for a lead that came without a form (the API, an import).
+    form = models.ForeignKey(
+        Form, on_delete=models.PROTECT, related_name="submissions", db_index=False, null=True, blank=True
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED)
     data = models.JSONField(_("submitted values"))
     values = models.JSONField(
@@ -254,6 +278,12 @@ class Submission(models.Model):
     utm_campaign = models.CharField(max_length=200, blank=True)
     utm_term = models.CharField(max_length=200, blank=True)
     utm_content = models.CharField(max_length=200, blank=True)
+    # The source as tracking classifies it (leadmill.tracking.sources), beside the raw UTM
+    # values above; set when the submission is processed (the form post's INSERT leaves them out).
+    source_channel = models.CharField(_("source channel"), max_length=20, blank=True, default="", db_default="")
+    source = models.CharField(_("source"), max_length=200, blank=True, default="", db_default="")
+    medium = models.CharField(_("medium"), max_length=200, blank=True, default="", db_default="")
+    campaign = models.CharField(_("campaign"), max_length=200, blank=True, default="", db_default="")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
     visitor_id = models.CharField(
@@ -291,9 +321,16 @@ class Submission(models.Model):
                 fields=["retry_at"], name="submission_retry_idx", condition=models.Q(retry_at__isnull=False)
             ),
         ]
+        constraints = [
+            # Partial: a web form post (no external id) writes no page of it.
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="submission_external_id_uniq",
+                condition=~models.Q(external_id=""),
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.form} #{self.pk}"
+        return f"{self.form or self.get_channel_display()} #{self.pk}"
 
     @property
     def given_up(self) -> bool:

@@ -214,11 +214,15 @@ def submission_timeline(contact_id: int) -> list[TimelineEntry]:
         TimelineEntry(
             occurred_at=s.created_at,
             kind="submission",
-            title=_("Submitted the form “%(form)s”") % {"form": s.form.name},
+            title=(
+                _("Submitted the form “%(form)s”") % {"form": s.form.name} if s.form_id
+                else _("Came in through %(channel)s") % {"channel": s.get_channel_display()}
+            ),
             detail=" · ".join(
                 part for part in (
                     s.page_url,
-                    "/".join(p for p in (s.utm_source, s.utm_medium, s.utm_campaign) if p),
+                    "/".join(p for p in (s.source, s.medium, s.campaign) if p)
+                    or "/".join(p for p in (s.utm_source, s.utm_medium, s.utm_campaign) if p),
                 ) if part
             ),
         )

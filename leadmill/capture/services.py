@@ -23,13 +23,14 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadmill.consent.models import Consent, PurposeText
 from leadmill.consent.services import ConsentProof, consents_record, ip_for_storage
-from leadmill.contacts.services import PROFILE_FIELDS, Touch, contact_upsert
+from leadmill.contacts.services import PROFILE_FIELDS, Touch, UpsertResult, contact_upsert
 from leadmill.core import events
 from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import ValidationFailed
@@ -38,11 +39,12 @@ from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import text_for_storage, text_problem, value_problem
 from leadmill.tracking import bots
 from leadmill.tracking.selectors import bot_rules_active
+from leadmill.tracking.sources import Source, host_of, source_of
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
 from .forms import HONEYPOT_FIELD, PAGE_FIELD, RENDER_TOKEN_FIELD, VISITOR_FIELD
-from .models import CallToAction, Submission
+from .models import CallToAction, Channel, Form, Submission
 from .proof import PROOF_FIELD, proof_accept
 from .selectors import FormDefinition, form_definition
 
@@ -62,6 +64,7 @@ class RequestMeta:
     page_url: str = ""
     visitor_id: str = ""
     utm: dict[str, str] = dataclasses.field(default_factory=dict)
+    channel: str = Channel.WEB_FORM  # a web post from a site the form is embedded on: Channel.EMBED
 
 
 # Spam reasons of a valid post that came without the proof-of-work it needed (capture/proof.py).
@@ -172,6 +175,7 @@ def submission_receive(
     status, errors, values, spam = _submission_check(definition, raw=raw, data=data, problems=problems)
     page_id = str(raw.get(PAGE_FIELD, ""))
     submission = Submission(
+        channel=meta.channel,
         form=form,
         status=status,
         data=raw,
@@ -197,7 +201,7 @@ def submission_receive(
 
 RATE_LIMITED = "rate_limited"  # an outcome's status when nothing was stored: the address sent too many
 _INSERT_COLUMNS = (
-    "form_id", "status", "data", "values", "errors", "spam_reason", "page_id", "page_url", "referrer",
+    "channel", "form_id", "status", "data", "values", "errors", "spam_reason", "page_id", "page_url", "referrer",
     *UTM_FIELDS, "ip_address", "user_agent", "visitor_id", "created_at",
 )
 _JSON_COLUMNS = frozenset({"data", "values", "errors"})
@@ -335,6 +339,120 @@ def _submission_validate(
     return Submission.Status.RECEIVED, {}, values
 
 
+# --- The intake of every other channel ----------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StatedConsent:
+    """A consent answer a channel states for the person: the purpose (its key), the
+    version of its text the person saw, and whether they agreed."""
+
+    purpose: str
+    text_version: int
+    granted: bool
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IntakeOutcome:
+    """What the intake did with one lead: its submission row; ``duplicate`` when an earlier
+    delivery with the same external id was written (that row is returned, nothing new is
+    stored). Processed now: ``upsert`` (its contact) when it was accepted, ``rejection``
+    (why) when its contact could not be known; neither when processing failed (the row is
+    an error, retried by the worker)."""
+
+    submission: Submission
+    duplicate: bool = False
+    upsert: UpsertResult | None = None
+    rejection: ValidationFailed | None = None
+
+
+def lead_intake(
+    *, channel: str, values: dict[str, Any], consents: list[StatedConsent] | tuple[StatedConsent, ...] = (),
+    meta: RequestMeta | None = None, external_id: str = "", author: str = "", form: Form | None = None,
+    process_now: bool = False,
+) -> IntakeOutcome:
+    """Hand one lead from any channel but the web form post to capture: the one way in.
+
+    ``values`` are the lead's fields in the form's vocabulary (``email``, ``phone``,
+    ``first_name`` … ``country``, ``message``, ``custom_<key>``); ``consents`` what the
+    channel states the person agreed to, each with the text version they saw; ``meta`` the
+    page, referrer and UTM tags the lead came with; ``external_id`` the channel's own id of
+    the lead (unique per channel: a retried delivery returns the first one's row, marked
+    ``duplicate``); ``author`` who hands the lead in for the person (``api_key:12``), kept
+    as the author of its consent proof.
+
+    The submission row is written first; then the one processing path
+    (:func:`_submission_process`) runs in the worker, or, with ``process_now``, in the same
+    transaction (the API answers with the lead's id). Raises ValidationFailed
+    (``consent_unknown``) before anything is stored when a stated purpose or text version
+    does not exist. Database outages propagate.
+    """
+    meta = meta or RequestMeta()
+    granted, texts = _stated_consents_resolve(consents)
+    raw = {key: _json_value(value) for key, value in values.items()}
+    submission = Submission(
+        channel=channel, external_id=external_id[:200], author=author[:100], form=form,
+        status=Submission.Status.RECEIVED, data=raw,
+        values={**raw, **granted, "_consent_texts": texts} if texts else raw,
+        page_url=_storable(meta.page_url, "page_url"), referrer=_storable(meta.referrer, "referrer"),
+        ip_address=ip_for_storage(meta.ip_address), user_agent=_storable(meta.user_agent, "user_agent"),
+        visitor_id=_storable(meta.visitor_id, "visitor_id"),
+        **{name: _storable(str(meta.utm.get(name) or ""), name) for name in UTM_FIELDS},
+    )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                submission.save(force_insert=True)
+        except IntegrityError:
+            first = Submission.objects.filter(channel=channel, external_id=submission.external_id).first()
+            if not submission.external_id or first is None:
+                raise
+            logger.info("submission %s: a repeated %s delivery, not stored again", first.pk, channel)
+            return IntakeOutcome(submission=first, duplicate=True)
+        if not process_now:
+            transaction.on_commit(processing_schedule)
+            return IntakeOutcome(submission=submission)
+        # Not yet committed, so the worker's drain cannot take it meanwhile.
+        processed = _submission_process_or_mark(submission)
+    if isinstance(processed, ValidationFailed):
+        return IntakeOutcome(submission=submission, rejection=processed)
+    return IntakeOutcome(submission=submission, upsert=processed)
+
+
+def _stated_consents_resolve(
+    consents: list[StatedConsent] | tuple[StatedConsent, ...],
+) -> tuple[dict[str, bool], dict[str, int]]:
+    """The stated answers as a form post keeps them (``consent_<key>``: agreed, and the text
+    version id per purpose id), so one processing path records them all."""
+    if not consents:
+        return {}, {}
+    found = {
+        (text.purpose.key, text.version): text
+        for text in PurposeText.objects.select_related("purpose").filter(
+            purpose__key__in={c.purpose for c in consents}
+        )
+    }
+    granted: dict[str, bool] = {}
+    texts: dict[str, int] = {}
+    problems: dict[str, list[str]] = {}
+    for index, stated in enumerate(consents):
+        text = found.get((stated.purpose, stated.text_version))
+        if text is None:
+            problems[f"consents.{index}"] = [
+                _("No consent purpose “%(purpose)s” with a text version %(version)s.")
+                % {"purpose": stated.purpose, "version": stated.text_version}
+            ]
+            continue
+        granted[f"consent_{stated.purpose}"] = stated.granted
+        texts[str(text.purpose_id)] = text.pk
+    if problems:
+        raise ValidationFailed(
+            _("Name each consent by a purpose key and a version of its text that exist."),
+            code="consent_unknown", field_errors=problems,
+        )
+    return granted, texts
+
+
 # --- Processing in the worker ---------------------------------------------------------------
 
 _schedule_lock = threading.Lock()
@@ -375,25 +493,28 @@ def submissions_process(*, limit: int = 200) -> int:
     with transaction.atomic():
         pending = Submission.objects.filter(status=Submission.Status.RECEIVED).order_by("pk")
         if transaction.get_connection().features.has_select_for_update_skip_locked:
-            pending = pending.select_for_update(skip_locked=True)
+            # Only the submission rows: a lead without a form joins none (an outer join).
+            pending = pending.select_for_update(skip_locked=True, of=("self",))
         batch = list(pending.select_related("form")[:limit])
         for submission in batch:
             _submission_process_or_mark(submission)
     return len(batch)
 
 
-def _submission_process_or_mark(submission: Submission) -> None:
+def _submission_process_or_mark(submission: Submission) -> UpsertResult | ValidationFailed | None:
     """Process one row in a savepoint; a failure marks only this row ``error`` (with its
-    retry time). A database outage propagates: nothing is marked that was not tried."""
+    retry time). A database outage propagates: nothing is marked that was not tried.
+    Returns what :func:`_submission_process` returns; None for an error."""
     try:
         with transaction.atomic():
-            _submission_process(submission)
+            return _submission_process(submission)
     except DatabaseError as exc:
         if is_database_unavailable(exc):
             raise
         _mark_error(submission)
     except Exception:
         _mark_error(submission)
+    return None
 
 
 RETRY_FIRST_AFTER_S = 60  # then four times longer after each failure: 1, 4, 16, 64 minutes …
@@ -438,13 +559,13 @@ def submission_reprocess(*, submission_id: int) -> str | None:
     """
     with transaction.atomic():
         submission = (
-            Submission.objects.select_for_update().select_related("form")
+            Submission.objects.select_for_update(of=("self",)).select_related("form")
             .filter(pk=submission_id, status__in=REPROCESSABLE).first()
         )
         if submission is None:
             return None
         values = submission.values
-        if not values:
+        if not values and submission.form_id is not None:
             definition = form_definition(slug=submission.form.slug)
             status, errors, values = _submission_validate(definition, raw=submission.data)
             if status == Submission.Status.REJECTED:
@@ -458,7 +579,21 @@ def submission_reprocess(*, submission_id: int) -> str | None:
         return submission.status
 
 
-def _submission_process(submission: Submission) -> None:
+# How each channel's consent proof is recorded: a person's own form (ours, an embed, a lead
+# ad's form) or a caller who states the answer for the person (the API, an import, a webhook).
+_CONSENT_METHODS = {
+    Channel.API: Consent.Method.API,
+    Channel.INBOUND_WEBHOOK: Consent.Method.API,
+    Channel.IMPORT: Consent.Method.IMPORT,
+}
+
+
+def _submission_process(submission: Submission) -> UpsertResult | ValidationFailed:
+    """The one processing path of every channel's lead: upsert the contact, record its
+    consents with their proof, classify its source once with tracking's vocabulary, mark
+    the row accepted and publish ``LeadCaptured``; returns the contact's upsert. A lead
+    whose contact cannot be known (a malformed email, no email nor phone) is marked
+    rejected; the reason is returned (not raised: the row's status is the outcome)."""
     form, values = submission.form, submission.values
     profile = {name: str(values.get(name) or "") for name in PROFILE_FIELDS if name in values}
     custom = {
@@ -468,20 +603,17 @@ def _submission_process(submission: Submission) -> None:
     }
     if values.get("message"):
         custom["last_message"] = values["message"]
-    touch = Touch(
-        source=submission.utm_source, medium=submission.utm_medium, campaign=submission.utm_campaign,
-        referrer=submission.referrer, landing_url=submission.page_url, occurred_at=submission.created_at,
-    )
+    touch = _submission_touch(submission)
     try:
         result = contact_upsert(
             email=values.get("email", ""), phone=values.get("phone", ""), profile=profile,
-            custom=custom, touch=touch, cause=f"form:{form.slug}",
+            custom=custom, touch=touch, cause=f"form:{form.slug}" if form else submission.channel,
         )
     except ValidationFailed as exc:
         errors = {"email": [exc.message]}
         Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.REJECTED, errors=errors)
         submission.status, submission.errors = Submission.Status.REJECTED, errors
-        return
+        return exc
     texts = {int(pid): text_id for pid, text_id in (values.get("_consent_texts") or {}).items()}
     if texts:
         consents_record(
@@ -489,21 +621,56 @@ def _submission_process(submission: Submission) -> None:
             granted={pid: bool(values.get(f"consent_{key}")) for pid, key in _purpose_keys(texts).items()},
             texts=texts,
             proof=ConsentProof(
-                form_id=form.pk, submission_id=submission.pk, page_url=submission.page_url,
+                method=_CONSENT_METHODS.get(submission.channel, Consent.Method.FORM),
+                form_id=submission.form_id, submission_id=submission.pk, page_url=submission.page_url,
                 ip_address=submission.ip_address, user_agent=submission.user_agent,
-                occurred_at=submission.created_at,
+                occurred_at=submission.created_at, author=submission.author,
             ),
             # Marketing grants wait for the emailed link (handlers.request_opt_in_confirmation).
-            double_opt_in=form.double_opt_in,
+            double_opt_in=bool(form and form.double_opt_in),
         )
-    Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.ACCEPTED, contact=result.contact)
+    Submission.objects.filter(pk=submission.pk).update(
+        status=Submission.Status.ACCEPTED, contact=result.contact, source_channel=submission.source_channel,
+        source=submission.source, medium=submission.medium, campaign=submission.campaign,
+    )
     submission.status, submission.contact = Submission.Status.ACCEPTED, result.contact
     events.publish(
         LeadCaptured(
-            contact_id=result.contact.pk, submission_id=submission.pk, form_id=form.pk,
-            offer_id=form.offer_id, created=result.created, occurred_at=submission.created_at,
+            contact_id=result.contact.pk, submission_id=submission.pk, form_id=submission.form_id,
+            offer_id=form.offer_id if form else None, created=result.created, occurred_at=submission.created_at,
+            channel=submission.channel, source_channel=submission.source_channel, source=submission.source,
+            medium=submission.medium, campaign=submission.campaign,
         )
     )
+    return result
+
+
+def _submission_touch(submission: Submission) -> Touch | None:
+    """The submission's source, classified once by tracking (:func:`~leadmill.tracking.sources.source_of`):
+    set on the submission (``source_channel``, ``source``, ``medium``, ``campaign``) and
+    returned as the contact's touch, with the raw UTM values beside it. None when the lead
+    came with no source at all (an API call without tags): the contact's touch is left as it is."""
+    utm = {name: getattr(submission, name) for name in UTM_FIELDS}
+    if not (any(utm.values()) or submission.referrer or submission.page_url):
+        return None
+    source = source_classify(utm=utm, referrer=submission.referrer, page_url=submission.page_url)
+    submission.source_channel = source.channel if source.is_touch else ""
+    submission.source, submission.medium, submission.campaign = source.source, source.medium, source.campaign
+    return Touch(
+        channel=submission.source_channel, source=source.source, medium=source.medium, campaign=source.campaign,
+        utm_source=submission.utm_source, utm_medium=submission.utm_medium, utm_campaign=submission.utm_campaign,
+        referrer=submission.referrer, landing_url=submission.page_url, occurred_at=submission.created_at,
+    )
+
+
+def source_classify(*, utm: dict[str, str], referrer: str, page_url: str) -> Source:
+    """A lead's :class:`~leadmill.tracking.sources.Source` in tracking's one vocabulary: its
+    UTM tags (those given win over the page URL's), the ad click ids in the page URL, and
+    its referrer (a referrer on Leadmill's own site, or the page itself, is not a touch).
+    Pure: the data migration that classified the stored values calls it too."""
+    own_hosts = frozenset(host for host in (host_of(settings.BASE_URL),) if host)
+    source, _click_ids = source_of(url=page_url, referrer=referrer, utm=utm, own_hosts=own_hosts)
+    return source
 
 
 def _purpose_keys(texts: dict[int, int]) -> dict[int, str]:

@@ -36,7 +36,7 @@ from leadmill.core.text import json_object_decode
 
 from . import opt_in, proof, services, tokens
 from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
-from .models import CallToAction, Form, Offer, Submission
+from .models import CallToAction, Channel, Form, Offer, Submission
 from .selectors import (
     DELIVERABLE_STATUSES,
     FormDefinition,
@@ -183,6 +183,7 @@ def form_post(request, slug: str):
         page_url=_text(data.get("_url")) or referer,
         visitor_id=str(request.COOKIES.get("lm_vid") or _text(data.get(VISITOR_FIELD))),
         utm=_utm_from(data, referer),
+        channel=_channel_of(request, form),
     )
     # Without Redis the per-address limit is checked by the insert itself (one statement).
     per_ip = None if settings.REDIS_URL else services.PerIpLimit(
@@ -195,6 +196,12 @@ def form_post(request, slug: str):
         return _rate_limited(request, form, settings.LEADMILL_RATE_LIMIT_WINDOW, wants_json=wants_json)
     form_submission_counted(form_id=form.pk)
     return _cors(_answer(request, definition, outcome, data, wants_json=wants_json), request, form)
+
+
+def _channel_of(request, form: Form) -> str:
+    """``embed`` for a post from one of the sites the form is embedded on, else ``web_form``."""
+    origin = request_origin(request)
+    return Channel.EMBED if origin and origin in form.origin_list else Channel.WEB_FORM
 
 
 def _rate_limited(request, form: Form, retry_after: int, *, wants_json: bool) -> HttpResponse:

@@ -97,7 +97,8 @@ class SubmissionFilterSet(WagtailFilterSet):
 SUBMISSION_EXPORT = {
     "id": (_("ID"), lambda s: s.pk),
     "created_at": (_("Received"), lambda s: s.created_at),
-    "form": (_("Form"), lambda s: s.form.name),
+    "channel": (_("Channel"), lambda s: s.get_channel_display()),
+    "form": (_("Form"), lambda s: s.form.name if s.form_id else ""),
     "status": (_("Status"), lambda s: s.get_status_display()),
     "spam_reason": (_("Spam reason"), lambda s: s.spam_reason),
     "lead": (_("Lead email"), lambda s: s.contact.email if s.contact_id else ""),
@@ -179,6 +180,7 @@ class SubmissionViewSet(ModelViewSet):
     list_display = [
         "form",  # replaced by the "Submission" column (who sent it) in SubmissionIndexView
         "form",
+        "channel",
         "status",
         "contact",
         Column("utm_source", label=_("Source"), sort_key="utm_source"),
@@ -193,6 +195,9 @@ class SubmissionViewSet(ModelViewSet):
     export_headings = {name: heading for name, (heading, _read) in SUBMISSION_EXPORT.items()}
     export_filename = "submissions"
     inspect_view_fields = [
+        "channel",
+        "external_id",
+        "author",
         "form",
         "status",
         "spam_reason",
@@ -204,6 +209,10 @@ class SubmissionViewSet(ModelViewSet):
         "utm_campaign",
         "utm_term",
         "utm_content",
+        "source_channel",
+        "source",
+        "medium",
+        "campaign",
         "ip_address",
         "user_agent",
         "offer_emailed_at",

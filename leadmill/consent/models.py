@@ -85,6 +85,10 @@ class Consent(models.Model):
     page_url = models.CharField(_("page"), max_length=500, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
+    author = models.CharField(
+        _("stated by"), max_length=100, blank=True, default="",
+        help_text=_("Who stated this answer for the person, e.g. the API key that sent it; empty when the person gave it."),
+    )
     awaiting_confirmation = models.BooleanField(
         _("awaiting confirmation"), default=False,
         help_text=_("Given on a double opt-in form and not yet confirmed by the link sent by email."),

@@ -36,6 +36,7 @@ class ConsentProof:
     ip_address: str | None = None
     user_agent: str = ""
     occurred_at: dt.datetime | None = None
+    author: str = ""  # who stated the answer for the person (``api_key:12``); empty: the person
 
 
 def ip_for_storage(ip: str | None) -> str | None:
@@ -95,6 +96,7 @@ def consents_record(
             page_url=proof.page_url[:500],
             ip_address=ip_for_storage(proof.ip_address),
             user_agent=proof.user_agent[:500],
+            author=proof.author[:100],
             awaiting_confirmation=purpose_id in awaiting,
         )
         for purpose_id, agreed in granted.items()

@@ -90,15 +90,26 @@ class Contact(models.Model):
         on_delete=models.SET_NULL, related_name="owned_contacts",
     )
 
+    # The one source vocabulary (docs/adr/0021-one-intake-and-one-source-vocabulary.md):
+    # channel, source, medium and campaign as tracking classifies them
+    # (leadmill.tracking.sources), the raw UTM values beside them as they were posted.
+    first_channel = models.CharField(_("first touch channel"), max_length=20, blank=True)
     first_source = models.CharField(_("first touch source"), max_length=100, blank=True)
     first_medium = models.CharField(_("first touch medium"), max_length=100, blank=True)
     first_campaign = models.CharField(_("first touch campaign"), max_length=200, blank=True)
+    first_utm_source = models.CharField(_("first touch utm_source"), max_length=100, blank=True)
+    first_utm_medium = models.CharField(_("first touch utm_medium"), max_length=100, blank=True)
+    first_utm_campaign = models.CharField(_("first touch utm_campaign"), max_length=200, blank=True)
     first_referrer = models.CharField(_("first touch referrer"), max_length=500, blank=True)
     first_landing_url = models.CharField(_("first landing page"), max_length=500, blank=True)
     first_touch_at = models.DateTimeField(_("first touch"), null=True, blank=True)
+    last_channel = models.CharField(_("last touch channel"), max_length=20, blank=True)
     last_source = models.CharField(_("last touch source"), max_length=100, blank=True)
     last_medium = models.CharField(_("last touch medium"), max_length=100, blank=True)
     last_campaign = models.CharField(_("last touch campaign"), max_length=200, blank=True)
+    last_utm_source = models.CharField(_("last touch utm_source"), max_length=100, blank=True)
+    last_utm_medium = models.CharField(_("last touch utm_medium"), max_length=100, blank=True)
+    last_utm_campaign = models.CharField(_("last touch utm_campaign"), max_length=200, blank=True)
     last_referrer = models.CharField(_("last touch referrer"), max_length=500, blank=True)
     last_landing_url = models.CharField(_("last landing page"), max_length=500, blank=True)
     last_touch_at = models.DateTimeField(_("last touch"), null=True, blank=True)

@@ -55,18 +55,42 @@ PROFILE_FIELDS = (
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Touch:
-    """Where a contact came from on one visit: UTM fields, referrer and landing page."""
+    """Where a contact came from on one visit, in the one source vocabulary: ``channel``,
+    ``source``, ``medium`` and ``campaign`` as tracking classifies them (the caller
+    classifies: contacts sits below tracking), the raw ``utm_*`` values as they were sent,
+    the referrer and the landing page."""
 
+    channel: str = ""
     source: str = ""
     medium: str = ""
     campaign: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
     referrer: str = ""
     landing_url: str = ""
     occurred_at: dt.datetime | None = None
 
     @property
     def is_empty(self) -> bool:
-        return not (self.source or self.medium or self.campaign or self.referrer or self.landing_url)
+        return not (
+            self.channel or self.source or self.medium or self.campaign or self.utm_source or self.utm_medium
+            or self.utm_campaign or self.referrer or self.landing_url
+        )
+
+    def columns(self, prefix: str) -> dict[str, str]:
+        """The contact's columns of this touch, ``first_…`` or ``last_…``, cut to fit."""
+        return {
+            f"{prefix}_channel": self.channel[:20],
+            f"{prefix}_source": self.source[:100],
+            f"{prefix}_medium": self.medium[:100],
+            f"{prefix}_campaign": self.campaign[:200],
+            f"{prefix}_utm_source": self.utm_source[:100],
+            f"{prefix}_utm_medium": self.utm_medium[:100],
+            f"{prefix}_utm_campaign": self.utm_campaign[:200],
+            f"{prefix}_referrer": self.referrer[:500],
+            f"{prefix}_landing_url": self.landing_url[:500],
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,13 +209,11 @@ def _apply_details(
         changed.add("company")
     if touch is not None and not touch.is_empty:
         at = touch.occurred_at or now
-        if contact.first_touch_at is None:
-            contact.first_source, contact.first_medium = touch.source, touch.medium
-            contact.first_campaign, contact.first_referrer = touch.campaign, touch.referrer[:500]
-            contact.first_landing_url, contact.first_touch_at = touch.landing_url[:500], at
-        contact.last_source, contact.last_medium = touch.source, touch.medium
-        contact.last_campaign, contact.last_referrer = touch.campaign, touch.referrer[:500]
-        contact.last_landing_url, contact.last_touch_at = touch.landing_url[:500], at
+        prefixes = ("first", "last") if contact.first_touch_at is None else ("last",)
+        for prefix in prefixes:
+            for name, value in touch.columns(prefix).items():
+                setattr(contact, name, value)
+            setattr(contact, f"{prefix}_touch_at", at)
         changed.add("touch")
     return changed
 
@@ -350,8 +372,14 @@ def _facts_of_update_publish(*, contact: Contact, changed: set[str], before: dic
 # --- Duplicates: merge and dismiss ---------------------------------------------------------
 
 # Fields the merge decides by a rule of its own rather than "fill the survivor's blanks".
-_TOUCH_FIRST = ("first_source", "first_medium", "first_campaign", "first_referrer", "first_landing_url", "first_touch_at")
-_TOUCH_LAST = ("last_source", "last_medium", "last_campaign", "last_referrer", "last_landing_url", "last_touch_at")
+_TOUCH_FIRST = (
+    "first_channel", "first_source", "first_medium", "first_campaign", "first_utm_source", "first_utm_medium",
+    "first_utm_campaign", "first_referrer", "first_landing_url", "first_touch_at",
+)
+_TOUCH_LAST = (
+    "last_channel", "last_source", "last_medium", "last_campaign", "last_utm_source", "last_utm_medium",
+    "last_utm_campaign", "last_referrer", "last_landing_url", "last_touch_at",
+)
 _OUTCOME = ("outcome", "outcome_value", "outcome_at", "outcome_reason")
 _MERGE_OWN_RULES = frozenset(
     {"email", "custom", "created_at", "updated_at", "lifecycle_stage", "stage_changed_at", "temperature",

@@ -17,8 +17,8 @@ from .tasks import nurture_kick_after_commit
 
 
 def enrol_captured_lead(event: LeadCaptured) -> None:
-    """A form or offer that triggers sequences was submitted; the lead may also have
-    entered a trigger segment."""
+    """A lead was captured from any channel: sequences triggered by any capture, or by its
+    form or offer, enrol it; the lead may also have entered a trigger segment."""
     enrolled = triggers.sequences_enrol_captured(
         contact_id=event.contact_id, form_id=event.form_id, offer_id=event.offer_id
     )

@@ -31,9 +31,12 @@ def _active(trigger: str):
     return Sequence.objects.filter(is_active=True, trigger=trigger)
 
 
-def sequences_enrol_captured(*, contact_id: int, form_id: int, offer_id: int | None) -> int:
-    """A form was accepted: enrol in the active sequences triggered by that form or offer."""
-    condition = Q(trigger=Sequence.Trigger.FORM, trigger_form_id=form_id)
+def sequences_enrol_captured(*, contact_id: int, form_id: int | None, offer_id: int | None) -> int:
+    """A lead was captured (from any channel): enrol in the active sequences triggered by
+    any capture, and by its form or offer when it came with one."""
+    condition = Q(trigger=Sequence.Trigger.CAPTURE)
+    if form_id is not None:
+        condition |= Q(trigger=Sequence.Trigger.FORM, trigger_form_id=form_id)
     if offer_id is not None:
         condition |= Q(trigger=Sequence.Trigger.OFFER, trigger_offer_id=offer_id)
     sequences = Sequence.objects.filter(condition, is_active=True)

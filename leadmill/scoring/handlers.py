@@ -20,7 +20,8 @@ _FIT_INPUTS = frozenset({*FIT_FIELDS, "email", "custom"})
 
 
 def score_captured_lead(event: LeadCaptured) -> None:
-    """A form was accepted: its points, an intent offer (hot at once), the fit of new details."""
+    """A lead was accepted from any channel: its points, an intent offer (hot at once), the
+    fit of new details."""
     services.contact_score_refresh(contact_id=event.contact_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from leadmill.contacts.models import Contact
-from leadmill.contacts.services import contact_update
+from leadmill.contacts.services import Touch, contact_update
 
 from .events import VisitorIdentified
 from .selectors import contact_first_touch
@@ -27,12 +27,10 @@ def first_touch_from_visits(event: VisitorIdentified) -> None:
         return
     if contact.first_touch_at is not None and contact.first_touch_at <= touch.occurred_at:
         return
-    contact_update(contact=contact, changes={
-        "first_source": touch.source[:100],
-        "first_medium": touch.medium[:100],
-        "first_campaign": touch.campaign[:200],
-        "first_referrer": touch.referrer[:500],
-        "first_landing_url": touch.url[:500],
-        "first_touch_at": touch.occurred_at,
-    })
+    # A tracked event keeps its source classified (the one vocabulary), not the raw tags.
+    first = Touch(
+        channel=touch.channel, source=touch.source, medium=touch.medium, campaign=touch.campaign,
+        referrer=touch.referrer, landing_url=touch.url,
+    )
+    contact_update(contact=contact, changes={**first.columns("first"), "first_touch_at": touch.occurred_at})
     logger.info("contact %s: first touch set from tracked event %s", contact.pk, touch.pk)
