@@ -27,7 +27,7 @@ What it does, from nothing, per engine:
      ``sustained_per_s`` is the highest rate that kept up.
    - steady form: 200 posts/s for 60 s to ``/f/bench/``.
    - steady API: 200 posts/s for 60 s to ``POST /api/v1/leads`` with the API key.
-   After each, it waits until every lead is complete or past its deadline (120 s after its
+   After each, it waits until every lead is complete or past its deadline (60 s after its
    post's turn; 45 s with --quick), or nothing moved for a while with nothing queued.
 5. A lead is COMPLETE when it has a score row, an enrolment, an owner and the owner's email
    was accepted by the sink; its latency is the last of those times minus its post's turn
@@ -387,7 +387,7 @@ def summary_of(phase: Phase) -> dict:
 def report(results: dict[str, dict], args) -> dict:
     print()
     print("Intake benchmark: speed to lead, post -> scored, enrolled, assigned, owner's email accepted")
-    print(f"  server: leadmill web (granian) + leadmill worker (Huey, HUEY_WORKERS={os.environ.get('HUEY_WORKERS', '2')}),"
+    print(f"  server: leadmill web (granian) + leadmill worker (Huey, HUEY_WORKERS={os.environ.get('HUEY_WORKERS', '6 (default)')}),"
           f" open-loop load over {CONNECTIONS} keep-alive connections; lead deadline {args.deadline:g} s;"
           " 2 cores shared with the client and, today, with other engineers' test runs: noisy figures")
     line: dict = {"bench": "intake", "commit": args.commit, "quick": bool(args.quick)}
@@ -481,7 +481,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="steady form run (default 60; 15 quick)")
     parser.add_argument("--api-seconds", type=float, help="steady API run (default as --seconds)")
     parser.add_argument("--step-seconds", type=float, help="ramp step (default 20; 10 quick)")
-    parser.add_argument("--deadline", type=float, help="seconds a lead may take (default 120; 45 quick)")
+    parser.add_argument("--deadline", type=float, help="seconds a lead may take (default 60; 45 quick)")
     parser.add_argument("--python-client", action="store_true", help="Python load for the ceiling, not wrk")
     parser.add_argument("--phases", default="ceiling,ramp,form,api", help="which to run (default all)")
     parser.add_argument("--ramp-start", type=float, default=RAMP_START, help="first ramp rate")
@@ -490,7 +490,7 @@ def main() -> int:
     args.seconds = args.seconds or (15.0 if args.quick else 60.0)
     args.api_seconds = args.api_seconds or args.seconds
     args.step_seconds = args.step_seconds or (10.0 if args.quick else 20.0)
-    args.deadline = args.deadline or (45.0 if args.quick else 120.0)
+    args.deadline = args.deadline or (45.0 if args.quick else 60.0)
     args.stall = 8.0 if args.quick else 15.0
     args.ceiling_seconds = 3.0 if args.quick else 5.0
     engines = [e for e in args.engines.split(",") if e]
