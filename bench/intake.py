@@ -105,11 +105,19 @@ class ApiPostTemplate(loadgen.PostTemplate):
     text_version: int = 1
 
     def body(self, n: int) -> bytes:
-        return json.dumps({
-            "email": self.email(n),
-            "first_name": "Ana",
-            "consents": [{"purpose": self.purpose_key, "text_version": self.text_version, "granted": True}],
-        }).encode()
+        return json.dumps(
+            {
+                "email": self.email(n),
+                "first_name": "Ana",
+                "consents": [
+                    {
+                        "purpose": self.purpose_key,
+                        "text_version": self.text_version,
+                        "granted": True,
+                    }
+                ],
+            }
+        ).encode()
 
     def request(self, n: int) -> bytes:
         body = self.body(n)
@@ -183,7 +191,13 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
 
 class EngineRun:
     def __init__(self, engine: str, setup: dict, args, workdir: Path, sink: nurture.Sink):
-        self.engine, self.setup, self.args, self.workdir, self.sink = engine, setup, args, workdir, sink
+        self.engine, self.setup, self.args, self.workdir, self.sink = (
+            engine,
+            setup,
+            args,
+            workdir,
+            sink,
+        )
         self.sequence = 0
         self.wrk = None if args.python_client else loadgen.wrk_install()
 
@@ -198,8 +212,11 @@ class EngineRun:
         }
         if path == "api":
             return ApiPostTemplate(
-                path="/api/v1/leads/", api_key=self.setup["api_key"],
-                purpose_key=self.setup["purpose_key"], text_version=self.setup["text_version"], **common,
+                path="/api/v1/leads/",
+                api_key=self.setup["api_key"],
+                purpose_key=self.setup["purpose_key"],
+                text_version=self.setup["text_version"],
+                **common,
             )
         return loadgen.PostTemplate(path="/f/bench/", **common)
 
@@ -215,7 +232,11 @@ class EngineRun:
                 )
             else:
                 run = lambda s: loadgen.closed_loop_python(  # noqa: E731
-                    [dataclasses.replace(template, prefix=f"{template.prefix}k{i}") for i in range(CONNECTIONS)], s
+                    [
+                        dataclasses.replace(template, prefix=f"{template.prefix}k{i}")
+                        for i in range(CONNECTIONS)
+                    ],
+                    s,
                 )
             run(2)  # warm-up
             result = run(self.args.ceiling_seconds)
@@ -226,7 +247,11 @@ class EngineRun:
         """Messages per second the sink accepts, a new connection for each (as each owner's
         notification is sent)."""
         message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = "bench@bench.example", "ceiling@bench.example", "x"
+        message["From"], message["To"], message["Subject"] = (
+            "bench@bench.example",
+            "ceiling@bench.example",
+            "x",
+        )
         message.set_content("ceiling")
         started = time.perf_counter()
         for _ in range(count):
@@ -246,10 +271,16 @@ class EngineRun:
         return times
 
     def run(self, name: str, path: str, rate: float, seconds: float) -> Phase:
-        phase = Phase(name=name, path=path, rate=rate, seconds=seconds, template=self.template(path))
+        phase = Phase(
+            name=name, path=path, rate=rate, seconds=seconds, template=self.template(path)
+        )
         log(f"[{self.engine}] {name}: {rate:g} {path} posts/s for {seconds:g} s")
         phase.result = loadgen.open_loop(
-            phase.template, rate=rate, seconds=seconds, connections=CONNECTIONS, grace_s=capture.GRACE_S
+            phase.template,
+            rate=rate,
+            seconds=seconds,
+            connections=CONNECTIONS,
+            grace_s=capture.GRACE_S,
         )
         phase.deadline_s = self.args.deadline
         self.wait(phase)
@@ -277,8 +308,10 @@ class EngineRun:
             if state != seen:
                 seen, moved_at = state, time.monotonic()
             elif not busy and time.monotonic() - moved_at > self.args.stall:
-                log(f"[{self.engine}] {phase.name}: nothing moved for {self.args.stall:g} s; "
-                    f"{phase.result.ok - count} leads left incomplete")
+                log(
+                    f"[{self.engine}] {phase.name}: nothing moved for {self.args.stall:g} s; "
+                    f"{phase.result.ok - count} leads left incomplete"
+                )
                 break
             time.sleep(1)
         phase.waited_s = time.monotonic() - started
@@ -298,13 +331,17 @@ class EngineRun:
             done = max(ends) if all(ends) and row.get("owner") is not None else None
             if done is not None and done - due > phase.deadline_s:
                 done = None  # complete, but after its deadline: lost all the same
-            phase.leads.append({
-                "offset": n / phase.rate,
-                "due": due,
-                "stages": {key: row[key] - due for key, _label in STAGES if row.get(key) is not None},
-                "done": done,
-                "lag": (done if done is not None else min(now, due + phase.deadline_s)) - due,
-            })
+            phase.leads.append(
+                {
+                    "offset": n / phase.rate,
+                    "due": due,
+                    "stages": {
+                        key: row[key] - due for key, _label in STAGES if row.get(key) is not None
+                    },
+                    "done": done,
+                    "lag": (done if done is not None else min(now, due + phase.deadline_s)) - due,
+                }
+            )
 
     def all(self) -> dict:
         args = self.args
@@ -313,7 +350,9 @@ class EngineRun:
         log(f"[{self.engine}] ceiling: the server alone, closed loop")
         out["capture_per_s"] = self.capture_ceiling() if "ceiling" in phases else None
         out["smtp_per_s"] = self.smtp_ceiling()
-        log(f"[{self.engine}] ceilings: {fmt(out['capture_per_s'], 0)} form posts/s, sink {out['smtp_per_s']:.0f} msg/s")
+        log(
+            f"[{self.engine}] ceilings: {fmt(out['capture_per_s'], 0)} form posts/s, sink {out['smtp_per_s']:.0f} msg/s"
+        )
         with capture.Server(self.engine, self.setup, worker=True, workdir=self.workdir):
             self.run("warm-up", "form", 10, 3)
             out["ramp"] = self.ramp() if "ramp" in phases else []
@@ -355,15 +394,23 @@ def fmt(value, digits=1) -> str:
 
 
 def stage_table(phase: Phase) -> None:
-    print(f"  {'stage (seconds after the post was due)':<44} {'p50':>7} {'p95':>7} {'p99':>7} {'rows':>6}")
+    print(
+        f"  {'stage (seconds after the post was due)':<44} {'p50':>7} {'p95':>7} {'p99':>7} {'rows':>6}"
+    )
     answered = [loadgen.percentile(phase.result.latencies_ms, q) for q in (50, 95, 99)]
-    print(f"  {'answered (HTTP)':<44} " + " ".join(f"{fmt(v / 1000 if v is not None else None, 2):>7}" for v in answered)
-          + f" {phase.result.ok:>6}")
+    print(
+        f"  {'answered (HTTP)':<44} "
+        + " ".join(f"{fmt(v / 1000 if v is not None else None, 2):>7}" for v in answered)
+        + f" {phase.result.ok:>6}"
+    )
     for key, label in STAGES:
         values = [lead["stages"][key] for lead in phase.leads if key in lead["stages"]]
         cells = percentiles(values)
-        print(f"  {label:<44} " + " ".join(f"{fmt(cells[p], 2):>7}" for p in ("p50", "p95", "p99"))
-              + f" {len(values):>6}")
+        print(
+            f"  {label:<44} "
+            + " ".join(f"{fmt(cells[p], 2):>7}" for p in ("p50", "p95", "p99"))
+            + f" {len(values):>6}"
+        )
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -386,67 +433,101 @@ def summary_of(phase: Phase) -> dict:
 
 def report(results: dict[str, dict], args) -> dict:
     print()
-    print("Intake benchmark: speed to lead, post -> scored, enrolled, assigned, owner's email accepted")
-    print(f"  server: leadmill web (granian) + leadmill worker (Huey, HUEY_WORKERS={os.environ.get('HUEY_WORKERS', '6 (default)')}),"
-          f" open-loop load over {CONNECTIONS} keep-alive connections; lead deadline {args.deadline:g} s;"
-          " 2 cores shared with the client and, today, with other engineers' test runs: noisy figures")
+    print(
+        "Intake benchmark: speed to lead, post -> scored, enrolled, assigned, owner's email accepted"
+    )
+    print(
+        f"  server: leadmill web (granian) + leadmill worker (Huey, HUEY_WORKERS={os.environ.get('HUEY_WORKERS', '6 (default)')}),"
+        f" open-loop load over {CONNECTIONS} keep-alive connections; lead deadline {args.deadline:g} s;"
+        " 2 cores shared with the client and, today, with other engineers' test runs: noisy figures"
+    )
     line: dict = {"bench": "intake", "commit": args.commit, "quick": bool(args.quick)}
     lost_total = 0
     for engine, out in results.items():
         tag = "pg" if engine == "pg" else "sqlite"
         steady = [out[key] for key in ("steady_form", "steady_api") if key in out]
         print()
-        print(f"[{engine}] ceilings, same run: the server alone took {fmt(out['capture_per_s'], 0)} form posts/s "
-              f"(closed loop); the sink {out['smtp_per_s']:,.0f} messages/s (new connection each)")
-        print(f"  {'phase':<16} {'rate/s':>7} {'posts':>6} {'2xx':>6} {'complete':>8} {'lost':>6} "
-              f"{'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'mid':>6} {'end':>6}  keeps up")
+        print(
+            f"[{engine}] ceilings, same run: the server alone took {fmt(out['capture_per_s'], 0)} form posts/s "
+            f"(closed loop); the sink {out['smtp_per_s']:,.0f} messages/s (new connection each)"
+        )
+        print(
+            f"  {'phase':<16} {'rate/s':>7} {'posts':>6} {'2xx':>6} {'complete':>8} {'lost':>6} "
+            f"{'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'mid':>6} {'end':>6}  keeps up"
+        )
         for phase in [*out["ramp"], *steady]:
             cells = summary_of(phase)
             middle = phase.window_p50(phase.seconds / 2 - 1, phase.seconds / 2 + 1)
             end = phase.window_p50(phase.seconds - 2, phase.seconds)
-            print(f"  {phase.name:<16} {phase.rate:>7g} {cells['posts']:>6} {cells['answered_2xx']:>6} "
-                  f"{cells['complete']:>8} {cells['lost']:>6} {fmt(cells['p50_s'], 2):>7} {fmt(cells['p95_s'], 2):>7} "
-                  f"{fmt(cells['p99_s'], 2):>7} {fmt(middle, 2):>6} {fmt(end, 2):>6}  "
-                  + ("yes" if phase.keeps_up() else "no"))
+            print(
+                f"  {phase.name:<16} {phase.rate:>7g} {cells['posts']:>6} {cells['answered_2xx']:>6} "
+                f"{cells['complete']:>8} {cells['lost']:>6} {fmt(cells['p50_s'], 2):>7} {fmt(cells['p95_s'], 2):>7} "
+                f"{fmt(cells['p99_s'], 2):>7} {fmt(middle, 2):>6} {fmt(end, 2):>6}  "
+                + ("yes" if phase.keeps_up() else "no")
+            )
             lost_total += phase.lost
         rate = sustained(out["ramp"])
-        print(f"  sustained: {fmt(rate, 0)} posts/s (a step keeps up: every lead complete, and the median lag of its "
-              "last 2 s <= 1.5 x its middle 2 s' + 0.25 s, and the middle one <= 5 s and a quarter of the step)")
+        print(
+            f"  sustained: {fmt(rate, 0)} posts/s (a step keeps up: every lead complete, and the median lag of its "
+            "last 2 s <= 1.5 x its middle 2 s' + 0.25 s, and the middle one <= 5 s and a quarter of the step)"
+        )
         for phase in [*steady, *out["ramp"][-1:]]:
             print(f"  where the time goes, {phase.name} ({phase.path}) at {phase.rate:g}/s:")
             stage_table(phase)
-        line.update({
-            f"sustained_per_s_{tag}": rate,
-            f"ramp_{tag}": {f"{step.rate:g}": step.keeps_up() for step in out["ramp"]},
-            f"capture_ceiling_per_s_{tag}": None if out["capture_per_s"] is None else round(out["capture_per_s"], 1),
-            f"smtp_ceiling_per_s_{tag}": round(out["smtp_per_s"], 1),
-        })
+        line.update(
+            {
+                f"sustained_per_s_{tag}": rate,
+                f"ramp_{tag}": {f"{step.rate:g}": step.keeps_up() for step in out["ramp"]},
+                f"capture_ceiling_per_s_{tag}": None
+                if out["capture_per_s"] is None
+                else round(out["capture_per_s"], 1),
+                f"smtp_ceiling_per_s_{tag}": round(out["smtp_per_s"], 1),
+            }
+        )
         if "steady_form" in out:
             form = summary_of(out["steady_form"])
-            line.update({
-                f"p50_s_{tag}": form["p50_s"], f"p95_s_{tag}": form["p95_s"], f"p99_s_{tag}": form["p99_s"],
-                f"lost_form_{tag}": form["lost"], f"complete_form_{tag}": form["complete"],
-                f"refused_form_{tag}": form["refused"],
-                f"stages_p50_s_{tag}": {
-                    key: _round(percentiles(
-                        [lead["stages"][key] for lead in out["steady_form"].leads if key in lead["stages"]]
-                    )["p50"])
-                    for key, _label in STAGES
-                },
-            })
+            line.update(
+                {
+                    f"p50_s_{tag}": form["p50_s"],
+                    f"p95_s_{tag}": form["p95_s"],
+                    f"p99_s_{tag}": form["p99_s"],
+                    f"lost_form_{tag}": form["lost"],
+                    f"complete_form_{tag}": form["complete"],
+                    f"refused_form_{tag}": form["refused"],
+                    f"stages_p50_s_{tag}": {
+                        key: _round(
+                            percentiles(
+                                [
+                                    lead["stages"][key]
+                                    for lead in out["steady_form"].leads
+                                    if key in lead["stages"]
+                                ]
+                            )["p50"]
+                        )
+                        for key, _label in STAGES
+                    },
+                }
+            )
         if "steady_api" in out:
             api = summary_of(out["steady_api"])
             incomplete = api["complete"] == 0 and api["answered_2xx"] > 0
             if incomplete:
-                print(f"  API path INCOMPLETE: {api['answered_2xx']} API leads answered 2xx, none reached score,"
-                      " enrolment, owner and notification by its deadline (POST /api/v1/leads does not go through"
-                      " capture's processing yet); counted as lost")
-            line.update({
-                f"api_p50_s_{tag}": api["p50_s"], f"api_p95_s_{tag}": api["p95_s"], f"api_p99_s_{tag}": api["p99_s"],
-                f"lost_api_{tag}": api["lost"], f"complete_api_{tag}": api["complete"],
-                f"refused_api_{tag}": api["refused"],
-                f"api_status_{tag}": "incomplete" if incomplete else "measured",
-            })
+                print(
+                    f"  API path INCOMPLETE: {api['answered_2xx']} API leads answered 2xx, none reached score,"
+                    " enrolment, owner and notification by its deadline (POST /api/v1/leads does not go through"
+                    " capture's processing yet); counted as lost"
+                )
+            line.update(
+                {
+                    f"api_p50_s_{tag}": api["p50_s"],
+                    f"api_p95_s_{tag}": api["p95_s"],
+                    f"api_p99_s_{tag}": api["p99_s"],
+                    f"lost_api_{tag}": api["lost"],
+                    f"complete_api_{tag}": api["complete"],
+                    f"refused_api_{tag}": api["refused"],
+                    f"api_status_{tag}": "incomplete" if incomplete else "measured",
+                }
+            )
     line["lost"] = lost_total
     line["offered_per_s"] = args.rate
     line["seconds"] = args.seconds
@@ -463,13 +544,15 @@ def prepare(engines: list[str], workdir: Path) -> dict[str, dict]:
     for engine in engines:
         setup = prepared[engine]
         setup.update(intake_helper(setup["env"], "setup"))
-        setup["env"].update({
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(SINK_PORTS[engine]),
-            "EMAIL_URL": "",
-            "LEADMILL_NEW_LEAD_ALERT_EMAIL": "",
-            "LEADMILL_EMAIL_MAX_PER_HOUR": "0",
-        })
+        setup["env"].update(
+            {
+                "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": str(SINK_PORTS[engine]),
+                "EMAIL_URL": "",
+                "LEADMILL_NEW_LEAD_ALERT_EMAIL": "",
+                "LEADMILL_EMAIL_MAX_PER_HOUR": "0",
+            }
+        )
     return prepared
 
 
@@ -481,11 +564,19 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="steady form run (default 60; 15 quick)")
     parser.add_argument("--api-seconds", type=float, help="steady API run (default as --seconds)")
     parser.add_argument("--step-seconds", type=float, help="ramp step (default 20; 10 quick)")
-    parser.add_argument("--deadline", type=float, help="seconds a lead may take (default 60; 45 quick)")
-    parser.add_argument("--python-client", action="store_true", help="Python load for the ceiling, not wrk")
-    parser.add_argument("--phases", default="ceiling,ramp,form,api", help="which to run (default all)")
+    parser.add_argument(
+        "--deadline", type=float, help="seconds a lead may take (default 60; 45 quick)"
+    )
+    parser.add_argument(
+        "--python-client", action="store_true", help="Python load for the ceiling, not wrk"
+    )
+    parser.add_argument(
+        "--phases", default="ceiling,ramp,form,api", help="which to run (default all)"
+    )
     parser.add_argument("--ramp-start", type=float, default=RAMP_START, help="first ramp rate")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (server logs, SQLite files)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work folder (server logs, SQLite files)"
+    )
     args = parser.parse_args()
     args.seconds = args.seconds or (15.0 if args.quick else 60.0)
     args.api_seconds = args.api_seconds or args.seconds
@@ -505,7 +596,9 @@ def main() -> int:
             workdir = Path(tempfile.mkdtemp(prefix="leadmill-bench-intake-"))
             log(f"work folder kept: {workdir}")
         else:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="leadmill-bench-intake-")))
+            workdir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="leadmill-bench-intake-"))
+            )
         try:
             log(f"preparing {', '.join(engines)} (fresh databases, migrate, form, pipeline)")
             prepared = prepare(engines, workdir)

@@ -79,7 +79,10 @@ def setup() -> dict:
 
     purpose = Purpose.objects.get(key=PURPOSE_KEY)
     template = _email_template_model().objects.create(
-        name="Welcome", subject="{{ first_name|default:'Hi' }}, your guide", body=WELCOME, purpose=purpose
+        name="Welcome",
+        subject="{{ first_name|default:'Hi' }}, your guide",
+        body=WELCOME,
+        purpose=purpose,
     )
     form = Form.objects.get(slug=FORM_SLUG)
     any_capture = getattr(Sequence.Trigger, "CAPTURE", None)
@@ -89,7 +92,11 @@ def setup() -> dict:
     else:
         sequence.trigger, sequence.trigger_form = Sequence.Trigger.FORM, form
     sequence.steps = [
-        {"type": "send_email", "value": {"label": "welcome", "template": template.pk}, "id": str(uuid.uuid4())}
+        {
+            "type": "send_email",
+            "value": {"label": "welcome", "template": template.pk},
+            "id": str(uuid.uuid4()),
+        }
     ]
     sequence.save()
 
@@ -154,7 +161,9 @@ def collect(prefix: str) -> dict:
         if pk in leads and value is not None:
             value = _epoch(value) if not isinstance(value, int | float) else value
             old = leads[pk].get(key)
-            leads[pk][key] = value if old is None else (min(old, value) if earliest else max(old, value))
+            leads[pk][key] = (
+                value if old is None else (min(old, value) if earliest else max(old, value))
+            )
 
     mine = {"contact__email__startswith": prefix}
     for pk, at in Submission.objects.filter(**mine).values_list("contact_id", "created_at"):
@@ -181,8 +190,10 @@ def collect(prefix: str) -> dict:
         put(pk, "notify_claimed", claimed)
         if owner is not None:
             leads[pk]["owner"] = owner
-    for pk, at in _message_model().objects.filter(**mine, sent_at__isnull=False).values_list(
-        "contact_id", "sent_at"
+    for pk, at in (
+        _message_model()
+        .objects.filter(**mine, sent_at__isnull=False)
+        .values_list("contact_id", "sent_at")
     ):
         put(pk, "welcome_sent", at)
     return {"leads": {lead.pop("email"): lead for lead in leads.values()}}
