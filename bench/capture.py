@@ -147,9 +147,10 @@ def prepare(engines: list[str], workdir: Path) -> dict[str, dict]:
     return prepared
 
 
-def django_helper(env: dict[str, str], *args: str) -> dict:
+def django_helper(env: dict[str, str], *args: str, script: str = "capture_django.py") -> dict:
+    """Run a Django side of a benchmark (``script`` in bench/) with ``args``; its last line's JSON."""
     completed = subprocess.run(
-        [python(), str(BENCH_DIR / "capture_django.py"), *args],
+        [python(), str(BENCH_DIR / script), *args],
         env=env,
         cwd=env["LEADMILL_DATA_DIR"],
         capture_output=True,
@@ -158,7 +159,7 @@ def django_helper(env: dict[str, str], *args: str) -> dict:
     )
     if completed.returncode != 0:
         raise RuntimeError(
-            f"capture_django.py {' '.join(args)} failed:\n{completed.stdout}\n{completed.stderr}"
+            f"{script} {' '.join(args)} failed:\n{completed.stdout}\n{completed.stderr}"
         )
     if args[0] == "profile":
         print(completed.stdout.rsplit("\n", 2)[0])

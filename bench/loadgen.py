@@ -72,6 +72,9 @@ class Result:
     unfinished: int = 0  # open loop: abandoned without an answer at the end of the run
     seconds: float = 0.0
     latencies_ms: list[float] = dataclasses.field(default_factory=list)
+    # Open loop: the wall-clock time (time.time()) the first request was due; the n-th was
+    # due ``n / rate`` later, so a later stage's row can be timed from its request's turn.
+    started_at: float = 0.0
 
     @property
     def per_s(self) -> float:
@@ -335,7 +338,7 @@ def open_loop(
 
         total = int(rate * seconds)
         tasks: dict[asyncio.Task, float] = {}
-        started = time.monotonic()
+        started, result.started_at = time.monotonic(), time.time()
         for n in range(total):
             scheduled = started + n / rate
             delay = scheduled - time.monotonic()

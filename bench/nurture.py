@@ -66,18 +66,32 @@ BODY = """
 # --- The SMTP sink (its own process) ----------------------------------------------------------
 
 
-def sink_main(port: int, out_path: str) -> int:
+def sink_main(port: int, out_path: str, ref_pattern: str = "") -> int:
+    """Accept every message; write one line per message: its Message-ID, the time it was
+    accepted (``time.time()``), its first recipient and the first match of ``ref_pattern``
+    in the raw message (bench/intake.py finds the lead a notification is about so), tab
+    separated."""
     import re
 
     from aiosmtpd.controller import Controller
 
     message_id = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+    ref = re.compile(ref_pattern.encode()) if ref_pattern else None
     out = open(out_path, "ab", buffering=0)  # noqa: SIM115 -- lives as long as the process
 
     class Handler:
         async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's name
-            found = message_id.search(envelope.original_content or envelope.content)
-            out.write((found.group(1) if found else b"-") + b"\n")
+            accepted_at = time.time()
+            content = envelope.original_content or envelope.content
+            found = message_id.search(content)
+            referred = ref.search(content) if ref else None
+            recipient = (envelope.rcpt_tos or ["-"])[0]
+            out.write(b"\t".join((
+                found.group(1) if found else b"-",
+                f"{accepted_at:.6f}".encode(),
+                recipient.encode(errors="replace"),
+                referred.group(0) if referred else b"-",
+            )) + b"\n")
             return "250 OK"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
@@ -91,21 +105,25 @@ def sink_main(port: int, out_path: str) -> int:
 
 
 class Sink:
-    def __init__(self, port: int):
+    def __init__(self, port: int, ref_pattern: str = ""):
         handle, self.path = tempfile.mkstemp(prefix="leadmill-bench-sink-")
         os.close(handle)
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--sink", str(port), self.path],
+            [sys.executable, __file__, "--sink", str(port), self.path, ref_pattern],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout.readline().strip() == "ready"
 
-    def ids(self) -> list[bytes]:
+    def lines(self) -> list[list[bytes]]:
+        """Every message accepted so far: [Message-ID, accepted at, recipient, reference]."""
         try:
             with open(self.path, "rb") as f:
-                return f.read().splitlines()
+                return [line.split(b"\t") for line in f.read().splitlines()]
         except FileNotFoundError:
             return []
+
+    def ids(self) -> list[bytes]:
+        return [fields[0] for fields in self.lines()]
 
     def count(self) -> int:
         try:
@@ -358,10 +376,10 @@ def main() -> int:
     parser.add_argument("--segment-contacts", type=int, default=1_000_000)
     parser.add_argument("--no-segment", action="store_true")
     parser.add_argument("--child", choices=["pg", "sqlite"])
-    parser.add_argument("--sink", nargs=2, metavar=("PORT", "FILE"))
+    parser.add_argument("--sink", nargs="+", metavar="PORT FILE [REF_PATTERN]")
     args = parser.parse_args()
     if args.sink:
-        return sink_main(int(args.sink[0]), args.sink[1])
+        return sink_main(int(args.sink[0]), args.sink[1], *args.sink[2:3])
     if args.child:
         sys.path.insert(0, str(ROOT))
         print(json.dumps(child(args.child, args.contacts)))

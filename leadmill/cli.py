@@ -99,7 +99,7 @@ def web_command() -> list[str]:
 
 
 def worker_command() -> list[str]:
-    args = [sys.executable, "-m", "django", "run_huey", "--workers", os.environ.get("HUEY_WORKERS", "2")]
+    args = [sys.executable, "-m", "django", "run_huey", "--workers", os.environ.get("HUEY_WORKERS", "6")]
     if os.environ.get("HUEY_PERIODIC", "1").strip().lower() in {"0", "false", "no", "off"}:
         args.append("--no-periodic")
     return args

@@ -207,7 +207,7 @@ if REDIS_URL:
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
         "consumer": {
-            "workers": env_int("HUEY_WORKERS", 2),
+            "workers": env_int("HUEY_WORKERS", 6),
             "worker_type": "thread",
             # An idle consumer polls at most a second apart (Huey's default backs off to 10 s),
             # so a form post becomes a lead within about a second.
@@ -229,7 +229,7 @@ else:
         "fsync": False,
         "immediate": HUEY_IMMEDIATE,
         "consumer": {
-            "workers": env_int("HUEY_WORKERS", 2),
+            "workers": env_int("HUEY_WORKERS", 6),
             "worker_type": "thread",
             # An idle consumer polls at most a second apart (Huey's default backs off to 10 s),
             # so a form post becomes a lead within about a second.

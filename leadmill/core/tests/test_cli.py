@@ -106,6 +106,16 @@ def test_worker_command_turns_periodic_tasks_off_with_huey_periodic_0(
     assert ("--no-periodic" in command) is expect_no_periodic
 
 
+def test_worker_command_runs_six_threads_unless_told(monkeypatch):
+    """Two threads can be held by the polling drains (submissions, nurture kick); the bus and
+    the owners' emails need the others (bench/intake.py)."""
+    monkeypatch.delenv("HUEY_WORKERS", raising=False)
+
+    command = cli.worker_command()
+
+    assert command[command.index("--workers") + 1] == "6"
+
+
 CHILD = """
 import signal, sys, time
 path = sys.argv[1]
