@@ -37,6 +37,7 @@ from leadmill.core.middleware import is_database_unavailable
 from leadmill.core.text import text_for_storage, text_problem, value_problem
 from leadmill.tracking import bots
 from leadmill.tracking.selectors import bot_rules_active
+from leadmill.tracking.sources import UTM_PARAMS
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
@@ -47,7 +48,6 @@ from .selectors import FormDefinition, form_definition
 
 logger = logging.getLogger(__name__)
 
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _MAX_VALUE_LENGTH = 5000
 
 
@@ -184,7 +184,7 @@ def submission_receive(
         user_agent=_storable(meta.user_agent, "user_agent"),
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
         render_token_id=token_id,
-        **{name: _storable(str(meta.utm.get(name) or raw.get(name) or ""), name) for name in UTM_FIELDS},
+        **{name: _storable(str(meta.utm.get(name) or raw.get(name) or ""), name) for name in UTM_PARAMS},
     )
     per_ip = per_ip if submission.ip_address else None
     inserted = _submission_insert(submission, per_ip=per_ip, per_token=bool(token_id))
@@ -203,7 +203,7 @@ def submission_receive(
 RATE_LIMITED = "rate_limited"  # an outcome's status when nothing was stored: the address sent too many
 _INSERT_COLUMNS = (
     "form_id", "status", "data", "values", "errors", "spam_reason", "page_id", "page_url", "referrer",
-    *UTM_FIELDS, "ip_address", "user_agent", "visitor_id", "render_token_id", "created_at",
+    *UTM_PARAMS, "ip_address", "user_agent", "visitor_id", "render_token_id", "created_at",
 )
 _JSON_COLUMNS = frozenset({"data", "values", "errors"})
 _MAX_LENGTHS = {
