@@ -11,7 +11,7 @@ class CaptureConfig(AppConfig):
         from leadmill.core import events, registry
         from leadmill.core.log_redaction import secret_urls_register
 
-        from . import handlers, selectors
+        from . import checks, handlers, selectors  # noqa: F401 -- checks: registers the system checks
         from .events import LeadCaptured
 
         events.subscribe(LeadCaptured, handlers.deliver_offer_email)

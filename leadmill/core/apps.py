@@ -10,6 +10,8 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from . import checks  # noqa: F401 -- registers the system checks
+
         post_migrate.connect(_groups_after_migrate, sender=self)
 
 
