@@ -112,6 +112,10 @@ def _connection_before() -> None:
     A connection this thread used without error less than :data:`RECENTLY_USED_S` ago is
     taken as healthy: the ``SELECT 1`` of Django's health check (``CONN_HEALTH_CHECKS``) was
     a fourth of the statements of a batch. After a pause the check runs as usual.
+
+    The one place Leadmill sets Django's internal ``health_check_done`` (Django has no
+    public way to skip the check for a connection just used); its behaviour is pinned by
+    ``tracking/tests/test_wsgi_connection.py``.
     """
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.in_atomic_block:  # a test's transaction: as the test client, leave it be
