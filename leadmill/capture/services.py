@@ -218,7 +218,8 @@ def _insert_sql(vendor: str, *, limited: bool, per_token: bool = False) -> str:
     fewer than N posts since a time — a bounded count on the (ip_address, created_at)
     index, in the same statement. ``per_token``: likewise only while the row's render
     token has fewer than N counted posts (the partial (render_token_id, created_at) index;
-    its condition is repeated so both engines use it)."""
+    its condition is repeated as the migration wrote it: SQLite uses a partial index only
+    for a query that has the very same term)."""
     quote = connection.ops.quote_name
     table = quote(Submission._meta.db_table)
     columns = ", ".join(quote(Submission._meta.get_field(name).column) for name in _INSERT_COLUMNS)
@@ -233,7 +234,7 @@ def _insert_sql(vendor: str, *, limited: bool, per_token: bool = False) -> str:
         )
     if per_token:
         conditions.append(
-            f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE render_token_id = %s AND render_token_id <> '' "  # noqa: S608
+            f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE render_token_id = %s AND NOT (render_token_id = '') "  # noqa: S608
             f"AND created_at >= %s LIMIT %s) AS used) < %s"
         )
     return (

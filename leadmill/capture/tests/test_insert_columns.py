@@ -34,3 +34,15 @@ def test_a_new_column_without_a_database_default_fails_the_check():
     # Then the check names it
     assert insert_columns_missing(_insert_sql(connection.vendor, limited=False), shape) == {"channel"}
     assert "channel" not in insert_columns(_insert_sql(connection.vendor, limited=False))[1]
+
+
+def test_the_insert_counts_a_render_tokens_posts_on_its_index_not_by_a_scan():
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's planner scans a small table whatever the index")
+    sql = _insert_sql(connection.vendor, limited=True, per_token=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", [None] * sql.count("%s"))
+        plan = " | ".join(row[-1] for row in cursor.fetchall())
+
+    assert "USING COVERING INDEX submission_token_idx" in plan
+    assert "SCAN capture_submission" not in plan
