@@ -108,8 +108,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
 ]
 
+# The lean paths (leadmill/core/wsgi.py: form posts, tracking, static files) run a subset of
+# these, in this order (core.wsgi.lean_middleware); a system check names any they miss.
 MIDDLEWARE = [
     "leadmill.core.middleware.DatabaseUnavailableMiddleware",
+    # ALLOWED_HOSTS, checked before anything else reads the host (CommonMiddleware checks it
+    # too, later; the lean paths run without CommonMiddleware).
+    "leadmill.core.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "leadmill.core.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

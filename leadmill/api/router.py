@@ -7,12 +7,13 @@ from django.utils.translation import gettext as _
 from ninja import Header, NinjaAPI, Path, Query, Router, Status
 
 from leadmill.capture.models import Channel, Submission
-from leadmill.capture.services import UTM_FIELDS, RequestMeta, StatedConsent, lead_intake
+from leadmill.capture.services import RequestMeta, StatedConsent, lead_intake
 from leadmill.contacts.identity import email_normalise
 from leadmill.contacts.models import Contact
 from leadmill.contacts.services import PROFILE_FIELDS
 from leadmill.core.errors import DomainError
 from leadmill.core.text import MAX_INT
+from leadmill.tracking.sources import UTM_PARAMS
 
 from . import errors
 from . import nurture as nurture_router
@@ -54,7 +55,7 @@ def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTEN
         consents=[StatedConsent(purpose=c.purpose, text_version=c.text_version, granted=c.granted) for c in payload.consents],
         meta=RequestMeta(
             referrer=payload.referrer, page_url=payload.page_url,
-            utm={name: getattr(payload, name) for name in UTM_FIELDS},
+            utm={name: getattr(payload, name) for name in UTM_PARAMS},
         ),
         external_id=payload.external_id or idempotency_key,
         author=f"api_key:{request.auth.pk}",

@@ -12,7 +12,7 @@ class CaptureConfig(AppConfig):
         from leadmill.core.log_redaction import secret_urls_register
         from leadmill.core.personal_data import register_personal_data
 
-        from . import handlers, selectors
+        from . import checks, handlers, selectors  # noqa: F401 -- checks: registers the system checks
         from .events import LeadCaptured
         from .personal_data import PERSONAL_DATA
 

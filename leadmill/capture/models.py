@@ -290,6 +290,10 @@ class Submission(models.Model):
         _("visitor"), max_length=64, blank=True,
         help_text=_("The first-party tracking id of the browser that sent it (stitched after commit)."),
     )
+    render_token_id = models.CharField(
+        _("render token"), max_length=16, blank=True, default="", db_default="",
+        help_text=_("The id of the signed form token it was posted with, where its posts are counted."),
+    )
     offer_emailed_at = models.DateTimeField(_("offer emailed"), null=True, blank=True)
     opt_in_emailed_at = models.DateTimeField(_("confirmation request emailed"), null=True, blank=True)
     processing_attempts = models.PositiveSmallIntegerField(
@@ -315,6 +319,12 @@ class Submission(models.Model):
             ),
             models.Index(
                 fields=["id"], name="submission_received_idx", condition=models.Q(status="received")
+            ),
+            # Posts per render token (ADR 13), counted by the insert itself; a post whose token
+            # was not counted (spam, rejected, too fast) writes no page of it.
+            models.Index(
+                fields=["render_token_id", "created_at"], name="submission_token_idx",
+                condition=~models.Q(render_token_id=""),
             ),
             # Only errors waiting for a retry are in it: a new post's insert writes no page of it.
             models.Index(

@@ -35,11 +35,10 @@ from leadmill.core import events
 from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.middleware import is_database_unavailable
-from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import text_for_storage, text_problem, value_problem
 from leadmill.tracking import bots
 from leadmill.tracking.selectors import bot_rules_active
-from leadmill.tracking.sources import Source, host_of, source_of
+from leadmill.tracking.sources import UTM_PARAMS, Source, host_of, source_of
 
 from . import tokens
 from .events import CallToActionClicked, LeadCaptured
@@ -50,7 +49,6 @@ from .selectors import FormDefinition, form_definition
 
 logger = logging.getLogger(__name__)
 
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _MAX_VALUE_LENGTH = 5000
 
 
@@ -159,9 +157,9 @@ def submission_receive(
     the worker never meets a value it cannot process; ``undecodable`` names the fields the
     edge could not decode at all (a value nested too deeply), with why. A valid post sent
     sooner than the minimum fill time, or with a render token that already made
-    ``LEADMILL_FORM_TOKEN_POSTS`` posts this hour (counted in the shared rate-limit store),
-    is received only with a solved proof-of-work (:mod:`.proof`); without it, it is stored
-    as spam with its validated values (it can be reprocessed). With ``per_ip``, the insert itself counts
+    ``LEADMILL_FORM_TOKEN_POSTS`` posts this hour (counted by the insert itself, in the
+    stored submissions: ADR 27), is received only with a solved proof-of-work (:mod:`.proof`);
+    without it, it is stored as spam with its validated values (it can be reprocessed). With ``per_ip``, the insert itself counts
     the address's posts in the window and stores nothing past the limit: the outcome is
     then ``rate_limited`` and its submission has no ``pk``. Database outages propagate, so
     the edge answers 503 and nothing pretends to be saved.
@@ -172,7 +170,7 @@ def submission_receive(
         name = text_for_storage(name[:100])
         raw.setdefault(name, "")
         problems[name] = [problem]
-    status, errors, values, spam = _submission_check(definition, raw=raw, data=data, problems=problems)
+    status, errors, values, spam, token_id = _submission_check(definition, raw=raw, data=data, problems=problems)
     page_id = str(raw.get(PAGE_FIELD, ""))
     submission = Submission(
         channel=meta.channel,
@@ -188,9 +186,15 @@ def submission_receive(
         ip_address=ip_for_storage(meta.ip_address),
         user_agent=_storable(meta.user_agent, "user_agent"),
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
-        **{name: _storable(str(meta.utm.get(name) or raw.get(name) or ""), name) for name in UTM_FIELDS},
+        render_token_id=token_id,
+        **{name: _storable(str(meta.utm.get(name) or raw.get(name) or ""), name) for name in UTM_PARAMS},
     )
-    if not _submission_insert(submission, per_ip=per_ip if submission.ip_address else None):
+    per_ip = per_ip if submission.ip_address else None
+    inserted = _submission_insert(submission, per_ip=per_ip, per_token=bool(token_id))
+    if not inserted and token_id and _render_token_used_up(nonce=token_id):
+        status, spam = _render_token_reused(submission, data=data)
+        inserted = _submission_insert(submission, per_ip=per_ip)
+    if not inserted:
         return SubmissionOutcome(submission=submission, status=RATE_LIMITED)
     if spam:
         logger.info("submission %s of form %s stored as spam: %s", submission.pk, form.pk, spam)
@@ -202,7 +206,7 @@ def submission_receive(
 RATE_LIMITED = "rate_limited"  # an outcome's status when nothing was stored: the address sent too many
 _INSERT_COLUMNS = (
     "channel", "form_id", "status", "data", "values", "errors", "spam_reason", "page_id", "page_url", "referrer",
-    *UTM_FIELDS, "ip_address", "user_agent", "visitor_id", "created_at",
+    *UTM_PARAMS, "ip_address", "user_agent", "visitor_id", "render_token_id", "created_at",
 )
 _JSON_COLUMNS = frozenset({"data", "values", "errors"})
 _MAX_LENGTHS = {
@@ -211,32 +215,47 @@ _MAX_LENGTHS = {
 
 
 @functools.cache
-def _insert_sql(vendor: str, *, limited: bool) -> str:
+def _insert_sql(vendor: str, *, limited: bool, per_token: bool = False) -> str:
     """The submission's INSERT, built once (``vendor`` only keys the cache: the SQL is the
     same on SQLite and PostgreSQL). ``limited``: insert only while the client address has
     fewer than N posts since a time — a bounded count on the (ip_address, created_at)
-    index, in the same statement."""
+    index, in the same statement. ``per_token``: likewise only while the row's render
+    token has fewer than N counted posts (the partial (render_token_id, created_at) index;
+    its condition is repeated as the migration wrote it: SQLite uses a partial index only
+    for a query that has the very same term)."""
     quote = connection.ops.quote_name
     table = quote(Submission._meta.db_table)
     columns = ", ".join(quote(Submission._meta.get_field(name).column) for name in _INSERT_COLUMNS)
     placeholders = ", ".join(["%s"] * len(_INSERT_COLUMNS))
-    if not limited:
+    if not limited and not per_token:
         return f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id"  # noqa: S608 -- our names, bound values
+    conditions = []
+    if limited:
+        conditions.append(
+            f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE ip_address = %s AND created_at >= %s "  # noqa: S608
+            f"LIMIT %s) AS recent) < %s"
+        )
+    if per_token:
+        conditions.append(
+            f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE render_token_id = %s AND NOT (render_token_id = '') "  # noqa: S608
+            f"AND created_at >= %s LIMIT %s) AS used) < %s"
+        )
     return (
         f"INSERT INTO {table} ({columns}) SELECT {placeholders} "  # noqa: S608 -- our names, bound values
-        f"WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE ip_address = %s AND created_at >= %s "
-        f"LIMIT %s) AS recent) < %s RETURNING id"
+        f"WHERE {' AND '.join(conditions)} RETURNING id"
     )
 
 
-def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = None) -> bool:
+def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = None, per_token: bool = False) -> bool:
     """Store a new submission with one ``INSERT … RETURNING id``; False when ``per_ip``
-    refused it (nothing stored).
+    or ``per_token`` refused it (nothing stored).
 
     The same row ``submission.save(force_insert=True)`` writes, without the ORM compiling
     that statement again on every form post (it was a third of the request's time), and
-    with the per-address rate limit in the same statement: the form post's one round trip
-    to the database (see ADR 5). Sets ``pk`` and ``created_at``.
+    with the rate limits in the same statement: the per-address limit, and with
+    ``per_token`` the valid posts of its render token this hour
+    (``LEADMILL_FORM_TOKEN_POSTS``, ADR 13): the form post's one round trip to the
+    database (see ADR 5 and ADR 27). Sets ``pk`` and ``created_at``.
     """
     ops = connection.ops
     submission.created_at = timezone.now()
@@ -256,10 +275,14 @@ def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = No
             ops.adapt_ipaddressfield_value(submission.ip_address), ops.adapt_datetimefield_value(since),
             per_ip.limit, per_ip.limit,
         ]
+    if per_token:
+        since = submission.created_at - dt.timedelta(seconds=RENDER_TOKEN_WINDOW_S)
+        limit = settings.LEADMILL_FORM_TOKEN_POSTS
+        params += [submission.render_token_id, ops.adapt_datetimefield_value(since), limit, limit]
     # The cursor is made before the turn and closed after it: on SQLite one web writer at a
     # time, for as short as can be.
     with connection.cursor() as cursor, sqlite_writer_turn():
-        cursor.execute(_insert_sql(connection.vendor, limited=per_ip is not None), params)
+        cursor.execute(_insert_sql(connection.vendor, limited=per_ip is not None, per_token=per_token), params)
         rows = cursor.fetchall()  # read to its end, the statement (and on SQLite its commit) is over
     if not rows:
         return False
@@ -277,46 +300,55 @@ def _storable(value: str, column: str) -> str:
 
 def _submission_check(
     definition: FormDefinition, *, raw: dict[str, Any], data: dict[str, Any], problems: dict[str, list[str]]
-) -> tuple[str, dict, dict, str]:
-    """(status, errors, cleaned values, spam reason) of one post. Touches the database only
-    through the shared rate-limit store (posts per token, proofs used). ``problems``: the
-    posted fields the input edge refused, each with why."""
+) -> tuple[str, dict, dict, str, str]:
+    """(status, errors, cleaned values, spam reason, render token id) of one post. Touches
+    the database only to count a proof-of-work as used. ``problems``: the posted fields the
+    input edge refused, each with why. The render token id is set on a valid post whose
+    token's posts are to be counted: the insert counts them (:func:`_submission_insert`),
+    and a post past the limit is judged again by :func:`_render_token_reused`."""
     form = definition.form
     if raw.get(HONEYPOT_FIELD, "").strip():
-        return Submission.Status.SPAM, {}, {}, "honeypot"
+        return Submission.Status.SPAM, {}, {}, "honeypot", ""
     read = tokens.render_token_read(str(data.get(RENDER_TOKEN_FIELD) or ""), form_id=form.pk)
     if read is None:
-        return Submission.Status.SPAM, {}, {}, "render_token_invalid"
+        return Submission.Status.SPAM, {}, {}, "render_token_invalid", ""
     if not form.is_active:
-        return Submission.Status.REJECTED, {"__all__": [_("This form no longer accepts submissions.")]}, {}, ""
+        return Submission.Status.REJECTED, {"__all__": [_("This form no longer accepts submissions.")]}, {}, "", ""
     if read.age > settings.LEADMILL_FORM_MAX_SECONDS:
         message = _("This form was open for too long. Please check your details and send it again.")
-        return Submission.Status.REJECTED, {"__all__": [message]}, {}, ""
+        return Submission.Status.REJECTED, {"__all__": [message]}, {}, "", ""
     # Validated first, even when too fast: a quick person sees their mistakes as usual.
     status, errors, values = _submission_validate(definition, raw=raw, omitted=read.omitted, problems=problems)
     if status == Submission.Status.REJECTED:
-        return status, errors, {}, ""
+        return status, errors, {}, "", ""
     unproven = ""
     if read.age < settings.LEADMILL_FORM_MIN_SECONDS:
         unproven = TOO_FAST
-    elif _render_token_used_up(form_id=form.pk, nonce=read.nonce):
+    elif not read.nonce:  # a token made before tokens had an id: its posts cannot be counted
         unproven = RENDER_TOKEN_REUSED
     if unproven and not proof_accept(payload=str(data.get(PROOF_FIELD) or ""), form_id=form.pk):
-        return Submission.Status.SPAM, {}, values, unproven
-    return Submission.Status.RECEIVED, {}, values, ""
+        return Submission.Status.SPAM, {}, values, unproven, ""
+    return Submission.Status.RECEIVED, {}, values, "", "" if unproven else read.nonce
 
 
-def _render_token_used_up(*, form_id: int, nonce: str) -> bool:
-    """Count one valid post on a render token in the shared rate-limit store; True past
-    LEADMILL_FORM_TOKEN_POSTS in the hour (and for a token with no id). Without Redis it is a
-    second statement of the post, so on SQLite it takes the web writers' turn too."""
-    if not nonce:
-        return True
-    with sqlite_writer_turn():
-        return bool(rate_limit_hit(
-            key=f"capture:rt:{form_id}:{nonce}", limit=settings.LEADMILL_FORM_TOKEN_POSTS,
-            window_s=RENDER_TOKEN_WINDOW_S,
-        ))
+def _render_token_used_up(*, nonce: str) -> bool:
+    """True when the render token ``nonce`` already made LEADMILL_FORM_TOKEN_POSTS counted
+    posts this hour. A read (no write lock on SQLite), asked only when the insert refused
+    a post, to tell a used-up token from the per-address limit."""
+    limit = settings.LEADMILL_FORM_TOKEN_POSTS
+    since = timezone.now() - dt.timedelta(seconds=RENDER_TOKEN_WINDOW_S)
+    used = Submission.objects.filter(render_token_id=nonce, created_at__gte=since).exclude(render_token_id="")
+    return used.order_by()[:limit].count() >= limit
+
+
+def _render_token_reused(submission: Submission, *, data: dict[str, Any]) -> tuple[str, str]:
+    """A valid post on a used-up render token: received only with a solved proof-of-work,
+    else spam (kept with its validated values). Sets and returns (status, spam reason)."""
+    if proof_accept(payload=str(data.get(PROOF_FIELD) or ""), form_id=submission.form_id):
+        submission.status, submission.spam_reason = Submission.Status.RECEIVED, ""
+    else:
+        submission.status, submission.spam_reason = Submission.Status.SPAM, RENDER_TOKEN_REUSED
+    return submission.status, submission.spam_reason
 
 
 def _submission_validate(
@@ -397,7 +429,7 @@ def lead_intake(
         page_url=_storable(meta.page_url, "page_url"), referrer=_storable(meta.referrer, "referrer"),
         ip_address=ip_for_storage(meta.ip_address), user_agent=_storable(meta.user_agent, "user_agent"),
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
-        **{name: _storable(str(meta.utm.get(name) or ""), name) for name in UTM_FIELDS},
+        **{name: _storable(str(meta.utm.get(name) or ""), name) for name in UTM_PARAMS},
     )
     with transaction.atomic():
         try:
@@ -650,7 +682,7 @@ def _submission_touch(submission: Submission) -> Touch | None:
     set on the submission (``source_channel``, ``source``, ``medium``, ``campaign``) and
     returned as the contact's touch, with the raw UTM values beside it. None when the lead
     came with no source at all (an API call without tags): the contact's touch is left as it is."""
-    utm = {name: getattr(submission, name) for name in UTM_FIELDS}
+    utm = {name: getattr(submission, name) for name in UTM_PARAMS}
     if not (any(utm.values()) or submission.referrer or submission.page_url):
         return None
     source = source_classify(utm=utm, referrer=submission.referrer, page_url=submission.page_url)

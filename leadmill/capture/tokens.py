@@ -53,12 +53,6 @@ def render_token_read(token: str, *, form_id: int, now: float | None = None) -> 
     return RenderToken(age, frozenset(name for name in omitted if isinstance(name, str)), nonce)
 
 
-def render_token_age(token: str, *, form_id: int, now: float | None = None) -> float | None:
-    """Seconds since the form was rendered (see :func:`render_token_read`)."""
-    read = render_token_read(token, form_id=form_id, now=now)
-    return read.age if read else None
-
-
 def render_token_omitted(token: str, *, form_id: int) -> frozenset[str]:
     """The fields a valid render token says were left out; empty for any other token."""
     read = render_token_read(token, form_id=form_id)

@@ -30,9 +30,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from leadmill.core.csp import frame_ancestors_allow
 from leadmill.core.errors import ValidationFailed
-from leadmill.core.http import client_ip
+from leadmill.core.http import client_ip, cors_allow, own_origins, request_origin
 from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import json_object_decode
+from leadmill.tracking.sources import UTM_PARAMS
 
 from . import opt_in, proof, services, tokens
 from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
@@ -53,41 +54,17 @@ logger = logging.getLogger(__name__)
 FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
-def _origin_of(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # "http://[" and the like: no origin
-        return ""
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-
-
-def request_origin(request) -> str:
-    """The Origin header, or the origin of the Referer when a browser sent no Origin."""
-    origin = request.META.get("HTTP_ORIGIN", "")
-    if origin and origin != "null":
-        return origin.rstrip("/").lower()
-    return _origin_of(request.META.get("HTTP_REFERER", ""))
-
-
 def origin_allowed(request, form: Form) -> bool:
     """Leadmill's own pages and the form's listed sites may post; a request with neither
     Origin nor Referer (not from a browser page) is judged by its render token instead."""
-    origin = request_origin(request)
-    if not origin:
-        return True
-    own = {_origin_of(settings.BASE_URL), f"{request.scheme}://{request.get_host()}".lower()}
-    return origin in own or origin in form.origin_list
+    origin = request_origin(request.META)
+    return not origin or origin in own_origins(request) or origin in form.origin_list
 
 
 def _cors(response: HttpResponse, request, form: Form) -> HttpResponse:
-    origin = request.META.get("HTTP_ORIGIN", "").rstrip("/").lower()
-    if origin and origin in form.origin_list:
-        response["Access-Control-Allow-Origin"] = origin
-        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response["Access-Control-Allow-Headers"] = "Content-Type"
-        response["Access-Control-Max-Age"] = "600"
-        response["Vary"] = "Origin"
-    return response
+    """The CORS headers for the form's listed sites (Leadmill's own pages need none)."""
+    return cors_allow(response, origin=request_origin(request.META), allowed=form.origin_list,
+                      methods="GET, POST, OPTIONS")
 
 
 def _error(request, form, status: int, message: str, *, wants_json: bool, code: str, headers=None):
@@ -255,12 +232,12 @@ def _query_utm(url: str) -> dict[str, str]:
         query = parse_qs(urlsplit(url).query)
     except ValueError:  # not a URL ("http://[")
         return {}
-    return {key: query[key][0] for key in services.UTM_FIELDS if query.get(key)}
+    return {key: query[key][0] for key in UTM_PARAMS if query.get(key)}
 
 
 def _utm_from(data: dict, referrer: str) -> dict[str, str]:
     """UTM parameters posted with the form, else those of the page the form was on."""
-    utm = {key: _text(data.get(key)) for key in services.UTM_FIELDS if _text(data.get(key))}
+    utm = {key: _text(data.get(key)) for key in UTM_PARAMS if _text(data.get(key))}
     if not utm and referrer:
         utm = _query_utm(referrer)
     url = _text(data.get("_url"))

@@ -10,7 +10,7 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import checks  # noqa: F401 -- registers the personal-data registry's checks
+        from . import checks  # noqa: F401 -- registers the system checks
 
         post_migrate.connect(_groups_after_migrate, sender=self)
 

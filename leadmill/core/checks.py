@@ -1,4 +1,5 @@
-"""System checks of the personal-data registry (:mod:`.personal_data`).
+"""System checks of core: the personal-data registry (:mod:`.personal_data`), and the lean
+paths' middleware being a subset of settings.MIDDLEWARE.
 
 They run with every ``leadmill check``, ``migrate`` and server start, so a table that holds a
 contact's data cannot be added without saying how merge, export and erasure treat it.
@@ -164,3 +165,28 @@ def _is_unique(model: type[models.Model], field: models.Field) -> bool:
         c.fields for c in model._meta.constraints if isinstance(c, models.UniqueConstraint)
     ]
     return any(field.name in fields or field.attname in fields for fields in together)
+
+
+# --- The lean paths' middleware -----------------------------------------------------------
+
+
+def lean_middleware_errors(names, *, check_id: str) -> list[checks.CheckMessage]:
+    """An error naming each of ``names`` missing from settings.MIDDLEWARE (the lean paths of
+    leadmill/core/wsgi.py run a subset of it, in its order, and cannot run a missing one)."""
+    from .wsgi import lean_middleware_missing
+
+    return [
+        checks.Error(
+            f"{name} is not in settings.MIDDLEWARE, but a lean path (leadmill/core/wsgi.py) needs it.",
+            hint="Add it back to MIDDLEWARE, or take it out of the lean path's list.",
+            id=check_id,
+        )
+        for name in lean_middleware_missing(names)
+    ]
+
+
+@checks.register()
+def lean_middleware_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    from .wsgi import LEAN_MIDDLEWARE
+
+    return lean_middleware_errors(LEAN_MIDDLEWARE, check_id="leadmill.core.E001")

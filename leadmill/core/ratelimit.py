@@ -1,24 +1,31 @@
-"""Fixed-window rate limits counted in a store every process shares.
+"""The one rate-limit interface: :func:`rate_limit_hit`, fixed windows, three stores
+(docs/adr/0028-one-rate-limit-interface.md).
 
-With Redis configured (``REDIS_URL``) the counters live in the Redis cache; otherwise in the
-``core_ratecounter`` table, bumped by one ``INSERT … ON CONFLICT … RETURNING`` statement
-(atomic on SQLite and PostgreSQL, unlike the database cache's read-then-write ``incr``).
-Old windows are deleted by a periodic task.
+- With Redis configured (``REDIS_URL``) every process counts in Redis, through the
+  ``limits`` library (one round trip per hit).
+- Without Redis, in the database: the ``core_ratecounter`` table, bumped by one
+  ``INSERT … ON CONFLICT … RETURNING`` statement (atomic on SQLite and PostgreSQL).
+  Old windows are deleted by a periodic task.
+- A caller whose limit may be counted per process (``shared=False``: the tracking collect
+  endpoint, whose events create no contacts) skips the database without Redis: its
+  counters live in this process's memory (``limits``' memory store), so the effective
+  limit is ``limit`` times the number of web processes.
 
-A caller whose limit may be counted per process (``shared=False``: the tracking collect
-endpoint, whose events create no contacts) skips the database without Redis: its counters
-live in this process's memory, so the effective limit is ``limit`` times the number of web
-processes. Form posts keep the shared count.
+The form post's own limits (per address, per render token) are the database store of the
+same rule written into the submission's insert (capture/services.py: the post's one
+statement); sign-in throttling is django-axes' (its lock-out is more than a count).
 """
 
 from __future__ import annotations
 
-import threading
+import functools
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, RedisStorage
+from limits.strategies import FixedWindowRateLimiter
 
 _UPSERT = (
     "INSERT INTO core_ratecounter (key, window_start, hits) VALUES (%s, %s, 1) "
@@ -27,45 +34,32 @@ _UPSERT = (
 )
 
 
-def _hits_in_database(key: str, window_start: int) -> int:
+def _hit_in_database(key: str, limit: int, window_s: int, now: float) -> int | None:
+    window_start = int(now // window_s) * window_s
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT, [key[:200], window_start])
-        return cursor.fetchone()[0]
+        hits = cursor.fetchone()[0]
+    return max(1, int(window_start + window_s - now) + 1) if hits > limit else None
 
 
-def _hits_in_cache(key: str, window_start: int, window_s: int) -> int:
-    cache_key = f"rl:{key}:{window_start}"
-    if cache.add(cache_key, 1, timeout=window_s + 1):
-        return 1
-    try:
-        return cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, timeout=window_s + 1)
-        return 1
+_in_memory = FixedWindowRateLimiter(MemoryStorage())
 
 
-_MEMORY_MAX_KEYS = 100_000  # past this many keys, windows that ended are dropped
-_memory: dict[tuple[str, int, int], int] = {}
-_memory_lock = threading.Lock()
+@functools.lru_cache(maxsize=4)
+def _in_redis(url: str) -> FixedWindowRateLimiter:
+    return FixedWindowRateLimiter(RedisStorage(url, key_prefix="leadmill-rl"))
 
 
-def _hits_in_memory(key: str, window_start: int, window_s: int) -> int:
-    counter = (key, window_s, window_start)
-    with _memory_lock:
-        if len(_memory) >= _MEMORY_MAX_KEYS and counter not in _memory:
-            for stale in [item for item in _memory if item[2] + item[1] <= window_start]:
-                del _memory[stale]
-            if len(_memory) >= _MEMORY_MAX_KEYS:  # a flood of distinct keys in one window
-                _memory.clear()
-        hits = _memory.get(counter, 0) + 1
-        _memory[counter] = hits
-    return hits
+def _hit_in(limiter: FixedWindowRateLimiter, key: str, limit: int, window_s: int) -> int | None:
+    item = RateLimitItemPerSecond(limit, window_s)
+    if limiter.hit(item, key):
+        return None
+    return max(1, int(limiter.get_window_stats(item, key).reset_time - time.time()) + 1)
 
 
 def rate_limits_in_memory_clear() -> None:
     """Forget this process's in-memory counters (tests start from zero)."""
-    with _memory_lock:
-        _memory.clear()
+    _in_memory.storage.reset()
 
 
 def rate_limit_hit(
@@ -75,18 +69,15 @@ def rate_limit_hit(
     current window, else the seconds until the window ends (for Retry-After).
 
     ``shared=False``: without Redis, count in this process's memory instead of the database
-    (no write on the request path; each web process then allows ``limit`` on its own)."""
-    now = now if now is not None else time.time()
-    window_start = int(now // window_s) * window_s
+    (no write on the request path; each web process then allows ``limit`` on its own).
+    ``now`` (tests) places the hit in time in the database store; Redis and memory count
+    by the clock. Raises Redis' connection errors when it cannot be reached (503 at the
+    edge, :func:`leadmill.core.middleware.is_unavailable`)."""
     if settings.REDIS_URL:
-        hits = _hits_in_cache(key, window_start, window_s)
-    elif not shared:
-        hits = _hits_in_memory(key, window_start, window_s)
-    else:
-        hits = _hits_in_database(key, window_start)
-    if hits > limit:
-        return max(1, int(window_start + window_s - now) + 1)
-    return None
+        return _hit_in(_in_redis(settings.REDIS_URL), key, limit, window_s)
+    if not shared:
+        return _hit_in(_in_memory, key, limit, window_s)
+    return _hit_in_database(key, limit, window_s, now if now is not None else time.time())
 
 
 def rate_counters_prune(*, older_than_s: int = 3600) -> int:

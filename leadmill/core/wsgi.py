@@ -3,7 +3,8 @@ docs/adr/0009-lean-form-post-path.md).
 
 The busiest public paths (the tracker's event batches, form posts) need only a few of the
 site's middleware: the database-unavailable answer (503), the security headers and the
-language of their messages, plus whatever an app adds for its own answers.
+language of their messages, plus whatever an app adds for its own answers: a subset of
+``settings.MIDDLEWARE``, in its order (:func:`lean_middleware`; checked at start-up).
 :func:`lean_paths_ahead` wraps Django's WSGI application and hands requests for such a path
 to its view through only those middleware; every other request goes to Django unchanged.
 Django's request signals still fire, so database connections are reused and closed exactly
@@ -16,20 +17,41 @@ import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 
+from django.conf import settings
 from django.core import signals
+from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIRequest, get_script_name
-from django.middleware.locale import LocaleMiddleware
-from django.middleware.security import SecurityMiddleware
 from django.urls import set_script_prefix
+from django.utils.module_loading import import_string
 
-from .middleware import AllowedHostMiddleware, DatabaseUnavailableMiddleware
+# The entries of settings.MIDDLEWARE a lean path keeps. The others (sessions, CSRF,
+# authentication, messages, APPEND_SLASH, Wagtail's redirects, django-axes) have nothing to
+# do for an anonymous, CSRF-exempt endpoint that never answers 404 for a missing slash.
+# A path adds what its answers need (capture/wsgi.py: the CSP and the clickjacking header).
+LEAN_MIDDLEWARE = (
+    "leadmill.core.middleware.DatabaseUnavailableMiddleware",
+    "leadmill.core.middleware.AllowedHostMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+)
 
-# Outermost first, as in settings.MIDDLEWARE. The others (sessions, CSRF, authentication,
-# messages, APPEND_SLASH, Wagtail's redirects) have nothing to do for an anonymous,
-# CSRF-exempt endpoint that never answers 404 for a missing slash. ``ALLOWED_HOSTS`` is
-# checked by ``CommonMiddleware`` in Django's stack; here by AllowedHostMiddleware.
-LEAN_MIDDLEWARE = (DatabaseUnavailableMiddleware, AllowedHostMiddleware, SecurityMiddleware, LocaleMiddleware)
+
+def lean_middleware_missing(names: Iterable[str] = LEAN_MIDDLEWARE) -> list[str]:
+    """The ``names`` that are not in ``settings.MIDDLEWARE`` (the system check
+    ``leadmill.core.E001`` and :func:`lean_middleware` refuse them)."""
+    return [name for name in names if name not in settings.MIDDLEWARE]
+
+
+def lean_middleware(*extra: str, only: Iterable[str] | None = None) -> tuple[type, ...]:
+    """The classes of settings.MIDDLEWARE a lean path runs, in settings.MIDDLEWARE's order
+    (outermost first): :data:`LEAN_MIDDLEWARE` and ``extra``, or ``only`` these. Derived, so
+    the lean paths never run a middleware the site has not, nor in another order; a name
+    missing from settings.MIDDLEWARE stops the start-up (ImproperlyConfigured)."""
+    wanted = tuple(only) if only is not None else (*LEAN_MIDDLEWARE, *extra)
+    if missing := lean_middleware_missing(wanted):
+        raise ImproperlyConfigured(f"lean path middleware not in settings.MIDDLEWARE: {', '.join(missing)}")
+    return tuple(import_string(name) for name in settings.MIDDLEWARE if name in wanted)
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -37,8 +59,10 @@ WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 class LeanHandler:
     """A WSGI callable for one view (and the sender of its request signals)."""
 
-    def __init__(self, view: Callable, middleware: Sequence[type] = LEAN_MIDDLEWARE) -> None:
+    def __init__(self, view: Callable, middleware: Sequence[type] | None = None) -> None:
+        """``middleware``: outermost first; by default :func:`lean_middleware`."""
         self.view = view
+        middleware = lean_middleware() if middleware is None else middleware
         # Built as BaseHandler.load_middleware builds Django's chain, with fewer links.
         self._exception_middleware = []
         handler = convert_exception_to_response(self._view)
@@ -119,7 +143,7 @@ class StaticFilesHandler(LeanHandler):
             response["Cache-Control"] = f"public, max-age={max_age_s}"
             return response
 
-        super().__init__(static_file, middleware=(SecurityMiddleware,))
+        super().__init__(static_file, middleware=lean_middleware(only=["django.middleware.security.SecurityMiddleware"]))
 
 
 def static_files_route(url_prefix: str, root: str, *, max_age_s: int = 86_400) -> LeanRoute:

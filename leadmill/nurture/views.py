@@ -7,7 +7,6 @@ proves the visitor holds the email (see :mod:`.tokens`).
 
 from __future__ import annotations
 
-import base64
 import logging
 
 from django.conf import settings
@@ -22,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leadmill.consent.models import Consent, Purpose
 from leadmill.consent.selectors import consent_current
 from leadmill.consent.services import ConsentProof, consents_record, marketing_unsubscribe
-from leadmill.core.http import client_ip
+from leadmill.core.http import PIXEL_GIF, client_ip
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import scanners, tokens
@@ -33,7 +32,6 @@ logger = logging.getLogger(__name__)
 # A token can be replayed at will: beyond this many hits per message a minute, the pixel and
 # the redirect still answer but record nothing, so no one can flood the event table.
 HITS_PER_MESSAGE_PER_MINUTE = 20
-PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = "no-store, no-cache, must-revalidate, max-age=0"
 
 
@@ -62,7 +60,7 @@ def open_pixel(request, token: str):
         except DatabaseError as exc:
             logger.error("open of message %s not recorded: %s", message_pk, type(exc).__name__)
             status = 503
-    response = HttpResponse(PIXEL, content_type="image/gif", status=status)
+    response = HttpResponse(PIXEL_GIF, content_type="image/gif", status=status)
     if status == 503:
         response["Retry-After"] = "30"
     response["Cache-Control"] = NO_STORE

@@ -195,7 +195,7 @@ class Site(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        from .sources import origin_of
+        from leadmill.core.http import origin_of
 
         normalised = origin_of(self.origin.strip())
         if not normalised or normalised != self.origin.strip().rstrip("/").lower():

@@ -104,17 +104,6 @@ def host_of(url: str) -> str:
     return host.removeprefix("www.")
 
 
-def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of ``url`` in lower case, or "" when it has none."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return ""
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return ""
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 def campaign_params(url: str) -> dict[str, str]:
     """The ``utm_*`` parameters and ad click ids in the query string of ``url``."""
     if "?" not in url:

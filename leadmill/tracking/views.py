@@ -7,15 +7,18 @@ No session, no CSRF token: the Origin check and the rate limit guard them.
 
 from __future__ import annotations
 
-import base64
+import dataclasses
+import functools
 import json
 import logging
-from functools import cache
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.http.cookie import parse_cookie
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -23,34 +26,27 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from leadmill.core.errors import ValidationFailed
-from leadmill.core.http import client_ip_of
+from leadmill.core.http import (
+    PIXEL_GIF,
+    client_ip_of,
+    cors_allow,
+    origin_of,
+    own_origins,
+    request_origin,
+)
 from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import bytes_decode
 
 from . import services
-from .schemas import BatchInvalid, events_parse, visitor_id_valid
+from .schemas import BatchInvalid, EventIn, events_decode, events_parse, visitor_id_valid
 from .selectors import site_origins
-from .sources import UTM_PARAMS, host_of, origin_of
+from .sources import UTM_PARAMS, host_of
 
 logger = logging.getLogger(__name__)
 
 COLLECT_CONTENT_TYPES = {"application/json", "text/plain"}  # text/plain: sendBeacon without a preflight
 VISITOR_COOKIE = "lm_vid"
-PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 SCRIPT_PATH = Path(__file__).resolve().parent / "static" / "tracking" / "lm.js"
-
-
-def own_origins(request) -> set[str]:
-    return {origin_of(settings.BASE_URL), f"{request.scheme}://{request.get_host()}".lower()}
-
-
-def request_origin(meta: dict) -> str:
-    """The Origin header, or the origin of the Referer when a browser sent no Origin (from a
-    request's ``META`` or a WSGI environ)."""
-    origin = meta.get("HTTP_ORIGIN", "")
-    if origin and origin != "null":
-        return origin.rstrip("/").lower()
-    return origin_of(meta.get("HTTP_REFERER", ""))
 
 
 def _error(status: int, code: str, message: str, *, errors=None, headers=None) -> JsonResponse:
@@ -63,17 +59,11 @@ def _error(status: int, code: str, message: str, *, errors=None, headers=None) -
     return response
 
 
-def cors_headers(origin: str) -> list[tuple[str, str]]:
-    """The CORS headers of an answer to an allowed ``origin`` (also the fast path's, tracking/wsgi.py)."""
-    return [("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Methods", "POST, OPTIONS"),
-            ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "600"), ("Vary", "Origin")]
+CORS_METHODS = "POST, OPTIONS"
 
 
 def _cors(response: HttpResponse, origin: str, allowed: set[str] | frozenset[str]) -> HttpResponse:
-    if origin and origin in allowed:
-        for name, value in cors_headers(origin):
-            response[name] = value
-    return response
+    return cors_allow(response, origin=origin, allowed=allowed, methods=CORS_METHODS)
 
 
 def rate_limited(meta: dict) -> int | None:
@@ -86,15 +76,77 @@ def rate_limited(meta: dict) -> int | None:
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admitted:
+    """A batch :func:`collect_admit` lets in: its events (the cookie's visitor on those that
+    name none), their context, and the allowed origin it came from."""
+
+    events: list[EventIn]
+    meta: services.CollectMeta
+    origin: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Refused:
+    """Why :func:`collect_admit` keeps a batch out: the answer's status, stable code and
+    message; ``cors``: the origin is allowed, so the answer carries its CORS headers."""
+
+    status: int
+    code: str
+    message: str
+    errors: list | None = None
+    retry_after: int | None = None
+    cors: bool = False
+
+
+def collect_admit(meta: Mapping[str, Any], *, body: bytes, own: frozenset[str]) -> Admitted | Refused:
+    """The one admission of a ``POST /t/collect`` batch, for the view and the fast path
+    (tracking/wsgi.py) alike: the content type, the origin (``own``: Leadmill's own origins,
+    and the tracked sites), the size, the batch itself (:func:`.schemas.events_decode`, and
+    :func:`.schemas.events_parse` for what it cannot judge, with the errors), then the rate
+    limit. ``meta``: the request's ``META`` or the WSGI environ."""
+    content_type = meta.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+    if content_type not in COLLECT_CONTENT_TYPES:
+        return Refused(415, "unsupported_media_type", _("Send the events as application/json (or text/plain holding JSON)."))
+    origin = request_origin(meta)
+    allowed = own | site_origins()
+    if not origin or origin not in allowed:
+        return Refused(403, "origin_not_allowed", _("This site may not send events; add its origin to the tracked sites."))
+    max_bytes = settings.LEADMILL_TRACKING_MAX_BODY_BYTES
+    if len(body) > max_bytes:
+        return Refused(413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes})
+    max_events, now = settings.LEADMILL_TRACKING_MAX_EVENTS, timezone.now()
+    batch = events_decode(body, max_events=max_events, now=now)
+    if batch is None:  # an error, or an odd batch: the full parser judges it
+        try:
+            batch = events_parse(json.loads(bytes_decode(body)), max_events=max_events, now=now)
+        except ValidationFailed as exc:  # not UTF-8: the one input edge says where
+            return Refused(400, "malformed", exc.message, cors=True)
+        except (ValueError, RecursionError):
+            return Refused(400, "malformed", _("The body is not valid JSON."), cors=True)
+        except BatchInvalid as exc:
+            return Refused(400, "invalid", exc.message, errors=exc.errors, cors=True)
+    if VISITOR_COOKIE in (cookies := meta.get("HTTP_COOKIE", "")):
+        batch = with_cookie_visitor(batch, parse_cookie(cookies).get(VISITOR_COOKIE, ""))
+    if retry_after := rate_limited(meta):
+        return Refused(429, "rate_limited", _("Too many events. Please slow down."), retry_after=retry_after, cors=True)
+    collect_meta = services.CollectMeta(user_agent=meta.get("HTTP_USER_AGENT", "")[:1000], own_hosts=_hosts(allowed))
+    return Admitted(batch, collect_meta, origin)
+
+
+@functools.lru_cache(maxsize=64)
+def _hosts(origins: frozenset[str]) -> frozenset[str]:
+    return frozenset(host_of(origin) for origin in origins)
+
+
 @csrf_exempt
 @never_cache
 def collect(request):
     """``POST /t/collect``: a JSON array of events from the tracker. 204 when stored."""
-    origin = request_origin(request.META)
-    allowed = own_origins(request) | site_origins()
+    own = own_origins(request)
     if request.method == "OPTIONS":
-        status = 204 if origin in allowed else 403
-        return _cors(HttpResponse(status=status), origin, allowed)
+        origin, allowed = request_origin(request.META), own | site_origins()
+        return _cors(HttpResponse(status=204 if origin in allowed else 403), origin, allowed)
     if request.method != "POST":
         response = _error(405, "method_not_allowed", _("Send events with POST."))
         response["Allow"] = "POST, OPTIONS"
@@ -103,29 +155,15 @@ def collect(request):
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) > max_bytes:
         return _error(413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes})
-    if request.content_type not in COLLECT_CONTENT_TYPES:
-        return _error(415, "unsupported_media_type", _("Send the events as application/json (or text/plain holding JSON)."))
-    if origin not in allowed:
-        return _error(403, "origin_not_allowed", _("This site may not send events; add its origin to the tracked sites."))
-    body = request.read(max_bytes + 1)
-    if len(body) > max_bytes:
-        return _error(413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes})
-    try:
-        payload = json.loads(bytes_decode(body))
-    except ValidationFailed as exc:  # not UTF-8: the one input edge says where
-        return _cors(_error(400, "malformed", exc.message), origin, allowed)
-    except (ValueError, RecursionError):
-        return _cors(_error(400, "malformed", _("The body is not valid JSON.")), origin, allowed)
-    try:
-        batch = events_parse(payload, max_events=settings.LEADMILL_TRACKING_MAX_EVENTS, now=timezone.now())
-    except BatchInvalid as exc:
-        return _cors(_error(400, "invalid", exc.message, errors=exc.errors), origin, allowed)
-    batch = with_cookie_visitor(batch, request.COOKIES.get(VISITOR_COOKIE, ""))
-    if retry_after := rate_limited(request.META):
-        return _cors(_error(429, "rate_limited", _("Too many events. Please slow down."),
-                            headers={"Retry-After": str(retry_after)}), origin, allowed)
-    services.events_ingest(events=batch, meta=_meta(request, allowed))
-    return _cors(HttpResponse(status=204), origin, allowed)
+    admission = collect_admit(request.META, body=request.read(max_bytes + 1), own=own)
+    if isinstance(admission, Refused):
+        headers = {"Retry-After": str(admission.retry_after)} if admission.retry_after else None
+        response = _error(admission.status, admission.code, admission.message, errors=admission.errors, headers=headers)
+        if admission.cors:
+            response = _cors(response, request_origin(request.META), own | site_origins())
+        return response
+    services.events_ingest(events=admission.events, meta=admission.meta)
+    return _cors(HttpResponse(status=204), admission.origin, {admission.origin})
 
 
 def with_cookie_visitor(batch: list, cookie_visitor: str) -> list:
@@ -136,15 +174,12 @@ def with_cookie_visitor(batch: list, cookie_visitor: str) -> list:
     return [event if event.visitor_id else msgspec.structs.replace(event, visitor_id=cookie_visitor) for event in batch]
 
 
-def _meta(request, allowed: set[str] | frozenset[str]) -> services.CollectMeta:
-    return services.CollectMeta(
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000],
-        own_hosts=frozenset(host_of(origin) for origin in allowed),
-    )
+def _meta(request, allowed: frozenset[str]) -> services.CollectMeta:
+    return services.CollectMeta(user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000], own_hosts=_hosts(allowed))
 
 
 def _gif(status: int = 200) -> HttpResponse:
-    response = HttpResponse(PIXEL, content_type="image/gif", status=status)
+    response = HttpResponse(PIXEL_GIF, content_type="image/gif", status=status)
     response["Cache-Control"] = "no-store, max-age=0"
     return response
 
@@ -177,7 +212,7 @@ def pixel(request):
     return _gif()
 
 
-@cache
+@functools.cache
 def _script() -> bytes:
     return SCRIPT_PATH.read_bytes()
 

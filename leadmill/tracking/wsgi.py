@@ -3,15 +3,15 @@ docs/adr/0010-collect-fast-path.md).
 
 The collect endpoint is the busiest public path. Two layers serve it:
 
-- :class:`FastCollect` takes the common case, a well-formed batch from an allowed origin
-  under the rate limit, straight from the WSGI environ: no request, middleware or response
-  objects, and the batch decoded by :func:`.schemas.events_decode`. It stores it with the
-  same :func:`.services.events_ingest` and answers 204 with the headers the view's 204
-  would carry. It sends no request signals: it gives its one database connection the care
-  their receivers give (:func:`_connection_before`, :func:`_connection_after`).
-- Everything else (an error of any kind, a preflight, another method, an odd but valid
-  batch) goes, body untouched, to :class:`CollectHandler`: the collect view behind
-  :data:`leadmill.core.wsgi.LEAN_MIDDLEWARE`, so every error answer is the view's own.
+- :class:`FastCollect` takes every batch the view's own admission lets in
+  (:func:`.views.collect_admit`: the same checks, in the same order) straight from the WSGI
+  environ: no request, middleware or response objects. It stores it with the same
+  :func:`.services.events_ingest` and answers 204 with the headers the view's 204 would
+  carry. It sends no request signals: it gives its one database connection the care their
+  receivers give (:func:`_connection_before`, :func:`_connection_after`).
+- Everything else (a refused batch, a preflight, another method) goes, body untouched, to
+  :class:`CollectHandler`: the collect view behind the lean middleware, so every error
+  answer is the view's own.
 """
 
 from __future__ import annotations
@@ -29,18 +29,14 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpResponse
-from django.http.cookie import parse_cookie
 from django.middleware.security import SecurityMiddleware
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from leadmill.core.http import base_origin, cors_headers
 from leadmill.core.wsgi import LeanHandler, LeanRoute
 
 from . import services, views
-from .schemas import events_decode
-from .selectors import site_origins
-from .sources import host_of, origin_of
 
 logger = logging.getLogger(__name__)
 
@@ -101,16 +97,6 @@ def _host(facts: tuple[tuple[str, str | None], ...]) -> _Host | None:
     return _Host(own_origin, tuple(response.items()))
 
 
-@functools.lru_cache(maxsize=16)
-def _base_origin(base_url: str) -> str:
-    return origin_of(base_url)
-
-
-@functools.lru_cache(maxsize=64)
-def _own_hosts(origins: frozenset[str]) -> frozenset[str]:
-    return frozenset(host_of(origin) for origin in origins)
-
-
 def fast_collect_caches_clear() -> None:
     """Forget what the fast path worked out of the settings (tests change them)."""
     _host.cache_clear()
@@ -126,6 +112,10 @@ def _connection_before() -> None:
     A connection this thread used without error less than :data:`RECENTLY_USED_S` ago is
     taken as healthy: the ``SELECT 1`` of Django's health check (``CONN_HEALTH_CHECKS``) was
     a fourth of the statements of a batch. After a pause the check runs as usual.
+
+    The one place Leadmill sets Django's internal ``health_check_done`` (Django has no
+    public way to skip the check for a connection just used); its behaviour is pinned by
+    ``tracking/tests/test_wsgi_connection.py``.
     """
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.in_atomic_block:  # a test's transaction: as the test client, leave it be
@@ -191,26 +181,15 @@ class FastCollect:
 
     @staticmethod
     def _accepted(environ: dict, body: bytes):
-        """``(events, meta, response headers)`` of a batch the fast path may store, or ``None``."""
-        content_type = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
-        if content_type not in views.COLLECT_CONTENT_TYPES:
-            return None
-        origin = views.request_origin(environ)
+        """``(events, meta, response headers)`` of a batch the fast path may store, or ``None``:
+        the view's own admission (:func:`.views.collect_admit`), with the host worked out once."""
         host = _host(tuple((key, environ.get(key)) for key in _host_keys()))
-        sites = site_origins()
-        base = _base_origin(settings.BASE_URL)
-        if host is None or not origin or origin not in sites and origin not in (base, host.own_origin):
+        if host is None:
             return None
-        events = events_decode(body, max_events=settings.LEADMILL_TRACKING_MAX_EVENTS, now=timezone.now())
-        if events is None:
-            return None
-        if views.VISITOR_COOKIE in environ.get("HTTP_COOKIE", ""):
-            events = views.with_cookie_visitor(events, parse_cookie(environ["HTTP_COOKIE"]).get(views.VISITOR_COOKIE, ""))
-        if views.rate_limited(environ):
-            return None  # the view counts this batch again and answers 429
-        meta = services.CollectMeta(user_agent=environ.get("HTTP_USER_AGENT", "")[:1000],
-                                    own_hosts=_own_hosts(sites | {base, host.own_origin}))
-        return events, meta, [*host.headers, *views.cors_headers(origin)]
+        admission = views.collect_admit(environ, body=body, own=frozenset((base_origin(), host.own_origin)))
+        if isinstance(admission, views.Refused):
+            return None  # the view admits it again and answers (a 429 counts the batch twice)
+        return admission.events, admission.meta, [*host.headers, *cors_headers(admission.origin, methods=views.CORS_METHODS)]
 
 
 def collect_route() -> LeanRoute:

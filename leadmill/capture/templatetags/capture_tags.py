@@ -12,9 +12,10 @@ from django import template
 from django.conf import settings
 from django.utils.html import strip_tags
 
+from leadmill.tracking.sources import UTM_PARAMS
+
 register = template.Library()
 
-UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 _MAX_VALUE_LENGTH = 500
 
 
@@ -56,7 +57,7 @@ def lead_form_context_fields(context, lead_form) -> list[tuple[str, str]]:
     request = context.get("request")
     posted = _posted_values(lead_form)
     if posted is not None:
-        pairs = [(name, posted.get(name, "")) for name in ("_url", "_referrer", *UTM_FIELDS)]
+        pairs = [(name, posted.get(name, "")) for name in ("_url", "_referrer", *UTM_PARAMS)]
         return [(name, str(value)[:_MAX_VALUE_LENGTH]) for name, value in pairs if value]
     if request is None:
         return []
@@ -66,7 +67,7 @@ def lead_form_context_fields(context, lead_form) -> list[tuple[str, str]]:
     else:
         page_url = request.build_absolute_uri()
     pairs = [("_url", page_url), ("_referrer", referrer)]
-    pairs += [(name, request.GET.get(name, "")) for name in UTM_FIELDS]
+    pairs += [(name, request.GET.get(name, "")) for name in UTM_PARAMS]
     return [(name, value[:_MAX_VALUE_LENGTH]) for name, value in pairs if value]
 
 

@@ -140,7 +140,7 @@ def test_the_form_carries_the_page_and_its_source_into_the_post(client, ebook_pa
     assert hidden["_url"] == "http://testserver/ebook/?utm_source=instagram&utm_medium=social"
     assert hidden["_referrer"] == "https://l.instagram.com/"
     assert (hidden["utm_source"], hidden["utm_medium"]) == ("instagram", "social")
-    assert 0 <= tokens.render_token_age(hidden["_rt"], form_id=form.pk) < 5
+    assert 0 <= tokens.render_token_read(hidden["_rt"], form_id=form.pk).age < 5
 
 
 def test_the_page_with_its_own_css_and_js_weighs_under_100_kb(client, ebook_page):
@@ -309,7 +309,7 @@ def test_the_embed_answers_the_form_html_with_the_texts_its_script_needs(client)
     assert response["Access-Control-Allow-Origin"] == "https://partner.example"
     assert body["action"] == "http://testserver/f/newsletter/"
     assert elements.find("input", name="_rt")[0]["value"] == body["render_token"]
-    assert tokens.render_token_age(body["render_token"], form_id=form.pk) is not None
+    assert tokens.render_token_read(body["render_token"], form_id=form.pk) is not None
     assert elements.find("input", name="_url")[0]["value"] == "https://partner.example/blog/?utm_source=newsletter"
     assert elements.find("input", name="_page") == []
     form_tag = elements.find("form")[0]

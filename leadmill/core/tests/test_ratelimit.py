@@ -1,7 +1,12 @@
 import pytest
 
 from leadmill.core.models import RateCounter
-from leadmill.core.ratelimit import rate_counters_prune, rate_limit_hit
+from leadmill.core.ratelimit import (
+    _in_redis,
+    rate_counters_prune,
+    rate_limit_hit,
+    rate_limits_in_memory_clear,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -29,22 +34,34 @@ def test_keys_are_counted_apart():
 def test_redis_counts_when_configured(settings):
     import redis
 
+    url = "redis://127.0.0.1:6379/15"
     try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/15").ping()
+        redis.Redis.from_url(url).ping()
     except redis.ConnectionError:
         pytest.skip("no Redis server on 127.0.0.1:6379")
-    settings.REDIS_URL = "redis://127.0.0.1:6379/15"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:6379/15", "KEY_PREFIX": "leadmill-test"}}
-    from django.core.cache import caches
+    settings.REDIS_URL = url
+    store = _in_redis(url).storage
+    store.reset()
 
-    caches["default"].clear()
+    results = [rate_limit_hit(key="ip:redis", limit=1, window_s=60) for _ in range(2)]
 
-    results = [rate_limit_hit(key="ip:redis", limit=1, window_s=60, now=500.0) for _ in range(2)]
-
-    assert results == [None, 41]
+    assert results[0] is None
+    assert 1 <= results[1] <= 61  # the seconds left in the window
+    assert redis.Redis.from_url(url).keys("leadmill-rl*")
     assert not RateCounter.objects.exists()
-    caches["default"].clear()
+    store.reset()
+
+
+def test_without_redis_a_per_process_limit_is_counted_in_memory():
+    rate_limits_in_memory_clear()
+
+    results = [rate_limit_hit(key="collect:x", limit=2, window_s=60, shared=False) for _ in range(3)]
+
+    assert results[:2] == [None, None]
+    assert 1 <= results[2] <= 61
+    assert not RateCounter.objects.exists()
+    rate_limits_in_memory_clear()
+    assert rate_limit_hit(key="collect:x", limit=2, window_s=60, shared=False) is None
 
 
 def test_old_windows_are_pruned():

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
 
+from leadmill.core.http import PIXEL_GIF
 from leadmill.core.tests.wsgi_client import wsgi_call
 
 from ..models import Event
-from ..views import PIXEL
 
 pytestmark = pytest.mark.django_db
 
@@ -149,4 +149,4 @@ def test_any_pixel_request_gets_a_gif_and_never_a_5xx(generous_limits, page, par
 
     event(f"answered {status}")
     assert int(status.split()[0]) < 500, (status, query)
-    assert (headers["Content-Type"], content) == ("image/gif", PIXEL)
+    assert (headers["Content-Type"], content) == ("image/gif", PIXEL_GIF)

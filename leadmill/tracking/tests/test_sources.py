@@ -2,12 +2,13 @@
 
 import pytest
 
+from leadmill.core.http import origin_of
+
 from ..sources import (
     Source,
     campaign_params,
     classify,
     host_of,
-    origin_of,
     source_canonical,
     source_of,
 )

@@ -49,16 +49,31 @@ def test_a_listed_site_gets_its_cors_headers_from_the_fast_path():
     assert Event.objects.get().url == "https://www.example.com/p"
 
 
-def test_a_valid_batch_the_fast_path_does_not_take_is_stored_by_the_view(monkeypatch):
+def test_a_valid_batch_only_the_full_parser_takes_is_stored_by_the_fast_path_too(monkeypatch):
+    # Given a batch the quick decoder leaves to the full parser (nulls where it wants text)
     handled = []
     monkeypatch.setattr(CollectHandler, "__call__", spy(CollectHandler.__call__, handled))
     body = json.dumps([{"type": "page_view", "url": "http://testserver/offer", "name": None, "properties": None}]).encode()
 
+    # When it is posted
     status, _headers, _content = call("/t/collect", body)
 
+    # Then the one admission (views.collect_admit) takes it on the fast path: the view never runs
     assert status == "204 No Content"
-    assert handled == ["/t/collect"]
+    assert handled == []
     assert (Event.objects.get().name, Event.objects.get().properties) == ("", {})
+
+
+def test_a_batch_the_admission_refuses_is_answered_by_the_view(monkeypatch):
+    handled = []
+    monkeypatch.setattr(CollectHandler, "__call__", spy(CollectHandler.__call__, handled))
+    body = json.dumps([{"type": "page_view", "url": "https://elsewhere.example/p"}]).encode()
+
+    status, _headers, content = call("/t/collect", body, origin="https://elsewhere.example")
+
+    assert (status, json.loads(content)["code"]) == ("403 Forbidden", "origin_not_allowed")
+    assert handled == ["/t/collect"]
+    assert not Event.objects.exists()
 
 
 def test_a_host_django_refuses_is_refused_and_nothing_is_stored():
