@@ -9,10 +9,8 @@ class NurtureConfig(AppConfig):
 
     def ready(self):
         from leadmill.core import registry
-        from leadmill.core.log_redaction import secret_urls_register
 
         from . import handlers, selectors
 
         handlers.subscribe_all()
         registry.register_timeline(selectors.enrollment_timeline)
-        secret_urls_register("nurture:open", "nurture:click", "nurture:unsubscribe", "nurture:preferences")

@@ -10,11 +10,12 @@ import datetime as dt
 import logging
 
 from leadmill.contacts.models import Contact
+from leadmill.messaging.models import Message
 from leadmill.scoring.models import ContactScore
 from leadmill.scoring.selectors import engagement_now
 from leadmill.tracking.models import Event, EventType
 
-from .models import Enrollment, Message, Segment
+from .models import Enrollment, Segment
 from .plans import Plan
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,9 @@ from django.utils.translation import gettext as _
 
 from leadmill.capture.models import Form
 from leadmill.consent.models import Purpose
+from leadmill.messaging.models import EmailTemplate
 
-from .models import EmailTemplate, Segment, Sequence
+from .models import Segment, Sequence
 
 SEQUENCE_NAME = "E-book follow-up"
 

@@ -29,9 +29,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from leadmill.contacts.models import Contact
+from leadmill.messaging.models import Message
 
 from . import actions
-from .models import Enrollment, Message, Sequence
+from .models import Enrollment, Sequence
 from .plans import sequence_plan
 from .reasons import Reason
 from .walker import SAVED_FIELDS, Walker
@@ -215,7 +216,7 @@ def enrollments_advance(*, now: dt.datetime | None = None, limit: int = 500) -> 
 
 
 def _batch_advance(*, now: dt.datetime, size: int) -> Walker:
-    from .sending import messages_queue_bulk
+    from leadmill.messaging.services import messages_queue_bulk
 
     with transaction.atomic():
         due = Enrollment.objects.filter(

@@ -10,8 +10,9 @@ from leadmill.contacts.identity import email_normalise
 from leadmill.contacts.models import Contact, LifecycleStage
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.registry import TimelineEntry
+from leadmill.messaging.models import Message
 
-from .models import Enrollment, Message, Sequence
+from .models import Enrollment, Sequence
 
 TIMELINE_ROWS = 100
 

@@ -17,9 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadmill.consent.selectors import may_receive_marketing_email
+from leadmill.messaging.models import EmailTemplate
 
 from .engine import enrollment_exit, enrollment_start, enrollments_start_bulk
-from .models import EmailTemplate, Enrollment, Segment, Sequence
+from .models import Enrollment, Segment, Sequence
 from .plans import sequence_plan
 from .reasons import Reason
 

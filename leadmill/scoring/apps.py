@@ -11,6 +11,7 @@ class ScoringConfig(AppConfig):
         from leadmill.capture.events import LeadCaptured
         from leadmill.contacts.events import ContactsMerged, ContactUpdated
         from leadmill.core import events
+        from leadmill.messaging.events import MessageClicked
         from leadmill.tracking.events import (
             ContactEventRecorded,
             ContactEventsIngested,
@@ -25,3 +26,4 @@ class ScoringConfig(AppConfig):
         events.subscribe(ContactsMerged, handlers.rescore_merged_contact)
         events.subscribe(ContactEventRecorded, handlers.score_recorded_event)
         events.subscribe(ContactEventsIngested, handlers.score_ingested_events)
+        events.subscribe(MessageClicked, handlers.rescore_after_scanner_burst)

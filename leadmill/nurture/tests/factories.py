@@ -1,5 +1,5 @@
 """Factories for nurture tests (and for other apps' tests that need a segment, a template, a
-sequence, an enrollment or a marketing message)."""
+sequence or an enrollment; email templates and messages come from messaging's)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import factory
 from django.utils import timezone
 
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.messaging.tests.factories import EmailTemplateFactory, MessageFactory  # noqa: F401 -- nurture tests use them
 
-from ..models import EmailTemplate, Enrollment, Message, Segment, SegmentMember, Sequence
+from ..models import Enrollment, Segment, SegmentMember, Sequence
 
 
 class SegmentFactory(factory.django.DjangoModelFactory):
@@ -43,15 +44,6 @@ class StaticSegmentFactory(SegmentFactory):
             )
 
 
-class EmailTemplateFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = EmailTemplate
-
-    name = factory.Sequence(lambda n: f"Email {n}")
-    subject = 'Your guide, {{ first_name|default:"there" }}'
-    body = '<p>Hi {{ first_name|default:"there" }},</p><p><a href="https://example.com/guide">Read the guide</a></p>'
-
-
 class SequenceFactory(factory.django.DjangoModelFactory):
     """An active manual sequence; pass ``steps=[("send_email", {...}), ...]`` as StreamField data."""
 
@@ -70,13 +62,3 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     enrolled_at = factory.LazyFunction(timezone.now)
     next_run_at = factory.LazyAttribute(lambda enrollment: enrollment.enrolled_at)
-
-
-class MessageFactory(factory.django.DjangoModelFactory):
-    """A queued marketing email."""
-
-    class Meta:
-        model = Message
-
-    contact = factory.SubFactory(ContactFactory)
-    template = factory.SubFactory(EmailTemplateFactory)

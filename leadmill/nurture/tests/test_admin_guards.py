@@ -7,9 +7,10 @@ import pytest
 from django.urls import reverse
 
 from leadmill.consent.tests.factories import PurposeFactory
+from leadmill.messaging.models import EmailTemplate
 
 from ..admin_sequences import ENROL_URL_NAME
-from ..models import Broadcast, EmailTemplate, Enrollment, Segment, Sequence
+from ..models import Broadcast, Enrollment, Segment, Sequence
 from .engine_factories import sequence_with, step
 from .factories import EmailTemplateFactory, SegmentFactory
 from .test_engine_admin import editor_post

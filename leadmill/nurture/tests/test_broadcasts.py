@@ -10,11 +10,12 @@ from django.utils import timezone
 
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.errors import ValidationFailed
+from leadmill.messaging.models import Message
+from leadmill.messaging.sending import messages_send_due
 
 from .. import broadcasts
 from ..admin_broadcasts import SEND_URL_NAME
-from ..models import Broadcast, Message
-from ..sending import messages_send_due
+from ..models import Broadcast
 from .engine_factories import subscribed_contact
 from .factories import EmailTemplateFactory, StaticSegmentFactory
 

@@ -11,9 +11,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from leadmill.messaging.models import Message
+
 from .. import broadcasts
 from ..admin_broadcasts import SEND_URL_NAME
-from ..models import Broadcast, Message, Segment
+from ..models import Broadcast, Segment
 from ..runner import nurture_pass
 from .engine_factories import subscribed_contact
 from .factories import EmailTemplateFactory, SegmentFactory, StaticSegmentFactory

@@ -4,10 +4,11 @@ import pytest
 
 from leadmill.capture.demo import demo_seed
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.messaging.models import EmailTemplate
 
 from ..demo import SEQUENCE_NAME, nurture_demo_seed
 from ..engine import enrollment_start
-from ..models import EmailTemplate, Segment, Sequence
+from ..models import Segment, Sequence
 from ..segments import definition_errors, segment_count
 
 pytestmark = pytest.mark.django_db

@@ -8,11 +8,12 @@ import pytest
 from leadmill.consent.tests.factories import SuppressionFactory, consent_give
 from leadmill.contacts.models import LifecycleStage, StageChange
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.messaging.models import Message
 from leadmill.scoring.models import ScoreAdjustment
 from leadmill.tracking.models import Event
 
 from .. import engine, walker
-from ..models import Enrollment, Message, Sequence
+from ..models import Enrollment, Sequence
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory, StaticSegmentFactory
 
@@ -322,7 +323,7 @@ def test_a_crash_while_queueing_rolls_the_whole_batch_back():
 
     with (
         mock.patch(
-            "leadmill.nurture.sending.messages_queue_bulk", side_effect=RuntimeError("killed")
+            "leadmill.messaging.services.messages_queue_bulk", side_effect=RuntimeError("killed")
         ),
         pytest.raises(RuntimeError),
     ):

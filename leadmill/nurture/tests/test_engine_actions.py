@@ -9,9 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from leadmill.contacts.tests.factories import UserFactory
+from leadmill.messaging.models import Message
 
 from .. import engine
-from ..models import Enrollment, Message
+from ..models import Enrollment
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory
 
