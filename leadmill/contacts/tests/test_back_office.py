@@ -33,7 +33,7 @@ def staff(client, django_user_model):
     return client
 
 
-def test_the_main_menu_offers_leads_duplicates_capture_and_the_outbox(staff):
+def test_the_main_menu_offers_leads_duplicates_capture_and_the_email_log(staff):
     response = staff.get(reverse("wagtailadmin_home"))
 
     assert response.status_code == 200
@@ -46,7 +46,7 @@ def test_the_main_menu_offers_leads_duplicates_capture_and_the_outbox(staff):
         "Forms",
         "Calls to action",
         "Submissions",
-        "Email outbox",
+        "Email log",
         "Consent purposes",
         "Lead custom fields",
     ):

@@ -74,7 +74,7 @@ def test_members_are_queued_in_chunks_and_a_crash_part_way_resumes_without_dupli
     members = [subscribed_contact() for _ in range(5)]
     broadcast = broadcast_to(members, status=Broadcast.Status.SENDING, send_at=NOW)
     Message.objects.create(
-        contact=members[2], template=broadcast.template, broadcast=broadcast
+        contact=members[2], template=broadcast.template, broadcast_id=broadcast.pk
     )  # before the crash
 
     with mock.patch.object(broadcasts, "QUEUE_CHUNK", 2):
@@ -123,7 +123,7 @@ def test_the_listing_shows_each_broadcasts_counts(admin_client):
         Message.objects.create(
             contact=ContactFactory(),
             template=template,
-            broadcast=broadcast,
+            broadcast_id=broadcast.pk,
             status=status,
             opened_at=NOW if opened else None,
         )

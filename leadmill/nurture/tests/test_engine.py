@@ -433,7 +433,7 @@ def test_leaving_a_sequence_cancels_its_emails_not_sent_yet():
 
     enrollment = enrol(sequence, ContactFactory())
     Message.objects.create(
-        contact_id=enrollment.contact_id, template=other.template, enrollment=enrollment
+        contact_id=enrollment.contact_id, template=other.template, enrollment_id=enrollment.pk
     )
     assert (
         engine.enrollment_exit(
