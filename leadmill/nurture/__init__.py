@@ -1,7 +1,7 @@
-"""Nurture: segments, email templates, sequences and their enrollments, broadcasts, and the
-marketing email they send (with open/click tracking and one-click unsubscribe).
+"""Nurture: segments, sequences and their enrollments, and broadcasts.
 
 Sits above scoring in the layers: it reads contacts, consent, tracking events and scores,
-and records opens and clicks as tracking events. What must happen to its right (webhooks to
-a CRM, analytics counts) goes through the event bus.
+and queues its email through messaging (which renders, sends, tracks opens and clicks and
+handles unsubscribes). What must happen to its right (webhooks to a CRM, analytics counts)
+goes through the event bus.
 """
