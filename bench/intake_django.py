@@ -36,19 +36,14 @@ WELCOME = """
 
 
 def _email_template_model():
-    """Email templates live in ``messaging`` once issue 13's split lands; in ``nurture`` before."""
-    try:
-        from leadmill.messaging.models import EmailTemplate
-    except ImportError:
-        from leadmill.nurture.models import EmailTemplate
+    from leadmill.messaging.models import EmailTemplate
+
     return EmailTemplate
 
 
 def _message_model():
-    try:
-        from leadmill.messaging.models import Message
-    except ImportError:
-        from leadmill.nurture.models import Message
+    from leadmill.messaging.models import Message
+
     return Message
 
 

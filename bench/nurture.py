@@ -170,7 +170,8 @@ def generate(engine: str, contacts: int) -> dict:
     from django.utils import timezone
 
     from leadmill.consent.services import purpose_ensure
-    from leadmill.nurture.models import EmailTemplate, Sequence
+    from leadmill.messaging.models import EmailTemplate
+    from leadmill.nurture.models import Sequence
 
     now = timezone.now()
     purpose = purpose_ensure(key="newsletter", name="Newsletter", text="Send me guides.", is_email_marketing=True)
@@ -243,8 +244,8 @@ def plain_loop(contacts: int, template, port: int, sink: Sink) -> float:
     from django.core.mail import get_connection
 
     from leadmill.contacts.models import Contact
-    from leadmill.nurture.emails import email_message_build
-    from leadmill.nurture.models import Message
+    from leadmill.messaging.emails import email_message_build
+    from leadmill.messaging.models import Message
 
     sink.reset()
     started = time.perf_counter()
@@ -270,8 +271,8 @@ def plain_loop(contacts: int, template, port: int, sink: Sink) -> float:
 def engine_run(contacts: int, port: int, sink: Sink) -> dict:
     from django.test import override_settings
 
+    from leadmill.messaging.sending import messages_send_due
     from leadmill.nurture.engine import enrollments_advance
-    from leadmill.nurture.sending import messages_send_due
 
     sink.reset()
     sampler = RssSampler()

@@ -2,7 +2,7 @@
 
 The apps form layers, lowest first::
 
-    core <- contacts <- consent <- messaging <- tracking <- capture <- scoring
+    core <- contacts <- consent <- tracking <- messaging <- capture <- scoring
          <- segments <- nurture <- sales <- analytics <- integrations <- privacy <- api
 
 An app imports only from apps to its left (import-linter checks it in CI). What must flow

@@ -10,7 +10,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("leadmill.capture.urls")),
     path("t/", include("leadmill.tracking.urls")),
-    path("e/", include("leadmill.nurture.urls")),
+    path("e/", include("leadmill.messaging.urls")),
     path("api/", include("leadmill.api.urls")),
     path("anymail/", include("anymail.urls")),  # ESP bounce/complaint webhooks
     path("admin/", include(wagtailadmin_urls)),

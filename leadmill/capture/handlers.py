@@ -32,6 +32,8 @@ def deliver_offer_email(event: LeadCaptured) -> None:
             subject=offer.email_subject or _("Your %(offer)s") % {"offer": offer.name},
             html=render_to_string("capture/email/offer.html", context),
             text=render_to_string("capture/email/offer.txt", context),
+            category="offer delivery",
+            contact_id=submission.contact_id,
         )
     except Exception:
         services.offer_email_release(submission_id=submission.pk)

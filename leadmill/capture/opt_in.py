@@ -81,6 +81,8 @@ def opt_in_request_send(*, submission_id: int) -> bool:
             subject=_("Please confirm your subscription"),
             html=render_to_string("capture/email/double_opt_in.html", context),
             text=render_to_string("capture/email/double_opt_in.txt", context),
+            category="double opt-in",
+            contact_id=contact.pk,
         )
     except Exception:
         Submission.objects.filter(pk=submission.pk).update(opt_in_emailed_at=None)

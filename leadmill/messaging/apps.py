@@ -8,6 +8,12 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self):
+        from leadmill.core.log_redaction import secret_urls_register
+
+        # The signed tokens in these addresses act for the person: never logged.
+        secret_urls_register(
+            "messaging:open", "messaging:click", "messaging:unsubscribe", "messaging:preferences"
+        )
         # A third-party signal, not a model signal: the ESP's bounce and complaint webhooks.
         from anymail.signals import tracking
 

@@ -13,9 +13,15 @@ import logging
 from typing import Any
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
+from django.db import transaction
+from django.utils import timezone
 
 from leadmill.consent.models import Suppression
 from leadmill.consent.services import suppression_add
+from leadmill.core import events
+
+from .events import MessageBounced, MessageComplained
+from .models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +75,18 @@ def tracking_event_received(
 ) -> None:
     """Receiver of ``anymail.signals.tracking``: suppress hard bounces and complaints.
 
-    Idempotent (ESPs retry webhooks): a listed address stays listed with its first reason.
+    Idempotent (ESPs retry webhooks): a listed address stays listed with its first reason,
+    and the :class:`~.events.MessageBounced` / :class:`~.events.MessageComplained` fact is
+    published when the address is listed, once.
     """
     reason = suppression_reason(event, esp_name=esp_name)
     if reason is None or not event.recipient:
         return
     detail = f"{esp_name}: {event.description or event.mta_response or event.event_type}"
-    added = suppression_add(email=event.recipient, reason=reason, detail=detail[:500])
+    with transaction.atomic():
+        added = suppression_add(email=event.recipient, reason=reason, detail=detail[:500])
+        if added:
+            events.publish(_fact(event, reason=reason))
     if added:
         logger.info(
             "address suppressed after a %s reported by %s (event %s)",
@@ -83,3 +94,20 @@ def tracking_event_received(
             esp_name,
             event.event_id,
         )
+
+
+def _fact(event: AnymailTrackingEvent, *, reason: str) -> MessageBounced | MessageComplained:
+    """The fact of a bounce or complaint, naming our message when the ESP reports its
+    Message-ID (one of ours, ``<…@leadmill>``)."""
+    message_id = (event.message_id or "").strip().strip("<>")
+    message = (
+        Message.objects.filter(message_id=message_id).only("pk", "contact_id").first()
+        if message_id
+        else None
+    )
+    fact = MessageComplained if reason == Suppression.Reason.COMPLAINT else MessageBounced
+    return fact(
+        message_id=message.pk if message else None,
+        contact_id=message.contact_id if message else None,
+        occurred_at=event.timestamp or timezone.now(),
+    )

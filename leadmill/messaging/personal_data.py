@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from leadmill.core.personal_data import Erase, Link, PersonalData, columns
+from leadmill.core.personal_data import Erase, Link, Merge, PersonalData, columns
 
-from .models import OutboxMessage
+from .models import Message, OutboxMessage
 
 PERSONAL_DATA = (
     # The embedded outbox keeps what was sent, found by the recipients' addresses (``to`` holds
@@ -21,5 +21,17 @@ PERSONAL_DATA = (
             "created_at",
             erase=Erase.DELETE_ROW,
         ),
+    ),
+    # The message log, marketing and transactional: one message per broadcast and contact (the
+    # survivor's copy stays).
+    PersonalData(
+        model=Message,
+        links=(Link.foreign_key("contact"),),
+        columns=columns(
+            "to_email", "subject", "body_html", "body_text", "headers", "template", "broadcast_id",
+            "enrollment_id", "status", "created_at", "sent_at", "opened_at", "clicked_at",
+            erase=Erase.DELETE_ROW,
+        ),
+        merge=Merge.DROP_ON_CONFLICT,
     ),
 )

@@ -1,36 +1,120 @@
-"""Sending email. Transactional email goes to whoever asked for it, marketing consent aside;
-no email at all goes to a suppressed address (a hard bounce, a complaint, an erasure)."""
+"""Writes of messaging: queueing email, marketing and transactional, into the message log.
+
+Every email is a :class:`~.models.Message` row before it is sent; the send queue
+(:mod:`.sending`) sends it. Transactional email goes to whoever asked for it, marketing
+consent aside; no email at all goes to a suppressed address (a hard bounce, a complaint,
+an erasure).
+"""
 
 from __future__ import annotations
 
-import logging
+from django.db import transaction
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.utils.html import strip_tags
+from leadmill.core import events
 
-from leadmill.consent.selectors import address_hash, may_receive_email
+from .email_text import html_to_text
+from .events import MessageQueued
+from .models import Message
+from .sending import message_send_now
 
-logger = logging.getLogger(__name__)
+QUEUE_BATCH = 1000
+MARKETING, TRANSACTIONAL = Message.Kind.MARKETING, Message.Kind.TRANSACTIONAL
+
+
+def _queued_fact(message: Message) -> MessageQueued:
+    return MessageQueued(
+        message_id=message.pk,
+        contact_id=message.contact_id,
+        kind=message.kind,
+        category=message.category,
+        template_id=message.template_id,
+        enrollment_id=message.enrollment_id,
+        broadcast_id=message.broadcast_id,
+        occurred_at=message.created_at,
+    )
+
+
+def message_queue(
+    *,
+    contact_id: int,
+    template_id: int,
+    enrollment_id: int | None = None,
+    step_id: str = "",
+    broadcast_id: int | None = None,
+) -> Message:
+    """Queue one marketing email to a contact; :func:`messages_send_due` sends it.
+
+    Permission is checked at send time, not here: consent may change in between.
+    Publishes :class:`~.events.MessageQueued`.
+    """
+    with transaction.atomic():
+        message = Message.objects.create(
+            contact_id=contact_id,
+            template_id=template_id,
+            enrollment_id=enrollment_id,
+            step_id=step_id,
+            broadcast_id=broadcast_id,
+        )
+        events.publish(_queued_fact(message))
+    return message
+
+
+def messages_queue_bulk(rows: list[Message], *, ignore_conflicts: bool = False) -> int:
+    """Queue many unsaved marketing :class:`Message` rows in batched inserts, with a
+    :class:`~.events.MessageQueued` fact for each; returns how many were queued.
+
+    ``ignore_conflicts``: a row a unique constraint refuses (the broadcast's contact has its
+    message already) is skipped, and gets no fact.
+    """
+    for row in rows:
+        row.status = Message.Status.QUEUED
+        row.kind = MARKETING
+    with transaction.atomic():
+        Message.objects.bulk_create(rows, batch_size=QUEUE_BATCH, ignore_conflicts=ignore_conflicts)
+        queued = rows
+        if ignore_conflicts or any(row.pk is None for row in rows):
+            # No ids come back from an insert that may skip rows: the Message-IDs (made
+            # before the insert) name exactly the rows this call wrote.
+            queued = []
+            for start in range(0, len(rows), QUEUE_BATCH):
+                chunk = [row.message_id for row in rows[start : start + QUEUE_BATCH]]
+                queued.extend(Message.objects.filter(message_id__in=chunk))
+        for message in queued:
+            events.publish(_queued_fact(message))
+    return len(queued)
 
 
 def email_send_transactional(
-    *, to: str, subject: str, html: str, text: str = "", headers: dict[str, str] | None = None
-) -> int:
-    """Send one transactional message (a download link, a confirmation) now.
+    *,
+    to: str,
+    subject: str,
+    html: str,
+    text: str = "",
+    headers: dict[str, str] | None = None,
+    category: str = "",
+    contact_id: int | None = None,
+) -> Message:
+    """Send one transactional email (a download link, a confirmation, a notification) now,
+    through the message log: the row is written first, then sent at once.
 
-    The plain-text part is generated from the HTML when not given. Returns 1 when sent, 0
-    when the address is suppressed (nothing is sent to it).
+    Marketing consent does not apply; a suppressed address gets nothing (the row says
+    ``suppressed``). When the mail server cannot take it now, the row stays queued and the
+    send queue retries it (:func:`messages_send_due`); nothing is raised. The plain-text
+    part is generated from the HTML when not given. Returns the message row.
+    Call it outside a transaction (after commit): the send is not undone by a rollback.
     """
-    if not may_receive_email(email=to):
-        logger.info("transactional email not sent: address %s is suppressed", address_hash(to)[:12])
-        return 0
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text or strip_tags(html).strip(),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[to],
-        headers=headers or {},
-    )
-    message.attach_alternative(html, "text/html")
-    return message.send()
+    with transaction.atomic():
+        message = Message.objects.create(
+            kind=TRANSACTIONAL,
+            category=category[:50],
+            contact_id=contact_id,
+            to_email=to,
+            subject=" ".join(subject.split())[:300],
+            body_html=html,
+            body_text=text or html_to_text(html),
+            headers=headers or {},
+        )
+        events.publish(_queued_fact(message))
+    message_send_now(message_id=message.pk)
+    message.refresh_from_db()
+    return message

@@ -1,8 +1,8 @@
-"""Nurture: email templates, sequences and their enrollments, broadcasts, and the
-marketing email they send (with open/click tracking and one-click unsubscribe).
+"""Nurture: sequences and their enrollments, and broadcasts.
 
 Sits above segments in the layers: it reads contacts, consent, tracking events, scores and
-segments (their members, and the entry rows of the segments its sequences watch),
-and records opens and clicks as tracking events. What must happen to its right (webhooks to
-a CRM, analytics counts) goes through the event bus.
+segments (their members, and the entry rows of the segments its sequences watch), and queues
+its email through messaging (which renders, sends, tracks opens and clicks and handles
+unsubscribes). What must happen to its right (owner notification in sales, webhooks to a CRM,
+analytics counts) goes through the event bus.
 """

@@ -9,7 +9,6 @@ class NurtureConfig(AppConfig):
 
     def ready(self):
         from leadmill.core import registry
-        from leadmill.core.log_redaction import secret_urls_register
         from leadmill.core.personal_data import register_personal_data
 
         from . import handlers, selectors
@@ -17,6 +16,5 @@ class NurtureConfig(AppConfig):
 
         handlers.subscribe_all()
         registry.register_timeline(selectors.enrollment_timeline)
-        secret_urls_register("nurture:open", "nurture:click", "nurture:unsubscribe", "nurture:preferences")
         register_personal_data(*PERSONAL_DATA)
 

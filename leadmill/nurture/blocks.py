@@ -28,7 +28,7 @@ class StepStructBlock(blocks.StructBlock):
 
 
 class SendEmailBlock(StepStructBlock):
-    template = SnippetChooserBlock("nurture.EmailTemplate", label=_("email"))
+    template = SnippetChooserBlock("messaging.EmailTemplate", label=_("email"))
 
     class Meta:
         icon = "mail"

@@ -19,8 +19,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadmill.core.errors import ValidationFailed
+from leadmill.messaging.models import Message
+from leadmill.messaging.services import messages_queue_bulk
 
-from .models import Broadcast, Message
+from .models import Broadcast
 
 logger = logging.getLogger(__name__)
 
@@ -103,13 +105,12 @@ def _queue_members(broadcast: Broadcast) -> int:
         with transaction.atomic():
             # a message queued already (a concurrent or repeated run) is skipped: the
             # (broadcast, contact) constraint says so
-            Message.objects.bulk_create(
+            messages_queue_bulk(
                 [
                     Message(
                         contact_id=pk,
                         template_id=broadcast.template_id,
                         broadcast_id=broadcast.pk,
-                        status=Message.Status.QUEUED,
                     )
                     for pk in ids
                 ],

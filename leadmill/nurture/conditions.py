@@ -10,12 +10,13 @@ import datetime as dt
 import logging
 
 from leadmill.contacts.models import Contact
+from leadmill.messaging.models import Message
 from leadmill.scoring.models import ContactScore
 from leadmill.scoring.selectors import engagement_now
 from leadmill.segments.models import Segment
 from leadmill.tracking.models import Event, EventType
 
-from .models import Enrollment, Message
+from .models import Enrollment
 from .plans import Plan
 
 logger = logging.getLogger(__name__)

@@ -10,9 +10,10 @@ from django.utils.translation import gettext as _
 
 from leadmill.capture.models import Form
 from leadmill.consent.models import Purpose
+from leadmill.messaging.models import EmailTemplate
 from leadmill.segments.models import Segment
 
-from .models import EmailTemplate, Sequence
+from .models import Sequence
 
 SEQUENCE_NAME = "E-book follow-up"
 

@@ -67,7 +67,7 @@ def enrollments_advance(*, now: dt.datetime | None = None, limit: int = 500) -> 
 
 
 def _batch_advance(*, now: dt.datetime, size: int) -> Walker:
-    from .sending import messages_queue_bulk
+    from leadmill.messaging.services import messages_queue_bulk
 
     with transaction.atomic():
         due = Enrollment.objects.filter(

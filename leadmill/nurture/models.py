@@ -1,59 +1,23 @@
-"""Email templates, sequences, enrollments, broadcasts and the marketing message log.
+"""Sequences, enrollments and broadcasts.
 
 State that moves over time lives in rows, advanced by periodic tasks in batches:
-``Enrollment.next_run_at`` (indexed) says when a contact's next step is due, and
-``Message.status`` says where each email is (queued → sending → sent). A crash loses neither:
-due enrollments and queued messages are simply picked up again.
+``Enrollment.next_run_at`` (indexed) says when a contact's next step is due. The emails they
+send are messaging's ``Message`` rows (the message log and its send queue), which keep the
+enrollment's and the broadcast's ids. A crash loses nothing: due enrollments and queued
+messages are simply picked up again.
 """
 
 from __future__ import annotations
-
-import uuid
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from wagtail.fields import StreamField
 
-from leadmill.consent.models import Purpose
 from leadmill.contacts.models import Contact
+from leadmill.messaging.models import EmailTemplate
 from leadmill.segments.models import Segment
 
 from .blocks import StepBlock
-
-
-class EmailTemplate(models.Model):
-    """A marketing email written by a marketer: subject, preheader and body with
-    personalisation (``{{ first_name|default:"there" }}``), laid out in the responsive
-    Leadmill layout; the plain-text part is generated."""
-
-    name = models.CharField(_("name"), max_length=200)
-    subject = models.CharField(_("subject"), max_length=300)
-    preheader = models.CharField(_("preheader"), max_length=300, blank=True)
-    body = models.TextField(_("body"))
-    from_name = models.CharField(_("from name"), max_length=100, blank=True)
-    from_email = models.EmailField(_("from address"), blank=True)
-    reply_to = models.EmailField(_("reply-to"), blank=True)
-    purpose = models.ForeignKey(
-        Purpose,
-        verbose_name=_("subscription type"),
-        on_delete=models.PROTECT,
-        related_name="+",
-        null=True,
-        blank=True,
-        limit_choices_to={"is_email_marketing": True},
-        help_text=_(
-            "Who may receive it: contacts subscribed to this type. Empty: any marketing consent."
-        ),
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("email template")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Sequence(models.Model):
@@ -192,64 +156,3 @@ class Broadcast(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-def _message_id() -> str:
-    return f"{uuid.uuid4().hex}@leadmill"
-
-
-class Message(models.Model):
-    """One marketing email to one contact: the row is written (queued) before sending, so a
-    crash resends it with the same ``message_id`` and receivers can drop the copy.
-
-    ``opened_at`` / ``clicked_at`` are the first human open and click (scanner hits are
-    recorded as bot tracking events and do not set them).
-    """
-
-    wagtail_reference_index_ignore = True
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        SUPPRESSED = "suppressed", _("Not sent (no permission)")
-        FAILED = "failed", _("Failed")
-
-    message_id = models.CharField(max_length=255, unique=True, default=_message_id)
-    contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, related_name="marketing_messages"
-    )
-    template = models.ForeignKey(EmailTemplate, on_delete=models.PROTECT, related_name="+")
-    enrollment = models.ForeignKey(
-        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
-    )
-    step_id = models.CharField(max_length=64, blank=True)
-    broadcast = models.ForeignKey(
-        Broadcast, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
-    )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    clicked_at = models.DateTimeField(null=True, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-
-    class Meta:
-        verbose_name = _("marketing email")
-        indexes = [
-            models.Index(fields=["status", "created_at"], name="message_status_idx"),
-            models.Index(fields=["enrollment", "step_id"], name="message_step_idx"),
-            models.Index(fields=["contact", "created_at"], name="message_contact_idx"),
-            models.Index(fields=["status", "sent_at"], name="message_sent_idx"),  # the hourly throttle
-        ]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["broadcast", "contact"],
-                condition=models.Q(broadcast__isnull=False),
-                name="message_broadcast_contact_unique",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.message_id

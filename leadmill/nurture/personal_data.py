@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from leadmill.core.personal_data import Erase, Link, Merge, PersonalData, columns
 
-from .models import Enrollment, Message
+from .models import Enrollment
 
 PERSONAL_DATA = (
     # One active enrolment per sequence: the survivor's stays, the merged lead's goes.
@@ -13,16 +13,6 @@ PERSONAL_DATA = (
         links=(Link.foreign_key("contact"),),
         columns=columns(
             "sequence", "state", "step_id", "enrolled_at", "ended_at", "exit_reason", "source",
-            erase=Erase.DELETE_ROW,
-        ),
-        merge=Merge.DROP_ON_CONFLICT,
-    ),
-    # One message per broadcast and contact; the survivor's copy stays.
-    PersonalData(
-        model=Message,
-        links=(Link.foreign_key("contact"),),
-        columns=columns(
-            "template", "broadcast", "status", "created_at", "sent_at", "opened_at", "clicked_at",
             erase=Erase.DELETE_ROW,
         ),
         merge=Merge.DROP_ON_CONFLICT,

@@ -54,7 +54,7 @@ def nurture_pass(
 
     ``now`` (default: the present) is the time the pass acts at; tests pass a later one.
     """
-    from .sending import messages_send_due
+    from leadmill.messaging.sending import messages_send_due
 
     now = now or timezone.now()
     report = PassReport()

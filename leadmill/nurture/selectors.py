@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import LifecycleStage
 from leadmill.core.registry import TimelineEntry
+from leadmill.messaging.models import Message
 
-from .models import Enrollment, Message, Sequence
+from .models import Enrollment, Sequence
 
 TIMELINE_ROWS = 100
 

@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from leadmill.contacts.models import Contact
 from leadmill.core import events
+from leadmill.messaging.models import Message
 
 from .events import EnrollmentExited, EnrollmentStarted
-from .models import Enrollment, Message, Sequence
+from .models import Enrollment, Sequence
 from .plans import sequence_plan
 from .reasons import Reason
 

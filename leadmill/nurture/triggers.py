@@ -17,9 +17,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leadmill.consent.selectors import may_receive_marketing_email
+from leadmill.messaging.models import EmailTemplate
 from leadmill.segments.models import Segment
 
-from .models import EmailTemplate, Enrollment, Sequence
+from .models import Enrollment, Sequence
 from .plans import sequence_plan
 from .reasons import Reason
 from .services import enrollment_exit, enrollment_start, enrollments_start_bulk

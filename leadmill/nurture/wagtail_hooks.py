@@ -4,7 +4,7 @@ from wagtail import hooks
 
 from leadmill.segments.selectors import SEGMENT_USES_HOOK
 
-from . import admin_broadcasts, admin_emails, admin_sequences  # noqa: F401 -- registers their hooks
+from . import admin_broadcasts, admin_sequences  # noqa: F401 -- registers their hooks
 from .selectors import segment_uses
 
 hooks.register(SEGMENT_USES_HOOK, segment_uses)

@@ -18,12 +18,13 @@ from leadmill.consent.models import Consent
 from leadmill.consent.selectors import is_suppressed, marketing_recipients
 from leadmill.contacts.models import Contact
 from leadmill.contacts.services import contact_stage_change, contact_update
+from leadmill.messaging.models import EmailTemplate, Message
 from leadmill.scoring.services import score_points_add
 
 from . import actions
 from .conditions import branch_holds
 from .events import OwnerNotificationRequested
-from .models import EmailTemplate, Enrollment, Message, Sequence
+from .models import Enrollment, Sequence
 from .plans import Plan, contact_zone, sequence_plan, wait_until
 from .reasons import Reason
 

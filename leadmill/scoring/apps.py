@@ -12,6 +12,7 @@ class ScoringConfig(AppConfig):
         from leadmill.contacts.events import ContactsMerged, ContactUpdated
         from leadmill.core import events
         from leadmill.core.personal_data import register_personal_data
+        from leadmill.messaging.events import MessageClicked
         from leadmill.tracking.events import (
             ContactEventRecorded,
             ContactEventsIngested,
@@ -27,4 +28,5 @@ class ScoringConfig(AppConfig):
         events.subscribe(ContactsMerged, handlers.rescore_merged_contact)
         events.subscribe(ContactEventRecorded, handlers.score_recorded_event)
         events.subscribe(ContactEventsIngested, handlers.score_ingested_events)
+        events.subscribe(MessageClicked, handlers.rescore_after_scanner_burst)
         register_personal_data(*PERSONAL_DATA)

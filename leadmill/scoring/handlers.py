@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from leadmill.capture.events import LeadCaptured
 from leadmill.contacts.events import ContactsMerged, ContactUpdated
+from leadmill.messaging.events import MessageClicked
 from leadmill.tracking.events import ContactEventRecorded, ContactEventsIngested, VisitorIdentified
 
 from . import services
@@ -51,3 +52,10 @@ def score_recorded_event(event: ContactEventRecorded) -> None:
 def score_ingested_events(event: ContactEventsIngested) -> None:
     """An ingest batch held events of known leads: their points, one lead at a time."""
     services.score_events_apply(event_ids=event.event_ids)
+
+
+def rescore_after_scanner_burst(event: MessageClicked) -> None:
+    """A click proved the earlier clicks of its email a link scanner's: they may have been
+    scored already, so the lead is recomputed without them."""
+    if event.earlier_clicks_flagged and event.contact_id is not None:
+        services.contact_score_refresh(contact_id=event.contact_id)

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from leadmill.capture.models import CallToAction, Form, Offer, Submission
 from leadmill.capture.tests.factories import FormFactory, OfferFactory
-from leadmill.messaging.models import OutboxMessage
+from leadmill.messaging.models import Message, OutboxMessage
 
 from ..models import CustomFieldDefinition
 from .factories import ContactFactory
@@ -33,7 +33,7 @@ def staff(client, django_user_model):
     return client
 
 
-def test_the_main_menu_offers_leads_duplicates_capture_and_the_outbox(staff):
+def test_the_main_menu_offers_leads_duplicates_capture_and_the_email_log(staff):
     response = staff.get(reverse("wagtailadmin_home"))
 
     assert response.status_code == 200
@@ -46,7 +46,7 @@ def test_the_main_menu_offers_leads_duplicates_capture_and_the_outbox(staff):
         "Forms",
         "Calls to action",
         "Submissions",
-        "Email outbox",
+        "Email log",
         "Consent purposes",
         "Lead custom fields",
     ):
@@ -194,7 +194,7 @@ def test_submissions_are_read_only(staff):
     assert reverse("submission:delete", args=[accepted.pk]) not in page
 
 
-def test_the_outbox_lists_kept_emails_and_shows_the_html_in_a_sandbox(staff, settings):
+def test_the_email_log_lists_what_the_outbox_kept_and_shows_the_html_in_a_sandbox(staff, settings):
     settings.EMAIL_BACKEND = "leadmill.messaging.backends.OutboxEmailBackend"
     message = mail.EmailMultiAlternatives(
         "Your guide", "Here it is.", "leads@localhost", ["ana@example.com"]
@@ -202,17 +202,20 @@ def test_the_outbox_lists_kept_emails_and_shows_the_html_in_a_sandbox(staff, set
     message.attach_alternative("<p>Here it is.</p><script>alert(1)</script>", "text/html")
     message.send()
     kept = OutboxMessage.objects.get()
+    logged = Message.objects.get()  # sent around the log: the outbox gives it a row
 
-    listing = staff.get("/admin/email-outbox/")
-    page = staff.get(reverse("outboxmessage:inspect", args=[kept.pk]))
+    listing = staff.get("/admin/emails/")
+    page = staff.get(reverse("message:inspect", args=[logged.pk]))
 
+    assert f"<{logged.message_id}>" == kept.message_id
+    assert (logged.to_email, logged.status) == ("ana@example.com", Message.Status.SENT)
     assert listing.status_code == 200
     assert "Your guide" in listing.content.decode()
     html = page.content.decode()
     assert "<iframe sandbox srcdoc=" in html
     assert "<script>alert(1)</script>" not in html  # escaped into the sandboxed frame's srcdoc
-    assert staff.post(reverse("outboxmessage:delete", args=[kept.pk])).status_code == 302
-    assert OutboxMessage.objects.count() == 1
+    assert staff.post(reverse("message:delete", args=[logged.pk])).status_code == 302
+    assert Message.objects.count() == 1
 
 
 def test_custom_fields_are_defined_in_settings(staff):

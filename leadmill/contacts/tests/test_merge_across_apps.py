@@ -10,7 +10,8 @@ from leadmill.capture.tests.factories import FormFactory
 from leadmill.consent.models import Consent
 from leadmill.consent.tests.factories import PurposeFactory
 from leadmill.core import personal_data
-from leadmill.nurture.models import Broadcast, Enrollment, Message
+from leadmill.messaging.models import Message
+from leadmill.nurture.models import Broadcast, Enrollment
 from leadmill.nurture.tests.factories import (
     EmailTemplateFactory,
     EnrollmentFactory,

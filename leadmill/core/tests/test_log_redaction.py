@@ -14,7 +14,7 @@ from leadmill.capture.models import Offer, Submission
 from leadmill.capture.services import submissions_process
 from leadmill.capture.tests.factories import OfferFactory, form_with_fields
 from leadmill.core.log_redaction import redact
-from leadmill.nurture import tokens as nurture_tokens
+from leadmill.messaging import tokens as nurture_tokens
 
 pytestmark = pytest.mark.django_db
 

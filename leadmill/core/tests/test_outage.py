@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from leadmill.capture import tokens as capture_tokens
-from leadmill.nurture import tokens as email_tokens
+from leadmill.messaging import tokens as email_tokens
 from leadmill.tracking.models import Event
 
 from .wsgi_client import wsgi_call

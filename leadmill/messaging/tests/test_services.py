@@ -1,25 +1,44 @@
-"""Transactional email: sent to whoever asked for it, never to a suppressed address."""
+"""Transactional email: written to the message log, sent to whoever asked for it, never to a
+suppressed address, retried by the send queue when the mail server cannot take it."""
 
 import pytest
+from aiosmtpd.controller import Controller
 from django.core import mail
 
 from leadmill.consent.models import Suppression
 from leadmill.consent.services import suppression_add
+from leadmill.core.models import OutboxEvent
 
+from ..models import Message
+from ..sending import messages_send_due
 from ..services import email_send_transactional
+from .test_sending import Inbox, _free_port, _smtp_settings
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_transactional_email_goes_out_whatever_the_marketing_consent(settings):
+def test_a_transactional_email_goes_out_whatever_the_marketing_consent_and_is_logged(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
-    sent = email_send_transactional(to="ana@example.com", subject="Your e-book", html="<p>Here it is</p>")
+    message = email_send_transactional(
+        to="ana@example.com", subject="Your e-book", html="<p>Here it is</p>", category="offer"
+    )
 
-    assert sent == 1
-    [message] = mail.outbox
-    assert message.to == ["ana@example.com"]
-    assert message.body == "Here it is"
+    [sent] = mail.outbox
+    assert sent.to == ["ana@example.com"]
+    assert sent.body == "Here it is"  # the one HTML-to-text
+    assert sent.extra_headers["Message-ID"] == f"<{message.message_id}>"
+    logged = Message.objects.get()
+    assert (logged.kind, logged.category, logged.status, logged.to_email, logged.subject) == (
+        "transactional",
+        "offer",
+        "sent",
+        "ana@example.com",
+        "Your e-book",
+    )
+    assert logged.sent_at is not None
+    facts = list(OutboxEvent.objects.order_by("pk").values_list("name", "payload__message_id"))
+    assert facts == [("MessageQueued", logged.pk), ("MessageSent", logged.pk)]
 
 
 def test_a_hard_bounced_address_gets_no_email_at_all(settings):
@@ -28,8 +47,59 @@ def test_a_hard_bounced_address_gets_no_email_at_all(settings):
     suppression_add(email="Bo@Example.com", reason=Suppression.Reason.HARD_BOUNCE)
 
     # When a transactional email is asked for it (any spelling of the address)
-    sent = email_send_transactional(to="bo@example.com", subject="Your e-book", html="<p>Here it is</p>")
+    message = email_send_transactional(to="bo@example.com", subject="Your e-book", html="<p>Here it is</p>")
 
-    # Then nothing is sent
-    assert sent == 0
+    # Then nothing is sent, and the log says why
     assert mail.outbox == []
+    assert message.status == Message.Status.SUPPRESSED
+    assert "suppressed" in message.error
+    assert not OutboxEvent.objects.filter(name="MessageSent").exists()
+
+
+def test_a_transactional_email_the_server_cannot_take_is_retried_by_the_send_queue(settings):
+    # Given no mail server listening yet
+    port = _free_port()
+    _smtp_settings(settings, port)
+
+    # When a transactional email is sent
+    message = email_send_transactional(to="ana@example.com", subject="Your e-book", html="<p>Here</p>")
+
+    # Then it waits in the queue, nothing raised
+    assert message.status == Message.Status.QUEUED
+
+    # And when the server is back, the next pass of the queue sends it, once
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        first = messages_send_due(limit=10)
+        second = messages_send_due(limit=10)
+    finally:
+        controller.stop()
+    assert (first.sent, second.sent) == (1, 0)
+    [mime] = inbox.to("ana@example.com")
+    assert mime["Message-ID"] == f"<{message.message_id}>"
+    assert Message.objects.get(pk=message.pk).status == Message.Status.SENT
+
+
+def test_transactional_email_is_not_held_back_by_the_marketing_hourly_cap(settings):
+    # Given marketing email capped at 0 more this hour (the cap is 1 and one went out)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.LEADMILL_EMAIL_MAX_PER_HOUR = 1
+    from django.utils import timezone
+
+    from .factories import MessageFactory
+
+    MessageFactory(status=Message.Status.SENT, sent_at=timezone.now())
+    queued = Message.objects.create(
+        kind=Message.Kind.TRANSACTIONAL, to_email="ana@example.com", subject="Hi", body_text="Hi"
+    )
+
+    # When the queue runs
+    report = messages_send_due(limit=10)
+
+    # Then the transactional email went, the cap notwithstanding
+    assert report.sent == 1
+    assert report.throttled is True
+    assert Message.objects.get(pk=queued.pk).status == Message.Status.SENT
+    assert [m.to for m in mail.outbox] == [["ana@example.com"]]

@@ -1,5 +1,5 @@
-"""Factories for nurture tests (and for other apps' tests that need a template, a sequence,
-an enrollment or a marketing message)."""
+"""Factories for nurture tests (and for other apps' tests that need a sequence or an
+enrollment; segments, email templates and messages come from their own apps' factories)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,9 @@ import factory
 from django.utils import timezone
 
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.messaging.tests.factories import EmailTemplateFactory, MessageFactory  # noqa: F401 -- nurture tests use them
 
-from ..models import EmailTemplate, Enrollment, Message, Sequence
-
-
-class EmailTemplateFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = EmailTemplate
-
-    name = factory.Sequence(lambda n: f"Email {n}")
-    subject = 'Your guide, {{ first_name|default:"there" }}'
-    body = '<p>Hi {{ first_name|default:"there" }},</p><p><a href="https://example.com/guide">Read the guide</a></p>'
+from ..models import Enrollment, Sequence
 
 
 class SequenceFactory(factory.django.DjangoModelFactory):
@@ -38,13 +30,3 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     enrolled_at = factory.LazyFunction(timezone.now)
     next_run_at = factory.LazyAttribute(lambda enrollment: enrollment.enrolled_at)
-
-
-class MessageFactory(factory.django.DjangoModelFactory):
-    """A queued marketing email."""
-
-    class Meta:
-        model = Message
-
-    contact = factory.SubFactory(ContactFactory)
-    template = factory.SubFactory(EmailTemplateFactory)

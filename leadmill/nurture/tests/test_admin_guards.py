@@ -7,11 +7,12 @@ import pytest
 from django.urls import reverse
 
 from leadmill.consent.tests.factories import PurposeFactory
+from leadmill.messaging.models import EmailTemplate
 from leadmill.segments.models import Segment
 from leadmill.segments.tests.factories import SegmentFactory
 
 from ..admin_sequences import ENROL_URL_NAME
-from ..models import Broadcast, EmailTemplate, Enrollment, Sequence
+from ..models import Broadcast, Enrollment, Sequence
 from .engine_factories import sequence_with, step
 from .factories import EmailTemplateFactory
 from .test_engine_admin import editor_post

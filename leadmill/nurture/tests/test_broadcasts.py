@@ -10,12 +10,13 @@ from django.utils import timezone
 
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.errors import ValidationFailed
+from leadmill.messaging.models import Message
+from leadmill.messaging.sending import messages_send_due
 from leadmill.segments.tests.factories import StaticSegmentFactory
 
 from .. import broadcasts
 from ..admin_broadcasts import SEND_URL_NAME
-from ..models import Broadcast, Message
-from ..sending import messages_send_due
+from ..models import Broadcast
 from .engine_factories import subscribed_contact
 from .factories import EmailTemplateFactory
 
@@ -74,7 +75,7 @@ def test_members_are_queued_in_chunks_and_a_crash_part_way_resumes_without_dupli
     members = [subscribed_contact() for _ in range(5)]
     broadcast = broadcast_to(members, status=Broadcast.Status.SENDING, send_at=NOW)
     Message.objects.create(
-        contact=members[2], template=broadcast.template, broadcast=broadcast
+        contact=members[2], template=broadcast.template, broadcast_id=broadcast.pk
     )  # before the crash
 
     with mock.patch.object(broadcasts, "QUEUE_CHUNK", 2):
@@ -123,7 +124,7 @@ def test_the_listing_shows_each_broadcasts_counts(admin_client):
         Message.objects.create(
             contact=ContactFactory(),
             template=template,
-            broadcast=broadcast,
+            broadcast_id=broadcast.pk,
             status=status,
             opened_at=NOW if opened else None,
         )

@@ -11,12 +11,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 
+from leadmill.messaging.models import Message
 from leadmill.segments.models import Segment
 from leadmill.segments.tests.factories import SegmentFactory, StaticSegmentFactory
 
 from .. import broadcasts
 from ..admin_broadcasts import SEND_URL_NAME
-from ..models import Broadcast, Message
+from ..models import Broadcast
 from ..runner import nurture_pass
 from .engine_factories import subscribed_contact
 from .factories import EmailTemplateFactory
@@ -43,7 +44,7 @@ def broken_segment() -> Segment:
 def test_a_lead_gets_one_message_of_a_broadcast_even_when_two_runs_queue_at_once():
     ana, bia = subscribed_contact(), subscribed_contact()
     broadcast = broadcast_to(StaticSegmentFactory(members=[ana, bia]), status="sending")
-    Message.objects.create(contact=ana, template=broadcast.template, broadcast=broadcast)
+    Message.objects.create(contact=ana, template=broadcast.template, broadcast_id=broadcast.pk)
 
     # the other run's row is not seen by the "already queued" filter (not committed yet)
     with mock.patch.object(broadcasts, "Exists", lambda _rows: Q(pk__in=[])):
@@ -52,7 +53,7 @@ def test_a_lead_gets_one_message_of_a_broadcast_even_when_two_runs_queue_at_once
     assert queued == 1
     assert sorted(Message.objects.values_list("contact_id", flat=True)) == sorted([ana.pk, bia.pk])
     with pytest.raises(IntegrityError), transaction.atomic():
-        Message.objects.create(contact=bia, template=broadcast.template, broadcast=broadcast)
+        Message.objects.create(contact=bia, template=broadcast.template, broadcast_id=broadcast.pk)
 
 
 def test_a_broadcast_whose_segment_is_broken_waits_and_the_others_go_out(caplog):

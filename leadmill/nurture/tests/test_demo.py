@@ -4,12 +4,13 @@ import pytest
 
 from leadmill.capture.demo import demo_seed
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.messaging.models import EmailTemplate
 from leadmill.segments.definitions import definition_errors
 from leadmill.segments.models import Segment
 from leadmill.segments.selectors import segment_count
 
 from ..demo import SEQUENCE_NAME, nurture_demo_seed
-from ..models import EmailTemplate, Sequence
+from ..models import Sequence
 from ..services import enrollment_start
 
 pytestmark = pytest.mark.django_db

@@ -8,12 +8,13 @@ import pytest
 from leadmill.consent.tests.factories import SuppressionFactory, consent_give
 from leadmill.contacts.models import LifecycleStage, StageChange
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.messaging.models import Message
 from leadmill.scoring.models import ScoreAdjustment
 from leadmill.segments.tests.factories import StaticSegmentFactory
 from leadmill.tracking.models import Event
 
 from .. import engine, services, walker
-from ..models import Enrollment, Message, Sequence
+from ..models import Enrollment, Sequence
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory
 
@@ -323,7 +324,7 @@ def test_a_crash_while_queueing_rolls_the_whole_batch_back():
 
     with (
         mock.patch(
-            "leadmill.nurture.sending.messages_queue_bulk", side_effect=RuntimeError("killed")
+            "leadmill.messaging.services.messages_queue_bulk", side_effect=RuntimeError("killed")
         ),
         pytest.raises(RuntimeError),
     ):
@@ -433,7 +434,7 @@ def test_leaving_a_sequence_cancels_its_emails_not_sent_yet():
 
     enrollment = enrol(sequence, ContactFactory())
     Message.objects.create(
-        contact_id=enrollment.contact_id, template=other.template, enrollment=enrollment
+        contact_id=enrollment.contact_id, template=other.template, enrollment_id=enrollment.pk
     )
     assert (
         services.enrollment_exit(

@@ -10,9 +10,10 @@ import pytest
 
 from leadmill.contacts.tests.factories import UserFactory
 from leadmill.core.models import OutboxEvent
+from leadmill.messaging.models import Message
 
 from .. import engine, services
-from ..models import Enrollment, Message
+from ..models import Enrollment
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory
 
@@ -77,7 +78,7 @@ def test_a_webhook_step_posts_the_lead_and_step_then_the_walk_goes_on(receiver):
     assert payload["sequence"] == {"id": sequence.pk, "name": "Trial"}
     assert payload["step"] == {"id": steps[0]["id"], "label": "crm"}
     assert payload["enrollment_id"] == enrollment.pk
-    assert Message.objects.filter(enrollment=enrollment, step_id=steps[1]["id"]).count() == 1
+    assert Message.objects.filter(enrollment_id=enrollment.pk, step_id=steps[1]["id"]).count() == 1
     enrollment.refresh_from_db()
     assert enrollment.state == Enrollment.State.COMPLETED
 

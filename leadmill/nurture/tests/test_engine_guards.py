@@ -10,9 +10,10 @@ import pytest
 from leadmill.consent.tests.factories import PurposeFactory, consent_give, marketing_purpose
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.outgoing import outgoing_network
+from leadmill.messaging.models import Message
 
 from .. import engine, services
-from ..models import Enrollment, Message
+from ..models import Enrollment
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory
 from .test_engine_actions import receiver  # noqa: F401 -- the fixture

@@ -10,10 +10,11 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from leadmill.core.registry import contact_timeline
+from leadmill.messaging.models import Message
 from leadmill.segments.tests.factories import SegmentFactory, StaticSegmentFactory
 
 from .. import tasks
-from ..models import Broadcast, Enrollment, Message
+from ..models import Broadcast, Enrollment
 from ..triggers import sequence_segment_watch_start
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory

@@ -11,10 +11,11 @@ from leadmill.contacts.models import Contact
 from leadmill.contacts.services import contact_stage_change, contact_update
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core import events
+from leadmill.messaging.models import Message
 from leadmill.segments.services import segment_members_add, segment_members_remove
 from leadmill.segments.tests.factories import SegmentFactory, StaticSegmentFactory
 
-from ..models import Enrollment, Message, Sequence
+from ..models import Enrollment, Sequence
 from ..triggers import segment_triggers_check, sequence_segment_watch_start
 from .engine_factories import sequence_with, step, subscribed_contact
 from .factories import EmailTemplateFactory

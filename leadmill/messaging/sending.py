@@ -1,4 +1,4 @@
-"""Queueing and sending marketing email.
+"""Queueing and sending email, marketing and transactional: one message log, one send queue.
 
 A message is a row before it is an email: ``queued`` → claimed (``sending``) → ``sent``,
 or ``suppressed`` (no permission at send time) or ``failed`` (refused by the server, or a
@@ -6,6 +6,11 @@ template that cannot be rendered). :func:`messages_send_due` is safe to run from
 workers at once (claims skip each other's rows) and after a crash (claims older than a
 lease go back to the queue; each message is marked sent the moment the server accepted
 it, so a crash resends at most the one message in flight — with the same Message-ID).
+A mail server that cannot be reached leaves the rest queued: the next pass retries them.
+
+Transactional email (:func:`email_send_transactional`) is written to the same log and sent
+at once; when the server cannot take it, the queue retries it like any other message. It
+comes first in every pass and is not held back by ``LEADMILL_EMAIL_MAX_PER_HOUR``.
 """
 
 from __future__ import annotations
@@ -19,21 +24,24 @@ from collections.abc import Iterable
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from leadmill.consent.selectors import marketing_recipients
+from leadmill.consent.selectors import address_hash, marketing_recipients, may_receive_email
+from leadmill.core import events
 
 from .emails import email_message_build
+from .events import MessageSent
 from .models import EmailTemplate, Message
 
 logger = logging.getLogger(__name__)
 
 CLAIM_CHUNK = 100
-QUEUE_BATCH = 1000
 _SUPPRESSED_REASON = "no marketing permission at send time, or the address is suppressed"
+_SUPPRESSED_ADDRESS = "the address is suppressed (a hard bounce, a complaint or an erasure)"
+MARKETING, TRANSACTIONAL = Message.Kind.MARKETING, Message.Kind.TRANSACTIONAL
 
 
 @dataclasses.dataclass
@@ -48,38 +56,35 @@ class SendReport:
     throttled: bool = False  # stopped by LEADMILL_EMAIL_MAX_PER_HOUR
     connection_error: str = ""
 
+    @property
+    def did_something(self) -> bool:
+        return bool(self.sent or self.suppressed or self.failed)
+
 
 class _ServerUnavailable(Exception):
     """The mail server cannot take more now: stop, leave the rest queued."""
 
 
-def message_queue(
-    *,
-    contact_id: int,
-    template_id: int,
-    enrollment_id: int | None = None,
-    step_id: str = "",
-    broadcast_id: int | None = None,
-) -> Message:
-    """Queue one marketing email to a contact; :func:`messages_send_due` sends it.
-
-    Permission is checked at send time, not here: consent may change in between.
-    """
-    return Message.objects.create(
-        contact_id=contact_id,
-        template_id=template_id,
-        enrollment_id=enrollment_id,
-        step_id=step_id,
-        broadcast_id=broadcast_id,
+def message_send_now(*, message_id: int) -> SendReport:
+    """Send one queued message at once over its own connection (transactional email does
+    not wait for the next pass). Claimed first, so a pass running meanwhile cannot send it
+    too; a server that cannot be reached leaves it queued for the send queue to retry."""
+    report = SendReport()
+    claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
+        status=Message.Status.SENDING, claimed_at=timezone.now()
     )
-
-
-def messages_queue_bulk(rows: list[Message]) -> int:
-    """Queue many unsaved :class:`Message` rows in batched inserts; returns how many."""
-    for row in rows:
-        row.status = Message.Status.QUEUED
-    Message.objects.bulk_create(rows, batch_size=QUEUE_BATCH)
-    return len(rows)
+    if not claimed:
+        return report
+    mail = None
+    try:
+        mail = _connection_open(ids=[message_id], report=report)
+        _chunk_send(ids=[message_id], templates={}, mail=mail, report=report)
+    except _ServerUnavailable as error:
+        report.connection_error = str(error)
+        logger.warning("email %s left queued for a retry: %s", message_id, error)
+    finally:
+        _connection_close(mail)
+    return report
 
 
 def messages_send_due(*, limit: int = 500, now: dt.datetime | None = None) -> SendReport:
@@ -95,30 +100,39 @@ def messages_send_due(*, limit: int = 500, now: dt.datetime | None = None) -> Se
     """
     now = now or timezone.now()
     report = SendReport(reclaimed=_stale_claims_release(now=now))
-    budget = _hourly_budget(limit=limit, now=now)
-    report.throttled = budget < limit and settings.LEADMILL_EMAIL_MAX_PER_HOUR > 0
     templates: dict[int, EmailTemplate] = {}
     mail = None
+    left = limit
     try:
-        while budget > 0:
-            ids = _claim(size=min(CLAIM_CHUNK, budget), now=now)
-            if not ids:
-                break
-            budget -= len(ids)
-            if mail is None:
-                mail = _connection_open(ids=ids, report=report)
-            _chunk_send(ids=ids, templates=templates, mail=mail, report=report)
+        for kind in (TRANSACTIONAL, MARKETING):
+            budget = left if kind == TRANSACTIONAL else _hourly_budget(limit=left, now=now)
+            if kind == MARKETING:
+                report.throttled = budget < left and settings.LEADMILL_EMAIL_MAX_PER_HOUR > 0
+            while budget > 0:
+                ids = _claim(kind=kind, size=min(CLAIM_CHUNK, budget), now=now)
+                if not ids:
+                    break
+                budget -= len(ids)
+                left -= len(ids)
+                if mail is None:
+                    mail = _connection_open(ids=ids, report=report)
+                _chunk_send(ids=ids, templates=templates, mail=mail, report=report)
     except _ServerUnavailable as error:
         report.connection_error = str(error)
     finally:
-        if mail is not None:
-            try:
-                mail.close()
-            except Exception:  # noqa: BLE001 -- closing a broken connection must not hide the report
-                logger.debug("closing the mail connection failed", exc_info=True)
+        _connection_close(mail)
     if report.sent or report.failed or report.requeued or report.suppressed:
-        logger.info("marketing email: %s", report)
+        logger.info("email: %s", report)
     return report
+
+
+def _connection_close(mail) -> None:
+    if mail is None:
+        return
+    try:
+        mail.close()
+    except Exception:  # noqa: BLE001 -- closing a broken connection must not hide the report
+        logger.debug("closing the mail connection failed", exc_info=True)
 
 
 def _connection_open(*, ids: list[int], report: SendReport):
@@ -151,20 +165,21 @@ def _hourly_budget(*, limit: int, now: dt.datetime) -> int:
     if per_hour <= 0:
         return limit
     sent = Message.objects.filter(
-        status=Message.Status.SENT, sent_at__gte=now - dt.timedelta(hours=1)
+        status=Message.Status.SENT, sent_at__gte=now - dt.timedelta(hours=1), kind=MARKETING
     ).count()
     return max(0, min(limit, per_hour - sent))
 
 
-def _claim(*, size: int, now: dt.datetime) -> list[int]:
-    """Mark up to ``size`` queued messages ``sending`` (oldest first) and return their ids.
+def _claim(*, kind: str, size: int, now: dt.datetime) -> list[int]:
+    """Mark up to ``size`` queued messages of ``kind`` ``sending`` (oldest first) and return
+    their ids.
 
     One statement in a short transaction. PostgreSQL skips rows another worker is claiming
     (``SKIP LOCKED``); SQLite has a single writer, whose lock the IMMEDIATE transaction
     takes up front, so two workers can never claim the same row.
     """
     table = db_connection.ops.quote_name(Message._meta.db_table)
-    due = f"SELECT id FROM {table} WHERE status = %s ORDER BY created_at, id LIMIT %s"  # noqa: S608 -- quoted table name
+    due = f"SELECT id FROM {table} WHERE status = %s AND kind = %s ORDER BY created_at, id LIMIT %s"  # noqa: S608 -- quoted table name
     if db_connection.vendor == "postgresql":
         # A materialized CTE: inside "id IN (subquery)" PostgreSQL may rescan the locking
         # subquery and claim more than LIMIT rows.
@@ -174,6 +189,7 @@ def _claim(*, size: int, now: dt.datetime) -> list[int]:
         )
         params = [
             Message.Status.QUEUED,
+            kind,
             size,
             Message.Status.SENDING,
             db_connection.ops.adapt_datetimefield_value(now),
@@ -184,6 +200,7 @@ def _claim(*, size: int, now: dt.datetime) -> list[int]:
             Message.Status.SENDING,
             db_connection.ops.adapt_datetimefield_value(now),
             Message.Status.QUEUED,
+            kind,
             size,
         ]
     with transaction.atomic(), db_connection.cursor() as cursor:
@@ -191,8 +208,8 @@ def _claim(*, size: int, now: dt.datetime) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
-def _templates_load(ids: Iterable[int], cache: dict[int, EmailTemplate]) -> None:
-    missing = set(ids) - cache.keys()
+def _templates_load(ids: Iterable[int | None], cache: dict[int, EmailTemplate]) -> None:
+    missing = {pk for pk in ids if pk is not None} - cache.keys()
     if missing:
         cache.update(EmailTemplate.objects.in_bulk(missing))
 
@@ -201,9 +218,19 @@ def _permitted(messages: list[Message], templates: dict[int, EmailTemplate]) -> 
     """Ids of the messages whose contact may receive their template's subscription type now:
     one ``marketing_recipients`` call per subscription type in the chunk."""
     by_purpose: dict[int | None, list[Message]] = defaultdict(list)
-    for message in messages:
-        by_purpose[templates[message.template_id].purpose_id].append(message)
     permitted: set[int] = set()
+    for message in messages:
+        if message.kind == TRANSACTIONAL:
+            if may_receive_email(email=message.to_email):
+                permitted.add(message.pk)
+            else:
+                logger.info(
+                    "transactional email %s not sent: address %s is suppressed",
+                    message.pk,
+                    address_hash(message.to_email)[:12],
+                )
+            continue
+        by_purpose[templates[message.template_id].purpose_id].append(message)
     for purpose_id, group in by_purpose.items():
         allowed = marketing_recipients(
             contact_ids={m.contact_id for m in group}, purpose_id=purpose_id
@@ -220,32 +247,52 @@ def _chunk_send(
     )
     _templates_load((m.template_id for m in messages), templates)
     permitted = _permitted(messages, templates)
-    refused = [m.pk for m in messages if m.pk not in permitted]
-    if refused:
-        report.suppressed += Message.objects.filter(
-            pk__in=refused, status=Message.Status.SENDING
-        ).update(status=Message.Status.SUPPRESSED, error=_SUPPRESSED_REASON)
+    for kind, reason in ((MARKETING, _SUPPRESSED_REASON), (TRANSACTIONAL, _SUPPRESSED_ADDRESS)):
+        refused = [m.pk for m in messages if m.pk not in permitted and m.kind == kind]
+        if refused:
+            report.suppressed += Message.objects.filter(
+                pk__in=refused, status=Message.Status.SENDING
+            ).update(status=Message.Status.SUPPRESSED, error=reason)
     to_send = [m for m in messages if m.pk in permitted]
     for position, message in enumerate(to_send):
         try:
             _message_send(
-                message=message, template=templates[message.template_id], mail=mail, report=report
+                message=message, template=templates.get(message.template_id), mail=mail, report=report
             )
         except _ServerUnavailable:
             report.requeued += _requeue([m.pk for m in to_send[position:]])
             raise
 
 
-def _message_send(*, message: Message, template: EmailTemplate, mail, report: SendReport) -> None:
+def _transactional_build(message: Message, *, connection) -> EmailMultiAlternatives:
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.to_email],
+        headers={**message.headers, "Message-ID": f"<{message.message_id}>"},
+        connection=connection,
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    return email
+
+
+def _message_send(
+    *, message: Message, template: EmailTemplate | None, mail, report: SendReport
+) -> None:
     try:
-        email = email_message_build(
-            message=message, template=template, contact=message.contact, connection=mail
-        )
+        if message.kind == TRANSACTIONAL:
+            email = _transactional_build(message, connection=mail)
+        else:
+            email = email_message_build(
+                message=message, template=template, contact=message.contact, connection=mail
+            )
     except Exception as error:  # noqa: BLE001 -- a broken template fails its messages, not the batch
         logger.warning(
-            "marketing email %s (template %s) cannot be rendered: %s",
+            "email %s (template %s) cannot be rendered: %s",
             message.pk,
-            template.pk,
+            message.template_id,
             error,
         )
         _mark(message, Message.Status.FAILED, error=f"render: {error}")
@@ -304,6 +351,16 @@ def _mark(
             with db_connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         Message.objects.filter(pk=message.pk).update(**values)
+        if sent_at is not None:
+            events.publish(
+                MessageSent(
+                    message_id=message.pk,
+                    contact_id=message.contact_id,
+                    kind=message.kind,
+                    template_id=message.template_id,
+                    occurred_at=sent_at,
+                )
+            )
 
 
 def _refused_for_good(error: AnymailAPIError) -> bool:

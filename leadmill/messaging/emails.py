@@ -217,7 +217,7 @@ def _layout(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return hit
     slots = ("subject", "preheader", "body", "unsubscribe_url", "preferences_url", "pixel_url")
     rendered = render_to_string(
-        f"nurture/email/layout.{kind}",
+        f"messaging/email/layout.{kind}",
         {
             **{slot: mark_safe(f"[[lm:{slot}]]") for slot in slots},  # noqa: S308 -- our own markers
             "sender_address": settings.LEADMILL_EMAIL_SENDER_ADDRESS,

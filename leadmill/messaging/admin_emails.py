@@ -1,5 +1,6 @@
-"""Back-office screens of marketing email: email templates (with a preview for any lead and
-a "send test"), and the read-only log of the marketing messages sent.
+"""Back-office screens of email: email templates (with a preview for any lead and a "send
+test"), and the one read-only log of every email, marketing and transactional; in the
+embedded mode its inspect page also shows the copy the outbox backend kept.
 
 Templates stay snippets so sequences and broadcasts can choose them.
 """
@@ -33,9 +34,9 @@ from leadmill.contacts.models import Contact
 from leadmill.core.admin_viewsets import LimitedPermissionPolicy
 
 from .emails import email_template_errors, render_message
-from .models import EmailTemplate, Message
+from .models import EmailTemplate, Message, OutboxMessage
 
-TEMPLATES_URL_NAMESPACE = "wagtailsnippets_nurture_emailtemplate"
+TEMPLATES_URL_NAMESPACE = "wagtailsnippets_messaging_emailtemplate"
 PERSONALISATION_HELP = _(
     "Simple HTML. Personalise with {{ first_name }}, {{ last_name }}, {{ full_name }}, {{ email }}, "
     "{{ company_name }}, {{ role }}, {{ country }} and custom fields by their key, with a fallback: "
@@ -125,7 +126,7 @@ class _TemplateActionMixin:
 class EmailTemplatePreviewView(_TemplateActionMixin, WagtailAdminTemplateMixin, TemplateView):
     """The email as a lead would get it, in a sandboxed frame, with its text part and headers."""
 
-    template_name = "nurture/admin/email_preview.html"
+    template_name = "messaging/admin/email_preview.html"
     page_title = _("Preview")
     header_icon = "mail"
 
@@ -248,17 +249,34 @@ class MessageIndexView(ModelIndexView):
 
 
 class MessageInspectView(InspectView):
+    """One email: what happened to it and, where known, what it said — the bodies of a
+    transactional email, or the copy the embedded outbox kept (in a sandboxed frame)."""
+
+    template_name = "messaging/admin/message_inspect.html"
+
     def get_object(self, queryset=None):
         return get_object_or_404(Message.objects.select_related("contact", "template"), pk=self.pk)
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        kept = (
+            OutboxMessage.objects.filter(message_id=f"<{self.object.message_id}>")
+            .order_by("-created_at")
+            .first()
+        )
+        context["body_text"] = kept.text_body if kept else self.object.body_text
+        context["body_html"] = kept.html_body if kept else self.object.body_html
+        return context
+
 
 class MessageViewSet(ModelViewSet):
-    """Every marketing email: to whom, which template, and what happened to it (read-only)."""
+    """Every email Leadmill sent or meant to send — marketing and transactional: to whom,
+    what it was, and what happened to it (read-only)."""
 
     model = Message
     icon = "mail"
-    menu_label = _("Marketing emails")
-    url_prefix = "marketing-emails"
+    menu_label = _("Email log")
+    url_prefix = "emails"
     add_to_admin_menu = True
     menu_order = 164
     permission_policy = LimitedPermissionPolicy(Message, actions={"view"})
@@ -268,20 +286,25 @@ class MessageViewSet(ModelViewSet):
     index_view_class = MessageIndexView
     inspect_view_class = MessageInspectView
     list_display = [
-        "contact",
-        "template",
+        "recipient_label",
+        "subject_label",
+        "kind",
         "status",
         DateColumn("sent_at", label=_("Sent"), sort_key="sent_at"),
         DateColumn("opened_at", label=_("Opened"), sort_key="opened_at"),
         DateColumn("clicked_at", label=_("Clicked"), sort_key="clicked_at"),
     ]
-    list_filter = ["status", "template"]
-    search_fields = ["message_id", "contact__email"]
+    list_filter = ["kind", "status", "template"]
+    search_fields = ["message_id", "contact__email", "to_email", "subject"]
     ordering = ["-created_at", "-id"]
     list_per_page = 50
     inspect_view_fields = [
         "contact",
+        "to_email",
+        "kind",
+        "category",
         "template",
+        "subject",
         "status",
         "message_id",
         "created_at",
@@ -289,9 +312,9 @@ class MessageViewSet(ModelViewSet):
         "opened_at",
         "clicked_at",
         "error",
-        "enrollment",
+        "enrollment_id",
         "step_id",
-        "broadcast",
+        "broadcast_id",
     ]
     form_fields = []  # never used: the screen is read-only
 

@@ -1,4 +1,4 @@
-"""Public endpoints of marketing email: open pixel, click redirect, one-click unsubscribe and
+"""Public endpoints of email: open pixel, click redirect, one-click unsubscribe and
 the preference centre. Thin: read the signed token, call a service, answer.
 
 None of them needs a session or sets a cookie: the signed token in the address is what
@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -21,10 +21,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leadmill.consent.models import Consent, Purpose
 from leadmill.consent.selectors import consent_current
 from leadmill.consent.services import ConsentProof, consents_record, marketing_unsubscribe
+from leadmill.core import events
 from leadmill.core.http import PIXEL_GIF, client_ip
 from leadmill.core.ratelimit import rate_limit_hit
 
 from . import scanners, tokens
+from .events import MessageUnsubscribed
 from .models import Message
 
 logger = logging.getLogger(__name__)
@@ -89,11 +91,15 @@ def _message_of(token: str) -> Message | None:
     message_pk = tokens.unsubscribe_token_read(token)
     if message_pk is None:
         return None
-    return Message.objects.select_related("contact", "template").filter(pk=message_pk).first()
+    return (
+        Message.objects.select_related("contact", "template")
+        .filter(pk=message_pk, contact__isnull=False, template__isnull=False)
+        .first()
+    )
 
 
 def _invalid_link(request):
-    return render(request, "nurture/public/link_invalid.html", status=400)
+    return render(request, "messaging/public/link_invalid.html", status=400)
 
 
 def _proof(request) -> ConsentProof:
@@ -125,12 +131,10 @@ def unsubscribe(request, token: str):
     with translation.override(_language(message)):
         context = {"token": token, "message": message, "purpose": message.template.purpose}
         if request.method == "GET":
-            return render(request, "nurture/public/unsubscribe.html", context)
+            return render(request, "messaging/public/unsubscribe.html", context)
         purpose_ids = [message.template.purpose_id] if message.template.purpose_id else None
-        marketing_unsubscribe(
-            contact_id=message.contact_id, purpose_ids=purpose_ids, proof=_proof(request)
-        )
-        return render(request, "nurture/public/unsubscribed.html", context)
+        _unsubscribe(message, purpose_ids=purpose_ids, proof=_proof(request))
+        return render(request, "messaging/public/unsubscribed.html", context)
 
 
 # The preference form posts back to its own tokenized address: like the unsubscribe link,
@@ -158,13 +162,13 @@ def preferences(request, token: str):
             "saved": saved,
             "purposes": [(purpose, current.get(purpose.key, False)) for purpose in purposes],
         }
-        return render(request, "nurture/public/preferences.html", context)
+        return render(request, "messaging/public/preferences.html", context)
 
 
 def _preferences_save(request, *, message: Message, purposes: list[Purpose]) -> str:
     proof = _proof(request)
     if request.POST.get("action") == "unsubscribe_all":
-        marketing_unsubscribe(contact_id=message.contact_id, purpose_ids=None, proof=proof)
+        _unsubscribe(message, purpose_ids=None, proof=proof)
         return "all"
     wanted = set(request.POST.getlist("purpose"))
     current = consent_current(contact_id=message.contact_id)
@@ -183,5 +187,23 @@ def _preferences_save(request, *, message: Message, purposes: list[Purpose]) -> 
             ),
         )
     if withdraw:
-        marketing_unsubscribe(contact_id=message.contact_id, purpose_ids=withdraw, proof=proof)
+        _unsubscribe(message, purpose_ids=withdraw, proof=proof)
     return "saved"
+
+
+def _unsubscribe(message: Message, *, purpose_ids: list[int] | None, proof: ConsentProof) -> None:
+    """Withdraw the consents and publish the fact (when something was withdrawn), together."""
+    with transaction.atomic():
+        written = marketing_unsubscribe(
+            contact_id=message.contact_id, purpose_ids=purpose_ids, proof=proof
+        )
+        if not written:
+            return
+        events.publish(
+            MessageUnsubscribed(
+                message_id=message.pk,
+                contact_id=message.contact_id,
+                purpose_ids=tuple(purpose_ids or ()),
+                occurred_at=timezone.now(),
+            )
+        )

@@ -3,6 +3,9 @@ unsubscribe and preference centre. Every public link carries one; none expires (
 may unsubscribe from a years-old email), and none can be forged to point elsewhere.
 
 Tokens are short (``<message pk>.<signature>``) because every message carries several.
+
+The salts still say ``nurture``, where these tokens were born: changing them would break
+every link in every email already sent (ADR 24).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from leadmill.contacts.tests.factories import ContactFactory
 
 from .. import sending
 from ..models import Message
-from ..sending import message_queue, messages_queue_bulk, messages_send_due
+from ..sending import messages_send_due
+from ..services import message_queue, messages_queue_bulk
 from .factories import EmailTemplateFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -286,7 +287,7 @@ def test_two_workers_claiming_at_once_never_claim_the_same_message():
     def worker(name):
         try:
             start.wait()
-            while ids := sending._claim(size=7, now=timezone.now()):
+            while ids := sending._claim(kind="marketing", size=7, now=timezone.now()):
                 claimed[name].extend(ids)
         finally:
             connection.close()

@@ -12,7 +12,7 @@ from .factories import EmailTemplateFactory, MessageFactory
 
 pytestmark = pytest.mark.django_db
 
-TEMPLATES = "/admin/snippets/nurture/emailtemplate/"
+TEMPLATES = "/admin/snippets/messaging/emailtemplate/"
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_the_preview_renders_for_a_chosen_lead_in_a_sandboxed_frame(staff):
     ContactFactory(first_name="Beatriz", email="bea@example.com")
 
     response = staff.get(
-        reverse("wagtailsnippets_nurture_emailtemplate:preview", args=[template.pk]),
+        reverse("wagtailsnippets_messaging_emailtemplate:preview", args=[template.pk]),
         {"lead": "bea@example.com"},
     )
 
@@ -83,7 +83,7 @@ def test_the_preview_falls_back_to_the_sample_lead(staff):
     template = EmailTemplateFactory(subject="Hi {{ first_name }}")
 
     response = staff.get(
-        reverse("wagtailsnippets_nurture_emailtemplate:preview", args=[template.pk]),
+        reverse("wagtailsnippets_messaging_emailtemplate:preview", args=[template.pk]),
         {"lead": "nobody@example.com"},
     )
 
@@ -95,7 +95,7 @@ def test_send_test_goes_through_the_backend_with_a_test_subject(staff):
     template = EmailTemplateFactory(subject="Hi {{ first_name }}")
 
     response = staff.post(
-        reverse("wagtailsnippets_nurture_emailtemplate:send_test", args=[template.pk]),
+        reverse("wagtailsnippets_messaging_emailtemplate:send_test", args=[template.pk]),
         {"to": "me@example.com"},
     )
 
@@ -113,7 +113,7 @@ def test_send_test_refuses_a_suppressed_address(staff):
     SuppressionFactory(email="bounced@example.com")
 
     staff.post(
-        reverse("wagtailsnippets_nurture_emailtemplate:send_test", args=[template.pk]),
+        reverse("wagtailsnippets_messaging_emailtemplate:send_test", args=[template.pk]),
         {"to": "bounced@example.com"},
     )
 
@@ -127,8 +127,8 @@ def test_the_message_log_lists_messages_and_is_read_only(staff):
         status=Message.Status.SENT,
     )
 
-    listing = staff.get("/admin/marketing-emails/")
-    add = staff.get("/admin/marketing-emails/new/")
+    listing = staff.get("/admin/emails/")
+    add = staff.get("/admin/emails/new/")
 
     assert listing.status_code == 200
     html = listing.content.decode()
@@ -141,8 +141,8 @@ def test_the_message_log_is_searchable_by_address_and_filterable_by_status(staff
     MessageFactory(contact=ContactFactory(first_name="Carla", email="carla@example.com"), status=Message.Status.SENT)
     MessageFactory(contact=ContactFactory(first_name="Duarte", email="duarte@example.com"), status=Message.Status.SUPPRESSED)
 
-    found = staff.get("/admin/marketing-emails/", {"q": "carla@"})
-    suppressed = staff.get("/admin/marketing-emails/", {"status": "suppressed"})
+    found = staff.get("/admin/emails/", {"q": "carla@"})
+    suppressed = staff.get("/admin/emails/", {"status": "suppressed"})
 
     assert [m.contact.first_name for m in found.context["object_list"]] == ["Carla"]
     assert [m.contact.first_name for m in suppressed.context["object_list"]] == ["Duarte"]
@@ -150,7 +150,7 @@ def test_the_message_log_is_searchable_by_address_and_filterable_by_status(staff
 
 def test_the_listing_and_the_edit_page_link_to_the_preview(staff):
     template = EmailTemplateFactory(name="Welcome")
-    preview = reverse("wagtailsnippets_nurture_emailtemplate:preview", args=[template.pk])
+    preview = reverse("wagtailsnippets_messaging_emailtemplate:preview", args=[template.pk])
 
     listing = staff.get(TEMPLATES)
     edit = staff.get(f"{TEMPLATES}edit/{template.pk}/")

@@ -17,8 +17,8 @@ event with ``is_bot=True``, never setting ``Message.opened_at``/``clicked_at`` â
   Mail Privacy Protection, which downloads images at delivery);
 - it is the third distinct link of one message clicked within 5 seconds: a scanner
   following every link. The earlier clicks of that burst are flagged too, after the fact,
-  ``clicked_at`` is recomputed from the human clicks left, and the lead's score is
-  recomputed without them.
+  ``clicked_at`` is recomputed from the human clicks left, and the ``MessageClicked`` fact
+  says how many earlier clicks were flagged (scoring recomputes the lead without them).
 
 Image proxies (Gmail's GoogleImageProxy, Yahoo's) fetch the pixel when the person opens
 the email, so they count as real opens; they cache the image, so later opens of the same
@@ -36,11 +36,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from leadmill.core import events
 from leadmill.tracking import bots
 from leadmill.tracking.models import Event, EventType
 from leadmill.tracking.selectors import bot_rules_active
 from leadmill.tracking.services import event_record
 
+from .events import MessageClicked, MessageOpened
 from .models import Message
 
 logger = logging.getLogger(__name__)
@@ -161,6 +163,14 @@ def open_record(*, message_pk: int, user_agent: str, at: dt.datetime | None = No
         )
         if not reason:
             Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=at)
+        events.publish(
+            MessageOpened(
+                message_id=message.pk,
+                contact_id=message.contact_id,
+                scanner=bool(reason),
+                occurred_at=at,
+            )
+        )
     return Hit(message.pk, bool(reason), reason)
 
 
@@ -201,8 +211,16 @@ def click_record(
             Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=at)
         elif burst:
             _burst_flag(message=message, event_ids=burst)
-    if burst:
-        _score_refresh(contact_id=message.contact_id)
+        events.publish(
+            MessageClicked(
+                message_id=message.pk,
+                contact_id=message.contact_id,
+                url=url,
+                scanner=bool(reason),
+                earlier_clicks_flagged=len(burst),
+                occurred_at=at,
+            )
+        )
     return Hit(message.pk, bool(reason), reason)
 
 
@@ -256,13 +274,3 @@ def _burst_flag(*, message: Message, event_ids: list[int]) -> None:
         len(event_ids) + 1,
         BURST_SECONDS,
     )
-
-
-def _score_refresh(*, contact_id: int) -> None:
-    """The flagged clicks may have been scored already: recompute the lead's score."""
-    from leadmill.scoring.services import contact_score_refresh
-
-    try:
-        contact_score_refresh(contact_id=contact_id)
-    except Exception:  # noqa: BLE001 -- the click is recorded; the nightly recompute fixes the score
-        logger.exception("score refresh after a scanner burst failed for contact %s", contact_id)
