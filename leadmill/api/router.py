@@ -8,7 +8,7 @@ from ninja import Header, NinjaAPI, Path, Query, Router, Status
 
 from leadmill.capture.models import Channel, Submission
 from leadmill.capture.services import RequestMeta, StatedConsent, lead_intake
-from leadmill.contacts.identity import email_normalise
+from leadmill.contacts.identity import email_normalise, phone_normalise
 from leadmill.contacts.models import Contact
 from leadmill.contacts.services import PROFILE_FIELDS
 from leadmill.core.errors import DomainError
@@ -47,6 +47,11 @@ def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTEN
     cannot be known, ``consent_unknown`` for a purpose or text version that does not exist;
     409 ``external_id_used`` when the id belongs to a lead that was refused; 503
     ``processing_delayed`` when the lead was stored but its processing failed (retried)."""
+    # Checked before the intake, so a repeated id never answers for a body it would refuse.
+    if payload.email:
+        email_normalise(payload.email)
+    if payload.phone:
+        phone_normalise(payload.phone)
     values = payload.dict(include={*PROFILE_FIELDS, "email", "phone"} & set(LeadIn.model_fields))
     values.update({f"custom_{key}": value for key, value in payload.custom.items()})
     outcome = lead_intake(

@@ -58,8 +58,8 @@ def enrollment_timeline(contact_id: int) -> list[TimelineEntry]:
                 occurred_at=message.sent_at,
                 kind="email_sent",
                 title=_("Marketing email sent: “%(subject)s”")
-                % {"subject": message.template.subject},
-                detail=message.template.name,
+                % {"subject": message.template.subject if message.template else message.subject},
+                detail=message.template.name if message.template else message.category,
             )
         )
     return entries

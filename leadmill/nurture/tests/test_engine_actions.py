@@ -146,7 +146,7 @@ def test_a_notify_owner_step_publishes_the_request_and_goes_on_in_the_same_batch
         "enrollment_id": enrollment.pk, "step_id": notify["id"], "contact_id": contact.pk, "sequence_id": sequence.pk,
         "message": "Call them today.", "occurred_at": {"__dt__": NOW.isoformat()},
     }
-    assert Message.objects.filter(enrollment=enrollment).count() == 1
+    assert Message.objects.filter(enrollment_id=enrollment.pk).count() == 1
     ended = OutboxEvent.objects.get(name="EnrollmentExited")
     assert ended.payload["state"] == "completed"
     assert ended.payload["reason"] == "reached the last step"
