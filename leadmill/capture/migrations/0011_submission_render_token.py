@@ -6,8 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('capture', '0008_submission_retry'),
-        ('contacts', '0002_country_as_written'),
+        ('capture', '0010_sources_classified'),
     ]
 
     operations = [
