@@ -33,7 +33,7 @@ def test_a_new_column_without_a_database_default_fails_the_check():
 
     # Then the check names it
     assert insert_columns_missing(_insert_sql(connection.vendor, limited=False), shape) == {"added_column"}
-    assert "channel" not in insert_columns(_insert_sql(connection.vendor, limited=False))[1]
+    assert "added_column" not in insert_columns(_insert_sql(connection.vendor, limited=False))[1]
 
 
 def test_the_insert_counts_a_render_tokens_posts_on_its_index_not_by_a_scan():

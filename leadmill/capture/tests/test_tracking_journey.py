@@ -53,7 +53,11 @@ def stored(event_type: str) -> bool:
 def flush(page) -> None:
     """Send the tracker's queue now (instead of after its 2 s delay), once the async script
     has loaded on this page."""
-    page.wait_for_function("typeof window.leadmill === 'function'")
+    for _ in range(100):  # polled with evaluate: wait_for_function's eval is refused by the page's CSP
+        if page.evaluate("typeof window.leadmill") == "function":
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("typeof window.leadmill") == "function"
     page.evaluate("leadmill('flush')")
 
 
