@@ -177,7 +177,7 @@ def form_post(request, slug: str):
 
 def _channel_of(request, form: Form) -> str:
     """``embed`` for a post from one of the sites the form is embedded on, else ``web_form``."""
-    origin = request_origin(request)
+    origin = request_origin(request.META)
     return Channel.EMBED if origin and origin in form.origin_list else Channel.WEB_FORM
 
 
