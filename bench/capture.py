@@ -12,9 +12,14 @@ What it does, from nothing:
    "bench" (email + first name, one optional consent box) and the bare view's plain table.
 2. Starts the production server exactly as ``leadmill web`` does (granian WSGI, the same
    workers and threads) with ``DJANGO_SETTINGS_MODULE=bench_settings``, which is Leadmill's
-   settings plus the URL ``/bench/bare/`` (bench_urls.py), and the rate limits raised.
+   settings plus the URL ``/bench/bare/`` (bench_urls.py), and the per-form rate limit
+   raised (the per-address one and LEADMILL_FORM_TOKEN_POSTS keep their defaults).
    The Huey consumer does not run (``--worker`` starts one): tasks just queue in Huey's
    SQLite store, so the form path is measured alone, like the bare view it is compared with.
+   The set-up also mints a pool of render tokens (each its own render of the form, seen
+   10 s ago), enough for one per post of the whole run: post n takes the next token of the
+   pool, as each visitor posts the token of their own page view, so the per-token count in
+   the form post's INSERT (ADR 27) costs what it costs a real visitor.
 3. Phase 1, closed loop: 50 keep-alive connections post as fast as they are answered
    (wrk, else Python); form posts per second vs bare inserts per second; ratio = form/bare.
 4. Phase 2, open loop: 200 submissions/s offered for 10 s; p50 / p99 latency from each
@@ -56,6 +61,11 @@ OFFERED_RATE = 200
 SOURCE = ROOT  # the tree whose ``leadmill`` package is measured (``--ref`` exports another)
 GRACE_S = 10.0  # open loop: how long answers are awaited after the last request was due
 GOAL_RATIO, GOAL_P99_MS = 0.5, 100.0
+# Render tokens minted per second of form load (closed loop, above any rate measured so far:
+# about 1,700/s), so the pool holds one token per post; past it, tokens are reused round
+# the pool, still within LEADMILL_FORM_TOKEN_POSTS (the report says how often).
+TOKENS_PER_S = 4000
+WARM_UP_S = 3
 
 
 def log(message: str) -> None:
@@ -104,9 +114,6 @@ def engine_env(engine: str, data_dir: Path) -> dict[str, str]:
         # the per-IP limit keeps its default; the per-form one is raised above the load.
         "LEADMILL_TRUST_X_FORWARDED_FOR": "1",
         "LEADMILL_RATE_LIMIT_PER_FORM": "1000000000",
-        # The load posts one render token many times: each post is still counted on it (the
-        # cost is measured), but every one stays a valid post, not "render_token_reused" spam.
-        "LEADMILL_FORM_TOKEN_POSTS": "1000000000",
         "HOST": "127.0.0.1",
         "PORT": str(PORTS[engine]),
         "LOG_LEVEL": "WARNING",
@@ -115,11 +122,22 @@ def engine_env(engine: str, data_dir: Path) -> dict[str, str]:
         "HUEY_IMMEDIATE": "",
     }
     env.pop("REDIS_URL", None)
+    env.pop("LEADMILL_FORM_TOKEN_POSTS", None)  # the default: each post takes its own token
     return env
 
 
-def prepare(engines: list[str], workdir: Path) -> dict[str, dict]:
-    """Fresh databases, migrated in parallel, each with the bench form and bare table."""
+def token_pool_size(args) -> int:
+    """Render tokens for every form post of one engine's run: warm-up and closed loops at
+    up to TOKENS_PER_S, the open loop at its rate."""
+    if args is None:
+        return 0
+    closed_s = WARM_UP_S + args.runs * args.seconds
+    return int(closed_s * TOKENS_PER_S + args.runs * args.seconds * args.rate)
+
+
+def prepare(engines: list[str], workdir: Path, args=None) -> dict[str, dict]:
+    """Fresh databases, migrated in parallel, each with the bench form, bare table and a
+    pool of render tokens for ``args``' runs (none without ``args``)."""
     prepared: dict[str, dict] = {}
     migrations = {}
     for engine in engines:
@@ -142,7 +160,9 @@ def prepare(engines: list[str], workdir: Path) -> dict[str, dict]:
         output, _ = process.communicate(timeout=600)
         if process.returncode != 0:
             raise RuntimeError(f"migrate on {engine} failed:\n{output}")
-        setup = django_helper(prepared[engine]["env"], "setup")
+        setup = django_helper(prepared[engine]["env"], "setup", str(token_pool_size(args)))
+        if setup["tokens"]:
+            setup["token_pool"] = tuple(Path(setup["tokens_file"]).read_text().split())
         prepared[engine].update(setup)
     return prepared
 
@@ -346,14 +366,17 @@ class Runner:
         self.workdir = workdir
         self.wrk = None if args.python_client else loadgen.wrk_install()
         self.sequence = 0
+        self.tokens_taken: dict[str, int] = {}  # per engine: pool indices handed out so far
 
     @property
     def client_name(self) -> str:
         return "wrk (2 threads)" if self.wrk else "Python asyncio (2 processes)"
 
     def template(
-        self, engine: str, setup: dict, path: str, client: int = 0
+        self, engine: str, setup: dict, path: str, client: int = 0, clients: int = 1
     ) -> loadgen.PostTemplate:
+        """Client ``client`` of ``clients`` of the next run: its posts take the pool's tokens
+        from the engine's next unused index on, interleaved with the other clients'."""
         self.sequence += 1
         return loadgen.PostTemplate(
             host="127.0.0.1",
@@ -362,19 +385,35 @@ class Runner:
             token=setup["token"],
             consent_field=setup["consent_field"],
             prefix=f"b{os.getpid()}r{self.sequence}c{client}",
+            tokens=setup.get("token_pool", ()),
+            tokens_file=setup.get("tokens_file", ""),
+            token_base=self.tokens_taken.get(engine, 0),
+            token_stride=clients,
+            token_offset=client,
         )
+
+    def taken(self, engine: str, path: str, result: loadgen.Result) -> loadgen.Result:
+        """Count the run's tokens as used (the bare view ignores them: its runs take none)."""
+        if path != "/bench/bare/":
+            self.tokens_taken[engine] = self.tokens_taken.get(engine, 0) + result.tokens_taken
+        return result
 
     def closed(self, engine: str, setup: dict, path: str, seconds: float) -> loadgen.Result:
         if self.wrk:
-            return loadgen.closed_loop_wrk(
+            result = loadgen.closed_loop_wrk(
                 self.template(engine, setup, path),
                 connections=CONNECTIONS,
                 seconds=seconds,
                 threads=2,
                 workdir=self.workdir,
             )
-        templates = [self.template(engine, setup, path, client) for client in range(CONNECTIONS)]
-        return loadgen.closed_loop_python(templates, seconds, processes=2)
+        else:
+            templates = [
+                self.template(engine, setup, path, client, CONNECTIONS)
+                for client in range(CONNECTIONS)
+            ]
+            result = loadgen.closed_loop_python(templates, seconds, processes=2)
+        return self.taken(engine, path, result)
 
     def checked(self, engine: str, setup: dict, target: str, run) -> dict:
         """Run, let the server finish what was in flight, then compare stored rows with 2xx."""
@@ -428,7 +467,7 @@ class Runner:
             out["server"] = server.command_line
             log(f"[{engine}] warm-up")
             for path in paths.values():
-                self.closed(engine, setup, path, 3)
+                self.closed(engine, setup, path, WARM_UP_S)
             for i in range(args.runs):
                 for target in ("form", "bare") if i % 2 == 0 else ("bare", "form"):
                     run = self.checked(
@@ -446,12 +485,16 @@ class Runner:
                     engine,
                     setup,
                     "form",
-                    lambda: loadgen.open_loop(
-                        self.template(engine, setup, paths["form"]),
-                        rate=args.rate,
-                        seconds=args.seconds,
-                        connections=CONNECTIONS,
-                        grace_s=GRACE_S,
+                    lambda: self.taken(
+                        engine,
+                        paths["form"],
+                        loadgen.open_loop(
+                            self.template(engine, setup, paths["form"]),
+                            rate=args.rate,
+                            seconds=args.seconds,
+                            connections=CONNECTIONS,
+                            grace_s=GRACE_S,
+                        ),
                     ),
                 )
                 out["open"].append(run)
@@ -459,6 +502,13 @@ class Runner:
                     f"[{engine}] open loop {args.rate}/s run {i + 1}: p99 {run['p99_ms']:.1f} ms, lost {run['lost']}"
                 )
             out["queries"] = django_helper(setup["env"], "queries")
+        pool = len(setup.get("token_pool", ())) or 1
+        out["tokens"] = {
+            "pool": pool,
+            "taken": self.tokens_taken.get(engine, 0),
+            "max_posts_per_token": -(-self.tokens_taken.get(engine, 0) // pool),
+            "limit": setup["token_posts"],
+        }
         out["queued_tasks"] = stored(engine, setup).get("queued_tasks")
         return out
 
@@ -570,6 +620,15 @@ def report(results: dict[str, dict], args, runner: Runner) -> dict:
             tables = ", ".join(f"{table} {n}" for table, n in q["by_table"].items())
             print(f"  {'':<7} {'':<10}     by table: {tables}")
         print(f"  {engine:<7} Huey tasks queued at the end: {out['queued_tasks']}")
+    print()
+    print("Render tokens (one per page view; the server's LEADMILL_FORM_TOKEN_POSTS is the default)")
+    for engine, out in results.items():
+        t = out["tokens"]
+        print(
+            f"  {engine:<7} pool {t['pool']:,}, taken {t['taken']:,}: at most "
+            f"{t['max_posts_per_token']} post(s) per token (limit {t['limit']} an hour)"
+            + ("  TOO MANY: posts past the limit are spam, counted lost" if t["max_posts_per_token"] > t["limit"] else "")
+        )
 
     lost = sum(
         run["lost"]
@@ -611,6 +670,9 @@ def report(results: dict[str, dict], args, runner: Runner) -> dict:
         "cpu_ms_form_sqlite": pick("sqlite", "cpu_form", 2),
         "cpu_ms_bare_sqlite": pick("sqlite", "cpu_bare", 2),
         "commit": args.commit,
+        "max_posts_per_token": max(
+            (out["tokens"]["max_posts_per_token"] for out in results.values()), default=None
+        ),
         "queries_per_submission_pg": results.get("pg", {})
         .get("queries", {})
         .get("business", {})
@@ -712,7 +774,7 @@ def main() -> int:
             log(f"measuring leadmill as committed at {args.ref} ({args.commit})")
         try:
             log(f"preparing {', '.join(engines)} (fresh databases, migrate, bench form)")
-            prepared = prepare(engines, workdir)
+            prepared = prepare(engines, workdir, None if args.profile else args)
             if args.profile:
                 for engine in engines:
                     print(f"===== {engine} =====")

@@ -1,7 +1,8 @@
 """The Django side of bench/capture.py, run in a subprocess with the benchmark's environment
 (``DATABASE_URL``, ``LEADMILL_DATA_DIR``, raised rate limits).
 
-    python bench/capture_django.py setup           create the bench form and the bare table
+    python bench/capture_django.py setup [N]       create the bench form, the bare table and
+                                                   a pool of N render tokens
     python bench/capture_django.py queries         the SQL of one form post, counted by kind
     python bench/capture_django.py profile [N]     cProfile of N form posts in one process
 
@@ -33,9 +34,19 @@ FORM_SLUG = "bench"
 PURPOSE_KEY = "marketing"
 
 
-def setup() -> dict:
+TOKENS_FILE = "render-tokens.txt"
+
+
+def setup(pool: int) -> dict:
     """The form every post goes to (email + first name, one optional consent box) and the
-    plain table of the bare view. Returns the ids and a render token seen 10 s ago."""
+    plain table of the bare view. Returns the ids, a render token seen 10 s ago, and the
+    file of a pool of ``pool`` more (URL-quoted, one a line): each its own render of the
+    form seen 10 s ago, as every visitor gets one, so no token is posted more often than
+    the server's LEADMILL_FORM_TOKEN_POSTS (returned too) lets a person post."""
+    from urllib.parse import quote
+
+    from django.conf import settings
+
     from leadmill.capture.models import FieldKind, Form, FormConsent, FormField
     from leadmill.capture.tokens import render_token_make
     from leadmill.consent.services import purpose_ensure
@@ -61,10 +72,20 @@ def setup() -> dict:
             f"CREATE TABLE {BARE_TABLE} (id {key}, email varchar(254) NOT NULL, "  # noqa: S608
             f"first_name varchar(100) NOT NULL, consent boolean NOT NULL, created_at {stamp} NOT NULL)"
         )
+    seen = time.time() - 10
+    tokens_file = Path(settings.DATA_DIR) / TOKENS_FILE
+    tokens_file.write_text(
+        "".join(
+            quote(render_token_make(form_id=form.pk, at=seen), safe="") + "\n" for _ in range(pool)
+        )
+    )
     return {
         "form_id": form.pk,
         "consent_field": f"consent_{purpose.key}",
-        "token": render_token_make(form_id=form.pk, at=time.time() - 10),
+        "token": render_token_make(form_id=form.pk, at=seen),
+        "tokens_file": str(tokens_file),
+        "tokens": pool,
+        "token_posts": settings.LEADMILL_FORM_TOKEN_POSTS,
         "vendor": connection.vendor,
     }
 
@@ -240,7 +261,7 @@ def profile(count: int) -> dict:
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "setup":
-        print(json.dumps(setup()))
+        print(json.dumps(setup(int(sys.argv[2]) if len(sys.argv) > 2 else 0)))
     elif command == "queries":
         print(json.dumps(queries()))
     elif command == "profile":

@@ -34,9 +34,26 @@ class PostTemplate:
     host: str
     port: int
     path: str
-    token: str
+    token: str  # the render token of every post when there is no pool
     consent_field: str
     prefix: str  # unique per run and client, so every email of the whole benchmark is new
+    # A pool of render tokens (each already URL-quoted), as pages hand them to visitors:
+    # post n takes ``tokens[(token_base + n * token_stride + token_offset) % len(tokens)]``,
+    # so each client of a run takes its own indices from ``token_base`` on.
+    tokens: tuple[str, ...] = ()
+    tokens_file: str = ""  # the same pool, one a line (what wrk's script reads)
+    token_base: int = 0
+    token_stride: int = 1
+    token_offset: int = 0
+
+    def token_index(self, n: int) -> int:
+        """The pool index (before wrapping round) of post n."""
+        return self.token_base + n * self.token_stride + self.token_offset
+
+    def quoted_token(self, n: int) -> str:
+        if not self.tokens:
+            return quote(self.token)
+        return self.tokens[self.token_index(n) % len(self.tokens)]
 
     def email(self, n: int) -> str:
         domain = "gmail.com" if n % 2 == 0 else f"corp{n % 20}.example.com"
@@ -44,7 +61,7 @@ class PostTemplate:
 
     def body(self, n: int) -> bytes:
         return (
-            f"email={quote(self.email(n))}&first_name=Ana&{self.consent_field}=on&_rt={quote(self.token)}"
+            f"email={quote(self.email(n))}&first_name=Ana&{self.consent_field}=on&_rt={self.quoted_token(n)}"
         ).encode()
 
     def client_ip(self, n: int) -> str:
@@ -75,6 +92,9 @@ class Result:
     # Open loop: the wall-clock time (time.time()) the first request was due; the n-th was
     # due ``n / rate`` later, so a later stage's row can be timed from its request's turn.
     started_at: float = 0.0
+    # Pool indices taken from the run's ``token_base`` on (an upper bound: the next run of
+    # the same pool starts after them, so no token is posted by two runs).
+    tokens_taken: int = 0
 
     @property
     def per_s(self) -> float:
@@ -86,6 +106,7 @@ class Result:
         self.errors += other.errors
         self.unfinished += other.unfinished
         self.seconds = max(self.seconds, other.seconds)
+        self.tokens_taken = max(self.tokens_taken, other.tokens_taken)
         self.latencies_ms.extend(other.latencies_ms)
 
 
@@ -157,6 +178,7 @@ async def _closed_client(template: PostTemplate, deadline: float, result: Result
             await asyncio.sleep(0.05)
     if connection is not None:
         connection[1].close()
+    result.tokens_taken = max(result.tokens_taken, template.token_index(n) - template.token_base)
 
 
 def _closed_loop_process(templates: list[PostTemplate], seconds: float) -> Result:
@@ -192,7 +214,14 @@ function setup(thread)
 end
 
 function init(args)
-  prefix, token, consent = args[1], args[2], args[3]
+  -- args: email prefix, file of URL-quoted render tokens (one a line), consent field,
+  -- the run's first pool index, the number of threads
+  prefix, consent = args[1], args[3]
+  base, nthreads = tonumber(args[4]), tonumber(args[5])
+  tokens = {}
+  for line in io.lines(args[2]) do
+    if #line > 0 then tokens[#tokens + 1] = line end
+  end
   ok, bad, n = 0, 0, 0
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -202,6 +231,9 @@ end
 
 function request()
   n = n + 1
+  -- post n of thread tid takes its own pool index: base + (n - 1) * threads + (tid - 1)
+  local index = base + (n - 1) * nthreads + (tid - 1)
+  local token = tokens[index % #tokens + 1]
   local domain = "gmail.com"
   if n % 2 == 1 then domain = "corp" .. (n % 20) .. ".example.com" end
   local body = "email=" .. prefix .. "t" .. tid .. "n" .. n .. "%40" .. domain
@@ -216,12 +248,13 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local o, b = 0, 0
+  local o, b, taken = 0, 0, 0
   for _, t in ipairs(threads) do
     o = o + t:get("ok")
     b = b + t:get("bad")
+    taken = math.max(taken, t:get("n") * #threads)
   end
-  io.write(string.format("BENCH ok=%d bad=%d\n", o, b))
+  io.write(string.format("BENCH ok=%d bad=%d taken=%d\n", o, b, taken))
 end
 """
 
@@ -251,9 +284,15 @@ def wrk_install() -> str | None:
 def closed_loop_wrk(
     template: PostTemplate, *, connections: int, seconds: float, threads: int, workdir: Path
 ) -> Result:
+    """``template``'s posts from ``connections`` connections; with a token pool, thread t's
+    n-th post takes pool index ``token_base + (n - 1) * threads + (t - 1)``."""
     script = workdir / "capture.lua"
     if not script.exists():
         script.write_text(WRK_SCRIPT)
+    tokens_file = template.tokens_file
+    if not tokens_file:  # one token for every post
+        tokens_file = str(workdir / "render-token.txt")
+        Path(tokens_file).write_text(quote(template.token, safe="") + "\n")
     url = f"http://{template.host}:{template.port}{template.path}"
     completed = subprocess.run(
         [
@@ -268,15 +307,17 @@ def closed_loop_wrk(
             url,
             "--",
             template.prefix,
-            quote(template.token, safe=""),
+            tokens_file,
             template.consent_field,
+            str(template.token_base),
+            str(threads),
         ],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
     )
     out = completed.stdout
-    counted = re.search(r"BENCH ok=(\d+) bad=(\d+)", out)
+    counted = re.search(r"BENCH ok=(\d+) bad=(\d+) taken=(\d+)", out)
     took = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)\b", out)
     if completed.returncode != 0 or counted is None or took is None:
         raise RuntimeError(f"wrk failed ({completed.returncode}): {out}\n{completed.stderr}")
@@ -289,6 +330,7 @@ def closed_loop_wrk(
         non_2xx=int(counted.group(2)),
         errors=sum(int(g) for g in socket_errors.groups()) if socket_errors else 0,
         seconds=float(took.group(2)) * scale,
+        tokens_taken=int(counted.group(3)),
     )
 
 
@@ -337,6 +379,7 @@ def open_loop(
             idle.put_nowait(connection)
 
         total = int(rate * seconds)
+        result.tokens_taken = template.token_index(total) - template.token_base
         tasks: dict[asyncio.Task, float] = {}
         started, result.started_at = time.monotonic(), time.time()
         for n in range(total):
