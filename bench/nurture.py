@@ -204,8 +204,8 @@ def generate(engine: str, contacts: int) -> dict:
                     copy.write_row(row + extra)
             cursor.execute(
                 "INSERT INTO consent_consent (contact_id, purpose_id, purpose_text_id, granted, method, occurred_at, "
-                "page_url, user_agent, awaiting_confirmation) "
-                "SELECT id, %s, %s, true, 'form', %s, '', '', false FROM contacts_contact",
+                "page_url, user_agent, author, awaiting_confirmation) "
+                "SELECT id, %s, %s, true, 'form', %s, '', '', '', false FROM contacts_contact",
                 [purpose.pk, text_id, now],
             )
             cursor.execute(
@@ -224,8 +224,8 @@ def generate(engine: str, contacts: int) -> dict:
             )
             raw.execute(
                 "INSERT INTO consent_consent (contact_id, purpose_id, purpose_text_id, granted, method, occurred_at, "
-                "page_url, user_agent, awaiting_confirmation) "
-                "SELECT id, ?, ?, 1, 'form', ?, '', '', 0 FROM contacts_contact",
+                "page_url, user_agent, author, awaiting_confirmation) "
+                "SELECT id, ?, ?, 1, 'form', ?, '', '', '', 0 FROM contacts_contact",
                 [purpose.pk, text_id, adapt(now)],
             )
             raw.execute(

@@ -4,9 +4,17 @@ A message is a row before it is an email: ``queued`` → claimed (``sending``) �
 or ``suppressed`` (no permission at send time) or ``failed`` (refused by the server, or a
 template that cannot be rendered). :func:`messages_send_due` is safe to run from several
 workers at once (claims skip each other's rows) and after a crash (claims older than a
-lease go back to the queue; each message is marked sent the moment the server accepted
-it, so a crash resends at most the one message in flight — with the same Message-ID).
-A mail server that cannot be reached leaves the rest queued: the next pass retries them.
+lease go back to the queue; each message gets its ``sent_at`` the moment the server
+accepted it, so a crash resends at most the one message in flight — with the same
+Message-ID). A mail server that cannot be reached leaves the rest queued: the next pass
+retries them.
+
+The ``sent`` status and the :class:`~.events.MessageSent` facts are written per chunk, in
+one transaction (one outbox INSERT, one delivery task), not per message: a fact per
+message in each mark's commit halved the send rate (ADR 31). A message the server accepted
+is ``sending`` with a ``sent_at`` until its chunk ends; one a crash left so is marked sent,
+with its fact, when its claim's lease runs out (:func:`_stale_claims_release`), never sent
+again.
 
 Transactional email (:func:`email_send_transactional`) is written to the same log and sent
 at once; when the server cannot take it, the queue retries it like any other message. It
@@ -92,11 +100,12 @@ def messages_send_due(*, limit: int = 500, now: dt.datetime | None = None) -> Se
 
     In chunks of :data:`CLAIM_CHUNK` (memory stays flat whatever ``limit``): claim, check
     permission of the whole chunk at once (``marketing_recipients``; the rest is marked
-    ``suppressed`` and never sent), render, send each message and mark it ``sent`` right
-    after the server accepted it. A recipient the server refuses fails that message only;
+    ``suppressed`` and never sent), render, send each message and write its ``sent_at``
+    right after the server accepted it; at the chunk's end mark the accepted ones ``sent``
+    and publish their facts, in one transaction. A recipient the server refuses fails that message only;
     a server that cannot be reached (or answers "try later") stops the call and leaves the
     rest queued. ``LEADMILL_EMAIL_MAX_PER_HOUR`` caps what was sent in the last hour.
-    Must not run inside a transaction: each "sent" mark is its own commit.
+    Must not run inside a transaction: each ``sent_at`` mark is its own commit.
     """
     now = now or timezone.now()
     report = SendReport(reclaimed=_stale_claims_release(now=now))
@@ -147,25 +156,31 @@ def _connection_open(*, ids: list[int], report: SendReport):
 
 
 def _requeue(ids: list[int]) -> int:
-    return Message.objects.filter(pk__in=ids, status=Message.Status.SENDING).update(
+    return Message.objects.filter(pk__in=ids, status=Message.Status.SENDING, sent_at__isnull=True).update(
         status=Message.Status.QUEUED, claimed_at=None
     )
 
 
 def _stale_claims_release(*, now: dt.datetime) -> int:
-    """Put back in the queue what a crashed worker claimed and never finished."""
+    """Finish what a crashed worker claimed: what the server had accepted (``sent_at`` is
+    set) is marked sent, with its fact; the rest goes back in the queue. Returns how many
+    went back."""
     lease = dt.timedelta(seconds=settings.LEADMILL_EMAIL_CLAIM_LEASE_SECONDS)
-    return Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=now - lease).update(
-        status=Message.Status.QUEUED, claimed_at=None
-    )
+    stale = Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=now - lease)
+    accepted = list(stale.filter(sent_at__isnull=False).values_list("pk", flat=True))
+    for start in range(0, len(accepted), CLAIM_CHUNK):
+        _sent_publish(accepted[start : start + CLAIM_CHUNK])
+    return stale.filter(sent_at__isnull=True).update(status=Message.Status.QUEUED, claimed_at=None)
 
 
 def _hourly_budget(*, limit: int, now: dt.datetime) -> int:
     per_hour = settings.LEADMILL_EMAIL_MAX_PER_HOUR
     if per_hour <= 0:
         return limit
-    sent = Message.objects.filter(
-        status=Message.Status.SENT, sent_at__gte=now - dt.timedelta(hours=1), kind=MARKETING
+    sent = Message.objects.filter(  # accepted ones still "sending" (their chunk runs) count too
+        status__in=[Message.Status.SENT, Message.Status.SENDING],
+        sent_at__gte=now - dt.timedelta(hours=1),
+        kind=MARKETING,
     ).count()
     return max(0, min(limit, per_hour - sent))
 
@@ -254,14 +269,52 @@ def _chunk_send(
                 pk__in=refused, status=Message.Status.SENDING
             ).update(status=Message.Status.SUPPRESSED, error=reason)
     to_send = [m for m in messages if m.pk in permitted]
-    for position, message in enumerate(to_send):
-        try:
-            _message_send(
-                message=message, template=templates.get(message.template_id), mail=mail, report=report
-            )
-        except _ServerUnavailable:
-            report.requeued += _requeue([m.pk for m in to_send[position:]])
-            raise
+    accepted: list[int] = []
+    try:
+        for position, message in enumerate(to_send):
+            try:
+                if _message_send(
+                    message=message, template=templates.get(message.template_id), mail=mail, report=report
+                ):
+                    accepted.append(message.pk)
+            except _ServerUnavailable:
+                report.requeued += _requeue([m.pk for m in to_send[position:]])
+                raise
+    finally:
+        _sent_publish(accepted)
+
+
+def _sent_publish(ids: list[int]) -> int:
+    """Mark sent the messages of ``ids`` the server accepted (``sending`` with a ``sent_at``)
+    and publish a :class:`~.events.MessageSent` for each, in one transaction: one UPDATE,
+    one outbox INSERT, one delivery task. A row another worker marked meanwhile is left out
+    (locked on PostgreSQL; SQLite's IMMEDIATE transaction serialises the two), so each
+    message gets one fact. Returns how many were marked."""
+    if not ids:
+        return 0
+    with transaction.atomic():
+        accepted = list(
+            Message.objects.select_for_update()
+            .filter(pk__in=ids, status=Message.Status.SENDING, sent_at__isnull=False)
+            .order_by("pk")
+            .values("pk", "contact_id", "kind", "template_id", "sent_at")
+        )
+        if not accepted:
+            return 0
+        Message.objects.filter(pk__in=[row["pk"] for row in accepted]).update(status=Message.Status.SENT)
+        events.publish_many(
+            [
+                MessageSent(
+                    message_id=row["pk"],
+                    contact_id=row["contact_id"],
+                    kind=row["kind"],
+                    template_id=row["template_id"],
+                    occurred_at=row["sent_at"],
+                )
+                for row in accepted
+            ]
+        )
+    return len(accepted)
 
 
 def _transactional_build(message: Message, *, connection) -> EmailMultiAlternatives:
@@ -280,7 +333,8 @@ def _transactional_build(message: Message, *, connection) -> EmailMultiAlternati
 
 def _message_send(
     *, message: Message, template: EmailTemplate | None, mail, report: SendReport
-) -> None:
+) -> bool:
+    """Send one message; True when the server accepted it (its ``sent_at`` is written)."""
     try:
         if message.kind == TRANSACTIONAL:
             email = _transactional_build(message, connection=mail)
@@ -297,46 +351,49 @@ def _message_send(
         )
         _mark(message, Message.Status.FAILED, error=f"render: {error}")
         report.failed += 1
-        return
+        return False
     try:
         accepted = mail.send_messages([email])
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
         _mark(message, Message.Status.FAILED, error=_smtp_error(error))
         report.failed += 1
-        return
+        return False
     except smtplib.SMTPResponseException as error:
         if (
             error.smtp_code >= 500
         ):  # this message is refused (content, size, policy); 4xx: try later
             _mark(message, Message.Status.FAILED, error=_smtp_error(error))
             report.failed += 1
-            return
+            return False
         raise _ServerUnavailable(_smtp_error(error)) from error
     except AnymailRecipientsRefused as error:  # an ESP refused this address
         _mark(message, Message.Status.FAILED, error=f"refused by the email provider: {error}")
         report.failed += 1
-        return
+        return False
     except AnymailAPIError as error:
         if _refused_for_good(error):  # the ESP refused this message (4xx other than "slow down")
             _mark(message, Message.Status.FAILED, error=f"refused by the email provider: {error}")
             report.failed += 1
-            return
+            return False
         raise _ServerUnavailable(f"{type(error).__name__}: {error}"[:500]) from error
     except (smtplib.SMTPException, OSError) as error:
         raise _ServerUnavailable(_smtp_error(error)) from error
     if accepted:
-        _mark(message, Message.Status.SENT, sent_at=timezone.now())
+        _mark(message, Message.Status.SENDING, sent_at=timezone.now())
         report.sent += 1
-    else:
-        _mark(message, Message.Status.FAILED, error="the email backend did not accept the message")
-        report.failed += 1
+        return True
+    _mark(message, Message.Status.FAILED, error="the email backend did not accept the message")
+    report.failed += 1
+    return False
 
 
 def _mark(
     message: Message, status: str, *, error: str = "", sent_at: dt.datetime | None = None
 ) -> None:
     """One tiny UPDATE in its own commit: the mark survives a crash of this process a moment
-    later, so a crash resends at most the message in flight.
+    later, so a crash resends at most the message in flight. A message the server accepted
+    keeps ``sending`` with its ``sent_at``: :func:`_sent_publish` marks it sent, with its
+    fact, when its chunk ends.
 
     On PostgreSQL the commit does not wait for the WAL flush (``SET LOCAL synchronous_commit``,
     this transaction only, so it is safe behind a transaction pooler): the mark is visible at
@@ -351,16 +408,6 @@ def _mark(
             with db_connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         Message.objects.filter(pk=message.pk).update(**values)
-        if sent_at is not None:
-            events.publish(
-                MessageSent(
-                    message_id=message.pk,
-                    contact_id=message.contact_id,
-                    kind=message.kind,
-                    template_id=message.template_id,
-                    occurred_at=sent_at,
-                )
-            )
 
 
 def _refused_for_good(error: AnymailAPIError) -> bool:

@@ -61,7 +61,8 @@ def message_queue(
 
 def messages_queue_bulk(rows: list[Message], *, ignore_conflicts: bool = False) -> int:
     """Queue many unsaved marketing :class:`Message` rows in batched inserts, with a
-    :class:`~.events.MessageQueued` fact for each; returns how many were queued.
+    :class:`~.events.MessageQueued` fact for each (published in batches too, in the same
+    transaction); returns how many were queued.
 
     ``ignore_conflicts``: a row a unique constraint refuses (the broadcast's contact has its
     message already) is skipped, and gets no fact.
@@ -79,8 +80,9 @@ def messages_queue_bulk(rows: list[Message], *, ignore_conflicts: bool = False) 
             for start in range(0, len(rows), QUEUE_BATCH):
                 chunk = [row.message_id for row in rows[start : start + QUEUE_BATCH]]
                 queued.extend(Message.objects.filter(message_id__in=chunk))
-        for message in queued:
-            events.publish(_queued_fact(message))
+        # One outbox INSERT per batch, and one delivery task for the whole transaction.
+        for start in range(0, len(queued), QUEUE_BATCH):
+            events.publish_many([_queued_fact(message) for message in queued[start : start + QUEUE_BATCH]])
     return len(queued)
 
 

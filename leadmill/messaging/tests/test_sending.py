@@ -301,3 +301,86 @@ def test_two_workers_claiming_at_once_never_claim_the_same_message():
     assert set(claimed["a"]).isdisjoint(claimed["b"])
     assert len(claimed["a"]) + len(claimed["b"]) == 300
     assert Message.objects.filter(status="sending").count() == 300
+
+
+@pytest.fixture
+def delivery_tasks():
+    """The outbox delivery tasks Huey ran (immediate mode in tests), by their outbox ids."""
+    from huey.contrib.djhuey import HUEY
+    from huey.signals import SIGNAL_COMPLETE
+
+    ran = []
+
+    def note(signal, task, *args, **kwargs):
+        if task.name.endswith("outbox_deliver"):
+            ran.append(task.args[0])
+
+    HUEY.signal(SIGNAL_COMPLETE)(note)
+    yield ran
+    HUEY.disconnect_signal(note, SIGNAL_COMPLETE)
+
+
+def _facts(name):
+    from leadmill.core.models import OutboxEvent
+
+    return sorted(OutboxEvent.objects.filter(name=name).values_list("payload__message_id", flat=True))
+
+
+def test_a_bulk_queue_publishes_a_fact_per_message_in_one_delivery_task(
+    delivery_tasks, django_capture_on_commit_callbacks
+):
+    # Given five messages to queue
+    contact, template = ContactFactory(), EmailTemplateFactory()
+
+    # When they are queued in one call
+    with django_capture_on_commit_callbacks(execute=True):
+        messages_queue_bulk([Message(contact_id=contact.pk, template_id=template.pk) for _ in range(5)])
+
+    # Then each has its fact, and one task delivers them all
+    queued = sorted(Message.objects.values_list("pk", flat=True))
+    assert _facts("MessageQueued") == queued
+    assert [len(ids) for ids in delivery_tasks] == [5]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: one after-commit dispatch per chunk
+def test_a_chunk_sent_is_marked_sent_with_a_fact_per_message_in_one_delivery_task_per_chunk(
+    smtp_server, monkeypatch, delivery_tasks
+):
+    # Given five queued messages, sent in chunks of two
+    monkeypatch.setattr(sending, "CLAIM_CHUNK", 2)
+    messages = [MessageFactory(contact=subscribed()) for _ in range(5)]
+
+    # When the queue is sent
+    report = messages_send_due()
+
+    # Then every message is sent with exactly one fact, delivered by one task per chunk
+    assert report.sent == 5
+    assert statuses(*messages) == ["sent"] * 5
+    assert _facts("MessageSent") == sorted(m.pk for m in messages)
+    assert [len(ids) for ids in delivery_tasks] == [2, 2, 1]
+
+
+def test_a_message_the_server_accepted_before_a_crash_is_marked_sent_with_its_fact_and_not_sent_again(
+    smtp_server, settings
+):
+    # Given a worker that died after the server accepted a message, before its chunk ended
+    settings.LEADMILL_EMAIL_CLAIM_LEASE_SECONDS = 300
+    now = timezone.now()
+    accepted = MessageFactory(
+        contact=subscribed(),
+        status=Message.Status.SENDING,
+        claimed_at=now - dt.timedelta(minutes=6),
+        sent_at=now - dt.timedelta(minutes=6),
+    )
+    unsent = MessageFactory(
+        contact=subscribed(), status=Message.Status.SENDING, claimed_at=now - dt.timedelta(minutes=6)
+    )
+
+    # When the next pass runs after the lease
+    report = messages_send_due(now=now)
+
+    # Then the accepted one is marked sent with its fact and not sent again; the other is sent
+    assert (report.reclaimed, report.sent) == (1, 1)
+    assert statuses(accepted, unsent) == ["sent", "sent"]
+    assert len(smtp_server.messages) == 1
+    assert _facts("MessageSent") == sorted([accepted.pk, unsent.pk])
