@@ -47,11 +47,6 @@ def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTEN
     cannot be known, ``consent_unknown`` for a purpose or text version that does not exist;
     409 ``external_id_used`` when the id belongs to a lead that was refused; 503
     ``processing_delayed`` when the lead was stored but its processing failed (retried)."""
-    # Checked before the intake, so a repeated id never answers for a body it would refuse.
-    if payload.email:
-        email_normalise(payload.email)
-    if payload.phone:
-        phone_normalise(payload.phone)
     values = payload.dict(include={*PROFILE_FIELDS, "email", "phone"} & set(LeadIn.model_fields))
     values.update({f"custom_{key}": value for key, value in payload.custom.items()})
     outcome = lead_intake(
@@ -73,6 +68,11 @@ def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTEN
         return Status(409, errors.error_body("external_id_used", _(
             "This external id belongs to a lead that was refused; send the corrected lead with a new one."
         )))
+    if outcome.duplicate:  # a repeated id never answers for a body the intake would refuse
+        if payload.email:
+            email_normalise(payload.email)
+        if payload.phone:
+            phone_normalise(payload.phone)
     if submission.status != Submission.Status.ACCEPTED or submission.contact_id is None:
         # Stored, but its processing failed (or, for a repeated id, is still under way): the
         # worker retries it; a retry with the same external id answers with the lead then.
