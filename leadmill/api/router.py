@@ -8,7 +8,7 @@ from ninja import Header, NinjaAPI, Path, Query, Router, Status
 
 from leadmill.capture.models import Channel, Submission
 from leadmill.capture.services import RequestMeta, StatedConsent, lead_intake
-from leadmill.contacts.identity import email_normalise, phone_normalise
+from leadmill.contacts.identity import email_normalise
 from leadmill.contacts.models import Contact
 from leadmill.contacts.services import PROFILE_FIELDS
 from leadmill.core.errors import DomainError
@@ -68,11 +68,6 @@ def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTEN
         return Status(409, errors.error_body("external_id_used", _(
             "This external id belongs to a lead that was refused; send the corrected lead with a new one."
         )))
-    if outcome.duplicate:  # a repeated id never answers for a body the intake would refuse
-        if payload.email:
-            email_normalise(payload.email)
-        if payload.phone:
-            phone_normalise(payload.phone)
     if submission.status != Submission.Status.ACCEPTED or submission.contact_id is None:
         # Stored, but its processing failed (or, for a repeated id, is still under way): the
         # worker retries it; a retry with the same external id answers with the lead then.

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from leadmill.consent.models import Consent, PurposeText
 from leadmill.consent.services import ConsentProof, consents_record, ip_for_storage
+from leadmill.contacts.identity import email_normalise, phone_normalise
 from leadmill.contacts.services import PROFILE_FIELDS, Touch, UpsertResult, contact_upsert
 from leadmill.core import events
 from leadmill.core.db import sqlite_writer_turn
@@ -398,6 +399,22 @@ class IntakeOutcome:
     rejection: ValidationFailed | None = None
 
 
+def _repeat_refusal(first: Submission, values: dict[str, Any]) -> ValidationFailed | None:
+    """Why a repeated delivery's own body would be refused (its email or phone cannot be
+    known), so a repeat of an accepted lead never answers for a body the intake would refuse;
+    None for a first delivery that was itself refused (the caller says so)."""
+    if first.status == Submission.Status.REJECTED:
+        return None
+    try:
+        if values.get("email"):
+            email_normalise(str(values["email"]))
+        if values.get("phone"):
+            phone_normalise(str(values["phone"]))
+    except ValidationFailed as refusal:
+        return refusal
+    return None
+
+
 def lead_intake(
     *, channel: str, values: dict[str, Any], consents: list[StatedConsent] | tuple[StatedConsent, ...] = (),
     meta: RequestMeta | None = None, external_id: str = "", author: str = "", form: Form | None = None,
@@ -440,7 +457,7 @@ def lead_intake(
             if not submission.external_id or first is None:
                 raise
             logger.info("submission %s: a repeated %s delivery, not stored again", first.pk, channel)
-            return IntakeOutcome(submission=first, duplicate=True)
+            return IntakeOutcome(submission=first, duplicate=True, rejection=_repeat_refusal(first, values))
         if not process_now:
             transaction.on_commit(processing_schedule)
             return IntakeOutcome(submission=submission)

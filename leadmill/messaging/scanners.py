@@ -136,6 +136,11 @@ def scanner_reason(
     return ""
 
 
+def _hit_message(message_pk: int) -> Message | None:
+    """The message an open or a click names, with what recording the hit reads."""
+    return Message.objects.filter(pk=message_pk).only("pk", "contact_id", "template_id", "sent_at").first()
+
+
 def _properties(message: Message, **extra) -> dict:
     return {"message_id": message.pk, "template_id": message.template_id, **extra}
 
@@ -144,11 +149,7 @@ def open_record(*, message_pk: int, user_agent: str, at: dt.datetime | None = No
     """Record an open of a message (None when it does not exist); the first human open
     sets ``opened_at``."""
     at = at or timezone.now()
-    message = (
-        Message.objects.filter(pk=message_pk)
-        .only("pk", "contact_id", "template_id", "sent_at")
-        .first()
-    )
+    message = _hit_message(message_pk)
     if message is None:
         return None
     reason = scanner_reason(user_agent=user_agent, kind="open", sent_at=message.sent_at, at=at)
@@ -183,11 +184,7 @@ def click_record(
     proves the open) once. A click completing a burst flags the whole burst as a scanner's.
     """
     at = at or timezone.now()
-    message = (
-        Message.objects.filter(pk=message_pk)
-        .only("pk", "contact_id", "template_id", "sent_at")
-        .first()
-    )
+    message = _hit_message(message_pk)
     if message is None:
         return None
     reason = scanner_reason(user_agent=user_agent, kind="click", sent_at=message.sent_at, at=at)
