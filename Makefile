@@ -26,6 +26,7 @@ run: $(VENV)/.base-installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m leadmill.testrun
 

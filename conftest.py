@@ -49,7 +49,9 @@ def _clear_cache():
 @pytest.fixture
 def chromium_executable():
     """Path of Debian's Chromium; skipped when absent, a failure where it is required (CI)."""
-    path = os.environ.get("LEADMILL_CHROMIUM") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else "")
+    path = os.environ.get("LEADMILL_CHROMIUM") or (
+        "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else ""
+    )
     if not path:
         if os.environ.get("LEADMILL_REQUIRE_BROWSER"):
             pytest.fail("Chromium is required here but not installed")
@@ -58,8 +60,14 @@ def chromium_executable():
 
 
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -70,7 +78,9 @@ def browser(chromium_executable):
 
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(
+            executable_path=chromium_executable, args=CHROMIUM_ARGS
+        )
         yield instance
         instance.close()
         # While Playwright's event loop runs in this thread, Django keeps a separate database

@@ -33,8 +33,21 @@ def bare_view(request):
     return JsonResponse({"status": "accepted"}, status=201)
 
 
-EVENT_COLUMNS = ("occurred_at", "type", "name", "url", "referrer", "properties", "source", "medium",
-                 "campaign", "term", "content", "channel", "is_bot")
+EVENT_COLUMNS = (
+    "occurred_at",
+    "type",
+    "name",
+    "url",
+    "referrer",
+    "properties",
+    "source",
+    "medium",
+    "campaign",
+    "term",
+    "content",
+    "channel",
+    "is_bot",
+)
 
 
 @csrf_exempt
@@ -45,9 +58,21 @@ def bare_events_view(request):
     now = timezone.now()
     params: list = []
     for event in batch:
-        params += [now, event.get("type", ""), event.get("name", ""), event.get("url", ""),
-                   event.get("referrer", ""), json.dumps(event.get("properties") or {}),
-                   "", "", "", "", "", "", False]
+        params += [
+            now,
+            event.get("type", ""),
+            event.get("name", ""),
+            event.get("url", ""),
+            event.get("referrer", ""),
+            json.dumps(event.get("properties") or {}),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            False,
+        ]
     row = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
     with connection.cursor() as cursor:
         cursor.execute(

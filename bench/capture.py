@@ -426,7 +426,11 @@ class Runner:
         delta = {key: after.get(key, 0) - before.get(key, 0) for key in after}
         # A valid post is stored as "received" by the request and becomes "accepted" when the
         # worker has processed it: both are kept.
-        kept = delta.get("bare", 0) if target == "bare" else delta.get("received", 0) + delta.get("accepted", 0)
+        kept = (
+            delta.get("bare", 0)
+            if target == "bare"
+            else delta.get("received", 0) + delta.get("accepted", 0)
+        )
         processed = (
             delta.get("bare", 0)
             if target == "bare"
@@ -621,13 +625,19 @@ def report(results: dict[str, dict], args, runner: Runner) -> dict:
             print(f"  {'':<7} {'':<10}     by table: {tables}")
         print(f"  {engine:<7} Huey tasks queued at the end: {out['queued_tasks']}")
     print()
-    print("Render tokens (one per page view; the server's LEADMILL_FORM_TOKEN_POSTS is the default)")
+    print(
+        "Render tokens (one per page view; the server's LEADMILL_FORM_TOKEN_POSTS is the default)"
+    )
     for engine, out in results.items():
         t = out["tokens"]
         print(
             f"  {engine:<7} pool {t['pool']:,}, taken {t['taken']:,}: at most "
             f"{t['max_posts_per_token']} post(s) per token (limit {t['limit']} an hour)"
-            + ("  TOO MANY: posts past the limit are spam, counted lost" if t["max_posts_per_token"] > t["limit"] else "")
+            + (
+                "  TOO MANY: posts past the limit are spam, counted lost"
+                if t["max_posts_per_token"] > t["limit"]
+                else ""
+            )
         )
 
     lost = sum(

@@ -103,12 +103,14 @@ def _post(client, email: str):
         _form_ids[FORM_SLUG] = Form.objects.get(slug=FORM_SLUG).pk
     return client.post(
         f"/f/{FORM_SLUG}/",
-        data=urlencode({
-            "email": email,
-            "first_name": "Ana",
-            f"consent_{PURPOSE_KEY}": "on",
-            "_rt": render_token_make(form_id=_form_ids[FORM_SLUG], at=time.time() - 10),
-        }),
+        data=urlencode(
+            {
+                "email": email,
+                "first_name": "Ana",
+                f"consent_{PURPOSE_KEY}": "on",
+                "_rt": render_token_make(form_id=_form_ids[FORM_SLUG], at=time.time() - 10),
+            }
+        ),
         content_type="application/x-www-form-urlencoded",  # as wrk posts it
         HTTP_ACCEPT="application/json",
         HTTP_X_FORWARDED_FOR=_next_ip(),  # one address per post, as bench/capture.py's load does

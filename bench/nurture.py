@@ -86,12 +86,17 @@ def sink_main(port: int, out_path: str, ref_pattern: str = "") -> int:
             found = message_id.search(content)
             referred = ref.search(content) if ref else None
             recipient = (envelope.rcpt_tos or ["-"])[0]
-            out.write(b"\t".join((
-                found.group(1) if found else b"-",
-                f"{accepted_at:.6f}".encode(),
-                recipient.encode(errors="replace"),
-                referred.group(0) if referred else b"-",
-            )) + b"\n")
+            out.write(
+                b"\t".join(
+                    (
+                        found.group(1) if found else b"-",
+                        f"{accepted_at:.6f}".encode(),
+                        recipient.encode(errors="replace"),
+                        referred.group(0) if referred else b"-",
+                    )
+                )
+                + b"\n"
+            )
             return "250 OK"
 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
@@ -110,7 +115,9 @@ class Sink:
         os.close(handle)
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--sink", str(port), self.path, ref_pattern],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout.readline().strip() == "ready"
 
@@ -174,15 +181,22 @@ def generate(engine: str, contacts: int) -> dict:
     from leadmill.nurture.models import Sequence
 
     now = timezone.now()
-    purpose = purpose_ensure(key="newsletter", name="Newsletter", text="Send me guides.", is_email_marketing=True)
+    purpose = purpose_ensure(
+        key="newsletter", name="Newsletter", text="Send me guides.", is_email_marketing=True
+    )
     text_id = purpose.current_text.pk
     template = EmailTemplate.objects.create(
-        name="Guide follow-up", subject="{{ first_name|default:'Hi' }}, your next step", preheader="Three ideas",
-        body=BODY, purpose=purpose,
+        name="Guide follow-up",
+        subject="{{ first_name|default:'Hi' }}, your next step",
+        preheader="Three ideas",
+        body=BODY,
+        purpose=purpose,
     )
     step_id = str(uuid.uuid4())
     sequence = Sequence.objects.create(name="Bench", is_active=True)
-    sequence.steps = [{"type": "send_email", "value": {"label": "guide", "template": template.pk}, "id": step_id}]
+    sequence.steps = [
+        {"type": "send_email", "value": {"label": "guide", "template": template.pk}, "id": step_id}
+    ]
     sequence.save()
 
     def contact_rows():
@@ -191,8 +205,14 @@ def generate(engine: str, contacts: int) -> dict:
 
     contact_cols = "email, first_name, lifecycle_stage, temperature, custom, created_at, updated_at"
     blank_cols = [
-        f.column for f in __import__("leadmill.contacts.models", fromlist=["Contact"]).Contact._meta.concrete_fields
-        if not f.primary_key and not f.null and f.column not in contact_cols.split(", ") and f.get_internal_type() in ("CharField", "EmailField")
+        f.column
+        for f in __import__(
+            "leadmill.contacts.models", fromlist=["Contact"]
+        ).Contact._meta.concrete_fields
+        if not f.primary_key
+        and not f.null
+        and f.column not in contact_cols.split(", ")
+        and f.get_internal_type() in ("CharField", "EmailField")
     ]
     with transaction.atomic(), connection.cursor() as cursor:
         cols = contact_cols + "".join(f", {c}" for c in blank_cols)
@@ -249,7 +269,9 @@ def plain_loop(contacts: int, template, port: int, sink: Sink) -> float:
 
     sink.reset()
     started = time.perf_counter()
-    connection = get_connection("django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=port)
+    connection = get_connection(
+        "django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=port
+    )
     connection.open()
     last = 0
     fake_pk = 10**9
@@ -260,7 +282,9 @@ def plain_loop(contacts: int, template, port: int, sink: Sink) -> float:
         for contact in chunk:
             fake_pk += 1
             message = Message(pk=fake_pk, contact=contact, template=template)
-            connection.send_messages([email_message_build(message=message, template=template, contact=contact)])
+            connection.send_messages(
+                [email_message_build(message=message, template=template, contact=contact)]
+            )
         last = chunk[-1].pk
     connection.close()
     while sink.count() < contacts:
@@ -278,7 +302,11 @@ def engine_run(contacts: int, port: int, sink: Sink) -> dict:
     sampler = RssSampler()
     sampler.start()
     started = time.perf_counter()
-    with override_settings(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port):
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=port,
+    ):
         while enrollments_advance(limit=1000):
             pass
         queued_s = time.perf_counter() - started
@@ -286,8 +314,14 @@ def engine_run(contacts: int, port: int, sink: Sink) -> dict:
             pass
     while sink.count() < contacts and time.perf_counter() - started < 3600:
         time.sleep(0.01)
-        if sink.count() < contacts:  # anything left (e.g. a reclaimed message) goes on the next tick
-            with override_settings(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port):
+        if (
+            sink.count() < contacts
+        ):  # anything left (e.g. a reclaimed message) goes on the next tick
+            with override_settings(
+                EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+                EMAIL_HOST="127.0.0.1",
+                EMAIL_PORT=port,
+            ):
                 messages_send_due(limit=1000)
     elapsed = time.perf_counter() - started
     sampler.stop.set()
@@ -348,8 +382,12 @@ def child(engine: str, contacts: int) -> dict:
 def run_engine(engine: str, contacts: int) -> dict:
     import psycopg
 
-    env = {**os.environ, "LEADMILL_DATA_DIR": tempfile.mkdtemp(prefix=f"leadmill-bench-nurture-{engine}-"),
-           "DJANGO_SETTINGS_MODULE": "leadmill.settings", "LEADMILL_EMAIL_MAX_PER_HOUR": "0"}
+    env = {
+        **os.environ,
+        "LEADMILL_DATA_DIR": tempfile.mkdtemp(prefix=f"leadmill-bench-nurture-{engine}-"),
+        "DJANGO_SETTINGS_MODULE": "leadmill.settings",
+        "LEADMILL_EMAIL_MAX_PER_HOUR": "0",
+    }
     env.pop("LEADMILL_TESTING", None)
     db_name = f"leadmill_bench_nurture_{os.getpid()}"
     if engine == "pg":
@@ -361,7 +399,11 @@ def run_engine(engine: str, contacts: int) -> dict:
     try:
         output = subprocess.run(
             [sys.executable, __file__, "--child", engine, "--contacts", str(contacts)],
-            env=env, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
+            env=env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         return json.loads(output.stdout.strip().splitlines()[-1])
     finally:
@@ -387,7 +429,9 @@ def main() -> int:
         return 0
 
     results = {engine: run_engine(engine, args.contacts) for engine in args.engines.split(",")}
-    print(f"\n{'engine':8} {'contacts':>9} {'loop/s':>8} {'engine/s':>9} {'ratio':>6} {'dup':>4} {'miss':>5} {'peak MB':>8} {'growth MB':>9}")
+    print(
+        f"\n{'engine':8} {'contacts':>9} {'loop/s':>8} {'engine/s':>9} {'ratio':>6} {'dup':>4} {'miss':>5} {'peak MB':>8} {'growth MB':>9}"
+    )
     for engine, r in results.items():
         print(
             f"{engine:8} {r['contacts']:>9} {r['raw_smtp_per_s']:>8} {r['sent_per_s']:>9} {r['ratio']:>6} "
@@ -395,10 +439,14 @@ def main() -> int:
         )
     summary: dict = {"contacts": args.contacts}
     for engine, r in results.items():
-        summary.update({
-            f"sent_per_s_{engine}": r["sent_per_s"], f"raw_smtp_per_s_{engine}": r["raw_smtp_per_s"],
-            f"ratio_{engine}": r["ratio"], f"queue_s_{engine}": r["queue_s"],
-        })
+        summary.update(
+            {
+                f"sent_per_s_{engine}": r["sent_per_s"],
+                f"raw_smtp_per_s_{engine}": r["raw_smtp_per_s"],
+                f"ratio_{engine}": r["ratio"],
+                f"queue_s_{engine}": r["queue_s"],
+            }
+        )
     first = results.get("pg") or next(iter(results.values()))
     summary["raw_smtp_per_s"] = first["raw_smtp_per_s"]
     summary["duplicates"] = sum(r["duplicates"] for r in results.values())
@@ -410,7 +458,10 @@ def main() -> int:
         from nurture_segments import segment_bench
 
         segment = segment_bench(args.segment_contacts)
-        print(f"segment over {args.segment_contacts:,} contacts: {segment.get('segment_ms_1m')} ms", flush=True)
+        print(
+            f"segment over {args.segment_contacts:,} contacts: {segment.get('segment_ms_1m')} ms",
+            flush=True,
+        )
         summary["segment_ms_1m"] = segment.get("segment_ms_1m")
         summary.update({f"segment_{k}": v for k, v in segment.items() if k != "segment_ms_1m"})
     summary["goal_ratio"], summary["goal_segment_ms"] = GOAL_RATIO, GOAL_SEGMENT_MS

@@ -47,7 +47,9 @@ def fill_events(cursor, count: int, *, old: bool) -> float:
     """``count`` anonymous page views, older than the retention (spread over a week) or of
     the last day; returns the seconds the insert took."""
     started = time.perf_counter()
-    age = f"interval '{RETENTION_DAYS + 1} days' + " if old else ""  # inside the brackets: older still
+    age = (
+        f"interval '{RETENTION_DAYS + 1} days' + " if old else ""
+    )  # inside the brackets: older still
     cursor.execute(
         f"""
         INSERT INTO tracking_event (occurred_at, contact_id, type, name, url, referrer, properties,
@@ -104,26 +106,38 @@ def django_runs(rows: int, runs: int) -> dict:
             fill_outbox(cursor, rows // 4)
             cursor.execute("ANALYZE tracking_event")
             started = time.perf_counter()
-            cursor.execute(f"DELETE FROM tracking_event WHERE occurred_at < now() - interval '{RETENTION_DAYS} days'")  # noqa: S608
+            cursor.execute(
+                f"DELETE FROM tracking_event WHERE occurred_at < now() - interval '{RETENTION_DAYS} days'"  # noqa: S608
+            )
             raw_deleted = cursor.rowcount
             raw_s = time.perf_counter() - started
             started = time.perf_counter()
-            cursor.execute("DELETE FROM core_outboxevent WHERE delivered_at < now() - interval '7 days'")
+            cursor.execute(
+                "DELETE FROM core_outboxevent WHERE delivered_at < now() - interval '7 days'"
+            )
             raw_outbox_deleted = cursor.rowcount
             raw_outbox_s = time.perf_counter() - started
             cursor.execute("SELECT count(*) FROM tracking_event")
             left = cursor.fetchone()[0]
             result = {
-                "deleted": deleted, "prune_rows_per_s": deleted / prune_s,
-                "raw_deleted": raw_deleted, "raw_delete_rows_per_s": raw_deleted / raw_s,
-                "outbox_deleted": outbox_deleted, "outbox_prune_rows_per_s": outbox_deleted / outbox_s,
+                "deleted": deleted,
+                "prune_rows_per_s": deleted / prune_s,
+                "raw_deleted": raw_deleted,
+                "raw_delete_rows_per_s": raw_deleted / raw_s,
+                "outbox_deleted": outbox_deleted,
+                "outbox_prune_rows_per_s": outbox_deleted / outbox_s,
                 "raw_outbox_delete_rows_per_s": raw_outbox_deleted / raw_outbox_s,
-                "insert_select_rows_per_s": rows / fill_s, "recent_left": left,
+                "insert_select_rows_per_s": rows / fill_s,
+                "recent_left": left,
             }
             results.append(result)
-            print(f"run {run}: retention {result['prune_rows_per_s']:,.0f} rows/s, raw DELETE "
-                  f"{result['raw_delete_rows_per_s']:,.0f} rows/s, outbox {result['outbox_prune_rows_per_s']:,.0f} "
-                  f"rows/s (raw {result['raw_outbox_delete_rows_per_s']:,.0f})", file=sys.stderr, flush=True)
+            print(
+                f"run {run}: retention {result['prune_rows_per_s']:,.0f} rows/s, raw DELETE "
+                f"{result['raw_delete_rows_per_s']:,.0f} rows/s, outbox {result['outbox_prune_rows_per_s']:,.0f} "
+                f"rows/s (raw {result['raw_outbox_delete_rows_per_s']:,.0f})",
+                file=sys.stderr,
+                flush=True,
+            )
     return {"runs": results}
 
 
@@ -132,7 +146,9 @@ def median(runs: list[dict], key: str) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rows", type=int)
     parser.add_argument("--runs", type=int)
@@ -152,12 +168,24 @@ def main() -> int:
         capture.pg_admin(f'CREATE DATABASE "{capture.PG_DB}"')
         try:
             env = capture.engine_env("pg", data_dir)
-            migrate = subprocess.run([capture.python(), "-m", "django", "migrate", "--noinput", "--verbosity", "0"],
-                                     env=env, cwd=data_dir, capture_output=True, text=True, timeout=900)
+            migrate = subprocess.run(
+                [capture.python(), "-m", "django", "migrate", "--noinput", "--verbosity", "0"],
+                env=env,
+                cwd=data_dir,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
             if migrate.returncode != 0:
                 raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-            completed = subprocess.run([capture.python(), str(Path(__file__).resolve()), "--django", str(rows), str(runs)],
-                                       env=env, cwd=data_dir, capture_output=True, text=True, timeout=3600)
+            completed = subprocess.run(
+                [capture.python(), str(Path(__file__).resolve()), "--django", str(rows), str(runs)],
+                env=env,
+                cwd=data_dir,
+                capture_output=True,
+                text=True,
+                timeout=3600,
+            )
             sys.stderr.write(completed.stderr)
             if completed.returncode != 0:
                 raise RuntimeError(f"the runs failed:\n{completed.stdout}")
@@ -165,12 +193,22 @@ def main() -> int:
         finally:
             capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
     prune, raw = median(measured, "prune_rows_per_s"), median(measured, "raw_delete_rows_per_s")
-    outbox, raw_outbox = median(measured, "outbox_prune_rows_per_s"), median(measured, "raw_outbox_delete_rows_per_s")
+    outbox, raw_outbox = (
+        median(measured, "outbox_prune_rows_per_s"),
+        median(measured, "raw_outbox_delete_rows_per_s"),
+    )
     figures = {
-        "bench": "retention", "engine": "postgresql", "old_rows_per_run": rows, "runs": runs,
-        "prune_rows_per_s": round(prune), "raw_delete_rows_per_s": round(raw), "ratio": round(prune / raw, 3),
-        "ingest_goal_events_per_s": INGEST_GOAL, "keeps_up": round(prune / INGEST_GOAL, 2),
-        "outbox_prune_rows_per_s": round(outbox), "raw_outbox_delete_rows_per_s": round(raw_outbox),
+        "bench": "retention",
+        "engine": "postgresql",
+        "old_rows_per_run": rows,
+        "runs": runs,
+        "prune_rows_per_s": round(prune),
+        "raw_delete_rows_per_s": round(raw),
+        "ratio": round(prune / raw, 3),
+        "ingest_goal_events_per_s": INGEST_GOAL,
+        "keeps_up": round(prune / INGEST_GOAL, 2),
+        "outbox_prune_rows_per_s": round(outbox),
+        "raw_outbox_delete_rows_per_s": round(raw_outbox),
         "outbox_ratio": round(outbox / raw_outbox, 3),
         "insert_select_rows_per_s": round(median(measured, "insert_select_rows_per_s")),
         "recent_rows_kept": all(run["recent_left"] == rows for run in measured),

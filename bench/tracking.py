@@ -84,8 +84,12 @@ def batch_template(origin: str) -> str:
     events = []
     for i in range(BATCH):
         kind = ("page_view", "page_view", "cta_click", "form_view", "form_start")[i % 5]
-        event = {"type": kind, "url": f"{origin}/offer/{i}?utm_source=newsletter&utm_medium=email&utm_campaign=nov",
-                 "visitor_id": "VISITOR", "properties": {"title": f"Offer {i}"}}
+        event = {
+            "type": kind,
+            "url": f"{origin}/offer/{i}?utm_source=newsletter&utm_medium=email&utm_campaign=nov",
+            "visitor_id": "VISITOR",
+            "properties": {"title": f"Offer {i}"},
+        }
         if kind == "page_view":
             event["referrer"] = "https://mail.example.com/"
         else:
@@ -113,9 +117,24 @@ def wrk_run(engine: str, path: str, seconds: float, workdir: Path, run: int) -> 
     if wrk is None:
         raise SystemExit("bench/tracking.py needs wrk (apt-get install wrk)")
     completed = subprocess.run(
-        [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "30s", "-s", str(script),
-         f"{origin}{path}", "--", f"b{os.getpid() % 10000:04d}r{run}", origin, batch_template(origin)],
-        capture_output=True, text=True, timeout=seconds + 60,
+        [
+            wrk,
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            f"{origin}{path}",
+            "--",
+            f"b{os.getpid() % 10000:04d}r{run}",
+            origin,
+            batch_template(origin),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     out = completed.stdout
     counted = re.search(r"BENCH ok=(\d+) bad=(\d+)", out)
@@ -125,8 +144,14 @@ def wrk_run(engine: str, path: str, seconds: float, workdir: Path, run: int) -> 
         raise RuntimeError(f"wrk failed ({completed.returncode}): {out}\n{completed.stderr}")
     scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
     elapsed = float(took.group(2)) * scale[took.group(3)]
-    return {"ok": int(counted.group(1)), "bad": int(counted.group(2)), "seconds": elapsed,
-            "mean_latency_ms": float(latency.group(1)) * scale[latency.group(2)] * 1000 if latency else None}
+    return {
+        "ok": int(counted.group(1)),
+        "bad": int(counted.group(2)),
+        "seconds": elapsed,
+        "mean_latency_ms": float(latency.group(1)) * scale[latency.group(2)] * 1000
+        if latency
+        else None,
+    }
 
 
 def ingest(engine: str, setup: dict, args, workdir: Path) -> dict:
@@ -144,17 +169,27 @@ def ingest(engine: str, setup: dict, args, workdir: Path) -> dict:
                 time.sleep(1)
                 stored = event_count(engine, setup) - before
                 accepted = result["ok"] * BATCH
-                result.update(events_per_s=accepted / result["seconds"], accepted=accepted, stored=stored,
-                              lost=max(0, accepted - stored))
+                result.update(
+                    events_per_s=accepted / result["seconds"],
+                    accepted=accepted,
+                    stored=stored,
+                    lost=max(0, accepted - stored),
+                )
                 runs[target].append(result)
-                capture.log(f"{engine} {target} run {run}: {result['events_per_s']:,.0f} events/s, "
-                            f"non-2xx {result['bad']}, lost {result['lost']}")
+                capture.log(
+                    f"{engine} {target} run {run}: {result['events_per_s']:,.0f} events/s, "
+                    f"non-2xx {result['bad']}, lost {result['lost']}"
+                )
     collect = statistics.median(r["events_per_s"] for r in runs["collect"])
     bare = statistics.median(r["events_per_s"] for r in runs["bare"])
-    return {"events_per_s": collect, "bare_events_per_s": bare, "ratio": collect / bare if bare else None,
-            "lost": sum(r["lost"] for r in runs["collect"]) + sum(r["lost"] for r in runs["bare"]),
-            "non_2xx": sum(r["bad"] for r in runs["collect"]),
-            "mean_latency_ms": statistics.median(r["mean_latency_ms"] or 0 for r in runs["collect"])}
+    return {
+        "events_per_s": collect,
+        "bare_events_per_s": bare,
+        "ratio": collect / bare if bare else None,
+        "lost": sum(r["lost"] for r in runs["collect"]) + sum(r["lost"] for r in runs["bare"]),
+        "non_2xx": sum(r["bad"] for r in runs["collect"]),
+        "mean_latency_ms": statistics.median(r["mean_latency_ms"] or 0 for r in runs["collect"]),
+    }
 
 
 # --- reads at scale (runs inside Django: python bench/tracking.py --django-reads N) ----------
@@ -175,10 +210,13 @@ def django_reads(events: int) -> dict:
 
     now = timezone.now()
     contacts = Contact.objects.bulk_create(
-        [Contact(email=f"scale{i}@example.com", stage_changed_at=now) for i in range(20_000)], batch_size=5000
+        [Contact(email=f"scale{i}@example.com", stage_changed_at=now) for i in range(20_000)],
+        batch_size=5000,
     )
     target = contacts[len(contacts) // 2]
-    StageChange.objects.create(contact=target, from_stage="", to_stage=LifecycleStage.LEAD, changed_at=now)
+    StageChange.objects.create(
+        contact=target, from_stage="", to_stage=LifecycleStage.LEAD, changed_at=now
+    )
     first_id, last_id = contacts[0].pk, contacts[-1].pk
     started = time.monotonic()
     with connection.cursor() as cursor:
@@ -242,20 +280,33 @@ def django_reads(events: int) -> dict:
         from leadmill.tracking.models import Event
         from leadmill.tracking.selectors import NOT_TOUCHES, TOUCH_TYPES
 
-        touches = (Event.objects.filter(contact_id=target.pk, type__in=TOUCH_TYPES, is_bot=False)
-                   .exclude(channel__in=NOT_TOUCHES).order_by("occurred_at", "id"))
+        touches = (
+            Event.objects.filter(contact_id=target.pk, type__in=TOUCH_TYPES, is_bot=False)
+            .exclude(channel__in=NOT_TOUCHES)
+            .order_by("occurred_at", "id")
+        )
         sql, params = touches.query.sql_with_params()
         cursor.execute("EXPLAIN " + sql, params)
         plans["touches"] = [row[0] for row in cursor.fetchall()]
-    return {"events_in_table": total, "fill_s": fill_s, "timeline_ms": timeline_ms,
-            "attribution_ms": attribution_ms, "timeline_entries": len(contact_timeline(target.pk)),
-            "touches": len(contact_attribution(contact_id=target.pk)[0].touches), "plans": plans}
+    return {
+        "events_in_table": total,
+        "fill_s": fill_s,
+        "timeline_ms": timeline_ms,
+        "attribution_ms": attribution_ms,
+        "timeline_entries": len(contact_timeline(target.pk)),
+        "touches": len(contact_attribution(contact_id=target.pk)[0].touches),
+        "plans": plans,
+    }
 
 
 def reads(setup: dict, events: int) -> dict:
     completed = subprocess.run(
         [capture.python(), str(Path(__file__).resolve()), "--django-reads", str(events)],
-        env=setup["env"], cwd=setup["data_dir"], capture_output=True, text=True, timeout=3600,
+        env=setup["env"],
+        cwd=setup["data_dir"],
+        capture_output=True,
+        text=True,
+        timeout=3600,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"reads failed:\n{completed.stdout}\n{completed.stderr[-5000:]}")
@@ -263,12 +314,16 @@ def reads(setup: dict, events: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--django-reads", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-reads", action="store_true")
-    parser.add_argument("--no-ingest", action="store_true", help="only the reads at scale (PostgreSQL)")
+    parser.add_argument(
+        "--no-ingest", action="store_true", help="only the reads at scale (PostgreSQL)"
+    )
     parser.add_argument("--engines", default="sqlite,pg", help="sqlite,pg (default both)")
     args = parser.parse_args()
     if args.django_reads is not None:
@@ -290,16 +345,22 @@ def main() -> int:
         finally:
             if "pg" in engines:
                 capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
-    print(f"{'engine':8} {'collect ev/s':>13} {'bare ev/s':>11} {'ratio':>6} {'lost':>5} {'non-2xx':>8}")
+    print(
+        f"{'engine':8} {'collect ev/s':>13} {'bare ev/s':>11} {'ratio':>6} {'lost':>5} {'non-2xx':>8}"
+    )
     for engine in [engine for engine in engines if engine in out]:
         r = out[engine]
-        print(f"{engine:8} {r['events_per_s']:>13,.0f} {r['bare_events_per_s']:>11,.0f} {r['ratio']:>6.2f} "
-              f"{r['lost']:>5} {r['non_2xx']:>8}")
+        print(
+            f"{engine:8} {r['events_per_s']:>13,.0f} {r['bare_events_per_s']:>11,.0f} {r['ratio']:>6.2f} "
+            f"{r['lost']:>5} {r['non_2xx']:>8}"
+        )
     if "reads" in out:
         r = out["reads"]
-        print(f"\n{r['events_in_table']:,} events in the table (filled in {r['fill_s']:.0f} s): "
-              f"timeline {r['timeline_ms']:.1f} ms ({r['timeline_entries']} entries), "
-              f"attribution {r['attribution_ms']:.1f} ms ({r['touches']} touches), median of 50")
+        print(
+            f"\n{r['events_in_table']:,} events in the table (filled in {r['fill_s']:.0f} s): "
+            f"timeline {r['timeline_ms']:.1f} ms ({r['timeline_entries']} entries), "
+            f"attribution {r['attribution_ms']:.1f} ms ({r['touches']} touches), median of 50"
+        )
         for name, plan in r["plans"].items():
             print(f"EXPLAIN {name}:\n  " + "\n  ".join(plan))
     pg, lite, rd = out.get("pg", {}), out.get("sqlite", {}), out.get("reads", {})
@@ -314,7 +375,9 @@ def main() -> int:
         "timeline_ms_10m": round(rd["timeline_ms"], 2) if rd else None,
         "attribution_ms_10m": round(rd["attribution_ms"], 2) if rd else None,
         "events_in_table": rd.get("events_in_table"),
-        "batch": BATCH, "connections": CONNECTIONS, "quick": args.quick,
+        "batch": BATCH,
+        "connections": CONNECTIONS,
+        "quick": args.quick,
         "goals": {"ratio": GOAL_RATIO, "events_per_s_pg": GOAL_EVENTS_PG, "read_ms": GOAL_READ_MS},
     }
     print(json.dumps(summary))

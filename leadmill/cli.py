@@ -52,7 +52,7 @@ def prepare(*, demo: bool) -> None:
         if demo_seed():
             print("Seeded the demo: /ebook/ and /demo/.")
         if nurture_demo_seed():
-            print("Seeded the demo nurture: the sequence \"E-book follow-up\" and a segment.")
+            print('Seeded the demo nurture: the sequence "E-book follow-up" and a segment.')
 
 
 def web_concurrency(*, sqlite: bool) -> tuple[int, int]:
@@ -80,13 +80,21 @@ def web_command() -> list[str]:
     os.makedirs(settings.STATIC_ROOT, exist_ok=True)
     workers, threads = web_concurrency(sqlite=connection.vendor == "sqlite")
     return [
-        sys.executable, "-m", "granian",
-        "--interface", "wsgi",
-        "--host", host,
-        "--port", port,
-        "--workers", os.environ.get("WEB_WORKERS", str(workers)),
-        "--blocking-threads", os.environ.get("WEB_THREADS", str(threads)),
-        "--backlog", os.environ.get("WEB_BACKLOG", "1024"),
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        host,
+        "--port",
+        port,
+        "--workers",
+        os.environ.get("WEB_WORKERS", str(workers)),
+        "--blocking-threads",
+        os.environ.get("WEB_THREADS", str(threads)),
+        "--backlog",
+        os.environ.get("WEB_BACKLOG", "1024"),
         # Static files and the images and documents uploaded in the back office are served by
         # the application (leadmill.wsgi), not granian's file server: it cannot add the
         # security headers (X-Content-Type-Options: nosniff). Offer files are private.
@@ -99,7 +107,14 @@ def web_command() -> list[str]:
 
 
 def worker_command() -> list[str]:
-    args = [sys.executable, "-m", "django", "run_huey", "--workers", os.environ.get("HUEY_WORKERS", "6")]
+    args = [
+        sys.executable,
+        "-m",
+        "django",
+        "run_huey",
+        "--workers",
+        os.environ.get("HUEY_WORKERS", "6"),
+    ]
     if os.environ.get("HUEY_PERIODIC", "1").strip().lower() in {"0", "false", "no", "off"}:
         args.append("--no-periodic")
     return args
@@ -139,7 +154,10 @@ def supervise(commands: dict[str, list[str]]) -> int:
                     print(f"leadmill: {name} keeps failing; stopping.", file=sys.stderr)
                     stop(None, None)
                     break
-                print(f"leadmill: {name} exited with {process.returncode}; restarting it.", file=sys.stderr)
+                print(
+                    f"leadmill: {name} exited with {process.returncode}; restarting it.",
+                    file=sys.stderr,
+                )
                 processes[name] = start(name)
     deadline = time.time() + 20
     for process in processes.values():
@@ -159,8 +177,11 @@ def main(argv: list[str] | None = None) -> int:
 
         host = os.environ.get("HOST", "127.0.0.1")
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-        print(f"Leadmill is running at http://{shown}:{os.environ.get('PORT', '8000')}/ "
-              f"(back office: {settings.BASE_URL}/admin/). Stop with Ctrl+C.", flush=True)
+        print(
+            f"Leadmill is running at http://{shown}:{os.environ.get('PORT', '8000')}/ "
+            f"(back office: {settings.BASE_URL}/admin/). Stop with Ctrl+C.",
+            flush=True,
+        )
         return supervise({"web": web_command(), "worker": worker_command()})
     if command == "web":
         _django_setup()

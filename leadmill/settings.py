@@ -315,7 +315,9 @@ LEADMILL_TRACKING_CONSENT_BANNER = env_bool("LEADMILL_TRACKING_CONSENT_BANNER", 
 LEADMILL_TRACKING_MAX_EVENTS = env_int("LEADMILL_TRACKING_MAX_EVENTS", 50)
 LEADMILL_TRACKING_MAX_BODY_BYTES = env_int("LEADMILL_TRACKING_MAX_BODY_BYTES", 64 * 1024)
 LEADMILL_TRACKING_RATE_LIMIT_PER_IP = env_int("LEADMILL_TRACKING_RATE_LIMIT_PER_IP", 300)
-LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND = env_int("LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND", 4)
+LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND = env_int(
+    "LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND", 4
+)
 # PostgreSQL: event batches commit without waiting for the WAL flush unless this is on (ADR 10).
 LEADMILL_TRACKING_SYNCHRONOUS_COMMIT = env_bool("LEADMILL_TRACKING_SYNCHRONOUS_COMMIT", False)
 # The longest a collect request waits for its events' write (a lock, the statement, its turn
@@ -387,7 +389,9 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Security ------------------------------------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("LEADMILL_BEHIND_PROXY") else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("LEADMILL_BEHIND_PROXY") else None
+)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
@@ -467,7 +471,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # Signed-link tokens (/d/<token>/, email links, opt-in) never reach a log line.
     "filters": {"secret_tokens": {"()": "leadmill.core.log_redaction.SecretTokenFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_tokens"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["secret_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},

@@ -28,7 +28,11 @@ def postgres_reachable(url: str) -> bool:
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("LEADMILL_CHROMIUM", ""), "/usr/bin/chromium", "/usr/bin/chromium-browser"):
+    for candidate in (
+        os.environ.get("LEADMILL_CHROMIUM", ""),
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
     return shutil.which("chromium")
@@ -59,10 +63,17 @@ def main() -> int:
 
         pg_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
         if postgres_reachable(pg_url):
-            pg_env = {**base_env, "DATABASE_URL": pg_url, "LEADMILL_TEST_DB_NAME": f"test_leadmill_{os.getpid()}"}
+            pg_env = {
+                **base_env,
+                "DATABASE_URL": pg_url,
+                "LEADMILL_TEST_DB_NAME": f"test_leadmill_{os.getpid()}",
+            }
             status = run_suite("PostgreSQL", pg_env, args) or status
         elif ci:
-            print(f"CI: PostgreSQL is not reachable at {pg_url}; the PostgreSQL pass is required.", file=sys.stderr)
+            print(
+                f"CI: PostgreSQL is not reachable at {pg_url}; the PostgreSQL pass is required.",
+                file=sys.stderr,
+            )
             status = status or 1
         else:
             print(f"\nPostgreSQL not reachable at {pg_url}: skipped the PostgreSQL pass.")

@@ -15,9 +15,12 @@ from leadmill.tracking.wsgi import collect_route  # noqa: E402
 # The event batches and form posts skip the middleware they do not need
 # (docs/adr/0008-lean-collect-path.md, docs/adr/0009-lean-form-post-path.md); static files
 # and uploaded media are served here too, with the security headers (nosniff).
-application = lean_paths_ahead(django_application, [
-    collect_route(),
-    form_post_route(),
-    static_files_route(settings.STATIC_URL, settings.STATIC_ROOT),
-    static_files_route(settings.MEDIA_URL, settings.MEDIA_ROOT, max_age_s=7 * 86_400),
-])
+application = lean_paths_ahead(
+    django_application,
+    [
+        collect_route(),
+        form_post_route(),
+        static_files_route(settings.STATIC_URL, settings.STATIC_ROOT),
+        static_files_route(settings.MEDIA_URL, settings.MEDIA_ROOT, max_age_s=7 * 86_400),
+    ],
+)

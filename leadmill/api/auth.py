@@ -22,5 +22,8 @@ class ApiKeyAuth(HttpBearer):
             return None
         missing = [scope for scope in self.scopes if scope not in key.scopes]
         if missing:
-            raise HttpError(403, _("This API key lacks the scope(s): %(scopes)s.") % {"scopes": ", ".join(missing)})
+            raise HttpError(
+                403,
+                _("This API key lacks the scope(s): %(scopes)s.") % {"scopes": ", ".join(missing)},
+            )
         return key

@@ -47,7 +47,9 @@ def error_body(code: str, message: str, errors: dict[str, list[str]] | None = No
     return {"code": code, "message": message, "errors": errors or {}}
 
 
-def error_response(status: int, code: str, message: str, errors: dict | None = None) -> JsonResponse:
+def error_response(
+    status: int, code: str, message: str, errors: dict | None = None
+) -> JsonResponse:
     """An error in the API's shape outside an operation (an unknown path, a wrong method)."""
     return JsonResponse(error_body(code, message, errors), status=status)
 
@@ -127,16 +129,24 @@ def install(api: NinjaAPI) -> None:
     def http_error(request, exc: HttpError):
         cause = exc.__cause__
         if isinstance(cause, UnsupportedMediaType):
-            return answer(request, 415, "unsupported_media_type", _("Send the body as application/json."))
+            return answer(
+                request, 415, "unsupported_media_type", _("Send the body as application/json.")
+            )
         if exc.status_code == 400:  # ninja: "Cannot parse request body"
             return answer(request, 400, "malformed", _("The body is not valid JSON (UTF-8)."))
         if isinstance(exc, AuthenticationError):
-            response = answer(request, 401, "unauthorized",
-                              _("Send a valid API key: Authorization: Bearer <key>."))
+            response = answer(
+                request,
+                401,
+                "unauthorized",
+                _("Send a valid API key: Authorization: Bearer <key>."),
+            )
             response["WWW-Authenticate"] = "Bearer"
             return response
         if isinstance(exc, Throttled):
-            return answer(request, 429, "rate_limited", _("Too many requests. Please wait and try again."))
+            return answer(
+                request, 429, "rate_limited", _("Too many requests. Please wait and try again.")
+            )
         if exc.status_code == 403:
             return answer(request, 403, "forbidden", str(exc))
         return answer(request, exc.status_code, "error", str(exc))
@@ -160,7 +170,9 @@ def not_found_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespo
         except Resolver404:
             resolved = None
         if resolved is not None and resolved.func is not not_found_view:
-            message = _("No API endpoint at this address; did you mean %(path)s?") % {"path": request.path + "/"}
+            message = _("No API endpoint at this address; did you mean %(path)s?") % {
+                "path": request.path + "/"
+            }
     return error_response(404, "not_found", message)
 
 
@@ -169,10 +181,15 @@ def method_not_allowed(view):
 
     def wrapped(request, *args, **kwargs):
         response = view(request, *args, **kwargs)
-        if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
+        if response.status_code == 405 and not response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
             allowed = response.get("Allow", "")
-            response = error_response(405, "method_not_allowed",
-                                      _("This address answers only %(methods)s.") % {"methods": allowed})
+            response = error_response(
+                405,
+                "method_not_allowed",
+                _("This address answers only %(methods)s.") % {"methods": allowed},
+            )
             response["Allow"] = allowed
         return response
 

@@ -34,7 +34,8 @@ class EnrolIn(Schema):
 
     contact_ids: list[Id] = Field(default_factory=list, max_length=MAX_PER_CALL)
     emails: list[Line(254)] = Field(
-        default_factory=list, max_length=MAX_PER_CALL,
+        default_factory=list,
+        max_length=MAX_PER_CALL,
         description="Each item is one address, matched after the same normalisation as forms.",
     )
 
@@ -61,14 +62,14 @@ def sequence_enrol(request, payload: EnrolIn, sequence_id: int = Path(..., ge=1,
     if sequence is None:
         return Status(404, {"code": "not_found", "message": _("No sequence with this id.")})
     if not payload.contact_ids and not payload.emails:
-        return Status(400, {"code": "nothing_to_enrol", "message": _("Give contact_ids or emails.")})
+        return Status(
+            400, {"code": "nothing_to_enrol", "message": _("Give contact_ids or emails.")}
+        )
     wanted = set(payload.contact_ids)
     known = (
         set(Contact.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
     )
-    found, unknown_emails = (
-        contact_ids_by_emails(payload.emails) if payload.emails else ([], [])
-    )
+    found, unknown_emails = contact_ids_by_emails(payload.emails) if payload.emails else ([], [])
     contact_ids = known | set(found)
     enrolled = enrollments_start_bulk(
         sequence=sequence, contact_ids=contact_ids, source=f"api ({request.auth.name})"[:100]

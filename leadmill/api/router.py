@@ -30,12 +30,18 @@ def health(request):
 
 
 leads = Router(tags=["leads"])
-IDEMPOTENCY_KEY = Header("", alias="Idempotency-Key", description="Your id of this lead, if the body has no external_id")
+IDEMPOTENCY_KEY = Header(
+    "", alias="Idempotency-Key", description="Your id of this lead, if the body has no external_id"
+)
 
 
 @leads.post(
     "/",
-    response={200: LeadUpsertOut, 201: LeadUpsertOut, **errors.documented(*errors.AUTH, *errors.BODY, 409, 503)},
+    response={
+        200: LeadUpsertOut,
+        201: LeadUpsertOut,
+        **errors.documented(*errors.AUTH, *errors.BODY, 409, 503),
+    },
     auth=ApiKeyAuth("leads:write"),
 )
 def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTENCY_KEY):
@@ -52,9 +58,13 @@ def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTEN
     outcome = lead_intake(
         channel=Channel.API,
         values=values,
-        consents=[StatedConsent(purpose=c.purpose, text_version=c.text_version, granted=c.granted) for c in payload.consents],
+        consents=[
+            StatedConsent(purpose=c.purpose, text_version=c.text_version, granted=c.granted)
+            for c in payload.consents
+        ],
         meta=RequestMeta(
-            referrer=payload.referrer, page_url=payload.page_url,
+            referrer=payload.referrer,
+            page_url=payload.page_url,
             utm={name: getattr(payload, name) for name in UTM_PARAMS},
         ),
         external_id=payload.external_id or idempotency_key,
@@ -65,21 +75,37 @@ def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTEN
         raise outcome.rejection
     submission = outcome.submission
     if submission.status == Submission.Status.REJECTED:  # a repeated id of a lead refused before
-        return Status(409, errors.error_body("external_id_used", _(
-            "This external id belongs to a lead that was refused; send the corrected lead with a new one."
-        )))
+        return Status(
+            409,
+            errors.error_body(
+                "external_id_used",
+                _(
+                    "This external id belongs to a lead that was refused; send the corrected lead with a new one."
+                ),
+            ),
+        )
     if submission.status != Submission.Status.ACCEPTED or submission.contact_id is None:
         # Stored, but its processing failed (or, for a repeated id, is still under way): the
         # worker retries it; a retry with the same external id answers with the lead then.
-        return Status(503, errors.error_body("processing_delayed", _(
-            "The lead was stored but could not be processed yet; it will be. Retry later with the same external id."
-        )))
+        return Status(
+            503,
+            errors.error_body(
+                "processing_delayed",
+                _(
+                    "The lead was stored but could not be processed yet; it will be. Retry later with the same external id."
+                ),
+            ),
+        )
     if outcome.upsert is None:  # a repeated id: answer with the lead its first delivery made
         lead = Contact.objects.get(pk=submission.contact_id)
         body = {"lead": lead, "created": False, "possible_duplicate_of": None}
     else:
         upsert = outcome.upsert
-        body = {"lead": upsert.contact, "created": upsert.created, "possible_duplicate_of": upsert.possible_duplicate_of}
+        body = {
+            "lead": upsert.contact,
+            "created": upsert.created,
+            "possible_duplicate_of": upsert.possible_duplicate_of,
+        }
     body.update(submission_id=submission.pk, duplicate=outcome.duplicate)
     return Status(201 if body["created"] else 200, body)
 

@@ -55,7 +55,9 @@ def Line(max_length: int, **extra: Any) -> Any:  # noqa: N802 (a type, read as o
     The schema's ``pattern`` says so; core.text enforces it."""
     schema = {"pattern": LINE_PATTERN}
     return Annotated[
-        str, Field(max_length=max_length, json_schema_extra=schema, **extra), AfterValidator(_single_line)
+        str,
+        Field(max_length=max_length, json_schema_extra=schema, **extra),
+        AfterValidator(_single_line),
     ]
 
 
@@ -63,7 +65,9 @@ def Text(max_length: int, **extra: Any) -> Any:  # noqa: N802
     """Multi-line text (tab and line breaks allowed) of at most ``max_length``."""
     schema = {"pattern": TEXT_PATTERN}
     return Annotated[
-        str, Field(max_length=max_length, json_schema_extra=schema, **extra), AfterValidator(_multi_line)
+        str,
+        Field(max_length=max_length, json_schema_extra=schema, **extra),
+        AfterValidator(_multi_line),
     ]
 
 
@@ -81,35 +85,63 @@ _CUSTOM_SCHEMA = {
     "type": "object",
     "maxProperties": MAX_KEYS,
     "propertyNames": {"minLength": 1, "maxLength": 100, "pattern": LINE_PATTERN},
-    "additionalProperties": {"anyOf": [
-        {"type": "string", "maxLength": MAX_CUSTOM_VALUE_LENGTH, "pattern": TEXT_PATTERN},
-        {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT},
-        {"type": "number", "minimum": -MAX_INT, "maximum": MAX_INT},
-        {"type": "boolean"},
-    ]},
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string", "maxLength": MAX_CUSTOM_VALUE_LENGTH, "pattern": TEXT_PATTERN},
+            {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT},
+            {"type": "number", "minimum": -MAX_INT, "maximum": MAX_INT},
+            {"type": "boolean"},
+        ]
+    },
     "description": f"Custom fields: text, numbers or true / false, at most {MAX_KEYS} keys.",
 }
 # Written out: pydantic would give a key's pattern as ``patternProperties``, which leaves
 # every key outside the pattern unconstrained.
 Custom = Annotated[
-    dict[CustomKey, CustomValue], Field(max_length=MAX_KEYS), BeforeValidator(_json_value),
+    dict[CustomKey, CustomValue],
+    Field(max_length=MAX_KEYS),
+    BeforeValidator(_json_value),
     WithJsonSchema(_CUSTOM_SCHEMA),
 ]
 
 # The address and the phone are checked by contacts.identity (400 ``email_invalid`` /
 # ``phone_invalid``); the schema names their formats and says one of them must be given.
-Email = Annotated[Line(254), WithJsonSchema({"type": "string", "maxLength": 254, "pattern": LINE_PATTERN,
-                                             "anyOf": [{"const": ""}, {"format": "email"}]})]
-Phone = Annotated[Line(40), WithJsonSchema({"type": "string", "maxLength": 40, "pattern": LINE_PATTERN,
-                                            "anyOf": [{"const": ""}, {"format": "phone"}]})]
+Email = Annotated[
+    Line(254),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 254,
+            "pattern": LINE_PATTERN,
+            "anyOf": [{"const": ""}, {"format": "email"}],
+        }
+    ),
+]
+Phone = Annotated[
+    Line(40),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 40,
+            "pattern": LINE_PATTERN,
+            "anyOf": [{"const": ""}, {"format": "phone"}],
+        }
+    ),
+]
 
 
 class ConsentIn(Schema):
     """One consent answer the caller states the person gave, with the text they saw."""
 
-    purpose: Line(50, min_length=1) = Field(description="The consent purpose's key, e.g. newsletter")
-    text_version: Id = Field(description="The version of the purpose's text the person was shown (1, 2 …)")
-    granted: Annotated[bool, Field(strict=True)] = Field(description="true: agreed; false: declined")
+    purpose: Line(50, min_length=1) = Field(
+        description="The consent purpose's key, e.g. newsletter"
+    )
+    text_version: Id = Field(
+        description="The version of the purpose's text the person was shown (1, 2 …)"
+    )
+    granted: Annotated[bool, Field(strict=True)] = Field(
+        description="true: agreed; false: declined"
+    )
 
 
 class LeadIn(Schema):
@@ -130,7 +162,9 @@ class LeadIn(Schema):
     role: Line(100) = ""
     company_size: Line(50) = ""
     segment: Line(100) = ""
-    country: Line(100) = Field("", description="A country name (English or Portuguese) or ISO 3166 code")
+    country: Line(100) = Field(
+        "", description="A country name (English or Portuguese) or ISO 3166 code"
+    )
     custom: Custom = Field(default_factory=dict)
     utm_source: Line(100) = ""
     utm_medium: Line(100) = ""
@@ -138,13 +172,17 @@ class LeadIn(Schema):
     utm_term: Line(200) = ""
     utm_content: Line(200) = ""
     referrer: Line(500) = Field("", description="Where the person came from to the page, if known")
-    page_url: Line(500) = Field("", description="The page where the person left their details, if any")
+    page_url: Line(500) = Field(
+        "", description="The page where the person left their details, if any"
+    )
     consents: list[ConsentIn] = Field(
-        default_factory=list, max_length=50,
+        default_factory=list,
+        max_length=50,
         description="What the person agreed to, as you showed it to them; recorded with the API key as its author",
     )
     external_id: Line(200) = Field(
-        "", description="Your id of this lead (or send an Idempotency-Key header): a retry with it writes once"
+        "",
+        description="Your id of this lead (or send an Idempotency-Key header): a retry with it writes once",
     )
 
 
@@ -172,8 +210,12 @@ class LeadUpsertOut(Schema):
     lead: LeadOut
     created: bool
     possible_duplicate_of: int | None
-    submission_id: int = Field(description="The lead's submission: the row that keeps what you sent")
-    duplicate: bool = Field(description="true: a retry of an external id already received; nothing new was written")
+    submission_id: int = Field(
+        description="The lead's submission: the row that keeps what you sent"
+    )
+    duplicate: bool = Field(
+        description="true: a retry of an external id already received; nothing new was written"
+    )
 
 
 class Error(Schema):

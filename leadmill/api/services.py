@@ -24,13 +24,19 @@ def api_key_create(*, name: str, scopes: list[str], created_by=None) -> tuple[Ap
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValidationFailed(
-            _("Unknown scope(s): %(scopes)s. Use: %(known)s.") % {"scopes": ", ".join(unknown), "known": ", ".join(SCOPES)},
+            _("Unknown scope(s): %(scopes)s. Use: %(known)s.")
+            % {"scopes": ", ".join(unknown), "known": ", ".join(SCOPES)},
             code="unknown_scope",
         )
     prefix = secrets.token_hex(4)
     secret = f"lm_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey.objects.create(name=name, prefix=prefix, key_hash=ApiKey.hash(secret), scopes=sorted(set(scopes)),
-                                created_by=created_by)
+    key = ApiKey.objects.create(
+        name=name,
+        prefix=prefix,
+        key_hash=ApiKey.hash(secret),
+        scopes=sorted(set(scopes)),
+        created_by=created_by,
+    )
     return key, secret
 
 

@@ -24,7 +24,10 @@ class SubmissionReprocessBulkAction(BulkAction):
     action_priority = 10
 
     def check_perm(self, obj) -> bool:
-        return self.request.user.has_perm("capture.change_submission") and obj.status in services.REPROCESSABLE
+        return (
+            self.request.user.has_perm("capture.change_submission")
+            and obj.status in services.REPROCESSABLE
+        )
 
     def object_context(self, obj):
         return {"item": obj, "status": obj.get_status_display(), "spam_reason": obj.spam_reason}
@@ -42,12 +45,30 @@ class SubmissionReprocessBulkAction(BulkAction):
         accepted = self.outcomes.count(Submission.Status.ACCEPTED)
         rejected = self.outcomes.count(Submission.Status.REJECTED)
         failed = self.outcomes.count(Submission.Status.ERROR)
-        parts = [ngettext("%(count)d submission became a lead.", "%(count)d submissions became leads.", accepted)
-                 % {"count": accepted}]
+        parts = [
+            ngettext(
+                "%(count)d submission became a lead.",
+                "%(count)d submissions became leads.",
+                accepted,
+            )
+            % {"count": accepted}
+        ]
         if rejected:
-            parts.append(ngettext("%(count)d was invalid and is now rejected.", "%(count)d were invalid and are now rejected.",
-                                  rejected) % {"count": rejected})
+            parts.append(
+                ngettext(
+                    "%(count)d was invalid and is now rejected.",
+                    "%(count)d were invalid and are now rejected.",
+                    rejected,
+                )
+                % {"count": rejected}
+            )
         if failed:
-            parts.append(ngettext("%(count)d failed again and will be retried.", "%(count)d failed again and will be retried.",
-                                  failed) % {"count": failed})
+            parts.append(
+                ngettext(
+                    "%(count)d failed again and will be retried.",
+                    "%(count)d failed again and will be retried.",
+                    failed,
+                )
+                % {"count": failed}
+            )
         return " ".join(parts)

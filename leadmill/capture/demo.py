@@ -142,15 +142,29 @@ def _offers_create() -> tuple[Offer, Offer]:
 
 
 def _form_create(
-    *, name: str, slug: str, offer: Offer, submit_label: str, success_message: str,
-    fields: list[tuple[str, bool, str]], purposes: list[Purpose],
+    *,
+    name: str,
+    slug: str,
+    offer: Offer,
+    submit_label: str,
+    success_message: str,
+    fields: list[tuple[str, bool, str]],
+    purposes: list[Purpose],
 ) -> Form:
-    form = Form(name=name, slug=slug, offer=offer, submit_label=submit_label, success_message=success_message)
+    form = Form(
+        name=name,
+        slug=slug,
+        offer=offer,
+        submit_label=submit_label,
+        success_message=success_message,
+    )
     form.fields = [
         FormField(kind=kind, required=required, help_text=help_text, sort_order=index)
         for index, (kind, required, help_text) in enumerate(fields)
     ]
-    form.consents = [FormConsent(purpose=purpose, sort_order=index) for index, purpose in enumerate(purposes)]
+    form.consents = [
+        FormConsent(purpose=purpose, sort_order=index) for index, purpose in enumerate(purposes)
+    ]
     form.save()
     return form
 
@@ -161,12 +175,16 @@ def _home_ensure() -> Page:
     A fresh Wagtail install has a bare "Welcome" page as its root: it is replaced by a
     "Leadmill demo" landing page. Any other root page (someone's real site) is kept. A
     database without Wagtail's initial tree (its locale, root node and site) gets them."""
-    Locale.objects.get_or_create(language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE))
+    Locale.objects.get_or_create(
+        language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE)
+    )
     site = Site.objects.select_related("root_page").filter(is_default_site=True).first()
     current = site.root_page if site is not None else None
     if current is not None and not _is_wagtail_welcome_page(current):
         return current
-    tree_root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
+    tree_root = Page.get_first_root_node() or Page.add_root(
+        instance=Page(title="Root", slug="root")
+    )
     home = LandingPage(
         title=_("Leadmill demo"),
         slug="leadmill",
@@ -175,8 +193,13 @@ def _home_ensure() -> Page:
     )
     _publish(tree_root, home)
     if site is None:
-        Site.objects.create(hostname="localhost", port=80, root_page=home, is_default_site=True,
-                            site_name=settings.WAGTAIL_SITE_NAME)
+        Site.objects.create(
+            hostname="localhost",
+            port=80,
+            root_page=home,
+            is_default_site=True,
+            site_name=settings.WAGTAIL_SITE_NAME,
+        )
     else:
         site.root_page = home
         site.save(update_fields=["root_page"])
@@ -187,7 +210,9 @@ def _home_ensure() -> Page:
 def _is_wagtail_welcome_page(page: Page) -> bool:
     """The page Wagtail's first migration creates, untouched: nobody's content is lost."""
     return (
-        page.specific_class is Page and page.slug == "home" and page.numchild == 0
+        page.specific_class is Page
+        and page.slug == "home"
+        and page.numchild == 0
         and page.title == "Welcome to your new Wagtail site!"
     )
 
@@ -209,28 +234,41 @@ def _ebook_page(form: Form) -> LandingPage:
         ),
         form=form,
         body=[
-            ("hero", {
-                "heading": _("Fill your pipeline every day, not just on launch day"),
-                "subheading": _("The Lead Generation Playbook: 5 short chapters and the checklists "
-                                "we use to turn visitors into qualified leads."),
-                "image": None,
-            }),
-            ("benefits", {
-                "heading": _("What you will learn"),
-                "items": [
-                    _("Choose an offer your visitors really want"),
-                    _("Build a landing page with one goal and no distractions"),
-                    _("Ask for less: forms that convert without losing quality"),
-                    _("Collect consent that stands up to an audit"),
-                    _("Nurture leads until sales is ready to call"),
-                ],
-            }),
-            ("testimonial", {
-                "quote": _("We rebuilt our three landing pages with the playbook's checklists and "
-                           "doubled our demo requests in a month."),
-                "author": "Marta Oliveira",
-                "role": _("Head of Marketing, Lumen Analytics"),
-            }),
+            (
+                "hero",
+                {
+                    "heading": _("Fill your pipeline every day, not just on launch day"),
+                    "subheading": _(
+                        "The Lead Generation Playbook: 5 short chapters and the checklists "
+                        "we use to turn visitors into qualified leads."
+                    ),
+                    "image": None,
+                },
+            ),
+            (
+                "benefits",
+                {
+                    "heading": _("What you will learn"),
+                    "items": [
+                        _("Choose an offer your visitors really want"),
+                        _("Build a landing page with one goal and no distractions"),
+                        _("Ask for less: forms that convert without losing quality"),
+                        _("Collect consent that stands up to an audit"),
+                        _("Nurture leads until sales is ready to call"),
+                    ],
+                },
+            ),
+            (
+                "testimonial",
+                {
+                    "quote": _(
+                        "We rebuilt our three landing pages with the playbook's checklists and "
+                        "doubled our demo requests in a month."
+                    ),
+                    "author": "Marta Oliveira",
+                    "role": _("Head of Marketing, Lumen Analytics"),
+                },
+            ),
             ("form", None),
         ],
         thank_you_title=_("Your e-book is ready"),
@@ -249,26 +287,39 @@ def _demo_page(form: Form) -> LandingPage:
         ),
         form=form,
         body=[
-            ("hero", {
-                "heading": _("Book a 30-minute demo"),
-                "subheading": _("See how Leadmill captures, scores and nurtures your leads, "
-                                "and hands the hot ones to sales at the right time."),
-                "image": None,
-            }),
-            ("benefits", {
-                "heading": _("In 30 minutes you will see"),
-                "items": [
-                    _("A landing page and form built live, in minutes"),
-                    _("Lead scoring that tells cold, warm and hot leads apart"),
-                    _("Nurture sequences that run themselves"),
-                    _("Cost per lead by source, without a paid tier"),
-                ],
-            }),
-            ("testimonial", {
-                "quote": _("The demo was about our funnel, not a slide deck. We went live the next week."),
-                "author": "Daniel Kim",
-                "role": _("Growth Lead, Northwind Studio"),
-            }),
+            (
+                "hero",
+                {
+                    "heading": _("Book a 30-minute demo"),
+                    "subheading": _(
+                        "See how Leadmill captures, scores and nurtures your leads, "
+                        "and hands the hot ones to sales at the right time."
+                    ),
+                    "image": None,
+                },
+            ),
+            (
+                "benefits",
+                {
+                    "heading": _("In 30 minutes you will see"),
+                    "items": [
+                        _("A landing page and form built live, in minutes"),
+                        _("Lead scoring that tells cold, warm and hot leads apart"),
+                        _("Nurture sequences that run themselves"),
+                        _("Cost per lead by source, without a paid tier"),
+                    ],
+                },
+            ),
+            (
+                "testimonial",
+                {
+                    "quote": _(
+                        "The demo was about our funnel, not a slide deck. We went live the next week."
+                    ),
+                    "author": "Daniel Kim",
+                    "role": _("Growth Lead, Northwind Studio"),
+                },
+            ),
             ("form", None),
         ],
         thank_you_title=_("Thanks, we will be in touch"),
@@ -278,10 +329,15 @@ def _demo_page(form: Form) -> LandingPage:
 
 def _home_body_fill(home: LandingPage, *, ebook_cta: CallToAction, demo_cta: CallToAction) -> None:
     home.body = [
-        ("text", RichText(_(
-            "<p>This is Leadmill's demo site. Open one of the landing pages below and fill in its form "
-            "as a visitor would, then find yourself as a lead in the back office at <a href=\"/admin/\">/admin/</a>.</p>"
-        ))),
+        (
+            "text",
+            RichText(
+                _(
+                    "<p>This is Leadmill's demo site. Open one of the landing pages below and fill in its form "
+                    'as a visitor would, then find yourself as a lead in the back office at <a href="/admin/">/admin/</a>.</p>'
+                )
+            ),
+        ),
         ("cta", {"cta": ebook_cta, "text": ""}),
         ("cta", {"cta": demo_cta, "text": ""}),
     ]
@@ -299,30 +355,53 @@ def _template_page_create(
         form=form,
         intro=_("One sentence that says what the visitor gets. Search engines show it too."),
         body=[
-            ("hero", {
-                "heading": _("The main benefit, in under ten words"),
-                "subheading": _("One or two sentences: who it is for and what they get."),
-                "image": None,
-            }),
-            ("text", RichText(_(
-                "<p><b>How to use this template:</b> copy this page (Pages → ⋯ → Copy), give the "
-                "copy a title and a short slug, choose its conversion form in the Content tab (this "
-                "template shows the e-book form), replace the texts, delete this box and publish.</p>"
-            ))),
-            ("offer", {
-                "offer": ebook_offer,
-                "heading": "",
-                "description": RichText(_("<p>What exactly the visitor receives, and in what form.</p>")),
-            }),
-            ("benefits", {
-                "heading": _("What you get"),
-                "items": [_("A concrete benefit"), _("Another concrete benefit"), _("A third one, at most five")],
-            }),
-            ("testimonial", {
-                "quote": _("A short quote from a real customer about the result they got."),
-                "author": _("Customer name"),
-                "role": _("Role, Company"),
-            }),
+            (
+                "hero",
+                {
+                    "heading": _("The main benefit, in under ten words"),
+                    "subheading": _("One or two sentences: who it is for and what they get."),
+                    "image": None,
+                },
+            ),
+            (
+                "text",
+                RichText(
+                    _(
+                        "<p><b>How to use this template:</b> copy this page (Pages → ⋯ → Copy), give the "
+                        "copy a title and a short slug, choose its conversion form in the Content tab (this "
+                        "template shows the e-book form), replace the texts, delete this box and publish.</p>"
+                    )
+                ),
+            ),
+            (
+                "offer",
+                {
+                    "offer": ebook_offer,
+                    "heading": "",
+                    "description": RichText(
+                        _("<p>What exactly the visitor receives, and in what form.</p>")
+                    ),
+                },
+            ),
+            (
+                "benefits",
+                {
+                    "heading": _("What you get"),
+                    "items": [
+                        _("A concrete benefit"),
+                        _("Another concrete benefit"),
+                        _("A third one, at most five"),
+                    ],
+                },
+            ),
+            (
+                "testimonial",
+                {
+                    "quote": _("A short quote from a real customer about the result they got."),
+                    "author": _("Customer name"),
+                    "role": _("Role, Company"),
+                },
+            ),
             ("form", None),
             ("cta", {"cta": cta, "text": ""}),
         ],
@@ -337,53 +416,73 @@ def _template_page_create(
 # --- The e-book -------------------------------------------------------------------------
 
 _PLAYBOOK = [
-    ("The Lead Generation Playbook", [
-        "Five short chapters and the checklists that turn visitors into qualified leads.",
-        "",
-        "Published with the Leadmill demo. Share it freely.",
-    ]),
-    ("1. An offer worth an email address", [
-        "People trade their details for something useful now: a checklist, a template, a "
-        "calculator, a free trial, a discount or a conversation with an expert. Write the offer "
-        "as the result the visitor gets, not the format: 'plan next quarter's campaigns in an "
-        "afternoon' beats 'a 30-page PDF'.",
-        "",
-        "Checklist: one audience; one problem; a result in the title; delivered at once.",
-    ]),
-    ("2. One page, one goal", [
-        "A landing page has one job. Remove the navigation, repeat the call to action, and put "
-        "the form where the reader decides: after the benefits on a phone, beside them on a "
-        "desktop. Proof (a testimonial, a number) goes right before the form.",
-        "",
-        "Checklist: headline = benefit; three to five benefits; one testimonial; one form.",
-    ]),
-    ("3. Ask for less", [
-        "Every field costs conversions. Ask for the email and, at most, two details you will use "
-        "this week. Ask the rest later, on the next offer. Errors must say what to fix, and "
-        "everything the person typed must still be there after an error.",
-        "",
-        "Checklist: email first; optional fields marked; clear errors; no lost input.",
-    ]),
-    ("4. Consent that stands up to an audit", [
-        "Keep one unticked checkbox per purpose, with its exact text. Record who agreed, to which "
-        "text, when, on which page. Honour unsubscribe in one click and at send time.",
-        "",
-        "Checklist: unticked boxes; versioned texts; proof kept; one-click unsubscribe.",
-    ]),
-    ("5. Nurture until sales is ready", [
-        "Most leads are not ready to buy today. Score fit and behaviour, send useful emails at a "
-        "steady pace, and hand a lead to sales when it is hot: a demo request, a pricing visit, "
-        "a reply. Measure cost per lead and per customer by source, then invest in what works.",
-        "",
-        "Checklist: score; nurture; hand off fast; measure by source.",
-    ]),
+    (
+        "The Lead Generation Playbook",
+        [
+            "Five short chapters and the checklists that turn visitors into qualified leads.",
+            "",
+            "Published with the Leadmill demo. Share it freely.",
+        ],
+    ),
+    (
+        "1. An offer worth an email address",
+        [
+            "People trade their details for something useful now: a checklist, a template, a "
+            "calculator, a free trial, a discount or a conversation with an expert. Write the offer "
+            "as the result the visitor gets, not the format: 'plan next quarter's campaigns in an "
+            "afternoon' beats 'a 30-page PDF'.",
+            "",
+            "Checklist: one audience; one problem; a result in the title; delivered at once.",
+        ],
+    ),
+    (
+        "2. One page, one goal",
+        [
+            "A landing page has one job. Remove the navigation, repeat the call to action, and put "
+            "the form where the reader decides: after the benefits on a phone, beside them on a "
+            "desktop. Proof (a testimonial, a number) goes right before the form.",
+            "",
+            "Checklist: headline = benefit; three to five benefits; one testimonial; one form.",
+        ],
+    ),
+    (
+        "3. Ask for less",
+        [
+            "Every field costs conversions. Ask for the email and, at most, two details you will use "
+            "this week. Ask the rest later, on the next offer. Errors must say what to fix, and "
+            "everything the person typed must still be there after an error.",
+            "",
+            "Checklist: email first; optional fields marked; clear errors; no lost input.",
+        ],
+    ),
+    (
+        "4. Consent that stands up to an audit",
+        [
+            "Keep one unticked checkbox per purpose, with its exact text. Record who agreed, to which "
+            "text, when, on which page. Honour unsubscribe in one click and at send time.",
+            "",
+            "Checklist: unticked boxes; versioned texts; proof kept; one-click unsubscribe.",
+        ],
+    ),
+    (
+        "5. Nurture until sales is ready",
+        [
+            "Most leads are not ready to buy today. Score fit and behaviour, send useful emails at a "
+            "steady pace, and hand a lead to sales when it is hot: a demo request, a pricing visit, "
+            "a reply. Measure cost per lead and per customer by source, then invest in what works.",
+            "",
+            "Checklist: score; nurture; hand off fast; measure by source.",
+        ],
+    ),
 ]
 
 
 def playbook_pdf() -> bytes:
     """The demo e-book: a small, valid PDF (one page per chapter) written without a library."""
-    pages = [_pdf_page_stream(title, paragraphs, number=index + 1, cover=index == 0)
-             for index, (title, paragraphs) in enumerate(_PLAYBOOK)]
+    pages = [
+        _pdf_page_stream(title, paragraphs, number=index + 1, cover=index == 0)
+        for index, (title, paragraphs) in enumerate(_PLAYBOOK)
+    ]
     first_page_obj = 5
     objects: list[bytes] = [
         b"<< /Type /Catalog /Pages 2 0 R >>",

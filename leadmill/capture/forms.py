@@ -23,16 +23,28 @@ PAGE_FIELD = "_page"
 VISITOR_FIELD = "_lm_vid"  # set by the tracker on forms of other sites
 
 _max_lengths = {
-    FieldKind.EMAIL: 254, FieldKind.FIRST_NAME: 100, FieldKind.LAST_NAME: 100, FieldKind.PHONE: 40,
-    FieldKind.COMPANY: 200, FieldKind.ROLE: 100, FieldKind.COMPANY_SIZE: 50, FieldKind.SEGMENT: 100,
-    FieldKind.COUNTRY: 60, FieldKind.MESSAGE: 5000, FieldKind.CUSTOM: 500,
+    FieldKind.EMAIL: 254,
+    FieldKind.FIRST_NAME: 100,
+    FieldKind.LAST_NAME: 100,
+    FieldKind.PHONE: 40,
+    FieldKind.COMPANY: 200,
+    FieldKind.ROLE: 100,
+    FieldKind.COMPANY_SIZE: 50,
+    FieldKind.SEGMENT: 100,
+    FieldKind.COUNTRY: 60,
+    FieldKind.MESSAGE: 5000,
+    FieldKind.CUSTOM: 500,
 }
 # The one input edge (leadmill.core.text) on every text field: a line break only in a message.
 _SINGLE_LINE = [TextValidator()]
 _MULTI_LINE = [TextValidator(multiline=True)]
 _autocomplete = {
-    FieldKind.EMAIL: "email", FieldKind.FIRST_NAME: "given-name", FieldKind.LAST_NAME: "family-name",
-    FieldKind.PHONE: "tel", FieldKind.COMPANY: "organization", FieldKind.ROLE: "organization-title",
+    FieldKind.EMAIL: "email",
+    FieldKind.FIRST_NAME: "given-name",
+    FieldKind.LAST_NAME: "family-name",
+    FieldKind.PHONE: "tel",
+    FieldKind.COMPANY: "organization",
+    FieldKind.ROLE: "organization-title",
     FieldKind.COUNTRY: "country",
 }
 
@@ -64,20 +76,32 @@ def _field_for(form_field, custom_definitions: dict[str, CustomFieldDefinition])
     kind = form_field.kind
     required = form_field.required or kind == FieldKind.EMAIL
     attrs = {"autocomplete": _autocomplete.get(kind, "off")}
-    common = {"label": form_field.display_label, "required": required, "help_text": form_field.help_text}
+    common = {
+        "label": form_field.display_label,
+        "required": required,
+        "help_text": form_field.help_text,
+    }
     if kind == FieldKind.EMAIL:
         return forms.CharField(
-            max_length=254, widget=forms.EmailInput(attrs={**attrs, "inputmode": "email"}), validators=_SINGLE_LINE,
+            max_length=254,
+            widget=forms.EmailInput(attrs={**attrs, "inputmode": "email"}),
+            validators=_SINGLE_LINE,
             **common,
             error_messages={"required": _("Enter your email address.")},
         )
     if kind == FieldKind.PHONE:
         return forms.CharField(
-            max_length=40, widget=forms.TextInput(attrs={**attrs, "type": "tel"}), validators=_SINGLE_LINE, **common
+            max_length=40,
+            widget=forms.TextInput(attrs={**attrs, "type": "tel"}),
+            validators=_SINGLE_LINE,
+            **common,
         )
     if kind == FieldKind.MESSAGE:
         return forms.CharField(
-            max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), validators=_MULTI_LINE, **common
+            max_length=5000,
+            widget=forms.Textarea(attrs={"rows": 4}),
+            validators=_MULTI_LINE,
+            **common,
         )
     if kind == FieldKind.CUSTOM:
         definition = custom_definitions.get(form_field.custom_key)
@@ -93,7 +117,10 @@ def _field_for(form_field, custom_definitions: dict[str, CustomFieldDefinition])
                 choices = [("", "—")] + [(c, c) for c in definition.choice_list]
                 return forms.ChoiceField(choices=choices, **common)
     return forms.CharField(
-        max_length=_max_lengths.get(kind, 200), widget=forms.TextInput(attrs=attrs), validators=_SINGLE_LINE, **common
+        max_length=_max_lengths.get(kind, 200),
+        widget=forms.TextInput(attrs=attrs),
+        validators=_SINGLE_LINE,
+        **common,
     )
 
 
@@ -101,7 +128,11 @@ def lead_form_class(form: Form) -> type[LeadFormBase]:
     """A Django form class with the marketer's fields and one checkbox per consent purpose."""
     fields: dict[str, forms.Field] = {}
     custom_keys = [f.custom_key for f in form.fields.all() if f.kind == FieldKind.CUSTOM]
-    definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(key__in=custom_keys)} if custom_keys else {}
+    definitions = (
+        {d.key: d for d in CustomFieldDefinition.objects.filter(key__in=custom_keys)}
+        if custom_keys
+        else {}
+    )
     for form_field in form.fields.all():
         fields[form_field.name] = _field_for(form_field, definitions)
     if "email" not in fields:  # email is always asked: it is how a lead is known
@@ -114,7 +145,8 @@ def lead_form_class(form: Form) -> type[LeadFormBase]:
     for consent in form.consents.all():
         text = consent.purpose.text
         fields[consent.name] = forms.BooleanField(
-            label=text, required=consent.required,
+            label=text,
+            required=consent.required,
             error_messages={"required": _("Tick this box to continue.")},
         )
     return type("LeadForm", (LeadFormBase,), fields)
@@ -134,7 +166,9 @@ def validation_form_class(form_class: type[LeadFormBase]) -> type[LeadFormBase]:
     objects (nothing in validation changes a field; removing one from an instance's
     ``fields`` stays a dict operation). Never render it: use :func:`public_form_for`."""
     validation_class = type("LeadValidationForm", (form_class,), {})
-    validation_class.base_fields = _SharedFields(form_class.base_fields)  # after the metaclass set its own
+    validation_class.base_fields = _SharedFields(
+        form_class.base_fields
+    )  # after the metaclass set its own
     return validation_class
 
 
@@ -155,15 +189,29 @@ class PublicForm:
 
     @property
     def consent_fields(self):
-        return [self.django_form[name] for name in self.django_form.fields if name.startswith("consent_")]
+        return [
+            self.django_form[name]
+            for name in self.django_form.fields
+            if name.startswith("consent_")
+        ]
 
     @property
     def data_fields(self):
-        return [self.django_form[name] for name in self.django_form.fields if not name.startswith("consent_")]
+        return [
+            self.django_form[name]
+            for name in self.django_form.fields
+            if not name.startswith("consent_")
+        ]
 
 
 def public_form_for(
-    form: Form, *, page=None, request=None, data=None, render_token: str = "", page_id: int | None = None
+    form: Form,
+    *,
+    page=None,
+    request=None,
+    data=None,
+    render_token: str = "",
+    page_id: int | None = None,
 ) -> PublicForm:
     """An unbound (or, with ``data``, bound) public form.
 
@@ -176,7 +224,9 @@ def public_form_for(
     if render_token:
         omitted = tokens.render_token_omitted(render_token, form_id=form.pk)
     else:
-        contact = known_contact(request) if form.progressive_profiling and request is not None else None
+        contact = (
+            known_contact(request) if form.progressive_profiling and request is not None else None
+        )
         omitted = fields_omitted(form, contact)
     for name in omitted:
         django_form.fields.pop(name, None)

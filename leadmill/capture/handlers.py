@@ -18,7 +18,11 @@ def deliver_offer_email(event: LeadCaptured) -> None:
     """Email the person what the offer promised (link, code, message) — once."""
     if event.offer_id is None:
         return
-    submission = Submission.objects.select_related("form__offer", "contact").filter(pk=event.submission_id).first()
+    submission = (
+        Submission.objects.select_related("form__offer", "contact")
+        .filter(pk=event.submission_id)
+        .first()
+    )
     if submission is None or submission.contact is None or not submission.contact.email:
         return
     if not services.offer_email_claim(submission_id=submission.pk):
@@ -42,7 +46,11 @@ def deliver_offer_email(event: LeadCaptured) -> None:
 
 def stitch_visitor(event: LeadCaptured) -> None:
     """Attach the submitting browser's earlier anonymous events to the contact."""
-    visitor_id = Submission.objects.filter(pk=event.submission_id).values_list("visitor_id", flat=True).first()
+    visitor_id = (
+        Submission.objects.filter(pk=event.submission_id)
+        .values_list("visitor_id", flat=True)
+        .first()
+    )
     if visitor_id:
         visitor_identify(visitor_id=visitor_id, contact_id=event.contact_id)
 

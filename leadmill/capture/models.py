@@ -31,18 +31,23 @@ class Offer(models.Model):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.DOWNLOAD)
     file = models.FileField(
-        _("file"), storage=private_storage, upload_to="offers/", blank=True,
+        _("file"),
+        storage=private_storage,
+        upload_to="offers/",
+        blank=True,
         help_text=_("Kept private: people get a signed link that expires."),
     )
     discount_code = models.CharField(_("discount code"), max_length=100, blank=True)
     trial_url = models.URLField(_("trial sign-up link"), blank=True)
     delivery_message = RichTextField(
-        _("message after the form"), blank=True,
+        _("message after the form"),
+        blank=True,
         help_text=_("Shown on the thank-you page and in the email, e.g. what happens next."),
     )
     email_subject = models.CharField(_("email subject"), max_length=200, blank=True)
     is_intent_signal = models.BooleanField(
-        _("strong buying intent"), default=False,
+        _("strong buying intent"),
+        default=False,
         help_text=_("A demo or proposal request: scoring can make such leads hot at once."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -80,7 +85,9 @@ class FieldKind(models.TextChoices):
     CUSTOM = "custom", _("Custom field")
 
 
-slug_validator = RegexValidator(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", _("Use lower-case letters, digits and hyphens."))
+slug_validator = RegexValidator(
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$", _("Use lower-case letters, digits and hyphens.")
+)
 
 
 class Form(ClusterableModel):
@@ -88,31 +95,48 @@ class Form(ClusterableModel):
 
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(
-        _("slug"), max_length=60, unique=True, validators=[slug_validator],
+        _("slug"),
+        max_length=60,
+        unique=True,
+        validators=[slug_validator],
         help_text=_("Pages and embeds post to /f/<slug>/."),
     )
     offer = models.ForeignKey(
-        Offer, verbose_name=_("offer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="forms"
+        Offer,
+        verbose_name=_("offer"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="forms",
     )
     submit_label = models.CharField(_("button text"), max_length=60, default=_("Send"))
     success_message = models.CharField(
         _("success message"), max_length=300, default=_("Thank you! Check your inbox.")
     )
     allowed_origins = models.TextField(
-        _("allowed origins"), blank=True,
-        help_text=_("Sites that may embed this form, one per line, e.g. https://www.example.com. "
-                    "Leadmill's own pages are always allowed."),
+        _("allowed origins"),
+        blank=True,
+        help_text=_(
+            "Sites that may embed this form, one per line, e.g. https://www.example.com. "
+            "Leadmill's own pages are always allowed."
+        ),
     )
     is_active = models.BooleanField(_("accepting submissions"), default=True)
     progressive_profiling = models.BooleanField(
-        _("progressive profiling"), default=False,
-        help_text=_("On Leadmill's pages, a known lead is not asked again for what it already told us: "
-                    "those fields give their place to the fields marked \"ask known leads only\"."),
+        _("progressive profiling"),
+        default=False,
+        help_text=_(
+            "On Leadmill's pages, a known lead is not asked again for what it already told us: "
+            'those fields give their place to the fields marked "ask known leads only".'
+        ),
     )
     double_opt_in = models.BooleanField(
-        _("double opt-in"), default=False,
-        help_text=_("Ask people to confirm their marketing email consent with a link sent by email. "
-                    "Until they click it, they receive the offer but no marketing email."),
+        _("double opt-in"),
+        default=False,
+        help_text=_(
+            "Ask people to confirm their marketing email consent with a link sent by email. "
+            "Until they click it, they receive the offer but no marketing email."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -140,27 +164,42 @@ class Form(ClusterableModel):
 
     @property
     def origin_list(self) -> list[str]:
-        return [line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines() if line.strip()]
+        return [
+            line.strip().rstrip("/").lower()
+            for line in self.allowed_origins.splitlines()
+            if line.strip()
+        ]
 
 
 class FormField(Orderable):
     form = ParentalKey(Form, on_delete=models.CASCADE, related_name="fields")
     kind = models.CharField(_("field"), max_length=20, choices=FieldKind.choices)
     custom_key = models.SlugField(
-        _("custom field key"), max_length=50, blank=True,
+        _("custom field key"),
+        max_length=50,
+        blank=True,
         help_text=_("For custom fields: the key of a custom field definition."),
     )
-    label = models.CharField(_("label"), max_length=200, blank=True, help_text=_("Leave empty for the default."))
+    label = models.CharField(
+        _("label"), max_length=200, blank=True, help_text=_("Leave empty for the default.")
+    )
     required = models.BooleanField(_("required"), default=False)
     help_text = models.CharField(_("help text"), max_length=300, blank=True)
     progressive = models.BooleanField(
-        _("ask known leads only"), default=False,
-        help_text=_("With progressive profiling: asked, in order, in place of fields a known lead already answered."),
+        _("ask known leads only"),
+        default=False,
+        help_text=_(
+            "With progressive profiling: asked, in order, in place of fields a known lead already answered."
+        ),
     )
 
     panels = [
-        FieldPanel("kind"), FieldPanel("custom_key"), FieldPanel("label"), FieldPanel("required"),
-        FieldPanel("help_text"), FieldPanel("progressive"),
+        FieldPanel("kind"),
+        FieldPanel("custom_key"),
+        FieldPanel("label"),
+        FieldPanel("required"),
+        FieldPanel("help_text"),
+        FieldPanel("progressive"),
     ]
 
     class Meta(Orderable.Meta):
@@ -181,8 +220,11 @@ class FormConsent(Orderable):
     form = ParentalKey(Form, on_delete=models.CASCADE, related_name="consents")
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
     required = models.BooleanField(
-        _("required to submit"), default=False,
-        help_text=_("Only for purposes the offer cannot work without; marketing consent must stay optional."),
+        _("required to submit"),
+        default=False,
+        help_text=_(
+            "Only for purposes the offer cannot work without; marketing consent must stay optional."
+        ),
     )
 
     panels = [FieldPanel("purpose"), FieldPanel("required")]
@@ -199,16 +241,27 @@ class CallToAction(models.Model):
     """A tracked call to action: /c/<slug>/ counts the click and redirects."""
 
     label = models.CharField(_("label"), max_length=200)
-    slug = models.SlugField(_("short link"), max_length=60, unique=True, validators=[slug_validator])
+    slug = models.SlugField(
+        _("short link"), max_length=60, unique=True, validators=[slug_validator]
+    )
     target_page = models.ForeignKey(
-        "wagtailcore.Page", verbose_name=_("page"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        "wagtailcore.Page",
+        verbose_name=_("page"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     target_url = models.URLField(_("or a URL"), blank=True)
     clicks = models.PositiveIntegerField(_("clicks"), default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    panels = [FieldPanel("label"), FieldPanel("slug"), FieldPanel("target_page"), FieldPanel("target_url")]
+    panels = [
+        FieldPanel("label"),
+        FieldPanel("slug"),
+        FieldPanel("target_page"),
+        FieldPanel("target_url"),
+    ]
 
     class Meta:
         verbose_name = _("call to action")
@@ -245,30 +298,52 @@ class Submission(models.Model):
         SPAM = "spam", _("Spam")
         ERROR = "error", _("Error")
 
-    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices, default=Channel.WEB_FORM)
+    channel = models.CharField(
+        _("channel"), max_length=20, choices=Channel.choices, default=Channel.WEB_FORM
+    )
     # The channel's own id of the lead (a lead ad's id, an Idempotency-Key): unique per
     # channel where set, so a retried delivery is written once. Empty on a web form post,
     # whose raw INSERT leaves it out (hence db_default).
-    external_id = models.CharField(_("external id"), max_length=200, blank=True, default="", db_default="")
+    external_id = models.CharField(
+        _("external id"), max_length=200, blank=True, default="", db_default=""
+    )
     # Who handed the lead in for the person, e.g. ``api_key:12``; empty for a person's own post.
-    author = models.CharField(_("handed in by"), max_length=100, blank=True, default="", db_default="")
+    author = models.CharField(
+        _("handed in by"), max_length=100, blank=True, default="", db_default=""
+    )
     # Its own index would repeat the (form, created_at) one below: one index less per post.
     # Empty for a lead that came without a form (the API, an import).
     form = models.ForeignKey(
-        Form, on_delete=models.PROTECT, related_name="submissions", db_index=False, null=True, blank=True
+        Form,
+        on_delete=models.PROTECT,
+        related_name="submissions",
+        db_index=False,
+        null=True,
+        blank=True,
     )
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.RECEIVED
+    )
     data = models.JSONField(_("submitted values"))
     values = models.JSONField(
-        _("validated values"), default=dict, blank=True,
-        help_text=_("The values after validation (normalised email, consent answers), for processing."),
+        _("validated values"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "The values after validation (normalised email, consent answers), for processing."
+        ),
     )
     errors = models.JSONField(_("errors"), default=dict, blank=True)
     spam_reason = models.CharField(_("spam reason"), max_length=100, blank=True)
     # Indexed only where set (see Meta): a new post has no contact yet, so its insert skips it.
     contact = models.ForeignKey(
-        Contact, verbose_name=_("lead"), null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="submissions", db_index=False,
+        Contact,
+        verbose_name=_("lead"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="submissions",
+        db_index=False,
     )
     page_id = models.BigIntegerField(null=True, blank=True)
     page_url = models.CharField(_("page"), max_length=500, blank=True)
@@ -280,29 +355,53 @@ class Submission(models.Model):
     utm_content = models.CharField(max_length=200, blank=True)
     # The source as tracking classifies it (leadmill.tracking.sources), beside the raw UTM
     # values above; set when the submission is processed (the form post's INSERT leaves them out).
-    source_channel = models.CharField(_("source channel"), max_length=20, blank=True, default="", db_default="")
+    source_channel = models.CharField(
+        _("source channel"), max_length=20, blank=True, default="", db_default=""
+    )
     source = models.CharField(_("source"), max_length=200, blank=True, default="", db_default="")
     medium = models.CharField(_("medium"), max_length=200, blank=True, default="", db_default="")
-    campaign = models.CharField(_("campaign"), max_length=200, blank=True, default="", db_default="")
+    campaign = models.CharField(
+        _("campaign"), max_length=200, blank=True, default="", db_default=""
+    )
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
     visitor_id = models.CharField(
-        _("visitor"), max_length=64, blank=True,
-        help_text=_("The first-party tracking id of the browser that sent it (stitched after commit)."),
+        _("visitor"),
+        max_length=64,
+        blank=True,
+        help_text=_(
+            "The first-party tracking id of the browser that sent it (stitched after commit)."
+        ),
     )
     render_token_id = models.CharField(
-        _("render token"), max_length=16, blank=True, default="", db_default="",
-        help_text=_("The id of the signed form token it was posted with, where its posts are counted."),
+        _("render token"),
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_(
+            "The id of the signed form token it was posted with, where its posts are counted."
+        ),
     )
     offer_emailed_at = models.DateTimeField(_("offer emailed"), null=True, blank=True)
-    opt_in_emailed_at = models.DateTimeField(_("confirmation request emailed"), null=True, blank=True)
+    opt_in_emailed_at = models.DateTimeField(
+        _("confirmation request emailed"), null=True, blank=True
+    )
     processing_attempts = models.PositiveSmallIntegerField(
-        _("processing attempts"), default=0, db_default=0,  # the raw INSERT of a post leaves it out
-        help_text=_("How many times processing failed; an error is retried with backoff a few times."),
+        _("processing attempts"),
+        default=0,
+        db_default=0,  # the raw INSERT of a post leaves it out
+        help_text=_(
+            "How many times processing failed; an error is retried with backoff a few times."
+        ),
     )
     retry_at = models.DateTimeField(
-        _("next retry"), null=True, blank=True,
-        help_text=_("When a submission that ended in error is processed again; empty once it was given up."),
+        _("next retry"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When a submission that ended in error is processed again; empty once it was given up."
+        ),
     )
     created_at = models.DateTimeField(_("received"), auto_now_add=True)
 
@@ -315,7 +414,9 @@ class Submission(models.Model):
             models.Index(fields=["form", "created_at"], name="submission_form_idx"),
             models.Index(fields=["ip_address", "created_at"], name="submission_ip_idx"),
             models.Index(
-                fields=["contact"], name="submission_contact_idx", condition=models.Q(contact__isnull=False)
+                fields=["contact"],
+                name="submission_contact_idx",
+                condition=models.Q(contact__isnull=False),
             ),
             models.Index(
                 fields=["id"], name="submission_received_idx", condition=models.Q(status="received")
@@ -323,18 +424,22 @@ class Submission(models.Model):
             # Posts per render token (ADR 13), counted by the insert itself; a post whose token
             # was not counted (spam, rejected, too fast) writes no page of it.
             models.Index(
-                fields=["render_token_id", "created_at"], name="submission_token_idx",
+                fields=["render_token_id", "created_at"],
+                name="submission_token_idx",
                 condition=~models.Q(render_token_id=""),
             ),
             # Only errors waiting for a retry are in it: a new post's insert writes no page of it.
             models.Index(
-                fields=["retry_at"], name="submission_retry_idx", condition=models.Q(retry_at__isnull=False)
+                fields=["retry_at"],
+                name="submission_retry_idx",
+                condition=models.Q(retry_at__isnull=False),
             ),
         ]
         constraints = [
             # Partial: a web form post (no external id) writes no page of it.
             models.UniqueConstraint(
-                fields=["channel", "external_id"], name="submission_external_id_uniq",
+                fields=["channel", "external_id"],
+                name="submission_external_id_uniq",
                 condition=~models.Q(external_id=""),
             ),
         ]

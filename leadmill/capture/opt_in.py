@@ -51,7 +51,12 @@ def opt_in_request_send(*, submission_id: int) -> bool:
     submission = (
         Submission.objects.select_related("form", "contact").filter(pk=submission_id).first()
     )
-    if submission is None or submission.form is None or not submission.form.double_opt_in or submission.contact is None:
+    if (
+        submission is None
+        or submission.form is None
+        or not submission.form.double_opt_in
+        or submission.contact is None
+    ):
         return False
     contact = submission.contact
     awaiting = list(

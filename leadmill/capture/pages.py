@@ -20,18 +20,32 @@ class LandingPage(RoutablePageMixin, Page):
     person lands on this page's ``thanks/`` route.
     """
 
-    intro = models.CharField(_("description"), max_length=300, blank=True,
-                             help_text=_("Shown under the title and used as the meta description."))
+    intro = models.CharField(
+        _("description"),
+        max_length=300,
+        blank=True,
+        help_text=_("Shown under the title and used as the meta description."),
+    )
     body = StreamField(LandingBodyBlock(), blank=True, use_json_field=True, verbose_name=_("body"))
     form = models.ForeignKey(
-        "capture.Form", verbose_name=_("conversion form"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        "capture.Form",
+        verbose_name=_("conversion form"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    thank_you_title = models.CharField(_("thank-you title"), max_length=200, default=_("Thank you!"))
+    thank_you_title = models.CharField(
+        _("thank-you title"), max_length=200, default=_("Thank you!")
+    )
     thank_you_body = RichTextField(_("thank-you text"), blank=True)
     og_image = models.ForeignKey(
-        "wagtailimages.Image", verbose_name=_("social image"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        "wagtailimages.Image",
+        verbose_name=_("social image"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     content_panels = [
@@ -39,7 +53,10 @@ class LandingPage(RoutablePageMixin, Page):
         FieldPanel("intro"),
         FieldPanel("form"),
         FieldPanel("body"),
-        MultiFieldPanel([FieldPanel("thank_you_title"), FieldPanel("thank_you_body")], heading=_("Thank-you page")),
+        MultiFieldPanel(
+            [FieldPanel("thank_you_title"), FieldPanel("thank_you_body")],
+            heading=_("Thank-you page"),
+        ),
     ]
     promote_panels = [*Page.promote_panels, FieldPanel("og_image")]
     template = "capture/landing_page.html"

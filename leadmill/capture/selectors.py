@@ -57,12 +57,15 @@ def form_definition(*, slug: str) -> FormDefinition | None:
     purpose_ids = [consent.purpose_id for consent in form.consents.all()]
     text_ids: dict[int, int] = {}
     for purpose_id, text_id in (
-        PurposeText.objects.filter(purpose_id__in=purpose_ids).order_by("purpose_id", "-version")
+        PurposeText.objects.filter(purpose_id__in=purpose_ids)
+        .order_by("purpose_id", "-version")
         .values_list("purpose_id", "pk")
     ):
         text_ids.setdefault(purpose_id, text_id)
     definition = FormDefinition(
-        form=form, form_class=validation_form_class(lead_form_class(form)), consent_text_ids=text_ids,
+        form=form,
+        form_class=validation_form_class(lead_form_class(form)),
+        consent_text_ids=text_ids,
         thanks_path=reverse("capture:form_thanks", kwargs={"slug": form.slug}),
     )
     if ttl > 0:
@@ -215,15 +218,18 @@ def submission_timeline(contact_id: int) -> list[TimelineEntry]:
             occurred_at=s.created_at,
             kind="submission",
             title=(
-                _("Submitted the form “%(form)s”") % {"form": s.form.name} if s.form_id
+                _("Submitted the form “%(form)s”") % {"form": s.form.name}
+                if s.form_id
                 else _("Came in through %(channel)s") % {"channel": s.get_channel_display()}
             ),
             detail=" · ".join(
-                part for part in (
+                part
+                for part in (
                     s.page_url,
                     "/".join(p for p in (s.source, s.medium, s.campaign) if p)
                     or "/".join(p for p in (s.utm_source, s.utm_medium, s.utm_campaign) if p),
-                ) if part
+                )
+                if part
             ),
         )
         for s in Submission.objects.filter(contact_id=contact_id).select_related("form")[:100]
@@ -232,11 +238,18 @@ def submission_timeline(contact_id: int) -> list[TimelineEntry]:
         TimelineEntry(
             occurred_at=c.occurred_at,
             kind="consent",
-            title=(_("Agreed to “%(purpose)s”") if c.granted else _("Did not agree to “%(purpose)s”"))
+            title=(
+                _("Agreed to “%(purpose)s”") if c.granted else _("Did not agree to “%(purpose)s”")
+            )
             % {"purpose": c.purpose.name},
             detail=_("text version %(version)s, %(method)s")
-            % {"version": c.purpose_text.version if c.purpose_text else "?", "method": c.get_method_display()},
+            % {
+                "version": c.purpose_text.version if c.purpose_text else "?",
+                "method": c.get_method_display(),
+            },
         )
-        for c in Consent.objects.filter(contact_id=contact_id).select_related("purpose", "purpose_text")[:100]
+        for c in Consent.objects.filter(contact_id=contact_id).select_related(
+            "purpose", "purpose_text"
+        )[:100]
     ]
     return entries

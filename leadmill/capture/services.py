@@ -70,7 +70,9 @@ class RequestMeta:
 TOO_FAST = "too_fast"
 RENDER_TOKEN_REUSED = "render_token_reused"  # noqa: S105 (a reason, not a secret)
 UNPROVEN_REASONS = (TOO_FAST, RENDER_TOKEN_REUSED)
-RENDER_TOKEN_WINDOW_S = 3600  # posts per token are counted per hour (the shared store keeps an hour)
+RENDER_TOKEN_WINDOW_S = (
+    3600  # posts per token are counted per hour (the shared store keeps an hour)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,12 +85,19 @@ class SubmissionOutcome:
     def unproven(self) -> bool:
         """Valid, but sent too soon or with an over-used token, and without the proof: a
         bot is answered as for any spam; a page without JavaScript asks to send it again."""
-        return self.status == Submission.Status.SPAM and self.submission.spam_reason in UNPROVEN_REASONS
+        return (
+            self.status == Submission.Status.SPAM
+            and self.submission.spam_reason in UNPROVEN_REASONS
+        )
 
     @property
     def accepted_like(self) -> bool:
         """Received posts get the thank-you; so does spam, so bots learn nothing."""
-        return self.status in (Submission.Status.RECEIVED, Submission.Status.ACCEPTED, Submission.Status.SPAM)
+        return self.status in (
+            Submission.Status.RECEIVED,
+            Submission.Status.ACCEPTED,
+            Submission.Status.SPAM,
+        )
 
 
 def _clean_raw(data: dict[str, Any]) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -147,7 +156,11 @@ class PerIpLimit:
 
 
 def submission_receive(
-    *, definition: FormDefinition, data: dict[str, Any], meta: RequestMeta, per_ip: PerIpLimit | None = None,
+    *,
+    definition: FormDefinition,
+    data: dict[str, Any],
+    meta: RequestMeta,
+    per_ip: PerIpLimit | None = None,
     undecodable: dict[str, str] | None = None,
 ) -> SubmissionOutcome:
     """Check one form post and store it with one insert; processing follows in the worker.
@@ -171,7 +184,9 @@ def submission_receive(
         name = text_for_storage(name[:100])
         raw.setdefault(name, "")
         problems[name] = [problem]
-    status, errors, values, spam, token_id = _submission_check(definition, raw=raw, data=data, problems=problems)
+    status, errors, values, spam, token_id = _submission_check(
+        definition, raw=raw, data=data, problems=problems
+    )
     page_id = str(raw.get(PAGE_FIELD, ""))
     submission = Submission(
         channel=meta.channel,
@@ -181,14 +196,19 @@ def submission_receive(
         values=values,
         errors=errors,
         spam_reason=spam,
-        page_id=int(page_id) if page_id.isascii() and page_id.isdigit() and len(page_id) < 18 else None,
+        page_id=int(page_id)
+        if page_id.isascii() and page_id.isdigit() and len(page_id) < 18
+        else None,
         page_url=_storable(meta.page_url, "page_url"),
         referrer=_storable(meta.referrer, "referrer"),
         ip_address=ip_for_storage(meta.ip_address),
         user_agent=_storable(meta.user_agent, "user_agent"),
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
         render_token_id=token_id,
-        **{name: _storable(str(meta.utm.get(name) or raw.get(name) or ""), name) for name in UTM_PARAMS},
+        **{
+            name: _storable(str(meta.utm.get(name) or raw.get(name) or ""), name)
+            for name in UTM_PARAMS
+        },
     )
     per_ip = per_ip if submission.ip_address else None
     inserted = _submission_insert(submission, per_ip=per_ip, per_token=bool(token_id))
@@ -204,10 +224,26 @@ def submission_receive(
     return SubmissionOutcome(submission=submission, status=status, errors=errors)
 
 
-RATE_LIMITED = "rate_limited"  # an outcome's status when nothing was stored: the address sent too many
+RATE_LIMITED = (
+    "rate_limited"  # an outcome's status when nothing was stored: the address sent too many
+)
 _INSERT_COLUMNS = (
-    "channel", "form_id", "status", "data", "values", "errors", "spam_reason", "page_id", "page_url", "referrer",
-    *UTM_PARAMS, "ip_address", "user_agent", "visitor_id", "render_token_id", "created_at",
+    "channel",
+    "form_id",
+    "status",
+    "data",
+    "values",
+    "errors",
+    "spam_reason",
+    "page_id",
+    "page_url",
+    "referrer",
+    *UTM_PARAMS,
+    "ip_address",
+    "user_agent",
+    "visitor_id",
+    "render_token_id",
+    "created_at",
 )
 _JSON_COLUMNS = frozenset({"data", "values", "errors"})
 _MAX_LENGTHS = {
@@ -247,7 +283,9 @@ def _insert_sql(vendor: str, *, limited: bool, per_token: bool = False) -> str:
     )
 
 
-def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = None, per_token: bool = False) -> bool:
+def _submission_insert(
+    submission: Submission, *, per_ip: PerIpLimit | None = None, per_token: bool = False
+) -> bool:
     """Store a new submission with one ``INSERT … RETURNING id``; False when ``per_ip``
     or ``per_token`` refused it (nothing stored).
 
@@ -273,8 +311,10 @@ def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = No
     if per_ip is not None:
         since = submission.created_at - dt.timedelta(seconds=per_ip.window_s)
         params += [
-            ops.adapt_ipaddressfield_value(submission.ip_address), ops.adapt_datetimefield_value(since),
-            per_ip.limit, per_ip.limit,
+            ops.adapt_ipaddressfield_value(submission.ip_address),
+            ops.adapt_datetimefield_value(since),
+            per_ip.limit,
+            per_ip.limit,
         ]
     if per_token:
         since = submission.created_at - dt.timedelta(seconds=RENDER_TOKEN_WINDOW_S)
@@ -283,8 +323,12 @@ def _submission_insert(submission: Submission, *, per_ip: PerIpLimit | None = No
     # The cursor is made before the turn and closed after it: on SQLite one web writer at a
     # time, for as short as can be.
     with connection.cursor() as cursor, sqlite_writer_turn():
-        cursor.execute(_insert_sql(connection.vendor, limited=per_ip is not None, per_token=per_token), params)
-        rows = cursor.fetchall()  # read to its end, the statement (and on SQLite its commit) is over
+        cursor.execute(
+            _insert_sql(connection.vendor, limited=per_ip is not None, per_token=per_token), params
+        )
+        rows = (
+            cursor.fetchall()
+        )  # read to its end, the statement (and on SQLite its commit) is over
     if not rows:
         return False
     submission.pk = rows[0][0]
@@ -300,7 +344,11 @@ def _storable(value: str, column: str) -> str:
 
 
 def _submission_check(
-    definition: FormDefinition, *, raw: dict[str, Any], data: dict[str, Any], problems: dict[str, list[str]]
+    definition: FormDefinition,
+    *,
+    raw: dict[str, Any],
+    data: dict[str, Any],
+    problems: dict[str, list[str]],
 ) -> tuple[str, dict, dict, str, str]:
     """(status, errors, cleaned values, spam reason, render token id) of one post. Touches
     the database only to count a proof-of-work as used. ``problems``: the posted fields the
@@ -314,12 +362,20 @@ def _submission_check(
     if read is None:
         return Submission.Status.SPAM, {}, {}, "render_token_invalid", ""
     if not form.is_active:
-        return Submission.Status.REJECTED, {"__all__": [_("This form no longer accepts submissions.")]}, {}, "", ""
+        return (
+            Submission.Status.REJECTED,
+            {"__all__": [_("This form no longer accepts submissions.")]},
+            {},
+            "",
+            "",
+        )
     if read.age > settings.LEADMILL_FORM_MAX_SECONDS:
         message = _("This form was open for too long. Please check your details and send it again.")
         return Submission.Status.REJECTED, {"__all__": [message]}, {}, "", ""
     # Validated first, even when too fast: a quick person sees their mistakes as usual.
-    status, errors, values = _submission_validate(definition, raw=raw, omitted=read.omitted, problems=problems)
+    status, errors, values = _submission_validate(
+        definition, raw=raw, omitted=read.omitted, problems=problems
+    )
     if status == Submission.Status.REJECTED:
         return status, errors, {}, "", ""
     unproven = ""
@@ -338,7 +394,9 @@ def _render_token_used_up(*, nonce: str) -> bool:
     a post, to tell a used-up token from the per-address limit."""
     limit = settings.LEADMILL_FORM_TOKEN_POSTS
     since = timezone.now() - dt.timedelta(seconds=RENDER_TOKEN_WINDOW_S)
-    used = Submission.objects.filter(render_token_id=nonce, created_at__gte=since).exclude(render_token_id="")
+    used = Submission.objects.filter(render_token_id=nonce, created_at__gte=since).exclude(
+        render_token_id=""
+    )
     return used.order_by()[:limit].count() >= limit
 
 
@@ -353,7 +411,10 @@ def _render_token_reused(submission: Submission, *, data: dict[str, Any]) -> tup
 
 
 def _submission_validate(
-    definition: FormDefinition, *, raw: dict[str, Any], omitted: frozenset[str] = frozenset(),
+    definition: FormDefinition,
+    *,
+    raw: dict[str, Any],
+    omitted: frozenset[str] = frozenset(),
     problems: dict[str, list[str]] | None = None,
 ) -> tuple[str, dict, dict]:
     """(received or rejected, errors, cleaned values) of what was sent, by the form's rules;
@@ -368,7 +429,9 @@ def _submission_validate(
         return Submission.Status.REJECTED, errors, {}
     values = {name: _json_value(value) for name, value in django_form.cleaned_data.items()}
     # The consent text version each checkbox showed, kept with the answer as its proof.
-    values["_consent_texts"] = {str(pid): text_id for pid, text_id in definition.consent_text_ids.items()}
+    values["_consent_texts"] = {
+        str(pid): text_id for pid, text_id in definition.consent_text_ids.items()
+    }
     return Submission.Status.RECEIVED, {}, values
 
 
@@ -416,8 +479,14 @@ def _repeat_refusal(first: Submission, values: dict[str, Any]) -> ValidationFail
 
 
 def lead_intake(
-    *, channel: str, values: dict[str, Any], consents: list[StatedConsent] | tuple[StatedConsent, ...] = (),
-    meta: RequestMeta | None = None, external_id: str = "", author: str = "", form: Form | None = None,
+    *,
+    channel: str,
+    values: dict[str, Any],
+    consents: list[StatedConsent] | tuple[StatedConsent, ...] = (),
+    meta: RequestMeta | None = None,
+    external_id: str = "",
+    author: str = "",
+    form: Form | None = None,
     process_now: bool = False,
 ) -> IntakeOutcome:
     """Hand one lead from any channel but the web form post to capture: the one way in.
@@ -440,11 +509,17 @@ def lead_intake(
     granted, texts = _stated_consents_resolve(consents)
     raw = {key: _json_value(value) for key, value in values.items()}
     submission = Submission(
-        channel=channel, external_id=external_id[:200], author=author[:100], form=form,
-        status=Submission.Status.RECEIVED, data=raw,
+        channel=channel,
+        external_id=external_id[:200],
+        author=author[:100],
+        form=form,
+        status=Submission.Status.RECEIVED,
+        data=raw,
         values={**raw, **granted, "_consent_texts": texts} if texts else raw,
-        page_url=_storable(meta.page_url, "page_url"), referrer=_storable(meta.referrer, "referrer"),
-        ip_address=ip_for_storage(meta.ip_address), user_agent=_storable(meta.user_agent, "user_agent"),
+        page_url=_storable(meta.page_url, "page_url"),
+        referrer=_storable(meta.referrer, "referrer"),
+        ip_address=ip_for_storage(meta.ip_address),
+        user_agent=_storable(meta.user_agent, "user_agent"),
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
         **{name: _storable(str(meta.utm.get(name) or ""), name) for name in UTM_PARAMS},
     )
@@ -453,11 +528,17 @@ def lead_intake(
             with transaction.atomic():
                 submission.save(force_insert=True)
         except IntegrityError:
-            first = Submission.objects.filter(channel=channel, external_id=submission.external_id).first()
+            first = Submission.objects.filter(
+                channel=channel, external_id=submission.external_id
+            ).first()
             if not submission.external_id or first is None:
                 raise
-            logger.info("submission %s: a repeated %s delivery, not stored again", first.pk, channel)
-            return IntakeOutcome(submission=first, duplicate=True, rejection=_repeat_refusal(first, values))
+            logger.info(
+                "submission %s: a repeated %s delivery, not stored again", first.pk, channel
+            )
+            return IntakeOutcome(
+                submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
+            )
         if not process_now:
             transaction.on_commit(processing_schedule)
             return IntakeOutcome(submission=submission)
@@ -497,7 +578,8 @@ def _stated_consents_resolve(
     if problems:
         raise ValidationFailed(
             _("Name each consent by a purpose key and a version of its text that exist."),
-            code="consent_unknown", field_errors=problems,
+            code="consent_unknown",
+            field_errors=problems,
         )
     return granted, texts
 
@@ -576,20 +658,29 @@ def _mark_error(submission: Submission) -> None:
     if attempts < settings.LEADMILL_SUBMISSION_PROCESS_ATTEMPTS:
         retry_at = timezone.now() + dt.timedelta(seconds=RETRY_FIRST_AFTER_S * 4 ** (attempts - 1))
     logger.exception(
-        "submission %s could not be processed (attempt %s of %s); %s", submission.pk, attempts,
-        settings.LEADMILL_SUBMISSION_PROCESS_ATTEMPTS, "retried later" if retry_at else "given up",
+        "submission %s could not be processed (attempt %s of %s); %s",
+        submission.pk,
+        attempts,
+        settings.LEADMILL_SUBMISSION_PROCESS_ATTEMPTS,
+        "retried later" if retry_at else "given up",
     )
     Submission.objects.filter(pk=submission.pk).update(
         status=Submission.Status.ERROR, processing_attempts=attempts, retry_at=retry_at
     )
-    submission.status, submission.processing_attempts, submission.retry_at = Submission.Status.ERROR, attempts, retry_at
+    submission.status, submission.processing_attempts, submission.retry_at = (
+        Submission.Status.ERROR,
+        attempts,
+        retry_at,
+    )
 
 
 def submissions_retry_due(*, now: dt.datetime | None = None) -> int:
     """Put the errors whose retry time has come back in the processing queue (``received``),
     for the drain to process. Returns how many. An error with no retry time was given up
     (it stays listed in the back office, where a person can reprocess it)."""
-    due = Submission.objects.filter(status=Submission.Status.ERROR, retry_at__lte=now or timezone.now())
+    due = Submission.objects.filter(
+        status=Submission.Status.ERROR, retry_at__lte=now or timezone.now()
+    )
     return due.update(status=Submission.Status.RECEIVED, retry_at=None)
 
 
@@ -608,8 +699,10 @@ def submission_reprocess(*, submission_id: int) -> str | None:
     """
     with transaction.atomic():
         submission = (
-            Submission.objects.select_for_update(of=("self",)).select_related("form")
-            .filter(pk=submission_id, status__in=REPROCESSABLE).first()
+            Submission.objects.select_for_update(of=("self",))
+            .select_related("form")
+            .filter(pk=submission_id, status__in=REPROCESSABLE)
+            .first()
         )
         if submission is None:
             return None
@@ -623,7 +716,11 @@ def submission_reprocess(*, submission_id: int) -> str | None:
         Submission.objects.filter(pk=submission.pk).update(
             status=Submission.Status.RECEIVED, values=values, retry_at=None
         )
-        submission.status, submission.values, submission.retry_at = Submission.Status.RECEIVED, values, None
+        submission.status, submission.values, submission.retry_at = (
+            Submission.Status.RECEIVED,
+            values,
+            None,
+        )
         _submission_process_or_mark(submission)
         return submission.status
 
@@ -655,40 +752,63 @@ def _submission_process(submission: Submission) -> UpsertResult | ValidationFail
     touch = _submission_touch(submission)
     try:
         result = contact_upsert(
-            email=values.get("email", ""), phone=values.get("phone", ""), profile=profile,
-            custom=custom, touch=touch, cause=f"form:{form.slug}" if form else submission.channel,
+            email=values.get("email", ""),
+            phone=values.get("phone", ""),
+            profile=profile,
+            custom=custom,
+            touch=touch,
+            cause=f"form:{form.slug}" if form else submission.channel,
         )
     except ValidationFailed as exc:
         errors = {"email": [exc.message]}
-        Submission.objects.filter(pk=submission.pk).update(status=Submission.Status.REJECTED, errors=errors)
+        Submission.objects.filter(pk=submission.pk).update(
+            status=Submission.Status.REJECTED, errors=errors
+        )
         submission.status, submission.errors = Submission.Status.REJECTED, errors
         return exc
     texts = {int(pid): text_id for pid, text_id in (values.get("_consent_texts") or {}).items()}
     if texts:
         consents_record(
             contact=result.contact,
-            granted={pid: bool(values.get(f"consent_{key}")) for pid, key in _purpose_keys(texts).items()},
+            granted={
+                pid: bool(values.get(f"consent_{key}")) for pid, key in _purpose_keys(texts).items()
+            },
             texts=texts,
             proof=ConsentProof(
                 method=_CONSENT_METHODS.get(submission.channel, Consent.Method.FORM),
-                form_id=submission.form_id, submission_id=submission.pk, page_url=submission.page_url,
-                ip_address=submission.ip_address, user_agent=submission.user_agent,
-                occurred_at=submission.created_at, author=submission.author,
+                form_id=submission.form_id,
+                submission_id=submission.pk,
+                page_url=submission.page_url,
+                ip_address=submission.ip_address,
+                user_agent=submission.user_agent,
+                occurred_at=submission.created_at,
+                author=submission.author,
             ),
             # Marketing grants wait for the emailed link (handlers.request_opt_in_confirmation).
             double_opt_in=bool(form and form.double_opt_in),
         )
     Submission.objects.filter(pk=submission.pk).update(
-        status=Submission.Status.ACCEPTED, contact=result.contact, source_channel=submission.source_channel,
-        source=submission.source, medium=submission.medium, campaign=submission.campaign,
+        status=Submission.Status.ACCEPTED,
+        contact=result.contact,
+        source_channel=submission.source_channel,
+        source=submission.source,
+        medium=submission.medium,
+        campaign=submission.campaign,
     )
     submission.status, submission.contact = Submission.Status.ACCEPTED, result.contact
     events.publish(
         LeadCaptured(
-            contact_id=result.contact.pk, submission_id=submission.pk, form_id=submission.form_id,
-            offer_id=form.offer_id if form else None, created=result.created, occurred_at=submission.created_at,
-            channel=submission.channel, source_channel=submission.source_channel, source=submission.source,
-            medium=submission.medium, campaign=submission.campaign,
+            contact_id=result.contact.pk,
+            submission_id=submission.pk,
+            form_id=submission.form_id,
+            offer_id=form.offer_id if form else None,
+            created=result.created,
+            occurred_at=submission.created_at,
+            channel=submission.channel,
+            source_channel=submission.source_channel,
+            source=submission.source,
+            medium=submission.medium,
+            campaign=submission.campaign,
         )
     )
     return result
@@ -704,11 +824,22 @@ def _submission_touch(submission: Submission) -> Touch | None:
         return None
     source = source_classify(utm=utm, referrer=submission.referrer, page_url=submission.page_url)
     submission.source_channel = source.channel if source.is_touch else ""
-    submission.source, submission.medium, submission.campaign = source.source, source.medium, source.campaign
+    submission.source, submission.medium, submission.campaign = (
+        source.source,
+        source.medium,
+        source.campaign,
+    )
     return Touch(
-        channel=submission.source_channel, source=source.source, medium=source.medium, campaign=source.campaign,
-        utm_source=submission.utm_source, utm_medium=submission.utm_medium, utm_campaign=submission.utm_campaign,
-        referrer=submission.referrer, landing_url=submission.page_url, occurred_at=submission.created_at,
+        channel=submission.source_channel,
+        source=source.source,
+        medium=source.medium,
+        campaign=source.campaign,
+        utm_source=submission.utm_source,
+        utm_medium=submission.utm_medium,
+        utm_campaign=submission.utm_campaign,
+        referrer=submission.referrer,
+        landing_url=submission.page_url,
+        occurred_at=submission.created_at,
     )
 
 

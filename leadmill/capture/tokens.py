@@ -16,12 +16,18 @@ DOWNLOAD_SALT = "leadmill.capture.download"
 OPT_IN_SALT = "leadmill.capture.double_opt_in"
 
 
-def render_token_make(*, form_id: int, at: float | None = None, omitted: Collection[str] = ()) -> str:
+def render_token_make(
+    *, form_id: int, at: float | None = None, omitted: Collection[str] = ()
+) -> str:
     """A token proving the form was rendered by us, and when; with progressive profiling,
     also which of its fields were left out for this person (they are not asked on post).
     Each token has a random id of its own, under which the posts made with it are counted
     (``services.RENDER_TOKEN_POSTS``)."""
-    data: dict = {"f": form_id, "t": int(at if at is not None else time.time()), "n": secrets.token_urlsafe(9)}
+    data: dict = {
+        "f": form_id,
+        "t": int(at if at is not None else time.time()),
+        "n": secrets.token_urlsafe(9),
+    }
     if omitted:
         data["o"] = sorted(omitted)
     return signing.dumps(data, salt=RENDER_SALT, compress=True)
@@ -78,7 +84,9 @@ def download_token_make(*, submission_id: int, offer_id: int) -> str:
 def download_token_read(token: str) -> tuple[int, int] | None:
     """(submission id, offer id) of a download link that has not expired, else None."""
     try:
-        data = signing.loads(token, salt=DOWNLOAD_SALT, max_age=settings.LEADMILL_DOWNLOAD_LINK_HOURS * 3600)
+        data = signing.loads(
+            token, salt=DOWNLOAD_SALT, max_age=settings.LEADMILL_DOWNLOAD_LINK_HOURS * 3600
+        )
     except signing.BadSignature:  # SignatureExpired is a BadSignature
         return None
     if not isinstance(data, dict):

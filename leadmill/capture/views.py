@@ -63,13 +63,19 @@ def origin_allowed(request, form: Form) -> bool:
 
 def _cors(response: HttpResponse, request, form: Form) -> HttpResponse:
     """The CORS headers for the form's listed sites (Leadmill's own pages need none)."""
-    return cors_allow(response, origin=request_origin(request.META), allowed=form.origin_list,
-                      methods="GET, POST, OPTIONS")
+    return cors_allow(
+        response,
+        origin=request_origin(request.META),
+        allowed=form.origin_list,
+        methods="GET, POST, OPTIONS",
+    )
 
 
 def _error(request, form, status: int, message: str, *, wants_json: bool, code: str, headers=None):
     if wants_json:
-        response = JsonResponse({"status": "error", "code": code, "message": message}, status=status)
+        response = JsonResponse(
+            {"status": "error", "code": code, "message": message}, status=status
+        )
     else:
         response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
     for key, value in (headers or {}).items():
@@ -78,7 +84,9 @@ def _error(request, form, status: int, message: str, *, wants_json: bool, code: 
 
 
 def _wants_json(request) -> bool:
-    return request.content_type == "application/json" or "application/json" in request.META.get("HTTP_ACCEPT", "")
+    return request.content_type == "application/json" or "application/json" in request.META.get(
+        "HTTP_ACCEPT", ""
+    )
 
 
 def _not_stored(view):
@@ -117,26 +125,59 @@ def form_post(request, slug: str):
     definition = form_definition(slug=slug)
     wants_json = _wants_json(request)
     if definition is None:
-        return _error(request, None, 404, _("This form does not exist."), wants_json=wants_json, code="form_not_found")
+        return _error(
+            request,
+            None,
+            404,
+            _("This form does not exist."),
+            wants_json=wants_json,
+            code="form_not_found",
+        )
     form = definition.form
     if request.method == "OPTIONS":
         return _cors(HttpResponse(status=204), request, form)
     if request.method != "POST":
-        response = _error(request, form, 405, _("Send the form with POST."), wants_json=wants_json, code="method_not_allowed")
+        response = _error(
+            request,
+            form,
+            405,
+            _("Send the form with POST."),
+            wants_json=wants_json,
+            code="method_not_allowed",
+        )
         response["Allow"] = "POST, OPTIONS"
         return response
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) > settings.LEADMILL_MAX_SUBMISSION_BYTES:
-        return _error(request, form, 413, _("The form data is too large."), wants_json=wants_json, code="too_large")
+        return _error(
+            request,
+            form,
+            413,
+            _("The form data is too large."),
+            wants_json=wants_json,
+            code="too_large",
+        )
     content_type = request.content_type
     if content_type not in FORM_CONTENT_TYPES and content_type != "application/json":
         return _error(
-            request, form, 415,
-            _("Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json."),
-            wants_json=wants_json, code="unsupported_media_type",
+            request,
+            form,
+            415,
+            _(
+                "Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json."
+            ),
+            wants_json=wants_json,
+            code="unsupported_media_type",
         )
     if not origin_allowed(request, form):
-        return _error(request, form, 403, _("This site may not send this form."), wants_json=wants_json, code="origin_not_allowed")
+        return _error(
+            request,
+            form,
+            403,
+            _("This site may not send this form."),
+            wants_json=wants_json,
+            code="origin_not_allowed",
+        )
 
     if retry_after := rate_limit_retry_after(form=form, ip=client_ip(request)):
         return _rate_limited(request, form, retry_after, wants_json=wants_json)
@@ -144,13 +185,32 @@ def form_post(request, slug: str):
     try:
         data, undecodable = _request_data(request)
     except RequestDataTooBig:
-        return _error(request, form, 413, _("The form data is too large."), wants_json=wants_json, code="too_large")
+        return _error(
+            request,
+            form,
+            413,
+            _("The form data is too large."),
+            wants_json=wants_json,
+            code="too_large",
+        )
     except (TooManyFieldsSent, TooManyFilesSent):
-        return _error(request, form, 400, _("The form has too many fields: send only the form's own fields."),
-                      wants_json=wants_json, code="too_many_fields")
+        return _error(
+            request,
+            form,
+            400,
+            _("The form has too many fields: send only the form's own fields."),
+            wants_json=wants_json,
+            code="too_many_fields",
+        )
     except (ValidationFailed, MultiPartParserError, ValueError):
-        return _error(request, form, 400, _("The form data could not be read: send a JSON object or form fields."),
-                      wants_json=wants_json, code="malformed")
+        return _error(
+            request,
+            form,
+            400,
+            _("The form data could not be read: send a JSON object or form fields."),
+            wants_json=wants_json,
+            code="malformed",
+        )
 
     referer = request.META.get("HTTP_REFERER", "")
     meta = services.RequestMeta(
@@ -163,14 +223,20 @@ def form_post(request, slug: str):
         channel=_channel_of(request, form),
     )
     # Without Redis the per-address limit is checked by the insert itself (one statement).
-    per_ip = None if settings.REDIS_URL else services.PerIpLimit(
-        limit=settings.LEADMILL_RATE_LIMIT_PER_IP, window_s=settings.LEADMILL_RATE_LIMIT_WINDOW
+    per_ip = (
+        None
+        if settings.REDIS_URL
+        else services.PerIpLimit(
+            limit=settings.LEADMILL_RATE_LIMIT_PER_IP, window_s=settings.LEADMILL_RATE_LIMIT_WINDOW
+        )
     )
     outcome = services.submission_receive(
         definition=definition, data=data, meta=meta, per_ip=per_ip, undecodable=undecodable
     )
     if outcome.status == services.RATE_LIMITED:
-        return _rate_limited(request, form, settings.LEADMILL_RATE_LIMIT_WINDOW, wants_json=wants_json)
+        return _rate_limited(
+            request, form, settings.LEADMILL_RATE_LIMIT_WINDOW, wants_json=wants_json
+        )
     form_submission_counted(form_id=form.pk)
     return _cors(_answer(request, definition, outcome, data, wants_json=wants_json), request, form)
 
@@ -183,8 +249,13 @@ def _channel_of(request, form: Form) -> str:
 
 def _rate_limited(request, form: Form, retry_after: int, *, wants_json: bool) -> HttpResponse:
     return _error(
-        request, form, 429, _("Too many submissions. Please wait a minute and try again."),
-        wants_json=wants_json, code="rate_limited", headers={"Retry-After": str(retry_after)},
+        request,
+        form,
+        429,
+        _("Too many submissions. Please wait a minute and try again."),
+        wants_json=wants_json,
+        code="rate_limited",
+        headers={"Retry-After": str(retry_after)},
     )
 
 
@@ -200,9 +271,9 @@ def rate_limit_retry_after(*, form: Form, ip: str | None) -> int | None:
     window = settings.LEADMILL_RATE_LIMIT_WINDOW
     per_ip, per_form = settings.LEADMILL_RATE_LIMIT_PER_IP, settings.LEADMILL_RATE_LIMIT_PER_FORM
     if settings.REDIS_URL:
-        return rate_limit_hit(key=f"capture:ip:{ip or 'unknown'}", limit=per_ip, window_s=window) or rate_limit_hit(
-            key=f"capture:form:{form.pk}", limit=per_form, window_s=window
-        )
+        return rate_limit_hit(
+            key=f"capture:ip:{ip or 'unknown'}", limit=per_ip, window_s=window
+        ) or rate_limit_hit(key=f"capture:form:{form.pk}", limit=per_form, window_s=window)
     if form_submissions_recent(form_id=form.pk, window_s=window, at_most=per_form) >= per_form:
         return window
     return None
@@ -292,7 +363,12 @@ def _answer(request, definition: FormDefinition, outcome, data: dict, *, wants_j
     errors = outcome.errors
     if wants_json:
         return JsonResponse(
-            {"status": "invalid", "code": "invalid", "message": _("Please correct the highlighted fields."), "errors": errors},
+            {
+                "status": "invalid",
+                "code": "invalid",
+                "message": _("Please correct the highlighted fields."),
+                "errors": errors,
+            },
             status=400,
         )
     return _form_again(request, definition, submission, errors, token=token)
@@ -303,8 +379,9 @@ def _form_again(request, definition: FormDefinition, submission, errors: dict, *
     form = definition.form
     page = _landing_page(submission.page_id)
     # The values as stored: what could not be stored is shown as U+FFFD, never echoed raw.
-    public_form = public_form_for(form, page=page, data=submission.data, render_token=token,
-                                  page_id=submission.page_id)
+    public_form = public_form_for(
+        form, page=page, data=submission.data, render_token=token, page_id=submission.page_id
+    )
     django_form = public_form.django_form
     django_form.is_valid()
     elsewhere = list(errors.get("__all__", []))
@@ -320,7 +397,9 @@ def _form_again(request, definition: FormDefinition, submission, errors: dict, *
     public_form.non_field_error = " ".join(elsewhere)
     if page is not None:
         return page.specific.render_with_form(request, public_form, status=400)
-    return TemplateResponse(request, "capture/form_page.html", {"lead_form": public_form, "form": form}, status=400)
+    return TemplateResponse(
+        request, "capture/form_page.html", {"lead_form": public_form, "form": form}, status=400
+    )
 
 
 @require_GET
@@ -330,7 +409,8 @@ def form_thanks(request, slug: str):
 
     form = get_object_or_404(Form, slug=slug)
     response = TemplateResponse(
-        request, "capture/thank_you.html",
+        request,
+        "capture/thank_you.html",
         {"form": form, "thanks": thank_you_for(token=request.GET.get("s", "")), "page": None},
     )
     response["X-Robots-Tag"] = "noindex, nofollow"
@@ -341,15 +421,26 @@ def form_thanks(request, slug: str):
 def form_embed(request, slug: str):
     """``GET /f/<slug>/embed/``: the form's HTML with a fresh signed render token, for the
     embed script (JSON) or an iframe (HTML)."""
-    form = Form.objects.filter(slug=slug, is_active=True).prefetch_related("fields", "consents__purpose").first()
+    form = (
+        Form.objects.filter(slug=slug, is_active=True)
+        .prefetch_related("fields", "consents__purpose")
+        .first()
+    )
     if form is None:
         raise Http404(_("This form does not exist."))
     public_form = public_form_for(form, request=request)  # Leadmill's cookie: progressive profiling
     context = {"lead_form": public_form, "form": form, "embedded": True}
-    if request.GET.get("format") == "json" or "application/json" in request.META.get("HTTP_ACCEPT", ""):
+    if request.GET.get("format") == "json" or "application/json" in request.META.get(
+        "HTTP_ACCEPT", ""
+    ):
         html = render_to_string("capture/includes/lead_form.html", context, request=request)
-        response = JsonResponse({"html": html, "action": request.build_absolute_uri(public_form.action),
-                                 "render_token": public_form.render_token})
+        response = JsonResponse(
+            {
+                "html": html,
+                "action": request.build_absolute_uri(public_form.action),
+                "render_token": public_form.render_token,
+            }
+        )
     else:
         response = TemplateResponse(request, "capture/form_page.html", context)
         response.render()
@@ -368,11 +459,13 @@ def form_start(request, slug: str):
     if form is None:
         raise Http404(_("This form does not exist."))
     omitted = tokens.render_token_omitted(request.GET.get("rt", ""), form_id=form.pk)
-    response = JsonResponse({
-        "render_token": tokens.render_token_make(form_id=form.pk, omitted=omitted),
-        "challenge": proof.proof_challenge_make(form_id=form.pk),
-        "min_seconds": settings.LEADMILL_FORM_MIN_SECONDS,
-    })
+    response = JsonResponse(
+        {
+            "render_token": tokens.render_token_make(form_id=form.pk, omitted=omitted),
+            "challenge": proof.proof_challenge_make(form_id=form.pk),
+            "min_seconds": settings.LEADMILL_FORM_MIN_SECONDS,
+        }
+    )
     response["Cache-Control"] = "no-store"
     return _cors(response, request, form)
 
@@ -382,7 +475,11 @@ def cta_redirect(request, slug: str):
     """``GET /c/<slug>/``: count the click (not a bot's), then go to the CTA's page or URL."""
     cta = get_object_or_404(CallToAction.objects.select_related("target_page"), slug=slug)
     services.cta_click(cta=cta, user_agent=request.META.get("HTTP_USER_AGENT", ""))
-    target = cta.target_page.url if cta.target_page_id and cta.target_page.live else cta.target_url or "/"
+    target = (
+        cta.target_page.url
+        if cta.target_page_id and cta.target_page.live
+        else cta.target_url or "/"
+    )
     query = request.META.get("QUERY_STRING", "")
     if query and "?" not in target:
         target = f"{target}?{query}"
@@ -395,8 +492,11 @@ def offer_download(request, token: str):
     parsed = tokens.download_token_read(token)
     if parsed is None:
         return HttpResponse(
-            _("This download link is invalid or has expired. Fill in the form again to get a new one."),
-            status=410, content_type="text/plain; charset=utf-8",
+            _(
+                "This download link is invalid or has expired. Fill in the form again to get a new one."
+            ),
+            status=410,
+            content_type="text/plain; charset=utf-8",
         )
     submission_id, offer_id = parsed
     submission = Submission.objects.filter(
@@ -423,13 +523,16 @@ def opt_in_confirm(request, token: str):
     GET never confirms); its POST appends the confirmation to the consent ledger."""
     if request.method == "POST":
         state, written = opt_in.opt_in_confirm(
-            token=token, ip_address=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")[:500]
+            token=token,
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
         )
         just_confirmed = written > 0
     else:
         state, just_confirmed = opt_in.opt_in_state(token=token), False
     response = TemplateResponse(
-        request, "capture/opt_in_confirm.html",
+        request,
+        "capture/opt_in_confirm.html",
         {"state": state.value, "just_confirmed": just_confirmed, "page": None},
         status=400 if state is opt_in.OptInState.INVALID else 200,
     )
@@ -438,4 +541,13 @@ def opt_in_confirm(request, token: str):
     return response
 
 
-__all__ = ["form_post", "form_thanks", "form_embed", "form_start", "cta_redirect", "offer_download", "opt_in_confirm", "ThankYou"]
+__all__ = [
+    "form_post",
+    "form_thanks",
+    "form_embed",
+    "form_start",
+    "cta_redirect",
+    "offer_download",
+    "opt_in_confirm",
+    "ThankYou",
+]

@@ -80,7 +80,9 @@ class SubmissionFilterSet(WagtailFilterSet):
         label=_("Received"), widget=DateRangePickerWidget
     )
     retry = django_filters.ChoiceFilter(
-        label=_("Errors"), method="filter_retry", empty_label=_("All"),
+        label=_("Errors"),
+        method="filter_retry",
+        empty_label=_("All"),
         choices=[("waiting", _("Waiting for a retry")), ("given_up", _("Given up"))],
     )
 
@@ -131,7 +133,11 @@ class SubmissionIndexView(SafeSpreadsheetExportMixin, IndexView):
             get_url=self.get_inspect_url,
             get_title_id=lambda submission: f"submission_{submission.pk}_title",
         )
-        return [BulkActionsCheckboxColumn("bulk_actions", obj_type="submission"), title, *super().columns[1:]]
+        return [
+            BulkActionsCheckboxColumn("bulk_actions", obj_type="submission"),
+            title,
+            *super().columns[1:],
+        ]
 
     def to_row_dict(self, item):
         return {name: read(item) for name, (_heading, read) in SUBMISSION_EXPORT.items()}

@@ -19,7 +19,8 @@ from . import views
 _SLUG_MARK = "slug-mark"
 # What the form post's answers need beyond the lean middleware (checked: capture.E001).
 FORM_POST_MIDDLEWARE = (
-    "leadmill.core.csp.ContentSecurityPolicyMiddleware", "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "leadmill.core.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 )
 
 

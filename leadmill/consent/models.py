@@ -15,9 +15,12 @@ class Purpose(models.Model):
 
     key = models.SlugField(_("key"), max_length=50, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    text = models.TextField(_("checkbox text"), help_text=_("What the person agrees to, as the form shows it."))
+    text = models.TextField(
+        _("checkbox text"), help_text=_("What the person agrees to, as the form shows it.")
+    )
     is_email_marketing = models.BooleanField(
-        _("permits marketing email"), default=False,
+        _("permits marketing email"),
+        default=False,
         help_text=_("Contacts who agree to this purpose may receive marketing email."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -35,7 +38,10 @@ class Purpose(models.Model):
         latest = self.texts.order_by("-version").first()
         if latest is None or latest.text_hash != digest:
             PurposeText.objects.create(
-                purpose=self, version=(latest.version + 1) if latest else 1, text=self.text, text_hash=digest
+                purpose=self,
+                version=(latest.version + 1) if latest else 1,
+                text=self.text,
+                text_hash=digest,
             )
 
     @property
@@ -55,7 +61,9 @@ class PurposeText(models.Model):
     class Meta:
         verbose_name = _("consent text version")
         ordering = ["purpose", "-version"]
-        constraints = [models.UniqueConstraint(fields=["purpose", "version"], name="purpose_text_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["purpose", "version"], name="purpose_text_version")
+        ]
 
     def __str__(self) -> str:
         return f"{self.purpose.key} v{self.version}"
@@ -86,18 +94,28 @@ class Consent(models.Model):
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     user_agent = models.CharField(_("user agent"), max_length=500, blank=True)
     author = models.CharField(
-        _("stated by"), max_length=100, blank=True, default="",
-        help_text=_("Who stated this answer for the person, e.g. the API key that sent it; empty when the person gave it."),
+        _("stated by"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_(
+            "Who stated this answer for the person, e.g. the API key that sent it; empty when the person gave it."
+        ),
     )
     awaiting_confirmation = models.BooleanField(
-        _("awaiting confirmation"), default=False,
-        help_text=_("Given on a double opt-in form and not yet confirmed by the link sent by email."),
+        _("awaiting confirmation"),
+        default=False,
+        help_text=_(
+            "Given on a double opt-in form and not yet confirmed by the link sent by email."
+        ),
     )
 
     class Meta:
         verbose_name = _("consent")
         ordering = ["-occurred_at", "-id"]
-        indexes = [models.Index(fields=["contact", "purpose", "occurred_at"], name="consent_latest_idx")]
+        indexes = [
+            models.Index(fields=["contact", "purpose", "occurred_at"], name="consent_latest_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact_id} {'+' if self.granted else '-'}{self.purpose_id}"

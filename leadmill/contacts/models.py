@@ -57,7 +57,11 @@ class Contact(models.Model):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     company = models.ForeignKey(
-        Company, verbose_name=_("company"), null=True, blank=True, on_delete=models.SET_NULL,
+        Company,
+        verbose_name=_("company"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="contacts",
     )
     company_name = models.CharField(_("company name"), max_length=200, blank=True)
@@ -78,7 +82,9 @@ class Contact(models.Model):
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
 
     lifecycle_stage = models.CharField(
-        _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices,
+        _("lifecycle stage"),
+        max_length=20,
+        choices=LifecycleStage.choices,
         default=LifecycleStage.LEAD,
     )
     stage_changed_at = models.DateTimeField(_("stage changed"), null=True, blank=True)
@@ -86,8 +92,12 @@ class Contact(models.Model):
         _("temperature"), max_length=10, choices=Temperature.choices, default=Temperature.COLD
     )
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="owned_contacts",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_contacts",
     )
 
     # The one source vocabulary (docs/adr/0021-one-intake-and-one-source-vocabulary.md):
@@ -223,8 +233,12 @@ class CustomFieldDefinition(models.Model):
 
     key = models.SlugField(_("key"), max_length=50, unique=True)
     label = models.CharField(_("label"), max_length=100)
-    field_type = models.CharField(_("type"), max_length=10, choices=FieldType.choices, default="text")
-    choices = models.TextField(_("choices"), blank=True, help_text=_("One per line, for choice fields."))
+    field_type = models.CharField(
+        _("type"), max_length=10, choices=FieldType.choices, default="text"
+    )
+    choices = models.TextField(
+        _("choices"), blank=True, help_text=_("One per line, for choice fields.")
+    )
 
     class Meta:
         verbose_name = _("custom field")

@@ -191,7 +191,9 @@ def contact_related_counts(*, contact: Contact) -> list[tuple[str, int]]:
         model = declaration.model
         if model is PossibleDuplicate or not declaration.merge_links:
             continue
-        link_match = reduce(or_, (Q(**{link.field: contact.pk}) for link in declaration.merge_links))
+        link_match = reduce(
+            or_, (Q(**{link.field: contact.pk}) for link in declaration.merge_links)
+        )
         count = model._base_manager.filter(link_match).count()
         if count:
             label = capfirst(model._meta.verbose_name_plural)

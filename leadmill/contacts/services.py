@@ -74,8 +74,15 @@ class Touch:
     @property
     def is_empty(self) -> bool:
         return not (
-            self.channel or self.source or self.medium or self.campaign or self.utm_source or self.utm_medium
-            or self.utm_campaign or self.referrer or self.landing_url
+            self.channel
+            or self.source
+            or self.medium
+            or self.campaign
+            or self.utm_source
+            or self.utm_medium
+            or self.utm_campaign
+            or self.referrer
+            or self.landing_url
         )
 
     def columns(self, prefix: str) -> dict[str, str]:
@@ -121,10 +128,14 @@ def contact_upsert(
     email = email_normalise(email) if (email or "").strip() else ""
     phone = phone_normalise(phone) if (phone or "").strip() else ""
     if not email and not phone:
-        raise ValidationFailed(_("Enter an email address or a phone number."), code="identity_missing")
+        raise ValidationFailed(
+            _("Enter an email address or a phone number."), code="identity_missing"
+        )
     now = timezone.now()
     with transaction.atomic():
-        by_email = Contact.objects.select_for_update().filter(email=email).first() if email else None
+        by_email = (
+            Contact.objects.select_for_update().filter(email=email).first() if email else None
+        )
         by_phone = (
             Contact.objects.select_for_update().filter(phone=phone).order_by("pk").first()
             if phone
@@ -147,20 +158,40 @@ def contact_upsert(
                 created = False
                 contact = Contact.objects.select_for_update().get(email=email)
         changed = _apply_details(
-            contact, email=email, phone=phone, profile=profile or {}, custom=custom or {}, touch=touch, now=now
+            contact,
+            email=email,
+            phone=phone,
+            profile=profile or {},
+            custom=custom or {},
+            touch=touch,
+            now=now,
         )
         if created or changed:
             contact.save()
         if created:
             StageChange.objects.create(
-                contact=contact, from_stage="", to_stage=LifecycleStage.LEAD, changed_at=now, cause=cause
+                contact=contact,
+                from_stage="",
+                to_stage=LifecycleStage.LEAD,
+                changed_at=now,
+                cause=cause,
             )
             events.publish(ContactCreated(contact_id=contact.pk, occurred_at=now))
         elif changed:
-            events.publish(ContactUpdated(contact_id=contact.pk, fields=tuple(sorted(changed)), occurred_at=now))
+            events.publish(
+                ContactUpdated(
+                    contact_id=contact.pk, fields=tuple(sorted(changed)), occurred_at=now
+                )
+            )
         if duplicate_of is not None:
-            possible_duplicate_flag(contact=contact, other=duplicate_of, reason="same phone, different email")
-    return UpsertResult(contact=contact, created=created, possible_duplicate_of=duplicate_of.pk if duplicate_of else None)
+            possible_duplicate_flag(
+                contact=contact, other=duplicate_of, reason="same phone, different email"
+            )
+    return UpsertResult(
+        contact=contact,
+        created=created,
+        possible_duplicate_of=duplicate_of.pk if duplicate_of else None,
+    )
 
 
 def _contact_create(*, email: str, phone: str, now: dt.datetime, cause: str) -> Contact:
@@ -286,14 +317,21 @@ def contact_stage_change(
         if locked.lifecycle_stage == to_stage:
             return None
         change = StageChange.objects.create(
-            contact=locked, from_stage=locked.lifecycle_stage, to_stage=to_stage,
-            changed_at=now, cause=cause, actor=actor,
+            contact=locked,
+            from_stage=locked.lifecycle_stage,
+            to_stage=to_stage,
+            changed_at=now,
+            cause=cause,
+            actor=actor,
         )
         Contact.objects.filter(pk=locked.pk).update(lifecycle_stage=to_stage, stage_changed_at=now)
         events.publish(
             StageChanged(
-                contact_id=locked.pk, from_stage=change.from_stage, to_stage=to_stage,
-                cause=cause, occurred_at=now,
+                contact_id=locked.pk,
+                from_stage=change.from_stage,
+                to_stage=to_stage,
+                cause=cause,
+                occurred_at=now,
             )
         )
     contact.lifecycle_stage, contact.stage_changed_at = to_stage, now
@@ -301,6 +339,7 @@ def contact_stage_change(
 
 
 # --- Back-office edits ---------------------------------------------------------------------
+
 
 def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) -> set[str]:
     """Write a person's edits of a contact's fields; publish ContactUpdated when any changed.
@@ -332,7 +371,11 @@ def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) 
         if not changed:
             return set()
         email = values.get("email")
-        if "email" in changed and email and Contact.objects.filter(email=email).exclude(pk=locked.pk).exists():
+        if (
+            "email" in changed
+            and email
+            and Contact.objects.filter(email=email).exclude(pk=locked.pk).exists()
+        ):
             raise ValidationFailed(
                 _("Another lead already has this email address. Merge the two leads instead."),
                 code="email_taken",
@@ -342,48 +385,94 @@ def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) 
         for name in changed:
             setattr(locked, name, values[name])
         locked.save(update_fields=[*sorted(changed), "updated_at"])
-        events.publish(ContactUpdated(contact_id=locked.pk, fields=tuple(sorted(changed)), occurred_at=now))
-        _facts_of_update_publish(contact=locked, changed=changed, before=before, actor=actor, now=now)
+        events.publish(
+            ContactUpdated(contact_id=locked.pk, fields=tuple(sorted(changed)), occurred_at=now)
+        )
+        _facts_of_update_publish(
+            contact=locked, changed=changed, before=before, actor=actor, now=now
+        )
     for name in changed:
         setattr(contact, name, values[name])
-    logger.info("contact %s updated by user %s: %s", contact.pk, getattr(actor, "pk", None), sorted(changed))
+    logger.info(
+        "contact %s updated by user %s: %s", contact.pk, getattr(actor, "pk", None), sorted(changed)
+    )
     return changed
 
 
-def _facts_of_update_publish(*, contact: Contact, changed: set[str], before: dict[str, Any], actor,
-                             now: dt.datetime) -> None:
+def _facts_of_update_publish(
+    *, contact: Contact, changed: set[str], before: dict[str, Any], actor, now: dt.datetime
+) -> None:
     """The facts an edit can carry besides ContactUpdated: a temperature set by hand (or by a
     sequence step), an outcome recorded."""
     if "temperature" in changed:
-        events.publish(TemperatureChanged(
-            contact_id=contact.pk, from_temperature=before["temperature"], to_temperature=contact.temperature,
-            cause=(_("set by %(user)s") % {"user": actor.get_username()} if actor is not None
-                   else _("set by a sequence step or an import"))[:200],
-            occurred_at=now,
-        ))
+        events.publish(
+            TemperatureChanged(
+                contact_id=contact.pk,
+                from_temperature=before["temperature"],
+                to_temperature=contact.temperature,
+                cause=(
+                    _("set by %(user)s") % {"user": actor.get_username()}
+                    if actor is not None
+                    else _("set by a sequence step or an import")
+                )[:200],
+                occurred_at=now,
+            )
+        )
     if changed & {"outcome", "outcome_value", "outcome_at"} and contact.outcome:
         value = contact.outcome_value
-        events.publish(OutcomeRecorded(
-            contact_id=contact.pk, outcome=contact.outcome, value=None if value is None else str(value),
-            outcome_at=contact.outcome_at, reason=contact.outcome_reason or "", occurred_at=now,
-        ))
+        events.publish(
+            OutcomeRecorded(
+                contact_id=contact.pk,
+                outcome=contact.outcome,
+                value=None if value is None else str(value),
+                outcome_at=contact.outcome_at,
+                reason=contact.outcome_reason or "",
+                occurred_at=now,
+            )
+        )
 
 
 # --- Duplicates: merge and dismiss ---------------------------------------------------------
 
 # Fields the merge decides by a rule of its own rather than "fill the survivor's blanks".
 _TOUCH_FIRST = (
-    "first_channel", "first_source", "first_medium", "first_campaign", "first_utm_source", "first_utm_medium",
-    "first_utm_campaign", "first_referrer", "first_landing_url", "first_touch_at",
+    "first_channel",
+    "first_source",
+    "first_medium",
+    "first_campaign",
+    "first_utm_source",
+    "first_utm_medium",
+    "first_utm_campaign",
+    "first_referrer",
+    "first_landing_url",
+    "first_touch_at",
 )
 _TOUCH_LAST = (
-    "last_channel", "last_source", "last_medium", "last_campaign", "last_utm_source", "last_utm_medium",
-    "last_utm_campaign", "last_referrer", "last_landing_url", "last_touch_at",
+    "last_channel",
+    "last_source",
+    "last_medium",
+    "last_campaign",
+    "last_utm_source",
+    "last_utm_medium",
+    "last_utm_campaign",
+    "last_referrer",
+    "last_landing_url",
+    "last_touch_at",
 )
 _OUTCOME = ("outcome", "outcome_value", "outcome_at", "outcome_reason")
 _MERGE_OWN_RULES = frozenset(
-    {"email", "custom", "created_at", "updated_at", "lifecycle_stage", "stage_changed_at", "temperature",
-     *_TOUCH_FIRST, *_TOUCH_LAST, *_OUTCOME}
+    {
+        "email",
+        "custom",
+        "created_at",
+        "updated_at",
+        "lifecycle_stage",
+        "stage_changed_at",
+        "temperature",
+        *_TOUCH_FIRST,
+        *_TOUCH_LAST,
+        *_OUTCOME,
+    }
 )
 
 
@@ -393,7 +482,9 @@ def _is_blank(value: Any) -> bool:
 
 def _contact_snapshot(contact: Contact) -> dict[str, Any]:
     """Every stored field of a contact as JSON-safe values (dates as ISO text)."""
-    data = {field.attname: field.value_from_object(contact) for field in Contact._meta.concrete_fields}
+    data = {
+        field.attname: field.value_from_object(contact) for field in Contact._meta.concrete_fields
+    }
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
@@ -422,9 +513,17 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
         raise ValidationFailed(_("A lead cannot be merged with itself."), code="merge_self")
     now = timezone.now()
     with transaction.atomic():
-        locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[survivor.pk, other.pk]).order_by("pk")}
+        locked = {
+            c.pk: c
+            for c in Contact.objects.select_for_update()
+            .filter(pk__in=[survivor.pk, other.pk])
+            .order_by("pk")
+        }
         if len(locked) != 2:
-            raise NotFound(_("One of these leads no longer exists; it may have been merged already."), code="contact_missing")
+            raise NotFound(
+                _("One of these leads no longer exists; it may have been merged already."),
+                code="contact_missing",
+            )
         keep, gone = locked[survivor.pk], locked[other.pk]
         snapshot = _contact_snapshot(gone)
 
@@ -435,13 +534,18 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
         _fields_merge(keep=keep, gone=gone)
         keep.save()
 
-        ContactMerge.objects.create(survivor=keep, merged_contact_id=gone.pk, merged_data=snapshot, actor=actor)
+        ContactMerge.objects.create(
+            survivor=keep, merged_contact_id=gone.pk, merged_data=snapshot, actor=actor
+        )
         gone_id = gone.pk
         gone.delete()
         events.publish(ContactsMerged(survivor_id=keep.pk, merged_id=gone_id, occurred_at=now))
     logger.info(
         "contact %s merged into %s by user %s; moved rows: %s",
-        gone_id, keep.pk, getattr(actor, "pk", None), moved,
+        gone_id,
+        keep.pk,
+        getattr(actor, "pk", None),
+        moved,
     )
     survivor.refresh_from_db()
     return keep
@@ -454,10 +558,14 @@ def _fields_merge(*, keep: Contact, gone: Contact) -> None:
         if _is_blank(getattr(keep, field.attname)) and not _is_blank(getattr(gone, field.attname)):
             setattr(keep, field.attname, getattr(gone, field.attname))
     keep.custom = {**(gone.custom or {}), **(keep.custom or {})}
-    if gone.first_touch_at and (keep.first_touch_at is None or gone.first_touch_at < keep.first_touch_at):
+    if gone.first_touch_at and (
+        keep.first_touch_at is None or gone.first_touch_at < keep.first_touch_at
+    ):
         for name in _TOUCH_FIRST:
             setattr(keep, name, getattr(gone, name))
-    if gone.last_touch_at and (keep.last_touch_at is None or gone.last_touch_at > keep.last_touch_at):
+    if gone.last_touch_at and (
+        keep.last_touch_at is None or gone.last_touch_at > keep.last_touch_at
+    ):
         for name in _TOUCH_LAST:
             setattr(keep, name, getattr(gone, name))
     if not keep.outcome and gone.outcome:
@@ -478,7 +586,9 @@ def possible_duplicates_merge(*, keep_id: int, gone_id: int) -> int:
         resolution=PossibleDuplicate.Resolution.MERGED, resolved_at=timezone.now()
     )
     changed = 0
-    rows = PossibleDuplicate.objects.select_for_update().filter(Q(contact_id=gone_id) | Q(other_id=gone_id))
+    rows = PossibleDuplicate.objects.select_for_update().filter(
+        Q(contact_id=gone_id) | Q(other_id=gone_id)
+    )
     for row in rows.order_by("pk"):
         third = row.other_id if row.contact_id == gone_id else row.contact_id
         first, second = sorted((keep_id, third))
@@ -509,6 +619,8 @@ def possible_duplicate_dismiss(*, duplicate: PossibleDuplicate, actor=None) -> P
             row.resolution = PossibleDuplicate.Resolution.DISMISSED
             row.resolved_at = timezone.now()
             row.save(update_fields=["resolution", "resolved_at"])
-            logger.info("possible duplicate %s dismissed by user %s", row.pk, getattr(actor, "pk", None))
+            logger.info(
+                "possible duplicate %s dismissed by user %s", row.pk, getattr(actor, "pk", None)
+            )
     duplicate.resolution, duplicate.resolved_at = row.resolution, row.resolved_at
     return row

@@ -50,6 +50,10 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
     def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
-        if not report_only and parts.config is None and request.path_info.startswith(settings.LEADMILL_CSP_BACK_OFFICE_PATHS):
+        if (
+            not report_only
+            and parts.config is None
+            and request.path_info.startswith(settings.LEADMILL_CSP_BACK_OFFICE_PATHS)
+        ):
             parts.config = default_config(settings.LEADMILL_CSP_BACK_OFFICE)
         return parts

@@ -58,12 +58,21 @@ def _lock_file(database: object) -> int | None:
         return None
     key = (os.getpid(), name)
     if key not in _lock_files:
-        _lock_files[key] = os.open(Path(f"{name}-writers.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        _lock_files[key] = os.open(
+            Path(f"{name}-writers.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+        )
     return _lock_files[key]
 
 
-def rows_delete_before(*, table: str, column: str, cutoff: dt.datetime, batch_size: int = 50_000,
-                       max_batches: int | None = None, keep_going: Callable[[], bool] = lambda: True) -> int:
+def rows_delete_before(
+    *,
+    table: str,
+    column: str,
+    cutoff: dt.datetime,
+    batch_size: int = 50_000,
+    max_batches: int | None = None,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> int:
     """Delete the rows of ``table`` whose indexed ``column`` is before ``cutoff`` (a null
     never is), oldest first, in slices, until none is left, ``max_batches`` slices ran or
     ``keep_going()`` turned false; returns how many rows went.
@@ -87,8 +96,10 @@ def rows_delete_before(*, table: str, column: str, cutoff: dt.datetime, batch_si
             if upper is None:  # less than a slice left: the rest, and done
                 cursor.execute(f"DELETE FROM {quoted} WHERE {field} < %s", [cutoff])  # noqa: S608
             else:
-                cursor.execute(f"DELETE FROM {quoted} WHERE {field} <= %s AND {field} < %s",  # noqa: S608
-                               [upper[0], cutoff])
+                cursor.execute(
+                    f"DELETE FROM {quoted} WHERE {field} <= %s AND {field} < %s",  # noqa: S608
+                    [upper[0], cutoff],
+                )
             deleted += cursor.rowcount
         if upper is None:
             break

@@ -241,15 +241,23 @@ def deliver(outbox_id: int, *, now: dt.datetime | None = None) -> bool:
         deliveries = {}
 
     if not deliveries:
-        errors = {name: _run(handler, evt, outbox_id=row.pk, name=name) for name, handler in handlers.items()}
+        errors = {
+            name: _run(handler, evt, outbox_id=row.pk, name=name)
+            for name, handler in handlers.items()
+        }
         if not any(errors.values()):
             _event_settle(row, now=now, delivered=True, errors=[])
             return True
         EventDelivery.objects.bulk_create(
-            [_delivery_first(row, name=name, error=error, now=now) for name, error in errors.items()],
+            [
+                _delivery_first(row, name=name, error=error, now=now)
+                for name, error in errors.items()
+            ],
             ignore_conflicts=True,  # a concurrent first dispatch wrote them: same outcome
         )
-        _event_settle(row, now=now, delivered=False, errors=[f"{n}: {e}" for n, e in errors.items() if e])
+        _event_settle(
+            row, now=now, delivered=False, errors=[f"{n}: {e}" for n, e in errors.items() if e]
+        )
         return False
 
     errors = []
@@ -267,8 +275,13 @@ def deliver(outbox_id: int, *, now: dt.datetime | None = None) -> bool:
         if error:
             errors.append(f"{delivery.handler}: {error}")
     delivered = all(d.state == EventDelivery.State.DELIVERED for d in deliveries.values())
-    _event_settle(row, now=now, delivered=delivered, errors=errors,
-                  next_attempt_at=_earliest_retry(deliveries.values()))
+    _event_settle(
+        row,
+        now=now,
+        delivered=delivered,
+        errors=errors,
+        next_attempt_at=_earliest_retry(deliveries.values()),
+    )
     return delivered
 
 
@@ -287,7 +300,9 @@ def deliver_many(outbox_ids: list[int]) -> int:
         done = OutboxEvent.objects.filter(pk__in=skipped, delivered_at__isnull=True).update(
             delivered_at=timezone.now(), next_attempt_at=None, attempts=F("attempts") + 1
         )
-    return done + sum(1 for outbox_id in outbox_ids if outbox_id not in skipped and deliver(outbox_id))
+    return done + sum(
+        1 for outbox_id in outbox_ids if outbox_id not in skipped and deliver(outbox_id)
+    )
 
 
 def _unknown_type_raiser(name: str) -> Handler:
@@ -301,8 +316,13 @@ def _delivery_first(row, *, name: str, error: str, now: dt.datetime):
     from .models import EventDelivery
 
     if not error:
-        return EventDelivery(event=row, handler=name, state=EventDelivery.State.DELIVERED,
-                             attempts=1, delivered_at=now)
+        return EventDelivery(
+            event=row,
+            handler=name,
+            state=EventDelivery.State.DELIVERED,
+            attempts=1,
+            delivered_at=now,
+        )
     delivery = EventDelivery(event=row, handler=name)
     _delivery_failed(delivery, error=error, now=now)
     return delivery
@@ -315,8 +335,12 @@ def _delivery_failed(delivery, *, error: str, now: dt.datetime) -> None:
     delivery.last_error = error
     if delivery.attempts >= settings.LEADMILL_EVENT_MAX_ATTEMPTS:
         delivery.state, delivery.next_attempt_at = EventDelivery.State.DEAD, None
-        logger.error("outbox event %s: delivery to %s is a dead letter after %s attempts",
-                     delivery.event_id, delivery.handler, delivery.attempts)
+        logger.error(
+            "outbox event %s: delivery to %s is a dead letter after %s attempts",
+            delivery.event_id,
+            delivery.handler,
+            delivery.attempts,
+        )
     else:
         delivery.state = EventDelivery.State.PENDING
         delivery.next_attempt_at = now + retry_delay(attempts=delivery.attempts)
@@ -329,21 +353,38 @@ def _delivery_record(delivery, *, error: str, now: dt.datetime) -> None:
         _delivery_failed(delivery, error=error, now=now)
     else:
         delivery.attempts += 1
-        delivery.state, delivery.next_attempt_at, delivery.delivered_at = EventDelivery.State.DELIVERED, None, now
+        delivery.state, delivery.next_attempt_at, delivery.delivered_at = (
+            EventDelivery.State.DELIVERED,
+            None,
+            now,
+        )
         delivery.last_error = ""
     EventDelivery.objects.filter(pk=delivery.pk).update(
-        attempts=delivery.attempts, state=delivery.state, next_attempt_at=delivery.next_attempt_at,
-        delivered_at=delivery.delivered_at, last_error=delivery.last_error,
+        attempts=delivery.attempts,
+        state=delivery.state,
+        next_attempt_at=delivery.next_attempt_at,
+        delivered_at=delivery.delivered_at,
+        last_error=delivery.last_error,
     )
 
 
 def _earliest_retry(deliveries) -> dt.datetime | None:
-    due = [d.next_attempt_at for d in deliveries if d.state == "pending" and d.next_attempt_at is not None]
+    due = [
+        d.next_attempt_at
+        for d in deliveries
+        if d.state == "pending" and d.next_attempt_at is not None
+    ]
     return min(due, default=None)
 
 
-def _event_settle(row, *, now: dt.datetime, delivered: bool, errors: list[str],
-                  next_attempt_at: dt.datetime | None = None) -> None:
+def _event_settle(
+    row,
+    *,
+    now: dt.datetime,
+    delivered: bool,
+    errors: list[str],
+    next_attempt_at: dt.datetime | None = None,
+) -> None:
     from .models import EventDelivery, OutboxEvent
 
     if not delivered and next_attempt_at is None:
@@ -390,8 +431,9 @@ def event_deliveries_retry(*, delivery_ids: list[int]) -> int:
     return requeued
 
 
-def outbox_prune(*, older_than_days: int, batch_size: int = 50_000,
-                 keep_going: Callable[[], bool] = lambda: True) -> int:
+def outbox_prune(
+    *, older_than_days: int, batch_size: int = 50_000, keep_going: Callable[[], bool] = lambda: True
+) -> int:
     """Delete outbox events delivered (every delivery succeeded) more than
     ``older_than_days`` days ago, with their delivery rows, in slices of the
     ``delivered_at`` index, until none is left or ``keep_going()`` turns false. Undelivered
@@ -402,8 +444,15 @@ def outbox_prune(*, older_than_days: int, batch_size: int = 50_000,
     cutoff = timezone.now() - dt.timedelta(days=older_than_days)
     # Few: only events that needed a retry have delivery rows.
     EventDelivery.objects.filter(event__delivered_at__lt=cutoff).delete()
-    deleted = rows_delete_before(table=OutboxEvent._meta.db_table, column="delivered_at", cutoff=cutoff,
-                                 batch_size=batch_size, keep_going=keep_going)
+    deleted = rows_delete_before(
+        table=OutboxEvent._meta.db_table,
+        column="delivered_at",
+        cutoff=cutoff,
+        batch_size=batch_size,
+        keep_going=keep_going,
+    )
     if deleted:
-        logger.info("deleted %s delivered outbox events older than %s days", deleted, older_than_days)
+        logger.info(
+            "deleted %s delivered outbox events older than %s days", deleted, older_than_days
+        )
     return deleted

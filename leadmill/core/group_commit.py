@@ -52,9 +52,14 @@ class GroupCommit(Generic[W, R]):
     calling thread's connection. ``wait_s`` (a number, or a function read at each call) is
     the longest a caller waits in the queue."""
 
-    def __init__(self, write: Callable[[Sequence[W]], Sequence[R]], *, max_size: int = 32,
-                 size: Callable[[W], int] = lambda work: 1,
-                 wait_s: float | Callable[[], float] = 10.0) -> None:
+    def __init__(
+        self,
+        write: Callable[[Sequence[W]], Sequence[R]],
+        *,
+        max_size: int = 32,
+        size: Callable[[W], int] = lambda work: 1,
+        wait_s: float | Callable[[], float] = 10.0,
+    ) -> None:
         self._write = write
         self._max_size = max_size
         self._size = size
@@ -103,7 +108,9 @@ class GroupCommit(Generic[W, R]):
         with self._lock:
             if not slot.done.is_set() and slot in self._queue:
                 self._queue.remove(slot)
-                raise WriteQueueTimeout("The write waited too long behind another: the database is not taking writes.")
+                raise WriteQueueTimeout(
+                    "The write waited too long behind another: the database is not taking writes."
+                )
         slot.done.wait()
 
     def _take(self) -> list[_Slot[W, R]]:
@@ -138,7 +145,9 @@ class GroupCommit(Generic[W, R]):
         finally:
             for slot in group:
                 if not slot.has_result and slot.error is None:
-                    slot.error = RuntimeError("The group write stopped before this item was written.")
+                    slot.error = RuntimeError(
+                        "The group write stopped before this item was written."
+                    )
                 slot.leads = False
                 slot.done.set()
 

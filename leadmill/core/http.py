@@ -71,12 +71,17 @@ def own_origins(request) -> frozenset[str]:
 def cors_headers(origin: str, *, methods: str) -> list[tuple[str, str]]:
     """The CORS headers of an answer to an allowed ``origin`` (``methods``: e.g. "POST, OPTIONS")."""
     return [
-        ("Access-Control-Allow-Origin", origin), ("Access-Control-Allow-Methods", methods),
-        ("Access-Control-Allow-Headers", "Content-Type"), ("Access-Control-Max-Age", "600"), ("Vary", "Origin"),
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Allow-Methods", methods),
+        ("Access-Control-Allow-Headers", "Content-Type"),
+        ("Access-Control-Max-Age", "600"),
+        ("Vary", "Origin"),
     ]
 
 
-def cors_allow(response: HttpResponse, *, origin: str, allowed: Collection[str], methods: str) -> HttpResponse:
+def cors_allow(
+    response: HttpResponse, *, origin: str, allowed: Collection[str], methods: str
+) -> HttpResponse:
     """``response`` with the CORS headers when ``origin`` is one of ``allowed``; unchanged
     otherwise (the browser then keeps the answer from the page). Returns ``response``."""
     if origin and origin in allowed:

@@ -64,7 +64,7 @@ def _secret_paths() -> re.Pattern | None:
 
 
 def _keep_path(match: re.Match) -> str:
-    """"/d/[redacted]/": the path before the token is kept, the token replaced."""
+    """ "/d/[redacted]/": the path before the token is kept, the token replaced."""
     return next(group for group in match.groups() if group is not None) + REDACTED
 
 
@@ -83,9 +83,14 @@ class SecretTokenFilter(logging.Filter):
             if isinstance(record.msg, str):
                 record.msg = redact(record.msg)
             if isinstance(record.args, tuple):
-                record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+                record.args = tuple(
+                    redact(arg) if isinstance(arg, str) else arg for arg in record.args
+                )
             elif isinstance(record.args, dict):
-                record.args = {key: redact(arg) if isinstance(arg, str) else arg for key, arg in record.args.items()}
+                record.args = {
+                    key: redact(arg) if isinstance(arg, str) else arg
+                    for key, arg in record.args.items()
+                }
             if record.exc_info and not record.exc_text:
                 # Formatted here, once, so that the handler writes the redacted text.
                 record.exc_text = redact(logging.Formatter().formatException(record.exc_info))

@@ -38,12 +38,17 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 def service_unavailable(request=None) -> HttpResponse:
-    message = _("The service is briefly unavailable; nothing was saved. Please try again in a minute.")
+    message = _(
+        "The service is briefly unavailable; nothing was saved. Please try again in a minute."
+    )
     wants_json = request is not None and (
-        request.content_type == "application/json" or "application/json" in request.META.get("HTTP_ACCEPT", "")
+        request.content_type == "application/json"
+        or "application/json" in request.META.get("HTTP_ACCEPT", "")
     )
     if wants_json:
-        response = JsonResponse({"status": "error", "code": "unavailable", "message": message}, status=503)
+        response = JsonResponse(
+            {"status": "error", "code": "unavailable", "message": message}, status=503
+        )
     else:
         response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = "30"
@@ -65,7 +70,9 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request, exception):
         if is_unavailable(exception):
-            logger.error("database unavailable on %s %s: %s", request.method, request.path, exception)
+            logger.error(
+                "database unavailable on %s %s: %s", request.method, request.path, exception
+            )
             return service_unavailable(request)
         return None
 

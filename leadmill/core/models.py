@@ -65,7 +65,9 @@ class EventDelivery(models.Model):
         OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event")
     )
     handler = models.CharField(_("handler"), max_length=300)
-    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
@@ -76,7 +78,9 @@ class EventDelivery(models.Model):
         verbose_name = _("event delivery")
         verbose_name_plural = _("event deliveries")
         constraints = [
-            models.UniqueConstraint(fields=["event", "handler"], name="eventdelivery_event_handler"),
+            models.UniqueConstraint(
+                fields=["event", "handler"], name="eventdelivery_event_handler"
+            ),
         ]
         indexes = [
             # The dead-letter screen lists these, newest first.
@@ -100,7 +104,9 @@ class RateCounter(models.Model):
 
     class Meta:
         verbose_name = _("rate counter")
-        constraints = [models.UniqueConstraint(fields=["key", "window_start"], name="ratecounter_key_window")]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="ratecounter_key_window")
+        ]
         indexes = [models.Index(fields=["window_start"], name="ratecounter_window_idx")]
 
     def __str__(self) -> str:

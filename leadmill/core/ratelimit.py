@@ -84,5 +84,7 @@ def rate_counters_prune(*, older_than_s: int = 3600) -> int:
     """Delete counters of windows that ended long ago. Returns how many rows went."""
     from .models import RateCounter
 
-    deleted, _ = RateCounter.objects.filter(window_start__lt=int(time.time()) - older_than_s).delete()
+    deleted, _ = RateCounter.objects.filter(
+        window_start__lt=int(time.time()) - older_than_s
+    ).delete()
     return deleted

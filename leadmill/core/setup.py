@@ -55,7 +55,9 @@ def groups_ensure() -> None:
             for action in actions:
                 wanted |= Permission.objects.filter(**scope, codename__startswith=f"{action}_")
         group.permissions.add(*wanted)
-        admin_access = Permission.objects.filter(content_type__app_label="wagtailadmin", codename="access_admin")
+        admin_access = Permission.objects.filter(
+            content_type__app_label="wagtailadmin", codename="access_admin"
+        )
         group.permissions.add(*admin_access)
 
 
@@ -66,5 +68,7 @@ def admin_ensure() -> tuple[str, str] | None:
         return None
     username = os.environ.get("LEADMILL_ADMIN_USER", "admin")
     password = os.environ.get("LEADMILL_ADMIN_PASSWORD") or get_random_string(16)
-    User.objects.create_superuser(username=username, email=os.environ.get("LEADMILL_ADMIN_EMAIL", ""), password=password)
+    User.objects.create_superuser(
+        username=username, email=os.environ.get("LEADMILL_ADMIN_EMAIL", ""), password=password
+    )
     return username, password

@@ -96,7 +96,9 @@ def text_for_storage(value: str) -> str:
     return _NOT_STORABLE.sub("\ufffd", value) if _NOT_STORABLE.search(value) else value
 
 
-def json_object_decode(body: bytes, *, field: str = "body") -> tuple[dict[str, Any], dict[str, str]]:
+def json_object_decode(
+    body: bytes, *, field: str = "body"
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The members of a JSON object body, and why each member that cannot be taken cannot.
 
     Returns ``(members, problems)``: ``problems`` maps a member's name to a sentence for
@@ -276,5 +278,7 @@ def text_json_schema_pattern(*, multiline: bool = False) -> str:
     API schemas that must say what the edge refuses. Lone surrogates are left out: they are
     not Unicode scalar values, so no JSON Schema string holds one."""
     excluded = _CONTROL_MULTI_LINE + ("" if multiline else "\n\r") + "\ufffd"
-    escaped = "".join(character if character == "-" else f"\\u{ord(character):04x}" for character in excluded)
+    escaped = "".join(
+        character if character == "-" else f"\\u{ord(character):04x}" for character in excluded
+    )
     return f"^[^{escaped}]*$"

@@ -24,6 +24,8 @@ def login_locked_out(request, original_response=None, credentials=None):
     from django.template.response import TemplateResponse
 
     minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
-    response = TemplateResponse(request, "core/login_locked_out.html", {"cooloff_minutes": minutes}, status=429)
+    response = TemplateResponse(
+        request, "core/login_locked_out.html", {"cooloff_minutes": minutes}, status=429
+    )
     response["Retry-After"] = str(int(settings.AXES_COOLOFF_TIME.total_seconds()))
     return response.render()

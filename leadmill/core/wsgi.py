@@ -50,8 +50,11 @@ def lean_middleware(*extra: str, only: Iterable[str] | None = None) -> tuple[typ
     missing from settings.MIDDLEWARE stops the start-up (ImproperlyConfigured)."""
     wanted = tuple(only) if only is not None else (*LEAN_MIDDLEWARE, *extra)
     if missing := lean_middleware_missing(wanted):
-        raise ImproperlyConfigured(f"lean path middleware not in settings.MIDDLEWARE: {', '.join(missing)}")
+        raise ImproperlyConfigured(
+            f"lean path middleware not in settings.MIDDLEWARE: {', '.join(missing)}"
+        )
     return tuple(import_string(name) for name in settings.MIDDLEWARE if name in wanted)
+
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -97,7 +100,10 @@ class LeanHandler:
         response._handler_class = self.__class__  # its close() sends request_finished
         start_response(
             f"{response.status_code} {response.reason_phrase}",
-            [*response.items(), *(("Set-Cookie", c.output(header="")) for c in response.cookies.values())],
+            [
+                *response.items(),
+                *(("Set-Cookie", c.output(header="")) for c in response.cookies.values()),
+            ],
         )
         return response
 
@@ -143,10 +149,16 @@ class StaticFilesHandler(LeanHandler):
             response["Cache-Control"] = f"public, max-age={max_age_s}"
             return response
 
-        super().__init__(static_file, middleware=lean_middleware(only=["django.middleware.security.SecurityMiddleware"]))
+        super().__init__(
+            static_file,
+            middleware=lean_middleware(only=["django.middleware.security.SecurityMiddleware"]),
+        )
 
 
 def static_files_route(url_prefix: str, root: str, *, max_age_s: int = 86_400) -> LeanRoute:
     """``<url_prefix><path>`` served from the files under ``root`` (see :class:`StaticFilesHandler`)."""
     prefix = "/" + url_prefix.strip("/") + "/"
-    return LeanRoute(re.compile(f"{re.escape(prefix)}(?P<path>.+)"), StaticFilesHandler(root, max_age_s=max_age_s))
+    return LeanRoute(
+        re.compile(f"{re.escape(prefix)}(?P<path>.+)"),
+        StaticFilesHandler(root, max_age_s=max_age_s),
+    )

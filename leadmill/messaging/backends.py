@@ -33,7 +33,9 @@ class OutboxEmailBackend(BaseEmailBackend):
             )
         OutboxMessage.objects.bulk_create(rows)
         ids = {row.message_id.strip("<>"): row for row in rows if row.message_id}
-        logged = set(Message.objects.filter(message_id__in=ids).values_list("message_id", flat=True))
+        logged = set(
+            Message.objects.filter(message_id__in=ids).values_list("message_id", flat=True)
+        )
         now = timezone.now()
         Message.objects.bulk_create(
             [

@@ -113,9 +113,7 @@ class Message(models.Model):
         FAILED = "failed", _("Failed")
 
     message_id = models.CharField(max_length=255, unique=True, default=_message_id)
-    kind = models.CharField(
-        _("kind"), max_length=13, choices=Kind.choices, default=Kind.MARKETING
-    )
+    kind = models.CharField(_("kind"), max_length=13, choices=Kind.choices, default=Kind.MARKETING)
     category = models.CharField(_("what it is"), max_length=50, blank=True)
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="email_messages"
@@ -146,7 +144,9 @@ class Message(models.Model):
             models.Index(fields=["status", "created_at"], name="message_status_idx"),
             models.Index(fields=["enrollment_id", "step_id"], name="message_step_idx"),
             models.Index(fields=["contact", "created_at"], name="message_contact_idx"),
-            models.Index(fields=["status", "sent_at"], name="message_sent_idx"),  # the hourly throttle
+            models.Index(
+                fields=["status", "sent_at"], name="message_sent_idx"
+            ),  # the hourly throttle
             models.Index(fields=["broadcast_id"], name="message_broadcast_idx"),
         ]
         constraints = [

@@ -138,7 +138,11 @@ def scanner_reason(
 
 def _hit_message(message_pk: int) -> Message | None:
     """The message an open or a click names, with what recording the hit reads."""
-    return Message.objects.filter(pk=message_pk).only("pk", "contact_id", "template_id", "sent_at").first()
+    return (
+        Message.objects.filter(pk=message_pk)
+        .only("pk", "contact_id", "template_id", "sent_at")
+        .first()
+    )
 
 
 def _properties(message: Message, **extra) -> dict:

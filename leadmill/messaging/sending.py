@@ -156,9 +156,9 @@ def _connection_open(*, ids: list[int], report: SendReport):
 
 
 def _requeue(ids: list[int]) -> int:
-    return Message.objects.filter(pk__in=ids, status=Message.Status.SENDING, sent_at__isnull=True).update(
-        status=Message.Status.QUEUED, claimed_at=None
-    )
+    return Message.objects.filter(
+        pk__in=ids, status=Message.Status.SENDING, sent_at__isnull=True
+    ).update(status=Message.Status.QUEUED, claimed_at=None)
 
 
 def _stale_claims_release(*, now: dt.datetime) -> int:
@@ -274,7 +274,10 @@ def _chunk_send(
         for position, message in enumerate(to_send):
             try:
                 if _message_send(
-                    message=message, template=templates.get(message.template_id), mail=mail, report=report
+                    message=message,
+                    template=templates.get(message.template_id),
+                    mail=mail,
+                    report=report,
                 ):
                     accepted.append(message.pk)
             except _ServerUnavailable:
@@ -301,7 +304,9 @@ def _sent_publish(ids: list[int]) -> int:
         )
         if not accepted:
             return 0
-        Message.objects.filter(pk__in=[row["pk"] for row in accepted]).update(status=Message.Status.SENT)
+        Message.objects.filter(pk__in=[row["pk"] for row in accepted]).update(
+            status=Message.Status.SENT
+        )
         events.publish_many(
             [
                 MessageSent(

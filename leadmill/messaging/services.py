@@ -82,7 +82,9 @@ def messages_queue_bulk(rows: list[Message], *, ignore_conflicts: bool = False) 
                 queued.extend(Message.objects.filter(message_id__in=chunk))
         # One outbox INSERT per batch, and one delivery task for the whole transaction.
         for start in range(0, len(queued), QUEUE_BATCH):
-            events.publish_many([_queued_fact(message) for message in queued[start : start + QUEUE_BATCH]])
+            events.publish_many(
+                [_queued_fact(message) for message in queued[start : start + QUEUE_BATCH]]
+            )
     return len(queued)
 
 

@@ -17,4 +17,3 @@ class NurtureConfig(AppConfig):
         handlers.subscribe_all()
         registry.register_timeline(selectors.enrollment_timeline)
         register_personal_data(*PERSONAL_DATA)
-

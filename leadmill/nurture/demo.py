@@ -70,7 +70,10 @@ def nurture_demo_seed() -> bool:
     sequence.save()
     Segment.objects.create(
         name=_("Warm and hot leads"),
-        definition={"match": "all", "conditions": [{"field": "temperature", "op": "in", "value": ["warm", "hot"]}]},
+        definition={
+            "match": "all",
+            "conditions": [{"field": "temperature", "op": "in", "value": ["warm", "hot"]}],
+        },
         description=_("Leads worth a closer look: scoring made them warm or hot."),
     )
     return True

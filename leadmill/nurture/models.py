@@ -25,7 +25,10 @@ class Sequence(models.Model):
 
     class Trigger(models.TextChoices):
         MANUAL = "manual", _("Manually, in bulk or through the API only")
-        CAPTURE = "capture", _("A lead is captured, from any channel (a form, the API, an import …)")
+        CAPTURE = (
+            "capture",
+            _("A lead is captured, from any channel (a form, the API, an import …)"),
+        )
         FORM = "form", _("A form is submitted")
         OFFER = "offer", _("An offer is requested")
         SEGMENT = "segment", _("The lead enters a segment")

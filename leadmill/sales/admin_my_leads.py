@@ -33,17 +33,24 @@ LEAD_ACTION_URL_NAME = "sales_lead_action"
 
 
 class ActivityForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Log"), choices=ActivityKind.choices, initial=ActivityKind.CALL)
+    kind = forms.ChoiceField(
+        label=_("Log"), choices=ActivityKind.choices, initial=ActivityKind.CALL
+    )
     subject = forms.CharField(label=_("Subject"), max_length=200, required=False)
-    body = forms.CharField(label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    body = forms.CharField(
+        label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
     due_at = forms.DateTimeField(
-        label=_("Due (tasks)"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+        label=_("Due (tasks)"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
 
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(
-        label=_("Status"), choices=[c for c in LeadStatus.choices if c[0] != LeadStatus.DISQUALIFIED]
+        label=_("Status"),
+        choices=[c for c in LeadStatus.choices if c[0] != LeadStatus.DISQUALIFIED],
     )
 
 
@@ -52,9 +59,15 @@ class DisqualifyForm(forms.Form):
 
 
 class OutcomeForm(forms.Form):
-    outcome = forms.ChoiceField(label=_("Outcome"), choices=[(Outcome.WON, _("Won")), (Outcome.LOST, _("Lost"))])
-    value = forms.DecimalField(label=_("Value"), max_digits=14, decimal_places=2, min_value=0, required=False)
-    date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    outcome = forms.ChoiceField(
+        label=_("Outcome"), choices=[(Outcome.WON, _("Won")), (Outcome.LOST, _("Lost"))]
+    )
+    value = forms.DecimalField(
+        label=_("Value"), max_digits=14, decimal_places=2, min_value=0, required=False
+    )
+    date = forms.DateField(
+        label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     reason = forms.CharField(label=_("Reason (lost)"), max_length=200, required=False)
 
 
@@ -65,7 +78,7 @@ def may_act_on(user, lead: SalesLead) -> bool:
 
 
 def duration_text(duration: dt.timedelta | None) -> str:
-    """"2 h 05 min", "40 min", "3 d 4 h": a speed-to-lead a person reads at a glance."""
+    """ "2 h 05 min", "40 min", "3 d 4 h": a speed-to-lead a person reads at a glance."""
     if duration is None:
         return ""
     minutes = max(int(duration.total_seconds() // 60), 0)
@@ -101,7 +114,9 @@ class MyLeadsView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateVie
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         include_closed = self.request.GET.get("closed") == "1"
-        leads = list(selectors.leads_open_for(user=self.request.user, include_closed=include_closed))
+        leads = list(
+            selectors.leads_open_for(user=self.request.user, include_closed=include_closed)
+        )
         now = timezone.now()
         context.update(
             rows=[
@@ -109,7 +124,9 @@ class MyLeadsView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateVie
                     "lead": lead,
                     "contact": lead.contact,
                     "reasons": selectors.lead_reasons(contact=lead.contact),
-                    "overdue": lead.first_activity_at is None and lead.closed_at is None and lead.sla_due_at < now,
+                    "overdue": lead.first_activity_at is None
+                    and lead.closed_at is None
+                    and lead.sla_due_at < now,
                     "speed": duration_text(lead.speed_to_lead),
                     "forms": _row_forms(lead.pk),
                     "urls": {
@@ -156,18 +173,27 @@ class LeadActionView(View):
         if not form.is_valid():
             return self._invalid(request, form)
         activity = services.activity_log(
-            contact=lead.contact, user=request.user, kind=form.cleaned_data["kind"],
-            subject=form.cleaned_data["subject"], body=form.cleaned_data["body"],
+            contact=lead.contact,
+            user=request.user,
+            kind=form.cleaned_data["kind"],
+            subject=form.cleaned_data["subject"],
+            body=form.cleaned_data["body"],
             due_at=form.cleaned_data["due_at"],
         )
-        return _("%(kind)s logged on “%(lead)s”.") % {"kind": activity.get_kind_display(), "lead": lead.contact}
+        return _("%(kind)s logged on “%(lead)s”.") % {
+            "kind": activity.get_kind_display(),
+            "lead": lead.contact,
+        }
 
     def do_status(self, request, lead):
         form = StatusForm(request.POST)
         if not form.is_valid():
             return self._invalid(request, form)
         services.lead_status_set(lead=lead, status=form.cleaned_data["status"], user=request.user)
-        return _("Status of “%(lead)s”: %(status)s.") % {"lead": lead.contact, "status": lead.get_status_display()}
+        return _("Status of “%(lead)s”: %(status)s.") % {
+            "lead": lead.contact,
+            "status": lead.get_status_display(),
+        }
 
     def do_accept(self, request, lead):
         services.lead_accept(lead=lead, user=request.user)
@@ -188,8 +214,12 @@ class LeadActionView(View):
         # Noon of the chosen day: the date stays the same in any time zone the team works in.
         at = timezone.make_aware(dt.datetime.combine(day, dt.time(12))) if day else None
         services.outcome_record(
-            lead=lead, user=request.user, outcome=form.cleaned_data["outcome"],
-            value=form.cleaned_data["value"], at=at, reason=form.cleaned_data["reason"],
+            lead=lead,
+            user=request.user,
+            outcome=form.cleaned_data["outcome"],
+            value=form.cleaned_data["value"],
+            at=at,
+            reason=form.cleaned_data["reason"],
         )
         if form.cleaned_data["outcome"] == Outcome.WON:
             return _("Won “%(lead)s”: it is a customer now.") % {"lead": lead.contact}

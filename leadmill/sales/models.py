@@ -14,7 +14,7 @@ from leadmill.contacts.models import Contact
 
 
 def split_list(text: str) -> list[str]:
-    """"BR, pt ,us" -> ["br", "pt", "us"]: the comma-separated lists reps and rules match on."""
+    """ "BR, pt ,us" -> ["br", "pt", "us"]: the comma-separated lists reps and rules match on."""
     return [item.strip().lower() for item in text.split(",") if item.strip()]
 
 
@@ -26,31 +26,48 @@ class SalesRep(models.Model):
     """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
         related_name="sales_rep",
     )
     weight = models.PositiveSmallIntegerField(
-        _("weight"), default=1,
-        help_text=_("Share of leads in the round robin: a rep with weight 2 gets twice as many as one with 1."),
+        _("weight"),
+        default=1,
+        help_text=_(
+            "Share of leads in the round robin: a rep with weight 2 gets twice as many as one with 1."
+        ),
     )
     capacity = models.PositiveIntegerField(
-        _("capacity"), default=0, help_text=_("Most open leads this rep may own at once; 0 means no limit.")
+        _("capacity"),
+        default=0,
+        help_text=_("Most open leads this rep may own at once; 0 means no limit."),
     )
     available = models.BooleanField(_("available"), default=True)
     unavailable_until = models.DateTimeField(
-        _("unavailable until"), null=True, blank=True,
+        _("unavailable until"),
+        null=True,
+        blank=True,
         help_text=_("Away (holiday, leave) until this time; no leads are assigned before it."),
     )
     territories = models.CharField(
-        _("territories"), max_length=200, blank=True,
-        help_text=_("Country codes this rep takes, separated by commas (e.g. “BR, PT”); empty takes any."),
+        _("territories"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Country codes this rep takes, separated by commas (e.g. “BR, PT”); empty takes any."
+        ),
     )
     segments = models.CharField(
-        _("segments"), max_length=300, blank=True,
+        _("segments"),
+        max_length=300,
+        blank=True,
         help_text=_("Segments / industries this rep takes, separated by commas; empty takes any."),
     )
     sources = models.CharField(
-        _("sources"), max_length=300, blank=True,
+        _("sources"),
+        max_length=300,
+        blank=True,
         help_text=_("First-touch sources this rep takes, separated by commas; empty takes any."),
     )
 
@@ -83,7 +100,9 @@ class SalesTeam(models.Model):
     """A named group of reps an assignment rule can hand leads to."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
-    members = models.ManyToManyField(SalesRep, verbose_name=_("members"), related_name="teams", blank=True)
+    members = models.ManyToManyField(
+        SalesRep, verbose_name=_("members"), related_name="teams", blank=True
+    )
 
     class Meta:
         verbose_name = _("sales team")
@@ -99,24 +118,44 @@ class AssignmentRule(models.Model):
     to the round robin over every available rep."""
 
     name = models.CharField(_("name"), max_length=100)
-    priority = models.PositiveIntegerField(_("priority"), default=100, help_text=_("Lower runs first."))
+    priority = models.PositiveIntegerField(
+        _("priority"), default=100, help_text=_("Lower runs first.")
+    )
     active = models.BooleanField(_("active"), default=True)
     countries = models.CharField(
-        _("countries"), max_length=200, blank=True, help_text=_("Country codes, separated by commas; empty matches any.")
+        _("countries"),
+        max_length=200,
+        blank=True,
+        help_text=_("Country codes, separated by commas; empty matches any."),
     )
     segments = models.CharField(
-        _("segments"), max_length=300, blank=True, help_text=_("Separated by commas; empty matches any.")
+        _("segments"),
+        max_length=300,
+        blank=True,
+        help_text=_("Separated by commas; empty matches any."),
     )
     sources = models.CharField(
-        _("first-touch sources"), max_length=300, blank=True, help_text=_("Separated by commas; empty matches any.")
+        _("first-touch sources"),
+        max_length=300,
+        blank=True,
+        help_text=_("Separated by commas; empty matches any."),
     )
     company_sizes = models.CharField(
-        _("company sizes"), max_length=200, blank=True,
+        _("company sizes"),
+        max_length=200,
+        blank=True,
         help_text=_("Values of the company size field, separated by commas; empty matches any."),
     )
-    reps = models.ManyToManyField(SalesRep, verbose_name=_("reps"), related_name="rules", blank=True)
+    reps = models.ManyToManyField(
+        SalesRep, verbose_name=_("reps"), related_name="rules", blank=True
+    )
     team = models.ForeignKey(
-        SalesTeam, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="rules"
+        SalesTeam,
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rules",
     )
 
     class Meta:
@@ -150,7 +189,9 @@ class RoundRobinPool(models.Model):
 
     key = models.CharField(max_length=50, unique=True)
     current_weights = models.JSONField(default=dict)
-    last_rep = models.ForeignKey(SalesRep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_rep = models.ForeignKey(
+        SalesRep, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     assigned_count = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -179,13 +220,23 @@ class SalesLead(models.Model):
 
     contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="sales_lead")
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="sales_leads",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sales_leads",
     )
-    status = models.CharField(_("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    status = models.CharField(
+        _("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW
+    )
     rule = models.ForeignKey(
-        AssignmentRule, verbose_name=_("assigned by rule"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        AssignmentRule,
+        verbose_name=_("assigned by rule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     mql_at = models.DateTimeField(_("became MQL"))
     assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
@@ -221,7 +272,9 @@ class ActivityKind(models.TextChoices):
 
 
 # A task is a plan, not contact with the lead: it does not stop the speed-to-lead clock.
-FIRST_TOUCH_KINDS = frozenset({ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING, ActivityKind.NOTE})
+FIRST_TOUCH_KINDS = frozenset(
+    {ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING, ActivityKind.NOTE}
+)
 
 
 class Activity(models.Model):
@@ -229,8 +282,12 @@ class Activity(models.Model):
 
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="sales_activities")
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     kind = models.CharField(_("kind"), max_length=10, choices=ActivityKind.choices)
     subject = models.CharField(_("subject"), max_length=200, blank=True)
@@ -247,7 +304,11 @@ class Activity(models.Model):
         indexes = [models.Index(fields=["contact", "occurred_at"], name="activity_contact_idx")]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.subject}" if self.subject else self.get_kind_display()
+        return (
+            f"{self.get_kind_display()}: {self.subject}"
+            if self.subject
+            else self.get_kind_display()
+        )
 
 
 class OwnerNotification(models.Model):
@@ -257,7 +318,9 @@ class OwnerNotification(models.Model):
     step at one time) although the event may arrive more than once.
     """
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="owner_notifications")
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="owner_notifications"
+    )
     enrollment_id = models.BigIntegerField(_("enrollment"))
     step_id = models.CharField(_("step"), max_length=64)
     requested_at = models.DateTimeField(_("requested at"))
@@ -283,12 +346,19 @@ class SalesSettings(BaseGenericSetting):
     """Sales settings a person can change in the back office (they win over the environment)."""
 
     new_lead_alert_email = models.EmailField(
-        _("new-lead alert address"), blank=True,
-        help_text=_("Every lead handed to sales is announced here. Empty uses LEADMILL_NEW_LEAD_ALERT_EMAIL."),
+        _("new-lead alert address"),
+        blank=True,
+        help_text=_(
+            "Every lead handed to sales is announced here. Empty uses LEADMILL_NEW_LEAD_ALERT_EMAIL."
+        ),
     )
     sla_hours = models.PositiveIntegerField(
-        _("first-activity SLA (hours)"), null=True, blank=True,
-        help_text=_("Hours from MQL to the first call, email, meeting or note. Empty uses LEADMILL_SALES_SLA_HOURS."),
+        _("first-activity SLA (hours)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Hours from MQL to the first call, email, meeting or note. Empty uses LEADMILL_SALES_SLA_HOURS."
+        ),
     )
 
     class Meta:

@@ -32,14 +32,21 @@ logger = logging.getLogger(__name__)
 
 def _claim(lead_id: int, field: str) -> bool:
     with transaction.atomic():
-        return SalesLead.objects.filter(pk=lead_id, **{f"{field}__isnull": True}).update(**{field: timezone.now()}) == 1
+        return (
+            SalesLead.objects.filter(pk=lead_id, **{f"{field}__isnull": True}).update(
+                **{field: timezone.now()}
+            )
+            == 1
+        )
 
 
 def _release(lead_id: int, field: str) -> None:
     SalesLead.objects.filter(pk=lead_id).update(**{field: None})
 
 
-def _send_once(lead: SalesLead, field: str, *, to: str, subject: str, template: str, context: dict) -> bool:
+def _send_once(
+    lead: SalesLead, field: str, *, to: str, subject: str, template: str, context: dict
+) -> bool:
     if not _claim(lead.pk, field):
         return False
     try:
@@ -77,9 +84,12 @@ def lead_assigned_send(*, lead_id: int) -> bool:
     if lead is None or lead.owner is None or not lead.owner.email:
         return False
     return _send_once(
-        lead, "assignment_notified_at", to=lead.owner.email,
+        lead,
+        "assignment_notified_at",
+        to=lead.owner.email,
         subject=_("New lead for you: %(lead)s") % {"lead": lead.contact},
-        template="lead_assigned", context={**_context(lead), "sla_hours": sla_hours()},
+        template="lead_assigned",
+        context={**_context(lead), "sla_hours": sla_hours()},
     )
 
 
@@ -90,9 +100,12 @@ def new_lead_alert_send(*, lead_id: int) -> bool:
     if not to or lead is None:
         return False
     return _send_once(
-        lead, "alert_sent_at", to=to,
+        lead,
+        "alert_sent_at",
+        to=to,
         subject=_("New sales lead: %(lead)s") % {"lead": lead.contact},
-        template="new_lead_alert", context=_context(lead),
+        template="new_lead_alert",
+        context=_context(lead),
     )
 
 
@@ -104,12 +117,17 @@ def sla_warnings_send(*, now: dt.datetime | None = None) -> int:
             continue
         try:
             sent += _send_once(
-                lead, "sla_warned_at", to=lead.owner.email,
+                lead,
+                "sla_warned_at",
+                to=lead.owner.email,
                 subject=_("Overdue: no contact yet with %(lead)s") % {"lead": lead.contact},
-                template="sla_warning", context=_context(lead),
+                template="sla_warning",
+                context=_context(lead),
             )
         except Exception:
-            logger.exception("SLA warning for sales lead %s not sent; retried on the next run", lead.pk)
+            logger.exception(
+                "SLA warning for sales lead %s not sent; retried on the next run", lead.pk
+            )
     return sent
 
 
@@ -124,12 +142,16 @@ def sequence_step_notification_send(*, request: OwnerNotificationRequested) -> b
         return False
     with transaction.atomic():
         claim, _created = OwnerNotification.objects.get_or_create(
-            enrollment_id=request.enrollment_id, step_id=request.step_id, requested_at=request.occurred_at,
+            enrollment_id=request.enrollment_id,
+            step_id=request.step_id,
+            requested_at=request.occurred_at,
             defaults={"contact": contact, "owner": owner},
         )
     if claim.sent_at is not None:
         return False
-    sequence = Sequence.objects.filter(pk=request.sequence_id).values_list("name", flat=True).first() or ""
+    sequence = (
+        Sequence.objects.filter(pk=request.sequence_id).values_list("name", flat=True).first() or ""
+    )
     lead_url = settings.BASE_URL + reverse("leads:inspect", args=[contact.pk])
     subject = _("%(lead)s: %(sequence)s") % {"lead": str(contact), "sequence": sequence}
     open_label = _("Open the lead")

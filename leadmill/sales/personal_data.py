@@ -43,7 +43,9 @@ PERSONAL_DATA = (
     PersonalData(
         model=OwnerNotification,
         links=(Link.foreign_key("contact"),),
-        columns=columns("enrollment_id", "step_id", "requested_at", "owner", "sent_at", erase=Erase.DELETE_ROW),
+        columns=columns(
+            "enrollment_id", "step_id", "requested_at", "owner", "sent_at", erase=Erase.DELETE_ROW
+        ),
         merge=Merge.REPOINT,
     ),
 )

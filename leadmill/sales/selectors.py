@@ -100,9 +100,13 @@ def speed_to_lead(*, since: dt.datetime | None = None) -> SpeedToLead:
         return SpeedToLead(leads=0, median=None, within_sla=0)
     durations = sorted(first - mql for mql, first, _due in rows)
     middle = len(durations) // 2
-    median = durations[middle] if len(durations) % 2 else (durations[middle - 1] + durations[middle]) / 2
+    median = (
+        durations[middle] if len(durations) % 2 else (durations[middle - 1] + durations[middle]) / 2
+    )
     return SpeedToLead(
-        leads=len(rows), median=median, within_sla=sum(1 for _mql, first, due in rows if first <= due)
+        leads=len(rows),
+        median=median,
+        within_sla=sum(1 for _mql, first, due in rows if first <= due),
     )
 
 
@@ -122,11 +126,17 @@ def activity_timeline(contact_id: int) -> list[TimelineEntry]:
     entries = []
     for activity in Activity.objects.filter(contact_id=contact_id).select_related("user")[:200]:
         who = activity.user.get_username() if activity.user else ""
-        title = f"{activity.get_kind_display()}: {activity.subject}" if activity.subject else activity.get_kind_display()
+        title = (
+            f"{activity.get_kind_display()}: {activity.subject}"
+            if activity.subject
+            else activity.get_kind_display()
+        )
         entries.append(
             TimelineEntry(
-                occurred_at=activity.occurred_at, kind=f"sales_{activity.kind}",
-                title=f"{title} ({who})" if who else title, detail=activity.body[:500],
+                occurred_at=activity.occurred_at,
+                kind=f"sales_{activity.kind}",
+                title=f"{title} ({who})" if who else title,
+                detail=activity.body[:500],
             )
         )
     return entries

@@ -74,7 +74,9 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
         if lead is None:
             became_mql = mql_at or locked.stage_changed_at or now
             lead = SalesLead.objects.create(
-                contact=locked, mql_at=became_mql, sla_due_at=became_mql + dt.timedelta(hours=sla_hours())
+                contact=locked,
+                mql_at=became_mql,
+                sla_due_at=became_mql + dt.timedelta(hours=sla_hours()),
             )
         if locked.owner_id is not None:
             owner, rule = locked.owner, None
@@ -86,13 +88,20 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
             lead.save(update_fields=["owner", "rule", "assigned_at"])
             if locked.owner_id != owner.pk:
                 contact_update(contact=locked, changes={"owner": owner})
-            events.publish(OwnerAssigned(
-                lead_id=lead.pk, contact_id=locked.pk, owner_id=owner.pk, rule_id=getattr(rule, "pk", None),
-                occurred_at=now,
-            ))
+            events.publish(
+                OwnerAssigned(
+                    lead_id=lead.pk,
+                    contact_id=locked.pk,
+                    owner_id=owner.pk,
+                    rule_id=getattr(rule, "pk", None),
+                    occurred_at=now,
+                )
+            )
             transaction.on_commit(lambda: tasks.lead_assigned_notify(lead.pk))
         else:
-            logger.warning("no sales rep can take contact %s now; it waits without an owner", locked.pk)
+            logger.warning(
+                "no sales rep can take contact %s now; it waits without an owner", locked.pk
+            )
         transaction.on_commit(lambda: tasks.new_lead_alert(lead.pk))
     contact.owner = owner
     return Assignment(lead=lead, assigned=owner is not None)
@@ -121,8 +130,14 @@ def leads_unowned_assign(*, limit: int = 200) -> int:
     return assigned
 
 
-def _rep_choose(*, contact: Contact, now: dt.datetime) -> tuple[SalesRep | None, AssignmentRule | None]:
-    rules = AssignmentRule.objects.filter(active=True).select_related("team").prefetch_related("reps", "team__members")
+def _rep_choose(
+    *, contact: Contact, now: dt.datetime
+) -> tuple[SalesRep | None, AssignmentRule | None]:
+    rules = (
+        AssignmentRule.objects.filter(active=True)
+        .select_related("team")
+        .prefetch_related("reps", "team__members")
+    )
     for rule in rules:
         if not rule.matches(contact):
             continue
@@ -155,8 +170,10 @@ def _round_robin(*, key: str, rep_ids: Iterable[int], now: dt.datetime) -> Sales
         .annotate(count=Count("pk"))
     )
     eligible = [
-        rep for rep in reps
-        if rep.is_available(now) and (rep.capacity == 0 or open_counts.get(rep.user_id, 0) < rep.capacity)
+        rep
+        for rep in reps
+        if rep.is_available(now)
+        and (rep.capacity == 0 or open_counts.get(rep.user_id, 0) < rep.capacity)
     ]
     if not eligible:
         return None
@@ -169,7 +186,11 @@ def _round_robin(*, key: str, rep_ids: Iterable[int], now: dt.datetime) -> Sales
         if chosen is None or current[str(rep.pk)] > current[str(chosen.pk)]:
             chosen = rep
     current[str(chosen.pk)] -= sum(rep.weight for rep in eligible)
-    pool.current_weights, pool.last_rep, pool.assigned_count = current, chosen, pool.assigned_count + 1
+    pool.current_weights, pool.last_rep, pool.assigned_count = (
+        current,
+        chosen,
+        pool.assigned_count + 1,
+    )
     pool.save(update_fields=["current_weights", "last_rep", "assigned_count", "updated_at"])
     return chosen
 
@@ -193,14 +214,25 @@ def activity_log(
     (an earlier one logged late moves it back). Raises ValidationFailed for an unknown kind.
     """
     if kind not in ActivityKind.values:
-        raise ValidationFailed(_("Choose a call, email, meeting, note or task."), code="activity_kind")
+        raise ValidationFailed(
+            _("Choose a call, email, meeting, note or task."), code="activity_kind"
+        )
     if kind == ActivityKind.TASK and due_at is None:
-        raise ValidationFailed(_("A task needs a due date."), code="task_due", field_errors={"due_at": [_("Required.")]})
+        raise ValidationFailed(
+            _("A task needs a due date."),
+            code="task_due",
+            field_errors={"due_at": [_("Required.")]},
+        )
     occurred_at = occurred_at or timezone.now()
     with transaction.atomic():
         activity = Activity.objects.create(
-            contact=contact, user=user, kind=kind, subject=subject[:200], body=body,
-            occurred_at=occurred_at, due_at=due_at,
+            contact=contact,
+            user=user,
+            kind=kind,
+            subject=subject[:200],
+            body=body,
+            occurred_at=occurred_at,
+            due_at=due_at,
         )
         if kind in FIRST_TOUCH_KINDS:
             SalesLead.objects.filter(contact=contact).filter(
@@ -220,7 +252,9 @@ def activity_task_done(*, activity: Activity, done: bool = True) -> Activity:
 def _lead_open_or_fail(lead: SalesLead) -> SalesLead:
     locked = SalesLead.objects.select_for_update().select_related("contact").get(pk=lead.pk)
     if locked.closed_at is not None:
-        raise ValidationFailed(_("This lead is closed (disqualified, won or lost)."), code="lead_closed")
+        raise ValidationFailed(
+            _("This lead is closed (disqualified, won or lost)."), code="lead_closed"
+        )
     return locked
 
 
@@ -230,7 +264,9 @@ def lead_status_set(*, lead: SalesLead, status: str, user=None) -> SalesLead:
     Disqualifying has its own service, with a reason: :func:`lead_disqualify`.
     """
     if status not in LeadStatus.values or status == LeadStatus.DISQUALIFIED:
-        raise ValidationFailed(_("Choose new, attempting, connected or qualified."), code="lead_status")
+        raise ValidationFailed(
+            _("Choose new, attempting, connected or qualified."), code="lead_status"
+        )
     with transaction.atomic():
         locked = _lead_open_or_fail(lead)
         SalesLead.objects.filter(pk=locked.pk).update(status=status)
@@ -250,8 +286,10 @@ def lead_accept(*, lead: SalesLead, user) -> SalesLead:
         locked = _lead_open_or_fail(lead)
         SalesLead.objects.filter(pk=locked.pk).update(status=LeadStatus.QUALIFIED)
         contact_stage_change(
-            contact=locked.contact, to_stage=LifecycleStage.SQL,
-            cause=(_("accepted by %(user)s") % {"user": _who(user)})[:200], actor=user,
+            contact=locked.contact,
+            to_stage=LifecycleStage.SQL,
+            cause=(_("accepted by %(user)s") % {"user": _who(user)})[:200],
+            actor=user,
         )
     lead.status = LeadStatus.QUALIFIED
     return lead
@@ -263,7 +301,9 @@ def lead_disqualify(*, lead: SalesLead, user, reason: str) -> SalesLead:
     reason = reason.strip()
     if not reason:
         raise ValidationFailed(
-            _("Say why the lead is disqualified."), code="reason_required", field_errors={"reason": [_("Required.")]}
+            _("Say why the lead is disqualified."),
+            code="reason_required",
+            field_errors={"reason": [_("Required.")]},
         )
     now = timezone.now()
     with transaction.atomic():
@@ -272,9 +312,13 @@ def lead_disqualify(*, lead: SalesLead, user, reason: str) -> SalesLead:
             status=LeadStatus.DISQUALIFIED, disqualify_reason=reason[:200], closed_at=now
         )
         contact_stage_change(
-            contact=locked.contact, to_stage=LifecycleStage.DISQUALIFIED,
-            cause=(_("disqualified by %(user)s: %(reason)s") % {"user": _who(user), "reason": reason})[:200],
-            actor=user, at=now,
+            contact=locked.contact,
+            to_stage=LifecycleStage.DISQUALIFIED,
+            cause=(
+                _("disqualified by %(user)s: %(reason)s") % {"user": _who(user), "reason": reason}
+            )[:200],
+            actor=user,
+            at=now,
         )
     lead.status, lead.disqualify_reason, lead.closed_at = LeadStatus.DISQUALIFIED, reason[:200], now
     return lead
@@ -299,11 +343,17 @@ def outcome_record(
     if outcome not in (Outcome.WON, Outcome.LOST):
         raise ValidationFailed(_("Choose won or lost."), code="outcome")
     if value is not None and value < 0:
-        raise ValidationFailed(_("The value cannot be negative."), code="value", field_errors={"value": [_("Must be 0 or more.")]})
+        raise ValidationFailed(
+            _("The value cannot be negative."),
+            code="value",
+            field_errors={"value": [_("Must be 0 or more.")]},
+        )
     reason = reason.strip()
     if outcome == Outcome.LOST and not reason:
         raise ValidationFailed(
-            _("Say why the lead was lost."), code="reason_required", field_errors={"reason": [_("Required.")]}
+            _("Say why the lead was lost."),
+            code="reason_required",
+            field_errors={"reason": [_("Required.")]},
         )
     now = timezone.now()
     at = at or now
@@ -311,13 +361,21 @@ def outcome_record(
         locked = _lead_open_or_fail(lead)
         contact_update(
             contact=locked.contact,
-            changes={"outcome": outcome, "outcome_value": value, "outcome_at": at, "outcome_reason": reason[:200]},
+            changes={
+                "outcome": outcome,
+                "outcome_value": value,
+                "outcome_at": at,
+                "outcome_reason": reason[:200],
+            },
             actor=user,
         )
         if outcome == Outcome.WON:
             contact_stage_change(
-                contact=locked.contact, to_stage=LifecycleStage.CUSTOMER,
-                cause=(_("won by %(user)s") % {"user": _who(user)})[:200], actor=user, at=now,
+                contact=locked.contact,
+                to_stage=LifecycleStage.CUSTOMER,
+                cause=(_("won by %(user)s") % {"user": _who(user)})[:200],
+                actor=user,
+                at=now,
             )
         SalesLead.objects.filter(pk=locked.pk).update(closed_at=now)
     lead.closed_at = now

@@ -24,7 +24,9 @@ class MyLeadsMenuItem(MenuItem):
 def register_my_leads_urls():
     return [
         path("my-leads/", MyLeadsView.as_view(), name=MY_LEADS_URL_NAME),
-        path("my-leads/<int:pk>/<slug:action>/", LeadActionView.as_view(), name=LEAD_ACTION_URL_NAME),
+        path(
+            "my-leads/<int:pk>/<slug:action>/", LeadActionView.as_view(), name=LEAD_ACTION_URL_NAME
+        ),
     ]
 
 
@@ -43,7 +45,16 @@ class SalesRepViewSet(ModelViewSet):
     copy_view_enabled = False
     list_display = ["user", "weight", "capacity", "available", "unavailable_until", "territories"]
     list_filter = ["available"]
-    form_fields = ["user", "weight", "capacity", "available", "unavailable_until", "territories", "segments", "sources"]
+    form_fields = [
+        "user",
+        "weight",
+        "capacity",
+        "available",
+        "unavailable_until",
+        "territories",
+        "segments",
+        "sources",
+    ]
 
 
 class SalesTeamViewSet(ModelViewSet):
@@ -63,10 +74,29 @@ class AssignmentRuleViewSet(ModelViewSet):
     url_prefix = "sales/rules"
     icon = "list-ol"
     menu_label = _("Assignment rules")
-    list_display = ["name", "priority", "active", "countries", "segments", "sources", "company_sizes", "team"]
+    list_display = [
+        "name",
+        "priority",
+        "active",
+        "countries",
+        "segments",
+        "sources",
+        "company_sizes",
+        "team",
+    ]
     list_filter = ["active"]
     ordering = ["priority", "id"]
-    form_fields = ["name", "priority", "active", "countries", "segments", "sources", "company_sizes", "reps", "team"]
+    form_fields = [
+        "name",
+        "priority",
+        "active",
+        "countries",
+        "segments",
+        "sources",
+        "company_sizes",
+        "reps",
+        "team",
+    ]
 
 
 class SalesSetupViewSetGroup(ViewSetGroup):

@@ -29,7 +29,9 @@ class EngagementNow(Func):
     def as_sql(self, compiler, connection, **extra_context):
         score_sql, score_params = compiler.compile(self.source_expressions[0])
         at_sql, at_params = compiler.compile(self.source_expressions[1])
-        sql = decay_sql(score_sql, at_sql, self.half_life_days)  # its first placeholder after the score's is the reference time
+        sql = decay_sql(
+            score_sql, at_sql, self.half_life_days
+        )  # its first placeholder after the score's is the reference time
         return sql, [*score_params, reference_param(self.at), *at_params]
 
 

@@ -43,7 +43,10 @@ class Credit:
 
 def touches_until(touches: Iterable[Touch], converted_at: dt.datetime) -> list[Touch]:
     """The touches at or before the conversion, oldest first."""
-    return sorted((touch for touch in touches if touch.occurred_at <= converted_at), key=lambda t: t.occurred_at)
+    return sorted(
+        (touch for touch in touches if touch.occurred_at <= converted_at),
+        key=lambda t: t.occurred_at,
+    )
 
 
 def _credits(journey: list[Touch], weights: Sequence[float]) -> list[Credit]:
@@ -75,7 +78,10 @@ def u_shaped(touches: Iterable[Touch], converted_at: dt.datetime) -> list[Credit
 
 
 def time_decay(
-    touches: Iterable[Touch], converted_at: dt.datetime, *, half_life: dt.timedelta = DEFAULT_HALF_LIFE
+    touches: Iterable[Touch],
+    converted_at: dt.datetime,
+    *,
+    half_life: dt.timedelta = DEFAULT_HALF_LIFE,
 ) -> list[Credit]:
     journey = touches_until(touches, converted_at)
     raw = [0.5 ** ((converted_at - touch.occurred_at) / half_life) for touch in journey]
@@ -92,7 +98,9 @@ MODELS: dict[str, Callable[[Iterable[Touch], dt.datetime], list[Credit]]] = {
 }
 
 
-def credit_by(credits: Iterable[Credit], key: Callable[[Touch], str] = lambda touch: touch.channel) -> dict[str, float]:
+def credit_by(
+    credits: Iterable[Credit], key: Callable[[Touch], str] = lambda touch: touch.channel
+) -> dict[str, float]:
     """Sum of credit per channel (or per any other ``key`` of the touch), largest first."""
     totals: dict[str, float] = defaultdict(float)
     for credit in credits:

@@ -29,8 +29,14 @@ def first_touch_from_visits(event: VisitorIdentified) -> None:
         return
     # A tracked event keeps its source classified (the one vocabulary), not the raw tags.
     first = Touch(
-        channel=touch.channel, source=touch.source, medium=touch.medium, campaign=touch.campaign,
-        referrer=touch.referrer, landing_url=touch.url,
+        channel=touch.channel,
+        source=touch.source,
+        medium=touch.medium,
+        campaign=touch.campaign,
+        referrer=touch.referrer,
+        landing_url=touch.url,
     )
-    contact_update(contact=contact, changes={**first.columns("first"), "first_touch_at": touch.occurred_at})
+    contact_update(
+        contact=contact, changes={**first.columns("first"), "first_touch_at": touch.occurred_at}
+    )
     logger.info("contact %s: first touch set from tracked event %s", contact.pk, touch.pk)

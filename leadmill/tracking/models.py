@@ -51,8 +51,12 @@ class Visitor(models.Model):
 
     id = models.CharField(primary_key=True, max_length=64)
     contact = models.ForeignKey(
-        "contacts.Contact", verbose_name=_("lead"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="visitors",
+        "contacts.Contact",
+        verbose_name=_("lead"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="visitors",
     )
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"), db_index=True)
@@ -74,15 +78,23 @@ class Event(models.Model):
 
     occurred_at = models.DateTimeField(_("occurred"), db_index=True)
     visitor = models.ForeignKey(
-        Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="events",
+        Visitor,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
         db_index=False,  # covered by tracking_event_visitor_idx
         # No database constraint: the collect endpoint stores events before their visitor's
         # row exists; services.visitors_sync() writes the rows off the request path.
         db_constraint=False,
     )
     contact = models.ForeignKey(
-        "contacts.Contact", verbose_name=_("lead"), null=True, blank=True,
-        on_delete=models.CASCADE, related_name="tracking_events",
+        "contacts.Contact",
+        verbose_name=_("lead"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tracking_events",
         db_index=False,  # covered by tracking_event_contact_idx
     )
     type = models.CharField(_("type"), max_length=20, choices=EventType.choices)
@@ -159,7 +171,9 @@ class BotRule(models.Model):
     class Meta:
         verbose_name = _("bot rule")
         ordering = ["pattern"]
-        constraints = [models.UniqueConstraint(fields=["pattern", "kind"], name="botrule_pattern_kind")]
+        constraints = [
+            models.UniqueConstraint(fields=["pattern", "kind"], name="botrule_pattern_kind")
+        ]
 
     def __str__(self) -> str:
         return self.pattern
@@ -169,7 +183,12 @@ class BotRule(models.Model):
             try:
                 re.compile(self.pattern)
             except re.error as exc:
-                raise ValidationError({"pattern": _("This is not a valid regular expression: %(error)s") % {"error": exc}}) from exc
+                raise ValidationError(
+                    {
+                        "pattern": _("This is not a valid regular expression: %(error)s")
+                        % {"error": exc}
+                    }
+                ) from exc
 
 
 class Site(models.Model):
@@ -177,7 +196,9 @@ class Site(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     origin = models.CharField(
-        _("origin"), max_length=200, unique=True,
+        _("origin"),
+        max_length=200,
+        unique=True,
         help_text=_("Scheme and host, e.g. https://www.example.com (no path)."),
     )
     is_active = models.BooleanField(_("active"), default=True)
@@ -199,5 +220,7 @@ class Site(models.Model):
 
         normalised = origin_of(self.origin.strip())
         if not normalised or normalised != self.origin.strip().rstrip("/").lower():
-            raise ValidationError({"origin": _("Enter only a scheme and host, e.g. https://www.example.com.")})
+            raise ValidationError(
+                {"origin": _("Enter only a scheme and host, e.g. https://www.example.com.")}
+            )
         self.origin = normalised

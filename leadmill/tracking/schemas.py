@@ -26,11 +26,18 @@ from .models import EventType
 from .sources import UTM_PARAMS
 
 CLIENT_TYPES = (
-    EventType.PAGE_VIEW, EventType.CTA_CLICK, EventType.FORM_VIEW, EventType.FORM_START,
-    EventType.FORM_SUBMIT, EventType.DOWNLOAD, EventType.CUSTOM,
+    EventType.PAGE_VIEW,
+    EventType.CTA_CLICK,
+    EventType.FORM_VIEW,
+    EventType.FORM_START,
+    EventType.FORM_SUBMIT,
+    EventType.DOWNLOAD,
+    EventType.CUSTOM,
 )
 _CLIENT_TYPE_VALUES = frozenset(str(kind) for kind in CLIENT_TYPES)
-FIELDS = frozenset({"type", "name", "url", "referrer", "visitor_id", "ts", "properties", "utm", "consent"})
+FIELDS = frozenset(
+    {"type", "name", "url", "referrer", "visitor_id", "ts", "properties", "utm", "consent"}
+)
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # fullmatch: "$" would let a final newline in
 MAX_URL = 2000
 MAX_NAME = 200
@@ -48,7 +55,9 @@ class EventIn(msgspec.Struct, frozen=True, kw_only=True):
     url: str = ""
     referrer: str = ""
     visitor_id: str = ""
-    properties: dict[str, Any] | None = msgspec.field(default_factory=dict)  # None: see properties_json
+    properties: dict[str, Any] | None = msgspec.field(
+        default_factory=dict
+    )  # None: see properties_json
     utm: dict[str, str] = msgspec.field(default_factory=dict)
     consent: bool = False
     properties_json: str = ""  # ``properties`` as JSON when the parser already encoded it
@@ -82,7 +91,9 @@ def _occurred_at(ts: Any, now: dt.datetime) -> dt.datetime:
     return min(now, max(now - MAX_CLOCK_SKEW, moment))
 
 
-def _event_parse(index: int, raw: Any, now: dt.datetime, errors: list[dict[str, Any]]) -> EventIn | None:
+def _event_parse(
+    index: int, raw: Any, now: dt.datetime, errors: list[dict[str, Any]]
+) -> EventIn | None:
     def error(field: str, message: str) -> None:
         errors.append({"index": index, "field": field, "message": message})
 
@@ -92,9 +103,15 @@ def _event_parse(index: int, raw: Any, now: dt.datetime, errors: list[dict[str, 
     before = len(errors)
     if unknown := raw.keys() - FIELDS:
         for field in sorted(unknown):
-            error(field, _("Unknown field; the fields are: %(fields)s.") % {"fields": ", ".join(sorted(FIELDS))})
+            error(
+                field,
+                _("Unknown field; the fields are: %(fields)s.")
+                % {"fields": ", ".join(sorted(FIELDS))},
+            )
     kind = raw.get("type")
-    if not isinstance(kind, str) or kind not in _CLIENT_TYPE_VALUES:  # a list or object is unhashable
+    if (
+        not isinstance(kind, str) or kind not in _CLIENT_TYPE_VALUES
+    ):  # a list or object is unhashable
         error("type", _("The type must be one of: %(types)s.") % {"types": ", ".join(CLIENT_TYPES)})
     texts = {}
     for field, limit in (("name", MAX_NAME), ("url", MAX_URL), ("referrer", MAX_URL)):
@@ -127,15 +144,28 @@ def _event_parse(index: int, raw: Any, now: dt.datetime, errors: list[dict[str, 
         error("properties", _("The properties must be a JSON object."))
     elif problem := value_problem(properties):  # before json.dumps: NaN, too deep, NUL, …
         error("properties", problem)
-    elif properties and len(properties_json := json.dumps(properties, separators=(",", ":"))) > MAX_PROPERTIES_BYTES:
-        error("properties", _("The properties are larger than %(limit)d bytes.") % {"limit": MAX_PROPERTIES_BYTES})
+    elif (
+        properties
+        and len(properties_json := json.dumps(properties, separators=(",", ":")))
+        > MAX_PROPERTIES_BYTES
+    ):
+        error(
+            "properties",
+            _("The properties are larger than %(limit)d bytes.") % {"limit": MAX_PROPERTIES_BYTES},
+        )
     utm = raw.get("utm") or {}
     if not isinstance(utm, dict) or any(
-        key not in UTM_PARAMS or not isinstance(value, str) or len(value) > 200 for key, value in utm.items()
+        key not in UTM_PARAMS or not isinstance(value, str) or len(value) > 200
+        for key, value in utm.items()
     ):
-        error("utm", _("utm must be an object of %(names)s strings (at most 200 characters).")
-              % {"names": ", ".join(UTM_PARAMS)})
-    elif problem := next(filter(None, (text_problem(value.strip()) for value in utm.values())), None):
+        error(
+            "utm",
+            _("utm must be an object of %(names)s strings (at most 200 characters).")
+            % {"names": ", ".join(UTM_PARAMS)},
+        )
+    elif problem := next(
+        filter(None, (text_problem(value.strip()) for value in utm.values())), None
+    ):
         error("utm", problem)
     consent = raw.get("consent", False)
     if not isinstance(consent, bool):
@@ -143,9 +173,15 @@ def _event_parse(index: int, raw: Any, now: dt.datetime, errors: list[dict[str, 
     if len(errors) > before:
         return None
     return EventIn(
-        type=kind, occurred_at=_occurred_at(ts, now), name=texts["name"], url=texts["url"],
-        referrer=texts["referrer"], visitor_id=visitor_id, properties=properties,
-        utm={key: value.strip() for key, value in utm.items() if value.strip()}, consent=consent,
+        type=kind,
+        occurred_at=_occurred_at(ts, now),
+        name=texts["name"],
+        url=texts["url"],
+        referrer=texts["referrer"],
+        visitor_id=visitor_id,
+        properties=properties,
+        utm={key: value.strip() for key, value in utm.items() if value.strip()},
+        consent=consent,
         properties_json=properties_json,
     )
 
@@ -183,7 +219,9 @@ class _WellFormed(msgspec.Struct, forbid_unknown_fields=True):
     name: _Name = ""
     url: _Url = ""
     referrer: _Url = ""
-    visitor_id: str = ""  # checked in the loop, once per batch's visitor (a pattern here costs 3x the decode)
+    visitor_id: str = (
+        ""  # checked in the loop, once per batch's visitor (a pattern here costs 3x the decode)
+    )
     ts: int | float | None = None
     properties: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     utm: _Utm = msgspec.field(default_factory=dict)
@@ -191,7 +229,9 @@ class _WellFormed(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _batch_decoder = msgspec.json.Decoder(list[_WellFormed])
-_SAFE_PROPERTIES_BYTES = MAX_PROPERTIES_BYTES // 3  # escaped for json.dumps, a UTF-8 byte is at most 3 characters
+_SAFE_PROPERTIES_BYTES = (
+    MAX_PROPERTIES_BYTES // 3
+)  # escaped for json.dumps, a UTF-8 byte is at most 3 characters
 _PAGE_VIEW, _CUSTOM = str(EventType.PAGE_VIEW), str(EventType.CUSTOM)
 
 
@@ -199,7 +239,9 @@ _PAGE_VIEW, _CUSTOM = str(EventType.PAGE_VIEW), str(EventType.CUSTOM)
 # escaped C0 / C1 controls, DEL, surrogates and U+FFFD (raw C0 controls are not JSON; lone
 # surrogates cannot be UTF-8), and the same raw. Harmless text matches too (an escaped "é",
 # a backslash before "u00"); such a batch is merely left to the full parser.
-_SUSPICIOUS_ESCAPE = re.compile(rb"\\(?:u(?:00[0189]|007[fF]|[dD][89a-fA-F]|[fF][fF][fF][dD])|[bf])")
+_SUSPICIOUS_ESCAPE = re.compile(
+    rb"\\(?:u(?:00[0189]|007[fF]|[dD][89a-fA-F]|[fF][fF][fF][dD])|[bf])"
+)
 _RAW_C1 = re.compile(rb"\xc2[\x80-\x9f]")
 
 
@@ -243,7 +285,11 @@ def events_decode(body: bytes, *, max_events: int, now: dt.datetime) -> list[Eve
         return None
     try:
         raw_events = _batch_decoder.decode(body)
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):  # not UTF-8: the full parser says so
+    except (
+        msgspec.DecodeError,
+        RecursionError,
+        UnicodeDecodeError,
+    ):  # not UTF-8: the full parser says so
         return None
     if not raw_events or len(raw_events) > max_events:
         return None
@@ -254,7 +300,9 @@ def events_decode(body: bytes, *, max_events: int, now: dt.datetime) -> list[Eve
         referrer, utm = raw.referrer.strip(), raw.utm
         if utm:
             utm = {key: value.strip() for key, value in utm.items()}
-        if line_breaks and any("\n" in text or "\r" in text for text in (name, url, referrer, *utm.values())):
+        if line_breaks and any(
+            "\n" in text or "\r" in text for text in (name, url, referrer, *utm.values())
+        ):
             return None
         if visitor_id and visitor_id != visitor_ok:
             if not visitor_id_valid(visitor_id):
@@ -270,16 +318,29 @@ def events_decode(body: bytes, *, max_events: int, now: dt.datetime) -> list[Eve
         properties = bytes(raw.properties)
         if not properties:
             properties_json = "{}"
-        elif properties[:1] == b"{" and len(properties) <= _SAFE_PROPERTIES_BYTES and _properties_plain(properties):
+        elif (
+            properties[:1] == b"{"
+            and len(properties) <= _SAFE_PROPERTIES_BYTES
+            and _properties_plain(properties)
+        ):
             properties_json = properties.decode()
         else:
             return None
         if utm:
             utm = {key: value for key, value in utm.items() if value}
         ts = raw.ts
-        events.append(EventIn(
-            type=kind, occurred_at=now if ts is None else _occurred_at(ts, now), name=name, url=url,
-            referrer=referrer, visitor_id=visitor_id, properties=None, utm=utm,
-            consent=raw.consent, properties_json=properties_json,
-        ))
+        events.append(
+            EventIn(
+                type=kind,
+                occurred_at=now if ts is None else _occurred_at(ts, now),
+                name=name,
+                url=url,
+                referrer=referrer,
+                visitor_id=visitor_id,
+                properties=None,
+                utm=utm,
+                consent=raw.consent,
+                properties_json=properties_json,
+            )
+        )
     return events

@@ -22,7 +22,12 @@ from .models import BotRule, Channel, Event, EventType, Site
 CONFIG_CACHE_SECONDS = 30
 TOUCH_TYPES = (EventType.PAGE_VIEW, EventType.EMAIL_CLICK)
 NOT_TOUCHES = (Channel.NONE, Channel.INTERNAL)
-CONVERSION_STAGES = (LifecycleStage.LEAD, LifecycleStage.MQL, LifecycleStage.SQL, LifecycleStage.CUSTOMER)
+CONVERSION_STAGES = (
+    LifecycleStage.LEAD,
+    LifecycleStage.MQL,
+    LifecycleStage.SQL,
+    LifecycleStage.CUSTOMER,
+)
 
 T = TypeVar("T")
 _cache: dict[str, tuple[float, Any]] = {}
@@ -46,17 +51,23 @@ def config_cache_clear() -> None:
 
 def bot_rules_active() -> tuple[BotPattern, ...]:
     """The active bot rules, additions and exceptions, as patterns for :func:`.bots.is_bot`."""
-    return _cached("bot_rules", lambda: tuple(
-        BotPattern(pattern, kind == BotRule.Kind.REGEX, action == BotRule.Action.ALLOW)
-        for pattern, kind, action in BotRule.objects.filter(is_active=True)
-        .order_by("pk")
-        .values_list("pattern", "kind", "action")
-    ))
+    return _cached(
+        "bot_rules",
+        lambda: tuple(
+            BotPattern(pattern, kind == BotRule.Kind.REGEX, action == BotRule.Action.ALLOW)
+            for pattern, kind, action in BotRule.objects.filter(is_active=True)
+            .order_by("pk")
+            .values_list("pattern", "kind", "action")
+        ),
+    )
 
 
 def site_origins() -> frozenset[str]:
     """Origins of the organisation's active sites, allowed to send events."""
-    return _cached("site_origins", lambda: frozenset(Site.objects.filter(is_active=True).values_list("origin", flat=True)))
+    return _cached(
+        "site_origins",
+        lambda: frozenset(Site.objects.filter(is_active=True).values_list("origin", flat=True)),
+    )
 
 
 def contact_events(
@@ -71,7 +82,9 @@ def contact_events(
     return queryset.order_by("-occurred_at", "-id")
 
 
-def contact_touches(*, contact_id: int, until: dt.datetime | None = None) -> list[attribution.Touch]:
+def contact_touches(
+    *, contact_id: int, until: dt.datetime | None = None
+) -> list[attribution.Touch]:
     """A contact's touches (page views and email clicks that carry a source, no bots),
     oldest first, up to ``until`` when given."""
     queryset = (
@@ -82,8 +95,14 @@ def contact_touches(*, contact_id: int, until: dt.datetime | None = None) -> lis
     if until is not None:
         queryset = queryset.filter(occurred_at__lte=until)
     return [
-        attribution.Touch(occurred_at=occurred_at, channel=channel, source=source, medium=medium,
-                          campaign=campaign, event_id=pk)
+        attribution.Touch(
+            occurred_at=occurred_at,
+            channel=channel,
+            source=source,
+            medium=medium,
+            campaign=campaign,
+            event_id=pk,
+        )
         for pk, occurred_at, channel, source, medium, campaign in queryset.values_list(
             "pk", "occurred_at", "channel", "source", "medium", "campaign"
         )
@@ -120,7 +139,8 @@ def contact_attribution(
     reached: dict[str, dt.datetime] = {}
     for stage, changed_at in (
         StageChange.objects.filter(contact_id=contact_id, to_stage__in=CONVERSION_STAGES)
-        .order_by("changed_at", "id").values_list("to_stage", "changed_at")
+        .order_by("changed_at", "id")
+        .values_list("to_stage", "changed_at")
     ):
         reached.setdefault(stage, changed_at)
     if not reached:
@@ -130,15 +150,21 @@ def contact_attribution(
     for stage, converted_at in sorted(reached.items(), key=lambda item: item[1]):
         journey = attribution.touches_until(touches, converted_at)
         credits = {
-            name: model(journey, converted_at, half_life=half_life) if name == "time_decay" else model(journey, converted_at)
+            name: model(journey, converted_at, half_life=half_life)
+            if name == "time_decay"
+            else model(journey, converted_at)
             for name, model in attribution.MODELS.items()
         }
-        results.append(StageAttribution(stage=stage, converted_at=converted_at, touches=journey, credits=credits))
+        results.append(
+            StageAttribution(
+                stage=stage, converted_at=converted_at, touches=journey, credits=credits
+            )
+        )
     return results
 
 
 def source_label(event: Event) -> str:
-    """"Social · instagram / paid · spring-launch" for a touch; "" for other events."""
+    """ "Social · instagram / paid · spring-launch" for a touch; "" for other events."""
     if event.channel in NOT_TOUCHES:
         return ""
     parts = [str(Channel(event.channel).label)]
@@ -167,9 +193,13 @@ def event_timeline(contact_id: int) -> list[TimelineEntry]:
     entries = []
     for event in contact_events(contact_id=contact_id, types=TIMELINE_TYPES)[:200]:
         what = event.name or event.properties.get("title") or event.url or event.get_type_display()
-        entries.append(TimelineEntry(
-            occurred_at=event.occurred_at, kind=event.type,
-            title=_TITLES[event.type]() % {"what": str(what)[:200]},
-            detail=source_label(event), url=event.url,
-        ))
+        entries.append(
+            TimelineEntry(
+                occurred_at=event.occurred_at,
+                kind=event.type,
+                title=_TITLES[event.type]() % {"what": str(what)[:200]},
+                detail=source_label(event),
+                url=event.url,
+            )
+        )
     return entries

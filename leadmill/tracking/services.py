@@ -50,8 +50,22 @@ class IngestResult:
     bots: int
 
 
-_INGEST_COLUMNS = ("occurred_at", "visitor_id", "type", "name", "url", "referrer", "properties",
-                   "source", "medium", "campaign", "term", "content", "channel", "is_bot")
+_INGEST_COLUMNS = (
+    "occurred_at",
+    "visitor_id",
+    "type",
+    "name",
+    "url",
+    "referrer",
+    "properties",
+    "source",
+    "medium",
+    "campaign",
+    "term",
+    "content",
+    "channel",
+    "is_bot",
+)
 
 
 @functools.lru_cache(maxsize=64)
@@ -70,11 +84,18 @@ def _ingest_sql(vendor: str, rows: int) -> str:
         value["occurred_at"] = f"({value['occurred_at']})::timestamptz"
         value["properties"] = f"({value['properties']})::jsonb"
         value["is_bot"] = f"({value['is_bot']})::boolean"
-        source, order = "jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(row, position)", "x.position"
+        source, order = (
+            "jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(row, position)",
+            "x.position",
+        )
     else:
         value = {name: f"x.column{index}" for index, name in enumerate(_INGEST_COLUMNS, start=1)}
         placeholders = ", ".join(["%s"] * len(_INGEST_COLUMNS))
-        source = "(VALUES " + ", ".join(f"({placeholders}, {position})" for position in range(rows)) + ") AS x"
+        source = (
+            "(VALUES "
+            + ", ".join(f"({placeholders}, {position})" for position in range(rows))
+            + ") AS x"
+        )
         order = f"x.column{len(_INGEST_COLUMNS) + 1}"  # the batch's order, kept in the ids (a join may reorder)
     value["is_bot"] = f"({value['is_bot']} OR COALESCE(v.is_bot, FALSE))"
     return (
@@ -92,8 +113,9 @@ _PAGE_VIEW = str(EventType.PAGE_VIEW)
 
 
 @functools.lru_cache(maxsize=4096)
-def _page_source(url: str, referrer: str, utm: tuple[tuple[str, str], ...],
-                 own_hosts: frozenset[str]) -> tuple[Source, dict[str, str]]:
+def _page_source(
+    url: str, referrer: str, utm: tuple[tuple[str, str], ...], own_hosts: frozenset[str]
+) -> tuple[Source, dict[str, str]]:
     """:func:`.sources.source_of`, remembered: a site's visits arrive on the same few pages
     from the same campaign links and referrers, so each is classified once per process."""
     return source_of(url=url, referrer=referrer, utm=dict(utm), own_hosts=own_hosts)
@@ -103,7 +125,9 @@ def _ingest_params(vendor: str, rows: list[tuple]) -> list:
     """The parameters of :func:`_ingest_sql` for these rows (in ``_INGEST_COLUMNS`` order)."""
     if vendor == "postgresql":
         return [msgspec.json.encode(rows).decode()]  # times as RFC 3339, which ::timestamptz reads
-    adapt = functools.lru_cache(maxsize=None)(connection.ops.adapt_datetimefield_value)  # a batch shares few times
+    adapt = functools.lru_cache(maxsize=None)(
+        connection.ops.adapt_datetimefield_value
+    )  # a batch shares few times
     return [value for row in rows for value in (adapt(row[0]), *row[1:])]
 
 
@@ -142,11 +166,20 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
     if not events:
         return IngestResult(0, 0)
     require_consent = settings.LEADMILL_TRACKING_REQUIRE_CONSENT
-    visitor_ids = [event.visitor_id if (event.consent or not require_consent) else "" for event in events]
+    visitor_ids = [
+        event.visitor_id if (event.consent or not require_consent) else "" for event in events
+    ]
     ua_bot = bots.is_bot(meta.user_agent, bot_rules_active())
-    inhuman = bots.inhuman_visitors(  # plain (visitor, type, time) tuples: the shape of bots.Activity
-        zip(visitor_ids, [event.type for event in events], [event.occurred_at for event in events], strict=True),
-        max_page_views_per_second=settings.LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND,
+    inhuman = (
+        bots.inhuman_visitors(  # plain (visitor, type, time) tuples: the shape of bots.Activity
+            zip(
+                visitor_ids,
+                [event.type for event in events],
+                [event.occurred_at for event in events],
+                strict=True,
+            ),
+            max_page_views_per_second=settings.LEADMILL_TRACKING_MAX_PAGE_VIEWS_PER_SECOND,
+        )
     )
     own_hosts = frozenset(meta.own_hosts)
     flagged: dict[str, tuple[dt.datetime, dt.datetime]] = {}
@@ -158,20 +191,39 @@ def events_ingest(*, events: Sequence[EventIn], meta: CollectMeta) -> IngestResu
         properties = event.properties_json or json.dumps(event.properties)
         source = NO_SOURCE
         if event.type == _PAGE_VIEW:
-            source, click_ids = _page_source(event.url, event.referrer, tuple(sorted(event.utm.items())), own_hosts)
+            source, click_ids = _page_source(
+                event.url, event.referrer, tuple(sorted(event.utm.items())), own_hosts
+            )
             if click_ids:
                 properties = json.dumps({**json.loads(properties), **click_ids})
-        rows.append((
-            event.occurred_at, visitor_id or None, event.type, event.name[:200], event.url[:2000],
-            event.referrer[:2000], properties, source.source, source.medium, source.campaign,
-            source.term, source.content, source.channel, is_bot,
-        ))
+        rows.append(
+            (
+                event.occurred_at,
+                visitor_id or None,
+                event.type,
+                event.name[:200],
+                event.url[:2000],
+                event.referrer[:2000],
+                properties,
+                source.source,
+                source.medium,
+                source.campaign,
+                source.term,
+                source.content,
+                source.channel,
+                is_bot,
+            )
+        )
     stored = _writer.submit(_Rows(rows, flagged))
     return IngestResult(stored=len(stored), bots=sum(1 for row in stored if row[2]))
 
 
-def _seen_widen(seen: dict[str, tuple[dt.datetime, dt.datetime]], visitor_id: str,
-                first: dt.datetime, last: dt.datetime) -> None:
+def _seen_widen(
+    seen: dict[str, tuple[dt.datetime, dt.datetime]],
+    visitor_id: str,
+    first: dt.datetime,
+    last: dt.datetime,
+) -> None:
     """Widen ``seen[visitor_id]`` (first and last seen) to take in ``first`` and ``last``."""
     was_first, was_last = seen.get(visitor_id, (first, last))
     seen[visitor_id] = (min(first, was_first), max(last, was_last))
@@ -195,7 +247,11 @@ def _insert_cursor():
         return connection.cursor()
     connection.ensure_connection()
     raw = psycopg.Cursor(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    return (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw)
+    )
 
 
 def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None, bool]]]:
@@ -223,13 +279,15 @@ def _batches_write(batches: Sequence[_Rows]) -> list[list[tuple[int, int | None,
         with _insert_cursor() as cursor:
             if own_transaction:
                 cursor.execute(_ingest_settings_sql(quick_commit=quick_commit))
-            cursor.execute(_ingest_sql(connection.vendor, len(rows)), _ingest_params(connection.vendor, rows))
+            cursor.execute(
+                _ingest_sql(connection.vendor, len(rows)), _ingest_params(connection.vendor, rows)
+            )
             stored = cursor.fetchall()
         _contact_events_publish(stored)
     stored.sort()
     answers, start = [], 0
     for batch in batches:
-        answers.append(stored[start:start + len(batch.rows)])
+        answers.append(stored[start : start + len(batch.rows)])
         start += len(batch.rows)
     return answers
 
@@ -249,7 +307,9 @@ def _ingest_settings_sql(*, quick_commit: bool) -> str:
 # commit (leadmill.core.group_commit). Up to 1,000 rows: 15,000 parameters on SQLite,
 # within its 32,766. A request waits in its queue at most LEADMILL_INGEST_TIMEOUT_MS.
 _writer: GroupCommit[_Rows, list[tuple[int, int | None, bool]]] = GroupCommit(
-    _batches_write, max_size=1000, size=lambda batch: len(batch.rows),
+    _batches_write,
+    max_size=1000,
+    size=lambda batch: len(batch.rows),
     wait_s=lambda: settings.LEADMILL_INGEST_TIMEOUT_MS / 1000,
 )
 
@@ -314,7 +374,9 @@ def visitors_sync(*, chunk_size: int = 50_000, max_chunks: int = 100) -> int:
             _contact_events_publish(_events_attach_to_identified(start, end))
             VisitorSyncState.objects.filter(pk=1).update(read_upto_event_id=end)
         start = end
-    VisitorSyncState.objects.filter(pk=1).update(next_upto_event_id=max(top, start), synced_at=timezone.now())
+    VisitorSyncState.objects.filter(pk=1).update(
+        next_upto_event_id=max(top, start), synced_at=timezone.now()
+    )
     return written
 
 
@@ -322,13 +384,19 @@ def _contact_events_publish(stored: Sequence[tuple[int, int | None, bool]]) -> N
     """One :class:`.events.ContactEventsIngested` for the stored ``(id, contact_id, is_bot)``
     rows of known contacts that are not bots (none when there are none: anonymous traffic
     costs nothing more)."""
-    known = sorted((pk, contact_id) for pk, contact_id, is_bot in stored if contact_id is not None and not is_bot)
+    known = sorted(
+        (pk, contact_id)
+        for pk, contact_id, is_bot in stored
+        if contact_id is not None and not is_bot
+    )
     if known:
-        domain_events.publish(ContactEventsIngested(
-            event_ids=[pk for pk, _contact_id in known],
-            contact_ids=sorted({contact_id for _pk, contact_id in known}),
-            occurred_at=timezone.now(),
-        ))
+        domain_events.publish(
+            ContactEventsIngested(
+                event_ids=[pk for pk, _contact_id in known],
+                contact_ids=sorted({contact_id for _pk, contact_id in known}),
+                occurred_at=timezone.now(),
+            )
+        )
 
 
 def event_record(
@@ -346,12 +414,19 @@ def event_record(
     at = occurred_at or timezone.now()
     with transaction.atomic():
         row = Event.objects.create(
-            occurred_at=at, contact_id=contact_id, type=type, name=name[:200], url=url[:2000],
-            properties=properties or {}, is_bot=is_bot,
+            occurred_at=at,
+            contact_id=contact_id,
+            type=type,
+            name=name[:200],
+            url=url[:2000],
+            properties=properties or {},
+            is_bot=is_bot,
             channel="email" if type in (EventType.EMAIL_OPEN, EventType.EMAIL_CLICK) else "",
         )
         domain_events.publish(
-            ContactEventRecorded(event_id=row.pk, contact_id=contact_id, type=type, is_bot=is_bot, occurred_at=at)
+            ContactEventRecorded(
+                event_id=row.pk, contact_id=contact_id, type=type, is_bot=is_bot, occurred_at=at
+            )
         )
     return row
 
@@ -379,27 +454,49 @@ def visitor_identify(*, visitor_id: str, contact_id: int) -> int:
         changed = created or visitor.contact_id != contact_id
         if not created and changed:
             if visitor.contact_id is not None:
-                logger.info("visitor %s moves from contact %s to contact %s; earlier events stay",
-                            visitor_id, visitor.contact_id, contact_id)
+                logger.info(
+                    "visitor %s moves from contact %s to contact %s; earlier events stay",
+                    visitor_id,
+                    visitor.contact_id,
+                    contact_id,
+                )
             Visitor.objects.filter(pk=visitor_id).update(contact_id=contact_id)
-        attached = Event.objects.filter(visitor_id=visitor_id, contact__isnull=True).update(contact_id=contact_id)
+        attached = Event.objects.filter(visitor_id=visitor_id, contact__isnull=True).update(
+            contact_id=contact_id
+        )
         if changed or attached:
-            domain_events.publish(VisitorIdentified(
-                visitor_id=visitor_id, contact_id=contact_id, events_attached=attached, occurred_at=now,
-            ))
+            domain_events.publish(
+                VisitorIdentified(
+                    visitor_id=visitor_id,
+                    contact_id=contact_id,
+                    events_attached=attached,
+                    occurred_at=now,
+                )
+            )
     return attached
 
 
-def events_prune(*, older_than_days: int, batch_size: int = 50_000, max_batches: int | None = None,
-                 keep_going: Callable[[], bool] = lambda: True) -> int:
+def events_prune(
+    *,
+    older_than_days: int,
+    batch_size: int = 50_000,
+    max_batches: int | None = None,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> int:
     """Delete events older than ``older_than_days`` days, oldest first, in slices of about
     ``batch_size`` rows of the ``occurred_at`` index (one short transaction each,
     :func:`leadmill.core.db.rows_delete_before`), until none is left (or after
     ``max_batches`` slices, or once ``keep_going()`` turns false); then the anonymous
     visitors not seen since. Returns how many events were deleted."""
     cutoff = timezone.now() - dt.timedelta(days=older_than_days)
-    deleted = rows_delete_before(table=Event._meta.db_table, column="occurred_at", cutoff=cutoff,
-                                 batch_size=batch_size, max_batches=max_batches, keep_going=keep_going)
+    deleted = rows_delete_before(
+        table=Event._meta.db_table,
+        column="occurred_at",
+        cutoff=cutoff,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        keep_going=keep_going,
+    )
     Visitor.objects.filter(contact__isnull=True, last_seen__lt=cutoff, events__isnull=True).delete()
     if deleted:
         logger.info("deleted %s tracking events older than %s days", deleted, older_than_days)

@@ -26,43 +26,139 @@ from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
 UTM_PARAMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-AD_CLICK_IDS = {"gclid": "google", "gbraid": "google", "wbraid": "google", "dclid": "google", "msclkid": "bing"}
-SOCIAL_CLICK_IDS = {"fbclid": "facebook", "ttclid": "tiktok", "li_fat_id": "linkedin", "twclid": "x", "igshid": "instagram"}
+AD_CLICK_IDS = {
+    "gclid": "google",
+    "gbraid": "google",
+    "wbraid": "google",
+    "dclid": "google",
+    "msclkid": "bing",
+}
+SOCIAL_CLICK_IDS = {
+    "fbclid": "facebook",
+    "ttclid": "tiktok",
+    "li_fat_id": "linkedin",
+    "twclid": "x",
+    "igshid": "instagram",
+}
 CLICK_ID_PARAMS = (*AD_CLICK_IDS, *SOCIAL_CLICK_IDS)
 
 EMAIL_MEDIUMS = frozenset({"email", "e-mail", "e_mail", "newsletter", "mail"})
-PAID_MEDIUMS = frozenset({
-    "cpc", "ppc", "paid", "paidsearch", "paid_search", "paid-search", "sem", "cpm", "cpv", "cpa",
-    "paid_social", "paidsocial", "paid-social", "social_paid", "social-paid", "ads", "ad",
-})
-SOCIAL_MEDIUMS = frozenset({"social", "social-network", "social_network", "social-media", "social_media", "sm", "organic_social"})
+PAID_MEDIUMS = frozenset(
+    {
+        "cpc",
+        "ppc",
+        "paid",
+        "paidsearch",
+        "paid_search",
+        "paid-search",
+        "sem",
+        "cpm",
+        "cpv",
+        "cpa",
+        "paid_social",
+        "paidsocial",
+        "paid-social",
+        "social_paid",
+        "social-paid",
+        "ads",
+        "ad",
+    }
+)
+SOCIAL_MEDIUMS = frozenset(
+    {
+        "social",
+        "social-network",
+        "social_network",
+        "social-media",
+        "social_media",
+        "sm",
+        "organic_social",
+    }
+)
 
 SEARCH_ENGINES = {
-    "google": "google", "bing.com": "bing", "duckduckgo.com": "duckduckgo", "search.yahoo.com": "yahoo",
-    "yahoo.com": "yahoo", "yandex": "yandex", "baidu.com": "baidu", "ecosia.org": "ecosia",
-    "search.brave.com": "brave", "startpage.com": "startpage", "qwant.com": "qwant", "naver.com": "naver",
+    "google": "google",
+    "bing.com": "bing",
+    "duckduckgo.com": "duckduckgo",
+    "search.yahoo.com": "yahoo",
+    "yahoo.com": "yahoo",
+    "yandex": "yandex",
+    "baidu.com": "baidu",
+    "ecosia.org": "ecosia",
+    "search.brave.com": "brave",
+    "startpage.com": "startpage",
+    "qwant.com": "qwant",
+    "naver.com": "naver",
 }
 SOCIAL_HOSTS = {
-    "facebook.com": "facebook", "fb.com": "facebook", "fb.me": "facebook", "messenger.com": "messenger",
-    "instagram.com": "instagram", "linkedin.com": "linkedin", "lnkd.in": "linkedin",
-    "twitter.com": "x", "x.com": "x", "t.co": "x", "tiktok.com": "tiktok", "youtube.com": "youtube",
-    "youtu.be": "youtube", "pinterest.com": "pinterest", "pin.it": "pinterest", "reddit.com": "reddit",
-    "threads.net": "threads", "whatsapp.com": "whatsapp", "wa.me": "whatsapp", "t.me": "telegram",
+    "facebook.com": "facebook",
+    "fb.com": "facebook",
+    "fb.me": "facebook",
+    "messenger.com": "messenger",
+    "instagram.com": "instagram",
+    "linkedin.com": "linkedin",
+    "lnkd.in": "linkedin",
+    "twitter.com": "x",
+    "x.com": "x",
+    "t.co": "x",
+    "tiktok.com": "tiktok",
+    "youtube.com": "youtube",
+    "youtu.be": "youtube",
+    "pinterest.com": "pinterest",
+    "pin.it": "pinterest",
+    "reddit.com": "reddit",
+    "threads.net": "threads",
+    "whatsapp.com": "whatsapp",
+    "wa.me": "whatsapp",
+    "t.me": "telegram",
 }
-LINK_IN_BIO_HOSTS = frozenset({
-    "linktr.ee", "lnk.bio", "beacons.ai", "campsite.bio", "bio.link", "linkin.bio", "taplink.cc", "hoo.be",
-    "later.com", "msha.ke", "solo.to",
-})
-WEBMAIL_HOSTS = frozenset({
-    "mail.google.com", "outlook.live.com", "outlook.office.com", "outlook.office365.com",
-    "mail.yahoo.com", "mail.proton.me", "mail.aol.com", "mail.zoho.com",
-})
+LINK_IN_BIO_HOSTS = frozenset(
+    {
+        "linktr.ee",
+        "lnk.bio",
+        "beacons.ai",
+        "campsite.bio",
+        "bio.link",
+        "linkin.bio",
+        "taplink.cc",
+        "hoo.be",
+        "later.com",
+        "msha.ke",
+        "solo.to",
+    }
+)
+WEBMAIL_HOSTS = frozenset(
+    {
+        "mail.google.com",
+        "outlook.live.com",
+        "outlook.office.com",
+        "outlook.office365.com",
+        "mail.yahoo.com",
+        "mail.proton.me",
+        "mail.aol.com",
+        "mail.zoho.com",
+    }
+)
 SOURCE_ALIASES = {
-    "ig": "instagram", "insta": "instagram", "instagram_ads": "instagram", "instagram ads": "instagram",
-    "fb": "facebook", "meta": "facebook", "facebook_ads": "facebook", "msg": "messenger",
-    "tw": "x", "twitter": "x", "li": "linkedin", "yt": "youtube", "tt": "tiktok",
-    "adwords": "google", "googleads": "google", "google_ads": "google", "google ads": "google",
-    "bingads": "bing", "microsoft": "bing",
+    "ig": "instagram",
+    "insta": "instagram",
+    "instagram_ads": "instagram",
+    "instagram ads": "instagram",
+    "fb": "facebook",
+    "meta": "facebook",
+    "facebook_ads": "facebook",
+    "msg": "messenger",
+    "tw": "x",
+    "twitter": "x",
+    "li": "linkedin",
+    "yt": "youtube",
+    "tt": "tiktok",
+    "adwords": "google",
+    "googleads": "google",
+    "google_ads": "google",
+    "google ads": "google",
+    "bingads": "bing",
+    "microsoft": "bing",
 }
 SOCIAL_SOURCES = frozenset({*SOCIAL_HOSTS.values(), "messenger"})
 SEARCH_SOURCES = frozenset(SEARCH_ENGINES.values())
@@ -112,7 +208,11 @@ def campaign_params(url: str) -> dict[str, str]:
         query = parse_qs(urlsplit(url).query)
     except ValueError:
         return {}
-    return {name: query[name][0].strip()[:200] for name in (*UTM_PARAMS, *CLICK_ID_PARAMS) if query.get(name) and query[name][0].strip()}
+    return {
+        name: query[name][0].strip()[:200]
+        for name in (*UTM_PARAMS, *CLICK_ID_PARAMS)
+        if query.get(name) and query[name][0].strip()
+    }
 
 
 def _match(host: str, table: Mapping[str, str] | Collection[str]) -> str:
@@ -199,8 +299,16 @@ def classify(
     ad_click = next((AD_CLICK_IDS[key] for key in AD_CLICK_IDS if key in click_ids), "")
     social_click = next((SOCIAL_CLICK_IDS[key] for key in SOCIAL_CLICK_IDS if key in click_ids), "")
 
-    source = source_canonical(raw_source) if raw_source else (
-        ad_click or ref_social or (social_click if not ref_host or ref_bio else "") or ref_search or ref_host
+    source = (
+        source_canonical(raw_source)
+        if raw_source
+        else (
+            ad_click
+            or ref_social
+            or (social_click if not ref_host or ref_bio else "")
+            or ref_search
+            or ref_host
+        )
     )
     source = source[:200]
 
@@ -213,7 +321,11 @@ def classify(
         if source in SOCIAL_SOURCES or "social" in medium:
             return result("paid_social", "paid")
         return result("paid_search", "cpc")
-    if source in SOCIAL_SOURCES or medium in SOCIAL_MEDIUMS or (not tagged and (ref_bio or social_click)):
+    if (
+        source in SOCIAL_SOURCES
+        or medium in SOCIAL_MEDIUMS
+        or (not tagged and (ref_bio or social_click))
+    ):
         return result("social", "social")
     if source in SEARCH_SOURCES or medium == "organic":
         return result("organic_search", "organic")
@@ -224,14 +336,23 @@ def classify(
     return result("other", "")
 
 
-def source_of(*, url: str, referrer: str = "", utm: Mapping[str, str] | None = None,
-              own_hosts: Collection[str] = ()) -> tuple[Source, dict[str, str]]:
+def source_of(
+    *,
+    url: str,
+    referrer: str = "",
+    utm: Mapping[str, str] | None = None,
+    own_hosts: Collection[str] = (),
+) -> tuple[Source, dict[str, str]]:
     """Classify a page view of ``url``: UTM tags given explicitly win over those in the URL.
 
     Returns the source and the click ids found in the URL (kept in the event's properties).
     """
     params = campaign_params(url)
     tags = {name: params.get(name, "") for name in UTM_PARAMS}
-    tags.update({name: value for name, value in (utm or {}).items() if name in UTM_PARAMS and value})
+    tags.update(
+        {name: value for name, value in (utm or {}).items() if name in UTM_PARAMS and value}
+    )
     click_ids = {name: params[name] for name in CLICK_ID_PARAMS if name in params}
-    return classify(utm=tags, referrer=referrer, click_ids=click_ids, url=url, own_hosts=own_hosts), click_ids
+    return classify(
+        utm=tags, referrer=referrer, click_ids=click_ids, url=url, own_hosts=own_hosts
+    ), click_ids

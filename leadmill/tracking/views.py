@@ -44,7 +44,10 @@ from .sources import UTM_PARAMS, host_of
 
 logger = logging.getLogger(__name__)
 
-COLLECT_CONTENT_TYPES = {"application/json", "text/plain"}  # text/plain: sendBeacon without a preflight
+COLLECT_CONTENT_TYPES = {
+    "application/json",
+    "text/plain",
+}  # text/plain: sendBeacon without a preflight
 VISITOR_COOKIE = "lm_vid"
 SCRIPT_PATH = Path(__file__).resolve().parent / "static" / "tracking" / "lm.js"
 
@@ -71,8 +74,10 @@ def rate_limited(meta: dict) -> int | None:
     memory (``shared=False``): events create no contacts, so a per-process count (the limit
     times the number of web processes) is enough, and the endpoint writes nothing for it."""
     return rate_limit_hit(
-        key=f"collect:ip:{client_ip_of(meta) or 'unknown'}", limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
-        window_s=settings.LEADMILL_RATE_LIMIT_WINDOW, shared=False,
+        key=f"collect:ip:{client_ip_of(meta) or 'unknown'}",
+        limit=settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP,
+        window_s=settings.LEADMILL_RATE_LIMIT_WINDOW,
+        shared=False,
     )
 
 
@@ -99,7 +104,9 @@ class Refused:
     cors: bool = False
 
 
-def collect_admit(meta: Mapping[str, Any], *, body: bytes, own: frozenset[str]) -> Admitted | Refused:
+def collect_admit(
+    meta: Mapping[str, Any], *, body: bytes, own: frozenset[str]
+) -> Admitted | Refused:
     """The one admission of a ``POST /t/collect`` batch, for the view and the fast path
     (tracking/wsgi.py) alike: the content type, the origin (``own``: Leadmill's own origins,
     and the tracked sites), the size, the batch itself (:func:`.schemas.events_decode`, and
@@ -107,14 +114,24 @@ def collect_admit(meta: Mapping[str, Any], *, body: bytes, own: frozenset[str]) 
     limit. ``meta``: the request's ``META`` or the WSGI environ."""
     content_type = meta.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if content_type not in COLLECT_CONTENT_TYPES:
-        return Refused(415, "unsupported_media_type", _("Send the events as application/json (or text/plain holding JSON)."))
+        return Refused(
+            415,
+            "unsupported_media_type",
+            _("Send the events as application/json (or text/plain holding JSON)."),
+        )
     origin = request_origin(meta)
     allowed = own | site_origins()
     if not origin or origin not in allowed:
-        return Refused(403, "origin_not_allowed", _("This site may not send events; add its origin to the tracked sites."))
+        return Refused(
+            403,
+            "origin_not_allowed",
+            _("This site may not send events; add its origin to the tracked sites."),
+        )
     max_bytes = settings.LEADMILL_TRACKING_MAX_BODY_BYTES
     if len(body) > max_bytes:
-        return Refused(413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes})
+        return Refused(
+            413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes}
+        )
     max_events, now = settings.LEADMILL_TRACKING_MAX_EVENTS, timezone.now()
     batch = events_decode(body, max_events=max_events, now=now)
     if batch is None:  # an error, or an odd batch: the full parser judges it
@@ -129,8 +146,16 @@ def collect_admit(meta: Mapping[str, Any], *, body: bytes, own: frozenset[str]) 
     if VISITOR_COOKIE in (cookies := meta.get("HTTP_COOKIE", "")):
         batch = with_cookie_visitor(batch, parse_cookie(cookies).get(VISITOR_COOKIE, ""))
     if retry_after := rate_limited(meta):
-        return Refused(429, "rate_limited", _("Too many events. Please slow down."), retry_after=retry_after, cors=True)
-    collect_meta = services.CollectMeta(user_agent=meta.get("HTTP_USER_AGENT", "")[:1000], own_hosts=_hosts(allowed))
+        return Refused(
+            429,
+            "rate_limited",
+            _("Too many events. Please slow down."),
+            retry_after=retry_after,
+            cors=True,
+        )
+    collect_meta = services.CollectMeta(
+        user_agent=meta.get("HTTP_USER_AGENT", "")[:1000], own_hosts=_hosts(allowed)
+    )
     return Admitted(batch, collect_meta, origin)
 
 
@@ -154,11 +179,19 @@ def collect(request):
     max_bytes = settings.LEADMILL_TRACKING_MAX_BODY_BYTES
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) > max_bytes:
-        return _error(413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes})
+        return _error(
+            413, "too_large", _("The batch is larger than %(max)d bytes.") % {"max": max_bytes}
+        )
     admission = collect_admit(request.META, body=request.read(max_bytes + 1), own=own)
     if isinstance(admission, Refused):
         headers = {"Retry-After": str(admission.retry_after)} if admission.retry_after else None
-        response = _error(admission.status, admission.code, admission.message, errors=admission.errors, headers=headers)
+        response = _error(
+            admission.status,
+            admission.code,
+            admission.message,
+            errors=admission.errors,
+            headers=headers,
+        )
         if admission.cors:
             response = _cors(response, request_origin(request.META), own | site_origins())
         return response
@@ -171,11 +204,16 @@ def with_cookie_visitor(batch: list, cookie_visitor: str) -> list:
     tracker on Leadmill's own pages, whose cookie is ours. A tampered cookie changes nothing."""
     if not visitor_id_valid(cookie_visitor):
         return batch
-    return [event if event.visitor_id else msgspec.structs.replace(event, visitor_id=cookie_visitor) for event in batch]
+    return [
+        event if event.visitor_id else msgspec.structs.replace(event, visitor_id=cookie_visitor)
+        for event in batch
+    ]
 
 
 def _meta(request, allowed: frozenset[str]) -> services.CollectMeta:
-    return services.CollectMeta(user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000], own_hosts=_hosts(allowed))
+    return services.CollectMeta(
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000], own_hosts=_hosts(allowed)
+    )
 
 
 def _gif(status: int = 200) -> HttpResponse:
@@ -199,7 +237,9 @@ def pixel(request):
         return _gif(429)
     visitor_id = params.get("v") or request.COOKIES.get(VISITOR_COOKIE, "")
     raw = {
-        "type": "page_view", "url": url, "referrer": params.get("r", ""),
+        "type": "page_view",
+        "url": url,
+        "referrer": params.get("r", ""),
         "visitor_id": visitor_id if visitor_id_valid(visitor_id) else "",
         "utm": {name: params[name] for name in UTM_PARAMS if params.get(name)},
         "consent": params.get("c") == "1",

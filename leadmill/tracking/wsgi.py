@@ -85,7 +85,9 @@ def _host(facts: tuple[tuple[str, str | None], ...]) -> _Host | None:
     """The :class:`_Host` of these environ values, worked out once by Django's own request and
     middleware; ``None`` for a host Django refuses or a request it redirects (to HTTPS)."""
     environ = {key: value for key, value in facts if value is not None}
-    request = WSGIRequest({**environ, "REQUEST_METHOD": "POST", "PATH_INFO": "/", "wsgi.input": io.BytesIO()})
+    request = WSGIRequest(
+        {**environ, "REQUEST_METHOD": "POST", "PATH_INFO": "/", "wsgi.input": io.BytesIO()}
+    )
     try:
         own_origin = f"{request.scheme}://{request.get_host()}".lower()
     except DisallowedHost:
@@ -93,7 +95,9 @@ def _host(facts: tuple[tuple[str, str | None], ...]) -> _Host | None:
     security = SecurityMiddleware(lambda request: HttpResponse(status=204))
     if security.process_request(request) is not None:
         return None
-    response = security.process_response(request, never_cache(lambda request: HttpResponse(status=204))(request))
+    response = security.process_response(
+        request, never_cache(lambda request: HttpResponse(status=204))(request)
+    )
     return _Host(own_origin, tuple(response.items()))
 
 
@@ -120,7 +124,10 @@ def _connection_before() -> None:
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.in_atomic_block:  # a test's transaction: as the test client, leave it be
         return
-    if connection.connection is not None and time.monotonic() - getattr(_thread, "used_at", 0.0) < RECENTLY_USED_S:
+    if (
+        connection.connection is not None
+        and time.monotonic() - getattr(_thread, "used_at", 0.0) < RECENTLY_USED_S
+    ):
         connection.health_check_done = True
     else:
         connection.close_if_unusable_or_obsolete()
@@ -147,7 +154,9 @@ class FastCollect:
         body = self._body(environ)
         try:
             accepted = self._accepted(environ, body) if body is not None else None
-        except Exception as exc:  # the tracked sites' read, the rate limit's store: 503 when unreachable
+        except (
+            Exception
+        ) as exc:  # the tracked sites' read, the rate limit's store: 503 when unreachable
             _connection_after(ok=False)
             environ["wsgi.input"] = io.BytesIO(body or b"")
             return self.failure(environ, start_response, exc=exc)
@@ -159,7 +168,9 @@ class FastCollect:
         _connection_before()
         try:
             services.events_ingest(events=events, meta=meta)
-        except Exception as exc:  # the view's answer: 503 when the database is unreachable, else 500
+        except (
+            Exception
+        ) as exc:  # the view's answer: 503 when the database is unreachable, else 500
             _connection_after(ok=False)
             environ["wsgi.input"] = io.BytesIO(body)
             return self.failure(environ, start_response, exc=exc)
@@ -186,10 +197,16 @@ class FastCollect:
         host = _host(tuple((key, environ.get(key)) for key in _host_keys()))
         if host is None:
             return None
-        admission = views.collect_admit(environ, body=body, own=frozenset((base_origin(), host.own_origin)))
+        admission = views.collect_admit(
+            environ, body=body, own=frozenset((base_origin(), host.own_origin))
+        )
         if isinstance(admission, views.Refused):
             return None  # the view admits it again and answers (a 429 counts the batch twice)
-        return admission.events, admission.meta, [*host.headers, *cors_headers(admission.origin, methods=views.CORS_METHODS)]
+        return (
+            admission.events,
+            admission.meta,
+            [*host.headers, *cors_headers(admission.origin, methods=views.CORS_METHODS)],
+        )
 
 
 def collect_route() -> LeanRoute:

@@ -18,10 +18,18 @@ def bearer(secret):
 def test_a_write_key_upserts_a_lead_by_email(client):
     _key, secret = api_key_create(name="crm", scopes=["leads:write"])
 
-    first = client.post("/api/v1/leads/", {"email": "Ana@Example.com", "first_name": "Ana", "utm_source": "crm"},
-                        content_type="application/json", **bearer(secret))
-    second = client.post("/api/v1/leads/", {"email": "ana@example.com", "role": "CTO"},
-                         content_type="application/json", **bearer(secret))
+    first = client.post(
+        "/api/v1/leads/",
+        {"email": "Ana@Example.com", "first_name": "Ana", "utm_source": "crm"},
+        content_type="application/json",
+        **bearer(secret),
+    )
+    second = client.post(
+        "/api/v1/leads/",
+        {"email": "ana@example.com", "role": "CTO"},
+        content_type="application/json",
+        **bearer(secret),
+    )
 
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["lead"]["email"] == "ana@example.com"
@@ -33,8 +41,12 @@ def test_a_write_key_upserts_a_lead_by_email(client):
 def test_a_country_sent_as_a_name_is_stored_as_its_iso_code(client):
     _key, secret = api_key_create(name="crm", scopes=["leads:write"])
 
-    response = client.post("/api/v1/leads/", {"email": "ana@example.com", "country": "Alemanha"},
-                           content_type="application/json", **bearer(secret))
+    response = client.post(
+        "/api/v1/leads/",
+        {"email": "ana@example.com", "country": "Alemanha"},
+        content_type="application/json",
+        **bearer(secret),
+    )
 
     assert response.status_code == 201
     assert Contact.objects.values_list("country", "country_as_written").get() == ("DE", "")
@@ -43,7 +55,12 @@ def test_a_country_sent_as_a_name_is_stored_as_its_iso_code(client):
 def test_a_read_key_cannot_write_and_gets_403(client):
     _key, secret = api_key_create(name="bi", scopes=["leads:read"])
 
-    response = client.post("/api/v1/leads/", {"email": "a@example.com"}, content_type="application/json", **bearer(secret))
+    response = client.post(
+        "/api/v1/leads/",
+        {"email": "a@example.com"},
+        content_type="application/json",
+        **bearer(secret),
+    )
 
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
@@ -63,7 +80,9 @@ def test_no_key_a_wrong_key_or_a_revoked_key_gets_401(client):
 def test_invalid_input_gets_a_stable_error_code(client):
     _key, secret = api_key_create(name="crm", scopes=["leads:write"])
 
-    bad_email = client.post("/api/v1/leads/", {"email": "nope"}, content_type="application/json", **bearer(secret))
+    bad_email = client.post(
+        "/api/v1/leads/", {"email": "nope"}, content_type="application/json", **bearer(secret)
+    )
     nothing = client.post("/api/v1/leads/", {}, content_type="application/json", **bearer(secret))
 
     assert bad_email.status_code == 400

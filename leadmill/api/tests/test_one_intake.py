@@ -31,11 +31,20 @@ def bearer(secret, **headers):
 
 
 def post_api(client, secret, body, **headers):
-    return client.post("/api/v1/leads/", json.dumps(body), content_type="application/json", **bearer(secret, **headers))
+    return client.post(
+        "/api/v1/leads/",
+        json.dumps(body),
+        content_type="application/json",
+        **bearer(secret, **headers),
+    )
 
 
 def post_form(client, form, **values):
-    body = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "website": "", **values}
+    body = {
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+        "website": "",
+        **values,
+    }
     response = client.post(f"/f/{form.slug}/", json.dumps(body), content_type="application/json")
     submissions_process()
     return response
@@ -45,8 +54,12 @@ def proof_of(submission: Submission) -> tuple:
     """The consent proof of a lead, as the facts every channel records alike."""
     consent = Consent.objects.get(contact_id=submission.contact_id)
     return (
-        consent.purpose.key, consent.purpose_text.version, consent.granted, consent.submission_id == submission.pk,
-        consent.occurred_at == submission.created_at, consent.awaiting_confirmation,
+        consent.purpose.key,
+        consent.purpose_text.version,
+        consent.granted,
+        consent.submission_id == submission.pk,
+        consent.occurred_at == submission.created_at,
+        consent.awaiting_confirmation,
     )
 
 
@@ -62,7 +75,12 @@ def machine():
     sequence = SequenceFactory(trigger=Sequence.Trigger.CAPTURE)
     instagram_rep, other_rep = SalesRepFactory(), SalesRepFactory()
     AssignmentRuleFactory(sources="instagram", reps=[instagram_rep])
-    return {"form": form, "sequence": sequence, "instagram_rep": instagram_rep, "other_rep": other_rep}
+    return {
+        "form": form,
+        "sequence": sequence,
+        "instagram_rep": instagram_rep,
+        "other_rep": other_rep,
+    }
 
 
 def test_an_api_lead_and_a_form_lead_go_through_the_same_processing(
@@ -73,15 +91,28 @@ def test_an_api_lead_and_a_form_lead_go_through_the_same_processing(
 
     with django_capture_on_commit_callbacks(execute=True):
         form_answer = post_form(
-            client, machine["form"], email="ana@example.com", first_name="Ana", role="CEO",
+            client,
+            machine["form"],
+            email="ana@example.com",
+            first_name="Ana",
+            role="CEO",
             **{"consent_email-marketing": True, "utm_source": "ig", "utm_medium": "social"},
         )
     with django_capture_on_commit_callbacks(execute=True):
-        api_answer = post_api(client, secret, {
-            "email": "bruno@example.com", "first_name": "Bruno", "role": "CEO", "utm_source": "IG",
-            "utm_medium": "social",
-            "consents": [{"purpose": "email-marketing", "text_version": version, "granted": True}],
-        })
+        api_answer = post_api(
+            client,
+            secret,
+            {
+                "email": "bruno@example.com",
+                "first_name": "Bruno",
+                "role": "CEO",
+                "utm_source": "IG",
+                "utm_medium": "social",
+                "consents": [
+                    {"purpose": "email-marketing", "text_version": version, "granted": True}
+                ],
+            },
+        )
 
     assert (form_answer.status_code, api_answer.status_code) == (201, 201)
     form_sub = Submission.objects.get(channel=Channel.WEB_FORM)
@@ -91,9 +122,17 @@ def test_an_api_lead_and_a_form_lead_go_through_the_same_processing(
     for submission in (form_sub, api_sub):
         assert submission.status == Submission.Status.ACCEPTED
         # The source, classified once by tracking's vocabulary, with the raw tags beside it.
-        assert (submission.source_channel, submission.source, submission.medium) == ("social", "instagram", "social")
+        assert (submission.source_channel, submission.source, submission.medium) == (
+            "social",
+            "instagram",
+            "social",
+        )
         contact = Contact.objects.get(pk=submission.contact_id)
-        assert (contact.first_channel, contact.first_source, contact.first_medium) == ("social", "instagram", "social")
+        assert (contact.first_channel, contact.first_source, contact.first_medium) == (
+            "social",
+            "instagram",
+            "social",
+        )
         assert contact.first_utm_source == submission.utm_source
         # Scored, MQL, enrolled in the sequence every capture triggers, owned by the rule's rep.
         score = ContactScore.objects.get(contact=contact)
@@ -103,34 +142,76 @@ def test_an_api_lead_and_a_form_lead_go_through_the_same_processing(
         assert contact.owner_id == machine["instagram_rep"].user_id
     assert (form_sub.utm_source, api_sub.utm_source) == ("ig", "IG")
     # The same consent proof: purpose, the text version shown, the answer, its submission and time.
-    assert proof_of(form_sub) == proof_of(api_sub) == ("email-marketing", version, True, True, True, False)
+    assert (
+        proof_of(form_sub)
+        == proof_of(api_sub)
+        == ("email-marketing", version, True, True, True, False)
+    )
     form_consent = Consent.objects.get(contact_id=form_sub.contact_id)
     api_consent = Consent.objects.get(contact_id=api_sub.contact_id)
-    assert (form_consent.method, form_consent.author, form_consent.form_id) == ("form", "", machine["form"].pk)
-    assert (api_consent.method, api_consent.author, api_consent.form_id) == ("api", f"api_key:{key.pk}", None)
+    assert (form_consent.method, form_consent.author, form_consent.form_id) == (
+        "form",
+        "",
+        machine["form"].pk,
+    )
+    assert (api_consent.method, api_consent.author, api_consent.form_id) == (
+        "api",
+        f"api_key:{key.pk}",
+        None,
+    )
     assert api_sub.author == f"api_key:{key.pk}"
     # Every subscriber of every event took both leads (none failed on a lead without a form).
-    assert list(OutboxEvent.objects.exclude(delivered_at__isnull=False, last_error="").values_list("name", "last_error")) == []
+    assert (
+        list(
+            OutboxEvent.objects.exclude(delivered_at__isnull=False, last_error="").values_list(
+                "name", "last_error"
+            )
+        )
+        == []
+    )
 
 
-def test_a_retried_delivery_with_the_same_external_id_is_written_once(client, django_capture_on_commit_callbacks):
+def test_a_retried_delivery_with_the_same_external_id_is_written_once(
+    client, django_capture_on_commit_callbacks
+):
     _key, secret = api_key_create(name="crm", scopes=["leads:write"])
 
     with django_capture_on_commit_callbacks(execute=True):
         first = post_api(client, secret, {"email": "ana@example.com", "external_id": "crm-17"})
-        again = post_api(client, secret, {"email": "ana@example.com", "first_name": "Ana", "external_id": "crm-17"})
-        by_header = post_api(client, secret, {"email": "bia@example.com"}, HTTP_IDEMPOTENCY_KEY="req-1")
-        header_again = post_api(client, secret, {"email": "bia@example.com"}, HTTP_IDEMPOTENCY_KEY="req-1")
+        again = post_api(
+            client,
+            secret,
+            {"email": "ana@example.com", "first_name": "Ana", "external_id": "crm-17"},
+        )
+        by_header = post_api(
+            client, secret, {"email": "bia@example.com"}, HTTP_IDEMPOTENCY_KEY="req-1"
+        )
+        header_again = post_api(
+            client, secret, {"email": "bia@example.com"}, HTTP_IDEMPOTENCY_KEY="req-1"
+        )
 
-    assert (first.status_code, again.status_code, by_header.status_code, header_again.status_code) == (201, 200, 201, 200)
-    assert (first.json()["duplicate"], again.json()["duplicate"], header_again.json()["duplicate"]) == (False, True, True)
+    assert (
+        first.status_code,
+        again.status_code,
+        by_header.status_code,
+        header_again.status_code,
+    ) == (201, 200, 201, 200)
+    assert (
+        first.json()["duplicate"],
+        again.json()["duplicate"],
+        header_again.json()["duplicate"],
+    ) == (False, True, True)
     assert again.json()["lead"]["id"] == first.json()["lead"]["id"]
     assert again.json()["submission_id"] == first.json()["submission_id"]
     assert sorted(Submission.objects.values_list("external_id", flat=True)) == ["crm-17", "req-1"]
-    assert Contact.objects.get(email="ana@example.com").first_name == ""  # the retry changed nothing
+    assert (
+        Contact.objects.get(email="ana@example.com").first_name == ""
+    )  # the retry changed nothing
 
 
-def test_an_api_lead_without_consent_is_a_lead_with_no_consent_recorded(client, django_capture_on_commit_callbacks):
+def test_an_api_lead_without_consent_is_a_lead_with_no_consent_recorded(
+    client, django_capture_on_commit_callbacks
+):
     key, secret = api_key_create(name="crm", scopes=["leads:write"])
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -138,7 +219,11 @@ def test_an_api_lead_without_consent_is_a_lead_with_no_consent_recorded(client, 
 
     assert response.status_code == 201
     submission = Submission.objects.get()
-    assert (submission.channel, submission.status, submission.author) == ("api", "accepted", f"api_key:{key.pk}")
+    assert (submission.channel, submission.status, submission.author) == (
+        "api",
+        "accepted",
+        f"api_key:{key.pk}",
+    )
     assert "_consent_texts" not in submission.values
     assert not Consent.objects.exists()
 
@@ -147,11 +232,18 @@ def test_a_consent_naming_an_unknown_purpose_or_version_is_refused_and_nothing_i
     _key, secret = api_key_create(name="crm", scopes=["leads:write"])
     form_with_fields()  # creates the email-marketing purpose, text version 1
 
-    response = post_api(client, secret, {"email": "ana@example.com", "consents": [
-        {"purpose": "email-marketing", "text_version": 1, "granted": True},
-        {"purpose": "email-marketing", "text_version": 9, "granted": True},
-        {"purpose": "nope", "text_version": 1, "granted": False},
-    ]})
+    response = post_api(
+        client,
+        secret,
+        {
+            "email": "ana@example.com",
+            "consents": [
+                {"purpose": "email-marketing", "text_version": 1, "granted": True},
+                {"purpose": "email-marketing", "text_version": 9, "granted": True},
+                {"purpose": "nope", "text_version": 1, "granted": False},
+            ],
+        },
+    )
 
     assert response.status_code == 400
     body = response.json()

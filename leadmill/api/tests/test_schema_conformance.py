@@ -44,26 +44,41 @@ def _accepted(address: str) -> bool:
 # The schema names the formats; the API checks them with email_validator and phonenumbers.
 # These draw what those libraries accept (hypothesis' addresses may use reserved domains).
 schemathesis.openapi.format("email", st.emails().filter(_accepted))
-schemathesis.openapi.format("phone", st.sampled_from([
-    phonenumbers.format_number(phonenumbers.example_number(region), phonenumbers.PhoneNumberFormat.E164)
-    for region in ("BR", "PT", "US", "GB", "DE", "IN", "JP")
-]))
+schemathesis.openapi.format(
+    "phone",
+    st.sampled_from(
+        [
+            phonenumbers.format_number(
+                phonenumbers.example_number(region), phonenumbers.PhoneNumberFormat.E164
+            )
+            for region in ("BR", "PT", "US", "GB", "DE", "IN", "JP")
+        ]
+    ),
+)
 
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
 # The coverage phase computes its examples at collection: for the text patterns of every field
 # that took four minutes here, past this test's time budget; the examples and fuzzing phases
 # (positive and negative) run, and test_input_edge.py pins the boundaries by hand.
 schema.config.phases.coverage.enabled = False
-schema.config.generation.update(max_examples=EXAMPLES, deterministic=True, database="none",
-                                with_security_parameters=False)
+schema.config.generation.update(
+    max_examples=EXAMPLES, deterministic=True, database="none", with_security_parameters=False
+)
 
-BOUNDED = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-                   suppress_health_check=list(HealthCheck))
+BOUNDED = settings(
+    max_examples=EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.fixture
 def key_secret():
-    _key, secret = api_key_create(name="schemathesis", scopes=["leads:read", "leads:write", "nurture:write"])
+    _key, secret = api_key_create(
+        name="schemathesis", scopes=["leads:read", "leads:write", "nurture:write"]
+    )
     with signals_spare_the_test_transaction():
         yield secret
 

@@ -85,8 +85,12 @@ def test_a_visitor_becomes_a_lead_and_the_marketer_finds_them(
     # Then the error says what to fix, and what she typed is still there
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Enter a valid email address, like name@example.com.")
-    expect(page.get_by_role("textbox", name="Email", exact=True)).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#id_email_error")).to_have_text("Enter a valid email address, like name@example.com.")
+    expect(page.get_by_role("textbox", name="Email", exact=True)).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    expect(page.locator("#id_email_error")).to_have_text(
+        "Enter a valid email address, like name@example.com."
+    )
     expect(page.get_by_label("First name")).to_have_value("Ana")
     expect(page.get_by_label("Yes, send me marketing emails")).to_be_checked()
 
@@ -110,13 +114,27 @@ def test_a_visitor_becomes_a_lead_and_the_marketer_finds_them(
 
     # And she is a lead with her consent and her source
     contact = Contact.objects.get(email="ana@example.com")
-    assert (contact.first_name, contact.first_source, contact.first_medium) == ("Ana", "instagram", "social")
-    assert contact.first_landing_url == f"{live_server.url}/ebook/?utm_source=instagram&utm_medium=social"
+    assert (contact.first_name, contact.first_source, contact.first_medium) == (
+        "Ana",
+        "instagram",
+        "social",
+    )
+    assert (
+        contact.first_landing_url
+        == f"{live_server.url}/ebook/?utm_source=instagram&utm_medium=social"
+    )
     consent = Consent.objects.select_related("purpose", "purpose_text").get(contact=contact)
-    assert (consent.purpose.key, consent.granted, consent.purpose_text.version) == ("email-marketing", True, 1)
+    assert (consent.purpose.key, consent.granted, consent.purpose_text.version) == (
+        "email-marketing",
+        True,
+        1,
+    )
     assert consent.form_id == Form.objects.get(slug="ebook").pk
-    assert list(Submission.objects.order_by("pk").values_list("status", "utm_source", "utm_medium")) == [
-        ("rejected", "instagram", "social"), ("accepted", "instagram", "social"),
+    assert list(
+        Submission.objects.order_by("pk").values_list("status", "utm_source", "utm_medium")
+    ) == [
+        ("rejected", "instagram", "social"),
+        ("accepted", "instagram", "social"),
     ]
 
     # When the marketer logs in to the back office and opens the leads
@@ -169,7 +187,9 @@ def partner_site(live_server):
     server.server_close()
 
 
-def test_the_embed_script_sends_a_form_from_another_site(browser, live_server, fast_forms, partner_site, settings):
+def test_the_embed_script_sends_a_form_from_another_site(
+    browser, live_server, fast_forms, partner_site, settings
+):
     # Given Leadmill at the live server's address, and the e-book form, which the partner may embed
     settings.BASE_URL = live_server.url
     demo_seed()
@@ -188,9 +208,13 @@ def test_the_embed_script_sends_a_form_from_another_site(browser, live_server, f
     page.get_by_role("button", name="Send me the e-book").click()
 
     # Then the error shows beside the field, and nothing is lost
-    expect(page.locator("#id_email_error")).to_have_text("Enter a valid email address, like name@example.com.")
+    expect(page.locator("#id_email_error")).to_have_text(
+        "Enter a valid email address, like name@example.com."
+    )
     expect(page.get_by_role("alert")).to_contain_text("Email: Enter a valid email address")
-    expect(page.get_by_role("textbox", name="Email", exact=True)).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_role("textbox", name="Email", exact=True)).to_have_attribute(
+        "aria-invalid", "true"
+    )
     expect(page.get_by_label("First name")).to_have_value("Ana")
 
     # When she corrects it
@@ -198,13 +222,17 @@ def test_the_embed_script_sends_a_form_from_another_site(browser, live_server, f
     page.get_by_role("button", name="Send me the e-book").click()
 
     # Then she gets the message and the download link, without leaving the partner's page
-    expect(page.get_by_role("status")).to_contain_text("Thank you! Your e-book is ready to download.")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Thank you! Your e-book is ready to download."
+    )
     href = page.get_by_role("link", name="Download now").get_attribute("href")
     assert href.startswith(f"{live_server.url}/d/")
     assert page.request.get(href).body().startswith(b"%PDF-1.4")
     assert page.url == f"{partner}/blog/post?utm_source=partner&utm_campaign=spring"
     submission = Submission.objects.get(status=Submission.Status.ACCEPTED)
     assert (submission.page_url, submission.utm_source, submission.utm_campaign) == (
-        f"{partner}/blog/post?utm_source=partner&utm_campaign=spring", "partner", "spring",
+        f"{partner}/blog/post?utm_source=partner&utm_campaign=spring",
+        "partner",
+        "spring",
     )
     context.close()

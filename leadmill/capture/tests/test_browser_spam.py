@@ -32,7 +32,12 @@ def slow_rule(settings):
 
 @pytest.mark.parametrize(
     ("language", "viewport", "html_lang"),
-    [("en", DESKTOP, "en"), ("en", PHONE, "en"), ("pt-BR", DESKTOP, "pt-br"), ("pt-BR", PHONE, "pt-br")],
+    [
+        ("en", DESKTOP, "en"),
+        ("en", PHONE, "en"),
+        ("pt-BR", DESKTOP, "pt-br"),
+        ("pt-BR", PHONE, "pt-br"),
+    ],
     ids=["en-desktop", "en-phone", "pt-desktop", "pt-phone"],
 )
 def test_a_person_who_fills_the_form_quicker_than_the_minimum_time_gets_the_e_book(
@@ -40,7 +45,9 @@ def test_a_person_who_fills_the_form_quicker_than_the_minimum_time_gets_the_e_bo
 ):
     # Given the demo's e-book page, opened in the person's language
     demo_seed()
-    context = browser.new_context(viewport=viewport, locale=language, extra_http_headers={"Accept-Language": language})
+    context = browser.new_context(
+        viewport=viewport, locale=language, extra_http_headers={"Accept-Language": language}
+    )
     page = context.new_page()
     page.goto(f"{live_server.url}/ebook/")
     expect(page.locator("html")).to_have_attribute("lang", html_lang)
@@ -55,7 +62,11 @@ def test_a_person_who_fills_the_form_quicker_than_the_minimum_time_gets_the_e_bo
     expect(page).to_have_url(re.compile(rf"{re.escape(live_server.url)}/ebook/thanks/\?s=[\w:.-]+"))
     link = page.locator("a.lm-button[download]")
     expect(link).to_have_attribute("href", re.compile(r"^/d/[\w:.-]+/$"))
-    assert page.request.get(live_server.url + link.get_attribute("href")).body().startswith(b"%PDF-1.4")
+    assert (
+        page.request.get(live_server.url + link.get_attribute("href"))
+        .body()
+        .startswith(b"%PDF-1.4")
+    )
     submission = Submission.objects.get()
     assert (submission.status, submission.spam_reason) == ("accepted", "")
     assert Contact.objects.get().email == "quick@example.com"
@@ -63,7 +74,11 @@ def test_a_person_who_fills_the_form_quicker_than_the_minimum_time_gets_the_e_bo
 
 
 def test_a_quick_person_on_another_site_gets_the_download_link_from_the_embed(
-    browser, live_server, slow_rule, partner_site, settings  # noqa: F811 (the fixture)
+    browser,
+    live_server,
+    slow_rule,
+    partner_site,  # noqa: F811 (the fixture)
+    settings,
 ):
     settings.BASE_URL = live_server.url
     demo_seed()
@@ -75,8 +90,14 @@ def test_a_quick_person_on_another_site_gets_the_download_link_from_the_embed(
     page.get_by_role("textbox", name="Email", exact=True).fill("quick@example.com")
     page.get_by_role("button", name="Send me the e-book").click()
 
-    expect(page.get_by_role("status")).to_contain_text("Thank you! Your e-book is ready to download.")
-    assert page.get_by_role("link", name="Download now").get_attribute("href").startswith(f"{live_server.url}/d/")
+    expect(page.get_by_role("status")).to_contain_text(
+        "Thank you! Your e-book is ready to download."
+    )
+    assert (
+        page.get_by_role("link", name="Download now")
+        .get_attribute("href")
+        .startswith(f"{live_server.url}/d/")
+    )
     assert Submission.objects.get().status == "accepted"
     context.close()
 
@@ -94,7 +115,9 @@ def test_without_javascript_a_quick_person_is_asked_to_send_again_and_then_gets_
     page.locator("#id_email").fill("nojs@example.com")
     page.locator("#lead-form button[type=submit]").click()
 
-    expect(page.get_by_role("alert")).to_contain_text("Please check your details and send the form again.")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Please check your details and send the form again."
+    )
     expect(page.locator("#id_email")).to_have_value("nojs@example.com")
     wait_past_minimum_time(shown_at, settings.LEADMILL_FORM_MIN_SECONDS)
     page.locator("#lead-form button[type=submit]").click()
@@ -102,19 +125,29 @@ def test_without_javascript_a_quick_person_is_asked_to_send_again_and_then_gets_
     expect(page).to_have_url(re.compile(rf"{re.escape(live_server.url)}/ebook/thanks/\?s="))
     expect(page.locator("a.lm-button[download]")).to_be_visible()
     assert list(Submission.objects.order_by("pk").values_list("status", "spam_reason")) == [
-        ("spam", "too_fast"), ("accepted", ""),
+        ("spam", "too_fast"),
+        ("accepted", ""),
     ]
     context.close()
 
 
-def test_a_bots_quick_post_without_the_proof_is_spam_with_the_silent_answer(browser, live_server, slow_rule):
+def test_a_bots_quick_post_without_the_proof_is_spam_with_the_silent_answer(
+    browser, live_server, slow_rule
+):
     demo_seed()
     form = Form.objects.get(slug="ebook")
     context = browser.new_context()
-    body = {"_rt": tokens.render_token_make(form_id=form.pk), "website": "", "email": "bot@example.com"}
+    body = {
+        "_rt": tokens.render_token_make(form_id=form.pk),
+        "website": "",
+        "email": "bot@example.com",
+    }
 
-    answer = context.request.post(f"{live_server.url}/f/ebook/", data=json.dumps(body),
-                                  headers={"Content-Type": "application/json", "Accept": "application/json"})
+    answer = context.request.post(
+        f"{live_server.url}/f/ebook/",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
 
     assert answer.status == 201
     assert answer.json()["status"] == "accepted"

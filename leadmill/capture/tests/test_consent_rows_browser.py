@@ -22,7 +22,11 @@ COVERED_BY = """element => {
 
 
 def demo_pages_with_consents() -> list[str]:
-    return [page.url for page in LandingPage.objects.live().specific() if page.form_id and page.form.consents.exists()]
+    return [
+        page.url
+        for page in LandingPage.objects.live().specific()
+        if page.form_id and page.form.consents.exists()
+    ]
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
@@ -56,7 +60,10 @@ def test_every_consent_checkbox_of_every_demo_page_takes_a_mouse_click(
 
             # Then it is ticked, and it sits inside the form, in the page's flow
             assert checkbox.is_checked()
-            assert checkbox.evaluate("e => getComputedStyle(e.closest('.lm-consent')).position") == "static"
+            assert (
+                checkbox.evaluate("e => getComputedStyle(e.closest('.lm-consent')).position")
+                == "static"
+            )
         page.screenshot(path=str(tmp_path / f"{path.strip('/')}-{viewport}.png"), full_page=True)
 
         # When the form comes back with errors (no email), the rows still take the mouse
@@ -70,6 +77,8 @@ def test_every_consent_checkbox_of_every_demo_page_takes_a_mouse_click(
             was = checkbox.is_checked()
             checkbox.click()
             assert checkbox.is_checked() is not was
-        page.screenshot(path=str(tmp_path / f"{path.strip('/')}-{viewport}-errors.png"), full_page=True)
+        page.screenshot(
+            path=str(tmp_path / f"{path.strip('/')}-{viewport}-errors.png"), full_page=True
+        )
     context.close()
     print(f"screenshots in {tmp_path}")

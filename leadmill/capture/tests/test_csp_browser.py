@@ -32,7 +32,10 @@ def expect(locator_or_page):
 def csp_console(page) -> list[str]:
     """The console messages about a Content-Security-Policy, of the page and its frames."""
     messages: list[str] = []
-    page.on("console", lambda m: messages.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on(
+        "console",
+        lambda m: messages.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     return messages
 
 
@@ -67,8 +70,10 @@ def other_sites():
 
 
 def iframe_page(src: str) -> str:
-    return (f"<!DOCTYPE html><html lang='en'><head><title>Partner blog</title></head><body><h1>Partner blog</h1>"
-            f"<iframe src='{src}' title='Get the e-book' width='480' height='900'></iframe></body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><title>Partner blog</title></head><body><h1>Partner blog</h1>"
+        f"<iframe src='{src}' title='Get the e-book' width='480' height='900'></iframe></body></html>"
+    )
 
 
 def test_the_iframe_embed_works_on_an_allowed_site_through_to_the_thank_you_page(
@@ -92,14 +97,21 @@ def test_the_iframe_embed_works_on_an_allowed_site_through_to_the_thank_you_page
     # Then the frame shows the thank-you page, the partner's page stays, and it is stored
     expect(frame.get_by_role("heading", level=1)).to_have_text("Thank you!")
     expect(frame.get_by_role("link", name="Download The Lead Generation Playbook")).to_be_visible()
-    thanks_frame = next(f for f in page.frames if f.url.startswith(f"{live_server.url}/f/ebook/thanks/?s="))
+    thanks_frame = next(
+        f for f in page.frames if f.url.startswith(f"{live_server.url}/f/ebook/thanks/?s=")
+    )
     assert page.url == f"{partner}/blog/post"
-    assert Submission.objects.get().status in {Submission.Status.RECEIVED, Submission.Status.ACCEPTED}
+    assert Submission.objects.get().status in {
+        Submission.Status.RECEIVED,
+        Submission.Status.ACCEPTED,
+    }
     assert console == []
     assert thanks_frame.evaluate("window.__cspViolations") == []
 
 
-def test_the_iframe_embed_with_errors_stays_in_the_frame(browser, live_server, settings, other_sites):
+def test_the_iframe_embed_with_errors_stays_in_the_frame(
+    browser, live_server, settings, other_sites
+):
     settings.LEADMILL_FORM_MIN_SECONDS = 0
     demo_seed()
     partner = other_sites(iframe_page(f"{live_server.url}/f/ebook/embed/"))
@@ -112,7 +124,9 @@ def test_the_iframe_embed_with_errors_stays_in_the_frame(browser, live_server, s
     frame.get_by_role("textbox", name="Email", exact=True).fill("not-an-email")
     frame.get_by_role("button", name="Send me the e-book").click()
 
-    expect(frame.locator("#id_email_error")).to_have_text("Enter a valid email address, like name@example.com.")
+    expect(frame.locator("#id_email_error")).to_have_text(
+        "Enter a valid email address, like name@example.com."
+    )
     assert console == []
 
 
@@ -130,11 +144,15 @@ def test_a_site_that_is_not_allowed_cannot_frame_the_form(browser, live_server, 
     page.wait_for_load_state("networkidle")
 
     # Then Chromium refuses to show it there, naming frame-ancestors
-    expect(page.frame_locator("iframe").get_by_role("button", name="Send me the e-book")).to_have_count(0)
+    expect(
+        page.frame_locator("iframe").get_by_role("button", name="Send me the e-book")
+    ).to_have_count(0)
     assert any("frame-ancestors" in message for message in console), console
 
 
-def test_landing_pages_the_tracker_and_the_cookie_banner_report_no_violation(browser, live_server, settings):
+def test_landing_pages_the_tracker_and_the_cookie_banner_report_no_violation(
+    browser, live_server, settings
+):
     # Given the demo, with the cookie banner (the tracker waits for consent)
     settings.BASE_URL = live_server.url
     settings.LEADMILL_TRACKING_REQUIRE_CONSENT = True

@@ -23,15 +23,23 @@ def test_seeding_twice_creates_everything_once():
 
     assert (first, second) == (True, False)
     assert sorted(Purpose.objects.values_list("key", "is_email_marketing")) == [
-        ("email-marketing", True), ("privacy", False),
+        ("email-marketing", True),
+        ("privacy", False),
     ]
     assert sorted(Offer.objects.values_list("name", "kind", "is_intent_signal")) == [
-        ("Product demo", "demo", True), ("The Lead Generation Playbook", "download", False),
+        ("Product demo", "demo", True),
+        ("The Lead Generation Playbook", "download", False),
     ]
     assert sorted(Form.objects.values_list("slug", flat=True)) == ["demo-request", "ebook"]
-    assert sorted(CallToAction.objects.values_list("slug", flat=True)) == ["book-a-demo", "get-the-ebook"]
+    assert sorted(CallToAction.objects.values_list("slug", flat=True)) == [
+        "book-a-demo",
+        "get-the-ebook",
+    ]
     assert sorted(LandingPage.objects.values_list("slug", "live")) == [
-        ("demo", True), ("ebook", True), ("landing-page-template", False), ("leadmill", True),
+        ("demo", True),
+        ("ebook", True),
+        ("landing-page-template", False),
+        ("leadmill", True),
     ]
 
 
@@ -42,14 +50,24 @@ def test_the_forms_ask_what_the_demo_promises():
     demo = Form.objects.get(slug="demo-request")
 
     assert [(f.kind, f.required) for f in ebook.fields.all()] == [
-        ("email", True), ("first_name", False), ("company_name", False),
+        ("email", True),
+        ("first_name", False),
+        ("company_name", False),
     ]
     assert [c.purpose.key for c in ebook.consents.all()] == ["email-marketing"]
     assert [f.kind for f in demo.fields.all()] == [
-        "email", "first_name", "last_name", "phone", "company_name", "role", "company_size", "message",
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "company_name",
+        "role",
+        "company_size",
+        "message",
     ]
     assert [(c.purpose.key, c.required) for c in demo.consents.all()] == [
-        ("email-marketing", False), ("privacy", False),
+        ("email-marketing", False),
+        ("privacy", False),
     ]
     assert ebook.offer.name == "The Lead Generation Playbook"
     assert demo.offer.kind == Offer.Kind.DEMO
@@ -71,7 +89,10 @@ def test_the_demo_site_root_is_a_home_page_that_links_to_both_landing_pages(clie
 
 @pytest.mark.parametrize(
     ("path", "action", "button"),
-    [("/ebook/", "/f/ebook/", "Send me the e-book"), ("/demo/", "/f/demo-request/", "Request my demo")],
+    [
+        ("/ebook/", "/f/ebook/", "Send me the e-book"),
+        ("/demo/", "/f/demo-request/", "Request my demo"),
+    ],
 )
 def test_the_landing_pages_answer_200_with_their_form(client, path, action, button):
     demo_seed()
@@ -91,7 +112,13 @@ def test_the_template_page_is_a_draft_nobody_can_visit(client):
 
     assert template.live is False
     assert [block.block_type for block in template.body] == [
-        "hero", "text", "offer", "benefits", "testimonial", "form", "cta",
+        "hero",
+        "text",
+        "offer",
+        "benefits",
+        "testimonial",
+        "form",
+        "cta",
     ]
     assert template.form.slug == "ebook"
     assert template.get_latest_revision() is not None
@@ -113,10 +140,16 @@ def test_a_visitor_who_fills_the_ebook_form_gets_the_pdf(client):
     form = Form.objects.get(slug="ebook")
     page = LandingPage.objects.get(slug="ebook")
 
-    response = client.post("/f/ebook/", data={
-        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "_page": str(page.pk),
-        "website": "", "email": "ana@example.com", "first_name": "Ana",
-    })
+    response = client.post(
+        "/f/ebook/",
+        data={
+            "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+            "_page": str(page.pk),
+            "website": "",
+            "email": "ana@example.com",
+            "first_name": "Ana",
+        },
+    )
     thanks = client.get(response["Location"])
     download_url = re.search(r'href="(/d/[^"]+)"', thanks.content.decode()).group(1)
     download = client.get(download_url)
@@ -125,9 +158,12 @@ def test_a_visitor_who_fills_the_ebook_form_gets_the_pdf(client):
     assert response["Location"].startswith("/ebook/thanks/?s=")
     # stored at once; the worker turns it into a lead after commit, the link works already
     assert Submission.objects.get().status == Submission.Status.RECEIVED
-    assert "<h1 id=\"thanks-title\">Your e-book is ready</h1>" in thanks.content.decode()
+    assert '<h1 id="thanks-title">Your e-book is ready</h1>' in thanks.content.decode()
     assert download.status_code == 200
-    assert re.fullmatch(r'attachment; filename="lead-generation-playbook(_\w+)?\.pdf"', download["Content-Disposition"])
+    assert re.fullmatch(
+        r'attachment; filename="lead-generation-playbook(_\w+)?\.pdf"',
+        download["Content-Disposition"],
+    )
     assert b"".join(download.streaming_content) == playbook_pdf()
 
 
@@ -146,7 +182,7 @@ def test_the_ebook_is_a_well_formed_pdf():
     assert pdf.count(b"/Type /Page ") == 6
     for stream in re.finditer(rb"<< /Length (\d+) >>\nstream\n", pdf):
         length = int(stream.group(1))
-        assert pdf[stream.end() + length:].startswith(b"\nendstream")
+        assert pdf[stream.end() + length :].startswith(b"\nendstream")
 
 
 def test_an_installation_with_its_own_forms_is_left_alone():
@@ -177,6 +213,8 @@ def test_a_site_whose_root_is_a_real_page_keeps_it_and_gets_the_demo_under_it(cl
     assert seeded is True
     assert Site.objects.get(is_default_site=True).root_page_id == own_home.pk
     assert sorted(Page.objects.child_of(own_home).values_list("slug", flat=True)) == [
-        "demo", "ebook", "landing-page-template",
+        "demo",
+        "ebook",
+        "landing-page-template",
     ]
     assert client.get("/ebook/").status_code == 200

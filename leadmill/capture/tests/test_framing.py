@@ -33,9 +33,17 @@ def web(request, client):
 
 
 def form_post(web, form: Form, **values):
-    data = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "website": "", **values}
-    return web.post(f"/f/{form.slug}/", data=urlencode(data), content_type="application/x-www-form-urlencoded",
-                    HTTP_ORIGIN="http://testserver")
+    data = {
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+        "website": "",
+        **values,
+    }
+    return web.post(
+        f"/f/{form.slug}/",
+        data=urlencode(data),
+        content_type="application/x-www-form-urlencoded",
+        HTTP_ORIGIN="http://testserver",
+    )
 
 
 def test_the_iframe_page_is_frameable_by_the_forms_sites_only(client):
@@ -44,7 +52,10 @@ def test_the_iframe_page_is_frameable_by_the_forms_sites_only(client):
     response = client.get("/f/ebook/embed/")
 
     assert response.status_code == 200
-    assert directives(response)["frame-ancestors"] == f"{FRAMEABLE_BY_PARTNER} https://shop.example:8443"
+    assert (
+        directives(response)["frame-ancestors"]
+        == f"{FRAMEABLE_BY_PARTNER} https://shop.example:8443"
+    )
     assert not response.has_header("X-Frame-Options")
 
 
@@ -88,8 +99,10 @@ def test_an_error_message_of_the_post_is_frameable_by_the_forms_sites(web, setti
 
 def test_a_malformed_allowed_origin_never_reaches_the_header(client):
     # given a form whose list has a typo, a path, and a line that would add a directive
-    form_with_fields(allowed_origins=f"{PARTNER}\nwww.nope.example\nhttps://a.example/blog\n"
-                                     "https://evil.example; script-src *\nhttp://[::1]:8080")
+    form_with_fields(
+        allowed_origins=f"{PARTNER}\nwww.nope.example\nhttps://a.example/blog\n"
+        "https://evil.example; script-src *\nhttp://[::1]:8080"
+    )
 
     response = client.get("/f/ebook/embed/")
 

@@ -20,7 +20,11 @@ from .factories import form_with_fields
 pytestmark = pytest.mark.django_db
 
 BOUNDARY = "lmEdgeBoundary7MA4YWxk"
-JSON, URLENCODED, MULTIPART = "application/json", "application/x-www-form-urlencoded", "multipart/form-data"
+JSON, URLENCODED, MULTIPART = (
+    "application/json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+)
 CONTENT_TYPES = {JSON: JSON, URLENCODED: URLENCODED, MULTIPART: f"{MULTIPART}; boundary={BOUNDARY}"}
 
 NOT_UTF8 = "This text is not valid UTF-8; send it again as UTF-8 text."
@@ -50,38 +54,85 @@ def body_of(kind: str, form, field: str, value: bytes, *, json_value: bytes | No
         fragment = json_value if json_value is not None else b'"' + value + b'"'
         return json.dumps({**base, field: "@@VALUE@@"}).encode().replace(b'"@@VALUE@@"', fragment)
     if kind == URLENCODED:
-        pairs = [f"{quote(k)}={quote(v)}" for k, v in base.items()] + [f"{field}={quote_from_bytes(value)}"]
+        pairs = [f"{quote(k)}={quote(v)}" for k, v in base.items()] + [
+            f"{field}={quote_from_bytes(value)}"
+        ]
         return "&".join(pairs).encode()
     parts = [(k, v.encode()) for k, v in base.items()] + [(field, value)]
-    return b"".join(
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + data + b"\r\n"
-        for name, data in parts
-    ) + f"--{BOUNDARY}--\r\n".encode()
+    return (
+        b"".join(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + data
+            + b"\r\n"
+            for name, data in parts
+        )
+        + f"--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def post(poster, kind: str, body: bytes, **headers):
-    return poster.post("/f/ebook/", data=body, content_type=CONTENT_TYPES[kind], HTTP_ACCEPT=JSON, **headers)
+    return poster.post(
+        "/f/ebook/", data=body, content_type=CONTENT_TYPES[kind], HTTP_ACCEPT=JSON, **headers
+    )
 
 
 # (field, raw value, the JSON text of that value, the message, what the submission keeps)
 EVERY_BODY = {
-    "vertical tab in a name": ("first_name", b"Ana\x0bMaria", b'"Ana\\u000bMaria"', control(0x0B), "Ana\x0bMaria"),
-    "start of heading in a name": ("first_name", b"\x01Ana", b'"\\u0001Ana"', control(0x01), "\x01Ana"),
+    "vertical tab in a name": (
+        "first_name",
+        b"Ana\x0bMaria",
+        b'"Ana\\u000bMaria"',
+        control(0x0B),
+        "Ana\x0bMaria",
+    ),
+    "start of heading in a name": (
+        "first_name",
+        b"\x01Ana",
+        b'"\\u0001Ana"',
+        control(0x01),
+        "\x01Ana",
+    ),
     "NUL in a name": ("first_name", b"Ana\x00", b'"Ana\\u0000"', control(0x00), "Ana\ufffd"),
-    "line break in a name": ("first_name", b"Ana\nMaria", b'"Ana\\nMaria"', LINE_BREAK, "Ana\nMaria"),
+    "line break in a name": (
+        "first_name",
+        b"Ana\nMaria",
+        b'"Ana\\nMaria"',
+        LINE_BREAK,
+        "Ana\nMaria",
+    ),
     "invalid UTF-8 in the email": (
-        "email", b"\xff\xfe@example.com", b'"\xff\xfe@example.com"', NOT_UTF8, "\ufffd\ufffd@example.com",
+        "email",
+        b"\xff\xfe@example.com",
+        b'"\xff\xfe@example.com"',
+        NOT_UTF8,
+        "\ufffd\ufffd@example.com",
     ),
 }
 JSON_ONLY = {
     "lone surrogate in a name": ("first_name", b'"Ana\\ud800"', NOT_UTF8, "Ana\ufffd"),
-    "NaN as a name": ("first_name", b"NaN", "Numbers must be finite (NaN and Infinity are not allowed).", "nan"),
-    "an object as a name": ("first_name", b'{"a": "b"}', "Send this field as text, a number or true / false.", ""),
+    "NaN as a name": (
+        "first_name",
+        b"NaN",
+        "Numbers must be finite (NaN and Infinity are not allowed).",
+        "nan",
+    ),
+    "an object as a name": (
+        "first_name",
+        b'{"a": "b"}',
+        "Send this field as text, a number or true / false.",
+        "",
+    ),
     "a 5,000-deep object in a name": (
-        "first_name", b'{"a":' * 5000 + b"1" + b"}" * 5000, "This value is nested too deeply (at most 5 levels).", "",
+        "first_name",
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        "This value is nested too deeply (at most 5 levels).",
+        "",
     ),
     "a number too large for 64 bits": (
-        "first_name", b"1" + b"0" * 30, "This number is too large; numbers must be between -2^63 and 2^63.", "1" + "0" * 30,
+        "first_name",
+        b"1" + b"0" * 30,
+        "This number is too large; numbers must be between -2^63 and 2^63.",
+        "1" + "0" * 30,
     ),
 }
 
@@ -89,12 +140,17 @@ JSON_ONLY = {
 def assert_refused(response, field: str, message: str, kept: str) -> None:
     assert response.status_code == 400
     assert response.json() == {
-        "status": "invalid", "code": "invalid", "message": "Please correct the highlighted fields.",
+        "status": "invalid",
+        "code": "invalid",
+        "message": "Please correct the highlighted fields.",
         "errors": {field: [message]},
     }
     submissions_process()  # the worker finds nothing to do
     submission = Submission.objects.get()
-    assert (submission.status, submission.errors) == (Submission.Status.REJECTED, {field: [message]})
+    assert (submission.status, submission.errors) == (
+        Submission.Status.REJECTED,
+        {field: [message]},
+    )
     assert submission.data[field] == kept  # what was sent is kept, as far as a column can hold it
     assert not Contact.objects.exists()
 
@@ -147,12 +203,19 @@ def test_ordinary_text_in_every_body_still_becomes_a_lead(poster):
 
     name = "São Paulo — 日本 🎉\tok"
     for index, kind in enumerate([JSON, URLENCODED, MULTIPART]):
-        body = body_of(kind, form, "first_name", name.encode(), json_value=json.dumps(name).encode())
-        response = post(poster, kind, body.replace(b"ana@example.com", f"ana{index}@example.com".encode()))
+        body = body_of(
+            kind, form, "first_name", name.encode(), json_value=json.dumps(name).encode()
+        )
+        response = post(
+            poster, kind, body.replace(b"ana@example.com", f"ana{index}@example.com".encode())
+        )
         assert response.status_code == 201
 
     submissions_process()
-    assert list(Submission.objects.values_list("status", flat=True)) == [Submission.Status.ACCEPTED] * 3
+    assert (
+        list(Submission.objects.values_list("status", flat=True))
+        == [Submission.Status.ACCEPTED] * 3
+    )
     assert set(Contact.objects.values_list("first_name", flat=True)) == {"São Paulo — 日本 🎉\tok"}
 
 
@@ -168,15 +231,21 @@ def test_more_fields_than_django_reads_get_the_endpoints_json_400(poster, settin
     if kind == URLENCODED:
         body += b"".join(f"&{name}=".encode() for name in extra)
     else:
-        body = body.removesuffix(f"--{BOUNDARY}--\r\n".encode()) + b"".join(
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n\r\n'.encode() for name in extra
-        ) + f"--{BOUNDARY}--\r\n".encode()
+        body = (
+            body.removesuffix(f"--{BOUNDARY}--\r\n".encode())
+            + b"".join(
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n\r\n'.encode()
+                for name in extra
+            )
+            + f"--{BOUNDARY}--\r\n".encode()
+        )
 
     response = post(poster, kind, body)
 
     assert response.status_code == 400
     assert response.json() == {
-        "status": "error", "code": "too_many_fields",
+        "status": "error",
+        "code": "too_many_fields",
         "message": "The form has too many fields: send only the form's own fields.",
     }
     assert not Submission.objects.exists()
@@ -184,19 +253,27 @@ def test_more_fields_than_django_reads_get_the_endpoints_json_400(poster, settin
 
 def test_more_fields_than_django_reads_get_plain_text_for_a_browser(client):
     form = form_with_fields()
-    body = body_of(URLENCODED, form, "first_name", b"Ana") + b"".join(f"&x{i}=".encode() for i in range(1001))
+    body = body_of(URLENCODED, form, "first_name", b"Ana") + b"".join(
+        f"&x{i}=".encode() for i in range(1001)
+    )
 
     response = client.post("/f/ebook/", data=body, content_type=URLENCODED)
 
     assert (response.status_code, response["Content-Type"]) == (400, "text/plain; charset=utf-8")
-    assert response.content.decode() == "The form has too many fields: send only the form's own fields."
+    assert (
+        response.content.decode()
+        == "The form has too many fields: send only the form's own fields."
+    )
 
 
 def test_a_broken_multipart_body_gets_400_malformed(poster):
     form_with_fields()
 
     response = poster.post(
-        "/f/ebook/", data=b"--other\r\nnot a part", content_type=f"{MULTIPART}; boundary=", HTTP_ACCEPT=JSON
+        "/f/ebook/",
+        data=b"--other\r\nnot a part",
+        content_type=f"{MULTIPART}; boundary=",
+        HTTP_ACCEPT=JSON,
     )
 
     assert response.status_code == 400
@@ -212,21 +289,31 @@ def test_a_body_above_the_limit_gets_413_in_the_endpoints_shape(poster, settings
     response = post(poster, kind, body_of(kind, form, "first_name", b"x" * 2000))
 
     assert response.status_code == 413
-    assert response.json() == {"status": "error", "code": "too_large", "message": "The form data is too large."}
+    assert response.json() == {
+        "status": "error",
+        "code": "too_large",
+        "message": "The form data is too large.",
+    }
     assert not Submission.objects.exists()
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/json-seq", "", "multipart/mixed"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "application/json-seq", "", "multipart/mixed"]
+)
 def test_another_content_type_gets_415_in_the_endpoints_shape(poster, content_type):
     form_with_fields()
 
-    response = poster.post("/f/ebook/", data=b"email=a@example.com", content_type=content_type, HTTP_ACCEPT=JSON)
+    response = poster.post(
+        "/f/ebook/", data=b"email=a@example.com", content_type=content_type, HTTP_ACCEPT=JSON
+    )
 
     assert response.status_code == 415
     assert response.json()["code"] == "unsupported_media_type"
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe", b"1" * 5000, b'{"a": 1} x'])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe", b"1" * 5000, b'{"a": 1} x']
+)
 def test_a_json_body_that_is_not_an_object_gets_400_malformed(poster, body):
     form_with_fields()
 
@@ -240,7 +327,12 @@ def test_a_json_body_that_is_not_an_object_gets_400_malformed(poster, body):
 def test_a_referer_that_is_not_a_url_is_no_origin_and_no_500(poster):
     form = form_with_fields()
 
-    response = post(poster, URLENCODED, body_of(URLENCODED, form, "first_name", b"Ana"), HTTP_REFERER="http://[::1")
+    response = post(
+        poster,
+        URLENCODED,
+        body_of(URLENCODED, form, "first_name", b"Ana"),
+        HTTP_REFERER="http://[::1",
+    )
 
     assert response.status_code == 201
     submissions_process()

@@ -29,10 +29,16 @@ def test_a_new_column_without_a_database_default_fails_the_check():
 
     added = models.CharField(max_length=10, default="web")
     added.column = "added_column"
-    shape = type("Shape", (), {"_meta": Meta(Submission._meta.db_table, [*Submission._meta.concrete_fields, added])})
+    shape = type(
+        "Shape",
+        (),
+        {"_meta": Meta(Submission._meta.db_table, [*Submission._meta.concrete_fields, added])},
+    )
 
     # Then the check names it
-    assert insert_columns_missing(_insert_sql(connection.vendor, limited=False), shape) == {"added_column"}
+    assert insert_columns_missing(_insert_sql(connection.vendor, limited=False), shape) == {
+        "added_column"
+    }
     assert "added_column" not in insert_columns(_insert_sql(connection.vendor, limited=False))[1]
 
 

@@ -20,41 +20,64 @@ pytestmark = pytest.mark.django_db
 
 
 def post_form(client, form, **headers):
-    body = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "email": "ana@example.com"}
-    response = client.post(f"/f/{form.slug}/", json.dumps(body), content_type="application/json", **headers)
+    body = {
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+        "email": "ana@example.com",
+    }
+    response = client.post(
+        f"/f/{form.slug}/", json.dumps(body), content_type="application/json", **headers
+    )
     submissions_process()
     return response
 
 
-def test_a_post_from_a_site_the_form_is_embedded_on_is_an_embed_and_from_leadmill_a_web_form(client, settings):
+def test_a_post_from_a_site_the_form_is_embedded_on_is_an_embed_and_from_leadmill_a_web_form(
+    client, settings
+):
     form = form_with_fields(allowed_origins="https://partner.example")
 
     embedded = post_form(client, form, HTTP_ORIGIN="https://partner.example")
     own = post_form(client, form, HTTP_ORIGIN=settings.BASE_URL)
 
     assert (embedded.status_code, own.status_code) == (201, 201)
-    assert list(Submission.objects.order_by("pk").values_list("channel", flat=True)) == [Channel.EMBED, Channel.WEB_FORM]
+    assert list(Submission.objects.order_by("pk").values_list("channel", flat=True)) == [
+        Channel.EMBED,
+        Channel.WEB_FORM,
+    ]
 
 
 def test_a_web_form_lead_keeps_its_source_classified_and_its_raw_tags_beside_it(client):
     form = form_with_fields()
     body = {
-        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "email": "ana@example.com",
-        "utm_source": "IG", "utm_medium": "paid_social", "utm_campaign": "Launch",
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+        "email": "ana@example.com",
+        "utm_source": "IG",
+        "utm_medium": "paid_social",
+        "utm_campaign": "Launch",
     }
 
     client.post(f"/f/{form.slug}/", json.dumps(body), content_type="application/json")
     submissions_process()
 
     submission = Submission.objects.get()
-    assert (submission.source_channel, submission.source, submission.medium, submission.campaign) == (
-        "paid_social", "instagram", "paid_social", "Launch"
-    )
+    assert (
+        submission.source_channel,
+        submission.source,
+        submission.medium,
+        submission.campaign,
+    ) == ("paid_social", "instagram", "paid_social", "Launch")
     contact = Contact.objects.get()
-    assert (contact.first_channel, contact.first_source, contact.first_medium, contact.first_campaign) == (
-        "paid_social", "instagram", "paid_social", "Launch"
+    assert (
+        contact.first_channel,
+        contact.first_source,
+        contact.first_medium,
+        contact.first_campaign,
+    ) == ("paid_social", "instagram", "paid_social", "Launch")
+    assert (contact.first_utm_source, contact.first_utm_medium, contact.last_utm_source) == (
+        "IG",
+        "paid_social",
+        "IG",
     )
-    assert (contact.first_utm_source, contact.first_utm_medium, contact.last_utm_source) == ("IG", "paid_social", "IG")
 
 
 def test_a_lead_handed_in_without_processing_now_waits_for_the_worker_and_publishes_its_channel_and_source(
@@ -63,17 +86,28 @@ def test_a_lead_handed_in_without_processing_now_waits_for_the_worker_and_publis
     captured = []
     form_with_fields()  # the email-marketing purpose, text version 1
 
-    with events.subscribed(LeadCaptured, captured.append), django_capture_on_commit_callbacks(execute=True):
+    with (
+        events.subscribed(LeadCaptured, captured.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         outcome = lead_intake(
-            channel=Channel.META_LEAD_ADS, external_id="lead-991", values={"email": "ana@example.com"},
+            channel=Channel.META_LEAD_ADS,
+            external_id="lead-991",
+            values={"email": "ana@example.com"},
             consents=[StatedConsent(purpose="email-marketing", text_version=1, granted=True)],
             meta=RequestMeta(utm={"utm_source": "fb", "utm_medium": "paid"}),
         )
-        assert Submission.objects.get().status == Submission.Status.RECEIVED  # written first, processed after
+        assert (
+            Submission.objects.get().status == Submission.Status.RECEIVED
+        )  # written first, processed after
     submissions_process()
 
     submission = Submission.objects.get()
-    assert (outcome.duplicate, outcome.upsert, submission.status) == (False, None, Submission.Status.ACCEPTED)
+    assert (outcome.duplicate, outcome.upsert, submission.status) == (
+        False,
+        None,
+        Submission.Status.ACCEPTED,
+    )
     assert [(e.channel, e.source_channel, e.source, e.medium, e.form_id) for e in captured] == [
         ("meta_lead_ads", "paid_social", "facebook", "paid", None)
     ]
@@ -82,9 +116,15 @@ def test_a_lead_handed_in_without_processing_now_waits_for_the_worker_and_publis
 
 
 def test_an_external_id_is_unique_per_channel_not_across_channels():
-    first = lead_intake(channel=Channel.IMPORT, external_id="17", values={"email": "ana@example.com"})
-    again = lead_intake(channel=Channel.IMPORT, external_id="17", values={"email": "ana@example.com"})
-    other = lead_intake(channel=Channel.INBOUND_WEBHOOK, external_id="17", values={"email": "ana@example.com"})
+    first = lead_intake(
+        channel=Channel.IMPORT, external_id="17", values={"email": "ana@example.com"}
+    )
+    again = lead_intake(
+        channel=Channel.IMPORT, external_id="17", values={"email": "ana@example.com"}
+    )
+    other = lead_intake(
+        channel=Channel.INBOUND_WEBHOOK, external_id="17", values={"email": "ana@example.com"}
+    )
 
     assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
     assert again.submission.pk == first.submission.pk
@@ -93,7 +133,9 @@ def test_an_external_id_is_unique_per_channel_not_across_channels():
 
 def test_a_lead_without_a_form_shows_its_channel_on_the_leads_timeline():
     outcome = lead_intake(
-        channel=Channel.API, values={"email": "ana@example.com"}, process_now=True,
+        channel=Channel.API,
+        values={"email": "ana@example.com"},
+        process_now=True,
         meta=RequestMeta(utm={"utm_source": "ig", "utm_medium": "social"}),
     )
 

@@ -25,7 +25,9 @@ def form():
     """email, first name, company (ordinary); role, company size (asked of known leads only)."""
     form = form_with_fields(slug="guide")
     FormField.objects.create(form=form, kind=FieldKind.COMPANY, required=True, sort_order=2)
-    FormField.objects.create(form=form, kind=FieldKind.ROLE, progressive=True, required=True, sort_order=3)
+    FormField.objects.create(
+        form=form, kind=FieldKind.ROLE, progressive=True, required=True, sort_order=3
+    )
     FormField.objects.create(form=form, kind=FieldKind.COMPANY_SIZE, progressive=True, sort_order=4)
     form.progressive_profiling = True
     form.save()
@@ -34,12 +36,18 @@ def form():
 
 def known_visitor(**contact_fields) -> Contact:
     contact = Contact.objects.create(email="ana@example.com", **contact_fields)
-    Visitor.objects.create(id=VISITOR, contact=contact, first_seen="2026-01-01T00:00Z", last_seen="2026-01-01T00:00Z")
+    Visitor.objects.create(
+        id=VISITOR, contact=contact, first_seen="2026-01-01T00:00Z", last_seen="2026-01-01T00:00Z"
+    )
     return contact
 
 
 def input_names(html: str) -> list[str]:
-    return [name for name in re.findall(r'<(?:input|textarea|select)[^>]* name="([^"]+)"', html) if not name.startswith("_") and name != "website"]
+    return [
+        name
+        for name in re.findall(r'<(?:input|textarea|select)[^>]* name="([^"]+)"', html)
+        if not name.startswith("_") and name != "website"
+    ]
 
 
 def test_an_unknown_visitor_sees_the_ordinary_fields_only(form):
@@ -92,9 +100,19 @@ def test_the_page_shows_a_known_lead_its_next_questions_and_the_post_accepts_the
     assert tokens.render_token_omitted(token, form_id=form.pk) == {"first_name", "company_name"}
 
     # ... and a post without the left-out (required) company is accepted
-    aged = tokens.render_token_make(form_id=form.pk, at=time.time() - 10, omitted={"first_name", "company_name"})
-    response = client.post(f"/f/{form.slug}/", {"_rt": aged, "website": "", "email": "ana@example.com",
-                                                 "role": "CTO", "company_size": "50-200"})
+    aged = tokens.render_token_make(
+        form_id=form.pk, at=time.time() - 10, omitted={"first_name", "company_name"}
+    )
+    response = client.post(
+        f"/f/{form.slug}/",
+        {
+            "_rt": aged,
+            "website": "",
+            "email": "ana@example.com",
+            "role": "CTO",
+            "company_size": "50-200",
+        },
+    )
     assert response.status_code == 303
     submissions_process()
     contact.refresh_from_db()
@@ -103,10 +121,14 @@ def test_the_page_shows_a_known_lead_its_next_questions_and_the_post_accepts_the
 
 def test_a_stranger_must_still_answer_the_ordinary_required_fields(client, form):
     # Given a post from a form rendered for a stranger (nothing but the queued fields left out)
-    token = tokens.render_token_make(form_id=form.pk, at=time.time() - 10, omitted={"role", "company_size"})
+    token = tokens.render_token_make(
+        form_id=form.pk, at=time.time() - 10, omitted={"role", "company_size"}
+    )
 
     # When the required company is missing
-    response = client.post(f"/f/{form.slug}/", {"_rt": token, "website": "", "email": "bo@example.com"})
+    response = client.post(
+        f"/f/{form.slug}/", {"_rt": token, "website": "", "email": "bo@example.com"}
+    )
 
     # Then it is refused with the field's error, and the role is not demanded
     assert response.status_code == 400
@@ -118,5 +140,7 @@ def test_a_stranger_must_still_answer_the_ordinary_required_fields(client, form)
 def test_the_left_out_fields_come_only_from_a_signed_token(form):
     # A forged token is not read: nothing is left out on its say-so
     assert tokens.render_token_omitted("forged", form_id=form.pk) == frozenset()
-    rendered = public_form_for(form, render_token=tokens.render_token_make(form_id=form.pk, omitted={"company_name"}))
+    rendered = public_form_for(
+        form, render_token=tokens.render_token_make(form_id=form.pk, omitted={"company_name"})
+    )
     assert "company_name" not in rendered.django_form.fields

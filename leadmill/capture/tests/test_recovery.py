@@ -27,12 +27,20 @@ from .factories import form_with_fields
 
 pytestmark = pytest.mark.django_db
 
-META = RequestMeta(ip_address="203.0.113.7", user_agent="Mozilla/5.0 test", page_url="https://lp.example/ebook/")
+META = RequestMeta(
+    ip_address="203.0.113.7", user_agent="Mozilla/5.0 test", page_url="https://lp.example/ebook/"
+)
 
 
 def receive(form, *, age_s: float = 10, **values):
-    data = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - age_s), "website": "", **values}
-    return submission_receive(definition=form_definition(slug=form.slug), data=data, meta=META).submission
+    data = {
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - age_s),
+        "website": "",
+        **values,
+    }
+    return submission_receive(
+        definition=form_definition(slug=form.slug), data=data, meta=META
+    ).submission
 
 
 @pytest.fixture
@@ -44,17 +52,23 @@ def upsert_fails(monkeypatch):
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("leadmill.capture.services.contact_upsert", broken)
-    return lambda: monkeypatch.setattr("leadmill.capture.services.contact_upsert", contact_services.contact_upsert)
+    return lambda: monkeypatch.setattr(
+        "leadmill.capture.services.contact_upsert", contact_services.contact_upsert
+    )
 
 
 @pytest.fixture
 def admin_client(client):
-    user = get_user_model().objects.create_superuser("marketer", "marketer@example.com", "a-long-test-password-41")
+    user = get_user_model().objects.create_superuser(
+        "marketer", "marketer@example.com", "a-long-test-password-41"
+    )
     client.force_login(user)
     return client
 
 
-def test_an_error_is_retried_with_backoff_then_given_up_and_listed(settings, upsert_fails, admin_client):
+def test_an_error_is_retried_with_backoff_then_given_up_and_listed(
+    settings, upsert_fails, admin_client
+):
     # Given a submission whose processing fails every time
     settings.LEADMILL_SUBMISSION_PROCESS_ATTEMPTS = 3
     form = form_with_fields()
@@ -78,11 +92,18 @@ def test_an_error_is_retried_with_backoff_then_given_up_and_listed(settings, ups
         assert Submission.objects.get(pk=submission.pk).status == "received"
         submissions_process()
         submission.refresh_from_db()
-        waits.append(submission.retry_at and round((submission.retry_at - timezone.now()).total_seconds() / 60))
+        waits.append(
+            submission.retry_at
+            and round((submission.retry_at - timezone.now()).total_seconds() / 60)
+        )
 
     # Then it is given up (no retry time) after the third attempt
     assert waits == [4, None]
-    assert (submission.status, submission.processing_attempts, submission.given_up) == ("error", 3, True)
+    assert (submission.status, submission.processing_attempts, submission.given_up) == (
+        "error",
+        3,
+        True,
+    )
     assert submissions_retry_due(now=timezone.now() + dt.timedelta(days=30)) == 0
 
     # ... and the back office lists it under the "given up" filter, and only it
@@ -92,7 +113,9 @@ def test_an_error_is_retried_with_backoff_then_given_up_and_listed(settings, ups
     assert "bo@example.com" not in listing.content.decode()
     assert "bo@example.com" in admin_client.get("/admin/submissions/").content.decode()
     assert f'data-object-id="{submission.pk}" data-bulk-action-checkbox' in listing.content.decode()
-    assert "/admin/bulk/capture/submission/reprocess/" in listing.content.decode()  # the action's button
+    assert (
+        "/admin/bulk/capture/submission/reprocess/" in listing.content.decode()
+    )  # the action's button
 
     # ... where, once the bug is fixed, a person reprocesses it into a lead
     upsert_fails()  # fixed
@@ -112,19 +135,27 @@ def test_the_periodic_catch_up_retries_the_errors_that_are_due(upsert_fails):
     submission = receive(form, email="ana@example.com")
     submissions_process()
     upsert_fails()  # fixed
-    Submission.objects.filter(pk=submission.pk).update(retry_at=timezone.now() - dt.timedelta(seconds=1))
+    Submission.objects.filter(pk=submission.pk).update(
+        retry_at=timezone.now() - dt.timedelta(seconds=1)
+    )
 
     tasks.submissions_catch_up()
 
     submission.refresh_from_db()
-    assert (submission.status, submission.retry_at, submission.processing_attempts) == ("accepted", None, 1)
+    assert (submission.status, submission.retry_at, submission.processing_attempts) == (
+        "accepted",
+        None,
+        1,
+    )
     assert Contact.objects.filter(email="ana@example.com").count() == 1
 
 
 def test_spam_that_was_only_too_fast_is_reprocessed_into_a_lead_with_the_consent_it_showed():
     # Given a quick person's post stored as spam (too fast, no proof) with the marketing box ticked
     form = form_with_fields()
-    submission = receive(form, age_s=0.5, email="Ana@Example.com", **{"consent_email-marketing": "on"})
+    submission = receive(
+        form, age_s=0.5, email="Ana@Example.com", **{"consent_email-marketing": "on"}
+    )
     assert (submission.status, submission.spam_reason) == ("spam", "too_fast")
 
     # When a person reprocesses it
@@ -136,7 +167,10 @@ def test_spam_that_was_only_too_fast_is_reprocessed_into_a_lead_with_the_consent
     assert contact.email == "ana@example.com"
     consent = Consent.objects.get(contact=contact)
     assert consent.granted is True
-    assert consent.purpose_text_id == form_definition(slug=form.slug).consent_text_ids[consent.purpose_id]
+    assert (
+        consent.purpose_text_id
+        == form_definition(slug=form.slug).consent_text_ids[consent.purpose_id]
+    )
     assert consent.submission_id == submission.pk
 
 
@@ -159,6 +193,9 @@ def test_a_submission_that_is_neither_spam_nor_error_is_left_alone(admin_client)
     assert submission_reprocess(submission_id=received.pk) is None
 
     confirm = admin_client.get(f"/admin/bulk/capture/submission/reprocess/?id={received.pk}")
-    assert "Only submissions stored as spam or ended in error can be reprocessed" in confirm.content.decode()
+    assert (
+        "Only submissions stored as spam or ended in error can be reprocessed"
+        in confirm.content.decode()
+    )
     assert Submission.objects.get().status == "received"
     assert not Contact.objects.exists()

@@ -17,8 +17,12 @@ from .factories import form_with_fields
 
 pytestmark = pytest.mark.django_db
 
-META = RequestMeta(ip_address="203.0.113.7", user_agent="Mozilla/5.0 test", page_url="https://lp.example/ebook/",
-                   utm={"utm_source": "instagram", "utm_medium": "social"})
+META = RequestMeta(
+    ip_address="203.0.113.7",
+    user_agent="Mozilla/5.0 test",
+    page_url="https://lp.example/ebook/",
+    utm={"utm_source": "instagram", "utm_medium": "social"},
+)
 
 
 def post_data(form, **values):
@@ -39,9 +43,13 @@ def receive_and_process(form, data, meta=META):
     return outcome
 
 
-def test_a_valid_post_is_stored_as_received_with_one_insert_and_no_contact_yet(django_assert_num_queries):
+def test_a_valid_post_is_stored_as_received_with_one_insert_and_no_contact_yet(
+    django_assert_num_queries,
+):
     form = form_with_fields()
-    data = post_data(form, email="Ana@Example.com", first_name="Ana", **{"consent_email-marketing": "on"})
+    data = post_data(
+        form, email="Ana@Example.com", first_name="Ana", **{"consent_email-marketing": "on"}
+    )
     form_definition(slug=form.slug)  # warm the per-process form cache, as on a busy server
 
     # One statement: the insert, which counts the render token's posts itself (ADR 27).
@@ -64,7 +72,10 @@ def test_processing_creates_the_contact_with_consent_and_source():
     form = form_with_fields()
 
     receive_and_process(
-        form, post_data(form, email="Ana@Example.com", first_name="Ana", **{"consent_email-marketing": "on"})
+        form,
+        post_data(
+            form, email="Ana@Example.com", first_name="Ana", **{"consent_email-marketing": "on"}
+        ),
     )
 
     contact = Contact.objects.get()
@@ -76,7 +87,11 @@ def test_processing_creates_the_contact_with_consent_and_source():
     assert consent.purpose.key == "email-marketing"
     assert consent.purpose_text.version == 1
     assert len(consent.purpose_text.text_hash) == 64
-    assert (consent.ip_address, consent.user_agent, consent.form_id) == ("203.0.113.7", "Mozilla/5.0 test", form.pk)
+    assert (consent.ip_address, consent.user_agent, consent.form_id) == (
+        "203.0.113.7",
+        "Mozilla/5.0 test",
+        form.pk,
+    )
     submission = Submission.objects.get()
     assert consent.submission_id == submission.pk
     assert (submission.status, submission.contact) == ("accepted", contact)
@@ -85,7 +100,9 @@ def test_processing_creates_the_contact_with_consent_and_source():
 
 def test_the_consent_keeps_the_text_version_shown_when_the_text_changed_before_processing():
     form = form_with_fields()
-    outcome = receive(form, post_data(form, email="ana@example.com", **{"consent_email-marketing": "on"}))
+    outcome = receive(
+        form, post_data(form, email="ana@example.com", **{"consent_email-marketing": "on"})
+    )
     purpose = form.consents.get().purpose
     purpose.text = "A newer text"
     purpose.save()
@@ -106,11 +123,21 @@ def test_an_unticked_consent_box_is_recorded_as_not_given():
 
 def test_resubmission_with_same_email_in_other_case_and_spaces_updates_the_same_contact():
     form = form_with_fields()
-    receive_and_process(form, post_data(form, email="ana@example.com", first_name="Ana",
-                                        **{"consent_email-marketing": "on"}))
+    receive_and_process(
+        form,
+        post_data(
+            form, email="ana@example.com", first_name="Ana", **{"consent_email-marketing": "on"}
+        ),
+    )
 
     receive_and_process(
-        form, post_data(form, email="  ANA@Example.COM ", first_name="Ana Maria", **{"consent_email-marketing": "on"}),
+        form,
+        post_data(
+            form,
+            email="  ANA@Example.COM ",
+            first_name="Ana Maria",
+            **{"consent_email-marketing": "on"},
+        ),
         RequestMeta(utm={"utm_source": "newsletter", "utm_medium": "email"}),
     )
 
@@ -138,7 +165,9 @@ def test_an_invalid_email_is_rejected_at_once_with_a_clear_message_and_the_value
 def test_a_filled_honeypot_is_stored_as_spam_and_creates_no_contact():
     form = form_with_fields()
 
-    outcome = receive_and_process(form, post_data(form, email="bot@example.com", website="http://spam"))
+    outcome = receive_and_process(
+        form, post_data(form, email="bot@example.com", website="http://spam")
+    )
 
     assert outcome.status == Submission.Status.SPAM
     assert outcome.accepted_like is True
@@ -166,7 +195,11 @@ def test_a_missing_or_forged_render_token_is_spam():
 
     forged = receive_and_process(form, {"email": "x@example.com", "_rt": "abc:def"})
     wrong_form = receive_and_process(
-        form, {"email": "y@example.com", "_rt": tokens.render_token_make(form_id=other.pk, at=time.time() - 10)}
+        form,
+        {
+            "email": "y@example.com",
+            "_rt": tokens.render_token_make(form_id=other.pk, at=time.time() - 10),
+        },
     )
 
     assert (forged.status, wrong_form.status) == ("spam", "spam")
@@ -187,11 +220,16 @@ def test_a_form_left_open_too_long_is_rejected_not_lost(settings):
     assert Submission.objects.get().data["email"] == "slow@example.com"
 
 
-def test_lead_captured_is_published_after_the_processing_commits(django_capture_on_commit_callbacks):
+def test_lead_captured_is_published_after_the_processing_commits(
+    django_capture_on_commit_callbacks,
+):
     form = form_with_fields()
     received = []
 
-    with events.subscribed(LeadCaptured, received.append), django_capture_on_commit_callbacks(execute=True):
+    with (
+        events.subscribed(LeadCaptured, received.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         outcome = receive_and_process(form, post_data(form, email="ana@example.com"))
 
     assert len(received) == 1
@@ -204,13 +242,18 @@ def test_spam_publishes_no_lead_captured(django_capture_on_commit_callbacks):
     form = form_with_fields()
     received = []
 
-    with events.subscribed(LeadCaptured, received.append), django_capture_on_commit_callbacks(execute=True):
+    with (
+        events.subscribed(LeadCaptured, received.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         receive_and_process(form, post_data(form, email="bot@example.com", website="x"))
 
     assert received == []
 
 
-def test_a_processing_failure_keeps_the_submission_with_status_error_and_the_batch_goes_on(monkeypatch):
+def test_a_processing_failure_keeps_the_submission_with_status_error_and_the_batch_goes_on(
+    monkeypatch,
+):
     form = form_with_fields()
     receive(form, post_data(form, email="ana@example.com"))
     receive(form, post_data(form, email="bo@example.com"))

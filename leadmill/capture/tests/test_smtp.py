@@ -18,7 +18,9 @@ class Inbox:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content.decode()))
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), envelope.content.decode())
+        )
         return "250 OK"
 
 
@@ -40,11 +42,16 @@ def smtp_server(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_offer_email_reaches_a_real_smtp_server_with_a_working_download_link(client, smtp_server, settings):
+def test_the_offer_email_reaches_a_real_smtp_server_with_a_working_download_link(
+    client, smtp_server, settings
+):
     offer = OfferFactory(kind=Offer.Kind.DOWNLOAD, email_subject="Your playbook")
     offer.file.save("playbook.pdf", ContentFile(b"%PDF-1.4 playbook"))
     form = form_with_fields(offer=offer)
-    payload = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "email": "ana@example.com"}
+    payload = {
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+        "email": "ana@example.com",
+    }
 
     response = client.post("/f/ebook/", data=json.dumps(payload), content_type="application/json")
 

@@ -49,13 +49,27 @@ def solved(form, *, challenge: dict | None = None) -> str:
     return base64.b64encode(json.dumps({**payload, "number": solution.number}).encode()).decode()
 
 
-def post(form, values: dict, *, content_type="application/json", ip="198.51.100.1", language="en", **headers):
+def post(
+    form,
+    values: dict,
+    *,
+    content_type="application/json",
+    ip="198.51.100.1",
+    language="en",
+    **headers,
+):
     data = {"website": "", **values}
     body = json.dumps(data) if content_type == "application/json" else urlencode(data)
     accept = {"HTTP_ACCEPT": "application/json"} if content_type == "application/json" else {}
     status, answer_headers, content = wsgi_call(
-        f"/f/{form.slug}/", body.encode(), content_type=content_type, origin="", REMOTE_ADDR=ip,
-        HTTP_ACCEPT_LANGUAGE=language, **accept, **headers,
+        f"/f/{form.slug}/",
+        body.encode(),
+        content_type=content_type,
+        origin="",
+        REMOTE_ADDR=ip,
+        HTTP_ACCEPT_LANGUAGE=language,
+        **accept,
+        **headers,
     )
     return int(status.split()[0]), answer_headers, content
 
@@ -73,7 +87,10 @@ def test_a_render_token_makes_a_bounded_number_of_posts_from_any_address_then_ne
     shared = token(form)
 
     # When it is posted once more than LEADMILL_FORM_TOKEN_POSTS allows
-    answers = [post(form, {"_rt": shared, "email": f"p{n}@example.com"}, ip=f"198.51.100.{n}") for n in range(4)]
+    answers = [
+        post(form, {"_rt": shared, "email": f"p{n}@example.com"}, ip=f"198.51.100.{n}")
+        for n in range(4)
+    ]
 
     # Then the first three are received, the fourth is spam with the same silent answer
     assert [status for status, _headers, _content in answers] == [201, 201, 201, 201]
@@ -83,7 +100,9 @@ def test_a_render_token_makes_a_bounded_number_of_posts_from_any_address_then_ne
     assert rows == [("received", "")] * 3 + [("spam", "render_token_reused")]
 
     # ... and with a solved proof-of-work the same token is good for one more post
-    status, _headers, _content = post(form, {"_rt": shared, "email": "p4@example.com", "_altcha": solved(form)})
+    status, _headers, _content = post(
+        form, {"_rt": shared, "email": "p4@example.com", "_altcha": solved(form)}
+    )
     assert status == 201
     assert Submission.objects.order_by("-pk").values_list("status", flat=True)[0] == "received"
 
@@ -93,11 +112,17 @@ def test_a_page_kept_by_a_cache_never_refuses_a_person_without_javascript():
     form = form_with_fields()
     cached = token(form)
     for n in range(3):
-        assert post(form, {"_rt": cached, "email": f"p{n}@example.com"}, content_type=FORM_TYPE)[0] == 303
+        assert (
+            post(form, {"_rt": cached, "email": f"p{n}@example.com"}, content_type=FORM_TYPE)[0]
+            == 303
+        )
 
     # When a fourth person, without JavaScript, sends the form from it
-    status, _headers, content = post(form, {"_rt": cached, "email": "dora@example.com", "first_name": "Dora"},
-                                     content_type=FORM_TYPE)
+    status, _headers, content = post(
+        form,
+        {"_rt": cached, "email": "dora@example.com", "first_name": "Dora"},
+        content_type=FORM_TYPE,
+    )
 
     # Then the form comes back with what they typed, a request to send it again and a new token
     assert status == 400
@@ -106,13 +131,18 @@ def test_a_page_kept_by_a_cache_never_refuses_a_person_without_javascript():
     assert 'value="dora@example.com"' in html
     fresh = hidden_token(content)
     assert fresh != cached
-    assert tokens.render_token_read(fresh, form_id=form.pk).nonce != tokens.render_token_read(cached, form_id=form.pk).nonce
+    assert (
+        tokens.render_token_read(fresh, form_id=form.pk).nonce
+        != tokens.render_token_read(cached, form_id=form.pk).nonce
+    )
 
     # ... and sent again once the fill time has passed, it is accepted and becomes a lead
     later = types.SimpleNamespace(time=lambda: time.time() + 5)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tokens, "time", later)  # the clock, not our code
-        status, headers, _content = post(form, {"_rt": fresh, "email": "dora@example.com"}, content_type=FORM_TYPE)
+        status, headers, _content = post(
+            form, {"_rt": fresh, "email": "dora@example.com"}, content_type=FORM_TYPE
+        )
     assert (status, headers["Location"].startswith("/f/ebook/thanks/?s=")) == (303, True)
     submissions_process()
     assert Contact.objects.filter(email="dora@example.com").count() == 1
@@ -123,7 +153,9 @@ def test_the_form_script_gets_a_fresh_token_with_the_pages_left_out_fields_and_a
     cached = tokens.render_token_make(form_id=form.pk, omitted=["first_name"])
 
     status, headers, content = wsgi_call(
-        f"/f/{form.slug}/start/", method="GET", origin="https://partner.example",
+        f"/f/{form.slug}/start/",
+        method="GET",
+        origin="https://partner.example",
         QUERY_STRING=urlencode({"rt": cached}),
     )
 
@@ -148,15 +180,18 @@ def test_a_quick_post_with_an_invalid_email_shows_its_errors_as_usual():
     status, _headers, content = post(form, {"_rt": token(form, age_s=0.7), "email": "not-an-email"})
 
     assert status == 400
-    assert json.loads(content)["errors"] == {"email": ["Enter a valid email address, like name@example.com."]}
+    assert json.loads(content)["errors"] == {
+        "email": ["Enter a valid email address, like name@example.com."]
+    }
     assert Submission.objects.get().status == "rejected"
 
 
 def test_a_quick_valid_post_with_a_solved_proof_becomes_a_lead():
     form = form_with_fields()
 
-    status, _headers, content = post(form, {"_rt": token(form, age_s=0.7), "email": "ana@example.com",
-                                            "_altcha": solved(form)})
+    status, _headers, content = post(
+        form, {"_rt": token(form, age_s=0.7), "email": "ana@example.com", "_altcha": solved(form)}
+    )
     submissions_process()
 
     assert status == 201
@@ -167,14 +202,25 @@ def test_a_quick_valid_post_with_a_solved_proof_becomes_a_lead():
 
 def test_a_quick_bot_without_the_proof_is_stored_as_spam_with_the_silent_answer():
     form = form_with_fields()
-    honeypot_answer = post(form, {"_rt": token(form), "email": "bot@example.com", "website": "http://spam"})
+    honeypot_answer = post(
+        form, {"_rt": token(form), "email": "bot@example.com", "website": "http://spam"}
+    )
 
-    status, _headers, content = post(form, {"_rt": token(form, age_s=0.7), "email": "bot@example.com"})
+    status, _headers, content = post(
+        form, {"_rt": token(form, age_s=0.7), "email": "bot@example.com"}
+    )
 
-    assert (status, set(json.loads(content))) == (honeypot_answer[0], set(json.loads(honeypot_answer[2])))
+    assert (status, set(json.loads(content))) == (
+        honeypot_answer[0],
+        set(json.loads(honeypot_answer[2])),
+    )
     assert json.loads(content)["message"] == json.loads(honeypot_answer[2])["message"]
     spam = Submission.objects.order_by("pk").last()
-    assert (spam.status, spam.spam_reason, spam.values["email"]) == ("spam", "too_fast", "bot@example.com")
+    assert (spam.status, spam.spam_reason, spam.values["email"]) == (
+        "spam",
+        "too_fast",
+        "bot@example.com",
+    )
     submissions_process()
     assert not Contact.objects.exists()
 
@@ -183,7 +229,9 @@ def test_a_quick_post_without_javascript_is_asked_to_send_again_with_the_same_to
     form = form_with_fields()
     shown = token(form, age_s=0.7)
 
-    status, _headers, content = post(form, {"_rt": shown, "email": "ana@example.com"}, content_type=FORM_TYPE)
+    status, _headers, content = post(
+        form, {"_rt": shown, "email": "ana@example.com"}, content_type=FORM_TYPE
+    )
 
     assert status == 400
     assert "Please check your details and send the form again." in content.decode()
@@ -194,8 +242,12 @@ def test_a_quick_post_without_javascript_is_asked_to_send_again_with_the_same_to
 def test_the_request_to_send_again_is_in_the_persons_language():
     form = form_with_fields()
 
-    status, _headers, content = post(form, {"_rt": token(form, age_s=0.7), "email": "ana@example.com"},
-                                     content_type=FORM_TYPE, language="pt-BR")
+    status, _headers, content = post(
+        form,
+        {"_rt": token(form, age_s=0.7), "email": "ana@example.com"},
+        content_type=FORM_TYPE,
+        language="pt-BR",
+    )
 
     assert status == 400
     assert "Confira seus dados e envie o formulário novamente." in content.decode()
@@ -207,12 +259,19 @@ def test_a_proof_is_good_for_one_post_of_its_own_form_until_it_expires(case, mon
     other = form_with_fields(slug="other")
     payload = solved(form)
     if case == "reused":
-        assert post(form, {"_rt": token(form, age_s=0.5), "email": "a@example.com", "_altcha": payload})[0] == 201
+        assert (
+            post(
+                form, {"_rt": token(form, age_s=0.5), "email": "a@example.com", "_altcha": payload}
+            )[0]
+            == 201
+        )
     elif case == "other_form":
         payload = solved(other)
     elif case == "tampered":
         data = json.loads(base64.b64decode(payload))
-        payload = base64.b64encode(json.dumps({**data, "number": data["number"] + 1}).encode()).decode()
+        payload = base64.b64encode(
+            json.dumps({**data, "number": data["number"] + 1}).encode()
+        ).decode()
     elif case == "expired":
         monkeypatch.setattr(proof, "CHALLENGE_LIFETIME_S", -5)
         payload = solved(form)

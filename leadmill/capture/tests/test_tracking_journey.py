@@ -21,9 +21,7 @@ from ..demo import demo_seed
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 # A person's browser: Chromium's own headless user agent is a seeded bot rule.
-DESKTOP_CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-)
+DESKTOP_CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 PORTS = range(8600, 8700)
 
 
@@ -53,7 +51,9 @@ def stored(event_type: str) -> bool:
 def flush(page) -> None:
     """Send the tracker's queue now (instead of after its 2 s delay), once the async script
     has loaded on this page."""
-    for _ in range(100):  # polled with evaluate: wait_for_function's eval is refused by the page's CSP
+    for _ in range(
+        100
+    ):  # polled with evaluate: wait_for_function's eval is refused by the page's CSP
         if page.evaluate("typeof window.leadmill") == "function":
             break
         page.wait_for_timeout(100)
@@ -137,7 +137,11 @@ def test_a_newsletter_reader_clicks_through_and_becomes_a_lead_with_the_newslett
     blog_url = f"{company_blog}/?utm_source=newsletter&utm_medium=email&utm_campaign=nov"
     page.goto(blog_url)
     expect(page.get_by_role("heading", level=1)).to_have_text("Five ways to get more leads")
-    blog_visitor = wait_for(lambda: next((c["value"] for c in context.cookies(company_blog) if c["name"] == "lm_vid"), None))
+    blog_visitor = wait_for(
+        lambda: next(
+            (c["value"] for c in context.cookies(company_blog) if c["name"] == "lm_vid"), None
+        )
+    )
     assert blog_visitor
     flush_and_wait(page, EventType.PAGE_VIEW)
 
@@ -146,7 +150,9 @@ def test_a_newsletter_reader_clicks_through_and_becomes_a_lead_with_the_newslett
     stored_before(page, f"{live_server.url}/f/**", EventType.FORM_SUBMIT)
     page.get_by_role("link", name="Get the free e-book").click()
     expect(page).to_have_title("The Lead Generation Playbook")
-    expect(page).to_have_url(f"{live_server.url}/ebook/")  # the tracker took the handed-over id out of the address bar
+    expect(page).to_have_url(
+        f"{live_server.url}/ebook/"
+    )  # the tracker took the handed-over id out of the address bar
     page.get_by_role("textbox", name="Email", exact=True).fill("nora@example.com")
     page.get_by_label("First name").fill("Nora")
     flush_and_wait(page, EventType.FORM_START)
@@ -155,7 +161,9 @@ def test_a_newsletter_reader_clicks_through_and_becomes_a_lead_with_the_newslett
     flush(page)
 
     # Then the landing page adopted the blog's visitor id: one visitor across both sites
-    leadmill_cookie = [c["value"] for c in context.cookies(live_server.url) if c["name"] == "lm_vid"]
+    leadmill_cookie = [
+        c["value"] for c in context.cookies(live_server.url) if c["name"] == "lm_vid"
+    ]
     assert leadmill_cookie == [blog_visitor]
     contact = wait_for(lambda: Contact.objects.filter(email="nora@example.com").first())
     assert contact is not None
@@ -164,21 +172,42 @@ def test_a_newsletter_reader_clicks_through_and_becomes_a_lead_with_the_newslett
 
     # ... her timeline shows the anonymous blog visit and the CTA click before the form
     timeline = contact_timeline(contact.pk)
-    kinds = [(entry.kind, entry.url) for entry in reversed(timeline) if entry.kind in (EventType.PAGE_VIEW, EventType.CTA_CLICK)]
+    kinds = [
+        (entry.kind, entry.url)
+        for entry in reversed(timeline)
+        if entry.kind in (EventType.PAGE_VIEW, EventType.CTA_CLICK)
+    ]
     assert kinds[:2] == [(EventType.PAGE_VIEW, blog_url), (EventType.CTA_CLICK, blog_url)]
     assert (EventType.PAGE_VIEW, f"{live_server.url}/ebook/") in kinds
-    blog_view = next(entry for entry in timeline if entry.url == blog_url and entry.kind == EventType.PAGE_VIEW)
+    blog_view = next(
+        entry for entry in timeline if entry.url == blog_url and entry.kind == EventType.PAGE_VIEW
+    )
     assert blog_view.detail == "Email · newsletter / email · nov"
     assert any(entry.kind == "submission" or "form" in entry.kind for entry in timeline)
 
     # ... and her first touch is the newsletter: in the touches, the attribution and the lead
     first = contact_touches(contact_id=contact.pk)[0]
-    assert (first.channel, first.source, first.medium, first.campaign) == ("email", "newsletter", "email", "nov")
+    assert (first.channel, first.source, first.medium, first.campaign) == (
+        "email",
+        "newsletter",
+        "email",
+        "nov",
+    )
     [lead] = contact_attribution(contact_id=contact.pk)
     [credited] = [credit for credit in lead.credits["first_touch"] if credit.weight == 1.0]
-    assert (credited.touch.source, credited.touch.medium, credited.touch.campaign) == ("newsletter", "email", "nov")
-    contact = wait_for(lambda: Contact.objects.filter(pk=contact.pk, first_source="newsletter").first())
+    assert (credited.touch.source, credited.touch.medium, credited.touch.campaign) == (
+        "newsletter",
+        "email",
+        "nov",
+    )
+    contact = wait_for(
+        lambda: Contact.objects.filter(pk=contact.pk, first_source="newsletter").first()
+    )
     assert contact is not None
-    assert (contact.first_source, contact.first_medium, contact.first_campaign) == ("newsletter", "email", "nov")
+    assert (contact.first_source, contact.first_medium, contact.first_campaign) == (
+        "newsletter",
+        "email",
+        "nov",
+    )
     assert contact.first_landing_url == blog_url
     context.close()

@@ -32,7 +32,9 @@ def fields(form, **values):
 def post_json(client, form, payload, **headers):
     """POST JSON; then the worker processes what was received (it runs inline where
     on-commit callbacks fire, i.e. in transactional tests)."""
-    response = client.post(f"/f/{form.slug}/", data=json.dumps(payload), content_type="application/json", **headers)
+    response = client.post(
+        f"/f/{form.slug}/", data=json.dumps(payload), content_type="application/json", **headers
+    )
     submissions_process()
     return response
 
@@ -46,7 +48,9 @@ def test_a_json_post_is_accepted_with_201_and_a_thank_you_url(client, settings):
     body = response.json()
     assert body["status"] == "accepted"
     assert body["thank_you_url"].startswith(settings.BASE_URL + "/f/ebook/thanks/?s=")
-    assert "no-store" in response["Cache-Control"]  # an answer about one person: never kept by a cache
+    assert (
+        "no-store" in response["Cache-Control"]
+    )  # an answer about one person: never kept by a cache
     assert Contact.objects.filter(email="ana@example.com").exists()
 
 
@@ -67,14 +71,18 @@ def test_invalid_json_input_gets_400_with_errors_per_field(client):
     response = post_json(client, form, fields(form, email="nope", first_name="Ana"))
 
     assert response.status_code == 400
-    assert response.json()["errors"] == {"email": ["Enter a valid email address, like name@example.com."]}
+    assert response.json()["errors"] == {
+        "email": ["Enter a valid email address, like name@example.com."]
+    }
     assert Submission.objects.get().status == "rejected"
 
 
 def test_spam_is_answered_like_a_success(client):
     form = form_with_fields()
 
-    response = post_json(client, form, fields(form, email="bot@example.com", website="http://spam.example"))
+    response = post_json(
+        client, form, fields(form, email="bot@example.com", website="http://spam.example")
+    )
 
     assert response.status_code == 201
     assert Submission.objects.get().status == "spam"
@@ -85,7 +93,10 @@ def test_the_rate_limit_per_ip_answers_429_with_retry_after(client, settings):
     settings.LEADMILL_RATE_LIMIT_PER_IP = 2
     form = form_with_fields()
 
-    statuses = [post_json(client, form, fields(form, email=f"p{i}@example.com")).status_code for i in range(3)]
+    statuses = [
+        post_json(client, form, fields(form, email=f"p{i}@example.com")).status_code
+        for i in range(3)
+    ]
     response = post_json(client, form, fields(form, email="late@example.com"))
 
     assert statuses == [201, 201, 429]
@@ -103,7 +114,10 @@ def test_the_rate_limit_per_ip_holds_back_only_that_address(client, settings):
     other = post_json(client, form, fields(form, email="c@example.com"), REMOTE_ADDR="198.51.100.2")
 
     assert (first.status_code, again.status_code, other.status_code) == (201, 429, 201)
-    assert sorted(Submission.objects.values_list("ip_address", flat=True)) == ["198.51.100.1", "198.51.100.2"]
+    assert sorted(Submission.objects.values_list("ip_address", flat=True)) == [
+        "198.51.100.1",
+        "198.51.100.2",
+    ]
 
 
 def test_the_rate_limit_per_form_counts_all_addresses(client, settings):
@@ -111,7 +125,9 @@ def test_the_rate_limit_per_form_counts_all_addresses(client, settings):
     form = form_with_fields()
 
     first = post_json(client, form, fields(form, email="a@example.com"), REMOTE_ADDR="198.51.100.1")
-    second = post_json(client, form, fields(form, email="b@example.com"), REMOTE_ADDR="198.51.100.2")
+    second = post_json(
+        client, form, fields(form, email="b@example.com"), REMOTE_ADDR="198.51.100.2"
+    )
 
     assert (first.status_code, second.status_code) == (201, 429)
 
@@ -119,7 +135,9 @@ def test_the_rate_limit_per_form_counts_all_addresses(client, settings):
 def test_an_embed_post_from_an_origin_the_form_does_not_allow_is_refused(client):
     form = form_with_fields(allowed_origins="https://partner.example")
 
-    response = post_json(client, form, fields(form, email="ana@example.com"), HTTP_ORIGIN="https://evil.example")
+    response = post_json(
+        client, form, fields(form, email="ana@example.com"), HTTP_ORIGIN="https://evil.example"
+    )
 
     assert response.status_code == 403
     assert response.json()["code"] == "origin_not_allowed"
@@ -129,7 +147,9 @@ def test_an_embed_post_from_an_origin_the_form_does_not_allow_is_refused(client)
 def test_an_embed_post_from_an_allowed_origin_gets_cors_headers(client):
     form = form_with_fields(allowed_origins="https://partner.example/\nhttps://other.example")
 
-    response = post_json(client, form, fields(form, email="ana@example.com"), HTTP_ORIGIN="https://partner.example")
+    response = post_json(
+        client, form, fields(form, email="ana@example.com"), HTTP_ORIGIN="https://partner.example"
+    )
     preflight = client.options("/f/ebook/", HTTP_ORIGIN="https://partner.example")
 
     assert response.status_code == 201
@@ -141,7 +161,11 @@ def test_an_embed_post_from_an_allowed_origin_gets_cors_headers(client):
 def test_a_referer_from_another_site_is_refused_when_no_origin_is_sent(client):
     form = form_with_fields()
 
-    response = client.post("/f/ebook/", data=fields(form, email="ana@example.com"), HTTP_REFERER="https://evil.example/page")
+    response = client.post(
+        "/f/ebook/",
+        data=fields(form, email="ana@example.com"),
+        HTTP_REFERER="https://evil.example/page",
+    )
 
     assert response.status_code == 403
 
@@ -182,7 +206,9 @@ def test_get_on_the_post_endpoint_gets_405_and_an_unknown_form_404(client):
     assert client.post("/f/nope/", data={"email": "a@example.com"}).status_code == 404
 
 
-def test_database_down_after_the_form_was_read_answers_503_and_never_a_thank_you(client, monkeypatch):
+def test_database_down_after_the_form_was_read_answers_503_and_never_a_thank_you(
+    client, monkeypatch
+):
     form = form_with_fields()
     data = fields(form, email="ana@example.com")
     assert form_definition(slug="ebook") is not None  # cached: the post reads no form row
@@ -190,7 +216,9 @@ def test_database_down_after_the_form_was_read_answers_503_and_never_a_thank_you
     def refuse(self, sql, params=None):
         raise OperationalError("could not connect to server: Connection refused")
 
-    with monkeypatch.context() as patched:  # the server goes away between the form read and the post
+    with (
+        monkeypatch.context() as patched
+    ):  # the server goes away between the form read and the post
         patched.setattr(CursorWrapper, "execute", refuse)
         response = client.post("/f/ebook/", data=data)
 
@@ -222,7 +250,9 @@ SAFARI_IOS = (
 
 
 def test_a_cta_short_link_counts_the_click_and_redirects(client):
-    cta = CallToAction.objects.create(label="Get it", slug="get-it", target_url="https://lp.example/ebook/")
+    cta = CallToAction.objects.create(
+        label="Get it", slug="get-it", target_url="https://lp.example/ebook/"
+    )
 
     response = client.get("/c/get-it/?utm_source=instagram", HTTP_USER_AGENT=SAFARI_IOS)
 
@@ -244,7 +274,9 @@ def test_a_cta_short_link_counts_the_click_and_redirects(client):
     ],
 )
 def test_a_bots_cta_click_is_redirected_but_not_counted_nor_published(client, user_agent):
-    cta = CallToAction.objects.create(label="Get it", slug="get-it", target_url="https://lp.example/ebook/")
+    cta = CallToAction.objects.create(
+        label="Get it", slug="get-it", target_url="https://lp.example/ebook/"
+    )
 
     response = client.get("/c/get-it/", HTTP_USER_AGENT=user_agent)
 
@@ -257,7 +289,9 @@ def test_a_bots_cta_click_is_redirected_but_not_counted_nor_published(client, us
 def test_an_allow_rule_makes_a_tools_cta_click_count(client):
     BotRule.objects.create(pattern="AcmeKiosk", action=BotRule.Action.ALLOW)
     config_cache_clear()
-    cta = CallToAction.objects.create(label="Get it", slug="get-it", target_url="https://lp.example/ebook/")
+    cta = CallToAction.objects.create(
+        label="Get it", slug="get-it", target_url="https://lp.example/ebook/"
+    )
 
     client.get("/c/get-it/", HTTP_USER_AGENT="AcmeKiosk/2.0 okhttp/4.12.0")
 
@@ -319,7 +353,9 @@ def test_a_submission_attaches_the_visitors_earlier_anonymous_events_to_the_cont
     visitor_id = "v" * 22
     now = timezone.now()
     Visitor.objects.create(id=visitor_id, first_seen=now, last_seen=now)
-    Event.objects.create(visitor_id=visitor_id, type="page_view", url="https://lp.example/ebook/", occurred_at=now)
+    Event.objects.create(
+        visitor_id=visitor_id, type="page_view", url="https://lp.example/ebook/", occurred_at=now
+    )
     client.cookies["lm_vid"] = visitor_id
 
     post_json(client, form, fields(form, email="ana@example.com"))
@@ -333,7 +369,11 @@ def test_a_submission_attaches_the_visitors_earlier_anonymous_events_to_the_cont
 def test_overlong_utm_values_are_cut_to_fit_and_the_submission_is_kept(client):
     form = form_with_fields()
 
-    response = post_json(client, form, fields(form, email="ana@example.com", utm_source="s" * 150, utm_medium="m" * 150))
+    response = post_json(
+        client,
+        form,
+        fields(form, email="ana@example.com", utm_source="s" * 150, utm_medium="m" * 150),
+    )
 
     assert response.status_code == 201
     submission = Submission.objects.get()
@@ -344,7 +384,12 @@ def test_behind_a_proxy_the_client_ip_is_the_address_the_proxy_added(client, set
     settings.LEADMILL_TRUST_X_FORWARDED_FOR = True
     form = form_with_fields()
 
-    post_json(client, form, fields(form, email="ana@example.com"), HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.9")
+    post_json(
+        client,
+        form,
+        fields(form, email="ana@example.com"),
+        HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.9",
+    )
 
     assert Submission.objects.get().ip_address == "198.51.100.9"
 
@@ -359,7 +404,9 @@ def test_database_down_answers_json_503_to_a_json_client(client, monkeypatch):
 
     with monkeypatch.context() as patched:
         patched.setattr(CursorWrapper, "execute", refuse)
-        response = client.post(f"/f/{form.slug}/", data=json.dumps(data), content_type="application/json")
+        response = client.post(
+            f"/f/{form.slug}/", data=json.dumps(data), content_type="application/json"
+        )
 
     assert response.status_code == 503
     assert response.json()["code"] == "unavailable"
@@ -368,7 +415,9 @@ def test_database_down_answers_json_503_to_a_json_client(client, monkeypatch):
 def test_a_post_for_a_host_not_in_allowed_hosts_is_refused_without_an_origin(client):
     form = form_with_fields()
 
-    response = client.post("/f/ebook/", data=fields(form, email="ana@example.com"), HTTP_HOST="evil.example")
+    response = client.post(
+        "/f/ebook/", data=fields(form, email="ana@example.com"), HTTP_HOST="evil.example"
+    )
 
     assert response.status_code == 400
     assert not Submission.objects.exists()

@@ -27,11 +27,22 @@ EARLIER, LATER = 300, 20
 
 
 def post(form, email: str) -> int:
-    body = json.dumps({"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "website": "",
-                       "email": email, "first_name": "Ana", "consent_email-marketing": "on"})
+    body = json.dumps(
+        {
+            "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+            "website": "",
+            "email": email,
+            "first_name": "Ana",
+            "consent_email-marketing": "on",
+        }
+    )
     client = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-    client.request("POST", f"/f/{form.slug}/", body=body,
-                   headers={"Content-Type": "application/json", "Accept": "application/json"})
+    client.request(
+        "POST",
+        f"/f/{form.slug}/",
+        body=body,
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
     status = client.getresponse().status
     client.close()
     return status
@@ -44,7 +55,11 @@ def received() -> int:
 def test_a_worker_killed_mid_drain_and_started_again_turns_every_later_post_into_a_lead(tmp_path):
     # Given the web server and a worker (periodic tasks off: no catch-up to hide a stuck lock)
     form = form_with_fields(slug="ebook")
-    env = {"SECRET_KEY": settings.SECRET_KEY, "LEADMILL_RATE_LIMIT_PER_IP": "100000", "HUEY_PERIODIC": "0"}
+    env = {
+        "SECRET_KEY": settings.SECRET_KEY,
+        "LEADMILL_RATE_LIMIT_PER_IP": "100000",
+        "HUEY_PERIODIC": "0",
+    }
     with web_running(tmp_path, port=PORT, workers=1, **env) as web:
         worker = worker_start(tmp_path, **env)
         try:
@@ -58,7 +73,9 @@ def test_a_worker_killed_mid_drain_and_started_again_turns_every_later_post_into
             for n in range(EARLIER):
                 assert post(form, f"early{n}@example.com") == 201, log_of(web)
                 if n == EARLIER // 2:
-                    processed_at_kill = Submission.objects.exclude(status=Submission.Status.RECEIVED).count()
+                    processed_at_kill = Submission.objects.exclude(
+                        status=Submission.Status.RECEIVED
+                    ).count()
                     os.kill(worker.pid, signal.SIGKILL)
                     worker.wait(timeout=30)
             assert processed_at_kill > 1  # it was draining the stream
@@ -76,7 +93,9 @@ def test_a_worker_killed_mid_drain_and_started_again_turns_every_later_post_into
     # Then every post, before and after the restart, became a lead
     assert received() == 0, worker_log
     assert Submission.objects.count() == 1 + EARLIER + LATER
-    assert Submission.objects.filter(status=Submission.Status.ACCEPTED).count() == 1 + EARLIER + LATER
+    assert (
+        Submission.objects.filter(status=Submission.Status.ACCEPTED).count() == 1 + EARLIER + LATER
+    )
     emails = set(Contact.objects.values_list("email", flat=True))
     assert {f"later{n}@example.com" for n in range(LATER)} <= emails
     assert len(emails) == 1 + EARLIER + LATER

@@ -22,9 +22,15 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 
 def post(form: Form, content_type=FORM_TYPE, **values) -> tuple[str, dict[str, str], bytes]:
-    data = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "website": "", **values}
+    data = {
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+        "website": "",
+        **values,
+    }
     body = json.dumps(data) if content_type == "application/json" else urlencode(data)
-    return wsgi_call(f"/f/{form.slug}/", body.encode(), content_type=content_type, HTTP_ACCEPT="application/json")
+    return wsgi_call(
+        f"/f/{form.slug}/", body.encode(), content_type=content_type, HTTP_ACCEPT="application/json"
+    )
 
 
 def test_a_form_post_is_served_by_the_lean_handler_with_the_sites_headers(monkeypatch):
@@ -38,10 +44,15 @@ def test_a_form_post_is_served_by_the_lean_handler_with_the_sites_headers(monkey
     assert handled == ["/f/ebook/"]
     assert json.loads(content)["status"] == "accepted"
     submission = Submission.objects.get()
-    assert (submission.status, submission.values["email"]) == (Submission.Status.RECEIVED, "ana@example.com")
+    assert (submission.status, submission.values["email"]) == (
+        Submission.Status.RECEIVED,
+        "ana@example.com",
+    )
     assert headers["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware
     # an invalid post's HTML page may be framed by Leadmill and the form's allowed sites only
-    assert "frame-ancestors 'self'" in [part.strip() for part in headers["Content-Security-Policy"].split(";")]
+    assert "frame-ancestors 'self'" in [
+        part.strip() for part in headers["Content-Security-Policy"].split(";")
+    ]
     assert "X-Frame-Options" not in headers
     assert headers["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
 
@@ -50,17 +61,24 @@ def test_an_invalid_post_from_a_landing_page_is_rerendered_in_the_visitors_langu
     demo_seed()
     page = LandingPage.objects.get(slug="ebook")
     form = Form.objects.get(slug="ebook")
-    body = urlencode({
-        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "_page": str(page.pk),
-        "website": "", "email": "not-an-email", "first_name": "Ana",
-    }).encode()
+    body = urlencode(
+        {
+            "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+            "_page": str(page.pk),
+            "website": "",
+            "email": "not-an-email",
+            "first_name": "Ana",
+        }
+    ).encode()
 
     status, headers, content = wsgi_call("/f/ebook/", body, content_type=FORM_TYPE)
 
     assert status == "400 Bad Request"
     html = content.decode()
     assert "<title>The Lead Generation Playbook</title>" in html
-    assert "Informe um endereço de e-mail válido, como nome@exemplo.com." in html  # Accept-Language: pt-BR
+    assert (
+        "Informe um endereço de e-mail válido, como nome@exemplo.com." in html
+    )  # Accept-Language: pt-BR
     assert 'value="Ana"' in html
     assert headers["Content-Language"] == "pt-br"
     assert Submission.objects.get().status == Submission.Status.REJECTED
@@ -90,7 +108,9 @@ def test_an_unknown_form_is_404_and_the_forms_other_paths_go_through_django(monk
     assert status == "404 Not Found"
     assert json.loads(content)["code"] == "form_not_found"
 
-    status, headers, content = wsgi_call("/f/ebook/embed/", method="GET", HTTP_ACCEPT="application/json")
+    status, headers, content = wsgi_call(
+        "/f/ebook/embed/", method="GET", HTTP_ACCEPT="application/json"
+    )
     assert status == "200 OK"
     assert "render_token" in json.loads(content)
     assert handled == ["/f/no-such-form/"]
@@ -99,11 +119,19 @@ def test_an_unknown_form_is_404_and_the_forms_other_paths_go_through_django(monk
 @pytest.mark.parametrize("content_type", [FORM_TYPE, "application/json"])
 def test_a_post_for_a_host_not_in_allowed_hosts_is_refused_without_an_origin(content_type):
     form = form_with_fields()
-    data = {"_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10), "website": "", "email": "ana@example.com"}
+    data = {
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+        "website": "",
+        "email": "ana@example.com",
+    }
     body = json.dumps(data) if content_type == "application/json" else urlencode(data)
 
     status, headers, content = wsgi_call(
-        f"/f/{form.slug}/", body.encode(), content_type=content_type, origin="", HTTP_HOST="evil.example"
+        f"/f/{form.slug}/",
+        body.encode(),
+        content_type=content_type,
+        origin="",
+        HTTP_HOST="evil.example",
     )
 
     assert status == "400 Bad Request"

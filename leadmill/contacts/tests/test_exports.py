@@ -27,7 +27,9 @@ CONTROLS = ["\x01", "\x08", "\x0b", "\x0c", "\x1f"]  # what an XLSX cell cannot 
 
 @pytest.fixture
 def staff(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("boss", "boss@leadmill.test", "pw"))
+    client.force_login(
+        django_user_model.objects.create_superuser("boss", "boss@leadmill.test", "pw")
+    )
     return client
 
 
@@ -36,7 +38,9 @@ def csv_rows(response) -> list[dict[str, str]]:
 
 
 def xlsx_rows(response) -> list[dict[str, object]]:
-    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(b"".join(response.streaming_content)), read_only=True
+    )
     heading, *rows = workbook.active.iter_rows(values_only=True)
     return [dict(zip(heading, row, strict=True)) for row in rows]
 
@@ -44,8 +48,10 @@ def xlsx_rows(response) -> list[dict[str, object]]:
 def leads_stored_by_an_older_version() -> None:
     Contact.objects.bulk_create(
         Contact(
-            email=f"lead{i}@example.com", first_name=f"Ana{CONTROLS[i % len(CONTROLS)]}{i}",
-            last_name="=1+1" if i == 0 else "Silva", company_name="Acme\x0bLtd",
+            email=f"lead{i}@example.com",
+            first_name=f"Ana{CONTROLS[i % len(CONTROLS)]}{i}",
+            last_name="=1+1" if i == 0 else "Silva",
+            company_name="Acme\x0bLtd",
         )
         for i in range(ROWS)
     )
@@ -89,8 +95,11 @@ def submissions_stored_by_an_older_version() -> None:
     form = FormFactory(name="Ebook")
     Submission.objects.bulk_create(
         Submission(
-            form=form, status=Submission.Status.REJECTED, data={"first_name": f"Ana{CONTROLS[i % len(CONTROLS)]}"},
-            page_url=f"https://lp.example/{i}{CONTROLS[i % len(CONTROLS)]}", utm_source="news\x01letter",
+            form=form,
+            status=Submission.Status.REJECTED,
+            data={"first_name": f"Ana{CONTROLS[i % len(CONTROLS)]}"},
+            page_url=f"https://lp.example/{i}{CONTROLS[i % len(CONTROLS)]}",
+            utm_source="news\x01letter",
             referrer="@SUM(1+1)",
         )
         for i in range(ROWS)
@@ -110,7 +119,8 @@ def test_the_submissions_export_writes_every_row_stored_with_control_characters(
     assert {row["utm_source"] for row in rows} == {"news\ufffdletter"}
     assert {row["Referrer"] for row in rows} == {"'@SUM(1+1)"}
     assert {row["Submitted values"] for row in rows} == {
-        json.dumps({"first_name": f"Ana{c}"}) for c in CONTROLS  # escaped by JSON: nothing to replace
+        json.dumps({"first_name": f"Ana{c}"})
+        for c in CONTROLS  # escaped by JSON: nothing to replace
     }
 
 
@@ -142,6 +152,10 @@ def test_a_row_that_cannot_be_written_fails_without_its_values_in_the_error(writ
         else:
             export.write_csv_row(None, row)
 
-    logged = "".join(traceback.format_exception(caught.value))  # what Django's error log would print
+    logged = "".join(
+        traceback.format_exception(caught.value)
+    )  # what Django's error log would print
     assert "Secretname" not in logged
-    assert str(caught.value).startswith("row 1 of the export (after the heading) could not be written: ")
+    assert str(caught.value).startswith(
+        "row 1 of the export (after the heading) could not be written: "
+    )

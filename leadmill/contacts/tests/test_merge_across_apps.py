@@ -91,7 +91,9 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
     broadcast = Broadcast.objects.create(name="Launch", template=template, segment=SegmentFactory())
     survivor_copy = MessageFactory(contact=survivor, template=template, broadcast_id=broadcast.pk)
     MessageFactory(contact=other, template=template, broadcast_id=broadcast.pk)
-    sequence_message = MessageFactory(contact=other, template=template, enrollment_id=own_enrolment.pk)
+    sequence_message = MessageFactory(
+        contact=other, template=template, enrollment_id=own_enrolment.pk
+    )
     shared_list, own_list = (
         StaticSegmentFactory(members=[survivor, other]),
         StaticSegmentFactory(members=[other]),

@@ -81,19 +81,27 @@ def _start(command: str, data_dir: Path, env: dict[str, str]) -> subprocess.Pope
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"{command}-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(LEADMILL), command], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [str(LEADMILL), command],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     process.log_path = log_path
     return process
 
 
 @contextlib.contextmanager
-def web_running(data_dir: Path, *, port: int, workers: int = 2, threads: int = 2,
-                **extra: str) -> Iterator[subprocess.Popen]:
+def web_running(
+    data_dir: Path, *, port: int, workers: int = 2, threads: int = 2, **extra: str
+) -> Iterator[subprocess.Popen]:
     """``leadmill web`` on ``127.0.0.1:port`` until the block ends; waits until it answers."""
     if answers(port) is not None:
         raise RuntimeError(f"something already listens on 127.0.0.1:{port}")
-    env = server_env(data_dir, PORT=str(port), WEB_WORKERS=str(workers), WEB_THREADS=str(threads), **extra)
+    env = server_env(
+        data_dir, PORT=str(port), WEB_WORKERS=str(workers), WEB_THREADS=str(threads), **extra
+    )
     process = _start("web", data_dir, env)
     try:
         deadline = time.monotonic() + 90

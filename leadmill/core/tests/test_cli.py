@@ -144,8 +144,9 @@ def test_ctrl_c_on_leadmill_run_stops_its_processes_with_sigterm_only(tmp_path):
     import time
 
     web, worker = tmp_path / "web", tmp_path / "worker"
-    supervisor = subprocess.Popen([sys.executable, "-c", SUPERVISOR, CHILD, str(web), str(worker)],
-                                  start_new_session=True)
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", SUPERVISOR, CHILD, str(web), str(worker)], start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while not (Path(f"{web}.ready").exists() and Path(f"{worker}.ready").exists()):
         assert time.monotonic() < deadline and supervisor.poll() is None

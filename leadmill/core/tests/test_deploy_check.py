@@ -45,7 +45,11 @@ def test_the_documented_production_environment_passes_the_deploy_check_at_warnin
     completed = subprocess.run(
         [str(leadmill), "check", "--deploy", "--fail-level", "WARNING"],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **environment},
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
     # then no issue at all
@@ -60,8 +64,11 @@ def test_the_documented_environment_sets_no_variable_that_nothing_reads():
     read_by_the_command = {"HOST", "PORT"}
 
     # when each documented variable is looked up there
-    unread = [key for key in documented_environment()
-              if key not in read_by_the_command and f'"{key}"' not in settings_source]
+    unread = [
+        key
+        for key in documented_environment()
+        if key not in read_by_the_command and f'"{key}"' not in settings_source
+    ]
 
     # then every one of them has an effect
     assert unread == []

@@ -209,8 +209,13 @@ def test_retrying_a_dead_letter_delivers_it_and_runs_only_its_handler(
 def test_an_event_left_undelivered_by_the_old_bus_is_delivered_by_the_sweep():
     # Given an event the bus before per-handler deliveries gave up on (20 attempts, no rows)
     recorder = Recorder()
-    row = OutboxEvent.objects.create(name="ProbeSent", payload={"probe_id": 3, "occurred_at": {"__dt__": "2026-11-01T10:00:00+00:00"}},
-                                     attempts=20, last_error="old", next_attempt_at=timezone.now())
+    row = OutboxEvent.objects.create(
+        name="ProbeSent",
+        payload={"probe_id": 3, "occurred_at": {"__dt__": "2026-11-01T10:00:00+00:00"}},
+        attempts=20,
+        last_error="old",
+        next_attempt_at=timezone.now(),
+    )
 
     with events.subscribed(ProbeSent, recorder):
         assert events.sweep() == 1
@@ -299,24 +304,44 @@ def test_the_outbox_retention_deletes_only_fully_delivered_events_past_the_setti
 
     settings.LEADMILL_OUTBOX_RETENTION_DAYS = 7
     now = timezone.now()
-    old = [OutboxEvent.objects.create(name="old", payload={}, delivered_at=now - dt.timedelta(days=10, minutes=n))
-           for n in range(3)]
-    EventDelivery.objects.create(event=old[0], handler="a.retried", state=EventDelivery.State.DELIVERED, attempts=2)
-    recent = OutboxEvent.objects.create(name="recent", payload={}, delivered_at=now - dt.timedelta(days=2))
+    old = [
+        OutboxEvent.objects.create(
+            name="old", payload={}, delivered_at=now - dt.timedelta(days=10, minutes=n)
+        )
+        for n in range(3)
+    ]
+    EventDelivery.objects.create(
+        event=old[0], handler="a.retried", state=EventDelivery.State.DELIVERED, attempts=2
+    )
+    recent = OutboxEvent.objects.create(
+        name="recent", payload={}, delivered_at=now - dt.timedelta(days=2)
+    )
     undelivered = OutboxEvent.objects.create(name="undelivered", payload={})
     dead_letter = OutboxEvent.objects.create(name="dead", payload={})
-    EventDelivery.objects.create(event=dead_letter, handler="a.done", state=EventDelivery.State.DELIVERED, attempts=1,
-                                 delivered_at=now - dt.timedelta(days=30))
-    dead = EventDelivery.objects.create(event=dead_letter, handler="a.broken", state=EventDelivery.State.DEAD,
-                                        attempts=12)
-    OutboxEvent.objects.filter(pk__in=[undelivered.pk, dead_letter.pk]).update(created_at=now - dt.timedelta(days=30))
+    EventDelivery.objects.create(
+        event=dead_letter,
+        handler="a.done",
+        state=EventDelivery.State.DELIVERED,
+        attempts=1,
+        delivered_at=now - dt.timedelta(days=30),
+    )
+    dead = EventDelivery.objects.create(
+        event=dead_letter, handler="a.broken", state=EventDelivery.State.DEAD, attempts=12
+    )
+    OutboxEvent.objects.filter(pk__in=[undelivered.pk, dead_letter.pk]).update(
+        created_at=now - dt.timedelta(days=30)
+    )
 
     # When the hourly retention runs
     outbox_retention.call_local()
 
     # Then only the old delivered ones went, with their delivery rows
     assert len(old) == 3
-    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {recent.pk, undelivered.pk, dead_letter.pk}
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {
+        recent.pk,
+        undelivered.pk,
+        dead_letter.pk,
+    }
     assert set(EventDelivery.objects.values_list("event_id", flat=True)) == {dead_letter.pk}
     assert EventDelivery.objects.filter(pk=dead.pk).exists()
 
@@ -326,7 +351,9 @@ def test_an_outbox_retention_of_zero_keeps_every_event(settings):
     from leadmill.core.tasks import outbox_retention
 
     settings.LEADMILL_OUTBOX_RETENTION_DAYS = 0
-    OutboxEvent.objects.create(name="old", payload={}, delivered_at=timezone.now() - dt.timedelta(days=3000))
+    OutboxEvent.objects.create(
+        name="old", payload={}, delivered_at=timezone.now() - dt.timedelta(days=3000)
+    )
 
     outbox_retention.call_local()
 
@@ -363,4 +390,7 @@ def test_events_nobody_subscribes_to_are_marked_delivered_together_and_the_other
 
     assert [probe.probe_id for probe in recorder.received] == [9]
     rows = OutboxEvent.objects.filter(pk__in=[*unheard, heard])
-    assert rows.filter(delivered_at__isnull=False, next_attempt_at__isnull=True, attempts=1).count() == 4
+    assert (
+        rows.filter(delivered_at__isnull=False, next_attempt_at__isnull=True, attempts=1).count()
+        == 4
+    )

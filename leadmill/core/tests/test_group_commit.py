@@ -95,7 +95,9 @@ def test_a_failing_group_is_written_again_one_by_one_and_fails_only_its_bad_item
 def test_a_group_holds_items_up_to_max_size():
     write = Recorder(hold_first=True)
 
-    answers = queued_behind_a_held_write(GroupCommit(write, max_size=4, size=len), write, ["bb", "cc", "dd"])
+    answers = queued_behind_a_held_write(
+        GroupCommit(write, max_size=4, size=len), write, ["bb", "cc", "dd"]
+    )
 
     assert answers == {"bb": "BB", "cc": "CC", "dd": "DD"}
     assert [len(group) for group in write.groups] == [1, 2, 1]

@@ -21,7 +21,9 @@ def test_a_lean_path_runs_a_subset_of_the_sites_middleware_in_its_order(settings
     chain = lean_middleware(*FORM_POST_MIDDLEWARE)
 
     # Then it holds exactly the lean and the form post's names, outermost first as in MIDDLEWARE
-    expected = [name for name in settings.MIDDLEWARE if name in {*LEAN_MIDDLEWARE, *FORM_POST_MIDDLEWARE}]
+    expected = [
+        name for name in settings.MIDDLEWARE if name in {*LEAN_MIDDLEWARE, *FORM_POST_MIDDLEWARE}
+    ]
     assert len(expected) == len(LEAN_MIDDLEWARE) + len(FORM_POST_MIDDLEWARE)
     assert chain == tuple(import_string(name) for name in expected)
     # ... the CSP before the language, as in MIDDLEWARE (the hand-written list had it after)

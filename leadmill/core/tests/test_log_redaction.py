@@ -38,7 +38,9 @@ def test_a_500_on_a_download_link_logs_the_path_without_its_token(client):
     offer.file.save("guide.pdf", ContentFile(b"%PDF-1.4 test"))
     form = form_with_fields(offer=offer)
     render_token = capture_tokens.render_token_make(form_id=form.pk, at=time.time() - 10)
-    client.post(f"/f/{form.slug}/", data={"_rt": render_token, "website": "", "email": "ana@example.com"})
+    client.post(
+        f"/f/{form.slug}/", data={"_rt": render_token, "website": "", "email": "ana@example.com"}
+    )
     submissions_process()
     submission = Submission.objects.get()
     token = capture_tokens.download_token_make(submission_id=submission.pk, offer_id=offer.pk)
@@ -94,4 +96,7 @@ def test_every_signed_link_is_logged_without_its_token(path, expected):
 
 
 def test_text_without_a_signed_link_is_left_as_it_is():
-    assert redact("GET /f/ebook/ 201 /d/ /static/capture/landing.css") == "GET /f/ebook/ 201 /d/ /static/capture/landing.css"
+    assert (
+        redact("GET /f/ebook/ 201 /d/ /static/capture/landing.css")
+        == "GET /f/ebook/ 201 /d/ /static/capture/landing.css"
+    )

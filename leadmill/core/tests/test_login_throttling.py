@@ -22,7 +22,9 @@ def marketer():
 
 
 def sign_in(client: Client, username: str, password: str, **headers):
-    return client.post(LOGIN, {"username": username, "password": password, "next": "/admin/"}, **headers)
+    return client.post(
+        LOGIN, {"username": username, "password": password, "next": "/admin/"}, **headers
+    )
 
 
 def signed_in(client: Client) -> bool:
@@ -30,7 +32,10 @@ def signed_in(client: Client) -> bool:
 
 
 def fail(client: Client, times: int, *, username: str = "marketer", **headers) -> list[int]:
-    return [sign_in(client, username, f"wrong-{attempt}", **headers).status_code for attempt in range(times)]
+    return [
+        sign_in(client, username, f"wrong-{attempt}", **headers).status_code
+        for attempt in range(times)
+    ]
 
 
 def cool_off_passes() -> None:
@@ -38,7 +43,9 @@ def cool_off_passes() -> None:
     AccessAttempt.objects.update(attempt_time=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=16))
 
 
-def test_after_five_wrong_passwords_the_right_one_is_refused_until_the_cool_off_has_passed(marketer, settings):
+def test_after_five_wrong_passwords_the_right_one_is_refused_until_the_cool_off_has_passed(
+    marketer, settings
+):
     # given the documented defaults: 5 failures, 15 minutes
     assert settings.AXES_FAILURE_LIMIT == 5
     assert settings.AXES_COOLOFF_TIME.total_seconds() == 900
@@ -57,8 +64,17 @@ def test_after_five_wrong_passwords_the_right_one_is_refused_until_the_cool_off_
     assert "is paused for 15 minutes." in refused.content.decode()
     assert not signed_in(client)
     # and every failure is recorded, with the address it came from; the last two as refused
-    recorded = AccessFailureLog.objects.filter(username="marketer", ip_address="127.0.0.1").order_by("pk")
-    assert list(recorded.values_list("locked_out", flat=True)) == [False, False, False, False, True, True]
+    recorded = AccessFailureLog.objects.filter(
+        username="marketer", ip_address="127.0.0.1"
+    ).order_by("pk")
+    assert list(recorded.values_list("locked_out", flat=True)) == [
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
 
     # when the cool-off time has passed
     cool_off_passes()
@@ -103,11 +119,20 @@ def test_behind_a_proxy_the_address_is_the_last_forwarded_one(marketer, settings
     settings.LEADMILL_TRUST_X_FORWARDED_FOR = True
     proxy = {"REMOTE_ADDR": "10.0.0.2"}
     for number in range(5):
-        fail(Client(**proxy), 1, username=f"guess{number}", HTTP_X_FORWARDED_FOR=f"192.0.2.{number}, 203.0.113.7")
+        fail(
+            Client(**proxy),
+            1,
+            username=f"guess{number}",
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{number}, 203.0.113.7",
+        )
 
     # when the real account signs in through the proxy for that client and for another one
-    locked = sign_in(Client(**proxy), "marketer", PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7")
-    other = sign_in(Client(**proxy), "marketer", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.2")
+    locked = sign_in(
+        Client(**proxy), "marketer", PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.99, 203.0.113.7"
+    )
+    other = sign_in(
+        Client(**proxy), "marketer", PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.7, 198.51.100.2"
+    )
 
     # then the client the proxy saw is locked out, whatever it wrote before, and the other is not
     assert locked.status_code == 429

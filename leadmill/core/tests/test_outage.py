@@ -52,18 +52,35 @@ def public_requests() -> list[tuple[str, str, dict]]:
         ("POST", "/f/ebook/", {"body": json.dumps({"email": "ana@example.com"}).encode()}),
         ("GET", f"/e/o/{email_tokens.open_token(1)}.gif", {}),
         ("GET", f"/e/u/{email_tokens.unsubscribe_token(1)}", {}),
-        ("POST", f"/e/u/{email_tokens.unsubscribe_token(1)}",
-         {"body": b"List-Unsubscribe=One-Click", "content_type": "application/x-www-form-urlencoded"}),
+        (
+            "POST",
+            f"/e/u/{email_tokens.unsubscribe_token(1)}",
+            {
+                "body": b"List-Unsubscribe=One-Click",
+                "content_type": "application/x-www-form-urlencoded",
+            },
+        ),
         ("GET", f"/d/{capture_tokens.download_token_make(submission_id=1, offer_id=1)}/", {}),
         ("GET", "/c/spring-offer/", {}),
-        ("GET", f"/f/confirm/{capture_tokens.opt_in_token_make(contact_id=1, consent_ids=[1])}/", {}),
+        (
+            "GET",
+            f"/f/confirm/{capture_tokens.opt_in_token_make(contact_id=1, consent_ids=[1])}/",
+            {},
+        ),
     ]
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs"), public_requests(),
-                         ids=[f"{method} {path.split('/')[1]}/{path.split('/')[2][:8]}"
-                              for method, path, _ in public_requests()])
-def test_every_public_path_answers_503_with_retry_after_when_the_database_is_unreachable(method, path, kwargs):
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    public_requests(),
+    ids=[
+        f"{method} {path.split('/')[1]}/{path.split('/')[2][:8]}"
+        for method, path, _ in public_requests()
+    ],
+)
+def test_every_public_path_answers_503_with_retry_after_when_the_database_is_unreachable(
+    method, path, kwargs
+):
     # Given a database that cannot be reached
     with database_unreachable():
         # When the path is requested
@@ -80,8 +97,11 @@ def test_an_email_link_still_takes_the_person_where_it_points_when_the_database_
     url = "https://example.com/pricing"
     with database_unreachable():
         # When a person clicks a link in an email
-        status, headers, _content = wsgi_call(f"/e/c/{email_tokens.click_token(1, url)}", method="GET",
-                                              QUERY_STRING=urllib.parse.urlencode({"u": url}))
+        status, headers, _content = wsgi_call(
+            f"/e/c/{email_tokens.click_token(1, url)}",
+            method="GET",
+            QUERY_STRING=urllib.parse.urlencode({"u": url}),
+        )
 
     # Then they still get there (the click is not counted: the person's way comes first)
     assert status == "302 Found"
@@ -91,8 +111,12 @@ def test_an_email_link_still_takes_the_person_where_it_points_when_the_database_
 def test_collect_answers_503_when_the_shared_rate_limit_store_is_unreachable(settings):
     # Given Redis configured as the shared store, and not answering
     settings.REDIS_URL = f"redis://127.0.0.1:{CLOSED_PORT}/0"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": settings.REDIS_URL}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+        }
+    }
 
     # When a batch is posted
     status, headers, content = wsgi_call("/t/collect", BATCH)
@@ -109,7 +133,9 @@ def test_a_write_stuck_on_a_lock_answers_503_in_bounded_time_and_frees_the_queue
     # Given another session holding a lock that blocks every insert into the event table
     settings.LEADMILL_INGEST_TIMEOUT_MS = 500
     params = connection.get_connection_params()
-    blocker = psycopg.connect(**{key: value for key, value in params.items() if key != "cursor_factory"})
+    blocker = psycopg.connect(
+        **{key: value for key, value in params.items() if key != "cursor_factory"}
+    )
     blocker.execute("LOCK TABLE tracking_event IN EXCLUSIVE MODE")
     answers: list[str] = []
     try:

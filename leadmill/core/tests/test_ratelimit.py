@@ -55,7 +55,9 @@ def test_redis_counts_when_configured(settings):
 def test_without_redis_a_per_process_limit_is_counted_in_memory():
     rate_limits_in_memory_clear()
 
-    results = [rate_limit_hit(key="collect:x", limit=2, window_s=60, shared=False) for _ in range(3)]
+    results = [
+        rate_limit_hit(key="collect:x", limit=2, window_s=60, shared=False) for _ in range(3)
+    ]
 
     assert results[:2] == [None, None]
     assert 1 <= results[2] <= 61

@@ -58,17 +58,22 @@ def test_an_uploaded_image_is_served_with_nosniff(files):
 def test_an_unchanged_file_is_answered_304(files):
     _status, first, _content = get("/static/capture/test-only.css")
 
-    status, headers, content = get("/static/capture/test-only.css", HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    status, headers, content = get(
+        "/static/capture/test-only.css", HTTP_IF_MODIFIED_SINCE=first["Last-Modified"]
+    )
 
     assert status == "304 Not Modified"
     assert content == b""
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("/static/capture/missing.css", "404 Not Found"),
-    ("/static/../media/images/test-only.png", "400 Bad Request"),  # outside the directory
-    ("/static/%2e%2e/media/images/test-only.png", "404 Not Found"),  # a file named "%2e%2e"
-])
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/static/capture/missing.css", "404 Not Found"),
+        ("/static/../media/images/test-only.png", "400 Bad Request"),  # outside the directory
+        ("/static/%2e%2e/media/images/test-only.png", "404 Not Found"),  # a file named "%2e%2e"
+    ],
+)
 def test_a_missing_file_or_a_path_outside_the_directory_is_refused(files, path, expected):
     status, headers, content = get(path)
 

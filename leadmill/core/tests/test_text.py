@@ -152,12 +152,24 @@ def test_json_object_decode_keeps_invalid_utf8_in_a_string_for_the_text_rule_to_
     members, problems = json_object_decode(b'{"email": "\xff\xfe@example.com"}')
 
     assert problems == {}
-    assert text_problem(members["email"]) == "This text is not valid UTF-8; send it again as UTF-8 text."
+    assert (
+        text_problem(members["email"])
+        == "This text is not valid UTF-8; send it again as UTF-8 text."
+    )
 
 
 @pytest.mark.parametrize(
-    "body", [b"[1]", b'"x"', b"{", b'{"a": 1} trailing', b"\xff{}", b"1" * 5000, b"[" * 5000 + b"]" * 5000,
-             b'{"a": ' + b"[" * 5000 + b"]" * 4999 + b"}"]
+    "body",
+    [
+        b"[1]",
+        b'"x"',
+        b"{",
+        b'{"a": 1} trailing',
+        b"\xff{}",
+        b"1" * 5000,
+        b"[" * 5000 + b"]" * 5000,
+        b'{"a": ' + b"[" * 5000 + b"]" * 4999 + b"}",
+    ],
 )
 def test_json_object_decode_refuses_a_body_that_is_not_a_json_object(body):
     with pytest.raises(ValidationFailed) as caught:

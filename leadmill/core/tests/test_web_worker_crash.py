@@ -42,13 +42,25 @@ class Sender(threading.Thread):
         while not self.stopped.is_set():
             sent += 1
             name = f"s{self.number}-{sent}"
-            body = json.dumps([{"type": "cta_click", "name": name, "url": f"{origin}/offer/",
-                                "visitor_id": f"visitor-{self.number:04d}-{sent:08d}"}])
+            body = json.dumps(
+                [
+                    {
+                        "type": "cta_click",
+                        "name": name,
+                        "url": f"{origin}/offer/",
+                        "visitor_id": f"visitor-{self.number:04d}-{sent:08d}",
+                    }
+                ]
+            )
             client = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             began = time.monotonic()
             try:
-                client.request("POST", "/t/collect", body=body,
-                               headers={"Content-Type": "application/json", "Origin": origin})
+                client.request(
+                    "POST",
+                    "/t/collect",
+                    body=body,
+                    headers={"Content-Type": "application/json", "Origin": origin},
+                )
                 status = client.getresponse().status
             except ConnectionRefusedError:
                 self.refused += 1
@@ -72,7 +84,9 @@ def posts_until(senders: list[Sender], count: int) -> None:
 
 def test_a_killed_web_worker_is_respawned_while_the_other_keeps_serving(tmp_path):
     # Given the production web server with two workers, under a steady stream of collect batches
-    with web_running(tmp_path, port=PORT, workers=WORKERS, LEADMILL_TRACKING_RATE_LIMIT_PER_IP="100000000") as web:
+    with web_running(
+        tmp_path, port=PORT, workers=WORKERS, LEADMILL_TRACKING_RATE_LIMIT_PER_IP="100000000"
+    ) as web:
         stopped = threading.Event()
         senders = [Sender(number, stopped) for number in range(SENDERS)]
         for sender in senders:

@@ -26,19 +26,42 @@ def signals_spare_the_test_transaction():
         signals.request_finished.connect(close_old_connections)
 
 
-def wsgi_call(path: str, body: bytes = b"", *, method: str = "POST", content_type: str = "application/json",
-              origin: str = "http://testserver", **headers: str) -> tuple[str, dict[str, str], bytes]:
+def wsgi_call(
+    path: str,
+    body: bytes = b"",
+    *,
+    method: str = "POST",
+    content_type: str = "application/json",
+    origin: str = "http://testserver",
+    **headers: str,
+) -> tuple[str, dict[str, str], bytes]:
     """(status line, headers, body) of one request through the WSGI application (``headers``:
     environ keys, which replace the defaults)."""
     from leadmill.wsgi import application
 
     environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
-        "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)), "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "testserver",
-        "HTTP_ORIGIN": origin, "HTTP_USER_AGENT": BROWSER, "HTTP_ACCEPT_LANGUAGE": "pt-BR", "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(), "wsgi.multithread": True, "wsgi.multiprocess": True,
-        "wsgi.run_once": False, "wsgi.version": (1, 0), **headers,
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "testserver",
+        "HTTP_ORIGIN": origin,
+        "HTTP_USER_AGENT": BROWSER,
+        "HTTP_ACCEPT_LANGUAGE": "pt-BR",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+        **headers,
     }
     started = {}
 
@@ -97,9 +120,12 @@ class WsgiClient:
         if path not in self._paths:
             return self._client.post(path, data=data, content_type=content_type, **extra)
         body = data.encode() if isinstance(data, str) else data
-        if cookies := "; ".join(f"{morsel.key}={morsel.value}" for morsel in self._client.cookies.values()):
+        if cookies := "; ".join(
+            f"{morsel.key}={morsel.value}" for morsel in self._client.cookies.values()
+        ):
             extra.setdefault("HTTP_COOKIE", cookies)
         origin = extra.pop("HTTP_ORIGIN", "")
-        status, headers, content = wsgi_call(path, body, content_type=content_type, origin=origin,
-                                             HTTP_ACCEPT_LANGUAGE="en", **extra)
+        status, headers, content = wsgi_call(
+            path, body, content_type=content_type, origin=origin, HTTP_ACCEPT_LANGUAGE="en", **extra
+        )
         return WsgiResponse(status, headers, content)

@@ -213,6 +213,8 @@ def test_html_to_text_skips_styles_and_keeps_image_alt_text():
 
 
 def test_a_tag_the_plain_text_part_would_lose_is_refused_too():
-    errors = email_template_errors(subject="s", preheader="", body="<!-- {% if first_name %} --><p>x</p>{% endif %}")
+    errors = email_template_errors(
+        subject="s", preheader="", body="<!-- {% if first_name %} --><p>x</p>{% endif %}"
+    )
 
     assert list(errors) == ["body"]

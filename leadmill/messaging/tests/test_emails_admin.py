@@ -138,8 +138,14 @@ def test_the_message_log_lists_messages_and_is_read_only(staff):
 
 
 def test_the_message_log_is_searchable_by_address_and_filterable_by_status(staff):
-    MessageFactory(contact=ContactFactory(first_name="Carla", email="carla@example.com"), status=Message.Status.SENT)
-    MessageFactory(contact=ContactFactory(first_name="Duarte", email="duarte@example.com"), status=Message.Status.SUPPRESSED)
+    MessageFactory(
+        contact=ContactFactory(first_name="Carla", email="carla@example.com"),
+        status=Message.Status.SENT,
+    )
+    MessageFactory(
+        contact=ContactFactory(first_name="Duarte", email="duarte@example.com"),
+        status=Message.Status.SUPPRESSED,
+    )
 
     found = staff.get("/admin/emails/", {"q": "carla@"})
     suppressed = staff.get("/admin/emails/", {"status": "suppressed"})

@@ -68,7 +68,9 @@ def test_a_click_is_published_with_its_link_and_the_scanner_verdict():
     Client(headers={"user-agent": SCANNER}).get(path)
     Client(headers={"user-agent": BROWSER}).get(path)
 
-    assert [(f["url"], f["scanner"], f["earlier_clicks_flagged"]) for f in facts("MessageClicked")] == [
+    assert [
+        (f["url"], f["scanner"], f["earlier_clicks_flagged"]) for f in facts("MessageClicked")
+    ] == [
         ("https://example.com/guide", True, 0),
         ("https://example.com/guide", False, 0),
     ]
@@ -85,22 +87,28 @@ def test_an_unsubscribe_is_published_once_however_often_it_is_posted():
             content_type="application/x-www-form-urlencoded",
         )
 
-    assert [(f["message_id"], f["contact_id"], f["purpose_ids"]) for f in facts("MessageUnsubscribed")] == [
-        (message.pk, message.contact_id, [])
-    ]
+    assert [
+        (f["message_id"], f["contact_id"], f["purpose_ids"]) for f in facts("MessageUnsubscribed")
+    ] == [(message.pk, message.contact_id, [])]
 
 
 def test_a_bounce_of_one_of_our_messages_is_published_naming_it_once():
     # Given a message whose Message-ID the provider reports back
     message = sent_message()
-    fixture = json.loads((Path(__file__).parent / "fixtures" / "postmark" / "hard_bounce.json").read_text())
+    fixture = json.loads(
+        (Path(__file__).parent / "fixtures" / "postmark" / "hard_bounce.json").read_text()
+    )
     fixture["MessageID"] = message.message_id
     client = Client()
 
     # When the bounce arrives twice (providers retry webhooks)
     for _ in range(2):
-        client.post(TRACKING_URL, data=json.dumps(fixture), content_type="application/json",
-                    HTTP_AUTHORIZATION=_auth())
+        client.post(
+            TRACKING_URL,
+            data=json.dumps(fixture),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=_auth(),
+        )
 
     # Then one fact names the message and its contact
     assert [(f["message_id"], f["contact_id"]) for f in facts("MessageBounced")] == [
@@ -111,7 +119,9 @@ def test_a_bounce_of_one_of_our_messages_is_published_naming_it_once():
 def test_a_complaint_about_an_email_we_cannot_name_is_still_published(client):
     post_fixture(client, "spam_complaint.json")
 
-    assert [(f["message_id"], f["contact_id"]) for f in facts("MessageComplained")] == [(None, None)]
+    assert [(f["message_id"], f["contact_id"]) for f in facts("MessageComplained")] == [
+        (None, None)
+    ]
 
 
 def _auth():

@@ -63,19 +63,38 @@ def links():
     lost.file.storage.delete(lost.file.name)  # the row still names a file that is gone
     form = FormFactory(offer=offer)
     lost_form = FormFactory(offer=lost)
-    submission = Submission.objects.create(form=form, status=Submission.Status.ACCEPTED, data={}, contact=contact)
-    lost_submission = Submission.objects.create(form=lost_form, status=Submission.Status.ACCEPTED, data={})
+    submission = Submission.objects.create(
+        form=form, status=Submission.Status.ACCEPTED, data={}, contact=contact
+    )
+    lost_submission = Submission.objects.create(
+        form=lost_form, status=Submission.Status.ACCEPTED, data={}
+    )
 
-    purpose = purpose_ensure(key="email-marketing", name="Marketing email", text="Yes.", is_email_marketing=True)
-    awaiting = Consent.objects.create(contact=contact, purpose=purpose, granted=True, method=Consent.Method.FORM,
-                                      occurred_at=submission.created_at, awaiting_confirmation=True)
+    purpose = purpose_ensure(
+        key="email-marketing", name="Marketing email", text="Yes.", is_email_marketing=True
+    )
+    awaiting = Consent.objects.create(
+        contact=contact,
+        purpose=purpose,
+        granted=True,
+        method=Consent.Method.FORM,
+        occurred_at=submission.created_at,
+        awaiting_confirmation=True,
+    )
     CallToAction.objects.create(label="Go", slug="go", target_url="https://example.com/offer")
 
     message_tokens = [
-        tokens.open_token(message.pk), tokens.unsubscribe_token(message.pk), tokens.click_token(message.pk, CLICK_URL),
-        tokens.open_token(gone_pk), tokens.unsubscribe_token(gone_pk), tokens.click_token(gone_pk, CLICK_URL),
-        tokens.open_token(TOO_BIG), tokens.unsubscribe_token(TOO_BIG), tokens.click_token(TOO_BIG, CLICK_URL),
-        tokens._OPEN.sign("²"), tokens._UNSUBSCRIBE.sign("-1"),
+        tokens.open_token(message.pk),
+        tokens.unsubscribe_token(message.pk),
+        tokens.click_token(message.pk, CLICK_URL),
+        tokens.open_token(gone_pk),
+        tokens.unsubscribe_token(gone_pk),
+        tokens.click_token(gone_pk, CLICK_URL),
+        tokens.open_token(TOO_BIG),
+        tokens.unsubscribe_token(TOO_BIG),
+        tokens.click_token(TOO_BIG, CLICK_URL),
+        tokens._OPEN.sign("²"),
+        tokens._UNSUBSCRIBE.sign("-1"),
     ]
     capture = [
         capture_tokens.download_token_make(submission_id=submission.pk, offer_id=offer.pk),
@@ -86,8 +105,12 @@ def links():
         _expired({"s": submission.pk, "o": offer.pk}, salt=capture_tokens.DOWNLOAD_SALT),
         capture_tokens.opt_in_token_make(contact_id=contact.pk, consent_ids=[awaiting.pk]),
         capture_tokens.opt_in_token_make(contact_id=TOO_BIG, consent_ids=[TOO_BIG]),
-        capture_tokens.opt_in_token_make(contact_id=contact.pk + 1000, consent_ids=[awaiting.pk + 1000]),
-        _expired({"c": contact.pk, "k": [awaiting.pk]}, salt=capture_tokens.OPT_IN_SALT, compress=True),
+        capture_tokens.opt_in_token_make(
+            contact_id=contact.pk + 1000, consent_ids=[awaiting.pk + 1000]
+        ),
+        _expired(
+            {"c": contact.pk, "k": [awaiting.pk]}, salt=capture_tokens.OPT_IN_SALT, compress=True
+        ),
     ]
     yield message_tokens + capture
     offer.file.delete(save=False)
@@ -101,7 +124,9 @@ hostile_text = st.one_of(
     st.text(max_size=40),
     raw_text,
     st.binary(max_size=30).map(quote_from_bytes),  # percent-encoded bytes, UTF-8 or not
-    st.sampled_from(["%ff%fe", "%c0%af", "%ed%a0%80", "..%2f..%2f", "%00", "\x00", "go", "😀", "a" * 3000]),
+    st.sampled_from(
+        ["%ff%fe", "%c0%af", "%ed%a0%80", "..%2f..%2f", "%00", "\x00", "go", "😀", "a" * 3000]
+    ),
 )
 
 
@@ -134,23 +159,50 @@ def requests(draw, signed: list[str]):
         token = draw(hostile_text)
     route = draw(st.sampled_from(ROUTES))
     path = _wire(route.format(token.replace("/", draw(st.sampled_from(["%2F", "", "/"])))))
-    query = draw(st.one_of(
-        st.just(""),
-        st.sampled_from([f"u={quote_from_bytes(CLICK_URL.encode())}", "u=javascript:alert(1)", "u=%ff",
-                         "utm_source=ig&utm_source=fb", "a=%00&b=%ff%fe"]),
-        raw_text, hostile_text,
-    ))
-    method = draw(st.sampled_from(["GET", "GET", "POST", "POST", "HEAD", "PUT", "OPTIONS", "DELETE"]))
-    content_type = draw(st.sampled_from([
-        "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz", "multipart/form-data",
-        "application/json", "text/plain; charset=utf-16", "application/x-www-form-urlencoded; charset=nope", "",
-    ]))
-    body = draw(st.one_of(
-        st.just(b""), st.just(b"List-Unsubscribe=One-Click"), st.binary(max_size=200),
-        st.just(b"--xyz\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n1\r\n--xyz--\r\n"),
-        st.just(b"--xyz\r\nContent-Disposition: form-data; name=\"\xff\"\r\n\r\n\xfe"),
-        st.just(b"action=unsubscribe_all&purpose=%ff&purpose=" + b"9" * 30),
-    ))
+    query = draw(
+        st.one_of(
+            st.just(""),
+            st.sampled_from(
+                [
+                    f"u={quote_from_bytes(CLICK_URL.encode())}",
+                    "u=javascript:alert(1)",
+                    "u=%ff",
+                    "utm_source=ig&utm_source=fb",
+                    "a=%00&b=%ff%fe",
+                ]
+            ),
+            raw_text,
+            hostile_text,
+        )
+    )
+    method = draw(
+        st.sampled_from(["GET", "GET", "POST", "POST", "HEAD", "PUT", "OPTIONS", "DELETE"])
+    )
+    content_type = draw(
+        st.sampled_from(
+            [
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=xyz",
+                "multipart/form-data",
+                "application/json",
+                "text/plain; charset=utf-16",
+                "application/x-www-form-urlencoded; charset=nope",
+                "",
+            ]
+        )
+    )
+    body = draw(
+        st.one_of(
+            st.just(b""),
+            st.just(b"List-Unsubscribe=One-Click"),
+            st.binary(max_size=200),
+            st.just(
+                b'--xyz\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n1\r\n--xyz--\r\n'
+            ),
+            st.just(b'--xyz\r\nContent-Disposition: form-data; name="\xff"\r\n\r\n\xfe'),
+            st.just(b"action=unsubscribe_all&purpose=%ff&purpose=" + b"9" * 30),
+        )
+    )
     headers = {
         "HTTP_USER_AGENT": draw(st.one_of(st.just("Mozilla/5.0"), raw_text)),
         "HTTP_ACCEPT_LANGUAGE": draw(st.one_of(st.just("pt-BR"), raw_text)),
@@ -164,13 +216,20 @@ def requests(draw, signed: list[str]):
 
 
 def test_every_public_link_answers_below_500_whatever_it_is_sent(links):
-    @settings(max_examples=300, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=300,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(request=requests(links))
     def every_answer_is_below_500(request):
         path, method, content_type, body, headers = request
 
-        status, _headers, _content = wsgi_call(path, body, method=method, content_type=content_type, **headers)
+        status, _headers, _content = wsgi_call(
+            path, body, method=method, content_type=content_type, **headers
+        )
 
         assert int(status.split()[0]) < 500, (method, path, headers, body)
 

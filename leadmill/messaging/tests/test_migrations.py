@@ -55,28 +55,49 @@ def test_a_populated_database_migrates_forward_with_every_email_row_kept():
         Broadcast = old.get_model("nurture", "Broadcast")
         now = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 
-        template_type, _ = ContentType.objects.get_or_create(app_label="nurture", model="emailtemplate")
+        template_type, _ = ContentType.objects.get_or_create(
+            app_label="nurture", model="emailtemplate"
+        )
         permission, _ = Permission.objects.get_or_create(
-            content_type=template_type, codename="change_emailtemplate",
+            content_type=template_type,
+            codename="change_emailtemplate",
             defaults={"name": "Can change email template"},
         )
-        purpose = Purpose.objects.create(key="newsletter", name="Newsletter", is_email_marketing=True)
+        purpose = Purpose.objects.create(
+            key="newsletter", name="Newsletter", is_email_marketing=True
+        )
         ana = _contact(Contact, email="ana@example.com", at=now)
         bo = _contact(Contact, email="bo@example.com", at=now)
-        welcome = OldTemplate.objects.create(name="Welcome", subject="Hi {{ first_name }}", body="<p>Hi</p>", purpose=purpose)
+        welcome = OldTemplate.objects.create(
+            name="Welcome", subject="Hi {{ first_name }}", body="<p>Hi</p>", purpose=purpose
+        )
         digest = OldTemplate.objects.create(name="Digest", subject="News", body="<p>News</p>")
         segment = Segment.objects.create(name="Everyone", kind="static")
         sequence = Sequence.objects.create(name="Onboarding")
         enrollment = Enrollment.objects.create(sequence=sequence, contact=ana, enrolled_at=now)
         broadcast = Broadcast.objects.create(name="November", template=digest, segment=segment)
         sent = OldMessage.objects.create(
-            contact=ana, template=welcome, enrollment=enrollment, step_id="step-1",
-            status="sent", sent_at=now, opened_at=now,
+            contact=ana,
+            template=welcome,
+            enrollment=enrollment,
+            step_id="step-1",
+            status="sent",
+            sent_at=now,
+            opened_at=now,
         )
         queued = OldMessage.objects.create(contact=bo, template=digest, broadcast=broadcast)
         before = {
-            row.pk: (row.message_id, row.contact_id, row.template_id, row.enrollment_id,
-                     row.step_id, row.broadcast_id, row.status, row.sent_at, row.opened_at)
+            row.pk: (
+                row.message_id,
+                row.contact_id,
+                row.template_id,
+                row.enrollment_id,
+                row.step_id,
+                row.broadcast_id,
+                row.status,
+                row.sent_at,
+                row.opened_at,
+            )
             for row in OldMessage.objects.all()
         }
 
@@ -88,11 +109,23 @@ def test_a_populated_database_migrates_forward_with_every_email_row_kept():
         Message = new.get_model("messaging", "Message")
         assert Template._meta.db_table == "messaging_emailtemplate"
         assert Message._meta.db_table == "messaging_message"
-        assert dict(Template.objects.values_list("pk", "name")) == {welcome.pk: "Welcome", digest.pk: "Digest"}
+        assert dict(Template.objects.values_list("pk", "name")) == {
+            welcome.pk: "Welcome",
+            digest.pk: "Digest",
+        }
         assert Template.objects.get(pk=welcome.pk).purpose_id == purpose.pk
         after = {
-            row.pk: (row.message_id, row.contact_id, row.template_id, row.enrollment_id,
-                     row.step_id, row.broadcast_id, row.status, row.sent_at, row.opened_at)
+            row.pk: (
+                row.message_id,
+                row.contact_id,
+                row.template_id,
+                row.enrollment_id,
+                row.step_id,
+                row.broadcast_id,
+                row.status,
+                row.sent_at,
+                row.opened_at,
+            )
             for row in Message.objects.all()
         }
         assert after == before
@@ -105,8 +138,13 @@ def test_a_populated_database_migrates_forward_with_every_email_row_kept():
         NewContentType = new.get_model("contenttypes", "ContentType")
         moved = NewContentType.objects.get(pk=template_type.pk)
         assert (moved.app_label, moved.model) == ("messaging", "emailtemplate")
-        assert new.get_model("auth", "Permission").objects.get(pk=permission.pk).content_type_id == moved.pk
-        assert not NewContentType.objects.filter(app_label="nurture", model__in=["emailtemplate", "message"]).exists()
+        assert (
+            new.get_model("auth", "Permission").objects.get(pk=permission.pk).content_type_id
+            == moved.pk
+        )
+        assert not NewContentType.objects.filter(
+            app_label="nurture", model__in=["emailtemplate", "message"]
+        ).exists()
         # and an enrollment can go without taking its messages' log rows along (no FK left)
         new.get_model("nurture", "Enrollment").objects.filter(pk=enrollment.pk).delete()
         assert Message.objects.get(pk=sent.pk).enrollment_id == enrollment.pk

@@ -137,7 +137,9 @@ def test_a_crawler_on_the_maintained_list_is_a_bot_for_email_and_an_allow_rule_e
     now = timezone.now()
     semrush = "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)"
 
-    assert scanner_reason(user_agent=semrush, kind="click", sent_at=None, at=now) == "bot user agent"
+    assert (
+        scanner_reason(user_agent=semrush, kind="click", sent_at=None, at=now) == "bot user agent"
+    )
     assert scanner_reason(user_agent=semrush, kind="open", sent_at=None, at=now) == "bot user agent"
 
     BotRule.objects.create(pattern="SemrushBot", action=BotRule.Action.ALLOW)
@@ -151,14 +153,23 @@ def test_webmail_image_proxies_open_as_the_person_though_the_crawler_list_knows_
 
     assert scanner_reason(user_agent=yahoo, kind="open", sent_at=None, at=now) == ""
     assert scanner_reason(user_agent=GMAIL_PROXY, kind="open", sent_at=None, at=now) == ""
-    assert scanner_reason(user_agent=GMAIL_PROXY, kind="click", sent_at=None, at=now) == "bot user agent"
+    assert (
+        scanner_reason(user_agent=GMAIL_PROXY, kind="click", sent_at=None, at=now)
+        == "bot user agent"
+    )
 
 
 def test_a_scanner_is_still_recognised():
     now = timezone.now()
 
-    assert scanner_reason(user_agent=BARRACUDA, kind="open", sent_at=None, at=now) == "scanner user agent"
-    assert scanner_reason(user_agent=OUTLOOK, kind="click", sent_at=None, at=now) == "office link check"
+    assert (
+        scanner_reason(user_agent=BARRACUDA, kind="open", sent_at=None, at=now)
+        == "scanner user agent"
+    )
+    assert (
+        scanner_reason(user_agent=OUTLOOK, kind="click", sent_at=None, at=now)
+        == "office link check"
+    )
 
 
 def test_three_links_clicked_within_five_seconds_turn_the_whole_burst_into_bot_clicks():

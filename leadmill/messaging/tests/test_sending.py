@@ -323,7 +323,9 @@ def delivery_tasks():
 def _facts(name):
     from leadmill.core.models import OutboxEvent
 
-    return sorted(OutboxEvent.objects.filter(name=name).values_list("payload__message_id", flat=True))
+    return sorted(
+        OutboxEvent.objects.filter(name=name).values_list("payload__message_id", flat=True)
+    )
 
 
 def test_a_bulk_queue_publishes_a_fact_per_message_in_one_delivery_task(
@@ -334,7 +336,9 @@ def test_a_bulk_queue_publishes_a_fact_per_message_in_one_delivery_task(
 
     # When they are queued in one call
     with django_capture_on_commit_callbacks(execute=True):
-        messages_queue_bulk([Message(contact_id=contact.pk, template_id=template.pk) for _ in range(5)])
+        messages_queue_bulk(
+            [Message(contact_id=contact.pk, template_id=template.pk) for _ in range(5)]
+        )
 
     # Then each has its fact, and one task delivers them all
     queued = sorted(Message.objects.values_list("pk", flat=True))
@@ -373,7 +377,9 @@ def test_a_message_the_server_accepted_before_a_crash_is_marked_sent_with_its_fa
         sent_at=now - dt.timedelta(minutes=6),
     )
     unsent = MessageFactory(
-        contact=subscribed(), status=Message.Status.SENDING, claimed_at=now - dt.timedelta(minutes=6)
+        contact=subscribed(),
+        status=Message.Status.SENDING,
+        claimed_at=now - dt.timedelta(minutes=6),
     )
 
     # When the next pass runs after the lease

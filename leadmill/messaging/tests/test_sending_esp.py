@@ -35,8 +35,13 @@ class FakePostmark(BaseHTTPRequestHandler):
         else:
             FakePostmark.received.append(to)
             status = 200
-            answer = {"To": to, "SubmittedAt": "2026-11-26T10:00:00Z", "MessageID": f"pm-{len(FakePostmark.received)}",
-                      "ErrorCode": 0, "Message": "OK"}
+            answer = {
+                "To": to,
+                "SubmittedAt": "2026-11-26T10:00:00Z",
+                "MessageID": f"pm-{len(FakePostmark.received)}",
+                "ErrorCode": 0,
+                "Message": "OK",
+            }
         data = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -80,7 +85,11 @@ def queued():
 
 def test_a_message_the_provider_refuses_fails_alone_and_the_others_go(postmark, queued):
     # Given three queued messages, the middle one to an address the provider refuses
-    first, refused, last = queued("ana@example.com"), queued("refused@example.com"), queued("bo@example.com")
+    first, refused, last = (
+        queued("ana@example.com"),
+        queued("refused@example.com"),
+        queued("bo@example.com"),
+    )
 
     # When the sender runs
     report = messages_send_due()

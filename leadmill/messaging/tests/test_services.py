@@ -47,7 +47,9 @@ def test_a_hard_bounced_address_gets_no_email_at_all(settings):
     suppression_add(email="Bo@Example.com", reason=Suppression.Reason.HARD_BOUNCE)
 
     # When a transactional email is asked for it (any spelling of the address)
-    message = email_send_transactional(to="bo@example.com", subject="Your e-book", html="<p>Here it is</p>")
+    message = email_send_transactional(
+        to="bo@example.com", subject="Your e-book", html="<p>Here it is</p>"
+    )
 
     # Then nothing is sent, and the log says why
     assert mail.outbox == []
@@ -62,7 +64,9 @@ def test_a_transactional_email_the_server_cannot_take_is_retried_by_the_send_que
     _smtp_settings(settings, port)
 
     # When a transactional email is sent
-    message = email_send_transactional(to="ana@example.com", subject="Your e-book", html="<p>Here</p>")
+    message = email_send_transactional(
+        to="ana@example.com", subject="Your e-book", html="<p>Here</p>"
+    )
 
     # Then it waits in the queue, nothing raised
     assert message.status == Message.Status.QUEUED

@@ -56,7 +56,9 @@ class ViolationWatch:
         self.errors.clear()
         response = self.page.goto(url)
         assert response.status == 200, url
-        assert "Content-Security-Policy" in {name.title(): value for name, value in response.headers.items()}
+        assert "Content-Security-Policy" in {
+            name.title(): value for name, value in response.headers.items()
+        }
         self.page.wait_for_load_state("networkidle")
         return self.reported()
 
@@ -68,7 +70,9 @@ class ViolationWatch:
 NOTHING = {"console": [], "events": [], "script errors": []}
 
 
-def test_the_main_back_office_screens_work_under_the_policy(browser, live_server, django_user_model):
+def test_the_main_back_office_screens_work_under_the_policy(
+    browser, live_server, django_user_model
+):
     # Given the demo's pages, forms, sequence and segment, a lead, and a marketer
     demo_seed()
     nurture_demo_seed()
@@ -101,7 +105,9 @@ def test_the_main_back_office_screens_work_under_the_policy(browser, live_server
         "snippets": "/admin/snippets/",
         "segments": reverse(Segment.snippet_viewset.get_url_name("list")),
         "new segment": reverse(Segment.snippet_viewset.get_url_name("add")),
-        "sequence editor": reverse(Sequence.snippet_viewset.get_url_name("edit"), args=[sequence.pk]),
+        "sequence editor": reverse(
+            Sequence.snippet_viewset.get_url_name("edit"), args=[sequence.pk]
+        ),
         "images": "/admin/images/",
         "image upload": "/admin/images/multiple/add/",
     }

@@ -27,9 +27,18 @@ def test_the_demo_nurture_is_seeded_once_and_is_valid():
     # Then there is one active sequence on the e-book form with its two emails, and a segment
     [sequence] = Sequence.objects.all()
     assert (sequence.name, sequence.is_active, sequence.trigger, sequence.trigger_form.slug) == (
-        SEQUENCE_NAME, True, Sequence.Trigger.FORM, "ebook"
+        SEQUENCE_NAME,
+        True,
+        Sequence.Trigger.FORM,
+        "ebook",
     )
-    assert [block.block_type for block in sequence.steps] == ["send_email", "wait", "branch", "send_email", "end"]
+    assert [block.block_type for block in sequence.steps] == [
+        "send_email",
+        "wait",
+        "branch",
+        "send_email",
+        "end",
+    ]
     Sequence._meta.get_field("steps").stream_block.clean(sequence.steps)  # what the editor checks
     assert EmailTemplate.objects.filter(purpose__key="email-marketing").count() == 2
     [segment] = Segment.objects.all()
@@ -49,6 +58,8 @@ def test_a_lead_can_be_enrolled_in_the_demo_sequence():
     nurture_demo_seed()
     contact = ContactFactory()
 
-    enrollment = enrollment_start(sequence=Sequence.objects.get(), contact_id=contact.pk, source="test")
+    enrollment = enrollment_start(
+        sequence=Sequence.objects.get(), contact_id=contact.pk, source="test"
+    )
 
     assert enrollment is not None and enrollment.state == "active"

@@ -28,7 +28,9 @@ def email_step(label="", template=None):
 
 
 def enrol(sequence, contact, at=NOW):
-    return services.enrollment_start(sequence=sequence, contact_id=contact.pk, source="test", now=at)
+    return services.enrollment_start(
+        sequence=sequence, contact_id=contact.pk, source="test", now=at
+    )
 
 
 # --- Enrolment ------------------------------------------------------------------------------
@@ -469,6 +471,9 @@ def test_a_step_failing_outside_the_database_is_retried_later_without_a_savepoin
     # Then the failing lead waits for a retry with nothing queued, the other got its email
     stuck_enrollment.refresh_from_db()
     other_enrollment.refresh_from_db()
-    assert (stuck_enrollment.step_id, stuck_enrollment.next_run_at) == ("", NOW + walker.ERROR_RETRY)
+    assert (stuck_enrollment.step_id, stuck_enrollment.next_run_at) == (
+        "",
+        NOW + walker.ERROR_RETRY,
+    )
     assert other_enrollment.next_run_at == NOW + dt.timedelta(days=1)
     assert list(Message.objects.values_list("contact_id", flat=True)) == [other.pk]

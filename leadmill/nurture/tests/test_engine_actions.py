@@ -112,7 +112,9 @@ def test_a_failing_webhook_keeps_the_lead_at_the_step_and_is_retried_with_a_grow
     assert Message.objects.count() == 1
 
 
-def test_notify_owner_emails_the_owner_and_without_one_nobody(mailoutbox, django_capture_on_commit_callbacks):
+def test_notify_owner_emails_the_owner_and_without_one_nobody(
+    mailoutbox, django_capture_on_commit_callbacks
+):
     owner = UserFactory(email="seller@leadmill.test")
     sequence = sequence_with(step("notify_owner", message="Call them today."))
     owned, unowned = subscribed_contact(owner=owner), subscribed_contact()
@@ -134,7 +136,9 @@ def test_a_notify_owner_step_publishes_the_request_and_goes_on_in_the_same_batch
     notify = step("notify_owner", "tell", message="Call them today.")
     sequence = sequence_with(notify, step("send_email", template=EmailTemplateFactory().pk))
     contact = subscribed_contact()
-    enrollment = services.enrollment_start(sequence=sequence, contact_id=contact.pk, source="t", now=NOW)
+    enrollment = services.enrollment_start(
+        sequence=sequence, contact_id=contact.pk, source="t", now=NOW
+    )
     OutboxEvent.objects.all().delete()
 
     # When the engine runs once
@@ -143,8 +147,12 @@ def test_a_notify_owner_step_publishes_the_request_and_goes_on_in_the_same_batch
     # Then the request is a fact on the bus (sales acts on it), and the email is queued at once
     request = OutboxEvent.objects.get(name="OwnerNotificationRequested")
     assert request.payload == {
-        "enrollment_id": enrollment.pk, "step_id": notify["id"], "contact_id": contact.pk, "sequence_id": sequence.pk,
-        "message": "Call them today.", "occurred_at": {"__dt__": NOW.isoformat()},
+        "enrollment_id": enrollment.pk,
+        "step_id": notify["id"],
+        "contact_id": contact.pk,
+        "sequence_id": sequence.pk,
+        "message": "Call them today.",
+        "occurred_at": {"__dt__": NOW.isoformat()},
     }
     assert Message.objects.filter(enrollment_id=enrollment.pk).count() == 1
     ended = OutboxEvent.objects.get(name="EnrollmentExited")

@@ -117,7 +117,9 @@ def test_the_ebook_journey_sends_email_one_then_email_two_and_counts_a_human_cli
     assert enrollment.state == Enrollment.State.COMPLETED
 
     # When a mail scanner follows email 2's link, then (a minute after sending) the person does
-    second = Message.objects.get(enrollment_id=enrollment.pk, template__subject="Did you get to read it?")
+    second = Message.objects.get(
+        enrollment_id=enrollment.pk, template__subject="Did you get to read it?"
+    )
     Message.objects.filter(pk=second.pk).update(sent_at=F("sent_at") - dt.timedelta(minutes=1))
     click = link_in(inbox.messages[1], "/e/c/")
     before = engagement_of(contact)

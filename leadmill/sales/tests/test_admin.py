@@ -32,7 +32,12 @@ def action_url(lead, action: str) -> str:
 
 def test_my_leads_shows_the_reps_open_leads_hottest_first_with_why(rep, client):
     cold = SalesLeadFactory(owner=rep, contact__first_name="Cold", contact__temperature="cold")
-    hot = SalesLeadFactory(owner=rep, contact__first_name="Hot", contact__temperature="hot", contact__first_source="google")
+    hot = SalesLeadFactory(
+        owner=rep,
+        contact__first_name="Hot",
+        contact__temperature="hot",
+        contact__first_source="google",
+    )
     warm = SalesLeadFactory(owner=rep, contact__first_name="Warm", contact__temperature="warm")
     SalesLeadFactory(contact__first_name="Someone-elses", contact__temperature="hot")
 
@@ -81,12 +86,20 @@ def test_accept_and_won_from_my_leads(rep, client):
 
     client.post(action_url(lead, "accept"))
     accepted_stage = Contact.objects.get(pk=lead.contact_id).lifecycle_stage
-    client.post(action_url(lead, "outcome"), {"outcome": "won", "value": "900.50", "date": "2025-05-02"})
+    client.post(
+        action_url(lead, "outcome"), {"outcome": "won", "value": "900.50", "date": "2025-05-02"}
+    )
 
     contact = Contact.objects.get(pk=lead.contact_id)
     assert accepted_stage == LifecycleStage.SQL
-    assert (contact.lifecycle_stage, str(contact.outcome_value), contact.outcome_at.date().isoformat()) == (
-        "customer", "900.50", "2025-05-02",
+    assert (
+        contact.lifecycle_stage,
+        str(contact.outcome_value),
+        contact.outcome_at.date().isoformat(),
+    ) == (
+        "customer",
+        "900.50",
+        "2025-05-02",
     )
 
 

@@ -58,13 +58,20 @@ def test_equal_weights_alternate_and_the_owner_is_set_on_the_contact():
     owners = owners_of(contacts)
 
     assert owners == ["ana", "bruno", "ana"]
-    assert [c.owner.username for c in Contact.objects.filter(pk__in=[c.pk for c in contacts]).order_by("pk")] == owners
+    assert [
+        c.owner.username
+        for c in Contact.objects.filter(pk__in=[c.pk for c in contacts]).order_by("pk")
+    ] == owners
 
 
 def test_an_unavailable_rep_is_skipped_and_one_back_from_leave_is_not():
     SalesRepFactory(user=UserFactory(username="ana"), available=False)
-    SalesRepFactory(user=UserFactory(username="bruno"), unavailable_until=timezone.now() + dt.timedelta(days=2))
-    SalesRepFactory(user=UserFactory(username="carla"), unavailable_until=timezone.now() - dt.timedelta(hours=1))
+    SalesRepFactory(
+        user=UserFactory(username="bruno"), unavailable_until=timezone.now() + dt.timedelta(days=2)
+    )
+    SalesRepFactory(
+        user=UserFactory(username="carla"), unavailable_until=timezone.now() - dt.timedelta(hours=1)
+    )
     SalesRepFactory(user=UserFactory(username="davi"))
 
     owners = owners_of([mql() for _ in range(4)])
@@ -92,7 +99,9 @@ def test_rules_match_before_the_round_robin_in_priority_order():
     ana = SalesRepFactory(user=UserFactory(username="ana"))
     bruno = SalesRepFactory(user=UserFactory(username="bruno"))
     carla = SalesRepFactory(user=UserFactory(username="carla"))
-    AssignmentRuleFactory(name="Brazil enterprise", priority=1, countries="BR", company_sizes="1000+", reps=[carla])
+    AssignmentRuleFactory(
+        name="Brazil enterprise", priority=1, countries="BR", company_sizes="1000+", reps=[carla]
+    )
     AssignmentRuleFactory(name="Brazil", priority=2, countries="br", reps=[bruno])
 
     big_br = lead_assign(contact=mql(country="BR", company_size="1000+"))
@@ -136,14 +145,21 @@ def test_with_nobody_available_the_lead_waits_without_an_owner():
 # --- the MQL handler --------------------------------------------------------------------------
 
 
-def test_the_mql_handler_assigns_once_even_when_the_event_is_delivered_twice(django_capture_on_commit_callbacks):
+def test_the_mql_handler_assigns_once_even_when_the_event_is_delivered_twice(
+    django_capture_on_commit_callbacks,
+):
     SalesRepFactory(user=UserFactory(username="ana", email="ana@sales.example"))
     SalesRepFactory(user=UserFactory(username="bruno"))
     contact = ContactFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        contact_stage_change(contact=contact, to_stage=LifecycleStage.MQL, cause="fit and engagement passed")
+        contact_stage_change(
+            contact=contact, to_stage=LifecycleStage.MQL, cause="fit and engagement passed"
+        )
     event = StageChanged(
-        contact_id=contact.pk, from_stage="lead", to_stage="mql", cause="fit and engagement passed",
+        contact_id=contact.pk,
+        from_stage="lead",
+        to_stage="mql",
+        cause="fit and engagement passed",
         occurred_at=contact.stage_changed_at,
     )
 
@@ -158,7 +174,10 @@ def test_the_mql_handler_assigns_once_even_when_the_event_is_delivered_twice(dja
     assert OutboxEvent.objects.filter(name="StageChanged", delivered_at__isnull=False).count() == 1
     (assigned,) = OutboxEvent.objects.filter(name="OwnerAssigned").values_list("payload", flat=True)
     assert {key: assigned[key] for key in ("lead_id", "contact_id", "owner_id", "rule_id")} == {
-        "lead_id": lead.pk, "contact_id": contact.pk, "owner_id": lead.owner_id, "rule_id": None,
+        "lead_id": lead.pk,
+        "contact_id": contact.pk,
+        "owner_id": lead.owner_id,
+        "rule_id": None,
     }
 
 
@@ -170,7 +189,9 @@ def test_owner_assigned_names_the_rule_that_chose_the_rep_and_nothing_is_publish
     lead_assign(contact=chosen)
     lead_assign(contact=waiting)
 
-    published = list(OutboxEvent.objects.filter(name="OwnerAssigned").values_list("payload", flat=True))
+    published = list(
+        OutboxEvent.objects.filter(name="OwnerAssigned").values_list("payload", flat=True)
+    )
     assert [(p["contact_id"], p["rule_id"]) for p in published] == [(chosen.pk, rule.pk)]
 
 
@@ -179,7 +200,13 @@ def test_the_handler_ignores_other_stages():
     contact = ContactFactory(lifecycle_stage=LifecycleStage.SQL)
 
     handlers.assign_new_mql(
-        StageChanged(contact_id=contact.pk, from_stage="mql", to_stage="sql", cause="x", occurred_at=timezone.now())
+        StageChanged(
+            contact_id=contact.pk,
+            from_stage="mql",
+            to_stage="sql",
+            cause="x",
+            occurred_at=timezone.now(),
+        )
     )
 
     assert not SalesLead.objects.exists()
@@ -194,15 +221,22 @@ def test_the_owner_is_emailed_the_lead_with_what_matters_and_the_alert_address_t
     settings.LEADMILL_NEW_LEAD_ALERT_EMAIL = "sales-team@example.com"
     SalesRepFactory(user=UserFactory(username="ana", first_name="Ana", email="ana@sales.example"))
     contact = mql(
-        first_name="Rita", last_name="Lopes", email="rita@acme.example", company_name="ACME",
-        temperature="hot", first_source="google",
+        first_name="Rita",
+        last_name="Lopes",
+        email="rita@acme.example",
+        company_name="ACME",
+        temperature="hot",
+        first_source="google",
     )
 
     with django_capture_on_commit_callbacks(execute=True):
         lead = lead_assign(contact=contact).lead
 
     owner_mail, alert = mail.outbox
-    assert (owner_mail.to, owner_mail.subject) == (["ana@sales.example"], "New lead for you: Rita Lopes")
+    assert (owner_mail.to, owner_mail.subject) == (
+        ["ana@sales.example"],
+        "New lead for you: Rita Lopes",
+    )
     body = owner_mail.body
     assert "Hi Ana," in body
     assert "Rita Lopes is your lead now." in body
@@ -236,11 +270,32 @@ def test_speed_to_lead_is_the_time_from_mql_to_the_first_call_email_meeting_or_n
     mql_at = timezone.now() - dt.timedelta(hours=5)
     lead = SalesLeadFactory(mql_at=mql_at)
     other = SalesLeadFactory(mql_at=mql_at)
-    activity_log(contact=lead.contact, user=lead.owner, kind=ActivityKind.TASK, subject="call back",
-                 occurred_at=mql_at + dt.timedelta(minutes=10), due_at=mql_at + dt.timedelta(days=1))
-    activity_log(contact=lead.contact, user=lead.owner, kind=ActivityKind.CALL, occurred_at=mql_at + dt.timedelta(minutes=90))
-    activity_log(contact=lead.contact, user=lead.owner, kind=ActivityKind.NOTE, occurred_at=mql_at + dt.timedelta(hours=3))
-    activity_log(contact=other.contact, user=other.owner, kind=ActivityKind.EMAIL, occurred_at=mql_at + dt.timedelta(hours=4, minutes=30))
+    activity_log(
+        contact=lead.contact,
+        user=lead.owner,
+        kind=ActivityKind.TASK,
+        subject="call back",
+        occurred_at=mql_at + dt.timedelta(minutes=10),
+        due_at=mql_at + dt.timedelta(days=1),
+    )
+    activity_log(
+        contact=lead.contact,
+        user=lead.owner,
+        kind=ActivityKind.CALL,
+        occurred_at=mql_at + dt.timedelta(minutes=90),
+    )
+    activity_log(
+        contact=lead.contact,
+        user=lead.owner,
+        kind=ActivityKind.NOTE,
+        occurred_at=mql_at + dt.timedelta(hours=3),
+    )
+    activity_log(
+        contact=other.contact,
+        user=other.owner,
+        kind=ActivityKind.EMAIL,
+        occurred_at=mql_at + dt.timedelta(hours=4, minutes=30),
+    )
 
     lead.refresh_from_db()
     summary = selectors.speed_to_lead()
@@ -251,11 +306,15 @@ def test_speed_to_lead_is_the_time_from_mql_to_the_first_call_email_meeting_or_n
 
 def test_an_sla_warning_is_sent_once_for_an_overdue_lead_and_not_for_one_with_an_activity():
     overdue = SalesLeadFactory(
-        mql_at=timezone.now() - dt.timedelta(hours=6), sla_due_at=timezone.now() - dt.timedelta(hours=2),
-        owner=UserFactory(email="ana@sales.example"), contact__first_name="Rita", contact__last_name="Lopes",
+        mql_at=timezone.now() - dt.timedelta(hours=6),
+        sla_due_at=timezone.now() - dt.timedelta(hours=2),
+        owner=UserFactory(email="ana@sales.example"),
+        contact__first_name="Rita",
+        contact__last_name="Lopes",
     )
     worked = SalesLeadFactory(
-        mql_at=timezone.now() - dt.timedelta(hours=6), sla_due_at=timezone.now() - dt.timedelta(hours=2),
+        mql_at=timezone.now() - dt.timedelta(hours=6),
+        sla_due_at=timezone.now() - dt.timedelta(hours=2),
         owner=UserFactory(email="bruno@sales.example"),
     )
     activity_log(contact=worked.contact, user=worked.owner, kind=ActivityKind.CALL)
@@ -266,7 +325,10 @@ def test_an_sla_warning_is_sent_once_for_an_overdue_lead_and_not_for_one_with_an
 
     assert (first_run, second_run) == (1, 0)
     (warning,) = mail.outbox
-    assert (warning.to, warning.subject) == (["ana@sales.example"], "Overdue: no contact yet with Rita Lopes")
+    assert (warning.to, warning.subject) == (
+        ["ana@sales.example"],
+        "Overdue: no contact yet with Rita Lopes",
+    )
     assert "has had no call, email, meeting or note yet" in warning.body
     overdue.refresh_from_db()
     assert overdue.sla_warned_at is not None
@@ -293,7 +355,12 @@ def test_accepting_moves_the_contact_to_sql_with_the_change_in_its_history():
     contact = Contact.objects.get(pk=lead.contact_id)
     change = StageChange.objects.filter(contact=contact).first()
     assert contact.lifecycle_stage == LifecycleStage.SQL
-    assert (change.from_stage, change.to_stage, change.cause, change.actor) == ("mql", "sql", "accepted by ana", lead.owner)
+    assert (change.from_stage, change.to_stage, change.cause, change.actor) == (
+        "mql",
+        "sql",
+        "accepted by ana",
+        lead.owner,
+    )
     assert SalesLead.objects.get(pk=lead.pk).status == LeadStatus.QUALIFIED
 
 
@@ -303,8 +370,15 @@ def test_disqualifying_needs_a_reason_and_closes_the_lead():
     lead_disqualify(lead=lead, user=lead.owner, reason="competitor")
 
     lead.refresh_from_db()
-    assert (lead.status, lead.disqualify_reason, lead.closed_at is not None) == ("disqualified", "competitor", True)
-    assert StageChange.objects.filter(contact=lead.contact).first().cause == "disqualified by ana: competitor"
+    assert (lead.status, lead.disqualify_reason, lead.closed_at is not None) == (
+        "disqualified",
+        "competitor",
+        True,
+    )
+    assert (
+        StageChange.objects.filter(contact=lead.contact).first().cause
+        == "disqualified by ana: competitor"
+    )
 
 
 def test_a_won_outcome_makes_the_contact_a_customer_with_its_value_and_date():
@@ -314,15 +388,29 @@ def test_a_won_outcome_makes_the_contact_a_customer_with_its_value_and_date():
     outcome_record(lead=lead, user=lead.owner, outcome="won", value=Decimal("12500.00"), at=won_at)
 
     contact = Contact.objects.get(pk=lead.contact_id)
-    assert (contact.lifecycle_stage, contact.outcome, contact.outcome_value, contact.outcome_at) == (
-        "customer", "won", Decimal("12500.00"), won_at,
+    assert (
+        contact.lifecycle_stage,
+        contact.outcome,
+        contact.outcome_value,
+        contact.outcome_at,
+    ) == (
+        "customer",
+        "won",
+        Decimal("12500.00"),
+        won_at,
     )
     assert StageChange.objects.filter(contact=contact).first().cause == "won by ana"
     assert SalesLead.objects.get(pk=lead.pk).closed_at is not None
-    (recorded,) = OutboxEvent.objects.filter(name="OutcomeRecorded").values_list("payload", flat=True)
+    (recorded,) = OutboxEvent.objects.filter(name="OutcomeRecorded").values_list(
+        "payload", flat=True
+    )
     assert recorded | {"occurred_at": None} == {
-        "contact_id": contact.pk, "outcome": "won", "value": "12500.00", "outcome_at": {"__dt__": won_at.isoformat()},
-        "reason": "", "occurred_at": None,
+        "contact_id": contact.pk,
+        "outcome": "won",
+        "value": "12500.00",
+        "outcome_at": {"__dt__": won_at.isoformat()},
+        "reason": "",
+        "occurred_at": None,
     }
 
 
@@ -336,4 +424,8 @@ def test_a_lost_outcome_keeps_the_stage_and_needs_a_reason():
     outcome_record(lead=lead, user=lead.owner, outcome="lost", reason="chose a competitor")
 
     contact = Contact.objects.get(pk=lead.contact_id)
-    assert (contact.lifecycle_stage, contact.outcome, contact.outcome_reason) == ("mql", "lost", "chose a competitor")
+    assert (contact.lifecycle_stage, contact.outcome, contact.outcome_reason) == (
+        "mql",
+        "lost",
+        "chose a competitor",
+    )

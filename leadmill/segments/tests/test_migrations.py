@@ -24,7 +24,9 @@ def migrate(targets: list[tuple[str, str | None]]):
     executor.migrate(targets)
     executor = MigrationExecutor(connection)  # a fresh loader sees what is applied now
     graph = executor.loader.graph
-    applied = [node for node in MigrationRecorder(connection).applied_migrations() if node in graph.nodes]
+    applied = [
+        node for node in MigrationRecorder(connection).applied_migrations() if node in graph.nodes
+    ]
     return executor.loader.project_state(applied).apps
 
 
@@ -51,14 +53,21 @@ def populate(apps) -> dict:
     brazil = Segment.objects.create(
         name="Brazil",
         kind="dynamic",
-        definition={"match": "all", "conditions": [{"field": "country", "op": "equals", "value": "BR"}]},
+        definition={
+            "match": "all",
+            "conditions": [{"field": "country", "op": "equals", "value": "BR"}],
+        },
     )
     vips = Segment.objects.create(name="VIPs", kind="static", definition={})
     SegmentMember.objects.create(segment=vips, contact=ana)
     SegmentMember.objects.create(segment=vips, contact=bia)
     SegmentEntry.objects.create(segment=brazil, contact=ana, entered_at=ENTERED_AT)
     template = EmailTemplate.objects.create(name="News", subject="News", body="<p>Hi</p>")
-    branch = {"type": "branch", "id": "b1", "value": {"condition": "in_segment", "segment": vips.pk}}
+    branch = {
+        "type": "branch",
+        "id": "b1",
+        "value": {"condition": "in_segment", "segment": vips.pk},
+    }
     sequence = Sequence.objects.create(
         name="Welcome", trigger="segment", trigger_segment=brazil, steps=json.dumps([branch])
     )

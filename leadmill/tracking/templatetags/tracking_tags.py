@@ -30,7 +30,9 @@ def tracker_snippet(*, absolute: bool = False) -> str:
         src, endpoint = static("tracking/lm.js"), reverse("tracking:collect")
     return format_html(
         '<script defer src="{}" data-lm-endpoint="{}" data-lm-require-consent="{}"></script>',
-        src, endpoint, "1" if settings.LEADMILL_TRACKING_REQUIRE_CONSENT else "0",
+        src,
+        endpoint,
+        "1" if settings.LEADMILL_TRACKING_REQUIRE_CONSENT else "0",
     )
 
 
@@ -39,7 +41,9 @@ def leadmill_consent_banner(context) -> str:
     """Leadmill's small consent banner, on its own pages, while the tracker needs consent
     (``LEADMILL_TRACKING_REQUIRE_CONSENT``) and ``LEADMILL_TRACKING_CONSENT_BANNER`` is on.
     Hidden by its script once the visitor answered (the ``lm_consent`` cookie)."""
-    if not (settings.LEADMILL_TRACKING_REQUIRE_CONSENT and settings.LEADMILL_TRACKING_CONSENT_BANNER):
+    if not (
+        settings.LEADMILL_TRACKING_REQUIRE_CONSENT and settings.LEADMILL_TRACKING_CONSENT_BANNER
+    ):
         return ""
     from django.template.loader import render_to_string
 

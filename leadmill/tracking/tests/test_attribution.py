@@ -64,18 +64,24 @@ def test_time_decay_halves_the_weight_every_seven_days():
     result = weights(time_decay(JOURNEY, CONVERTED))
 
     assert [event_id for event_id, _ in result] == [1, 2, 3, 4]
-    assert [weight for _, weight in result] == pytest.approx([1 / 15, 2 / 15, 4 / 15, 8 / 15], abs=1e-12)
+    assert [weight for _, weight in result] == pytest.approx(
+        [1 / 15, 2 / 15, 4 / 15, 8 / 15], abs=1e-12
+    )
 
 
 def test_time_decay_with_a_one_day_half_life():
     journey = [Touch(CONVERTED - DAY, "social", event_id=1), Touch(CONVERTED, "direct", event_id=2)]
 
-    assert [w for _, w in weights(time_decay(journey, CONVERTED, half_life=DAY))] == pytest.approx([1 / 3, 2 / 3], abs=1e-12)
+    assert [w for _, w in weights(time_decay(journey, CONVERTED, half_life=DAY))] == pytest.approx(
+        [1 / 3, 2 / 3], abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_sums_to_one_and_gives_nothing_without_touches(name):
-    assert sum(credit.weight for credit in MODELS[name](JOURNEY, CONVERTED)) == pytest.approx(1.0, abs=1e-12)
+    assert sum(credit.weight for credit in MODELS[name](JOURNEY, CONVERTED)) == pytest.approx(
+        1.0, abs=1e-12
+    )
     assert MODELS[name]([], CONVERTED) == []
     assert MODELS[name](JOURNEY[4:], CONVERTED) == []
 
@@ -83,7 +89,11 @@ def test_every_model_sums_to_one_and_gives_nothing_without_touches(name):
 def test_credit_by_channel_sums_the_weights_largest_first():
     journey = JOURNEY[:3] + [Touch(CONVERTED - DAY, "social", "instagram", event_id=6)]
 
-    assert credit_by(linear(journey, CONVERTED)) == {"social": 0.5, "direct": 0.25, "organic_search": 0.25}
+    assert credit_by(linear(journey, CONVERTED)) == {
+        "social": 0.5,
+        "direct": 0.25,
+        "organic_search": 0.25,
+    }
     assert credit_by(u_shaped(journey, CONVERTED), key=lambda touch: touch.source) == pytest.approx(
         {"instagram": 0.5, "": 0.4, "google": 0.1}
     )

@@ -105,7 +105,11 @@ def test_real_browsers_are_not_bots(user_agent):
 
 
 def test_a_rule_added_by_a_marketer_counts_and_an_invalid_regex_is_ignored():
-    rules = (BotPattern("AcmeMonitor"), BotPattern("(unclosed", is_regex=True), BotPattern(r"^Lynx/\d", is_regex=True))
+    rules = (
+        BotPattern("AcmeMonitor"),
+        BotPattern("(unclosed", is_regex=True),
+        BotPattern(r"^Lynx/\d", is_regex=True),
+    )
 
     assert is_bot("Mozilla/5.0 acmemonitor/1", rules) is True
     assert is_bot("Lynx/2.9 libwww-FM", rules) is True
@@ -161,7 +165,9 @@ def test_more_page_views_in_one_second_than_allowed_is_inhuman():
 
 
 def test_exactly_the_limit_within_one_second_is_human():
-    assert inhuman_visitors(views("v", 0, 250, 500, 750, 1000), max_page_views_per_second=4) == set()
+    assert (
+        inhuman_visitors(views("v", 0, 250, 500, 750, 1000), max_page_views_per_second=4) == set()
+    )
 
 
 def test_a_fast_visitor_who_also_clicked_is_human():

@@ -9,9 +9,7 @@ from leadmill.tracking.models import Event, EventType
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DESKTOP_CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-)
+DESKTOP_CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 
 
 def expect(locator_or_page):
@@ -47,7 +45,9 @@ def consent_required(settings, live_server):
     demo_seed()
 
 
-def test_accepting_the_banner_lets_the_tracker_keep_a_visitor_id(browser, live_server, consent_required):
+def test_accepting_the_banner_lets_the_tracker_keep_a_visitor_id(
+    browser, live_server, consent_required
+):
     # Given a landing page while consent is required
     context = browser.new_context(user_agent=DESKTOP_CHROME)
     page = context.new_page()
@@ -73,7 +73,9 @@ def test_accepting_the_banner_lets_the_tracker_keep_a_visitor_id(browser, live_s
     context.close()
 
 
-def test_declining_the_banner_keeps_the_browser_free_of_tracking_cookies(browser, live_server, consent_required):
+def test_declining_the_banner_keeps_the_browser_free_of_tracking_cookies(
+    browser, live_server, consent_required
+):
     # Given a landing page while consent is required
     context = browser.new_context(user_agent=DESKTOP_CHROME)
     page = context.new_page()

@@ -8,7 +8,9 @@ import pytest
 
 from ..schemas import BatchInvalid, events_decode, events_parse
 
-pytestmark = pytest.mark.django_db  # the app's fixtures (tests/conftest.py) clear cached configuration
+pytestmark = (
+    pytest.mark.django_db
+)  # the app's fixtures (tests/conftest.py) clear cached configuration
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 VID = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"
@@ -22,9 +24,27 @@ def view(**fields):
 BATCHES = [
     [view()],
     [view(visitor_id=VID, ts=TS, referrer=" https://l.instagram.com/ ", consent=True)],
-    [view(utm={"utm_source": " ig ", "utm_medium": "", "utm_campaign": "nov"}, properties={"title": "Ofertas ✓"})],
-    [{"type": "cta_click", "name": "  demo ", "url": "https://www.example.com/", "properties": {"href": "/c/"}}],
-    [{"type": "custom", "name": "video", "properties": {"seconds": 30, "nested": {"a": [1, 2.5, None, True]}}}],
+    [
+        view(
+            utm={"utm_source": " ig ", "utm_medium": "", "utm_campaign": "nov"},
+            properties={"title": "Ofertas ✓"},
+        )
+    ],
+    [
+        {
+            "type": "cta_click",
+            "name": "  demo ",
+            "url": "https://www.example.com/",
+            "properties": {"href": "/c/"},
+        }
+    ],
+    [
+        {
+            "type": "custom",
+            "name": "video",
+            "properties": {"seconds": 30, "nested": {"a": [1, 2.5, None, True]}},
+        }
+    ],
     [{"type": "form_start"}, {"type": "form_view", "ts": TS + 0.5}, {"type": "download", "ts": 1}],
     [view(ts=10**15), view(ts=-5), view(ts=TS + 10**9)],  # clamped to a day back, never ahead
     [view(visitor_id=VID), view(visitor_id="b" * 16), view(visitor_id=VID)],
@@ -98,8 +118,17 @@ def normalised(events):
     if events == "invalid":
         return events
     return [
-        (e.type, e.occurred_at, e.name, e.url, e.referrer, e.visitor_id, e.utm, e.consent,
-         json.loads(e.properties_json) if e.properties is None else e.properties)
+        (
+            e.type,
+            e.occurred_at,
+            e.name,
+            e.url,
+            e.referrer,
+            e.visitor_id,
+            e.utm,
+            e.consent,
+            json.loads(e.properties_json) if e.properties is None else e.properties,
+        )
         for e in events
     ]
 
@@ -117,17 +146,31 @@ def test_the_fast_parser_agrees_with_the_full_one_or_steps_aside(payload):
 
 
 def test_the_fast_parser_takes_the_common_batches():
-    taken = [events_decode(json.dumps(payload).encode(), max_events=50, now=NOW) is not None for payload in BATCHES[:9]]
+    taken = [
+        events_decode(json.dumps(payload).encode(), max_events=50, now=NOW) is not None
+        for payload in BATCHES[:9]
+    ]
 
     assert taken == [True] * 9
 
 
 def test_every_invalid_batch_is_left_to_the_full_parser():
-    invalid = [payload for payload in BATCHES if parse(payload, 2 if payload == [view()] * 3 else 50) == "invalid"]
+    invalid = [
+        payload
+        for payload in BATCHES
+        if parse(payload, 2 if payload == [view()] * 3 else 50) == "invalid"
+    ]
 
     assert len(invalid) == 41
     for payload in invalid:
-        assert events_decode(json.dumps(payload).encode(), max_events=2 if payload == [view()] * 3 else 50, now=NOW) is None
+        assert (
+            events_decode(
+                json.dumps(payload).encode(),
+                max_events=2 if payload == [view()] * 3 else 50,
+                now=NOW,
+            )
+            is None
+        )
 
 
 def test_whitespace_and_escapes_in_the_properties_keep_their_value():

@@ -24,18 +24,50 @@ def journey():
     contact = ContactFactory(stage_history=False)
     touch = dict(contact=contact, type="page_view")
     events = {
-        "instagram": EventFactory(**touch, occurred_at=T0, channel="social", source="instagram", medium="social",
-                                  campaign="june", url="https://leads.example.com/offer"),
-        "internal": EventFactory(**touch, occurred_at=T0 + dt.timedelta(minutes=1), channel="internal",
-                                 url="https://leads.example.com/pricing"),
-        "google": EventFactory(**touch, occurred_at=T0 + 7 * DAY, channel="organic_search", source="google",
-                               medium="organic", url="https://leads.example.com/offer"),
+        "instagram": EventFactory(
+            **touch,
+            occurred_at=T0,
+            channel="social",
+            source="instagram",
+            medium="social",
+            campaign="june",
+            url="https://leads.example.com/offer",
+        ),
+        "internal": EventFactory(
+            **touch,
+            occurred_at=T0 + dt.timedelta(minutes=1),
+            channel="internal",
+            url="https://leads.example.com/pricing",
+        ),
+        "google": EventFactory(
+            **touch,
+            occurred_at=T0 + 7 * DAY,
+            channel="organic_search",
+            source="google",
+            medium="organic",
+            url="https://leads.example.com/offer",
+        ),
         "bot": EventFactory(**touch, occurred_at=T0 + 7 * DAY, channel="direct", is_bot=True),
-        "form": EventFactory(contact=contact, type="form_submit", name="ebook", occurred_at=T0 + 7 * DAY + dt.timedelta(minutes=2)),
-        "email": EventFactory(**touch, occurred_at=T0 + 14 * DAY, channel="email", source="newsletter", medium="email"),
+        "form": EventFactory(
+            contact=contact,
+            type="form_submit",
+            name="ebook",
+            occurred_at=T0 + 7 * DAY + dt.timedelta(minutes=2),
+        ),
+        "email": EventFactory(
+            **touch, occurred_at=T0 + 14 * DAY, channel="email", source="newsletter", medium="email"
+        ),
     }
-    StageChange.objects.create(contact=contact, from_stage="", to_stage="lead", changed_at=T0 + 7 * DAY + dt.timedelta(minutes=2), cause="form:ebook")
-    StageChange.objects.create(contact=contact, from_stage="lead", to_stage="mql", changed_at=T0 + 14 * DAY, cause="score")
+    StageChange.objects.create(
+        contact=contact,
+        from_stage="",
+        to_stage="lead",
+        changed_at=T0 + 7 * DAY + dt.timedelta(minutes=2),
+        cause="form:ebook",
+    )
+    StageChange.objects.create(
+        contact=contact, from_stage="lead", to_stage="mql", changed_at=T0 + 14 * DAY, cause="score"
+    )
     return contact, events
 
 
@@ -43,7 +75,12 @@ def test_contact_events_are_newest_first_without_bots(journey):
     contact, events = journey
 
     assert list(contact_events(contact_id=contact.pk)) == [
-        events["email"], events["form"], events["google"], events["internal"], events["instagram"]]
+        events["email"],
+        events["form"],
+        events["google"],
+        events["internal"],
+        events["instagram"],
+    ]
     assert events["bot"] in contact_events(contact_id=contact.pk, include_bots=True)
     assert list(contact_events(contact_id=contact.pk, types=["form_submit"])) == [events["form"]]
 
@@ -59,7 +96,9 @@ def test_contact_touches_are_sourced_page_views_oldest_first(journey):
         (events["email"].pk, "email", "newsletter"),
     ]
     assert [t.event_id for t in contact_touches(contact_id=contact.pk, until=T0 + 7 * DAY)] == [
-        events["instagram"].pk, events["google"].pk]
+        events["instagram"].pk,
+        events["google"].pk,
+    ]
 
 
 def test_attribution_per_stage_reached(journey, django_assert_num_queries):
@@ -69,7 +108,9 @@ def test_attribution_per_stage_reached(journey, django_assert_num_queries):
         stages = contact_attribution(contact_id=contact.pk)
 
     assert [(s.stage, s.converted_at) for s in stages] == [
-        ("lead", T0 + 7 * DAY + dt.timedelta(minutes=2)), ("mql", T0 + 14 * DAY)]
+        ("lead", T0 + 7 * DAY + dt.timedelta(minutes=2)),
+        ("mql", T0 + 14 * DAY),
+    ]
     lead, mql = stages
     assert [t.source for t in lead.touches] == ["instagram", "google"]
     assert [c.weight for c in lead.credits["first_touch"]] == [1.0, 0.0]
@@ -78,15 +119,25 @@ def test_attribution_per_stage_reached(journey, django_assert_num_queries):
     assert [c.weight for c in mql.credits["linear"]] == pytest.approx([1 / 3] * 3, abs=1e-12)
     assert [c.weight for c in mql.credits["u_shaped"]] == pytest.approx([0.4, 0.2, 0.4], abs=1e-12)
     # ages 14 d, 7 d, 0 d with a 7-day half-life: 1/4, 1/2, 1 → 1/7, 2/7, 4/7
-    assert [c.weight for c in mql.credits["time_decay"]] == pytest.approx([1 / 7, 2 / 7, 4 / 7], abs=1e-12)
+    assert [c.weight for c in mql.credits["time_decay"]] == pytest.approx(
+        [1 / 7, 2 / 7, 4 / 7], abs=1e-12
+    )
 
 
 def test_attribution_uses_the_first_time_a_stage_was_reached(journey):
     contact, _ = journey
-    StageChange.objects.create(contact=contact, from_stage="mql", to_stage="lead", changed_at=T0 + 20 * DAY, cause="demoted")
+    StageChange.objects.create(
+        contact=contact,
+        from_stage="mql",
+        to_stage="lead",
+        changed_at=T0 + 20 * DAY,
+        cause="demoted",
+    )
 
     assert [s.stage for s in contact_attribution(contact_id=contact.pk)] == ["lead", "mql"]
-    assert contact_attribution(contact_id=contact.pk)[0].converted_at == T0 + 7 * DAY + dt.timedelta(minutes=2)
+    assert contact_attribution(contact_id=contact.pk)[
+        0
+    ].converted_at == T0 + 7 * DAY + dt.timedelta(minutes=2)
 
 
 def test_a_contact_without_stage_changes_has_no_attribution():
@@ -96,9 +147,15 @@ def test_a_contact_without_stage_changes_has_no_attribution():
 def test_the_timeline_shows_page_views_and_form_events_with_their_source(journey):
     contact, events = journey
 
-    entries = [(e.kind, e.title, e.detail) for e in contact_timeline(contact.pk) if e.kind != "stage"]
+    entries = [
+        (e.kind, e.title, e.detail) for e in contact_timeline(contact.pk) if e.kind != "stage"
+    ]
 
     assert ("form_submit", "Sent the form ebook", "") in entries
-    assert ("page_view", "Viewed https://leads.example.com/offer", "Social · instagram / social · june") in entries
+    assert (
+        "page_view",
+        "Viewed https://leads.example.com/offer",
+        "Social · instagram / social · june",
+    ) in entries
     assert ("page_view", "Viewed https://leads.example.com/pricing", "") in entries
     assert len([e for e in entries if e[0] in {"page_view", "form_submit"}]) == 5  # no bot

@@ -31,15 +31,34 @@ OWN = ("leads.example.com", "www.example.com")
         ({}, "https://www.bing.com/search?q=x", {}, Source("organic_search", "bing", "organic")),
         ({}, "https://duckduckgo.com/", {}, Source("organic_search", "duckduckgo", "organic")),
         ({}, "https://yandex.ru/", {}, Source("organic_search", "yandex", "organic")),
-        ({"utm_source": "google", "utm_medium": "organic"}, "", {}, Source("organic_search", "google", "organic")),
+        (
+            {"utm_source": "google", "utm_medium": "organic"},
+            "",
+            {},
+            Source("organic_search", "google", "organic"),
+        ),
         # paid search
         ({}, "https://www.google.com/", {"gclid": "abc"}, Source("paid_search", "google", "cpc")),
         ({}, "", {"gclid": "abc"}, Source("paid_search", "google", "cpc")),
         ({}, "", {"msclkid": "abc"}, Source("paid_search", "bing", "cpc")),
-        ({"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "Brand", "utm_term": "crm"}, "", {},
-         Source("paid_search", "google", "cpc", "Brand", "crm")),
+        (
+            {
+                "utm_source": "google",
+                "utm_medium": "cpc",
+                "utm_campaign": "Brand",
+                "utm_term": "crm",
+            },
+            "",
+            {},
+            Source("paid_search", "google", "cpc", "Brand", "crm"),
+        ),
         ({"utm_source": "bing", "utm_medium": "ppc"}, "", {}, Source("paid_search", "bing", "ppc")),
-        ({"utm_source": "adwords", "utm_medium": "paid"}, "", {}, Source("paid_search", "google", "paid")),
+        (
+            {"utm_source": "adwords", "utm_medium": "paid"},
+            "",
+            {},
+            Source("paid_search", "google", "paid"),
+        ),
         # social, organic
         ({}, "https://l.instagram.com/", {}, Source("social", "instagram", "social")),
         ({}, "https://www.instagram.com/", {}, Source("social", "instagram", "social")),
@@ -54,37 +73,97 @@ OWN = ("leads.example.com", "www.example.com")
         ({}, "https://www.tiktok.com/", {}, Source("social", "tiktok", "social")),
         ({}, "https://www.youtube.com/watch?v=1", {}, Source("social", "youtube", "social")),
         ({"utm_source": "twitter"}, "", {}, Source("social", "x", "social")),
-        ({"utm_source": "instagram", "utm_medium": "social", "utm_campaign": "launch"}, "", {},
-         Source("social", "instagram", "social", "launch")),
+        (
+            {"utm_source": "instagram", "utm_medium": "social", "utm_campaign": "launch"},
+            "",
+            {},
+            Source("social", "instagram", "social", "launch"),
+        ),
         # link in bio
-        ({"utm_source": "instagram", "utm_medium": "bio"}, "https://linktr.ee/acme", {}, Source("social", "instagram", "bio")),
-        ({"utm_source": "ig"}, "https://linktr.ee/acme", {}, Source("social", "instagram", "social")),
+        (
+            {"utm_source": "instagram", "utm_medium": "bio"},
+            "https://linktr.ee/acme",
+            {},
+            Source("social", "instagram", "bio"),
+        ),
+        (
+            {"utm_source": "ig"},
+            "https://linktr.ee/acme",
+            {},
+            Source("social", "instagram", "social"),
+        ),
         ({}, "https://linktr.ee/acme", {}, Source("social", "linktr.ee", "social")),
         # paid social, Instagram lead ads
-        ({"utm_source": "ig", "utm_medium": "paid", "utm_campaign": "leadads"}, "", {},
-         Source("paid_social", "instagram", "paid", "leadads")),
-        ({"utm_source": "IG", "utm_medium": "cpc"}, "", {}, Source("paid_social", "instagram", "cpc")),
-        ({"utm_source": "fb", "utm_medium": "paid_social"}, "", {}, Source("paid_social", "facebook", "paid_social")),
-        ({"utm_source": "linkedin", "utm_medium": "cpc"}, "", {}, Source("paid_social", "linkedin", "cpc")),
+        (
+            {"utm_source": "ig", "utm_medium": "paid", "utm_campaign": "leadads"},
+            "",
+            {},
+            Source("paid_social", "instagram", "paid", "leadads"),
+        ),
+        (
+            {"utm_source": "IG", "utm_medium": "cpc"},
+            "",
+            {},
+            Source("paid_social", "instagram", "cpc"),
+        ),
+        (
+            {"utm_source": "fb", "utm_medium": "paid_social"},
+            "",
+            {},
+            Source("paid_social", "facebook", "paid_social"),
+        ),
+        (
+            {"utm_source": "linkedin", "utm_medium": "cpc"},
+            "",
+            {},
+            Source("paid_social", "linkedin", "cpc"),
+        ),
         # email
-        ({"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "june"}, "", {},
-         Source("email", "newsletter", "email", "june")),
-        ({"utm_source": "acme", "utm_medium": "Newsletter"}, "", {}, Source("email", "acme", "newsletter")),
+        (
+            {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "june"},
+            "",
+            {},
+            Source("email", "newsletter", "email", "june"),
+        ),
+        (
+            {"utm_source": "acme", "utm_medium": "Newsletter"},
+            "",
+            {},
+            Source("email", "acme", "newsletter"),
+        ),
         ({}, "https://mail.google.com/", {}, Source("email", "mail.google.com", "email")),
         ({}, "https://outlook.live.com/mail/0/", {}, Source("email", "outlook.live.com", "email")),
         # email wins over an internal referrer: a tagged link is always a touch
         ({"utm_medium": "email"}, "https://www.example.com/", {}, Source("email", "", "email")),
         # referral
-        ({}, "https://news.example.org/article", {}, Source("referral", "news.example.org", "referral")),
-        ({"utm_source": "partner.io", "utm_medium": "referral"}, "", {}, Source("referral", "partner.io", "referral")),
+        (
+            {},
+            "https://news.example.org/article",
+            {},
+            Source("referral", "news.example.org", "referral"),
+        ),
+        (
+            {"utm_source": "partner.io", "utm_medium": "referral"},
+            "",
+            {},
+            Source("referral", "partner.io", "referral"),
+        ),
         # other tagged traffic
         ({"utm_source": "flyer", "utm_medium": "print"}, "", {}, Source("other", "flyer", "print")),
         ({"utm_campaign": "spring"}, "", {}, Source("other", "", "", "spring")),
     ],
 )
 def test_a_visit_is_classified_into_its_channel(utm, referrer, click_ids, expected):
-    assert classify(utm=utm, referrer=referrer, click_ids=click_ids,
-                    url="https://www.example.com/offer", own_hosts=OWN) == expected
+    assert (
+        classify(
+            utm=utm,
+            referrer=referrer,
+            click_ids=click_ids,
+            url="https://www.example.com/offer",
+            own_hosts=OWN,
+        )
+        == expected
+    )
 
 
 def test_a_referrer_from_the_same_host_as_the_page_is_internal_without_own_hosts():
@@ -111,7 +190,9 @@ def test_source_of_reads_utm_and_click_ids_from_the_url_and_explicit_utm_wins():
 
 
 def test_gclid_in_the_url_makes_paid_search():
-    source, click_ids = source_of(url="https://www.example.com/?gclid=G1", referrer="https://www.google.com/")
+    source, click_ids = source_of(
+        url="https://www.example.com/?gclid=G1", referrer="https://www.google.com/"
+    )
 
     assert source == Source("paid_search", "google", "cpc")
     assert click_ids == {"gclid": "G1"}
@@ -119,9 +200,17 @@ def test_gclid_in_the_url_makes_paid_search():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("ig", "instagram"), ("Instagram", "instagram"), ("l.instagram.com", "instagram"), ("fb", "facebook"),
-     ("www.facebook.com", "facebook"), ("twitter", "x"), ("t.co", "x"), ("Newsletter", "newsletter"),
-     ("www.partner.io", "partner.io")],
+    [
+        ("ig", "instagram"),
+        ("Instagram", "instagram"),
+        ("l.instagram.com", "instagram"),
+        ("fb", "facebook"),
+        ("www.facebook.com", "facebook"),
+        ("twitter", "x"),
+        ("t.co", "x"),
+        ("Newsletter", "newsletter"),
+        ("www.partner.io", "partner.io"),
+    ],
 )
 def test_source_names_are_canonical(value, expected):
     assert source_canonical(value) == expected
@@ -134,4 +223,7 @@ def test_url_helpers_tolerate_garbage():
     assert origin_of("https://Example.com/path?q") == "https://example.com"
     assert origin_of("javascript:alert(1)") == ""
     assert origin_of("http://[::1") == ""
-    assert campaign_params("https://x.test/?utm_source=%20ig%20&utm_medium=&gclid=1") == {"utm_source": "ig", "gclid": "1"}
+    assert campaign_params("https://x.test/?utm_source=%20ig%20&utm_medium=&gclid=1") == {
+        "utm_source": "ig",
+        "gclid": "1",
+    }

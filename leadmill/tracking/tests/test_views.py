@@ -29,11 +29,15 @@ def client(request, client):
     return WsgiClient(client, paths=("/t/collect",))
 
 
-def post(client, payload, *, origin=OWN, content_type="application/json", user_agent=BROWSER, **headers):
+def post(
+    client, payload, *, origin=OWN, content_type="application/json", user_agent=BROWSER, **headers
+):
     body = payload if isinstance(payload, str | bytes) else json.dumps(payload)
     if origin:
         headers["HTTP_ORIGIN"] = origin
-    return client.post("/t/collect", data=body, content_type=content_type, HTTP_USER_AGENT=user_agent, **headers)
+    return client.post(
+        "/t/collect", data=body, content_type=content_type, HTTP_USER_AGENT=user_agent, **headers
+    )
 
 
 def page_view(**fields):
@@ -43,11 +47,26 @@ def page_view(**fields):
 def test_a_batch_is_stored_and_answered_204(client):
     ts = int(time.time() * 1000) - 5000
     payload = [
-        page_view(url="http://testserver/offer?utm_source=ig&utm_medium=paid&utm_campaign=june&fbclid=F1",
-                  referrer="https://l.instagram.com/", ts=ts, properties={"title": "The offer"}),
-        {"type": "cta_click", "name": "demo", "url": "http://testserver/offer", "visitor_id": VID, "ts": ts + 1000,
-         "properties": {"href": "/c/demo/"}},
-        {"type": "custom", "name": "video_played", "visitor_id": VID, "properties": {"seconds": 30}},
+        page_view(
+            url="http://testserver/offer?utm_source=ig&utm_medium=paid&utm_campaign=june&fbclid=F1",
+            referrer="https://l.instagram.com/",
+            ts=ts,
+            properties={"title": "The offer"},
+        ),
+        {
+            "type": "cta_click",
+            "name": "demo",
+            "url": "http://testserver/offer",
+            "visitor_id": VID,
+            "ts": ts + 1000,
+            "properties": {"href": "/c/demo/"},
+        },
+        {
+            "type": "custom",
+            "name": "video_played",
+            "visitor_id": VID,
+            "properties": {"seconds": 30},
+        },
     ]
 
     response = post(client, payload)
@@ -55,12 +74,26 @@ def test_a_batch_is_stored_and_answered_204(client):
     assert response.status_code == 204
     view, click, custom = Event.objects.order_by("id")
     assert (view.type, view.channel, view.source, view.medium, view.campaign) == (
-        "page_view", "paid_social", "instagram", "paid", "june")
+        "page_view",
+        "paid_social",
+        "instagram",
+        "paid",
+        "june",
+    )
     assert view.properties == {"title": "The offer", "fbclid": "F1"}
     assert view.visitor_id == VID and view.contact_id is None and view.is_bot is False
     assert int(view.occurred_at.timestamp() * 1000) == ts
-    assert (click.type, click.name, click.channel, click.properties) == ("cta_click", "demo", "", {"href": "/c/demo/"})
-    assert (custom.type, custom.name, custom.properties) == ("custom", "video_played", {"seconds": 30})
+    assert (click.type, click.name, click.channel, click.properties) == (
+        "cta_click",
+        "demo",
+        "",
+        {"href": "/c/demo/"},
+    )
+    assert (custom.type, custom.name, custom.properties) == (
+        "custom",
+        "video_played",
+        {"seconds": 30},
+    )
     assert not Visitor.objects.exists()  # written off the request path, by the periodic sync
     visitors_sync()
     visitors_sync()
@@ -70,14 +103,23 @@ def test_a_batch_is_stored_and_answered_204(client):
 
 def test_a_batch_costs_one_statement(client):
     post(client, [page_view()])  # warm the bot-rule and site caches
-    payload = [page_view(url=f"http://testserver/p{i}", ts=int(time.time() * 1000) - 10_000 + i * 1000) for i in range(10)]
+    payload = [
+        page_view(url=f"http://testserver/p{i}", ts=int(time.time() * 1000) - 10_000 + i * 1000)
+        for i in range(10)
+    ]
 
     with CaptureQueriesContext(connection) as queries:
         response = post(client, payload)
 
     assert response.status_code == 204
-    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN"))]
-    assert len(statements) == 1  # no rate counter, no visitor upsert: the events, joined with their visitor
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN"))
+    ]
+    assert (
+        len(statements) == 1
+    )  # no rate counter, no visitor upsert: the events, joined with their visitor
     assert statements[0].startswith("INSERT INTO tracking_event")
     assert Event.objects.count() == 11
 
@@ -105,8 +147,11 @@ def test_text_plain_from_send_beacon_is_accepted(client):
 def test_a_listed_site_may_send_and_gets_cors_headers(client):
     SiteFactory(origin="https://www.example.com")
 
-    response = post(client, [page_view(url="https://www.example.com/pricing", referrer="https://www.example.com/")],
-                    origin="https://www.example.com")
+    response = post(
+        client,
+        [page_view(url="https://www.example.com/pricing", referrer="https://www.example.com/")],
+        origin="https://www.example.com",
+    )
 
     assert response.status_code == 204
     assert response["Access-Control-Allow-Origin"] == "https://www.example.com"
@@ -163,7 +208,11 @@ def test_a_body_over_the_limit_gets_413(client, settings):
     response = post(client, [page_view(properties={"x": "y" * 1000})])
 
     assert response.status_code == 413
-    assert response.json() == {"status": "error", "code": "too_large", "message": "The batch is larger than 1000 bytes."}
+    assert response.json() == {
+        "status": "error",
+        "code": "too_large",
+        "message": "The batch is larger than 1000 bytes.",
+    }
     assert not Event.objects.exists()
 
 
@@ -177,7 +226,9 @@ def test_more_events_than_allowed_gets_400(client, settings):
     assert not Event.objects.exists()
 
 
-@pytest.mark.parametrize("body", ["{not json", " ", "[1, 2", "\xff\xfe", "[" * 10_000 + "]" * 10_000])
+@pytest.mark.parametrize(
+    "body", ["{not json", " ", "[1, 2", "\xff\xfe", "[" * 10_000 + "]" * 10_000]
+)
 def test_malformed_json_gets_400_and_nothing_is_stored(client, settings, body):
     settings.LEADMILL_TRACKING_MAX_BODY_BYTES = 100_000
 
@@ -210,7 +261,9 @@ def test_every_invalid_event_is_reported_and_nothing_of_the_batch_is_stored(clie
         {"type": "page_view", "url": "javascript:alert(1)"},
         {"type": "custom", "name": ""},
         page_view(visitor_id="short"),
-        page_view(ts="yesterday", properties=[1], utm={"utm_source": 3}, consent="yes", colour="red"),
+        page_view(
+            ts="yesterday", properties=[1], utm={"utm_source": 3}, consent="yes", colour="red"
+        ),
         page_view(name=12, referrer="x" * 2001),
     ]
 
@@ -291,7 +344,9 @@ def test_another_client_ip_has_its_own_in_memory_count(client, settings):
 
 
 def test_a_bot_user_agent_is_stored_flagged_as_bot(client):
-    post(client, [page_view()], user_agent="Mozilla/5.0 (compatible; Googlebot/2.1)")  # its visitor is flagged at once
+    post(
+        client, [page_view()], user_agent="Mozilla/5.0 (compatible; Googlebot/2.1)"
+    )  # its visitor is flagged at once
 
     assert Event.objects.get().is_bot is True
     assert Visitor.objects.get().is_bot is True
@@ -345,7 +400,13 @@ def test_with_consent_required_events_without_consent_keep_no_visitor(client, se
 
 def test_the_pixel_records_a_page_view_and_returns_a_gif(client):
     response = client.get(
-        "/t/p.gif", {"u": "http://testserver/offer", "r": "https://www.google.com/", "v": VID, "utm_campaign": "june"},
+        "/t/p.gif",
+        {
+            "u": "http://testserver/offer",
+            "r": "https://www.google.com/",
+            "v": VID,
+            "utm_campaign": "june",
+        },
         HTTP_USER_AGENT=BROWSER,
     )
 
@@ -353,11 +414,19 @@ def test_the_pixel_records_a_page_view_and_returns_a_gif(client):
     assert response["Content-Type"] == "image/gif"
     assert response.content.startswith(b"GIF89a")
     event = Event.objects.get()
-    assert (event.type, event.url, event.visitor_id, event.channel, event.source, event.campaign) == (
-        "page_view", "http://testserver/offer", VID, "organic_search", "google", "june")
+    assert (
+        event.type,
+        event.url,
+        event.visitor_id,
+        event.channel,
+        event.source,
+        event.campaign,
+    ) == ("page_view", "http://testserver/offer", VID, "organic_search", "google", "june")
 
 
-@pytest.mark.parametrize("params", [{}, {"u": "https://elsewhere.example/"}, {"u": "javascript:alert(1)"}])
+@pytest.mark.parametrize(
+    "params", [{}, {"u": "https://elsewhere.example/"}, {"u": "javascript:alert(1)"}]
+)
 def test_the_pixel_stores_nothing_for_a_page_that_is_not_ours(client, params):
     response = client.get("/t/p.gif", params, HTTP_USER_AGENT=BROWSER)
 
@@ -379,17 +448,24 @@ def test_behind_a_proxy_a_made_up_forwarded_address_does_not_dodge_the_limit(cli
     settings.LEADMILL_TRUST_X_FORWARDED_FOR = True
     settings.LEADMILL_TRACKING_RATE_LIMIT_PER_IP = 1
 
-    first = post(client, [page_view()], HTTP_X_FORWARDED_FOR="203.0.113.1, 198.51.100.9").status_code
-    forged = post(client, [page_view()], HTTP_X_FORWARDED_FOR="203.0.113.2, 198.51.100.9").status_code
+    first = post(
+        client, [page_view()], HTTP_X_FORWARDED_FOR="203.0.113.1, 198.51.100.9"
+    ).status_code
+    forged = post(
+        client, [page_view()], HTTP_X_FORWARDED_FOR="203.0.113.2, 198.51.100.9"
+    ).status_code
 
     assert (first, forged) == (204, 429)  # the proxy's entry (the last) is the client
 
 
-@pytest.mark.parametrize("event", [
-    page_view(url="http://testserver/offer\u0000"),
-    page_view(utm={"utm_source": "news\u0000"}),
-    {"type": "custom", "name": "played", "properties": {"nested": ["\u0000"]}},
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        page_view(url="http://testserver/offer\u0000"),
+        page_view(utm={"utm_source": "news\u0000"}),
+        {"type": "custom", "name": "played", "properties": {"nested": ["\u0000"]}},
+    ],
+)
 def test_a_nul_character_gets_400_not_500_and_nothing_is_stored(client, event):
     response = post(client, [event])
 
@@ -399,7 +475,9 @@ def test_a_nul_character_gets_400_not_500_and_nothing_is_stored(client, event):
 
 
 def test_a_backslash_before_u0000_is_plain_text_and_stored(client):
-    response = post(client, [{"type": "custom", "name": "path", "properties": {"path": "C:\\u0000"}}])
+    response = post(
+        client, [{"type": "custom", "name": "path", "properties": {"path": "C:\\u0000"}}]
+    )
 
     assert response.status_code == 204
     assert Event.objects.get().properties == {"path": "C:\\u0000"}

@@ -24,7 +24,9 @@ def call(path, body=b"", *, method="POST", origin="http://testserver", **headers
 def test_a_well_formed_batch_is_stored_by_the_fast_path_with_the_views_headers(monkeypatch):
     handled = []
     monkeypatch.setattr(CollectHandler, "__call__", spy(CollectHandler.__call__, handled))
-    body = json.dumps([{"type": "page_view", "url": "http://testserver/offer", "visitor_id": VID}]).encode()
+    body = json.dumps(
+        [{"type": "page_view", "url": "http://testserver/offer", "visitor_id": VID}]
+    ).encode()
 
     status, headers, content = call("/t/collect", body)
 
@@ -45,7 +47,10 @@ def test_a_listed_site_gets_its_cors_headers_from_the_fast_path():
     status, headers, _content = call("/t/collect", body, origin="https://www.example.com")
 
     assert status == "204 No Content"
-    assert (headers["Access-Control-Allow-Origin"], headers["Vary"]) == ("https://www.example.com", "Origin")
+    assert (headers["Access-Control-Allow-Origin"], headers["Vary"]) == (
+        "https://www.example.com",
+        "Origin",
+    )
     assert Event.objects.get().url == "https://www.example.com/p"
 
 
@@ -53,7 +58,9 @@ def test_a_valid_batch_only_the_full_parser_takes_is_stored_by_the_fast_path_too
     # Given a batch the quick decoder leaves to the full parser (nulls where it wants text)
     handled = []
     monkeypatch.setattr(CollectHandler, "__call__", spy(CollectHandler.__call__, handled))
-    body = json.dumps([{"type": "page_view", "url": "http://testserver/offer", "name": None, "properties": None}]).encode()
+    body = json.dumps(
+        [{"type": "page_view", "url": "http://testserver/offer", "name": None, "properties": None}]
+    ).encode()
 
     # When it is posted
     status, _headers, _content = call("/t/collect", body)
@@ -79,7 +86,9 @@ def test_a_batch_the_admission_refuses_is_answered_by_the_view(monkeypatch):
 def test_a_host_django_refuses_is_refused_and_nothing_is_stored():
     body = json.dumps([{"type": "page_view", "url": "http://evil.example/offer"}]).encode()
 
-    status, _headers, _content = call("/t/collect", body, origin="http://evil.example", HTTP_HOST="evil.example")
+    status, _headers, _content = call(
+        "/t/collect", body, origin="http://evil.example", HTTP_HOST="evil.example"
+    )
 
     assert status == "400 Bad Request"
     assert not Event.objects.exists()
@@ -88,7 +97,9 @@ def test_a_host_django_refuses_is_refused_and_nothing_is_stored():
 def test_a_send_beacon_batch_in_text_plain_takes_the_fast_path(monkeypatch):
     handled = []
     monkeypatch.setattr(CollectHandler, "__call__", spy(CollectHandler.__call__, handled))
-    body = json.dumps([{"type": "page_view", "url": "http://testserver/offer", "visitor_id": VID}]).encode()
+    body = json.dumps(
+        [{"type": "page_view", "url": "http://testserver/offer", "visitor_id": VID}]
+    ).encode()
 
     status, _headers, _content = call("/t/collect", body, CONTENT_TYPE="text/plain;charset=UTF-8")
 
@@ -106,10 +117,16 @@ def test_errors_keep_their_status_and_the_visitors_language():
     assert not Event.objects.exists()
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    (OperationalError("connection refused"), "503 Service Unavailable"),  # the database cannot be reached
-    (RuntimeError("a bug"), "500 Internal Server Error"),  # answered as Django answers it
-])
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            OperationalError("connection refused"),
+            "503 Service Unavailable",
+        ),  # the database cannot be reached
+        (RuntimeError("a bug"), "500 Internal Server Error"),  # answered as Django answers it
+    ],
+)
 def test_an_error_while_storing_gets_the_views_answer(monkeypatch, error, expected):
     from .. import services
 
@@ -156,5 +173,3 @@ def test_other_paths_go_through_django(monkeypatch):
     assert status == "200 OK"
     assert b"lm_vid" in content
     assert handled == []
-
-

@@ -11,7 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("--scope", action="append", default=[], help=f"one of {', '.join(SCOPES)}")
+        parser.add_argument(
+            "--scope", action="append", default=[], help=f"one of {', '.join(SCOPES)}"
+        )
 
     def handle(self, *args, name, scope, **options):
         if not scope:
