@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -254,18 +256,60 @@ class MessageInspectView(InspectView):
 
     template_name = "messaging/admin/message_inspect.html"
 
+    # The log's columns carry no verbose names of their own (the table is written by the
+    # send queue, not a form): the screen names them, in the reader's language.
+    field_labels = {
+        "contact": _("lead"),
+        "to_email": _("to"),
+        "template": _("email template"),
+        "subject": _("subject"),
+        "status": _("status"),
+        "message_id": _("Message-ID"),
+        "created_at": _("Created"),
+        "sent_at": _("Sent"),
+        "opened_at": _("Opened"),
+        "clicked_at": _("Clicked"),
+        "error": _("Error"),
+        "enrollment_id": _("enrollment"),
+        "step_id": _("sequence step"),
+        "broadcast_id": _("broadcast"),
+    }
+
     def get_object(self, queryset=None):
         return get_object_or_404(Message.objects.select_related("contact", "template"), pk=self.pk)
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        kept = (
+    @cached_property
+    def kept(self) -> OutboxMessage | None:
+        """The copy the embedded outbox backend kept, if any."""
+        return (
             OutboxMessage.objects.filter(message_id=f"<{self.object.message_id}>")
             .order_by("-created_at")
             .first()
         )
-        context["body_text"] = kept.text_body if kept else self.object.body_text
-        context["body_html"] = kept.html_body if kept else self.object.body_html
+
+    def get_page_subtitle(self):
+        return f"{self.object.subject_label()} → {self.object.recipient_label()}"
+
+    def get_field_label(self, field_name, field):
+        label = self.field_labels.get(field_name)
+        return capfirst(label) if label else super().get_field_label(field_name, field)
+
+    def get_to_email_display_value(self):
+        """A marketing email goes to its lead's address, not to a stored one."""
+        return self.object.recipient
+
+    def get_subject_display_value(self):
+        """A marketing email's subject is rendered at send time: the kept copy has it."""
+        return self.object.subject or (self.kept.subject if self.kept else "")
+
+    def get_field_display_value(self, field_name, field):
+        value = super().get_field_display_value(field_name, field)
+        return "—" if value is None or value == "" else value
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["body_text"] = self.kept.text_body if self.kept else self.object.body_text
+        context["body_html"] = self.kept.html_body if self.kept else self.object.body_html
         return context
 
 
