@@ -170,6 +170,7 @@ class StageChange(models.Model):
 
     class Meta:
         verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
         ordering = ["-changed_at", "-id"]
         indexes = [models.Index(fields=["to_stage", "changed_at"], name="stagechange_to_idx")]
 
@@ -194,6 +195,7 @@ class PossibleDuplicate(models.Model):
 
     class Meta:
         verbose_name = _("possible duplicate")
+        verbose_name_plural = _("possible duplicates")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["contact", "other"], name="possible_duplicate_pair")
@@ -216,6 +218,7 @@ class ContactMerge(models.Model):
 
     class Meta:
         verbose_name = _("contact merge")
+        verbose_name_plural = _("contact merges")
 
     def __str__(self) -> str:
         return f"#{self.merged_contact_id} → #{self.survivor_id}"
@@ -242,6 +245,7 @@ class CustomFieldDefinition(models.Model):
 
     class Meta:
         verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
         ordering = ["label"]
 
     def __str__(self) -> str:

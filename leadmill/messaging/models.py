@@ -70,6 +70,7 @@ class EmailTemplate(models.Model):
 
     class Meta:
         verbose_name = _("email template")
+        verbose_name_plural = _("email templates")
         ordering = ["name"]
 
     def __str__(self) -> str:
