@@ -302,6 +302,9 @@ class MessageInspectView(InspectView):
         """A marketing email's subject is rendered at send time: the kept copy has it."""
         return self.object.subject or (self.kept.subject if self.kept else "")
 
+    def get_category_display_value(self):
+        return self.object.category_label()
+
     def get_field_display_value(self, field_name, field):
         value = super().get_field_display_value(field_name, field)
         return "—" if value is None or value == "" else value
