@@ -1,5 +1,6 @@
 """Building blocks of every app's back-office viewsets: a permission policy limited to the
-actions a screen offers, and the one way a listing is exported to a spreadsheet.
+actions a screen offers, the one way a listing is exported to a spreadsheet, and the header
+of a screen of our own.
 
 (Until 2026-12 they lived in ``contacts/views.py``; every app's screens use them.)
 """
@@ -30,6 +31,25 @@ class LimitedPermissionPolicy(ModelPermissionPolicy):
 
     def users_with_any_permission(self, actions):
         return super().users_with_any_permission([a for a in actions if a in self.actions])
+
+
+class TitledAdminViewMixin:
+    """For a back-office screen of our own (not a viewset's): its header names the page,
+    under the screens it belongs to. Wagtail's default breadcrumbs hold only "Home", which
+    the header then shows as the page's title.
+
+    ``parent_breadcrumbs()`` returns the ``{"url", "label"}`` items between Home and the page.
+    """
+
+    def parent_breadcrumbs(self) -> list[dict]:
+        return []
+
+    def get_breadcrumbs_items(self):
+        return [
+            *self.breadcrumbs_items,
+            *self.parent_breadcrumbs(),
+            {"url": "", "label": self.get_page_title(), "sublabel": self.get_page_subtitle()},
+        ]
 
 
 class ExportRowFailed(Exception):

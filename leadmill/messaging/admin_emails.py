@@ -33,7 +33,7 @@ from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
 
 from leadmill.consent.selectors import may_receive_email
 from leadmill.contacts.models import Contact
-from leadmill.core.admin_viewsets import LimitedPermissionPolicy
+from leadmill.core.admin_viewsets import LimitedPermissionPolicy, TitledAdminViewMixin
 
 from .emails import email_template_errors, render_message
 from .models import EmailTemplate, Message, OutboxMessage
@@ -125,12 +125,26 @@ class _TemplateActionMixin:
         ) % {"value": value}
 
 
-class EmailTemplatePreviewView(_TemplateActionMixin, WagtailAdminTemplateMixin, TemplateView):
+class EmailTemplatePreviewView(
+    _TemplateActionMixin, TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView
+):
     """The email as a lead would get it, in a sandboxed frame, with its text part and headers."""
 
     template_name = "messaging/admin/email_preview.html"
     page_title = _("Preview")
     header_icon = "mail"
+
+    def parent_breadcrumbs(self):
+        return [
+            {
+                "url": reverse(f"{TEMPLATES_URL_NAMESPACE}:list"),
+                "label": capfirst(EmailTemplate._meta.verbose_name_plural),
+            },
+            {
+                "url": reverse(f"{TEMPLATES_URL_NAMESPACE}:edit", args=[self.template.pk]),
+                "label": self.template.name,
+            },
+        ]
 
     def get_page_subtitle(self):
         return self.template.name

@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -32,6 +33,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import CustomFieldDefinition
 from leadmill.contacts.selectors import contact_ids_by_email
+from leadmill.core.admin_viewsets import TitledAdminViewMixin
 from leadmill.core.errors import ValidationFailed
 
 from .definitions import SegmentDefinitionError, definition_errors
@@ -235,12 +237,25 @@ class AddMembersForm(forms.Form):
     )
 
 
-class SegmentMembersView(WagtailAdminTemplateMixin, TemplateView):
+class SegmentMembersView(TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView):
     """A static list's members, newest first, with "add by email" and "remove"."""
 
     template_name = "segments/members.html"
     header_icon = "group"
     per_page = 50
+
+    def parent_breadcrumbs(self):
+        viewset = Segment.snippet_viewset
+        return [
+            {
+                "url": reverse(viewset.get_url_name("list")),
+                "label": capfirst(Segment._meta.verbose_name_plural),
+            },
+            {
+                "url": reverse(viewset.get_url_name("edit"), args=[self.segment.pk]),
+                "label": self.segment.name,
+            },
+        ]
 
     def dispatch(self, request, pk):
         if not _can_edit_segments(request.user):
