@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.admin import display as admin_display
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -178,6 +179,10 @@ class StageChange(models.Model):
         return f"{self.from_stage or '-'} -> {self.to_stage}"
 
 
+# Why two contacts were flagged, as screens name it: ``reason`` keeps the English key.
+DUPLICATE_REASONS = {"same phone, different email": _("same phone, different email")}
+
+
 class PossibleDuplicate(models.Model):
     """Two contacts that may be one person, waiting for a person to merge or dismiss them."""
 
@@ -203,6 +208,11 @@ class PossibleDuplicate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} ~ {self.other_id}"
+
+    @admin_display(description=_("reason"))
+    def reason_label(self) -> str:
+        """The reason in the reader's language (an unknown one as stored)."""
+        return str(DUPLICATE_REASONS.get(self.reason, self.reason))
 
 
 class ContactMerge(models.Model):

@@ -7,6 +7,7 @@ of a screen of our own.
 
 from __future__ import annotations
 
+from django.utils.text import capfirst
 from wagtail.permissions import ModelPermissionPolicy
 
 from .text import text_for_export
@@ -50,6 +51,22 @@ class TitledAdminViewMixin:
             *self.parent_breadcrumbs(),
             {"url": "", "label": self.get_page_title(), "sublabel": self.get_page_subtitle()},
         ]
+
+
+class LabelledInspectViewMixin:
+    """For an inspect view: names the fields ``field_labels`` lists (columns the send queue
+    or the intake write carry no verbose name, and adding one would only move a migration),
+    and shows a dash for an empty value instead of "None"."""
+
+    field_labels: dict = {}
+
+    def get_field_label(self, field_name, field):
+        label = self.field_labels.get(field_name)
+        return capfirst(label) if label else super().get_field_label(field_name, field)
+
+    def get_field_display_value(self, field_name, field):
+        value = super().get_field_display_value(field_name, field)
+        return "—" if value is None or value == "" else value
 
 
 class ExportRowFailed(Exception):

@@ -33,7 +33,11 @@ from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
 
 from leadmill.consent.selectors import may_receive_email
 from leadmill.contacts.models import Contact
-from leadmill.core.admin_viewsets import LimitedPermissionPolicy, TitledAdminViewMixin
+from leadmill.core.admin_viewsets import (
+    LabelledInspectViewMixin,
+    LimitedPermissionPolicy,
+    TitledAdminViewMixin,
+)
 
 from .emails import email_template_errors, render_message
 from .models import EmailTemplate, Message, OutboxMessage
@@ -264,14 +268,12 @@ class MessageIndexView(ModelIndexView):
         return super().get_base_queryset().select_related("contact", "template")
 
 
-class MessageInspectView(InspectView):
+class MessageInspectView(LabelledInspectViewMixin, InspectView):
     """One email: what happened to it and, where known, what it said — the bodies of a
     transactional email, or the copy the embedded outbox kept (in a sandboxed frame)."""
 
     template_name = "messaging/admin/message_inspect.html"
 
-    # The log's columns carry no verbose names of their own (the table is written by the
-    # send queue, not a form): the screen names them, in the reader's language.
     field_labels = {
         "contact": _("lead"),
         "to_email": _("to"),
@@ -304,10 +306,6 @@ class MessageInspectView(InspectView):
     def get_page_subtitle(self):
         return f"{self.object.subject_label()} → {self.object.recipient_label()}"
 
-    def get_field_label(self, field_name, field):
-        label = self.field_labels.get(field_name)
-        return capfirst(label) if label else super().get_field_label(field_name, field)
-
     def get_to_email_display_value(self):
         """A marketing email goes to its lead's address, not to a stored one."""
         return self.object.recipient
@@ -318,10 +316,6 @@ class MessageInspectView(InspectView):
 
     def get_category_display_value(self):
         return self.object.category_label()
-
-    def get_field_display_value(self, field_name, field):
-        value = super().get_field_display_value(field_name, field)
-        return "—" if value is None or value == "" else value
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

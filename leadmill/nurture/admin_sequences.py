@@ -24,7 +24,7 @@ from django.views.generic import FormView
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
-from wagtail.admin.ui.tables import Column
+from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import Button, ListingButton
 from wagtail.snippets.models import register_snippet
@@ -171,7 +171,7 @@ class SequenceViewSet(SnippetViewSet):
         Column("trigger", label=_("Enrol when"), accessor=trigger_text),
         Column("active_count", label=_("In it now"), sort_key="active_count"),
         Column("completed_count", label=_("Completed"), sort_key="completed_count"),
-        "updated_at",
+        DateColumn("updated_at", label=_("Updated"), sort_key="updated_at"),
     ]
     list_filter = ["is_active", "trigger"]
     search_fields = ["name"]

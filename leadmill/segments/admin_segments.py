@@ -25,7 +25,7 @@ from django.views.generic import TemplateView
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, ObjectList
-from wagtail.admin.ui.tables import Column
+from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
@@ -159,7 +159,7 @@ class SegmentViewSet(SnippetViewSet):
         "kind",
         Column("size", label=_("Size"), accessor=segment_size),
         MembersColumn("members", label=_("Members"), accessor=members_link),
-        "updated_at",
+        DateColumn("updated_at", label=_("Updated"), sort_key="updated_at"),
     ]
     list_filter = ["kind"]
     search_fields = ["name", "description"]
