@@ -22,7 +22,7 @@ $(VENV)/.test-installed: requirements/test.lock $(VENV)/.base-installed
 	touch $@
 
 run: $(VENV)/.base-installed
-	$(BIN)/leadmill run --demo
+	$(BIN)/leadmill run --demo $(ARGS)
 
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .

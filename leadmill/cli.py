@@ -1,6 +1,7 @@
 """The ``leadmill`` command.
 
-``leadmill run [--demo]``  migrate, create the first admin, seed the demo, serve web + worker
+``leadmill run [--demo] [--host HOST] [--port PORT]``
+                           migrate, create the first admin, seed the demo, serve web + worker
 ``leadmill web``           the production web server alone (granian, WSGI)
 ``leadmill worker``        one Huey consumer alone
 ``leadmill <command>``     any Django management command (``leadmill migrate``, ``leadmill shell``)
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -168,11 +170,40 @@ def supervise(commands: dict[str, list[str]]) -> int:
     return 0
 
 
+def run_arguments(argv: list[str]) -> argparse.Namespace:
+    """The options of ``leadmill run``. ``--host`` and ``--port`` set ``HOST`` and ``PORT``
+    before Django's settings load, so the default base URL (links in emails, the admin URL
+    printed) names the port actually served. ``--help`` prints them and serves nothing."""
+    parser = argparse.ArgumentParser(
+        prog="leadmill run",
+        description="Migrate the database, create the first admin (its password is printed "
+        "once), optionally seed the demo, and serve Leadmill with its background worker.",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="seed the demo landing pages /ebook/ and /demo/"
+    )
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("HOST", "127.0.0.1"),
+        help="address to listen on (default: $HOST or 127.0.0.1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8000")),
+        help="port to listen on (default: $PORT or 8000)",
+    )
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv else "help"
     if command == "run":
-        prepare(demo="--demo" in argv)
+        options = run_arguments(argv[1:])
+        os.environ["HOST"] = options.host
+        os.environ["PORT"] = str(options.port)
+        prepare(demo=options.demo)
         from django.conf import settings
 
         host = os.environ.get("HOST", "127.0.0.1")

@@ -65,6 +65,7 @@ class Offer(models.Model):
 
     class Meta:
         verbose_name = _("offer")
+        verbose_name_plural = _("offers")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -157,6 +158,7 @@ class Form(ClusterableModel):
 
     class Meta:
         verbose_name = _("form")
+        verbose_name_plural = _("forms")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -204,6 +206,7 @@ class FormField(Orderable):
 
     class Meta(Orderable.Meta):
         verbose_name = _("form field")
+        verbose_name_plural = _("form fields")
 
     @property
     def name(self) -> str:
@@ -231,6 +234,7 @@ class FormConsent(Orderable):
 
     class Meta(Orderable.Meta):
         verbose_name = _("consent checkbox")
+        verbose_name_plural = _("consent checkboxes")
 
     @property
     def name(self) -> str:
@@ -407,6 +411,7 @@ class Submission(models.Model):
 
     class Meta:
         verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
         # Newest first by id (ids grow with time): no index on created_at alone to update on
         # every post. Each index here costs every form post a page write (ADR 5).
         ordering = ["-id"]

@@ -63,6 +63,7 @@ class LandingPage(RoutablePageMixin, Page):
 
     class Meta:
         verbose_name = _("landing page")
+        verbose_name_plural = _("landing pages")
 
     def get_context(self, request, *args, **kwargs):
         from .forms import public_form_for

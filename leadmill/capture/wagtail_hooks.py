@@ -22,7 +22,11 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
 from leadmill.contacts.admin_leads import LEAD_LISTING_FILTERS_HOOK, LEADS_URL_NAMESPACE
-from leadmill.core.admin_viewsets import LimitedPermissionPolicy, SafeSpreadsheetExportMixin
+from leadmill.core.admin_viewsets import (
+    LabelledInspectViewMixin,
+    LimitedPermissionPolicy,
+    SafeSpreadsheetExportMixin,
+)
 
 from .admin_submissions import SubmissionReprocessBulkAction
 from .models import CallToAction, Form, Offer, Submission
@@ -143,8 +147,19 @@ class SubmissionIndexView(SafeSpreadsheetExportMixin, IndexView):
         return {name: read(item) for name, (_heading, read) in SUBMISSION_EXPORT.items()}
 
 
-class SubmissionInspectView(InspectView):
+class SubmissionInspectView(LabelledInspectViewMixin, InspectView):
     template_name = "capture/admin/submission_inspect.html"
+    # The UTM parameters and the User-Agent keep their usual names in every language.
+    field_labels = {
+        "form": _("Form"),
+        "utm_source": "UTM source",
+        "utm_medium": "UTM medium",
+        "utm_campaign": "UTM campaign",
+        "utm_term": "UTM term",
+        "utm_content": "UTM content",
+        "ip_address": _("IP address"),
+        "user_agent": "User-Agent",
+    }
 
     def get_object(self, queryset=None):
         return get_object_or_404(Submission.objects.select_related("form", "contact"), pk=self.pk)
@@ -185,7 +200,7 @@ class SubmissionViewSet(ModelViewSet):
     filterset_class = SubmissionFilterSet
     list_display = [
         "form",  # replaced by the "Submission" column (who sent it) in SubmissionIndexView
-        "form",
+        Column("form", label=_("Form"), sort_key="form"),
         "channel",
         "status",
         "contact",

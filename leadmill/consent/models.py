@@ -27,6 +27,7 @@ class Purpose(models.Model):
 
     class Meta:
         verbose_name = _("consent purpose")
+        verbose_name_plural = _("consent purposes")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -60,6 +61,7 @@ class PurposeText(models.Model):
 
     class Meta:
         verbose_name = _("consent text version")
+        verbose_name_plural = _("consent text versions")
         ordering = ["purpose", "-version"]
         constraints = [
             models.UniqueConstraint(fields=["purpose", "version"], name="purpose_text_version")
@@ -112,6 +114,7 @@ class Consent(models.Model):
 
     class Meta:
         verbose_name = _("consent")
+        verbose_name_plural = _("consents")
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["contact", "purpose", "occurred_at"], name="consent_latest_idx")

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.admin import display as admin_display
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -170,11 +171,16 @@ class StageChange(models.Model):
 
     class Meta:
         verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
         ordering = ["-changed_at", "-id"]
         indexes = [models.Index(fields=["to_stage", "changed_at"], name="stagechange_to_idx")]
 
     def __str__(self) -> str:
         return f"{self.from_stage or '-'} -> {self.to_stage}"
+
+
+# Why two contacts were flagged, as screens name it: ``reason`` keeps the English key.
+DUPLICATE_REASONS = {"same phone, different email": _("same phone, different email")}
 
 
 class PossibleDuplicate(models.Model):
@@ -194,6 +200,7 @@ class PossibleDuplicate(models.Model):
 
     class Meta:
         verbose_name = _("possible duplicate")
+        verbose_name_plural = _("possible duplicates")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["contact", "other"], name="possible_duplicate_pair")
@@ -201,6 +208,11 @@ class PossibleDuplicate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} ~ {self.other_id}"
+
+    @admin_display(description=_("reason"))
+    def reason_label(self) -> str:
+        """The reason in the reader's language (an unknown one as stored)."""
+        return str(DUPLICATE_REASONS.get(self.reason, self.reason))
 
 
 class ContactMerge(models.Model):
@@ -216,6 +228,7 @@ class ContactMerge(models.Model):
 
     class Meta:
         verbose_name = _("contact merge")
+        verbose_name_plural = _("contact merges")
 
     def __str__(self) -> str:
         return f"#{self.merged_contact_id} → #{self.survivor_id}"
@@ -242,6 +255,7 @@ class CustomFieldDefinition(models.Model):
 
     class Meta:
         verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
         ordering = ["label"]
 
     def __str__(self) -> str:

@@ -191,7 +191,7 @@ class PossibleDuplicateViewSet(ModelViewSet):
     index_view_class = DuplicateIndexView
     list_display = [
         "contact",
-        "reason",
+        "reason_label",
         DateColumn("created_at", label=_("Flagged"), sort_key="created_at"),
     ]
     ordering = ["-created_at", "-id"]

@@ -1,11 +1,13 @@
 """Building blocks of every app's back-office viewsets: a permission policy limited to the
-actions a screen offers, and the one way a listing is exported to a spreadsheet.
+actions a screen offers, the one way a listing is exported to a spreadsheet, and the header
+of a screen of our own.
 
 (Until 2026-12 they lived in ``contacts/views.py``; every app's screens use them.)
 """
 
 from __future__ import annotations
 
+from django.utils.text import capfirst
 from wagtail.permissions import ModelPermissionPolicy
 
 from .text import text_for_export
@@ -30,6 +32,41 @@ class LimitedPermissionPolicy(ModelPermissionPolicy):
 
     def users_with_any_permission(self, actions):
         return super().users_with_any_permission([a for a in actions if a in self.actions])
+
+
+class TitledAdminViewMixin:
+    """For a back-office screen of our own (not a viewset's): its header names the page,
+    under the screens it belongs to. Wagtail's default breadcrumbs hold only "Home", which
+    the header then shows as the page's title.
+
+    ``parent_breadcrumbs()`` returns the ``{"url", "label"}`` items between Home and the page.
+    """
+
+    def parent_breadcrumbs(self) -> list[dict]:
+        return []
+
+    def get_breadcrumbs_items(self):
+        return [
+            *self.breadcrumbs_items,
+            *self.parent_breadcrumbs(),
+            {"url": "", "label": self.get_page_title(), "sublabel": self.get_page_subtitle()},
+        ]
+
+
+class LabelledInspectViewMixin:
+    """For an inspect view: names the fields ``field_labels`` lists (columns the send queue
+    or the intake write carry no verbose name, and adding one would only move a migration),
+    and shows a dash for an empty value instead of "None"."""
+
+    field_labels: dict = {}
+
+    def get_field_label(self, field_name, field):
+        label = self.field_labels.get(field_name)
+        return capfirst(label) if label else super().get_field_label(field_name, field)
+
+    def get_field_display_value(self, field_name, field):
+        value = super().get_field_display_value(field_name, field)
+        return "—" if value is None or value == "" else value
 
 
 class ExportRowFailed(Exception):

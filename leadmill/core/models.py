@@ -25,6 +25,7 @@ class OutboxEvent(models.Model):
 
     class Meta:
         verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
         indexes = [
             # The sweep's work list: events with a dispatch due (core.events.sweep).
             models.Index(
@@ -104,6 +105,7 @@ class RateCounter(models.Model):
 
     class Meta:
         verbose_name = _("rate counter")
+        verbose_name_plural = _("rate counters")
         constraints = [
             models.UniqueConstraint(fields=["key", "window_start"], name="ratecounter_key_window")
         ]

@@ -62,13 +62,21 @@ def groups_ensure() -> None:
 
 
 def admin_ensure() -> tuple[str, str] | None:
-    """Create the first superuser when there is none. Returns (username, password) if created."""
+    """Create the first superuser when there is none. Returns (username, password) if created.
+
+    The user has a name and an email address (``<username>@localhost`` unless
+    ``LEADMILL_ADMIN_EMAIL`` says otherwise): the back office's account page requires both,
+    and without them its first save (a language, a password) is refused."""
     User = get_user_model()
     if User.objects.filter(is_superuser=True).exists():
         return None
     username = os.environ.get("LEADMILL_ADMIN_USER", "admin")
     password = os.environ.get("LEADMILL_ADMIN_PASSWORD") or get_random_string(16)
     User.objects.create_superuser(
-        username=username, email=os.environ.get("LEADMILL_ADMIN_EMAIL", ""), password=password
+        username=username,
+        email=os.environ.get("LEADMILL_ADMIN_EMAIL") or f"{username}@localhost",
+        password=password,
+        first_name="Leadmill",
+        last_name="Admin",
     )
     return username, password

@@ -22,6 +22,7 @@ from wagtail.admin.widgets import HeaderButton, ListingButton
 from wagtail.permission_policies import ModelPermissionPolicy
 
 from . import events
+from .admin_viewsets import TitledAdminViewMixin
 from .models import EventDelivery
 
 RETRY_URL_NAME = "core_dead_letters_retry"
@@ -115,12 +116,15 @@ class DeadLetterViewSet(ModelViewSet):
         )
 
 
-class DeadLetterRetryView(WagtailAdminTemplateMixin, TemplateView):
+class DeadLetterRetryView(TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView):
     """GET: how many dead letters a retry would requeue; POST: requeue them (delivered in
     the background, only the failed handler of each event runs)."""
 
     template_name = "core/admin/dead_letters_retry.html"
     header_icon = "rotate"
+
+    def parent_breadcrumbs(self):
+        return [{"url": reverse(f"{DeadLetterViewSet.name}:index"), "label": _("Event deliveries")}]
 
     def dispatch(self, request, pk=None):
         if not _may_retry(request.user):

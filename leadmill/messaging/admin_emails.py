@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -31,7 +33,11 @@ from wagtail.snippets.views.snippets import EditView, IndexView, SnippetViewSet
 
 from leadmill.consent.selectors import may_receive_email
 from leadmill.contacts.models import Contact
-from leadmill.core.admin_viewsets import LimitedPermissionPolicy
+from leadmill.core.admin_viewsets import (
+    LabelledInspectViewMixin,
+    LimitedPermissionPolicy,
+    TitledAdminViewMixin,
+)
 
 from .emails import email_template_errors, render_message
 from .models import EmailTemplate, Message, OutboxMessage
@@ -123,12 +129,26 @@ class _TemplateActionMixin:
         ) % {"value": value}
 
 
-class EmailTemplatePreviewView(_TemplateActionMixin, WagtailAdminTemplateMixin, TemplateView):
+class EmailTemplatePreviewView(
+    _TemplateActionMixin, TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView
+):
     """The email as a lead would get it, in a sandboxed frame, with its text part and headers."""
 
     template_name = "messaging/admin/email_preview.html"
     page_title = _("Preview")
     header_icon = "mail"
+
+    def parent_breadcrumbs(self):
+        return [
+            {
+                "url": reverse(f"{TEMPLATES_URL_NAMESPACE}:list"),
+                "label": capfirst(EmailTemplate._meta.verbose_name_plural),
+            },
+            {
+                "url": reverse(f"{TEMPLATES_URL_NAMESPACE}:edit", args=[self.template.pk]),
+                "label": self.template.name,
+            },
+        ]
 
     def get_page_subtitle(self):
         return self.template.name
@@ -248,24 +268,59 @@ class MessageIndexView(ModelIndexView):
         return super().get_base_queryset().select_related("contact", "template")
 
 
-class MessageInspectView(InspectView):
+class MessageInspectView(LabelledInspectViewMixin, InspectView):
     """One email: what happened to it and, where known, what it said — the bodies of a
     transactional email, or the copy the embedded outbox kept (in a sandboxed frame)."""
 
     template_name = "messaging/admin/message_inspect.html"
 
+    field_labels = {
+        "contact": _("lead"),
+        "to_email": _("to"),
+        "template": _("email template"),
+        "subject": _("subject"),
+        "status": _("status"),
+        "message_id": _("Message-ID"),
+        "created_at": _("Created"),
+        "sent_at": _("Sent"),
+        "opened_at": _("Opened"),
+        "clicked_at": _("Clicked"),
+        "error": _("Error"),
+        "enrollment_id": _("enrollment"),
+        "step_id": _("sequence step"),
+        "broadcast_id": _("broadcast"),
+    }
+
     def get_object(self, queryset=None):
         return get_object_or_404(Message.objects.select_related("contact", "template"), pk=self.pk)
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        kept = (
+    @cached_property
+    def kept(self) -> OutboxMessage | None:
+        """The copy the embedded outbox backend kept, if any."""
+        return (
             OutboxMessage.objects.filter(message_id=f"<{self.object.message_id}>")
             .order_by("-created_at")
             .first()
         )
-        context["body_text"] = kept.text_body if kept else self.object.body_text
-        context["body_html"] = kept.html_body if kept else self.object.body_html
+
+    def get_page_subtitle(self):
+        return f"{self.object.subject_label()} → {self.object.recipient_label()}"
+
+    def get_to_email_display_value(self):
+        """A marketing email goes to its lead's address, not to a stored one."""
+        return self.object.recipient
+
+    def get_subject_display_value(self):
+        """A marketing email's subject is rendered at send time: the kept copy has it."""
+        return self.object.subject or (self.kept.subject if self.kept else "")
+
+    def get_category_display_value(self):
+        return self.object.category_label()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["body_text"] = self.kept.text_body if self.kept else self.object.body_text
+        context["body_html"] = self.kept.html_body if self.kept else self.object.body_html
         return context
 
 

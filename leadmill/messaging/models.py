@@ -70,6 +70,7 @@ class EmailTemplate(models.Model):
 
     class Meta:
         verbose_name = _("email template")
+        verbose_name_plural = _("email templates")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -78,6 +79,14 @@ class EmailTemplate(models.Model):
 
 def _message_id() -> str:
     return f"{uuid.uuid4().hex}@leadmill"
+
+
+# The ``category`` of the transactional emails Leadmill sends, as screens name them.
+TRANSACTIONAL_CATEGORIES = {
+    "offer delivery": _("offer delivery"),
+    "double opt-in": _("double opt-in confirmation"),
+    "outside the log": _("sent outside the log"),
+}
 
 
 class Message(models.Model):
@@ -169,6 +178,10 @@ class Message(models.Model):
     def subject_label(self) -> str:
         """The template's name (marketing) or the subject (transactional)."""
         return self.template.name if self.template_id else self.subject
+
+    def category_label(self) -> str:
+        """What a transactional email is, in the reader's language (unknown ones as stored)."""
+        return str(TRANSACTIONAL_CATEGORIES.get(self.category, self.category))
 
     @property
     def recipient(self) -> str:

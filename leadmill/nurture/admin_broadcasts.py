@@ -13,6 +13,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
@@ -23,6 +24,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.admin.widgets import ListingButton
 
+from leadmill.core.admin_viewsets import TitledAdminViewMixin
 from leadmill.core.errors import ValidationFailed
 from leadmill.messaging.models import Message
 
@@ -126,11 +128,19 @@ class BroadcastViewSet(ModelViewSet):
     search_fields = ["name"]
 
 
-class BroadcastSendView(WagtailAdminTemplateMixin, TemplateView):
+class BroadcastSendView(TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView):
     """GET: what will be sent, to how many. POST ``when=now|at`` schedules; ``cancel`` undoes."""
 
     template_name = "nurture/admin/broadcast_send.html"
     header_icon = "mail"
+
+    def parent_breadcrumbs(self):
+        return [
+            {
+                "url": reverse("broadcasts:index"),
+                "label": capfirst(Broadcast._meta.verbose_name_plural),
+            }
+        ]
 
     def dispatch(self, request, pk):
         if not request.user.has_perm("nurture.change_broadcast"):

@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -23,7 +24,7 @@ from django.views.generic import FormView
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
-from wagtail.admin.ui.tables import Column
+from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import Button, ListingButton
 from wagtail.snippets.models import register_snippet
@@ -33,6 +34,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from leadmill.contacts.admin_leads import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
 from leadmill.contacts.models import LifecycleStage
 from leadmill.contacts.selectors import contact_ids_by_email
+from leadmill.core.admin_viewsets import TitledAdminViewMixin
 from leadmill.core.errors import ValidationFailed
 from leadmill.segments.models import Segment
 
@@ -169,7 +171,7 @@ class SequenceViewSet(SnippetViewSet):
         Column("trigger", label=_("Enrol when"), accessor=trigger_text),
         Column("active_count", label=_("In it now"), sort_key="active_count"),
         Column("completed_count", label=_("Completed"), sort_key="completed_count"),
-        "updated_at",
+        DateColumn("updated_at", label=_("Updated"), sort_key="updated_at"),
     ]
     list_filter = ["is_active", "trigger"]
     search_fields = ["name"]
@@ -218,12 +220,25 @@ class EnrolForm(forms.Form):
         return cleaned
 
 
-class SequenceEnrolView(WagtailAdminTemplateMixin, FormView):
+class SequenceEnrolView(TitledAdminViewMixin, WagtailAdminTemplateMixin, FormView):
     """Enrol a segment or a pasted list in a sequence, by its re-enrolment rule."""
 
     template_name = "nurture/admin/sequence_enrol.html"
     form_class = EnrolForm
     header_icon = "list-ul"
+
+    def parent_breadcrumbs(self):
+        viewset = Sequence.snippet_viewset
+        return [
+            {
+                "url": reverse(viewset.get_url_name("list")),
+                "label": capfirst(Sequence._meta.verbose_name_plural),
+            },
+            {
+                "url": reverse(viewset.get_url_name("edit"), args=[self.sequence.pk]),
+                "label": self.sequence.name,
+            },
+        ]
 
     def dispatch(self, request, pk):
         if not request.user.has_perm("nurture.change_sequence"):

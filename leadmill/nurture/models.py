@@ -87,6 +87,7 @@ class Sequence(models.Model):
 
     class Meta:
         verbose_name = _("sequence")
+        verbose_name_plural = _("sequences")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -117,6 +118,7 @@ class Enrollment(models.Model):
 
     class Meta:
         verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
         indexes = [models.Index(fields=["next_run_at"], name="enrollment_due_idx")]
         constraints = [
             models.UniqueConstraint(
@@ -155,6 +157,7 @@ class Broadcast(models.Model):
 
     class Meta:
         verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

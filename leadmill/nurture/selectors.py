@@ -53,13 +53,19 @@ def enrollment_timeline(contact_id: int) -> list[TimelineEntry]:
         .order_by("-sent_at")
     )[:TIMELINE_ROWS]
     for message in sent:
+        if message.kind == Message.Kind.TRANSACTIONAL:
+            # An offer's delivery, a confirmation: sent whatever the marketing consent.
+            title = _("Email sent: “%(subject)s”") % {"subject": message.subject}
+            detail = message.category_label()
+        else:
+            # The template's subject is personalisation code until rendered for the lead:
+            # the template's name says which email it was.
+            name = message.template.name if message.template else message.subject
+            title = _("Marketing email sent: “%(subject)s”") % {"subject": name}
+            detail = ""
         entries.append(
             TimelineEntry(
-                occurred_at=message.sent_at,
-                kind="email_sent",
-                title=_("Marketing email sent: “%(subject)s”")
-                % {"subject": message.template.subject if message.template else message.subject},
-                detail=message.template.name if message.template else message.category,
+                occurred_at=message.sent_at, kind="email_sent", title=title, detail=detail
             )
         )
     return entries

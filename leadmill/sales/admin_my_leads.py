@@ -23,6 +23,7 @@ from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.permissions import ModelPermissionPolicy
 
 from leadmill.contacts.models import Outcome
+from leadmill.core.admin_viewsets import TitledAdminViewMixin
 from leadmill.core.errors import DomainError
 
 from . import selectors, services
@@ -102,7 +103,9 @@ def _row_forms(lead_pk: int) -> dict[str, forms.Form]:
     }
 
 
-class MyLeadsView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
+class MyLeadsView(
+    PermissionCheckedMixin, TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView
+):
     """The signed-in rep's open leads, hottest first, each with why it is hot and quick actions."""
 
     permission_policy = ModelPermissionPolicy(SalesLead)

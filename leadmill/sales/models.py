@@ -73,6 +73,7 @@ class SalesRep(models.Model):
 
     class Meta:
         verbose_name = _("sales rep")
+        verbose_name_plural = _("sales reps")
         ordering = ["user__username"]
 
     def __str__(self) -> str:
@@ -106,6 +107,7 @@ class SalesTeam(models.Model):
 
     class Meta:
         verbose_name = _("sales team")
+        verbose_name_plural = _("sales teams")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -160,6 +162,7 @@ class AssignmentRule(models.Model):
 
     class Meta:
         verbose_name = _("assignment rule")
+        verbose_name_plural = _("assignment rules")
         ordering = ["priority", "id"]
 
     def __str__(self) -> str:
@@ -197,6 +200,7 @@ class RoundRobinPool(models.Model):
 
     class Meta:
         verbose_name = _("round-robin pool")
+        verbose_name_plural = _("round-robin pools")
 
     def __str__(self) -> str:
         return self.key
@@ -251,6 +255,7 @@ class SalesLead(models.Model):
 
     class Meta:
         verbose_name = _("sales lead")
+        verbose_name_plural = _("sales leads")
         ordering = ["-assigned_at", "-id"]
         indexes = [models.Index(fields=["owner", "closed_at"], name="saleslead_owner_open_idx")]
 
@@ -331,6 +336,7 @@ class OwnerNotification(models.Model):
 
     class Meta:
         verbose_name = _("owner notification")
+        verbose_name_plural = _("owner notifications")
         constraints = [
             models.UniqueConstraint(
                 fields=["enrollment_id", "step_id", "requested_at"], name="ownernotification_once"
@@ -363,3 +369,4 @@ class SalesSettings(BaseGenericSetting):
 
     class Meta:
         verbose_name = _("sales settings")
+        verbose_name_plural = _("sales settings")

@@ -43,6 +43,7 @@ class ScoringModel(models.Model):
 
     class Meta:
         verbose_name = _("scoring model")
+        verbose_name_plural = _("scoring models")
         ordering = ["-trained_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -118,6 +119,7 @@ class FitRule(models.Model):
 
     class Meta:
         verbose_name = _("fit rule")
+        verbose_name_plural = _("fit rules")
         ordering = ["field", "id"]
 
     def __str__(self) -> str:
@@ -186,6 +188,7 @@ class EngagementRule(models.Model):
 
     class Meta:
         verbose_name = _("engagement rule")
+        verbose_name_plural = _("engagement rules")
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
@@ -245,6 +248,7 @@ class ScoringSettings(BaseGenericSetting):
 
     class Meta:
         verbose_name = _("scoring settings")
+        verbose_name_plural = _("scoring settings")
 
     def clean(self) -> None:
         if self.hot_threshold < self.warm_threshold:
@@ -272,6 +276,7 @@ class ContactScore(models.Model):
 
     class Meta:
         verbose_name = _("lead score")
+        verbose_name_plural = _("lead scores")
         indexes = [
             models.Index(fields=["fit_score"], name="scoring_fit_idx"),
             models.Index(
@@ -306,6 +311,7 @@ class ScoreAdjustment(models.Model):
 
     class Meta:
         verbose_name = _("score adjustment")
+        verbose_name_plural = _("score adjustments")
         indexes = [
             models.Index(fields=["contact", "occurred_at"], name="scoring_adjustment_contact_idx")
         ]

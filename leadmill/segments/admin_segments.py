@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -24,7 +25,7 @@ from django.views.generic import TemplateView
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, ObjectList
-from wagtail.admin.ui.tables import Column
+from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
@@ -32,6 +33,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import CustomFieldDefinition
 from leadmill.contacts.selectors import contact_ids_by_email
+from leadmill.core.admin_viewsets import TitledAdminViewMixin
 from leadmill.core.errors import ValidationFailed
 
 from .definitions import SegmentDefinitionError, definition_errors
@@ -157,7 +159,7 @@ class SegmentViewSet(SnippetViewSet):
         "kind",
         Column("size", label=_("Size"), accessor=segment_size),
         MembersColumn("members", label=_("Members"), accessor=members_link),
-        "updated_at",
+        DateColumn("updated_at", label=_("Updated"), sort_key="updated_at"),
     ]
     list_filter = ["kind"]
     search_fields = ["name", "description"]
@@ -235,12 +237,25 @@ class AddMembersForm(forms.Form):
     )
 
 
-class SegmentMembersView(WagtailAdminTemplateMixin, TemplateView):
+class SegmentMembersView(TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView):
     """A static list's members, newest first, with "add by email" and "remove"."""
 
     template_name = "segments/members.html"
     header_icon = "group"
     per_page = 50
+
+    def parent_breadcrumbs(self):
+        viewset = Segment.snippet_viewset
+        return [
+            {
+                "url": reverse(viewset.get_url_name("list")),
+                "label": capfirst(Segment._meta.verbose_name_plural),
+            },
+            {
+                "url": reverse(viewset.get_url_name("edit"), args=[self.segment.pk]),
+                "label": self.segment.name,
+            },
+        ]
 
     def dispatch(self, request, pk):
         if not _can_edit_segments(request.user):

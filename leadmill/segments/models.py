@@ -34,6 +34,7 @@ class Segment(models.Model):
 
     class Meta:
         verbose_name = _("segment")
+        verbose_name_plural = _("segments")
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -64,6 +64,7 @@ class Visitor(models.Model):
 
     class Meta:
         verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
 
     def __str__(self) -> str:
         return self.id
@@ -112,6 +113,7 @@ class Event(models.Model):
 
     class Meta:
         verbose_name = _("event")
+        verbose_name_plural = _("events")
         indexes = [
             models.Index(fields=["contact", "occurred_at"], name="tracking_event_contact_idx"),
             models.Index(fields=["visitor", "occurred_at"], name="tracking_event_visitor_idx"),
@@ -170,6 +172,7 @@ class BotRule(models.Model):
 
     class Meta:
         verbose_name = _("bot rule")
+        verbose_name_plural = _("bot rules")
         ordering = ["pattern"]
         constraints = [
             models.UniqueConstraint(fields=["pattern", "kind"], name="botrule_pattern_kind")
@@ -206,6 +209,7 @@ class Site(models.Model):
 
     class Meta:
         verbose_name = _("site")
+        verbose_name_plural = _("sites")
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -165,3 +165,42 @@ def test_ctrl_c_on_leadmill_run_stops_its_processes_with_sigterm_only(tmp_path):
 def test_the_worker_takes_sigterm_as_a_graceful_stop(settings):
     assert settings.HUEY["consumer"]["graceful_signal"] == "TERM"
     assert settings.HUEY["consumer"]["shutdown_timeout"] == 15
+
+
+def test_run_help_prints_its_options_and_serves_nothing(tmp_path):
+    # Given a new user who asks `leadmill run` what it takes
+    # When they run it with --help
+    completed = run_leadmill(tmp_path, "run", "--help")
+
+    # Then it prints the options and exits, before creating a database or serving anything
+    assert completed.returncode == 0, completed.stderr
+    for option in ("--demo", "--host HOST", "--port PORT"):
+        assert option in completed.stdout
+    assert "Created the first admin" not in completed.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def test_run_refuses_an_unknown_option_without_serving(tmp_path):
+    completed = run_leadmill(tmp_path, "run", "--prot", "8080")
+
+    assert completed.returncode == 2
+    assert "unrecognized arguments: --prot 8080" in completed.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_run_serves_on_the_port_and_host_given_as_options(monkeypatch):
+    # Given the environment's defaults, and a run whose preparation and supervision are recorded
+    monkeypatch.setenv("PORT", "8000")
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    prepared, supervised = [], []
+    monkeypatch.setattr(cli, "prepare", lambda *, demo: prepared.append(demo))
+    monkeypatch.setattr(cli, "supervise", lambda commands: supervised.append(commands) or 0)
+
+    # When the user asks for another port and address
+    assert cli.main(["run", "--demo", "--port", "18301", "--host", "10.1.2.3"]) == 0
+
+    # Then the demo is prepared and the web server listens where asked
+    web = supervised[0]["web"]
+    assert prepared == [True]
+    assert web[web.index("--port") + 1] == "18301"
+    assert web[web.index("--host") + 1] == "10.1.2.3"

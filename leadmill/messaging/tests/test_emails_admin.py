@@ -1,5 +1,7 @@
 """Email templates and the marketing email log in the back office."""
 
+import re
+
 import pytest
 from django.core import mail
 from django.urls import reverse
@@ -164,3 +166,50 @@ def test_the_listing_and_the_edit_page_link_to_the_preview(staff):
     assert (listing.status_code, edit.status_code) == (200, 200)
     assert preview in listing.content.decode()
     assert preview in edit.content.decode()
+
+
+def test_a_marketing_email_in_the_log_shows_its_address_and_subject_in_the_readers_language(
+    staff, django_user_model
+):
+    # Given a sent marketing email, the copy the outbox kept of it, and a reader of Portuguese
+    from django.utils import timezone
+    from wagtail.users.models import UserProfile
+
+    from ..models import OutboxMessage
+
+    message = MessageFactory(
+        contact=ContactFactory(first_name="Carla", last_name="Moura", email="carla@example.com"),
+        template=EmailTemplateFactory(name="Welcome"),
+        status=Message.Status.SENT,
+        sent_at=timezone.now(),
+    )
+    OutboxMessage.objects.create(
+        message_id=f"<{message.message_id}>",
+        from_email="leads@example.com",
+        to="carla@example.com",
+        subject="Carla, start with chapter 2",
+        text_body="Hi Carla",
+    )
+    profile = UserProfile.get_for_user(django_user_model.objects.get(username="boss"))
+    profile.preferred_language = "pt-br"
+    profile.save()
+
+    # When they open it in the email log
+    response = staff.get(f"/admin/emails/inspect/{message.pk}/")
+
+    # Then its fields are named in Portuguese, with the address and subject it went out with,
+    # a dash for what did not happen, and the page is titled by its subject and recipient
+    assert response.status_code == 200
+    html = response.content.decode()
+    shown = {
+        label.strip(): value.strip()
+        for label, value in re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", html, re.DOTALL)
+    }
+    assert shown["Lead"] == "Carla Moura"
+    assert shown["Para"] == "carla@example.com"
+    assert shown["Modelo de e-mail"] == "Welcome"
+    assert shown["Assunto"] == "Carla, start with chapter 2"
+    assert shown["Aberto"] == "—"
+    assert shown["Disparo"] == "—"
+    assert not {"Contact", "Template", "Opened at", "Broadcast id"} & set(shown)
+    assert "Welcome → Carla Moura" in html

@@ -68,7 +68,11 @@ def test_the_nurture_run_command_works_until_idle(mailoutbox):
 
 def test_the_leads_timeline_shows_enrolment_its_end_and_the_emails_sent():
     sequence = sequence_with(
-        step("send_email", template=EmailTemplateFactory(subject="Welcome").pk), name="Onboarding"
+        step(
+            "send_email",
+            template=EmailTemplateFactory(name="Welcome", subject="Hi {{ first_name }}").pk,
+        ),
+        name="Onboarding",
     )
     contact = subscribed_contact()
     Enrollment.objects.create(
@@ -87,10 +91,37 @@ def test_the_leads_timeline_shows_enrolment_its_end_and_the_emails_sent():
         if entry.kind in ("sequence", "email_sent")
     ]
     assert titles == [  # newest first: the email leaves after the walk completed
-        "Marketing email sent: “Welcome”",
+        "Marketing email sent: “Welcome”",  # the template's name, not its subject's code
         "Completed the sequence “Onboarding”",
         "Enrolled in the sequence “Onboarding”",
     ]
+
+
+def test_the_leads_timeline_shows_a_transactional_email_as_such_in_the_readers_language():
+    # Given a lead who was sent their download link (a transactional email, not marketing)
+    from django.utils import translation
+
+    from leadmill.messaging.services import email_send_transactional
+
+    contact = subscribed_contact()
+    email_send_transactional(
+        to=contact.email,
+        subject="Your copy of the playbook",
+        html="<p>Here it is</p>",
+        category="offer delivery",
+        contact_id=contact.pk,
+    )
+
+    # When a reader of Portuguese looks at the lead's timeline
+    with translation.override("pt-br"):
+        sent = [
+            (str(entry.title), str(entry.detail))
+            for entry in contact_timeline(contact.pk)
+            if entry.kind == "email_sent"
+        ]
+
+    # Then it is an email sent, not a marketing email, and says what it was
+    assert sent == [("E-mail enviado: “Your copy of the playbook”", "entrega da oferta")]
 
 
 def test_a_tick_while_another_holds_the_lock_does_nothing_and_a_dead_holders_lock_expires(
