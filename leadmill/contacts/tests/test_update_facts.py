@@ -76,3 +76,16 @@ def test_an_outcome_written_by_an_edit_publishes_outcome_recorded_and_clearing_i
         "outcome_at": {"__dt__": lost_at.isoformat()},
         "reason": "budget",
     }
+
+
+def test_an_edit_cannot_change_the_owner_which_is_sales_decision_and_fact():
+    contact = ContactFactory()
+    ana = UserFactory(username="ana")
+
+    for changes in ({"owner": ana}, {"owner_id": ana.pk}):
+        with pytest.raises(ValueError, match="lead_owner_set"):
+            contact_update(contact=contact, changes=changes)
+
+    contact.refresh_from_db()
+    assert contact.owner is None
+    assert published("ContactUpdated") == []
