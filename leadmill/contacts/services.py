@@ -527,7 +527,9 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
       the survivor's values winning; the earliest first touch and the latest last touch
       are kept; the survivor keeps its lifecycle stage, and both stage histories are kept;
     * a :class:`ContactMerge` row keeps ``other``'s data as it was, ``other`` is deleted and
-      ContactsMerged is published (scoring rescores the survivor on it).
+      ContactsMerged is published (scoring rescores the survivor on it); when the survivor
+      had no outcome and takes ``other``'s, OutcomeRecorded is published for the survivor
+      (the outcome is the survivor's fact from now on).
 
     Returns the survivor as stored after the merge (``survivor`` is refreshed too).
     Raises ValidationFailed when asked to merge a contact with itself, NotFound when either
@@ -555,6 +557,7 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
         if not keep.email and gone.email:
             Contact.objects.filter(pk=gone.pk).update(email=None)  # free the unique email first
             keep.email = gone.email
+        outcome_taken = not keep.outcome and bool(gone.outcome)
         _fields_merge(keep=keep, gone=gone)
         keep.save()
 
@@ -564,6 +567,8 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
         gone_id = gone.pk
         gone.delete()
         events.publish(ContactsMerged(survivor_id=keep.pk, merged_id=gone_id, occurred_at=now))
+        if outcome_taken:
+            _outcome_recorded_publish(contact=keep, now=now)
     logger.info(
         "contact %s merged into %s by user %s; moved rows: %s",
         gone_id,
