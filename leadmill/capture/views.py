@@ -54,24 +54,31 @@ logger = logging.getLogger(__name__)
 FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
-def origin_allowed(request, form: Form) -> bool:
+def origin_allowed(request, form: Form, *, origin: str) -> bool:
     """Leadmill's own pages and the form's listed sites may post; a request with neither
-    Origin nor Referer (not from a browser page) is judged by its render token instead."""
-    origin = request_origin(request.META)
+    Origin nor Referer (``origin`` "": not from a browser page) is judged by its render
+    token instead. ``origin``: the request's (:func:`leadmill.core.http.request_origin`)."""
     return not origin or origin in own_origins(request) or origin in form.origin_list
 
 
-def _cors(response: HttpResponse, request, form: Form) -> HttpResponse:
+def _cors(response: HttpResponse, form: Form, origin: str) -> HttpResponse:
     """The CORS headers for the form's listed sites (Leadmill's own pages need none)."""
     return cors_allow(
-        response,
-        origin=request_origin(request.META),
-        allowed=form.origin_list,
-        methods="GET, POST, OPTIONS",
+        response, origin=origin, allowed=form.origin_list, methods="GET, POST, OPTIONS"
     )
 
 
-def _error(request, form, status: int, message: str, *, wants_json: bool, code: str, headers=None):
+def _error(
+    request,
+    form,
+    status: int,
+    message: str,
+    *,
+    wants_json: bool,
+    code: str,
+    origin: str = "",
+    headers=None,
+):
     if wants_json:
         response = JsonResponse(
             {"status": "error", "code": code, "message": message}, status=status
@@ -80,7 +87,7 @@ def _error(request, form, status: int, message: str, *, wants_json: bool, code: 
         response = HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
     for key, value in (headers or {}).items():
         response[key] = value
-    return _cors(response, request, form) if form is not None else response
+    return _cors(response, form, origin) if form is not None else response
 
 
 def _wants_json(request) -> bool:
@@ -134,8 +141,9 @@ def form_post(request, slug: str):
             code="form_not_found",
         )
     form = definition.form
+    origin = request_origin(request.META)  # once: it decides the CORS answer, access, channel
     if request.method == "OPTIONS":
-        return _cors(HttpResponse(status=204), request, form)
+        return _cors(HttpResponse(status=204), form, origin)
     if request.method != "POST":
         response = _error(
             request,
@@ -143,6 +151,7 @@ def form_post(request, slug: str):
             405,
             _("Send the form with POST."),
             wants_json=wants_json,
+            origin=origin,
             code="method_not_allowed",
         )
         response["Allow"] = "POST, OPTIONS"
@@ -155,6 +164,7 @@ def form_post(request, slug: str):
             413,
             _("The form data is too large."),
             wants_json=wants_json,
+            origin=origin,
             code="too_large",
         )
     content_type = request.content_type
@@ -167,20 +177,22 @@ def form_post(request, slug: str):
                 "Send the form as application/x-www-form-urlencoded, multipart/form-data or application/json."
             ),
             wants_json=wants_json,
+            origin=origin,
             code="unsupported_media_type",
         )
-    if not origin_allowed(request, form):
+    if not origin_allowed(request, form, origin=origin):
         return _error(
             request,
             form,
             403,
             _("This site may not send this form."),
             wants_json=wants_json,
+            origin=origin,
             code="origin_not_allowed",
         )
 
     if retry_after := rate_limit_retry_after(form=form, ip=client_ip(request)):
-        return _rate_limited(request, form, retry_after, wants_json=wants_json)
+        return _rate_limited(request, form, retry_after, wants_json=wants_json, origin=origin)
 
     try:
         data, undecodable = _request_data(request)
@@ -191,6 +203,7 @@ def form_post(request, slug: str):
             413,
             _("The form data is too large."),
             wants_json=wants_json,
+            origin=origin,
             code="too_large",
         )
     except (TooManyFieldsSent, TooManyFilesSent):
@@ -200,6 +213,7 @@ def form_post(request, slug: str):
             400,
             _("The form has too many fields: send only the form's own fields."),
             wants_json=wants_json,
+            origin=origin,
             code="too_many_fields",
         )
     except (ValidationFailed, MultiPartParserError, ValueError):
@@ -209,6 +223,7 @@ def form_post(request, slug: str):
             400,
             _("The form data could not be read: send a JSON object or form fields."),
             wants_json=wants_json,
+            origin=origin,
             code="malformed",
         )
 
@@ -220,7 +235,7 @@ def form_post(request, slug: str):
         page_url=_text(data.get("_url")) or referer,
         visitor_id=str(request.COOKIES.get("lm_vid") or _text(data.get(VISITOR_FIELD))),
         utm=_utm_from(data, referer),
-        channel=_channel_of(request, form),
+        channel=_channel_of(form, origin),
     )
     # Without Redis the per-address limit is checked by the insert itself (one statement).
     per_ip = (
@@ -235,25 +250,28 @@ def form_post(request, slug: str):
     )
     if outcome.status == services.RATE_LIMITED:
         return _rate_limited(
-            request, form, settings.LEADMILL_RATE_LIMIT_WINDOW, wants_json=wants_json
+            request, form, settings.LEADMILL_RATE_LIMIT_WINDOW, wants_json=wants_json, origin=origin
         )
     form_submission_counted(form_id=form.pk)
-    return _cors(_answer(request, definition, outcome, data, wants_json=wants_json), request, form)
+    answer = _answer(request, definition, outcome, data, wants_json=wants_json)
+    return _cors(answer, form, origin)
 
 
-def _channel_of(request, form: Form) -> str:
+def _channel_of(form: Form, origin: str) -> str:
     """``embed`` for a post from one of the sites the form is embedded on, else ``web_form``."""
-    origin = request_origin(request.META)
     return Channel.EMBED if origin and origin in form.origin_list else Channel.WEB_FORM
 
 
-def _rate_limited(request, form: Form, retry_after: int, *, wants_json: bool) -> HttpResponse:
+def _rate_limited(
+    request, form: Form, retry_after: int, *, wants_json: bool, origin: str
+) -> HttpResponse:
     return _error(
         request,
         form,
         429,
         _("Too many submissions. Please wait a minute and try again."),
         wants_json=wants_json,
+        origin=origin,
         code="rate_limited",
         headers={"Retry-After": str(retry_after)},
     )
@@ -446,7 +464,7 @@ def form_embed(request, slug: str):
         response.render()
         frame_ancestors_allow(response, form.origin_list)
     response["Cache-Control"] = "no-store"
-    return _cors(response, request, form)
+    return _cors(response, form, request_origin(request.META))
 
 
 @require_GET
@@ -467,7 +485,7 @@ def form_start(request, slug: str):
         }
     )
     response["Cache-Control"] = "no-store"
-    return _cors(response, request, form)
+    return _cors(response, form, request_origin(request.META))
 
 
 @require_GET

@@ -215,17 +215,6 @@ def may_receive_marketing_email(*, contact_id: int, purpose_id: int | None = Non
     return contact_id in marketing_recipients(contact_ids=[contact_id], purpose_id=purpose_id)
 
 
-def marketing_purposes_granted(*, contact_id: int) -> list[int]:
-    """Ids of the email-marketing purposes whose latest answer by the contact is a grant
-    (confirmed or awaiting confirmation): what an unsubscribe from everything withdraws."""
-    return sorted(
-        latest_consents(contact_ids=[contact_id])
-        .filter(granted=True, purpose__is_email_marketing=True)
-        .order_by()
-        .values_list("purpose_id", flat=True)
-    )
-
-
 def double_opt_in_pending(*, contact_id: int, consent_ids: Collection[int]):
     """The contact's latest answers, for the purposes of ``consent_ids``, that are grants
     still awaiting their double opt-in confirmation, as a queryset.

@@ -10,6 +10,10 @@ them (DESIGN.md layers):
 ``leadmill_lead_listing_filters``
     ``fn() -> dict[str, django_filters.Filter]``: extra filters of the leads listing
     (capture adds "form").
+``leadmill_lead_owner_set``
+    ``fn(contact, owner, actor) -> None``: give the lead the owner chosen in its edit form.
+    Exactly one app registers it: sales, whose service publishes OwnerAssigned (contacts
+    does not decide or announce owners).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 import django_filters
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.functional import cached_property
@@ -51,6 +57,7 @@ from .services import (
 
 LEAD_DETAIL_PANELS_HOOK = "leadmill_lead_detail_panels"
 LEAD_LISTING_FILTERS_HOOK = "leadmill_lead_listing_filters"
+LEAD_OWNER_SET_HOOK = "leadmill_lead_owner_set"
 
 LEADS_URL_NAMESPACE = "leads"
 DUPLICATES_URL_NAMESPACE = "lead_duplicates"
@@ -273,13 +280,30 @@ class LeadAdminForm(WagtailAdminModelForm):
             raise forms.ValidationError(error.message, code=error.code) from error
 
 
+def lead_owner_setter():
+    """The one ``leadmill_lead_owner_set`` hook (sales'); ImproperlyConfigured without one."""
+    setters = hooks.get_hooks(LEAD_OWNER_SET_HOOK)
+    if len(setters) != 1:
+        raise ImproperlyConfigured(
+            f"exactly one {LEAD_OWNER_SET_HOOK} hook is needed, {len(setters)} are registered"
+        )
+    return setters[0]
+
+
 class LeadEditView(EditView):
-    """Saves through ``contact_update`` so the change is published (ContactUpdated)."""
+    """Saves through ``contact_update`` so the change is published (ContactUpdated), and a
+    new owner through the owner hook (sales publishes OwnerAssigned); both or neither."""
 
     def save_instance(self):
         changes = {name: self.form.cleaned_data[name] for name in self.form.changed_data}
-        changed = contact_update(contact=self.object, changes=changes, actor=self.request.user)
-        log(instance=self.object, action="wagtail.edit", content_changed=bool(changed))
+        owner_changed = "owner" in changes
+        owner = changes.pop("owner", None)
+        with transaction.atomic():
+            changed = contact_update(contact=self.object, changes=changes, actor=self.request.user)
+            if owner_changed:
+                lead_owner_setter()(self.object, owner, self.request.user)
+        content_changed = bool(changed) or owner_changed
+        log(instance=self.object, action="wagtail.edit", content_changed=content_changed)
         return self.object
 
     def form_valid(self, form):

@@ -351,11 +351,17 @@ def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) 
     A country is stored as its ISO 3166-1 code whatever way it is written (a name in
     English or Portuguese, or a code); the country as the lead wrote it is then cleared.
 
+    The owner is not editable here either: who owns a lead is sales' decision and fact
+    (``leadmill.sales.services.lead_owner_set`` publishes OwnerAssigned; it writes the
+    contact's owner with :func:`contact_owner_set`).
+
     Raises ValidationFailed for a malformed email or phone, an email another contact has,
     or a country that names no country.
     """
     if "lifecycle_stage" in changes or "stage_changed_at" in changes:
         raise ValueError("change the lifecycle stage with contact_stage_change")
+    if "owner" in changes or "owner_id" in changes:
+        raise ValueError("change the owner with leadmill.sales.services.lead_owner_set")
     values = dict(changes)
     if "email" in values:
         raw = (values["email"] or "").strip()
@@ -364,6 +370,20 @@ def contact_update(*, contact: Contact, changes: Mapping[str, Any], actor=None) 
         values["phone"] = phone_normalise(values["phone"] or "")
     if "country" in values:
         values.update(_country_edited(values["country"] or ""))
+    return _contact_write(contact=contact, values=values, actor=actor)
+
+
+def contact_owner_set(*, contact: Contact, owner, actor=None) -> bool:
+    """Write the contact's owner (a user, or None); publish ContactUpdated when it changed.
+
+    For the sales app's assignment services only (``lead_assign``, ``lead_owner_set``):
+    they keep the sales lead's owner beside it and publish OwnerAssigned. Returns whether
+    the owner changed.
+    """
+    return bool(_contact_write(contact=contact, values={"owner": owner}, actor=actor))
+
+
+def _contact_write(*, contact: Contact, values: Mapping[str, Any], actor) -> set[str]:
     now = timezone.now()
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
@@ -419,17 +439,21 @@ def _facts_of_update_publish(
             )
         )
     if changed & {"outcome", "outcome_value", "outcome_at"} and contact.outcome:
-        value = contact.outcome_value
-        events.publish(
-            OutcomeRecorded(
-                contact_id=contact.pk,
-                outcome=contact.outcome,
-                value=None if value is None else str(value),
-                outcome_at=contact.outcome_at,
-                reason=contact.outcome_reason or "",
-                occurred_at=now,
-            )
+        _outcome_recorded_publish(contact=contact, now=now)
+
+
+def _outcome_recorded_publish(*, contact: Contact, now: dt.datetime) -> None:
+    value = contact.outcome_value
+    events.publish(
+        OutcomeRecorded(
+            contact_id=contact.pk,
+            outcome=contact.outcome,
+            value=None if value is None else str(value),
+            outcome_at=contact.outcome_at,
+            reason=contact.outcome_reason or "",
+            occurred_at=now,
         )
+    )
 
 
 # --- Duplicates: merge and dismiss ---------------------------------------------------------
@@ -503,7 +527,9 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
       the survivor's values winning; the earliest first touch and the latest last touch
       are kept; the survivor keeps its lifecycle stage, and both stage histories are kept;
     * a :class:`ContactMerge` row keeps ``other``'s data as it was, ``other`` is deleted and
-      ContactsMerged is published (scoring rescores the survivor on it).
+      ContactsMerged is published (scoring rescores the survivor on it); when the survivor
+      had no outcome and takes ``other``'s, OutcomeRecorded is published for the survivor
+      (the outcome is the survivor's fact from now on).
 
     Returns the survivor as stored after the merge (``survivor`` is refreshed too).
     Raises ValidationFailed when asked to merge a contact with itself, NotFound when either
@@ -531,6 +557,7 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
         if not keep.email and gone.email:
             Contact.objects.filter(pk=gone.pk).update(email=None)  # free the unique email first
             keep.email = gone.email
+        outcome_taken = not keep.outcome and bool(gone.outcome)
         _fields_merge(keep=keep, gone=gone)
         keep.save()
 
@@ -540,6 +567,8 @@ def contact_merge(*, survivor: Contact, other: Contact, actor=None) -> Contact:
         gone_id = gone.pk
         gone.delete()
         events.publish(ContactsMerged(survivor_id=keep.pk, merged_id=gone_id, occurred_at=now))
+        if outcome_taken:
+            _outcome_recorded_publish(contact=keep, now=now)
     logger.info(
         "contact %s merged into %s by user %s; moved rows: %s",
         gone_id,

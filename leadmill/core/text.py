@@ -13,9 +13,10 @@ an export. The rules:
 - nested values are bounded in depth, key count and encoded size.
 
 Functions that *check* return a message (a sentence for the person, or ``None`` when the
-value is fine); functions that *clean* raise :class:`~leadmill.core.errors.ValidationFailed`
-with ``field_errors``. :func:`text_for_export` is the defence in depth on the way out: an
-export escapes what its format cannot hold instead of breaking on it.
+value is fine): the edge puts it on the field that held the value; those that *decode* raise
+:class:`~leadmill.core.errors.ValidationFailed` with ``field_errors``.
+:func:`text_for_export` is the defence in depth on the way out: an export escapes what its
+format cannot hold instead of breaking on it.
 """
 
 from __future__ import annotations
@@ -66,14 +67,6 @@ def text_problem(value: str, *, multiline: bool = False) -> str | None:
         "Remove the invisible control character (U+%(code)04X); only letters, digits, "
         "punctuation and spaces are allowed."
     ) % {"code": ord(character)}
-
-
-def text_clean(value: str, *, field: str, multiline: bool = False) -> str:
-    """``value`` unchanged when it may be stored; raises ValidationFailed naming ``field``."""
-    problem = text_problem(value, multiline=multiline)
-    if problem is not None:
-        raise ValidationFailed(problem, field_errors={field: [problem]})
-    return value
 
 
 def bytes_decode(raw: bytes, *, field: str = "body") -> str:
@@ -227,16 +220,6 @@ def value_problem(
         else:
             return _("Only text, numbers, true / false, lists and objects are allowed.")
     return None
-
-
-def value_clean(
-    value: Any, *, field: str, max_depth: int = MAX_DEPTH, max_keys: int = MAX_KEYS
-) -> Any:
-    """``value`` unchanged when :func:`value_problem` finds nothing; raises ValidationFailed."""
-    problem = value_problem(value, max_depth=max_depth, max_keys=max_keys)
-    if problem is not None:
-        raise ValidationFailed(problem, field_errors={field: [problem]})
-    return value
 
 
 @deconstructible

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact, LifecycleStage, Outcome
-from leadmill.contacts.services import contact_stage_change, contact_update
+from leadmill.contacts.services import contact_owner_set, contact_stage_change, contact_update
 from leadmill.core import events
 from leadmill.core.errors import ValidationFailed
 
@@ -87,7 +87,7 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
             lead.owner, lead.rule, lead.assigned_at = owner, rule, now
             lead.save(update_fields=["owner", "rule", "assigned_at"])
             if locked.owner_id != owner.pk:
-                contact_update(contact=locked, changes={"owner": owner})
+                contact_owner_set(contact=locked, owner=owner)
             events.publish(
                 OwnerAssigned(
                     lead_id=lead.pk,
@@ -128,6 +128,47 @@ def leads_unowned_assign(*, limit: int = 200) -> int:
     if assigned:
         logger.info("%s of %s leads waiting without an owner were assigned", assigned, len(waiting))
     return assigned
+
+
+def lead_owner_set(*, contact: Contact, owner, actor=None) -> SalesLead | None:
+    """Give a contact the owner a person chose (the lead's edit form, an import, the API):
+    the one way an owner is set by hand, as :func:`lead_assign` is the way rules set one.
+
+    Writes the contact's owner (ContactUpdated) and, once the contact was handed to sales,
+    its sales lead's: that publishes OwnerAssigned (``rule_id`` None) and, after commit,
+    emails the new owner that the lead is theirs. A contact not handed to sales yet keeps
+    the owner until it is; :func:`lead_assign` then keeps it and publishes OwnerAssigned.
+    ``owner=None`` takes the owner away: an open lead then waits for the round robin
+    (:func:`leads_unowned_assign`). Giving the owner it already has changes and publishes
+    nothing. Returns the contact's sales lead, if it has one.
+    """
+    owner_id = getattr(owner, "pk", None)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        lead = SalesLead.objects.select_for_update().filter(contact=locked).first()
+        contact_owner_set(contact=locked, owner=owner, actor=actor)
+        if lead is not None and lead.owner_id != owner_id:
+            lead.owner, lead.rule = owner, None
+            lead.assigned_at = now if owner is not None else None
+            lead.assignment_notified_at = None  # the new owner is told, once
+            lead.save(update_fields=["owner", "rule", "assigned_at", "assignment_notified_at"])
+            if owner is not None:
+                events.publish(
+                    OwnerAssigned(
+                        lead_id=lead.pk,
+                        contact_id=locked.pk,
+                        owner_id=owner_id,
+                        rule_id=None,
+                        occurred_at=now,
+                    )
+                )
+                transaction.on_commit(lambda: tasks.lead_assigned_notify(lead.pk))
+    logger.info(
+        "contact %s given owner %s by user %s", contact.pk, owner_id, getattr(actor, "pk", None)
+    )
+    contact.owner = owner
+    return lead
 
 
 def _rep_choose(

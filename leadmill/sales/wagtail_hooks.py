@@ -11,6 +11,9 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
+from leadmill.contacts.admin_leads import LEAD_OWNER_SET_HOOK
+
+from . import services
 from .admin_my_leads import LEAD_ACTION_URL_NAME, MY_LEADS_URL_NAME, LeadActionView, MyLeadsView
 from .models import AssignmentRule, SalesRep, SalesTeam
 
@@ -109,3 +112,9 @@ class SalesSetupViewSetGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_sales_viewsets():
     return SalesSetupViewSetGroup()
+
+
+@hooks.register(LEAD_OWNER_SET_HOOK)
+def set_lead_owner(contact, owner, actor):
+    """The lead edit form (contacts) hands a new owner to the one owner service."""
+    services.lead_owner_set(contact=contact, owner=owner, actor=actor)

@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.panels import FieldPanel
 from wagtail.contrib.settings.models import BaseGenericSetting, register_setting
 
-from leadmill.tracking.models import EventType
+from leadmill.tracking.models import TOUCH_CHANNEL_CHOICES, EventType
+from leadmill.tracking.sources import source_canonical
 
 
 class ScoringModel(models.Model):
@@ -66,13 +67,18 @@ FIT_FIELDS = (
     "language",
     "time_zone",
     "company_name",
+    "first_channel",
     "first_source",
     "first_medium",
     "first_campaign",
+    "last_channel",
     "last_source",
     "last_medium",
     "last_campaign",
 )
+# Fit fields that hold names of the one source vocabulary (leadmill.tracking.sources).
+CHANNEL_FIELDS = frozenset({"first_channel", "last_channel"})
+SOURCE_FIELDS = frozenset({"first_source", "last_source"})
 EMAIL_TYPE = "email_type"
 CUSTOM_FIELD_PREFIX = "custom."
 LEAD_CAPTURED = "lead_captured"
@@ -139,6 +145,25 @@ class FitRule(models.Model):
             and self.value not in ("business", "free")
         ):
             raise ValidationError({"value": _("The email type is business or free.")})
+        if self.operator in (self.Operator.EQUALS, self.Operator.IN):
+            self._vocabulary_clean()
+
+    def _vocabulary_clean(self) -> None:
+        """Channels must be ones tracking gives; sources are stored by their canonical name
+        (``IG`` and ``l.instagram.com`` are ``instagram``), as contacts hold them."""
+        names = [name.strip() for name in self.value.split(",") if name.strip()]
+        if self.field in CHANNEL_FIELDS:
+            known = dict(TOUCH_CHANNEL_CHOICES)
+            if any(name.lower() not in known for name in names):
+                raise ValidationError(
+                    {
+                        "value": _("A channel is one of: %(channels)s.")
+                        % {"channels": ", ".join(known)}
+                    }
+                )
+            self.value = ", ".join(name.lower() for name in names)
+        elif self.field in SOURCE_FIELDS:
+            self.value = ", ".join(source_canonical(name) or name for name in names)
 
     def values(self) -> list[str]:
         """The lower-cased values an ``in`` rule accepts."""

@@ -80,7 +80,7 @@ def _field_q(field: Field, op: str, value: Any, *, now: dt.datetime) -> Q:
     if field.kind == "custom":
         return _custom_q(path, op, value)
     if op == "in":
-        values = list_values(value)
+        values = [_canonical(field, item) for item in list_values(value)]
         if field.kind == "choice" or field.case != "i":
             return Q(**{f"{path}__in": [_cased(field, item) for item in values]})
         return _any(Q(**{f"{path}__iexact": item}) for item in values)
@@ -88,6 +88,7 @@ def _field_q(field: Field, op: str, value: Any, *, now: dt.datetime) -> Q:
     if field.kind == "choice":
         return Q(**{path: text})
     if op == "equals":
+        text = _canonical(field, text)
         return (
             Q(**{path: _cased(field, text)})
             if field.case != "i"
@@ -96,6 +97,10 @@ def _field_q(field: Field, op: str, value: Any, *, now: dt.datetime) -> Q:
     if op == "contains":
         return Q(**{f"{path}__icontains": text})
     return Q(**{f"{path}__istartswith": text})
+
+
+def _canonical(field: Field, text: str) -> str:
+    return (field.canonical(text) or text) if field.canonical else text
 
 
 def _cased(field: Field, text: str) -> str:

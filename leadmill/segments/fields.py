@@ -30,7 +30,8 @@ from django.utils.translation import gettext_lazy as _
 
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import LifecycleStage, Temperature
-from leadmill.tracking.models import EventType
+from leadmill.tracking.models import TOUCH_CHANNEL_CHOICES, EventType
+from leadmill.tracking.sources import CLASSIFIED_MEDIUMS, KNOWN_SOURCES, source_canonical
 
 TEXT_OPS = (
     "equals",
@@ -109,10 +110,25 @@ class Field:
     lookup: str = ""
     case: str = "i"
     choices: tuple = ()
+    suggestions: tuple[str, ...] = ()  # offered while typing; any text is still allowed
+    canonical: Any = None  # str -> str: how a value the marketer typed is stored (equals / in)
 
 
-def _text(key, label, lookup=None, case="i"):
-    return Field(key, label, "text", lookup or key, case)
+def _text(key, label, lookup=None, case="i", **extra):
+    return Field(key, label, "text", lookup or key, case, **extra)
+
+
+def _source(key, label):
+    """A touch's source: names from the one source vocabulary (``IG`` finds ``instagram``)."""
+    return _text(key, label, suggestions=KNOWN_SOURCES, canonical=source_canonical)
+
+
+def _medium(key, label):
+    return _text(key, label, suggestions=CLASSIFIED_MEDIUMS)
+
+
+def _channel(key, label):
+    return Field(key, label, "choice", key, choices=TOUCH_CHANNEL_CHOICES)
 
 
 FIELDS: dict[str, Field] = {
@@ -141,11 +157,13 @@ FIELDS: dict[str, Field] = {
             "temperature",
             choices=tuple(Temperature.choices),
         ),
-        _text("first_source", _("First touch source")),
-        _text("first_medium", _("First touch medium")),
+        _channel("first_channel", _("First touch channel")),
+        _source("first_source", _("First touch source")),
+        _medium("first_medium", _("First touch medium")),
         _text("first_campaign", _("First touch campaign")),
-        _text("last_source", _("Last touch source")),
-        _text("last_medium", _("Last touch medium")),
+        _channel("last_channel", _("Last touch channel")),
+        _source("last_source", _("Last touch source")),
+        _medium("last_medium", _("Last touch medium")),
         _text("last_campaign", _("Last touch campaign")),
         Field("created_at", _("Created"), "date", "created_at"),
         Field("first_touch_at", _("First touch"), "date", "first_touch_at"),
@@ -313,6 +331,8 @@ def catalogue(*, custom_fields=(), purposes=(), segments=()) -> dict:
         }
         if field.choices:
             entry["choices"] = [[value, str(label)] for value, label in field.choices]
+        if field.suggestions:
+            entry["suggestions"] = list(field.suggestions)
         if field.kind == "consent":
             entry["choices"] = [
                 ["", _g("Any marketing email")],

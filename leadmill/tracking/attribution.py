@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 
 DEFAULT_HALF_LIFE = dt.timedelta(days=7)
@@ -96,13 +95,3 @@ MODELS: dict[str, Callable[[Iterable[Touch], dt.datetime], list[Credit]]] = {
     "u_shaped": u_shaped,
     "time_decay": time_decay,
 }
-
-
-def credit_by(
-    credits: Iterable[Credit], key: Callable[[Touch], str] = lambda touch: touch.channel
-) -> dict[str, float]:
-    """Sum of credit per channel (or per any other ``key`` of the touch), largest first."""
-    totals: dict[str, float] = defaultdict(float)
-    for credit in credits:
-        totals[key(credit.touch)] += credit.weight
-    return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))

@@ -42,6 +42,15 @@ class Channel(models.TextChoices):
     OTHER = "other", _("Other campaign")
 
 
+# The channels a contact's first or last touch can have (internal navigation is no touch):
+# the choices of segment conditions and fit rules on ``first_channel`` / ``last_channel``.
+TOUCH_CHANNEL_CHOICES = tuple(
+    (channel.value, channel.label)
+    for channel in Channel
+    if channel not in (Channel.NONE, Channel.INTERNAL)
+)
+
+
 class Visitor(models.Model):
     """An anonymous browser, known by the random first-party cookie id ``lm_vid``.
 

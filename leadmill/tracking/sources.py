@@ -162,6 +162,13 @@ SOURCE_ALIASES = {
 }
 SOCIAL_SOURCES = frozenset({*SOCIAL_HOSTS.values(), "messenger"})
 SEARCH_SOURCES = frozenset(SEARCH_ENGINES.values())
+# The source names classification gives by itself (a referring site of no network keeps
+# its host): what a marketer picks from when filtering or scoring on a source.
+KNOWN_SOURCES = tuple(
+    sorted({*SOCIAL_SOURCES, *SEARCH_SOURCES, *AD_CLICK_IDS.values(), *SOCIAL_CLICK_IDS.values()})
+)
+# The mediums classification gives a touch tagged without utm_medium.
+CLASSIFIED_MEDIUMS = ("cpc", "email", "organic", "paid", "referral", "social")
 
 
 @dataclasses.dataclass(frozen=True)

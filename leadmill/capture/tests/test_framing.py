@@ -13,6 +13,7 @@ from leadmill.core.tests.wsgi_client import WsgiClient
 from .. import tokens
 from ..demo import demo_seed
 from ..models import Form
+from ..selectors import form_definitions_clear
 from .factories import form_with_fields
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +96,21 @@ def test_an_error_message_of_the_post_is_frameable_by_the_forms_sites(web, setti
     assert response.status_code == 413
     assert directives(response)["frame-ancestors"] == FRAMEABLE_BY_PARTNER
     assert not response.has_header("X-Frame-Options")
+
+
+def test_a_form_whose_sites_change_is_framed_by_its_new_sites_once_it_is_read_again(web):
+    # given a post framed by the partner (its header now reused for that list of sites)
+    form = form_with_fields(allowed_origins=PARTNER)
+    assert directives(form_post(web, form, email="x"))["frame-ancestors"] == FRAMEABLE_BY_PARTNER
+
+    # when the form's sites change and the post reads the form again
+    form.allowed_origins = "https://shop.example"
+    form.save()
+    form_definitions_clear()  # what LEADMILL_FORM_CACHE_SECONDS does within seconds
+    response = form_post(web, form, email="x")
+
+    # then the new sites, and only they, may frame it
+    assert directives(response)["frame-ancestors"] == "frame-ancestors 'self' https://shop.example"
 
 
 def test_a_malformed_allowed_origin_never_reaches_the_header(client):

@@ -14,7 +14,7 @@ from leadmill.core.models import OutboxEvent
 from leadmill.tracking.models import BotRule
 from leadmill.tracking.selectors import config_cache_clear
 
-from .. import tokens
+from .. import tokens, views
 from ..models import CallToAction, Offer, Submission
 from ..selectors import form_definition
 from ..services import submissions_process
@@ -156,6 +156,30 @@ def test_an_embed_post_from_an_allowed_origin_gets_cors_headers(client):
     assert response["Access-Control-Allow-Origin"] == "https://partner.example"
     assert preflight.status_code == 204
     assert "POST" in preflight["Access-Control-Allow-Methods"]
+
+
+def test_an_embed_post_works_out_its_origin_once_for_access_channel_and_cors(client, monkeypatch):
+    form = form_with_fields(allowed_origins="https://partner.example")
+    asked = []
+    real = views.request_origin
+
+    def request_origin(meta):
+        asked.append(meta.get("HTTP_REFERER"))
+        return real(meta)
+
+    monkeypatch.setattr(views, "request_origin", request_origin)
+
+    response = post_json(
+        client,
+        form,
+        fields(form, email="ana@example.com"),
+        HTTP_REFERER="https://partner.example/pricing",  # no Origin: the Referer's is used
+    )
+
+    assert response.status_code == 201
+    assert response["Access-Control-Allow-Origin"] == "https://partner.example"
+    assert Submission.objects.get().channel == "embed"
+    assert asked == ["https://partner.example/pricing"]
 
 
 def test_a_referer_from_another_site_is_refused_when_no_origin_is_sent(client):

@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 
 from leadmill.contacts.models import Contact
-from leadmill.core.tests.servers import log_of, stop, web_running, worker_start
+from leadmill.core.tests.servers import free_port, log_of, stop, web_running, worker_start
 
 from .. import tokens
 from ..models import Submission
@@ -22,11 +22,10 @@ from .factories import form_with_fields
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PORT = 8132
 EARLIER, LATER = 300, 20
 
 
-def post(form, email: str) -> int:
+def post(port: int, form, email: str) -> int:
     body = json.dumps(
         {
             "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
@@ -36,7 +35,7 @@ def post(form, email: str) -> int:
             "consent_email-marketing": "on",
         }
     )
-    client = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     client.request(
         "POST",
         f"/f/{form.slug}/",
@@ -60,18 +59,19 @@ def test_a_worker_killed_mid_drain_and_started_again_turns_every_later_post_into
         "LEADMILL_RATE_LIMIT_PER_IP": "100000",
         "HUEY_PERIODIC": "0",
     }
-    with web_running(tmp_path, port=PORT, workers=1, **env) as web:
+    port = free_port()
+    with web_running(tmp_path, port=port, workers=1, **env) as web:
         worker = worker_start(tmp_path, **env)
         try:
             # (warmed up: it has turned a first post into a lead)
-            assert post(form, "first@example.com") == 201
+            assert post(port, form, "first@example.com") == 201
             deadline = time.monotonic() + 60
             while received() and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert received() == 0, log_of(worker)
             # When posts stream in and the worker is killed while it drains them
             for n in range(EARLIER):
-                assert post(form, f"early{n}@example.com") == 201, log_of(web)
+                assert post(port, form, f"early{n}@example.com") == 201, log_of(web)
                 if n == EARLIER // 2:
                     processed_at_kill = Submission.objects.exclude(
                         status=Submission.Status.RECEIVED
@@ -83,7 +83,7 @@ def test_a_worker_killed_mid_drain_and_started_again_turns_every_later_post_into
             # and it is started again, and more posts arrive
             worker = worker_start(tmp_path, **env)
             for n in range(LATER):
-                assert post(form, f"later{n}@example.com") == 201
+                assert post(port, form, f"later{n}@example.com") == 201
             deadline = time.monotonic() + 45
             while received() and time.monotonic() < deadline:
                 time.sleep(0.2)

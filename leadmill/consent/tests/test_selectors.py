@@ -12,7 +12,6 @@ from ..models import Consent
 from ..selectors import (
     address_hash,
     is_suppressed,
-    marketing_purposes_granted,
     marketing_recipients,
     may_receive_email,
     may_receive_marketing_email,
@@ -168,20 +167,6 @@ def test_marketing_recipients_takes_two_queries_for_a_batch_of_a_thousand():
 
     assert recipients == {c.pk for c in contacts[:20]}
     assert len(queries) == 2
-
-
-def test_marketing_purposes_granted_lists_the_current_grants_including_awaiting_ones():
-    newsletter, offers, partners = (
-        PurposeFactory(key="newsletter"),
-        PurposeFactory(key="offers"),
-        PurposeFactory(key="partners", is_email_marketing=False),
-    )
-    contact = ContactFactory()
-    consent_give(contact, newsletter)
-    consent_give(contact, offers, awaiting=True)
-    consent_give(contact, partners)
-
-    assert marketing_purposes_granted(contact_id=contact.pk) == sorted([newsletter.pk, offers.pk])
 
 
 def test_a_purpose_id_that_does_not_permit_marketing_email_never_permits_it():

@@ -1,5 +1,6 @@
 """The facts an edit of a contact publishes besides ContactUpdated: a temperature set by
-hand or by a sequence step, an outcome recorded (leadmill/contacts/services.py)."""
+hand or by a sequence step, an outcome recorded, also when a merge brings it
+(leadmill/contacts/services.py)."""
 
 import datetime as dt
 from decimal import Decimal
@@ -9,7 +10,7 @@ import pytest
 from leadmill.core.models import OutboxEvent
 
 from ..models import Temperature
-from ..services import contact_update
+from ..services import contact_merge, contact_update
 from .factories import ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +77,48 @@ def test_an_outcome_written_by_an_edit_publishes_outcome_recorded_and_clearing_i
         "outcome_at": {"__dt__": lost_at.isoformat()},
         "reason": "budget",
     }
+
+
+def test_an_edit_cannot_change_the_owner_which_is_sales_decision_and_fact():
+    contact = ContactFactory()
+    ana = UserFactory(username="ana")
+
+    for changes in ({"owner": ana}, {"owner_id": ana.pk}):
+        with pytest.raises(ValueError, match="lead_owner_set"):
+            contact_update(contact=contact, changes=changes)
+
+    contact.refresh_from_db()
+    assert contact.owner is None
+    assert published("ContactUpdated") == []
+
+
+def test_a_merge_that_gives_the_survivor_the_others_outcome_publishes_it_for_the_survivor():
+    won_at = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+    survivor = ContactFactory()
+    other = ContactFactory(outcome="won", outcome_value=Decimal("1200.00"), outcome_at=won_at)
+    OutboxEvent.objects.all().delete()
+
+    contact_merge(survivor=survivor, other=other)
+
+    assert [
+        {key: p[key] for key in ("contact_id", "outcome", "value", "outcome_at")}
+        for p in published("OutcomeRecorded")
+    ] == [
+        {
+            "contact_id": survivor.pk,
+            "outcome": "won",
+            "value": "1200.00",
+            "outcome_at": {"__dt__": won_at.isoformat()},
+        }
+    ]
+
+
+def test_a_merge_that_keeps_the_survivors_own_outcome_publishes_no_outcome():
+    survivor = ContactFactory(outcome="lost", outcome_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
+    other = ContactFactory(outcome="won", outcome_at=dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    OutboxEvent.objects.all().delete()
+
+    contact_merge(survivor=survivor, other=other)
+
+    assert published("OutcomeRecorded") == []
+    assert survivor.outcome == "lost"

@@ -4,11 +4,16 @@ A hand-written INSERT (the form post's, the tracking batch's) leaves the ORM out
 column added to the model is silently left out of it: a NOT NULL column without a database
 default then breaks every insert in production, and a column with a Python default gets
 NULL or the database's value instead. :func:`insert_columns_missing` names them.
+
+A statement built and run inside a service is caught as it runs:
+:func:`inserts_into` picks the INSERTs into a model's table from the queries a
+``CaptureQueriesContext`` recorded.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 
 from django.db import models
 from django.db.models.fields import NOT_PROVIDED
@@ -37,3 +42,14 @@ def insert_columns_missing(sql: str, model: type[models.Model]) -> set[str]:
             continue
         needed.add(field.column)
     return needed - set(written)
+
+
+def inserts_into(captured: Iterable[Mapping[str, str]], model: type[models.Model]) -> list[str]:
+    """The ``INSERT INTO table (columns)`` statements into ``model``'s table among captured
+    queries (``CaptureQueriesContext.captured_queries``), in the order they ran."""
+    statements = []
+    for query in captured:
+        match = _INSERT.search(query["sql"])
+        if match and match["table"] == model._meta.db_table:
+            statements.append(query["sql"])
+    return statements

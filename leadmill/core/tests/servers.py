@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,6 +38,22 @@ def children_of(pid: int) -> list[int]:
             return [int(child) for child in children.read().split()]
     except FileNotFoundError:
         return []
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (a fixed port collides when two runs share
+    the machine): the first free one of ``LEADMILL_TEST_PORTS`` ("18200-18299") when set,
+    for a run that must keep to a range, else what the system gives port 0."""
+    first, _dash, last = os.environ.get("LEADMILL_TEST_PORTS", "").partition("-")
+    candidates = range(int(first), int(last or first) + 1) if first else [0]
+    for candidate in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise RuntimeError(f"no free port in LEADMILL_TEST_PORTS={first}-{last}")
 
 
 def answers(port: int, path: str = "/healthz") -> int | None:

@@ -11,11 +11,9 @@ from leadmill.core.text import (
     TextValidator,
     bytes_decode,
     json_object_decode,
-    text_clean,
     text_for_export,
     text_for_storage,
     text_problem,
-    value_clean,
     value_problem,
 )
 
@@ -50,13 +48,6 @@ def test_invalid_encoding_gets_an_encoding_message():
     assert text_problem("%\ufffd") == "This text is not valid UTF-8; send it again as UTF-8 text."
 
 
-def test_text_clean_raises_with_the_field_named():
-    with pytest.raises(ValidationFailed) as caught:
-        text_clean("Ana\x01", field="first_name")
-    assert list(caught.value.field_errors) == ["first_name"]
-    assert text_clean("Ana", field="first_name") == "Ana"
-
-
 def test_bytes_decode_is_strict_and_says_where():
     assert bytes_decode("ação".encode()) == "ação"
     with pytest.raises(ValidationFailed) as caught:
@@ -70,7 +61,6 @@ def test_bytes_decode_is_strict_and_says_where():
 )
 def test_ordinary_json_values_are_accepted(value):
     assert value_problem(value) is None
-    assert value_clean(value, field="custom") == value
 
 
 @pytest.mark.parametrize(
@@ -89,8 +79,6 @@ def test_ordinary_json_values_are_accepted(value):
 )
 def test_hostile_json_values_are_refused(value):
     assert value_problem(value) is not None
-    with pytest.raises(ValidationFailed):
-        value_clean(value, field="custom")
 
 
 def test_depth_is_bounded_without_recursion():

@@ -15,11 +15,10 @@ import pytest
 
 from leadmill.tracking.models import Event
 
-from .servers import children_of, log_of, web_running, workers_started
+from .servers import children_of, free_port, log_of, web_running, workers_started
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PORT = 8130
 SENDERS = 4
 WORKERS = 2
 
@@ -28,16 +27,16 @@ class Sender(threading.Thread):
     """Posts one collect batch at a time, each on a new connection, until told to stop; keeps
     what each post got."""
 
-    def __init__(self, number: int, stopped: threading.Event) -> None:
+    def __init__(self, number: int, stopped: threading.Event, port: int) -> None:
         super().__init__(daemon=True)
-        self.number, self.stopped = number, stopped
+        self.number, self.stopped, self.port = number, stopped, port
         self.accepted: list[str] = []
         self.refused = 0
         self.broken: list[float] = []  # when posts whose connection closed without an answer began
         self.other: list[int] = []
 
     def run(self) -> None:
-        origin = f"http://127.0.0.1:{PORT}"
+        origin = f"http://127.0.0.1:{self.port}"
         sent = 0
         while not self.stopped.is_set():
             sent += 1
@@ -52,7 +51,7 @@ class Sender(threading.Thread):
                     }
                 ]
             )
-            client = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+            client = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             began = time.monotonic()
             try:
                 client.request(
@@ -84,11 +83,12 @@ def posts_until(senders: list[Sender], count: int) -> None:
 
 def test_a_killed_web_worker_is_respawned_while_the_other_keeps_serving(tmp_path):
     # Given the production web server with two workers, under a steady stream of collect batches
+    port = free_port()
     with web_running(
-        tmp_path, port=PORT, workers=WORKERS, LEADMILL_TRACKING_RATE_LIMIT_PER_IP="100000000"
+        tmp_path, port=port, workers=WORKERS, LEADMILL_TRACKING_RATE_LIMIT_PER_IP="100000000"
     ) as web:
         stopped = threading.Event()
-        senders = [Sender(number, stopped) for number in range(SENDERS)]
+        senders = [Sender(number, stopped, port) for number in range(SENDERS)]
         for sender in senders:
             sender.start()
         posts_until(senders, 100)

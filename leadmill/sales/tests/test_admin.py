@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from leadmill.contacts.models import Contact, LifecycleStage
 from leadmill.contacts.tests.factories import UserFactory
+from leadmill.core.models import OutboxEvent
 from leadmill.core.setup import groups_ensure
 
 from ..models import Activity, AssignmentRule, SalesLead, SalesRep
@@ -156,3 +157,28 @@ def test_logged_activities_appear_on_the_lead_timeline(rep, client):
     page = client.get(reverse("leads:inspect", args=[lead.contact_id]))
 
     assert "Note: Budget approved in Q3 (ana)" in page.content.decode()
+
+
+def test_the_owner_chosen_in_the_lead_edit_form_goes_through_sales_and_is_published(client):
+    boss = UserFactory(username="boss", is_superuser=True, is_staff=True)
+    client.force_login(boss)
+    lead = SalesLeadFactory(contact__email="lead@example.com", contact__temperature="warm")
+    carla = UserFactory(username="carla")
+
+    response = client.post(
+        reverse("leads:edit", args=[lead.contact_id]),
+        {
+            "email": "lead@example.com",
+            "owner": str(carla.pk),
+            "temperature": "warm",
+            "outcome": "",
+        },
+    )
+
+    assert response.status_code == 302
+    lead.refresh_from_db()
+    assert (lead.owner, Contact.objects.get(pk=lead.contact_id).owner) == (carla, carla)
+    assert [
+        (p["lead_id"], p["owner_id"], p["rule_id"])
+        for p in OutboxEvent.objects.filter(name="OwnerAssigned").values_list("payload", flat=True)
+    ] == [(lead.pk, carla.pk, None)]

@@ -15,7 +15,14 @@ from leadmill.core.models import OutboxEvent
 
 from .. import handlers, notifications, selectors
 from ..models import ActivityKind, LeadStatus, RoundRobinPool, SalesLead
-from ..services import activity_log, lead_accept, lead_assign, lead_disqualify, outcome_record
+from ..services import (
+    activity_log,
+    lead_accept,
+    lead_assign,
+    lead_disqualify,
+    lead_owner_set,
+    outcome_record,
+)
 from .factories import AssignmentRuleFactory, SalesLeadFactory, SalesRepFactory
 
 pytestmark = pytest.mark.django_db
@@ -193,6 +200,65 @@ def test_owner_assigned_names_the_rule_that_chose_the_rep_and_nothing_is_publish
         OutboxEvent.objects.filter(name="OwnerAssigned").values_list("payload", flat=True)
     )
     assert [(p["contact_id"], p["rule_id"]) for p in published] == [(chosen.pk, rule.pk)]
+
+
+def owner_assigned_published() -> list[tuple[int, int, int, int | None]]:
+    return [
+        (p["lead_id"], p["contact_id"], p["owner_id"], p["rule_id"])
+        for p in OutboxEvent.objects.filter(name="OwnerAssigned")
+        .order_by("pk")
+        .values_list("payload", flat=True)
+    ]
+
+
+def test_an_owner_set_by_hand_moves_the_lead_publishes_owner_assigned_and_tells_the_new_owner(
+    django_capture_on_commit_callbacks,
+):
+    lead = SalesLeadFactory(assignment_notified_at=timezone.now())
+    boss = UserFactory(username="boss")
+    carla = UserFactory(username="carla", email="carla@sales.example")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = lead_owner_set(contact=lead.contact, owner=carla, actor=boss)
+
+    lead.refresh_from_db()
+    lead.contact.refresh_from_db()
+    assert returned == lead
+    assert (lead.owner, lead.contact.owner, lead.rule) == (carla, carla, None)
+    assert owner_assigned_published() == [(lead.pk, lead.contact_id, carla.pk, None)]
+    assert list(
+        OutboxEvent.objects.filter(name="ContactUpdated").values_list("payload__fields", flat=True)
+    ) == [["owner"]]
+    assert [message.to for message in mail.outbox] == [["carla@sales.example"]]
+
+
+def test_an_owner_given_before_the_hand_off_is_kept_and_announced_when_it_comes():
+    SalesRepFactory(user=UserFactory(username="ana"))  # the round robin would pick her
+    carla = UserFactory(username="carla")
+    contact = ContactFactory()
+
+    assert lead_owner_set(contact=contact, owner=carla) is None
+    assert owner_assigned_published() == []
+
+    contact_stage_change(contact=contact, to_stage=LifecycleStage.MQL, cause="score")
+    lead = lead_assign(contact=contact).lead
+
+    assert lead.owner == carla
+    assert owner_assigned_published() == [(lead.pk, contact.pk, carla.pk, None)]
+
+
+def test_giving_the_lead_the_owner_it_has_or_taking_it_away_publishes_no_owner_assigned():
+    lead = SalesLeadFactory()  # its contact does not name the owner yet
+
+    lead_owner_set(contact=lead.contact, owner=lead.owner)
+    lead.contact.refresh_from_db()
+    assert lead.contact.owner == lead.owner
+    lead_owner_set(contact=lead.contact, owner=None)
+
+    lead.refresh_from_db()
+    lead.contact.refresh_from_db()
+    assert (lead.owner, lead.contact.owner, lead.assigned_at) == (None, None, None)
+    assert owner_assigned_published() == []
 
 
 def test_the_handler_ignores_other_stages():

@@ -4,6 +4,7 @@ and the set-based recompute agreeing with the incremental path."""
 import datetime as dt
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from leadmill.capture.models import Submission
@@ -123,6 +124,33 @@ def test_fit_is_the_sum_of_every_rule_passed_and_inactive_rules_count_nothing():
     )
 
     assert fit_of(contact) == 30
+
+
+def test_fit_rules_read_the_touch_channel_and_store_sources_by_their_canonical_name():
+    paid_instagram = ContactFactory(first_channel="paid_social", first_source="instagram")
+    organic = ContactFactory(first_channel="organic_search", first_source="google")
+    channel = FitRule(field="first_channel", operator="in", value="Paid_Social, email", points=8)
+    source = FitRule(field="first_source", operator="equals", value="IG", points=5)
+    for rule in (channel, source):
+        rule.full_clean()
+        rule.save()
+
+    assert (channel.value, source.value) == ("paid_social, email", "instagram")
+    assert (fit_of(paid_instagram), fit_of(organic)) == (13, 0)
+
+
+def test_a_fit_rule_on_a_channel_tracking_never_gives_is_refused_with_the_channels_named():
+    rule = FitRule(field="last_channel", operator="equals", value="instagram", points=5)
+
+    with pytest.raises(ValidationError) as refused:
+        rule.full_clean()
+
+    assert refused.value.message_dict == {
+        "value": [
+            "A channel is one of: direct, organic_search, paid_search, social, paid_social, "
+            "email, referral, other."
+        ]
+    }
 
 
 # --- Engagement --------------------------------------------------------------------------------

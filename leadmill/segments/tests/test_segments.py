@@ -19,6 +19,7 @@ from leadmill.core import events
 
 from ..definitions import SegmentDefinitionError, definition_errors
 from ..events import StaticListChanged
+from ..fields import catalogue
 from ..selectors import segment_contacts, segment_contains, segment_count
 from ..services import segment_members_add, segment_members_remove
 from .factories import SegmentFactory, StaticSegmentFactory
@@ -106,6 +107,56 @@ def test_choice_fields_match_their_stored_values():
 
     assert members(cond("temperature", "in", ["warm", "hot"])) == {warm.pk, hot.pk}
     assert members(cond("lifecycle_stage", "equals", "mql")) == {mql.pk}
+
+
+def test_touch_channels_are_choices_of_the_one_source_vocabulary():
+    paid = lead(first_channel="paid_social", last_channel="email")
+    social = lead(first_channel="social", last_channel="paid_social")
+    lead(first_channel="direct")
+
+    assert members(cond("first_channel", "equals", "paid_social")) == {paid.pk}
+    assert members(cond("last_channel", "in", ["paid_social", "email"])) == {paid.pk, social.pk}
+    assert definition_errors(
+        {"match": "all", "conditions": [cond("first_channel", "equals", "instagram")]}
+    ) == ["Condition 1: “First touch channel” has no such value."]
+
+
+def test_a_source_is_found_by_any_of_its_names():
+    instagram = lead(first_source="instagram", last_source="x")
+    lead(first_source="facebook", last_source="linkedin")
+
+    assert members(cond("first_source", "equals", "IG")) == {instagram.pk}
+    assert members(cond("first_source", "in", "l.instagram.com, t.co")) == {instagram.pk}
+    assert members(cond("last_source", "equals", "twitter")) == {instagram.pk}
+
+
+def test_the_builder_offers_channels_as_choices_and_known_sources_and_mediums_while_typing():
+    fields = {field["key"]: field for field in catalogue()["fields"]}
+
+    assert fields["first_channel"]["kind"] == fields["last_channel"]["kind"] == "choice"
+    assert [value for value, _label in fields["first_channel"]["choices"]] == [
+        "direct",
+        "organic_search",
+        "paid_search",
+        "social",
+        "paid_social",
+        "email",
+        "referral",
+        "other",
+    ]
+    assert {"instagram", "google", "facebook", "x", "bing"} <= set(
+        fields["first_source"]["suggestions"]
+    )
+    assert fields["last_source"]["suggestions"] == fields["first_source"]["suggestions"]
+    assert fields["first_medium"]["suggestions"] == [
+        "cpc",
+        "email",
+        "organic",
+        "paid",
+        "referral",
+        "social",
+    ]
+    assert "suggestions" not in fields["first_campaign"]
 
 
 # --- Dates ---------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import pytest
 from ..attribution import (
     MODELS,
     Touch,
-    credit_by,
     first_touch,
     last_touch,
     linear,
@@ -84,16 +83,3 @@ def test_every_model_sums_to_one_and_gives_nothing_without_touches(name):
     )
     assert MODELS[name]([], CONVERTED) == []
     assert MODELS[name](JOURNEY[4:], CONVERTED) == []
-
-
-def test_credit_by_channel_sums_the_weights_largest_first():
-    journey = JOURNEY[:3] + [Touch(CONVERTED - DAY, "social", "instagram", event_id=6)]
-
-    assert credit_by(linear(journey, CONVERTED)) == {
-        "social": 0.5,
-        "direct": 0.25,
-        "organic_search": 0.25,
-    }
-    assert credit_by(u_shaped(journey, CONVERTED), key=lambda touch: touch.source) == pytest.approx(
-        {"instagram": 0.5, "": 0.4, "google": 0.1}
-    )

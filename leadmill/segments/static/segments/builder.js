@@ -195,6 +195,16 @@
         : ["before", "after"].indexOf(condition.op) >= 0 ? "date" : "text";
       var shown = Array.isArray(condition.value) ? condition.value.join(", ") : condition.value;
       value = this.bind(input(type, shown, ui.value), condition, "value", type === "number" ? number : null);
+      if (type === "text" && field.suggestions && field.suggestions.length) {
+        // The known names (e.g. sources) offered while typing; any other text still goes.
+        var listId = "segment-suggestions-" + field.key.replace(/[^A-Za-z0-9_-]/g, "-");
+        if (!document.getElementById(listId)) {
+          var list = el("datalist", { id: listId });
+          field.suggestions.forEach(function (name) { list.appendChild(el("option", { value: name })); });
+          this.root.appendChild(list);
+        }
+        value.setAttribute("list", listId);
+      }
     }
     value.setAttribute("data-value", "");
     controls.push(value);
