@@ -52,7 +52,16 @@ class Assignment:
 
 
 def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assignment:
-    """Hand a contact to sales: open its sales lead and give it an owner.
+    """:func:`leads_assign` for one contact."""
+    return leads_assign(contacts=[contact], mql_at={contact.pk: mql_at} if mql_at else None)[0]
+
+
+def leads_assign(
+    *, contacts: list[Contact], mql_at: dict[int, dt.datetime] | None = None
+) -> list[Assignment]:
+    """Hand contacts to sales: open each one's sales lead and give it an owner, in one
+    transaction (the contacts locked in id order); returns their assignments in the order
+    of ``contacts``.
 
     Idempotent: a lead that already has an owner is returned as it is. Rules are tried by
     priority; the first that matches and has an eligible rep (available, active, under
@@ -60,51 +69,80 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
     runs over every eligible rep whose territories / segments / sources take the lead. A
     contact that already had an owner keeps it. With nobody eligible the lead stays without
     an owner until ``lead_assign`` runs for it again (:func:`leads_unowned_assign`, every
-    few minutes).
+    few minutes). ``mql_at``: when each contact became an MQL (default: its stage change).
 
-    Publishes OwnerAssigned when it gives an owner. After commit, the owner is emailed and
-    the new-lead alert goes to the chosen address.
+    Publishes OwnerAssigned for each lead it gives an owner (its handler emails the owners,
+    :func:`.handlers.notify_new_owner`). After commit, one task sends the new-lead alerts.
     """
     now = timezone.now()
+    mql_at = mql_at or {}
+    results: dict[int, Assignment] = {}
     with transaction.atomic():
-        locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        lead = SalesLead.objects.filter(contact=locked).first()
-        if lead is not None and lead.owner_id is not None:
-            return Assignment(lead=lead, assigned=False)
-        if lead is None:
-            became_mql = mql_at or locked.stage_changed_at or now
-            lead = SalesLead.objects.create(
-                contact=locked,
-                mql_at=became_mql,
-                sla_due_at=became_mql + dt.timedelta(hours=sla_hours()),
+        locked_all = Contact.objects.select_for_update().filter(
+            pk__in=sorted({contact.pk for contact in contacts})
+        )
+        rules = _rules_active()
+        alert = []
+        for locked in locked_all.order_by("pk"):
+            assignment = _lead_assign_locked(
+                locked, mql_at=mql_at.get(locked.pk), rules=rules, now=now
             )
-        if locked.owner_id is not None:
-            owner, rule = locked.owner, None
-        else:
-            rep, rule = _rep_choose(contact=locked, now=now)
-            owner = rep.user if rep else None
-        if owner is not None:
-            lead.owner, lead.rule, lead.assigned_at = owner, rule, now
-            lead.save(update_fields=["owner", "rule", "assigned_at"])
-            if locked.owner_id != owner.pk:
-                contact_update(contact=locked, changes={"owner": owner})
-            events.publish(
-                OwnerAssigned(
-                    lead_id=lead.pk,
-                    contact_id=locked.pk,
-                    owner_id=owner.pk,
-                    rule_id=getattr(rule, "pk", None),
-                    occurred_at=now,
-                )
-            )
-            transaction.on_commit(lambda: tasks.lead_assigned_notify(lead.pk))
-        else:
-            logger.warning(
-                "no sales rep can take contact %s now; it waits without an owner", locked.pk
-            )
-        transaction.on_commit(lambda: tasks.new_lead_alert(lead.pk))
-    contact.owner = owner
-    return Assignment(lead=lead, assigned=owner is not None)
+            results[locked.pk] = assignment
+            if assignment.assigned or assignment.lead.owner_id is None:
+                alert.append(assignment.lead.pk)
+        if alert:
+            transaction.on_commit(lambda: tasks.new_leads_alert(alert))
+    missing = [contact.pk for contact in contacts if contact.pk not in results]
+    if missing:
+        raise Contact.DoesNotExist(f"no contact {missing}")
+    for contact in contacts:
+        contact.owner = results[contact.pk].lead.owner
+    return [results[contact.pk] for contact in contacts]
+
+
+def _rules_active() -> list[AssignmentRule]:
+    return list(
+        AssignmentRule.objects.filter(active=True)
+        .select_related("team")
+        .prefetch_related("reps", "team__members")
+    )
+
+
+def _lead_assign_locked(
+    locked: Contact, *, mql_at: dt.datetime | None, rules: list[AssignmentRule], now: dt.datetime
+) -> Assignment:
+    lead = SalesLead.objects.filter(contact=locked).first()
+    if lead is not None and lead.owner_id is not None:
+        return Assignment(lead=lead, assigned=False)
+    if lead is None:
+        became_mql = mql_at or locked.stage_changed_at or now
+        lead = SalesLead.objects.create(
+            contact=locked,
+            mql_at=became_mql,
+            sla_due_at=became_mql + dt.timedelta(hours=sla_hours()),
+        )
+    if locked.owner_id is not None:
+        owner, rule = locked.owner, None
+    else:
+        rep, rule = _rep_choose(contact=locked, now=now, rules=rules)
+        owner = rep.user if rep else None
+    if owner is None:
+        logger.warning("no sales rep can take contact %s now; it waits without an owner", locked.pk)
+        return Assignment(lead=lead, assigned=False)
+    lead.owner, lead.rule, lead.assigned_at = owner, rule, now
+    lead.save(update_fields=["owner", "rule", "assigned_at"])
+    if locked.owner_id != owner.pk:
+        contact_update(contact=locked, changes={"owner": owner})
+    events.publish(
+        OwnerAssigned(
+            lead_id=lead.pk,
+            contact_id=locked.pk,
+            owner_id=owner.pk,
+            rule_id=getattr(rule, "pk", None),
+            occurred_at=now,
+        )
+    )
+    return Assignment(lead=lead, assigned=True)
 
 
 def leads_unowned_assign(*, limit: int = 200) -> int:
@@ -131,13 +169,8 @@ def leads_unowned_assign(*, limit: int = 200) -> int:
 
 
 def _rep_choose(
-    *, contact: Contact, now: dt.datetime
+    *, contact: Contact, now: dt.datetime, rules: list[AssignmentRule]
 ) -> tuple[SalesRep | None, AssignmentRule | None]:
-    rules = (
-        AssignmentRule.objects.filter(active=True)
-        .select_related("team")
-        .prefetch_related("reps", "team__members")
-    )
     for rule in rules:
         if not rule.matches(contact):
             continue
