@@ -32,7 +32,7 @@ from .models import ContactScore, EngagementRule, ScoreAdjustment, ScoringSettin
 from .predictions import predictive_store
 from .qualification import contact_qualify
 from .recompute import ENGAGEMENT_EPSILON, ActiveRules, rules_active, scores_upsert
-from .selectors import engagement_now
+from .selectors import engagement_now, scoring_model_active
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +93,10 @@ def contacts_score_refresh(
             .filter(contact_id__in=ids)
             .order_by("contact_id")
         }
+        predictive = scoring_model_active() is not None  # one query, not one per lead
         for contact_id, score in scores.items():
-            predictive_store(score=score)
+            if predictive:
+                predictive_store(score=score)
             _score_event_publish(
                 before.get(contact_id), score, at=at, half_life_days=settings.half_life_days
             )
