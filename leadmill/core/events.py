@@ -439,6 +439,26 @@ def deliver_chain(outbox_ids: list[int], *, rounds: int | None = None) -> int:
     return done
 
 
+@contextmanager
+def delivered_here() -> Iterator[None]:
+    """Deliver the events the block's transactions publish at the end of the block, in
+    this thread (:func:`deliver_chain`), rather than queueing a delivery task: a worker
+    task that publishes (the submission drain) hands its events on without a queue hop.
+    When the block raises, what it committed is queued as usual."""
+    previous = getattr(_local, "collected", None)
+    _local.collected = collected = []
+    try:
+        yield
+    except BaseException:
+        _local.collected = previous
+        if collected:
+            _queue_delivery(sorted(set(collected)))
+        raise
+    _local.collected = previous
+    if collected:
+        deliver_chain(sorted(set(collected)))
+
+
 def _unknown_type_raiser(name: str) -> Handler:
     def raiser(_evt: Any) -> None:
         raise UnknownEventType(f"this version declares no event {name}")

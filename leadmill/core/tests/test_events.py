@@ -538,3 +538,40 @@ def test_a_chain_longer_than_its_rounds_queues_the_rest(queued_deliveries, monke
     assert len(queued_deliveries) == 2
     assert echoes.calls == [[7], [8]]
     assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_published_in_a_delivered_here_block_are_delivered_at_its_end_without_a_task(
+    queued_deliveries,
+):
+    recorder = BatchRecorder()
+
+    with events.subscribed(ProbeSent, recorder, batch=True):
+        with events.delivered_here():
+            with transaction.atomic():
+                events.publish_many([a_probe(1), a_probe(2)])
+            with transaction.atomic():
+                events.publish(a_probe(3))
+            assert recorder.calls == []
+
+        assert recorder.calls == [[1, 2, 3]]
+
+    assert queued_deliveries == []
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_failing_delivered_here_block_committed_is_queued(queued_deliveries):
+    recorder = BatchRecorder()
+
+    with (
+        events.subscribed(ProbeSent, recorder, batch=True),
+        pytest.raises(RuntimeError, match="the drain broke"),
+        events.delivered_here(),
+    ):
+        with transaction.atomic():
+            committed = events.publish(a_probe(4))
+        raise RuntimeError("the drain broke")
+
+    assert queued_deliveries == [[committed]]
+    assert recorder.calls == [[4]]
