@@ -82,14 +82,14 @@ def leads_assign(
             pk__in=sorted({contact.pk for contact in contacts})
         )
         rules = _rules_active()
+        turns = _Turns(rules=rules, now=now)
         alert = []
         for locked in locked_all.order_by("pk"):
-            assignment = _lead_assign_locked(
-                locked, mql_at=mql_at.get(locked.pk), rules=rules, now=now
-            )
+            assignment = _lead_assign_locked(locked, mql_at=mql_at.get(locked.pk), turns=turns)
             results[locked.pk] = assignment
             if assignment.assigned or assignment.lead.owner_id is None:
                 alert.append(assignment.lead.pk)
+        turns.save()
         if alert:
             transaction.on_commit(lambda: tasks.new_leads_alert(alert))
     missing = [contact.pk for contact in contacts if contact.pk not in results]
@@ -109,8 +109,9 @@ def _rules_active() -> list[AssignmentRule]:
 
 
 def _lead_assign_locked(
-    locked: Contact, *, mql_at: dt.datetime | None, rules: list[AssignmentRule], now: dt.datetime
+    locked: Contact, *, mql_at: dt.datetime | None, turns: _Turns
 ) -> Assignment:
+    now = turns.now
     lead = SalesLead.objects.filter(contact=locked).first()
     if lead is not None and lead.owner_id is not None:
         return Assignment(lead=lead, assigned=False)
@@ -119,12 +120,12 @@ def _lead_assign_locked(
         lead = SalesLead.objects.create(
             contact=locked,
             mql_at=became_mql,
-            sla_due_at=became_mql + dt.timedelta(hours=sla_hours()),
+            sla_due_at=became_mql + dt.timedelta(hours=turns.sla_hours),
         )
     if locked.owner_id is not None:
         owner, rule = locked.owner, None
     else:
-        rep, rule = _rep_choose(contact=locked, now=now, rules=rules)
+        rep, rule = _rep_choose(contact=locked, turns=turns)
         owner = rep.user if rep else None
     if owner is None:
         logger.warning("no sales rep can take contact %s now; it waits without an owner", locked.pk)
@@ -168,50 +169,90 @@ def leads_unowned_assign(*, limit: int = 200) -> int:
     return assigned
 
 
+class _Turns:
+    """The round robin of one assignment transaction: the reps locked once (all of them, in
+    id order, so two transactions never wait on each other), their open leads counted once
+    (for reps with a capacity) and kept up to date as leads are given, each pool locked
+    once and written at the end (:meth:`save`)."""
+
+    def __init__(self, *, rules: list[AssignmentRule], now: dt.datetime):
+        self.rules, self.now = rules, now
+        self.sla_hours = sla_hours()
+        self._all_reps: list[SalesRep] | None = None
+        self._pools: dict[str, RoundRobinPool] = {}
+        self._reps: dict[int, SalesRep] | None = None
+        self._open: dict[int, int] = {}
+
+    def reps(self, rep_ids: Iterable[int]) -> list[SalesRep]:
+        """The reps of ``rep_ids`` that can be given leads (weight, active user), locked."""
+        if self._reps is None:
+            # Before counting open leads: two assignments at once cannot both take a rep's
+            # last free place.
+            locked = list(
+                SalesRep.objects.select_for_update(of=("self",))
+                .select_related("user")
+                .filter(weight__gt=0, user__is_active=True)
+                .order_by("pk")
+            )
+            self._reps = {rep.pk: rep for rep in locked}
+            capped = [rep.user_id for rep in locked if rep.capacity]
+            if capped:
+                self._open = dict(
+                    SalesLead.objects.filter(owner_id__in=capped, closed_at__isnull=True)
+                    .values_list("owner_id")
+                    .annotate(count=Count("pk"))
+                )
+        return [self._reps[pk] for pk in sorted(set(rep_ids)) if pk in self._reps]
+
+    def takers(self, contact: Contact) -> set[int]:
+        """The reps whose own territories / segments / sources take ``contact``."""
+        if self._all_reps is None:
+            self._all_reps = list(SalesRep.objects.all())
+        return {rep.pk for rep in self._all_reps if rep.takes(contact)}
+
+    def has_room(self, rep: SalesRep) -> bool:
+        return rep.capacity == 0 or self._open.get(rep.user_id, 0) < rep.capacity
+
+    def given(self, rep: SalesRep) -> None:
+        if rep.capacity:
+            self._open[rep.user_id] = self._open.get(rep.user_id, 0) + 1
+
+    def pool(self, key: str) -> RoundRobinPool:
+        if key not in self._pools:
+            RoundRobinPool.objects.get_or_create(key=key)
+            self._pools[key] = RoundRobinPool.objects.select_for_update().get(key=key)
+        return self._pools[key]
+
+    def save(self) -> None:
+        for pool in self._pools.values():
+            pool.save(update_fields=["current_weights", "last_rep", "assigned_count", "updated_at"])
+
+
 def _rep_choose(
-    *, contact: Contact, now: dt.datetime, rules: list[AssignmentRule]
+    *, contact: Contact, turns: _Turns
 ) -> tuple[SalesRep | None, AssignmentRule | None]:
-    for rule in rules:
+    for rule in turns.rules:
         if not rule.matches(contact):
             continue
         rep_ids = {rep.pk for rep in rule.reps.all()}
         if rule.team is not None:
             rep_ids |= {rep.pk for rep in rule.team.members.all()}
-        rep = _round_robin(key=f"rule:{rule.pk}", rep_ids=rep_ids, now=now)
+        rep = _round_robin(key=f"rule:{rule.pk}", rep_ids=rep_ids, turns=turns)
         if rep is not None:
             return rep, rule
-    takers = {rep.pk for rep in SalesRep.objects.all() if rep.takes(contact)}
-    return _round_robin(key=RoundRobinPool.FALLBACK, rep_ids=takers, now=now), None
+    return _round_robin(
+        key=RoundRobinPool.FALLBACK, rep_ids=turns.takers(contact), turns=turns
+    ), None
 
 
-def _round_robin(*, key: str, rep_ids: Iterable[int], now: dt.datetime) -> SalesRep | None:
+def _round_robin(*, key: str, rep_ids: Iterable[int], turns: _Turns) -> SalesRep | None:
     """One turn of the smooth weighted round robin of a pool, over its eligible reps."""
-    rep_ids = sorted(set(rep_ids))
-    if not rep_ids:
-        return None
-    # Lock the reps (in id order, so two pools never wait on each other) before counting
-    # their open leads: two assignments at once cannot both take a rep's last free place.
-    reps = list(
-        SalesRep.objects.select_for_update(of=("self",))
-        .select_related("user")
-        .filter(pk__in=rep_ids, weight__gt=0, user__is_active=True)
-        .order_by("pk")
-    )
-    open_counts = dict(
-        SalesLead.objects.filter(owner_id__in=[rep.user_id for rep in reps], closed_at__isnull=True)
-        .values_list("owner_id")
-        .annotate(count=Count("pk"))
-    )
     eligible = [
-        rep
-        for rep in reps
-        if rep.is_available(now)
-        and (rep.capacity == 0 or open_counts.get(rep.user_id, 0) < rep.capacity)
+        rep for rep in turns.reps(rep_ids) if rep.is_available(turns.now) and turns.has_room(rep)
     ]
     if not eligible:
         return None
-    RoundRobinPool.objects.get_or_create(key=key)
-    pool = RoundRobinPool.objects.select_for_update().get(key=key)
+    pool = turns.pool(key)
     current = dict(pool.current_weights)
     chosen = None
     for rep in eligible:
@@ -224,7 +265,7 @@ def _round_robin(*, key: str, rep_ids: Iterable[int], now: dt.datetime) -> Sales
         chosen,
         pool.assigned_count + 1,
     )
-    pool.save(update_fields=["current_weights", "last_rep", "assigned_count", "updated_at"])
+    turns.given(chosen)
     return chosen
 
 
