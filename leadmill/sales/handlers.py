@@ -6,9 +6,8 @@ from leadmill.contacts.events import StageChanged
 from leadmill.contacts.models import Contact, LifecycleStage
 from leadmill.nurture.events import OwnerNotificationRequested
 
-from . import tasks
 from .events import OwnerAssigned
-from .notifications import sequence_step_notification_send
+from .notifications import leads_assigned_send, sequence_step_notification_send
 from .services import leads_assign
 
 
@@ -32,12 +31,11 @@ def assign_new_mql(batch: list[StageChanged]) -> None:
 
 
 def notify_new_owner(batch: list[OwnerAssigned]) -> None:
-    """Leads got their owners (a batch handler): one task emails each owner "new lead for
-    you", once per lead, over one mail connection (a task of its own, so the mail server's
-    answers do not hold up the delivery of the next leads; it runs ahead of other tasks and
-    is retried by the queue; a mail server that cannot take the emails leaves them queued
-    for the send queue)."""
-    tasks.leads_assigned_notify(sorted({event.lead_id for event in batch}))
+    """Leads got their owners (a batch handler): email each owner "new lead for you", once
+    per lead, over one mail connection, in the delivery that assigned them (no queue hop).
+    A send that raises fails the delivery (the bus retries it, then keeps a dead letter);
+    a mail server that cannot take the emails leaves them queued for the send queue."""
+    leads_assigned_send(lead_ids=sorted({event.lead_id for event in batch}))
 
 
 def notify_owner_of_sequence_step(event: OwnerNotificationRequested) -> None:

@@ -7,22 +7,14 @@ from leadmill.core.locks import ExpiringLock
 
 from . import notifications
 
-# Ahead of the queue's other tasks: the owner's email is the end of a lead's way in.
-NOTIFY_PRIORITY = 10
-
-
-@db_task(retries=3, retry_delay=60, priority=NOTIFY_PRIORITY)
-def leads_assigned_notify(lead_ids: list[int]) -> None:
-    """Email the owners of leads just assigned (one connection for all; once per lead)."""
-    notifications.leads_assigned_send(lead_ids=lead_ids)
-
 
 @db_task(retries=3, retry_delay=60)
 def new_leads_alert(lead_ids: list[int]) -> None:
     notifications.new_leads_alert_send(lead_ids=lead_ids)
 
 
-# What an older version queued (one lead each) still runs after an upgrade.
+# What an older version queued still runs after an upgrade (the owner's email is now sent
+# by the OwnerAssigned handler, handlers.notify_new_owner).
 @db_task(retries=3, retry_delay=60)
 def lead_assigned_notify(lead_id: int) -> None:
     notifications.leads_assigned_send(lead_ids=[lead_id])
