@@ -78,14 +78,22 @@ def leads_assign(
     mql_at = mql_at or {}
     results: dict[int, Assignment] = {}
     with transaction.atomic():
-        locked_all = Contact.objects.select_for_update().filter(
-            pk__in=sorted({contact.pk for contact in contacts})
+        locked_all = list(
+            Contact.objects.select_for_update()
+            .filter(pk__in=sorted({contact.pk for contact in contacts}))
+            .order_by("pk")
         )
         rules = _rules_active()
         turns = _Turns(rules=rules, now=now)
+        leads = {
+            lead.contact_id: lead
+            for lead in SalesLead.objects.filter(contact_id__in=[c.pk for c in contacts])
+        }
         alert = []
-        for locked in locked_all.order_by("pk"):
-            assignment = _lead_assign_locked(locked, mql_at=mql_at.get(locked.pk), turns=turns)
+        for locked in locked_all:
+            assignment = _lead_assign_locked(
+                locked, lead=leads.get(locked.pk), mql_at=mql_at.get(locked.pk), turns=turns
+            )
             results[locked.pk] = assignment
             if assignment.assigned or assignment.lead.owner_id is None:
                 alert.append(assignment.lead.pk)
@@ -109,10 +117,10 @@ def _rules_active() -> list[AssignmentRule]:
 
 
 def _lead_assign_locked(
-    locked: Contact, *, mql_at: dt.datetime | None, turns: _Turns
+    locked: Contact, *, lead: SalesLead | None, mql_at: dt.datetime | None, turns: _Turns
 ) -> Assignment:
+    """Assign one locked contact (``lead``: its sales lead, read after the lock)."""
     now = turns.now
-    lead = SalesLead.objects.filter(contact=locked).first()
     if lead is not None and lead.owner_id is not None:
         return Assignment(lead=lead, assigned=False)
     if lead is None:
