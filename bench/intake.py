@@ -514,8 +514,8 @@ def report(results: dict[str, dict], args) -> dict:
             if incomplete:
                 print(
                     f"  API path INCOMPLETE: {api['answered_2xx']} API leads answered 2xx, none reached score,"
-                    " enrolment, owner and notification by its deadline (POST /api/v1/leads does not go through"
-                    " capture's processing yet); counted as lost"
+                    " enrolment, owner and notification by its deadline (a worker still working off the"
+                    " form phase's backlog, or an API path that does not reach processing); counted as lost"
                 )
             line.update(
                 {

@@ -24,7 +24,7 @@ Subscribe in an ``AppConfig.ready``::
 
     from leadmill.core import events
     events.subscribe(LeadCaptured, handlers.enrol_in_sequences)
-    events.subscribe(LeadCaptured, handlers.score_captured_leads, batch=True)
+    events.subscribe(LeadCaptured, handlers.score_captured_lead, batch=True)
 
 A **batch handler** (``batch=True``) is called with a list of events of its type: the first
 dispatch of the events one transaction published calls it once with all of them (a
