@@ -514,8 +514,8 @@ def report(results: dict[str, dict], args) -> dict:
             if incomplete:
                 print(
                     f"  API path INCOMPLETE: {api['answered_2xx']} API leads answered 2xx, none reached score,"
-                    " enrolment, owner and notification by its deadline (POST /api/v1/leads does not go through"
-                    " capture's processing yet); counted as lost"
+                    " enrolment, owner and notification by its deadline (a worker still working off the"
+                    " form phase's backlog, or an API path that does not reach processing); counted as lost"
                 )
             line.update(
                 {
@@ -578,9 +578,18 @@ def main() -> int:
     )
     parser.add_argument("--ramp-start", type=float, default=RAMP_START, help="first ramp rate")
     parser.add_argument(
+        "--port-base",
+        type=int,
+        default=8320,
+        help="first of the 4 ports used: servers (sqlite, pg), then sinks (default 8320)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="keep the work folder (server logs, SQLite files)"
     )
     args = parser.parse_args()
+    base = args.port_base
+    capture.PORTS.update(sqlite=base, pg=base + 1)
+    SINK_PORTS.update(sqlite=base + 2, pg=base + 3)
     args.seconds = args.seconds or (15.0 if args.quick else 60.0)
     args.api_seconds = args.api_seconds or args.seconds
     args.step_seconds = args.step_seconds or (10.0 if args.quick else 20.0)

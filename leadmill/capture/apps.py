@@ -17,8 +17,8 @@ class CaptureConfig(AppConfig):
         from .personal_data import PERSONAL_DATA
 
         events.subscribe(LeadCaptured, handlers.deliver_offer_email)
-        events.subscribe(LeadCaptured, handlers.stitch_visitor)
-        events.subscribe(LeadCaptured, handlers.request_opt_in_confirmation)
+        events.subscribe(LeadCaptured, handlers.stitch_visitor, batch=True)
+        events.subscribe(LeadCaptured, handlers.request_opt_in_confirmation, batch=True)
         registry.register_timeline(selectors.submission_timeline)
         secret_urls_register("capture:offer_download", "capture:opt_in_confirm")
         register_personal_data(*PERSONAL_DATA)

@@ -44,17 +44,25 @@ def deliver_offer_email(event: LeadCaptured) -> None:
         raise
 
 
-def stitch_visitor(event: LeadCaptured) -> None:
-    """Attach the submitting browser's earlier anonymous events to the contact."""
-    visitor_id = (
-        Submission.objects.filter(pk=event.submission_id)
-        .values_list("visitor_id", flat=True)
-        .first()
+def stitch_visitor(batch: list[LeadCaptured]) -> None:
+    """Attach the submitting browsers' earlier anonymous events to their contacts (a batch
+    handler: one query finds the submissions that came with a visitor)."""
+    contact_of = {event.submission_id: event.contact_id for event in batch}
+    visitors = (
+        Submission.objects.filter(pk__in=sorted(contact_of), visitor_id__isnull=False)
+        .exclude(visitor_id="")
+        .order_by("pk")
+        .values_list("pk", "visitor_id")
     )
-    if visitor_id:
-        visitor_identify(visitor_id=visitor_id, contact_id=event.contact_id)
+    for submission_id, visitor_id in visitors:
+        visitor_identify(visitor_id=visitor_id, contact_id=contact_of[submission_id])
 
 
-def request_opt_in_confirmation(event: LeadCaptured) -> None:
-    """On a double opt-in form, email the link that confirms the marketing consent — once."""
-    opt_in.opt_in_request_send(submission_id=event.submission_id)
+def request_opt_in_confirmation(batch: list[LeadCaptured]) -> None:
+    """On a double opt-in form, email the link that confirms the marketing consent — once
+    (a batch handler: one query finds the submissions of such forms)."""
+    double = Submission.objects.filter(
+        pk__in=sorted({event.submission_id for event in batch}), form__double_opt_in=True
+    ).order_by("pk")
+    for submission_id in double.values_list("pk", flat=True):
+        opt_in.opt_in_request_send(submission_id=submission_id)

@@ -627,18 +627,21 @@ def submissions_process(*, limit: int = 200) -> int:
             # Only the submission rows: a lead without a form joins none (an outer join).
             pending = pending.select_for_update(skip_locked=True, of=("self",))
         batch = list(pending.select_related("form")[:limit])
+        purpose_keys: dict[int, str] = {}  # read once per batch
         for submission in batch:
-            _submission_process_or_mark(submission)
+            _submission_process_or_mark(submission, purpose_keys=purpose_keys)
     return len(batch)
 
 
-def _submission_process_or_mark(submission: Submission) -> UpsertResult | ValidationFailed | None:
+def _submission_process_or_mark(
+    submission: Submission, *, purpose_keys: dict[int, str] | None = None
+) -> UpsertResult | ValidationFailed | None:
     """Process one row in a savepoint; a failure marks only this row ``error`` (with its
     retry time). A database outage propagates: nothing is marked that was not tried.
     Returns what :func:`_submission_process` returns; None for an error."""
     try:
         with transaction.atomic():
-            return _submission_process(submission)
+            return _submission_process(submission, purpose_keys=purpose_keys)
     except DatabaseError as exc:
         if is_database_unavailable(exc):
             raise
@@ -734,12 +737,15 @@ _CONSENT_METHODS = {
 }
 
 
-def _submission_process(submission: Submission) -> UpsertResult | ValidationFailed:
+def _submission_process(
+    submission: Submission, *, purpose_keys: dict[int, str] | None = None
+) -> UpsertResult | ValidationFailed:
     """The one processing path of every channel's lead: upsert the contact, record its
     consents with their proof, classify its source once with tracking's vocabulary, mark
     the row accepted and publish ``LeadCaptured``; returns the contact's upsert. A lead
     whose contact cannot be known (a malformed email, no email nor phone) is marked
-    rejected; the reason is returned (not raised: the row's status is the outcome)."""
+    rejected; the reason is returned (not raised: the row's status is the outcome).
+    ``purpose_keys``: the consent purposes' keys already read by this batch (filled in)."""
     form, values = submission.form, submission.values
     profile = {name: str(values.get(name) or "") for name in PROFILE_FIELDS if name in values}
     custom = {
@@ -771,7 +777,8 @@ def _submission_process(submission: Submission) -> UpsertResult | ValidationFail
         consents_record(
             contact=result.contact,
             granted={
-                pid: bool(values.get(f"consent_{key}")) for pid, key in _purpose_keys(texts).items()
+                pid: bool(values.get(f"consent_{key}"))
+                for pid, key in _purpose_keys(texts, known=purpose_keys).items()
             },
             texts=texts,
             proof=ConsentProof(
@@ -853,10 +860,16 @@ def source_classify(*, utm: dict[str, str], referrer: str, page_url: str) -> Sou
     return source
 
 
-def _purpose_keys(texts: dict[int, int]) -> dict[int, str]:
+def _purpose_keys(texts: dict[int, int], *, known: dict[int, str] | None = None) -> dict[int, str]:
+    """The keys of the purposes of ``texts``; ``known`` (the batch's) is read first and
+    filled in."""
     from leadmill.consent.models import Purpose
 
-    return dict(Purpose.objects.filter(pk__in=texts).values_list("pk", "key"))
+    known = {} if known is None else known
+    missing = [pk for pk in texts if pk not in known]
+    if missing:
+        known.update(Purpose.objects.filter(pk__in=missing).values_list("pk", "key"))
+    return {pk: known[pk] for pk in texts if pk in known}
 
 
 def cta_click(*, cta: CallToAction, user_agent: str) -> bool:

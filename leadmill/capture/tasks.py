@@ -5,6 +5,7 @@ import time
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
+from leadmill.core import events
 from leadmill.core.locks import ExpiringLock, Held
 
 from . import services
@@ -29,9 +30,14 @@ def submissions_process_task() -> None:
 
 
 def _drain(held: Held, *, linger_s: float) -> None:
+    """Process batch after batch; each batch's events (its leads captured) are delivered
+    here, before the next batch, not by a queued task (a lead's way to its owner costs no
+    queue hop, and the next batch takes what arrived meanwhile)."""
     idle_since = time.monotonic()
     while held.renew():
-        if services.submissions_process():
+        with events.delivered_here():
+            processed = services.submissions_process()
+        if processed:
             idle_since = time.monotonic()
             continue
         if time.monotonic() - idle_since >= linger_s:

@@ -24,6 +24,18 @@ Subscribe in an ``AppConfig.ready``::
 
     from leadmill.core import events
     events.subscribe(LeadCaptured, handlers.enrol_in_sequences)
+    events.subscribe(LeadCaptured, handlers.score_captured_lead, batch=True)
+
+A **batch handler** (``batch=True``) is called with a list of events of its type: the first
+dispatch of the events one transaction published calls it once with all of them (a
+processing batch of 200 leads: one call, set-based work). When that call raises, it is
+called again for each event alone, so only the events it still fails on get a failed
+delivery (retried alone, with backoff, as any handler's); a retry calls it with a list of
+one. A batch handler must therefore be idempotent per event, as every handler is.
+
+The delivery task also delivers, in the same task, the events its handlers published
+(:func:`deliver_chain`, a few rounds), so a lead's chain (captured → scored → MQL →
+assigned) costs one queue hop, not one per event.
 
 Tests can subscribe temporarily with :func:`subscribed`.
 """
@@ -51,6 +63,8 @@ Handler = Callable[[Any], None]
 
 _event_types: dict[str, type] = {}
 _subscribers: dict[str, list[Handler]] = defaultdict(list)
+# (event name, handler) of the handlers subscribed with batch=True.
+_batch_handlers: set[tuple[str, Handler]] = set()
 
 # How long after publishing the sweep leaves an event to the after-commit task.
 SWEEP_GRACE = dt.timedelta(seconds=60)
@@ -66,23 +80,27 @@ def event(cls: type[E]) -> type[E]:
     return cls
 
 
-def subscribe(event_type: type, handler: Handler) -> None:
-    """Call ``handler(event)`` after commit for every published ``event_type``."""
+def subscribe(event_type: type, handler: Handler, *, batch: bool = False) -> None:
+    """Call ``handler(event)`` after commit for every published ``event_type``; with
+    ``batch``, ``handler(events)`` with a list of them (see the module's docstring)."""
     handlers = _subscribers[event_type.__name__]
     if handler not in handlers:
         handlers.append(handler)
+    if batch:
+        _batch_handlers.add((event_type.__name__, handler))
 
 
 def unsubscribe(event_type: type, handler: Handler) -> None:
     handlers = _subscribers[event_type.__name__]
     if handler in handlers:
         handlers.remove(handler)
+    _batch_handlers.discard((event_type.__name__, handler))
 
 
 @contextmanager
-def subscribed(event_type: type, handler: Handler) -> Iterator[None]:
+def subscribed(event_type: type, handler: Handler, *, batch: bool = False) -> Iterator[None]:
     """Subscribe for the length of a ``with`` block (for tests)."""
-    subscribe(event_type, handler)
+    subscribe(event_type, handler, batch=batch)
     try:
         yield
     finally:
@@ -148,7 +166,8 @@ def _pending_ids() -> list[int]:
 
 
 def _schedule_pending() -> None:
-    """Queue one delivery task for the events a committed transaction published.
+    """Queue one delivery task for the events a committed transaction published (inside
+    :func:`deliver_chain`: keep them for its next round instead).
 
     Each publish registers this callback; the first to run after a commit takes every
     pending id, the others find none. An id left behind by a rolled-back transaction is
@@ -157,6 +176,10 @@ def _schedule_pending() -> None:
     """
     ids, _local.ids = sorted(set(_pending_ids())), []
     if not ids:
+        return
+    collected = getattr(_local, "collected", None)
+    if collected is not None:
+        collected.extend(ids)
         return
     _queue_delivery(ids)
 
@@ -201,10 +224,15 @@ class UnknownEventType(LookupError):
     pass
 
 
-def _run(handler: Handler, evt: Any, *, outbox_id: int, name: str) -> str:
-    """Call one handler; return "" or the error it raised (logged with its traceback)."""
+def _is_batch(event_name: str, handler: Handler) -> bool:
+    return (event_name, handler) in _batch_handlers
+
+
+def _run(handler: Handler, evt: Any, *, outbox_id: int, name: str, batch: bool = False) -> str:
+    """Call one handler (a batch handler with a list of one); return "" or the error it
+    raised (logged with its traceback)."""
     try:
-        handler(evt)
+        handler([evt] if batch else evt)
     except Exception as exc:
         logger.exception("handler %s failed on outbox event %s", name, outbox_id)
         return f"{type(exc).__name__}: {exc}"[:4000] or type(exc).__name__
@@ -242,23 +270,12 @@ def deliver(outbox_id: int, *, now: dt.datetime | None = None) -> bool:
 
     if not deliveries:
         errors = {
-            name: _run(handler, evt, outbox_id=row.pk, name=name)
+            name: _run(
+                handler, evt, outbox_id=row.pk, name=name, batch=_is_batch(row.name, handler)
+            )
             for name, handler in handlers.items()
         }
-        if not any(errors.values()):
-            _event_settle(row, now=now, delivered=True, errors=[])
-            return True
-        EventDelivery.objects.bulk_create(
-            [
-                _delivery_first(row, name=name, error=error, now=now)
-                for name, error in errors.items()
-            ],
-            ignore_conflicts=True,  # a concurrent first dispatch wrote them: same outcome
-        )
-        _event_settle(
-            row, now=now, delivered=False, errors=[f"{n}: {e}" for n, e in errors.items() if e]
-        )
-        return False
+        return _first_dispatch_settle(row, errors=errors, now=now)
 
     errors = []
     for delivery in deliveries.values():
@@ -270,7 +287,13 @@ def deliver(outbox_id: int, *, now: dt.datetime | None = None) -> bool:
             error = f"{delivery.handler} is no longer subscribed to {row.name}"
             logger.error("outbox event %s: %s", row.pk, error)
         else:
-            error = _run(handler, evt, outbox_id=row.pk, name=delivery.handler)
+            error = _run(
+                handler,
+                evt,
+                outbox_id=row.pk,
+                name=delivery.handler,
+                batch=_is_batch(row.name, handler),
+            )
         _delivery_record(delivery, error=error, now=now)
         if error:
             errors.append(f"{delivery.handler}: {error}")
@@ -285,24 +308,155 @@ def deliver(outbox_id: int, *, now: dt.datetime | None = None) -> bool:
     return delivered
 
 
+def _first_dispatch_settle(row, *, errors: dict[str, str], now: dt.datetime) -> bool:
+    """Record a first dispatch of one event: delivered when no handler failed, else a
+    delivery row per handler (the failing ones wait for their retry). True when delivered."""
+    from .models import EventDelivery
+
+    if not any(errors.values()):
+        _event_settle(row, now=now, delivered=True, errors=[])
+        return True
+    EventDelivery.objects.bulk_create(
+        [_delivery_first(row, name=name, error=error, now=now) for name, error in errors.items()],
+        ignore_conflicts=True,  # a concurrent first dispatch wrote them: same outcome
+    )
+    _event_settle(
+        row, now=now, delivered=False, errors=[f"{n}: {e}" for n, e in errors.items() if e]
+    )
+    return False
+
+
 def deliver_many(outbox_ids: list[int]) -> int:
-    """Dispatch the events one transaction published: those nobody subscribes to are marked
-    delivered in one UPDATE (a bulk enrolment publishes thousands no handler wants yet), the
-    others go through :func:`deliver` one by one. Returns how many are delivered."""
+    """Dispatch the events one transaction published. Returns how many are delivered.
+
+    Those nobody subscribes to are marked delivered in one UPDATE (a bulk enrolment
+    publishes thousands no handler wants yet). The others, on their first dispatch, are
+    grouped by type (in the order of each type's first event): a per-event handler is
+    called for each event of the group, a batch handler once with the whole group (and,
+    when that call raises, once per event, so only the events it fails on become
+    retries). The events every handler took are marked delivered in one UPDATE; the
+    others get their delivery rows as in :func:`deliver`. Events past their first dispatch
+    (or of a type this version does not know) go through :func:`deliver` one by one.
+    """
     from .models import OutboxEvent
 
-    rows = OutboxEvent.objects.filter(pk__in=outbox_ids, delivered_at__isnull=True, attempts=0)
-    names = set(rows.values_list("name", flat=True).distinct())
-    unheard = [name for name in names if name in _event_types and not _subscribers[name]]
-    done, skipped = 0, set()
-    if unheard:
-        skipped = set(rows.filter(name__in=unheard).values_list("pk", flat=True))
-        done = OutboxEvent.objects.filter(pk__in=skipped, delivered_at__isnull=True).update(
-            delivered_at=timezone.now(), next_attempt_at=None, attempts=F("attempts") + 1
-        )
-    return done + sum(
-        1 for outbox_id in outbox_ids if outbox_id not in skipped and deliver(outbox_id)
+    rows = list(
+        OutboxEvent.objects.filter(
+            pk__in=outbox_ids, delivered_at__isnull=True, attempts=0
+        ).order_by("pk")
     )
+    groups: dict[str, list] = {}
+    for row in rows:
+        if row.name in _event_types:
+            groups.setdefault(row.name, []).append(row)
+    unheard = [name for name in groups if not _subscribers[name]]
+    done = 0
+    if unheard:
+        done = OutboxEvent.objects.filter(
+            pk__in=[row.pk for name in unheard for row in groups.pop(name)],
+            delivered_at__isnull=True,
+        ).update(delivered_at=timezone.now(), next_attempt_at=None, attempts=F("attempts") + 1)
+    for name, group in groups.items():
+        done += _group_dispatch(name, group)
+    dispatched = {row.pk for row in rows if row.name in _event_types}
+    return done + sum(
+        1 for outbox_id in outbox_ids if outbox_id not in dispatched and deliver(outbox_id)
+    )
+
+
+def _group_dispatch(name: str, rows: list) -> int:
+    """The first dispatch of ``rows``, events of type ``name``; returns how many were
+    delivered (every handler took them)."""
+    from .models import OutboxEvent
+
+    event_type = _event_types[name]
+    evts = [
+        event_type(**{key: _decode(value) for key, value in row.payload.items()}) for row in rows
+    ]
+    errors: dict[int, dict[str, str]] = {row.pk: {} for row in rows}
+    for handler_key, handler in _handlers_of(name).items():
+        batch = _is_batch(name, handler)
+        if batch:
+            try:
+                handler(list(evts))
+            except Exception:
+                logger.exception(
+                    "batch handler %s failed on %s outbox events %s…; calling it per event",
+                    handler_key,
+                    len(rows),
+                    rows[0].pk,
+                )
+            else:
+                for row in rows:
+                    errors[row.pk][handler_key] = ""
+                continue
+        for row, evt in zip(rows, evts, strict=True):
+            errors[row.pk][handler_key] = _run(
+                handler, evt, outbox_id=row.pk, name=handler_key, batch=batch
+            )
+    now = timezone.now()
+    taken = [row.pk for row in rows if not any(errors[row.pk].values())]
+    delivered = 0
+    if taken:
+        delivered = OutboxEvent.objects.filter(pk__in=taken, delivered_at__isnull=True).update(
+            delivered_at=now, next_attempt_at=None, attempts=F("attempts") + 1, last_error=""
+        )
+    for row in rows:
+        if row.pk not in taken:
+            _first_dispatch_settle(row, errors=errors[row.pk], now=now)
+    return delivered
+
+
+# How many rounds of events published by handlers :func:`deliver_chain` delivers itself.
+CHAIN_ROUNDS = 6
+
+
+def deliver_chain(outbox_ids: list[int], *, rounds: int | None = None) -> int:
+    """:func:`deliver_many`, then, in the same call, the events its handlers published (a
+    lead captured → its score → its stage → its owner), for up to ``rounds`` rounds in
+    all; what the last round published is queued as usual. Each round is a first
+    dispatch with the guarantees of :func:`deliver_many`. Returns how many were delivered.
+    """
+    rounds = rounds or CHAIN_ROUNDS
+    previous = getattr(_local, "collected", None)
+    _local.collected = collected = []
+    try:
+        done = deliver_many(outbox_ids)
+        for _ in range(rounds - 1):
+            ids = sorted(set(collected))
+            collected.clear()
+            if not ids:
+                break
+            done += deliver_many(ids)
+    finally:
+        _local.collected = previous
+        left = sorted(set(collected))
+    if left:
+        if previous is not None:
+            previous.extend(left)
+        else:
+            _queue_delivery(left)
+    return done
+
+
+@contextmanager
+def delivered_here() -> Iterator[None]:
+    """Deliver the events the block's transactions publish at the end of the block, in
+    this thread (:func:`deliver_chain`), rather than queueing a delivery task: a worker
+    task that publishes (the submission drain) hands its events on without a queue hop.
+    When the block raises, what it committed is queued as usual."""
+    previous = getattr(_local, "collected", None)
+    _local.collected = collected = []
+    try:
+        yield
+    except BaseException:
+        _local.collected = previous
+        if collected:
+            _queue_delivery(sorted(set(collected)))
+        raise
+    _local.collected = previous
+    if collected:
+        deliver_chain(sorted(set(collected)))
 
 
 def _unknown_type_raiser(name: str) -> Handler:

@@ -7,12 +7,16 @@ from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 from . import events
 from .locks import ExpiringLock
 
+# Ahead of the other tasks in the queue: a lead's way to its owner goes through it.
+OUTBOX_PRIORITY = 10
 
-@db_task()
+
+@db_task(priority=OUTBOX_PRIORITY)
 def outbox_deliver(outbox_ids: list[int]) -> None:
-    """Deliver the events one transaction published. A failing handler is not retried by
-    Huey: its delivery row holds when it is due, and the sweep runs it then."""
-    events.deliver_many(outbox_ids)
+    """Deliver the events one transaction published, then those its handlers published in
+    turn (:func:`events.deliver_chain`). A failing handler is not retried by Huey: its
+    delivery row holds when it is due, and the sweep runs it then."""
+    events.deliver_chain(outbox_ids)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -74,22 +74,41 @@ class _ServerUnavailable(Exception):
 
 
 def message_send_now(*, message_id: int) -> SendReport:
-    """Send one queued message at once over its own connection (transactional email does
-    not wait for the next pass). Claimed first, so a pass running meanwhile cannot send it
-    too; a server that cannot be reached leaves it queued for the send queue to retry."""
+    """:func:`messages_send_now` for one message."""
+    return messages_send_now(message_ids=[message_id])
+
+
+def messages_send_now(*, message_ids: list[int]) -> SendReport:
+    """Send queued messages at once over one connection (transactional email does not wait
+    for the next pass), in chunks of :data:`CLAIM_CHUNK`, as :func:`messages_send_due`
+    does. Claimed first, so a pass running meanwhile cannot send them too (one already
+    claimed or sent is left alone); a server that cannot be reached leaves the rest queued
+    for the send queue to retry."""
     report = SendReport()
-    claimed = Message.objects.filter(pk=message_id, status=Message.Status.QUEUED).update(
-        status=Message.Status.SENDING, claimed_at=timezone.now()
-    )
-    if not claimed:
-        return report
     mail = None
     try:
-        mail = _connection_open(ids=[message_id], report=report)
-        _chunk_send(ids=[message_id], templates={}, mail=mail, report=report)
+        for start in range(0, len(message_ids), CLAIM_CHUNK):
+            chunk = message_ids[start : start + CLAIM_CHUNK]
+            claimed = list(
+                Message.objects.filter(pk__in=chunk, status=Message.Status.QUEUED).values_list(
+                    "pk", flat=True
+                )
+            )
+            claimed = [
+                pk
+                for pk in claimed
+                if Message.objects.filter(pk=pk, status=Message.Status.QUEUED).update(
+                    status=Message.Status.SENDING, claimed_at=timezone.now()
+                )
+            ]
+            if not claimed:
+                continue
+            if mail is None:
+                mail = _connection_open(ids=claimed, report=report)
+            _chunk_send(ids=claimed, templates={}, mail=mail, report=report)
     except _ServerUnavailable as error:
         report.connection_error = str(error)
-        logger.warning("email %s left queued for a retry: %s", message_id, error)
+        logger.warning("emails %s… left queued for a retry: %s", message_ids[:5], error)
     finally:
         _connection_close(mail)
     return report

@@ -8,6 +8,8 @@ an erasure).
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.db import transaction
 
 from leadmill.core import events
@@ -15,7 +17,7 @@ from leadmill.core import events
 from .email_text import html_to_text
 from .events import MessageQueued
 from .models import Message
-from .sending import message_send_now
+from .sending import messages_send_now
 
 QUEUE_BATCH = 1000
 MARKETING, TRANSACTIONAL = Message.Kind.MARKETING, Message.Kind.TRANSACTIONAL
@@ -88,6 +90,19 @@ def messages_queue_bulk(rows: list[Message], *, ignore_conflicts: bool = False) 
     return len(queued)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TransactionalEmail:
+    """One transactional email to send (:func:`emails_send_transactional`)."""
+
+    to: str
+    subject: str
+    html: str
+    text: str = ""
+    headers: dict[str, str] | None = None
+    category: str = ""
+    contact_id: int | None = None
+
+
 def email_send_transactional(
     *,
     to: str,
@@ -98,27 +113,51 @@ def email_send_transactional(
     category: str = "",
     contact_id: int | None = None,
 ) -> Message:
-    """Send one transactional email (a download link, a confirmation, a notification) now,
-    through the message log: the row is written first, then sent at once.
+    """:func:`emails_send_transactional` for one email; returns its message row."""
+    email = TransactionalEmail(
+        to=to,
+        subject=subject,
+        html=html,
+        text=text,
+        headers=headers,
+        category=category,
+        contact_id=contact_id,
+    )
+    return emails_send_transactional(emails=[email])[0]
+
+
+def emails_send_transactional(*, emails: list[TransactionalEmail]) -> list[Message]:
+    """Send transactional emails (a download link, a confirmation, a notification) now,
+    through the message log: the rows are written first (one transaction), then sent at
+    once over one connection to the mail server.
 
     Marketing consent does not apply; a suppressed address gets nothing (the row says
-    ``suppressed``). When the mail server cannot take it now, the row stays queued and the
-    send queue retries it (:func:`messages_send_due`); nothing is raised. The plain-text
-    part is generated from the HTML when not given. Returns the message row.
-    Call it outside a transaction (after commit): the send is not undone by a rollback.
+    ``suppressed``). When the mail server cannot take them now, the rows stay queued and
+    the send queue retries them (:func:`messages_send_due`); nothing is raised. The
+    plain-text part is generated from the HTML when not given. Returns the message rows,
+    in the order of ``emails``. Call it outside a transaction (after commit): the sends
+    are not undone by a rollback.
     """
+    if not emails:
+        return []
     with transaction.atomic():
-        message = Message.objects.create(
-            kind=TRANSACTIONAL,
-            category=category[:50],
-            contact_id=contact_id,
-            to_email=to,
-            subject=" ".join(subject.split())[:300],
-            body_html=html,
-            body_text=text or html_to_text(html),
-            headers=headers or {},
+        messages = Message.objects.bulk_create(
+            [
+                Message(
+                    kind=TRANSACTIONAL,
+                    category=email.category[:50],
+                    contact_id=email.contact_id,
+                    to_email=email.to,
+                    subject=" ".join(email.subject.split())[:300],
+                    body_html=email.html,
+                    body_text=email.text or html_to_text(email.html),
+                    headers=email.headers or {},
+                )
+                for email in emails
+            ]
         )
-        events.publish(_queued_fact(message))
-    message_send_now(message_id=message.pk)
-    message.refresh_from_db()
-    return message
+        events.publish_many([_queued_fact(message) for message in messages])
+    ids = [message.pk for message in messages]
+    messages_send_now(message_ids=ids)
+    sent = Message.objects.in_bulk(ids)
+    return [sent[pk] for pk in ids]

@@ -16,22 +16,29 @@ from . import triggers
 from .tasks import nurture_kick_after_commit
 
 
-def enrol_captured_lead(event: LeadCaptured) -> None:
-    """A lead was captured from any channel: sequences triggered by any capture, or by its
-    form or offer, enrol it; the lead may also have entered a trigger segment."""
+def enrol_captured_lead(batch: list[LeadCaptured]) -> None:
+    """Leads were captured from any channel (a batch handler): sequences triggered by any
+    capture, or by their form or offer, enrol them; they may also have entered a trigger
+    segment."""
     enrolled = triggers.sequences_enrol_captured(
-        contact_id=event.contact_id, form_id=event.form_id, offer_id=event.offer_id
+        leads=[(event.contact_id, event.form_id, event.offer_id) for event in batch]
     )
-    enrolled += triggers.segment_triggers_check(contact_ids=[event.contact_id])
+    enrolled += triggers.segment_triggers_check(contact_ids=_contacts(batch))
     if enrolled:
         nurture_kick_after_commit()
 
 
-def follow_stage_change(event: StageChanged) -> None:
-    """Leave sequences that end at the new stage, then enrol where it is a trigger."""
-    triggers.sequences_exit_stage(contact_id=event.contact_id, stage=event.to_stage)
-    enrolled = triggers.sequences_enrol_stage(contact_id=event.contact_id, stage=event.to_stage)
-    enrolled += triggers.segment_triggers_check(contact_ids=[event.contact_id])
+def follow_stage_change(batch: list[StageChanged]) -> None:
+    """Contacts changed stage (a batch handler): leave the sequences that end at the new
+    stage, then enrol where it is a trigger."""
+    by_stage: dict[str, list[int]] = {}
+    for event in batch:
+        by_stage.setdefault(event.to_stage, []).append(event.contact_id)
+    enrolled = 0
+    for stage, contact_ids in by_stage.items():
+        triggers.sequences_exit_stage(contact_ids=contact_ids, stage=stage)
+        enrolled += triggers.sequences_enrol_stage(contact_ids=contact_ids, stage=stage)
+    enrolled += triggers.segment_triggers_check(contact_ids=_contacts(batch))
     if enrolled:
         nurture_kick_after_commit()
 
@@ -40,9 +47,10 @@ def leave_on_unsubscribe(event: MarketingConsentWithdrawn) -> None:
     triggers.sequences_exit_unsubscribed(contact_id=event.contact_id, purpose_ids=event.purpose_ids)
 
 
-def check_segment_entry(event) -> None:
-    """Something a segment may filter on changed: did the contact enter a trigger segment?"""
-    if triggers.segment_triggers_check(contact_ids=[event.contact_id]):
+def check_segment_entry(batch: list) -> None:
+    """Something a segment may filter on changed for these contacts (a batch handler): did
+    they enter a trigger segment?"""
+    if triggers.segment_triggers_check(contact_ids=_contacts(batch)):
         nurture_kick_after_commit()
 
 
@@ -59,10 +67,14 @@ def check_segment_entry_of_list(event: StaticListChanged) -> None:
         nurture_kick_after_commit()
 
 
+def _contacts(batch: list) -> list[int]:
+    return sorted({event.contact_id for event in batch})
+
+
 def subscribe_all() -> None:
     """Subscribe nurture's handlers on the event bus (called from ``NurtureConfig.ready``)."""
-    events.subscribe(LeadCaptured, enrol_captured_lead)
-    events.subscribe(StageChanged, follow_stage_change)
+    events.subscribe(LeadCaptured, enrol_captured_lead, batch=True)
+    events.subscribe(StageChanged, follow_stage_change, batch=True)
     events.subscribe(MarketingConsentWithdrawn, leave_on_unsubscribe)
     for event_type in (
         ContactCreated,
@@ -71,6 +83,6 @@ def subscribe_all() -> None:
         ScoreChanged,
         ContactEventRecorded,
     ):
-        events.subscribe(event_type, check_segment_entry)
+        events.subscribe(event_type, check_segment_entry, batch=True)
     events.subscribe(ContactEventsIngested, check_segment_entry_of_visitors)
     events.subscribe(StaticListChanged, check_segment_entry_of_list)

@@ -1,7 +1,7 @@
 """What enrols a contact in a sequence on its own: a form or offer, a lifecycle stage, entering
 a segment; and what makes it leave: an exit stage, an unsubscribe.
 
-Called by the event handlers (:mod:`.handlers`) for one contact, and by the periodic sweep
+Called by the event handlers (:mod:`.handlers`) for a batch of contacts, and by the periodic sweep
 for whole trigger segments. Every function is idempotent: an enrolment the re-enrolment
 policy forbids, or one that exists already, is skipped.
 """
@@ -23,34 +23,50 @@ from leadmill.segments.models import Segment
 from .models import Enrollment, Sequence
 from .plans import sequence_plan
 from .reasons import Reason
-from .services import enrollment_exit, enrollment_start, enrollments_start_bulk
+from .services import enrollment_exit, enrollments_start_bulk
 
 logger = logging.getLogger(__name__)
+ACTIVE = Enrollment.State.ACTIVE
 
 
 def _active(trigger: str):
     return Sequence.objects.filter(is_active=True, trigger=trigger)
 
 
-def sequences_enrol_captured(*, contact_id: int, form_id: int | None, offer_id: int | None) -> int:
-    """A lead was captured (from any channel): enrol in the active sequences triggered by
-    any capture, and by its form or offer when it came with one."""
+def sequences_enrol_captured(*, leads: Collection[tuple[int, int | None, int | None]]) -> int:
+    """Leads were captured (from any channel), each ``(contact_id, form_id, offer_id)``:
+    enrol them in the active sequences triggered by any capture, and by their form or
+    offer when they came with one; one bulk enrolment per sequence. Returns enrolments
+    made."""
+    form_ids = sorted({form_id for _, form_id, _ in leads if form_id is not None})
+    offer_ids = sorted({offer_id for _, _, offer_id in leads if offer_id is not None})
     condition = Q(trigger=Sequence.Trigger.CAPTURE)
-    if form_id is not None:
-        condition |= Q(trigger=Sequence.Trigger.FORM, trigger_form_id=form_id)
-    if offer_id is not None:
-        condition |= Q(trigger=Sequence.Trigger.OFFER, trigger_offer_id=offer_id)
-    sequences = Sequence.objects.filter(condition, is_active=True)
-    return sum(
-        1 for s in sequences if enrollment_start(sequence=s, contact_id=contact_id, source="form")
-    )
+    if form_ids:
+        condition |= Q(trigger=Sequence.Trigger.FORM, trigger_form_id__in=form_ids)
+    if offer_ids:
+        condition |= Q(trigger=Sequence.Trigger.OFFER, trigger_offer_id__in=offer_ids)
+    enrolled = 0
+    for sequence in Sequence.objects.filter(condition, is_active=True).order_by("pk"):
+        contact_ids = [
+            contact_id
+            for contact_id, form_id, offer_id in leads
+            if sequence.trigger == Sequence.Trigger.CAPTURE
+            or (sequence.trigger == Sequence.Trigger.FORM and form_id == sequence.trigger_form_id)
+            or (
+                sequence.trigger == Sequence.Trigger.OFFER and offer_id == sequence.trigger_offer_id
+            )
+        ]
+        enrolled += enrollments_start_bulk(
+            sequence=sequence, contact_ids=contact_ids, source="form"
+        )
+    return enrolled
 
 
-def sequences_enrol_stage(*, contact_id: int, stage: str) -> int:
-    """The contact reached ``stage``: enrol in the active sequences triggered by it."""
-    sequences = _active(Sequence.Trigger.STAGE).filter(trigger_stage=stage)
+def sequences_enrol_stage(*, contact_ids: Collection[int], stage: str) -> int:
+    """The contacts reached ``stage``: enrol them in the active sequences triggered by it."""
     return sum(
-        1 for s in sequences if enrollment_start(sequence=s, contact_id=contact_id, source="stage")
+        enrollments_start_bulk(sequence=s, contact_ids=contact_ids, source="stage")
+        for s in _active(Sequence.Trigger.STAGE).filter(trigger_stage=stage).order_by("pk")
     )
 
 
@@ -124,20 +140,30 @@ def sequence_segment_watch_start(*, sequence: Sequence, now: dt.datetime | None 
     return segment_triggers_check(segment_ids=[sequence.trigger_segment_id], now=now)
 
 
-def sequences_exit_stage(*, contact_id: int, stage: str) -> int:
-    """The contact reached ``stage``: leave the sequences that end at it."""
-    active = Enrollment.objects.filter(contact_id=contact_id, state=Enrollment.State.ACTIVE)
-    sequence_ids = [
+def sequences_exit_stage(*, contact_ids: Collection[int], stage: str) -> int:
+    """The contacts reached ``stage``: each leaves the sequences that end at it."""
+    active = Enrollment.objects.filter(contact_id__in=sorted(set(contact_ids)), state=ACTIVE)
+    ending = [
         sequence.pk
         for sequence in Sequence.objects.filter(pk__in=active.values("sequence_id")).only(
             "pk", "exit_stages"
         )
         if stage in (sequence.exit_stages or [])
     ]
-    if not sequence_ids:
+    if not ending:
         return 0
-    return enrollment_exit(
-        contact_id=contact_id, reason=f"{Reason.EXIT_STAGE}: {stage}", sequence_ids=sequence_ids
+    leaving: dict[int, list[int]] = defaultdict(list)
+    for contact_id, sequence_id in active.filter(sequence_id__in=ending).values_list(
+        "contact_id", "sequence_id"
+    ):
+        leaving[contact_id].append(sequence_id)
+    return sum(
+        enrollment_exit(
+            contact_id=contact_id,
+            reason=f"{Reason.EXIT_STAGE}: {stage}",
+            sequence_ids=sorted(sequence_ids),
+        )
+        for contact_id, sequence_ids in sorted(leaving.items())
     )
 
 

@@ -16,9 +16,11 @@ class SalesConfig(AppConfig):
         from leadmill.nurture.events import OwnerNotificationRequested
 
         from . import handlers, selectors
+        from .events import OwnerAssigned
         from .personal_data import PERSONAL_DATA
 
-        events.subscribe(StageChanged, handlers.assign_new_mql)
+        events.subscribe(StageChanged, handlers.assign_new_mql, batch=True)
+        events.subscribe(OwnerAssigned, handlers.notify_new_owner, batch=True)
         events.subscribe(OwnerNotificationRequested, handlers.notify_owner_of_sequence_step)
         registry.register_timeline(selectors.activity_timeline)
         register_personal_data(*PERSONAL_DATA)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -20,7 +21,11 @@ from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact
-from leadmill.messaging.services import email_send_transactional
+from leadmill.messaging.services import (
+    TransactionalEmail,
+    email_send_transactional,
+    emails_send_transactional,
+)
 from leadmill.nurture.events import OwnerNotificationRequested
 from leadmill.nurture.models import Sequence
 
@@ -45,21 +50,30 @@ def _release(lead_id: int, field: str) -> None:
 
 
 def _send_once(
-    lead: SalesLead, field: str, *, to: str, subject: str, template: str, context: dict
-) -> bool:
-    if not _claim(lead.pk, field):
-        return False
+    leads: list[SalesLead], field: str, *, email_of: Callable[[SalesLead], TransactionalEmail]
+) -> int:
+    """Claim ``field`` of each lead, then send the claimed leads' emails over one mail
+    connection; a failure before the send releases every claim (a retry sends them).
+    Returns how many were sent."""
+    claimed = [lead for lead in leads if _claim(lead.pk, field)]
+    if not claimed:
+        return 0
     try:
-        email_send_transactional(
-            to=to,
-            subject=subject,
-            html=render_to_string(f"sales/email/{template}.html", context),
-            text=render_to_string(f"sales/email/{template}.txt", context),
-        )
+        emails_send_transactional(emails=[email_of(lead) for lead in claimed])
     except Exception:
-        _release(lead.pk, field)
+        for lead in claimed:
+            _release(lead.pk, field)
         raise
-    return True
+    return len(claimed)
+
+
+def _email(*, to: str, subject: str, template: str, context: dict) -> TransactionalEmail:
+    return TransactionalEmail(
+        to=to,
+        subject=subject,
+        html=render_to_string(f"sales/email/{template}.html", context),
+        text=render_to_string(f"sales/email/{template}.txt", context),
+    )
 
 
 def _context(lead: SalesLead) -> dict:
@@ -74,38 +88,53 @@ def _context(lead: SalesLead) -> dict:
     }
 
 
-def _lead(lead_id: int) -> SalesLead | None:
-    return SalesLead.objects.select_related("contact", "owner").filter(pk=lead_id).first()
+def _leads(lead_ids: list[int]) -> list[SalesLead]:
+    return list(
+        SalesLead.objects.select_related("contact", "owner").filter(pk__in=lead_ids).order_by("pk")
+    )
 
 
 def lead_assigned_send(*, lead_id: int) -> bool:
-    """Tell the owner a lead is theirs, with what makes it worth a call. Returns True if sent."""
-    lead = _lead(lead_id)
-    if lead is None or lead.owner is None or not lead.owner.email:
-        return False
+    """:func:`leads_assigned_send` for one lead. Returns True if sent."""
+    return leads_assigned_send(lead_ids=[lead_id]) == 1
+
+
+def leads_assigned_send(*, lead_ids: list[int]) -> int:
+    """Tell each lead's owner the lead is theirs, with what makes it worth a call: once
+    per lead, one mail connection for all. Returns how many were sent."""
+    hours = sla_hours()
     return _send_once(
-        lead,
+        [lead for lead in _leads(lead_ids) if lead.owner is not None and lead.owner.email],
         "assignment_notified_at",
-        to=lead.owner.email,
-        subject=_("New lead for you: %(lead)s") % {"lead": lead.contact},
-        template="lead_assigned",
-        context={**_context(lead), "sla_hours": sla_hours()},
+        email_of=lambda lead: _email(
+            to=lead.owner.email,
+            subject=_("New lead for you: %(lead)s") % {"lead": lead.contact},
+            template="lead_assigned",
+            context={**_context(lead), "sla_hours": hours},
+        ),
     )
 
 
 def new_lead_alert_send(*, lead_id: int) -> bool:
-    """Announce a lead handed to sales to the chosen address (none configured: nothing)."""
+    """:func:`new_leads_alert_send` for one lead. Returns True if sent."""
+    return new_leads_alert_send(lead_ids=[lead_id]) == 1
+
+
+def new_leads_alert_send(*, lead_ids: list[int]) -> int:
+    """Announce leads handed to sales to the chosen address (none configured: nothing),
+    once per lead. Returns how many were sent."""
     to = new_lead_alert_email()
-    lead = _lead(lead_id)
-    if not to or lead is None:
-        return False
+    if not to:
+        return 0
     return _send_once(
-        lead,
+        _leads(lead_ids),
         "alert_sent_at",
-        to=to,
-        subject=_("New sales lead: %(lead)s") % {"lead": lead.contact},
-        template="new_lead_alert",
-        context=_context(lead),
+        email_of=lambda lead: _email(
+            to=to,
+            subject=_("New sales lead: %(lead)s") % {"lead": lead.contact},
+            template="new_lead_alert",
+            context=_context(lead),
+        ),
     )
 
 
@@ -117,12 +146,14 @@ def sla_warnings_send(*, now: dt.datetime | None = None) -> int:
             continue
         try:
             sent += _send_once(
-                lead,
+                [lead],
                 "sla_warned_at",
-                to=lead.owner.email,
-                subject=_("Overdue: no contact yet with %(lead)s") % {"lead": lead.contact},
-                template="sla_warning",
-                context=_context(lead),
+                email_of=lambda lead: _email(
+                    to=lead.owner.email,
+                    subject=_("Overdue: no contact yet with %(lead)s") % {"lead": lead.contact},
+                    template="sla_warning",
+                    context=_context(lead),
+                ),
             )
         except Exception:
             logger.exception(

@@ -52,7 +52,16 @@ class Assignment:
 
 
 def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assignment:
-    """Hand a contact to sales: open its sales lead and give it an owner.
+    """:func:`leads_assign` for one contact."""
+    return leads_assign(contacts=[contact], mql_at={contact.pk: mql_at} if mql_at else None)[0]
+
+
+def leads_assign(
+    *, contacts: list[Contact], mql_at: dict[int, dt.datetime] | None = None
+) -> list[Assignment]:
+    """Hand contacts to sales: open each one's sales lead and give it an owner, in one
+    transaction (the contacts locked in id order); returns their assignments in the order
+    of ``contacts``.
 
     Idempotent: a lead that already has an owner is returned as it is. Rules are tried by
     priority; the first that matches and has an eligible rep (available, active, under
@@ -60,51 +69,89 @@ def lead_assign(*, contact: Contact, mql_at: dt.datetime | None = None) -> Assig
     runs over every eligible rep whose territories / segments / sources take the lead. A
     contact that already had an owner keeps it. With nobody eligible the lead stays without
     an owner until ``lead_assign`` runs for it again (:func:`leads_unowned_assign`, every
-    few minutes).
+    few minutes). ``mql_at``: when each contact became an MQL (default: its stage change).
 
-    Publishes OwnerAssigned when it gives an owner. After commit, the owner is emailed and
-    the new-lead alert goes to the chosen address.
+    Publishes OwnerAssigned for each lead it gives an owner (its handler emails the owners,
+    :func:`.handlers.notify_new_owner`). After commit, one task sends the new-lead alerts.
     """
     now = timezone.now()
+    mql_at = mql_at or {}
+    results: dict[int, Assignment] = {}
     with transaction.atomic():
-        locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        lead = SalesLead.objects.filter(contact=locked).first()
-        if lead is not None and lead.owner_id is not None:
-            return Assignment(lead=lead, assigned=False)
-        if lead is None:
-            became_mql = mql_at or locked.stage_changed_at or now
-            lead = SalesLead.objects.create(
-                contact=locked,
-                mql_at=became_mql,
-                sla_due_at=became_mql + dt.timedelta(hours=sla_hours()),
+        locked_all = list(
+            Contact.objects.select_for_update()
+            .filter(pk__in=sorted({contact.pk for contact in contacts}))
+            .order_by("pk")
+        )
+        rules = _rules_active()
+        turns = _Turns(rules=rules, now=now)
+        leads = {
+            lead.contact_id: lead
+            for lead in SalesLead.objects.filter(contact_id__in=[c.pk for c in contacts])
+        }
+        alert = []
+        for locked in locked_all:
+            assignment = _lead_assign_locked(
+                locked, lead=leads.get(locked.pk), mql_at=mql_at.get(locked.pk), turns=turns
             )
-        if locked.owner_id is not None:
-            owner, rule = locked.owner, None
-        else:
-            rep, rule = _rep_choose(contact=locked, now=now)
-            owner = rep.user if rep else None
-        if owner is not None:
-            lead.owner, lead.rule, lead.assigned_at = owner, rule, now
-            lead.save(update_fields=["owner", "rule", "assigned_at"])
-            if locked.owner_id != owner.pk:
-                contact_owner_set(contact=locked, owner=owner)
-            events.publish(
-                OwnerAssigned(
-                    lead_id=lead.pk,
-                    contact_id=locked.pk,
-                    owner_id=owner.pk,
-                    rule_id=getattr(rule, "pk", None),
-                    occurred_at=now,
-                )
-            )
-            transaction.on_commit(lambda: tasks.lead_assigned_notify(lead.pk))
-        else:
-            logger.warning(
-                "no sales rep can take contact %s now; it waits without an owner", locked.pk
-            )
-        transaction.on_commit(lambda: tasks.new_lead_alert(lead.pk))
-    contact.owner = owner
-    return Assignment(lead=lead, assigned=owner is not None)
+            results[locked.pk] = assignment
+            if assignment.assigned or assignment.lead.owner_id is None:
+                alert.append(assignment.lead.pk)
+        turns.save()
+        if alert:
+            transaction.on_commit(lambda: tasks.new_leads_alert(alert))
+    missing = [contact.pk for contact in contacts if contact.pk not in results]
+    if missing:
+        raise Contact.DoesNotExist(f"no contact {missing}")
+    for contact in contacts:
+        contact.owner = results[contact.pk].lead.owner
+    return [results[contact.pk] for contact in contacts]
+
+
+def _rules_active() -> list[AssignmentRule]:
+    return list(
+        AssignmentRule.objects.filter(active=True)
+        .select_related("team")
+        .prefetch_related("reps", "team__members")
+    )
+
+
+def _lead_assign_locked(
+    locked: Contact, *, lead: SalesLead | None, mql_at: dt.datetime | None, turns: _Turns
+) -> Assignment:
+    """Assign one locked contact (``lead``: its sales lead, read after the lock)."""
+    now = turns.now
+    if lead is not None and lead.owner_id is not None:
+        return Assignment(lead=lead, assigned=False)
+    if lead is None:
+        became_mql = mql_at or locked.stage_changed_at or now
+        lead = SalesLead.objects.create(
+            contact=locked,
+            mql_at=became_mql,
+            sla_due_at=became_mql + dt.timedelta(hours=turns.sla_hours),
+        )
+    if locked.owner_id is not None:
+        owner, rule = locked.owner, None
+    else:
+        rep, rule = _rep_choose(contact=locked, turns=turns)
+        owner = rep.user if rep else None
+    if owner is None:
+        logger.warning("no sales rep can take contact %s now; it waits without an owner", locked.pk)
+        return Assignment(lead=lead, assigned=False)
+    lead.owner, lead.rule, lead.assigned_at = owner, rule, now
+    lead.save(update_fields=["owner", "rule", "assigned_at"])
+    if locked.owner_id != owner.pk:
+        contact_owner_set(contact=locked, owner=owner)
+    events.publish(
+        OwnerAssigned(
+            lead_id=lead.pk,
+            contact_id=locked.pk,
+            owner_id=owner.pk,
+            rule_id=getattr(rule, "pk", None),
+            occurred_at=now,
+        )
+    )
+    return Assignment(lead=lead, assigned=True)
 
 
 def leads_unowned_assign(*, limit: int = 200) -> int:
@@ -135,8 +182,8 @@ def lead_owner_set(*, contact: Contact, owner, actor=None) -> SalesLead | None:
     the one way an owner is set by hand, as :func:`lead_assign` is the way rules set one.
 
     Writes the contact's owner (ContactUpdated) and, once the contact was handed to sales,
-    its sales lead's: that publishes OwnerAssigned (``rule_id`` None) and, after commit,
-    emails the new owner that the lead is theirs. A contact not handed to sales yet keeps
+    its sales lead's: that publishes OwnerAssigned (``rule_id`` None), whose handler emails
+    the new owner that the lead is theirs (:func:`.handlers.notify_new_owner`). A contact not handed to sales yet keeps
     the owner until it is; :func:`lead_assign` then keeps it and publishes OwnerAssigned.
     ``owner=None`` takes the owner away: an open lead then waits for the round robin
     (:func:`leads_unowned_assign`). Giving the owner it already has changes and publishes
@@ -163,7 +210,6 @@ def lead_owner_set(*, contact: Contact, owner, actor=None) -> SalesLead | None:
                         occurred_at=now,
                     )
                 )
-                transaction.on_commit(lambda: tasks.lead_assigned_notify(lead.pk))
     logger.info(
         "contact %s given owner %s by user %s", contact.pk, owner_id, getattr(actor, "pk", None)
     )
@@ -171,55 +217,90 @@ def lead_owner_set(*, contact: Contact, owner, actor=None) -> SalesLead | None:
     return lead
 
 
+class _Turns:
+    """The round robin of one assignment transaction: the reps locked once (all of them, in
+    id order, so two transactions never wait on each other), their open leads counted once
+    (for reps with a capacity) and kept up to date as leads are given, each pool locked
+    once and written at the end (:meth:`save`)."""
+
+    def __init__(self, *, rules: list[AssignmentRule], now: dt.datetime):
+        self.rules, self.now = rules, now
+        self.sla_hours = sla_hours()
+        self._all_reps: list[SalesRep] | None = None
+        self._pools: dict[str, RoundRobinPool] = {}
+        self._reps: dict[int, SalesRep] | None = None
+        self._open: dict[int, int] = {}
+
+    def reps(self, rep_ids: Iterable[int]) -> list[SalesRep]:
+        """The reps of ``rep_ids`` that can be given leads (weight, active user), locked."""
+        if self._reps is None:
+            # Before counting open leads: two assignments at once cannot both take a rep's
+            # last free place.
+            locked = list(
+                SalesRep.objects.select_for_update(of=("self",))
+                .select_related("user")
+                .filter(weight__gt=0, user__is_active=True)
+                .order_by("pk")
+            )
+            self._reps = {rep.pk: rep for rep in locked}
+            capped = [rep.user_id for rep in locked if rep.capacity]
+            if capped:
+                self._open = dict(
+                    SalesLead.objects.filter(owner_id__in=capped, closed_at__isnull=True)
+                    .values_list("owner_id")
+                    .annotate(count=Count("pk"))
+                )
+        return [self._reps[pk] for pk in sorted(set(rep_ids)) if pk in self._reps]
+
+    def takers(self, contact: Contact) -> set[int]:
+        """The reps whose own territories / segments / sources take ``contact``."""
+        if self._all_reps is None:
+            self._all_reps = list(SalesRep.objects.all())
+        return {rep.pk for rep in self._all_reps if rep.takes(contact)}
+
+    def has_room(self, rep: SalesRep) -> bool:
+        return rep.capacity == 0 or self._open.get(rep.user_id, 0) < rep.capacity
+
+    def given(self, rep: SalesRep) -> None:
+        if rep.capacity:
+            self._open[rep.user_id] = self._open.get(rep.user_id, 0) + 1
+
+    def pool(self, key: str) -> RoundRobinPool:
+        if key not in self._pools:
+            RoundRobinPool.objects.get_or_create(key=key)
+            self._pools[key] = RoundRobinPool.objects.select_for_update().get(key=key)
+        return self._pools[key]
+
+    def save(self) -> None:
+        for pool in self._pools.values():
+            pool.save(update_fields=["current_weights", "last_rep", "assigned_count", "updated_at"])
+
+
 def _rep_choose(
-    *, contact: Contact, now: dt.datetime
+    *, contact: Contact, turns: _Turns
 ) -> tuple[SalesRep | None, AssignmentRule | None]:
-    rules = (
-        AssignmentRule.objects.filter(active=True)
-        .select_related("team")
-        .prefetch_related("reps", "team__members")
-    )
-    for rule in rules:
+    for rule in turns.rules:
         if not rule.matches(contact):
             continue
         rep_ids = {rep.pk for rep in rule.reps.all()}
         if rule.team is not None:
             rep_ids |= {rep.pk for rep in rule.team.members.all()}
-        rep = _round_robin(key=f"rule:{rule.pk}", rep_ids=rep_ids, now=now)
+        rep = _round_robin(key=f"rule:{rule.pk}", rep_ids=rep_ids, turns=turns)
         if rep is not None:
             return rep, rule
-    takers = {rep.pk for rep in SalesRep.objects.all() if rep.takes(contact)}
-    return _round_robin(key=RoundRobinPool.FALLBACK, rep_ids=takers, now=now), None
+    return _round_robin(
+        key=RoundRobinPool.FALLBACK, rep_ids=turns.takers(contact), turns=turns
+    ), None
 
 
-def _round_robin(*, key: str, rep_ids: Iterable[int], now: dt.datetime) -> SalesRep | None:
+def _round_robin(*, key: str, rep_ids: Iterable[int], turns: _Turns) -> SalesRep | None:
     """One turn of the smooth weighted round robin of a pool, over its eligible reps."""
-    rep_ids = sorted(set(rep_ids))
-    if not rep_ids:
-        return None
-    # Lock the reps (in id order, so two pools never wait on each other) before counting
-    # their open leads: two assignments at once cannot both take a rep's last free place.
-    reps = list(
-        SalesRep.objects.select_for_update(of=("self",))
-        .select_related("user")
-        .filter(pk__in=rep_ids, weight__gt=0, user__is_active=True)
-        .order_by("pk")
-    )
-    open_counts = dict(
-        SalesLead.objects.filter(owner_id__in=[rep.user_id for rep in reps], closed_at__isnull=True)
-        .values_list("owner_id")
-        .annotate(count=Count("pk"))
-    )
     eligible = [
-        rep
-        for rep in reps
-        if rep.is_available(now)
-        and (rep.capacity == 0 or open_counts.get(rep.user_id, 0) < rep.capacity)
+        rep for rep in turns.reps(rep_ids) if rep.is_available(turns.now) and turns.has_room(rep)
     ]
     if not eligible:
         return None
-    RoundRobinPool.objects.get_or_create(key=key)
-    pool = RoundRobinPool.objects.select_for_update().get(key=key)
+    pool = turns.pool(key)
     current = dict(pool.current_weights)
     chosen = None
     for rep in eligible:
@@ -232,7 +313,7 @@ def _round_robin(*, key: str, rep_ids: Iterable[int], now: dt.datetime) -> Sales
         chosen,
         pool.assigned_count + 1,
     )
-    pool.save(update_fields=["current_weights", "last_rep", "assigned_count", "updated_at"])
+    turns.given(chosen)
     return chosen
 
 

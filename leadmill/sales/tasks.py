@@ -9,13 +9,20 @@ from . import notifications
 
 
 @db_task(retries=3, retry_delay=60)
+def new_leads_alert(lead_ids: list[int]) -> None:
+    notifications.new_leads_alert_send(lead_ids=lead_ids)
+
+
+# What an older version queued still runs after an upgrade (the owner's email is now sent
+# by the OwnerAssigned handler, handlers.notify_new_owner).
+@db_task(retries=3, retry_delay=60)
 def lead_assigned_notify(lead_id: int) -> None:
-    notifications.lead_assigned_send(lead_id=lead_id)
+    notifications.leads_assigned_send(lead_ids=[lead_id])
 
 
 @db_task(retries=3, retry_delay=60)
 def new_lead_alert(lead_id: int) -> None:
-    notifications.new_lead_alert_send(lead_id=lead_id)
+    notifications.new_leads_alert_send(lead_ids=[lead_id])
 
 
 @db_periodic_task(crontab(minute="*/5"))

@@ -22,10 +22,10 @@ class ScoringConfig(AppConfig):
         from . import handlers
         from .personal_data import PERSONAL_DATA
 
-        events.subscribe(LeadCaptured, handlers.score_captured_lead)
-        events.subscribe(VisitorIdentified, handlers.score_identified_visitor)
-        events.subscribe(ContactUpdated, handlers.rescore_updated_contact)
-        events.subscribe(ContactsMerged, handlers.rescore_merged_contact)
+        events.subscribe(LeadCaptured, handlers.score_captured_lead, batch=True)
+        events.subscribe(VisitorIdentified, handlers.score_identified_visitor, batch=True)
+        events.subscribe(ContactUpdated, handlers.rescore_updated_contact, batch=True)
+        events.subscribe(ContactsMerged, handlers.rescore_merged_contact, batch=True)
         events.subscribe(ContactEventRecorded, handlers.score_recorded_event)
         events.subscribe(ContactEventsIngested, handlers.score_ingested_events)
         events.subscribe(MessageClicked, handlers.rescore_after_scanner_burst)

@@ -1,7 +1,8 @@
 """Subscribers of the scoring app. Idempotent: events may arrive more than once.
 
 A form, an identification, an edit or a merge rescores one lead from all its data
-(:func:`.services.contact_score_refresh`), so a repeated delivery finds nothing to change;
+(:func:`.services.contacts_score_refresh`, a batch at a time: the handlers that take a
+``batch`` are subscribed with ``batch=True``), so a repeated delivery finds nothing to change;
 new tracking events rescore their lead from its events, so each counts once, in any order
 (:func:`.services.score_apply_event`).
 """
@@ -20,26 +21,29 @@ from .models import FIT_FIELDS
 _FIT_INPUTS = frozenset({*FIT_FIELDS, "email", "custom"})
 
 
-def score_captured_lead(event: LeadCaptured) -> None:
-    """A lead was accepted from any channel: its points, an intent offer (hot at once), the
-    fit of new details."""
-    services.contact_score_refresh(contact_id=event.contact_id)
+def score_captured_lead(batch: list[LeadCaptured]) -> None:
+    """Leads were accepted from any channel (a batch handler): their points, an intent
+    offer (hot at once), the fit of new details."""
+    services.contacts_score_refresh(contact_ids=[event.contact_id for event in batch])
 
 
-def score_identified_visitor(event: VisitorIdentified) -> None:
-    """The behaviour a visitor showed before it filled in a form now counts for the lead."""
-    services.contact_score_refresh(contact_id=event.contact_id)
+def score_identified_visitor(batch: list[VisitorIdentified]) -> None:
+    """The behaviour visitors showed before they filled in a form now counts for their
+    leads (a batch handler)."""
+    services.contacts_score_refresh(contact_ids=[event.contact_id for event in batch])
 
 
-def rescore_updated_contact(event: ContactUpdated) -> None:
-    """A person (or an import) changed fields the fit rules read."""
-    if _FIT_INPUTS.intersection(event.fields):
-        services.contact_score_refresh(contact_id=event.contact_id)
+def rescore_updated_contact(batch: list[ContactUpdated]) -> None:
+    """People (or an import) changed fields the fit rules read (a batch handler)."""
+    services.contacts_score_refresh(
+        contact_ids=[event.contact_id for event in batch if _FIT_INPUTS.intersection(event.fields)]
+    )
 
 
-def rescore_merged_contact(event: ContactsMerged) -> None:
-    """The survivor of a merge now holds the other lead's events and submissions."""
-    services.contact_score_refresh(contact_id=event.survivor_id)
+def rescore_merged_contact(batch: list[ContactsMerged]) -> None:
+    """The survivors of merges now hold the other leads' events and submissions (a batch
+    handler)."""
+    services.contacts_score_refresh(contact_ids=[event.survivor_id for event in batch])
 
 
 def score_recorded_event(event: ContactEventRecorded) -> None:

@@ -32,7 +32,7 @@ from .models import ContactScore, EngagementRule, ScoreAdjustment, ScoringSettin
 from .predictions import predictive_store
 from .qualification import contact_qualify
 from .recompute import ENGAGEMENT_EPSILON, ActiveRules, rules_active, scores_upsert
-from .selectors import engagement_now
+from .selectors import engagement_now, scoring_model_active
 
 logger = logging.getLogger(__name__)
 
@@ -54,32 +54,54 @@ def _score_event_publish(
 
 
 def contact_score_refresh(*, contact_id: int, at: dt.datetime | None = None) -> ContactScore | None:
-    """Recompute one lead's scores from all its data (the set-based statement for one
-    contact), store its predictive probability, then its temperature and stage.
+    """:func:`contacts_score_refresh` for one lead; None when the contact does not exist."""
+    return contacts_score_refresh(contact_ids=[contact_id], at=at).get(contact_id)
+
+
+def contacts_score_refresh(
+    *, contact_ids: Collection[int], at: dt.datetime | None = None
+) -> dict[int, ContactScore]:
+    """Recompute the leads' scores from all their data (the set-based statement, one for
+    all of them), store their predictive probabilities, then their temperatures and stages;
+    one transaction.
 
     Idempotent: running it twice changes nothing the second time. Publishes ScoreChanged
-    when a score moved. Returns None when the contact does not exist.
+    for each lead whose score moved. The score rows are locked in contact order (two
+    batches never deadlock). Returns each existing lead's scores (a contact that does not
+    exist is left out).
     """
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return {}
     at = at or timezone.now()
     settings = ScoringSettings.load()
+    active = rules_active()
     with transaction.atomic():
-        previous = ContactScore.objects.select_for_update().filter(contact_id=contact_id).first()
-        before = (
-            (
-                previous.fit_score,
-                engagement_now(score=previous, at=at, half_life_days=settings.half_life_days),
+        before = {
+            score.contact_id: (
+                score.fit_score,
+                engagement_now(score=score, at=at, half_life_days=settings.half_life_days),
             )
-            if previous
-            else None
-        )
-        scores_upsert(at=at, contact_ids=[contact_id])
-        score = ContactScore.objects.select_related("contact").filter(contact_id=contact_id).first()
-        if score is None:
-            return None
-        predictive_store(score=score)
-        _score_event_publish(before, score, at=at, half_life_days=settings.half_life_days)
-        contact_qualify(score=score, settings=settings, at=at)
-    return score
+            for score in ContactScore.objects.select_for_update()
+            .filter(contact_id__in=ids)
+            .order_by("contact_id")
+        }
+        scores_upsert(at=at, contact_ids=ids, active=active, settings=settings)
+        scores = {
+            score.contact_id: score
+            for score in ContactScore.objects.select_related("contact")
+            .filter(contact_id__in=ids)
+            .order_by("contact_id")
+        }
+        predictive = scoring_model_active() is not None  # one query, not one per lead
+        for contact_id, score in scores.items():
+            if predictive:
+                predictive_store(score=score)
+            _score_event_publish(
+                before.get(contact_id), score, at=at, half_life_days=settings.half_life_days
+            )
+            contact_qualify(score=score, settings=settings, at=at)
+    return scores
 
 
 # --- Incremental: new tracking events ------------------------------------------------------------
@@ -141,8 +163,10 @@ def _contacts_engagement_refresh(
                     before[score.contact_id], score, at=at, half_life_days=settings.half_life_days
                 )
                 contact_qualify(score=score, settings=settings, at=at)
-    for contact_id in sorted(set(contact_ids) - stored.keys()):
-        scores[contact_id] = contact_score_refresh(contact_id=contact_id, at=at)
+    unscored = sorted(set(contact_ids) - stored.keys())
+    if unscored:
+        refreshed = contacts_score_refresh(contact_ids=unscored, at=at)
+        scores.update({contact_id: refreshed.get(contact_id) for contact_id in unscored})
     return scores
 
 

@@ -394,3 +394,184 @@ def test_events_nobody_subscribes_to_are_marked_delivered_together_and_the_other
         rows.filter(delivered_at__isnull=False, next_attempt_at__isnull=True, attempts=1).count()
         == 4
     )
+
+
+class BatchRecorder:
+    """A batch subscriber: remembers each call's list and fails any call holding a probe
+    whose id is in ``failing_ids``."""
+
+    def __init__(self, *, failing_ids: frozenset[int] = frozenset()):
+        self.calls: list[list[int]] = []
+        self.failing_ids = failing_ids
+
+    def __call__(self, batch: list[ProbeSent]) -> None:
+        ids = [probe.probe_id for probe in batch]
+        if self.failing_ids.intersection(ids):
+            raise RuntimeError(f"cannot take {sorted(self.failing_ids.intersection(ids))}")
+        self.calls.append(ids)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_handler_gets_the_events_of_one_transaction_in_one_call():
+    batch, single = BatchRecorder(), Recorder()
+
+    with (
+        events.subscribed(ProbeSent, batch, batch=True),
+        events.subscribed(ProbeSent, single),
+        transaction.atomic(),
+    ):
+        ids = events.publish_many([a_probe(1), a_probe(2), a_probe(3)])
+
+    assert batch.calls == [[1, 2, 3]]
+    assert [probe.probe_id for probe in single.received] == [1, 2, 3]
+    assert (
+        OutboxEvent.objects.filter(pk__in=ids, delivered_at__isnull=False, attempts=1).count() == 3
+    )
+    assert not EventDelivery.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_batch_handler_failing_on_one_event_delivers_the_others_and_retries_it_alone(
+    django_capture_on_commit_callbacks, settings
+):
+    # Given a batch handler that fails on probe 2, and a per-event handler that works
+    settings.LEADMILL_EVENT_MAX_ATTEMPTS = 2
+    batch, single = BatchRecorder(failing_ids=frozenset({2})), Recorder()
+    later = timezone.now() + dt.timedelta(days=1)
+
+    with events.subscribed(ProbeSent, batch, batch=True), events.subscribed(ProbeSent, single):
+        # When one transaction publishes probes 1, 2 and 3
+        with django_capture_on_commit_callbacks(execute=True):
+            first, second, third = events.publish_many([a_probe(1), a_probe(2), a_probe(3)])
+
+        # Then the batch call failed and it was called per event: 1 and 3 are delivered
+        assert batch.calls == [[1], [3]]
+        assert [probe.probe_id for probe in single.received] == [1, 2, 3]
+        delivered = OutboxEvent.objects.filter(delivered_at__isnull=False)
+        assert sorted(delivered.values_list("pk", flat=True)) == [first, third]
+        assert not EventDelivery.objects.filter(event_id__in=[first, third]).exists()
+        # and only probe 2's batch delivery waits for a retry
+        deliveries = {d.handler: d for d in EventDelivery.objects.filter(event_id=second)}
+        failed = deliveries[f"{__name__}.BatchRecorder"]
+        assert (failed.state, failed.attempts) == (EventDelivery.State.PENDING, 1)
+        assert failed.last_error == "RuntimeError: cannot take [2]"
+        assert deliveries[RECORDER].state == EventDelivery.State.DELIVERED
+
+        # When its retry fails too (the last attempt), it is a dead letter; nothing else ran
+        assert events.sweep(now=later) == 0
+
+    assert batch.calls == [[1], [3]]
+    assert [probe.probe_id for probe in single.received] == [1, 2, 3]
+    failed.refresh_from_db()
+    assert (failed.state, failed.attempts) == (EventDelivery.State.DEAD, 2)
+    assert OutboxEvent.objects.get(pk=second).delivered_at is None
+
+
+@pytest.mark.django_db
+def test_a_retried_batch_delivery_gets_a_list_of_its_one_event(
+    django_capture_on_commit_callbacks,
+):
+    batch = BatchRecorder(failing_ids=frozenset({5}))
+
+    with events.subscribed(ProbeSent, batch, batch=True):
+        with django_capture_on_commit_callbacks(execute=True):
+            outbox_id = events.publish(a_probe(5))
+        batch.failing_ids = frozenset()
+        assert events.sweep(now=timezone.now() + dt.timedelta(days=1)) == 1
+
+    assert batch.calls == [[5]]
+    assert OutboxEvent.objects.get(pk=outbox_id).delivered_at is not None
+
+
+@events.event
+class ProbeEchoed:
+    """What a subscriber of ProbeSent publishes in turn (for the chain tests)."""
+
+    probe_id: int
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_a_handler_publishes_are_delivered_in_the_same_delivery_task(queued_deliveries):
+    # Given a handler of ProbeSent that publishes a ProbeEchoed per probe in its transaction
+    echoes = BatchRecorder()
+
+    def echo(batch: list[ProbeSent]) -> None:
+        with transaction.atomic():
+            events.publish_many([ProbeEchoed(probe_id=p.probe_id) for p in batch])
+
+    with (
+        events.subscribed(ProbeSent, echo, batch=True),
+        events.subscribed(ProbeEchoed, echoes, batch=True),
+        transaction.atomic(),  # when a transaction publishes two probes
+    ):
+        events.publish_many([a_probe(1), a_probe(2)])
+
+    # Then one delivery task delivered both probes and both echoes
+    assert len(queued_deliveries) == 1
+    assert echoes.calls == [[1, 2]]
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chain_longer_than_its_rounds_queues_the_rest(queued_deliveries, monkeypatch):
+    # Given a delivery task that delivers two rounds, and a chain of three events
+    monkeypatch.setattr(events, "CHAIN_ROUNDS", 2)
+    echoes = BatchRecorder()
+
+    def echo(batch: list[ProbeSent]) -> None:
+        events.publish_many([ProbeEchoed(probe_id=p.probe_id) for p in batch])
+
+    def probe_again(batch: list[ProbeEchoed]) -> None:
+        echoes(batch)
+        if len(echoes.calls) == 1:
+            events.publish(a_probe(8))
+
+    with (
+        events.subscribed(ProbeSent, echo, batch=True),
+        events.subscribed(ProbeEchoed, probe_again, batch=True),
+        transaction.atomic(),
+    ):
+        first = events.publish(a_probe(7))
+
+    # Then the third event went to a second delivery task, and it delivered it in turn
+    assert queued_deliveries[0] == [first]
+    assert len(queued_deliveries) == 2
+    assert echoes.calls == [[7], [8]]
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_published_in_a_delivered_here_block_are_delivered_at_its_end_without_a_task(
+    queued_deliveries,
+):
+    recorder = BatchRecorder()
+
+    with events.subscribed(ProbeSent, recorder, batch=True):
+        with events.delivered_here():
+            with transaction.atomic():
+                events.publish_many([a_probe(1), a_probe(2)])
+            with transaction.atomic():
+                events.publish(a_probe(3))
+            assert recorder.calls == []
+
+        assert recorder.calls == [[1, 2, 3]]
+
+    assert queued_deliveries == []
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_failing_delivered_here_block_committed_is_queued(queued_deliveries):
+    recorder = BatchRecorder()
+
+    with (
+        events.subscribed(ProbeSent, recorder, batch=True),
+        pytest.raises(RuntimeError, match="the drain broke"),
+        events.delivered_here(),
+    ):
+        with transaction.atomic():
+            committed = events.publish(a_probe(4))
+        raise RuntimeError("the drain broke")
+
+    assert queued_deliveries == [[committed]]
+    assert recorder.calls == [[4]]

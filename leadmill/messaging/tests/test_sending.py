@@ -390,3 +390,37 @@ def test_a_message_the_server_accepted_before_a_crash_is_marked_sent_with_its_fa
     assert statuses(accepted, unsent) == ["sent", "sent"]
     assert len(smtp_server.messages) == 1
     assert _facts("MessageSent") == sorted([accepted.pk, unsent.pk])
+
+
+def test_transactional_emails_sent_together_go_over_one_connection_once_each(smtp_server):
+    from ..services import TransactionalEmail, emails_send_transactional
+
+    SuppressionFactory(email="gone@example.com")
+    emails = [
+        TransactionalEmail(to=to, subject=f"For {to}", html=f"<p>Hi {to}</p>")
+        for to in ("ana@example.com", "gone@example.com", "bruno@example.com")
+    ]
+
+    sent = emails_send_transactional(emails=emails)
+    again = sending.messages_send_now(message_ids=[message.pk for message in sent])
+
+    assert [message.to_email for message in sent] == [email.to for email in emails]
+    assert [message.status for message in sent] == ["sent", "suppressed", "sent"]
+    assert [rcpts for rcpts, _mime in smtp_server.messages] == [
+        ["ana@example.com"],
+        ["bruno@example.com"],
+    ]
+    assert len(smtp_server.peers) == 1
+    assert (again.sent, again.suppressed) == (0, 0)  # nothing is sent twice
+
+
+def test_transactional_emails_the_server_cannot_take_stay_queued_for_the_send_queue(settings):
+    from ..services import TransactionalEmail, emails_send_transactional
+
+    _smtp_settings(settings, _free_port())  # nobody listens there
+
+    sent = emails_send_transactional(
+        emails=[TransactionalEmail(to="ana@example.com", subject="Hi", html="<p>Hi</p>")] * 2
+    )
+
+    assert [message.status for message in sent] == ["queued", "queued"]

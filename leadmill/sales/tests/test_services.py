@@ -171,7 +171,7 @@ def test_the_mql_handler_assigns_once_even_when_the_event_is_delivered_twice(
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        handlers.assign_new_mql(event)  # the at-least-once bus delivers it again
+        handlers.assign_new_mql([event])  # the at-least-once bus delivers it again
 
     lead = SalesLead.objects.get(contact=contact)
     assert lead.owner.username == "ana"
@@ -186,6 +186,49 @@ def test_the_mql_handler_assigns_once_even_when_the_event_is_delivered_twice(
         "owner_id": lead.owner_id,
         "rule_id": None,
     }
+
+
+def test_a_batch_of_new_mqls_is_assigned_in_one_call_and_its_owners_emailed_in_one_call(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given two reps taking turns, and three contacts that became MQLs together
+    SalesRepFactory(user=UserFactory(username="ana", email="ana@sales.example"))
+    SalesRepFactory(user=UserFactory(username="bruno", email="bruno@sales.example"))
+    contacts = [mql() for _ in range(3)]
+    batch = [
+        StageChanged(
+            contact_id=contact.pk,
+            from_stage="lead",
+            to_stage="mql",
+            cause="fit and engagement passed",
+            occurred_at=timezone.now(),
+        )
+        for contact in contacts
+    ]
+    notified: list[list[int]] = []
+    send = notifications.emails_send_transactional
+    monkeypatch.setattr(
+        notifications,
+        "emails_send_transactional",
+        lambda *, emails: (notified.append([e.to for e in emails]), send(emails=emails))[1],
+    )
+
+    # When the batch handler gets them, twice (the bus delivers at least once)
+    with django_capture_on_commit_callbacks(execute=True):
+        handlers.assign_new_mql(batch)
+    with django_capture_on_commit_callbacks(execute=True):
+        handlers.assign_new_mql(batch)
+
+    # Then each got an owner in turn, and one call emailed all three owners, once each
+    leads = list(SalesLead.objects.filter(contact__in=contacts).order_by("contact_id"))
+    assert [lead.owner.username for lead in leads] == ["ana", "bruno", "ana"]
+    assert notified == [["ana@sales.example", "bruno@sales.example", "ana@sales.example"]]
+    assert sorted(message.to[0] for message in mail.outbox) == [
+        "ana@sales.example",
+        "ana@sales.example",
+        "bruno@sales.example",
+    ]
+    assert all(lead.assignment_notified_at is not None for lead in leads)
 
 
 def test_owner_assigned_names_the_rule_that_chose_the_rep_and_nothing_is_published_without_one():
@@ -266,13 +309,15 @@ def test_the_handler_ignores_other_stages():
     contact = ContactFactory(lifecycle_stage=LifecycleStage.SQL)
 
     handlers.assign_new_mql(
-        StageChanged(
-            contact_id=contact.pk,
-            from_stage="mql",
-            to_stage="sql",
-            cause="x",
-            occurred_at=timezone.now(),
-        )
+        [
+            StageChanged(
+                contact_id=contact.pk,
+                from_stage="mql",
+                to_stage="sql",
+                cause="x",
+                occurred_at=timezone.now(),
+            )
+        ]
     )
 
     assert not SalesLead.objects.exists()
