@@ -325,7 +325,15 @@ def main() -> int:
         "--no-ingest", action="store_true", help="only the reads at scale (PostgreSQL)"
     )
     parser.add_argument("--engines", default="sqlite,pg", help="sqlite,pg (default both)")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        help=f"the SQLite server listens on this port, PostgreSQL's on the next "
+        f"(default {capture.PORTS['sqlite']})",
+    )
     args = parser.parse_args()
+    if args.port_base:
+        capture.PORTS.update(sqlite=args.port_base, pg=args.port_base + 1)
     if args.django_reads is not None:
         print(json.dumps(django_reads(args.django_reads)))
         return 0
