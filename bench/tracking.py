@@ -331,6 +331,11 @@ def main() -> int:
         help=f"the SQLite server listens on this port, PostgreSQL's on the next "
         f"(default {capture.PORTS['sqlite']})",
     )
+    parser.add_argument(
+        "--ref",
+        help="measure the leadmill package as committed at this git ref "
+        "(default: the work tree as it is)",
+    )
     args = parser.parse_args()
     if args.port_base:
         capture.PORTS.update(sqlite=args.port_base, pg=args.port_base + 1)
@@ -344,6 +349,8 @@ def main() -> int:
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="leadmill-bench-tracking-") as tmp:
         workdir = Path(tmp)
+        if args.ref:
+            capture.SOURCE = capture.export_ref(capture.git_state(args.ref), workdir)
         prepared = capture.prepare(engines, workdir)
         try:
             for engine in [] if args.no_ingest else engines:
@@ -386,6 +393,7 @@ def main() -> int:
         "batch": BATCH,
         "connections": CONNECTIONS,
         "quick": args.quick,
+        "commit": capture.git_state(args.ref),
         "goals": {"ratio": GOAL_RATIO, "events_per_s_pg": GOAL_EVENTS_PG, "read_ms": GOAL_READ_MS},
     }
     print(json.dumps(summary))
