@@ -334,7 +334,8 @@ def main() -> int:
     parser.add_argument(
         "--ref",
         help="measure the leadmill package as committed at this git ref "
-        "(default: the work tree as it is)",
+        "(default: the work tree as it is); the set-up is today's bench/capture_django.py, "
+        "so a ref older than the settings it uses fails (073fbc7 does)",
     )
     args = parser.parse_args()
     if args.port_base:
