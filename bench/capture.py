@@ -754,6 +754,12 @@ def main() -> int:
     )
     parser.add_argument("--engines", default="sqlite,pg", help="sqlite,pg (default both)")
     parser.add_argument(
+        "--port-base",
+        type=int,
+        help=f"the SQLite server listens on this port, PostgreSQL's on the next "
+        f"(default {PORTS['sqlite']})",
+    )
+    parser.add_argument(
         "--worker", action="store_true", help="run the Huey consumer beside the server"
     )
     parser.add_argument(
@@ -768,6 +774,8 @@ def main() -> int:
         "(default: the work tree as it is)",
     )
     args = parser.parse_args()
+    if args.port_base:
+        PORTS.update(sqlite=args.port_base, pg=args.port_base + 1)
     args.runs = args.runs or (1 if args.quick else 3)
     args.seconds = args.seconds or (5.0 if args.quick else 10.0)
     engines = [e for e in args.engines.split(",") if e]

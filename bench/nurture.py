@@ -420,7 +420,19 @@ def main() -> int:
     parser.add_argument("--no-segment", action="store_true")
     parser.add_argument("--child", choices=["pg", "sqlite"])
     parser.add_argument("--sink", nargs="+", metavar="PORT FILE [REF_PATTERN]")
+    parser.add_argument(
+        "--sink-port-base",
+        type=int,
+        help=f"the SMTP sink listens on this port for PostgreSQL, the next for SQLite "
+        f"(default {SINK_PORT['pg']})",
+    )
     args = parser.parse_args()
+    if args.sink_port_base:
+        # The child reads it from its environment (run_engine passes os.environ on).
+        os.environ["LEADMILL_BENCH_SINK_PORT_BASE"] = str(args.sink_port_base)
+    if os.environ.get("LEADMILL_BENCH_SINK_PORT_BASE"):
+        base = int(os.environ["LEADMILL_BENCH_SINK_PORT_BASE"])
+        SINK_PORT.update(pg=base, sqlite=base + 1)
     if args.sink:
         return sink_main(int(args.sink[0]), args.sink[1], *args.sink[2:3])
     if args.child:

@@ -325,7 +325,21 @@ def main() -> int:
         "--no-ingest", action="store_true", help="only the reads at scale (PostgreSQL)"
     )
     parser.add_argument("--engines", default="sqlite,pg", help="sqlite,pg (default both)")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        help=f"the SQLite server listens on this port, PostgreSQL's on the next "
+        f"(default {capture.PORTS['sqlite']})",
+    )
+    parser.add_argument(
+        "--ref",
+        help="measure the leadmill package as committed at this git ref "
+        "(default: the work tree as it is); the set-up is today's bench/capture_django.py, "
+        "so a ref older than the settings it uses fails (073fbc7 does)",
+    )
     args = parser.parse_args()
+    if args.port_base:
+        capture.PORTS.update(sqlite=args.port_base, pg=args.port_base + 1)
     if args.django_reads is not None:
         print(json.dumps(django_reads(args.django_reads)))
         return 0
@@ -336,6 +350,8 @@ def main() -> int:
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="leadmill-bench-tracking-") as tmp:
         workdir = Path(tmp)
+        if args.ref:
+            capture.SOURCE = capture.export_ref(capture.git_state(args.ref), workdir)
         prepared = capture.prepare(engines, workdir)
         try:
             for engine in [] if args.no_ingest else engines:
@@ -378,6 +394,7 @@ def main() -> int:
         "batch": BATCH,
         "connections": CONNECTIONS,
         "quick": args.quick,
+        "commit": capture.git_state(args.ref),
         "goals": {"ratio": GOAL_RATIO, "events_per_s_pg": GOAL_EVENTS_PG, "read_ms": GOAL_READ_MS},
     }
     print(json.dumps(summary))
