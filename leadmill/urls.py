@@ -4,10 +4,11 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
-from leadmill.core.views import healthz
+from leadmill.core.views import favicon, healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("leadmill.capture.urls")),
     path("t/", include("leadmill.tracking.urls")),
     path("e/", include("leadmill.messaging.urls")),

@@ -10,6 +10,7 @@ from wagtail.models import Orderable
 
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import Contact
+from leadmill.tracking.models import Channel as SourceChannel
 
 
 def private_storage():
@@ -451,6 +452,14 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.form or self.get_channel_display()} #{self.pk}"
+
+    def get_source_channel_display(self) -> str:
+        """The source channel's label in the reader's language ("Other campaign", not
+        ``other``); the field has no choices so that tracking's vocabulary stays its own."""
+        try:
+            return str(SourceChannel(self.source_channel).label)
+        except ValueError:  # a channel tracking no longer names
+            return self.source_channel
 
     @property
     def given_up(self) -> bool:

@@ -26,6 +26,7 @@ from leadmill.core.admin_viewsets import (
     LabelledInspectViewMixin,
     LimitedPermissionPolicy,
     SafeSpreadsheetExportMixin,
+    boolean_column,
 )
 
 from .admin_submissions import SubmissionReprocessBulkAction
@@ -39,7 +40,7 @@ class OfferViewSet(SnippetViewSet):
     list_display = [
         "name",
         "kind",
-        "is_intent_signal",
+        boolean_column(Offer, "is_intent_signal"),
         DateColumn("created_at", label=_("Created"), sort_key="created_at"),
     ]
     list_filter = ["kind", "is_intent_signal"]
@@ -54,7 +55,7 @@ class FormViewSet(SnippetViewSet):
         "name",
         "slug",
         "offer",
-        "is_active",
+        boolean_column(Form, "is_active"),
         DateColumn("created_at", label=_("Created"), sort_key="created_at"),
     ]
     list_filter = ["is_active"]

@@ -176,6 +176,10 @@ class LeadInspectView(InspectView):
     def get_page_subtitle(self):
         return lead_label(self.object)
 
+    def get_company_display_value(self):
+        # One company line: the linked company, else the name the lead typed.
+        return lead_company(self.object) or None
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         contact = self.object

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from leadmill.core import personal_data
 from leadmill.core.errors import ValidationFailed
@@ -88,17 +89,23 @@ class CustomValue:
     value: Any
 
 
+# Custom values Leadmill itself writes, without a definition a person made: their labels.
+BUILT_IN_CUSTOM_LABELS = {
+    "last_message": gettext_lazy("Last message"),  # the message of the lead's last form submission
+}
+
+
 def contact_custom_values(*, contact: Contact) -> list[CustomValue]:
-    """The contact's custom field values labelled by their definitions; unknown keys last."""
+    """The contact's custom field values labelled by their definitions (or Leadmill's own
+    label for a value it writes itself), in label order; keys without a label last."""
     values = contact.custom or {}
     definitions = {d.key: d for d in CustomFieldDefinition.objects.filter(key__in=list(values))}
-    known = [
-        CustomValue(key, definitions[key].label, values[key])
-        for key in sorted(definitions, key=lambda k: definitions[k].label)
-    ]
-    unknown = [
-        CustomValue(key, key, values[key]) for key in sorted(values) if key not in definitions
-    ]
+    labels = {
+        key: str(BUILT_IN_CUSTOM_LABELS[key]) for key in values if key in BUILT_IN_CUSTOM_LABELS
+    }
+    labels.update({key: definition.label for key, definition in definitions.items()})
+    known = [CustomValue(key, labels[key], values[key]) for key in sorted(labels, key=labels.get)]
+    unknown = [CustomValue(key, key, values[key]) for key in sorted(values) if key not in labels]
     return known + unknown
 
 

@@ -112,7 +112,6 @@ class LeadViewSet(ModelViewSet):
         "first_name",
         "last_name",
         "company",
-        "company_name",
         "role",
         "company_size",
         "segment",

@@ -1,6 +1,6 @@
 """Building blocks of every app's back-office viewsets: a permission policy limited to the
 actions a screen offers, the one way a listing is exported to a spreadsheet, and the header
-of a screen of our own.
+of a screen of our own, and the yes/no column of a listing.
 
 (Until 2026-12 they lived in ``contacts/views.py``; every app's screens use them.)
 """
@@ -8,9 +8,24 @@ of a screen of our own.
 from __future__ import annotations
 
 from django.utils.text import capfirst
+from wagtail.admin.ui.tables import BooleanColumn
 from wagtail.permissions import ModelPermissionPolicy
 
 from .text import text_for_export
+
+
+class YesNoColumn(BooleanColumn):
+    """Wagtail's tick / cross column, whose icons are titled "Yes" / "No" in the reader's
+    language (Wagtail's own are titled ``True`` / ``False``)."""
+
+    cell_template_name = "core/admin/boolean_cell.html"
+
+
+def boolean_column(model, field_name: str) -> YesNoColumn:
+    """A listing column of a yes/no field, labelled and sorted by the field: a bare name in
+    ``list_display`` shows the raw ``True`` / ``False``."""
+    field = model._meta.get_field(field_name)
+    return YesNoColumn(field_name, label=capfirst(field.verbose_name), sort_key=field_name)
 
 
 class LimitedPermissionPolicy(ModelPermissionPolicy):

@@ -34,7 +34,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from leadmill.contacts.admin_leads import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
 from leadmill.contacts.models import LifecycleStage
 from leadmill.contacts.selectors import contact_ids_by_email
-from leadmill.core.admin_viewsets import TitledAdminViewMixin
+from leadmill.core.admin_viewsets import TitledAdminViewMixin, boolean_column
 from leadmill.core.errors import ValidationFailed
 from leadmill.segments.models import Segment
 
@@ -167,7 +167,7 @@ class SequenceViewSet(SnippetViewSet):
     edit_view_class = SequenceEditView
     list_display = [
         "name",
-        "is_active",
+        boolean_column(Sequence, "is_active"),
         Column("trigger", label=_("Enrol when"), accessor=trigger_text),
         Column("active_count", label=_("In it now"), sort_key="active_count"),
         Column("completed_count", label=_("Completed"), sort_key="completed_count"),

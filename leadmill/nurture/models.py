@@ -19,6 +19,26 @@ from leadmill.segments.models import Segment
 
 from .blocks import StepBlock
 
+# What enrols a lead (``Enrollment.source``): a trigger's name, or who enrolled it by hand,
+# "api (<key name>)" / "back office (<username>)".
+ENROLMENT_SOURCE_LABELS = {
+    "form": _("Form submitted"),
+    "stage": _("Lifecycle stage reached"),
+    "segment": _("Entered a segment"),
+    "api": _("API"),
+    "back office": _("Back office"),
+}
+
+
+def enrollment_source_text(source: str) -> str:
+    """``Enrollment.source`` in the reader's language: "Back office (ana)" for
+    ``back office (ana)``; a source without a label is shown as stored."""
+    kind, paren, who = source.partition(" (")
+    label = ENROLMENT_SOURCE_LABELS.get(kind)
+    if label is None:
+        return source
+    return f"{label} ({who}" if paren else str(label)
+
 
 class Sequence(models.Model):
     """A nurture flow: steps that each enrolled contact walks through at its own pace."""

@@ -10,7 +10,7 @@ from leadmill.contacts.models import LifecycleStage
 from leadmill.core.registry import TimelineEntry
 from leadmill.messaging.models import Message
 
-from .models import Enrollment, Sequence
+from .models import Enrollment, Sequence, enrollment_source_text
 
 TIMELINE_ROWS = 100
 
@@ -30,7 +30,7 @@ def enrollment_timeline(contact_id: int) -> list[TimelineEntry]:
                 occurred_at=enrollment.enrolled_at,
                 kind="sequence",
                 title=_("Enrolled in the sequence “%(name)s”") % {"name": name},
-                detail=enrollment.source,
+                detail=enrollment_source_text(enrollment.source),
             )
         )
         if enrollment.ended_at:
