@@ -7,6 +7,7 @@ of a screen of our own, and the yes/no column of a listing.
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils.text import capfirst
 from wagtail.admin.ui.tables import BooleanColumn
 from wagtail.permissions import ModelPermissionPolicy
@@ -66,6 +67,20 @@ class TitledAdminViewMixin:
             *self.parent_breadcrumbs(),
             {"url": "", "label": self.get_page_title(), "sublabel": self.get_page_subtitle()},
         ]
+
+
+def snippet_breadcrumbs(instance) -> list[dict]:
+    """The parents of a screen about one snippet: its listing, then its edit screen (for
+    :meth:`TitledAdminViewMixin.parent_breadcrumbs`)."""
+    model = type(instance)
+    viewset = model.snippet_viewset
+    return [
+        {
+            "url": reverse(viewset.get_url_name("list")),
+            "label": capfirst(model._meta.verbose_name_plural),
+        },
+        {"url": reverse(viewset.get_url_name("edit"), args=[instance.pk]), "label": str(instance)},
+    ]
 
 
 class LabelledInspectViewMixin:

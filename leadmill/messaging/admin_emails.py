@@ -14,7 +14,6 @@ from django.core.mail import EmailMultiAlternatives
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.functional import cached_property
-from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -37,6 +36,7 @@ from leadmill.core.admin_viewsets import (
     LabelledInspectViewMixin,
     LimitedPermissionPolicy,
     TitledAdminViewMixin,
+    snippet_breadcrumbs,
 )
 
 from .emails import email_template_errors, render_message
@@ -139,16 +139,7 @@ class EmailTemplatePreviewView(
     header_icon = "mail"
 
     def parent_breadcrumbs(self):
-        return [
-            {
-                "url": reverse(f"{TEMPLATES_URL_NAMESPACE}:list"),
-                "label": capfirst(EmailTemplate._meta.verbose_name_plural),
-            },
-            {
-                "url": reverse(f"{TEMPLATES_URL_NAMESPACE}:edit", args=[self.template.pk]),
-                "label": self.template.name,
-            },
-        ]
+        return snippet_breadcrumbs(self.template)
 
     def get_page_subtitle(self):
         return self.template.name

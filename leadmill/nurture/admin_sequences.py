@@ -16,7 +16,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -34,7 +33,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from leadmill.contacts.admin_leads import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
 from leadmill.contacts.models import LifecycleStage
 from leadmill.contacts.selectors import contact_ids_by_email
-from leadmill.core.admin_viewsets import TitledAdminViewMixin, boolean_column
+from leadmill.core.admin_viewsets import TitledAdminViewMixin, boolean_column, snippet_breadcrumbs
 from leadmill.core.errors import ValidationFailed
 from leadmill.segments.models import Segment
 
@@ -228,17 +227,7 @@ class SequenceEnrolView(TitledAdminViewMixin, WagtailAdminTemplateMixin, FormVie
     header_icon = "list-ul"
 
     def parent_breadcrumbs(self):
-        viewset = Sequence.snippet_viewset
-        return [
-            {
-                "url": reverse(viewset.get_url_name("list")),
-                "label": capfirst(Sequence._meta.verbose_name_plural),
-            },
-            {
-                "url": reverse(viewset.get_url_name("edit"), args=[self.sequence.pk]),
-                "label": self.sequence.name,
-            },
-        ]
+        return snippet_breadcrumbs(self.sequence)
 
     def dispatch(self, request, pk):
         if not request.user.has_perm("nurture.change_sequence"):

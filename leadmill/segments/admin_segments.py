@@ -17,7 +17,6 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
-from django.utils.text import capfirst
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -33,7 +32,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import CustomFieldDefinition
 from leadmill.contacts.selectors import contact_ids_by_email
-from leadmill.core.admin_viewsets import TitledAdminViewMixin
+from leadmill.core.admin_viewsets import TitledAdminViewMixin, snippet_breadcrumbs
 from leadmill.core.errors import ValidationFailed
 
 from .definitions import SegmentDefinitionError, definition_errors
@@ -245,17 +244,7 @@ class SegmentMembersView(TitledAdminViewMixin, WagtailAdminTemplateMixin, Templa
     per_page = 50
 
     def parent_breadcrumbs(self):
-        viewset = Segment.snippet_viewset
-        return [
-            {
-                "url": reverse(viewset.get_url_name("list")),
-                "label": capfirst(Segment._meta.verbose_name_plural),
-            },
-            {
-                "url": reverse(viewset.get_url_name("edit"), args=[self.segment.pk]),
-                "label": self.segment.name,
-            },
-        ]
+        return snippet_breadcrumbs(self.segment)
 
     def dispatch(self, request, pk):
         if not _can_edit_segments(request.user):
