@@ -338,6 +338,64 @@ def contact_stage_change(
     return change
 
 
+def contacts_stage_change(
+    *, moves: Mapping[int, tuple[str, str]], at: dt.datetime | None = None
+) -> list[StageChange]:
+    """:func:`contact_stage_change` for many contacts at once (a processing batch's leads
+    becoming MQL): ``moves`` maps a contact id to its ``(to_stage, cause)``.
+
+    One transaction: the contacts locked in id order (two batches never deadlock), one
+    UPDATE per target stage, one INSERT of the history rows, one of the StageChanged facts.
+    A contact already at its target stage, or that does not exist, is left out. Returns the
+    history rows written, in contact order.
+    """
+    for to_stage, _cause in moves.values():
+        if to_stage not in LifecycleStage.values:
+            raise ValueError(f"unknown lifecycle stage {to_stage!r}")
+    if not moves:
+        return []
+    now = at or timezone.now()
+    with transaction.atomic():
+        current = dict(
+            Contact.objects.select_for_update()
+            .filter(pk__in=sorted(moves))
+            .order_by("pk")
+            .values_list("pk", "lifecycle_stage")
+        )
+        changes = [
+            StageChange(
+                contact_id=pk,
+                from_stage=current[pk],
+                to_stage=moves[pk][0],
+                changed_at=now,
+                cause=moves[pk][1],
+            )
+            for pk in sorted(current)
+            if current[pk] != moves[pk][0]
+        ]
+        by_stage: dict[str, list[int]] = {}
+        for change in changes:
+            by_stage.setdefault(change.to_stage, []).append(change.contact_id)
+        for to_stage, pks in by_stage.items():
+            Contact.objects.filter(pk__in=pks).update(
+                lifecycle_stage=to_stage, stage_changed_at=now
+            )
+        StageChange.objects.bulk_create(changes)
+        events.publish_many(
+            [
+                StageChanged(
+                    contact_id=change.contact_id,
+                    from_stage=change.from_stage,
+                    to_stage=change.to_stage,
+                    cause=change.cause,
+                    occurred_at=now,
+                )
+                for change in changes
+            ]
+        )
+    return changes
+
+
 # --- Back-office edits ---------------------------------------------------------------------
 
 
@@ -381,6 +439,38 @@ def contact_owner_set(*, contact: Contact, owner, actor=None) -> bool:
     the owner changed.
     """
     return bool(_contact_write(contact=contact, values={"owner": owner}, actor=actor))
+
+
+def contacts_owner_set(*, owners: Mapping[int, int | None]) -> set[int]:
+    """:func:`contact_owner_set` for many contacts at once (an assignment batch):
+    ``owners`` maps a contact id to its owner's user id (or None).
+
+    One transaction: the contacts locked in id order, one UPDATE per owner, one INSERT of
+    the ContactUpdated facts (``fields=("owner",)``) of those whose owner changed. A
+    contact that does not exist is left out. Returns the ids whose owner changed.
+    """
+    if not owners:
+        return set()
+    now = timezone.now()
+    with transaction.atomic():
+        current = dict(
+            Contact.objects.select_for_update()
+            .filter(pk__in=sorted(owners))
+            .order_by("pk")
+            .values_list("pk", "owner_id")
+        )
+        changed = sorted(pk for pk, owner_id in current.items() if owners[pk] != owner_id)
+        by_owner: dict[int | None, list[int]] = {}
+        for pk in changed:
+            by_owner.setdefault(owners[pk], []).append(pk)
+        for owner_id, pks in by_owner.items():
+            Contact.objects.filter(pk__in=pks).update(owner_id=owner_id, updated_at=now)
+        events.publish_many(
+            [ContactUpdated(contact_id=pk, fields=("owner",), occurred_at=now) for pk in changed]
+        )
+    if changed:
+        logger.info("owner set on %s contacts: %s…", len(changed), changed[:10])
+    return set(changed)
 
 
 def _contact_write(*, contact: Contact, values: Mapping[str, Any], actor) -> set[str]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from leadmill.contacts.models import Contact, LifecycleStage, StageChange, Temperature
-from leadmill.contacts.services import contact_stage_change
+from leadmill.contacts.services import contacts_stage_change
 from leadmill.core import events
 
 from . import rules
@@ -83,37 +84,96 @@ def qualification(
     return Qualification(temperature, cause, fit_ok and engagement_ok, mql_cause)
 
 
-def contact_qualify(*, score: ContactScore, settings: ScoringSettings, at: dt.datetime) -> None:
-    """Move one lead's temperature and stage to what its (just written) scores say at ``at``;
-    call inside the transaction that wrote the scores."""
-    contact = Contact.objects.only("lifecycle_stage", "temperature").get(pk=score.contact_id)
-    result = qualification(
-        fit=score.fit_score,
-        engagement=engagement_now(score=score, at=at, half_life_days=settings.half_life_days),
-        intent_at=score.intent_at,
-        settings=settings,
-        at=at,
+def contacts_qualify(
+    *, scores: Sequence[ContactScore], settings: ScoringSettings, at: dt.datetime
+) -> set[int]:
+    """Move the leads' temperatures and stages to what their (just written) scores say at
+    ``at``; call inside the transaction that wrote the scores. Set-based: one read of the
+    contacts, one UPDATE per temperature, one batch of stage changes
+    (:func:`~leadmill.contacts.services.contacts_stage_change`), their facts published
+    together. Returns the ids of the leads whose temperature or stage moved."""
+    by_contact = {score.contact_id: score for score in scores}
+    current = {
+        pk: (stage, temperature)
+        for pk, stage, temperature in Contact.objects.filter(pk__in=sorted(by_contact))
+        .order_by("pk")
+        .values_list("pk", "lifecycle_stage", "temperature")
+    }
+    results = {
+        pk: qualification(
+            fit=by_contact[pk].fit_score,
+            engagement=engagement_now(
+                score=by_contact[pk], at=at, half_life_days=settings.half_life_days
+            ),
+            intent_at=by_contact[pk].intent_at,
+            settings=settings,
+            at=at,
+        )
+        for pk in current
+    }
+    return _qualified_write(current=current, results=results, settings=settings, at=at)
+
+
+def _qualified_write(
+    *,
+    current: dict[int, tuple[str, str]],
+    results: dict[int, Qualification],
+    settings: ScoringSettings,
+    at: dt.datetime,
+) -> set[int]:
+    """Write what ``results`` say of the leads whose stage and temperature are ``current``:
+    lead → MQL when the scores qualify; MQL → lead when they no longer do, only with
+    ``demote_on_decay`` and only when the scores (not a person) made the lead MQL. Returns
+    the ids that moved."""
+    by_temperature: dict[str, dict[int, str]] = {}
+    promote: dict[int, str] = {}
+    demote: dict[int, str] = {}
+    for pk, result in results.items():
+        stage, temperature = current[pk]
+        if temperature != result.temperature:
+            by_temperature.setdefault(result.temperature, {})[pk] = result.temperature_cause
+        if stage == LifecycleStage.LEAD and result.is_mql:
+            promote[pk] = result.mql_cause
+        elif stage == LifecycleStage.MQL and not result.is_mql and settings.demote_on_decay:
+            demote[pk] = result.mql_cause
+    temperatures = {pk: temperature for pk, (_stage, temperature) in current.items()}
+    for to, causes in by_temperature.items():  # one UPDATE per temperature
+        _temperature_set(current=temperatures, to=to, causes=causes, at=at)
+    moves = {pk: (LifecycleStage.MQL, cause) for pk, cause in promote.items()}
+    moves.update(
+        {pk: (LifecycleStage.LEAD, demote[pk]) for pk in _made_mql_by_scores(sorted(demote))}
     )
-    _temperature_set(
-        current={contact.pk: contact.temperature},
-        to=result.temperature,
-        causes={contact.pk: result.temperature_cause},
-        at=at,
-    )
-    _stage_follow(contact=contact, result=result, settings=settings, at=at)
+    changes = contacts_stage_change(moves=moves, at=at)
+    return {pk for causes in by_temperature.values() for pk in causes} | {
+        change.contact_id for change in changes
+    }
+
+
+def _made_mql_by_scores(contact_ids: list[int]) -> list[int]:
+    """The leads among ``contact_ids`` whose latest move to MQL the scores made (one query)."""
+    if not contact_ids:
+        return []
+    latest: dict[int, str] = {}
+    for pk, cause in (
+        StageChange.objects.filter(contact_id__in=contact_ids, to_stage=LifecycleStage.MQL)
+        .order_by("contact_id", "-changed_at", "-pk")
+        .values_list("contact_id", "cause")
+    ):
+        latest.setdefault(pk, cause)
+    return [pk for pk in contact_ids if latest.get(pk, "").startswith(SCORES_CAUSE)]
 
 
 def _temperature_set(
     *, current: dict[int, str], to: str, causes: dict[int, str], at: dt.datetime
 ) -> int:
     """Move the leads in ``causes`` to temperature ``to`` in one UPDATE; one
-    TemperatureChanged each, with its own cause."""
+    TemperatureChanged each, with its own cause (published together)."""
     moving = [pk for pk in causes if current[pk] != to]
     if not moving:
         return 0
     Contact.objects.filter(pk__in=moving).update(temperature=to)
-    for pk in moving:
-        events.publish(
+    events.publish_many(
+        [
             TemperatureChanged(
                 contact_id=pk,
                 from_temperature=current[pk],
@@ -121,33 +181,10 @@ def _temperature_set(
                 cause=causes[pk],
                 occurred_at=at,
             )
-        )
+            for pk in moving
+        ]
+    )
     return len(moving)
-
-
-def _stage_follow(
-    *, contact: Contact, result: Qualification, settings: ScoringSettings, at: dt.datetime
-) -> None:
-    """lead → MQL when the scores qualify; MQL → lead when they no longer do, only with
-    ``demote_on_decay`` and only when the scores (not a person) made the lead MQL."""
-    if contact.lifecycle_stage == LifecycleStage.LEAD and result.is_mql:
-        contact_stage_change(
-            contact=contact, to_stage=LifecycleStage.MQL, cause=result.mql_cause, at=at
-        )
-    elif (
-        contact.lifecycle_stage == LifecycleStage.MQL
-        and not result.is_mql
-        and settings.demote_on_decay
-    ):
-        last = (
-            StageChange.objects.filter(contact_id=contact.pk, to_stage=LifecycleStage.MQL)
-            .order_by("-changed_at", "-pk")
-            .first()
-        )
-        if last is not None and last.cause.startswith(SCORES_CAUSE):
-            contact_stage_change(
-                contact=contact, to_stage=LifecycleStage.LEAD, cause=result.mql_cause, at=at
-            )
 
 
 def scores_requalify(
@@ -159,7 +196,7 @@ def scores_requalify(
     Walks the leads in id order, ``batch_size`` at a time, each batch one short
     transaction: one query finds the leads of the batch whose temperature or stage is out
     of line (decay computed in SQL), one ``UPDATE`` per temperature moves them, and stage
-    changes go through :func:`leadmill.contacts.services.contact_stage_change` (history
+    changes go through :func:`leadmill.contacts.services.contacts_stage_change` (history
     and event). Stored scores are not rewritten.
     """
     at = at or timezone.now()
@@ -224,26 +261,15 @@ def _requalify_candidates(
 
 
 def _requalify_batch(rows: list[tuple], *, settings: ScoringSettings, at: dt.datetime) -> int:
-    by_temperature: dict[str, dict[int, str]] = {}
-    current: dict[int, str] = {}
-    moved = set()
+    current: dict[int, tuple[str, str]] = {}
+    results: dict[int, Qualification] = {}
     for contact_id, stage, temperature, fit, engagement, intent_at, _out_of_line in rows:
         if isinstance(intent_at, str):  # SQLite hands back the text it stored
             intent_at = dt.datetime.fromisoformat(intent_at)
         if intent_at is not None and timezone.is_naive(intent_at):
             intent_at = intent_at.replace(tzinfo=dt.UTC)
-        result = qualification(
+        current[contact_id] = (stage, temperature)
+        results[contact_id] = qualification(
             fit=fit, engagement=engagement, intent_at=intent_at, settings=settings, at=at
         )
-        current[contact_id] = temperature
-        if temperature != result.temperature:
-            by_temperature.setdefault(result.temperature, {})[contact_id] = result.temperature_cause
-            moved.add(contact_id)
-        contact = Contact(pk=contact_id, lifecycle_stage=stage, temperature=temperature)
-        before = contact.lifecycle_stage
-        _stage_follow(contact=contact, result=result, settings=settings, at=at)
-        if contact.lifecycle_stage != before:
-            moved.add(contact_id)
-    for to, causes in by_temperature.items():  # one UPDATE per temperature and batch
-        _temperature_set(current=current, to=to, causes=causes, at=at)
-    return len(moved)
+    return len(_qualified_write(current=current, results=results, settings=settings, at=at))

@@ -30,27 +30,42 @@ from . import rules
 from .events import ScoreChanged
 from .models import ContactScore, EngagementRule, ScoreAdjustment, ScoringSettings
 from .predictions import predictive_store
-from .qualification import contact_qualify
+from .qualification import contacts_qualify
 from .recompute import ENGAGEMENT_EPSILON, ActiveRules, rules_active, scores_upsert
 from .selectors import engagement_now, scoring_model_active
 
 logger = logging.getLogger(__name__)
 
 
-def _score_event_publish(
+def _score_changed(
     before: tuple | None, score: ContactScore, *, at: dt.datetime, half_life_days: float
-) -> None:
+) -> ScoreChanged | None:
+    """The ScoreChanged fact of a score just written, or None when it did not move."""
     after = (score.fit_score, engagement_now(score=score, at=at, half_life_days=half_life_days))
     moved = before is None or before[0] != after[0]
     if moved or abs(before[1] - after[1]) > ENGAGEMENT_EPSILON * (1 + abs(after[1])):
-        events.publish(
-            ScoreChanged(
-                contact_id=score.contact_id,
-                fit_score=after[0],
-                engagement_score=after[1],
-                occurred_at=at,
-            )
+        return ScoreChanged(
+            contact_id=score.contact_id,
+            fit_score=after[0],
+            engagement_score=after[1],
+            occurred_at=at,
         )
+    return None
+
+
+def _score_events_publish(
+    befores: dict[int, tuple],
+    scores: Sequence[ContactScore],
+    *,
+    at: dt.datetime,
+    half_life_days: float,
+) -> None:
+    """Publish, in one INSERT, the ScoreChanged facts of the scores that moved."""
+    changed = [
+        _score_changed(befores.get(score.contact_id), score, at=at, half_life_days=half_life_days)
+        for score in scores
+    ]
+    events.publish_many([fact for fact in changed if fact is not None])
 
 
 def contact_score_refresh(*, contact_id: int, at: dt.datetime | None = None) -> ContactScore | None:
@@ -93,14 +108,13 @@ def contacts_score_refresh(
             .filter(contact_id__in=ids)
             .order_by("contact_id")
         }
-        predictive = scoring_model_active() is not None  # one query, not one per lead
-        for contact_id, score in scores.items():
-            if predictive:
+        if scoring_model_active() is not None:  # one query, not one per lead
+            for score in scores.values():
                 predictive_store(score=score)
-            _score_event_publish(
-                before.get(contact_id), score, at=at, half_life_days=settings.half_life_days
-            )
-            contact_qualify(score=score, settings=settings, at=at)
+        _score_events_publish(
+            before, list(scores.values()), at=at, half_life_days=settings.half_life_days
+        )
+        contacts_qualify(scores=list(scores.values()), settings=settings, at=at)
     return scores
 
 
@@ -153,16 +167,15 @@ def _contacts_engagement_refresh(
                 for pk, score in stored.items()
             }
             scores_upsert(at=at, contact_ids=sorted(stored), active=active, settings=settings)
+            moved = []
             for score in ContactScore.objects.filter(contact_id__in=sorted(stored)).order_by(
                 "contact_id"
             ):
                 scores[score.contact_id] = score
-                if _written(stored[score.contact_id]) == _written(score):
-                    continue  # the statement wrote nothing: no score moved
-                _score_event_publish(
-                    before[score.contact_id], score, at=at, half_life_days=settings.half_life_days
-                )
-                contact_qualify(score=score, settings=settings, at=at)
+                if _written(stored[score.contact_id]) != _written(score):
+                    moved.append(score)  # else the statement wrote nothing: no score moved
+            _score_events_publish(before, moved, at=at, half_life_days=settings.half_life_days)
+            contacts_qualify(scores=moved, settings=settings, at=at)
     unscored = sorted(set(contact_ids) - stored.keys())
     if unscored:
         refreshed = contacts_score_refresh(contact_ids=unscored, at=at)
@@ -256,7 +269,9 @@ def score_points_add(
         score.engagement_score, score.engagement_at = before[1] + decayed, reference
         score.updated_at = reference
         score.save(update_fields=["engagement_score", "engagement_at", "updated_at"])
-        _score_event_publish(before, score, at=reference, half_life_days=settings.half_life_days)
-        contact_qualify(score=score, settings=settings, at=reference)
+        _score_events_publish(
+            {contact_id: before}, [score], at=reference, half_life_days=settings.half_life_days
+        )
+        contacts_qualify(scores=[score], settings=settings, at=reference)
     logger.info("%+d points to contact %s: %s", points, contact_id, reason)
     return score
