@@ -21,7 +21,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact, LifecycleStage, Outcome
-from leadmill.contacts.services import contact_owner_set, contact_stage_change, contact_update
+from leadmill.contacts.services import (
+    contact_owner_set,
+    contact_stage_change,
+    contact_update,
+    contacts_owner_set,
+)
 from leadmill.core import events
 from leadmill.core.errors import ValidationFailed
 
@@ -90,14 +95,25 @@ def leads_assign(
             for lead in SalesLead.objects.filter(contact_id__in=[c.pk for c in contacts])
         }
         alert = []
+        # The contacts' owners and the OwnerAssigned facts are written for the whole batch
+        # at the end: one UPDATE per owner, one outbox INSERT (ADR 39).
+        owners: dict[int, int] = {}
+        facts: list[OwnerAssigned] = []
         for locked in locked_all:
             assignment = _lead_assign_locked(
-                locked, lead=leads.get(locked.pk), mql_at=mql_at.get(locked.pk), turns=turns
+                locked,
+                lead=leads.get(locked.pk),
+                mql_at=mql_at.get(locked.pk),
+                turns=turns,
+                owners=owners,
+                facts=facts,
             )
             results[locked.pk] = assignment
             if assignment.assigned or assignment.lead.owner_id is None:
                 alert.append(assignment.lead.pk)
         turns.save()
+        contacts_owner_set(owners=owners)
+        events.publish_many(facts)
         if alert:
             transaction.on_commit(lambda: tasks.new_leads_alert(alert))
     missing = [contact.pk for contact in contacts if contact.pk not in results]
@@ -117,9 +133,17 @@ def _rules_active() -> list[AssignmentRule]:
 
 
 def _lead_assign_locked(
-    locked: Contact, *, lead: SalesLead | None, mql_at: dt.datetime | None, turns: _Turns
+    locked: Contact,
+    *,
+    lead: SalesLead | None,
+    mql_at: dt.datetime | None,
+    turns: _Turns,
+    owners: dict[int, int],
+    facts: list[OwnerAssigned],
 ) -> Assignment:
-    """Assign one locked contact (``lead``: its sales lead, read after the lock)."""
+    """Assign one locked contact (``lead``: its sales lead, read after the lock); the
+    contact's new owner goes in ``owners`` and the OwnerAssigned fact in ``facts``, for the
+    caller to write with the batch's."""
     now = turns.now
     if lead is not None and lead.owner_id is not None:
         return Assignment(lead=lead, assigned=False)
@@ -141,8 +165,8 @@ def _lead_assign_locked(
     lead.owner, lead.rule, lead.assigned_at = owner, rule, now
     lead.save(update_fields=["owner", "rule", "assigned_at"])
     if locked.owner_id != owner.pk:
-        contact_owner_set(contact=locked, owner=owner)
-    events.publish(
+        owners[locked.pk] = owner.pk
+    facts.append(
         OwnerAssigned(
             lead_id=lead.pk,
             contact_id=locked.pk,
