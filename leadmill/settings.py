@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "leadmill.segments",
     "leadmill.nurture",
     "leadmill.sales",
+    "leadmill.integrations",
     "leadmill.api",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
@@ -347,6 +348,8 @@ LEADMILL_EMAIL_MAX_PER_HOUR = env_int("LEADMILL_EMAIL_MAX_PER_HOUR", 0)
 # Let outgoing HTTP calls (webhook steps, leadmill/core/outgoing.py) reach loopback / private /
 # link-local addresses (off: only globally reachable ones).
 LEADMILL_WEBHOOK_ALLOW_PRIVATE = env_bool("LEADMILL_WEBHOOK_ALLOW_PRIVATE", False)
+# Outgoing webhooks: threads sending at once per worker, one endpoint per thread.
+LEADMILL_WEBHOOK_THREADS = env_int("LEADMILL_WEBHOOK_THREADS", 8)
 LEADMILL_EMAIL_CLAIM_LEASE_SECONDS = env_int("LEADMILL_EMAIL_CLAIM_LEASE_SECONDS", 300)
 LEADMILL_EMAIL_SCANNER_CLICK_SECONDS = env_int("LEADMILL_EMAIL_SCANNER_CLICK_SECONDS", 10)
 

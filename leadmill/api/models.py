@@ -8,6 +8,8 @@ SCOPES = {
     "leads:read": _("Read leads and their consents"),
     "leads:write": _("Create and update leads"),
     "nurture:write": _("Enrol leads in sequences"),
+    "webhooks:read": _("Read webhook endpoints and their deliveries"),
+    "webhooks:write": _("Create, change and delete webhook endpoints"),
 }
 
 

@@ -299,6 +299,13 @@ def test_every_operation_documents_its_errors_in_the_one_shape(client):
             415,
             422,
         ],
+        ("POST", "/api/v1/webhook-endpoints"): [400, 401, 403, 413, 415, 422],
+        ("GET", "/api/v1/webhook-endpoints"): [401, 403],
+        ("GET", "/api/v1/webhook-endpoints/{endpoint_id}"): [401, 403, 404, 422],
+        ("PATCH", "/api/v1/webhook-endpoints/{endpoint_id}"): [400, 401, 403, 404, 413, 415, 422],
+        ("DELETE", "/api/v1/webhook-endpoints/{endpoint_id}"): [401, 403, 404, 422],
+        ("GET", "/api/v1/webhook-endpoints/{endpoint_id}/deliveries"): [401, 403, 404, 422],
+        ("POST", "/api/v1/webhook-endpoints/{endpoint_id}/test"): [401, 403, 404, 422],
     }
     error = schema["components"]["schemas"]["Error"]
     assert sorted(error["properties"]) == ["code", "errors", "message"]
