@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def headers():
-    _key, secret = api_key_create(name="crm", scopes=["leads:read", "leads:write", "nurture:write"])
+    _key, secret = api_key_create(
+        name="crm", scopes=["leads:read", "leads:write", "sequences:write"]
+    )
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 
@@ -287,9 +289,9 @@ def test_every_operation_documents_its_errors_in_the_one_shape(client):
 
     assert documented == {
         ("GET", "/api/health"): [],
-        ("POST", "/api/v1/leads/"): [400, 401, 403, 409, 413, 415, 422, 503],
-        ("GET", "/api/v1/leads/"): [401, 403, 422],
-        ("GET", "/api/v1/leads/{lead_id}"): [401, 403, 404, 422],
+        ("POST", "/api/v1/leads/"): [400, 401, 403, 409, 413, 415, 422, 429, 503],
+        ("GET", "/api/v1/leads/"): [401, 403, 422, 429],
+        ("GET", "/api/v1/leads/{lead_id}"): [401, 403, 404, 422, 429],
         ("POST", "/api/v1/sequences/{sequence_id}/enrollments"): [
             400,
             401,
@@ -298,6 +300,7 @@ def test_every_operation_documents_its_errors_in_the_one_shape(client):
             413,
             415,
             422,
+            429,
         ],
     }
     error = schema["components"]["schemas"]["Error"]

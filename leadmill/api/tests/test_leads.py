@@ -109,7 +109,7 @@ def test_a_read_key_lists_and_gets_leads(client):
 def test_the_key_is_stored_only_as_a_hash_and_the_command_prints_it_once(capsys):
     call_command("apikey", "zapier", "--scope", "leads:read")
 
-    printed = capsys.readouterr().out.splitlines()[1]
+    printed = capsys.readouterr().out.splitlines()[-1]
     key = ApiKey.objects.get()
     assert printed.startswith(f"lm_{key.prefix}_")
     assert key.key_hash == ApiKey.hash(printed)

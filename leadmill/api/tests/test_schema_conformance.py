@@ -77,7 +77,7 @@ BOUNDED = settings(
 @pytest.fixture
 def key_secret():
     _key, secret = api_key_create(
-        name="schemathesis", scopes=["leads:read", "leads:write", "nurture:write"]
+        name="schemathesis", scopes=["leads:read", "leads:write", "sequences:write"]
     )
     with signals_spare_the_test_transaction():
         yield secret
