@@ -61,7 +61,7 @@ def documented(*statuses: int) -> dict[int, type[Error]]:
 
 
 AUTH = (401, 403, 429)  # every operation behind an API key (429: its rate limit)
-BODY = (400, 413, 415, 422)  # every operation that reads a JSON body
+BODY = (400, 409, 413, 415, 422)  # every operation that reads a JSON body (409: Idempotency-Key)
 PARAMS = (422,)  # every operation with path or query parameters
 
 

@@ -41,3 +41,31 @@ class ApiKey(models.Model):
     @staticmethod
     def hash(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class IdempotentRequest(models.Model):
+    """A POST or PATCH sent with an ``Idempotency-Key``: in flight until its answer is stored,
+    then replayed to a retry with the same key and body for 24 hours (ADR 33).
+
+    ``key_hash`` is the SHA-256 of the bearer token (an API key's own hash): keys of
+    different API keys never meet. Deleted after a day by ``api.tasks``.
+    """
+
+    key_hash = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_hash", "idempotency_key"], name="api_idempotency_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.idempotency_key

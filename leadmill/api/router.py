@@ -18,9 +18,32 @@ from leadmill.tracking.sources import UTM_PARAMS
 from . import errors
 from . import nurture as nurture_router
 from .auth import ApiKeyAuth
-from .schemas import LeadIn, LeadOut, LeadUpsertOut, Line
+from .idempotency import HEADER_SCHEMA
+from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
 
-api = NinjaAPI(title="Leadmill API", version="1", urls_namespace="api", parser=errors.JsonParser())
+
+class LeadmillApi(NinjaAPI):
+    """The schema names the ``Idempotency-Key`` header on every POST and PATCH: the layer
+    that honours it wraps the URL callbacks (:mod:`.idempotency`), outside ninja's view."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            for method, operation in operations.items():
+                if method not in {"post", "patch"}:
+                    continue
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name", "").lower() == "idempotency-key" for p in parameters):
+                    parameters.append(
+                        {**HEADER_SCHEMA, "schema": {"type": "string", **IDEMPOTENCY_KEY_SCHEMA}}
+                    )
+        return schema
+
+
+IDEMPOTENCY_KEY_SCHEMA = {"maxLength": 200, "pattern": LINE_PATTERN}
+api = LeadmillApi(
+    title="Leadmill API", version="1", urls_namespace="api", parser=errors.JsonParser()
+)
 errors.install(api)
 
 
@@ -31,7 +54,10 @@ def health(request):
 
 leads = Router(tags=["leads"])
 IDEMPOTENCY_KEY = Header(
-    "", alias="Idempotency-Key", description="Your id of this lead, if the body has no external_id"
+    "",
+    alias="Idempotency-Key",
+    description="Your id of this request: a retry with the same key and body within 24 hours "
+    "gets the first answer again (ADR 33); also the lead's external id when the body has none",
 )
 
 

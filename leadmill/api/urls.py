@@ -4,11 +4,12 @@ from django.urls import path, re_path
 from ninja.openapi.views import openapi_json, openapi_view
 
 from .errors import method_not_allowed, not_found_view
+from .idempotency import idempotent
 from .router import api
 
 _patterns, _app, _namespace = api.urls  # (not ``app_name``: include() would read it)
 for _pattern in _patterns:
-    _pattern.callback = method_not_allowed(_pattern.callback)
+    _pattern.callback = idempotent(method_not_allowed(_pattern.callback))
 
 urlpatterns = [
     path("", (_patterns, _app, _namespace)),

@@ -297,6 +297,7 @@ def test_every_operation_documents_its_errors_in_the_one_shape(client):
             401,
             403,
             404,
+            409,
             413,
             415,
             422,
