@@ -3,15 +3,17 @@ in one shape (:mod:`.errors`), and each operation's schema lists the errors it a
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from django.utils.translation import gettext as _
-from ninja import Header, NinjaAPI, Path, Query, Router, Status
+from ninja import Header, NinjaAPI, Path, Query, Router, Schema, Status
+from pydantic import Field
 
 from leadmill.capture.models import Channel, Submission
 from leadmill.capture.services import RequestMeta, StatedConsent, lead_intake
-from leadmill.contacts.identity import email_normalise
-from leadmill.contacts.models import Contact
+from leadmill.contacts.models import Contact, LifecycleStage, Temperature
 from leadmill.contacts.services import PROFILE_FIELDS
-from leadmill.core.errors import DomainError
 from leadmill.core.text import MAX_INT
 from leadmill.tracking.sources import UTM_PARAMS
 
@@ -20,6 +22,7 @@ from . import nurture as nurture_router
 from .auth import ApiKeyAuth
 from .idempotency import HEADER_SCHEMA
 from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
+from .selectors import CURSOR_PATTERN, MAX_PAGE, LeadFilters, leads_filtered, page_after
 
 
 class LeadmillApi(NinjaAPI):
@@ -148,25 +151,59 @@ def lead_get(request, lead_id: int = Path(..., ge=1, le=MAX_INT)):
     return contact
 
 
+class LeadPage(Schema):
+    items: list[LeadOut]
+    next: str | None = Field(
+        description="The cursor of the next page (send it as ``after``); null on the last page."
+    )
+
+
+CHANNEL = Query("", description="First touch channel")
+SOURCE = Query("", description="First touch source")
+CAMPAIGN = Query("", description="First touch campaign")
+Stage = Literal[tuple(LifecycleStage.values)]
+Temp = Literal[tuple(Temperature.values)]
+
+
 @leads.get(
     "/",
-    response={200: list[LeadOut], **errors.documented(*errors.AUTH, *errors.PARAMS)},
+    response={200: LeadPage, **errors.documented(*errors.AUTH, *errors.PARAMS)},
     auth=ApiKeyAuth("leads:read"),
 )
 def lead_list(
     request,
     email: Line(254) = "",
-    limit: int = Query(50, ge=1, le=500),
-    after_id: int = Query(0, ge=0, le=MAX_INT),
+    stage: Stage | None = None,
+    temperature: Temp | None = None,
+    owner_id: int | None = Query(None, ge=1, le=MAX_INT),
+    channel: Line(20) = CHANNEL,
+    source: Line(100) = SOURCE,
+    campaign: Line(200) = CAMPAIGN,
+    created_since: dt.datetime | None = None,
+    updated_since: dt.datetime | None = None,
+    after: str = Query(
+        "",
+        pattern=CURSOR_PATTERN + "|^$",
+        description="The ``next`` cursor of the previous page (opaque); empty: the first page.",
+    ),
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
 ):
-    """Leads, oldest first, paginated by id (``after_id``); filter by exact email."""
-    query = Contact.objects.filter(pk__gt=after_id).order_by("pk")
-    if email:
-        try:
-            query = query.filter(email=email_normalise(email))
-        except DomainError:
-            return []
-    return list(query[:limit])
+    """Leads in the order they were created, a page at a time behind an opaque cursor: stable
+    while leads are written (a new lead shows on a later page; none is skipped or repeated),
+    one query per page whatever its size. Every filter given must match."""
+    filters = LeadFilters(
+        email=email,
+        stage=stage or "",
+        temperature=temperature or "",
+        owner_id=owner_id,
+        channel=channel,
+        source=source,
+        campaign=campaign,
+        created_since=created_since,
+        updated_since=updated_since,
+    )
+    items, cursor = page_after(leads_filtered(filters), after=after, limit=limit)
+    return {"items": items, "next": cursor}
 
 
 api.add_router("/v1/leads", leads)
