@@ -56,7 +56,7 @@ schemathesis.openapi.format(
     ),
 )
 
-schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 # The coverage phase computes its examples at collection: for the text patterns of every field
 # that took four minutes here, past this test's time budget; the examples and fuzzing phases
 # (positive and negative) run, and test_input_edge.py pins the boundaries by hand.
