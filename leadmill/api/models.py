@@ -9,6 +9,7 @@ SCOPES = {
     "leads:read": _("Read leads and their consents"),
     "leads:write": _("Create and update leads"),
     "sequences:write": _("Enrol leads in sequences"),
+    "owners:read": _("List the sales reps leads can be routed to"),
 }
 ALL_SCOPES = "all"  # what ``leadmill apikey --scope all`` and the admin's "every scope" grant
 

@@ -19,6 +19,7 @@ from leadmill.tracking.sources import UTM_PARAMS
 
 from . import errors
 from . import nurture as nurture_router
+from . import owners as owners_router
 from .auth import ApiKeyAuth
 from .idempotency import HEADER_SCHEMA
 from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
@@ -208,3 +209,4 @@ def lead_list(
 
 api.add_router("/v1/leads", leads)
 api.add_router("/v1/sequences", nurture_router.sequences)
+api.add_router("/v1/owners", owners_router.owners)

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from leadmill.contacts.identity import email_normalise
 from leadmill.contacts.models import Contact
 from leadmill.core.errors import DomainError
+from leadmill.sales.models import SalesRep
 
 CURSOR_PATTERN = r"^[0-9a-z]{1,12}$"
 MAX_PAGE = 200
@@ -80,3 +81,8 @@ def page_after(query: QuerySet, *, after: str, limit: int) -> tuple[list, str | 
         return rows, None
     rows = rows[:limit]
     return rows, cursor_encode(rows[-1].pk)
+
+
+def owners_all() -> QuerySet[SalesRep]:
+    """The sales reps with their users (one query per page)."""
+    return SalesRep.objects.select_related("user")
