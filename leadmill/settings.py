@@ -300,6 +300,11 @@ LEADMILL_SUBMISSION_PROCESS_ATTEMPTS = env_int("LEADMILL_SUBMISSION_PROCESS_ATTE
 LEADMILL_RATE_LIMIT_PER_IP = env_int("LEADMILL_RATE_LIMIT_PER_IP", 10)
 LEADMILL_RATE_LIMIT_PER_FORM = env_int("LEADMILL_RATE_LIMIT_PER_FORM", 30_000)
 LEADMILL_RATE_LIMIT_WINDOW = env_int("LEADMILL_RATE_LIMIT_WINDOW", 60)
+# Requests each API key may make per window (0: no limit); beyond, 429 with Retry-After.
+LEADMILL_API_RATE_LIMIT = env_int("LEADMILL_API_RATE_LIMIT", 600)
+LEADMILL_API_RATE_WINDOW = env_int("LEADMILL_API_RATE_WINDOW", 60)
+# A request holding an Idempotency-Key longer than this is taken as dead (its key is free).
+LEADMILL_API_IDEMPOTENCY_IN_FLIGHT_S = env_int("LEADMILL_API_IDEMPOTENCY_IN_FLIGHT_S", 120)
 LEADMILL_TRUNCATE_IP = env_bool("LEADMILL_TRUNCATE_IP", False)
 # Forms are cached per process for this long: an edit reaches every process within it.
 LEADMILL_FORM_CACHE_SECONDS = env_int("LEADMILL_FORM_CACHE_SECONDS", 5)

@@ -20,9 +20,10 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.parser import Parser
 
-from leadmill.core.errors import DomainError
+from leadmill.core.errors import Conflict, DomainError, NotFound, PermissionDenied
 from leadmill.core.text import text_problem
 
+from .auth import KeyRateLimited
 from .schemas import Error
 
 JSON_TYPES = ("application/json",)
@@ -59,8 +60,8 @@ def documented(*statuses: int) -> dict[int, type[Error]]:
     return dict.fromkeys(statuses, Error)
 
 
-AUTH = (401, 403)  # every operation behind an API key
-BODY = (400, 413, 415, 422)  # every operation that reads a JSON body
+AUTH = (401, 403, 429)  # every operation behind an API key (429: its rate limit)
+BODY = (400, 409, 413, 415, 422)  # every operation that reads a JSON body (409: Idempotency-Key)
 PARAMS = (422,)  # every operation with path or query parameters
 
 
@@ -108,6 +109,18 @@ def _message(error: dict) -> str:
     return _("This value is not valid here.")
 
 
+# A service's error by its kind; ValidationFailed (a service's rule) stays 400 and 422 is
+# a request the schema refuses (ADR 12, ADR 33).
+DOMAIN_STATUS: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, PermissionDenied: 403}
+
+
+def domain_status(exc: DomainError) -> int:
+    for kind, status in DOMAIN_STATUS.items():
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
 def install(api: NinjaAPI) -> None:
     """Map every error of ``api`` to the one shape."""
 
@@ -116,7 +129,19 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(DomainError)
     def domain_error(request, exc: DomainError):
-        return answer(request, 400, exc.code, exc.message, exc.field_errors)
+        return answer(request, domain_status(exc), exc.code, exc.message, exc.field_errors)
+
+    @api.exception_handler(KeyRateLimited)
+    def key_rate_limited(request, exc: KeyRateLimited):
+        response = answer(
+            request, 429, "rate_limited", _("Too many requests. Please wait and try again.")
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        response["RateLimit-Limit"] = str(exc.limit)
+        response["RateLimit-Remaining"] = "0"
+        response["RateLimit-Reset"] = str(exc.retry_after)
+        response["RateLimit-Policy"] = f"{exc.limit};w={exc.window_s}"
+        return response
 
     @api.exception_handler(ValidationError)
     def validation_error(request, exc: ValidationError):

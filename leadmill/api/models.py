@@ -4,13 +4,16 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+# Read / write per area. Another app's endpoints add their scopes with one line each.
 SCOPES = {
     "leads:read": _("Read leads and their consents"),
     "leads:write": _("Create and update leads"),
-    "nurture:write": _("Enrol leads in sequences"),
     "webhooks:read": _("Read webhook endpoints and their deliveries"),
     "webhooks:write": _("Create, change and delete webhook endpoints"),
+    "sequences:write": _("Enrol leads in sequences"),
+    "owners:read": _("List the sales reps leads can be routed to"),
 }
+ALL_SCOPES = "all"  # what ``leadmill apikey --scope all`` and the admin's "every scope" grant
 
 
 class ApiKey(models.Model):
@@ -23,8 +26,11 @@ class ApiKey(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    expires_at = models.DateTimeField(
+        _("expires"), null=True, blank=True, help_text=_("Empty: the key does not expire.")
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
     class Meta:
@@ -38,3 +44,31 @@ class ApiKey(models.Model):
     @staticmethod
     def hash(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class IdempotentRequest(models.Model):
+    """A POST or PATCH sent with an ``Idempotency-Key``: in flight until its answer is stored,
+    then replayed to a retry with the same key and body for 24 hours (ADR 33).
+
+    ``key_hash`` is the SHA-256 of the bearer token (an API key's own hash): keys of
+    different API keys never meet. Deleted after a day by ``api.tasks``.
+    """
+
+    key_hash = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.BinaryField(null=True, blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key_hash", "idempotency_key"], name="api_idempotency_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.idempotency_key

@@ -53,7 +53,7 @@ class EnrolOut(Schema):
 @sequences.post(
     "/{int:sequence_id}/enrollments",
     response={200: EnrolOut, **errors.documented(*errors.AUTH, *errors.BODY, 404)},
-    auth=ApiKeyAuth("nurture:write"),
+    auth=ApiKeyAuth("sequences:write"),
 )
 def sequence_enrol(request, payload: EnrolIn, sequence_id: int = Path(..., ge=1, le=MAX_INT)):
     """Enrol leads, by id or by email, in a sequence (by its re-enrolment rule). The first

@@ -3,25 +3,52 @@ in one shape (:mod:`.errors`), and each operation's schema lists the errors it a
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from django.utils.translation import gettext as _
-from ninja import Header, NinjaAPI, Path, Query, Router, Status
+from ninja import Header, NinjaAPI, Path, Query, Router, Schema, Status
+from pydantic import Field
 
 from leadmill.capture.models import Channel, Submission
 from leadmill.capture.services import RequestMeta, StatedConsent, lead_intake
-from leadmill.contacts.identity import email_normalise
-from leadmill.contacts.models import Contact
+from leadmill.contacts.models import Contact, LifecycleStage, Temperature
 from leadmill.contacts.services import PROFILE_FIELDS
-from leadmill.core.errors import DomainError
 from leadmill.core.text import MAX_INT
 from leadmill.tracking.sources import UTM_PARAMS
 
 from . import errors
 from . import nurture as nurture_router
 from . import webhooks as webhooks_router
+from . import owners as owners_router
 from .auth import ApiKeyAuth
-from .schemas import LeadIn, LeadOut, LeadUpsertOut, Line
+from .idempotency import HEADER_SCHEMA
+from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
+from .selectors import CURSOR_PATTERN, MAX_PAGE, LeadFilters, leads_filtered, page_after
 
-api = NinjaAPI(title="Leadmill API", version="1", urls_namespace="api", parser=errors.JsonParser())
+
+class LeadmillApi(NinjaAPI):
+    """The schema names the ``Idempotency-Key`` header on every POST and PATCH: the layer
+    that honours it wraps the URL callbacks (:mod:`.idempotency`), outside ninja's view."""
+
+    def get_openapi_schema(self, *args, **kwargs):
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            for method, operation in operations.items():
+                if method not in {"post", "patch"}:
+                    continue
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name", "").lower() == "idempotency-key" for p in parameters):
+                    parameters.append(
+                        {**HEADER_SCHEMA, "schema": {"type": "string", **IDEMPOTENCY_KEY_SCHEMA}}
+                    )
+        return schema
+
+
+IDEMPOTENCY_KEY_SCHEMA = {"maxLength": 200, "pattern": LINE_PATTERN}
+api = LeadmillApi(
+    title="Leadmill API", version="1", urls_namespace="api", parser=errors.JsonParser()
+)
 errors.install(api)
 
 
@@ -32,7 +59,10 @@ def health(request):
 
 leads = Router(tags=["leads"])
 IDEMPOTENCY_KEY = Header(
-    "", alias="Idempotency-Key", description="Your id of this lead, if the body has no external_id"
+    "",
+    alias="Idempotency-Key",
+    description="Your id of this request: a retry with the same key and body within 24 hours "
+    "gets the first answer again (ADR 33); also the lead's external id when the body has none",
 )
 
 
@@ -123,27 +153,62 @@ def lead_get(request, lead_id: int = Path(..., ge=1, le=MAX_INT)):
     return contact
 
 
+class LeadPage(Schema):
+    items: list[LeadOut]
+    next: str | None = Field(
+        description="The cursor of the next page (send it as ``after``); null on the last page."
+    )
+
+
+CHANNEL = Query("", description="First touch channel")
+SOURCE = Query("", description="First touch source")
+CAMPAIGN = Query("", description="First touch campaign")
+Stage = Literal[tuple(LifecycleStage.values)]
+Temp = Literal[tuple(Temperature.values)]
+
+
 @leads.get(
     "/",
-    response={200: list[LeadOut], **errors.documented(*errors.AUTH, *errors.PARAMS)},
+    response={200: LeadPage, **errors.documented(*errors.AUTH, *errors.PARAMS)},
     auth=ApiKeyAuth("leads:read"),
 )
 def lead_list(
     request,
     email: Line(254) = "",
-    limit: int = Query(50, ge=1, le=500),
-    after_id: int = Query(0, ge=0, le=MAX_INT),
+    stage: Stage | None = None,
+    temperature: Temp | None = None,
+    owner_id: int | None = Query(None, ge=1, le=MAX_INT),
+    channel: Line(20) = CHANNEL,
+    source: Line(100) = SOURCE,
+    campaign: Line(200) = CAMPAIGN,
+    created_since: dt.datetime | None = None,
+    updated_since: dt.datetime | None = None,
+    after: str = Query(
+        "",
+        pattern=CURSOR_PATTERN + "|^$",
+        description="The ``next`` cursor of the previous page (opaque); empty: the first page.",
+    ),
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
 ):
-    """Leads, oldest first, paginated by id (``after_id``); filter by exact email."""
-    query = Contact.objects.filter(pk__gt=after_id).order_by("pk")
-    if email:
-        try:
-            query = query.filter(email=email_normalise(email))
-        except DomainError:
-            return []
-    return list(query[:limit])
+    """Leads in the order they were created, a page at a time behind an opaque cursor: stable
+    while leads are written (a new lead shows on a later page; none is skipped or repeated),
+    one query per page whatever its size. Every filter given must match."""
+    filters = LeadFilters(
+        email=email,
+        stage=stage or "",
+        temperature=temperature or "",
+        owner_id=owner_id,
+        channel=channel,
+        source=source,
+        campaign=campaign,
+        created_since=created_since,
+        updated_since=updated_since,
+    )
+    items, cursor = page_after(leads_filtered(filters), after=after, limit=limit)
+    return {"items": items, "next": cursor}
 
 
 api.add_router("/v1/leads", leads)
 api.add_router("/v1/sequences", nurture_router.sequences)
 api.add_router("/v1/webhook-endpoints", webhooks_router.endpoints)
+api.add_router("/v1/owners", owners_router.owners)

@@ -27,5 +27,11 @@ class ValidationFailed(DomainError):
     code = "invalid"
 
 
+class Conflict(DomainError):
+    """The request contradicts the state of a row (already done, in use, merged away)."""
+
+    code = "conflict"
+
+
 class PermissionDenied(DomainError):
     code = "forbidden"

@@ -16,7 +16,7 @@ def bearer(scopes):
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 
-def enrol(client, sequence_id, body, scopes=("nurture:write",)):
+def enrol(client, sequence_id, body, scopes=("sequences:write",)):
     return client.post(
         f"/api/v1/sequences/{sequence_id}/enrollments",
         body,
@@ -62,7 +62,7 @@ def test_a_key_without_the_nurture_scope_gets_403_and_enrols_nobody(client):
 
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"
-    assert "nurture:write" in response.json()["message"]
+    assert "sequences:write" in response.json()["message"]
     assert not Enrollment.objects.exists()
 
 
