@@ -8,6 +8,7 @@ SCOPES = {
     "leads:read": _("Read leads and their consents"),
     "leads:write": _("Create and update leads"),
     "nurture:write": _("Enrol leads in sequences"),
+    "analytics:read": _("Read analytics reports"),
 }
 
 

@@ -17,6 +17,7 @@ from leadmill.tracking.sources import UTM_PARAMS
 
 from . import errors
 from . import nurture as nurture_router
+from .analytics import analytics as analytics_router
 from .auth import ApiKeyAuth
 from .schemas import LeadIn, LeadOut, LeadUpsertOut, Line
 
@@ -145,3 +146,4 @@ def lead_list(
 
 api.add_router("/v1/leads", leads)
 api.add_router("/v1/sequences", nurture_router.sequences)
+api.add_router("/v1/analytics", analytics_router)
