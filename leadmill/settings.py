@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "leadmill.segments",
     "leadmill.nurture",
     "leadmill.sales",
+    "leadmill.analytics",
     "leadmill.integrations",
     "leadmill.api",
     "wagtail.contrib.forms",
@@ -314,6 +315,14 @@ LEADMILL_MAX_SUBMISSION_BYTES = env_int("LEADMILL_MAX_SUBMISSION_BYTES", 64 * 10
 # Trust X-Forwarded-For from a reverse proxy for the client IP (only behind one).
 LEADMILL_TRUST_X_FORWARDED_FOR = env_bool("LEADMILL_TRUST_X_FORWARDED_FOR", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+
+# --- Analytics (docs/analytics.md) ---------------------------------------------------------
+# Spend and revenue are reported in this one currency (ISO 4217); other rows are refused.
+LEADMILL_REPORTING_CURRENCY = env("LEADMILL_REPORTING_CURRENCY", "USD").upper()
+# The visitor-to-lead rate shown beside yours, in percent (Ruler Analytics' published average).
+LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE = float(
+    env("LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE", "2.9")
+)
 
 # --- Tracking ------------------------------------------------------------------------------
 LEADMILL_TRACKING_REQUIRE_CONSENT = env_bool("LEADMILL_TRACKING_REQUIRE_CONSENT", False)

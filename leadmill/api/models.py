@@ -12,6 +12,7 @@ SCOPES = {
     "webhooks:write": _("Create, change and delete webhook endpoints"),
     "sequences:write": _("Enrol leads in sequences"),
     "owners:read": _("List the sales reps leads can be routed to"),
+    "analytics:read": _("Read analytics reports"),
 }
 ALL_SCOPES = "all"  # what ``leadmill apikey --scope all`` and the admin's "every scope" grant
 

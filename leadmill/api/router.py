@@ -21,6 +21,7 @@ from . import errors
 from . import nurture as nurture_router
 from . import webhooks as webhooks_router
 from . import owners as owners_router
+from .analytics import analytics as analytics_router
 from .auth import ApiKeyAuth
 from .idempotency import HEADER_SCHEMA
 from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
@@ -212,3 +213,4 @@ api.add_router("/v1/leads", leads)
 api.add_router("/v1/sequences", nurture_router.sequences)
 api.add_router("/v1/webhook-endpoints", webhooks_router.endpoints)
 api.add_router("/v1/owners", owners_router.owners)
+api.add_router("/v1/analytics", analytics_router)

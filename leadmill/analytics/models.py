@@ -1,0 +1,114 @@
+"""Daily counts per dimension, the state of their fill, and ad spend.
+
+``DailyCount`` holds, per day and metric, how many entities (visitors, leads, stage
+reaches) had one combination of dimensions; every entity has exactly one combination, so a
+breakdown by any one dimension is a ``SUM`` over the others and equals a direct count.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Metric(models.TextChoices):
+    VISITORS = "visitors", _("Visitors")
+    LEADS = "leads", _("Leads")
+    # Cohort: dated by the lead's creation; lag_days = whole days from creation to the reach.
+    COHORT_MQL = "cohort_mql", _("MQLs of the cohort")
+    COHORT_SQL = "cohort_sql", _("SQLs of the cohort")
+    COHORT_CUSTOMER = "cohort_customer", _("Customers of the cohort")
+    COHORT_REVENUE = "cohort_revenue", _("Revenue of the cohort")
+    # Time between stages, dated by the lead's creation; lag_days = whole days of the step.
+    GAP_LEAD_MQL = "gap_lead_mql", _("Days from lead to MQL")
+    GAP_MQL_SQL = "gap_mql_sql", _("Days from MQL to SQL")
+    GAP_SQL_CUSTOMER = "gap_sql_customer", _("Days from SQL to customer")
+    # Activity: dated by the first reach of the stage (or the won outcome's date).
+    ACTIVITY_MQL = "activity_mql", _("MQLs in the period")
+    ACTIVITY_SQL = "activity_sql", _("SQLs in the period")
+    ACTIVITY_CUSTOMER = "activity_customer", _("Customers in the period")
+    ACTIVITY_REVENUE = "activity_revenue", _("Revenue in the period")
+
+
+# The columns a report may break down by (``offer`` is derived from ``form_id``).
+DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "form_id", "country")
+
+
+class DailyCount(models.Model):
+    """How many entities of ``metric`` had these dimensions on ``day`` (site time zone).
+
+    Rows of one day are deleted and written again together (one transaction), never edited.
+    """
+
+    day = models.DateField()
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    channel = models.CharField(max_length=20, blank=True, default="")
+    source = models.CharField(max_length=200, blank=True, default="")
+    medium = models.CharField(max_length=200, blank=True, default="")
+    campaign = models.CharField(max_length=200, blank=True, default="")
+    landing_page = models.CharField(max_length=500, blank=True, default="")
+    form_id = models.BigIntegerField(default=0)  # 0: no form
+    country = models.CharField(max_length=2, blank=True, default="")
+    lag_days = models.IntegerField(default=-1)  # -1: not a time-to-stage count
+    count = models.BigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["metric", "day"], name="analytics_count_metric_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric} {self.count}"
+
+
+class FillState(models.Model):
+    """How far the counts are filled (one row per counts table; Zulip's ``FillState``).
+
+    Days before ``filled_until`` are in the rollup. ``state`` is STARTED while a day is being
+    written; a fill that was killed leaves it so and the next run writes that day again
+    (each day is one transaction, so nothing of it was kept). The high-water marks find rows
+    written late into days already filled.
+    """
+
+    class State(models.TextChoices):
+        DONE = "done", _("Done")
+        STARTED = "started", _("Started")
+
+    name = models.CharField(max_length=40, unique=True)
+    filled_until = models.DateField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DONE)
+    day_in_progress = models.DateField(null=True, blank=True)
+    event_id_seen = models.BigIntegerField(default=0)
+    stage_change_id_seen = models.BigIntegerField(default=0)
+    contact_updated_seen = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.filled_until} ({self.state})"
+
+
+class Spend(models.Model):
+    """What one channel / source / medium / campaign cost on one day, in the reporting
+    currency (``LEADMILL_REPORTING_CURRENCY``)."""
+
+    day = models.DateField(_("day"))
+    channel = models.CharField(_("channel"), max_length=20, blank=True, default="")
+    source = models.CharField(_("source"), max_length=200, blank=True, default="")
+    medium = models.CharField(_("medium"), max_length=200, blank=True, default="")
+    campaign = models.CharField(_("campaign"), max_length=200, blank=True, default="")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ad spend")
+        verbose_name_plural = _("ad spend")
+        ordering = ["-day", "channel", "source"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "channel", "source", "medium", "campaign"], name="spend_unique_day"
+            )
+        ]
+        indexes = [models.Index(fields=["day"], name="analytics_spend_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source or self.channel} {self.amount} {self.currency}"

@@ -1,0 +1,245 @@
+"""Writes of analytics: the fill of the daily counts, and ad spend.
+
+The fill follows Zulip's analytics counts (``analytics/lib/counts.py``): a fill state per
+table, one day at a time, each day deleted and written again in one transaction, so that a
+fill killed at any point and run again leaves exactly the rows of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leadmill.contacts.models import Contact, StageChange
+from leadmill.core.errors import DomainError
+from leadmill.tracking.models import Event, EventType
+
+from .counts import day_counts, day_of, days_touched_by_leads, days_touched_by_visitors
+from .models import DailyCount, FillState, Spend
+
+COUNTS = "daily_counts"
+
+
+def _state() -> FillState:
+    state, _created = FillState.objects.get_or_create(name=COUNTS)
+    return state
+
+
+def _first_day() -> dt.date | None:
+    """The earliest day any raw row of the counts belongs to."""
+    firsts = [
+        Event.objects.aggregate(first=Min("occurred_at"))["first"],
+        Contact.objects.aggregate(first=Min("created_at"))["first"],
+        StageChange.objects.aggregate(first=Min("changed_at"))["first"],
+        Contact.objects.aggregate(first=Min("outcome_at"))["first"],
+    ]
+    moments = [moment for moment in firsts if moment]
+    return day_of(min(moments)) if moments else None
+
+
+@dataclass(frozen=True)
+class FillReport:
+    days_filled: int
+    days_corrected: int
+    filled_until: dt.date | None
+
+
+def counts_fill(
+    *,
+    until: dt.date | None = None,
+    inside_day: Callable[[dt.date], None] | None = None,
+) -> FillReport:
+    """Bring the daily counts up to (not including) ``until``, default today.
+
+    First the days already filled that rows written since the last fill touch (a late page
+    view, a back-dated stage change, an outcome recorded later) are counted again; then
+    each new day is counted. Restartable and idempotent: run it twice, or kill it and run it
+    again, and the rows are those of one clean run. ``inside_day`` (tests) is called inside
+    each day's transaction, after its rows are written and before the commit.
+    """
+    until = until or timezone.localdate()
+    state = _state()
+    marks = {
+        "event_id_seen": Event.objects.aggregate(top=Max("id"))["top"] or 0,
+        "stage_change_id_seen": StageChange.objects.aggregate(top=Max("id"))["top"] or 0,
+        "contact_updated_seen": timezone.now(),
+    }
+    corrected = 0
+    if state.filled_until is None:
+        first = _first_day()
+        state.filled_until = min(first, until) if first else until
+    else:
+        for day in sorted(day for day in _late_days(state, marks) if day < state.filled_until):
+            _day_fill(state, day, inside_day)
+            corrected += 1
+    for field, value in marks.items():
+        setattr(state, field, value)
+    state.save()
+    filled = 0
+    day = state.filled_until
+    while day < until:
+        _day_fill(state, day, inside_day, advance=True)
+        filled += 1
+        day += dt.timedelta(days=1)
+    return FillReport(days_filled=filled, days_corrected=corrected, filled_until=state.filled_until)
+
+
+def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
+    FillState.objects.filter(pk=state.pk).update(state=FillState.State.STARTED, day_in_progress=day)
+    counts = day_counts(day)
+    with transaction.atomic():
+        DailyCount.objects.filter(day=day).delete()
+        DailyCount.objects.bulk_create(counts.models(day), batch_size=1000)
+        if inside_day:
+            inside_day(day)
+        updates = {"state": FillState.State.DONE, "day_in_progress": None}
+        if advance:
+            updates["filled_until"] = day + dt.timedelta(days=1)
+        FillState.objects.filter(pk=state.pk).update(**updates)
+    if advance:
+        state.filled_until = day + dt.timedelta(days=1)
+
+
+def _late_days(state: FillState, marks: dict) -> set[dt.date]:
+    """Days whose counts rows written since the last fill may change."""
+    visitors = set(
+        Event.objects.filter(
+            id__gt=state.event_id_seen,
+            id__lte=marks["event_id_seen"],
+            type=EventType.PAGE_VIEW,
+            occurred_at__lt=timezone.make_aware(
+                dt.datetime.combine(state.filled_until, dt.time()),
+                timezone.get_default_timezone(),
+            ),
+        )
+        .exclude(visitor_id=None)
+        .values_list("visitor_id", flat=True)
+    )
+    leads = set(
+        StageChange.objects.filter(
+            id__gt=state.stage_change_id_seen, id__lte=marks["stage_change_id_seen"]
+        ).values_list("contact_id", flat=True)
+    )
+    updated = Contact.objects.filter(updated_at__lte=marks["contact_updated_seen"])
+    if state.contact_updated_seen:
+        updated = updated.filter(updated_at__gt=state.contact_updated_seen)
+    leads.update(updated.values_list("pk", flat=True))
+    return days_touched_by_visitors(visitors) | days_touched_by_leads(leads)
+
+
+def counts_refill() -> FillReport:
+    """Forget every count and fill again from the first raw row (after an erasure or merge
+    of many contacts, or a change of the site's time zone)."""
+    with transaction.atomic():
+        DailyCount.objects.all().delete()
+        FillState.objects.filter(name=COUNTS).delete()
+    return counts_fill()
+
+
+# --- Spend -----------------------------------------------------------------------------------
+
+
+class SpendError(DomainError):
+    """A spend row that cannot be stored; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    day: dt.date
+    amount: Decimal
+    currency: str
+    channel: str = ""
+    source: str = ""
+    medium: str = ""
+    campaign: str = ""
+
+
+def spend_record(*, rows: Iterable[SpendRow]) -> int:
+    """Store spend rows, replacing the amount of a day and source already recorded.
+
+    All or nothing: a row in another currency than ``LEADMILL_REPORTING_CURRENCY`` or with
+    a negative amount raises :class:`SpendError` and nothing is stored.
+    """
+    reporting = settings.LEADMILL_REPORTING_CURRENCY
+    rows = list(rows)
+    for number, row in enumerate(rows, start=1):
+        if row.currency.upper() != reporting:
+            raise SpendError(
+                _(
+                    "Row %(row)s is in %(currency)s, but spend is reported in %(reporting)s: "
+                    "convert it to %(reporting)s first (nothing was imported)."
+                )
+                % {"row": number, "currency": row.currency or "?", "reporting": reporting}
+            )
+        if row.amount < 0:
+            raise SpendError(
+                _("Row %(row)s has a negative amount (nothing was imported).") % {"row": number}
+            )
+    with transaction.atomic():
+        for row in rows:
+            Spend.objects.update_or_create(
+                day=row.day,
+                channel=row.channel,
+                source=row.source,
+                medium=row.medium,
+                campaign=row.campaign,
+                defaults={"amount": row.amount, "currency": reporting},
+            )
+    return len(rows)
+
+
+SPEND_COLUMNS = ("date", "channel", "source", "medium", "campaign", "amount", "currency")
+
+
+def spend_rows_from_csv(text: str) -> list[SpendRow]:
+    """Parse a spend CSV (header: date, amount, currency and any of channel, source,
+    medium, campaign). Raises :class:`SpendError` naming the row and column at fault."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = {name.strip().lower() for name in reader.fieldnames or []}
+    missing = [name for name in ("date", "amount", "currency") if name not in header]
+    if missing:
+        raise SpendError(
+            _("The CSV has no column %(columns)s (expected: %(expected)s).")
+            % {"columns": ", ".join(missing), "expected": ", ".join(SPEND_COLUMNS)}
+        )
+    rows = []
+    for number, raw in enumerate(reader, start=1):
+        line = {(key or "").strip().lower(): (value or "").strip() for key, value in raw.items()}
+        try:
+            day = dt.date.fromisoformat(line["date"])
+        except ValueError:
+            raise SpendError(
+                _("Row %(row)s: the date %(value)s is not YYYY-MM-DD.")
+                % {"row": number, "value": repr(line["date"])}
+            ) from None
+        try:
+            amount = Decimal(line["amount"].replace(",", ""))
+            if not amount.is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            raise SpendError(
+                _("Row %(row)s: the amount %(value)s is not a number.")
+                % {"row": number, "value": repr(line["amount"])}
+            ) from None
+        rows.append(
+            SpendRow(
+                day=day,
+                amount=amount.quantize(Decimal("0.01")),
+                currency=line["currency"].upper(),
+                channel=line.get("channel", "")[:20],
+                source=line.get("source", "")[:200],
+                medium=line.get("medium", "")[:200],
+                campaign=line.get("campaign", "")[:200],
+            )
+        )
+    return rows
