@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leadmill.core.stats import (
     Arm,
@@ -155,3 +157,27 @@ def test_the_stop_rule_waits_for_days_and_exposures_then_picks_the_low_risk_winn
     assert stop_decision(clear, days_running=10, rule=rule) == (True, 1)
     close = [Arm(5000, 250), Arm(5000, 255)]
     assert stop_decision(close, days_running=10, rule=rule) == (False, None)
+
+
+arms = st.integers(min_value=0, max_value=5000).flatmap(
+    lambda n: st.builds(Arm, st.just(n), st.integers(min_value=0, max_value=n))
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(arms, min_size=2, max_size=4))
+def test_any_counts_give_probabilities_that_sum_to_one_and_losses_that_are_not_negative(group):
+    best = probability_to_be_best(group)
+    risks = expected_loss(group)
+    assert all(0.0 <= p <= 1.0 for p in best)
+    assert sum(best) == pytest.approx(1.0, abs=1e-6)
+    assert all(risk >= 0.0 and math.isfinite(risk) for risk in risks)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms, arms)
+def test_swapping_two_arms_swaps_their_figures(a, b):
+    assert probability_b_beats_a(a, b) == pytest.approx(1 - probability_b_beats_a(b, a), abs=1e-9)
+    loss_a, loss_b = expected_loss_two(a, b)
+    swapped_b, swapped_a = expected_loss_two(b, a)
+    assert (loss_a, loss_b) == pytest.approx((swapped_a, swapped_b), abs=1e-9)
