@@ -187,6 +187,7 @@ class SequenceViewSet(SnippetViewSet):
                 heading=_("Enrolment"),
             ),
             MultiFieldPanel([FieldPanel("exit_stages")], heading=_("Leaving")),
+            FieldPanel("holdout_percent"),
             FieldPanel("steps"),
         ],
         base_form_class=SequenceAdminForm,

@@ -9,6 +9,7 @@ messages are simply picked up again.
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from wagtail.fields import StreamField
@@ -102,6 +103,15 @@ class Sequence(models.Model):
     reenrol = models.CharField(
         _("re-enrolment"), max_length=12, choices=Reenrol.choices, default=Reenrol.NEVER
     )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("hold out (%)"),
+        default=0,
+        validators=[MaxValueValidator(50)],
+        help_text=_(
+            "A share of the leads it enrols, chosen at random and recorded, that walk no step "
+            "and get no marketing email from it: the uplift report compares them with the others."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -135,6 +145,9 @@ class Enrollment(models.Model):
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
     exit_reason = models.CharField(_("why it ended"), max_length=200, blank=True)
     source = models.CharField(_("enrolled by"), max_length=100, blank=True)
+    # Chosen at random at enrolment by the sequence's holdout share: such an enrolment stays
+    # active with no step due (next_run_at is null), so the engine never walks it.
+    held_out = models.BooleanField(_("held out"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("enrollment")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 from collections.abc import Collection, Iterable
 
 from django.db import IntegrityError, transaction
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1000
 ACTIVE = Enrollment.State.ACTIVE
+# Holdout draws: not secret, only unbiased (tests replace it to pin who is held out).
+_random = random.Random()
 
 
 def enrollments_ended_publish(enrollments: Iterable[Enrollment]) -> None:
@@ -87,6 +90,11 @@ def _enrollable(sequence: Sequence, contact_ids: Collection[int]) -> set[int]:
     return set(rows.values_list("pk", flat=True))
 
 
+def _held_out(sequence: Sequence) -> bool:
+    """Whether this enrolment is held out, at random by the sequence's holdout share."""
+    return sequence.holdout_percent > 0 and _random.random() * 100 < sequence.holdout_percent
+
+
 def enrollment_start(
     *, sequence: Sequence, contact_id: int, source: str, now: dt.datetime | None = None
 ) -> Enrollment | None:
@@ -95,6 +103,8 @@ def enrollment_start(
     Returns None when the re-enrolment policy forbids it, the contact is enrolled already
     (the partial unique constraint settles races), does not exist or is at one of the
     sequence's exit stages. Does not check consent: a "send email" step does, when it comes.
+    A share of enrolments (``sequence.holdout_percent``) is held out at random: recorded,
+    still active, but with no step due, so the engine never walks it (no step, no email).
     """
     now = now or timezone.now()
     if not _enrollable(sequence, [contact_id]) or _blocked(sequence, [contact_id]):
@@ -102,13 +112,15 @@ def enrollment_start(
     source = source[:100]
     try:
         with transaction.atomic():
+            held_out = _held_out(sequence)
             enrollment = Enrollment.objects.create(
                 sequence=sequence,
                 contact_id=contact_id,
                 source=source,
                 enrolled_at=now,
                 step_started_at=now,
-                next_run_at=now,
+                next_run_at=None if held_out else now,
+                held_out=held_out,
             )
             _started_publish(
                 [(enrollment.pk, contact_id)], sequence=sequence, source=source, now=now
@@ -143,9 +155,11 @@ def enrollments_start_bulk(
                         source=source,
                         enrolled_at=now,
                         step_started_at=now,
-                        next_run_at=now,
+                        next_run_at=None if held_out else now,
+                        held_out=held_out,
                     )
                     for contact_id in fresh
+                    for held_out in [_held_out(sequence)]
                 ],
                 ignore_conflicts=True,  # a concurrent enrolment won: the constraint says so
             )

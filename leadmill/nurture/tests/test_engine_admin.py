@@ -129,6 +129,7 @@ def editor_post(admin_client, sequence, steps, **fields):
             "is_active": "on",
             "trigger": "manual",
             "reenrol": "never",
+            "holdout_percent": "0",
             "steps": streamfield([(kind, value) for kind, value, _id in steps]),
             **{name: value for name, value in fields.items() if not isinstance(value, list)},
         }
@@ -201,6 +202,22 @@ def test_an_update_step_to_an_unknown_stage_is_refused_with_the_stages_to_use(ad
     (error,) = response.context["form"].errors.as_data()["steps"]
     assert error.block_errors[0].block_errors["value"].messages == [
         "Use one of: lead, mql, sql, customer, disqualified."
+    ]
+
+
+def test_the_editor_sets_a_holdout_share_of_at_most_half(admin_client):
+    sequence = sequence_with(step("end"))
+    end = [("end", {"label": ""}, "")]
+
+    saved = editor_post(admin_client, sequence, end, holdout_percent="10")
+    refused = editor_post(admin_client, sequence, end, holdout_percent="60")
+
+    assert saved.status_code == 302
+    sequence.refresh_from_db()
+    assert sequence.holdout_percent == 10
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["holdout_percent"] == [
+        "Ensure this value is less than or equal to 50."
     ]
 
 
