@@ -342,11 +342,30 @@ def test_the_thank_you_page_of_a_discount_shows_the_code_and_of_a_trial_its_link
     assert "/d/" not in html
 
 
-def test_a_thank_you_link_without_a_valid_token_shows_a_plain_thanks(client, ebook_page):
+def test_a_thank_you_link_without_a_valid_token_promises_nothing_and_leads_to_the_form(
+    client, ebook_page
+):
     html = client.get("/ebook/thanks/?s=forged").content.decode()
 
     assert '<h1 id="thanks-title">Your e-book is ready</h1>' in html
+    assert "Here is your copy" not in html
+    assert (
+        "This page confirms a form that was sent. To receive the offer, fill in the form." in html
+    )
+    assert '<a class="lm-button" href="/ebook/">Go to the form</a>' in html
     assert "/d/" not in html
+
+
+def test_the_privacy_checkbox_links_to_the_privacy_notice(client, ebook_page):
+    html = client.get("/demo/").content.decode()
+    notice = client.get("/privacy/")
+
+    assert (
+        '<a class="lm-notice" href="/privacy/" target="_blank" rel="noopener">Read the notice</a>'
+        in html
+    )
+    assert notice.status_code == 200
+    assert "We use your details only to send you what you asked for" in notice.content.decode()
 
 
 def test_a_cta_block_links_to_the_tracked_short_link(client, ebook_page):
