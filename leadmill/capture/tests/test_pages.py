@@ -431,3 +431,29 @@ def test_the_embed_answers_the_form_html_with_the_texts_its_script_needs(client)
     form_tag = elements.find("form")[0]
     assert form_tag["data-lm-download"] == "Download now"
     assert "data-leadmill-embed" in form_tag
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_visitor_without_referrer_keeps_an_empty_first_touch_referrer(client, ebook_page):
+    # Given a visitor who typed the page's address (no referrer)
+    html = client.get("/ebook/").content.decode()
+    hidden = {a["name"]: a["value"] for a in Elements(html).find("input", type="hidden")}
+    form = Form.objects.get(slug="ebook")
+
+    # When the form is posted from the page, whose address the browser sends as Referer
+    hidden["_rt"] = aged_token(form)
+    client.post(
+        "/f/ebook/",
+        data={**hidden, "website": "", "email": "ana@example.com"},
+        HTTP_REFERER="http://testserver/ebook/",
+    )
+    from ..services import submissions_process
+
+    submissions_process()
+
+    # Then neither the submission nor the lead names the page as where the visitor came from
+    submission = Submission.objects.get()
+    contact = Contact.objects.get()
+    assert (submission.referrer, submission.page_url) == ("", "http://testserver/ebook/")
+    assert contact.first_referrer == ""
+    assert contact.first_channel in ("", "direct")
