@@ -1,5 +1,6 @@
 import zoneinfo
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
 from django.core.validators import RegexValidator
@@ -290,7 +291,9 @@ class FormConsent(Orderable):
     """One consent checkbox on a form: unchecked by default, one purpose each."""
 
     form = ParentalKey(Form, on_delete=models.CASCADE, related_name="consents")
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
+    purpose = models.ForeignKey(
+        Purpose, verbose_name=_("purpose"), on_delete=models.PROTECT, related_name="+"
+    )
     required = models.BooleanField(
         _("required to submit"),
         default=False,
@@ -311,7 +314,12 @@ class FormConsent(Orderable):
         ),
     )
 
-    panels = [FieldPanel("purpose"), FieldPanel("required"), FieldPanel("notice_page")]
+    # A plain choice among the few purposes, not a chooser in a dialog.
+    panels = [
+        FieldPanel("purpose", widget=forms.Select),
+        FieldPanel("required"),
+        FieldPanel("notice_page"),
+    ]
 
     class Meta(Orderable.Meta):
         verbose_name = _("consent checkbox")

@@ -17,6 +17,7 @@ from ..calendar import offer_calendar
 from ..demo import demo_seed
 from ..launch import FULL, SHORT, OfferDraft, landing_page_launch
 from ..models import Form, Offer, Submission
+from ..models import FormConsent as FormConsentModel
 from ..pages import LandingPage
 from ..services import submissions_process
 
@@ -190,3 +191,20 @@ def test_the_calendar_escapes_its_text_and_folds_long_lines():
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
     assert "SUMMARY:Q&A\\; leads\\, scores" in text.replace("\r\n ", "")
     assert offer_calendar(offer=Offer(name="No date")) == ""
+
+
+def test_the_form_editor_offers_the_consent_purpose_as_a_plain_labelled_choice(
+    client, django_user_model
+):
+    from django.urls import reverse
+    from django.utils import translation
+
+    demo_seed()
+    admin = django_user_model.objects.create_superuser("m", "m@leadmill.test", "pw-41-long-enough")
+    client.force_login(admin)
+
+    html = client.get(reverse(Form.snippet_viewset.get_url_name("add"))).content.decode()
+
+    assert re.search(r'<select name="consents-__prefix__-purpose"', html)
+    with translation.override("pt-br"):
+        assert str(FormConsentModel._meta.get_field("purpose").verbose_name) == "finalidade"
