@@ -75,7 +75,7 @@ def demo_seed() -> bool:
                 (FieldKind.EMAIL, True, _("Your work email, so we can send the invitation.")),
                 (FieldKind.FIRST_NAME, True, ""),
                 (FieldKind.LAST_NAME, False, ""),
-                (FieldKind.PHONE, False, _("With the country code, e.g. +1 555 010 0199.")),
+                (FieldKind.PHONE, False, _("With the country code, e.g. +1 202 555 0143.")),
                 (FieldKind.COMPANY, True, ""),
                 (FieldKind.ROLE, False, ""),
                 (FieldKind.COMPANY_SIZE, False, _("Number of employees, e.g. 11-50.")),
@@ -84,6 +84,8 @@ def demo_seed() -> bool:
             purposes=[marketing, privacy],
         )
         home = _home_ensure()
+        privacy_page = _publish(home, _privacy_page())
+        FormConsent.objects.filter(purpose=privacy).update(notice_page=privacy_page)
         ebook_page = _publish(home, _ebook_page(ebook_form))
         demo_page = _publish(home, _demo_page(demo_form))
         ebook_cta = CallToAction.objects.create(
@@ -223,6 +225,28 @@ def _publish(parent: Page, page: LandingPage) -> LandingPage:
     return page
 
 
+def _privacy_page() -> LandingPage:
+    """The privacy notice that the "privacy" consent checkbox links to."""
+    return LandingPage(
+        title=_("Privacy notice"),
+        slug="privacy",
+        intro=_("How the Leadmill demo uses the details you leave in its forms."),
+        body=[
+            (
+                "text",
+                RichText(
+                    _(
+                        "<p>We use your details only to send you what you asked for and, if you "
+                        "agreed, our marketing emails. We keep the proof of each consent you give. "
+                        "You can unsubscribe from every email in one click, and ask us to export "
+                        "or erase your details at any time.</p>"
+                    )
+                ),
+            )
+        ],
+    )
+
+
 def _ebook_page(form: Form) -> LandingPage:
     return LandingPage(
         title=_("The Lead Generation Playbook"),
@@ -306,7 +330,7 @@ def _demo_page(form: Form) -> LandingPage:
                         _("A landing page and form built live, in minutes"),
                         _("Lead scoring that tells cold, warm and hot leads apart"),
                         _("Nurture sequences that run themselves"),
-                        _("Cost per lead by source, without a paid tier"),
+                        _("Where every lead came from, by source and campaign"),
                     ],
                 },
             ),

@@ -149,7 +149,17 @@ def lead_form_class(form: Form) -> type[LeadFormBase]:
             required=consent.required,
             error_messages={"required": _("Tick this box to continue.")},
         )
+        # Read by the template: the notice the consent text refers to, linked beside it.
+        fields[consent.name].notice_url = _notice_url(consent)
     return type("LeadForm", (LeadFormBase,), fields)
+
+
+def _notice_url(consent) -> str:
+    """The address of the consent's notice page while it is live, else empty."""
+    page = consent.notice_page
+    if page is None or not page.live:
+        return ""
+    return page.get_url() or ""
 
 
 class _SharedFields(dict):

@@ -1,6 +1,11 @@
+import zoneinfo
+
+from django import forms
+from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
@@ -28,6 +33,7 @@ class Offer(models.Model):
         TRIAL = "trial", _("Free trial")
         DISCOUNT = "discount", _("Discount code")
         DEMO = "demo", _("Demo or consultation request")
+        EVENT = "event", _("Webinar or event")
 
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.DOWNLOAD)
@@ -40,6 +46,23 @@ class Offer(models.Model):
     )
     discount_code = models.CharField(_("discount code"), max_length=100, blank=True)
     trial_url = models.URLField(_("trial sign-up link"), blank=True)
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        help_text=_("The time zone the start time is written in, e.g. America/Sao_Paulo."),
+    )
+    duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"), default=60)
+    join_url = models.URLField(
+        _("join link"), blank=True, help_text=_("Sent only to the people who registered.")
+    )
+    capacity = models.PositiveIntegerField(
+        _("capacity"),
+        null=True,
+        blank=True,
+        help_text=_("How many people may register; empty for no limit."),
+    )
     delivery_message = RichTextField(
         _("message after the form"),
         blank=True,
@@ -59,6 +82,16 @@ class Offer(models.Model):
         FieldPanel("file"),
         FieldPanel("discount_code"),
         FieldPanel("trial_url"),
+        MultiFieldPanel(
+            [
+                FieldPanel("starts_at"),
+                FieldPanel("time_zone"),
+                FieldPanel("duration_minutes"),
+                FieldPanel("join_url"),
+                FieldPanel("capacity"),
+            ],
+            heading=_("Webinar or event"),
+        ),
         FieldPanel("delivery_message"),
         FieldPanel("email_subject"),
         FieldPanel("is_intent_signal"),
@@ -71,6 +104,42 @@ class Offer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Each kind has what it delivers: a file, a link, a code, or a date and a place."""
+        errors = {}
+        if self.kind == self.Kind.DOWNLOAD and not self.file:
+            errors["file"] = _("Upload the file that people download.")
+        if self.kind == self.Kind.TRIAL and not self.trial_url:
+            errors["trial_url"] = _("Enter the link where the trial starts.")
+        if self.kind == self.Kind.DISCOUNT and not self.discount_code:
+            errors["discount_code"] = _("Enter the discount code people receive.")
+        if self.kind == self.Kind.EVENT:
+            if self.starts_at is None:
+                errors["starts_at"] = _("Enter when the webinar or event starts.")
+            if self.time_zone and self.time_zone not in time_zones():
+                errors["time_zone"] = _("Choose a time zone from the list, e.g. Europe/Lisbon.")
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def local_start(self):
+        """The start in the offer's own time zone (the server's when none is set)."""
+        if self.starts_at is None:
+            return None
+        if self.time_zone in time_zones():
+            return self.starts_at.astimezone(zoneinfo.ZoneInfo(self.time_zone))
+        return timezone.localtime(self.starts_at)
+
+    @property
+    def start_text(self) -> str:
+        """The start as people read it, in the offer's time zone and the reader's language."""
+        start = self.local_start
+        return formats.date_format(start, "DATETIME_FORMAT") if start is not None else ""
+
+
+def time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 class FieldKind(models.TextChoices):
@@ -222,7 +291,9 @@ class FormConsent(Orderable):
     """One consent checkbox on a form: unchecked by default, one purpose each."""
 
     form = ParentalKey(Form, on_delete=models.CASCADE, related_name="consents")
-    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="+")
+    purpose = models.ForeignKey(
+        Purpose, verbose_name=_("purpose"), on_delete=models.PROTECT, related_name="+"
+    )
     required = models.BooleanField(
         _("required to submit"),
         default=False,
@@ -231,7 +302,24 @@ class FormConsent(Orderable):
         ),
     )
 
-    panels = [FieldPanel("purpose"), FieldPanel("required")]
+    notice_page = models.ForeignKey(
+        "wagtailcore.Page",
+        verbose_name=_("notice page"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_(
+            "The page that explains this purpose (e.g. the privacy notice), linked beside the checkbox."
+        ),
+    )
+
+    # A plain choice among the few purposes, not a chooser in a dialog.
+    panels = [
+        FieldPanel("purpose", widget=forms.Select),
+        FieldPanel("required"),
+        FieldPanel("notice_page"),
+    ]
 
     class Meta(Orderable.Meta):
         verbose_name = _("consent checkbox")

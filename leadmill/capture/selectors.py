@@ -51,7 +51,11 @@ def form_definition(*, slug: str) -> FormDefinition | None:
 
     from .forms import lead_form_class, validation_form_class
 
-    form = Form.objects.filter(slug=slug).prefetch_related("fields", "consents__purpose").first()
+    form = (
+        Form.objects.filter(slug=slug)
+        .prefetch_related("fields", "consents__purpose", "consents__notice_page")
+        .first()
+    )
     if form is None:
         return None
     purpose_ids = [consent.purpose_id for consent in form.consents.all()]
@@ -170,6 +174,13 @@ class ThankYou:
     discount_code: str = ""
     trial_url: str = ""
     message: str = ""
+    # Whether the link named a valid submission: without it the page promises nothing.
+    confirmed: bool = False
+    # A webinar or event: its start in its own time zone, its join link, its calendar file.
+    event_start: str = ""
+    time_zone: str = ""
+    join_url: str = ""
+    calendar_url: str = ""
 
 
 DELIVERABLE_STATUSES = (Submission.Status.RECEIVED, Submission.Status.ACCEPTED)
@@ -178,23 +189,31 @@ DELIVERABLE_STATUSES = (Submission.Status.RECEIVED, Submission.Status.ACCEPTED)
 def offer_delivery(*, submission: Submission, absolute: bool = False) -> ThankYou:
     """The deliverable of a valid submission's offer (received or accepted); empty for spam,
     rejected or failed posts."""
-    offer = submission.form.offer if submission.status in DELIVERABLE_STATUSES else None
-    if offer is None:
-        return ThankYou(offer=None)
-    download_url = ""
-    if offer.file:
-        token = tokens.download_token_make(submission_id=submission.pk, offer_id=offer.pk)
-        download_url = reverse("capture:offer_download", kwargs={"token": token})
-        if absolute:
-            from django.conf import settings
+    from django.conf import settings
 
-            download_url = settings.BASE_URL + download_url
+    deliverable = submission.status in DELIVERABLE_STATUSES
+    offer = submission.form.offer if deliverable and submission.form_id else None
+    if offer is None:  # spam gets the same page as a person: the silent answer
+        return ThankYou(offer=None, confirmed=True)
+    prefix = settings.BASE_URL if absolute else ""
+    download_url = calendar_url = ""
+    if offer.file or offer.starts_at:
+        token = tokens.download_token_make(submission_id=submission.pk, offer_id=offer.pk)
+        if offer.file:
+            download_url = prefix + reverse("capture:offer_download", kwargs={"token": token})
+        if offer.starts_at:
+            calendar_url = prefix + reverse("capture:offer_calendar", kwargs={"token": token})
     return ThankYou(
         offer=offer,
         download_url=download_url,
         discount_code=offer.discount_code,
         trial_url=offer.trial_url,
         message=offer.delivery_message,
+        confirmed=True,
+        event_start=offer.start_text,
+        time_zone=offer.time_zone,
+        join_url=offer.join_url if offer.starts_at else "",
+        calendar_url=calendar_url,
     )
 
 

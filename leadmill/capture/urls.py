@@ -13,4 +13,5 @@ urlpatterns = [
     path("f/confirm/<str:token>/", views.opt_in_confirm, name="opt_in_confirm"),
     path("c/<slug:slug>/", views.cta_redirect, name="cta"),
     path("d/<str:token>/", views.offer_download, name="offer_download"),
+    path("d/<str:token>/event.ics", views.offer_calendar_download, name="offer_calendar"),
 ]

@@ -231,7 +231,7 @@ def form_post(request, slug: str):
     meta = services.RequestMeta(
         ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        referrer=_text(data.get("_referrer")) or referer,
+        referrer=_visit_referrer(data, referer),
         page_url=_text(data.get("_url")) or referer,
         visitor_id=str(request.COOKIES.get("lm_vid") or _text(data.get(VISITOR_FIELD))),
         utm=_utm_from(data, referer),
@@ -255,6 +255,18 @@ def form_post(request, slug: str):
     form_submission_counted(form_id=form.pk)
     answer = _answer(request, definition, outcome, data, wants_json=wants_json)
     return _cors(answer, form, origin)
+
+
+def _visit_referrer(data: dict, referer: str) -> str:
+    """Where the visitor came from before the form's page.
+
+    A form that Leadmill rendered (its page, an embed) posts the page's URL in ``_url`` and
+    the visit's referrer in ``_referrer``, left out when the visit had none: the post's own
+    Referer is then the form's page (or ``/f/<slug>/`` after a failed try), never a source.
+    A hand-written form posts neither, and its Referer is the best we know."""
+    if _text(data.get("_url")):
+        return _text(data.get("_referrer"))
+    return referer
 
 
 def _channel_of(form: Form, origin: str) -> str:
@@ -441,7 +453,7 @@ def form_embed(request, slug: str):
     embed script (JSON) or an iframe (HTML)."""
     form = (
         Form.objects.filter(slug=slug, is_active=True)
-        .prefetch_related("fields", "consents__purpose")
+        .prefetch_related("fields", "consents__purpose", "consents__notice_page")
         .first()
     )
     if form is None:
@@ -528,6 +540,28 @@ def offer_download(request, token: str):
     except FileNotFoundError:  # the row still names a file removed from the storage
         raise Http404(_("This file is no longer available.")) from None
     response = FileResponse(handle, as_attachment=True, filename=offer.file.name.rsplit("/", 1)[-1])
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def offer_calendar_download(request, token: str):
+    """The calendar file of a webinar or event, for whoever registered (a valid signed link)."""
+    from .calendar import offer_calendar
+
+    parsed = tokens.download_token_read(token)
+    if parsed is None:
+        raise Http404(_("This link is invalid or has expired."))
+    submission_id, offer_id = parsed
+    registered = Submission.objects.filter(
+        pk=submission_id, status__in=DELIVERABLE_STATUSES, form__offer_id=offer_id
+    ).exists()
+    offer = Offer.objects.filter(pk=offer_id).first()
+    calendar = offer_calendar(offer=offer) if registered and offer is not None else ""
+    if not calendar:
+        raise Http404(_("This event is no longer available."))
+    response = HttpResponse(calendar, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="event.ics"'
     response["X-Robots-Tag"] = "noindex, nofollow"
     response["Cache-Control"] = "private, no-store"
     return response

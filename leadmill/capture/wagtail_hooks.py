@@ -9,12 +9,13 @@ import json
 
 import django_filters
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, Column, DateColumn, TitleColumn
 from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -29,6 +30,7 @@ from leadmill.core.admin_viewsets import (
     boolean_column,
 )
 
+from .admin_launch import LAUNCH_URL_NAME, LandingPageLaunchView
 from .admin_submissions import SubmissionReprocessBulkAction
 from .models import CallToAction, Form, Offer, Submission
 
@@ -267,3 +269,23 @@ def lead_filter_by_form():
             distinct=True,
         )
     }
+
+
+class LaunchMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm("capture.add_offer")
+
+
+@hooks.register("register_admin_urls")
+def register_launch_url():
+    return [
+        path("capture/new-landing-page/", LandingPageLaunchView.as_view(), name=LAUNCH_URL_NAME)
+    ]
+
+
+@hooks.register("register_admin_menu_item")
+def register_launch_menu_item():
+    """First in the menu: from nothing to a live page with a working form, in one screen."""
+    return LaunchMenuItem(
+        _("New landing page"), reverse(LAUNCH_URL_NAME), icon_name="doc-empty-inverse", order=5
+    )

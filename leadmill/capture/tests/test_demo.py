@@ -40,6 +40,7 @@ def test_seeding_twice_creates_everything_once():
         ("ebook", True),
         ("landing-page-template", False),
         ("leadmill", True),
+        ("privacy", True),
     ]
 
 
@@ -216,5 +217,32 @@ def test_a_site_whose_root_is_a_real_page_keeps_it_and_gets_the_demo_under_it(cl
         "demo",
         "ebook",
         "landing-page-template",
+        "privacy",
     ]
     assert client.get("/ebook/").status_code == 200
+
+
+def test_every_example_in_the_demo_forms_help_texts_is_accepted_by_its_field():
+    # Given the demo's forms, whose help texts give examples ("e.g. +1 202 555 0143.")
+    demo_seed()
+    from ..forms import lead_form_class
+
+    examples = []
+    for form in Form.objects.prefetch_related("fields", "consents__purpose"):
+        for field in form.fields.all():
+            for example in re.findall(r"e\.g\. (.+?)\.?$", field.help_text):
+                examples.append((form, field, example))
+
+    # When each example is typed into its field
+    refused = {}
+    for form, field, example in examples:
+        data = {"email": "ana@example.com", "first_name": "Ana", "company_name": "Acme"}
+        data[field.name] = example
+        bound = lead_form_class(form)(data=data)
+        bound.is_valid()
+        if field.name in bound.errors:
+            refused[f"{form.slug}.{field.name}"] = (example, bound.errors[field.name])
+
+    # Then every one is accepted (and there are examples to check)
+    assert [example for _form, _field, example in examples] == ["+1 202 555 0143", "11-50"]
+    assert refused == {}

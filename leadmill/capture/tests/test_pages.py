@@ -342,11 +342,30 @@ def test_the_thank_you_page_of_a_discount_shows_the_code_and_of_a_trial_its_link
     assert "/d/" not in html
 
 
-def test_a_thank_you_link_without_a_valid_token_shows_a_plain_thanks(client, ebook_page):
+def test_a_thank_you_link_without_a_valid_token_promises_nothing_and_leads_to_the_form(
+    client, ebook_page
+):
     html = client.get("/ebook/thanks/?s=forged").content.decode()
 
     assert '<h1 id="thanks-title">Your e-book is ready</h1>' in html
+    assert "Here is your copy" not in html
+    assert (
+        "This page confirms a form that was sent. To receive the offer, fill in the form." in html
+    )
+    assert '<a class="lm-button" href="/ebook/">Go to the form</a>' in html
     assert "/d/" not in html
+
+
+def test_the_privacy_checkbox_links_to_the_privacy_notice(client, ebook_page):
+    html = client.get("/demo/").content.decode()
+    notice = client.get("/privacy/")
+
+    assert (
+        '<a class="lm-notice" href="/privacy/" target="_blank" rel="noopener">Read the notice</a>'
+        in html
+    )
+    assert notice.status_code == 200
+    assert "We use your details only to send you what you asked for" in notice.content.decode()
 
 
 def test_a_cta_block_links_to_the_tracked_short_link(client, ebook_page):
@@ -412,3 +431,29 @@ def test_the_embed_answers_the_form_html_with_the_texts_its_script_needs(client)
     form_tag = elements.find("form")[0]
     assert form_tag["data-lm-download"] == "Download now"
     assert "data-leadmill-embed" in form_tag
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_visitor_without_referrer_keeps_an_empty_first_touch_referrer(client, ebook_page):
+    # Given a visitor who typed the page's address (no referrer)
+    html = client.get("/ebook/").content.decode()
+    hidden = {a["name"]: a["value"] for a in Elements(html).find("input", type="hidden")}
+    form = Form.objects.get(slug="ebook")
+
+    # When the form is posted from the page, whose address the browser sends as Referer
+    hidden["_rt"] = aged_token(form)
+    client.post(
+        "/f/ebook/",
+        data={**hidden, "website": "", "email": "ana@example.com"},
+        HTTP_REFERER="http://testserver/ebook/",
+    )
+    from ..services import submissions_process
+
+    submissions_process()
+
+    # Then neither the submission nor the lead names the page as where the visitor came from
+    submission = Submission.objects.get()
+    contact = Contact.objects.get()
+    assert (submission.referrer, submission.page_url) == ("", "http://testserver/ebook/")
+    assert contact.first_referrer == ""
+    assert contact.first_channel in ("", "direct")
