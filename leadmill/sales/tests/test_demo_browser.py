@@ -105,3 +105,24 @@ def test_a_demo_request_reaches_my_leads_by_itself_with_the_reason(
     expect(row).to_contain_text("Strong buying intent")
     expect(row).to_contain_text("Asked for a demo: 1×")
     expect(row).to_contain_text("Fit 30, engagement 30.")
+
+    # When she opens the lead's page from there
+    row.get_by_role("link", name="Rita").click()
+
+    # Then the page shows the scores and why, above where the lead came from
+    scores = page.get_by_role("region", name="Scores")
+    expect(scores).to_contain_text("Fit30")
+    expect(scores).to_contain_text("Engagement30")
+    expect(scores).to_contain_text("Total60")
+    expect(scores.get_by_role("listitem").first).to_contain_text("Strong buying intent")
+
+    # And the leads listing sorts and filters by them, and exports them
+    page.goto(f"{live_server.url}/admin/leads/?ordering=-score_total&score_total=50")
+    expect(page.locator("table.listing tbody tr")).to_have_count(1)
+    expect(page.locator("table.listing tbody tr").first).to_contain_text("60")
+    page.goto(f"{live_server.url}/admin/leads/?score_total=61")
+    expect(page.locator("table.listing tbody tr")).to_have_count(0)
+    export = page.request.get(f"{live_server.url}/admin/leads/?export=csv").text()
+    heading, values = export.splitlines()[:2]
+    assert heading.endswith("Chance to win (%),Fit score,Engagement score,Total score")
+    assert values.endswith(",,30,30,60")
