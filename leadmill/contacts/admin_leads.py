@@ -23,6 +23,7 @@ them (DESIGN.md layers):
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -145,6 +147,13 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
         for extra in lead_listing_columns():
             queryset = extra.annotate(queryset)
         return queryset
+
+    def get_preprocess_function(self, field, value, export_format):
+        # A CSV cell holds text: a moment reads as a person writes it, in the site's time
+        # zone, to the minute ("2026-12-06 15:23"), not "…18:23:35.349941+00:00".
+        if export_format == self.FORMAT_CSV and isinstance(value, datetime.datetime):
+            return lambda moment: timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+        return super().get_preprocess_function(field, value, export_format)
 
     def setup(self, request, *args, **kwargs):
         super().setup(request, *args, **kwargs)
