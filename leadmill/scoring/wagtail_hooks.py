@@ -22,6 +22,7 @@ from leadmill.contacts.admin_leads import (
     LeadDetailPanel,
     LeadListingColumns,
 )
+from leadmill.core.admin_viewsets import boolean_column
 
 from . import rules
 from .models import ContactScore, EngagementRule, FitRule, ScoringSettings
@@ -33,7 +34,7 @@ class FitRuleViewSet(SnippetViewSet):
     model = FitRule
     icon = "crosshairs"
     menu_label = _("Fit rules")
-    list_display = ["field", "operator", "value", "points", "is_active"]
+    list_display = ["field", "operator", "value", "points", boolean_column(FitRule, "is_active")]
     list_filter = ["operator", "is_active"]
     search_fields = ["field", "value"]
     panels = [
@@ -55,8 +56,8 @@ class EngagementRuleViewSet(SnippetViewSet):
         "points",
         "cap_points",
         "cap_days",
-        "is_intent_signal",
-        "is_active",
+        boolean_column(EngagementRule, "is_intent_signal"),
+        boolean_column(EngagementRule, "is_active"),
     ]
     list_filter = ["event_type", "is_intent_signal", "is_active"]
     search_fields = ["name", "url_contains"]
