@@ -50,11 +50,20 @@ def prepare(*, demo: bool) -> None:
     if demo:
         from leadmill.capture.demo import demo_seed
         from leadmill.nurture.demo import nurture_demo_seed
+        from leadmill.sales.demo import sales_demo_seed
+        from leadmill.scoring.demo import scoring_demo_seed
 
         if demo_seed():
             print("Seeded the demo: /ebook/ and /demo/.")
         if nurture_demo_seed():
             print('Seeded the demo nurture: the sequence "E-book follow-up" and a segment.')
+        if scoring_demo_seed():
+            print("Seeded the demo scoring rules: a demo request is hot and qualified.")
+        if sales_demo_seed():
+            print(
+                "Seeded the demo sales reps and assignment rules: demo requests reach "
+                "your own “My leads”."
+            )
 
 
 def web_concurrency(*, sqlite: bool) -> tuple[int, int]:

@@ -10,6 +10,10 @@ them (DESIGN.md layers):
 ``leadmill_lead_listing_filters``
     ``fn() -> dict[str, django_filters.Filter]``: extra filters of the leads listing
     (capture adds "form").
+``leadmill_lead_listing_columns``
+    ``fn() -> LeadListingColumns | None``: values an app adds to the leads listing and its
+    export (scoring adds fit, engagement, total and the chance to win), annotated on the
+    listing's query so they sort and filter in SQL.
 ``leadmill_lead_owner_set``
     ``fn(contact, owner, actor) -> None``: give the lead the owner chosen in its edit form.
     Exactly one app registers it: sales, whose service publishes OwnerAssigned (contacts
@@ -19,7 +23,8 @@ them (DESIGN.md layers):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import datetime
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import django_filters
@@ -29,6 +34,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -58,6 +64,9 @@ from .services import (
 LEAD_DETAIL_PANELS_HOOK = "leadmill_lead_detail_panels"
 LEAD_LISTING_FILTERS_HOOK = "leadmill_lead_listing_filters"
 LEAD_OWNER_SET_HOOK = "leadmill_lead_owner_set"
+LEAD_LISTING_COLUMNS_HOOK = "leadmill_lead_listing_columns"
+# Panels ordered before this one show above the lead's source (e.g. scoring's scores).
+LEAD_DETAIL_TOP_ORDER = 10
 
 LEADS_URL_NAMESPACE = "leads"
 DUPLICATES_URL_NAMESPACE = "lead_duplicates"
@@ -68,10 +77,29 @@ class LeadDetailPanel:
     """A titled table on the lead's detail page, contributed through the hook."""
 
     heading: str
-    columns: Sequence[str]
-    rows: Sequence[Sequence[Any]]
+    columns: Sequence[str] = ()
+    rows: Sequence[Sequence[Any]] = ()
     empty_message: str = ""
     order: int = 100
+    facts: Sequence[tuple[str, Any]] = ()  # (label, value) pairs, shown above the table
+    notes: Sequence[str] = ()  # sentences, shown as a list (e.g. why the lead is hot)
+    notes_heading: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class LeadListingColumns:
+    """What an app adds to the leads listing: ``annotate`` adds the values to the listing's
+    query (so the columns sort, and filters of ``leadmill_lead_listing_filters`` may test
+    them); ``columns`` are shown after the built-in ones; ``export`` lists (attribute,
+    heading) pairs appended to the CSV / XLSX export."""
+
+    annotate: Callable[[Any], Any]
+    columns: Sequence[Any] = ()
+    export: Sequence[tuple[str, str]] = ()
+
+
+def lead_listing_columns() -> list[LeadListingColumns]:
+    return [extra for hook in hooks.get_hooks(LEAD_LISTING_COLUMNS_HOOK) if (extra := hook())]
 
 
 def lead_detail_panels(request, contact: Contact) -> list[LeadDetailPanel]:
@@ -115,7 +143,26 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
     """The leads listing: newest first, searchable by any word, filterable, exportable."""
 
     def get_base_queryset(self):
-        return super().get_base_queryset().select_related("company")
+        queryset = super().get_base_queryset().select_related("company")
+        for extra in lead_listing_columns():
+            queryset = extra.annotate(queryset)
+        return queryset
+
+    def get_preprocess_function(self, field, value, export_format):
+        # A CSV cell holds text: a moment reads as a person writes it, in the site's time
+        # zone, to the minute ("2026-12-06 15:23"), not "…18:23:35.349941+00:00".
+        if export_format == self.FORMAT_CSV and isinstance(value, datetime.datetime):
+            return lambda moment: timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+        return super().get_preprocess_function(field, value, export_format)
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        extra_export = [pair for extra in lead_listing_columns() for pair in extra.export]
+        self.list_export = [*self.list_export, *(name for name, _heading in extra_export)]
+        self.export_headings = {
+            **self.export_headings,
+            **{name: heading for name, heading in extra_export},
+        }
 
     def search_queryset(self, queryset):
         if not self.is_searching:
@@ -141,7 +188,8 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
             get_url=self.get_inspect_url,
             sort_key="email",
         )
-        return [title, *super().columns[1:]]
+        extra = [column for item in lead_listing_columns() for column in item.columns]
+        return [title, *super().columns[1:], *extra]
 
     @cached_property
     def header_buttons(self):
@@ -183,6 +231,7 @@ class LeadInspectView(InspectView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         contact = self.object
+        panels = lead_detail_panels(self.request, contact)
         context.update(
             custom_values=selectors.contact_custom_values(contact=contact),
             touches=[
@@ -205,7 +254,8 @@ class LeadInspectView(InspectView):
                     contact.last_touch_at,
                 ),
             ],
-            panels=lead_detail_panels(self.request, contact),
+            top_panels=[p for p in panels if p.order < LEAD_DETAIL_TOP_ORDER],
+            panels=[p for p in panels if p.order >= LEAD_DETAIL_TOP_ORDER],
             stage_history=selectors.contact_stage_history(contact_id=contact.pk),
             timeline=contact_timeline(contact.pk),
             merges=selectors.contact_merges(contact_id=contact.pk),
@@ -285,7 +335,11 @@ class LeadAdminForm(WagtailAdminModelForm):
 
 
 def lead_owner_setter():
-    """The one ``leadmill_lead_owner_set`` hook (sales'); ImproperlyConfigured without one."""
+    """The one ``leadmill_lead_listing_columns``
+        ``fn() -> LeadListingColumns | None``: values an app adds to the leads listing and its
+        export (scoring adds fit, engagement, total and the chance to win), annotated on the
+        listing's query so they sort and filter in SQL.
+    ``leadmill_lead_owner_set`` hook (sales'); ImproperlyConfigured without one."""
     setters = hooks.get_hooks(LEAD_OWNER_SET_HOOK)
     if len(setters) != 1:
         raise ImproperlyConfigured(

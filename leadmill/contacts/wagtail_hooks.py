@@ -104,6 +104,9 @@ class LeadViewSet(ModelViewSet):
         "get_lifecycle_stage_display": _("Lifecycle stage"),
         "get_temperature_display": _("Temperature"),
         "get_outcome_display": _("Outcome"),
+        "first_touch_at": _("First touch at"),
+        "last_touch_at": _("Last touch at"),
+        "created_at": _("Created at"),
     }
     export_filename = "leads"
     inspect_view_fields = [

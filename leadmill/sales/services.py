@@ -46,6 +46,9 @@ from .selectors import sla_hours
 
 logger = logging.getLogger(__name__)
 
+# Activities that try to reach the lead (a note or a task does not).
+REACHING_OUT_KINDS = frozenset({ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.MEETING})
+
 
 @dataclasses.dataclass(frozen=True)
 class Assignment:
@@ -384,6 +387,11 @@ def activity_log(
             SalesLead.objects.filter(contact=contact).filter(
                 Q(first_activity_at__isnull=True) | Q(first_activity_at__gt=occurred_at)
             ).update(first_activity_at=occurred_at)
+        if kind in REACHING_OUT_KINDS:
+            # Reaching out moves a new lead on: its status no longer says nobody tried.
+            SalesLead.objects.filter(
+                contact=contact, status=LeadStatus.NEW, closed_at__isnull=True
+            ).update(status=LeadStatus.ATTEMPTING)
     return activity
 
 

@@ -12,6 +12,7 @@ from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from leadmill.contacts.admin_leads import LEAD_OWNER_SET_HOOK
+from leadmill.core.admin_viewsets import boolean_column
 
 from . import services
 from .admin_my_leads import LEAD_ACTION_URL_NAME, MY_LEADS_URL_NAME, LeadActionView, MyLeadsView
@@ -46,7 +47,14 @@ class SalesRepViewSet(ModelViewSet):
     icon = "user"
     menu_label = _("Sales reps")
     copy_view_enabled = False
-    list_display = ["user", "weight", "capacity", "available", "unavailable_until", "territories"]
+    list_display = [
+        "user",
+        "weight",
+        "capacity",
+        boolean_column(SalesRep, "available"),
+        "unavailable_until",
+        "territories",
+    ]
     list_filter = ["available"]
     form_fields = [
         "user",
@@ -80,7 +88,7 @@ class AssignmentRuleViewSet(ModelViewSet):
     list_display = [
         "name",
         "priority",
-        "active",
+        boolean_column(AssignmentRule, "active"),
         "countries",
         "segments",
         "sources",

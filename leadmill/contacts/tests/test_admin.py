@@ -221,6 +221,7 @@ def test_the_listings_cost_the_same_queries_for_few_or_many_rows(staff):
             Submission.objects.create(form=form, data={"email": contact.email}, contact=contact)
 
     add_leads(2)
+    count_queries(staff, LEADS)  # the first listing creates the scoring settings' row
     few = [count_queries(staff, url) for url in (LEADS, "/admin/submissions/")]
     add_leads(20)
     many = [count_queries(staff, url) for url in (LEADS, "/admin/submissions/")]
@@ -572,3 +573,22 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(client):
 
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("wagtailadmin_login"))
+
+
+def test_the_csv_export_writes_moments_as_people_read_them_under_named_columns(staff, settings):
+    # Given a site in São Paulo's time and a lead first touched at 18:23:35.349941 UTC
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    contact = ContactFactory(email="time@example.com")
+    touched = dt.datetime(2026, 12, 6, 18, 23, 35, 349941, tzinfo=dt.UTC)
+    Contact.objects.filter(pk=contact.pk).update(first_touch_at=touched, created_at=touched)
+
+    # When the leads are exported to CSV
+    [row] = export_rows(staff.get(LEADS, {"export": "csv"}))
+
+    # Then the moments are local, to the minute, in columns that say they hold a moment
+    assert (row["First touch at"], row["Created at"], row["Last touch at"]) == (
+        "2026-12-06 15:23",
+        "2026-12-06 15:23",
+        "",
+    )
+    assert "First touch" not in row

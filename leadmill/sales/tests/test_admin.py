@@ -182,3 +182,32 @@ def test_the_owner_chosen_in_the_lead_edit_form_goes_through_sales_and_is_publis
         (p["lead_id"], p["owner_id"], p["rule_id"])
         for p in OutboxEvent.objects.filter(name="OwnerAssigned").values_list("payload", flat=True)
     ] == [(lead.pk, carla.pk, None)]
+
+
+def test_accept_is_no_longer_offered_once_the_lead_is_accepted(rep, client):
+    # Given two open leads of the rep
+    accepted, waiting = SalesLeadFactory(owner=rep), SalesLeadFactory(owner=rep)
+
+    # When one is accepted
+    client.post(action_url(accepted, "accept"))
+    html = client.get(MY_LEADS).content.decode()
+
+    # Then only the other one still offers "Accept (SQL)"
+    assert action_url(accepted, "accept") not in html
+    assert action_url(waiting, "accept") in html
+    assert html.count("Accept (SQL)") == 1
+
+
+def test_a_logged_call_moves_a_new_lead_to_attempting_and_a_note_does_not(rep, client):
+    # Given two new leads of the rep
+    called, noted = SalesLeadFactory(owner=rep), SalesLeadFactory(owner=rep)
+
+    # When a call is logged on one and a note on the other
+    client.post(action_url(called, "activity"), {"kind": "call", "subject": "Voicemail"})
+    client.post(action_url(noted, "activity"), {"kind": "note", "subject": "Looks big"})
+
+    # Then the called one is "Attempting"; the other stays "New"
+    called.refresh_from_db()
+    noted.refresh_from_db()
+    assert (called.status, noted.status) == ("attempting", "new")
+    assert "Attempting" in client.get(MY_LEADS).content.decode()

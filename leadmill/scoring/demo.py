@@ -1,0 +1,87 @@
+"""The scoring part of ``leadmill run --demo``: fit and engagement rules that tell the demo's
+leads apart, so a new install shows scores, temperatures and reasons from the first form.
+
+By the demo's own definition a demo request is hot and qualified: its engagement rule is an
+intent signal worth the MQL engagement threshold, and the demo form asks for the company,
+which is worth the MQL fit threshold the seed sets. An e-book download from a business
+address is warm. Created once, only when there are no scoring rules yet.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from leadmill.capture.models import Form
+
+from .models import LEAD_CAPTURED, EngagementRule, FitRule, ScoringSettings
+
+DEMO_MQL_FIT = 20
+DEMO_MQL_ENGAGEMENT = 20
+
+
+def scoring_demo_seed() -> bool:
+    """Create the demo's scoring rules unless any rule exists; True when created."""
+    ebook = Form.objects.filter(slug="ebook").select_related("offer").first()
+    demo = Form.objects.filter(slug="demo-request").select_related("offer").first()
+    if ebook is None or demo is None:
+        return False
+    if FitRule.objects.exists() or EngagementRule.objects.exists():
+        return False
+    with transaction.atomic():
+        FitRule.objects.bulk_create(
+            [
+                FitRule(field="company_name", operator=FitRule.Operator.IS_SET, points=20),
+                FitRule(
+                    field="email_type",
+                    operator=FitRule.Operator.EQUALS,
+                    value="business",
+                    points=10,
+                ),
+                FitRule(field="role", operator=FitRule.Operator.IS_SET, points=5),
+                FitRule(
+                    field="company_size",
+                    operator=FitRule.Operator.IN,
+                    value="11-50, 51-200, 201-1000",
+                    points=10,
+                ),
+            ]
+        )
+        EngagementRule.objects.bulk_create(
+            [
+                EngagementRule(
+                    name=_("Asked for a demo"),
+                    event_type=LEAD_CAPTURED,
+                    form=demo,
+                    points=DEMO_MQL_ENGAGEMENT + 10,
+                    is_intent_signal=True,
+                ),
+                EngagementRule(
+                    name=_("Downloaded the e-book"),
+                    event_type=LEAD_CAPTURED,
+                    form=ebook,
+                    points=15,
+                ),
+                EngagementRule(
+                    name=_("Viewed a page"),
+                    event_type="page_view",
+                    points=2,
+                    cap_points=10,
+                    cap_days=7,
+                ),
+                EngagementRule(
+                    name=_("Opened the demo page"),
+                    event_type="page_view",
+                    url_contains="/demo/",
+                    points=5,
+                ),
+                EngagementRule(
+                    name=_("Clicked a link in an email"), event_type="email_click", points=5
+                ),
+            ]
+        )
+        settings = ScoringSettings.load()
+        settings.mql_fit_threshold = DEMO_MQL_FIT
+        settings.mql_engagement_threshold = DEMO_MQL_ENGAGEMENT
+        settings.save()
+    return True
