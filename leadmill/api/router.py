@@ -19,8 +19,8 @@ from leadmill.tracking.sources import UTM_PARAMS
 
 from . import errors
 from . import nurture as nurture_router
-from . import webhooks as webhooks_router
 from . import owners as owners_router
+from . import webhooks as webhooks_router
 from .analytics import analytics as analytics_router
 from .auth import ApiKeyAuth
 from .idempotency import HEADER_SCHEMA
