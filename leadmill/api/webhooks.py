@@ -77,8 +77,10 @@ def _out(endpoint: WebhookEndpoint) -> dict:
 
 
 def _invalid(exc: ValidationError):
+    """The address is checked beyond what a schema can say (an http(s) URL whose host resolves
+    to public addresses): 400 ``url_refused``, like the leads' ``email_invalid``."""
     fields = {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
-    return Status(422, {"code": "invalid", "message": _("Check the fields."), "errors": fields})
+    return Status(400, {"code": "url_refused", "message": _("Check the fields."), "errors": fields})
 
 
 NOT_FOUND = {"code": "not_found", "message": "No webhook endpoint with this id."}
@@ -178,7 +180,7 @@ def endpoint_deliveries(request, endpoint_id: int = EndpointId):
 
 @endpoints.post(
     "/{int:endpoint_id}/test",
-    response={202: None, **errors.documented(*errors.AUTH, 404, 422)},
+    response={202: None, **errors.documented(*errors.AUTH, 404, 409, 422)},
     auth=ApiKeyAuth("webhooks:write"),
 )
 def endpoint_test(request, endpoint_id: int = EndpointId):

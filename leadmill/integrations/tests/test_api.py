@@ -44,7 +44,7 @@ def test_create_answers_the_secret_once_and_the_rest_never_shows_it(client, monk
     assert not WebhookDelivery.objects.exists()
 
 
-def test_a_private_url_or_unknown_event_is_422_and_a_read_key_may_not_create(client, settings):
+def test_a_private_url_is_400_an_unknown_event_422_and_a_read_key_may_not_create(client, settings):
     settings.LEADMILL_WEBHOOK_ALLOW_PRIVATE = False
     auth = bearer("webhooks:write")
     private = client.post(
@@ -62,5 +62,6 @@ def test_a_private_url_or_unknown_event_is_422_and_a_read_key_may_not_create(cli
         content_type="application/json",
         **bearer("webhooks:read"),
     )
-    assert (private.status_code, unknown.status_code, read_only.status_code) == (422, 422, 403)
+    assert (private.status_code, unknown.status_code, read_only.status_code) == (400, 422, 403)
+    assert private.json()["code"] == "url_refused"
     assert not WebhookEndpoint.objects.exists()
