@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from leadmill.core.errors import NotFound, ValidationFailed
 from leadmill.tracking.schemas import (
@@ -26,7 +26,7 @@ from leadmill.tracking.sources import host_of
 
 from . import errors
 from .auth import ApiKeyAuth
-from .schemas import Custom, Id, Line
+from .schemas import LINE_PATTERN, Custom, Id, Line
 from .selectors import leads_existing
 
 events = Router(tags=["events"])
@@ -36,7 +36,17 @@ VISITOR_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 # What the collect endpoint takes as a URL: http(s)://, something after it (tracking.schemas).
 URL_PATTERN = r"^(https://[^\s]|http://[^\s]{2})[^\s]*$"
 Type = Literal[tuple(str(kind) for kind in CLIENT_TYPES)]
-Url = Annotated[Line(2000), Field(pattern=URL_PATTERN)]
+Url = Annotated[
+    Line(2000),
+    Field(pattern=URL_PATTERN),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 2000,
+            "allOf": [{"pattern": LINE_PATTERN}, {"pattern": URL_PATTERN}],
+        }
+    ),
+]
 
 
 class UtmIn(Schema):
@@ -73,7 +83,13 @@ class EventIn(Schema):
                                 }
                             }
                         },
-                        {"required": ["url"], "properties": {"type": {"const": "page_view"}}},
+                        {
+                            "required": ["url"],
+                            "properties": {
+                                "type": {"const": "page_view"},
+                                "url": {"type": "string"},
+                            },
+                        },
                         {
                             "required": ["name"],
                             "properties": {
