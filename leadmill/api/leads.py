@@ -276,7 +276,7 @@ def lead_scores(request, lead_id: int = LEAD_ID):
     """The lead's scores now and the reasons for them (as the lead page shows them)."""
     contact = lead_get(lead_id)
     score = contact_score(contact_id=contact.pk)
-    engagement = round(engagement_now(score), 2) if score is not None else 0.0
+    engagement = round(engagement_now(score=score), 2) if score is not None else 0.0
     fit = score.fit_score if score is not None else 0
     return {
         "scored": score is not None,
