@@ -94,3 +94,21 @@ def test_the_leads_list_filters_by_segment(client):
     response = client.get(f"/api/v1/leads/?segment_id={static.pk}", **key("leads:read"))
 
     assert [lead["id"] for lead in response.json()["items"]] == [member.pk]
+
+
+def test_the_refusal_is_in_brazilian_portuguese_when_asked(client):
+    dynamic = SegmentFactory()
+
+    response = client.post(
+        f"/api/v1/segments/{dynamic.pk}/members",
+        json.dumps({"contact_ids": [ContactFactory().pk]}),
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="pt-BR",
+        **key("segments:write"),
+    )
+
+    assert response.status_code == 409
+    assert response.json()["message"] == (
+        "Só uma lista estática tem membros para adicionar ou remover; um segmento dinâmico "
+        "segue seus filtros."
+    )
