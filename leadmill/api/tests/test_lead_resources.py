@@ -286,3 +286,31 @@ def test_the_sales_lead_is_left_alone_by_a_patch_that_names_no_owner(client):
 
     assert response.status_code == 200
     assert SalesLead.objects.get().owner_id == owner_before
+
+
+def test_a_kept_answer_names_its_lead_so_merge_and_erasure_find_it(client):
+    lead = ContactFactory()
+    auth = key("leads:write")
+
+    send(
+        client,
+        "patch",
+        f"/api/v1/leads/{lead.pk}",
+        {"first_name": "Ana"},
+        auth,
+        HTTP_IDEMPOTENCY_KEY="p-1",
+    )
+    send(
+        client,
+        "post",
+        "/api/v1/leads/",
+        {"email": "bo@example.com"},
+        auth,
+        HTTP_IDEMPOTENCY_KEY="c-1",
+    )
+
+    created = Contact.objects.get(email="bo@example.com")
+    assert dict(IdempotentRequest.objects.values_list("idempotency_key", "contact_id")) == {
+        "p-1": lead.pk,
+        "c-1": created.pk,
+    }
