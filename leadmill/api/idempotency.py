@@ -94,6 +94,13 @@ def _claim(key_hash: str, idempotency_key: str, request_hash: str):
     return existing, False
 
 
+def request_concerns(request, contact_id: int) -> None:
+    """Say that the request's answer holds this lead's data: its stored answer (kept 24 hours
+    for replays) is then found by the lead's id, so merge and erasure find it through the
+    personal-data registry (``api/personal_data.py``)."""
+    request.idempotency_contact_id = contact_id
+
+
 def idempotent(view):
     """Wrap an API URL callback with the ``Idempotency-Key`` rules above."""
 
@@ -156,6 +163,7 @@ def idempotent(view):
                 response_status=response.status_code,
                 response_body=response.content,
                 response_content_type=response.get("Content-Type", "")[:100],
+                contact_id=getattr(request, "idempotency_contact_id", None),
             )
         return response
 

@@ -13,6 +13,14 @@ SCOPES = {
     "sequences:write": _("Enrol leads in sequences"),
     "owners:read": _("List the sales reps leads can be routed to"),
     "analytics:read": _("Read analytics reports"),
+    "submissions:read": _("Read submissions (what each channel handed in, verbatim)"),
+    "events:write": _("Send events of visitors and leads"),
+    "segments:read": _("Read segments and their members"),
+    "segments:write": _("Put leads on static lists and take them off"),
+    "sequences:read": _("List sequences"),
+    "outcomes:write": _("Record won and lost outcomes"),
+    "activities:read": _("Read sales activities"),
+    "activities:write": _("Log sales activities and tick tasks done"),
 }
 ALL_SCOPES = "all"  # what ``leadmill apikey --scope all`` and the admin's "every scope" grant
 
@@ -52,7 +60,9 @@ class IdempotentRequest(models.Model):
     then replayed to a retry with the same key and body for 24 hours (ADR 33).
 
     ``key_hash`` is the SHA-256 of the bearer token (an API key's own hash): keys of
-    different API keys never meet. Deleted after a day by ``api.tasks``.
+    different API keys never meet. Deleted after a day by ``api.tasks``. ``contact_id``: the
+    lead whose data the stored answer holds, when it concerns one (the personal-data
+    registry finds the row by it: ``api/personal_data.py``).
     """
 
     key_hash = models.CharField(max_length=64)
@@ -63,6 +73,7 @@ class IdempotentRequest(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.BinaryField(null=True, blank=True)
     response_content_type = models.CharField(max_length=100, blank=True)
+    contact_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:
         constraints = [

@@ -1,21 +1,23 @@
-"""Nurture endpoints: enrol leads in a sequence."""
+"""Nurture endpoints: the sequences, and enrolling leads in one or taking them out."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from ninja import Path, Router, Schema, Status
+from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
 from leadmill.contacts.models import Contact
 from leadmill.contacts.selectors import contact_ids_by_emails
 from leadmill.core.text import MAX_INT
 from leadmill.nurture.models import Sequence
-from leadmill.nurture.services import enrollments_start_bulk
+from leadmill.nurture.selectors import sequences_with_counts
+from leadmill.nurture.services import enrollment_exit, enrollments_start_bulk
 from leadmill.nurture.tasks import nurture_kick_after_commit
 
 from . import errors
 from .auth import ApiKeyAuth
 from .schemas import Id, Line
+from .selectors import CURSOR_PATTERN, MAX_PAGE, page_after
 
 MAX_PER_CALL = 10_000
 
@@ -79,6 +81,87 @@ def sequence_enrol(request, payload: EnrolIn, sequence_id: int = Path(..., ge=1,
     return {
         "enrolled": enrolled,
         "skipped": len(contact_ids) - enrolled,
+        "unknown_contact_ids": sorted(wanted - known),
+        "unknown_emails": unknown_emails,
+    }
+
+
+class SequenceOut(Schema):
+    id: int
+    name: str
+    is_active: bool = Field(description="false: enrolled leads wait.")
+    trigger: str = Field(
+        description="What enrols leads by itself (manual: only people and the API)"
+    )
+    reenrol: str = Field(description="Whether a lead may walk it again")
+    active_count: int = Field(description="Leads walking it now")
+    completed_count: int
+
+
+class SequencePage(Schema):
+    items: list[SequenceOut]
+    next: str | None
+
+
+@sequences.get(
+    "/",
+    response={200: SequencePage, **errors.documented(*errors.AUTH, *errors.PARAMS)},
+    auth=ApiKeyAuth("sequences:read"),
+)
+def sequence_list(
+    request,
+    after: str = Query("", pattern=CURSOR_PATTERN + "|^$", description="The previous ``next``."),
+    limit: int = Query(50, ge=1, le=MAX_PAGE),
+):
+    """The sequences with how many leads walk each, a page at a time (one query per page)."""
+    items, cursor = page_after(sequences_with_counts(), after=after, limit=limit)
+    return {"items": items, "next": cursor}
+
+
+MAX_UNENROL = 1000
+
+
+class UnenrolIn(EnrolIn):
+    contact_ids: list[Id] = Field(default_factory=list, max_length=MAX_UNENROL)
+    emails: list[Line(254)] = Field(default_factory=list, max_length=MAX_UNENROL)
+
+
+class UnenrolOut(Schema):
+    unenrolled: int = Field(description="Active enrolments ended now.")
+    not_enrolled: int = Field(description="Leads found but not walking the sequence.")
+    unknown_contact_ids: list[int]
+    unknown_emails: list[str]
+
+
+@sequences.post(
+    "/{int:sequence_id}/unenrollments",
+    response={200: UnenrolOut, **errors.documented(*errors.AUTH, *errors.BODY, 404)},
+    auth=ApiKeyAuth("sequences:write"),
+)
+def sequence_unenrol(request, payload: UnenrolIn, sequence_id: int = Path(..., ge=1, le=MAX_INT)):
+    """Take leads, by id or by email, out of a sequence: their active enrolments end
+    (``exited``, reason "removed through the API"), their emails still queued are not sent."""
+    sequence = Sequence.objects.filter(pk=sequence_id).first()
+    if sequence is None:
+        return Status(404, {"code": "not_found", "message": _("No sequence with this id.")})
+    if not payload.contact_ids and not payload.emails:
+        return Status(
+            400, {"code": "nothing_to_enrol", "message": _("Give contact_ids or emails.")}
+        )
+    wanted = set(payload.contact_ids)
+    known = (
+        set(Contact.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+    )
+    found, unknown_emails = contact_ids_by_emails(payload.emails) if payload.emails else ([], [])
+    contact_ids = sorted(known | set(found))
+    reason = f"removed through the API ({request.auth.name})"[:200]
+    unenrolled = sum(
+        enrollment_exit(contact_id=pk, reason=reason, sequence_ids=[sequence.pk])
+        for pk in contact_ids
+    )
+    return {
+        "unenrolled": unenrolled,
+        "not_enrolled": len(contact_ids) - unenrolled,
         "unknown_contact_ids": sorted(wanted - known),
         "unknown_emails": unknown_emails,
     }

@@ -6,26 +6,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from django.utils.translation import gettext as _
-from ninja import Header, NinjaAPI, Path, Query, Router, Schema, Status
+from ninja import Header, NinjaAPI, Query, Router, Schema, Status
 from pydantic import Field
 
-from leadmill.capture.models import Channel, Submission
-from leadmill.capture.services import RequestMeta, StatedConsent, lead_intake
-from leadmill.contacts.models import Contact, LifecycleStage, Temperature
-from leadmill.contacts.services import PROFILE_FIELDS
+from leadmill.contacts.models import LifecycleStage, Temperature
 from leadmill.core.text import MAX_INT
-from leadmill.tracking.sources import UTM_PARAMS
 
 from . import errors
 from . import nurture as nurture_router
 from . import owners as owners_router
 from . import webhooks as webhooks_router
+from .activities import activities as activities_router
 from .analytics import analytics as analytics_router
 from .auth import ApiKeyAuth
-from .idempotency import HEADER_SCHEMA
+from .events import events as events_router
+from .idempotency import HEADER_SCHEMA, request_concerns
+from .intake import lead_intake_answer
+from .leads import lead as lead_router
+from .outcomes import outcomes as outcomes_router
 from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
+from .segments import segments as segments_router
 from .selectors import CURSOR_PATTERN, MAX_PAGE, LeadFilters, leads_filtered, page_after
+from .submissions import submissions as submissions_router
 
 
 class LeadmillApi(NinjaAPI):
@@ -85,73 +87,12 @@ def lead_upsert(request, payload: LeadIn, idempotency_key: Line(200) = IDEMPOTEN
     cannot be known, ``consent_unknown`` for a purpose or text version that does not exist;
     409 ``external_id_used`` when the id belongs to a lead that was refused; 503
     ``processing_delayed`` when the lead was stored but its processing failed (retried)."""
-    values = payload.dict(include={*PROFILE_FIELDS, "email", "phone"} & set(LeadIn.model_fields))
-    values.update({f"custom_{key}": value for key, value in payload.custom.items()})
-    outcome = lead_intake(
-        channel=Channel.API,
-        values=values,
-        consents=[
-            StatedConsent(purpose=c.purpose, text_version=c.text_version, granted=c.granted)
-            for c in payload.consents
-        ],
-        meta=RequestMeta(
-            referrer=payload.referrer,
-            page_url=payload.page_url,
-            utm={name: getattr(payload, name) for name in UTM_PARAMS},
-        ),
-        external_id=payload.external_id or idempotency_key,
-        author=f"api_key:{request.auth.pk}",
-        process_now=True,
+    status, body = lead_intake_answer(
+        payload, key=request.auth, external_id=payload.external_id or idempotency_key
     )
-    if outcome.rejection is not None:
-        raise outcome.rejection
-    submission = outcome.submission
-    if submission.status == Submission.Status.REJECTED:  # a repeated id of a lead refused before
-        return Status(
-            409,
-            errors.error_body(
-                "external_id_used",
-                _(
-                    "This external id belongs to a lead that was refused; send the corrected lead with a new one."
-                ),
-            ),
-        )
-    if submission.status != Submission.Status.ACCEPTED or submission.contact_id is None:
-        # Stored, but its processing failed (or, for a repeated id, is still under way): the
-        # worker retries it; a retry with the same external id answers with the lead then.
-        return Status(
-            503,
-            errors.error_body(
-                "processing_delayed",
-                _(
-                    "The lead was stored but could not be processed yet; it will be. Retry later with the same external id."
-                ),
-            ),
-        )
-    if outcome.upsert is None:  # a repeated id: answer with the lead its first delivery made
-        lead = Contact.objects.get(pk=submission.contact_id)
-        body = {"lead": lead, "created": False, "possible_duplicate_of": None}
-    else:
-        upsert = outcome.upsert
-        body = {
-            "lead": upsert.contact,
-            "created": upsert.created,
-            "possible_duplicate_of": upsert.possible_duplicate_of,
-        }
-    body.update(submission_id=submission.pk, duplicate=outcome.duplicate)
-    return Status(201 if body["created"] else 200, body)
-
-
-@leads.get(
-    "/{int:lead_id}",
-    response={200: LeadOut, **errors.documented(*errors.AUTH, 404, *errors.PARAMS)},
-    auth=ApiKeyAuth("leads:read"),
-)
-def lead_get(request, lead_id: int = Path(..., ge=1, le=MAX_INT)):
-    contact = Contact.objects.filter(pk=lead_id).first()
-    if contact is None:
-        return Status(404, {"code": "not_found", "message": _("No lead with this id.")})
-    return contact
+    if status in {200, 201}:
+        request_concerns(request, body["lead"].pk)
+    return Status(status, body)
 
 
 class LeadPage(Schema):
@@ -166,11 +107,14 @@ SOURCE = Query("", description="First touch source")
 CAMPAIGN = Query("", description="First touch campaign")
 Stage = Literal[tuple(LifecycleStage.values)]
 Temp = Literal[tuple(Temperature.values)]
+SCORE_BOUND = Query(
+    None, ge=-1e9, le=1e9, allow_inf_nan=False, description="Score bound (included)"
+)
 
 
 @leads.get(
     "/",
-    response={200: LeadPage, **errors.documented(*errors.AUTH, *errors.PARAMS)},
+    response={200: LeadPage, **errors.documented(*errors.AUTH, 404, 409, *errors.PARAMS)},
     auth=ApiKeyAuth("leads:read"),
 )
 def lead_list(
@@ -184,6 +128,17 @@ def lead_list(
     campaign: Line(200) = CAMPAIGN,
     created_since: dt.datetime | None = None,
     updated_since: dt.datetime | None = None,
+    segment_id: int | None = Query(
+        None, ge=1, le=MAX_INT, description="Members of this segment now (404: no such segment)"
+    ),
+    fit_min: float | None = SCORE_BOUND,
+    fit_max: float | None = SCORE_BOUND,
+    engagement_min: float | None = SCORE_BOUND,
+    engagement_max: float | None = SCORE_BOUND,
+    total_min: float | None = SCORE_BOUND,
+    total_max: float | None = SCORE_BOUND,
+    predictive_min: float | None = Query(None, ge=0, le=1, description="A probability, 0 to 1"),
+    predictive_max: float | None = Query(None, ge=0, le=1, description="A probability, 0 to 1"),
     after: str = Query(
         "",
         pattern=CURSOR_PATTERN + "|^$",
@@ -193,7 +148,9 @@ def lead_list(
 ):
     """Leads in the order they were created, a page at a time behind an opaque cursor: stable
     while leads are written (a new lead shows on a later page; none is skipped or repeated),
-    one query per page whatever its size. Every filter given must match."""
+    one query per page whatever its size. Every filter given must match; a score range
+    includes its ends (``fit_min=30&total_max=80``), the engagement decayed to now as
+    segments compare it; a lead never scored matches no score range."""
     filters = LeadFilters(
         email=email,
         stage=stage or "",
@@ -204,13 +161,26 @@ def lead_list(
         campaign=campaign,
         created_since=created_since,
         updated_since=updated_since,
+        segment_id=segment_id,
+        scores={
+            "score.fit": (fit_min, fit_max),
+            "score.engagement": (engagement_min, engagement_max),
+            "score.total": (total_min, total_max),
+            "score.predictive": (predictive_min, predictive_max),
+        },
     )
     items, cursor = page_after(leads_filtered(filters), after=after, limit=limit)
     return {"items": items, "next": cursor}
 
 
 api.add_router("/v1/leads", leads)
+api.add_router("/v1/leads", lead_router)
 api.add_router("/v1/sequences", nurture_router.sequences)
 api.add_router("/v1/webhook-endpoints", webhooks_router.endpoints)
 api.add_router("/v1/owners", owners_router.owners)
 api.add_router("/v1/analytics", analytics_router)
+api.add_router("/v1/submissions", submissions_router)
+api.add_router("/v1/events", events_router)
+api.add_router("/v1/segments", segments_router)
+api.add_router("/v1/outcomes", outcomes_router)
+api.add_router("/v1/activities", activities_router)

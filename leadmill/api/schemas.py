@@ -193,6 +193,12 @@ class LeadOut(Schema):
     first_name: str
     last_name: str
     company_name: str
+    role: str
+    company_size: str
+    segment: str
+    country: str = Field(description="ISO 3166-1 code; empty when unknown")
+    custom: dict[str, Any]
+    owner_id: int | None = Field(description="The owner's user_id (GET /api/v1/owners/)")
     lifecycle_stage: str
     temperature: str
     first_channel: str

@@ -28,7 +28,7 @@ from leadmill.contacts.services import (
     contacts_owner_set,
 )
 from leadmill.core import events
-from leadmill.core.errors import ValidationFailed
+from leadmill.core.errors import Conflict, ValidationFailed
 
 from . import tasks
 from .events import OwnerAssigned
@@ -494,6 +494,26 @@ def outcome_record(
     (required); the stage stays. Raises ValidationFailed for a negative value, a lost outcome
     without a reason, or a lead already closed.
     """
+    reason = _outcome_check(outcome=outcome, value=value, reason=reason)
+    now = timezone.now()
+    at = at or now
+    with transaction.atomic():
+        locked = _lead_open_or_fail(lead)
+        _outcome_write(
+            contact=locked.contact,
+            user=user,
+            outcome=outcome,
+            value=value,
+            at=at,
+            reason=reason,
+            now=now,
+        )
+        SalesLead.objects.filter(pk=locked.pk).update(closed_at=now)
+    lead.closed_at = now
+    return lead
+
+
+def _outcome_check(*, outcome: str, value: Decimal | None, reason: str) -> str:
     if outcome not in (Outcome.WON, Outcome.LOST):
         raise ValidationFailed(_("Choose won or lost."), code="outcome")
     if value is not None and value < 0:
@@ -509,28 +529,72 @@ def outcome_record(
             code="reason_required",
             field_errors={"reason": [_("Required.")]},
         )
-    now = timezone.now()
-    at = at or now
-    with transaction.atomic():
-        locked = _lead_open_or_fail(lead)
-        contact_update(
-            contact=locked.contact,
-            changes={
-                "outcome": outcome,
-                "outcome_value": value,
-                "outcome_at": at,
-                "outcome_reason": reason[:200],
-            },
+    return reason
+
+
+def _outcome_write(
+    *,
+    contact: Contact,
+    user,
+    outcome: str,
+    value: Decimal | None,
+    at: dt.datetime,
+    reason: str,
+    now: dt.datetime,
+) -> None:
+    contact_update(
+        contact=contact,
+        changes={
+            "outcome": outcome,
+            "outcome_value": value,
+            "outcome_at": at,
+            "outcome_reason": reason[:200],
+        },
+        actor=user,
+    )
+    if outcome == Outcome.WON:
+        contact_stage_change(
+            contact=contact,
+            to_stage=LifecycleStage.CUSTOMER,
+            cause=(_("won by %(user)s") % {"user": _who(user)})[:200],
             actor=user,
+            at=now,
         )
-        if outcome == Outcome.WON:
-            contact_stage_change(
-                contact=locked.contact,
-                to_stage=LifecycleStage.CUSTOMER,
-                cause=(_("won by %(user)s") % {"user": _who(user)})[:200],
-                actor=user,
-                at=now,
+
+
+def contact_outcome_record(
+    *,
+    contact: Contact,
+    user=None,
+    outcome: str,
+    value: Decimal | None = None,
+    at: dt.datetime | None = None,
+    reason: str = "",
+) -> SalesLead | None:
+    """:func:`outcome_record` for any contact (a CRM reporting a deal through the API): a
+    contact handed to sales has its open sales lead closed as :func:`outcome_record` does;
+    one never handed to sales gets the outcome (and, when won, the customer stage) alone.
+    Returns the sales lead, if any. Raises ValidationFailed as :func:`outcome_record` does,
+    Conflict (``lead_closed``) when its sales lead is closed already."""
+    lead = SalesLead.objects.filter(contact=contact).first()
+    if lead is not None:
+        if lead.closed_at is not None:
+            raise Conflict(
+                _("This lead is closed (disqualified, won or lost)."), code="lead_closed"
             )
-        SalesLead.objects.filter(pk=locked.pk).update(closed_at=now)
-    lead.closed_at = now
-    return lead
+        return outcome_record(
+            lead=lead, user=user, outcome=outcome, value=value, at=at, reason=reason
+        )
+    reason = _outcome_check(outcome=outcome, value=value, reason=reason)
+    now = timezone.now()
+    with transaction.atomic():
+        _outcome_write(
+            contact=contact,
+            user=user,
+            outcome=outcome,
+            value=value,
+            at=at or now,
+            reason=reason,
+            now=now,
+        )
+    return None

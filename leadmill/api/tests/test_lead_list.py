@@ -78,3 +78,23 @@ def test_every_cursor_the_schema_allows_decodes_to_a_64_bit_id():
     assert cursor_decode("zzzzzzzzzzzz") < 2**63
     assert cursor_decode(cursor_encode(123456789)) == 123456789
     assert cursor_encode(0) == "0"
+
+
+def test_score_ranges_include_their_ends_and_leave_out_leads_never_scored(client, auth):
+    from django.utils import timezone
+
+    from leadmill.scoring.models import ContactScore
+
+    now = timezone.now()
+    low, high = (Contact.objects.create(email=f"{n}@example.com") for n in ("low", "high"))
+    Contact.objects.create(email="unscored@example.com")
+    ContactScore.objects.create(contact=low, fit_score=10, engagement_at=now, updated_at=now)
+    ContactScore.objects.create(
+        contact=high, fit_score=40, engagement_score=20, engagement_at=now, updated_at=now
+    )
+
+    assert emails(client.get("/api/v1/leads/?fit_min=40", **auth)) == ["high@example.com"]
+    assert emails(client.get("/api/v1/leads/?fit_max=10", **auth)) == ["low@example.com"]
+    assert emails(client.get("/api/v1/leads/?total_min=50", **auth)) == ["high@example.com"]
+    assert emails(client.get("/api/v1/leads/?engagement_max=5", **auth)) == ["low@example.com"]
+    assert client.get("/api/v1/leads/?predictive_min=2", **auth).status_code == 422

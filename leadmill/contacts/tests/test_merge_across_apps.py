@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from leadmill.api.models import IdempotentRequest
 from leadmill.capture.models import Submission
 from leadmill.capture.tests.factories import FormFactory
 from leadmill.consent.models import Consent
@@ -105,6 +106,14 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
         (own_trigger, other),
     ):
         SegmentEntry.objects.create(segment=segment, contact=contact, entered_at=now)
+    replayable = IdempotentRequest.objects.create(
+        key_hash="0" * 64,
+        idempotency_key="retry-1",
+        request_hash="1" * 64,
+        created_at=now,
+        response_body=b'{"lead": {}}',
+        contact_id=other.pk,
+    )
     other_id = other.pk
 
     # When they are merged
@@ -161,6 +170,7 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
         (shared_trigger.pk, survivor.pk),
         (own_trigger.pk, survivor.pk),
     }
+    assert IdempotentRequest.objects.get(pk=replayable.pk).contact_id == survivor.pk
 
 
 def test_this_merge_test_covers_every_model_that_declares_rows_to_move():
@@ -182,6 +192,7 @@ def test_this_merge_test_covers_every_model_that_declares_rows_to_move():
         Message,
         SegmentMember,
         SegmentEntry,
+        IdempotentRequest,
     }
 
     declared = {d.model for d in personal_data.declarations() if d.merge_links}
