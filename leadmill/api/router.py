@@ -26,6 +26,7 @@ from .auth import ApiKeyAuth
 from .idempotency import HEADER_SCHEMA
 from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
 from .selectors import CURSOR_PATTERN, MAX_PAGE, LeadFilters, leads_filtered, page_after
+from .webhook_docs import webhooks_section
 
 
 class LeadmillApi(NinjaAPI):
@@ -43,6 +44,8 @@ class LeadmillApi(NinjaAPI):
                     parameters.append(
                         {**HEADER_SCHEMA, "schema": {"type": "string", **IDEMPOTENCY_KEY_SCHEMA}}
                     )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        schema["webhooks"] = webhooks_section(components)  # what Leadmill POSTs to you
         return schema
 
 
