@@ -217,7 +217,7 @@ def _send_endpoint(
     secrets_signing = _secrets_signing(endpoint, timezone.now())
     results = []
     for delivery in deliveries:
-        seconds = lease_ends - time.monotonic() - LEASE_MARGIN_S
+        seconds = round(lease_ends - time.monotonic() - LEASE_MARGIN_S, 1)
         if seconds < 1:
             break
         status, answer = _send_one(session, endpoint, delivery, secrets_signing, seconds)

@@ -265,13 +265,9 @@ class EndpointSecretRotateView(_ActionView):
             previous_secret_until=endpoint.previous_secret_until,
             index_url=reverse("webhook_endpoints:index"),
         )
-        response = self.response_class(
-            request=request,
-            template="integrations/admin/secret_rotated.html",
-            context=context,
+        return self.response_class(
+            request=request, template="integrations/admin/secret_rotated.html", context=context
         )
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 @hooks.register("register_admin_viewset")
