@@ -178,3 +178,19 @@ def test_the_total_timeout_cuts_a_trickling_answer_on_a_reused_connection(receiv
         # The cut connection is not reused; the next request gets a fresh one.
         assert session.request(method="POST", url=f"http://127.0.0.1:{port}/hook").status == 200
         assert session.connections_opened == 2
+
+
+def test_requests_are_not_held_back_by_nagles_algorithm(receiver):
+    """http.client writes the headers and the body apart: without TCP_NODELAY the body waits
+    for the receiver's delayed ACK (40 ms a request on Linux)."""
+    _r, port = receiver
+    opened = []
+
+    def connect(address, p, timeout):
+        sock = socket.create_connection((address, p), timeout=timeout)
+        opened.append(sock)
+        return sock
+
+    with outgoing_network(connect=connect), OutgoingSession() as session:
+        session.request(method="POST", url=f"http://127.0.0.1:{port}/hook", body=b"{}")
+        assert opened[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
