@@ -364,6 +364,11 @@ LEADMILL_EMAIL_MAX_PER_HOUR = env_int("LEADMILL_EMAIL_MAX_PER_HOUR", 0)
 LEADMILL_WEBHOOK_ALLOW_PRIVATE = env_bool("LEADMILL_WEBHOOK_ALLOW_PRIVATE", False)
 # Outgoing webhooks: threads sending at once per worker, one endpoint per thread.
 LEADMILL_WEBHOOK_THREADS = env_int("LEADMILL_WEBHOOK_THREADS", 8)
+# Outgoing webhooks: requests in flight to one endpoint at most, over every worker.
+LEADMILL_WEBHOOK_ENDPOINT_CONCURRENCY = env_int("LEADMILL_WEBHOOK_ENDPOINT_CONCURRENCY", 2)
+# Outgoing webhooks: how long a worker's claim on deliveries lasts (a killed worker's
+# deliveries are sent by another after it).
+LEADMILL_WEBHOOK_LEASE_SECONDS = env_int("LEADMILL_WEBHOOK_LEASE_SECONDS", 120)
 LEADMILL_EMAIL_CLAIM_LEASE_SECONDS = env_int("LEADMILL_EMAIL_CLAIM_LEASE_SECONDS", 300)
 LEADMILL_EMAIL_SCANNER_CLICK_SECONDS = env_int("LEADMILL_EMAIL_SCANNER_CLICK_SECONDS", 10)
 

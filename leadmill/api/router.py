@@ -28,6 +28,7 @@ from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
 from .segments import segments as segments_router
 from .selectors import CURSOR_PATTERN, MAX_PAGE, LeadFilters, leads_filtered, page_after
 from .submissions import submissions as submissions_router
+from .webhook_docs import webhooks_section
 
 
 class LeadmillApi(NinjaAPI):
@@ -45,6 +46,8 @@ class LeadmillApi(NinjaAPI):
                     parameters.append(
                         {**HEADER_SCHEMA, "schema": {"type": "string", **IDEMPOTENCY_KEY_SCHEMA}}
                     )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        schema["webhooks"] = webhooks_section(components)  # what Leadmill POSTs to you
         return schema
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from ninja import Path, Router, Schema, Status
+from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
 from leadmill.core.text import MAX_INT
@@ -65,6 +65,23 @@ class DeliveryOut(Schema):
     last_answer: str
 
 
+class ReplayFailedIn(Schema):
+    since: dt.datetime = Field(
+        description="Replay the endpoint's failed deliveries created at or after this time."
+    )
+
+
+class ReplayedOut(Schema):
+    replayed: int = Field(description="How many failed deliveries are queued again.")
+
+
+class SecretRotated(Schema):
+    secret: str = Field(description="The new whsec_… secret: shown this once.")
+    previous_secret_until: dt.datetime = Field(
+        description="Until then the previous secret signs too (beside the new one)."
+    )
+
+
 def _out(endpoint: WebhookEndpoint) -> dict:
     return {
         "id": endpoint.pk,
@@ -84,7 +101,9 @@ def _invalid(exc: ValidationError):
 
 
 NOT_FOUND = {"code": "not_found", "message": "No webhook endpoint with this id."}
+DELIVERY_NOT_FOUND = {"code": "not_found", "message": "No delivery with this id at this endpoint."}
 EndpointId = Path(..., ge=1, le=MAX_INT)
+DeliveryId = Path(..., ge=1, le=MAX_INT)
 
 
 @endpoints.post(
@@ -162,20 +181,87 @@ def endpoint_deliveries(request, endpoint_id: int = EndpointId):
     if not WebhookEndpoint.objects.filter(pk=endpoint_id).exists():
         return Status(404, NOT_FOUND)
     rows = WebhookDelivery.objects.filter(endpoint_id=endpoint_id).order_by("-pk")[:200]
-    return [
-        {
-            "id": d.pk,
-            "webhook_id": d.webhook_id,
-            "event_type": d.event_type,
-            "status": d.status,
-            "attempts": d.attempts,
-            "next_attempt_at": d.next_attempt_at,
-            "last_status": d.last_status,
-            "last_attempt_at": d.last_attempt_at,
-            "last_answer": d.last_answer,
-        }
-        for d in rows
-    ]
+    return [_delivery_out(d) for d in rows]
+
+
+def _delivery_out(delivery: WebhookDelivery) -> dict:
+    return {
+        "id": delivery.pk,
+        "webhook_id": delivery.webhook_id,
+        "event_type": delivery.event_type,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at,
+        "last_status": delivery.last_status,
+        "last_attempt_at": delivery.last_attempt_at,
+        "last_answer": delivery.last_answer,
+    }
+
+
+@endpoints.post(
+    "/{int:endpoint_id}/deliveries/{int:delivery_id}/replay",
+    response={202: DeliveryOut, **errors.documented(*errors.AUTH, 404, 409, 422)},
+    auth=ApiKeyAuth("webhooks:write"),
+)
+def delivery_replay(request, endpoint_id: int = EndpointId, delivery_id: int = DeliveryId):
+    """Send one delivery again, now, with the same ``webhook-id`` (whatever its status);
+    answers the delivery as queued."""
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id, endpoint_id=endpoint_id).first()
+    if delivery is None:
+        return Status(404, DELIVERY_NOT_FOUND)
+    services.delivery_replay(delivery=delivery)
+    delivery.refresh_from_db()
+    return Status(202, _delivery_out(delivery))
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC (naive: taken as UTC); a time UTC cannot hold (year 1 east of
+    Greenwich, year 9999 west of it) becomes the earliest or the latest it can."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        edge = dt.datetime.min if moment.year < 5000 else dt.datetime.max
+        return edge.replace(tzinfo=dt.UTC)
+
+
+@endpoints.post(
+    "/{int:endpoint_id}/deliveries/replay-failed",
+    response={200: ReplayedOut, **errors.documented(*errors.AUTH, *errors.BODY, 404)},
+    auth=ApiKeyAuth("webhooks:write"),
+)
+def deliveries_replay_failed(request, payload: ReplayFailedIn, endpoint_id: int = EndpointId):
+    """Send again, now, every *failed* delivery of the endpoint created since ``since``
+    (each with its own ``webhook-id``); answers how many."""
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return Status(404, NOT_FOUND)
+    count = services.deliveries_replay_failed_since(endpoint=endpoint, since=_utc(payload.since))
+    return {"replayed": count}
+
+
+@endpoints.post(
+    "/{int:endpoint_id}/rotate-secret",
+    response={200: SecretRotated, **errors.documented(*errors.AUTH, 404, 409, 422)},
+    auth=ApiKeyAuth("webhooks:write"),
+)
+def endpoint_secret_rotate(
+    request,
+    endpoint_id: int = EndpointId,
+    grace_hours: int = Query(
+        24, ge=0, le=168, description="How long the previous secret keeps signing (hours)."
+    ),
+):
+    """A new secret for the endpoint (answered this once); the previous one keeps signing,
+    beside it, for ``grace_hours``, so a receiver holding either verifies meanwhile."""
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        return Status(404, NOT_FOUND)
+    secret = services.endpoint_secret_rotate(
+        endpoint=endpoint, grace=dt.timedelta(hours=grace_hours)
+    )
+    return {"secret": secret, "previous_secret_until": endpoint.previous_secret_until}
 
 
 @endpoints.post(

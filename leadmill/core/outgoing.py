@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import http.client
 import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -202,65 +204,265 @@ def outgoing_request(
     most ``max_body_bytes`` of its body. Raises OutgoingRefused (the URL is not http(s), or its
     host is, or resolves to, a non-public address) before anything is sent, and OutgoingFailed
     for everything that goes wrong on the way (``total_timeout`` bounds the whole exchange,
-    a receiver that trickles its answer included).
+    a receiver that trickles its answer included). Many requests to one receiver: an
+    :class:`OutgoingSession` keeps the connection between them.
     """
-    scheme, host, port = _target(url)
-    addresses = _checked_addresses(host, port)
-    parts = urlsplit(url.strip())
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-    sock = _connect_first(addresses, port, connect_timeout)
-    timed_out = threading.Event()
-
-    def cut() -> None:
-        timed_out.set()
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-    watchdog = threading.Timer(total_timeout, cut)
-    watchdog.daemon = True
-    watchdog.start()
-    # http.client never connects on its own while ``sock`` is set (ours, to a checked
-    # address); ``host`` stays the name, for the Host header.
-    connection_class = (
-        http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-    )
-    connection = connection_class(host, port, timeout=read_timeout)
-    try:
-        sock.settimeout(read_timeout)
-        if scheme == "https":
-            context = ssl_context or ssl.create_default_context()
-            sock = context.wrap_socket(sock, server_hostname=host)  # SNI + certificate: the name
-        connection.sock = sock
-        all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
-        connection.request(method, path, body=body or None, headers=all_headers)
-        response = connection.getresponse()
-        kept, truncated = _read_capped(response, max_body_bytes)
-        if timed_out.is_set():  # the watchdog cut the answer short: an end of file, not its end
-            raise TimeoutError
-        if not truncated and response.length:  # fewer bytes than Content-Length announced
-            raise http.client.IncompleteRead(kept, response.length)
-        return OutgoingResponse(
-            status=response.status,
-            headers=list(response.getheaders()),
-            body=kept,
-            truncated=truncated,
+    with OutgoingSession(ssl_context=ssl_context) as session:
+        return session.request(
+            method=method,
+            url=url,
+            body=body,
+            headers=headers,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            total_timeout=total_timeout,
+            max_body_bytes=max_body_bytes,
         )
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        if timed_out.is_set():
-            raise OutgoingFailed(
+
+
+class _Watchdog:
+    """Cuts the socket of the exchange under way when its deadline passes: one thread per
+    session (not one per request), armed and disarmed around each exchange."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._deadline: float | None = None
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.fired = False
+
+    def arm(self, seconds: float) -> None:
+        with self._condition:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="outgoing-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._deadline, self._sock, self.fired = time.monotonic() + seconds, None, False
+            self._condition.notify()
+
+    def watch(self, sock: socket.socket) -> None:
+        """The socket to cut (set once it exists: the deadline runs from :meth:`arm`)."""
+        with self._condition:
+            self._sock = sock
+            if self.fired:  # the deadline passed while connecting
+                self._cut()
+
+    def disarm(self) -> None:
+        with self._condition:
+            self._deadline, self._sock = None, None
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+
+    def _cut(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def _run(self) -> None:
+        with self._condition:
+            while not self._closed:
+                if self._deadline is None:
+                    self._condition.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._condition.wait(remaining)
+                    continue
+                self.fired = True
+                self._cut()
+                self._deadline = None
+
+
+Origin = tuple[str, str, int]  # scheme, host (lower case), port
+
+
+class OutgoingSession:
+    """Several requests under the rules of :func:`outgoing_request`, keeping one connection
+    per receiver (scheme, host, port) open between them (HTTP/1.1 keep-alive).
+
+    A connection is opened to an address checked when it is opened (the name resolved
+    once, every address public); the requests it carries go to that address, so the check
+    holds for them as it did for the first. A connection the receiver closed while idle is
+    replaced by a new one, checked again; an answer cut at the size cap, one the receiver
+    marks ``Connection: close``, or any failure closes the connection. Time-outs, the size
+    cap and no-redirects apply to each request as in :func:`outgoing_request`.
+
+    For one thread at a time; close it (``with OutgoingSession() as session:``) to close its
+    connections. Keep a session for a bounded stretch of work (a worker's batch) so names
+    are looked up again now and then.
+    """
+
+    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._ssl_context = ssl_context
+        self._kept: dict[Origin, http.client.HTTPConnection] = {}
+        self._watchdog = _Watchdog()
+        self.connections_opened = 0
+
+    def __enter__(self) -> OutgoingSession:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for connection in self._kept.values():
+            connection.close()
+        self._kept.clear()
+        self._watchdog.close()
+
+    def request(
+        self,
+        *,
+        method: str,
+        url: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT_S,
+        read_timeout: float = READ_TIMEOUT_S,
+        total_timeout: float = TOTAL_TIMEOUT_S,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> OutgoingResponse:
+        """As :func:`outgoing_request`, over a kept connection to the receiver when there is
+        one. Raises OutgoingRefused and OutgoingFailed as it does."""
+        scheme, host, port = _target(url)
+        origin = (scheme, host.lower(), port)
+        parts = urlsplit(url.strip())
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        exchange = functools.partial(
+            self._exchange,
+            origin=origin,
+            method=method,
+            path=path,
+            body=body,
+            headers=all_headers,
+            read_timeout=read_timeout,
+            total_timeout=total_timeout,
+            max_body_bytes=max_body_bytes,
+        )
+        kept = self._kept.pop(origin, None)
+        if kept is not None:
+            try:
+                return exchange(kept, reused=True)
+            except _ClosedWhileIdle:
+                pass  # the receiver closed it between two requests: open a new one
+        addresses = _checked_addresses(host, port)
+        self._watchdog.arm(total_timeout)
+        try:
+            connection = self._open(scheme, host, port, addresses, connect_timeout, read_timeout)
+        except (OSError, ValueError, OutgoingFailed) as exc:
+            self._watchdog.disarm()
+            raise self._failure(exc, read_timeout, total_timeout) from exc
+        return exchange(connection, reused=False, armed=True)
+
+    def _open(self, scheme, host, port, addresses, connect_timeout, read_timeout):
+        sock = _connect_first(addresses, port, connect_timeout)
+        self._watchdog.watch(sock)
+        try:
+            # http.client sends the headers and the body in two writes: without this, Nagle's
+            # algorithm holds the body until the receiver's delayed ACK (40 ms a request).
+            # (http.client sets it too, on the connections it opens itself.)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(read_timeout)
+            if scheme == "https":
+                context = self._ssl_context or ssl.create_default_context()
+                sock = context.wrap_socket(
+                    sock, server_hostname=host
+                )  # SNI + certificate: the name
+                self._watchdog.watch(sock)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                sock.close()
+            raise
+        # http.client never connects on its own while ``sock`` is set (ours, to a checked
+        # address); ``host`` stays the name, for the Host header.
+        connection_class = (
+            http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        )
+        connection = connection_class(host, port, timeout=read_timeout)
+        connection.sock = sock
+        connection.auto_open = 0  # never a connection of its own, to the name: NotConnected
+        self.connections_opened += 1
+        return connection
+
+    def _exchange(
+        self,
+        connection: http.client.HTTPConnection,
+        *,
+        reused: bool,
+        origin: Origin,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        read_timeout: float,
+        total_timeout: float,
+        max_body_bytes: int,
+        armed: bool = False,
+    ) -> OutgoingResponse:
+        if connection.sock is None:  # closed after its last answer: never reopened by name
+            connection.close()
+            raise _ClosedWhileIdle
+        if not armed:
+            self._watchdog.arm(total_timeout)
+        self._watchdog.watch(connection.sock)
+        keep = answered = False
+        try:
+            connection.sock.settimeout(read_timeout)
+            connection.request(method, path, body=body or None, headers=headers)
+            response = connection.getresponse()
+            answered = True
+            kept, truncated = _read_capped(response, max_body_bytes)
+            if self._watchdog.fired:  # the watchdog cut the answer short: not its end
+                raise TimeoutError
+            if not truncated and response.length:  # fewer bytes than Content-Length announced
+                raise http.client.IncompleteRead(kept, response.length)
+            keep = not truncated and not response.will_close
+            return OutgoingResponse(
+                status=response.status,
+                headers=list(response.getheaders()),
+                body=kept,
+                truncated=truncated,
+            )
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            closed_while_idle = (
+                reused
+                and not answered
+                and not self._watchdog.fired
+                and isinstance(exc, (ConnectionError, http.client.RemoteDisconnected))
+            )
+            if closed_while_idle:
+                raise _ClosedWhileIdle from exc
+            raise self._failure(exc, read_timeout, total_timeout) from exc
+        finally:
+            self._watchdog.disarm()
+            if keep:
+                self._kept[origin] = connection
+            else:
+                connection.close()
+
+    def _failure(self, exc: BaseException, read_timeout: float, total_timeout: float):
+        if self._watchdog.fired:
+            return OutgoingFailed(
                 _("No complete answer within %(seconds)s seconds.") % {"seconds": total_timeout}
-            ) from exc
+            )
+        if isinstance(exc, OutgoingFailed):
+            return exc
         if isinstance(exc, TimeoutError):
-            raise OutgoingFailed(
+            return OutgoingFailed(
                 _("No answer within %(seconds)s seconds.") % {"seconds": read_timeout}
-            ) from exc
-        raise OutgoingFailed(str(exc) or type(exc).__name__) from exc
-    finally:
-        watchdog.cancel()
-        connection.close()
-        with contextlib.suppress(OSError):
-            sock.close()
+            )
+        return OutgoingFailed(str(exc) or type(exc).__name__)
+
+
+class _ClosedWhileIdle(Exception):
+    """A kept connection the receiver had closed: nothing was answered, send it anew."""
 
 
 def _connect_first(addresses: list[str], port: int, timeout: float) -> socket.socket:

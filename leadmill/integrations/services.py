@@ -5,18 +5,30 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import time
+import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+from django import db
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leadmill.core.outgoing import OutgoingFailed, OutgoingRefused, outgoing_request, url_problem
+from leadmill.core.outgoing import (
+    CONNECT_TIMEOUT_S,
+    READ_TIMEOUT_S,
+    TOTAL_TIMEOUT_S,
+    OutgoingFailed,
+    OutgoingRefused,
+    OutgoingSession,
+    url_problem,
+)
 
 from . import signing
 from .handlers import PAYLOAD_VERSION, WEBHOOK_EVENTS, webhook_id_of
@@ -25,9 +37,11 @@ from .models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 # Waits after the 1st, 2nd … failed attempt (about three days in all); then it has failed.
 RETRY_SECONDS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600, 10 * 3600)
 JITTER = 0.1
-LEASE = dt.timedelta(minutes=2)
+LEASE_SECONDS = 120  # LEADMILL_WEBHOOK_LEASE_SECONDS
+LEASE_MARGIN_S = 1.0  # a request ends this long before its rows' lease at the latest
 ANSWER_KEPT = 1024
-CLAIM_BATCH = 500
+LANE_BATCH = 200
+LANE_KEY_PREFIX = "leadmill.webhook-lane."
 FAILING_DAYS_BEFORE_DISABLE = 3
 
 
@@ -133,50 +147,80 @@ def deliveries_replay_failed_since(*, endpoint: WebhookEndpoint, since: dt.datet
     ).update(status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), leased_until=None)
 
 
-def _claim(now: dt.datetime, limit: int) -> list[WebhookDelivery]:
-    """Lease due deliveries of enabled endpoints to this worker. A lease that ran out
-    (its worker died) is claimed again, so nothing due is lost."""
+def _lease_seconds() -> int:
+    return getattr(settings, "LEADMILL_WEBHOOK_LEASE_SECONDS", LEASE_SECONDS)
+
+
+def _due(now: dt.datetime) -> Q:
+    """Deliveries that may be sent now: pending, due, and not leased by a live worker."""
+    return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) & (
+        Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+    )
+
+
+def _claim(endpoint_id: int, now: dt.datetime, limit: int) -> list[WebhookDelivery]:
+    """Lease up to ``limit`` due deliveries of one endpoint to this lane. A lease that ran
+    out (its worker died) is claimed again, so nothing due is lost. ``of=("self",)``: the
+    endpoint row is not locked, or a second lane's SKIP LOCKED would skip every row."""
     with transaction.atomic():
         due = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .filter(
-                Q(leased_until__isnull=True) | Q(leased_until__lt=now),
-                status=DeliveryStatus.PENDING,
-                next_attempt_at__lte=now,
-                endpoint__enabled=True,
-            )
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(_due(now), endpoint_id=endpoint_id)
             .order_by("next_attempt_at", "pk")[:limit]
         )
         if due:
             WebhookDelivery.objects.filter(pk__in=[d.pk for d in due]).update(
-                leased_until=now + LEASE
+                leased_until=now + dt.timedelta(seconds=_lease_seconds())
             )
     return due
 
 
-def _send_one(endpoint: WebhookEndpoint, delivery: WebhookDelivery, now: dt.datetime):
+def _send_one(
+    session: OutgoingSession,
+    endpoint: WebhookEndpoint,
+    delivery: WebhookDelivery,
+    secrets_signing: list[str],
+    seconds: float,
+):
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     headers = signing.headers(
-        secrets_signing=_secrets_signing(endpoint, now),
+        secrets_signing=secrets_signing,
         webhook_id=delivery.webhook_id,
-        timestamp=int(timezone.now().timestamp()),
+        timestamp=int(time.time()),
         body=body,
     )
     try:
-        answer = outgoing_request(
-            method="POST", url=endpoint.url, body=body, headers=headers, max_body_bytes=ANSWER_KEPT
+        answer = session.request(
+            method="POST",
+            url=endpoint.url,
+            body=body,
+            headers=headers,
+            max_body_bytes=ANSWER_KEPT,
+            connect_timeout=min(CONNECT_TIMEOUT_S, seconds),
+            read_timeout=min(READ_TIMEOUT_S, seconds),
+            total_timeout=min(TOTAL_TIMEOUT_S, seconds),
         )
     except (OutgoingFailed, OutgoingRefused) as exc:
         return None, str(exc)[:ANSWER_KEPT]
     return answer.status, answer.body.decode("utf-8", "replace")[:ANSWER_KEPT]
 
 
-def _send_endpoint(endpoint: WebhookEndpoint, deliveries: list[WebhookDelivery], now):
-    """One endpoint's deliveries, one at a time (the per-endpoint concurrency bound: a slow
-    receiver holds up only its own). Stops at a 410."""
+def _send_endpoint(
+    session: OutgoingSession,
+    endpoint: WebhookEndpoint,
+    deliveries: list[WebhookDelivery],
+    lease_ends: float,
+):
+    """One endpoint's claimed deliveries, one after the other over one kept connection.
+    Stops at a 410, and before a request that could outlast the rows' lease (another
+    worker may claim them then): the rest is left unsent, for the caller to release."""
+    secrets_signing = _secrets_signing(endpoint, timezone.now())
     results = []
     for delivery in deliveries:
-        status, answer = _send_one(endpoint, delivery, now)
+        seconds = round(lease_ends - time.monotonic() - LEASE_MARGIN_S, 1)
+        if seconds < 1:
+            break
+        status, answer = _send_one(session, endpoint, delivery, secrets_signing, seconds)
         results.append((delivery, status, answer))
         if status == 410:
             break
@@ -207,23 +251,23 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:
         )
 
 
-def _record(endpoint, results, now: dt.datetime) -> None:
-    succeeded = False
+def _record(endpoint: WebhookEndpoint, results: list) -> None:
+    """Write each attempt's outcome: the delivered ones in one UPDATE per distinct answer,
+    the others one by one (each gets its own retry time, with jitter)."""
+    now = timezone.now()
+    delivered: dict[tuple[int, str], list[int]] = defaultdict(list)
     for delivery, status, answer in results:
+        if status is not None and 200 <= status < 300:
+            delivered[(status, answer)].append(delivery.pk)
+            continue
         delivery.attempts += 1
         delivery.last_status = status
         delivery.last_attempt_at = now
         delivery.last_answer = answer
         delivery.leased_until = None
-        if status is not None and 200 <= status < 300:
-            delivery.status = DeliveryStatus.DELIVERED
-            delivery.next_attempt_at = None
-            succeeded = True
-        else:
-            retry_at = _retry_at(delivery.attempts, now)
-            delivery.next_attempt_at = retry_at
-            if retry_at is None:
-                delivery.status = DeliveryStatus.FAILED
+        delivery.next_attempt_at = _retry_at(delivery.attempts, now)
+        if delivery.next_attempt_at is None:
+            delivery.status = DeliveryStatus.FAILED
         delivery.save(
             update_fields=[
                 "attempts",
@@ -235,15 +279,27 @@ def _record(endpoint, results, now: dt.datetime) -> None:
                 "next_attempt_at",
             ]
         )
+    for (status, answer), pks in delivered.items():
+        WebhookDelivery.objects.filter(pk__in=pks).update(
+            status=DeliveryStatus.DELIVERED,
+            attempts=F("attempts") + 1,
+            last_status=status,
+            last_attempt_at=now,
+            last_answer=answer,
+            leased_until=None,
+            next_attempt_at=None,
+        )
     last_status = results[-1][1] if results else None
     if last_status == 410:
         endpoint_disable(endpoint=endpoint, reason=_("the receiver answered 410 Gone"))
-    elif succeeded:
+    elif delivered:
         if endpoint.failing_since:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+            endpoint.failing_since = None
     elif results:
         if endpoint.failing_since is None:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
+            endpoint.failing_since = now
         elif now - endpoint.failing_since > dt.timedelta(days=FAILING_DAYS_BEFORE_DISABLE):
             endpoint_disable(
                 endpoint=endpoint,
@@ -252,31 +308,100 @@ def _record(endpoint, results, now: dt.datetime) -> None:
             )
 
 
-def deliveries_send_due(*, limit: int = CLAIM_BATCH) -> int:
-    """Send the due deliveries (up to ``limit``), one thread per endpoint (at most
-    ``LEADMILL_WEBHOOK_THREADS``), and record each answer. Returns how many were tried."""
-    now = timezone.now()
-    claimed = _claim(now, limit)
-    if not claimed:
-        return 0
-    by_endpoint: dict[int, list[WebhookDelivery]] = defaultdict(list)
-    for delivery in claimed:
-        by_endpoint[delivery.endpoint_id].append(delivery)
-    endpoints = WebhookEndpoint.objects.select_related("owner").in_bulk(list(by_endpoint))
-    threads = getattr(settings, "LEADMILL_WEBHOOK_THREADS", 8)
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(by_endpoint)))) as pool:
-        futures = {
-            pk: pool.submit(_send_endpoint, endpoints[pk], rows, now)
-            for pk, rows in by_endpoint.items()
-        }
+class _Lane:
+    """The right to send to one endpoint: one of its ``LEADMILL_WEBHOOK_ENDPOINT_CONCURRENCY``
+    slots, an expiring key in the cache every worker shares (a killed worker's slot lapses
+    with its leases). At most that many requests are in flight to an endpoint, whatever the
+    number of workers."""
+
+    def __init__(self, endpoint_id: int) -> None:
+        self.endpoint_id = endpoint_id
+        self.key: str | None = None
+        self.token = uuid.uuid4().hex
+
+    def take(self) -> bool:
+        concurrency = max(1, getattr(settings, "LEADMILL_WEBHOOK_ENDPOINT_CONCURRENCY", 2))
+        for slot in range(concurrency):
+            key = f"{LANE_KEY_PREFIX}{self.endpoint_id}.{slot}"
+            if cache.add(key, self.token, timeout=_lease_seconds()):
+                self.key = key
+                return True
+        return False
+
+    def renew(self) -> None:
+        if self.key is not None:
+            cache.set(self.key, self.token, timeout=_lease_seconds())
+
+    def release(self) -> None:
+        if self.key is not None and cache.get(self.key) == self.token:
+            cache.delete(self.key)
+        self.key = None
+
+
+def _lane_drain(lane: _Lane) -> int:
+    """Claim, send and record the endpoint's due deliveries, batch after batch, until none
+    is due (or the endpoint is disabled). Returns how many were tried."""
     tried = 0
-    for pk, future in futures.items():
-        results = future.result()
-        tried += len(results)
-        _record(endpoints[pk], results, now)
-        # Rows after a 410 were not tried: free their lease.
-        sent = {d.pk for d, _s, _a in results}
-        untried = [d.pk for d in by_endpoint[pk] if d.pk not in sent]
-        if untried:
-            WebhookDelivery.objects.filter(pk__in=untried).update(leased_until=None)
-    return tried
+    with OutgoingSession() as session:
+        while True:
+            endpoint = (
+                WebhookEndpoint.objects.select_related("owner")
+                .filter(pk=lane.endpoint_id, enabled=True)
+                .first()
+            )
+            if endpoint is None:
+                return tried
+            lane.renew()
+            lease_ends = time.monotonic() + _lease_seconds()
+            claimed = _claim(endpoint.pk, timezone.now(), LANE_BATCH)
+            if not claimed:
+                return tried
+            results = _send_endpoint(session, endpoint, claimed, lease_ends)
+            _record(endpoint, results)
+            tried += len(results)
+            if len(results) < len(claimed):  # a 410, or the lease ran short: free the rest
+                sent = {d.pk for d, _s, _a in results}
+                WebhookDelivery.objects.filter(
+                    pk__in=[d.pk for d in claimed if d.pk not in sent]
+                ).update(leased_until=None)
+
+
+def _endpoint_send_due(endpoint_id: int) -> int:
+    """One endpoint's lane, in a thread of its own: drain it while holding a slot. After
+    letting the slot go it looks once more: a wake-up that found every slot taken just
+    before has left its deliveries to this lane."""
+    tried = 0
+    try:
+        while True:
+            lane = _Lane(endpoint_id)
+            if not lane.take():
+                return tried
+            try:
+                tried += _lane_drain(lane)
+            finally:
+                lane.release()
+            if not _due_endpoints(timezone.now(), only=endpoint_id):
+                return tried
+    finally:
+        db.connections.close_all()  # this thread's connections
+
+
+def _due_endpoints(now: dt.datetime, *, only: int | None = None) -> list[int]:
+    due = WebhookDelivery.objects.filter(_due(now), endpoint_id=OuterRef("pk"))
+    endpoints = WebhookEndpoint.objects.filter(Exists(due), enabled=True)
+    if only is not None:
+        endpoints = endpoints.filter(pk=only)
+    return list(endpoints.order_by("pk").values_list("pk", flat=True))
+
+
+def deliveries_send_due() -> int:
+    """Send every due delivery and record each answer: a lane per endpoint with deliveries
+    due (at most ``LEADMILL_WEBHOOK_THREADS`` at once), each over its own kept connection
+    and bounded by the endpoint's slots, so a slow receiver holds up only its own lane.
+    Returns how many deliveries were tried."""
+    endpoint_ids = _due_endpoints(timezone.now())
+    if not endpoint_ids:
+        return 0
+    threads = max(1, min(getattr(settings, "LEADMILL_WEBHOOK_THREADS", 8), len(endpoint_ids)))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook-lane") as pool:
+        return sum(pool.map(_endpoint_send_due, endpoint_ids))

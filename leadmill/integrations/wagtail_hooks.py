@@ -31,6 +31,7 @@ from .models import WebhookDelivery, WebhookEndpoint
 TEST_URL_NAME = "integrations_endpoint_test"
 REPLAY_URL_NAME = "integrations_delivery_replay"
 REPLAY_FAILED_URL_NAME = "integrations_endpoint_replay_failed"
+ROTATE_URL_NAME = "integrations_endpoint_secret_rotate"
 
 
 class EndpointForm(forms.ModelForm):
@@ -75,6 +76,12 @@ class EndpointIndexView(IndexView):
                 url=reverse(TEST_URL_NAME, args=[instance.pk]),
                 icon_name="mail",
                 priority=30,
+            ),
+            ListingButton(
+                _("Rotate secret…"),
+                url=reverse(ROTATE_URL_NAME, args=[instance.pk]),
+                icon_name="key",
+                priority=35,
             ),
             ListingButton(
                 _("Replay failed…"),
@@ -230,6 +237,39 @@ class EndpointReplayFailedView(_ActionView):
         return redirect(reverse("webhook_deliveries:index") + f"?endpoint={pk}")
 
 
+class EndpointSecretRotateView(_ActionView):
+    """POST: a new secret, shown on the page it answers with (once: it is not kept in a
+    message or the session); the previous one keeps signing for the hours asked."""
+
+    header_icon = "key"
+    question = gettext_lazy(
+        "Give this endpoint a new secret? The current one keeps signing, beside the new one, "
+        "for the hours below, so your receiver can switch without missing a delivery."
+    )
+    action = gettext_lazy("Rotate secret")
+    ask_grace = True
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(ask_grace=self.ask_grace, **kwargs)
+
+    def post(self, request, pk):
+        endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+        try:
+            hours = min(max(0, int(request.POST.get("grace_hours", "24"))), 168)
+        except ValueError:
+            hours = 24
+        secret = services.endpoint_secret_rotate(endpoint=endpoint, grace=dt.timedelta(hours=hours))
+        context = self.get_context_data(
+            endpoint=endpoint,
+            secret=secret,
+            previous_secret_until=endpoint.previous_secret_until,
+            index_url=reverse("webhook_endpoints:index"),
+        )
+        return self.response_class(
+            request=request, template="integrations/admin/secret_rotated.html", context=context
+        )
+
+
 @hooks.register("register_admin_viewset")
 def register_webhook_viewsets():
     return [EndpointViewSet(), DeliveryViewSet()]
@@ -243,6 +283,11 @@ def register_webhook_action_urls():
             "webhooks/<int:pk>/replay-failed/",
             EndpointReplayFailedView.as_view(),
             name=REPLAY_FAILED_URL_NAME,
+        ),
+        path(
+            "webhooks/<int:pk>/rotate-secret/",
+            EndpointSecretRotateView.as_view(),
+            name=ROTATE_URL_NAME,
         ),
         path(
             "webhook-deliveries/<int:pk>/replay/",

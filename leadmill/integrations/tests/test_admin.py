@@ -70,3 +70,30 @@ def test_a_marketer_may_not_send_or_replay(client):
     client.force_login(user_in("Marketing"))
     assert client.post(f"/admin/webhooks/{endpoint.pk}/test/").status_code in (302, 403)
     assert not WebhookDelivery.objects.exists()
+
+
+def test_rotate_secret_shows_the_new_secret_once_and_the_old_keeps_signing(admin):
+    endpoint = services.endpoint_create(url="https://93.184.215.14/hook", events=[])
+    old = endpoint.secret
+    listing = admin.get("/admin/webhooks/")
+    assert f"/admin/webhooks/{endpoint.pk}/rotate-secret/".encode() in listing.content
+    assert admin.get(f"/admin/webhooks/{endpoint.pk}/rotate-secret/").status_code == 200
+
+    response = admin.post(f"/admin/webhooks/{endpoint.pk}/rotate-secret/", {"grace_hours": "6"})
+
+    endpoint.refresh_from_db()
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]  # the admin's never_cache
+    assert endpoint.secret != old and endpoint.previous_secret == old
+    assert endpoint.secret.encode() in response.content
+    assert old.encode() not in response.content
+    assert endpoint.secret.encode() not in admin.get("/admin/webhooks/").content
+
+
+def test_a_marketer_may_not_rotate_a_secret(client):
+    endpoint = services.endpoint_create(url="https://93.184.215.14/hook", events=[])
+    secret = endpoint.secret
+    client.force_login(user_in("Marketing"))
+    assert client.post(f"/admin/webhooks/{endpoint.pk}/rotate-secret/").status_code in (302, 403)
+    endpoint.refresh_from_db()
+    assert endpoint.secret == secret
