@@ -23,6 +23,7 @@ from . import owners as owners_router
 from . import webhooks as webhooks_router
 from .analytics import analytics as analytics_router
 from .auth import ApiKeyAuth
+from .experiments import experiments as experiments_router
 from .idempotency import HEADER_SCHEMA
 from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
 from .selectors import CURSOR_PATTERN, MAX_PAGE, LeadFilters, leads_filtered, page_after
@@ -214,3 +215,4 @@ api.add_router("/v1/sequences", nurture_router.sequences)
 api.add_router("/v1/webhook-endpoints", webhooks_router.endpoints)
 api.add_router("/v1/owners", owners_router.owners)
 api.add_router("/v1/analytics", analytics_router)
+api.add_router("/v1/analytics", experiments_router)
