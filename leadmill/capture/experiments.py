@@ -140,13 +140,14 @@ class Served:
     new_visitor_id: str = ""
 
 
-def variant_serve(*, page_id: int, request) -> Served | None:
+def variant_serve(*, page_id: int, request, record: bool = True) -> Served | None:
     """The variant of the page's running test for this request (None: no test runs).
 
     Bots (tracking's verdict, ADR 20) see the control and are not recorded. A person is
     recorded as exposed once (the first view; later views change nothing). Without a visitor
     id and outside the cookieless mode, a new ``lm_vid`` is minted for the answer's cookie,
     the one the tracker then keeps, so the next view and the form post name the same visitor.
+    ``record=False`` (a form shown again with its errors): the same variant, nothing written.
     """
     test = running_test(page_id=page_id)
     if test is None:
@@ -156,21 +157,24 @@ def variant_serve(*, page_id: int, request) -> Served | None:
         return Served(test.control)
     visitor_id = request.COOKIES.get(VISITOR_COOKIE, "")
     new_visitor_id = ""
-    if not settings.LEADMILL_TRACKING_REQUIRE_CONSENT and not visitor_id_valid(visitor_id):
+    if record and not settings.LEADMILL_TRACKING_REQUIRE_CONSENT and not visitor_id_valid(
+        visitor_id
+    ):
         visitor_id = new_visitor_id = secrets.token_hex(16)
     key = visitor_key(visitor_id=visitor_id, ip_address=client_ip(request), user_agent=user_agent)
     variant = test.variants[variant_pick(salt=test.salt, key=key, weights=test.weights)]
-    Exposure.objects.bulk_create(
-        [
-            Exposure(
-                experiment_id=test.id,
-                variant_id=variant.pk,
-                visitor_key=key,
-                exposed_at=timezone.now(),
-            )
-        ],
-        ignore_conflicts=True,
-    )
+    if record:
+        Exposure.objects.bulk_create(
+            [
+                Exposure(
+                    experiment_id=test.id,
+                    variant_id=variant.pk,
+                    visitor_key=key,
+                    exposed_at=timezone.now(),
+                )
+            ],
+            ignore_conflicts=True,
+        )
     return Served(variant, new_visitor_id)
 
 

@@ -103,7 +103,12 @@ class LandingPage(RoutablePageMixin, Page):
         return context
 
     def render_with_form(self, request, lead_form, *, status: int = 200) -> TemplateResponse:
-        """Render this page with a bound form (errors shown, values kept)."""
+        """Render this page with a bound form (errors shown, values kept), in the visitor's
+        variant when the page is under an A/B test (its form post is not a new view)."""
+        from .experiments import variant_serve
+
+        if (served := variant_serve(page_id=self.pk, request=request, record=False)) is not None:
+            request.lm_variant = served.variant
         context = self.get_context(request)
         context["lead_form"] = lead_form
         return TemplateResponse(request, self.get_template(request), context, status=status)

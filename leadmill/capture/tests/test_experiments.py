@@ -286,3 +286,52 @@ def test_stopping_without_a_winner_leaves_the_page_as_it_was(client, ebook_page)
     response = client.get("/ebook/", HTTP_USER_AGENT=BROWSER)
     assert title_of(response) == "The Lead Generation Playbook"
     assert not Exposure.objects.exists()
+
+
+def test_a_form_sent_with_errors_is_shown_again_in_the_visitors_variant(client, ebook_page):
+    experiment = make_test(ebook_page)
+    experiment_start(experiment=experiment)
+    client.cookies["lm_vid"] = in_b = visitor_for(experiment, "B")
+    client.get("/ebook/", HTTP_USER_AGENT=BROWSER)
+    form = Form.objects.get(slug="ebook")
+
+    response = client.post(
+        "/f/ebook/",
+        data={
+            "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+            "_page": str(ebook_page.pk),
+            "website": "",
+            "email": "not-an-email",
+        },
+        HTTP_USER_AGENT=BROWSER,
+    )
+
+    assert response.status_code == 400
+    assert title_of(response) == "Get the playbook free today"
+    assert list(Exposure.objects.values_list("visitor_key", flat=True)) == [in_b]
+
+
+def test_the_editor_and_results_screens_open_and_a_start_that_breaks_a_rule_says_why(
+    client, django_user_model, ebook_page
+):
+    from django.urls import reverse
+
+    admin = django_user_model.objects.create_superuser("m", "m@leadmill.test", "pw-41-long-enough")
+    client.force_login(admin)
+    lonely = Experiment.objects.create(name="One variant", page=ebook_page)
+    Variant.objects.create(experiment=lonely, label="A", weight=50)
+    viewset = Experiment.snippet_viewset
+
+    add = client.get(reverse(viewset.get_url_name("add")))
+    edit = client.get(reverse(viewset.get_url_name("edit"), args=[lonely.pk]))
+    results_url = reverse("capture_experiment_results", args=[lonely.pk])
+    started = client.post(results_url, {"action": "start"}, follow=True)
+
+    assert (add.status_code, edit.status_code) == (200, 200)
+    assert "When to call a winner" in edit.content.decode()
+    assert started.status_code == 200
+    assert "Add at least two variants (e.g. the page as it is, and one change)." in (
+        started.content.decode()
+    )
+    lonely.refresh_from_db()
+    assert lonely.status == Experiment.Status.DRAFT
