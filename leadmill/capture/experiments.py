@@ -157,8 +157,10 @@ def variant_serve(*, page_id: int, request, record: bool = True) -> Served | Non
         return Served(test.control)
     visitor_id = request.COOKIES.get(VISITOR_COOKIE, "")
     new_visitor_id = ""
-    if record and not settings.LEADMILL_TRACKING_REQUIRE_CONSENT and not visitor_id_valid(
-        visitor_id
+    if (
+        record
+        and not settings.LEADMILL_TRACKING_REQUIRE_CONSENT
+        and not visitor_id_valid(visitor_id)
     ):
         visitor_id = new_visitor_id = secrets.token_hex(16)
     key = visitor_key(visitor_id=visitor_id, ip_address=client_ip(request), user_agent=user_agent)
