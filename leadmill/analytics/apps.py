@@ -7,3 +7,6 @@ class AnalyticsConfig(AppConfig):
     label = "analytics"
     verbose_name = _("Analytics")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import admin_nurture  # noqa: F401 -- registers the nurture performance screens

@@ -24,6 +24,7 @@ from .idempotency import HEADER_SCHEMA, request_concerns
 from .intake import lead_intake_answer
 from .leads import lead as lead_router
 from .outcomes import outcomes as outcomes_router
+from .experiments import experiments as experiments_router
 from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
 from .segments import segments as segments_router
 from .selectors import CURSOR_PATTERN, MAX_PAGE, LeadFilters, leads_filtered, page_after
@@ -187,3 +188,4 @@ api.add_router("/v1/events", events_router)
 api.add_router("/v1/segments", segments_router)
 api.add_router("/v1/outcomes", outcomes_router)
 api.add_router("/v1/activities", activities_router)
+api.add_router("/v1/analytics", experiments_router)

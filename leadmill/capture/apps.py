@@ -19,6 +19,7 @@ class CaptureConfig(AppConfig):
         events.subscribe(LeadCaptured, handlers.deliver_offer_email)
         events.subscribe(LeadCaptured, handlers.stitch_visitor, batch=True)
         events.subscribe(LeadCaptured, handlers.request_opt_in_confirmation, batch=True)
+        events.subscribe(LeadCaptured, handlers.record_experiment_conversions, batch=True)
         registry.register_timeline(selectors.submission_timeline)
         secret_urls_register("capture:offer_download", "capture:opt_in_confirm")
         register_personal_data(*PERSONAL_DATA)

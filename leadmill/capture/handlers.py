@@ -66,3 +66,11 @@ def request_opt_in_confirmation(batch: list[LeadCaptured]) -> None:
     ).order_by("pk")
     for submission_id in double.values_list("pk", flat=True):
         opt_in.opt_in_request_send(submission_id=submission_id)
+
+
+def record_experiment_conversions(batch: list[LeadCaptured]) -> None:
+    """Count the submissions from pages under a running A/B test as their variants'
+    conversions (a batch handler; idempotent: see :func:`.experiments.conversions_record`)."""
+    from .experiments import conversions_record
+
+    conversions_record(submission_ids=sorted({event.submission_id for event in batch}))

@@ -10,12 +10,14 @@ from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel
-from wagtail.fields import RichTextField
+from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Orderable
 
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import Contact
 from leadmill.tracking.models import Channel as SourceChannel
+
+from .blocks import LandingBodyBlock
 
 
 def private_storage():
@@ -553,6 +555,190 @@ class Submission(models.Model):
     def given_up(self) -> bool:
         """An error that will not be retried again (a person may still reprocess it)."""
         return self.status == self.Status.ERROR and self.retry_at is None
+
+
+# --- A/B tests of landing pages (ADR 40, ADR 48; logic in experiments.py) -------------------
+
+
+def _experiment_salt() -> str:
+    import secrets
+
+    return secrets.token_hex(8)
+
+
+class Experiment(ClusterableModel):
+    """An A/B test of one landing page: variants of its content served to visitors by a
+    split, sticky per visitor, until the marketer promotes the winner or stops it.
+
+    At most one test per page runs at a time. ``salt`` makes each test's assignment
+    independent of the others' (a visitor in B of one test is not in B of every test)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        RUNNING = "running", _("Running")
+        ENDED = "ended", _("Ended")
+
+    name = models.CharField(_("name"), max_length=200)
+    page = models.ForeignKey(
+        "capture.LandingPage",
+        verbose_name=_("landing page"),
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("The landing page whose variants are tested."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    min_days = models.PositiveSmallIntegerField(
+        _("minimum days"),
+        default=7,
+        help_text=_("The test runs at least this many days before a winner may be called."),
+    )
+    min_exposures = models.PositiveIntegerField(
+        _("minimum visitors per variant"),
+        default=100,
+        help_text=_(
+            "Each variant needs at least this many visitors before a winner may be called."
+        ),
+    )
+    risk_threshold_percent = models.DecimalField(
+        _("risk threshold (percentage points)"),
+        max_digits=5,
+        decimal_places=2,
+        default=0.25,
+        help_text=_(
+            "A winner is called when choosing it costs less than this much conversion rate on average "
+            "(its expected loss), e.g. 0.25 for a quarter of a percentage point."
+        ),
+    )
+    salt = models.CharField(max_length=16, default=_experiment_salt, editable=False)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True, editable=False)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True, editable=False)
+    winner = models.ForeignKey(
+        "capture.Variant",
+        verbose_name=_("promoted variant"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("page"),
+        MultiFieldPanel(
+            [
+                FieldPanel("min_days"),
+                FieldPanel("min_exposures"),
+                FieldPanel("risk_threshold_percent"),
+            ],
+            heading=_("When to call a winner"),
+        ),
+        InlinePanel("variants", heading=_("Variants"), label=_("Variant"), min_num=2),
+    ]
+
+    class Meta:
+        verbose_name = _("A/B test")
+        verbose_name_plural = _("A/B tests")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["page"],
+                condition=models.Q(status="running"),
+                name="experiment_one_running_per_page",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(Orderable):
+    """One version of the page in a test. A field left empty shows the page's own: the
+    control leaves everything empty; a variant may change only the headline, the blocks,
+    the form, or all of them. ``weight`` is its share of the split (relative)."""
+
+    experiment = ParentalKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    label = models.CharField(_("label"), max_length=100, help_text=_("e.g. A, B, “short form”."))
+    weight = models.PositiveSmallIntegerField(
+        _("share of visitors"),
+        default=50,
+        help_text=_("Relative: 50 and 50 split evenly; 80 and 20 send four in five to the first."),
+    )
+    headline = models.CharField(
+        _("headline"), max_length=255, blank=True, help_text=_("Empty: the page's title.")
+    )
+    intro = models.CharField(
+        _("description"), max_length=300, blank=True, help_text=_("Empty: the page's description.")
+    )
+    body = StreamField(
+        LandingBodyBlock(),
+        blank=True,
+        use_json_field=True,
+        verbose_name=_("blocks"),
+        help_text=_("Empty: the page's blocks (its offer, form, calls to action …)."),
+    )
+    form = models.ForeignKey(
+        Form,
+        verbose_name=_("conversion form"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Empty: the page's form."),
+    )
+
+    panels = [
+        FieldPanel("label"),
+        FieldPanel("weight"),
+        FieldPanel("headline"),
+        FieldPanel("intro"),
+        FieldPanel("form"),
+        FieldPanel("body"),
+    ]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("variant")
+        verbose_name_plural = _("variants")
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def is_control(self) -> bool:
+        """Shows the page as it is (nothing changed)."""
+        return not (self.headline or self.intro or self.body.raw_data or self.form_id)
+
+
+class Exposure(models.Model):
+    """One visitor shown one variant of a test, once (the first view); ``converted_at`` and
+    ``submission_id`` are set by the first accepted submission from that page afterwards.
+
+    ``visitor_key``: the visitor's ``lm_vid`` id, or (cookieless) ``~`` and a keyed hash of
+    its address and browser (see :func:`.experiments.visitor_key`)."""
+
+    wagtail_reference_index_ignore = True
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="exposures")
+    visitor_key = models.CharField(max_length=80)
+    exposed_at = models.DateTimeField(_("first shown"))
+    converted_at = models.DateTimeField(_("converted"), null=True, blank=True)
+    submission_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("A/B test exposure")
+        verbose_name_plural = _("A/B test exposures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "visitor_key"], name="exposure_one_per_visitor"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment_id}/{self.variant_id} #{self.pk}"
 
 
 from .pages import LandingPage  # noqa: E402,F401  (Wagtail page models live in pages.py)

@@ -65,16 +65,50 @@ class LandingPage(RoutablePageMixin, Page):
         verbose_name = _("landing page")
         verbose_name_plural = _("landing pages")
 
+    @path("")
+    def index_route(self, request, *args, **kwargs):
+        """The page, or under a running A/B test the visitor's variant of it (ADR 40)."""
+        if getattr(request, "is_preview", False) or request.method not in ("GET", "HEAD"):
+            return super().index_route(request, *args, **kwargs)
+        from .experiments import VISITOR_COOKIE, VISITOR_COOKIE_AGE, variant_serve
+
+        served = variant_serve(page_id=self.pk, request=request)
+        if served is None:
+            return super().index_route(request, *args, **kwargs)
+        request.lm_variant = served.variant
+        response = super().index_route(request, *args, **kwargs)
+        # The answer depends on who asks: no shared cache may keep one variant for all.
+        response["Cache-Control"] = "private, no-cache"
+        if served.new_visitor_id:
+            response.set_cookie(
+                VISITOR_COOKIE,
+                served.new_visitor_id,
+                max_age=VISITOR_COOKIE_AGE,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
+        return response
+
     def get_context(self, request, *args, **kwargs):
         from .forms import public_form_for
 
         context = super().get_context(request, *args, **kwargs)
-        if self.form_id and "lead_form" not in context:
-            context["lead_form"] = public_form_for(self.form, page=self, request=request)
+        shown = self
+        if (variant := getattr(request, "lm_variant", None)) is not None:
+            from .experiments import page_as_variant
+
+            shown = context["page"] = context["self"] = page_as_variant(self, variant)
+        if shown.form_id and "lead_form" not in context:
+            context["lead_form"] = public_form_for(shown.form, page=self, request=request)
         return context
 
     def render_with_form(self, request, lead_form, *, status: int = 200) -> TemplateResponse:
-        """Render this page with a bound form (errors shown, values kept)."""
+        """Render this page with a bound form (errors shown, values kept), in the visitor's
+        variant when the page is under an A/B test (its form post is not a new view)."""
+        from .experiments import variant_serve
+
+        if (served := variant_serve(page_id=self.pk, request=request, record=False)) is not None:
+            request.lm_variant = served.variant
         context = self.get_context(request)
         context["lead_form"] = lead_form
         return TemplateResponse(request, self.get_template(request), context, status=status)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from leadmill.core.personal_data import Column, Erase, Link, Merge, PersonalData, columns
 
-from .models import Submission
+from .models import Exposure, Submission
 
 PERSONAL_DATA = (
     # Erasure blanks what the person sent and keeps the row (its form, status and time), so
@@ -38,5 +38,13 @@ PERSONAL_DATA = (
             ),
         ),
         merge=Merge.REPOINT,
+    ),
+    # An A/B test exposure names its visitor by the ``lm_vid`` id (or a keyed hash of the
+    # address and browser): erasure hashes it, so the test's counts stay right.
+    PersonalData(
+        model=Exposure,
+        links=(Link.visitor("visitor_key"),),
+        columns=(Column("visitor_key", erase=Erase.HASH),),
+        merge=None,  # found by the visitor id, which a merge does not change
     ),
 )

@@ -102,10 +102,14 @@ def landing_page_thanks_path(*, page_id: int) -> str | None:
 
 
 def form_definitions_clear() -> None:
-    """Forget cached forms and thank-you paths (after an edit in this process; in tests)."""
+    """Forget cached forms and thank-you paths (after an edit in this process; in tests),
+    and the pages' running A/B tests."""
+    from .experiments import running_tests_clear
+
     with _definitions_lock:
         _definitions.clear()
         _thanks_paths.clear()
+    running_tests_clear()
 
 
 def submissions_recent(

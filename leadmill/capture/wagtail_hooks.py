@@ -30,6 +30,7 @@ from leadmill.core.admin_viewsets import (
     boolean_column,
 )
 
+from .admin_experiments import ExperimentViewSet
 from .admin_launch import LAUNCH_URL_NAME, LandingPageLaunchView
 from .admin_submissions import SubmissionReprocessBulkAction
 from .models import CallToAction, Form, Offer, Submission
@@ -251,7 +252,7 @@ class CaptureViewSetGroup(SnippetViewSetGroup):
     menu_label = _("Capture")
     menu_icon = "crosshairs"
     menu_order = 200
-    items = (OfferViewSet, FormViewSet, CallToActionViewSet, SubmissionViewSet)
+    items = (OfferViewSet, FormViewSet, CallToActionViewSet, SubmissionViewSet, ExperimentViewSet)
 
 
 register_snippet(CaptureViewSetGroup)

@@ -98,14 +98,21 @@ def tracking_event_received(
 
 def _fact(event: AnymailTrackingEvent, *, reason: str) -> MessageBounced | MessageComplained:
     """The fact of a bounce or complaint, naming our message when the ESP reports its
-    Message-ID (one of ours, ``<…@leadmill>``)."""
+    Message-ID (one of ours, ``<…@leadmill>``); that message is marked bounced or
+    complained about (the nurture performance report counts them)."""
     message_id = (event.message_id or "").strip().strip("<>")
     message = (
         Message.objects.filter(message_id=message_id).only("pk", "contact_id").first()
         if message_id
         else None
     )
-    fact = MessageComplained if reason == Suppression.Reason.COMPLAINT else MessageBounced
+    complaint = reason == Suppression.Reason.COMPLAINT
+    fact = MessageComplained if complaint else MessageBounced
+    if message is not None:
+        column = "complained_at" if complaint else "bounced_at"
+        Message.objects.filter(pk=message.pk, **{f"{column}__isnull": True}).update(
+            **{column: event.timestamp or timezone.now()}
+        )
     return fact(
         message_id=message.pk if message else None,
         contact_id=message.contact_id if message else None,

@@ -105,7 +105,8 @@ class Message(models.Model):
     the layers (ADR 24), so nurture keeps them meaningful.
 
     ``opened_at`` / ``clicked_at`` are the first human open and click (scanner hits are
-    recorded as bot tracking events and do not set them).
+    recorded as bot tracking events and do not set them); ``bounced_at`` (a hard bounce),
+    ``complained_at`` and ``unsubscribed_at`` the first report of each for this email.
     """
 
     wagtail_reference_index_ignore = True
@@ -144,6 +145,11 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
+    # What the recipient (or its mailbox) did with it, for the nurture performance report:
+    # set once, by the ESP's bounce / complaint webhook and the unsubscribe link.
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    complained_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
 
     class Meta:

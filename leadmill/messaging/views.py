@@ -199,6 +199,9 @@ def _unsubscribe(message: Message, *, purpose_ids: list[int] | None, proof: Cons
         )
         if not written:
             return
+        Message.objects.filter(pk=message.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=timezone.now()
+        )
         events.publish(
             MessageUnsubscribed(
                 message_id=message.pk,

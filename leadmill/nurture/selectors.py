@@ -197,3 +197,160 @@ def sequence_uplift(*, sequence_id: int, window_days: int) -> list[UpliftRow]:
         nurtured, held = Arm(*counts[False]), Arm(*counts[True])
         rows.append(UpliftRow(stage.value, nurtured, held, uplift(nurtured, held)))
     return rows
+
+
+# --- Performance: per sequence, step and broadcast --------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmailCounts:
+    """What happened to a set of marketing emails (docs/analytics.md, "Nurture").
+
+    ``sent``, ``delivered`` (sent and not bounced) and ``bounced`` count emails; ``opened``,
+    ``clicked``, ``unsubscribed`` and ``complained`` count leads, once each (unique), from
+    the first human open and click (mail scanners never set them)."""
+
+    sent: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    opened: int = 0
+    clicked: int = 0
+    unsubscribed: int = 0
+    complained: int = 0
+
+
+@dataclass(frozen=True)
+class PerformanceRow:
+    """One step, one broadcast or the whole sequence: who it reached, what the emails did,
+    and how many of those leads became MQL, SQL and customer within the window after."""
+
+    key: str
+    label: str
+    enrolled: int
+    emails: EmailCounts
+    conversions: dict[str, int]
+
+
+def _email_counts(messages: QuerySet[Message], *, group_by: str | None = None):
+    """EmailCounts of ``messages`` (marketing), in one query; per ``group_by`` value if given."""
+    sent = Q(status=Message.Status.SENT)
+    aggregates = {
+        "sent": Count("id", filter=sent),
+        "bounced": Count("id", filter=sent & Q(bounced_at__isnull=False)),
+        "opened": Count("contact_id", filter=Q(opened_at__isnull=False), distinct=True),
+        "clicked": Count("contact_id", filter=Q(clicked_at__isnull=False), distinct=True),
+        "unsubscribed": Count("contact_id", filter=Q(unsubscribed_at__isnull=False), distinct=True),
+        "complained": Count("contact_id", filter=Q(complained_at__isnull=False), distinct=True),
+    }
+    messages = messages.filter(kind=Message.Kind.MARKETING)
+
+    def counts(row) -> EmailCounts:
+        return EmailCounts(
+            sent=row["sent"],
+            delivered=row["sent"] - row["bounced"],
+            bounced=row["bounced"],
+            opened=row["opened"],
+            clicked=row["clicked"],
+            unsubscribed=row["unsubscribed"],
+            complained=row["complained"],
+        )
+
+    if group_by is None:
+        return counts(messages.aggregate(**aggregates))
+    return {
+        row[group_by]: counts(row)
+        for row in messages.values(group_by).annotate(**aggregates).order_by()
+    }
+
+
+def _reached_within(starts: list[tuple[int, dt.datetime]], *, window_days: int) -> dict[str, int]:
+    """Per stage (MQL, SQL, customer): how many distinct leads of ``starts`` (a lead and when
+    it entered: enrolled, or was sent the email) reached that stage or a later one between
+    then and ``window_days`` days after, from the stored stage history."""
+    window = dt.timedelta(days=window_days)
+    changes: dict[int, list[tuple[str, dt.datetime]]] = {}
+    contact_ids = sorted({contact_id for contact_id, _at in starts})
+    for offset in range(0, len(contact_ids), 1000):
+        for contact_id, to_stage, changed_at in StageChange.objects.filter(
+            contact_id__in=contact_ids[offset : offset + 1000],
+            to_stage__in=[stage.value for stage in UPLIFT_STAGES],
+        ).values_list("contact_id", "to_stage", "changed_at"):
+            changes.setdefault(contact_id, []).append((to_stage, changed_at))
+    result = {}
+    for index, stage in enumerate(UPLIFT_STAGES):
+        later = {s.value for s in UPLIFT_STAGES[index:]}
+        result[stage.value] = len(
+            {
+                contact_id
+                for contact_id, start in starts
+                if any(
+                    to_stage in later and start <= changed_at <= start + window
+                    for to_stage, changed_at in changes.get(contact_id, ())
+                )
+            }
+        )
+    return result
+
+
+def sequence_performance(*, sequence: Sequence, window_days: int) -> list[PerformanceRow]:
+    """The sequence's performance: first the whole sequence (its nurtured enrolments, the
+    emails of all its steps, conversions within ``window_days`` of enrolment), then one row
+    per email step (the leads sent it, conversions within ``window_days`` of the send).
+    Held-out enrolments are not in these rows: the uplift report compares them."""
+    nurtured = Enrollment.objects.filter(sequence=sequence, held_out=False)
+    enrolled = list(nurtured.values_list("contact_id", "enrolled_at"))
+    messages = Message.objects.filter(enrollment_id__in=nurtured.values("pk"))
+    rows = [
+        PerformanceRow(
+            key="",
+            label=_("The whole sequence"),
+            enrolled=len(enrolled),
+            emails=_email_counts(messages),
+            conversions=_reached_within(enrolled, window_days=window_days),
+        )
+    ]
+    per_step = _email_counts(messages, group_by="step_id")
+    sends: dict[str, list[tuple[int, dt.datetime]]] = {}
+    reached: dict[str, set[int]] = {}
+    for step_id, enrollment_id, contact_id, sent_at in messages.filter(
+        kind=Message.Kind.MARKETING
+    ).values_list("step_id", "enrollment_id", "contact_id", "sent_at"):
+        reached.setdefault(step_id, set()).add(enrollment_id)
+        if sent_at is not None and contact_id is not None:
+            sends.setdefault(step_id, []).append((contact_id, sent_at))
+    for child in sequence.steps.raw_data:
+        if child["type"] != "send_email" and child["id"] not in per_step:
+            continue
+        rows.append(
+            PerformanceRow(
+                key=child["id"],
+                label=step_name(sequence, child["id"]),
+                enrolled=len(reached.get(child["id"], ())),
+                emails=per_step.get(child["id"], EmailCounts()),
+                conversions=_reached_within(sends.get(child["id"], []), window_days=window_days),
+            )
+        )
+    return rows
+
+
+def broadcast_performance(*, broadcast_id: int, window_days: int) -> PerformanceRow:
+    """A broadcast's performance: the leads it was queued for (``enrolled``), what its emails
+    did, and how many of the leads sent it converted within ``window_days`` of the send."""
+    from .models import Broadcast
+
+    broadcast = Broadcast.objects.get(pk=broadcast_id)
+    messages = Message.objects.filter(broadcast_id=broadcast_id)
+    sends = [
+        (contact_id, sent_at)
+        for contact_id, sent_at in messages.filter(kind=Message.Kind.MARKETING).values_list(
+            "contact_id", "sent_at"
+        )
+        if contact_id is not None and sent_at is not None
+    ]
+    return PerformanceRow(
+        key=str(broadcast_id),
+        label=broadcast.name,
+        enrolled=messages.count(),
+        emails=_email_counts(messages),
+        conversions=_reached_within(sends, window_days=window_days),
+    )

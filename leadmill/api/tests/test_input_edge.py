@@ -294,6 +294,8 @@ def test_every_operation_documents_its_errors_in_the_one_shape(client):
         ("GET", "/api/v1/leads/{lead_id}"): [401, 403, 404, 422, 429],
         ("GET", "/api/v1/owners/"): [401, 403, 422, 429],
         ("GET", "/api/v1/analytics/funnel"): [400, 401, 403, 422, 429],
+        ("GET", "/api/v1/analytics/experiments/{experiment_id}"): [401, 403, 404, 422, 429],
+        ("GET", "/api/v1/analytics/sequences/{sequence_id}"): [401, 403, 404, 422, 429],
         ("POST", "/api/v1/sequences/{sequence_id}/enrollments"): [
             400,
             401,

@@ -126,3 +126,40 @@ def test_a_complaint_about_an_email_we_cannot_name_is_still_published(client):
 
 def _auth():
     return "Basic " + base64.b64encode(SECRET.encode()).decode()
+
+
+def test_the_email_itself_records_its_bounce_complaint_and_unsubscribe_once():
+    # Given three sent emails: one bounces, one is reported as spam, one is unsubscribed from
+    bounced = sent_message()
+    complained, left = (
+        MessageFactory(contact=ContactFactory(), status=Message.Status.SENT, sent_at=timezone.now())
+        for _ in range(2)
+    )
+    consent_give(left.contact)
+    client = Client(headers={"user-agent": BROWSER})
+    for message, name in ((bounced, "hard_bounce.json"), (complained, "spam_complaint.json")):
+        fixture = json.loads((Path(__file__).parent / "fixtures" / "postmark" / name).read_text())
+        fixture["MessageID"] = message.message_id
+        client.post(
+            TRACKING_URL,
+            data=json.dumps(fixture),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=_auth(),
+        )
+    for _ in range(2):
+        client.post(
+            f"/e/u/{tokens.unsubscribe_token(left.pk)}",
+            data="List-Unsubscribe=One-Click",
+            content_type="application/x-www-form-urlencoded",
+        )
+
+    # Then each row says what happened to it, and only that
+    rows = {
+        m.pk: (m.bounced_at is not None, m.complained_at is not None, m.unsubscribed_at is not None)
+        for m in Message.objects.filter(pk__in=[bounced.pk, complained.pk, left.pk])
+    }
+    assert rows == {
+        bounced.pk: (True, False, False),
+        complained.pk: (False, True, False),
+        left.pk: (False, False, True),
+    }

@@ -1,0 +1,121 @@
+"""Back-office screens of nurture performance: one sequence (its steps, the uplift of
+nurtured over held-out leads, cost per SQL) and the broadcasts, reachable from the
+sequences' and broadcasts' listings ("Performance")."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+from wagtail import hooks
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.widgets import ListingButton
+
+from leadmill.core.admin_viewsets import TitledAdminViewMixin, snippet_breadcrumbs
+from leadmill.nurture.models import Broadcast, Sequence
+
+from .nurture_report import DEFAULT_WINDOW_DAYS, broadcasts_report, sequence_report
+
+SEQUENCE_URL_NAME = "analytics_sequence_performance"
+BROADCASTS_URL_NAME = "analytics_broadcasts_performance"
+MAX_WINDOW_DAYS = 3660
+
+
+class WindowForm(forms.Form):
+    window_days = forms.IntegerField(
+        label=_("Conversion window (days)"),
+        min_value=1,
+        max_value=MAX_WINDOW_DAYS,
+        initial=DEFAULT_WINDOW_DAYS,
+        help_text=_(
+            "A conversion counts when it happens within this many days after enrolment or the send."
+        ),
+    )
+
+
+def _window(request) -> tuple[WindowForm, int]:
+    form = WindowForm(request.GET or {"window_days": DEFAULT_WINDOW_DAYS})
+    return form, form.cleaned_data["window_days"] if form.is_valid() else DEFAULT_WINDOW_DAYS
+
+
+class SequencePerformanceView(TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView):
+    template_name = "analytics/admin/sequence_performance.html"
+    header_icon = "list-ul"
+
+    def dispatch(self, request, pk):
+        if not request.user.has_perm("nurture.view_sequence") and not request.user.has_perm(
+            "nurture.change_sequence"
+        ):
+            raise PermissionDenied
+        self.sequence = get_object_or_404(Sequence, pk=pk)
+        return super().dispatch(request, pk)
+
+    def parent_breadcrumbs(self):
+        return snippet_breadcrumbs(self.sequence)
+
+    def get_page_title(self):
+        return _g("Performance of “%(name)s”") % {"name": self.sequence.name}
+
+    def get_context_data(self, **kwargs):
+        form, window_days = _window(self.request)
+        return super().get_context_data(
+            form=form,
+            report=sequence_report(sequence=self.sequence, window_days=window_days),
+            **kwargs,
+        )
+
+
+class BroadcastsPerformanceView(TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView):
+    template_name = "analytics/admin/broadcasts_performance.html"
+    header_icon = "mail"
+    page_title = _("Broadcasts: performance")
+
+    def dispatch(self, request):
+        if not request.user.has_perm("nurture.view_broadcast") and not request.user.has_perm(
+            "nurture.change_broadcast"
+        ):
+            raise PermissionDenied
+        return super().dispatch(request)
+
+    def get_context_data(self, **kwargs):
+        form, window_days = _window(self.request)
+        return super().get_context_data(
+            form=form,
+            rows=broadcasts_report(window_days=window_days),
+            window_days=window_days,
+            **kwargs,
+        )
+
+
+@hooks.register("register_admin_urls")
+def register_nurture_performance_urls():
+    return [
+        path(
+            "analytics/sequences/<int:pk>/",
+            SequencePerformanceView.as_view(),
+            name=SEQUENCE_URL_NAME,
+        ),
+        path(
+            "analytics/broadcasts/", BroadcastsPerformanceView.as_view(), name=BROADCASTS_URL_NAME
+        ),
+    ]
+
+
+@hooks.register("register_snippet_listing_buttons")
+def performance_listing_buttons(snippet, user, next_url=None):
+    """ "Performance" on each sequence and broadcast of their listings."""
+    if isinstance(snippet, Sequence):
+        yield ListingButton(
+            _("Performance"),
+            url=reverse(SEQUENCE_URL_NAME, args=[snippet.pk]),
+            icon_name="table",
+            priority=6,
+        )
+    elif isinstance(snippet, Broadcast):
+        yield ListingButton(
+            _("Performance"), url=reverse(BROADCASTS_URL_NAME), icon_name="table", priority=6
+        )

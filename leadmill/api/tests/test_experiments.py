@@ -1,0 +1,94 @@
+"""GET /api/v1/analytics/experiments/{id}: an A/B test's figures, the same as its results
+screen; scoped; hostile ids answered with 4xx."""
+
+import pytest
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leadmill.api.services import api_key_create
+from leadmill.capture.demo import demo_seed
+from leadmill.capture.experiments import experiment_start
+from leadmill.capture.models import Experiment, Exposure, Variant
+from leadmill.capture.pages import LandingPage
+
+pytestmark = pytest.mark.django_db
+
+
+def bearer(secret):
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def running_test():
+    """The ebook page tested: A shown 200 times with 21 conversions, B 200 with 31."""
+    demo_seed()
+    page = LandingPage.objects.get(slug="ebook")
+    experiment = Experiment.objects.create(name="Headline", page=page)
+    for order, (label, shown, converted) in enumerate((("A", 200, 21), ("B", 200, 31))):
+        variant = Variant.objects.create(
+            experiment=experiment,
+            label=label,
+            weight=50,
+            sort_order=order,
+            headline="" if label == "A" else "Free today",
+        )
+        now = timezone.now()
+        Exposure.objects.bulk_create(
+            Exposure(
+                experiment=experiment,
+                variant=variant,
+                visitor_key=f"{label}{n:08d}",
+                exposed_at=now,
+                converted_at=now if n < converted else None,
+            )
+            for n in range(shown)
+        )
+    return experiment_start(experiment=experiment)
+
+
+def test_an_ab_test_answers_its_figures(client, running_test):
+    _key, secret = api_key_create(name="bi", scopes=["analytics:read"])
+
+    response = client.get(f"/api/v1/analytics/experiments/{running_test.pk}", **bearer(secret))
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["name"], body["status"], body["winner_variant_id"]) == (
+        "Headline",
+        "running",
+        None,
+    )
+    a, b = body["variants"]
+    assert (a["label"], a["exposures"], a["conversions"], a["rate"]) == ("A", 200, 21, 0.105)
+    assert (b["label"], b["exposures"], b["conversions"], b["rate"]) == ("B", 200, 31, 0.155)
+    assert abs(b["probability_best"] - 0.9300619) < 0.001
+    assert a["expected_loss"] > b["expected_loss"] > 0
+    assert body["srm"]["mismatch"] is False and body["srm"]["p_value"] == 1.0
+    assert body["stop_rule"]["may_stop"] is False  # started just now: minimum 7 days
+    assert body["stop_rule"]["risk_threshold"] == 0.0025
+    assert "7 more days" in body["stop_rule"]["verdict"]
+
+
+def test_the_scope_is_needed_and_an_unknown_test_is_404(client, running_test):
+    _key, other = api_key_create(name="crm", scopes=["leads:read"])
+    _key, secret = api_key_create(name="bi", scopes=["analytics:read"])
+
+    refused = client.get(f"/api/v1/analytics/experiments/{running_test.pk}", **bearer(other))
+    missing = client.get("/api/v1/analytics/experiments/999999", **bearer(secret))
+
+    assert refused.status_code == 403
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    experiment_id=st.one_of(
+        st.integers(min_value=-(2**70), max_value=2**70).map(str),
+        st.text(max_size=20).filter(lambda s: not set(s) & set("/?#%")),
+    )
+)
+def test_hostile_ids_get_4xx_never_5xx(client, experiment_id):
+    _key, secret = api_key_create(name="fuzz", scopes=["analytics:read"])
+    response = client.get(f"/api/v1/analytics/experiments/{experiment_id}", **bearer(secret))
+    assert response.status_code < 500, response.content
