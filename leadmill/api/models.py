@@ -13,6 +13,7 @@ SCOPES = {
     "sequences:write": _("Enrol leads in sequences"),
     "owners:read": _("List the sales reps leads can be routed to"),
     "analytics:read": _("Read analytics reports"),
+    "analytics:write": _("Record ad spend"),
 }
 ALL_SCOPES = "all"  # what ``leadmill apikey --scope all`` and the admin's "every scope" grant
 

@@ -30,7 +30,8 @@ EXAMPLES = 25
 # ``email_invalid`` / ``phone_invalid``, documented), and a stated consent against the
 # purposes and text versions in the database (400 ``consent_unknown``), and a webhook URL
 # against DNS and the public-address rule (400 ``url_refused``), a report's period (400
-# ``bad_period``: since after until, or longer than ten years); no JSON Schema can
+# ``bad_period``: since after until, or longer than ten years), a spend row's currency
+# against the reporting currency (400 ``currency_refused``); no JSON Schema can
 # say those rules, so only these refusals of a schema-valid body are not failures.
 CHECKED_BEYOND_THE_SCHEMA = {
     "email_invalid",
@@ -38,6 +39,7 @@ CHECKED_BEYOND_THE_SCHEMA = {
     "consent_unknown",
     "url_refused",
     "bad_period",
+    "currency_refused",
 }
 
 
