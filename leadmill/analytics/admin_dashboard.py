@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -95,8 +96,20 @@ class PeriodForm(forms.Form):
     landing_page = forms.ChoiceField(label=gettext_lazy("Landing page"), required=False)
     form = forms.ChoiceField(label=gettext_lazy("Form"), required=False)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, **kwargs):
+        # Always bound, with the defaults filled in, so the fields show the period in use.
+        data = data.copy() if data is not None else QueryDict(mutable=True)
+        today = timezone.localdate()
+        defaults = {
+            "until": today.isoformat(),
+            "since": (today - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+            "reading": "cohort",
+            "reference": str(settings.LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE),
+        }
+        for name, value in defaults.items():
+            if not data.get(name):
+                data[name] = value
+        super().__init__(data, **kwargs)
         every = [("", _("All"))]
         labels = dict(Channel.choices)
         self.fields["channel"].choices = every + [
@@ -125,7 +138,7 @@ class PeriodForm(forms.Form):
 
     def period(self) -> dict:
         """The cleaned period and filters; the defaults when the query string is invalid."""
-        data = self.cleaned_data if self.is_valid() else PeriodForm({}).cleaned_data_or_defaults()
+        data = self.cleaned_data if self.is_valid() else PeriodForm().cleaned_data_or_defaults()
         filters = {name: data.get(name) or "" for name in FILTER_NAMES}
         if filters["form"]:
             filters["form"] = int(filters["form"])
@@ -164,7 +177,7 @@ class AnalyticsView(
     )
 
     def get(self, request, *args, **kwargs):
-        self.form = PeriodForm(request.GET or None)
+        self.form = PeriodForm(request.GET)
         self.period = self.form.period()
         self.sections = self.build_sections()
         export = request.GET.get("export")
@@ -383,7 +396,7 @@ class DashboardView(AnalyticsView):
         total = report["total"]
         if total["spend"] is not None:
             table.total = [_("Total")] + [total[column.key] for column in columns[1:]]
-        bars = [(row[0], row[3]) for row in table.rows if row[3] is not None]
+        bars = [(row[0], row[3]) for row in table.rows if row[3] is not None and row[1]]
         chart = (
             charts.horizontal_bars_chart(
                 title=_("Cost per lead by source") + money, bars=bars, formatter=charts.money

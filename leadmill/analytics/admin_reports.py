@@ -243,7 +243,7 @@ class SpendView(AnalyticsView):
                     % {"count": stored},
                 )
                 return redirect(reverse(SPEND_URL_NAME))
-        self.form = PeriodForm(request.GET or None)
+        self.form = PeriodForm(request.GET)
         self.period = self.form.period()
         self.sections = self.build_sections()
         return self.render_to_response(self.get_context_data(upload_form=upload))

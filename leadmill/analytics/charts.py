@@ -8,6 +8,7 @@ chart is shown beside a table of the same numbers (the text alternative).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Sequence
 
@@ -68,6 +69,12 @@ def money(value) -> str:
     )
 
 
+def whole_number_ticks(highest: int, *, ticks: int = 5) -> list[int]:
+    """Axis labels for counts: whole numbers from 0 past ``highest`` (pygal would print 2.2)."""
+    step = max(1, math.ceil(highest / ticks))
+    return list(range(0, max(highest, 1) + step, step))
+
+
 def _config(chart_class, *, title: str, height: int = 360, **options):
     options.setdefault("print_values", True)
     return chart_class(
@@ -75,7 +82,7 @@ def _config(chart_class, *, title: str, height: int = 360, **options):
         js=[],
         disable_xml_declaration=True,
         title=title,
-        width=800,
+        width=640,
         height=height,
         print_zeroes=False,
         legend_at_bottom=True,
@@ -83,6 +90,7 @@ def _config(chart_class, *, title: str, height: int = 360, **options):
         truncate_legend=40,
         truncate_label=30,
         margin=12,
+        margin_bottom=28,  # room for the legend's text below the axis labels
         **options,
     )
 
@@ -103,6 +111,7 @@ def stacked_days_chart(
     series: dict[str, list[int]],
 ) -> SafeString:
     """A stacked bar per day, one colour per series (e.g. leads per day by channel)."""
+    highest = max((sum(day) for day in zip(*series.values(), strict=True)), default=0)
     chart = _config(
         pygal.StackedBar,
         title=title,
@@ -113,6 +122,8 @@ def stacked_days_chart(
         print_values=len(days) <= 14,
     )
     chart.x_labels = [formats.date_format(day, "SHORT_DATE_FORMAT") for day in days]
+    if series:  # pygal cannot place labels on an empty chart (it says "No data")
+        chart.y_labels = whole_number_ticks(highest)
     for name, values in series.items():
         chart.add(name, values)
     return _svg(chart, label=title)
@@ -135,6 +146,8 @@ def horizontal_bars_chart(
         value_formatter=lambda value: formatter(value) if value is not None else "—",
     )
     chart.x_labels = [label for label, _value in reversed(bars)]
+    if formatter is number and bars:
+        chart.y_labels = whole_number_ticks(int(max((v or 0) for _l, v in bars)))
     chart.add(series_name or title, [value for _label, value in reversed(bars)])
     return _svg(chart, label=title)
 

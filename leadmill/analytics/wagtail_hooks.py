@@ -70,7 +70,7 @@ def register_analytics_menu():
 @hooks.register(MENU_HOOK)
 def register_dashboard_item():
     return AnalyticsMenuItem(
-        _("Dashboard"), reverse(DASHBOARD_URL_NAME), icon_name="chart-line", order=100
+        _("Overview"), reverse(DASHBOARD_URL_NAME), icon_name="chart-line", order=100
     )
 
 
