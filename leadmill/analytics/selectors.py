@@ -172,7 +172,7 @@ def funnel_row(
     }
 
 
-def _labels(group_by: str, keys) -> dict:
+def group_labels(group_by: str, keys) -> dict:
     """Readable labels of group values: forms by name, offers by name, the rest as stored."""
     if group_by in ("form", "offer"):
         forms = {form.pk: form for form in Form.objects.filter(pk__in=keys).select_related("offer")}
@@ -212,7 +212,7 @@ def funnel(
     spend = spend_by(since=since, until=until, group_by=spend_group, filters=filters)
     rows = []
     if group_by:
-        labels = _labels(group_by, list(groups))
+        labels = group_labels(group_by, list(groups))
         merged: dict[str, Tally] = defaultdict(Tally)
         names: dict[str, str] = {}
         for key, tally in groups.items():
@@ -259,3 +259,44 @@ def funnel(
         "rows": rows,
         "total": funnel_row(total, reading=reading, window_days=window_days, spend=total_spend),
     }
+
+
+def daily(
+    *,
+    metric: str,
+    since: dt.date,
+    until: dt.date,
+    group_by: str | None = None,
+    filters: dict | None = None,
+) -> dict[dt.date, dict[object, int]]:
+    """Counts of one ``metric`` per day and value of ``group_by`` (key "" without one),
+    rollup plus raw tail, for charts over time. Every day of the period is a key."""
+    column = _column(group_by) if group_by else None
+    conditions = {
+        _column(name): value for name, value in (filters or {}).items() if value not in (None, "")
+    }
+    days: dict[dt.date, dict[object, int]] = {
+        since + dt.timedelta(days=n): defaultdict(int) for n in range((until - since).days + 1)
+    }
+    boundary = filled_until() or since
+    if since < boundary:
+        query = DailyCount.objects.filter(
+            metric=metric,
+            day__gte=since,
+            day__lte=min(until, boundary - dt.timedelta(days=1)),
+            **conditions,
+        )
+        fields = ["day", *([column] if column else [])]
+        for row in query.values(*fields).annotate(n=Sum("count")):
+            days[row["day"]][row[column] if column else ""] += row["n"]
+    positions = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
+    day = max(since, boundary)
+    while day <= until:
+        for key, (count, _amount) in day_counts(day).rows.items():
+            if key[0] != metric or any(
+                key[positions[name]] != value for name, value in conditions.items()
+            ):
+                continue
+            days[day][key[positions[column]] if column else ""] += count
+        day += dt.timedelta(days=1)
+    return days

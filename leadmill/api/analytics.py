@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Literal
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Status
+from ninja import Path, Query, Router, Schema, Status
+from pydantic import Field
 
+from leadmill.analytics.form_report import form_report
+from leadmill.analytics.landing_pages import page_report
+from leadmill.analytics.quality import quality as quality_select
 from leadmill.analytics.selectors import funnel as funnel_select
+from leadmill.analytics.services import SpendError, SpendRow, spend_record
+from leadmill.capture.models import Form
 
 from . import errors
 from .auth import ApiKeyAuth
+from .schemas import Line
 
 analytics = Router(tags=["analytics"])
 
 MAX_DAYS = 3660
+MAX_SPEND_ROWS = 10_000
+SPEND_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 Group = Literal[
     "channel", "source", "medium", "campaign", "landing_page", "form", "offer", "country"
 ]
@@ -77,3 +87,151 @@ def funnel(
         filters={"channel": channel, "source": source, "campaign": campaign},
     )
     return _plain(report)
+
+
+def _period(since: dt.date, until: dt.date):
+    """The period clipped to today, or the 400 answer that says what to fix."""
+    if since > until:
+        return None, Status(
+            400, {"code": "bad_period", "message": _("since must be on or before until.")}
+        )
+    until = min(until, timezone.localdate())
+    since = min(since, until)
+    if (until - since).days > MAX_DAYS:
+        return None, Status(
+            400, {"code": "bad_period", "message": _("A period may span at most ten years.")}
+        )
+    return (since, until), None
+
+
+QualityGroup = Literal["channel", "source", "medium", "campaign", "landing_page", "form", "offer"]
+
+
+@analytics.get(
+    "/quality",
+    response={200: dict, **errors.documented(*errors.AUTH, 400, *errors.PARAMS)},
+    auth=ApiKeyAuth("analytics:read"),
+)
+def quality(
+    request,
+    since: dt.date,
+    until: dt.date,
+    group_by: QualityGroup = "source",
+    window_days: int | None = Query(None, ge=0, le=MAX_DAYS),
+    channel: str = Query("", max_length=20),
+    source: str = Query("", max_length=200),
+    campaign: str = Query("", max_length=200),
+):
+    """Quality by source of the leads created in the period, one row per value of
+    ``group_by`` and the total: leads, MQLs, SQLs, customers and each one's share of the
+    leads, average fit / engagement / predictive score (``null`` without scores), revenue,
+    median whole days from creation to SQL and to customer. The same numbers as the
+    "Quality by source" screen."""
+    period, refusal = _period(since, until)
+    if refusal:
+        return refusal
+    report = quality_select(
+        since=period[0],
+        until=period[1],
+        group_by=group_by,
+        window_days=window_days,
+        filters={"channel": channel, "source": source, "campaign": campaign},
+    )
+    return _plain(report)
+
+
+@analytics.get(
+    "/pages",
+    response={200: dict, **errors.documented(*errors.AUTH, 400, *errors.PARAMS)},
+    auth=ApiKeyAuth("analytics:read"),
+)
+def pages(request, since: dt.date, until: dt.date, page: str = Query("", max_length=500)):
+    """Landing pages in the period: per page (its path) views, unique visitors, conversions
+    (accepted form posts sent from it) and conversion rate; and ``weeks``: per week, the
+    landing pages live and the leads. The same numbers as the "Landing pages" screen."""
+    period, refusal = _period(since, until)
+    if refusal:
+        return refusal
+    return _plain(page_report(since=period[0], until=period[1], page=page))
+
+
+@analytics.get(
+    "/forms/{slug}",
+    response={200: dict, **errors.documented(*errors.AUTH, 400, 404, *errors.PARAMS)},
+    auth=ApiKeyAuth("analytics:read"),
+)
+def form(
+    request, slug: str = Path(..., max_length=100), since: dt.date = ..., until: dt.date = ...
+):
+    """One form in the period: views, starts, submissions, completion rate, median seconds
+    to complete; per field, browsers that reached it, left the form there, and its
+    validation error rate. The same numbers as the "Forms" screen."""
+    found = Form.objects.filter(slug=slug).first()
+    if found is None:
+        return Status(404, {"code": "not_found", "message": _("No form with this slug.")})
+    period, refusal = _period(since, until)
+    if refusal:
+        return refusal
+    return _plain(form_report(form=found, since=period[0], until=period[1]))
+
+
+class SpendRowIn(Schema):
+    date: dt.date = Field(description="The day the money was spent (YYYY-MM-DD).")
+    amount: Line(16, min_length=1) = Field(
+        description="Decimal text, at most two decimals, e.g. 120.50.",
+        json_schema_extra={"pattern": r"^[0-9]{1,12}(\.[0-9]{1,2})?$"},
+    )
+    currency: Line(3, min_length=3) = Field(
+        description="ISO 4217 code; must be the reporting currency.",
+        json_schema_extra={"pattern": "^[A-Za-z]{3}$"},
+    )
+    channel: Line(20) = ""
+    source: Line(200) = ""
+    medium: Line(200) = ""
+    campaign: Line(200) = ""
+
+
+class SpendIn(Schema):
+    rows: list[SpendRowIn] = Field(min_length=1, max_length=MAX_SPEND_ROWS)
+
+
+class SpendOut(Schema):
+    recorded: int = Field(description="Rows stored (new, or replacing the same day and source).")
+
+
+@analytics.post(
+    "/spend",
+    response={200: SpendOut, **errors.documented(*errors.AUTH, *errors.BODY)},
+    auth=ApiKeyAuth("analytics:write"),
+)
+def spend(request, payload: SpendIn):
+    """Record ad spend: each row sets the amount of one day and channel / source / medium /
+    campaign (sending the same rows again changes nothing). All or nothing: a row in
+    another currency than the reporting one is refused (400 ``currency_refused``) and no
+    row is stored."""
+    rows = []
+    for row in payload.rows:
+        if not SPEND_AMOUNT.fullmatch(row.amount):
+            return Status(
+                400,
+                {
+                    "code": "bad_amount",
+                    "message": _("An amount is decimal text with at most two decimals."),
+                },
+            )
+        rows.append(
+            SpendRow(
+                day=row.date,
+                amount=Decimal(row.amount),
+                currency=row.currency.upper(),
+                channel=row.channel,
+                source=row.source,
+                medium=row.medium,
+                campaign=row.campaign,
+            )
+        )
+    try:
+        recorded = spend_record(rows=rows)
+    except SpendError as error:
+        return Status(400, {"code": "currency_refused", "message": error.message})
+    return {"recorded": recorded}

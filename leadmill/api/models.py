@@ -21,6 +21,7 @@ SCOPES = {
     "outcomes:write": _("Record won and lost outcomes"),
     "activities:read": _("Read sales activities"),
     "activities:write": _("Log sales activities and tick tasks done"),
+    "analytics:write": _("Record ad spend"),
 }
 ALL_SCOPES = "all"  # what ``leadmill apikey --scope all`` and the admin's "every scope" grant
 

@@ -20,6 +20,8 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "wagtailcore": ("view",),
         "wagtailimages": ("add", "change", "view"),
         "wagtaildocs": ("add", "change", "view"),
+        "analytics": ("view",),
+        "analytics.spend": ("add", "change"),
     },
     "Sales": {
         # Sales works leads (edit them, merge duplicates) but does not configure custom fields.
@@ -36,6 +38,8 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging": ("add", "change", "delete", "view"),
         "core": ("view",),
         "core.eventdelivery": ("change",),  # retry a dead letter
+        "analytics": ("view",),
+        "analytics.spend": ("add", "change", "delete"),
         "auth": ("add", "change", "delete", "view"),
     },
 }

@@ -21,6 +21,9 @@ class EventType(models.TextChoices):
     FORM_VIEW = "form_view", _("Form view")
     FORM_START = "form_start", _("Form start")
     FORM_SUBMIT = "form_submit", _("Form submit")
+    # A field of a form entered or filled in: name is the form, properties hold the field's
+    # name and "focus" or "complete", never what was typed (analytics' forms report).
+    FORM_FIELD = "form_field", _("Form field")
     DOWNLOAD = "download", _("Download")
     EMAIL_OPEN = "email_open", _("Email open")
     EMAIL_CLICK = "email_click", _("Email click")

@@ -31,6 +31,7 @@ CLIENT_TYPES = (
     EventType.FORM_VIEW,
     EventType.FORM_START,
     EventType.FORM_SUBMIT,
+    EventType.FORM_FIELD,
     EventType.DOWNLOAD,
     EventType.CUSTOM,
 )

@@ -31,7 +31,8 @@ EXAMPLES = 25
 # purposes and text versions in the database (400 ``consent_unknown``), and a webhook URL
 # against DNS and the public-address rule (400 ``url_refused``), a report's period (400
 # ``bad_period``: since after until, or longer than ten years), a country name against
-# the names it knows (400 ``country_unknown``), a merge of a lead with itself (the path's
+# the names it knows (400 ``country_unknown``), a spend row's currency against the reporting
+# currency (400 ``currency_refused``), a merge of a lead with itself (the path's
 # id in the body: 400 ``merge_self``), events' properties against 4096 bytes of JSON (400
 # ``properties_too_large``); no JSON Schema can say those rules, so only these refusals of a
 # schema-valid body are not failures.
@@ -44,6 +45,7 @@ CHECKED_BEYOND_THE_SCHEMA = {
     "country_unknown",
     "merge_self",
     "properties_too_large",
+    "currency_refused",
 }
 
 

@@ -1,4 +1,4 @@
-/*! Leadmill tracker: page views, CTA clicks, form view/start/submit, downloads, custom events.
+/*! Leadmill tracker: page views, CTA clicks, form view/start/field/submit, downloads, custom events.
  *
  * <script defer src="https://leads.example.com/t/lm.js"
  *         data-lm-endpoint="https://leads.example.com/t/collect"
@@ -28,7 +28,7 @@
   var requireConsent = attr("data-lm-require-consent") === "1";
   var VID = "lm_vid", VID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/, CONSENT = "lm_consent", YEAR = 34560000; // 400 days in seconds
   var MAX_BATCH = 20, DELAY = 2000;
-  var queue = [], timer = null, seenForms = [], startedForms = [];
+  var queue = [], timer = null, seenForms = [], startedForms = [], fieldsSeen = [];
 
   function readCookie(name) {
     var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
@@ -159,13 +159,27 @@
     send(true); // the click may leave the page
   }, true);
 
+  // Field events for the forms report: the field's name and whether it was entered or
+  // filled in, once each per page view; never what was typed.
+  function fieldEvent(e, action) {
+    var el = e.target, form = el && el.form;
+    if (!isTracked(form) || !el.name || el.type === "hidden" || el.name.charAt(0) === "_") return;
+    if (action === "complete" && !(el.type === "checkbox" || el.type === "radio" ? el.checked : el.value)) return;
+    var key = formName(form) + "\n" + el.name + "\n" + action;
+    if (fieldsSeen.indexOf(key) !== -1) return;
+    fieldsSeen.push(key);
+    track("form_field", formName(form), { field: el.name.slice(0, 100), action: action });
+  }
+
   d.addEventListener("focusin", function (e) {
     var form = e.target && e.target.form;
     if (isTracked(form) && startedForms.indexOf(form) === -1) {
       startedForms.push(form);
       track("form_start", formName(form));
     }
+    fieldEvent(e, "focus");
   }, true);
+  d.addEventListener("change", function (e) { fieldEvent(e, "complete"); }, true);
 
   d.addEventListener("submit", function (e) {
     if (!isTracked(e.target)) return;

@@ -1,0 +1,480 @@
+"""Back-office screens of analytics: the dashboard, quality by source, landing pages and
+forms. Wired in ``wagtail_hooks.py``; every number defined in docs/analytics.md.
+
+Each screen reads its period and filters from the query string (so a view can be
+bookmarked or shared), shows charts beside tables of the same numbers, and exports any
+table as CSV with ``?export=<table id>`` and the same query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.generic import TemplateView
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
+from wagtail.permissions import ModelPermissionPolicy
+
+from leadmill.capture.models import Form
+from leadmill.contacts.models import Contact
+from leadmill.core.admin_viewsets import TitledAdminViewMixin
+from leadmill.tracking.models import Channel
+
+from . import charts, selectors
+from .definitions import DEFINITIONS as D
+from .models import DailyCount, Metric, Spend
+from .quality import QUALITY_GROUPS, quality
+from .tables import Column, Table, csv_response
+
+DASHBOARD_URL_NAME = "analytics_dashboard"
+QUALITY_URL_NAME = "analytics_quality"
+PAGES_URL_NAME = "analytics_pages"
+FORMS_URL_NAME = "analytics_forms"
+SPEND_URL_NAME = "analytics_spend"
+DEFAULT_DAYS = 30
+MAX_DAYS = 3660
+FILTER_NAMES = ("channel", "source", "campaign", "landing_page", "form")
+
+
+def dimension_values(column: str) -> list[str]:
+    """The values a filter offers: those in the counts, in spend, and of the leads not yet
+    counted (the raw tail), sorted."""
+    values = set(DailyCount.objects.values_list(column, flat=True).distinct())
+    if column in ("channel", "source", "campaign"):
+        values.update(Spend.objects.values_list(column, flat=True).distinct())
+        boundary = selectors.filled_until()
+        if boundary:
+            tail = timezone.make_aware(dt.datetime.combine(boundary, dt.time()))
+            values.update(
+                Contact.objects.filter(created_at__gte=tail)
+                .values_list(f"first_{column}", flat=True)
+                .distinct()
+            )
+    return sorted(value for value in values if value)
+
+
+class PeriodForm(forms.Form):
+    """The period, reading and filters every analytics screen takes from its query string."""
+
+    since = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    compare = forms.BooleanField(
+        label=gettext_lazy("Compare with the previous period"), required=False
+    )
+    reading = forms.ChoiceField(
+        label=gettext_lazy("Reading"),
+        required=False,
+        choices=[("cohort", gettext_lazy("Cohort")), ("activity", gettext_lazy("Activity"))],
+    )
+    window_days = forms.IntegerField(
+        label=gettext_lazy("Conversion window (days)"),
+        required=False,
+        min_value=0,
+        max_value=MAX_DAYS,
+    )
+    reference = forms.DecimalField(
+        label=gettext_lazy("Reference visitor-to-lead rate (%)"),
+        required=False,
+        min_value=0,
+        max_value=100,
+        decimal_places=2,
+    )
+    channel = forms.ChoiceField(label=gettext_lazy("Channel"), required=False)
+    source = forms.ChoiceField(label=gettext_lazy("Source"), required=False)
+    campaign = forms.ChoiceField(label=gettext_lazy("Campaign"), required=False)
+    landing_page = forms.ChoiceField(label=gettext_lazy("Landing page"), required=False)
+    form = forms.ChoiceField(label=gettext_lazy("Form"), required=False)
+
+    def __init__(self, data=None, **kwargs):
+        # Always bound, with the defaults filled in, so the fields show the period in use.
+        data = data.copy() if data is not None else QueryDict(mutable=True)
+        today = timezone.localdate()
+        defaults = {
+            "until": today.isoformat(),
+            "since": (today - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+            "reading": "cohort",
+            "reference": str(settings.LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE),
+        }
+        for name, value in defaults.items():
+            if not data.get(name):
+                data[name] = value
+        super().__init__(data, **kwargs)
+        every = [("", _("All"))]
+        labels = dict(Channel.choices)
+        self.fields["channel"].choices = every + [
+            (value, str(labels.get(value, value))) for value in dimension_values("channel")
+        ]
+        for name in ("source", "campaign", "landing_page"):
+            self.fields[name].choices = every + [(value, value) for value in dimension_values(name)]
+        self.fields["form"].choices = every + [
+            (str(pk), name) for pk, name in Form.objects.order_by("name").values_list("pk", "name")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        today = timezone.localdate()
+        until = min(data.get("until") or today, today)
+        since = data.get("since") or until - dt.timedelta(days=DEFAULT_DAYS - 1)
+        if since > until:
+            self.add_error("since", _("The start must be on or before the end."))
+        elif (until - since).days > MAX_DAYS:
+            self.add_error("since", _("A period may span at most ten years."))
+        data["since"], data["until"] = since, until
+        data["reading"] = data.get("reading") or "cohort"
+        if data.get("reference") is None:
+            data["reference"] = Decimal(str(settings.LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE))
+        return data
+
+    def period(self) -> dict:
+        """The cleaned period and filters; the defaults when the query string is invalid."""
+        data = self.cleaned_data if self.is_valid() else PeriodForm().cleaned_data_or_defaults()
+        filters = {name: data.get(name) or "" for name in FILTER_NAMES}
+        if filters["form"]:
+            filters["form"] = int(filters["form"])
+        return {**data, "filters": {k: v for k, v in filters.items() if v != ""}}
+
+    def cleaned_data_or_defaults(self) -> dict:
+        self.is_valid()
+        return self.cleaned_data
+
+
+def previous_period(since: dt.date, until: dt.date) -> tuple[dt.date, dt.date]:
+    length = (until - since).days + 1
+    return since - dt.timedelta(days=length), since - dt.timedelta(days=1)
+
+
+class AnalyticsView(
+    PermissionCheckedMixin, TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView
+):
+    """Base of the analytics screens: the period form, sections of charts and tables, and
+    the CSV export of any table (``?export=<id>``)."""
+
+    permission_policy = ModelPermissionPolicy(DailyCount)
+    permission_required = "view"
+    template_name = "analytics/admin/report.html"
+    header_icon = "chart-line"
+    intro = ""
+    show_reading = False
+    period_fields = (
+        "since",
+        "until",
+        "compare",
+        "reading",
+        "window_days",
+        "reference",
+        *FILTER_NAMES,
+    )
+
+    def get(self, request, *args, **kwargs):
+        self.form = PeriodForm(request.GET)
+        self.period = self.form.period()
+        self.sections = self.build_sections()
+        export = request.GET.get("export")
+        if export:
+            for section in self.sections:
+                table = section.get("table")
+                if table is not None and table.id == export:
+                    stamp = f"{self.period['since']:%Y%m%d}-{self.period['until']:%Y%m%d}"
+                    return csv_response(table, filename=f"leadmill-{table.id}-{stamp}.csv")
+        return super().get(request, *args, **kwargs)
+
+    def build_sections(self) -> list[dict]:
+        raise NotImplementedError
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        query.pop("export", None)
+        context.update(
+            form=self.form,
+            period=self.period,
+            sections=self.sections,
+            intro=self.intro,
+            reading_help=D[self.period["reading"]],
+            show_reading=self.show_reading,
+            query=query.urlencode(),
+            shown_fields=[self.form[name] for name in self.period_fields],
+            currency=settings.LEADMILL_REPORTING_CURRENCY,
+        )
+        return context
+
+
+STAGES = (
+    ("visitors", gettext_lazy("Visitors")),
+    ("leads", gettext_lazy("Leads")),
+    ("mqls", gettext_lazy("MQLs")),
+    ("sqls", gettext_lazy("SQLs")),
+    ("customers", gettext_lazy("Customers")),
+)
+STEP_RATES = {
+    "leads": "visitor_to_lead_rate",
+    "mqls": "lead_to_mql_rate",
+    "sqls": "mql_to_sql_rate",
+    "customers": "sql_to_customer_rate",
+}
+STEP_DAYS = {"mqls": "lead_to_mql", "sqls": "mql_to_sql", "customers": "sql_to_customer"}
+
+
+def _change(now, before) -> float | None:
+    if before in (None, 0) or now is None:
+        return None
+    return float((Decimal(now) - Decimal(before)) / Decimal(before))
+
+
+class DashboardView(AnalyticsView):
+    """Leads per day by channel, the funnel and its rates, the visitor-to-lead rate beside
+    the reference, and cost per lead by source."""
+
+    page_title = gettext_lazy("Analytics")
+    show_reading = True
+    intro = gettext_lazy(
+        "Leads per day, the funnel and what each source costs. Every number is defined beside "
+        "it; download any table as CSV."
+    )
+
+    def build_sections(self) -> list[dict]:
+        p = self.period
+        since, until, filters = p["since"], p["until"], p["filters"]
+        funnel_args = {
+            "reading": p["reading"],
+            "window_days": p.get("window_days"),
+            "filters": filters,
+        }
+        report = selectors.funnel(since=since, until=until, **funnel_args)
+        previous = None
+        if p.get("compare"):
+            before_since, before_until = previous_period(since, until)
+            previous = selectors.funnel(since=before_since, until=before_until, **funnel_args)
+        return [
+            self._cards(report, previous),
+            self._leads_per_day(since, until, filters),
+            self._funnel(report, previous),
+            self._rate(report, previous),
+            self._cost(since, until, funnel_args),
+        ]
+
+    def _cards(self, report, previous) -> dict:
+        total = report["total"]
+        cards = []
+        for key, label in STAGES:
+            card = {"key": key, "label": label, "value": charts.number(total[key]), "help": D[key]}
+            if previous is not None:
+                card["change"] = charts.percent(_change(total[key], previous["total"][key]))
+                card["before"] = charts.number(previous["total"][key])
+            cards.append(card)
+        return {"id": "summary", "cards": cards}
+
+    def _leads_per_day(self, since, until, filters) -> dict:
+        days = selectors.daily(
+            metric=Metric.LEADS, since=since, until=until, group_by="channel", filters=filters
+        )
+        labels = dict(Channel.choices)
+        channels = sorted({channel for groups in days.values() for channel in groups}, key=str)
+        names = [str(labels.get(channel) or _("Unknown")) for channel in channels]
+        columns = [Column("day", _("Day"), "date")]
+        columns += [Column(f"channel_{c}", n, "int") for c, n in zip(channels, names, strict=True)]
+        columns.append(Column("leads", _("Leads"), "int", D["leads"]))
+        table = Table(
+            id="leads_per_day",
+            title=_("Leads per day by channel"),
+            columns=columns,
+            caption=_("Leads per day, one column per first-touch channel."),
+        )
+        for day, groups in days.items():
+            table.rows.append([day, *[groups.get(c, 0) for c in channels], sum(groups.values())])
+        table.total = [
+            _("Total"),
+            *[sum(groups.get(c, 0) for groups in days.values()) for c in channels],
+            sum(sum(groups.values()) for groups in days.values()),
+        ]
+        chart = charts.stacked_days_chart(
+            title=table.title,
+            days=list(days),
+            series={
+                name: [days[day].get(channel, 0) for day in days]
+                for channel, name in zip(channels, names, strict=True)
+            },
+        )
+        return {"id": table.id, "table": table, "chart": chart}
+
+    def _funnel(self, report, previous) -> dict:
+        total = report["total"]
+        columns = [
+            Column("stage", _("Stage")),
+            Column("count", _("Number"), "int"),
+            Column("step_rate", _("Rate from the stage before"), "rate", D["step_rate"]),
+            Column("median_days", _("Median days from the stage before"), "days", D["median_days"]),
+        ]
+        if previous is not None:
+            columns += [
+                Column("previous", _("Previous period"), "int", D["comparison"]),
+                Column("change", _("Change"), "rate"),
+            ]
+        table = Table(
+            id="funnel",
+            title=_("Funnel"),
+            columns=columns,
+            caption=D[report["reading"]],
+        )
+        for key, label in STAGES:
+            row = [
+                str(label),
+                total[key],
+                total.get(STEP_RATES.get(key, ""), None),
+                total.get(f"median_days_{STEP_DAYS[key]}") if key in STEP_DAYS else None,
+            ]
+            if previous is not None:
+                row += [previous["total"][key], _change(total[key], previous["total"][key])]
+            table.rows.append(row)
+        chart = charts.horizontal_bars_chart(
+            title=_("Funnel"),
+            bars=[
+                (
+                    f"{label} ({charts.percent(total[STEP_RATES[key]])})"
+                    if key in STEP_RATES
+                    else str(label),
+                    total[key],
+                )
+                for key, label in STAGES
+            ],
+        )
+        return {"id": table.id, "table": table, "chart": chart}
+
+    def _rate(self, report, previous) -> dict:
+        reference = float(self.period["reference"]) / 100
+        rate = report["total"]["visitor_to_lead_rate"]
+        columns = [
+            Column("what", ""),
+            Column("rate", _("Visitor-to-lead rate"), "rate", D["visitor_to_lead_rate"]),
+        ]
+        table = Table(id="visitor_to_lead", title=_("Visitor-to-lead rate"), columns=columns)
+        table.rows.append([_("This period"), rate])
+        if previous is not None:
+            table.rows.append([_("Previous period"), previous["total"]["visitor_to_lead_rate"]])
+        table.rows.append([_("Reference"), reference])
+        chart = charts.horizontal_bars_chart(
+            title=_("Visitor-to-lead rate beside the reference"),
+            bars=[(str(row[0]), row[1]) for row in table.rows],
+            formatter=charts.percent,
+        )
+        return {"id": table.id, "table": table, "chart": chart, "help": D["reference_rate"]}
+
+    def _cost(self, since, until, funnel_args) -> dict:
+        report = selectors.funnel(since=since, until=until, group_by="source", **funnel_args)
+        currency = settings.LEADMILL_REPORTING_CURRENCY
+        money = f" ({currency})"
+        columns = [
+            Column("source", _("Source")),
+            Column("spend", _("Spend") + money, "money", D["spend"]),
+            Column("leads", _("Leads"), "int", D["leads"]),
+            Column("cost_per_lead", _("Cost per lead") + money, "money", D["cost_per_lead"]),
+            Column("mqls", _("MQLs"), "int"),
+            Column("cost_per_mql", _("Cost per MQL") + money, "money"),
+            Column("sqls", _("SQLs"), "int"),
+            Column("cost_per_sql", _("Cost per SQL") + money, "money"),
+            Column("customers", _("Customers"), "int"),
+            Column("cost_per_customer", _("Cost per customer") + money, "money"),
+            Column("revenue", _("Revenue") + money, "money", D["revenue"]),
+            Column("return_on_spend", _("Return on spend"), "rate"),
+        ]
+        table = Table(id="cost_by_source", title=_("Cost per lead by source"), columns=columns)
+        for row in report["rows"]:
+            table.rows.append(
+                [row["label"] or _("(none)")] + [row[column.key] for column in columns[1:]]
+            )
+        total = report["total"]
+        if total["spend"] is not None:
+            table.total = [_("Total")] + [total[column.key] for column in columns[1:]]
+        bars = [(row[0], row[3]) for row in table.rows if row[3] is not None and row[1]]
+        chart = (
+            charts.horizontal_bars_chart(
+                title=_("Cost per lead by source") + money, bars=bars, formatter=charts.money
+            )
+            if bars
+            else None
+        )
+        return {
+            "id": table.id,
+            "table": table,
+            "chart": chart,
+            "empty": _("No spend recorded for the period: upload it under Analytics › Spend."),
+        }
+
+
+class QualityView(AnalyticsView):
+    """Quality by source: leads, shares to MQL / SQL / customer, scores, revenue, days."""
+
+    page_title = gettext_lazy("Quality by source")
+    intro = gettext_lazy(
+        "Of the leads created in the period, how many became MQL, SQL and customer, how well "
+        "they score, what they brought and how long they took."
+    )
+    period_fields = ("since", "until", "window_days", *FILTER_NAMES)
+    GROUP_LABELS = {
+        "channel": gettext_lazy("Channel"),
+        "source": gettext_lazy("Source"),
+        "medium": gettext_lazy("Medium"),
+        "campaign": gettext_lazy("Campaign"),
+        "landing_page": gettext_lazy("Landing page"),
+        "form": gettext_lazy("Form"),
+        "offer": gettext_lazy("Offer"),
+    }
+
+    def build_sections(self) -> list[dict]:
+        group_by = self.request.GET.get("group_by")
+        self.group_by = group_by if group_by in QUALITY_GROUPS else "source"
+        p = self.period
+        report = quality(
+            since=p["since"],
+            until=p["until"],
+            group_by=self.group_by,
+            window_days=p.get("window_days"),
+            filters=p["filters"],
+        )
+        money = f" ({settings.LEADMILL_REPORTING_CURRENCY})"
+        columns = [
+            Column("label", str(self.GROUP_LABELS[self.group_by])),
+            Column("leads", _("Leads"), "int", D["leads"]),
+            Column("mql_share", _("Became MQL"), "rate", D["quality_share"]),
+            Column("sql_share", _("Became SQL"), "rate"),
+            Column("customer_share", _("Became customer"), "rate"),
+            Column("average_fit_score", _("Average fit"), "days", D["average_score"]),
+            Column("average_engagement_score", _("Average engagement"), "days"),
+            Column("average_predictive_score", _("Average predictive"), "rate"),
+            Column("revenue", _("Revenue") + money, "money", D["revenue"]),
+            Column("median_days_to_sql", _("Median days to SQL"), "days", D["days_to_stage"]),
+            Column("median_days_to_customer", _("Median days to customer"), "days"),
+        ]
+        table = Table(id="quality", title=str(self.page_title), columns=columns)
+        for row in report["rows"]:
+            table.rows.append(
+                [row["label"] or _("(none)")] + [row[column.key] for column in columns[1:]]
+            )
+        table.total = [_("Total")] + [report["total"][column.key] for column in columns[1:]]
+        chart = None
+        if table.rows:
+            chart = charts.horizontal_bars_chart(
+                title=_("Share of leads that became SQL"),
+                bars=[(row[0], row[3]) for row in table.rows],
+                formatter=charts.percent,
+            )
+        return [
+            {"id": table.id, "table": table, "chart": chart, "empty": _("No lead in the period.")}
+        ]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["group_choices"] = [(key, str(label)) for key, label in self.GROUP_LABELS.items()]
+        context["group_by"] = self.group_by
+        return context

@@ -1,0 +1,147 @@
+"""The analytics dashboard in headless Chromium (issue 15): a marketer opens it from the
+menu, changes the period and the source filter, sees the charts and tables change, and
+downloads a table as CSV whose rows are the table's. Also at a phone's width, in pt-BR."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import pytest
+
+from .known_funnel import known_funnel
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ADMIN_PASSWORD = "a-long-test-password-41"
+SHOTS = os.environ.get("LEADMILL_SCREENSHOTS", "")
+
+
+def expect(locator_or_page):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator_or_page)
+
+
+@pytest.fixture
+def page_tree():
+    """The back office's home links to the page explorer, which needs Wagtail's root page; an
+    earlier transactional test's flush removes the one the migrations made."""
+    from django.conf import settings
+    from wagtail.models import Locale, Page
+
+    if not Page.objects.exists():
+        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
+        Page.add_root(instance=Page(title="Root", slug="root"))
+
+
+def sign_in(browser, live_server, *, width=1280, height=900):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.locator("#id_username").fill("dev")
+    page.locator("#id_password").fill(ADMIN_PASSWORD)
+    page.locator("button[type=submit]").click()
+    expect(page).to_have_url(f"{live_server.url}/admin/")
+    return page
+
+
+def card(page, key):
+    return page.locator(f"[data-card={key}] .lm-card__value")
+
+
+def shot(page, name):
+    """A screenshot of the whole screen for a person to look at (LEADMILL_SCREENSHOTS=dir):
+    the back office scrolls inside its main element, so the window is made tall first."""
+    if SHOTS:
+        width = page.viewport_size["width"]
+        page.set_viewport_size({"width": width, "height": 3600})
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"))
+        page.set_viewport_size({"width": width, "height": 900})
+
+
+def test_a_marketer_changes_period_and_source_and_downloads_the_funnel(
+    browser, live_server, django_user_model, page_tree, tmp_path
+):
+    # Given a known funnel 60 days ago and an admin signed in
+    data = known_funnel()
+    django_user_model.objects.create_superuser("dev", "dev@leadmill.test", ADMIN_PASSWORD)
+    page = sign_in(browser, live_server)
+    expect(page.locator("[data-analytics-home]")).to_be_visible()  # the admin's home
+
+    # When she opens Analytics → Overview: the last 30 days hold nothing yet
+    page.get_by_role("button", name="Analytics").click()
+    page.get_by_role("list", name="Analytics").get_by_role("link", name="Overview").click()
+    expect(page.get_by_role("heading", name="Analytics", level=1)).to_be_visible()
+    expect(card(page, "leads")).to_have_text("0")
+
+    # When she sets the period to the funnel's two days
+    page.get_by_label("From:", exact=True).fill(data.d1.isoformat())
+    page.get_by_label("To:", exact=True).fill(data.d2.isoformat())
+    page.get_by_role("button", name="Show").click()
+
+    # Then the numbers, the funnel table and the leads-per-day chart change
+    expect(card(page, "visitors")).to_have_text("5")
+    expect(card(page, "leads")).to_have_text("4")
+    funnel = page.locator("table[data-table=funnel]")
+    expect(funnel.locator("tbody tr").nth(1)).to_contain_text("80.0 %")  # leads ÷ visitors
+    expect(page.locator("[data-section=leads_per_day] svg.pygal-chart")).to_contain_text(
+        "Paid search"
+    )
+    expect(page.locator("[data-section=cost_by_source] table")).to_contain_text("linkedin")
+    shot(page, "dashboard-desktop-en")
+
+    # When she keeps only the source "google"
+    page.get_by_label("Source:", exact=True).select_option("google")
+    page.get_by_role("button", name="Show").click()
+
+    # Then only google's visitors and leads remain, in the cards, tables and chart
+    expect(card(page, "visitors")).to_have_text("3")
+    expect(card(page, "leads")).to_have_text("2")
+    expect(page.locator("[data-section=leads_per_day] svg.pygal-chart")).not_to_contain_text(
+        "Paid social"
+    )
+    expect(page.locator("[data-section=cost_by_source] table")).not_to_contain_text("linkedin")
+
+    # And the funnel's CSV holds the rows of the table she sees
+    with page.expect_download() as download_info:
+        page.locator("[data-section=funnel]").get_by_role("link", name="Download CSV").click()
+    path = tmp_path / "funnel.csv"
+    download_info.value.save_as(path)
+    with path.open(encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    assert rows[0][:2] == ["Stage", "Number"]
+    assert [row[:2] for row in rows[1:]] == [
+        ["Visitors", "3"],
+        ["Leads", "2"],
+        ["MQLs", "2"],
+        ["SQLs", "1"],
+        ["Customers", "1"],
+    ]
+    assert rows[2][2] == "0.666667"
+
+
+def test_the_dashboard_reads_on_a_phone_in_portuguese(
+    browser, live_server, django_user_model, page_tree
+):
+    data = known_funnel()
+    user = django_user_model.objects.create_superuser("dev", "dev@leadmill.test", ADMIN_PASSWORD)
+    from wagtail.users.models import UserProfile
+
+    profile = UserProfile.get_for_user(user)
+    profile.preferred_language = "pt-br"
+    profile.save()
+    page = sign_in(browser, live_server, width=390, height=844)
+
+    page.goto(
+        f"{live_server.url}/admin/analytics/?since={data.d1.isoformat()}"
+        f"&until={data.d2.isoformat()}&compare=on"
+    )
+
+    expect(page.get_by_role("heading", name="Análises", level=1)).to_be_visible()
+    expect(card(page, "leads")).to_have_text("4")
+    expect(page.locator("table[data-table=funnel] tbody tr").nth(1)).to_contain_text("80,0 %")
+    expect(page.locator(".lm-reading")).to_contain_text("Coorte: dos leads criados no período")
+    # Nothing wider than the phone: the tables scroll inside their own box
+    overflow = page.evaluate("document.documentElement.scrollWidth")
+    assert overflow <= 390, overflow
+    shot(page, "dashboard-phone-pt-br")
