@@ -20,5 +20,8 @@ class CaptureConfig(AppConfig):
         events.subscribe(LeadCaptured, handlers.stitch_visitor, batch=True)
         events.subscribe(LeadCaptured, handlers.request_opt_in_confirmation, batch=True)
         registry.register_timeline(selectors.submission_timeline)
+        registry.register_names("form", selectors.form_names)
+        registry.register_names("download", selectors.download_names)
+        registry.register_names("channel", selectors.channel_names)
         secret_urls_register("capture:offer_download", "capture:opt_in_confirm")
         register_personal_data(*PERSONAL_DATA)

@@ -51,7 +51,7 @@ from wagtail.permissions import ModelPermissionPolicy
 
 from leadmill.core.admin_viewsets import SafeSpreadsheetExportMixin
 from leadmill.core.errors import ValidationFailed
-from leadmill.core.registry import contact_timeline
+from leadmill.core.registry import contact_timeline, names_resolve
 
 from . import selectors
 from .identity import email_normalise, phone_normalise
@@ -256,7 +256,9 @@ class LeadInspectView(InspectView):
             ],
             top_panels=[p for p in panels if p.order < LEAD_DETAIL_TOP_ORDER],
             panels=[p for p in panels if p.order >= LEAD_DETAIL_TOP_ORDER],
-            stage_history=selectors.contact_stage_history(contact_id=contact.pk),
+            stage_history=stage_history_named(
+                list(selectors.contact_stage_history(contact_id=contact.pk))
+            ),
             timeline=contact_timeline(contact.pk),
             merges=selectors.contact_merges(contact_id=contact.pk),
             open_duplicates=[
@@ -273,6 +275,22 @@ class LeadInspectView(InspectView):
             else "",
         )
         return context
+
+
+def stage_history_named(history: list) -> list:
+    """Each stage change with ``cause_label``: its cause as a person reads it. Causes kept
+    as codes name what they point to ("form:ebook" → the form “E-book …”, "api" → "API"),
+    through the apps that own them (:func:`leadmill.core.registry.names_resolve`)."""
+    form_slugs = {c.cause.removeprefix("form:") for c in history if c.cause.startswith("form:")}
+    forms_named = names_resolve("form", form_slugs)
+    channels = names_resolve("channel", {c.cause for c in history})
+    for change in history:
+        slug = change.cause.removeprefix("form:") if change.cause.startswith("form:") else None
+        if slug is not None:
+            change.cause_label = _("the form “%(name)s”") % {"name": forms_named.get(slug, slug)}
+        else:
+            change.cause_label = channels.get(change.cause, change.cause)
+    return history
 
 
 class LeadStageForm(forms.Form):
