@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
 import re
+import threading
 import time
 from collections.abc import Collection
 

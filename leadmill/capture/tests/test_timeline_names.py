@@ -54,7 +54,7 @@ def test_stage_causes_kept_as_codes_are_named():
     # When its stage history is named
     labels = [
         change.cause_label
-        for change in stage_history_named(list(contact_stage_history(contact_id=contact.pk)))
+        for change in stage_history_named(contact_stage_history(contact_id=contact.pk))
     ]
 
     # Then codes read as names; a form since removed keeps its slug; sentences stay
