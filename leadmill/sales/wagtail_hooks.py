@@ -182,7 +182,7 @@ def lead_sales_panel(request, contact) -> LeadDetailPanel | None:
 def lead_sales_actions(request, contact) -> list[LeadAction]:
     if not may_log_on(request.user, contact):
         return []
-    return [LeadAction(_("Log a call, note or task"), "#sales", "edit", 40)]
+    return [LeadAction(_("Log a call, note or task"), "#sales", "comment", 40)]
 
 
 @hooks.register(LEAD_OWNER_SET_HOOK)
