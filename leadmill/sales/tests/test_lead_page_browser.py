@@ -165,6 +165,12 @@ def test_a_rep_on_a_phone_in_portuguese_finds_a_lead_given_by_hand_and_logs_a_no
     expect(row).to_contain_text("Joana")
     expect(row).to_contain_text("Ainda não passado a vendas")
     expect(page.get_by_text("Todo lead seu que precisa de você")).to_be_visible()
+    # and her actions column is reachable: the table scrolls inside the page
+    log = row.locator("summary").first
+    log.scroll_into_view_if_needed()
+    box = log.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    expect(log).to_contain_text("Registrar uma ligação ou nota")
 
     # When they open her page and log a note from it
     row.get_by_role("link", name="Joana").click()
