@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,8 +37,10 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -57,6 +61,7 @@ from wagtail.permissions import ModelPermissionPolicy
 from leadmill.core.admin_viewsets import SafeSpreadsheetExportMixin
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.money import money_format
+from leadmill.core.personal_data import personal_data_export
 from leadmill.core.registry import contact_timeline, names_resolve
 
 from . import selectors
@@ -74,6 +79,8 @@ LEAD_LISTING_COLUMNS_HOOK = "leadmill_lead_listing_columns"
 LEAD_ACTIONS_HOOK = "leadmill_lead_actions"
 # Panels ordered before this one show above the lead's source (e.g. scoring's scores).
 LEAD_DETAIL_TOP_ORDER = 10
+
+logger = logging.getLogger(__name__)
 
 LEADS_URL_NAMESPACE = "leads"
 DUPLICATES_URL_NAMESPACE = "lead_duplicates"
@@ -255,6 +262,14 @@ class LeadInspectView(InspectView):
             actions.append(LeadAction(_("Assign an owner"), f"{edit_url}#id_owner", "user", 20))
         if self.user_has_permission("change"):
             actions.append(LeadAction(_("Change stage"), "#change-stage", "resubmit", 30))
+            actions.append(
+                LeadAction(
+                    _("Export this lead's data"),
+                    reverse(f"{LEADS_URL_NAMESPACE}:export_data", args=[self.object.pk]),
+                    "download",
+                    60,
+                )
+            )
         for hook in hooks.get_hooks(LEAD_ACTIONS_HOOK):
             actions.extend(hook(self.request, self.object) or [])
         buttons += [
@@ -377,6 +392,32 @@ class LeadStageChangeView(PermissionCheckedMixin, View):
                     request, _("Moved to “%(stage)s”.") % {"stage": change.get_to_stage_display()}
                 )
         return redirect(reverse(f"{LEADS_URL_NAMESPACE}:inspect", args=[contact.pk]))
+
+
+class LeadDataExportView(PermissionCheckedMixin, View):
+    """GET: everything Leadmill keeps about one lead, as a JSON file for the person who asks
+    for their data (every app's rows, through the personal-data registry)."""
+
+    http_method_names = ["get"]
+    permission_policy = ModelPermissionPolicy(Contact)
+    permission_required = "change"
+
+    def get(self, request, pk):
+        contact = get_object_or_404(Contact, pk=pk)
+        data = personal_data_export(subject=contact)
+        logger.info("personal data of contact %s exported by user %s", contact.pk, request.user.pk)
+        response = HttpResponse(
+            json.dumps(
+                {"lead": contact.pk, "exported_at": timezone.now(), "data": data},
+                cls=DjangoJSONEncoder,
+                ensure_ascii=False,
+                indent=2,
+            ),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="lead-{contact.pk}-data.json"'
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class LeadAdminForm(WagtailAdminModelForm):
