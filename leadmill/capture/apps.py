@@ -21,5 +21,8 @@ class CaptureConfig(AppConfig):
         events.subscribe(LeadCaptured, handlers.request_opt_in_confirmation, batch=True)
         events.subscribe(LeadCaptured, handlers.record_experiment_conversions, batch=True)
         registry.register_timeline(selectors.submission_timeline)
+        registry.register_names("form", selectors.form_names)
+        registry.register_names("download", selectors.download_names)
+        registry.register_names("channel", selectors.channel_names)
         secret_urls_register("capture:offer_download", "capture:opt_in_confirm")
         register_personal_data(*PERSONAL_DATA)

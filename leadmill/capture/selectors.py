@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import threading
 import time
+from collections.abc import Collection
 
 from django.conf import settings
 from django.db import connection
@@ -16,7 +18,7 @@ from django.utils.translation import gettext as _
 from leadmill.core.registry import TimelineEntry
 
 from . import tokens
-from .models import Form, Offer, Submission
+from .models import Channel, Form, Offer, Submission
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,6 +232,32 @@ def thank_you_for(*, token: str, page=None) -> ThankYou:
     if submission is None:
         return ThankYou(offer=None)
     return offer_delivery(submission=submission)
+
+
+def form_names(slugs: Collection[str]) -> dict[str, str]:
+    """Names resolver "form" (:func:`leadmill.core.registry.names_resolve`): slug → name."""
+    return dict(Form.objects.filter(slug__in=list(slugs)).values_list("slug", "name"))
+
+
+_DOWNLOAD_PATH = re.compile(r"(?:^|/)d/([^/?#]+)/?(?:[?#].*)?$")
+
+
+def download_names(links: Collection[str]) -> dict[str, str]:
+    """Names resolver "download": an offer's download link (``/d/<token>/``, as the tracker
+    records it) → the offer's name. Links of other files are not named."""
+    offer_ids: dict[str, int] = {}
+    for link in links:
+        match = _DOWNLOAD_PATH.search(link)
+        offer_id = tokens.download_token_offer(match[1]) if match else None
+        if offer_id is not None:
+            offer_ids[link] = offer_id
+    names = dict(Offer.objects.filter(pk__in=set(offer_ids.values())).values_list("pk", "name"))
+    return {link: names[pk] for link, pk in offer_ids.items() if pk in names}
+
+
+def channel_names(codes: Collection[str]) -> dict[str, str]:
+    """Names resolver "channel": a submission channel's code ("api") → its label."""
+    return {code: str(Channel(code).label) for code in codes if code in Channel.values}
 
 
 def submission_timeline(contact_id: int) -> list[TimelineEntry]:

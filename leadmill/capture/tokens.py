@@ -94,6 +94,17 @@ def download_token_read(token: str) -> tuple[int, int] | None:
     return data.get("s"), data.get("o")
 
 
+def download_token_offer(token: str) -> int | None:
+    """The offer a download link was made for, expired or not (to name it on a lead's
+    timeline, never to serve the file); None for a token that was not signed here."""
+    try:
+        data = signing.loads(token, salt=DOWNLOAD_SALT)
+    except signing.BadSignature:
+        return None
+    offer_id = data.get("o") if isinstance(data, dict) else None
+    return offer_id if isinstance(offer_id, int) else None
+
+
 def opt_in_token_make(*, contact_id: int, consent_ids: list[int]) -> str:
     """The token of a double opt-in confirmation link: the contact and its awaiting consents."""
     return signing.dumps(

@@ -2,6 +2,7 @@
 of a lead's page."""
 
 from django import forms
+from django.db.models import Case, CharField, Exists, OuterRef, Q, Subquery, Value, When
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail import hooks
@@ -13,7 +14,12 @@ from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from leadmill.contacts.admin_leads import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
+from leadmill.contacts.admin_leads import (
+    LEAD_DETAIL_PANELS_HOOK,
+    LEAD_LISTING_COLUMNS_HOOK,
+    LeadDetailPanel,
+    LeadListingColumns,
+)
 from leadmill.core.admin_viewsets import LimitedPermissionPolicy
 
 from . import selectors, services
@@ -212,3 +218,59 @@ def lead_consent_panels(request, contact) -> list[LeadDetailPanel]:
             order=11,
         ),
     ]
+
+
+@hooks.register(LEAD_LISTING_COLUMNS_HOOK)
+def lead_listing_consents() -> LeadListingColumns | None:
+    """Two export columns per consent purpose: the lead's current answer ("granted",
+    "granted, awaiting confirmation", "withdrawn" after an earlier grant, "declined") and
+    when it was given, from the ledger's latest row (empty: never asked)."""
+    purposes = list(Purpose.objects.order_by("name").values_list("pk", "name"))
+    if not purposes:
+        return None
+    labels = {
+        "awaiting": _("granted, awaiting confirmation"),
+        "granted": _("granted"),
+        "withdrawn": _("withdrawn"),
+        "declined": _("declined"),
+    }
+
+    def annotate(queryset):
+        for pk, _name in purposes:
+            latest = Consent.objects.filter(contact=OuterRef("pk"), purpose_id=pk).order_by(
+                "-occurred_at", "-id"
+            )
+            ever_granted = Consent.objects.filter(
+                contact=OuterRef("pk"), purpose_id=pk, granted=True
+            )
+            granted, awaiting = f"_consent_{pk}_granted", f"_consent_{pk}_awaiting"
+            queryset = queryset.alias(
+                **{
+                    granted: Subquery(latest.values("granted")[:1]),
+                    awaiting: Subquery(latest.values("awaiting_confirmation")[:1]),
+                }
+            ).annotate(
+                **{
+                    f"consent_{pk}": Case(
+                        When(Q(**{granted: True, awaiting: True}), then=Value(labels["awaiting"])),
+                        When(Q(**{granted: True}), then=Value(labels["granted"])),
+                        When(
+                            Q(**{granted: False}) & Exists(ever_granted),
+                            then=Value(labels["withdrawn"]),
+                        ),
+                        When(Q(**{granted: False}), then=Value(labels["declined"])),
+                        default=Value(""),
+                        output_field=CharField(),
+                    ),
+                    f"consent_{pk}_at": Subquery(latest.values("occurred_at")[:1]),
+                }
+            )
+        return queryset
+
+    export = []
+    for pk, name in purposes:
+        export += [
+            (f"consent_{pk}", _("Consent: %(purpose)s") % {"purpose": name}),
+            (f"consent_{pk}_at", _("Consent: %(purpose)s, at") % {"purpose": name}),
+        ]
+    return LeadListingColumns(annotate=annotate, export=export)

@@ -14,6 +14,9 @@ them (DESIGN.md layers):
     ``fn() -> LeadListingColumns | None``: values an app adds to the leads listing and its
     export (scoring adds fit, engagement, total and the chance to win), annotated on the
     listing's query so they sort and filter in SQL.
+``leadmill_lead_actions``
+    ``fn(request, contact) -> list[LeadAction]``: items of the "⋯" menu of the lead's page
+    (sales adds "Log a call, note or task", nurture "Enrol in a sequence").
 ``leadmill_lead_owner_set``
     ``fn(contact, owner, actor) -> None``: give the lead the owner chosen in its edit form.
     Exactly one app registers it: sales, whose service publishes OwnerAssigned (contacts
@@ -24,14 +27,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import json
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -45,13 +54,15 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.ui.tables import TitleColumn
 from wagtail.admin.views.generic import EditView, IndexView, InspectView
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
-from wagtail.admin.widgets import HeaderButton
+from wagtail.admin.widgets import Button, HeaderButton
 from wagtail.log_actions import log
 from wagtail.permissions import ModelPermissionPolicy
 
 from leadmill.core.admin_viewsets import SafeSpreadsheetExportMixin
 from leadmill.core.errors import ValidationFailed
-from leadmill.core.registry import contact_timeline
+from leadmill.core.money import money_format
+from leadmill.core.personal_data import personal_data_export
+from leadmill.core.registry import contact_timeline, names_resolve
 
 from . import selectors
 from .identity import email_normalise, phone_normalise
@@ -65,8 +76,11 @@ LEAD_DETAIL_PANELS_HOOK = "leadmill_lead_detail_panels"
 LEAD_LISTING_FILTERS_HOOK = "leadmill_lead_listing_filters"
 LEAD_OWNER_SET_HOOK = "leadmill_lead_owner_set"
 LEAD_LISTING_COLUMNS_HOOK = "leadmill_lead_listing_columns"
+LEAD_ACTIONS_HOOK = "leadmill_lead_actions"
 # Panels ordered before this one show above the lead's source (e.g. scoring's scores).
 LEAD_DETAIL_TOP_ORDER = 10
+
+logger = logging.getLogger(__name__)
 
 LEADS_URL_NAMESPACE = "leads"
 DUPLICATES_URL_NAMESPACE = "lead_duplicates"
@@ -84,6 +98,18 @@ class LeadDetailPanel:
     facts: Sequence[tuple[str, Any]] = ()  # (label, value) pairs, shown above the table
     notes: Sequence[str] = ()  # sentences, shown as a list (e.g. why the lead is hot)
     notes_heading: str = ""
+    html: str = ""  # safe HTML shown last (a form of the app's own, e.g. "Log an activity")
+    anchor: str = ""  # the section's id, for a link to it (e.g. from the "⋯" menu)
+
+
+@dataclasses.dataclass(frozen=True)
+class LeadAction:
+    """An item of the "⋯" menu of a lead's page, contributed through the hook."""
+
+    label: str
+    url: str
+    icon_name: str = ""
+    priority: int = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +187,8 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
         self.list_export = [*self.list_export, *(name for name, _heading in extra_export)]
         self.export_headings = {
             **self.export_headings,
+            "outcome_value": _("Outcome value (%(currency)s)")
+            % {"currency": settings.LEADMILL_REPORTING_CURRENCY},
             **{name: heading for name, heading in extra_export},
         }
 
@@ -224,6 +252,38 @@ class LeadInspectView(InspectView):
     def get_page_subtitle(self):
         return lead_label(self.object)
 
+    @cached_property
+    def header_more_buttons(self):
+        """Edit, then what a person does with a lead: give it an owner, move its stage, and
+        what apps above add (log an activity, enrol in a sequence)."""
+        buttons = list(super().header_more_buttons)
+        actions = []
+        if edit_url := self.get_edit_url():
+            actions.append(LeadAction(_("Assign an owner"), f"{edit_url}#id_owner", "user", 20))
+        if self.user_has_permission("change"):
+            actions.append(LeadAction(_("Change stage"), "#change-stage", "resubmit", 30))
+            actions.append(
+                LeadAction(
+                    _("Export this lead's data"),
+                    reverse(f"{LEADS_URL_NAMESPACE}:export_data", args=[self.object.pk]),
+                    "download",
+                    60,
+                )
+            )
+        for hook in hooks.get_hooks(LEAD_ACTIONS_HOOK):
+            actions.extend(hook(self.request, self.object) or [])
+        buttons += [
+            Button(
+                action.label, url=action.url, icon_name=action.icon_name, priority=action.priority
+            )
+            for action in actions
+        ]
+        return sorted(buttons, key=lambda button: button.priority)
+
+    def get_outcome_value_display_value(self):
+        # "$4,800.00" / "R$ 4.800,00": a value reads with its currency.
+        return money_format(self.object.outcome_value) or None
+
     def get_company_display_value(self):
         # One company line: the linked company, else the name the lead typed.
         return lead_company(self.object) or None
@@ -256,7 +316,9 @@ class LeadInspectView(InspectView):
             ],
             top_panels=[p for p in panels if p.order < LEAD_DETAIL_TOP_ORDER],
             panels=[p for p in panels if p.order >= LEAD_DETAIL_TOP_ORDER],
-            stage_history=selectors.contact_stage_history(contact_id=contact.pk),
+            stage_history=stage_history_named(
+                selectors.contact_stage_history(contact_id=contact.pk)
+            ),
             timeline=contact_timeline(contact.pk),
             merges=selectors.contact_merges(contact_id=contact.pk),
             open_duplicates=[
@@ -273,6 +335,23 @@ class LeadInspectView(InspectView):
             else "",
         )
         return context
+
+
+def stage_history_named(history: QuerySet) -> QuerySet:
+    """``history``, read, each stage change with ``cause_label``: its cause as a person
+    reads it. Causes kept as codes name what they point to ("form:ebook" → the form
+    “E-book …”, "api" → "API"), through the apps that own them
+    (:func:`leadmill.core.registry.names_resolve`)."""
+    form_slugs = {c.cause.removeprefix("form:") for c in history if c.cause.startswith("form:")}
+    forms_named = names_resolve("form", form_slugs)
+    channels = names_resolve("channel", {c.cause for c in history})
+    for change in history:
+        slug = change.cause.removeprefix("form:") if change.cause.startswith("form:") else None
+        if slug is not None:
+            change.cause_label = _("the form “%(name)s”") % {"name": forms_named.get(slug, slug)}
+        else:
+            change.cause_label = channels.get(change.cause, change.cause)
+    return history
 
 
 class LeadStageForm(forms.Form):
@@ -313,6 +392,32 @@ class LeadStageChangeView(PermissionCheckedMixin, View):
                     request, _("Moved to “%(stage)s”.") % {"stage": change.get_to_stage_display()}
                 )
         return redirect(reverse(f"{LEADS_URL_NAMESPACE}:inspect", args=[contact.pk]))
+
+
+class LeadDataExportView(PermissionCheckedMixin, View):
+    """GET: everything Leadmill keeps about one lead, as a JSON file for the person who asks
+    for their data (every app's rows, through the personal-data registry)."""
+
+    http_method_names = ["get"]
+    permission_policy = ModelPermissionPolicy(Contact)
+    permission_required = "change"
+
+    def get(self, request, pk):
+        contact = get_object_or_404(Contact, pk=pk)
+        data = personal_data_export(subject=contact)
+        logger.info("personal data of contact %s exported by user %s", contact.pk, request.user.pk)
+        response = HttpResponse(
+            json.dumps(
+                {"lead": contact.pk, "exported_at": timezone.now(), "data": data},
+                cls=DjangoJSONEncoder,
+                ensure_ascii=False,
+                indent=2,
+            ),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="lead-{contact.pk}-data.json"'
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class LeadAdminForm(WagtailAdminModelForm):

@@ -23,6 +23,7 @@ from .admin_leads import (
     DUPLICATES_URL_NAMESPACE,
     LEADS_URL_NAMESPACE,
     LeadAdminForm,
+    LeadDataExportView,
     LeadEditView,
     LeadIndexView,
     LeadInspectView,
@@ -174,6 +175,7 @@ class LeadViewSet(ModelViewSet):
         return [
             *super().get_urlpatterns(),
             path("stage/<int:pk>/", LeadStageChangeView.as_view(), name="stage"),
+            path("export-data/<int:pk>/", LeadDataExportView.as_view(), name="export_data"),
         ]
 
 

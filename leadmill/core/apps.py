@@ -13,6 +13,18 @@ class CoreConfig(AppConfig):
         from . import checks  # noqa: F401 -- registers the system checks
 
         post_migrate.connect(_groups_after_migrate, sender=self)
+        _account_names_optional()
+
+
+def _account_names_optional():
+    """A back-office user changes their language or password on the account page without
+    first giving a first name, a last name and an email: Wagtail's form for those demands
+    all three, and its error showed on another tab, so the save just failed (issue 14)."""
+    from wagtail.admin.forms.account import NameEmailForm
+
+    for name in ("first_name", "last_name", "email"):
+        if name in NameEmailForm.base_fields:
+            NameEmailForm.base_fields[name].required = False
 
 
 def _groups_after_migrate(sender, using="default", **kwargs):

@@ -27,6 +27,7 @@ import dataclasses
 import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, models, transaction
@@ -211,6 +212,70 @@ def subject_model() -> type[models.Model] | None:
         if any(link.kind is LinkKind.SUBJECT for link in declaration.links):
             return declaration.model
     return None
+
+
+# --- Export ---------------------------------------------------------------------------------
+
+
+def personal_data_export(*, subject: models.Model) -> dict[str, list[dict[str, Any]]]:
+    """Everything the registry knows about ``subject`` (a contact), for the person to read:
+    per declared model (``"app.model"``), its rows with the columns declared for export
+    (``Export.OMIT`` columns left out). Rows are found through every link: the contact
+    itself, foreign keys and contact-id columns, the contact's email and phone, and the
+    visitor ids its own rows name (events of its browsers before it was known). Models
+    with no row are left out. Reads only; the caller decides who may ask."""
+    subject_declaration = declaration_for(type(subject))
+    identifiers: dict[LinkKind, set] = {LinkKind.EMAIL: set(), LinkKind.PHONE: set()}
+    for link in subject_declaration.links if subject_declaration else ():
+        if link.kind in identifiers and getattr(subject, link.field, None):
+            identifiers[link.kind].add(getattr(subject, link.field))
+    visitors: set = set()
+    for declaration in _declarations.values():  # the visitor ids the contact's rows name
+        visitor_links = [link for link in declaration.links if link.kind is LinkKind.VISITOR]
+        own = _subject_filter(declaration, subject.pk, identifiers)
+        for link in visitor_links if own is not None else ():
+            field = declaration.model._meta.get_field(link.field)
+            visitors.update(
+                value
+                for value in declaration.model._base_manager.filter(own).values_list(
+                    field.attname, flat=True
+                )
+                if value
+            )
+    identifiers[LinkKind.VISITOR] = visitors
+    exported: dict[str, list[dict[str, Any]]] = {}
+    for declaration in _declarations.values():
+        condition = _subject_filter(declaration, subject.pk, identifiers)
+        names = [c.name for c in declaration.columns if c.export is Export.VALUE]
+        if condition is None or not names:
+            continue
+        model = declaration.model
+        attnames = [model._meta.get_field(name).attname for name in names]
+        rows = model._base_manager.filter(condition).order_by("pk").values_list(*attnames)
+        found = [dict(zip(names, row, strict=True)) for row in rows]
+        if found:
+            exported[declaration.label] = found
+    return exported
+
+
+def _subject_filter(
+    declaration: PersonalData, subject_id: int, identifiers: dict[LinkKind, set]
+) -> models.Q | None:
+    """The rows of ``declaration`` that belong to the subject, through any of its links
+    (None: no link can find one)."""
+    condition = models.Q()
+    for link in declaration.links:
+        if link.kind is LinkKind.SUBJECT:
+            condition |= models.Q(pk=subject_id)
+        elif link.kind in CONTACT_KEYED:
+            field = declaration.model._meta.get_field(link.field)
+            condition |= models.Q(**{field.attname: subject_id})
+        elif identifiers.get(link.kind) and not any(
+            other.kind is LinkKind.SUBJECT for other in declaration.links
+        ):
+            field = declaration.model._meta.get_field(link.field)
+            condition |= models.Q(**{f"{field.attname}__in": sorted(identifiers[link.kind])})
+    return condition if condition else None
 
 
 # --- Merge ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 
 
@@ -50,3 +50,31 @@ def contact_timeline(contact_id: int, *, limit: int = 200) -> list[TimelineEntry
         entries.extend(provider(contact_id))
     entries.sort(key=lambda entry: entry.occurred_at, reverse=True)
     return entries[:limit]
+
+
+# --- Names of things a lower app records by code ---------------------------------------------
+#
+# Tracking records a form event with the form's slug and a download with the link it
+# followed; contacts keeps a stage change's cause as "form:ebook". The apps that own those
+# things (capture) sit above, so they name them: ``register_names("form", resolver)`` where
+# ``resolver(codes) -> {code: name}`` answers for the codes it knows (one query for all).
+
+NameResolver = Callable[[Collection[str]], dict[str, str]]
+_name_resolvers: dict[str, NameResolver] = {}
+
+
+def register_names(namespace: str, resolver: NameResolver) -> NameResolver:
+    """Register the resolver of ``namespace`` ("form", "download", "channel"): the last one
+    registered for a namespace wins."""
+    _name_resolvers[namespace] = resolver
+    return resolver
+
+
+def names_resolve(namespace: str, codes: Iterable[str]) -> dict[str, str]:
+    """``{code: name}`` for the codes of ``namespace`` some app can name; the others are left
+    out (the caller shows the code, or words it without a name)."""
+    wanted = {code for code in codes if code}
+    resolver = _name_resolvers.get(namespace)
+    if not wanted or resolver is None:
+        return {}
+    return {code: name for code, name in resolver(wanted).items() if code in wanted and name}

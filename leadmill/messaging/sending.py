@@ -403,7 +403,10 @@ def _message_send(
     except (smtplib.SMTPException, OSError) as error:
         raise _ServerUnavailable(_smtp_error(error)) from error
     if accepted:
-        _mark(message, Message.Status.SENDING, sent_at=timezone.now())
+        # A marketing email's subject is its template's code until rendered: keep what
+        # this lead got, for the lead's timeline and the email log.
+        subject = email.subject[:300] if message.kind != TRANSACTIONAL else None
+        _mark(message, Message.Status.SENDING, sent_at=timezone.now(), subject=subject)
         report.sent += 1
         return True
     _mark(message, Message.Status.FAILED, error="the email backend did not accept the message")
@@ -412,7 +415,12 @@ def _message_send(
 
 
 def _mark(
-    message: Message, status: str, *, error: str = "", sent_at: dt.datetime | None = None
+    message: Message,
+    status: str,
+    *,
+    error: str = "",
+    sent_at: dt.datetime | None = None,
+    subject: str | None = None,
 ) -> None:
     """One tiny UPDATE in its own commit: the mark survives a crash of this process a moment
     later, so a crash resends at most the message in flight. A message the server accepted
@@ -427,6 +435,8 @@ def _mark(
     values: dict = {"status": status, "error": error[:500]}
     if sent_at is not None:
         values["sent_at"] = sent_at
+    if subject is not None:
+        values["subject"] = subject
     with transaction.atomic():
         if db_connection.vendor == "postgresql":
             with db_connection.cursor() as cursor:

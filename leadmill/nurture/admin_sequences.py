@@ -30,7 +30,12 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views import snippets as snippet_views
 from wagtail.snippets.views.snippets import SnippetViewSet
 
-from leadmill.contacts.admin_leads import LEAD_DETAIL_PANELS_HOOK, LeadDetailPanel
+from leadmill.contacts.admin_leads import (
+    LEAD_ACTIONS_HOOK,
+    LEAD_DETAIL_PANELS_HOOK,
+    LeadAction,
+    LeadDetailPanel,
+)
 from leadmill.contacts.models import LifecycleStage
 from leadmill.contacts.selectors import contact_ids_by_email
 from leadmill.core.admin_viewsets import TitledAdminViewMixin, boolean_column, snippet_breadcrumbs
@@ -328,24 +333,27 @@ def lead_sequences_panel(request, contact) -> LeadDetailPanel:
                 where,
                 enrollment.next_run_at,
                 enrollment.enrolled_at,
+                "",
             )
         )
     if contact.email and request.user.has_perm("nurture.change_sequence"):
         choices = Sequence.objects.filter(is_active=True).order_by("name")[:20]
         for sequence in choices:
             if not any(row[0] == sequence.name for row in rows):
-                url = (
-                    reverse(ENROL_URL_NAME, args=[sequence.pk])
-                    + "?"
-                    + urlencode({"emails": contact.email})
-                )
+                # A button of its own column, labelled in full: in the "State" column a
+                # short "Enrol…" read as a truncated word.
                 rows.append(
                     (
                         sequence.name,
-                        format_html('<a href="{}">{}</a>', url, _g("Enrol…")),
+                        _g("Not enrolled"),
                         "",
                         None,
                         None,
+                        format_html(
+                            '<a class="button button-small button-secondary" href="{}">{}</a>',
+                            _enrol_url(sequence, contact),
+                            _g("Enrol in this sequence"),
+                        ),
                     )
                 )
     return LeadDetailPanel(
@@ -356,8 +364,22 @@ def lead_sequences_panel(request, contact) -> LeadDetailPanel:
             _g("Step / why it ended"),
             _g("Next step due"),
             _g("Enrolled"),
+            "",
         ),
         rows=rows,
         empty_message=_g("Not in any sequence."),
         order=30,
+        anchor="sequences",
     )
+
+
+def _enrol_url(sequence: Sequence, contact) -> str:
+    return reverse(ENROL_URL_NAME, args=[sequence.pk]) + "?" + urlencode({"emails": contact.email})
+
+
+@hooks.register(LEAD_ACTIONS_HOOK)
+def lead_enrol_action(request, contact) -> list[LeadAction]:
+    """ "Enrol in a sequence" in the lead's "⋯" menu: to its sequences, each with a button."""
+    if not (contact.email and request.user.has_perm("nurture.change_sequence")):
+        return []
+    return [LeadAction(_g("Enrol in a sequence"), "#sequences", "list-ul", 50)]

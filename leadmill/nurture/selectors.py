@@ -62,11 +62,16 @@ def enrollment_timeline(contact_id: int) -> list[TimelineEntry]:
             title = _("Email sent: “%(subject)s”") % {"subject": message.subject}
             detail = message.category_label()
         else:
-            # The template's subject is personalisation code until rendered for the lead:
-            # the template's name says which email it was.
-            name = message.template.name if message.template else message.subject
-            title = _("Marketing email sent: “%(subject)s”") % {"subject": name}
-            detail = ""
+            # The subject as this lead got it (rendered when sent); an email sent before
+            # subjects were kept, or whose subject is still template code, is named by
+            # its template.
+            name = message.template.name if message.template else ""
+            subject = message.subject
+            if not subject or "{{" in subject or "{%" in subject:
+                subject = name
+                name = ""
+            title = _("Marketing email sent: “%(subject)s”") % {"subject": subject}
+            detail = name
         entries.append(
             TimelineEntry(
                 occurred_at=message.sent_at, kind="email_sent", title=title, detail=detail

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -22,7 +23,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.permissions import ModelPermissionPolicy
 
-from leadmill.contacts.models import Outcome
+from leadmill.contacts.models import Contact, Outcome
 from leadmill.core.admin_viewsets import TitledAdminViewMixin
 from leadmill.core.errors import DomainError
 
@@ -31,6 +32,7 @@ from .models import ActivityKind, LeadStatus, SalesLead
 
 MY_LEADS_URL_NAME = "sales_my_leads"
 LEAD_ACTION_URL_NAME = "sales_lead_action"
+CONTACT_ACTIVITY_URL_NAME = "sales_contact_activity"
 
 
 class ActivityForm(forms.Form):
@@ -78,6 +80,17 @@ def may_act_on(user, lead: SalesLead) -> bool:
     return lead.owner_id == user.pk or user.has_perm("sales.change_assignmentrule")
 
 
+def may_log_on(user, contact: Contact) -> bool:
+    """Whether ``user`` may log an activity on ``contact``: its owner (or its sales lead's),
+    or Admin (who may change assignment rules), with the sales permission."""
+    if not ModelPermissionPolicy(SalesLead).user_has_permission(user, "change"):
+        return False
+    if user.has_perm("sales.change_assignmentrule") or contact.owner_id == user.pk:
+        return True
+    lead = getattr(contact, "sales_lead", None)
+    return lead is not None and lead.owner_id == user.pk
+
+
 def duration_text(duration: dt.timedelta | None) -> str:
     """ "2 h 05 min", "40 min", "3 d 4 h": a speed-to-lead a person reads at a glance."""
     if duration is None:
@@ -92,9 +105,9 @@ def duration_text(duration: dt.timedelta | None) -> str:
     return _("%(minutes)d min") % {"minutes": minutes}
 
 
-def _row_forms(lead_pk: int) -> dict[str, forms.Form]:
+def _row_forms(contact_pk: int) -> dict[str, forms.Form]:
     """The quick-action forms of one row, with ids of their own (one page holds many rows)."""
-    auto_id = f"id_lead{lead_pk}_%s"
+    auto_id = f"id_lead{contact_pk}_%s"
     return {
         "activity": ActivityForm(auto_id=auto_id),
         "status": StatusForm(auto_id=auto_id),
@@ -106,7 +119,8 @@ def _row_forms(lead_pk: int) -> dict[str, forms.Form]:
 class MyLeadsView(
     PermissionCheckedMixin, TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView
 ):
-    """The signed-in rep's open leads, hottest first, each with why it is hot and quick actions."""
+    """Every lead the signed-in rep owns that needs them (see
+    :func:`.selectors.leads_open_for`), hottest first, each with why and quick actions."""
 
     permission_policy = ModelPermissionPolicy(SalesLead)
     permission_required = "view"
@@ -117,30 +131,36 @@ class MyLeadsView(
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         include_closed = self.request.GET.get("closed") == "1"
-        leads = list(
+        contacts = list(
             selectors.leads_open_for(user=self.request.user, include_closed=include_closed)
         )
         now = timezone.now()
-        context.update(
-            rows=[
-                {
-                    "lead": lead,
-                    "contact": lead.contact,
-                    "reasons": selectors.lead_reasons(contact=lead.contact),
-                    "overdue": lead.first_activity_at is None
-                    and lead.closed_at is None
-                    and lead.sla_due_at < now,
-                    "speed": duration_text(lead.speed_to_lead),
-                    "forms": _row_forms(lead.pk),
-                    "urls": {
+        rows = []
+        for contact in contacts:
+            lead = getattr(contact, "sales_lead", None)
+            urls = {"log": reverse(CONTACT_ACTIVITY_URL_NAME, args=[contact.pk])}
+            if lead is not None:
+                urls.update(
+                    {
                         action: reverse(LEAD_ACTION_URL_NAME, args=[lead.pk, action])
                         for action in ("activity", "status", "accept", "disqualify", "outcome")
-                    },
+                    }
+                )
+            rows.append(
+                {
+                    "lead": lead,
+                    "contact": contact,
+                    "reasons": selectors.lead_reasons(contact=contact),
+                    "overdue": lead is not None
+                    and lead.first_activity_at is None
+                    and lead.closed_at is None
+                    and lead.sla_due_at < now,
+                    "speed": duration_text(lead.speed_to_lead) if lead is not None else "",
+                    "forms": _row_forms(contact.pk),
+                    "urls": urls,
                 }
-                for lead in leads
-            ],
-            include_closed=include_closed,
-        )
+            )
+        context.update(rows=rows, include_closed=include_closed)
         return context
 
 
@@ -167,26 +187,10 @@ class LeadActionView(View):
 
     @staticmethod
     def _invalid(request, form) -> None:
-        for name, errors in form.errors.items():
-            label = form.fields[name].label if name in form.fields else ""
-            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+        _form_errors(request, form)
 
     def do_activity(self, request, lead):
-        form = ActivityForm(request.POST)
-        if not form.is_valid():
-            return self._invalid(request, form)
-        activity = services.activity_log(
-            contact=lead.contact,
-            user=request.user,
-            kind=form.cleaned_data["kind"],
-            subject=form.cleaned_data["subject"],
-            body=form.cleaned_data["body"],
-            due_at=form.cleaned_data["due_at"],
-        )
-        return _("%(kind)s logged on “%(lead)s”.") % {
-            "kind": activity.get_kind_display(),
-            "lead": lead.contact,
-        }
+        return activity_log_posted(request, lead.contact)
 
     def do_status(self, request, lead):
         form = StatusForm(request.POST)
@@ -227,3 +231,59 @@ class LeadActionView(View):
         if form.cleaned_data["outcome"] == Outcome.WON:
             return _("Won “%(lead)s”: it is a customer now.") % {"lead": lead.contact}
         return _("Recorded “%(lead)s” as lost.") % {"lead": lead.contact}
+
+
+def _form_errors(request, form) -> None:
+    for name, errors in form.errors.items():
+        label = form.fields[name].label if name in form.fields else ""
+        messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+
+
+def activity_log_posted(request, contact: Contact) -> str | None:
+    """Log the activity posted in ``request`` on ``contact``; the success message, or None
+    after putting the form's errors in messages."""
+    form = ActivityForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return None
+    activity = services.activity_log(
+        contact=contact,
+        user=request.user,
+        kind=form.cleaned_data["kind"],
+        subject=form.cleaned_data["subject"],
+        body=form.cleaned_data["body"],
+        due_at=form.cleaned_data["due_at"],
+    )
+    return _("%(kind)s logged on “%(lead)s”.") % {
+        "kind": activity.get_kind_display(),
+        "lead": contact,
+    }
+
+
+class ContactActivityView(View):
+    """POST: log a call, email, meeting, note or task on a lead, from its page or from a
+    "My leads" row of a lead not handed to sales yet; back to ``next`` (a back-office
+    address) or "My leads"."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk: int):
+        contact = get_object_or_404(Contact.objects.select_related("sales_lead"), pk=pk)
+        if not may_log_on(request.user, contact):
+            raise PermissionDenied
+        try:
+            message = activity_log_posted(request, contact)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            if message:
+                messages.success(request, message)
+        back = request.POST.get("next", "")
+        if not (
+            back.startswith("/")
+            and url_has_allowed_host_and_scheme(
+                back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            )
+        ):
+            back = reverse(MY_LEADS_URL_NAME)
+        return redirect(back)

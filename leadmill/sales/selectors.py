@@ -6,13 +6,27 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Case,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from wagtail import hooks
 
 from leadmill.capture.models import Submission
-from leadmill.contacts.models import Contact, Temperature
+from leadmill.contacts.models import Contact, LifecycleStage, Outcome, Temperature
 from leadmill.core.registry import TimelineEntry
+from leadmill.scoring.models import ContactScore
 
 from .models import Activity, SalesLead, SalesSettings
 
@@ -21,11 +35,13 @@ from .models import Activity, SalesLead, SalesSettings
 LEAD_REASONS_HOOK = "leadmill_sales_lead_reasons"
 
 _TEMPERATURE_RANK = Case(
-    When(contact__temperature=Temperature.HOT, then=Value(3)),
-    When(contact__temperature=Temperature.WARM, then=Value(2)),
+    When(temperature=Temperature.HOT, then=Value(3)),
+    When(temperature=Temperature.WARM, then=Value(2)),
     default=Value(1),
     output_field=IntegerField(),
 )
+# A lead stops needing its owner once it is won, lost, a customer or disqualified.
+CLOSED_STAGES = (LifecycleStage.CUSTOMER, LifecycleStage.DISQUALIFIED)
 
 
 def sales_settings() -> SalesSettings:
@@ -44,26 +60,54 @@ def new_lead_alert_email() -> str:
     return sales_settings().new_lead_alert_email or settings.LEADMILL_NEW_LEAD_ALERT_EMAIL
 
 
-def leads_open_for(*, user, include_closed: bool = False) -> QuerySet[SalesLead]:
-    """The leads a rep owns, hottest first (hot > warm > cold), then the most recently assigned.
+def leads_open_for(*, user, include_closed: bool = False) -> QuerySet[Contact]:
+    """Every lead ``user`` owns that needs them, hottest first ("My leads").
 
-    Each row carries ``temperature_rank``, ``last_submission_at`` and ``last_submission_form``
-    (the lead's latest accepted form post), so a listing needs no query per row.
+    Owned: the lead's owner, or the owner of its sales lead. Needs them: not won or lost,
+    not a customer, not disqualified, and its sales lead (once handed to sales) not closed;
+    whatever the lifecycle stage otherwise (a lead given to a rep by hand before it is an
+    MQL is theirs to work too). ``include_closed`` shows the others as well.
+
+    Hottest first: hot, warm, cold; then the higher score (fit plus engagement as last
+    scored); then the most recently assigned. Each row carries ``sales_lead`` (None before
+    the lead was handed to sales), ``temperature_rank``, ``score_total``,
+    ``last_submission_at`` and ``last_submission_form``, so the listing needs no query
+    per row.
     """
     last_submission = Submission.objects.filter(
-        contact=OuterRef("contact"), status=Submission.Status.ACCEPTED
+        contact=OuterRef("pk"), status=Submission.Status.ACCEPTED
     ).order_by("-created_at", "-id")
-    queryset = SalesLead.objects.filter(owner=user)
+    score = ContactScore.objects.filter(contact=OuterRef("pk"))
+    queryset = Contact.objects.filter(Q(owner=user) | Q(sales_lead__owner=user))
     if not include_closed:
-        queryset = queryset.filter(closed_at__isnull=True)
+        queryset = queryset.filter(
+            Q(sales_lead__isnull=True) | Q(sales_lead__closed_at__isnull=True),
+            outcome=Outcome.OPEN,
+        ).exclude(lifecycle_stage__in=CLOSED_STAGES)
     return (
-        queryset.select_related("contact", "contact__company")
+        queryset.select_related("company", "sales_lead")
         .annotate(
             temperature_rank=_TEMPERATURE_RANK,
+            score_total=Coalesce(
+                Subquery(
+                    score.annotate(
+                        total=ExpressionWrapper(
+                            F("fit_score") + F("engagement_score"), output_field=FloatField()
+                        )
+                    ).values("total")[:1]
+                ),
+                Value(0.0),
+                output_field=FloatField(),
+            ),
             last_submission_at=Subquery(last_submission.values("created_at")[:1]),
             last_submission_form=Subquery(last_submission.values("form__name")[:1]),
         )
-        .order_by("-temperature_rank", "-assigned_at", "-id")
+        .order_by(
+            "-temperature_rank",
+            "-score_total",
+            F("sales_lead__assigned_at").desc(nulls_last=True),
+            "-id",
+        )
     )
 
 

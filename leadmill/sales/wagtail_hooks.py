@@ -4,6 +4,7 @@ The views of "My leads" live in ``admin_my_leads.py``; this module only wires th
 Wagtail's admin.
 """
 
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
@@ -11,12 +12,28 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 
-from leadmill.contacts.admin_leads import LEAD_OWNER_SET_HOOK
+from leadmill.contacts.admin_leads import (
+    LEAD_ACTIONS_HOOK,
+    LEAD_DETAIL_PANELS_HOOK,
+    LEAD_OWNER_SET_HOOK,
+    LeadAction,
+    LeadDetailPanel,
+)
 from leadmill.core.admin_viewsets import boolean_column
 
 from . import services
-from .admin_my_leads import LEAD_ACTION_URL_NAME, MY_LEADS_URL_NAME, LeadActionView, MyLeadsView
-from .models import AssignmentRule, SalesRep, SalesTeam
+from .admin_my_leads import (
+    CONTACT_ACTIVITY_URL_NAME,
+    LEAD_ACTION_URL_NAME,
+    MY_LEADS_URL_NAME,
+    ActivityForm,
+    ContactActivityView,
+    LeadActionView,
+    MyLeadsView,
+    duration_text,
+    may_log_on,
+)
+from .models import AssignmentRule, SalesLead, SalesRep, SalesTeam
 
 
 class MyLeadsMenuItem(MenuItem):
@@ -30,6 +47,11 @@ def register_my_leads_urls():
         path("my-leads/", MyLeadsView.as_view(), name=MY_LEADS_URL_NAME),
         path(
             "my-leads/<int:pk>/<slug:action>/", LeadActionView.as_view(), name=LEAD_ACTION_URL_NAME
+        ),
+        path(
+            "my-leads/lead/<int:pk>/log/",
+            ContactActivityView.as_view(),
+            name=CONTACT_ACTIVITY_URL_NAME,
         ),
     ]
 
@@ -120,6 +142,47 @@ class SalesSetupViewSetGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_sales_viewsets():
     return SalesSetupViewSetGroup()
+
+
+@hooks.register(LEAD_DETAIL_PANELS_HOOK)
+def lead_sales_panel(request, contact) -> LeadDetailPanel | None:
+    """The lead's sales state (owner, status, first contact), and a form to log a call,
+    note or task on it, for those who may (its owner, Admin)."""
+    if not request.user.has_perm("sales.view_saleslead"):
+        return None
+    lead = SalesLead.objects.filter(contact=contact).first()
+    facts = [(_("Owner"), contact.owner or _("nobody yet"))]
+    if lead is not None:
+        facts += [
+            (_("Sales status"), lead.get_status_display()),
+            (_("First contact due"), lead.sla_due_at if not lead.first_activity_at else None),
+            (_("Speed to lead"), duration_text(lead.speed_to_lead) or None),
+        ]
+    html = ""
+    if may_log_on(request.user, contact):
+        html = render_to_string(
+            "sales/admin/lead_activity_form.html",
+            {
+                "form": ActivityForm(auto_id="id_activity_%s"),
+                "action_url": reverse(CONTACT_ACTIVITY_URL_NAME, args=[contact.pk]),
+                "next": request.get_full_path(),
+            },
+            request=request,
+        )
+    return LeadDetailPanel(
+        heading=_("Sales"),
+        facts=facts,
+        html=html,
+        anchor="sales",
+        order=8,
+    )
+
+
+@hooks.register(LEAD_ACTIONS_HOOK)
+def lead_sales_actions(request, contact) -> list[LeadAction]:
+    if not may_log_on(request.user, contact):
+        return []
+    return [LeadAction(_("Log a call, note or task"), "#sales", "comment", 40)]
 
 
 @hooks.register(LEAD_OWNER_SET_HOOK)

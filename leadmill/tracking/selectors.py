@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import LifecycleStage, StageChange
-from leadmill.core.registry import TimelineEntry
+from leadmill.core.registry import TimelineEntry, names_resolve
 
 from . import attribution
 from .bots import BotPattern
@@ -187,19 +187,43 @@ _TITLES = {
 TIMELINE_TYPES = tuple(_TITLES)
 
 
+FORM_TYPES = (EventType.FORM_VIEW, EventType.FORM_START, EventType.FORM_SUBMIT)
+
+
 def event_timeline(contact_id: int) -> list[TimelineEntry]:
     """Timeline provider: the contact's page views, clicks, form events and downloads,
-    with the source of each touch; bots excluded, the newest 200."""
+    with the source of each touch; bots excluded, the newest 200.
+
+    Forms and downloads are recorded by code (a form's slug, the link followed): the app
+    that owns them names them through :func:`leadmill.core.registry.names_resolve`
+    ("form", "download"), so the timeline reads "Downloaded The Lead Generation Playbook",
+    not a signed link."""
+    events = list(contact_events(contact_id=contact_id, types=TIMELINE_TYPES)[:200])
+    form_names = names_resolve("form", (e.name for e in events if e.type in FORM_TYPES))
+    download_names = names_resolve(
+        "download", (_download_link(e) for e in events if e.type == EventType.DOWNLOAD)
+    )
     entries = []
-    for event in contact_events(contact_id=contact_id, types=TIMELINE_TYPES)[:200]:
-        what = event.name or event.properties.get("title") or event.url or event.get_type_display()
+    for event in events:
+        if event.type in FORM_TYPES:
+            what = form_names.get(event.name) or event.name
+        elif event.type == EventType.DOWNLOAD:
+            what = download_names.get(_download_link(event)) or event.name
+        else:
+            what = event.name or event.properties.get("title") or event.url
         entries.append(
             TimelineEntry(
                 occurred_at=event.occurred_at,
                 kind=event.type,
-                title=_TITLES[event.type]() % {"what": str(what)[:200]},
+                title=_TITLES[event.type]() % {"what": str(what or event.get_type_display())[:200]},
                 detail=source_label(event),
                 url=event.url,
             )
         )
     return entries
+
+
+def _download_link(event: Event) -> str:
+    """The link a download event followed (the tracker keeps it in ``href``)."""
+    href = (event.properties or {}).get("href")
+    return href if isinstance(href, str) and href else event.name

@@ -1,6 +1,8 @@
 """Consent in the back office: purposes with versioned texts, and the lead page's consent part."""
 
+import csv
 import datetime as dt
+import io
 
 import pytest
 from django.urls import reverse
@@ -96,6 +98,51 @@ def test_the_lead_page_shows_the_latest_answer_per_purpose_and_the_whole_ledger(
         ("Newsletter", "Agreed", "Form"),
     ]
     assert "https://lp.example/news/" in response.content.decode()
+
+
+def test_the_leads_export_has_each_purposes_answer_and_when(staff, settings):
+    # Given a lead who agreed to the newsletter then unsubscribed, and agreed to the
+    # privacy notice; another who declined the newsletter; a third never asked
+    settings.TIME_ZONE = "America/Sao_Paulo"
+    news = purpose_ensure(key="news", name="Newsletter", text="Send me the newsletter.")
+    privacy = purpose_ensure(key="privacy", name="Privacy notice", text="I read it.")
+    withdrawn, declined = (
+        ContactFactory(email="w@example.com"),
+        ContactFactory(email="d@example.com"),
+    )
+    ContactFactory(email="n@example.com")
+    texts = {news.pk: news.current_text, privacy.pk: privacy.current_text}
+
+    def record(contact, granted, day, method=Consent.Method.FORM):
+        at = dt.datetime(2025, 1, day, 15, 30, tzinfo=dt.UTC)
+        consents_record(
+            contact=contact,
+            granted=granted,
+            texts=texts,
+            proof=ConsentProof(method=method, occurred_at=at),
+        )
+
+    record(withdrawn, {news.pk: True, privacy.pk: True}, 1)
+    record(withdrawn, {news.pk: False}, 2, Consent.Method.UNSUBSCRIBE)
+    record(declined, {news.pk: False}, 3)
+
+    # When the leads are exported to CSV
+    response = staff.get("/admin/leads/?export=csv")
+    rows = {
+        row["Email"]: row
+        for row in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    }
+
+    # Then each purpose has its answer and its moment, in the site's time zone
+    columns = ("Consent: Newsletter", "Consent: Newsletter, at", "Consent: Privacy notice")
+    assert [rows["w@example.com"][c] for c in columns] == [
+        "withdrawn",
+        "2025-01-02 12:30",
+        "granted",
+    ]
+    assert [rows["d@example.com"][c] for c in columns] == ["declined", "2025-01-03 12:30", ""]
+    assert [rows["n@example.com"][c] for c in columns] == ["", "", ""]
+    assert rows["w@example.com"]["Consent: Privacy notice, at"] == "2025-01-01 12:30"
 
 
 # --- the suppression list ---------------------------------------------------------------------

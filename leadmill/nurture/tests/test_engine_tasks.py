@@ -74,7 +74,7 @@ def test_the_leads_timeline_shows_enrolment_its_end_and_the_emails_sent():
         ),
         name="Onboarding",
     )
-    contact = subscribed_contact()
+    contact = subscribed_contact(first_name="Ana")
     Enrollment.objects.create(
         sequence=sequence,
         contact=contact,
@@ -85,15 +85,16 @@ def test_the_leads_timeline_shows_enrolment_its_end_and_the_emails_sent():
 
     call_command("nurture_run", "--until-idle", verbosity=0)
 
-    titles = [
-        entry.title
+    entries = [
+        (entry.title, entry.detail)
         for entry in contact_timeline(contact.pk)
         if entry.kind in ("sequence", "email_sent")
     ]
-    assert titles == [  # newest first: the email leaves after the walk completed
-        "Marketing email sent: “Welcome”",  # the template's name, not its subject's code
-        "Completed the sequence “Onboarding”",
-        "Enrolled in the sequence “Onboarding”",
+    assert entries == [  # newest first: the email leaves after the walk completed
+        # the subject as Ana got it, not its template code; the template's name beside it
+        ("Marketing email sent: “Hi Ana”", "Welcome"),
+        ("Completed the sequence “Onboarding”", "reached the last step"),
+        ("Enrolled in the sequence “Onboarding”", "Form submitted"),
     ]
 
 

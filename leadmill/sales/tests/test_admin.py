@@ -3,9 +3,10 @@
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from leadmill.contacts.models import Contact, LifecycleStage
-from leadmill.contacts.tests.factories import UserFactory
+from leadmill.contacts.tests.factories import ContactFactory, UserFactory
 from leadmill.core.models import OutboxEvent
 from leadmill.core.setup import groups_ensure
 
@@ -211,3 +212,62 @@ def test_a_logged_call_moves_a_new_lead_to_attempting_and_a_note_does_not(rep, c
     noted.refresh_from_db()
     assert (called.status, noted.status) == ("attempting", "new")
     assert "Attempting" in client.get(MY_LEADS).content.decode()
+
+
+def test_my_leads_holds_every_owned_lead_that_needs_the_rep_not_only_mqls(rep, client):
+    # Given leads the rep owns: a hot one given by hand before it is an MQL, an open sales
+    # lead, and leads that no longer need them (won, disqualified, a closed sales lead)
+    by_hand = ContactFactory(first_name="ByHand", owner=rep, temperature="hot")
+    handed = SalesLeadFactory(owner=rep, contact__first_name="Handed", contact__temperature="warm")
+    ContactFactory(first_name="Wendy", owner=rep, outcome="won")
+    ContactFactory(first_name="Gonzo", owner=rep, lifecycle_stage=LifecycleStage.DISQUALIFIED)
+    closed = SalesLeadFactory(owner=rep, contact__first_name="Clara", closed_at=timezone.now())
+    ContactFactory(first_name="Otto", temperature="hot")
+
+    # When the rep opens My leads
+    html = client.get(MY_LEADS).content.decode()
+
+    # Then the hand-given lead is there, first (hottest), and can get a call logged
+    assert html.index(f'data-lead="{by_hand.pk}"') < html.index(f'data-lead="{handed.contact_id}"')
+    for gone in ("Wendy", "Gonzo", "Clara", "Otto"):
+        assert gone not in html
+    assert reverse("sales_contact_activity", args=[by_hand.pk]) in html
+    assert "Not handed to sales yet" in html
+    assert "not won or lost, not a customer, not disqualified" in html
+    # and "Show closed leads too" brings the closed ones back
+    assert f'data-lead="{closed.contact_id}"' in client.get(MY_LEADS + "?closed=1").content.decode()
+
+
+def test_a_call_logged_from_the_lead_page_comes_back_to_it(rep, client):
+    # Given a lead of the rep, on its page
+    lead = SalesLeadFactory(owner=rep)
+    page_url = reverse("leads:inspect", args=[lead.contact_id])
+    rep.user_permissions.add(Permission.objects.get(codename="view_contact"))
+    page = client.get(page_url).content.decode()
+    log_url = reverse("sales_contact_activity", args=[lead.contact_id])
+    assert f'action="{log_url}"' in page
+
+    # When a call is logged from there
+    response = client.post(log_url, {"kind": "call", "subject": "Discovery call", "next": page_url})
+
+    # Then it is back on the page, the call is on the timeline and the lead is "Attempting"
+    assert (response.status_code, response["Location"]) == (302, page_url)
+    lead.refresh_from_db()
+    assert lead.status == "attempting"
+    assert "Call: Discovery call (ana)" in client.get(page_url).content.decode()
+
+
+def test_the_activity_form_does_not_send_anyone_off_site_or_log_on_anothers_lead(rep, client):
+    mine, theirs = SalesLeadFactory(owner=rep), SalesLeadFactory()
+
+    response = client.post(
+        reverse("sales_contact_activity", args=[mine.contact_id]),
+        {"kind": "note", "next": "https://evil.example.com/"},
+    )
+    refused = client.post(
+        reverse("sales_contact_activity", args=[theirs.contact_id]), {"kind": "note"}
+    )
+
+    assert response["Location"] == MY_LEADS
+    assert (refused.status_code, refused["Location"]) == (302, reverse("wagtailadmin_home"))
+    assert list(Activity.objects.values_list("contact_id", flat=True)) == [mine.contact_id]
