@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadmill.core.i18n import translation_in
 from leadmill.core.registry import TimelineEntry
 
 from . import tokens
@@ -82,16 +83,21 @@ _thanks_paths: dict[int, tuple[float, str | None]] = {}
 
 
 def landing_page_thanks_path(*, page_id: int) -> str | None:
-    """The path of a live landing page's thank-you view, or None when there is no such
-    page; cached per process like the forms (a post from a page then costs no query)."""
+    """The path of a live landing page's thank-you view (with ``?lang=`` when the page is
+    not in the site's language), or None when there is no such page; cached per process like the forms (a post from a page then costs no query)."""
     now = time.monotonic()
     cached = _thanks_paths.get(page_id)
     if cached is not None and cached[0] > now:
         return cached[1]
-    from .pages import LandingPage
+    from leadmill.core.i18n import language_supported
+
+    from .pages import LANGUAGE_PARAMETER, LandingPage
 
     page = LandingPage.objects.live().filter(pk=page_id).first()
     path = page.url + page.reverse_subpage("thanks") if page is not None and page.url else None
+    if path is not None and page.language != language_supported(settings.LANGUAGE_CODE):
+        # Translations share their URL: the thank-you page is asked for in the page's language.
+        path += f"?{LANGUAGE_PARAMETER}={page.language}"
     ttl = settings.LEADMILL_FORM_CACHE_SECONDS
     if ttl > 0:
         with _definitions_lock:
@@ -101,11 +107,37 @@ def landing_page_thanks_path(*, page_id: int) -> str | None:
     return path
 
 
+_page_languages: dict[int, str] = {}
+
+
+def lead_language(*, page_id: int | None, form: Form | None) -> str:
+    """The language a lead converted in (ADR 43): its landing page's, else its form's (an
+    embedded form, an API lead naming a form); empty when neither is known. Pages' languages
+    are read once per process (a page never changes locale)."""
+    from leadmill.core.i18n import language_of_locale
+
+    if page_id:
+        language = _page_languages.get(page_id)
+        if language is None:
+            from wagtail.models import Page
+
+            locale_id = Page.objects.filter(pk=page_id).values_list("locale_id", flat=True).first()
+            language = language_of_locale(locale_id)
+            with _definitions_lock:
+                if len(_page_languages) > 10_000:  # bounded: page ids come from the post
+                    _page_languages.clear()
+                _page_languages[page_id] = language
+        if language:
+            return language
+    return language_of_locale(form.locale_id) if form is not None else ""
+
+
 def form_definitions_clear() -> None:
     """Forget cached forms and thank-you paths (after an edit in this process; in tests)."""
     with _definitions_lock:
         _definitions.clear()
         _thanks_paths.clear()
+        _page_languages.clear()
 
 
 def submissions_recent(
@@ -195,6 +227,8 @@ def offer_delivery(*, submission: Submission, absolute: bool = False) -> ThankYo
     offer = submission.form.offer if deliverable and submission.form_id else None
     if offer is None:  # spam gets the same page as a person: the silent answer
         return ThankYou(offer=None, confirmed=True)
+    # The offer in the language the lead converted in, when it is written in it (ADR 43).
+    offer = translation_in(offer, lead_language(page_id=submission.page_id, form=submission.form))
     prefix = settings.BASE_URL if absolute else ""
     download_url = calendar_url = ""
     if offer.file or offer.starts_at:

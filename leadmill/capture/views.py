@@ -350,7 +350,8 @@ def _utm_from(data: dict, referrer: str) -> dict[str, str]:
 def _thank_you_url(definition: FormDefinition, submission: Submission) -> str:
     token = tokens.thanks_token_make(submission_id=submission.pk)
     page_path = landing_page_thanks_path(page_id=submission.page_id) if submission.page_id else None
-    return (page_path or definition.thanks_path) + f"?s={token}"
+    path = page_path or definition.thanks_path
+    return path + ("&" if "?" in path else "?") + f"s={token}"
 
 
 def _landing_page(page_id: int | None):
@@ -529,10 +530,17 @@ def offer_download(request, token: str):
             content_type="text/plain; charset=utf-8",
         )
     submission_id, offer_id = parsed
-    submission = Submission.objects.filter(
-        pk=submission_id, status__in=DELIVERABLE_STATUSES, form__offer_id=offer_id
-    ).first()
     offer = Offer.objects.filter(pk=offer_id).first()
+    # The link may name a translation of the form's offer (the one in the lead's language).
+    submission = (
+        Submission.objects.filter(
+            pk=submission_id,
+            status__in=DELIVERABLE_STATUSES,
+            form__offer__translation_key=offer.translation_key,
+        ).first()
+        if offer is not None
+        else None
+    )
     if submission is None or offer is None or not offer.file:
         raise Http404(_("This file is no longer available."))
     try:
@@ -553,10 +561,15 @@ def offer_calendar_download(request, token: str):
     if parsed is None:
         raise Http404(_("This link is invalid or has expired."))
     submission_id, offer_id = parsed
-    registered = Submission.objects.filter(
-        pk=submission_id, status__in=DELIVERABLE_STATUSES, form__offer_id=offer_id
-    ).exists()
     offer = Offer.objects.filter(pk=offer_id).first()
+    registered = (
+        offer is not None
+        and Submission.objects.filter(
+            pk=submission_id,
+            status__in=DELIVERABLE_STATUSES,
+            form__offer__translation_key=offer.translation_key,
+        ).exists()
+    )
     calendar = offer_calendar(offer=offer) if registered and offer is not None else ""
     if not calendar:
         raise Http404(_("This event is no longer available."))
