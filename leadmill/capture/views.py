@@ -22,7 +22,8 @@ from django.http import (
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
+from django.template.response import SimpleTemplateResponse, TemplateResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -31,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leadmill.core.csp import frame_ancestors_allow
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.http import client_ip, cors_allow, own_origins, request_origin
+from leadmill.core.i18n import language_of_locale
 from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import json_object_decode
 from leadmill.tracking.sources import UTM_PARAMS
@@ -124,9 +126,29 @@ def _frameable_by_the_form(view):
     return wrapped
 
 
+def _in_the_forms_language(view):
+    """Answer in the language the form is written in (ADR 43): its errors, its page again,
+    its thank-you page and embed, whatever the visitor's browser asks for."""
+
+    @functools.wraps(view)
+    def wrapped(request, slug: str):
+        definition = form_definition(slug=slug)
+        language = language_of_locale(definition.form.locale_id) if definition else ""
+        if not language:
+            return view(request, slug=slug)
+        with translation.override(language):
+            response = view(request, slug=slug)
+            if isinstance(response, SimpleTemplateResponse):
+                response.render()
+        return response
+
+    return wrapped
+
+
 @csrf_exempt
 @_not_stored
 @_frameable_by_the_form
+@_in_the_forms_language
 def form_post(request, slug: str):
     """``POST /f/<slug>/``: a plain HTML form post or JSON, from a page or an embed."""
     definition = form_definition(slug=slug)
@@ -434,6 +456,7 @@ def _form_again(request, definition: FormDefinition, submission, errors: dict, *
 
 
 @require_GET
+@_in_the_forms_language
 def form_thanks(request, slug: str):
     """The thank-you page of a form posted from outside a landing page."""
     from .selectors import thank_you_for
@@ -449,6 +472,7 @@ def form_thanks(request, slug: str):
 
 
 @require_GET
+@_in_the_forms_language
 def form_embed(request, slug: str):
     """``GET /f/<slug>/embed/``: the form's HTML with a fresh signed render token, for the
     embed script (JSON) or an iframe (HTML)."""
