@@ -35,7 +35,7 @@ from wagtail.coreutils import get_supported_content_language_variant
 from wagtail.models import Locale, Page, Site
 from wagtail.rich_text import RichText
 
-from leadmill.consent.models import Purpose
+from leadmill.consent.models import Purpose, PurposeTranslation
 from leadmill.consent.services import purpose_ensure
 from leadmill.core.i18n import language_supported, locale_for
 
@@ -151,6 +151,7 @@ def _translation_seed(*, offers, forms, purposes, home, pages, ctas) -> None:
     """The demo's offers, forms and pages in the active language, as translations of the
     site language's ones (ADR 43): a visitor whose browser asks for it gets them."""
     Locale.objects.get_or_create(language_code=get_language())
+    _purposes_translate(purposes)
     translated_offers = _offers_create(sources=offers)
     translated_forms = _forms_create(translated_offers, purposes=purposes, sources=forms)
     if home.specific_class is not LandingPage:
@@ -173,19 +174,35 @@ def _has_content() -> bool:
     return LandingPage.objects.exists() or Form.objects.exists()
 
 
+def _purpose_texts() -> tuple[str, str]:
+    """The checkbox texts of the marketing and privacy purposes, in the active language."""
+    return (
+        _("Yes, send me marketing emails about Leadmill. I can unsubscribe at any time."),
+        _("I have read the privacy notice and know how my details are used."),
+    )
+
+
 def _purposes_ensure() -> tuple[Purpose, Purpose]:
+    marketing_text, privacy_text = _purpose_texts()
     marketing = purpose_ensure(
         key="email-marketing",
         name=_("Marketing email"),
-        text=_("Yes, send me marketing emails about Leadmill. I can unsubscribe at any time."),
+        text=marketing_text,
         is_email_marketing=True,
     )
-    privacy = purpose_ensure(
-        key="privacy",
-        name=_("Privacy notice"),
-        text=_("I have read the privacy notice and know how my details are used."),
-    )
+    privacy = purpose_ensure(key="privacy", name=_("Privacy notice"), text=privacy_text)
     return marketing, privacy
+
+
+def _purposes_translate(purposes: tuple[Purpose, Purpose]) -> None:
+    """The purposes' checkbox texts in the active language (a new text version each), unless
+    a purpose has that language already."""
+    language = get_language()
+    for purpose, text in zip(purposes, _purpose_texts(), strict=True):
+        if any(t.language == language for t in purpose.translations.all()):
+            continue
+        purpose.translations.add(PurposeTranslation(language=language, text=text))
+        purpose.save()
 
 
 def _offers_create(*, sources: tuple[Offer, Offer] | None = None) -> tuple[Offer, Offer]:

@@ -54,19 +54,34 @@ def form_definition(*, slug: str) -> FormDefinition | None:
 
     form = (
         Form.objects.filter(slug=slug)
-        .prefetch_related("fields", "consents__purpose", "consents__notice_page")
+        .prefetch_related(
+            "fields",
+            "consents__purpose__translations",
+            "consents__notice_page",
+        )
         .first()
     )
     if form is None:
         return None
     purpose_ids = [consent.purpose_id for consent in form.consents.all()]
+    # The version of each text the form shows: its translation in the form's language
+    # when the purpose has one, else its own text (ADR 43).
+    from leadmill.core.i18n import language_of_locale
+
+    language = language_of_locale(form.locale_id)
+    translated = {
+        consent.purpose_id
+        for consent in form.consents.all()
+        if any(t.language == language for t in consent.purpose.translations.all())
+    }
     text_ids: dict[int, int] = {}
-    for purpose_id, text_id in (
-        PurposeText.objects.filter(purpose_id__in=purpose_ids)
+    for purpose_id, text_id, text_language in (
+        PurposeText.objects.filter(purpose_id__in=purpose_ids, language__in={"", language})
         .order_by("purpose_id", "-version")
-        .values_list("purpose_id", "pk")
+        .values_list("purpose_id", "pk", "language")
     ):
-        text_ids.setdefault(purpose_id, text_id)
+        if text_language == (language if purpose_id in translated else ""):
+            text_ids.setdefault(purpose_id, text_id)
     definition = FormDefinition(
         form=form,
         form_class=validation_form_class(lead_form_class(form)),

@@ -478,7 +478,7 @@ def form_embed(request, slug: str):
     embed script (JSON) or an iframe (HTML)."""
     form = (
         Form.objects.filter(slug=slug, is_active=True)
-        .prefetch_related("fields", "consents__purpose", "consents__notice_page")
+        .prefetch_related("fields", "consents__purpose__translations", "consents__notice_page")
         .first()
     )
     if form is None:

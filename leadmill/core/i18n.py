@@ -92,3 +92,12 @@ def language_of_locale(locale_id: int | None) -> str:
 def locale_caches_clear() -> None:
     """Forget the locales read (in tests, after a flush gave their ids to others)."""
     _locale_languages.clear()
+
+
+def language_url(page, url: str) -> str:
+    """``url`` of ``page`` naming its language when it is not the site's (``?lang=pt-br``):
+    translations share their URL, and such a link asks for this one (ADR 43)."""
+    language = language_of_locale(getattr(page, "locale_id", None))
+    if not url or not language or language == language_supported(settings.LANGUAGE_CODE):
+        return url
+    return f"{url}?lang={language}"

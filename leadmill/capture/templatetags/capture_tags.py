@@ -12,6 +12,7 @@ from django import template
 from django.conf import settings
 from django.utils.html import strip_tags
 
+from leadmill.core.i18n import language_url
 from leadmill.tracking.sources import UTM_PARAMS
 
 register = template.Library()
@@ -84,21 +85,10 @@ def page_absolute_url(context, page) -> str:
     request = context.get("request")
     if page is None:
         return ""
-    relative_or_full = _with_language(page, page.get_url(request=request) or "")
+    relative_or_full = language_url(page, page.get_url(request=request) or "")
     if request is None:
         return relative_or_full
     return request.build_absolute_uri(relative_or_full)
-
-
-def _with_language(page, url: str) -> str:
-    """Translations share their URL (ADR 43): one in another language than the site's is
-    addressed with ``?lang=`` (a canonical link, a language switcher's link)."""
-    from leadmill.core.i18n import language_supported
-
-    language = getattr(page, "language", "")
-    if not url or not language or language == language_supported(settings.LANGUAGE_CODE):
-        return url
-    return f"{url}?lang={language}"
 
 
 @register.simple_tag(takes_context=True)
@@ -117,7 +107,7 @@ def page_translations(context, page) -> list[dict]:
     entries = []
     for translation in sorted(pages, key=lambda p: p.locale.language_code):
         language = translation.locale.language_code
-        url = _with_language(translation, translation.get_url(request=request) or "")
+        url = language_url(translation, translation.get_url(request=request) or "")
         # A switcher's link names its language even for the site's: the visitor's browser
         # may ask for another one.
         chosen = url if "?" in url else f"{url}?lang={language}"

@@ -9,6 +9,7 @@ import time
 import pytest
 from wagtail.models import Locale
 
+from leadmill.consent.models import Consent
 from leadmill.contacts.models import Contact
 
 from .. import tokens
@@ -41,6 +42,9 @@ def test_a_brazilian_visitor_gets_the_brazilian_translation_at_the_same_url(clie
     assert _title(response) == "O Playbook de Geração de Leads"
     assert _form_action(response) == "/f/ebook-pt-br/"
     assert 'aria-current="page">Português Brasileiro</span>' in response.content.decode()
+    assert "Sim, quero receber e-mails de marketing sobre o Leadmill." in (
+        response.content.decode()
+    )
 
 
 @pytest.mark.django_db
@@ -114,6 +118,7 @@ def test_a_lead_from_the_brazilian_page_gets_the_thanks_and_the_email_in_portugu
             "website": "",
             "email": "joana@example.com",
             "first_name": "Joana",
+            "consent_email-marketing": "on",
         },
         HTTP_ACCEPT_LANGUAGE="en",
     )
@@ -127,8 +132,16 @@ def test_a_lead_from_the_brazilian_page_gets_the_thanks_and_the_email_in_portugu
     )
     assert Submission.objects.get().status == Submission.Status.ACCEPTED
     assert Contact.objects.get().language == "pt-br"
+    # The proof is the text she read: the purpose's Portuguese version.
+    consent = Consent.objects.select_related("purpose_text").get()
+    assert (consent.granted, consent.purpose_text.language, consent.purpose_text.text) == (
+        True,
+        "pt-br",
+        "Sim, quero receber e-mails de marketing sobre o Leadmill. "
+        "Posso cancelar a inscrição a qualquer momento.",
+    )
     [(_sender, recipients, content)] = smtp_server.messages
-    message = email.message_from_string(content, policy=email.policy.default)
+    message = email.message_from_bytes(content.encode(), policy=email.policy.default)
     offer = Offer.objects.get(locale__language_code="pt-br", kind=Offer.Kind.DOWNLOAD)
     assert recipients == ["joana@example.com"]
     assert (
