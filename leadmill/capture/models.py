@@ -18,6 +18,8 @@ from leadmill.contacts.models import Contact
 from leadmill.core.i18n import Translatable
 from leadmill.tracking.models import Channel as SourceChannel
 
+from .admin_embed import EmbedCodePanel, RefusedOriginsPanel
+
 
 def private_storage():
     """Offer files live outside MEDIA_ROOT and are served only through signed links.
@@ -229,7 +231,14 @@ class Form(Translatable, ClusterableModel):
             [FieldPanel("submit_label"), FieldPanel("success_message"), FieldPanel("is_active")],
             heading=_("After submitting"),
         ),
-        FieldPanel("allowed_origins"),
+        MultiFieldPanel(
+            [
+                EmbedCodePanel(heading=_("Embed code")),
+                FieldPanel("allowed_origins"),
+                RefusedOriginsPanel(heading=_("Refused sites")),
+            ],
+            heading=_("Embed on other sites"),
+        ),
     ]
 
     class Meta(Translatable.Meta):

@@ -38,6 +38,7 @@ from leadmill.core.text import json_object_decode
 from leadmill.tracking.sources import UTM_PARAMS
 
 from . import opt_in, proof, services, tokens
+from .embeds import refused_origin_record
 from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
 from .models import CallToAction, Channel, Form, Offer, Submission
 from .selectors import (
@@ -203,6 +204,7 @@ def form_post(request, slug: str):
             code="unsupported_media_type",
         )
     if not origin_allowed(request, form, origin=origin):
+        refused_origin_record(form_id=form.pk, origin=origin)
         return _error(
             request,
             form,
@@ -483,11 +485,17 @@ def form_embed(request, slug: str):
     )
     if form is None:
         raise Http404(_("This form does not exist."))
+    origin = request_origin(request.META)
+    wants_json = request.GET.get("format") == "json" or "application/json" in request.META.get(
+        "HTTP_ACCEPT", ""
+    )
+    if origin and not origin_allowed(request, form, origin=origin):
+        refused_origin_record(form_id=form.pk, origin=origin)
+        if wants_json:
+            return _embed_refused(form, origin=origin)
     public_form = public_form_for(form, request=request)  # Leadmill's cookie: progressive profiling
     context = {"lead_form": public_form, "form": form, "embedded": True}
-    if request.GET.get("format") == "json" or "application/json" in request.META.get(
-        "HTTP_ACCEPT", ""
-    ):
+    if wants_json:
         html = render_to_string("capture/includes/lead_form.html", context, request=request)
         response = JsonResponse(
             {
@@ -502,6 +510,27 @@ def form_embed(request, slug: str):
         frame_ancestors_allow(response, form.origin_list)
     response["Cache-Control"] = "no-store"
     return _cors(response, form, request_origin(request.META))
+
+
+def _embed_refused(form: Form, *, origin: str) -> HttpResponse:
+    """403 for the embed script on a site the form does not list, readable by that site's
+    script (CORS for this answer only, which holds no form) so it can tell the site's owner
+    in the browser console what to fix."""
+    response = JsonResponse(
+        {
+            "status": "error",
+            "code": "origin_not_allowed",
+            "message": _(
+                "Leadmill: this site (%(origin)s) may not show the form “%(slug)s”. In Leadmill, "
+                "add %(origin)s to the form's allowed origins (Forms → the form → Embed on "
+                "other sites)."
+            )
+            % {"origin": origin, "slug": form.slug},
+        },
+        status=403,
+    )
+    response["Cache-Control"] = "no-store"
+    return cors_allow(response, origin=origin, allowed=[origin], methods="GET")
 
 
 @require_GET
