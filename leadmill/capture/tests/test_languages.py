@@ -7,6 +7,9 @@ import re
 import time
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzz_settings
+from hypothesis import strategies as st
 from wagtail.models import Locale
 
 from leadmill.consent.models import Consent
@@ -151,3 +154,33 @@ def test_a_lead_from_the_brazilian_page_gets_the_thanks_and_the_email_in_portugu
     assert '<html lang="pt-br">' in html
     link = re.search(r'href="' + re.escape(settings.BASE_URL) + r'(/d/[^"]+)"', html)[1]
     assert client.get(link).status_code == 200  # the translation's file, behind the same check
+
+
+LANGUAGE_FUZZ = fuzz_settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.mark.django_db
+@LANGUAGE_FUZZ
+@given(
+    lang=st.one_of(st.text(max_size=300), st.sampled_from(["pt-BR", "PT-br", "pt", "en-GB", "zz"])),
+    accept=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=200),
+)
+def test_any_lang_parameter_or_accept_language_serves_a_page_never_an_error(
+    client, demo_pages, lang, accept
+):
+    response = client.get("/ebook/", {"lang": lang}, HTTP_ACCEPT_LANGUAGE=accept)
+
+    assert response.status_code == 200
+    assert _lang(response) in {"en", "pt-br"}
+    assert response["Content-Language"] == _lang(response)
+
+
+@pytest.fixture
+def demo_pages():
+    demo_seed()
