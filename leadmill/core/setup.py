@@ -20,6 +20,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "wagtailcore": ("view",),
         "wagtailimages": ("add", "change", "view"),
         "wagtaildocs": ("add", "change", "view"),
+        "simple_translation": ("submit",),  # "Translate" pages and snippets (ADR 43)
     },
     "Sales": {
         # Sales works leads (edit them, merge duplicates) but does not configure custom fields.
@@ -37,6 +38,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "core": ("view",),
         "core.eventdelivery": ("change",),  # retry a dead letter
         "auth": ("add", "change", "delete", "view"),
+        "simple_translation": ("submit",),
     },
 }
 
