@@ -33,9 +33,11 @@ def _clear_cache():
     from django.core.cache import cache
 
     from leadmill.capture.selectors import form_counts_clear, form_definitions_clear
+    from leadmill.core.i18n import locale_caches_clear
     from leadmill.tracking.selectors import config_cache_clear
 
     def clear_process_caches():
+        locale_caches_clear()  # a flushed database may give a locale's id to another
         form_definitions_clear()
         form_counts_clear()
         config_cache_clear()  # tracked sites and bot rules

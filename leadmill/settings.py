@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "wagtail.contrib.redirects",
     "wagtail.contrib.settings",
     "wagtail.contrib.routable_page",
+    "wagtail.contrib.simple_translation",  # "Translate" on pages and snippets (ADR 43)
+    "wagtail.locales",
     "wagtail.embeds",
     "wagtail.sites",
     "wagtail.users",
@@ -397,7 +399,9 @@ WAGTAILDOCS_SERVE_METHOD = "serve_view"
 # --- Wagtail -------------------------------------------------------------------------------
 WAGTAIL_SITE_NAME = env("LEADMILL_SITE_NAME", "Leadmill")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
-WAGTAIL_I18N_ENABLED = False
+# Pages, forms, offers and emails may be written in several languages (ADR 43): each
+# translation is a row in its own locale; a visitor gets the one in their language.
+WAGTAIL_I18N_ENABLED = True
 WAGTAILADMIN_PERMITTED_LANGUAGES = [("en", "English"), ("pt-br", "Português (Brasil)")]
 WAGTAIL_ENABLE_UPDATE_CHECK = False
 WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
@@ -406,6 +410,8 @@ WAGTAIL_ENABLE_WHATS_NEW_BANNER = False
 LANGUAGE_CODE = env("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("pt-br", _("Brazilian Portuguese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The languages content (pages, forms, offers, emails) can be written in.
+WAGTAIL_CONTENT_LANGUAGES = LANGUAGES
 TIME_ZONE = env("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -15,7 +15,10 @@ What it creates:
   copies (Pages → … → Copy) to build a new landing page in a minute.
 
 Texts go through ``gettext``, so an installation whose language is not English is seeded in
-its own language where a translation exists.
+its own language where a translation exists; and each other language of ``LANGUAGES``
+(Brazilian Portuguese) gets translations of the offers, forms and pages (ADR 43): the forms
+post to ``ebook-pt-br`` and ``demo-request-pt-br``, the pages keep their URLs and are served
+to visitors who ask for that language (or follow a ``?lang=pt-br`` link).
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ import textwrap
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from wagtail.coreutils import get_supported_content_language_variant
 from wagtail.models import Locale, Page, Site
 from wagtail.rich_text import RichText
 
-from leadmill.consent.models import Purpose
+from leadmill.consent.models import Purpose, PurposeTranslation
 from leadmill.consent.services import purpose_ensure
+from leadmill.core.i18n import language_supported, locale_for
 
 from .models import CallToAction, FieldKind, Form, FormConsent, FormField, Offer
 from .pages import LandingPage
@@ -51,43 +57,12 @@ def demo_seed() -> bool:
         if _has_content():  # another process seeded while this one was starting
             return False
         marketing, privacy = _purposes_ensure()
-        ebook_offer, demo_offer = _offers_create()
-        ebook_form = _form_create(
-            name=_("E-book: The Lead Generation Playbook"),
-            slug="ebook",
-            offer=ebook_offer,
-            submit_label=_("Send me the e-book"),
-            success_message=_("Thank you! Your e-book is ready to download."),
-            fields=[
-                (FieldKind.EMAIL, True, ""),
-                (FieldKind.FIRST_NAME, False, ""),
-                (FieldKind.COMPANY, False, ""),
-            ],
-            purposes=[marketing],
-        )
-        demo_form = _form_create(
-            name=_("Demo request"),
-            slug="demo-request",
-            offer=demo_offer,
-            submit_label=_("Request my demo"),
-            success_message=_("Thank you! We will contact you within one business day."),
-            fields=[
-                (FieldKind.EMAIL, True, _("Your work email, so we can send the invitation.")),
-                (FieldKind.FIRST_NAME, True, ""),
-                (FieldKind.LAST_NAME, False, ""),
-                (FieldKind.PHONE, False, _("With the country code, e.g. +1 202 555 0143.")),
-                (FieldKind.COMPANY, True, ""),
-                (FieldKind.ROLE, False, ""),
-                (FieldKind.COMPANY_SIZE, False, _("Number of employees, e.g. 11-50.")),
-                (FieldKind.MESSAGE, False, _("What would you like to see in the demo?")),
-            ],
-            purposes=[marketing, privacy],
-        )
+        offers = _offers_create()
+        ebook_form, demo_form = _forms_create(offers, purposes=(marketing, privacy))
         home = _home_ensure()
-        privacy_page = _publish(home, _privacy_page())
-        FormConsent.objects.filter(purpose=privacy).update(notice_page=privacy_page)
-        ebook_page = _publish(home, _ebook_page(ebook_form))
-        demo_page = _publish(home, _demo_page(demo_form))
+        privacy_page, ebook_page, demo_page = _pages_publish(
+            home, forms=(ebook_form, demo_form), privacy=privacy
+        )
         ebook_cta = CallToAction.objects.create(
             label=_("Get the free e-book"), slug="get-the-ebook", target_page=ebook_page
         )
@@ -96,31 +71,154 @@ def demo_seed() -> bool:
         )
         if home.specific_class is LandingPage:
             _home_body_fill(home.specific, ebook_cta=ebook_cta, demo_cta=demo_cta)
-        _template_page_create(home, form=ebook_form, ebook_offer=ebook_offer, cta=ebook_cta)
+        _template_page_create(home, form=ebook_form, ebook_offer=offers[0], cta=ebook_cta)
+        default = language_supported(settings.LANGUAGE_CODE)
+        for code, _name in settings.LANGUAGES:
+            language = language_supported(code)
+            if language is None or language == default:
+                continue
+            with translation.override(language):
+                _translation_seed(
+                    offers=offers,
+                    forms=(ebook_form, demo_form),
+                    purposes=(marketing, privacy),
+                    home=home,
+                    pages=(privacy_page, ebook_page, demo_page),
+                    ctas=(ebook_cta, demo_cta),
+                )
     return True
+
+
+def _forms_create(
+    offers: tuple[Offer, Offer],
+    *,
+    purposes: tuple[Purpose, Purpose],
+    sources: tuple[Form, Form] | None = None,
+) -> tuple[Form, Form]:
+    """The e-book and demo-request forms in the active language (translations of ``sources``)."""
+    marketing, privacy = purposes
+    ebook_form = _form_create(
+        name=_("E-book: The Lead Generation Playbook"),
+        slug="ebook",
+        offer=offers[0],
+        submit_label=_("Send me the e-book"),
+        success_message=_("Thank you! Your e-book is ready to download."),
+        fields=[
+            (FieldKind.EMAIL, True, ""),
+            (FieldKind.FIRST_NAME, False, ""),
+            (FieldKind.COMPANY, False, ""),
+        ],
+        purposes=[marketing],
+        translation_of=sources[0] if sources else None,
+    )
+    demo_form = _form_create(
+        name=_("Demo request"),
+        slug="demo-request",
+        offer=offers[1],
+        submit_label=_("Request my demo"),
+        success_message=_("Thank you! We will contact you within one business day."),
+        fields=[
+            (FieldKind.EMAIL, True, _("Your work email, so we can send the invitation.")),
+            (FieldKind.FIRST_NAME, True, ""),
+            (FieldKind.LAST_NAME, False, ""),
+            (FieldKind.PHONE, False, _("With the country code, e.g. +1 202 555 0143.")),
+            (FieldKind.COMPANY, True, ""),
+            (FieldKind.ROLE, False, ""),
+            (FieldKind.COMPANY_SIZE, False, _("Number of employees, e.g. 11-50.")),
+            (FieldKind.MESSAGE, False, _("What would you like to see in the demo?")),
+        ],
+        purposes=[marketing, privacy],
+        translation_of=sources[1] if sources else None,
+    )
+    return ebook_form, demo_form
+
+
+def _pages_publish(
+    home: Page, *, forms: tuple[Form, Form], privacy: Purpose, sources=None
+) -> tuple[LandingPage, LandingPage, LandingPage]:
+    """The privacy notice and the two landing pages under ``home``, in the active language
+    (translations of ``sources``); the forms' privacy checkboxes link the notice."""
+    built = (_privacy_page(), _ebook_page(forms[0]), _demo_page(forms[1]))
+    if sources is not None:
+        for page, source in zip(built, sources, strict=True):
+            page.locale, page.translation_key = home.locale, source.translation_key
+    privacy_page, ebook_page, demo_page = (_publish(home, page) for page in built)
+    FormConsent.objects.filter(purpose=privacy, form__in=forms).update(notice_page=privacy_page)
+    return privacy_page, ebook_page, demo_page
+
+
+def _translation_seed(*, offers, forms, purposes, home, pages, ctas) -> None:
+    """The demo's offers, forms and pages in the active language, as translations of the
+    site language's ones (ADR 43): a visitor whose browser asks for it gets them."""
+    Locale.objects.get_or_create(language_code=get_language())
+    _purposes_translate(purposes)
+    translated_offers = _offers_create(sources=offers)
+    translated_forms = _forms_create(translated_offers, purposes=purposes, sources=forms)
+    if home.specific_class is not LandingPage:
+        return  # someone's own site: its pages are theirs to translate
+    locale = locale_for(get_language())
+    translated_home = LandingPage(
+        title=_("Leadmill demo"),
+        slug=f"{home.slug}-{locale.language_code}",
+        intro=_("Two working landing pages: an e-book download and a demo request."),
+        thank_you_title=_("Thank you!"),
+        locale=locale,
+        translation_key=home.translation_key,
+    )
+    _publish(home.get_parent(), translated_home)
+    _pages_publish(translated_home, forms=translated_forms, privacy=purposes[1], sources=pages)
+    _home_body_fill(translated_home, ebook_cta=ctas[0], demo_cta=ctas[1], translated=True)
 
 
 def _has_content() -> bool:
     return LandingPage.objects.exists() or Form.objects.exists()
 
 
+def _purpose_texts() -> tuple[str, str]:
+    """The checkbox texts of the marketing and privacy purposes, in the active language."""
+    return (
+        _("Yes, send me marketing emails about Leadmill. I can unsubscribe at any time."),
+        _("I have read the privacy notice and know how my details are used."),
+    )
+
+
 def _purposes_ensure() -> tuple[Purpose, Purpose]:
+    marketing_text, privacy_text = _purpose_texts()
     marketing = purpose_ensure(
         key="email-marketing",
         name=_("Marketing email"),
-        text=_("Yes, send me marketing emails about Leadmill. I can unsubscribe at any time."),
+        text=marketing_text,
         is_email_marketing=True,
     )
-    privacy = purpose_ensure(
-        key="privacy",
-        name=_("Privacy notice"),
-        text=_("I have read the privacy notice and know how my details are used."),
-    )
+    privacy = purpose_ensure(key="privacy", name=_("Privacy notice"), text=privacy_text)
     return marketing, privacy
 
 
-def _offers_create() -> tuple[Offer, Offer]:
+def _purposes_translate(purposes: tuple[Purpose, Purpose]) -> None:
+    """The purposes' checkbox texts in the active language (a new text version each), unless
+    a purpose has that language already."""
+    language = get_language()
+    for purpose, text in zip(purposes, _purpose_texts(), strict=True):
+        if any(t.language == language for t in purpose.translations.all()):
+            continue
+        purpose.translations.add(PurposeTranslation(language=language, text=text))
+        purpose.save()
+
+
+def _offers_create(*, sources: tuple[Offer, Offer] | None = None) -> tuple[Offer, Offer]:
+    """The demo's offers, in the active language; with ``sources``, as their translations
+    (the e-book translation shares its source's file)."""
+
+    def translation_of(index: int) -> dict:
+        if sources is None:
+            return {}
+        return {
+            "locale": locale_for(get_language()),
+            "translation_key": sources[index].translation_key,
+        }
+
     ebook = Offer.objects.create(
+        **translation_of(0),
         name=_("The Lead Generation Playbook"),
         kind=Offer.Kind.DOWNLOAD,
         delivery_message=_(
@@ -129,8 +227,13 @@ def _offers_create() -> tuple[Offer, Offer]:
         ),
         email_subject=_("Your copy of The Lead Generation Playbook"),
     )
-    ebook.file.save(EBOOK_FILENAME, ContentFile(playbook_pdf()), save=True)
+    if sources is None:
+        ebook.file.save(EBOOK_FILENAME, ContentFile(playbook_pdf()), save=True)
+    else:
+        ebook.file.name = sources[0].file.name
+        ebook.save(update_fields=["file"])
     demo = Offer.objects.create(
+        **translation_of(1),
         name=_("Product demo"),
         kind=Offer.Kind.DEMO,
         is_intent_signal=True,
@@ -152,8 +255,21 @@ def _form_create(
     success_message: str,
     fields: list[tuple[str, bool, str]],
     purposes: list[Purpose],
+    translation_of: Form | None = None,
 ) -> Form:
+    """A demo form in the active language; with ``translation_of``, as its translation
+    (posting to ``<slug>-<language>``)."""
+    if translation_of is not None:
+        slug = f"{translation_of.slug}-{get_language()}"
     form = Form(
+        **(
+            {
+                "locale": locale_for(get_language()),
+                "translation_key": translation_of.translation_key,
+            }
+            if translation_of is not None
+            else {}
+        ),
         name=name,
         slug=slug,
         offer=offer,
@@ -351,7 +467,13 @@ def _demo_page(form: Form) -> LandingPage:
     )
 
 
-def _home_body_fill(home: LandingPage, *, ebook_cta: CallToAction, demo_cta: CallToAction) -> None:
+def _home_body_fill(
+    home: LandingPage,
+    *,
+    ebook_cta: CallToAction,
+    demo_cta: CallToAction,
+    translated: bool = False,
+) -> None:
     home.body = [
         (
             "text",
@@ -362,8 +484,9 @@ def _home_body_fill(home: LandingPage, *, ebook_cta: CallToAction, demo_cta: Cal
                 )
             ),
         ),
-        ("cta", {"cta": ebook_cta, "text": ""}),
-        ("cta", {"cta": demo_cta, "text": ""}),
+        # A translation words the shared calls to action in its own language.
+        ("cta", {"cta": ebook_cta, "text": _("Get the free e-book") if translated else ""}),
+        ("cta", {"cta": demo_cta, "text": _("Book a demo") if translated else ""}),
     ]
     home.save_revision().publish()
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from leadmill.contacts.identity import email_normalise, phone_normalise
 from leadmill.contacts.models import Contact, CustomFieldDefinition
 from leadmill.core.errors import ValidationFailed
+from leadmill.core.i18n import language_of_locale, language_url
 from leadmill.core.text import TextValidator
 
 from . import tokens
@@ -142,8 +143,9 @@ def lead_form_class(form: Form) -> type[LeadFormBase]:
             ),
             **fields,
         }
+    language = language_of_locale(form.locale_id)
     for consent in form.consents.all():
-        text = consent.purpose.text
+        text = consent.purpose.text_in(language)  # in the form's language (ADR 43)
         fields[consent.name] = forms.BooleanField(
             label=text,
             required=consent.required,
@@ -159,7 +161,7 @@ def _notice_url(consent) -> str:
     page = consent.notice_page
     if page is None or not page.live:
         return ""
-    return page.get_url() or ""
+    return language_url(page, page.get_url() or "")
 
 
 class _SharedFields(dict):

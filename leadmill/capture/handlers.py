@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from leadmill.messaging.services import email_send_transactional
@@ -11,7 +12,7 @@ from leadmill.tracking.services import visitor_identify
 from . import opt_in, services
 from .events import LeadCaptured
 from .models import Submission
-from .selectors import offer_delivery
+from .selectors import lead_language, offer_delivery
 
 
 def deliver_offer_email(event: LeadCaptured) -> None:
@@ -27,15 +28,24 @@ def deliver_offer_email(event: LeadCaptured) -> None:
         return
     if not services.offer_email_claim(submission_id=submission.pk):
         return
-    delivery = offer_delivery(submission=submission, absolute=True)
-    offer = delivery.offer
-    context = {"contact": submission.contact, "delivery": delivery, "offer": offer}
+    # In the language the lead converted in: the offer's translation, the layout's words.
+    language = (
+        lead_language(page_id=submission.page_id, form=submission.form)
+        or submission.contact.language
+    )
     try:
+        with translation.override(language or None):
+            delivery = offer_delivery(submission=submission, absolute=True)
+            offer = delivery.offer
+            context = {"contact": submission.contact, "delivery": delivery, "offer": offer}
+            subject = offer.email_subject or _("Your %(offer)s") % {"offer": offer.name}
+            html = render_to_string("capture/email/offer.html", context)
+            text = render_to_string("capture/email/offer.txt", context)
         email_send_transactional(
             to=submission.contact.email,
-            subject=offer.email_subject or _("Your %(offer)s") % {"offer": offer.name},
-            html=render_to_string("capture/email/offer.html", context),
-            text=render_to_string("capture/email/offer.txt", context),
+            subject=subject,
+            html=html,
+            text=text,
             category="offer delivery",
             contact_id=submission.contact_id,
         )

@@ -15,8 +15,10 @@ from wagtail.models import Orderable
 
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import Contact
+from leadmill.core.i18n import Translatable
 from leadmill.tracking.models import Channel as SourceChannel
 
+from .admin_embed import EmbedCodePanel, RefusedOriginsPanel
 from .blocks import LandingBodyBlock
 
 
@@ -27,8 +29,10 @@ def private_storage():
     return storages["private"]
 
 
-class Offer(models.Model):
-    """A lead magnet: what a person receives in exchange for their details."""
+class Offer(Translatable, models.Model):
+    """A lead magnet: what a person receives in exchange for their details.
+
+    Translatable (ADR 43): its translation in a lead's language is what that lead receives."""
 
     class Kind(models.TextChoices):
         DOWNLOAD = "download", _("Resource to download")
@@ -99,7 +103,7 @@ class Offer(models.Model):
         FieldPanel("is_intent_signal"),
     ]
 
-    class Meta:
+    class Meta(Translatable.Meta):
         verbose_name = _("offer")
         verbose_name_plural = _("offers")
         ordering = ["name"]
@@ -163,8 +167,11 @@ slug_validator = RegexValidator(
 )
 
 
-class Form(ClusterableModel):
-    """A conversion form: its fields, its consent checkboxes and where it may be embedded."""
+class Form(Translatable, ClusterableModel):
+    """A conversion form: its fields, its consent checkboxes and where it may be embedded.
+
+    Translatable (ADR 43): a translation is a form of its own with its own slug (its post
+    URL); its locale is the language of the leads it captures."""
 
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(
@@ -225,16 +232,35 @@ class Form(ClusterableModel):
             [FieldPanel("submit_label"), FieldPanel("success_message"), FieldPanel("is_active")],
             heading=_("After submitting"),
         ),
-        FieldPanel("allowed_origins"),
+        MultiFieldPanel(
+            [
+                EmbedCodePanel(heading=_("Embed code")),
+                FieldPanel("allowed_origins"),
+                RefusedOriginsPanel(heading=_("Refused sites")),
+            ],
+            heading=_("Embed on other sites"),
+        ),
     ]
 
-    class Meta:
+    class Meta(Translatable.Meta):
         verbose_name = _("form")
         verbose_name_plural = _("forms")
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def copy_for_translation(self, locale, exclude_fields=None):
+        """A translation posts to its own URL: its slug gets the language (``ebook-pt-br``),
+        made unique."""
+        translated = super().copy_for_translation(locale, exclude_fields=exclude_fields)
+        base = f"{self.slug}-{locale.language_code}"[:60].lower()
+        slug, number = base, 2
+        while Form.objects.filter(slug=slug).exists():
+            slug = f"{base[:55]}-{number}"
+            number += 1
+        translated.slug = slug
+        return translated
 
     @property
     def origin_list(self) -> list[str]:

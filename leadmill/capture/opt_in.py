@@ -15,7 +15,7 @@ import enum
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadmill.consent.models import Consent
@@ -81,11 +81,15 @@ def opt_in_request_send(*, submission_id: int) -> bool:
         "days": settings.LEADMILL_DOUBLE_OPT_IN_DAYS,
     }
     try:
+        with translation.override(contact.language or None):  # the lead's language (ADR 43)
+            subject = _("Please confirm your subscription")
+            html = render_to_string("capture/email/double_opt_in.html", context)
+            text = render_to_string("capture/email/double_opt_in.txt", context)
         email_send_transactional(
             to=contact.email,
-            subject=_("Please confirm your subscription"),
-            html=render_to_string("capture/email/double_opt_in.html", context),
-            text=render_to_string("capture/email/double_opt_in.txt", context),
+            subject=subject,
+            html=html,
+            text=text,
             category="double opt-in",
             contact_id=contact.pk,
         )

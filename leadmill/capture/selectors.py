@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadmill.core.i18n import translation_in
 from leadmill.core.registry import TimelineEntry
 
 from . import tokens
@@ -55,19 +56,34 @@ def form_definition(*, slug: str) -> FormDefinition | None:
 
     form = (
         Form.objects.filter(slug=slug)
-        .prefetch_related("fields", "consents__purpose", "consents__notice_page")
+        .prefetch_related(
+            "fields",
+            "consents__purpose__translations",
+            "consents__notice_page",
+        )
         .first()
     )
     if form is None:
         return None
     purpose_ids = [consent.purpose_id for consent in form.consents.all()]
+    # The version of each text the form shows: its translation in the form's language
+    # when the purpose has one, else its own text (ADR 43).
+    from leadmill.core.i18n import language_of_locale
+
+    language = language_of_locale(form.locale_id)
+    translated = {
+        consent.purpose_id
+        for consent in form.consents.all()
+        if any(t.language == language for t in consent.purpose.translations.all())
+    }
     text_ids: dict[int, int] = {}
-    for purpose_id, text_id in (
-        PurposeText.objects.filter(purpose_id__in=purpose_ids)
+    for purpose_id, text_id, text_language in (
+        PurposeText.objects.filter(purpose_id__in=purpose_ids, language__in={"", language})
         .order_by("purpose_id", "-version")
-        .values_list("purpose_id", "pk")
+        .values_list("purpose_id", "pk", "language")
     ):
-        text_ids.setdefault(purpose_id, text_id)
+        if text_language == (language if purpose_id in translated else ""):
+            text_ids.setdefault(purpose_id, text_id)
     definition = FormDefinition(
         form=form,
         form_class=validation_form_class(lead_form_class(form)),
@@ -84,16 +100,21 @@ _thanks_paths: dict[int, tuple[float, str | None]] = {}
 
 
 def landing_page_thanks_path(*, page_id: int) -> str | None:
-    """The path of a live landing page's thank-you view, or None when there is no such
-    page; cached per process like the forms (a post from a page then costs no query)."""
+    """The path of a live landing page's thank-you view (with ``?lang=`` when the page is
+    not in the site's language), or None when there is no such page; cached per process like the forms (a post from a page then costs no query)."""
     now = time.monotonic()
     cached = _thanks_paths.get(page_id)
     if cached is not None and cached[0] > now:
         return cached[1]
-    from .pages import LandingPage
+    from leadmill.core.i18n import language_supported
+
+    from .pages import LANGUAGE_PARAMETER, LandingPage
 
     page = LandingPage.objects.live().filter(pk=page_id).first()
     path = page.url + page.reverse_subpage("thanks") if page is not None and page.url else None
+    if path is not None and page.language != language_supported(settings.LANGUAGE_CODE):
+        # Translations share their URL: the thank-you page is asked for in the page's language.
+        path += f"?{LANGUAGE_PARAMETER}={page.language}"
     ttl = settings.LEADMILL_FORM_CACHE_SECONDS
     if ttl > 0:
         with _definitions_lock:
@@ -101,6 +122,31 @@ def landing_page_thanks_path(*, page_id: int) -> str | None:
                 _thanks_paths.clear()
             _thanks_paths[page_id] = (now + ttl, path)
     return path
+
+
+_page_languages: dict[int, str] = {}
+
+
+def lead_language(*, page_id: int | None, form: Form | None) -> str:
+    """The language a lead converted in (ADR 43): its landing page's, else its form's (an
+    embedded form, an API lead naming a form); empty when neither is known. Pages' languages
+    are read once per process (a page never changes locale)."""
+    from leadmill.core.i18n import language_of_locale
+
+    if page_id:
+        language = _page_languages.get(page_id)
+        if language is None:
+            from wagtail.models import Page
+
+            locale_id = Page.objects.filter(pk=page_id).values_list("locale_id", flat=True).first()
+            language = language_of_locale(locale_id)
+            with _definitions_lock:
+                if len(_page_languages) > 10_000:  # bounded: page ids come from the post
+                    _page_languages.clear()
+                _page_languages[page_id] = language
+        if language:
+            return language
+    return language_of_locale(form.locale_id) if form is not None else ""
 
 
 def form_definitions_clear() -> None:
@@ -111,6 +157,7 @@ def form_definitions_clear() -> None:
     with _definitions_lock:
         _definitions.clear()
         _thanks_paths.clear()
+        _page_languages.clear()
     running_tests_clear()
 
 
@@ -201,6 +248,8 @@ def offer_delivery(*, submission: Submission, absolute: bool = False) -> ThankYo
     offer = submission.form.offer if deliverable and submission.form_id else None
     if offer is None:  # spam gets the same page as a person: the silent answer
         return ThankYou(offer=None, confirmed=True)
+    # The offer in the language the lead converted in, when it is written in it (ADR 43).
+    offer = translation_in(offer, lead_language(page_id=submission.page_id, form=submission.form))
     prefix = settings.BASE_URL if absolute else ""
     download_url = calendar_url = ""
     if offer.file or offer.starts_at:

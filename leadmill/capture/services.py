@@ -46,7 +46,7 @@ from .events import CallToActionClicked, LeadCaptured
 from .forms import HONEYPOT_FIELD, PAGE_FIELD, RENDER_TOKEN_FIELD, VISITOR_FIELD
 from .models import CallToAction, Channel, Form, Submission
 from .proof import PROOF_FIELD, proof_accept
-from .selectors import FormDefinition, form_definition
+from .selectors import FormDefinition, form_definition, lead_language
 
 logger = logging.getLogger(__name__)
 
@@ -748,6 +748,11 @@ def _submission_process(
     ``purpose_keys``: the consent purposes' keys already read by this batch (filled in)."""
     form, values = submission.form, submission.values
     profile = {name: str(values.get(name) or "") for name in PROFILE_FIELDS if name in values}
+    # The language of the page (or form) the lead converted on: its emails follow it.
+    if not profile.get("language") and (
+        language := lead_language(page_id=submission.page_id, form=form)
+    ):
+        profile["language"] = language
     custom = {
         name.removeprefix("custom_"): value
         for name, value in values.items()

@@ -22,7 +22,8 @@ from django.http import (
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
+from django.template.response import SimpleTemplateResponse, TemplateResponse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -31,11 +32,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 from leadmill.core.csp import frame_ancestors_allow
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.http import client_ip, cors_allow, own_origins, request_origin
+from leadmill.core.i18n import language_of_locale
 from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import json_object_decode
 from leadmill.tracking.sources import UTM_PARAMS
 
 from . import opt_in, proof, services, tokens
+from .embeds import refused_origin_record
 from .forms import RENDER_TOKEN_FIELD, VISITOR_FIELD, public_form_for
 from .models import CallToAction, Channel, Form, Offer, Submission
 from .selectors import (
@@ -124,9 +127,29 @@ def _frameable_by_the_form(view):
     return wrapped
 
 
+def _in_the_forms_language(view):
+    """Answer in the language the form is written in (ADR 43): its errors, its page again,
+    its thank-you page and embed, whatever the visitor's browser asks for."""
+
+    @functools.wraps(view)
+    def wrapped(request, slug: str):
+        definition = form_definition(slug=slug)
+        language = language_of_locale(definition.form.locale_id) if definition else ""
+        if not language:
+            return view(request, slug=slug)
+        with translation.override(language):
+            response = view(request, slug=slug)
+            if isinstance(response, SimpleTemplateResponse):
+                response.render()
+        return response
+
+    return wrapped
+
+
 @csrf_exempt
 @_not_stored
 @_frameable_by_the_form
+@_in_the_forms_language
 def form_post(request, slug: str):
     """``POST /f/<slug>/``: a plain HTML form post or JSON, from a page or an embed."""
     definition = form_definition(slug=slug)
@@ -181,6 +204,7 @@ def form_post(request, slug: str):
             code="unsupported_media_type",
         )
     if not origin_allowed(request, form, origin=origin):
+        refused_origin_record(form_id=form.pk, origin=origin)
         return _error(
             request,
             form,
@@ -350,7 +374,8 @@ def _utm_from(data: dict, referrer: str) -> dict[str, str]:
 def _thank_you_url(definition: FormDefinition, submission: Submission) -> str:
     token = tokens.thanks_token_make(submission_id=submission.pk)
     page_path = landing_page_thanks_path(page_id=submission.page_id) if submission.page_id else None
-    return (page_path or definition.thanks_path) + f"?s={token}"
+    path = page_path or definition.thanks_path
+    return path + ("&" if "?" in path else "?") + f"s={token}"
 
 
 def _landing_page(page_id: int | None):
@@ -433,6 +458,7 @@ def _form_again(request, definition: FormDefinition, submission, errors: dict, *
 
 
 @require_GET
+@_in_the_forms_language
 def form_thanks(request, slug: str):
     """The thank-you page of a form posted from outside a landing page."""
     from .selectors import thank_you_for
@@ -448,21 +474,28 @@ def form_thanks(request, slug: str):
 
 
 @require_GET
+@_in_the_forms_language
 def form_embed(request, slug: str):
     """``GET /f/<slug>/embed/``: the form's HTML with a fresh signed render token, for the
     embed script (JSON) or an iframe (HTML)."""
     form = (
         Form.objects.filter(slug=slug, is_active=True)
-        .prefetch_related("fields", "consents__purpose", "consents__notice_page")
+        .prefetch_related("fields", "consents__purpose__translations", "consents__notice_page")
         .first()
     )
     if form is None:
         raise Http404(_("This form does not exist."))
+    origin = request_origin(request.META)
+    wants_json = request.GET.get("format") == "json" or "application/json" in request.META.get(
+        "HTTP_ACCEPT", ""
+    )
+    if origin and not origin_allowed(request, form, origin=origin):
+        refused_origin_record(form_id=form.pk, origin=origin)
+        if wants_json:
+            return _embed_refused(form, origin=origin)
     public_form = public_form_for(form, request=request)  # Leadmill's cookie: progressive profiling
     context = {"lead_form": public_form, "form": form, "embedded": True}
-    if request.GET.get("format") == "json" or "application/json" in request.META.get(
-        "HTTP_ACCEPT", ""
-    ):
+    if wants_json:
         html = render_to_string("capture/includes/lead_form.html", context, request=request)
         response = JsonResponse(
             {
@@ -477,6 +510,27 @@ def form_embed(request, slug: str):
         frame_ancestors_allow(response, form.origin_list)
     response["Cache-Control"] = "no-store"
     return _cors(response, form, request_origin(request.META))
+
+
+def _embed_refused(form: Form, *, origin: str) -> HttpResponse:
+    """403 for the embed script on a site the form does not list, readable by that site's
+    script (CORS for this answer only, which holds no form) so it can tell the site's owner
+    in the browser console what to fix."""
+    response = JsonResponse(
+        {
+            "status": "error",
+            "code": "origin_not_allowed",
+            "message": _(
+                "Leadmill: this site (%(origin)s) may not show the form “%(slug)s”. In Leadmill, "
+                "add %(origin)s to the form's allowed origins (Forms → the form → Embed on "
+                "other sites)."
+            )
+            % {"origin": origin, "slug": form.slug},
+        },
+        status=403,
+    )
+    response["Cache-Control"] = "no-store"
+    return cors_allow(response, origin=origin, allowed=[origin], methods="GET")
 
 
 @require_GET
@@ -529,10 +583,17 @@ def offer_download(request, token: str):
             content_type="text/plain; charset=utf-8",
         )
     submission_id, offer_id = parsed
-    submission = Submission.objects.filter(
-        pk=submission_id, status__in=DELIVERABLE_STATUSES, form__offer_id=offer_id
-    ).first()
     offer = Offer.objects.filter(pk=offer_id).first()
+    # The link may name a translation of the form's offer (the one in the lead's language).
+    submission = (
+        Submission.objects.filter(
+            pk=submission_id,
+            status__in=DELIVERABLE_STATUSES,
+            form__offer__translation_key=offer.translation_key,
+        ).first()
+        if offer is not None
+        else None
+    )
     if submission is None or offer is None or not offer.file:
         raise Http404(_("This file is no longer available."))
     try:
@@ -553,10 +614,15 @@ def offer_calendar_download(request, token: str):
     if parsed is None:
         raise Http404(_("This link is invalid or has expired."))
     submission_id, offer_id = parsed
-    registered = Submission.objects.filter(
-        pk=submission_id, status__in=DELIVERABLE_STATUSES, form__offer_id=offer_id
-    ).exists()
     offer = Offer.objects.filter(pk=offer_id).first()
+    registered = (
+        offer is not None
+        and Submission.objects.filter(
+            pk=submission_id,
+            status__in=DELIVERABLE_STATUSES,
+            form__offer__translation_key=offer.translation_key,
+        ).exists()
+    )
     calendar = offer_calendar(offer=offer) if registered and offer is not None else ""
     if not calendar:
         raise Http404(_("This event is no longer available."))

@@ -1,16 +1,23 @@
 import hashlib
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from wagtail.admin.panels import FieldPanel
+from wagtail.models import Orderable
 
 from leadmill.contacts.models import Contact
 
 
-class Purpose(models.Model):
+class Purpose(ClusterableModel):
     """What a person may agree to: e.g. marketing email, newsletter, sharing with partners.
 
     The text shown on forms is versioned: editing it creates a new :class:`PurposeText`,
-    and each consent points to the exact version the person saw.
+    and each consent points to the exact version the person saw. ``text`` is written in the
+    site's language; its :class:`PurposeTranslation` rows give it in others (ADR 43), each
+    versioned the same way: one purpose, one ledger, whatever language a form is in.
     """
 
     key = models.SlugField(_("key"), max_length=50, unique=True)
@@ -35,19 +42,50 @@ class Purpose(models.Model):
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
-        digest = hashlib.sha256(self.text.encode()).hexdigest()
-        latest = self.texts.order_by("-version").first()
-        if latest is None or latest.text_hash != digest:
-            PurposeText.objects.create(
-                purpose=self,
-                version=(latest.version + 1) if latest else 1,
-                text=self.text,
-                text_hash=digest,
-            )
+        texts = {"": self.text} | {t.language: t.text for t in self.translations.all()}
+        for language, text in texts.items():
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            latest = self.texts.filter(language=language).order_by("-version").first()
+            if latest is None or latest.text_hash != digest:
+                last = self.texts.order_by("-version").values_list("version", flat=True).first()
+                PurposeText.objects.create(
+                    purpose=self,
+                    version=(last or 0) + 1,
+                    text=text,
+                    text_hash=digest,
+                    language=language,
+                )
 
     @property
     def current_text(self) -> "PurposeText":
-        return self.texts.order_by("-version").first()
+        """The latest version of the text in the site's language."""
+        return self.texts.filter(language="").order_by("-version").first()
+
+    def text_in(self, language: str) -> str:
+        """The text a form in ``language`` shows: its translation, else the text itself."""
+        for translation in self.translations.all():  # prefetched by the forms
+            if translation.language == language:
+                return translation.text
+        return self.text
+
+
+class PurposeTranslation(Orderable):
+    """A purpose's text in another language than the site's (ADR 43)."""
+
+    purpose = ParentalKey(Purpose, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(_("language"), max_length=16, choices=settings.LANGUAGES)
+    text = models.TextField(_("checkbox text"))
+
+    panels = [FieldPanel("language"), FieldPanel("text")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("translation")
+        verbose_name_plural = _("translations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purpose", "language"], name="purpose_translation_language"
+            )
+        ]
 
 
 class PurposeText(models.Model):
@@ -57,6 +95,8 @@ class PurposeText(models.Model):
     version = models.PositiveIntegerField()
     text = models.TextField()
     text_hash = models.CharField(max_length=64)
+    # Empty for the purpose's own text (the site's language), else a translation's language.
+    language = models.CharField(max_length=16, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

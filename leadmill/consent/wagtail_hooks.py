@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
-from wagtail.admin.panels import FieldPanel
+from wagtail.admin.panels import FieldPanel, InlinePanel
 from wagtail.admin.ui.tables import Column, DateColumn
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -47,6 +47,7 @@ class PurposeViewSet(SnippetViewSet):
         FieldPanel("name"),
         FieldPanel("key"),
         FieldPanel("text"),
+        InlinePanel("translations", label=gettext_lazy("Checkbox text in other languages")),
         FieldPanel("is_email_marketing"),
     ]
     inspect_view_fields = ["name", "key", "text", "is_email_marketing", "created_at"]

@@ -11,7 +11,9 @@ class CoreConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from . import checks  # noqa: F401 -- registers the system checks
+        from .admin_i18n import snippet_chooser_texts_translated
 
+        snippet_chooser_texts_translated()
         post_migrate.connect(_groups_after_migrate, sender=self)
         _account_names_optional()
 

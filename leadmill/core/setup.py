@@ -22,6 +22,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "wagtaildocs": ("add", "change", "view"),
         "analytics": ("view",),
         "analytics.spend": ("add", "change"),
+        "simple_translation": ("submit",),  # "Translate" pages and snippets (ADR 43)
     },
     "Sales": {
         # Sales works leads (edit them, merge duplicates) but does not configure custom fields.
@@ -41,6 +42,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "analytics": ("view",),
         "analytics.spend": ("add", "change", "delete"),
         "auth": ("add", "change", "delete", "view"),
+        "simple_translation": ("submit",),
     },
 }
 

@@ -38,6 +38,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact
+from leadmill.core.i18n import translation_in
 
 from . import tokens
 from .email_text import html_to_text
@@ -320,13 +321,16 @@ def render_message(
     Headers: ``Message-ID`` is the message's own (a resend after a crash is recognisably the
     same email), ``List-Unsubscribe`` with the one-click URL (and ``mailto:`` when
     ``LEADMILL_EMAIL_UNSUBSCRIBE_MAILTO`` is set) and ``List-Unsubscribe-Post`` (RFC 8058).
-    The layout's fixed text follows the lead's language when it has one.
+    The email is its translation in the lead's language when there is one, and the layout's
+    fixed text follows the lead's language when it has one.
     Raises :class:`django.template.TemplateSyntaxError` for an invalid template.
     """
+    language = (contact.language if contact is not None else "") or settings.LANGUAGE_CODE
+    # The email's translation in the lead's language when one exists (ADR 43).
+    template = translation_in(template, language)
     compiled = template_compile(template)
     pk = message.pk or 0
     urls = public_urls(pk)
-    language = (contact.language if contact is not None else "") or settings.LANGUAGE_CODE
     values = personalisation_context(
         contact, **{k: urls[k] for k in ("unsubscribe_url", "preferences_url")}
     )

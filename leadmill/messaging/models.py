@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leadmill.consent.models import Purpose
 from leadmill.contacts.models import Contact
+from leadmill.core.i18n import Translatable
 
 
 class OutboxMessage(models.Model):
@@ -41,10 +42,13 @@ class OutboxMessage(models.Model):
         return f"{self.subject} → {self.to}"
 
 
-class EmailTemplate(models.Model):
+class EmailTemplate(Translatable, models.Model):
     """A marketing email written by a marketer: subject, preheader and body with
     personalisation (``{{ first_name|default:"there" }}``), laid out in the responsive
-    Leadmill layout; the plain-text part is generated."""
+    Leadmill layout; the plain-text part is generated.
+
+    Translatable (ADR 43): a lead receives the translation in its language when one exists;
+    who may receive it (``purpose``) is the source email's."""
 
     name = models.CharField(_("name"), max_length=200)
     subject = models.CharField(_("subject"), max_length=300)
@@ -68,7 +72,7 @@ class EmailTemplate(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(Translatable.Meta):
         verbose_name = _("email template")
         verbose_name_plural = _("email templates")
         ordering = ["name"]

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
+from wagtail.models import Locale
 
 from leadmill.capture.models import Form
 from leadmill.consent.models import Purpose
+from leadmill.core.i18n import language_supported
 from leadmill.messaging.models import EmailTemplate
 from leadmill.segments.models import Segment
 
@@ -17,20 +22,52 @@ from .models import Sequence
 
 SEQUENCE_NAME = "E-book follow-up"
 
-FIRST_BODY = """<p>Hi {{ first_name|default:"there" }},</p>
+# Marked for translation where they are used (gettext_noop: the msgid is the whole body).
+FIRST_BODY = gettext_noop("""<p>Hi {{ first_name|default:"there" }},</p>
 <p>Thanks for downloading <strong>The Lead Generation Playbook</strong>. Chapter 2, on landing
 pages that convert, is the one most readers put to work first.</p>
-<p><a href="https://example.com/playbook/chapter-2">Read chapter 2 online</a></p>"""
+<p><a href="https://example.com/playbook/chapter-2">Read chapter 2 online</a></p>""")
 
-SECOND_BODY = """<p>Hi {{ first_name|default:"there" }},</p>
+SECOND_BODY = gettext_noop("""<p>Hi {{ first_name|default:"there" }},</p>
 <p>In case the playbook got buried in your inbox: here are the three checklists from it on one
 page, and if you would rather see it all working, book a 20-minute demo.</p>
 <p><a href="https://example.com/playbook/checklists">The three checklists</a></p>
-<p><a href="https://example.com/demo">Book a demo</a></p>"""
+<p><a href="https://example.com/demo">Book a demo</a></p>""")
 
 
 def _step(kind: str, label: str = "", **value) -> dict:
     return {"type": kind, "value": {"label": label, **value}, "id": str(uuid.uuid4())}
+
+
+def _emails_create(
+    *, purpose: Purpose | None, sources: tuple[EmailTemplate, EmailTemplate] | None = None
+) -> tuple[EmailTemplate, EmailTemplate]:
+    """The two follow-up emails in the active language; with ``sources``, as their
+    translations (ADR 43)."""
+
+    def translation_of(index: int) -> dict:
+        if sources is None:
+            return {}
+        locale, _created = Locale.objects.get_or_create(language_code=get_language())
+        return {"locale": locale, "translation_key": sources[index].translation_key}
+
+    first = EmailTemplate.objects.create(
+        **translation_of(0),
+        name=_("E-book follow-up 1: chapter 2"),
+        subject=_("{{ first_name|default:'Hi' }}, start with chapter 2"),
+        preheader=_("The chapter readers put to work first"),
+        body=_(FIRST_BODY),
+        purpose=purpose,
+    )
+    second = EmailTemplate.objects.create(
+        **translation_of(1),
+        name=_("E-book follow-up 2: the checklists"),
+        subject=_("The three checklists, on one page"),
+        preheader=_("Or see it working in a 20-minute demo"),
+        body=_(SECOND_BODY),
+        purpose=purpose,
+    )
+    return first, second
 
 
 def nurture_demo_seed() -> bool:
@@ -39,20 +76,13 @@ def nurture_demo_seed() -> bool:
     if form is None or Sequence.objects.exists():
         return False
     purpose = Purpose.objects.filter(key="email-marketing").first()
-    first = EmailTemplate.objects.create(
-        name=_("E-book follow-up 1: chapter 2"),
-        subject=_("{{ first_name|default:'Hi' }}, start with chapter 2"),
-        preheader=_("The chapter readers put to work first"),
-        body=FIRST_BODY,
-        purpose=purpose,
-    )
-    second = EmailTemplate.objects.create(
-        name=_("E-book follow-up 2: the checklists"),
-        subject=_("The three checklists, on one page"),
-        preheader=_("Or see it working in a 20-minute demo"),
-        body=SECOND_BODY,
-        purpose=purpose,
-    )
+    first, second = _emails_create(purpose=purpose)
+    default = language_supported(settings.LANGUAGE_CODE)
+    for code, _name in settings.LANGUAGES:
+        language = language_supported(code)
+        if language is not None and language != default:
+            with translation.override(language):  # a lead of that language gets these
+                _emails_create(purpose=purpose, sources=(first, second))
     sequence = Sequence.objects.create(
         name=SEQUENCE_NAME,
         is_active=True,

@@ -16,6 +16,7 @@ from collections.abc import Collection
 from django.db.models import Q
 from django.utils import timezone
 
+from leadmill.capture.models import Form, Offer
 from leadmill.consent.selectors import may_receive_marketing_email
 from leadmill.messaging.models import EmailTemplate
 from leadmill.segments.models import Segment
@@ -36,30 +37,55 @@ def _active(trigger: str):
 def sequences_enrol_captured(*, leads: Collection[tuple[int, int | None, int | None]]) -> int:
     """Leads were captured (from any channel), each ``(contact_id, form_id, offer_id)``:
     enrol them in the active sequences triggered by any capture, and by their form or
-    offer when they came with one; one bulk enrolment per sequence. Returns enrolments
+    offer when they came with one (a sequence triggered by a form or offer is triggered by
+    its translations too, ADR 43); one bulk enrolment per sequence. Returns enrolments
     made."""
-    form_ids = sorted({form_id for _, form_id, _ in leads if form_id is not None})
-    offer_ids = sorted({offer_id for _, _, offer_id in leads if offer_id is not None})
+    forms = _with_translations(Form, {form_id for _, form_id, _ in leads if form_id is not None})
+    offers = _with_translations(
+        Offer, {offer_id for _, _, offer_id in leads if offer_id is not None}
+    )
     condition = Q(trigger=Sequence.Trigger.CAPTURE)
-    if form_ids:
-        condition |= Q(trigger=Sequence.Trigger.FORM, trigger_form_id__in=form_ids)
-    if offer_ids:
-        condition |= Q(trigger=Sequence.Trigger.OFFER, trigger_offer_id__in=offer_ids)
+    if forms:
+        condition |= Q(
+            trigger=Sequence.Trigger.FORM, trigger_form_id__in=sorted(set().union(*forms.values()))
+        )
+    if offers:
+        condition |= Q(
+            trigger=Sequence.Trigger.OFFER,
+            trigger_offer_id__in=sorted(set().union(*offers.values())),
+        )
     enrolled = 0
     for sequence in Sequence.objects.filter(condition, is_active=True).order_by("pk"):
         contact_ids = [
             contact_id
             for contact_id, form_id, offer_id in leads
             if sequence.trigger == Sequence.Trigger.CAPTURE
-            or (sequence.trigger == Sequence.Trigger.FORM and form_id == sequence.trigger_form_id)
             or (
-                sequence.trigger == Sequence.Trigger.OFFER and offer_id == sequence.trigger_offer_id
+                sequence.trigger == Sequence.Trigger.FORM
+                and sequence.trigger_form_id in forms.get(form_id, ())
+            )
+            or (
+                sequence.trigger == Sequence.Trigger.OFFER
+                and sequence.trigger_offer_id in offers.get(offer_id, ())
             )
         ]
         enrolled += enrollments_start_bulk(
             sequence=sequence, contact_ids=contact_ids, source="form"
         )
     return enrolled
+
+
+def _with_translations(model, ids: set[int]) -> dict[int, set[int]]:
+    """Each id → itself and the ids of its translations (two queries for the batch)."""
+    if not ids:
+        return {}
+    keys = dict(model.objects.filter(pk__in=sorted(ids)).values_list("pk", "translation_key"))
+    family: dict = defaultdict(set)
+    for pk, key in model.objects.filter(translation_key__in=set(keys.values())).values_list(
+        "pk", "translation_key"
+    ):
+        family[key].add(pk)
+    return {pk: family[key] for pk, key in keys.items()}
 
 
 def sequences_enrol_stage(*, contact_ids: Collection[int], stage: str) -> int:

@@ -80,8 +80,30 @@ def scoring_demo_seed() -> bool:
                 ),
             ]
         )
+        _form_rules_for_translations(forms=(demo, ebook))
         settings = ScoringSettings.load()
         settings.mql_fit_threshold = DEMO_MQL_FIT
         settings.mql_engagement_threshold = DEMO_MQL_ENGAGEMENT
         settings.save()
     return True
+
+
+def _form_rules_for_translations(*, forms: tuple[Form, ...]) -> None:
+    """The demo forms' translations (ADR 43: ``demo-request-pt-br`` …) score as their
+    sources do: a rule names one form, so each translation gets a copy of its form's rules."""
+    for form in forms:
+        rules = list(EngagementRule.objects.filter(form=form).order_by("pk"))
+        for translation in form.get_translations().select_related("locale"):
+            language = translation.locale.get_display_name()
+            EngagementRule.objects.bulk_create(
+                [
+                    EngagementRule(
+                        name=f"{rule.name} ({language})",
+                        event_type=rule.event_type,
+                        form=translation,
+                        points=rule.points,
+                        is_intent_signal=rule.is_intent_signal,
+                    )
+                    for rule in rules
+                ]
+            )

@@ -12,6 +12,7 @@ from django import template
 from django.conf import settings
 from django.utils.html import strip_tags
 
+from leadmill.core.i18n import language_url
 from leadmill.tracking.sources import UTM_PARAMS
 
 register = template.Library()
@@ -84,10 +85,44 @@ def page_absolute_url(context, page) -> str:
     request = context.get("request")
     if page is None:
         return ""
-    relative_or_full = page.get_url(request=request) or ""
+    relative_or_full = language_url(page, page.get_url(request=request) or "")
     if request is None:
         return relative_or_full
     return request.build_absolute_uri(relative_or_full)
+
+
+@register.simple_tag(takes_context=True)
+def page_translations(context, page) -> list[dict]:
+    """The live translations of ``page`` (itself included), each with its language, its name
+    in that language, its absolute URL and the language switcher's link to it; empty when the
+    page has no other translation."""
+    from django.utils.translation import get_language_info
+
+    if page is None or not hasattr(page, "language"):
+        return []
+    request = context.get("request")
+    pages = [page, *page.get_translations().live().specific().select_related("locale")]
+    if len(pages) < 2:
+        return []
+    entries = []
+    for translation in sorted(pages, key=lambda p: p.locale.language_code):
+        language = translation.locale.language_code
+        url = language_url(translation, translation.get_url(request=request) or "")
+        # A switcher's link names its language even for the site's: the visitor's browser
+        # may ask for another one.
+        chosen = url if "?" in url else f"{url}?lang={language}"
+        absolute = request.build_absolute_uri if request is not None else str
+        entries.append(
+            {
+                "language": language,
+                "hreflang": language.split("-")[0] + language[2:].upper(),
+                "name": get_language_info(language)["name_local"],
+                "url": absolute(url),
+                "switch_url": absolute(chosen),
+                "current": translation.pk == page.pk,
+            }
+        )
+    return entries
 
 
 @register.simple_tag(takes_context=True)

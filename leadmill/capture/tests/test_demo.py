@@ -26,21 +26,34 @@ def test_seeding_twice_creates_everything_once():
         ("email-marketing", True),
         ("privacy", False),
     ]
-    assert sorted(Offer.objects.values_list("name", "kind", "is_intent_signal")) == [
-        ("Product demo", "demo", True),
-        ("The Lead Generation Playbook", "download", False),
+    assert sorted(
+        Offer.objects.values_list("locale__language_code", "name", "kind", "is_intent_signal")
+    ) == [
+        ("en", "Product demo", "demo", True),
+        ("en", "The Lead Generation Playbook", "download", False),
+        ("pt-br", "Demonstração do produto", "demo", True),
+        ("pt-br", "O Playbook de Geração de Leads", "download", False),
     ]
-    assert sorted(Form.objects.values_list("slug", flat=True)) == ["demo-request", "ebook"]
+    assert sorted(Form.objects.values_list("slug", "locale__language_code")) == [
+        ("demo-request", "en"),
+        ("demo-request-pt-br", "pt-br"),
+        ("ebook", "en"),
+        ("ebook-pt-br", "pt-br"),
+    ]
     assert sorted(CallToAction.objects.values_list("slug", flat=True)) == [
         "book-a-demo",
         "get-the-ebook",
     ]
-    assert sorted(LandingPage.objects.values_list("slug", "live")) == [
-        ("demo", True),
-        ("ebook", True),
-        ("landing-page-template", False),
-        ("leadmill", True),
-        ("privacy", True),
+    assert sorted(LandingPage.objects.values_list("slug", "live", "locale__language_code")) == [
+        ("demo", True, "en"),
+        ("demo", True, "pt-br"),
+        ("ebook", True, "en"),
+        ("ebook", True, "pt-br"),
+        ("landing-page-template", False, "en"),
+        ("leadmill", True, "en"),
+        ("leadmill-pt-br", True, "pt-br"),
+        ("privacy", True, "en"),
+        ("privacy", True, "pt-br"),
     ]
 
 
@@ -139,7 +152,7 @@ def test_the_thank_you_route_is_not_indexed(client):
 def test_a_visitor_who_fills_the_ebook_form_gets_the_pdf(client):
     demo_seed()
     form = Form.objects.get(slug="ebook")
-    page = LandingPage.objects.get(slug="ebook")
+    page = LandingPage.objects.get(slug="ebook", locale__language_code="en")
 
     response = client.post(
         "/f/ebook/",

@@ -52,7 +52,7 @@ class Elements(HTMLParser):
 @pytest.fixture
 def ebook_page():
     demo_seed()
-    return LandingPage.objects.get(slug="ebook")
+    return LandingPage.objects.get(slug="ebook", locale__language_code="en")
 
 
 def aged_token(form: Form) -> str:

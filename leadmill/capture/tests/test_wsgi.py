@@ -59,7 +59,7 @@ def test_a_form_post_is_served_by_the_lean_handler_with_the_sites_headers(monkey
 
 def test_an_invalid_post_from_a_landing_page_is_rerendered_in_the_visitors_language():
     demo_seed()
-    page = LandingPage.objects.get(slug="ebook")
+    page = LandingPage.objects.get(slug="ebook", locale__language_code="en")
     form = Form.objects.get(slug="ebook")
     body = urlencode(
         {

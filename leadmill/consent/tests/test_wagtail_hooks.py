@@ -45,7 +45,12 @@ def test_editing_a_purpose_text_in_the_back_office_makes_a_new_text_version(staf
 
     response = staff.post(
         reverse(purpose.snippet_viewset.get_url_name("edit"), args=[purpose.pk]),
-        {"name": "Newsletter", "key": "news", "text": "Send me the monthly newsletter."},
+        {
+            "name": "Newsletter",
+            "key": "news",
+            "text": "Send me the monthly newsletter.",
+            **_no_translations,
+        },
     )
 
     assert response.status_code == 302
@@ -55,6 +60,44 @@ def test_editing_a_purpose_text_in_the_back_office_makes_a_new_text_version(staf
         .values_list("version", "text")
     )
     assert versions == [(1, "Send me the newsletter."), (2, "Send me the monthly newsletter.")]
+
+
+_no_translations = {
+    "translations-TOTAL_FORMS": "0",
+    "translations-INITIAL_FORMS": "0",
+    "translations-MIN_NUM_FORMS": "0",
+    "translations-MAX_NUM_FORMS": "1000",
+}
+
+
+def test_a_purpose_text_translated_in_the_back_office_is_versioned_in_its_language(staff):
+    purpose = purpose_ensure(key="news", name="Newsletter", text="Send me the newsletter.")
+
+    response = staff.post(
+        reverse(purpose.snippet_viewset.get_url_name("edit"), args=[purpose.pk]),
+        {
+            "name": "Newsletter",
+            "key": "news",
+            "text": "Send me the newsletter.",
+            **_no_translations,
+            "translations-TOTAL_FORMS": "1",
+            "translations-0-language": "pt-br",
+            "translations-0-text": "Quero receber a newsletter.",
+            "translations-0-ORDER": "1",
+        },
+    )
+
+    assert response.status_code == 302
+    assert list(
+        PurposeText.objects.filter(purpose=purpose)
+        .order_by("version")
+        .values_list("version", "language", "text")
+    ) == [(1, "", "Send me the newsletter."), (2, "pt-br", "Quero receber a newsletter.")]
+    purpose.refresh_from_db()
+    assert (purpose.text_in("pt-br"), purpose.text_in("en")) == (
+        "Quero receber a newsletter.",
+        "Send me the newsletter.",
+    )
 
 
 def test_purposes_cannot_be_deleted_because_the_ledger_points_to_them(staff):

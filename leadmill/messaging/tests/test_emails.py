@@ -218,3 +218,28 @@ def test_a_tag_the_plain_text_part_would_lose_is_refused_too():
     )
 
     assert list(errors) == ["body"]
+
+
+def test_a_lead_gets_the_emails_translation_in_its_language_and_others_the_source():
+    from wagtail.models import Locale
+
+    source = EmailTemplateFactory(subject="Start with chapter 2", body="<p>Hello</p>")
+    portuguese, _created = Locale.objects.get_or_create(language_code="pt-br")
+    EmailTemplateFactory(
+        subject="Comece pelo capítulo 2",
+        body="<p>Olá</p>",
+        locale=portuguese,
+        translation_key=source.translation_key,
+    )
+    joana = MessageFactory(template=source, contact=ContactFactory(language="pt-BR"))
+    ana = MessageFactory(template=source, contact=ContactFactory(language="de"))
+
+    in_portuguese = render_message(message=joana, template=source, contact=joana.contact)
+    as_written = render_message(message=ana, template=source, contact=ana.contact)
+
+    assert (in_portuguese.subject, "<p>Olá</p>" in in_portuguese.html) == (
+        "Comece pelo capítulo 2",
+        True,
+    )
+    assert '<html lang="pt-br"' in in_portuguese.html
+    assert (as_written.subject, "<p>Hello</p>" in as_written.html) == ("Start with chapter 2", True)

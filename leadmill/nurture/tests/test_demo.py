@@ -40,7 +40,17 @@ def test_the_demo_nurture_is_seeded_once_and_is_valid():
         "end",
     ]
     Sequence._meta.get_field("steps").stream_block.clean(sequence.steps)  # what the editor checks
-    assert EmailTemplate.objects.filter(purpose__key="email-marketing").count() == 2
+    # The two emails, and their Brazilian Portuguese translations (ADR 43).
+    assert sorted(
+        EmailTemplate.objects.filter(purpose__key="email-marketing").values_list(
+            "locale__language_code", "name"
+        )
+    ) == [
+        ("en", "E-book follow-up 1: chapter 2"),
+        ("en", "E-book follow-up 2: the checklists"),
+        ("pt-br", "Acompanhamento do e-book 1: capítulo 2"),
+        ("pt-br", "Acompanhamento do e-book 2: os checklists"),
+    ]
     [segment] = Segment.objects.all()
     assert definition_errors(segment.definition) == []
     ContactFactory(temperature="hot")

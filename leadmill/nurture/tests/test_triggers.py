@@ -67,6 +67,26 @@ def test_a_captured_lead_joins_the_active_sequences_of_its_form_or_offer_only(de
     assert set(Enrollment.objects.values_list("source", flat=True)) == {"form"}
 
 
+def test_a_lead_from_a_translation_of_the_form_or_offer_joins_their_sequences(delivered):
+    from wagtail.models import Locale
+
+    form, offer = FormFactory(), OfferFactory()
+    portuguese, _created = Locale.objects.get_or_create(language_code="pt-br")
+    form_pt = form.copy_for_translation(portuguese)
+    form_pt.save()
+    offer_pt = offer.copy_for_translation(portuguese)
+    offer_pt.save()
+    by_form = wait_sequence(trigger=Sequence.Trigger.FORM, trigger_form=form)
+    by_offer = wait_sequence(trigger=Sequence.Trigger.OFFER, trigger_offer=offer)
+    wait_sequence(trigger=Sequence.Trigger.FORM, trigger_form=FormFactory())  # not this one
+    contact = ContactFactory()
+
+    with delivered():
+        events.publish(captured(contact, form_pt, offer_pt))
+
+    assert enrolled_sequences(contact) == {by_form.pk, by_offer.pk}
+
+
 def test_a_repeated_delivery_does_not_enrol_twice(delivered):
     form = FormFactory()
     wait_sequence(trigger=Sequence.Trigger.FORM, trigger_form=form)

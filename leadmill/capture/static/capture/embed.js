@@ -205,10 +205,18 @@
     var slug = holder.getAttribute("data-leadmill-form");
     fetch(origin + "/f/" + encodeURIComponent(slug) + "/embed/?format=json", { credentials: "omit" })
       .then(function (response) {
+        if (response.status === 403) {
+          // This site is not in the form's allowed origins: say so to the site's owner.
+          return response.json().then(function (answer) {
+            if (window.console) { console.error(answer.message); }
+            return null;
+          });
+        }
         if (!response.ok) { throw new Error("Leadmill form " + slug + ": HTTP " + response.status); }
         return response.json();
       })
       .then(function (answer) {
+        if (!answer) { return; }
         holder.innerHTML = answer.html;
         var form = holder.querySelector("form");
         form.action = answer.action;
