@@ -15,6 +15,7 @@ from leadmill.contacts.admin_leads import LEAD_OWNER_SET_HOOK
 from leadmill.core.admin_viewsets import boolean_column
 
 from . import services
+from .admin_bulk import LeadsOwnerAssignBulkAction
 from .admin_my_leads import LEAD_ACTION_URL_NAME, MY_LEADS_URL_NAME, LeadActionView, MyLeadsView
 from .models import AssignmentRule, SalesRep, SalesTeam
 
@@ -126,3 +127,6 @@ def register_sales_viewsets():
 def set_lead_owner(contact, owner, actor):
     """The lead edit form (contacts) hands a new owner to the one owner service."""
     services.lead_owner_set(contact=contact, owner=owner, actor=actor)
+
+
+hooks.register("register_bulk_action", LeadsOwnerAssignBulkAction)
