@@ -68,6 +68,11 @@ class LeadBulkAction(PermissionCheckedMixin, BulkAction):
     # A permission of the owning app the user needs as well ("nurture.change_sequence").
     also_required: ClassVar[str] = ""
 
+    def __init__(self, request, model):
+        super().__init__(request, model)
+        if self.next_url == request.path:  # no "next": back to the listing, not here again
+            self.next_url = reverse(f"{LEADS_URL_NAMESPACE}:index")
+
     def user_has_permission(self, permission):
         return super().user_has_permission(permission) and (
             not self.also_required or self.request.user.has_perm(self.also_required)
@@ -220,6 +225,10 @@ class LeadsExportBulkAction(LeadBulkAction):
     permission_required = "view"
 
     def get(self, request, *args, **kwargs):
+        if "all" not in request.GET.getlist("id") and not selected_lead_ids(request.GET):
+            # Without a selection the listing's export would hold every lead.
+            messages.warning(request, _("Tick the leads to export first."))
+            return redirect(self.next_url)
         params = request.GET.copy()
         for name in ("next", "p"):
             params.pop(name, None)

@@ -45,6 +45,7 @@ from wagtail import hooks
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, TitleColumn
+from wagtail.admin.views.bulk_action.registry import bulk_action_registry
 from wagtail.admin.views.generic import EditView, IndexView, InspectView
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import HeaderButton
@@ -207,6 +208,25 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
             **self.export_headings,
             **{name: heading for name, heading in extra_export},
         }
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        actions = bulk_action_registry.get_bulk_actions_for_model(
+            Contact._meta.app_label, Contact._meta.model_name
+        )
+        context["bulk_actions"] = [
+            {
+                "url": reverse(
+                    "wagtail_bulk_action",
+                    args=[Contact._meta.app_label, Contact._meta.model_name, action.action_type],
+                ),
+                "label": action.display_name,
+                "aria_label": action.aria_label,
+                "serious": getattr(action, "serious", False),
+            }
+            for action in sorted(actions, key=lambda action: action.action_priority)
+        ]
+        return context
 
     def filter_queryset(self, queryset):
         # Wagtail lists every lead when a filter does not validate (a segment since deleted):

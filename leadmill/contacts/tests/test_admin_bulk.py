@@ -210,3 +210,15 @@ def test_hostile_ids_select_nobody_or_what_matches_never_fail(staff, ids):
     response = staff.get(bulk_url("change_stage", *ids))
 
     assert response.status_code == 200
+
+
+def test_exporting_without_a_selection_exports_nobody_and_says_so(staff):
+    ContactFactory(email="ana@example.com")
+
+    response = staff.get(reverse("wagtail_bulk_action", args=["contacts", "contact", "export"]))
+
+    assert response.status_code == 302
+    assert response.url == LISTING
+    assert [str(m).strip() for m in response.wsgi_request._messages] == [
+        "Tick the leads to export first."
+    ]
