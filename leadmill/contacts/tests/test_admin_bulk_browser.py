@@ -180,6 +180,7 @@ def test_on_a_phone_in_portuguese_the_footer_fits_and_adding_to_a_list_works(
     add = footer.get_by_role("link", name="Adicionar os leads selecionados a uma lista estática")
     expect(add).to_be_visible()
     expect(add).to_have_text("Adicionar à lista")
+    page.screenshot(path="/tmp/leadmill-bulk-footer-phone-pt.png")
     for button in footer.locator(".bulk-action-btn").all():
         box = button.bounding_box()
         assert box["x"] >= 0
