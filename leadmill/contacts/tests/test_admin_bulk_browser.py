@@ -1,9 +1,15 @@
 """Bulk actions on the leads listing in headless Chromium, as a marketer uses them: tick
 leads with the mouse, pick an action in the footer, confirm, see the result; "select all
-that match" across pages; at a 390 px phone width in Brazilian Portuguese too."""
+that match" across pages; at a 390 px phone width in Brazilian Portuguese too.
+
+Set ``LEADMILL_SCREENSHOTS_DIR`` (e.g. ``docs/screenshots``) to keep the README's screenshot
+of the listing with its bulk actions (``leads-bulk-actions.png``).
+"""
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import pytest
@@ -66,6 +72,16 @@ def sign_in(browser, live_server, django_user_model, *, language="en", viewport=
     return page
 
 
+def save_screenshot(page, name: str) -> None:
+    """A 256-colour PNG for the README, where ``LEADMILL_SCREENSHOTS_DIR`` says."""
+    from PIL import Image
+
+    if directory := os.environ.get("LEADMILL_SCREENSHOTS_DIR"):
+        Image.open(io.BytesIO(page.screenshot())).quantize(colors=256).save(
+            Path(directory) / name, optimize=True
+        )
+
+
 def tick(page, *contacts):
     for contact in contacts:
         page.locator(f'input[data-bulk-action-checkbox][data-object-id="{contact.pk}"]').click()
@@ -89,6 +105,7 @@ def test_a_marketer_runs_each_bulk_action_on_the_leads_she_ticks(
     footer = page.locator("[data-bulk-action-footer]")
     expect(footer).to_be_visible()
     expect(footer.locator("[data-bulk-action-num-objects]")).to_contain_text("2")
+    save_screenshot(page, "leads-bulk-actions.png")
 
     # and moves them to MQL: a confirmation names them, then the listing shows the result
     footer.get_by_role("link", name="Change stage").click()
