@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 from django.utils.http import urlencode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .. import admin_bulk
 from ..models import Contact, StageChange
@@ -222,3 +224,32 @@ def test_exporting_without_a_selection_exports_nobody_and_says_so(staff):
     assert [str(m).strip() for m in response.wsgi_request._messages] == [
         "Tick the leads to export first."
     ]
+
+
+# Query strings as a hostile or broken client sends them: any text for the ids and for the
+# listing's filters the "all" selection reads.
+hostile_text = st.text(max_size=30)
+hostile_query = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["id", "segment", "temperature", "lifecycle_stage", "q", "created_at_after"]
+        ),
+        st.one_of(hostile_text, st.just("all"), st.integers(-(2**63), 2**63).map(str)),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(query=hostile_query, stage=hostile_text)
+def test_hostile_query_strings_and_forms_get_an_answer_never_a_server_error(staff, query, stage):
+    url = reverse("wagtail_bulk_action", args=["contacts", "contact", "change_stage"])
+    full = url + "?" + urlencode([*query, ("next", LISTING)])
+
+    shown = staff.get(full)
+    sent = staff.post(full, {"to_stage": stage})
+    exported = staff.get(full.replace("change_stage", "export"))
+
+    assert shown.status_code == 200
+    assert sent.status_code in (200, 302)
+    assert exported.status_code == 302

@@ -77,6 +77,7 @@ def save_screenshot(page, name: str) -> None:
     from PIL import Image
 
     if directory := os.environ.get("LEADMILL_SCREENSHOTS_DIR"):
+        page.wait_for_timeout(500)  # the footer slides in: picture it in place
         Image.open(io.BytesIO(page.screenshot())).quantize(colors=256).save(
             Path(directory) / name, optimize=True
         )
