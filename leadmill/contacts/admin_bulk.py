@@ -68,6 +68,13 @@ class LeadBulkAction(PermissionCheckedMixin, BulkAction):
     # A permission of the owning app the user needs as well ("nurture.change_sequence").
     also_required: ClassVar[str] = ""
 
+    @classmethod
+    def offered_to(cls, user) -> bool:
+        """Whether the listing's footer shows this action to the user (the view checks again)."""
+        return cls.permission_policy.user_has_permission(user, cls.permission_required) and (
+            not cls.also_required or user.has_perm(cls.also_required)
+        )
+
     def __init__(self, request, model):
         super().__init__(request, model)
         if self.next_url == request.path:  # no "next": back to the listing, not here again
@@ -109,7 +116,7 @@ class LeadBulkAction(PermissionCheckedMixin, BulkAction):
     def selected(self) -> QuerySet[Contact]:
         """The leads ticked, or all that match the listing's filters and search."""
         if "all" in self.request.GET.getlist("id"):
-            return leads_matching(self.request.GET)
+            return leads_matching(self.request.GET, request=self.request)
         return Contact.objects.filter(pk__in=selected_lead_ids(self.request.GET))
 
     def get_context_data(self, **kwargs):

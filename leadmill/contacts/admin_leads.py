@@ -161,12 +161,12 @@ def leads_annotated(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
     return queryset
 
 
-def leads_matching(params: QueryDict) -> QuerySet[Contact]:
+def leads_matching(params: QueryDict, *, request=None) -> QuerySet[Contact]:
     """The leads the listing shows for these query parameters (its filters and search),
     in no order: what "select all N matching" of a bulk action means. Filters that do not
     validate match nobody, never everyone."""
     queryset = leads_annotated(Contact.objects.all())
-    filters = lead_filterset_class()(params, queryset=queryset)
+    filters = lead_filterset_class()(params, queryset=queryset, request=request)
     if not filters.is_valid():
         return Contact.objects.none()
     queryset = filters.qs
@@ -225,6 +225,7 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
                 "serious": getattr(action, "serious", False),
             }
             for action in sorted(actions, key=lambda action: action.action_priority)
+            if getattr(action, "offered_to", lambda user: True)(self.request.user)
         ]
         return context
 

@@ -71,3 +71,17 @@ def test_someone_who_may_change_leads_but_not_sequences_cannot_enrol(client):
     assert response.status_code == 302
     assert response.url == reverse("wagtailadmin_home")
     assert not Enrollment.objects.exists()
+
+
+def test_the_listing_does_not_offer_enrolling_to_someone_who_may_not(client):
+    editor = UserFactory(is_staff=True)
+    editor.user_permissions.add(
+        *Permission.objects.filter(codename__in=["access_admin", "view_contact", "change_contact"])
+    )
+    client.force_login(editor)
+    ContactFactory()
+
+    html = client.get("/admin/leads/").content.decode()
+
+    assert "/admin/bulk/contacts/contact/change_stage/" in html
+    assert "/admin/bulk/contacts/contact/enrol/" not in html
