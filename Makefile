@@ -17,14 +17,19 @@ $(VENV)/.base-installed: requirements/base.lock pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.test-installed: requirements/test.lock $(VENV)/.base-installed
+$(VENV)/.test-installed: requirements/test.lock $(VENV)/.base-installed | node_modules/.installed
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/test.lock
+	touch $@
+
+# Front-end tools the tests inject into pages (axe-core), from package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: $(VENV)/.base-installed
 	$(BIN)/leadmill run --demo $(ARGS)
 
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -44,4 +49,4 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/capture.py
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules

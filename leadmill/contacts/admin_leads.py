@@ -40,7 +40,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -51,7 +51,8 @@ from django.views import View
 from wagtail import hooks
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 from wagtail.admin.forms import WagtailAdminModelForm
-from wagtail.admin.ui.tables import TitleColumn
+from wagtail.admin.ui.tables import BulkActionsCheckboxColumn, TitleColumn
+from wagtail.admin.views.bulk_action.registry import bulk_action_registry
 from wagtail.admin.views.generic import EditView, IndexView, InspectView
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import Button, HeaderButton
@@ -77,6 +78,8 @@ LEAD_LISTING_FILTERS_HOOK = "leadmill_lead_listing_filters"
 LEAD_OWNER_SET_HOOK = "leadmill_lead_owner_set"
 LEAD_LISTING_COLUMNS_HOOK = "leadmill_lead_listing_columns"
 LEAD_ACTIONS_HOOK = "leadmill_lead_actions"
+# At most this many leads ticked by hand travel in a URL (a listing page holds 50).
+MAX_SELECTED_IDS = 500
 # Panels ordered before this one show above the lead's source (e.g. scoring's scores).
 LEAD_DETAIL_TOP_ORDER = 10
 
@@ -165,13 +168,53 @@ class LeadFilterSet(WagtailFilterSet):
         fields = ["lifecycle_stage", "temperature", "first_source", "created_at"]
 
 
+def lead_filterset_class() -> type[LeadFilterSet]:
+    """The listing's filters: the built-in ones and those apps add through the hook."""
+    extra: dict[str, django_filters.Filter] = {}
+    for hook in hooks.get_hooks(LEAD_LISTING_FILTERS_HOOK):
+        extra.update(hook() or {})
+    if not extra:
+        return LeadFilterSet
+    return type("LeadFilterSet", (LeadFilterSet,), extra)
+
+
+def leads_annotated(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
+    """The listing's query with the values apps add (scores), so their filters can test them."""
+    for extra in lead_listing_columns():
+        queryset = extra.annotate(queryset)
+    return queryset
+
+
+def leads_matching(params: QueryDict, *, request=None) -> QuerySet[Contact]:
+    """The leads the listing shows for these query parameters (its filters and search),
+    in no order: what "select all N matching" of a bulk action means. Filters that do not
+    validate match nobody, never everyone."""
+    queryset = leads_annotated(Contact.objects.all())
+    filters = lead_filterset_class()(params, queryset=queryset, request=request)
+    if not filters.is_valid():
+        return Contact.objects.none()
+    queryset = filters.qs
+    if query := (params.get("q") or "").strip():
+        queryset = selectors.contact_search(query=query, queryset=queryset)
+    return queryset.order_by()
+
+
+def selected_lead_ids(params: QueryDict) -> list[int]:
+    """The ``id`` parameters that are lead ids (a bulk export of the leads ticked)."""
+    return [int(value) for value in params.getlist("id") if value.isdigit()][:MAX_SELECTED_IDS]
+
+
 class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
-    """The leads listing: newest first, searchable by any word, filterable, exportable."""
+    """The leads listing: newest first, searchable by any word, filterable, exportable, with
+    bulk actions on the leads ticked (or all that match): apps register them with Wagtail's
+    ``register_bulk_action`` hook (:mod:`.admin_bulk`)."""
+
+    template_name = "contacts/admin/lead_index.html"
 
     def get_base_queryset(self):
-        queryset = super().get_base_queryset().select_related("company")
-        for extra in lead_listing_columns():
-            queryset = extra.annotate(queryset)
+        queryset = leads_annotated(super().get_base_queryset().select_related("company"))
+        if ids := selected_lead_ids(self.request.GET):
+            queryset = queryset.filter(pk__in=ids)
         return queryset
 
     def get_preprocess_function(self, field, value, export_format):
@@ -192,6 +235,34 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
             **{name: heading for name, heading in extra_export},
         }
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        actions = bulk_action_registry.get_bulk_actions_for_model(
+            Contact._meta.app_label, Contact._meta.model_name
+        )
+        context["bulk_actions"] = [
+            {
+                "url": reverse(
+                    "wagtail_bulk_action",
+                    args=[Contact._meta.app_label, Contact._meta.model_name, action.action_type],
+                ),
+                "label": action.display_name,
+                "aria_label": action.aria_label,
+                "serious": getattr(action, "serious", False),
+            }
+            for action in sorted(actions, key=lambda action: action.action_priority)
+            if getattr(action, "offered_to", lambda user: True)(self.request.user)
+        ]
+        return context
+
+    def filter_queryset(self, queryset):
+        # Wagtail lists every lead when a filter does not validate (a segment since deleted):
+        # an export or "select all" of that would act on everyone. It matches nobody, and
+        # the filter says what is wrong.
+        if self.filters and not self.filters.is_valid():
+            return queryset.none()
+        return super().filter_queryset(queryset)
+
     def search_queryset(self, queryset):
         if not self.is_searching:
             return queryset
@@ -199,12 +270,7 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
 
     @cached_property
     def filterset_class(self):
-        extra: dict[str, django_filters.Filter] = {}
-        for hook in hooks.get_hooks(LEAD_LISTING_FILTERS_HOOK):
-            extra.update(hook() or {})
-        if not extra:
-            return LeadFilterSet
-        return type("LeadFilterSet", (LeadFilterSet,), extra)
+        return lead_filterset_class()
 
     @cached_property
     def columns(self):
@@ -215,9 +281,15 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
             accessor=lead_label,
             get_url=self.get_inspect_url,
             sort_key="email",
+            get_title_id=lambda contact: f"lead_{contact.pk}_title",
         )
         extra = [column for item in lead_listing_columns() for column in item.columns]
-        return [title, *super().columns[1:], *extra]
+        return [
+            BulkActionsCheckboxColumn("bulk_actions", obj_type="lead"),
+            title,
+            *super().columns[1:],
+            *extra,
+        ]
 
     @cached_property
     def header_buttons(self):

@@ -13,6 +13,7 @@ from wagtail.admin.viewsets.model import ModelViewSet
 
 from leadmill.core.admin_viewsets import LimitedPermissionPolicy
 
+from .admin_bulk import LeadsExportBulkAction, LeadsStageChangeBulkAction
 from .admin_duplicates import (
     DuplicateDismissView,
     DuplicateIndexView,
@@ -227,3 +228,7 @@ class CustomFieldDefinitionViewSet(ModelViewSet):
 @hooks.register("register_admin_viewset")
 def register_lead_viewsets():
     return [LeadViewSet(), PossibleDuplicateViewSet(), CustomFieldDefinitionViewSet()]
+
+
+hooks.register("register_bulk_action", LeadsStageChangeBulkAction)
+hooks.register("register_bulk_action", LeadsExportBulkAction)

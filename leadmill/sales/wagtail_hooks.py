@@ -22,6 +22,7 @@ from leadmill.contacts.admin_leads import (
 from leadmill.core.admin_viewsets import boolean_column
 
 from . import services
+from .admin_bulk import LeadsOwnerAssignBulkAction
 from .admin_my_leads import (
     CONTACT_ACTIVITY_URL_NAME,
     LEAD_ACTION_URL_NAME,
@@ -189,3 +190,6 @@ def lead_sales_actions(request, contact) -> list[LeadAction]:
 def set_lead_owner(contact, owner, actor):
     """The lead edit form (contacts) hands a new owner to the one owner service."""
     services.lead_owner_set(contact=contact, owner=owner, actor=actor)
+
+
+hooks.register("register_bulk_action", LeadsOwnerAssignBulkAction)

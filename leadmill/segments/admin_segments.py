@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import django_filters
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -30,6 +31,7 @@ from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from leadmill.consent.models import Purpose
+from leadmill.contacts.admin_leads import LEAD_LISTING_FILTERS_HOOK, LEADS_URL_NAMESPACE
 from leadmill.contacts.models import CustomFieldDefinition
 from leadmill.contacts.selectors import contact_ids_by_email
 from leadmill.core.admin_viewsets import TitledAdminViewMixin, snippet_breadcrumbs
@@ -38,7 +40,7 @@ from leadmill.core.errors import ValidationFailed
 from .definitions import SegmentDefinitionError, definition_errors
 from .fields import catalogue
 from .models import Segment, SegmentMember
-from .selectors import definition_count, segment_count, segment_used_by
+from .selectors import definition_count, segment_contacts, segment_count, segment_used_by
 from .services import segment_members_add, segment_members_remove
 
 SIZE_URL_NAME = "segments_size"
@@ -135,9 +137,7 @@ def segment_size(segment: Segment) -> str:
 
 
 def members_link(segment: Segment) -> str:
-    return (
-        reverse(MEMBERS_URL_NAME, args=[segment.pk]) if segment.kind == Segment.Kind.STATIC else ""
-    )
+    return reverse(MEMBERS_URL_NAME, args=[segment.pk])
 
 
 class MembersColumn(Column):
@@ -195,6 +195,12 @@ def refuse_deleting_used_segments(request, instances):
     return redirect(reverse(Segment.snippet_viewset.get_url_name("list")))
 
 
+def _can_view_segments(user) -> bool:
+    return user.is_active and any(
+        user.has_perm(f"segments.{action}_segment") for action in ("view", "add", "change")
+    )
+
+
 def _can_edit_segments(user) -> bool:
     return user.is_active and (
         user.has_perm("segments.add_segment") or user.has_perm("segments.change_segment")
@@ -237,7 +243,10 @@ class AddMembersForm(forms.Form):
 
 
 class SegmentMembersView(TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView):
-    """A static list's members, newest first, with "add by email" and "remove"."""
+    """Who is in a segment now, paged (one ``COUNT`` and one page of rows, whatever the
+    size), with links to the leads listing filtered by it (its bulk actions) and to its CSV
+    export. A static list's members are shown newest first, with "add by email" and
+    "remove"; a dynamic segment's, newest lead first (it follows its filters)."""
 
     template_name = "segments/members.html"
     header_icon = "group"
@@ -247,28 +256,52 @@ class SegmentMembersView(TitledAdminViewMixin, WagtailAdminTemplateMixin, Templa
         return snippet_breadcrumbs(self.segment)
 
     def dispatch(self, request, pk):
-        if not _can_edit_segments(request.user):
+        if not _can_view_segments(request.user):
             raise PermissionDenied
-        self.segment = get_object_or_404(Segment, pk=pk, kind=Segment.Kind.STATIC)
+        self.segment = get_object_or_404(Segment, pk=pk)
+        self.is_static = self.segment.kind == Segment.Kind.STATIC
+        if request.method == "POST" and not (self.is_static and _can_edit_segments(request.user)):
+            raise PermissionDenied
         return super().dispatch(request, pk)
 
     def get_page_title(self):
         return _g("Members of “%(name)s”") % {"name": self.segment.name}
 
+    def members_page(self):
+        """One page of ``(contact, added_at)``: added_at is None for a dynamic segment."""
+        number = self.request.GET.get("p")
+        if self.is_static:
+            rows = (
+                SegmentMember.objects.filter(segment=self.segment)
+                .select_related("contact")
+                .order_by("-added_at", "-id")
+            )
+            page = Paginator(rows, self.per_page).get_page(number)
+            page.members = [(row.contact, row.added_at) for row in page.object_list]
+            return page, None
+        try:
+            contacts = segment_contacts(segment=self.segment).order_by("-created_at", "-id")
+            page = Paginator(contacts, self.per_page).get_page(number)
+            page.members = [(contact, None) for contact in page.object_list]
+        except SegmentDefinitionError as error:
+            return None, str(error)
+        return page, None
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        rows = (
-            SegmentMember.objects.filter(segment=self.segment)
-            .select_related("contact")
-            .order_by("-added_at", "-id")
-        )
-        page = Paginator(rows, self.per_page).get_page(self.request.GET.get("p"))
+        page, broken = self.members_page()
+        listing = reverse(f"{LEADS_URL_NAMESPACE}:index") + f"?segment={self.segment.pk}"
         context.update(
             segment=self.segment,
+            is_static=self.is_static,
+            can_edit=_can_edit_segments(self.request.user),
             page=page,
-            form=kwargs.get("form") or AddMembersForm(),
-            total=page.paginator.count,
+            broken=broken,
+            form=(kwargs.get("form") or AddMembersForm()) if self.is_static else None,
+            total=page.paginator.count if page else 0,
             edit_url=reverse(Segment.snippet_viewset.get_url_name("edit"), args=[self.segment.pk]),
+            listing_url=listing,
+            export_url=f"{listing}&export=csv",
         )
         return context
 
@@ -302,6 +335,29 @@ class SegmentMembersView(TitledAdminViewMixin, WagtailAdminTemplateMixin, Templa
                 _g("No lead has these addresses: %(emails)s") % {"emails": ", ".join(unknown)},
             )
         return redirect(MEMBERS_URL_NAME, pk)
+
+
+def _leads_in_segment(queryset, name, segment):
+    if not segment:
+        return queryset
+    try:
+        members = segment_contacts(segment=segment)
+    except SegmentDefinitionError:
+        return queryset.none()  # broken filters match nobody, never everyone
+    return queryset.filter(pk__in=members.order_by().values("pk"))
+
+
+@hooks.register(LEAD_LISTING_FILTERS_HOOK)
+def lead_filter_by_segment():
+    """Leads listing filter (``leadmill_lead_listing_filters``): the leads in a segment now,
+    dynamic or static, as one subquery."""
+    return {
+        "segment": django_filters.ModelChoiceFilter(
+            label=_("Segment"),
+            queryset=Segment.objects.order_by("name"),
+            method=_leads_in_segment,
+        )
+    }
 
 
 def admin_urls() -> list:

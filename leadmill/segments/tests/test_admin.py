@@ -250,7 +250,103 @@ def test_removing_a_member(staff):
     ) == [bea.pk]
 
 
-def test_a_dynamic_segment_has_no_members_page(staff):
+def test_a_dynamic_segments_members_are_who_match_its_filters_now(staff):
+    # given a segment of Brazilians and three leads, two of them in Brazil
+    older = ContactFactory(country="BR", email="older@example.com")
+    newer = ContactFactory(country="BR", email="newer@example.com")
+    ContactFactory(country="PT", email="lisbon@example.com")
     segment = SegmentFactory(definition=BRAZIL)
 
-    assert staff.get(reverse(MEMBERS_URL_NAME, args=[segment.pk])).status_code == 404
+    # when the marketer opens its members
+    response = staff.get(reverse(MEMBERS_URL_NAME, args=[segment.pk]))
+
+    # then the two Brazilians are listed, newest first, with links to the listing and export
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "2 leads match the segment" in html
+    assert "lisbon@example.com" not in html
+    assert html.index("newer@example.com") < html.index("older@example.com")
+    assert [newer.pk, older.pk] == [c.pk for c, _added in response.context["page"].members]
+    assert f"/admin/leads/?segment={segment.pk}&amp;export=csv" in html
+    assert f"/admin/leads/?segment={segment.pk}" in html
+
+
+def test_a_dynamic_segments_members_cannot_be_added_by_hand(staff):
+    segment = SegmentFactory(definition=BRAZIL)
+    ContactFactory(email="ana@example.com")
+
+    response = staff.post(
+        reverse(MEMBERS_URL_NAME, args=[segment.pk]), {"emails": "ana@example.com"}
+    )
+
+    assert response.status_code == 302  # Wagtail's answer to PermissionDenied
+    assert response.url == reverse("wagtailadmin_home")
+    assert not SegmentMember.objects.exists()
+
+
+def test_members_are_paged_fifty_at_a_time(staff):
+    ContactFactory.create_batch(51, country="BR")
+    segment = SegmentFactory(definition=BRAZIL)
+
+    first = staff.get(reverse(MEMBERS_URL_NAME, args=[segment.pk]))
+    second = staff.get(reverse(MEMBERS_URL_NAME, args=[segment.pk]) + "?p=2")
+
+    assert len(first.context["page"].members) == 50
+    assert len(second.context["page"].members) == 1
+    assert "51 leads match" in first.content.decode()
+
+
+def test_a_segment_whose_filters_broke_says_so_on_its_members_page(staff):
+    gone = SegmentFactory(definition=BRAZIL)
+    segment = SegmentFactory(
+        definition={
+            "match": "all",
+            "conditions": [{"field": "in_segment", "op": "is", "value": gone.pk}],
+        }
+    )
+    Segment.objects.filter(pk=gone.pk).delete()
+
+    response = staff.get(reverse(MEMBERS_URL_NAME, args=[segment.pk]))
+
+    assert response.status_code == 200
+    assert "cannot be evaluated" in response.content.decode()
+
+
+# --- The leads listing, filtered by a segment ------------------------------------------------------
+
+
+def test_the_leads_listing_filters_by_a_dynamic_segment(staff):
+    ContactFactory(country="BR", email="rio@example.com")
+    ContactFactory(country="PT", email="porto@example.com")
+    segment = SegmentFactory(definition=BRAZIL)
+
+    html = staff.get(reverse("leads:index") + f"?segment={segment.pk}").content.decode()
+
+    assert "rio@example.com" in html
+    assert "porto@example.com" not in html
+
+
+def test_the_leads_listing_filters_by_a_static_list_and_exports_it(staff):
+    vip = ContactFactory(email="vip@example.com")
+    ContactFactory(email="other@example.com")
+    segment = StaticSegmentFactory(members=[vip])
+
+    response = staff.get(reverse("leads:index") + f"?segment={segment.pk}&export=csv")
+
+    body = (
+        b"".join(response.streaming_content).decode()
+        if response.streaming
+        else response.content.decode()
+    )
+    assert response.status_code == 200
+    assert "vip@example.com" in body
+    assert "other@example.com" not in body
+
+
+def test_an_unknown_segment_in_the_listing_filter_is_an_error_not_every_lead(staff):
+    ContactFactory(email="anyone@example.com")
+
+    response = staff.get(reverse("leads:index") + "?segment=999999")
+
+    assert response.status_code == 200
+    assert "anyone@example.com" not in response.content.decode()
