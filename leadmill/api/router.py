@@ -20,11 +20,11 @@ from .activities import activities as activities_router
 from .analytics import analytics as analytics_router
 from .auth import ApiKeyAuth
 from .events import events as events_router
+from .experiments import experiments as experiments_router
 from .idempotency import HEADER_SCHEMA, request_concerns
 from .intake import lead_intake_answer
 from .leads import lead as lead_router
 from .outcomes import outcomes as outcomes_router
-from .experiments import experiments as experiments_router
 from .schemas import LINE_PATTERN, LeadIn, LeadOut, LeadUpsertOut, Line
 from .segments import segments as segments_router
 from .selectors import CURSOR_PATTERN, MAX_PAGE, LeadFilters, leads_filtered, page_after
