@@ -274,4 +274,4 @@ def lead_listing_consents() -> LeadListingColumns | None:
             (f"consent_{pk}", _("Consent: %(purpose)s") % {"purpose": name}),
             (f"consent_{pk}_at", _("Consent: %(purpose)s, at") % {"purpose": name}),
         ]
-    return LeadListingColumns(annotate=annotate, export=export)
+    return LeadListingColumns(annotate=annotate, export=export, order=50)

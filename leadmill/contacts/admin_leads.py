@@ -125,10 +125,14 @@ class LeadListingColumns:
     annotate: Callable[[Any], Any]
     columns: Sequence[Any] = ()
     export: Sequence[tuple[str, str]] = ()
+    # Lower first. The scores stand last: a total is never empty, and XLSX readers drop
+    # the empty cells that end a row (an unanswered consent would).
+    order: int = 100
 
 
 def lead_listing_columns() -> list[LeadListingColumns]:
-    return [extra for hook in hooks.get_hooks(LEAD_LISTING_COLUMNS_HOOK) if (extra := hook())]
+    extras = [extra for hook in hooks.get_hooks(LEAD_LISTING_COLUMNS_HOOK) if (extra := hook())]
+    return sorted(extras, key=lambda extra: extra.order)
 
 
 def lead_detail_panels(request, contact: Contact) -> list[LeadDetailPanel]:
