@@ -136,9 +136,9 @@ def test_the_scope_labels_of_the_key_form_follow_the_readers_language():
     from ..admin_keys import ApiKeyForm
 
     with translation.override("pt-br"):
-        labels = dict(ApiKeyForm().fields["scopes"].choices)
+        labels = {scope: str(label) for scope, label in ApiKeyForm().fields["scopes"].choices}
 
-    assert str(labels["leads:read"]) == "leads:read: Ler leads e seus consentimentos"
-    assert str(labels["segments:write"]) == (
+    assert labels["leads:read"] == "leads:read: Ler leads e seus consentimentos"
+    assert labels["segments:write"] == (
         "segments:write: Colocar leads em listas estáticas e tirá-los delas"
     )
