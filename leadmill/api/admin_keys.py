@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
@@ -50,7 +51,8 @@ class ApiKeyForm(forms.Form):
         label=_("Scopes"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        choices=[(scope, f"{scope}: {label}") for scope, label in SCOPES.items()],
+        # Lazy: the label is translated when the form is shown, not when this module is imported.
+        choices=[(scope, format_lazy("{}: {}", scope, label)) for scope, label in SCOPES.items()],
     )
     expires_on = forms.DateField(
         label=_("Expires on"),

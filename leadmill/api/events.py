@@ -9,6 +9,7 @@ import json
 from collections import defaultdict
 from typing import Annotated, Literal
 
+from django.db import transaction
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from pydantic import Field, WithJsonSchema
@@ -206,19 +207,20 @@ def event_ingest(request, payload: EventsIn):
     stored = bots = 0
     by_agent: dict[str, list] = defaultdict(list)
     own_hosts = frozenset(host_of(origin) for origin in site_origins())
-    for event, checked in zip(payload.events, parsed, strict=True):
-        if event.lead_id is not None:
-            event_record(
-                contact_id=event.lead_id,
-                type=checked.type,
-                name=checked.name,
-                url=checked.url,
-                properties=event.properties,
-                occurred_at=checked.occurred_at,
-            )
-            stored += 1
-        else:
-            by_agent[event.user_agent].append(checked)
+    with transaction.atomic():  # the leads' events: all or none
+        for event, checked in zip(payload.events, parsed, strict=True):
+            if event.lead_id is not None:
+                event_record(
+                    contact_id=event.lead_id,
+                    type=checked.type,
+                    name=checked.name,
+                    url=checked.url,
+                    properties=event.properties,
+                    occurred_at=checked.occurred_at,
+                )
+                stored += 1
+            else:
+                by_agent[event.user_agent].append(checked)
     for user_agent, batch in by_agent.items():
         result = events_ingest(
             events=batch, meta=CollectMeta(user_agent=user_agent, own_hosts=own_hosts)

@@ -128,3 +128,17 @@ def test_the_versioned_schema_and_docs_answer_beside_the_old_address(client):
     assert "/api/openapi.json" in page
     assert "cdn" not in page.lower() and "//unpkg" not in page  # assets served from here
     assert "429" in versioned.json()["paths"]["/api/v1/leads/"]["get"]["responses"]
+
+
+def test_the_scope_labels_of_the_key_form_follow_the_readers_language():
+    from django.utils import translation
+
+    from ..admin_keys import ApiKeyForm
+
+    with translation.override("pt-br"):
+        labels = {scope: str(label) for scope, label in ApiKeyForm().fields["scopes"].choices}
+
+    assert labels["leads:read"] == "leads:read: Ler leads e seus consentimentos"
+    assert labels["segments:write"] == (
+        "segments:write: Colocar leads em listas estáticas e tirá-los delas"
+    )

@@ -112,3 +112,15 @@ def test_the_refusal_is_in_brazilian_portuguese_when_asked(client):
         "Só uma lista estática tem membros para adicionar ou remover; um segmento dinâmico "
         "segue seus filtros."
     )
+
+
+def test_a_segment_whose_filters_name_a_deleted_segment_answers_409_not_500(client):
+    broken = SegmentFactory(conditions=[{"field": "in_segment", "value": 999999}])
+    auth = key("segments:read", "leads:read")
+
+    members = client.get(f"/api/v1/segments/{broken.pk}/members", **auth)
+    detail = client.get(f"/api/v1/segments/{broken.pk}", **auth)
+    leads = client.get(f"/api/v1/leads/?segment_id={broken.pk}", **auth)
+
+    assert [r.status_code for r in (members, detail, leads)] == [409, 409, 409]
+    assert {r.json()["code"] for r in (members, detail, leads)} == {"segment_invalid"}
