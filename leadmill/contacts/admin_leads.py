@@ -217,7 +217,8 @@ class LeadIndexView(SafeSpreadsheetExportMixin, IndexView):
 
     def get_base_queryset(self):
         queryset = leads_annotated(super().get_base_queryset().select_related("company"))
-        if ids := selected_lead_ids(self.request.GET):
+        # The export of the leads ticked (the bulk action "Export") names them by id.
+        if getattr(self, "is_export", False) and (ids := selected_lead_ids(self.request.GET)):
             queryset = queryset.filter(pk__in=ids)
         return queryset
 

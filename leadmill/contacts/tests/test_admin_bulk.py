@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 
 from .. import admin_bulk
 from ..models import Contact, StageChange
+from .bulk import LISTING, bulk_url
 from .factories import ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-LISTING = "/admin/leads/"
 
 
 @pytest.fixture
@@ -25,15 +24,6 @@ def staff(client, django_user_model):
         django_user_model.objects.create_superuser("boss", "boss@leadmill.test", "pw")
     )
     return client
-
-
-def bulk_url(action: str, *ids, **params) -> str:
-    query = [("id", str(pk)) for pk in ids] + list(params.items()) + [("next", LISTING)]
-    return (
-        reverse("wagtail_bulk_action", args=["contacts", "contact", action])
-        + "?"
-        + urlencode(query)
-    )
 
 
 def stages() -> dict[str, str]:

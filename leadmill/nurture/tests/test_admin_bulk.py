@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
-from django.utils.http import urlencode
 
+from leadmill.contacts.tests.bulk import bulk_url
 from leadmill.contacts.tests.factories import ContactFactory, UserFactory
 
 from ..models import Enrollment
@@ -24,8 +24,7 @@ def staff(client, django_user_model):
 
 
 def enrol_url(*ids) -> str:
-    query = urlencode([("id", str(pk)) for pk in ids] + [("next", "/admin/leads/")])
-    return reverse("wagtail_bulk_action", args=["contacts", "contact", "enrol"]) + "?" + query
+    return bulk_url("enrol", *ids)
 
 
 def test_the_leads_ticked_are_enrolled_and_one_enrolled_already_is_left_as_it_is(staff):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
-from django.utils.http import urlencode
 
 from leadmill.contacts.models import Contact
+from leadmill.contacts.tests.bulk import bulk_url
 from leadmill.contacts.tests.factories import ContactFactory, UserFactory
 from leadmill.core.models import OutboxEvent
 
@@ -24,10 +23,7 @@ def staff(client, django_user_model):
 
 
 def assign_url(*ids) -> str:
-    query = urlencode([("id", str(pk)) for pk in ids] + [("next", "/admin/leads/")])
-    return (
-        reverse("wagtail_bulk_action", args=["contacts", "contact", "assign_owner"]) + "?" + query
-    )
+    return bulk_url("assign_owner", *ids)
 
 
 def test_the_leads_ticked_get_the_owner_through_the_one_owner_service(staff):

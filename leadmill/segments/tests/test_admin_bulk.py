@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
-from django.utils.http import urlencode
 
+from leadmill.contacts.tests.bulk import bulk_url
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.models import OutboxEvent
 
@@ -24,8 +23,7 @@ def staff(client, django_user_model):
 
 
 def add_to_list_url(*ids) -> str:
-    query = urlencode([("id", str(pk)) for pk in ids] + [("next", "/admin/leads/")])
-    return reverse("wagtail_bulk_action", args=["contacts", "contact", "add_to_list"]) + "?" + query
+    return bulk_url("add_to_list", *ids)
 
 
 def members(segment) -> set[int]:
