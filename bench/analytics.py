@@ -85,17 +85,17 @@ def seed(contacts: int, events: int) -> None:
         Contact.objects.bulk_create(batch)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE contacts_contact SET created_at = now() - (id %% {DAYS}) * interval '1 day'"  # noqa: S608
-            " - (id %% 86400) * interval '1 second'"
+            f"UPDATE contacts_contact SET created_at = now() - (id % {DAYS}) * interval '1 day'"  # noqa: S608
+            " - (id % 86400) * interval '1 second'"
         )
         for to_stage, modulo, lag in (("mql", 3, 1), ("sql", 10, 5), ("customer", 33, 20)):
             cursor.execute(
                 f"""
                 INSERT INTO contacts_stagechange (contact_id, from_stage, to_stage, changed_at, cause)
-                SELECT id, '', '{to_stage}', created_at + (id %% {lag * 2 + 1}) * interval '1 day'
+                SELECT id, '', '{to_stage}', created_at + (id % {lag * 2 + 1}) * interval '1 day'
                        + interval '1 hour', 'bench'
-                FROM contacts_contact WHERE id %% {modulo} = 0
-                  AND created_at + (id %% {lag * 2 + 1}) * interval '1 day' + interval '1 hour' < now()
+                FROM contacts_contact WHERE id % {modulo} = 0
+                  AND created_at + (id % {lag * 2 + 1}) * interval '1 day' + interval '1 hour' < now()
                 """  # noqa: S608 -- constants only
             )
         cursor.execute(
@@ -107,7 +107,7 @@ def seed(contacts: int, events: int) -> None:
         cursor.execute(
             f"""
             INSERT INTO tracking_visitor (id, first_seen, last_seen, is_bot)
-            SELECT 'v' || lpad(g::text, 15, '0'), now() - interval '{DAYS} days', now(), g %% 100 = 0
+            SELECT 'v' || lpad(g::text, 15, '0'), now() - interval '{DAYS} days', now(), g % 100 = 0
             FROM generate_series(1, {visitors}) AS g
             """  # noqa: S608
         )
@@ -115,10 +115,10 @@ def seed(contacts: int, events: int) -> None:
             f"""
             INSERT INTO tracking_event (occurred_at, visitor_id, contact_id, type, name, url, referrer,
                 properties, source, medium, campaign, term, content, channel, is_bot)
-            SELECT now() - (g %% ({DAYS} * 86400)) * interval '1 second',
-                   'v' || lpad((g %% {visitors} + 1)::text, 15, '0'), NULL, 'page_view', '',
-                   'https://www.example.com/p/' || (g %% 20) || '/?utm_source=x', '', '{{}}',
-                   'src-' || (g %% 20), '', '', '', '', 'paid_search', g %% 100 = 1
+            SELECT now() - (g % ({DAYS} * 86400)) * interval '1 second',
+                   'v' || lpad((g % {visitors} + 1)::text, 15, '0'), NULL, 'page_view', '',
+                   'https://www.example.com/p/' || (g % 20) || '/?utm_source=x', '', '{{}}',
+                   'src-' || (g % 20), '', '', '', '', 'paid_search', g % 100 = 1
             FROM generate_series(1, {events}) AS g
             """  # noqa: S608
         )

@@ -111,7 +111,7 @@ class FormsView(AnalyticsView):
         report = form_report(form=self.chosen, since=p["since"], until=p["until"])
         summary = Table(
             id="form_summary",
-            title=_("Form %(name)s") % {"name": self.chosen.name},
+            title=self.chosen.name,
             columns=[
                 Column("what", ""),
                 Column("value", _("Number"), "text"),

@@ -163,7 +163,7 @@ def test_the_report_screens_show_their_numbers_and_spend_uploads(
     page.get_by_label("Break down by").select_option("channel")
     page.get_by_role("button", name="Show").click()
     quality = page.locator("table[data-table=quality]")
-    expect(quality.locator("tbody tr", has_text="paid_search")).to_contain_text("100.0 %")
+    expect(quality.locator("tbody tr", has_text="Paid search")).to_contain_text("100.0 %")
     shot(page, "quality-desktop-en")
 
     # Landing pages
