@@ -99,7 +99,7 @@ def seed(contacts: int, events: int) -> None:
                 """  # noqa: S608 -- constants only
             )
         cursor.execute(
-            "UPDATE contacts_contact c SET outcome = 'won', outcome_value = 100 + id % 900,"
+            "UPDATE contacts_contact c SET outcome = 'won', outcome_value = 100 + c.id % 900,"
             " outcome_at = s.changed_at FROM contacts_stagechange s"
             " WHERE s.contact_id = c.id AND s.to_stage = 'customer'"
         )
