@@ -213,6 +213,18 @@ def django_run(contacts: int, events: int) -> dict:
     print(f"filled in {fill_s:.1f} s", file=sys.stderr, flush=True)
 
     rolled, raw_only = views()
+    if os.environ.get("BENCH_PROFILE"):  # where a served view spends its time
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(rolled["funnel_total"])
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM analytics_dailycount")
+            print(f"daily count rows: {cursor.fetchone()[0]}", file=sys.stderr, flush=True)
     served_ms, raw_ms, mismatches = {}, {}, []
     state = FillState.objects.get(name=COUNTS)
     for name, function in {**rolled, **raw_only}.items():
