@@ -149,6 +149,15 @@ class PeriodForm(forms.Form):
         return self.cleaned_data
 
 
+def group_label(group_by: str, label: str) -> str:
+    """A group's name as a person reads it: channels by their name, "(none)" for no value."""
+    if not label:
+        return _("(none)")
+    if group_by == "channel":
+        return str(dict(Channel.choices).get(label, label))
+    return label
+
+
 def previous_period(since: dt.date, until: dt.date) -> tuple[dt.date, dt.date]:
     length = (until - since).days + 1
     return since - dt.timedelta(days=length), since - dt.timedelta(days=1)
@@ -459,7 +468,8 @@ class QualityView(AnalyticsView):
         table = Table(id="quality", title=str(self.page_title), columns=columns)
         for row in report["rows"]:
             table.rows.append(
-                [row["label"] or _("(none)")] + [row[column.key] for column in columns[1:]]
+                [group_label(self.group_by, row["label"])]
+                + [row[column.key] for column in columns[1:]]
             )
         table.total = [_("Total")] + [report["total"][column.key] for column in columns[1:]]
         chart = None

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from wagtail.permissions import ModelPermissionPolicy
@@ -17,7 +16,7 @@ from wagtail.permissions import ModelPermissionPolicy
 from leadmill.capture.models import Form
 
 from . import charts
-from .admin_dashboard import SPEND_URL_NAME, AnalyticsView, PeriodForm
+from .admin_dashboard import AnalyticsView, PeriodForm
 from .definitions import DEFINITIONS as D
 from .form_report import form_report
 from .landing_pages import page_report
@@ -112,7 +111,7 @@ class FormsView(AnalyticsView):
         report = form_report(form=self.chosen, since=p["since"], until=p["until"])
         summary = Table(
             id="form_summary",
-            title=_("Form %(name)s") % {"name": self.chosen.name},
+            title=self.chosen.name,
             columns=[
                 Column("what", ""),
                 Column("value", _("Number"), "text"),
@@ -242,7 +241,7 @@ class SpendView(AnalyticsView):
                     )
                     % {"count": stored},
                 )
-                return redirect(reverse(SPEND_URL_NAME))
+                return redirect(request.get_full_path())  # the same period and filters
         self.form = PeriodForm(request.GET)
         self.period = self.form.period()
         self.sections = self.build_sections()

@@ -75,6 +75,18 @@ def whole_number_ticks(highest: int, *, ticks: int = 5) -> list[int]:
     return list(range(0, max(highest, 1) + step, step))
 
 
+def nice_ticks(highest: float, *, ticks: int = 5) -> list[float]:
+    """Axis labels from 0 past ``highest`` in steps of 1, 2 or 5 times a power of ten, about
+    ``ticks`` of them (pygal's own crowd a narrow chart)."""
+    if highest <= 0:
+        return [0, 1]
+    rough = highest / ticks
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(f * power for f in (1, 2, 2.5, 5, 10) if f * power >= rough)
+    count = math.ceil(highest / step)
+    return [round(step * n, 10) for n in range(count + 1)]
+
+
 def _config(chart_class, *, title: str, height: int = 360, **options):
     options.setdefault("print_values", True)
     return chart_class(
@@ -146,8 +158,11 @@ def horizontal_bars_chart(
         value_formatter=lambda value: formatter(value) if value is not None else "—",
     )
     chart.x_labels = [label for label, _value in reversed(bars)]
-    if formatter is number and bars:
-        chart.y_labels = whole_number_ticks(int(max((v or 0) for _l, v in bars)))
+    highest = max((float(value or 0) for _label, value in bars), default=0)
+    if bars:
+        chart.y_labels = (
+            whole_number_ticks(math.ceil(highest)) if formatter is number else nice_ticks(highest)
+        )
     chart.add(series_name or title, [value for _label, value in reversed(bars)])
     return _svg(chart, label=title)
 

@@ -7,6 +7,7 @@ breakdown by any one dimension is a ``SUM`` over the others and equals a direct 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -112,3 +113,27 @@ class Spend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.source or self.channel} {self.amount} {self.currency}"
+
+
+class DigestRecipient(models.Model):
+    """A back-office user who gets the weekly analytics digest by email, in their language.
+
+    ``last_week_sent`` (the Monday of the last week sent) makes the weekly send idempotent:
+    a retried or repeated run does not send the same week twice.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="analytics_digest",
+    )
+    last_week_sent = models.DateField(_("last week sent"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("weekly digest recipient")
+        verbose_name_plural = _("weekly digest recipients")
+
+    def __str__(self) -> str:
+        return str(self.user)

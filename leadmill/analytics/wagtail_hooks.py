@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import Menu, MenuItem, SubmenuMenuItem
 from wagtail.admin.ui.components import Component
+from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permissions import ModelPermissionPolicy
 
 from . import charts, selectors
@@ -29,7 +30,7 @@ from .admin_dashboard import (
 )
 from .admin_reports import FormsView, PagesView, SpendView
 from .definitions import DEFINITIONS
-from .models import DailyCount, Metric
+from .models import DailyCount, DigestRecipient, Metric
 
 MENU_HOOK = "register_analytics_menu_item"
 
@@ -138,3 +139,41 @@ class AnalyticsHomePanel(Component):
 def add_analytics_home_panel(request, panels):
     if may_view_analytics(request.user):
         panels.insert(0, AnalyticsHomePanel(request))
+
+
+class DigestRecipientViewSet(ModelViewSet):
+    """Who gets the weekly digest (Mondays, last week beside the week before), each in the
+    language of their back-office profile."""
+
+    model = DigestRecipient
+    url_prefix = "analytics/digest"
+    icon = "mail"
+    menu_label = _("Weekly digest")
+    add_to_admin_menu = False
+    copy_view_enabled = False
+    inspect_view_enabled = False
+    list_display = ["user", "last_week_sent"]
+    form_fields = ["user"]
+
+
+digest_viewset = DigestRecipientViewSet("analytics_digest")
+
+
+@hooks.register("register_admin_viewset")
+def register_digest_viewset():
+    return digest_viewset
+
+
+class DigestMenuItem(MenuItem):
+    def is_shown(self, request):
+        return ModelPermissionPolicy(DigestRecipient).user_has_permission(request.user, "view")
+
+
+@hooks.register(MENU_HOOK)
+def register_digest_item():
+    return DigestMenuItem(
+        _("Weekly digest"),
+        reverse(digest_viewset.get_url_name("index")),
+        icon_name="mail",
+        order=600,
+    )

@@ -41,6 +41,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "core.eventdelivery": ("change",),  # retry a dead letter
         "analytics": ("view",),
         "analytics.spend": ("add", "change", "delete"),
+        "analytics.digestrecipient": ("add", "change", "delete"),
         "auth": ("add", "change", "delete", "view"),
         "simple_translation": ("submit",),
     },

@@ -82,7 +82,11 @@ SOURCE_FIELDS = frozenset({"first_source", "last_source"})
 EMAIL_TYPE = "email_type"
 CUSTOM_FIELD_PREFIX = "custom."
 LEAD_CAPTURED = "lead_captured"
-ENGAGEMENT_EVENT_TYPES = [(LEAD_CAPTURED, _("Form submitted and accepted")), *EventType.choices]
+# Field events (one per field entered, for analytics' forms report) are not behaviour to score.
+ENGAGEMENT_EVENT_TYPES = [
+    (LEAD_CAPTURED, _("Form submitted and accepted")),
+    *(choice for choice in EventType.choices if choice[0] != EventType.FORM_FIELD),
+]
 
 
 def _fit_field_validate(value: str) -> None:

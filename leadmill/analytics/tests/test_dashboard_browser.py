@@ -145,3 +145,51 @@ def test_the_dashboard_reads_on_a_phone_in_portuguese(
     overflow = page.evaluate("document.documentElement.scrollWidth")
     assert overflow <= 390, overflow
     shot(page, "dashboard-phone-pt-br")
+
+
+def test_the_report_screens_show_their_numbers_and_spend_uploads(
+    browser, live_server, django_user_model, page_tree, tmp_path
+):
+    from .known_form import known_form
+
+    data = known_funnel()
+    form = known_form()
+    django_user_model.objects.create_superuser("dev", "dev@leadmill.test", ADMIN_PASSWORD)
+    page = sign_in(browser, live_server)
+    period = f"since={data.d1.isoformat()}&until={data.d2.isoformat()}"
+
+    # Quality by source, broken down by channel
+    page.goto(f"{live_server.url}/admin/analytics/quality/?{period}")
+    page.get_by_label("Break down by").select_option("channel")
+    page.get_by_role("button", name="Show").click()
+    quality = page.locator("table[data-table=quality]")
+    expect(quality.locator("tbody tr", has_text="Paid search")).to_contain_text("100.0 %")
+    shot(page, "quality-desktop-en")
+
+    # Landing pages
+    page.goto(f"{live_server.url}/admin/analytics/pages/?{period}")
+    expect(page.locator("table[data-table=pages] tbody tr").first).to_contain_text("/ebook/")
+    shot(page, "pages-desktop-en")
+
+    # Forms: the known form's drop-off per field
+    day = form.day.isoformat()
+    page.goto(f"{live_server.url}/admin/analytics/forms/?slug=signup&since={day}&until={day}")
+    fields = page.locator("table[data-table=form_fields]")
+    expect(fields.locator("tbody tr").first).to_contain_text("25.0 %")  # email's error rate
+    shot(page, "forms-desktop-en")
+
+    # Spend: a CSV uploaded, then a file in another currency refused with what to fix
+    page.goto(f"{live_server.url}/admin/analytics/spend/?{period}")
+    upload = tmp_path / "spend.csv"
+    upload.write_text(
+        f"date,channel,source,amount,currency\n{data.d1.isoformat()},paid_search,bing,12.50,USD\n"
+    )
+    page.get_by_label("Spend CSV").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_text("1 spend row recorded.")).to_be_visible()
+    expect(page.locator("table[data-table=spend]")).to_contain_text("bing")
+    upload.write_text(f"date,source,amount,currency\n{data.d1.isoformat()},meta,9,EUR\n")
+    page.get_by_label("Spend CSV").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("alert")).to_contain_text("Row 1 is in EUR")
+    shot(page, "spend-desktop-en")

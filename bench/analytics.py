@@ -1,0 +1,342 @@
+"""Analytics benchmark: each dashboard view and analytics API read, from the daily counts
+(the rollup plus the raw tail, as served), beside the same numbers computed straight from
+the raw tables, on PostgreSQL; the rollup fill's rate beside the ingest goal.
+
+    python bench/analytics.py                1,000,000 contacts, 10,000,000 events (the goal)
+    python bench/analytics.py --quick        20,000 contacts, 200,000 events
+    python bench/analytics.py --contacts N --events M
+
+1. A fresh PostgreSQL database, migrated (bench/capture.py's helpers).
+2. Inside Django: N contacts over the last 90 days (ORM bulk_create, then their creation
+   dates spread by one UPDATE), first touches over 5 channels and 20 sources; stage
+   changes for 30 % (MQL), 10 % (SQL), 3 % (customer, won with a value); M page views
+   (INSERT ... SELECT generate_series, 1 % bots) by M/5 visitors over 20 landing pages;
+   form views / starts / field events for one form; spend per day and source.
+3. The fill (``counts_fill``) is timed from nothing: events/s = events / seconds.
+4. Each view, median of 5 runs, as served (rollup + today's raw tail) and "raw" (the fill
+   state forgotten for the run, so every day is counted from the raw tables by the same
+   function the fill uses); the two answers are compared (``mismatches`` must be 0).
+   Views that read raw rows only (landing pages, forms) are timed once per way too: their
+   speed-up is 1 by construction, shown so the gap is visible.
+
+Ends with one line of JSON: ``max_view_ms``, ``views``, ``raw_ms``, ``speedup_min``
+(over the views served from the rollup), ``fill_events_per_s``, ``mismatches``.
+Goals (issue 15): every view under 200 ms at 10M events, >= 10x the raw query, the fill at
+least 30,000 events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import capture  # noqa: E402
+
+capture.PORTS = {"sqlite": 8660, "pg": 8661}
+capture.PG_DB = f"leadmill_bench_analytics_{os.getpid()}"
+INGEST_GOAL = 30_000  # events/s (the tracking issue's goal on PostgreSQL)
+DAYS = 90
+RUNS = 5
+CHANNELS = ("paid_search", "organic_search", "paid_social", "email", "referral")
+
+
+def seed(contacts: int, events: int) -> None:
+    """The data set (see the module docstring), written as fast as PostgreSQL takes it."""
+    import random
+    from decimal import Decimal
+
+    from django.db import connection, transaction
+
+    from leadmill.analytics.models import Spend
+    from leadmill.capture.models import FieldKind, Form, FormField
+    from leadmill.contacts.models import Contact
+
+    rng = random.Random(42)
+    form = Form.objects.create(slug="bench", name="Bench form")
+    for order, kind in enumerate((FieldKind.EMAIL, FieldKind.FIRST_NAME, FieldKind.PHONE)):
+        FormField.objects.create(form=form, kind=kind, sort_order=order)
+    batch = []
+    with transaction.atomic():
+        for n in range(contacts):
+            channel = CHANNELS[n % len(CHANNELS)]
+            batch.append(
+                Contact(
+                    email=f"lead{n}@bench.example",
+                    first_channel=channel,
+                    first_source=f"{channel}-{n % 20}",
+                    first_campaign=f"c{n % 7}",
+                    first_landing_url=f"https://www.example.com/p/{n % 20}/",
+                    country=("BR", "PT", "US")[n % 3],
+                )
+            )
+            if len(batch) == 5000:
+                Contact.objects.bulk_create(batch)
+                batch = []
+        Contact.objects.bulk_create(batch)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE contacts_contact SET created_at = now() - (id % {DAYS}) * interval '1 day'"  # noqa: S608
+            " - (id % 86400) * interval '1 second'"
+        )
+        for to_stage, modulo, lag in (("mql", 3, 1), ("sql", 10, 5), ("customer", 33, 20)):
+            cursor.execute(
+                f"""
+                INSERT INTO contacts_stagechange (contact_id, from_stage, to_stage, changed_at, cause)
+                SELECT id, '', '{to_stage}', created_at + (id % {lag * 2 + 1}) * interval '1 day'
+                       + interval '1 hour', 'bench'
+                FROM contacts_contact WHERE id % {modulo} = 0
+                  AND created_at + (id % {lag * 2 + 1}) * interval '1 day' + interval '1 hour' < now()
+                """  # noqa: S608 -- constants only
+            )
+        cursor.execute(
+            "UPDATE contacts_contact c SET outcome = 'won', outcome_value = 100 + c.id % 900,"
+            " outcome_at = s.changed_at FROM contacts_stagechange s"
+            " WHERE s.contact_id = c.id AND s.to_stage = 'customer'"
+        )
+        visitors = max(1, events // 5)
+        cursor.execute(
+            f"""
+            INSERT INTO tracking_visitor (id, first_seen, last_seen, is_bot)
+            SELECT 'v' || lpad(g::text, 15, '0'), now() - interval '{DAYS} days', now(), g % 100 = 0
+            FROM generate_series(1, {visitors}) AS g
+            """  # noqa: S608
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO tracking_event (occurred_at, visitor_id, contact_id, type, name, url, referrer,
+                properties, source, medium, campaign, term, content, channel, is_bot)
+            SELECT now() - (g % ({DAYS} * 86400)) * interval '1 second',
+                   'v' || lpad((g % {visitors} + 1)::text, 15, '0'), NULL, 'page_view', '',
+                   'https://www.example.com/p/' || (g % 20) || '/?utm_source=x', '', '{{}}',
+                   'src-' || (g % 20), '', '', '', '', 'paid_search', g % 100 = 1
+            FROM generate_series(1, {events}) AS g
+            """  # noqa: S608
+        )
+        cursor.execute("ANALYZE")
+    Spend.objects.bulk_create(
+        Spend(
+            day=day,
+            channel=channel,
+            source=f"{channel}-{n}",
+            amount=Decimal(rng.randint(10, 500)),
+            currency="USD",
+        )
+        for day in _days()
+        for channel in CHANNELS
+        for n in range(4)
+    )
+
+
+def _days():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    return [today - dt.timedelta(days=n) for n in range(DAYS, -1, -1)]
+
+
+def views() -> dict:
+    """The views a marketer opens, as callables answering plain data to compare."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from leadmill.analytics import selectors
+    from leadmill.analytics.form_report import form_report
+    from leadmill.analytics.landing_pages import page_report
+    from leadmill.analytics.models import Metric
+    from leadmill.analytics.quality import quality
+    from leadmill.capture.models import Form
+
+    until = timezone.localdate()
+    since = until - dt.timedelta(days=29)
+    form = Form.objects.get(slug="bench")
+    rolled = {
+        "funnel_total": lambda: selectors.funnel(since=since, until=until),
+        "funnel_by_source": lambda: selectors.funnel(since=since, until=until, group_by="source"),
+        "funnel_activity_by_channel": lambda: selectors.funnel(
+            since=since, until=until, group_by="channel", reading="activity"
+        ),
+        "leads_per_day_by_channel": lambda: selectors.daily(
+            metric=Metric.LEADS, since=since, until=until, group_by="channel"
+        ),
+        "quality_by_source": lambda: quality(since=since, until=until, group_by="source"),
+    }
+    raw_only = {
+        "landing_pages": lambda: page_report(since=since, until=until),
+        "form": lambda: form_report(form=form, since=since, until=until),
+    }
+    return rolled, raw_only
+
+
+def _plain(value):
+    """An answer as JSON text to compare (dates, decimals and date keys as text)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value if isinstance(value, int | float | str | None) else str(value)
+
+
+def _timed(function) -> tuple[float, object]:
+    started = time.perf_counter()
+    answer = function()
+    return (time.perf_counter() - started) * 1000, answer
+
+
+def django_run(contacts: int, events: int) -> dict:
+    """Inside Django (``python bench/analytics.py --django CONTACTS EVENTS``)."""
+    import django
+
+    django.setup()
+    from leadmill.analytics.models import FillState
+    from leadmill.analytics.services import COUNTS, counts_fill
+
+    started = time.perf_counter()
+    seed(contacts, events)
+    seed_s = time.perf_counter() - started
+    print(f"seeded in {seed_s:.1f} s", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    counts_fill()
+    fill_s = time.perf_counter() - started
+    print(f"filled in {fill_s:.1f} s", file=sys.stderr, flush=True)
+
+    rolled, raw_only = views()
+    if os.environ.get("BENCH_PROFILE"):  # where a served view spends its time
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(rolled["funnel_total"])
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM analytics_dailycount")
+            print(f"daily count rows: {cursor.fetchone()[0]}", file=sys.stderr, flush=True)
+    served_ms, raw_ms, mismatches = {}, {}, []
+    state = FillState.objects.get(name=COUNTS)
+    for name, function in {**rolled, **raw_only}.items():
+        times, answer = [], None
+        for _ in range(RUNS):
+            ms, answer = _timed(function)
+            times.append(ms)
+        served_ms[name] = statistics.median(times)
+        FillState.objects.filter(pk=state.pk).update(filled_until=None)  # every day from raw
+        raw_times, raw_answer = [], None
+        for _ in range(RUNS if name in raw_only else 1):
+            ms, raw_answer = _timed(function)
+            raw_times.append(ms)
+        FillState.objects.filter(pk=state.pk).update(filled_until=state.filled_until)
+        raw_ms[name] = statistics.median(raw_times)
+        if json.dumps(_plain(answer), sort_keys=True) != json.dumps(
+            _plain(raw_answer), sort_keys=True
+        ):
+            mismatches.append(name)
+        print(
+            f"{name}: served {served_ms[name]:.1f} ms, raw {raw_ms[name]:.1f} ms",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {
+        "served_ms": served_ms,
+        "raw_ms": raw_ms,
+        "rolled": list(rolled),
+        "mismatches": mismatches,
+        "fill_s": fill_s,
+        "seed_s": seed_s,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--contacts", type=int)
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--django", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.django:
+        print(json.dumps(django_run(*args.django)))
+        return 0
+    contacts = args.contacts or (20_000 if args.quick else 1_000_000)
+    events = args.events or (200_000 if args.quick else 10_000_000)
+    if not capture.pg_available():
+        return 1
+    with tempfile.TemporaryDirectory(prefix="leadmill-bench-analytics-") as workdir:
+        data_dir = Path(workdir) / "pg"
+        (data_dir / "static").mkdir(parents=True)
+        capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
+        capture.pg_admin(f'CREATE DATABASE "{capture.PG_DB}"')
+        try:
+            env = capture.engine_env("pg", data_dir)
+            migrate = subprocess.run(
+                [capture.python(), "-m", "django", "migrate", "--noinput", "--verbosity", "0"],
+                env=env,
+                cwd=data_dir,
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            if migrate.returncode != 0:
+                raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
+            completed = subprocess.run(
+                [
+                    capture.python(),
+                    str(Path(__file__).resolve()),
+                    "--django",
+                    str(contacts),
+                    str(events),
+                ],
+                env=env,
+                cwd=data_dir,
+                capture_output=True,
+                text=True,
+                timeout=6 * 3600,
+            )
+            sys.stderr.write(completed.stderr)
+            if completed.returncode != 0:
+                raise RuntimeError(f"the run failed:\n{completed.stdout}")
+            measured = json.loads(completed.stdout.strip().splitlines()[-1])
+        finally:
+            capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
+    served, raw = measured["served_ms"], measured["raw_ms"]
+    speedups = {name: raw[name] / served[name] for name in measured["rolled"] if served[name]}
+    figures = {
+        "bench": "analytics",
+        "engine": "postgresql",
+        "contacts": contacts,
+        "events": events,
+        "runs_per_view": RUNS,
+        "views": {name: round(ms, 1) for name, ms in served.items()},
+        "raw_ms": {name: round(ms, 1) for name, ms in raw.items()},
+        "max_view_ms": round(max(served.values()), 1),
+        "speedup_min": round(min(speedups.values()), 2),
+        "fill_events_per_s": round(events / measured["fill_s"]),
+        "ingest_goal_events_per_s": INGEST_GOAL,
+        "mismatches": len(measured["mismatches"]),
+        "mismatched_views": measured["mismatches"],
+    }
+    print(f"{'view (median of 5)':<30}{'served ms':>12}{'raw ms':>12}{'speed-up':>10}")
+    for name in served:
+        speedup = f"{speedups[name]:.1f}x" if name in speedups else "raw only"
+        print(f"{name:<30}{served[name]:>12.1f}{raw[name]:>12.1f}{speedup:>10}")
+    print(f"fill: {figures['fill_events_per_s']:,} events/s (goal {INGEST_GOAL:,})")
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
