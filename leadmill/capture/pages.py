@@ -146,6 +146,8 @@ class LandingPage(RoutablePageMixin, Page):
             context["lead_form"] = lead_form
             response = TemplateResponse(request, self.get_template(request), context, status=status)
             response.render()
+        if self.language:
+            response.headers["Content-Language"] = self.language
         return response
 
     @path("thanks/", name="thanks")
