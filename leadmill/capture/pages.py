@@ -12,12 +12,15 @@ from wagtail.contrib.routable_page.models import RoutablePageMixin, path
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Page
 
-from leadmill.core.i18n import language_of_locale, language_supported
+from leadmill.core.i18n import (
+    LANGUAGE_PARAMETER,
+    language_of_locale,
+    language_supported,
+    locale_for,
+    translation_in,
+)
 
 from .blocks import LandingBodyBlock
-
-# ``?lang=pt-br`` on a page's URL asks for that translation (the language switcher's links).
-LANGUAGE_PARAMETER = "lang"
 
 
 def language_wanted(request) -> str:
@@ -90,8 +93,6 @@ class LandingPage(RoutablePageMixin, Page):
         translated with "Translate" still points at the source page's form)."""
         if self.form is None:
             return None
-        from leadmill.core.i18n import translation_in
-
         return translation_in(self.form, self.language)
 
     def route(self, request, path_components):
@@ -109,8 +110,6 @@ class LandingPage(RoutablePageMixin, Page):
     def _route_candidates(self, wanted: str):
         """The wanted translation (when live), this page, then its other live translations;
         the translations are read only when needed."""
-        from leadmill.core.i18n import locale_for
-
         locale = locale_for(wanted) if wanted and wanted != self.language else None
         others = None
         if locale is not None:
@@ -181,6 +180,8 @@ class LandingPage(RoutablePageMixin, Page):
             context["lead_form"] = lead_form
             response = TemplateResponse(request, self.get_template(request), context, status=status)
             response.render()
+        if self.language:
+            response.headers["Content-Language"] = self.language
         return response
 
     @path("thanks/", name="thanks")

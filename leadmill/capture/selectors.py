@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leadmill.core.i18n import translation_in
+from leadmill.core.i18n import language_url, translation_in
 from leadmill.core.registry import TimelineEntry
 
 from . import tokens
@@ -56,6 +56,7 @@ def form_definition(*, slug: str) -> FormDefinition | None:
 
     form = (
         Form.objects.filter(slug=slug)
+        .select_related("offer")
         .prefetch_related(
             "fields",
             "consents__purpose__translations",
@@ -101,20 +102,19 @@ _thanks_paths: dict[int, tuple[float, str | None]] = {}
 
 def landing_page_thanks_path(*, page_id: int) -> str | None:
     """The path of a live landing page's thank-you view (with ``?lang=`` when the page is
-    not in the site's language), or None when there is no such page; cached per process like the forms (a post from a page then costs no query)."""
+    not in the site's language), or None when there is no such page; cached per process like
+    the forms (a post from a page then costs no query)."""
     now = time.monotonic()
     cached = _thanks_paths.get(page_id)
     if cached is not None and cached[0] > now:
         return cached[1]
-    from leadmill.core.i18n import language_supported
-
-    from .pages import LANGUAGE_PARAMETER, LandingPage
+    from .pages import LandingPage
 
     page = LandingPage.objects.live().filter(pk=page_id).first()
     path = page.url + page.reverse_subpage("thanks") if page is not None and page.url else None
-    if path is not None and page.language != language_supported(settings.LANGUAGE_CODE):
+    if path is not None:
         # Translations share their URL: the thank-you page is asked for in the page's language.
-        path += f"?{LANGUAGE_PARAMETER}={page.language}"
+        path = language_url(page, path)
     ttl = settings.LEADMILL_FORM_CACHE_SECONDS
     if ttl > 0:
         with _definitions_lock:
@@ -237,6 +237,24 @@ class ThankYou:
 
 
 DELIVERABLE_STATUSES = (Submission.Status.RECEIVED, Submission.Status.ACCEPTED)
+
+
+def event_full(offer: Offer | None) -> str:
+    """Why a webinar or event takes no more registrations (its capacity is reached), or "".
+
+    Its registrations are the posts received or accepted by the forms of the offer and of its
+    translations (one count for every language; a person who registers twice counts twice).
+    One query, and only for an event with a capacity."""
+    if offer is None or offer.kind != Offer.Kind.EVENT or offer.capacity is None:
+        return ""
+    registered = Submission.objects.filter(
+        form__offer__translation_key=offer.translation_key, status__in=DELIVERABLE_STATUSES
+    )[: offer.capacity].count()
+    if registered < offer.capacity:
+        return ""
+    return _(
+        "Sorry, this event is full: all its places are taken. Your details were not registered."
+    )
 
 
 def offer_delivery(*, submission: Submission, absolute: bool = False) -> ThankYou:

@@ -46,7 +46,7 @@ from .events import CallToActionClicked, LeadCaptured
 from .forms import HONEYPOT_FIELD, PAGE_FIELD, RENDER_TOKEN_FIELD, VISITOR_FIELD
 from .models import CallToAction, Channel, Form, Submission
 from .proof import PROOF_FIELD, proof_accept
-from .selectors import FormDefinition, form_definition, lead_language
+from .selectors import FormDefinition, event_full, form_definition, lead_language
 
 logger = logging.getLogger(__name__)
 
@@ -427,6 +427,8 @@ def _submission_validate(
         errors = {name: [str(e) for e in errs] for name, errs in django_form.errors.items()}
         errors.update(problems or {})  # the edge's reason is the clearer one for these fields
         return Submission.Status.REJECTED, errors, {}
+    if full := event_full(definition.form.offer):
+        return Submission.Status.REJECTED, {"__all__": [full]}, {}
     values = {name: _json_value(value) for name, value in django_form.cleaned_data.items()}
     # The consent text version each checkbox showed, kept with the answer as its proof.
     values["_consent_texts"] = {

@@ -141,6 +141,7 @@ def _in_the_forms_language(view):
             response = view(request, slug=slug)
             if isinstance(response, SimpleTemplateResponse):
                 response.render()
+        response.headers["Content-Language"] = language
         return response
 
     return wrapped

@@ -15,6 +15,10 @@ from django.utils import translation
 from wagtail.coreutils import get_supported_content_language_variant
 from wagtail.models import Locale, TranslatableMixin
 
+# ``?lang=pt-br`` on a page's URL asks for that translation: translations share their URL
+# (the language switcher's links, canonical links, a thank-you redirect).
+LANGUAGE_PARAMETER = "lang"
+
 
 def language_supported(language: str) -> str | None:
     """The content language ``language`` maps to (``pt-BR`` → ``pt-br``), or None when
@@ -100,4 +104,4 @@ def language_url(page, url: str) -> str:
     language = language_of_locale(getattr(page, "locale_id", None))
     if not url or not language or language == language_supported(settings.LANGUAGE_CODE):
         return url
-    return f"{url}?lang={language}"
+    return f"{url}?{LANGUAGE_PARAMETER}={language}"

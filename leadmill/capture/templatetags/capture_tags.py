@@ -12,7 +12,7 @@ from django import template
 from django.conf import settings
 from django.utils.html import strip_tags
 
-from leadmill.core.i18n import language_url
+from leadmill.core.i18n import LANGUAGE_PARAMETER, language_url
 from leadmill.tracking.sources import UTM_PARAMS
 
 register = template.Library()
@@ -110,7 +110,7 @@ def page_translations(context, page) -> list[dict]:
         url = language_url(translation, translation.get_url(request=request) or "")
         # A switcher's link names its language even for the site's: the visitor's browser
         # may ask for another one.
-        chosen = url if "?" in url else f"{url}?lang={language}"
+        chosen = url if "?" in url else f"{url}?{LANGUAGE_PARAMETER}={language}"
         absolute = request.build_absolute_uri if request is not None else str
         entries.append(
             {

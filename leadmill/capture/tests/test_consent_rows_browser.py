@@ -22,9 +22,11 @@ COVERED_BY = """element => {
 
 
 def demo_pages_with_consents() -> list[str]:
+    """The site-language demo pages with consent boxes (their Brazilian translations, ADR 43,
+    share the layout and the URLs)."""
     return [
         page.url
-        for page in LandingPage.objects.live().specific()
+        for page in LandingPage.objects.live().filter(locale__language_code="en").specific()
         if page.form_id and page.form.consents.exists()
     ]
 

@@ -239,8 +239,20 @@ def test_a_quick_post_without_javascript_is_asked_to_send_again_with_the_same_to
     assert Submission.objects.get().spam_reason == "too_fast"
 
 
-def test_the_request_to_send_again_is_in_the_persons_language():
+@pytest.mark.parametrize(
+    "form_language,message",
+    [
+        ("pt-br", "Confira seus dados e envie o formulário novamente."),
+        # ADR 43: the form's language, not the browser's (it chooses between translations).
+        ("en", "Please check your details and send the form again."),
+    ],
+)
+def test_the_request_to_send_again_is_in_the_forms_language(form_language, message):
+    from wagtail.models import Locale
+
     form = form_with_fields()
+    form.locale, _created = Locale.objects.get_or_create(language_code=form_language)
+    form.save()
 
     status, _headers, content = post(
         form,
@@ -250,7 +262,7 @@ def test_the_request_to_send_again_is_in_the_persons_language():
     )
 
     assert status == 400
-    assert "Confira seus dados e envie o formulário novamente." in content.decode()
+    assert message in content.decode()
 
 
 @pytest.mark.parametrize("case", ["reused", "other_form", "tampered", "expired", "garbage"])

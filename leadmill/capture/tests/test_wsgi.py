@@ -57,10 +57,31 @@ def test_a_form_post_is_served_by_the_lean_handler_with_the_sites_headers(monkey
     assert headers["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
 
 
-def test_an_invalid_post_from_a_landing_page_is_rerendered_in_the_visitors_language():
+@pytest.mark.parametrize(
+    "language,slug,title,error",
+    [
+        (
+            "pt-br",
+            "ebook-pt-br",
+            "O Playbook de Geração de Leads",
+            "Informe um endereço de e-mail válido, como nome@exemplo.com.",
+        ),
+        # A Brazilian browser on the English page: the page's language, not the browser's
+        # (ADR 43: the content decides; the visitor's language chooses between translations).
+        (
+            "en",
+            "ebook",
+            "The Lead Generation Playbook",
+            "Enter a valid email address, like name@example.com.",
+        ),
+    ],
+)
+def test_an_invalid_post_from_a_landing_page_is_rerendered_in_the_pages_language(
+    language, slug, title, error
+):
     demo_seed()
-    page = LandingPage.objects.get(slug="ebook", locale__language_code="en")
-    form = Form.objects.get(slug="ebook")
+    page = LandingPage.objects.get(slug="ebook", locale__language_code=language)
+    form = Form.objects.get(slug=slug)
     body = urlencode(
         {
             "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
@@ -71,16 +92,15 @@ def test_an_invalid_post_from_a_landing_page_is_rerendered_in_the_visitors_langu
         }
     ).encode()
 
-    status, headers, content = wsgi_call("/f/ebook/", body, content_type=FORM_TYPE)
+    status, headers, content = wsgi_call(f"/f/{slug}/", body, content_type=FORM_TYPE)
 
     assert status == "400 Bad Request"
     html = content.decode()
-    assert "<title>The Lead Generation Playbook</title>" in html
-    assert (
-        "Informe um endereço de e-mail válido, como nome@exemplo.com." in html
-    )  # Accept-Language: pt-BR
+    assert f"<title>{title}</title>" in html
+    assert f'<html lang="{language}"' in html
+    assert error in html  # Accept-Language: pt-BR
     assert 'value="Ana"' in html
-    assert headers["Content-Language"] == "pt-br"
+    assert headers["Content-Language"] == language
     assert Submission.objects.get().status == Submission.Status.REJECTED
 
 
