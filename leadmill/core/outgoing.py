@@ -230,6 +230,7 @@ class _Watchdog:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._sleeps_until: float | None = None  # None: until notified
         self.fired = False
 
     def arm(self, seconds: float) -> None:
@@ -239,8 +240,12 @@ class _Watchdog:
                     target=self._run, name="outgoing-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._deadline, self._sock, self.fired = time.monotonic() + seconds, None, False
-            self._condition.notify()
+            deadline = time.monotonic() + seconds
+            self._deadline, self._sock, self.fired = deadline, None, False
+            # Wake the thread only when it would sleep past the new deadline: requests one
+            # after the other do not each cost it a wake-up (a thread switch).
+            if self._sleeps_until is None or self._sleeps_until > deadline:
+                self._condition.notify()
 
     def watch(self, sock: socket.socket) -> None:
         """The socket to cut (set once it exists: the deadline runs from :meth:`arm`)."""
@@ -267,10 +272,12 @@ class _Watchdog:
         with self._condition:
             while not self._closed:
                 if self._deadline is None:
+                    self._sleeps_until = None
                     self._condition.wait()
                     continue
                 remaining = self._deadline - time.monotonic()
                 if remaining > 0:
+                    self._sleeps_until = self._deadline
                     self._condition.wait(remaining)
                     continue
                 self.fired = True

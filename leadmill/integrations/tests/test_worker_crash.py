@@ -80,6 +80,12 @@ def waited(condition, what: str, process=None) -> None:
         time.sleep(0.1)
 
 
+def any_slot_held(endpoint_id: int) -> bool:
+    from django.core.cache import cache
+
+    return any(cache.get(f"{services.LANE_KEY_PREFIX}{endpoint_id}.{n}") for n in range(2))
+
+
 def pending() -> int:
     return WebhookDelivery.objects.exclude(status=DeliveryStatus.DELIVERED).count()
 
@@ -137,6 +143,7 @@ def test_a_worker_sigkilled_while_deliveries_are_due_loses_none_after_restart(
             "the killed worker's leases to run out",
             worker,
         )
+        waited(lambda: not any_slot_held(endpoint.pk), "its lane slots to run out", worker)
         wake(tmp_path, env)
         waited(lambda: pending() == 0, "every delivery to be sent", worker)
     finally:
