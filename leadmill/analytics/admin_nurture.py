@@ -15,6 +15,7 @@ from wagtail import hooks
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import ListingButton
 
+from leadmill.contacts.models import LifecycleStage
 from leadmill.core.admin_viewsets import TitledAdminViewMixin, snippet_breadcrumbs
 from leadmill.nurture.models import Broadcast, Sequence
 
@@ -62,9 +63,11 @@ class SequencePerformanceView(TitledAdminViewMixin, WagtailAdminTemplateMixin, T
 
     def get_context_data(self, **kwargs):
         form, window_days = _window(self.request)
+        report = sequence_report(sequence=self.sequence, window_days=window_days)
         return super().get_context_data(
             form=form,
-            report=sequence_report(sequence=self.sequence, window_days=window_days),
+            report=report,
+            uplift=[(LifecycleStage(row.stage).label, row) for row in report.uplift],
             **kwargs,
         )
 

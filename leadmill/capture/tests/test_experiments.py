@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import hypothesis
 import pytest
 from django.utils import timezone
+from hypothesis import strategies as st
 
 from leadmill.core.errors import Conflict, ValidationFailed
 from leadmill.core.stats import Arm, probability_b_beats_a
@@ -37,6 +39,11 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 def ebook_page():
     demo_seed()
     return LandingPage.objects.get(slug="ebook")
+
+
+@pytest.fixture
+def running_ebook_test(ebook_page):
+    return experiment_start(experiment=make_test(ebook_page))
 
 
 def make_test(page, *, weights=(50, 50), headline_b="Get the playbook free today") -> Experiment:
@@ -335,3 +342,24 @@ def test_the_editor_and_results_screens_open_and_a_start_that_breaks_a_rule_says
     )
     lonely.refresh_from_db()
     assert lonely.status == Experiment.Status.DRAFT
+
+
+LATIN_1 = st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f")
+
+
+@hypothesis.settings(
+    max_examples=40, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
+)
+@hypothesis.given(
+    # what a request's headers can carry: WSGI hands them over as latin-1 text
+    cookie=st.text(LATIN_1, max_size=80).filter(lambda s: ";" not in s),
+    user_agent=st.text(LATIN_1, max_size=300),
+    address=st.sampled_from(["203.0.113.7", "2001:db8::1", "", "not-an-address"]),
+)
+def test_hostile_cookies_and_agents_on_a_page_under_test_get_a_page_never_a_5xx(
+    client, running_ebook_test, cookie, user_agent, address
+):
+    client.cookies["lm_vid"] = cookie
+    response = client.get("/ebook/", HTTP_USER_AGENT=user_agent, REMOTE_ADDR=address)
+    assert response.status_code == 200
+    assert title_of(response) in {"The Lead Generation Playbook", "Get the playbook free today"}
