@@ -363,3 +363,51 @@ def test_hostile_cookies_and_agents_on_a_page_under_test_get_a_page_never_a_5xx(
     response = client.get("/ebook/", HTTP_USER_AGENT=user_agent, REMOTE_ADDR=address)
     assert response.status_code == 200
     assert title_of(response) in {"The Lead Generation Playbook", "Get the playbook free today"}
+
+
+def test_a_marketer_adds_a_test_with_its_variants_and_split_and_starts_it(
+    client, django_user_model, ebook_page
+):
+    from django.urls import reverse
+    from wagtail.test.utils.form_data import inline_formset, nested_form_data, streamfield
+
+    client.force_login(
+        django_user_model.objects.create_superuser("m", "m@leadmill.test", "pw-41-long-enough")
+    )
+
+    def variant(label, weight, headline=""):
+        return {
+            "label": label,
+            "weight": weight,
+            "headline": headline,
+            "intro": "",
+            "form": "",
+            "body": streamfield([]),
+        }
+
+    created = client.post(
+        reverse(Experiment.snippet_viewset.get_url_name("add")),
+        nested_form_data(
+            {
+                "name": "Headline",
+                "page": ebook_page.pk,
+                "min_days": 7,
+                "min_exposures": 100,
+                "risk_threshold_percent": "0.25",
+                "variants": inline_formset(
+                    [variant("A", 80), variant("B", 20, "Get the playbook free today")]
+                ),
+            }
+        ),
+    )
+
+    experiment = Experiment.objects.get()
+    assert created.status_code == 302, created.context["form"].errors if created.context else ""
+    assert created["Location"] == reverse("capture_experiment_results", args=[experiment.pk])
+    assert [(v.label, v.weight, v.headline, v.is_control) for v in experiment.variants.all()] == [
+        ("A", 80, "", True),
+        ("B", 20, "Get the playbook free today", False),
+    ]
+    client.post(created["Location"], {"action": "start"})
+    experiment.refresh_from_db()
+    assert experiment.status == Experiment.Status.RUNNING and experiment.started_at
