@@ -1,6 +1,6 @@
 """Back-office screens of nurture performance: one sequence (its steps, the uplift of
-nurtured over held-out leads, cost per SQL) and the broadcasts, reachable from the
-sequences' and broadcasts' listings ("Performance")."""
+nurtured over held-out leads, cost per SQL), reached from the sequences' listing
+("Performance"), and the broadcasts (menu: "Broadcast performance")."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import ListingButton
 
+from leadmill.contacts.models import LifecycleStage
 from leadmill.core.admin_viewsets import TitledAdminViewMixin, snippet_breadcrumbs
-from leadmill.nurture.models import Broadcast, Sequence
+from leadmill.nurture.models import Sequence
 
 from .nurture_report import DEFAULT_WINDOW_DAYS, broadcasts_report, sequence_report
 
@@ -62,9 +64,11 @@ class SequencePerformanceView(TitledAdminViewMixin, WagtailAdminTemplateMixin, T
 
     def get_context_data(self, **kwargs):
         form, window_days = _window(self.request)
+        report = sequence_report(sequence=self.sequence, window_days=window_days)
         return super().get_context_data(
             form=form,
-            report=sequence_report(sequence=self.sequence, window_days=window_days),
+            report=report,
+            uplift=[(LifecycleStage(row.stage).label, row) for row in report.uplift],
             **kwargs,
         )
 
@@ -107,7 +111,7 @@ def register_nurture_performance_urls():
 
 @hooks.register("register_snippet_listing_buttons")
 def performance_listing_buttons(snippet, user, next_url=None):
-    """ "Performance" on each sequence and broadcast of their listings."""
+    """The "Performance" button of each sequence in the sequences' listing."""
     if isinstance(snippet, Sequence):
         yield ListingButton(
             _("Performance"),
@@ -115,7 +119,18 @@ def performance_listing_buttons(snippet, user, next_url=None):
             icon_name="table",
             priority=6,
         )
-    elif isinstance(snippet, Broadcast):
-        yield ListingButton(
-            _("Performance"), url=reverse(BROADCASTS_URL_NAME), icon_name="table", priority=6
+
+
+class BroadcastsPerformanceMenuItem(MenuItem):
+    def is_shown(self, request):
+        return request.user.has_perm("nurture.view_broadcast") or request.user.has_perm(
+            "nurture.change_broadcast"
         )
+
+
+@hooks.register("register_admin_menu_item")
+def register_broadcasts_performance_menu_item():
+    """Right under Broadcasts (a model viewset, whose listing takes no buttons from hooks)."""
+    return BroadcastsPerformanceMenuItem(
+        _("Broadcast performance"), reverse(BROADCASTS_URL_NAME), icon_name="table", order=163
+    )

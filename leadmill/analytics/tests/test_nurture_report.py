@@ -13,7 +13,7 @@ from leadmill.api.services import api_key_create
 
 from ..admin_nurture import SEQUENCE_URL_NAME
 from ..nurture_report import sequence_report
-from .known_nurture import known_held_out_sequence
+from .known_nurture import DAY0, known_held_out_sequence
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +134,35 @@ def test_the_screen_shows_the_uplift_and_costs_in_portuguese(
     assert "25,00" in html and "100,00" in html  # cost per SQL, in the reader's number format
     listing = client.get(reverse("wagtailsnippets_nurture_sequence:list")).content.decode()
     assert reverse(SEQUENCE_URL_NAME, args=[held_out_sequence.pk]) in listing
+
+
+def test_the_broadcasts_screen_is_in_the_menu_and_shows_each_sent_broadcast(
+    client, django_user_model
+):
+    from leadmill.contacts.tests.factories import ContactFactory
+    from leadmill.messaging.models import Message
+    from leadmill.nurture.models import Broadcast
+    from leadmill.nurture.tests.factories import EmailTemplateFactory
+    from leadmill.segments.tests.factories import StaticSegmentFactory
+
+    from ..admin_nurture import BROADCASTS_URL_NAME
+
+    lead = ContactFactory()
+    broadcast = Broadcast.objects.create(
+        name="Spring launch",
+        template=EmailTemplateFactory(),
+        segment=StaticSegmentFactory(members=[lead]),
+        status=Broadcast.Status.SENT,
+    )
+    Message.objects.create(
+        contact=lead, broadcast_id=broadcast.pk, status=Message.Status.SENT, sent_at=DAY0
+    )
+    client.force_login(
+        django_user_model.objects.create_superuser("m", "m@leadmill.test", "pw-41-long-enough")
+    )
+
+    home = client.get("/admin/").content.decode()
+    screen = client.get(reverse(BROADCASTS_URL_NAME)).content.decode()
+
+    assert reverse(BROADCASTS_URL_NAME) in home
+    assert '<th scope="row">Spring launch</th><td>1</td>' in screen.replace("\n", "")

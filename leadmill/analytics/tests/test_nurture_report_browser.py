@@ -65,7 +65,7 @@ def test_the_marketer_opens_a_sequences_performance_in_portuguese(
 
     page.goto(f"{live_server.url}{reverse('wagtailsnippets_nurture_sequence:list')}")
     page.get_by_role("row", name="Onboarding").get_by_role("button", name="Mais opções").click()
-    page.get_by_role("link", name="Desempenho").click()
+    page.get_by_role("link", name="Desempenho", exact=True).click()
 
     expect(page).to_have_url(
         f"{live_server.url}{reverse(SEQUENCE_URL_NAME, args=[held_out_sequence.pk])}"

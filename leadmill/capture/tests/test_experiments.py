@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+import hypothesis
 import pytest
 from django.utils import timezone
+from hypothesis import strategies as st
 
 from leadmill.core.errors import Conflict, ValidationFailed
 from leadmill.core.stats import Arm, probability_b_beats_a
@@ -37,6 +39,11 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 def ebook_page():
     demo_seed()
     return LandingPage.objects.get(slug="ebook")
+
+
+@pytest.fixture
+def running_ebook_test(ebook_page):
+    return experiment_start(experiment=make_test(ebook_page))
 
 
 def make_test(page, *, weights=(50, 50), headline_b="Get the playbook free today") -> Experiment:
@@ -335,3 +342,72 @@ def test_the_editor_and_results_screens_open_and_a_start_that_breaks_a_rule_says
     )
     lonely.refresh_from_db()
     assert lonely.status == Experiment.Status.DRAFT
+
+
+LATIN_1 = st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f")
+
+
+@hypothesis.settings(
+    max_examples=40, deadline=None, suppress_health_check=list(hypothesis.HealthCheck)
+)
+@hypothesis.given(
+    # what a request's headers can carry: WSGI hands them over as latin-1 text
+    cookie=st.text(LATIN_1, max_size=80).filter(lambda s: ";" not in s),
+    user_agent=st.text(LATIN_1, max_size=300),
+    address=st.sampled_from(["203.0.113.7", "2001:db8::1", "", "not-an-address"]),
+)
+def test_hostile_cookies_and_agents_on_a_page_under_test_get_a_page_never_a_5xx(
+    client, running_ebook_test, cookie, user_agent, address
+):
+    client.cookies["lm_vid"] = cookie
+    response = client.get("/ebook/", HTTP_USER_AGENT=user_agent, REMOTE_ADDR=address)
+    assert response.status_code == 200
+    assert title_of(response) in {"The Lead Generation Playbook", "Get the playbook free today"}
+
+
+def test_a_marketer_adds_a_test_with_its_variants_and_split_and_starts_it(
+    client, django_user_model, ebook_page
+):
+    from django.urls import reverse
+    from wagtail.test.utils.form_data import inline_formset, nested_form_data, streamfield
+
+    client.force_login(
+        django_user_model.objects.create_superuser("m", "m@leadmill.test", "pw-41-long-enough")
+    )
+
+    def variant(label, weight, headline=""):
+        return {
+            "label": label,
+            "weight": weight,
+            "headline": headline,
+            "intro": "",
+            "form": "",
+            "body": streamfield([]),
+        }
+
+    created = client.post(
+        reverse(Experiment.snippet_viewset.get_url_name("add")),
+        nested_form_data(
+            {
+                "name": "Headline",
+                "page": ebook_page.pk,
+                "min_days": 7,
+                "min_exposures": 100,
+                "risk_threshold_percent": "0.25",
+                "variants": inline_formset(
+                    [variant("A", 80), variant("B", 20, "Get the playbook free today")]
+                ),
+            }
+        ),
+    )
+
+    experiment = Experiment.objects.get()
+    assert created.status_code == 302, created.context["form"].errors if created.context else ""
+    assert created["Location"] == reverse("capture_experiment_results", args=[experiment.pk])
+    assert [(v.label, v.weight, v.headline, v.is_control) for v in experiment.variants.all()] == [
+        ("A", 80, "", True),
+        ("B", 20, "Get the playbook free today", False),
+    ]
+    client.post(created["Location"], {"action": "start"})
+    experiment.refresh_from_db()
+    assert experiment.status == Experiment.Status.RUNNING and experiment.started_at
