@@ -45,15 +45,15 @@ def receive(form, *, age_s: float = 10, **values):
 
 @pytest.fixture
 def upsert_fails(monkeypatch):
-    """contact_upsert failing as a bug would, until the test lets it work."""
+    """The contacts' upsert failing as a bug would, until the test lets it work."""
     from leadmill.contacts import services as contact_services
 
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("leadmill.capture.services.contact_upsert", broken)
+    monkeypatch.setattr("leadmill.capture.services.contacts_upsert", broken)
     return lambda: monkeypatch.setattr(
-        "leadmill.capture.services.contact_upsert", contact_services.contact_upsert
+        "leadmill.capture.services.contacts_upsert", contact_services.contacts_upsert
     )
 
 
@@ -199,3 +199,4 @@ def test_a_submission_that_is_neither_spam_nor_error_is_left_alone(admin_client)
     )
     assert Submission.objects.get().status == "received"
     assert not Contact.objects.exists()
+
