@@ -8,8 +8,10 @@ Two steps, as DESIGN.md asks of public hot paths ("validate, write once and retu
    never claims a success that was not stored.
 2. :func:`submissions_process`, in the worker, soon after commit: each received submission
    becomes a contact (upsert), its consents with their proof, the ``LeadCaptured`` event;
-   many submissions per transaction, a savepoint each, so one failure marks only its own
-   row ``error``. See docs/adr/0005-capture-writes-once-and-processes-in-batches.md.
+   many submissions per transaction, set-based (one statement per table for the batch),
+   and when the batch fails each again in a savepoint of its own, so one failure marks
+   only its own row ``error``. See docs/adr/0005-capture-writes-once-and-processes-in-batches.md
+   and docs/adr/0042-set-based-capture-processing-and-two-drains.md.
 """
 
 from __future__ import annotations
@@ -511,7 +513,7 @@ def lead_intake(
     as the author of its consent proof.
 
     The submission row is written first; then the one processing path
-    (:func:`_submission_process`) runs in the worker, or, with ``process_now``, in the same
+    (:func:`_submissions_process`) runs in the worker, or, with ``process_now``, in the same
     transaction (the API answers with the lead's id). Raises ValidationFailed
     (``consent_unknown``) before anything is stored when a stated purpose or text version
     does not exist. Database outages propagate.
