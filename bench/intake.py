@@ -145,6 +145,18 @@ class Phase:
     leads: list[dict] = dataclasses.field(default_factory=list)  # one per post, in post order
     waited_s: float = 0.0
     deadline_s: float = 0.0
+    worker_cpu_s: float | None = None  # CPU seconds of the worker's processes (post to wait end)
+    db_cpu_s: float | None = None  # and of the PostgreSQL backends serving the bench database
+
+    def cpu_ms_per_lead(self, seconds: float | None) -> float | None:
+        """CPU milliseconds per lead processed by the end of the wait (a submission row
+        processed: contact, consent, LeadCaptured): less noisy than a rate on a shared host.
+        Exact for a step that keeps up; at an overload it includes the chains of leads
+        still under way."""
+        processed = sum(1 for lead in self.leads if "processed" in lead["stages"])
+        if seconds is None or not processed:
+            return None
+        return 1000 * seconds / processed
 
     def due(self, n: int) -> float:
         return self.result.started_at + n / self.rate
@@ -200,6 +212,19 @@ class EngineRun:
         )
         self.sequence = 0
         self.wrk = None if args.python_client else loadgen.wrk_install()
+        self.server: capture.Server | None = None
+
+    def cpu(self) -> tuple[float, float] | None:
+        """CPU seconds so far of the worker (``leadmill worker`` and its children) and of
+        the database backends (PostgreSQL), or None without a worker."""
+        if self.server is None or len(self.server.processes) < 2:
+            return None
+        worker = capture._descendants([self.server.processes[1].pid])
+        seconds = capture.cpu_seconds(self.server, self.engine, self.setup)
+        return (
+            sum(v for (kind, pid), v in seconds.items() if kind == "web" and pid in worker),
+            sum(v for (kind, _pid), v in seconds.items() if kind == "db"),
+        )
 
     def template(self, path: str) -> loadgen.PostTemplate:
         self.sequence += 1
@@ -275,6 +300,7 @@ class EngineRun:
             name=name, path=path, rate=rate, seconds=seconds, template=self.template(path)
         )
         log(f"[{self.engine}] {name}: {rate:g} {path} posts/s for {seconds:g} s")
+        cpu_before = self.cpu()
         phase.result = loadgen.open_loop(
             phase.template,
             rate=rate,
@@ -284,10 +310,15 @@ class EngineRun:
         )
         phase.deadline_s = self.args.deadline
         self.wait(phase)
+        cpu_after = self.cpu()
+        if cpu_before is not None and cpu_after is not None:
+            phase.worker_cpu_s = cpu_after[0] - cpu_before[0]
+            phase.db_cpu_s = cpu_after[1] - cpu_before[1] if self.engine == "pg" else None
         self.gather(phase)
         log(
             f"[{self.engine}] {name}: {phase.result.ok} answered 2xx, {len(phase.complete)} complete, "
-            f"lost {phase.lost}, p99 {fmt(percentiles(phase.lags())['p99'], 2)} s (waited {phase.waited_s:.0f} s)"
+            f"lost {phase.lost}, p99 {fmt(percentiles(phase.lags())['p99'], 2)} s (waited {phase.waited_s:.0f} s), "
+            f"worker CPU {fmt(phase.cpu_ms_per_lead(phase.worker_cpu_s), 1)} ms per processed lead"
         )
         return phase
 
@@ -353,7 +384,9 @@ class EngineRun:
         log(
             f"[{self.engine}] ceilings: {fmt(out['capture_per_s'], 0)} form posts/s, sink {out['smtp_per_s']:.0f} msg/s"
         )
-        with capture.Server(self.engine, self.setup, worker=True, workdir=self.workdir):
+        with capture.Server(
+            self.engine, self.setup, worker=True, workdir=self.workdir
+        ) as self.server:
             self.run("warm-up", "form", 10, 3)
             out["ramp"] = self.ramp() if "ramp" in phases else []
             if "form" in phases:
@@ -428,6 +461,8 @@ def summary_of(phase: Phase) -> dict:
         "complete": len(phase.complete),
         "lost": phase.lost,
         **{f"{p}_s": _round(v) for p, v in cells.items()},
+        "worker_cpu_ms": _round(phase.cpu_ms_per_lead(phase.worker_cpu_s), 1),
+        "db_cpu_ms": _round(phase.cpu_ms_per_lead(phase.db_cpu_s), 1),
     }
 
 
@@ -453,7 +488,7 @@ def report(results: dict[str, dict], args) -> dict:
         )
         print(
             f"  {'phase':<16} {'rate/s':>7} {'posts':>6} {'2xx':>6} {'complete':>8} {'lost':>6} "
-            f"{'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'mid':>6} {'end':>6}  keeps up"
+            f"{'p50 s':>7} {'p95 s':>7} {'p99 s':>7} {'mid':>6} {'end':>6} {'wCPU':>6} {'dbCPU':>6}  keeps up"
         )
         for phase in [*out["ramp"], *steady]:
             cells = summary_of(phase)
@@ -462,7 +497,8 @@ def report(results: dict[str, dict], args) -> dict:
             print(
                 f"  {phase.name:<16} {phase.rate:>7g} {cells['posts']:>6} {cells['answered_2xx']:>6} "
                 f"{cells['complete']:>8} {cells['lost']:>6} {fmt(cells['p50_s'], 2):>7} {fmt(cells['p95_s'], 2):>7} "
-                f"{fmt(cells['p99_s'], 2):>7} {fmt(middle, 2):>6} {fmt(end, 2):>6}  "
+                f"{fmt(cells['p99_s'], 2):>7} {fmt(middle, 2):>6} {fmt(end, 2):>6} "
+                f"{fmt(cells['worker_cpu_ms'], 1):>6} {fmt(cells['db_cpu_ms'], 1):>6}  "
                 + ("yes" if phase.keeps_up() else "no")
             )
             lost_total += phase.lost
@@ -478,6 +514,14 @@ def report(results: dict[str, dict], args) -> dict:
             {
                 f"sustained_per_s_{tag}": rate,
                 f"ramp_{tag}": {f"{step.rate:g}": step.keeps_up() for step in out["ramp"]},
+                # CPU ms per post of the worker (and of PostgreSQL's backends) in each ramp
+                # step: steadier than the rates on a shared host.
+                f"ramp_worker_cpu_ms_{tag}": {
+                    f"{step.rate:g}": summary_of(step)["worker_cpu_ms"] for step in out["ramp"]
+                },
+                f"ramp_db_cpu_ms_{tag}": {
+                    f"{step.rate:g}": summary_of(step)["db_cpu_ms"] for step in out["ramp"]
+                },
                 f"capture_ceiling_per_s_{tag}": None
                 if out["capture_per_s"] is None
                 else round(out["capture_per_s"], 1),
@@ -494,6 +538,8 @@ def report(results: dict[str, dict], args) -> dict:
                     f"lost_form_{tag}": form["lost"],
                     f"complete_form_{tag}": form["complete"],
                     f"refused_form_{tag}": form["refused"],
+                    f"worker_cpu_ms_form_{tag}": form["worker_cpu_ms"],
+                    f"db_cpu_ms_form_{tag}": form["db_cpu_ms"],
                     f"stages_p50_s_{tag}": {
                         key: _round(
                             percentiles(

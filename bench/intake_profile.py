@@ -16,7 +16,10 @@ welcome sequence, one sales rep named by an assignment rule), it
    sink on loopback (aiosmtpd, in a thread);
 3. prints the statements per lead grouped by kind and table (INSERT / UPDATE / SELECT /
    DELETE on each table, transaction control apart), the slowest statements, milliseconds
-   per lead, and with ``--cprofile`` the functions that took the most time.
+   per lead (wall, and the CPU of the drain's thread and, on PostgreSQL, of its database
+   backend: steadier than wall time on a shared host), the same per stage (capture's
+   processing batch, each event handler, the bus's own reads and marks), and with
+   ``--cprofile`` the functions that took the most time.
 
 The figures are what set-based processing is judged by (docs/benchmarks.md, "Intake"): the
 end-to-end rate bench/intake.py measures is bounded by the worker's time per lead. Ends
@@ -27,7 +30,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import cProfile
+import functools
+import gc
 import io
 import json
 import os
@@ -59,13 +65,90 @@ def statement_kind(sql: str) -> str:
     return verb  # BEGIN, SAVEPOINT, RELEASE, COMMIT, SET …
 
 
+class Stages:
+    """Wall time, CPU time (of this thread) and statements per stage of the drain: capture's
+    processing batch, each event handler (its own stage, whatever it calls), and the bus's
+    bookkeeping between them (reading the outbox, marking events delivered)."""
+
+    PROCESSING, BUS = "capture processing (submissions_process)", "event bus (outbox reads, marks)"
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.wall: collections.Counter[str] = collections.Counter()
+        self.cpu: collections.Counter[str] = collections.Counter()
+        self.statements: collections.Counter[str] = collections.Counter()
+
+    @property
+    def current(self) -> str:
+        return self.stack[-1] if self.stack else "other"
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        """Time the block as ``name``; a stage inside it is taken out of ``name``'s times."""
+        self.stack.append(name)
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            yield
+        finally:
+            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+            self.stack.pop()
+            self.wall[name] += wall
+            self.cpu[name] += cpu
+            if self.stack:
+                self.wall[self.stack[-1]] -= wall
+                self.cpu[self.stack[-1]] -= cpu
+
+    def handlers_timed(self) -> None:
+        """Put a timing wrapper in place of every event subscriber (same dotted name, so
+        deliveries still find their handler; batch handlers stay batch handlers)."""
+        from leadmill.core import events
+
+        for event_name, handlers in events._subscribers.items():
+            for index, handler in enumerate(handlers):
+                label = events.handler_name(handler).removeprefix("leadmill.")
+
+                @functools.wraps(handler)
+                def timed(*args, _handler=handler, _label=label, **kwargs):
+                    with self.stage(_label):
+                        return _handler(*args, **kwargs)
+
+                handlers[index] = timed
+                if (event_name, handler) in events._batch_handlers:
+                    events._batch_handlers.discard((event_name, handler))
+                    events._batch_handlers.add((event_name, timed))
+
+
+class GcClock:
+    """CPU time spent in Python's cyclic garbage collector, by generation (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seconds: collections.Counter[int] = collections.Counter()
+        self.runs: collections.Counter[int] = collections.Counter()
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.seconds[info["generation"]] += time.thread_time() - self._started
+            self.runs[info["generation"]] += 1
+
+    def __enter__(self) -> GcClock:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self)
+
+
 class Counter:
     """A database execute wrapper that counts statements by kind and keeps the slowest."""
 
-    def __init__(self) -> None:
+    def __init__(self, stages: Stages | None = None) -> None:
         self.kinds: collections.Counter[str] = collections.Counter()
         self.seconds: collections.Counter[str] = collections.Counter()
         self.slowest: list[tuple[float, str]] = []
+        self.stages = stages
 
     def __call__(self, execute, sql, params, many, context):
         started = time.perf_counter()
@@ -76,6 +159,8 @@ class Counter:
             kind = statement_kind(sql)
             self.kinds[kind] += 1
             self.seconds[kind] += took
+            if self.stages is not None:
+                self.stages.statements[self.stages.current] += 1
             self.slowest.append((took, sql[:300]))
             if len(self.slowest) > 200:
                 self.slowest = sorted(self.slowest, reverse=True)[:20]
@@ -150,16 +235,34 @@ def receive(n: int, *, form_slug: str, form_id: int, consent_field: str, prefix:
     return time.perf_counter() - started
 
 
-def drain(batch: int) -> None:
+def drain(batch: int, stages: Stages) -> None:
     """What the worker's processing task does (capture.tasks._drain, no linger)."""
     from leadmill.capture import services
     from leadmill.core import events
 
     while True:
-        with events.delivered_here():
+        # The chain runs as delivered_here() exits: in the bus's stage, its handlers apart.
+        with (
+            stages.stage(Stages.BUS),
+            events.delivered_here(),
+            stages.stage(Stages.PROCESSING),
+        ):
             processed = services.submissions_process(limit=batch)
         if not processed:
             return
+
+
+def backend_cpu_seconds() -> float | None:
+    """CPU seconds so far of this connection's PostgreSQL backend (a local server: /proc)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = capture._proc_stat(pid)
+    return None if fields is None else (int(fields[11]) + int(fields[12])) / capture.CLOCK_TICKS
 
 
 def outcome(prefix: str) -> dict[str, int]:
@@ -218,16 +321,21 @@ def main() -> int:
             consent_field=prepared["consent_field"],
             prefix=prefix,
         )
-        counter = Counter()
+        stages = Stages()
+        stages.handlers_timed()
+        counter = Counter(stages)
         profiler = cProfile.Profile() if args.cprofile else None
-        started = time.perf_counter()
-        with connection.execute_wrapper(counter):
+        db_cpu = backend_cpu_seconds()
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        with connection.execute_wrapper(counter), GcClock() as gc_clock:
             if profiler:
                 profiler.enable()
-            drain(args.batch)
+            drain(args.batch, stages)
             if profiler:
                 profiler.disable()
         drained_s = time.perf_counter() - started
+        cpu_s = time.thread_time() - cpu_started
+        db_cpu_s = None if db_cpu is None else backend_cpu_seconds() - db_cpu
         reached = outcome(prefix)
     finally:
         controller.stop()
@@ -248,7 +356,23 @@ def main() -> int:
     print(f"\n{args.engine}: {n} leads, batches of {args.batch}")
     print(f"  received in {received_s:.2f} s (edge, not counted below)")
     print(f"  drained in {drained_s:.2f} s: {1000 * drained_s / n:.1f} ms per lead")
+    print(f"  CPU of the drain's thread: {1000 * cpu_s / n:.1f} ms per lead")
+    if db_cpu_s is not None:
+        print(f"  CPU of its PostgreSQL backend: {1000 * db_cpu_s / n:.1f} ms per lead")
+    print(
+        "  garbage collector: "
+        + ", ".join(
+            f"generation {g}: {gc_clock.runs[g]} runs, {1000 * gc_clock.seconds[g] / n:.2f} ms per lead"
+            for g in sorted(gc_clock.runs)
+        )
+    )
     print(f"  statements: {counter.total} ({per_lead:.1f} per lead)")
+    print(f"\n  {'stage':<58} {'ms/lead':>8} {'CPU ms':>7} {'stmts':>6}")
+    for name, wall in sorted(stages.wall.items(), key=lambda item: -item[1]):
+        print(
+            f"  {name[:58]:<58} {1000 * wall / n:>8.2f} {1000 * stages.cpu[name] / n:>7.2f} "
+            f"{stages.statements[name] / n:>6.2f}"
+        )
     print(f"  reached: {reached}; owners' emails accepted by the sink: {sink.accepted}")
     print(f"\n  {'statements':<58} {'count':>7} {'/lead':>6} {'ms':>8}")
     for kind, count in counter.kinds.most_common(args.top):
@@ -260,7 +384,12 @@ def main() -> int:
         print(f"  {1000 * took:8.1f} ms  {' '.join(sql.split())[:150]}")
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        dump = Path(tempfile.gettempdir()) / f"intake-profile-{os.getpid()}.prof"
+        profiler.dump_stats(dump)
+        print(f"  cProfile stats kept in {dump} (python -m pstats {dump})")
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("tottime").print_stats(30)  # where the CPU goes, waits aside
         print(out.getvalue())
     print(
         json.dumps(
@@ -271,6 +400,17 @@ def main() -> int:
                 "batch": args.batch,
                 "statements_per_lead": round(per_lead, 1),
                 "ms_per_lead": round(1000 * drained_s / n, 1),
+                "cpu_ms_per_lead": round(1000 * cpu_s / n, 1),
+                "gc_ms_per_lead": round(1000 * sum(gc_clock.seconds.values()) / n, 2),
+                "db_cpu_ms_per_lead": None if db_cpu_s is None else round(1000 * db_cpu_s / n, 1),
+                "stages": {
+                    name: {
+                        "ms": round(1000 * wall / n, 2),
+                        "cpu_ms": round(1000 * stages.cpu[name] / n, 2),
+                        "statements": round(stages.statements[name] / n, 2),
+                    }
+                    for name, wall in stages.wall.items()
+                },
                 "owner_emails_accepted": sink.accepted,
                 **reached,
             }

@@ -8,8 +8,10 @@ Two steps, as DESIGN.md asks of public hot paths ("validate, write once and retu
    never claims a success that was not stored.
 2. :func:`submissions_process`, in the worker, soon after commit: each received submission
    becomes a contact (upsert), its consents with their proof, the ``LeadCaptured`` event;
-   many submissions per transaction, a savepoint each, so one failure marks only its own
-   row ``error``. See docs/adr/0005-capture-writes-once-and-processes-in-batches.md.
+   many submissions per transaction, set-based (one statement per table for the batch),
+   and when the batch fails each again in a savepoint of its own, so one failure marks
+   only its own row ``error``. See docs/adr/0005-capture-writes-once-and-processes-in-batches.md
+   and docs/adr/0042-set-based-capture-processing-and-two-drains.md.
 """
 
 from __future__ import annotations
@@ -29,9 +31,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadmill.consent.models import Consent, PurposeText
-from leadmill.consent.services import ConsentProof, consents_record, ip_for_storage
+from leadmill.consent.services import (
+    ConsentAnswers,
+    ConsentProof,
+    consent_answers_record,
+    ip_for_storage,
+)
 from leadmill.contacts.identity import email_normalise, phone_normalise
-from leadmill.contacts.services import PROFILE_FIELDS, Touch, UpsertResult, contact_upsert
+from leadmill.contacts.services import (
+    PROFILE_FIELDS,
+    ContactDetails,
+    Touch,
+    UpsertResult,
+    contacts_upsert,
+)
 from leadmill.core import events
 from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import ValidationFailed
@@ -502,7 +515,7 @@ def lead_intake(
     as the author of its consent proof.
 
     The submission row is written first; then the one processing path
-    (:func:`_submission_process`) runs in the worker, or, with ``process_now``, in the same
+    (:func:`_submissions_process`) runs in the worker, or, with ``process_now``, in the same
     transaction (the API answers with the lead's id). Raises ValidationFailed
     (``consent_unknown``) before anything is stored when a stated purpose or text version
     does not exist. Database outages propagate.
@@ -620,7 +633,9 @@ def processing_schedule() -> None:
 def submissions_process(*, limit: int = 200) -> int:
     """Process up to ``limit`` received submissions, oldest first, in one transaction.
 
-    Each gets a savepoint: a failure marks only its own row ``error`` (kept, with the data).
+    Set-based (:func:`_submissions_process`: one statement per table for the batch) in a
+    savepoint; when that raises, each submission is processed again alone, in a savepoint
+    of its own, so a failure marks only its own row ``error`` (kept, with the data).
     Returns how many were processed (accepted, rejected or error).
     """
     with transaction.atomic():
@@ -630,6 +645,25 @@ def submissions_process(*, limit: int = 200) -> int:
             pending = pending.select_for_update(skip_locked=True, of=("self",))
         batch = list(pending.select_related("form")[:limit])
         purpose_keys: dict[int, str] = {}  # read once per batch
+        if len(batch) > 1:
+            try:
+                with transaction.atomic():
+                    _submissions_process(batch, purpose_keys=purpose_keys)
+                return len(batch)
+            except DatabaseError as exc:
+                if is_database_unavailable(exc):
+                    raise
+                logger.warning(
+                    "processing batch of submissions %s… failed; processing them one by one",
+                    batch[0].pk,
+                    exc_info=True,
+                )
+            except Exception:
+                logger.warning(
+                    "processing batch of submissions %s… failed; processing them one by one",
+                    batch[0].pk,
+                    exc_info=True,
+                )
         for submission in batch:
             _submission_process_or_mark(submission, purpose_keys=purpose_keys)
     return len(batch)
@@ -640,10 +674,10 @@ def _submission_process_or_mark(
 ) -> UpsertResult | ValidationFailed | None:
     """Process one row in a savepoint; a failure marks only this row ``error`` (with its
     retry time). A database outage propagates: nothing is marked that was not tried.
-    Returns what :func:`_submission_process` returns; None for an error."""
+    Returns what :func:`_submissions_process` returns for it; None for an error."""
     try:
         with transaction.atomic():
-            return _submission_process(submission, purpose_keys=purpose_keys)
+            return _submissions_process([submission], purpose_keys=purpose_keys)[0]
     except DatabaseError as exc:
         if is_database_unavailable(exc):
             raise
@@ -739,15 +773,83 @@ _CONSENT_METHODS = {
 }
 
 
-def _submission_process(
-    submission: Submission, *, purpose_keys: dict[int, str] | None = None
-) -> UpsertResult | ValidationFailed:
-    """The one processing path of every channel's lead: upsert the contact, record its
-    consents with their proof, classify its source once with tracking's vocabulary, mark
-    the row accepted and publish ``LeadCaptured``; returns the contact's upsert. A lead
-    whose contact cannot be known (a malformed email, no email nor phone) is marked
-    rejected; the reason is returned (not raised: the row's status is the outcome).
-    ``purpose_keys``: the consent purposes' keys already read by this batch (filled in)."""
+def _submissions_process(
+    submissions: list[Submission], *, purpose_keys: dict[int, str] | None = None
+) -> list[UpsertResult | ValidationFailed]:
+    """The one processing path of every channel's lead, for a batch (a list of one when
+    processed alone): upsert the contacts, record their consents with their proof, classify
+    each source once with tracking's vocabulary, mark the rows accepted and publish
+    ``LeadCaptured``; one statement per table for the batch (:func:`contacts_upsert`,
+    :func:`consent_answers_record`, one UPDATE of the rows, one outbox INSERT). Returns each
+    submission's contact upsert, in order. A lead whose contact cannot be known (a malformed
+    email, no email nor phone) is marked rejected; the reason is returned in its place (not
+    raised: the row's status is the outcome). ``purpose_keys``: the consent purposes' keys
+    already read by this batch (filled in)."""
+    upserts = contacts_upsert(details=[_contact_details(s) for s in submissions])
+    answers: list[ConsentAnswers] = []
+    accepted: list[Submission] = []
+    for submission, result in zip(submissions, upserts, strict=True):
+        if isinstance(result, ValidationFailed):
+            errors = {"email": [result.message]}
+            Submission.objects.filter(pk=submission.pk).update(
+                status=Submission.Status.REJECTED, errors=errors
+            )
+            submission.status, submission.errors = Submission.Status.REJECTED, errors
+            continue
+        form, values = submission.form, submission.values
+        texts = {int(pid): text_id for pid, text_id in (values.get("_consent_texts") or {}).items()}
+        if texts:
+            answers.append(
+                ConsentAnswers(
+                    contact=result.contact,
+                    granted={
+                        pid: bool(values.get(f"consent_{key}"))
+                        for pid, key in _purpose_keys(texts, known=purpose_keys).items()
+                    },
+                    texts=texts,
+                    proof=ConsentProof(
+                        method=_CONSENT_METHODS.get(submission.channel, Consent.Method.FORM),
+                        form_id=submission.form_id,
+                        submission_id=submission.pk,
+                        page_url=submission.page_url,
+                        ip_address=submission.ip_address,
+                        user_agent=submission.user_agent,
+                        occurred_at=submission.created_at,
+                        author=submission.author,
+                    ),
+                    # Marketing grants wait for the emailed link (handlers.request_opt_in_confirmation).
+                    double_opt_in=bool(form and form.double_opt_in),
+                )
+            )
+        submission.status, submission.contact = Submission.Status.ACCEPTED, result.contact
+        accepted.append(submission)
+    consent_answers_record(answers=answers)
+    _submissions_accepted_write(accepted)
+    events.publish_many(
+        [
+            LeadCaptured(
+                contact_id=submission.contact_id,
+                submission_id=submission.pk,
+                form_id=submission.form_id,
+                offer_id=submission.form.offer_id if submission.form else None,
+                created=result.created,
+                occurred_at=submission.created_at,
+                channel=submission.channel,
+                source_channel=submission.source_channel,
+                source=submission.source,
+                medium=submission.medium,
+                campaign=submission.campaign,
+            )
+            for submission, result in zip(submissions, upserts, strict=True)
+            if submission.status == Submission.Status.ACCEPTED
+        ]
+    )
+    return upserts
+
+
+def _contact_details(submission: Submission) -> ContactDetails:
+    """What a submission says about its person, for the contact's upsert (and its source,
+    classified: :func:`_submission_touch`)."""
     form, values = submission.form, submission.values
     profile = {name: str(values.get(name) or "") for name in PROFILE_FIELDS if name in values}
     # The language of the page (or form) the lead converted on: its emails follow it.
@@ -762,70 +864,44 @@ def _submission_process(
     }
     if values.get("message"):
         custom["last_message"] = values["message"]
-    touch = _submission_touch(submission)
-    try:
-        result = contact_upsert(
-            email=values.get("email", ""),
-            phone=values.get("phone", ""),
-            profile=profile,
-            custom=custom,
-            touch=touch,
-            cause=f"form:{form.slug}" if form else submission.channel,
-        )
-    except ValidationFailed as exc:
-        errors = {"email": [exc.message]}
-        Submission.objects.filter(pk=submission.pk).update(
-            status=Submission.Status.REJECTED, errors=errors
-        )
-        submission.status, submission.errors = Submission.Status.REJECTED, errors
-        return exc
-    texts = {int(pid): text_id for pid, text_id in (values.get("_consent_texts") or {}).items()}
-    if texts:
-        consents_record(
-            contact=result.contact,
-            granted={
-                pid: bool(values.get(f"consent_{key}"))
-                for pid, key in _purpose_keys(texts, known=purpose_keys).items()
-            },
-            texts=texts,
-            proof=ConsentProof(
-                method=_CONSENT_METHODS.get(submission.channel, Consent.Method.FORM),
-                form_id=submission.form_id,
-                submission_id=submission.pk,
-                page_url=submission.page_url,
-                ip_address=submission.ip_address,
-                user_agent=submission.user_agent,
-                occurred_at=submission.created_at,
-                author=submission.author,
-            ),
-            # Marketing grants wait for the emailed link (handlers.request_opt_in_confirmation).
-            double_opt_in=bool(form and form.double_opt_in),
-        )
-    Submission.objects.filter(pk=submission.pk).update(
-        status=Submission.Status.ACCEPTED,
-        contact=result.contact,
-        source_channel=submission.source_channel,
-        source=submission.source,
-        medium=submission.medium,
-        campaign=submission.campaign,
+    return ContactDetails(
+        email=values.get("email", ""),
+        phone=values.get("phone", ""),
+        profile=profile,
+        custom=custom,
+        touch=_submission_touch(submission),
+        cause=f"form:{form.slug}" if form else submission.channel,
     )
-    submission.status, submission.contact = Submission.Status.ACCEPTED, result.contact
-    events.publish(
-        LeadCaptured(
-            contact_id=result.contact.pk,
-            submission_id=submission.pk,
-            form_id=submission.form_id,
-            offer_id=form.offer_id if form else None,
-            created=result.created,
-            occurred_at=submission.created_at,
-            channel=submission.channel,
-            source_channel=submission.source_channel,
-            source=submission.source,
-            medium=submission.medium,
-            campaign=submission.campaign,
-        )
+
+
+_ACCEPTED_COLUMNS = ("contact_id", "source_channel", "source", "medium", "campaign")
+
+
+def _submissions_accepted_write(submissions: list[Submission]) -> None:
+    """Mark processed rows accepted with their contact and classified source: one
+    ``UPDATE … FROM (VALUES …)`` for them all (SQLite and PostgreSQL)."""
+    if not submissions:
+        return
+    quote = connection.ops.quote_name
+    table = quote(Submission._meta.db_table)
+    names = ", ".join(quote(name) for name in ("id", *_ACCEPTED_COLUMNS))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(submissions))
+    sets = ", ".join(
+        f"{quote(Submission._meta.get_field(name.removesuffix('_id')).column)} = "
+        + (f"CAST(v.{quote(name)} AS BIGINT)" if name == "contact_id" else f"v.{quote(name)}")
+        for name in _ACCEPTED_COLUMNS
     )
-    return result
+    sql = (
+        f"WITH v ({names}) AS (VALUES {values}) "  # noqa: S608 -- our names, bound values
+        f"UPDATE {table} SET {quote('status')} = %s, {sets} "
+        f"FROM v WHERE {table}.{quote('id')} = CAST(v.{quote('id')} AS BIGINT)"
+    )
+    params: list[Any] = []
+    for submission in submissions:
+        params += [submission.pk, *(getattr(submission, name) for name in _ACCEPTED_COLUMNS)]
+    params.append(Submission.Status.ACCEPTED)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _submission_touch(submission: Submission) -> Touch | None:

@@ -2,6 +2,8 @@
 
 import time
 
+from django.conf import settings
+from django.db import connection
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
@@ -11,22 +13,41 @@ from leadmill.core.locks import ExpiringLock, Held
 from . import services
 
 LINGER_S = 1.0
-# Renewed after every batch: a worker killed mid-drain leaves a lock that lapses within a
-# minute, and one restarted on the same machine releases it at once.
-PROCESS_LOCK = ExpiringLock("capture.submissions_process", seconds=60)
+# One lock per drain that may run at once (LEADMILL_INTAKE_DRAINS, at most this many), the
+# first with the one lock's name of earlier versions. Renewed after every batch: a worker
+# killed mid-drain leaves a lock that lapses within a minute, and one restarted on the same
+# machine releases it at once.
+MAX_DRAINS = 4
+PROCESS_LOCKS = tuple(
+    ExpiringLock("capture.submissions_process" + (f".{n}" if n > 1 else ""), seconds=60)
+    for n in range(1, MAX_DRAINS + 1)
+)
+PROCESS_LOCK = PROCESS_LOCKS[0]
 CATCH_UP_LOCK = ExpiringLock("capture.submissions_catch_up", seconds=60)
+
+
+def drains_allowed() -> int:
+    """How many drains may run at once: ``LEADMILL_INTAKE_DRAINS`` on PostgreSQL, whose
+    batches skip each other's rows (``SKIP LOCKED``) and lock what they share in id order;
+    one on SQLite, whose single writer two drains would only queue for (ADR 42)."""
+    if connection.vendor != "postgresql":
+        return 1
+    return max(1, min(settings.LEADMILL_INTAKE_DRAINS, MAX_DRAINS))
 
 
 @db_task()
 def submissions_process_task() -> None:
     """Process received submissions until none has arrived for a moment.
 
-    One runs at a time (an expiring lock shared by every consumer); a second one queued
-    meanwhile exits at once, since the first keeps polling before it stops.
+    At most :func:`drains_allowed` run at once (one expiring lock each, shared by every
+    consumer); one queued while they all run exits at once, since they keep polling
+    before they stop. Under load, the tasks queued as posts arrive start the next drain.
     """
-    with PROCESS_LOCK.hold() as held:
-        if held:
-            _drain(held, linger_s=0.0 if HUEY.immediate else LINGER_S)
+    for lock in PROCESS_LOCKS[: drains_allowed()]:
+        with lock.hold() as held:
+            if held:
+                _drain(held, linger_s=0.0 if HUEY.immediate else LINGER_S)
+                return
 
 
 def _drain(held: Held, *, linger_s: float) -> None:

@@ -104,7 +104,22 @@ def is_suppressed(*, email: str) -> bool:
 
 def may_receive_email(*, email: str) -> bool:
     """Whether any email at all, transactional included, may go to this address."""
-    return bool((email or "").strip()) and not is_suppressed(email=email)
+    return email in addresses_receiving_email(emails=[email])
+
+
+def addresses_receiving_email(*, emails: Collection[str]) -> set[str]:
+    """The addresses of ``emails`` (as given) that any email at all, transactional
+    included, may go to: not empty and not suppressed. One query for them all (a chunk of
+    transactional emails)."""
+    hashes = {email: address_hashes(email) for email in set(emails) if (email or "").strip()}
+    if not hashes:
+        return set()
+    suppressed = set(
+        Suppression.objects.filter(
+            address_hash__in=sorted({h for values in hashes.values() for h in values})
+        ).values_list("address_hash", flat=True)
+    )
+    return {email for email, values in hashes.items() if suppressed.isdisjoint(values)}
 
 
 def consent_current(*, contact_id: int) -> dict[str, bool]:

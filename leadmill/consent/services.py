@@ -67,41 +67,82 @@ def consents_record(
     With ``double_opt_in``, a grant of an email-marketing purpose is recorded as awaiting
     confirmation (no marketing email until :func:`double_opt_in_confirm`), unless the
     contact already holds a confirmed grant for it: they proved the address before.
+    :func:`consent_answers_record` with a list of one.
     """
-    at = proof.occurred_at or timezone.now()
-    awaiting: set[int] = set()
-    if double_opt_in:
-        asked = [pid for pid, agreed in granted.items() if agreed]
+    answers = ConsentAnswers(
+        contact=contact, granted=granted, texts=texts, proof=proof, double_opt_in=double_opt_in
+    )
+    return consent_answers_record(answers=[answers])
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConsentAnswers:
+    """One lead's answers, for :func:`consent_answers_record`: the arguments of
+    :func:`consents_record`."""
+
+    contact: Contact
+    granted: dict[int, bool]
+    texts: dict[int, PurposeText | int]
+    proof: ConsentProof
+    double_opt_in: bool = False
+
+
+def consent_answers_record(*, answers: list[ConsentAnswers]) -> list[Consent]:
+    """:func:`consents_record` for many leads at once (a processing batch): one INSERT of
+    every row; with double opt-in, one read of the marketing purposes asked and one of the
+    confirmed grants their contacts already hold. Returns the rows, in order."""
+    asked = {
+        purpose_id
+        for answer in answers
+        if answer.double_opt_in
+        for purpose_id, agreed in answer.granted.items()
+        if agreed
+    }
+    marketing: set[int] = set()
+    confirmed: set[tuple[int, int]] = set()
+    if asked:
         marketing = set(
             Purpose.objects.filter(pk__in=asked, is_email_marketing=True).values_list(
                 "pk", flat=True
             )
         )
+    if marketing:
         confirmed = set(
-            selectors.latest_consents(contact_ids=[contact.pk], purpose_ids=marketing)
+            selectors.latest_consents(
+                contact_ids=sorted({a.contact.pk for a in answers if a.double_opt_in}),
+                purpose_ids=marketing,
+            )
             .filter(granted=True, awaiting_confirmation=False)
-            .values_list("purpose_id", flat=True)
+            .values_list("contact_id", "purpose_id")
         )
-        awaiting = marketing - confirmed
-    rows = [
-        Consent(
-            contact=contact,
-            purpose_id=purpose_id,
-            purpose_text_id=_text_id(texts.get(purpose_id)),
-            granted=agreed,
-            method=proof.method,
-            occurred_at=at,
-            form_id=proof.form_id,
-            submission_id=proof.submission_id,
-            page_url=proof.page_url[:500],
-            ip_address=ip_for_storage(proof.ip_address),
-            user_agent=proof.user_agent[:500],
-            author=proof.author[:100],
-            awaiting_confirmation=purpose_id in awaiting,
+    rows = []
+    for answer in answers:
+        proof = answer.proof
+        at = proof.occurred_at or timezone.now()
+        rows.extend(
+            Consent(
+                contact=answer.contact,
+                purpose_id=purpose_id,
+                purpose_text_id=_text_id(answer.texts.get(purpose_id)),
+                granted=agreed,
+                method=proof.method,
+                occurred_at=at,
+                form_id=proof.form_id,
+                submission_id=proof.submission_id,
+                page_url=proof.page_url[:500],
+                ip_address=ip_for_storage(proof.ip_address),
+                user_agent=proof.user_agent[:500],
+                author=proof.author[:100],
+                awaiting_confirmation=(
+                    answer.double_opt_in
+                    and agreed
+                    and purpose_id in marketing
+                    and (answer.contact.pk, purpose_id) not in confirmed
+                ),
+            )
+            for purpose_id, agreed in answer.granted.items()
         )
-        for purpose_id, agreed in granted.items()
-    ]
-    return Consent.objects.bulk_create(rows)
+    return Consent.objects.bulk_create(rows) if rows else []
 
 
 def double_opt_in_confirm(

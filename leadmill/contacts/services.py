@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -107,6 +107,19 @@ class UpsertResult:
     possible_duplicate_of: int | None = None
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContactDetails:
+    """What one lead says about a person, for :func:`contacts_upsert`: the arguments of
+    :func:`contact_upsert`."""
+
+    email: str = ""
+    phone: str = ""
+    profile: Mapping[str, str] | None = None
+    custom: Mapping[str, Any] | None = None
+    touch: Touch | None = None
+    cause: str
+
+
 def contact_upsert(
     *,
     email: str = "",
@@ -124,84 +137,189 @@ def contact_upsert(
     flagged as a possible duplicate for a person to review.
 
     Raises ValidationFailed when the email or phone is malformed, or both are missing.
+    :func:`contacts_upsert` with a list of one.
     """
+    details = ContactDetails(
+        email=email, phone=phone, profile=profile, custom=custom, touch=touch, cause=cause
+    )
+    (result,) = contacts_upsert(details=[details])
+    if isinstance(result, ValidationFailed):
+        raise result
+    return result
+
+
+# How often contacts_upsert starts again when a contact it creates was created meanwhile by
+# another transaction (the unique email): each time it finds the winner and updates it.
+_UPSERT_ATTEMPTS = 3
+
+
+def contacts_upsert(*, details: list[ContactDetails]) -> list[UpsertResult | ValidationFailed]:
+    """:func:`contact_upsert` for many leads at once (a processing batch), in one transaction
+    and in order, with one statement per table instead of one per lead: one read locks the
+    contacts their emails and phones name (in id order, so two batches never deadlock),
+    one INSERT creates the new contacts with their details, one their stage history, one
+    the ContactCreated / ContactUpdated facts; the companies of their business emails are
+    read at once. An existing contact that changed is saved on its own (an UPDATE each).
+
+    Leads are applied in order as :func:`contact_upsert` would one after the other: a second
+    lead with the email of a first one updates the contact the first created. Returns, in
+    the order of ``details``, each lead's :class:`UpsertResult`, or the ValidationFailed
+    that :func:`contact_upsert` would raise for it (nothing is written for that lead).
+    """
+    results: list[UpsertResult | ValidationFailed | None] = [None] * len(details)
+    identities: dict[int, tuple[str, str]] = {}
+    for index, item in enumerate(details):
+        try:
+            identities[index] = _identity_normalise(item.email, item.phone)
+        except ValidationFailed as exc:
+            results[index] = exc
+    if not identities:
+        return results  # type: ignore[return-value]
+    for attempt in range(1, _UPSERT_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                written = _contacts_upsert_locked(details, identities)
+        except IntegrityError:
+            # A contact this batch creates was created meanwhile (its email is unique):
+            # start again, and find it this time.
+            if attempt == _UPSERT_ATTEMPTS:
+                raise
+            continue
+        for index, result in written.items():
+            results[index] = result
+        return results  # type: ignore[return-value]
+    raise AssertionError("unreachable")
+
+
+def _identity_normalise(email: str, phone: str) -> tuple[str, str]:
     email = email_normalise(email) if (email or "").strip() else ""
     phone = phone_normalise(phone) if (phone or "").strip() else ""
     if not email and not phone:
         raise ValidationFailed(
             _("Enter an email address or a phone number."), code="identity_missing"
         )
-    now = timezone.now()
-    with transaction.atomic():
-        by_email = (
-            Contact.objects.select_for_update().filter(email=email).first() if email else None
-        )
-        by_phone = (
-            Contact.objects.select_for_update().filter(phone=phone).order_by("pk").first()
-            if phone
-            else None
-        )
-        duplicate_of: Contact | None = None
-        contact = by_email
-        if contact is None and by_phone is not None:
-            if not email or not by_phone.email:
-                contact = by_phone
-            else:
-                duplicate_of = by_phone  # same phone, another email: maybe one person
-        elif contact is not None and by_phone is not None and by_phone.pk != contact.pk:
-            duplicate_of = by_phone
+    return email, phone
 
-        created = contact is None
-        if created:
-            contact = _contact_create(email=email, phone=phone, now=now, cause=cause)
-            if contact.pk is None:  # lost a race on the unique email: update the winner
-                created = False
-                contact = Contact.objects.select_for_update().get(email=email)
+
+def _contacts_upsert_locked(
+    details: list[ContactDetails], identities: dict[int, tuple[str, str]]
+) -> dict[int, UpsertResult]:
+    """The body of :func:`contacts_upsert`, in its transaction (a savepoint when nested)."""
+    now = timezone.now()
+    emails = sorted({email for email, _phone in identities.values() if email})
+    phones = sorted({phone for _email, phone in identities.values() if phone})
+    by_email: dict[str, Contact] = {}
+    by_phone: dict[str, list[Contact]] = {}
+    for found in (
+        Contact.objects.select_for_update()
+        .filter(Q(email__in=emails) | Q(phone__in=phones))
+        .order_by("pk")
+    ):
+        if found.email:
+            by_email[found.email] = found
+        if found.phone:
+            by_phone.setdefault(found.phone, []).append(found)
+    companies = _Companies(
+        domains={email_domain(email) for email in emails if not is_free_mail(email)}
+    )
+    created: list[Contact] = []
+    changed_existing: dict[int, Contact] = {}  # by id(contact): saved once, at the end
+    outcomes: dict[int, tuple[Contact, bool, set[str], Contact | None]] = {}
+    for index in sorted(identities):
+        email, phone = identities[index]
+        item = details[index]
+        contact = by_email.get(email) if email else None
+        same_phone = by_phone.get(phone, []) if phone else []
+        first_by_phone = same_phone[0] if same_phone else None
+        duplicate_of: Contact | None = None
+        if contact is None and first_by_phone is not None:
+            if not email or not first_by_phone.email:
+                contact = first_by_phone
+            else:
+                duplicate_of = first_by_phone  # same phone, another email: maybe one person
+        elif contact is not None and first_by_phone is not None and first_by_phone is not contact:
+            duplicate_of = first_by_phone
+        is_new = contact is None
+        if is_new:
+            contact = Contact(email=email or None, phone=phone, stage_changed_at=now)
+            created.append(contact)
         changed = _apply_details(
             contact,
             email=email,
             phone=phone,
-            profile=profile or {},
-            custom=custom or {},
-            touch=touch,
+            profile=item.profile or {},
+            custom=item.custom or {},
+            touch=item.touch,
             now=now,
+            company_of=companies.get,
         )
-        if created or changed:
-            contact.save()
-        if created:
-            StageChange.objects.create(
-                contact=contact,
-                from_stage="",
-                to_stage=LifecycleStage.LEAD,
-                changed_at=now,
-                cause=cause,
-            )
-            events.publish(ContactCreated(contact_id=contact.pk, occurred_at=now))
+        if contact.email:
+            by_email[contact.email] = contact
+        if contact.phone and contact not in by_phone.get(contact.phone, []):
+            by_phone.setdefault(contact.phone, []).append(contact)
+        if changed and contact.pk is not None:
+            changed_existing[id(contact)] = contact
+        outcomes[index] = (contact, is_new, changed, duplicate_of)
+    if created:
+        # In email order: two batches inserting the same new emails at once (two drains)
+        # wait on each other in one order, never in a cycle.
+        Contact.objects.bulk_create(sorted(created, key=lambda c: (c.email is None, c.email or "")))
+        StageChange.objects.bulk_create(
+            [
+                StageChange(
+                    contact=contact,
+                    from_stage="",
+                    to_stage=LifecycleStage.LEAD,
+                    changed_at=now,
+                    cause=details[index].cause,
+                )
+                for index, (contact, is_new, _changed, _dup) in outcomes.items()
+                if is_new
+            ]
+        )
+    for contact in changed_existing.values():
+        contact.save()
+    facts: list[Any] = []
+    for contact, is_new, changed, _dup in outcomes.values():
+        if is_new:
+            facts.append(ContactCreated(contact_id=contact.pk, occurred_at=now))
         elif changed:
-            events.publish(
+            facts.append(
                 ContactUpdated(
                     contact_id=contact.pk, fields=tuple(sorted(changed)), occurred_at=now
                 )
             )
+    events.publish_many(facts)
+    for contact, _is_new, _changed, duplicate_of in outcomes.values():
         if duplicate_of is not None:
             possible_duplicate_flag(
                 contact=contact, other=duplicate_of, reason="same phone, different email"
             )
-    return UpsertResult(
-        contact=contact,
-        created=created,
-        possible_duplicate_of=duplicate_of.pk if duplicate_of else None,
-    )
+    return {
+        index: UpsertResult(
+            contact=contact,
+            created=is_new,
+            possible_duplicate_of=duplicate_of.pk if duplicate_of else None,
+        )
+        for index, (contact, is_new, _changed, duplicate_of) in outcomes.items()
+    }
 
 
-def _contact_create(*, email: str, phone: str, now: dt.datetime, cause: str) -> Contact:
-    contact = Contact(email=email or None, phone=phone, stage_changed_at=now)
-    try:
-        with transaction.atomic():
-            contact.save()
-    except IntegrityError:
-        contact.pk = None
-    return contact
+class _Companies:
+    """The companies of a batch's business email domains: read at once, a missing one
+    created on first use (:func:`company_for_domain`)."""
+
+    def __init__(self, *, domains: set[str]):
+        self._by_domain = (
+            {company.domain: company for company in Company.objects.filter(domain__in=domains)}
+            if domains
+            else {}
+        )
+
+    def get(self, domain: str, name: str) -> Company:
+        if domain not in self._by_domain:
+            self._by_domain[domain] = company_for_domain(domain=domain, name=name)
+        return self._by_domain[domain]
 
 
 def _apply_details(
@@ -213,6 +331,7 @@ def _apply_details(
     custom: Mapping[str, Any],
     touch: Touch | None,
     now: dt.datetime,
+    company_of: Callable[[str, str], Company] | None = None,
 ) -> set[str]:
     changed: set[str] = set()
     if email and not contact.email:
@@ -234,8 +353,11 @@ def _apply_details(
         contact.custom = merged_custom
         changed.add("custom")
     if contact.email and contact.company_id is None and not is_free_mail(contact.email):
-        contact.company = company_for_domain(
-            domain=email_domain(contact.email), name=contact.company_name
+        domain = email_domain(contact.email)
+        contact.company = (
+            company_of(domain, contact.company_name)
+            if company_of
+            else company_for_domain(domain=domain, name=contact.company_name)
         )
         changed.add("company")
     if touch is not None and not touch.is_empty:

@@ -37,7 +37,11 @@ from django.db import connection as db_connection
 from django.db import transaction
 from django.utils import timezone
 
-from leadmill.consent.selectors import address_hash, marketing_recipients, may_receive_email
+from leadmill.consent.selectors import (
+    address_hash,
+    addresses_receiving_email,
+    marketing_recipients,
+)
 from leadmill.core import events
 
 from .emails import email_message_build
@@ -88,19 +92,7 @@ def messages_send_now(*, message_ids: list[int]) -> SendReport:
     mail = None
     try:
         for start in range(0, len(message_ids), CLAIM_CHUNK):
-            chunk = message_ids[start : start + CLAIM_CHUNK]
-            claimed = list(
-                Message.objects.filter(pk__in=chunk, status=Message.Status.QUEUED).values_list(
-                    "pk", flat=True
-                )
-            )
-            claimed = [
-                pk
-                for pk in claimed
-                if Message.objects.filter(pk=pk, status=Message.Status.QUEUED).update(
-                    status=Message.Status.SENDING, claimed_at=timezone.now()
-                )
-            ]
+            claimed = _claim_ids(message_ids[start : start + CLAIM_CHUNK], now=timezone.now())
             if not claimed:
                 continue
             if mail is None:
@@ -242,6 +234,25 @@ def _claim(*, kind: str, size: int, now: dt.datetime) -> list[int]:
         return sorted(row[0] for row in cursor.fetchall())
 
 
+def _claim_ids(ids: list[int], *, now: dt.datetime) -> list[int]:
+    """Mark the messages of ``ids`` still queued ``sending``; returns those this call
+    claimed (one ``UPDATE … RETURNING``: a row another worker claimed first is left out)."""
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET status = %s, claimed_at = %s "  # noqa: S608 -- quoted table name
+        f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND status = %s RETURNING id"
+    )
+    params = [
+        Message.Status.SENDING,
+        db_connection.ops.adapt_datetimefield_value(now),
+        *ids,
+        Message.Status.QUEUED,
+    ]
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(row[0] for row in cursor.fetchall())
+
+
 def _templates_load(ids: Iterable[int | None], cache: dict[int, EmailTemplate]) -> None:
     missing = {pk for pk in ids if pk is not None} - cache.keys()
     if missing:
@@ -253,9 +264,12 @@ def _permitted(messages: list[Message], templates: dict[int, EmailTemplate]) -> 
     one ``marketing_recipients`` call per subscription type in the chunk."""
     by_purpose: dict[int | None, list[Message]] = defaultdict(list)
     permitted: set[int] = set()
+    receiving = addresses_receiving_email(
+        emails=[m.to_email for m in messages if m.kind == TRANSACTIONAL]
+    )
     for message in messages:
         if message.kind == TRANSACTIONAL:
-            if may_receive_email(email=message.to_email):
+            if message.to_email in receiving:
                 permitted.add(message.pk)
             else:
                 logger.info(
@@ -437,11 +451,29 @@ def _mark(
         values["sent_at"] = sent_at
     if subject is not None:
         values["subject"] = subject
-    with transaction.atomic():
-        if db_connection.vendor == "postgresql":
-            with db_connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    if db_connection.vendor != "postgresql" or not db_connection.get_autocommit():
         Message.objects.filter(pk=message.pk).update(**values)
+        return
+    # One statement, its own transaction (autocommit): no BEGIN / SET / COMMIT round trips.
+    # set_config(…, true) is SET LOCAL: it holds for this statement's transaction, whose
+    # commit reads it.
+    table = db_connection.ops.quote_name(Message._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET status = %s, error = %s, sent_at = COALESCE(%s, sent_at), "  # noqa: S608 -- quoted table name
+        "subject = COALESCE(%s, subject) "
+        "WHERE id = %s AND set_config('synchronous_commit', 'off', true) = 'off'"
+    )
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                status,
+                error[:500],
+                db_connection.ops.adapt_datetimefield_value(sent_at),
+                subject,
+                message.pk,
+            ],
+        )
 
 
 def _refused_for_good(error: AnymailAPIError) -> bool:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -35,14 +35,21 @@ from .selectors import leads_sla_overdue, new_lead_alert_email, sla_hours
 logger = logging.getLogger(__name__)
 
 
-def _claim(lead_id: int, field: str) -> bool:
-    with transaction.atomic():
-        return (
-            SalesLead.objects.filter(pk=lead_id, **{f"{field}__isnull": True}).update(
-                **{field: timezone.now()}
-            )
-            == 1
-        )
+def _claim(lead_ids: list[int], field: str) -> set[int]:
+    """Write ``field`` (now) on the leads of ``lead_ids`` where it is still empty; returns
+    the ids this call claimed (one ``UPDATE … RETURNING``: a lead claimed by another
+    delivery first is left out)."""
+    if not lead_ids:
+        return set()
+    column = connection.ops.quote_name(SalesLead._meta.get_field(field).column)
+    table = connection.ops.quote_name(SalesLead._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET {column} = %s "  # noqa: S608 -- our quoted names, bound values
+        f"WHERE id IN ({', '.join(['%s'] * len(lead_ids))}) AND {column} IS NULL RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(timezone.now()), *lead_ids])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _release(lead_id: int, field: str) -> None:
@@ -55,7 +62,8 @@ def _send_once(
     """Claim ``field`` of each lead, then send the claimed leads' emails over one mail
     connection; a failure before the send releases every claim (a retry sends them).
     Returns how many were sent."""
-    claimed = [lead for lead in leads if _claim(lead.pk, field)]
+    mine = _claim([lead.pk for lead in leads], field)
+    claimed = [lead for lead in leads if lead.pk in mine]
     if not claimed:
         return 0
     try:

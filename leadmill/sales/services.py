@@ -97,26 +97,41 @@ def leads_assign(
             lead.contact_id: lead
             for lead in SalesLead.objects.filter(contact_id__in=[c.pk for c in contacts])
         }
-        alert = []
-        # The contacts' owners and the OwnerAssigned facts are written for the whole batch
-        # at the end: one UPDATE per owner, one outbox INSERT (ADR 39).
+        # The new sales leads, the contacts' owners and the OwnerAssigned facts are written
+        # for the whole batch at the end: one INSERT, one UPDATE per owner, one outbox
+        # INSERT (ADR 39, ADR 42).
         owners: dict[int, int] = {}
-        facts: list[OwnerAssigned] = []
+        new_leads: list[SalesLead] = []
         for locked in locked_all:
-            assignment = _lead_assign_locked(
+            results[locked.pk] = _lead_assign_locked(
                 locked,
                 lead=leads.get(locked.pk),
                 mql_at=mql_at.get(locked.pk),
                 turns=turns,
                 owners=owners,
-                facts=facts,
+                new_leads=new_leads,
             )
-            results[locked.pk] = assignment
-            if assignment.assigned or assignment.lead.owner_id is None:
-                alert.append(assignment.lead.pk)
+        SalesLead.objects.bulk_create(new_leads)
         turns.save()
         contacts_owner_set(owners=owners)
-        events.publish_many(facts)
+        events.publish_many(
+            [
+                OwnerAssigned(
+                    lead_id=result.lead.pk,
+                    contact_id=result.lead.contact_id,
+                    owner_id=result.lead.owner_id,
+                    rule_id=result.lead.rule_id,
+                    occurred_at=now,
+                )
+                for result in results.values()
+                if result.assigned
+            ]
+        )
+        alert = [
+            result.lead.pk
+            for result in results.values()
+            if result.assigned or result.lead.owner_id is None
+        ]
         if alert:
             transaction.on_commit(lambda: tasks.new_leads_alert(alert))
     missing = [contact.pk for contact in contacts if contact.pk not in results]
@@ -142,21 +157,23 @@ def _lead_assign_locked(
     mql_at: dt.datetime | None,
     turns: _Turns,
     owners: dict[int, int],
-    facts: list[OwnerAssigned],
+    new_leads: list[SalesLead],
 ) -> Assignment:
-    """Assign one locked contact (``lead``: its sales lead, read after the lock); the
-    contact's new owner goes in ``owners`` and the OwnerAssigned fact in ``facts``, for the
-    caller to write with the batch's."""
+    """Assign one locked contact (``lead``: its sales lead, read after the lock); a new
+    sales lead goes (unsaved, with its owner) in ``new_leads`` and the contact's new owner
+    in ``owners``, for the caller to write with the batch's (an assigned lead's
+    OwnerAssigned fact too)."""
     now = turns.now
     if lead is not None and lead.owner_id is not None:
         return Assignment(lead=lead, assigned=False)
     if lead is None:
         became_mql = mql_at or locked.stage_changed_at or now
-        lead = SalesLead.objects.create(
+        lead = SalesLead(
             contact=locked,
             mql_at=became_mql,
             sla_due_at=became_mql + dt.timedelta(hours=turns.sla_hours),
         )
+        new_leads.append(lead)
     if locked.owner_id is not None:
         owner, rule = locked.owner, None
     else:
@@ -166,18 +183,10 @@ def _lead_assign_locked(
         logger.warning("no sales rep can take contact %s now; it waits without an owner", locked.pk)
         return Assignment(lead=lead, assigned=False)
     lead.owner, lead.rule, lead.assigned_at = owner, rule, now
-    lead.save(update_fields=["owner", "rule", "assigned_at"])
+    if lead.pk is not None:
+        lead.save(update_fields=["owner", "rule", "assigned_at"])
     if locked.owner_id != owner.pk:
         owners[locked.pk] = owner.pk
-    facts.append(
-        OwnerAssigned(
-            lead_id=lead.pk,
-            contact_id=locked.pk,
-            owner_id=owner.pk,
-            rule_id=getattr(rule, "pk", None),
-            occurred_at=now,
-        )
-    )
     return Assignment(lead=lead, assigned=True)
 
 

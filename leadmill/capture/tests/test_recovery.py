@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
 
 from leadmill.consent.models import Consent
@@ -45,15 +46,15 @@ def receive(form, *, age_s: float = 10, **values):
 
 @pytest.fixture
 def upsert_fails(monkeypatch):
-    """contact_upsert failing as a bug would, until the test lets it work."""
+    """The contacts' upsert failing as a bug would, until the test lets it work."""
     from leadmill.contacts import services as contact_services
 
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("leadmill.capture.services.contact_upsert", broken)
+    monkeypatch.setattr("leadmill.capture.services.contacts_upsert", broken)
     return lambda: monkeypatch.setattr(
-        "leadmill.capture.services.contact_upsert", contact_services.contact_upsert
+        "leadmill.capture.services.contacts_upsert", contact_services.contacts_upsert
     )
 
 
@@ -199,3 +200,21 @@ def test_a_submission_that_is_neither_spam_nor_error_is_left_alone(admin_client)
     )
     assert Submission.objects.get().status == "received"
     assert not Contact.objects.exists()
+
+
+def test_a_second_drain_runs_beside_the_first_on_postgresql_and_never_on_sqlite(settings):
+    # Given a post waiting, and a drain holding the first drain's lock
+    settings.LEADMILL_INTAKE_DRAINS = 2
+    form = form_with_fields()
+    submission = receive(form, email="ana@example.com")
+
+    # When another processing task starts
+    with tasks.PROCESS_LOCK.hold() as first:
+        assert first
+        tasks.submissions_process_task.call_local()
+
+    # Then on PostgreSQL it drains beside the first (its batches skip the other's rows);
+    # on SQLite, whose one writer two drains would only queue for, it leaves it to the first
+    submission.refresh_from_db()
+    expected = "accepted" if connection.vendor == "postgresql" else "received"
+    assert submission.status == expected

@@ -3,10 +3,13 @@
 import time
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from leadmill.consent.models import Consent
 from leadmill.contacts.models import Contact
 from leadmill.core import events
+from leadmill.core.models import OutboxEvent
 
 from .. import tokens
 from ..events import LeadCaptured
@@ -259,20 +262,58 @@ def test_a_processing_failure_keeps_the_submission_with_status_error_and_the_bat
     receive(form, post_data(form, email="bo@example.com"))
     from leadmill.contacts import services as contact_services
 
-    real_upsert = contact_services.contact_upsert
+    real_upsert = contact_services.contacts_upsert
 
-    def fail_for_ana(**kwargs):
-        if kwargs["email"] == "ana@example.com":
+    def fail_for_ana(*, details):
+        if any(item.email == "ana@example.com" for item in details):
             raise RuntimeError("bug")
-        return real_upsert(**kwargs)
+        return real_upsert(details=details)
 
-    monkeypatch.setattr("leadmill.capture.services.contact_upsert", fail_for_ana)
+    monkeypatch.setattr("leadmill.capture.services.contacts_upsert", fail_for_ana)
 
     assert submissions_process() == 2
 
     statuses = dict(Submission.objects.values_list("values__email", "status"))
     assert statuses == {"ana@example.com": "error", "bo@example.com": "accepted"}
     assert list(Contact.objects.values_list("email", flat=True)) == ["bo@example.com"]
+
+
+def test_a_processing_batch_costs_the_same_statements_for_ten_leads_as_for_two():
+    # given a form whose leads come from three companies (known from a first batch on)
+    form = form_with_fields()
+
+    def processed(prefix: str, n: int) -> int:
+        for i in range(n):
+            receive(
+                form,
+                post_data(
+                    form,
+                    email=f"{prefix}{i}@corp{i % 3}.example.com",
+                    **{"consent_email-marketing": "on"},
+                ),
+            )
+        with CaptureQueriesContext(connection) as queries:
+            assert submissions_process() == n
+        return len(queries)
+
+    processed("warm", 3)
+
+    # when ten leads are processed in one batch, and then two
+    ten, two = processed("ten", 10), processed("two", 2)
+
+    # then the batch is set-based: as many statements either way, and every lead is there
+    # with its consent and its LeadCaptured fact
+    assert ten == two
+    assert Submission.objects.filter(status=Submission.Status.ACCEPTED).count() == 15
+    assert Consent.objects.filter(contact__email__startswith="ten").count() == 10
+    captured = OutboxEvent.objects.filter(name="LeadCaptured").values_list("payload", flat=True)
+    assert (
+        sorted(
+            Submission.objects.get(pk=payload["submission_id"]).contact_id == payload["contact_id"]
+            for payload in captured
+        )
+        == [True] * 15
+    )
 
 
 def test_ip_is_truncated_in_proofs_when_asked(settings):

@@ -7,10 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from leadmill.core.errors import ValidationFailed
 from leadmill.core.models import OutboxEvent
 
 from ..models import Contact, LifecycleStage, StageChange
-from ..services import contacts_owner_set, contacts_stage_change
+from ..services import ContactDetails, contacts_owner_set, contacts_stage_change, contacts_upsert
 from .factories import ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +21,10 @@ def facts(name: str) -> list[dict]:
     return list(
         OutboxEvent.objects.filter(name=name).order_by("pk").values_list("payload", flat=True)
     )
+
+
+def all_facts() -> list[tuple[str, dict]]:
+    return list(OutboxEvent.objects.order_by("pk").values_list("name", "payload"))
 
 
 def test_stage_change_of_many_contacts_writes_each_history_row_and_fact():
@@ -119,3 +124,66 @@ def test_owner_set_can_take_the_owner_away():
     assert contacts_owner_set(owners={contact.pk: None}) == {contact.pk}
 
     assert Contact.objects.get(pk=contact.pk).owner_id is None
+
+
+def test_upsert_of_many_leads_applies_them_in_order_as_one_after_the_other():
+    # given a known contact with a phone
+    known = ContactFactory(email="bo@gmail.com", phone="+5511912345678", first_name="Bo")
+    OutboxEvent.objects.all().delete()
+
+    # when a batch brings a new lead, the same person again with more, the known one with a
+    # new name, a malformed email and a phone-only lead with the known phone
+    results = contacts_upsert(
+        details=[
+            ContactDetails(email="Ana@Example.com", profile={"first_name": "Ana"}, cause="a"),
+            ContactDetails(email="ana@example.com", profile={"role": "CTO"}, cause="b"),
+            ContactDetails(email="bo@gmail.com", profile={"first_name": "Bob"}, cause="c"),
+            ContactDetails(email="not an email", cause="d"),
+            ContactDetails(phone="+55 11 91234-5678", profile={"last_name": "Silva"}, cause="e"),
+        ]
+    )
+
+    # then the first created Ana and the second updated her; the known contact took both
+    # the new name and (found by phone) the last name; the malformed one is refused alone
+    ana = Contact.objects.get(email="ana@example.com")
+    assert [getattr(r, "created", None) for r in results] == [True, False, False, None, False]
+    assert [r.contact.pk for r in results if not isinstance(r, ValidationFailed)] == [
+        ana.pk,
+        ana.pk,
+        known.pk,
+        known.pk,
+    ]
+    assert isinstance(results[3], ValidationFailed)
+    assert (ana.first_name, ana.role) == ("Ana", "CTO")
+    known.refresh_from_db()
+    assert (known.first_name, known.last_name) == ("Bob", "Silva")
+    assert list(StageChange.objects.filter(contact=ana).values_list("to_stage", "cause")) == [
+        (LifecycleStage.LEAD, "a")
+    ]
+    assert [(name, f["contact_id"]) for name, f in all_facts()] == [
+        ("ContactCreated", ana.pk),
+        ("ContactUpdated", ana.pk),
+        ("ContactUpdated", known.pk),
+        ("ContactUpdated", known.pk),
+    ]
+    assert [f["fields"] for name, f in all_facts() if name == "ContactUpdated"] == [
+        ["role"],
+        ["first_name"],
+        ["last_name"],
+    ]
+
+
+def test_upsert_of_many_new_leads_costs_the_same_statements_for_twenty_as_for_two():
+    def statements(prefix: str, n: int) -> int:
+        details = [
+            ContactDetails(email=f"{prefix}{i}@corp{i % 3}.example.com", cause="form:x")
+            for i in range(n)
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            contacts_upsert(details=details)
+        return len(queries)
+
+    statements("warm", 3)  # the three companies exist from here on
+
+    assert statements("twenty", 20) == statements("two", 2)
+    assert Contact.objects.filter(email__startswith="twenty").count() == 20

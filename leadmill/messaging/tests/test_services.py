@@ -4,6 +4,8 @@ suppressed address, retried by the send queue when the mail server cannot take i
 import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from leadmill.consent.models import Suppression
 from leadmill.consent.services import suppression_add
@@ -11,7 +13,7 @@ from leadmill.core.models import OutboxEvent
 
 from ..models import Message
 from ..sending import messages_send_due
-from ..services import email_send_transactional
+from ..services import TransactionalEmail, email_send_transactional, emails_send_transactional
 from .test_sending import Inbox, _free_port, _smtp_settings
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +109,34 @@ def test_transactional_email_is_not_held_back_by_the_marketing_hourly_cap(settin
     assert report.throttled is True
     assert Message.objects.get(pk=queued.pk).status == Message.Status.SENT
     assert [m.to for m in mail.outbox] == [["ana@example.com"]]
+
+
+def test_many_transactional_emails_cost_one_statement_more_per_email_and_skip_the_suppressed(
+    settings,
+):
+    # Given a suppressed address
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    suppression_add(email="Bo@Example.com", reason=Suppression.Reason.HARD_BOUNCE)
+
+    def send(prefix: str, n: int) -> tuple[int, list[Message]]:
+        emails = [
+            TransactionalEmail(to=f"{prefix}{i}@example.com", subject="New lead", html="<p>x</p>")
+            for i in range(n)
+        ]
+        emails.append(TransactionalEmail(to="bo@example.com", subject="New lead", html="<p>x</p>"))
+        with CaptureQueriesContext(connection) as queries:
+            messages = emails_send_transactional(emails=emails)
+        return len(queries), messages
+
+    # When two emails and that address are sent together, then ten and that address
+    two_statements, two = send("two", 2)
+    ten_statements, ten = send("ten", 10)
+
+    # Then the claim, the suppression check and the "sent" marks are one statement per
+    # chunk; only each accepted email's own sent_at mark (its own commit, ADR 6) is one more
+    assert ten_statements - two_statements == 8
+    assert [m.status for m in ten] == [Message.Status.SENT] * 10 + [Message.Status.SUPPRESSED]
+    assert [m.status for m in two] == [Message.Status.SENT] * 2 + [Message.Status.SUPPRESSED]
+    assert sorted(sent.to[0] for sent in mail.outbox) == sorted(
+        [f"two{i}@example.com" for i in range(2)] + [f"ten{i}@example.com" for i in range(10)]
+    )

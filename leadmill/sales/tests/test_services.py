@@ -5,6 +5,8 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leadmill.contacts.events import StageChanged
@@ -21,6 +23,7 @@ from ..services import (
     lead_assign,
     lead_disqualify,
     lead_owner_set,
+    leads_assign,
     outcome_record,
 )
 from .factories import AssignmentRuleFactory, SalesLeadFactory, SalesRepFactory
@@ -229,6 +232,27 @@ def test_a_batch_of_new_mqls_is_assigned_in_one_call_and_its_owners_emailed_in_o
         "bruno@sales.example",
     ]
     assert all(lead.assignment_notified_at is not None for lead in leads)
+
+
+def test_assigning_a_batch_costs_the_same_statements_for_ten_leads_as_for_two():
+    # Given two reps taking turns
+    SalesRepFactory(user=UserFactory(username="ana", email="ana@sales.example"))
+    SalesRepFactory(user=UserFactory(username="bruno", email="bruno@sales.example"))
+    lead_assign(contact=mql())  # the round robin's pool exists from here on
+
+    def statements(n: int) -> int:
+        contacts = [mql() for _ in range(n)]
+        with CaptureQueriesContext(connection) as queries:
+            leads_assign(contacts=contacts)
+        return len(queries)
+
+    # When ten new MQLs are assigned in one call, and then two
+    ten, two = statements(10), statements(2)
+
+    # Then the sales leads, owners and facts are written per batch, not per lead
+    assert ten == two
+    assert SalesLead.objects.filter(owner__isnull=False).count() == 13
+    assert OutboxEvent.objects.filter(name="OwnerAssigned").count() == 13
 
 
 def test_owner_assigned_names_the_rule_that_chose_the_rep_and_nothing_is_published_without_one():
