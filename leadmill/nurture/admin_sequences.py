@@ -364,7 +364,7 @@ def lead_sequences_panel(request, contact) -> LeadDetailPanel:
             _g("Step / why it ended"),
             _g("Next step due"),
             _g("Enrolled"),
-            "",
+            _g("Actions"),
         ),
         rows=rows,
         empty_message=_g("Not in any sequence."),

@@ -23,7 +23,7 @@ def bearer(secret):
 def running_test():
     """The ebook page tested: A shown 200 times with 21 conversions, B 200 with 31."""
     demo_seed()
-    page = LandingPage.objects.get(slug="ebook")
+    page = LandingPage.objects.get(slug="ebook", locale__language_code="en")
     experiment = Experiment.objects.create(name="Headline", page=page)
     for order, (label, shown, converted) in enumerate((("A", 200, 21), ("B", 200, 31))):
         variant = Variant.objects.create(

@@ -38,7 +38,7 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 @pytest.fixture
 def ebook_page():
     demo_seed()
-    return LandingPage.objects.get(slug="ebook")
+    return LandingPage.objects.get(slug="ebook", locale__language_code="en")
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def test_two_visitors_see_their_variants_one_converts_and_the_marketer_promotes_
     # Given the e-book page and a draft test of a new headline against the page as it is
     demo_seed()
     get_user_model().objects.create_superuser("marketer", "m@example.com", ADMIN_PASSWORD)
-    landing = LandingPage.objects.get(slug="ebook")
+    landing = LandingPage.objects.get(slug="ebook", locale__language_code="en")
     experiment = Experiment.objects.create(name="E-book headline", page=landing)
     Variant.objects.create(experiment=experiment, label="A", weight=50, sort_order=0)
     Variant.objects.create(
@@ -149,7 +149,7 @@ def test_the_results_screen_reads_in_portuguese_on_a_phone(browser, live_server,
     profile.preferred_language = "pt-br"
     profile.save()
     experiment = Experiment.objects.create(
-        name="Título do e-book", page=LandingPage.objects.get(slug="ebook")
+        name="Título do e-book", page=LandingPage.objects.get(slug="ebook", locale__language_code="en")
     )
     Variant.objects.create(experiment=experiment, label="A", weight=50, sort_order=0)
     Variant.objects.create(
