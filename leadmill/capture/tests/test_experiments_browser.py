@@ -149,7 +149,8 @@ def test_the_results_screen_reads_in_portuguese_on_a_phone(browser, live_server,
     profile.preferred_language = "pt-br"
     profile.save()
     experiment = Experiment.objects.create(
-        name="Título do e-book", page=LandingPage.objects.get(slug="ebook", locale__language_code="en")
+        name="Título do e-book",
+        page=LandingPage.objects.get(slug="ebook", locale__language_code="en"),
     )
     Variant.objects.create(experiment=experiment, label="A", weight=50, sort_order=0)
     Variant.objects.create(
