@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from leadmill.capture.models import Channel, Submission
 from leadmill.capture.services import RequestMeta, StatedConsent, lead_intake
@@ -82,6 +83,20 @@ def lead_intake_answer(payload: LeadIn, *, key, external_id: str) -> tuple[int, 
 
 class LeadBatchIn(Schema):
     leads: list[LeadIn] = Field(min_length=1, max_length=BATCH_MAX)
+
+    @model_validator(mode="after")
+    def _each_lead_names_someone(self):
+        """A lead with neither an email address nor a phone number breaks the schema (its
+        ``anyOf``), so it refuses the whole batch with 422 like any other schema error; a
+        lead the schema allows and a rule refuses (``email_invalid`` …) answers alone."""
+        missing = [str(i) for i, lead in enumerate(self.leads) if not lead.email and not lead.phone]
+        if missing:
+            raise PydanticCustomError(
+                "invalid_value",
+                _("Give each lead an email address or a phone number (leads at %(positions)s).")
+                % {"positions": ", ".join(missing[:10])},
+            )
+        return self
 
 
 class LeadBatchItemOut(Schema):
