@@ -172,7 +172,7 @@ class AnalyticsView(
     permission_policy = ModelPermissionPolicy(DailyCount)
     permission_required = "view"
     template_name = "analytics/admin/report.html"
-    header_icon = "chart-line"
+    header_icon = "table"
     intro = ""
     show_reading = False
     period_fields = (

@@ -129,7 +129,7 @@ def stacked_days_chart(
         title=title,
         x_label_rotation=0,
         show_minor_x_labels=False,
-        x_labels_major_every=max(1, len(days) // 8),
+        x_labels_major_every=max(1, len(days) // 5),
         value_formatter=lambda value: number(value) if value else "",
         print_values=len(days) <= 14,
     )
@@ -179,7 +179,7 @@ def line_chart(
         pygal.Line,
         title=title,
         show_minor_x_labels=False,
-        x_labels_major_every=max(1, len(labels) // 8),
+        x_labels_major_every=max(1, len(labels) // 5),
         value_formatter=lambda value: number(value) if value is not None else "—",
         print_values=len(labels) <= 12,
     )

@@ -64,14 +64,14 @@ def register_analytics_urls():
 def register_analytics_menu():
     menu = Menu(register_hook_name=MENU_HOOK)
     return AnalyticsSubmenuItem(
-        _("Analytics"), menu, icon_name="chart-line", name="analytics", order=140
+        _("Analytics"), menu, icon_name="table", name="analytics", order=140
     )
 
 
 @hooks.register(MENU_HOOK)
 def register_dashboard_item():
     return AnalyticsMenuItem(
-        _("Overview"), reverse(DASHBOARD_URL_NAME), icon_name="chart-line", order=100
+        _("Overview"), reverse(DASHBOARD_URL_NAME), icon_name="table", order=100
     )
 
 

@@ -216,7 +216,6 @@ def test_a_batch_of_more_than_100_is_refused_whole(client):
     assert not Contact.objects.exists()
 
 
-
 def test_a_lead_naming_no_one_breaks_the_schema_and_refuses_the_batch_whole(client):
     auth = key("leads:write")
 
@@ -231,6 +230,7 @@ def test_a_lead_naming_no_one_breaks_the_schema_and_refuses_the_batch_whole(clie
     assert response.status_code == 422, response.content
     assert "leads at 1" in response.json()["message"] + str(response.json()["errors"])
     assert not Contact.objects.exists()
+
 
 # --- What hangs on a lead ------------------------------------------------------------------
 
