@@ -600,6 +600,9 @@ def prepare(engines: list[str], workdir: Path) -> dict[str, dict]:
                 # This bench still posts one render token many times (bench/capture.py now
                 # takes one token per post from a pool): keep every post valid, not spam.
                 "LEADMILL_FORM_TOKEN_POSTS": "1000000000",
+                # One key posts every API lead: the per-key limit (600 a minute by default)
+                # would answer 429 to most of a 200/s phase and measure the limit, not intake.
+                "LEADMILL_API_RATE_LIMIT": "1000000000",
             }
         )
     return prepared
