@@ -630,6 +630,11 @@ def processing_schedule() -> None:
         logger.exception("could not queue submission processing")
 
 
+def submissions_waiting() -> bool:
+    """Whether any submission waits to be processed (``received``)."""
+    return Submission.objects.filter(status=Submission.Status.RECEIVED).exists()
+
+
 def submissions_process(*, limit: int = 200) -> int:
     """Process up to ``limit`` received submissions, oldest first, in one transaction.
 

@@ -1,5 +1,6 @@
 """Background entry points of capture: thin, idempotent."""
 
+import threading
 import time
 
 from django.conf import settings
@@ -8,7 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from leadmill.core import events
-from leadmill.core.locks import ExpiringLock, Held
+from leadmill.core.locks import ExpiringLock, Held, locks_release_dead
 
 from . import services
 
@@ -42,12 +43,41 @@ def submissions_process_task() -> None:
     At most :func:`drains_allowed` run at once (one expiring lock each, shared by every
     consumer); one queued while they all run exits at once, since they keep polling
     before they stop. Under load, the tasks queued as posts arrive start the next drain.
+
+    A drain looks once more after it released its lock: a post committed while it was
+    letting go found the lock still held, so its own task exited, and nothing else would
+    take it before the periodic catch-up. A drain that finds every lock held leaves the
+    look to their holders, who each take it after releasing.
     """
+    while _drain_once() and services.submissions_waiting():
+        pass
+
+
+def _drain_once() -> bool:
+    """Drain under the first free lock; False when every lock was held by another."""
     for lock in PROCESS_LOCKS[: drains_allowed()]:
         with lock.hold() as held:
             if held:
                 _drain(held, linger_s=0.0 if HUEY.immediate else LINGER_S)
-                return
+                return True
+    return False
+
+
+_started = threading.Event()
+
+
+@HUEY.on_startup("capture.drain_on_start")
+def drain_on_start() -> None:
+    """A consumer that starts drains what was received while no worker ran: the tasks the
+    web queued then may all have run into the lock a killed worker left, before it was
+    released. Every worker thread runs the startup hooks; the first queues the drain (a
+    second, in a race, queues one more, which finds the lock held)."""
+    if _started.is_set():
+        return
+    _started.set()
+    locks_release_dead()
+    if services.submissions_waiting():
+        submissions_process_task()
 
 
 def _drain(held: Held, *, linger_s: float) -> None:

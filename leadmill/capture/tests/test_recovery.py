@@ -3,15 +3,19 @@ periodic catch-up, then given up and listed; spam and errors reprocessed by a pe
 the submissions listing."""
 
 import datetime as dt
+import socket
+import threading
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
 from leadmill.consent.models import Consent
 from leadmill.contacts.models import Contact
+from leadmill.core.tests.test_locks import dead_pid
 
 from .. import tasks, tokens
 from ..models import Submission
@@ -218,3 +222,44 @@ def test_a_second_drain_runs_beside_the_first_on_postgresql_and_never_on_sqlite(
     submission.refresh_from_db()
     expected = "accepted" if connection.vendor == "postgresql" else "received"
     assert submission.status == expected
+
+
+def test_a_drain_looks_again_after_letting_go_of_its_lock(monkeypatch):
+    # Given a drain that, on its last look before letting go, misses a post committed just
+    # then (its task found the lock still held and exited)
+    form = form_with_fields()
+    receive(form, email="first@example.com")
+    looks = []
+    real_process = tasks.services.submissions_process
+
+    def process_missing_a_late_post():
+        processed = real_process()
+        looks.append(processed)
+        if processed == 0 and len(looks) == 2:
+            receive(form, email="late@example.com")
+        return processed
+
+    monkeypatch.setattr(tasks.services, "submissions_process", process_missing_a_late_post)
+
+    # When the processing task runs
+    tasks.submissions_process_task.call_local()
+
+    # Then the late post was processed too, by the same task
+    assert list(Submission.objects.values_list("status", flat=True)) == ["accepted", "accepted"]
+    assert looks == [1, 0, 1, 0]
+
+
+def test_a_starting_consumer_drains_what_waited_behind_a_dead_workers_lock(monkeypatch):
+    # Given posts received while the only drain's lock was held by a worker killed since
+    form = form_with_fields()
+    receive(form, email="ana@example.com")
+    cache.set(tasks.PROCESS_LOCK.key, f"{socket.gethostname()}|{dead_pid()}|p|t", timeout=60)
+    monkeypatch.setattr(tasks, "_started", threading.Event())
+
+    # When a consumer starts (every worker thread runs the startup hooks)
+    for _ in range(3):
+        tasks.drain_on_start()
+
+    # Then the lock is free again and the post became a lead
+    assert cache.get(tasks.PROCESS_LOCK.key) is None
+    assert Submission.objects.get().status == "accepted"

@@ -89,9 +89,11 @@ def test_a_worker_killed_mid_drain_and_started_again_turns_every_later_post_into
                 time.sleep(0.2)
         finally:
             worker_log = stop(worker)
+        web_log = log_of(web)
 
     # Then every post, before and after the restart, became a lead
-    assert received() == 0, worker_log
+    assert received() == 0, f"worker:\n{worker_log}\nweb:\n{web_log}"
+
     assert Submission.objects.count() == 1 + EARLIER + LATER
     assert (
         Submission.objects.filter(status=Submission.Status.ACCEPTED).count() == 1 + EARLIER + LATER
