@@ -19,8 +19,7 @@ from leadmill.contacts.models import StageChange
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.messaging.models import Message
 from leadmill.nurture.models import Broadcast
-from leadmill.nurture.tests.factories import EmailTemplateFactory
-from leadmill.segments.tests.factories import StaticSegmentFactory
+from leadmill.nurture.tests.factories import BroadcastFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -114,11 +113,8 @@ def spring_launch():
     an SQL three days later, one bounced, one opened by a lead who unsubscribed (an MQL
     already before the send), one suppressed (never sent)."""
     leads = [ContactFactory() for _ in range(4)]
-    broadcast = Broadcast.objects.create(
-        name="Spring launch",
-        template=EmailTemplateFactory(),
-        segment=StaticSegmentFactory(members=leads),
-        status=Broadcast.Status.SENT,
+    broadcast = BroadcastFactory(
+        name="Spring launch", segment__members=leads, status=Broadcast.Status.SENT
     )
 
     def email(contact, status=Message.Status.SENT, **fields):
