@@ -1,4 +1,4 @@
-"""Shared test set-up: a per-test Huey in immediate mode and the loopback live server."""
+"""Shared test set-up: a per-test Huey in immediate mode, the loopback SMTP server, the browser."""
 
 import os
 
@@ -46,6 +46,43 @@ def _clear_cache():
     clear_process_caches()
     yield
     clear_process_caches()
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback (aiosmtpd) that Django's email goes to, for the test;
+    the :class:`~leadmill.core.tests.smtp_sink.Inbox` of what it accepted."""
+    from leadmill.core.tests.smtp_sink import Inbox, smtp_running, use_smtp
+
+    inbox = Inbox()
+    with smtp_running(inbox) as port:
+        use_smtp(settings, port)
+        yield inbox
+
+
+@pytest.fixture
+def page_tree():
+    """Wagtail's root page and root collection, which the back office's home and page
+    explorer need; an earlier transactional test's flush removes the ones the migrations
+    made."""
+    from django.conf import settings
+    from wagtail.models import Collection, Locale, Page
+
+    if not Page.objects.exists():
+        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
+        Page.add_root(instance=Page(title="Root", slug="root"))
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(name="Root")
+
+
+@pytest.fixture
+def styled(settings):
+    """Static files under their own names, found and served by the live server: pages are
+    laid out with Wagtail's and our stylesheets, as in production."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture

@@ -31,9 +31,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +39,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import capture  # noqa: E402
+import fresh_pg  # noqa: E402
 
 capture.PORTS = {"sqlite": 8660, "pg": 8661}
 capture.PG_DB = f"leadmill_bench_analytics_{os.getpid()}"
@@ -275,43 +274,9 @@ def main() -> int:
     events = args.events or (200_000 if args.quick else 10_000_000)
     if not capture.pg_available():
         return 1
-    with tempfile.TemporaryDirectory(prefix="leadmill-bench-analytics-") as workdir:
-        data_dir = Path(workdir) / "pg"
-        (data_dir / "static").mkdir(parents=True)
-        capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
-        capture.pg_admin(f'CREATE DATABASE "{capture.PG_DB}"')
-        try:
-            env = capture.engine_env("pg", data_dir)
-            migrate = subprocess.run(
-                [capture.python(), "-m", "django", "migrate", "--noinput", "--verbosity", "0"],
-                env=env,
-                cwd=data_dir,
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-            if migrate.returncode != 0:
-                raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-            completed = subprocess.run(
-                [
-                    capture.python(),
-                    str(Path(__file__).resolve()),
-                    "--django",
-                    str(contacts),
-                    str(events),
-                ],
-                env=env,
-                cwd=data_dir,
-                capture_output=True,
-                text=True,
-                timeout=6 * 3600,
-            )
-            sys.stderr.write(completed.stderr)
-            if completed.returncode != 0:
-                raise RuntimeError(f"the run failed:\n{completed.stdout}")
-            measured = json.loads(completed.stdout.strip().splitlines()[-1])
-        finally:
-            capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
+    measured = fresh_pg.django_run_in_fresh_pg(
+        __file__, [str(contacts), str(events)], timeout=6 * 3600
+    )
     served, raw = measured["served_ms"], measured["raw_ms"]
     speedups = {name: raw[name] / served[name] for name in measured["rolled"] if served[name]}
     figures = {

@@ -26,9 +26,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +34,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import capture  # noqa: E402
+import fresh_pg  # noqa: E402
 
 capture.PORTS = {"sqlite": 8650, "pg": 8651}
 capture.PG_DB = f"leadmill_bench_retention_{os.getpid()}"
@@ -161,37 +160,9 @@ def main() -> int:
     runs = args.runs or (1 if args.quick else 3)
     if not capture.pg_available():
         return 1
-    with tempfile.TemporaryDirectory(prefix="leadmill-bench-retention-") as workdir:
-        data_dir = Path(workdir) / "pg"
-        (data_dir / "static").mkdir(parents=True)
-        capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
-        capture.pg_admin(f'CREATE DATABASE "{capture.PG_DB}"')
-        try:
-            env = capture.engine_env("pg", data_dir)
-            migrate = subprocess.run(
-                [capture.python(), "-m", "django", "migrate", "--noinput", "--verbosity", "0"],
-                env=env,
-                cwd=data_dir,
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-            if migrate.returncode != 0:
-                raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-            completed = subprocess.run(
-                [capture.python(), str(Path(__file__).resolve()), "--django", str(rows), str(runs)],
-                env=env,
-                cwd=data_dir,
-                capture_output=True,
-                text=True,
-                timeout=3600,
-            )
-            sys.stderr.write(completed.stderr)
-            if completed.returncode != 0:
-                raise RuntimeError(f"the runs failed:\n{completed.stdout}")
-            measured = json.loads(completed.stdout.strip().splitlines()[-1])["runs"]
-        finally:
-            capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
+    measured = fresh_pg.django_run_in_fresh_pg(__file__, [str(rows), str(runs)], timeout=3600)[
+        "runs"
+    ]
     prune, raw = median(measured, "prune_rows_per_s"), median(measured, "raw_delete_rows_per_s")
     outbox, raw_outbox = (
         median(measured, "outbox_prune_rows_per_s"),

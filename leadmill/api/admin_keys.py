@@ -73,7 +73,8 @@ class ApiKeyListView(
         context = super().get_context_data(**kwargs)
         now = timezone.now()
         context.update(
-            keys=[
+            table_id="api-keys",
+            rows=[
                 {
                     "key": key,
                     "expired": key.expires_at is not None and key.expires_at <= now,

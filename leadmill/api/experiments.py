@@ -1,16 +1,19 @@
-"""Analytics endpoints of experiments: an A/B test's results and a sequence's performance
-and uplift, with the same numbers as their screens (docs/analytics.md)."""
+"""Analytics endpoints of experiments: an A/B test's results, a sequence's performance and
+uplift, and a broadcast's performance, with the same numbers as their screens
+(docs/analytics.md)."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
-from ninja import Path, Query, Router, Status
+from ninja import Path, Query, Router, Schema, Status
+from pydantic import Field
 
 from leadmill.analytics.nurture_report import DEFAULT_WINDOW_DAYS, sequence_report
 from leadmill.capture.experiments import experiment_results
 from leadmill.capture.models import Experiment
 from leadmill.core.text import MAX_INT
-from leadmill.nurture.models import Sequence
+from leadmill.nurture import selectors as nurture_selectors
+from leadmill.nurture.selectors import broadcast_performance
 
 from . import errors
 from .auth import ApiKeyAuth
@@ -98,9 +101,7 @@ def sequence_get(
     complained, MQL / SQL / customer within ``window_days``) and its uplift over the
     held-out leads (rates, absolute and relative uplift with 95 % intervals, cost per SQL
     of both groups when spend is known; money as decimal text, ``null`` when unknown)."""
-    sequence = Sequence.objects.filter(pk=sequence_id).first()
-    if sequence is None:
-        return Status(404, {"code": "not_found", "message": _("No sequence with this id.")})
+    sequence = nurture_selectors.sequence_get(sequence_id=sequence_id)
     report = sequence_report(sequence=sequence, window_days=window_days)
     whole, *steps = report.performance
 
@@ -139,4 +140,57 @@ def sequence_get(
             "nurtured_cost_per_sql": _money(report.nurtured_cost.cost_per_sql),
             "held_out_cost_per_sql": _money(report.held_out_cost.cost_per_sql),
         },
+    }
+
+
+class ConversionsOut(Schema):
+    mql: int = Field(description="Leads sent it who reached MQL or a later stage in the window.")
+    sql: int = Field(description="… reached SQL or a later stage.")
+    customer: int = Field(description="… became customers.")
+
+
+class BroadcastOut(Schema):
+    """A broadcast's performance, by the definitions of docs/analytics.md ("Nurture")."""
+
+    id: int
+    name: str
+    status: str = Field(description="draft, scheduled, sending or sent.")
+    window_days: int
+    recipients: int = Field(description="Leads it was queued for.")
+    sent: int = Field(description="Marketing emails handed to the mail server.")
+    delivered: int = Field(description="Sent and not bounced.")
+    bounced: int
+    opened: int = Field(description="Leads who opened (unique, mail scanners excluded).")
+    clicked: int = Field(description="Leads who clicked (unique, mail scanners excluded).")
+    unsubscribed: int = Field(description="Leads who unsubscribed through it (unique).")
+    complained: int = Field(description="Leads who reported it as spam (unique).")
+    conversions: ConversionsOut = Field(
+        description="Leads sent it who reached each stage within window_days after the send."
+    )
+
+
+@experiments.get(
+    "/broadcasts/{int:broadcast_id}",
+    response={200: BroadcastOut, **errors.documented(*errors.AUTH, 404, *errors.PARAMS)},
+    auth=ApiKeyAuth("analytics:read"),
+)
+def broadcast_get(
+    request,
+    broadcast_id: int = Path(..., ge=1, le=MAX_INT),
+    window_days: int = Query(DEFAULT_WINDOW_DAYS, ge=1, le=MAX_WINDOW_DAYS),
+):
+    """A broadcast's performance, the numbers of the Broadcast performance screen: the
+    leads it was queued for, its emails sent, delivered and bounced, the leads who opened,
+    clicked (unique, mail scanners excluded), unsubscribed and complained, and those sent
+    it who reached MQL / SQL / customer within ``window_days`` after the send."""
+    broadcast = nurture_selectors.broadcast_get(broadcast_id=broadcast_id)
+    row = broadcast_performance(broadcast_id=broadcast.pk, window_days=window_days)
+    return {
+        "id": broadcast.pk,
+        "name": broadcast.name,
+        "status": broadcast.status,
+        "window_days": window_days,
+        "recipients": row.enrolled,
+        **vars(row.emails),
+        "conversions": row.conversions,
     }

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
-from ninja import Path, Query, Router, Schema, Status
+from ninja import Path, Query, Router, Schema
 from pydantic import Field
 
-from leadmill.contacts.models import Contact
-from leadmill.contacts.selectors import contact_ids_by_emails
 from leadmill.core.text import MAX_INT
-from leadmill.nurture.models import Sequence
-from leadmill.nurture.selectors import sequences_with_counts
-from leadmill.nurture.services import enrollment_exit, enrollments_start_bulk
+from leadmill.nurture.selectors import enrollment_targets, sequence_get, sequences_with_counts
+from leadmill.nurture.services import enrollments_exit_bulk, enrollments_start_bulk
 from leadmill.nurture.tasks import nurture_kick_after_commit
 
 from . import errors
@@ -60,29 +56,18 @@ class EnrolOut(Schema):
 def sequence_enrol(request, payload: EnrolIn, sequence_id: int = Path(..., ge=1, le=MAX_INT)):
     """Enrol leads, by id or by email, in a sequence (by its re-enrolment rule). The first
     step of each runs within seconds. A sequence that is not active keeps them waiting."""
-    sequence = Sequence.objects.filter(pk=sequence_id).first()
-    if sequence is None:
-        return Status(404, {"code": "not_found", "message": _("No sequence with this id.")})
-    if not payload.contact_ids and not payload.emails:
-        return Status(
-            400, {"code": "nothing_to_enrol", "message": _("Give contact_ids or emails.")}
-        )
-    wanted = set(payload.contact_ids)
-    known = (
-        set(Contact.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
-    )
-    found, unknown_emails = contact_ids_by_emails(payload.emails) if payload.emails else ([], [])
-    contact_ids = known | set(found)
+    sequence = sequence_get(sequence_id=sequence_id)
+    targets = enrollment_targets(contact_ids=payload.contact_ids, emails=payload.emails)
     enrolled = enrollments_start_bulk(
-        sequence=sequence, contact_ids=contact_ids, source=f"api ({request.auth.name})"[:100]
+        sequence=sequence, contact_ids=targets.contact_ids, source=f"api ({request.auth.name})"
     )
     if enrolled:
         nurture_kick_after_commit()
     return {
         "enrolled": enrolled,
-        "skipped": len(contact_ids) - enrolled,
-        "unknown_contact_ids": sorted(wanted - known),
-        "unknown_emails": unknown_emails,
+        "skipped": len(targets.contact_ids) - enrolled,
+        "unknown_contact_ids": targets.unknown_contact_ids,
+        "unknown_emails": targets.unknown_emails,
     }
 
 
@@ -141,27 +126,16 @@ class UnenrolOut(Schema):
 def sequence_unenrol(request, payload: UnenrolIn, sequence_id: int = Path(..., ge=1, le=MAX_INT)):
     """Take leads, by id or by email, out of a sequence: their active enrolments end
     (``exited``, reason "removed through the API"), their emails still queued are not sent."""
-    sequence = Sequence.objects.filter(pk=sequence_id).first()
-    if sequence is None:
-        return Status(404, {"code": "not_found", "message": _("No sequence with this id.")})
-    if not payload.contact_ids and not payload.emails:
-        return Status(
-            400, {"code": "nothing_to_enrol", "message": _("Give contact_ids or emails.")}
-        )
-    wanted = set(payload.contact_ids)
-    known = (
-        set(Contact.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
-    )
-    found, unknown_emails = contact_ids_by_emails(payload.emails) if payload.emails else ([], [])
-    contact_ids = sorted(known | set(found))
-    reason = f"removed through the API ({request.auth.name})"[:200]
-    unenrolled = sum(
-        enrollment_exit(contact_id=pk, reason=reason, sequence_ids=[sequence.pk])
-        for pk in contact_ids
+    sequence = sequence_get(sequence_id=sequence_id)
+    targets = enrollment_targets(contact_ids=payload.contact_ids, emails=payload.emails)
+    unenrolled = enrollments_exit_bulk(
+        sequence=sequence,
+        contact_ids=targets.contact_ids,
+        reason=f"removed through the API ({request.auth.name})",
     )
     return {
         "unenrolled": unenrolled,
-        "not_enrolled": len(contact_ids) - unenrolled,
-        "unknown_contact_ids": sorted(wanted - known),
-        "unknown_emails": unknown_emails,
+        "not_enrolled": len(targets.contact_ids) - unenrolled,
+        "unknown_contact_ids": targets.unknown_contact_ids,
+        "unknown_emails": targets.unknown_emails,
     }

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
-from django.views.generic import TemplateView
+from django.views.generic import TemplateView, View
 from wagtail import hooks
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel, ObjectList
 from wagtail.admin.ui.tables import Column, DateColumn
@@ -25,9 +25,10 @@ from leadmill.core.admin_viewsets import TitledAdminViewMixin, snippet_breadcrum
 from leadmill.core.errors import DomainError
 
 from .experiments import experiment_promote, experiment_results, experiment_start, experiment_stop
-from .models import Experiment
+from .models import Experiment, Variant
 
 RESULTS_URL_NAME = "capture_experiment_results"
+PREVIEW_URL_NAME = "capture_experiment_variant_preview"
 
 
 def results_url(experiment: Experiment) -> str:
@@ -111,9 +112,7 @@ class ExperimentResultsView(TitledAdminViewMixin, WagtailAdminTemplateMixin, Tem
         return snippet_breadcrumbs(self.experiment)
 
     def dispatch(self, request, pk):
-        if not request.user.has_perm("capture.view_experiment") and not request.user.has_perm(
-            "capture.change_experiment"
-        ):
+        if not _may_view(request.user):
             raise PermissionDenied
         self.experiment = get_object_or_404(
             Experiment.objects.select_related("page", "winner"), pk=pk
@@ -165,6 +164,27 @@ class ExperimentResultsView(TitledAdminViewMixin, WagtailAdminTemplateMixin, Tem
         return redirect(results_url(self.experiment))
 
 
+def _may_view(user) -> bool:
+    return user.has_perm("capture.view_experiment") or user.has_perm("capture.change_experiment")
+
+
+class VariantPreviewView(View):
+    """The landing page as one variant shows it, for the marketer to check before starting
+    the test (a draft test too): Wagtail's preview of the page with the variant's content,
+    recording no exposure and changing no visitor's assignment."""
+
+    def get(self, request, pk, variant_pk):
+        if not _may_view(request.user):
+            raise PermissionDenied
+        variant = get_object_or_404(
+            Variant.objects.select_related("experiment__page"), pk=variant_pk, experiment_id=pk
+        )
+        page = variant.experiment.page.specific
+        return page.make_preview_request(
+            request, page.default_preview_mode, extra_request_attrs={"lm_variant": variant}
+        )
+
+
 @hooks.register("register_admin_urls")
 def register_experiment_urls():
     return [
@@ -172,5 +192,10 @@ def register_experiment_urls():
             "capture/ab-tests/<int:pk>/results/",
             ExperimentResultsView.as_view(),
             name=RESULTS_URL_NAME,
-        )
+        ),
+        path(
+            "capture/ab-tests/<int:pk>/variants/<int:variant_pk>/preview/",
+            VariantPreviewView.as_view(),
+            name=PREVIEW_URL_NAME,
+        ),
     ]

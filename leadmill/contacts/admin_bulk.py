@@ -161,6 +161,54 @@ class LeadBulkAction(PermissionCheckedMixin, BulkAction):
         return redirect(self.next_url)
 
 
+class LeadsToChosenBulkAction(LeadBulkAction):
+    """A bulk action that takes the leads to one row the person picks in the form's
+    ``chosen_field`` (a ``ModelChoiceField``): a sequence to enrol them in, a static list to
+    add them to, an owner to give them.
+
+    The row travels in ``params`` as ``<chosen_field>_id`` and is looked up again when the
+    action runs (a background chunk may run later): a row gone since the person confirmed
+    changes nobody. A subclass names ``chosen_field`` and implements :meth:`run_on` and
+    :meth:`chosen_message`.
+    """
+
+    chosen_field: ClassVar[str] = ""
+
+    @classmethod
+    def chosen_key(cls) -> str:
+        return f"{cls.chosen_field}_id"
+
+    @classmethod
+    def chosen(cls, params: Mapping[str, Any]):
+        """The row picked, among those the form offers (so one since made unfit, such as a
+        deactivated user, is not used), or None."""
+        field = cls.form_class.base_fields[cls.chosen_field]
+        return field.queryset.filter(pk=params[cls.chosen_key()]).first()
+
+    def params(self, cleaned_data):
+        return {self.chosen_key(): cleaned_data[self.chosen_field].pk}
+
+    @classmethod
+    def run(cls, *, contact_ids, params, actor) -> int:
+        chosen = cls.chosen(params)
+        if chosen is None:  # deleted (or made unfit) since the person confirmed
+            return 0
+        return cls.run_on(chosen, contact_ids=contact_ids, actor=actor)
+
+    @classmethod
+    def run_on(cls, chosen, *, contact_ids: Sequence[int], actor) -> int:
+        """Act on these leads with the owning app's service and the row picked; return how
+        many changed."""
+        raise NotImplementedError
+
+    def done_message(self, *, changed, selected, params):
+        return self.chosen_message(changed=changed, selected=selected, chosen=self.chosen(params))
+
+    def chosen_message(self, *, changed: int, selected: int, chosen) -> str:
+        """What was done, naming the row picked (None when it is gone)."""
+        raise NotImplementedError
+
+
 def leads_bulk_queue(
     *, action_type: str, contact_ids: Sequence[int], params: Mapping[str, Any], actor_id: int
 ) -> int:

@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from leadmill.contacts.admin_bulk import LeadBulkAction
+from leadmill.contacts.admin_bulk import LeadsToChosenBulkAction
 
 from .models import Sequence
 from .services import enrollments_start_bulk
@@ -27,7 +27,7 @@ class SequenceForm(forms.Form):
     )
 
 
-class LeadsEnrolBulkAction(LeadBulkAction):
+class LeadsEnrolBulkAction(LeadsToChosenBulkAction):
     display_name = _("Enrol in sequence")
     action_type = "enrol"
     aria_label = _("Enrol the selected leads in a nurture sequence")
@@ -36,15 +36,10 @@ class LeadsEnrolBulkAction(LeadBulkAction):
     question = _("Enrol these leads in the sequence below? Its first step is due at once.")
     confirm_label = _("Enrol them")
     also_required = "nurture.change_sequence"
-
-    def params(self, cleaned_data):
-        return {"sequence_id": cleaned_data["sequence"].pk}
+    chosen_field = "sequence"
 
     @classmethod
-    def run(cls, *, contact_ids, params, actor) -> int:
-        sequence = Sequence.objects.filter(pk=params["sequence_id"]).first()
-        if sequence is None:  # deleted since the marketer confirmed
-            return 0
+    def run_on(cls, sequence, *, contact_ids, actor) -> int:
         who = actor.get_username() if actor is not None else "?"
         enrolled = enrollments_start_bulk(
             sequence=sequence, contact_ids=contact_ids, source=f"back office, in bulk ({who})"
@@ -53,13 +48,12 @@ class LeadsEnrolBulkAction(LeadBulkAction):
             nurture_kick_after_commit()
         return enrolled
 
-    def done_message(self, *, changed, selected, params):
-        sequence = Sequence.objects.filter(pk=params["sequence_id"]).first()
+    def chosen_message(self, *, changed, selected, chosen):
         text = ngettext(
             "%(changed)s of %(selected)s lead enrolled in “%(sequence)s” (the others are or were enrolled already).",
             "%(changed)s of %(selected)s leads enrolled in “%(sequence)s” (the others are or were enrolled already).",
             selected,
-        ) % {"changed": changed, "selected": selected, "sequence": sequence}
-        if sequence is not None and not sequence.is_active:
+        ) % {"changed": changed, "selected": selected, "sequence": chosen or ""}
+        if chosen is not None and not chosen.is_active:
             text += " " + str(_("The sequence is not active: nobody moves until you activate it."))
         return text

@@ -4,17 +4,20 @@ counts, and what in nurture uses a segment."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from leadmill.contacts.models import LifecycleStage, StageChange
+from leadmill.contacts.models import Contact, LifecycleStage, StageChange
+from leadmill.contacts.selectors import contact_ids_by_emails
+from leadmill.core.errors import NotFound, ValidationFailed
 from leadmill.core.registry import TimelineEntry
 from leadmill.core.stats import Arm, Uplift, uplift
 from leadmill.messaging.models import Message
 
-from .models import Enrollment, Sequence, enrollment_source_text
+from .models import Broadcast, Enrollment, Sequence, enrollment_source_text
 
 TIMELINE_ROWS = 100
 
@@ -95,6 +98,50 @@ def contact_enrollments(*, contact_id: int) -> QuerySet[Enrollment]:
         Enrollment.objects.filter(contact_id=contact_id)
         .select_related("sequence")
         .order_by("state", "-enrolled_at")
+    )
+
+
+def sequence_get(*, sequence_id: int) -> Sequence:
+    """The sequence, or NotFound (``not_found``)."""
+    sequence = Sequence.objects.filter(pk=sequence_id).first()
+    if sequence is None:
+        raise NotFound(_("No sequence with this id."), code="not_found")
+    return sequence
+
+
+def broadcast_get(*, broadcast_id: int) -> Broadcast:
+    """The broadcast, or NotFound (``not_found``)."""
+    broadcast = Broadcast.objects.filter(pk=broadcast_id).first()
+    if broadcast is None:
+        raise NotFound(_("No broadcast with this id."), code="not_found")
+    return broadcast
+
+
+@dataclass(frozen=True)
+class EnrollmentTargets:
+    """The leads a call to enrol or unenrol names: those found (``contact_ids``, sorted) and
+    what named no lead, as it was given."""
+
+    contact_ids: list[int]
+    unknown_contact_ids: list[int]
+    unknown_emails: list[str]
+
+
+def enrollment_targets(*, contact_ids: Collection[int], emails: list[str]) -> EnrollmentTargets:
+    """The leads named by id or by email (matched after the same normalisation as forms),
+    in two queries at most. Raises ValidationFailed (``nothing_to_enrol``) when neither
+    names anyone."""
+    if not contact_ids and not emails:
+        raise ValidationFailed(_("Give contact_ids or emails."), code="nothing_to_enrol")
+    wanted = set(contact_ids)
+    known = (
+        set(Contact.objects.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+    )
+    found, unknown_emails = contact_ids_by_emails(emails) if emails else ([], [])
+    return EnrollmentTargets(
+        contact_ids=sorted(known | set(found)),
+        unknown_contact_ids=sorted(wanted - known),
+        unknown_emails=unknown_emails,
     )
 
 
@@ -341,8 +388,6 @@ def sequence_performance(*, sequence: Sequence, window_days: int) -> list[Perfor
 def broadcast_performance(*, broadcast_id: int, window_days: int) -> PerformanceRow:
     """A broadcast's performance: the leads it was queued for (``enrolled``), what its emails
     did, and how many of the leads sent it converted within ``window_days`` of the send."""
-    from .models import Broadcast
-
     broadcast = Broadcast.objects.get(pk=broadcast_id)
     messages = Message.objects.filter(broadcast_id=broadcast_id)
     sends = [

@@ -218,6 +218,18 @@ def enrollment_exit(
     return ended
 
 
+def enrollments_exit_bulk(
+    *, sequence: Sequence, contact_ids: Iterable[int], reason: str, now: dt.datetime | None = None
+) -> int:
+    """End the active enrollments of ``contact_ids`` in ``sequence``, one lead per
+    transaction, as :func:`enrollment_exit` does (its events, its queued emails not sent);
+    returns how many ended."""
+    return sum(
+        enrollment_exit(contact_id=pk, reason=reason, sequence_ids=[sequence.pk], now=now)
+        for pk in sorted(set(contact_ids))
+    )
+
+
 def enrollments_remap(
     *, sequence: Sequence, old_step_ids: list[str], now: dt.datetime | None = None
 ) -> int:

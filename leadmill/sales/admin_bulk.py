@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from leadmill.contacts.admin_bulk import LeadBulkAction
+from leadmill.contacts.admin_bulk import LeadsToChosenBulkAction
 from leadmill.contacts.models import Contact
 
 from .services import lead_owner_set
@@ -29,12 +29,7 @@ class OwnerForm(forms.Form):
     )
 
 
-def _owner_name(owner_id: int) -> str:
-    owner = get_user_model().objects.filter(pk=owner_id).first()
-    return (owner.get_full_name() or owner.get_username()) if owner else ""
-
-
-class LeadsOwnerAssignBulkAction(LeadBulkAction):
+class LeadsOwnerAssignBulkAction(LeadsToChosenBulkAction):
     display_name = _("Assign owner")
     action_type = "assign_owner"
     aria_label = _("Give the selected leads an owner")
@@ -42,24 +37,20 @@ class LeadsOwnerAssignBulkAction(LeadBulkAction):
     form_class = OwnerForm
     question = _("Give these leads the owner below? Leads that have another owner change hands.")
     confirm_label = _("Assign them")
-
-    def params(self, cleaned_data):
-        return {"owner_id": cleaned_data["owner"].pk}
+    chosen_field = "owner"
 
     @classmethod
-    def run(cls, *, contact_ids, params, actor) -> int:
-        owner = get_user_model().objects.filter(pk=params["owner_id"], is_active=True).first()
-        if owner is None:  # deactivated since the marketer confirmed
-            return 0
+    def run_on(cls, owner, *, contact_ids, actor) -> int:
         changed = 0
         for contact in Contact.objects.filter(pk__in=contact_ids).exclude(owner=owner):
             lead_owner_set(contact=contact, owner=owner, actor=actor)
             changed += 1
         return changed
 
-    def done_message(self, *, changed, selected, params):
+    def chosen_message(self, *, changed, selected, chosen):
+        owner = (chosen.get_full_name() or chosen.get_username()) if chosen else ""
         return ngettext(
             "%(changed)s of %(selected)s lead now owned by %(owner)s (the others were theirs already).",
             "%(changed)s of %(selected)s leads now owned by %(owner)s (the others were theirs already).",
             selected,
-        ) % {"changed": changed, "selected": selected, "owner": _owner_name(params["owner_id"])}
+        ) % {"changed": changed, "selected": selected, "owner": owner}

@@ -160,7 +160,7 @@ class MyLeadsView(
                     "urls": urls,
                 }
             )
-        context.update(rows=rows, include_closed=include_closed)
+        context.update(rows=rows, table_id="my-leads", include_closed=include_closed)
         return context
 
 

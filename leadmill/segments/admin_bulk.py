@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from leadmill.contacts.admin_bulk import LeadBulkAction
+from leadmill.contacts.admin_bulk import LeadsToChosenBulkAction
 
 from .models import Segment
 from .services import segment_members_add
@@ -29,7 +29,7 @@ class StaticListForm(forms.Form):
             )
 
 
-class LeadsAddToListBulkAction(LeadBulkAction):
+class LeadsAddToListBulkAction(LeadsToChosenBulkAction):
     display_name = _("Add to list")
     action_type = "add_to_list"
     aria_label = _("Add the selected leads to a static list")
@@ -38,21 +38,15 @@ class LeadsAddToListBulkAction(LeadBulkAction):
     question = _("Add these leads to the static list below? Leads already on it stay as they are.")
     confirm_label = _("Add them")
     also_required = "segments.change_segment"
-
-    def params(self, cleaned_data):
-        return {"segment_id": cleaned_data["segment"].pk}
+    chosen_field = "segment"
 
     @classmethod
-    def run(cls, *, contact_ids, params, actor) -> int:
-        segment = Segment.objects.filter(pk=params["segment_id"]).first()
-        if segment is None:  # deleted since the marketer confirmed
-            return 0
+    def run_on(cls, segment, *, contact_ids, actor) -> int:
         return segment_members_add(segment=segment, contact_ids=contact_ids)
 
-    def done_message(self, *, changed, selected, params):
-        name = Segment.objects.filter(pk=params["segment_id"]).values_list("name", flat=True)
+    def chosen_message(self, *, changed, selected, chosen):
         return ngettext(
             "%(changed)s of %(selected)s lead added to “%(list)s” (the others were on it already).",
             "%(changed)s of %(selected)s leads added to “%(list)s” (the others were on it already).",
             selected,
-        ) % {"changed": changed, "selected": selected, "list": next(iter(name), "")}
+        ) % {"changed": changed, "selected": selected, "list": chosen.name if chosen else ""}

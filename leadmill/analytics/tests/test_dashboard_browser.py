@@ -23,18 +23,6 @@ def expect(locator_or_page):
     return playwright_expect(locator_or_page)
 
 
-@pytest.fixture
-def page_tree():
-    """The back office's home links to the page explorer, which needs Wagtail's root page; an
-    earlier transactional test's flush removes the one the migrations made."""
-    from django.conf import settings
-    from wagtail.models import Locale, Page
-
-    if not Page.objects.exists():
-        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
-        Page.add_root(instance=Page(title="Root", slug="root"))
-
-
 def sign_in(browser, live_server, *, width=1280, height=900):
     page = browser.new_context(viewport={"width": width, "height": height}).new_page()
     page.goto(f"{live_server.url}/admin/login/")

@@ -26,18 +26,6 @@ def held_out_sequence():
     return known_held_out_sequence()
 
 
-@pytest.fixture
-def page_tree():
-    """The back office's home needs Wagtail's root page; an earlier transactional test's
-    flush removes the one the migrations made."""
-    from django.conf import settings
-    from wagtail.models import Locale, Page
-
-    if not Page.objects.exists():
-        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
-        Page.add_root(instance=Page(title="Root", slug="root"))
-
-
 @pytest.mark.parametrize(
     "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
 )

@@ -20,18 +20,6 @@ def expect(locator_or_page):
     return playwright_expect(locator_or_page)
 
 
-@pytest.fixture
-def page_tree():
-    """The back office's home links to the page explorer, which needs Wagtail's root page; an
-    earlier transactional test's flush removes the one the migrations made."""
-    from django.conf import settings
-    from wagtail.models import Locale, Page
-
-    if not Page.objects.exists():
-        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
-        Page.add_root(instance=Page(title="Root", slug="root"))
-
-
 def test_an_admin_creates_a_key_sees_it_once_and_revokes_it(
     browser, live_server, django_user_model, page_tree
 ):

@@ -296,6 +296,7 @@ def test_every_operation_documents_its_errors_in_the_one_shape(client):
         ("GET", "/api/v1/analytics/funnel"): [400, 401, 403, 422, 429],
         ("GET", "/api/v1/analytics/experiments/{experiment_id}"): [401, 403, 404, 422, 429],
         ("GET", "/api/v1/analytics/sequences/{sequence_id}"): [401, 403, 404, 422, 429],
+        ("GET", "/api/v1/analytics/broadcasts/{broadcast_id}"): [401, 403, 404, 422, 429],
         ("GET", "/api/v1/analytics/quality"): [400, 401, 403, 422, 429],
         ("GET", "/api/v1/analytics/pages"): [400, 401, 403, 422, 429],
         ("GET", "/api/v1/analytics/forms/{slug}"): [400, 401, 403, 404, 422, 429],

@@ -411,3 +411,36 @@ def test_a_marketer_adds_a_test_with_its_variants_and_split_and_starts_it(
     client.post(created["Location"], {"action": "start"})
     experiment.refresh_from_db()
     assert experiment.status == Experiment.Status.RUNNING and experiment.started_at
+
+
+def test_a_variant_preview_shows_its_content_to_the_marketer_only_and_exposes_nobody(
+    client, django_user_model, running_ebook_test
+):
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    a, b = running_ebook_test.variants.order_by("sort_order")
+    url = reverse("capture_experiment_variant_preview", args=[running_ebook_test.pk, b.pk])
+    other_test = make_test(running_ebook_test.page)
+    # a back-office user without the A/B tests' permissions
+    stranger = django_user_model.objects.create_user("s", "s@leadmill.test", "pw-41-long-enough")
+    stranger.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    client.force_login(stranger)
+    refused = client.get(url)
+    client.force_login(
+        django_user_model.objects.create_superuser("m", "m@leadmill.test", "pw-41-long-enough")
+    )
+
+    preview_b = client.get(url)
+    preview_a = client.get(
+        reverse("capture_experiment_variant_preview", args=[running_ebook_test.pk, a.pk])
+    )
+    wrong_test = client.get(
+        reverse("capture_experiment_variant_preview", args=[other_test.pk, b.pk])
+    )
+
+    assert (refused.status_code, refused.url) == (302, "/admin/")  # Wagtail's "no permission"
+    assert (preview_b.status_code, title_of(preview_b)) == (200, "Get the playbook free today")
+    assert title_of(preview_a) == "The Lead Generation Playbook"
+    assert wrong_test.status_code == 404  # a variant is previewed through its own test
+    assert not Exposure.objects.exists()

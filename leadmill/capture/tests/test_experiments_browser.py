@@ -171,3 +171,65 @@ def test_the_results_screen_reads_in_portuguese_on_a_phone(browser, live_server,
     box = page.get_by_test_id("experiment-results").locator("xpath=..")
     box.evaluate("element => { element.scrollLeft = element.scrollWidth; }")
     expect(page.get_by_role("button", name="Promover “B”")).to_be_in_viewport()
+
+
+def test_a_marketer_builds_an_ab_test_with_the_mouse_previews_a_variant_and_starts_it(
+    browser, live_server, page_tree, screenshots_dir
+):
+    # Given the e-book page and a marketer in the back office
+    demo_seed()
+    get_user_model().objects.create_superuser("marketer", "m@example.com", ADMIN_PASSWORD)
+    admin = sign_in(browser, live_server, "marketer")
+
+    # When she adds an A/B test of the e-book page from the Capture menu
+    admin.get_by_role("button", name="Capture").click()
+    admin.get_by_role("link", name="A/B tests").click()
+    admin.get_by_role("link", name="Add A/B test").click()
+    admin.get_by_label("Name").fill("Free headline")
+    admin.get_by_role("button", name="Choose a page").click()
+    chooser = admin.locator(".modal-dialog")
+    chooser.get_by_title("Explore subpages of 'Leadmill demo'").click()
+    chooser.get_by_role("link", name="The Lead Generation Playbook", exact=True).click()
+    expect(admin.locator(".modal-dialog")).to_be_hidden()
+    # with the page as it is (A) and a new headline (B), half of the visitors each
+    labels, headlines = admin.get_by_label("Label"), admin.get_by_label("Headline")
+    expect(labels).to_have_count(2)  # a test needs two variants: both forms are there
+    labels.nth(0).fill("A")
+    labels.nth(1).fill("B")
+    headlines.nth(1).fill(HEADLINE_B)
+    admin.get_by_role("button", name="Save").first.click()
+
+    # Then she lands on its results screen, a draft
+    expect(admin.get_by_test_id("experiment-status")).to_have_text("Draft")
+    experiment = Experiment.objects.get(name="Free headline")
+    assert [
+        (v.label, v.weight, v.headline) for v in experiment.variants.order_by("sort_order")
+    ] == [
+        ("A", 50, ""),
+        ("B", 50, HEADLINE_B),
+    ]
+
+    # When she previews B
+    with admin.expect_popup() as opened:
+        admin.get_by_role("link", name="Preview “B”").click()
+    preview = opened.value
+
+    # Then she sees the page with B's headline, and nobody counts as exposed
+    expect(preview).to_have_title(HEADLINE_B)
+    expect(preview.get_by_role("button", name="Send me the e-book")).to_be_visible()
+    preview.close()
+    assert Exposure.objects.count() == 0
+
+    # When she starts the test
+    admin.get_by_role("button", name="Start the test").click()
+
+    # Then it is running, and the A/B tests listing shows it so
+    expect(admin.get_by_text("The test is running: visitors now see its variants.")).to_be_visible()
+    expect(admin.get_by_test_id("experiment-status")).to_have_text("Running")
+    admin.get_by_role("button", name="Capture").click()
+    admin.get_by_role("link", name="A/B tests").click()
+    row = admin.get_by_role("row", name="Free headline")
+    expect(row).to_contain_text("The Lead Generation Playbook")
+    expect(row).to_contain_text("Running")
+    admin.screenshot(path=str(screenshots_dir / "ab-listing.png"), full_page=True)
+    assert Experiment.objects.get(pk=experiment.pk).status == Experiment.Status.RUNNING

@@ -34,27 +34,6 @@ def expect(locator_or_page):
     return playwright_expect(locator_or_page)
 
 
-@pytest.fixture
-def page_tree():
-    """The back office's home links to the page explorer, which needs Wagtail's root page; an
-    earlier transactional test's flush removes the one the migrations made."""
-    from django.conf import settings
-    from wagtail.models import Locale, Page
-
-    if not Page.objects.exists():
-        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
-        Page.add_root(instance=Page(title="Root", slug="root"))
-
-
-@pytest.fixture
-def styled(settings):
-    """Static files under their own names, served by the live server: laid out as in production."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def sign_in(browser, live_server, django_user_model, *, language="en", viewport=None):
     from wagtail.users.models import UserProfile
 

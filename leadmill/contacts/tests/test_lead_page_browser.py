@@ -10,16 +10,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture
-def styled(settings):
-    """Static files under their own names, which the live server finds and serves: the
-    page is laid out with Wagtail's and our stylesheets, as in production."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def test_the_move_to_stage_form_fits_a_phone_screen_in_portuguese(
     browser, live_server, django_user_model, styled
 ):

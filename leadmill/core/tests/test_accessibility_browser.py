@@ -78,18 +78,6 @@ def violations(page, axe_source: str) -> list[dict]:
 
 
 @pytest.fixture
-def page_tree():
-    """Wagtail's root page, which an earlier transactional test's flush removes."""
-    from wagtail.models import Collection, Locale, Page
-
-    if not Page.objects.exists():
-        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
-        Page.add_root(instance=Page(title="Root", slug="root"))
-    if Collection.get_first_root_node() is None:
-        Collection.add_root(name="Root")
-
-
-@pytest.fixture
 def fast_forms(settings):
     settings.LEADMILL_FORM_MIN_SECONDS = 1
     return settings.LEADMILL_FORM_MIN_SECONDS

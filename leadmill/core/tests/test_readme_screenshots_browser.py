@@ -15,7 +15,6 @@ import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,26 +36,6 @@ def save_screenshot(page, name: str) -> None:
         Image.open(io.BytesIO(page.screenshot())).quantize(colors=256).save(
             Path(directory) / name, optimize=True
         )
-
-
-@pytest.fixture
-def page_tree():
-    """Wagtail's root page and collection, which an earlier transactional test's flush removes."""
-    from wagtail.models import Collection, Locale, Page
-
-    if not Page.objects.exists():
-        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
-        Page.add_root(instance=Page(title="Root", slug="root"))
-    if Collection.get_first_root_node() is None:
-        Collection.add_root(name="Root")
-
-
-@pytest.fixture
-def styled(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 def test_the_readme_back_office_screenshots_show_what_their_captions_say(

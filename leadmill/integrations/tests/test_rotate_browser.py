@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.conf import settings as django_settings
 
 from leadmill.integrations import services
 from leadmill.integrations.models import WebhookEndpoint
@@ -25,27 +24,6 @@ def expect(locator_or_page):
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(locator_or_page)
-
-
-@pytest.fixture
-def page_tree():
-    """The back office's home needs Wagtail's root page; an earlier transactional test's
-    flush removes the one the migrations made."""
-    from wagtail.models import Locale, Page
-
-    if not Page.objects.exists():
-        Locale.objects.get_or_create(language_code=django_settings.LANGUAGE_CODE)
-        Page.add_root(instance=Page(title="Root", slug="root"))
-
-
-@pytest.fixture
-def styled(settings):
-    """Static files under their own names, served by the live server: laid out as in
-    production."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
 
 
 @pytest.mark.parametrize(

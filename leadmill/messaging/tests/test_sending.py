@@ -1,16 +1,13 @@
 """Sending queued marketing email through a real SMTP server on loopback (aiosmtpd)."""
 
 import datetime as dt
-import socket
-from email import message_from_string
-from email import policy as email_policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from leadmill.consent.tests.factories import PurposeFactory, SuppressionFactory, consent_give
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.core.tests.smtp_sink import free_port, use_smtp
 
 from .. import sending
 from ..models import Message
@@ -21,60 +18,12 @@ from .factories import EmailTemplateFactory, MessageFactory
 pytestmark = pytest.mark.django_db
 
 
-class Inbox:
-    """What the SMTP server accepted; addresses in ``refuse`` get a 550 at RCPT."""
-
-    def __init__(self):
-        self.messages = []
-        self.peers = set()
-        self.refuse = set()
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.peers.add(session.peer)
-        self.messages.append(
-            (
-                list(envelope.rcpt_tos),
-                message_from_string(envelope.content.decode(), policy=email_policy.default),
-            )
-        )
-        return "250 OK"
-
-    def to(self, address):
-        return [mime for rcpts, mime in self.messages if address in rcpts]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _smtp_settings(settings, port):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_TIMEOUT = 5
-
-
 @pytest.fixture
-def smtp_server(settings):
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    _smtp_settings(settings, port)
+def smtp_server(smtp_server, settings):
+    """The root loopback server, with links on the public address and no hourly cap."""
     settings.BASE_URL = "https://leads.example.com"
     settings.LEADMILL_EMAIL_MAX_PER_HOUR = 0
-    yield inbox
-    controller.stop()
+    return smtp_server
 
 
 def subscribed(**kwargs):
@@ -100,7 +49,7 @@ def test_three_queued_messages_reach_the_server_with_distinct_ids_unsubscribe_he
     assert (report.sent, report.suppressed, report.failed) == (3, 0, 0)
     assert len(smtp_server.messages) == 3
     assert len(smtp_server.peers) == 1  # one connection for the whole batch
-    mimes = [mime for _rcpts, mime in smtp_server.messages]
+    mimes = smtp_server.messages
     assert sorted(mime["Message-ID"] for mime in mimes) == sorted(
         f"<{m.message_id}>" for m in messages
     )
@@ -183,7 +132,7 @@ def test_a_refused_recipient_fails_its_message_and_the_others_are_sent(smtp_serv
 
 
 def test_an_unreachable_server_stops_the_batch_and_leaves_every_message_queued(settings):
-    _smtp_settings(settings, _free_port())  # nothing listens there
+    use_smtp(settings, free_port())  # nothing listens there
     messages = [MessageFactory(contact=subscribed()) for _ in range(2)]
 
     report = messages_send_due()
@@ -406,7 +355,7 @@ def test_transactional_emails_sent_together_go_over_one_connection_once_each(smt
 
     assert [message.to_email for message in sent] == [email.to for email in emails]
     assert [message.status for message in sent] == ["sent", "suppressed", "sent"]
-    assert [rcpts for rcpts, _mime in smtp_server.messages] == [
+    assert smtp_server.recipients == [
         ["ana@example.com"],
         ["bruno@example.com"],
     ]
@@ -417,7 +366,7 @@ def test_transactional_emails_sent_together_go_over_one_connection_once_each(smt
 def test_transactional_emails_the_server_cannot_take_stay_queued_for_the_send_queue(settings):
     from ..services import TransactionalEmail, emails_send_transactional
 
-    _smtp_settings(settings, _free_port())  # nobody listens there
+    use_smtp(settings, free_port())  # nobody listens there
 
     sent = emails_send_transactional(
         emails=[TransactionalEmail(to="ana@example.com", subject="Hi", html="<p>Hi</p>")] * 2

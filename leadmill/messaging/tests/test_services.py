@@ -2,7 +2,6 @@
 suppressed address, retried by the send queue when the mail server cannot take it."""
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -10,11 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from leadmill.consent.models import Suppression
 from leadmill.consent.services import suppression_add
 from leadmill.core.models import OutboxEvent
+from leadmill.core.tests.smtp_sink import Inbox, free_port, smtp_running, use_smtp
 
 from ..models import Message
 from ..sending import messages_send_due
 from ..services import TransactionalEmail, email_send_transactional, emails_send_transactional
-from .test_sending import Inbox, _free_port, _smtp_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +61,8 @@ def test_a_hard_bounced_address_gets_no_email_at_all(settings):
 
 def test_a_transactional_email_the_server_cannot_take_is_retried_by_the_send_queue(settings):
     # Given no mail server listening yet
-    port = _free_port()
-    _smtp_settings(settings, port)
+    port = free_port()
+    use_smtp(settings, port)
 
     # When a transactional email is sent
     message = email_send_transactional(
@@ -75,13 +74,9 @@ def test_a_transactional_email_the_server_cannot_take_is_retried_by_the_send_que
 
     # And when the server is back, the next pass of the queue sends it, once
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_running(inbox, port):
         first = messages_send_due(limit=10)
         second = messages_send_due(limit=10)
-    finally:
-        controller.stop()
     assert (first.sent, second.sent) == (1, 0)
     [mime] = inbox.to("ana@example.com")
     assert mime["Message-ID"] == f"<{message.message_id}>"

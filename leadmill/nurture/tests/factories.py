@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.messaging.tests.factories import EmailTemplateFactory, MessageFactory  # noqa: F401 -- nurture tests use them
+from leadmill.segments.tests.factories import StaticSegmentFactory
 
-from ..models import Enrollment, Sequence
+from ..models import Broadcast, Enrollment, Sequence
 
 
 class SequenceFactory(factory.django.DjangoModelFactory):
@@ -30,3 +31,15 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     contact = factory.SubFactory(ContactFactory)
     enrolled_at = factory.LazyFunction(timezone.now)
     next_run_at = factory.LazyAttribute(lambda enrollment: enrollment.enrolled_at)
+
+
+class BroadcastFactory(factory.django.DjangoModelFactory):
+    """A broadcast of a new email to a static list: ``BroadcastFactory(segment__members=[...],
+    status=Broadcast.Status.SENT)``."""
+
+    class Meta:
+        model = Broadcast
+
+    name = factory.Sequence(lambda n: f"Broadcast {n}")
+    template = factory.SubFactory(EmailTemplateFactory)
+    segment = factory.SubFactory(StaticSegmentFactory)

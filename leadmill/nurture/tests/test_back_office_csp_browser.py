@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from wagtail.models import Collection
 
 from leadmill.capture.demo import demo_seed
 from leadmill.capture.pages import LandingPage
@@ -71,13 +70,11 @@ NOTHING = {"console": [], "events": [], "script errors": []}
 
 
 def test_the_main_back_office_screens_work_under_the_policy(
-    browser, live_server, django_user_model
+    browser, live_server, django_user_model, page_tree
 ):
     # Given the demo's pages, forms, sequence and segment, a lead, and a marketer
     demo_seed()
     nurture_demo_seed()
-    if Collection.get_first_root_node() is None:  # flushed by an earlier transactional test
-        Collection.add_root(name="Root")
     ContactFactory(first_name="Ana", email="ana@example.com")
     django_user_model.objects.create_superuser("marketer", "marketer@leadmill.test", ADMIN_PASSWORD)
     context = browser.new_context(viewport={"width": 1200, "height": 800})

@@ -14,12 +14,12 @@ from django.db import connection
 from leadmill.consent.services import ConsentProof, consents_record
 from leadmill.consent.tests.factories import marketing_purpose
 from leadmill.contacts.models import Contact
+from leadmill.core.tests.smtp_sink import Inbox, smtp_running
 from leadmill.messaging.models import Message
 
 from .. import services
 from ..models import Enrollment
 from .engine_factories import sequence_with, step
-from .engine_smtp import Inbox, smtp_running
 from .factories import EmailTemplateFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

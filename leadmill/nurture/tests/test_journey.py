@@ -18,6 +18,7 @@ from leadmill.capture.tests.factories import form_with_fields
 from leadmill.consent.selectors import may_receive_marketing_email
 from leadmill.consent.services import suppression_add
 from leadmill.contacts.models import Contact
+from leadmill.core.tests.smtp_sink import Inbox, smtp_running, use_smtp
 from leadmill.messaging.models import Message
 from leadmill.scoring.models import ContactScore, EngagementRule
 from leadmill.tracking.models import Event
@@ -25,7 +26,6 @@ from leadmill.tracking.models import Event
 from ..models import Enrollment, Sequence
 from ..runner import nurture_pass
 from .engine_factories import sequence_with, step
-from .engine_smtp import Inbox, smtp_running, use_smtp
 from .factories import EmailTemplateFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,12 +8,11 @@ import pytest
 from leadmill.contacts.models import StageChange
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.messaging.models import Message
-from leadmill.segments.tests.factories import StaticSegmentFactory
 
 from .. import selectors
 from ..models import Broadcast, Enrollment
 from .engine_factories import sequence_with, step
-from .factories import EmailTemplateFactory
+from .factories import BroadcastFactory, EmailTemplateFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -124,11 +123,8 @@ def test_a_longer_window_counts_the_later_conversion(known_sequence):
 
 def test_a_broadcast_counts_its_emails_and_the_conversions_after_its_send():
     leads = [ContactFactory() for _ in range(4)]
-    broadcast = Broadcast.objects.create(
-        name="Spring launch",
-        template=EmailTemplateFactory(),
-        segment=StaticSegmentFactory(members=leads),
-        status=Broadcast.Status.SENT,
+    broadcast = BroadcastFactory(
+        name="Spring launch", segment__members=leads, status=Broadcast.Status.SENT
     )
     email(leads[0], broadcast_id=broadcast.pk, opened_at=NOW + DAY, clicked_at=NOW + DAY)
     email(leads[1], broadcast_id=broadcast.pk, bounced_at=NOW)

@@ -35,16 +35,6 @@ def expect(target):
 
 
 @pytest.fixture
-def styled(settings):
-    """Static files under their own names, served by the live server: the pages are laid
-    out with Wagtail's and our stylesheets, as in production."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture
 def seeded_demo(settings, styled):
     settings.LEADMILL_FORM_MIN_SECONDS = 1
     groups_ensure()

@@ -25,25 +25,6 @@ def expect(locator_or_page):
     return playwright_expect(locator_or_page)
 
 
-@pytest.fixture
-def page_tree():
-    """Wagtail's root page, which an earlier transactional test's flush removes."""
-    from django.conf import settings
-    from wagtail.models import Locale, Page
-
-    if not Page.objects.exists():
-        Locale.objects.get_or_create(language_code=settings.LANGUAGE_CODE)
-        Page.add_root(instance=Page(title="Root", slug="root"))
-
-
-@pytest.fixture
-def styled(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def test_a_marketer_sees_a_segments_members_opens_them_in_the_listing_and_downloads_them(
     browser, live_server, django_user_model, page_tree, styled
 ):
