@@ -63,8 +63,15 @@ T = TypeVar("T", bound=TranslatableMixin)
 
 
 def translation_in(obj: T, language: str) -> T:
-    """``obj``'s translation in ``language`` when one exists, else ``obj`` itself."""
-    locale = locale_for(language)
+    """``obj``'s translation in ``language`` when one exists, else ``obj`` itself.
+
+    No query when ``obj`` is written in ``language`` already (its locale's language is read
+    once per process): the email sender asks this for every message, and most leads read
+    the site's language."""
+    wanted = language_supported(language)
+    if wanted is None or wanted == language_of_locale(obj.locale_id):
+        return obj
+    locale = locale_for(wanted)
     if locale is None or locale.pk == obj.locale_id:
         return obj
     return obj.get_translation_or_none(locale) or obj

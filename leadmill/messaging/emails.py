@@ -42,6 +42,7 @@ from leadmill.core.i18n import translation_in
 
 from . import tokens
 from .email_text import html_to_text
+from .mime import LeanEmail
 from .models import EmailTemplate, Message
 
 # Tags a marketer may use. Left out: load, include, extends, block, debug, csrf_token, url —
@@ -390,7 +391,7 @@ def email_message_build(
     """The ready-to-send email of ``message`` to ``contact`` (see :func:`render_message`),
     bound to ``connection`` when given (the sender reuses one for a whole batch)."""
     rendered = render_message(message=message, template=template, contact=contact)
-    email = EmailMultiAlternatives(
+    email = LeanEmail(
         subject=rendered.subject,
         body=rendered.text,
         from_email=rendered.from_email,

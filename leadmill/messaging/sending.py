@@ -46,6 +46,7 @@ from leadmill.core import events
 
 from .emails import email_message_build
 from .events import MessageSent
+from .mime import LeanEmail
 from .models import EmailTemplate, Message
 
 logger = logging.getLogger(__name__)
@@ -356,7 +357,7 @@ def _sent_publish(ids: list[int]) -> int:
 
 
 def _transactional_build(message: Message, *, connection) -> EmailMultiAlternatives:
-    email = EmailMultiAlternatives(
+    email = LeanEmail(
         subject=message.subject,
         body=message.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,

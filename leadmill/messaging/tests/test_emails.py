@@ -243,3 +243,23 @@ def test_a_lead_gets_the_emails_translation_in_its_language_and_others_the_sourc
     )
     assert '<html lang="pt-br"' in in_portuguese.html
     assert (as_written.subject, "<p>Hello</p>" in as_written.html) == ("Start with chapter 2", True)
+
+
+def test_a_lead_in_the_emails_own_language_costs_no_query_for_its_translation(
+    django_assert_num_queries,
+):
+    # Given an email in the site's language, read once (its locale's language is kept)
+    source = EmailTemplateFactory(subject="Start with chapter 2", body="<p>Hello</p>")
+    first, second = (
+        MessageFactory(template=source, contact=ContactFactory(language=language))
+        for language in ("en", "")
+    )
+    render_message(message=first, template=source, contact=first.contact)
+
+    # When leads in that language (or in none) get it, no query looks for a translation
+    with django_assert_num_queries(0):
+        again = render_message(message=first, template=source, contact=first.contact)
+        unset = render_message(message=second, template=source, contact=second.contact)
+
+    # Then they read the email as written
+    assert (again.subject, unset.subject) == ("Start with chapter 2", "Start with chapter 2")
