@@ -516,7 +516,8 @@ def lead_intake(
 
     The submission row is written first; then the one processing path
     (:func:`_submissions_process`) runs in the worker, or, with ``process_now``, in the same
-    transaction (the API answers with the lead's id). Raises ValidationFailed
+    transaction (the API answers with the lead's id); its events then go to the worker's
+    drain as a batch's do, in its next chain of deliveries (ADR 51). Raises ValidationFailed
     (``consent_unknown``) before anything is stored when a stated purpose or text version
     does not exist. Database outages propagate.
     """
@@ -557,8 +558,11 @@ def lead_intake(
         if not process_now:
             transaction.on_commit(processing_schedule)
             return IntakeOutcome(submission=submission)
-        # Not yet committed, so the worker's drain cannot take it meanwhile.
-        processed = _submission_process_or_mark(submission)
+        # Not yet committed, so the worker's drain cannot take it meanwhile. Its events
+        # (LeadCaptured …) are left for the drain to deliver with its batch's (ADR 51).
+        with events.left_for_claim():
+            processed = _submission_process_or_mark(submission)
+        transaction.on_commit(processing_schedule)
     if isinstance(processed, ValidationFailed):
         return IntakeOutcome(submission=submission, rejection=processed)
     return IntakeOutcome(submission=submission, upsert=processed)
