@@ -147,6 +147,8 @@ class Phase:
     deadline_s: float = 0.0
     worker_cpu_s: float | None = None  # CPU seconds of the worker's processes (post to wait end)
     db_cpu_s: float | None = None  # and of the PostgreSQL backends serving the bench database
+    web_cpu_s: float | None = None  # and of the web server's processes (per answered post)
+    load: tuple[float, float] | None = None  # the host's 1-minute load average, start and end
 
     def cpu_ms_per_lead(self, seconds: float | None) -> float | None:
         """CPU milliseconds per lead processed by the end of the wait (a submission row
@@ -214,9 +216,9 @@ class EngineRun:
         self.wrk = None if args.python_client else loadgen.wrk_install()
         self.server: capture.Server | None = None
 
-    def cpu(self) -> tuple[float, float] | None:
-        """CPU seconds so far of the worker (``leadmill worker`` and its children) and of
-        the database backends (PostgreSQL), or None without a worker."""
+    def cpu(self) -> tuple[float, float, float] | None:
+        """CPU seconds so far of the worker (``leadmill worker`` and its children), of
+        the database backends (PostgreSQL) and of the web server, or None without a worker."""
         if self.server is None or len(self.server.processes) < 2:
             return None
         worker = capture._descendants([self.server.processes[1].pid])
@@ -224,6 +226,7 @@ class EngineRun:
         return (
             sum(v for (kind, pid), v in seconds.items() if kind == "web" and pid in worker),
             sum(v for (kind, _pid), v in seconds.items() if kind == "db"),
+            sum(v for (kind, pid), v in seconds.items() if kind == "web" and pid not in worker),
         )
 
     def template(self, path: str) -> loadgen.PostTemplate:
@@ -300,7 +303,7 @@ class EngineRun:
             name=name, path=path, rate=rate, seconds=seconds, template=self.template(path)
         )
         log(f"[{self.engine}] {name}: {rate:g} {path} posts/s for {seconds:g} s")
-        cpu_before = self.cpu()
+        cpu_before, load_before = self.cpu(), os.getloadavg()[0]
         phase.result = loadgen.open_loop(
             phase.template,
             rate=rate,
@@ -314,6 +317,8 @@ class EngineRun:
         if cpu_before is not None and cpu_after is not None:
             phase.worker_cpu_s = cpu_after[0] - cpu_before[0]
             phase.db_cpu_s = cpu_after[1] - cpu_before[1] if self.engine == "pg" else None
+            phase.web_cpu_s = cpu_after[2] - cpu_before[2]
+        phase.load = (load_before, os.getloadavg()[0])
         self.gather(phase)
         log(
             f"[{self.engine}] {name}: {phase.result.ok} answered 2xx, {len(phase.complete)} complete, "
@@ -463,6 +468,16 @@ def summary_of(phase: Phase) -> dict:
         **{f"{p}_s": _round(v) for p, v in cells.items()},
         "worker_cpu_ms": _round(phase.cpu_ms_per_lead(phase.worker_cpu_s), 1),
         "db_cpu_ms": _round(phase.cpu_ms_per_lead(phase.db_cpu_s), 1),
+        # The web server's CPU per answered post (2xx): the API processes its leads there.
+        "web_cpu_ms": _round(1000 * phase.web_cpu_s / phase.result.ok, 1)
+        if phase.web_cpu_s is not None and phase.result.ok
+        else None,
+        "answered_p50_s": _round(
+            v / 1000
+            if (v := loadgen.percentile(phase.result.latencies_ms, 50)) is not None
+            else None
+        ),
+        "load": [round(value, 1) for value in phase.load] if phase.load else None,
     }
 
 
@@ -572,6 +587,12 @@ def report(results: dict[str, dict], args) -> dict:
                     f"complete_api_{tag}": api["complete"],
                     f"refused_api_{tag}": api["refused"],
                     f"api_status_{tag}": "incomplete" if incomplete else "measured",
+                    f"answered_api_{tag}": api["answered_2xx"],
+                    f"answered_p50_s_api_{tag}": api["answered_p50_s"],
+                    f"web_cpu_ms_api_{tag}": api["web_cpu_ms"],
+                    f"worker_cpu_ms_api_{tag}": api["worker_cpu_ms"],
+                    f"db_cpu_ms_api_{tag}": api["db_cpu_ms"],
+                    f"load_api_{tag}": api["load"],
                 }
             )
     line["lost"] = lost_total

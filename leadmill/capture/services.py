@@ -22,6 +22,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -48,6 +49,7 @@ from leadmill.contacts.services import (
 from leadmill.core import events
 from leadmill.core.db import sqlite_writer_turn
 from leadmill.core.errors import ValidationFailed
+from leadmill.core.group_commit import GroupCommit
 from leadmill.core.middleware import is_database_unavailable
 from leadmill.core.text import text_for_storage, text_problem, value_problem
 from leadmill.tracking import bots
@@ -516,12 +518,13 @@ def lead_intake(
 
     The submission row is written first; then the one processing path
     (:func:`_submissions_process`) runs in the worker, or, with ``process_now``, in the same
-    transaction (the API answers with the lead's id). Raises ValidationFailed
+    transaction (the API answers with the lead's id); its events then go to the worker's
+    drain as a batch's do, in its next chain of deliveries (ADR 51). Raises ValidationFailed
     (``consent_unknown``) before anything is stored when a stated purpose or text version
     does not exist. Database outages propagate.
     """
     meta = meta or RequestMeta()
-    granted, texts = _stated_consents_resolve(consents)
+    granted, texts, purpose_keys = _stated_consents_resolve(consents)
     raw = {key: _json_value(value) for key, value in values.items()}
     submission = Submission(
         channel=channel,
@@ -538,39 +541,118 @@ def lead_intake(
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
         **{name: _storable(str(meta.utm.get(name) or ""), name) for name in UTM_PARAMS},
     )
+    if process_now:
+        return _processed_now.submit([_LeadNow(submission=submission, purpose_keys=purpose_keys)])[
+            0
+        ]
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                submission.save(force_insert=True)
-        except IntegrityError:
-            first = Submission.objects.filter(
-                channel=channel, external_id=submission.external_id
-            ).first()
-            if not submission.external_id or first is None:
-                raise
-            logger.info(
-                "submission %s: a repeated %s delivery, not stored again", first.pk, channel
-            )
+        first = _submission_insert_or_first(submission)
+        if first is not None:
             return IntakeOutcome(
                 submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
             )
-        if not process_now:
-            transaction.on_commit(processing_schedule)
-            return IntakeOutcome(submission=submission)
-        # Not yet committed, so the worker's drain cannot take it meanwhile.
-        processed = _submission_process_or_mark(submission)
-    if isinstance(processed, ValidationFailed):
-        return IntakeOutcome(submission=submission, rejection=processed)
-    return IntakeOutcome(submission=submission, upsert=processed)
+        transaction.on_commit(processing_schedule)
+    return IntakeOutcome(submission=submission)
+
+
+def _submission_insert_or_first(submission: Submission) -> Submission | None:
+    """Insert ``submission``; None, or, when its external id was written before (a repeated
+    delivery), that first row, with nothing inserted. Inside a transaction."""
+    if not submission.external_id:  # nothing can repeat (the one unique constraint)
+        submission.save(force_insert=True)
+        return None
+    try:
+        with transaction.atomic():
+            submission.save(force_insert=True)
+    except IntegrityError:
+        first = Submission.objects.filter(
+            channel=submission.channel, external_id=submission.external_id
+        ).first()
+        if first is None:
+            raise
+        logger.info(
+            "submission %s: a repeated %s delivery, not stored again", first.pk, submission.channel
+        )
+        return first
+    return None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _LeadNow:
+    """A lead to write and process at once (``lead_intake(process_now=True)``): its
+    unsaved submission row and its consents' purpose keys by id."""
+
+    submission: Submission
+    purpose_keys: dict[int, str]
+
+
+def _leads_process_now(groups: Sequence[list[_LeadNow]]) -> list[list[IntakeOutcome]]:
+    """Write and process the leads of concurrent requests in one transaction: each row
+    inserted (a repeated external id answered by its first row), then the one processing
+    path set-based over all of them (:func:`_submissions_process_or_mark_each`), their
+    events left for the worker's drain to deliver with its batch's (ADR 51). One outcome
+    per lead, per group, in order."""
+    leads = [lead for group in groups for lead in group]
+    outcomes: list[IntakeOutcome | None] = [None] * len(leads)
+    with transaction.atomic():
+        # The rows without an external id in one INSERT (none can repeat); the others alone.
+        Submission.objects.bulk_create(
+            [x.submission for x in leads if not x.submission.external_id]
+        )
+        fresh: list[int] = []
+        ours: dict[int, Submission] = {}
+        repeats: list[tuple[int, Submission]] = []
+        for index, lead in enumerate(leads):
+            first = None
+            if lead.submission.external_id:
+                first = _submission_insert_or_first(lead.submission)
+            if first is None:
+                fresh.append(index)
+                ours[lead.submission.pk] = lead.submission
+            else:  # a first row of this very group is ours, processed below
+                repeats.append((index, ours.get(first.pk, first)))
+        purpose_keys = {pk: key for lead in leads for pk, key in lead.purpose_keys.items()}
+        # Not yet committed, so the worker's drain cannot take them meanwhile.
+        with events.left_for_claim():
+            processed = _submissions_process_or_mark_each(
+                [leads[i].submission for i in fresh], purpose_keys=purpose_keys
+            )
+        for index, result in zip(fresh, processed, strict=True):
+            submission = leads[index].submission
+            if isinstance(result, ValidationFailed):
+                outcomes[index] = IntakeOutcome(submission=submission, rejection=result)
+            else:
+                outcomes[index] = IntakeOutcome(submission=submission, upsert=result)
+        for index, first in repeats:
+            values = leads[index].submission.data
+            outcomes[index] = IntakeOutcome(
+                submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
+            )
+        if fresh:
+            transaction.on_commit(processing_schedule)  # the drain delivers their events
+    answers, start = [], 0
+    for group in groups:
+        answers.append(outcomes[start : start + len(group)])
+        start += len(group)
+    return answers
+
+
+# The web process's writer of leads processed at once (the API's): the requests that arrive
+# while one group is written share the next one's transaction and set-based statements
+# (leadmill.core.group_commit). A caller waits in its queue at most 10 s (then 503).
+_processed_now: GroupCommit[list[_LeadNow], list[IntakeOutcome]] = GroupCommit(
+    _leads_process_now, max_size=100, size=len, wait_s=10.0
+)
 
 
 def _stated_consents_resolve(
     consents: list[StatedConsent] | tuple[StatedConsent, ...],
-) -> tuple[dict[str, bool], dict[str, int]]:
+) -> tuple[dict[str, bool], dict[str, int], dict[int, str]]:
     """The stated answers as a form post keeps them (``consent_<key>``: agreed, and the text
-    version id per purpose id), so one processing path records them all."""
+    version id per purpose id), so one processing path records them all; and each purpose's
+    key by id (the processing's ``purpose_keys``, read here already)."""
     if not consents:
-        return {}, {}
+        return {}, {}, {}
     found = {
         (text.purpose.key, text.version): text
         for text in PurposeText.objects.select_related("purpose").filter(
@@ -579,6 +661,7 @@ def _stated_consents_resolve(
     }
     granted: dict[str, bool] = {}
     texts: dict[str, int] = {}
+    keys: dict[int, str] = {}
     problems: dict[str, list[str]] = {}
     for index, stated in enumerate(consents):
         text = found.get((stated.purpose, stated.text_version))
@@ -590,13 +673,14 @@ def _stated_consents_resolve(
             continue
         granted[f"consent_{stated.purpose}"] = stated.granted
         texts[str(text.purpose_id)] = text.pk
+        keys[text.purpose_id] = stated.purpose
     if problems:
         raise ValidationFailed(
             _("Name each consent by a purpose key and a version of its text that exist."),
             code="consent_unknown",
             field_errors=problems,
         )
-    return granted, texts
+    return granted, texts, keys
 
 
 # --- Processing in the worker ---------------------------------------------------------------
@@ -649,29 +733,36 @@ def submissions_process(*, limit: int = 200) -> int:
             # Only the submission rows: a lead without a form joins none (an outer join).
             pending = pending.select_for_update(skip_locked=True, of=("self",))
         batch = list(pending.select_related("form")[:limit])
-        purpose_keys: dict[int, str] = {}  # read once per batch
-        if len(batch) > 1:
-            try:
-                with transaction.atomic():
-                    _submissions_process(batch, purpose_keys=purpose_keys)
-                return len(batch)
-            except DatabaseError as exc:
-                if is_database_unavailable(exc):
-                    raise
-                logger.warning(
-                    "processing batch of submissions %s… failed; processing them one by one",
-                    batch[0].pk,
-                    exc_info=True,
-                )
-            except Exception:
-                logger.warning(
-                    "processing batch of submissions %s… failed; processing them one by one",
-                    batch[0].pk,
-                    exc_info=True,
-                )
-        for submission in batch:
-            _submission_process_or_mark(submission, purpose_keys=purpose_keys)
+        _submissions_process_or_mark_each(batch, purpose_keys={})  # keys read once per batch
     return len(batch)
+
+
+def _submissions_process_or_mark_each(
+    batch: list[Submission], *, purpose_keys: dict[int, str]
+) -> list[UpsertResult | ValidationFailed | None]:
+    """Process ``batch`` set-based (:func:`_submissions_process`) in a savepoint; when that
+    raises, each submission alone in a savepoint of its own, so a failure marks only its own
+    row ``error``. A database outage propagates. Returns what each one's processing returned
+    (None for an error)."""
+    if len(batch) > 1:
+        try:
+            with transaction.atomic():
+                return _submissions_process(batch, purpose_keys=purpose_keys)
+        except DatabaseError as exc:
+            if is_database_unavailable(exc):
+                raise
+            logger.warning(
+                "processing batch of submissions %s… failed; processing them one by one",
+                batch[0].pk,
+                exc_info=True,
+            )
+        except Exception:
+            logger.warning(
+                "processing batch of submissions %s… failed; processing them one by one",
+                batch[0].pk,
+                exc_info=True,
+            )
+    return [_submission_process_or_mark(s, purpose_keys=purpose_keys) for s in batch]
 
 
 def _submission_process_or_mark(

@@ -24,6 +24,8 @@ PROCESS_LOCKS = tuple(
     for n in range(1, MAX_DRAINS + 1)
 )
 PROCESS_LOCK = PROCESS_LOCKS[0]
+# Events taken per round besides the batch's: an API lead publishes two (ADR 51).
+CLAIM_LIMIT = 400
 CATCH_UP_LOCK = ExpiringLock("capture.submissions_catch_up", seconds=60)
 
 
@@ -83,12 +85,15 @@ def drain_on_start() -> None:
 def _drain(held: Held, *, linger_s: float) -> None:
     """Process batch after batch; each batch's events (its leads captured) are delivered
     here, before the next batch, not by a queued task (a lead's way to its owner costs no
-    queue hop, and the next batch takes what arrived meanwhile)."""
+    queue hop, and the next batch takes what arrived meanwhile). With them go the events
+    left for a claim (those of the leads the API processed in its requests, ADR 51)."""
     idle_since = time.monotonic()
     while held.renew():
         with events.delivered_here():
             processed = services.submissions_process()
-        if processed:
+            claimed = events.outbox_due_claim(limit=CLAIM_LIMIT)
+            events.deliver_claimed(claimed)
+        if processed or claimed:
             idle_since = time.monotonic()
             continue
         if time.monotonic() - idle_since >= linger_s:

@@ -126,7 +126,9 @@ def _outbox_row(evt: Any, *, now: dt.datetime):
     if name not in _event_types:
         raise TypeError(f"{name} is not a declared event; decorate it with @events.event")
     payload = {f.name: _encode(getattr(evt, f.name)) for f in dataclasses.fields(evt)}
-    return OutboxEvent(name=name, payload=payload, next_attempt_at=now + SWEEP_GRACE)
+    # Left for a claim (left_for_claim): due at once; else the after-commit task's grace.
+    due = now if getattr(_local, "left_for_claim", False) else now + SWEEP_GRACE
+    return OutboxEvent(name=name, payload=payload, next_attempt_at=due)
 
 
 def publish(evt: Any) -> int:
@@ -137,8 +139,7 @@ def publish(evt: Any) -> int:
     """
     row = _outbox_row(evt, now=timezone.now())
     row.save(force_insert=True)
-    _pending_ids().append(row.pk)
-    transaction.on_commit(_schedule_pending)
+    _after_commit_deliver([row.pk])
     return row.pk
 
 
@@ -151,12 +152,68 @@ def publish_many(evts: list[Any]) -> list[int]:
         return []
     now = timezone.now()
     rows = OutboxEvent.objects.bulk_create([_outbox_row(evt, now=now) for evt in evts])
-    _pending_ids().extend(row.pk for row in rows)
-    transaction.on_commit(_schedule_pending)
+    _after_commit_deliver([row.pk for row in rows])
     return [row.pk for row in rows]
 
 
 _local = threading.local()
+
+
+def _after_commit_deliver(ids: list[int]) -> None:
+    if getattr(_local, "left_for_claim", False):
+        return  # written due at once: a claim (outbox_due_claim) or the sweep delivers them
+    _pending_ids().extend(ids)
+    transaction.on_commit(_schedule_pending)
+
+
+@contextmanager
+def left_for_claim() -> Iterator[None]:
+    """Publish the block's events without queueing their delivery: they are written due at
+    once, for the next :func:`outbox_due_claim` (a worker loop that delivers them with its
+    own, in one chain) or, if none runs, the periodic sweep. For a web request that
+    publishes many small sets of events (an API lead each) and nudges such a loop: the
+    worker then delivers them in batches, not one queued task per request."""
+    previous = getattr(_local, "left_for_claim", False)
+    _local.left_for_claim = True
+    try:
+        yield
+    finally:
+        _local.left_for_claim = previous
+
+
+def outbox_due_claim(*, limit: int = 500, now: dt.datetime | None = None) -> list[int]:
+    """Take up to ``limit`` events due for their first dispatch (those published
+    :func:`left_for_claim`, and any whose after-commit task was lost), oldest due first, and
+    push their sweep time a grace period away, so the sweep and another claim leave them to
+    the caller; returns their ids, for :func:`deliver_chain` (or inside
+    :func:`delivered_here`, :func:`deliver_claimed`). Concurrent claims skip each other's
+    rows where the database can (``SKIP LOCKED``). Retries of failed deliveries are the
+    sweep's."""
+    from .models import OutboxEvent
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = OutboxEvent.objects.filter(next_attempt_at__lte=now, attempts=0).order_by(
+            "next_attempt_at", "pk"
+        )
+        if transaction.get_connection().features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        if ids:
+            OutboxEvent.objects.filter(pk__in=ids).update(next_attempt_at=now + SWEEP_GRACE)
+    return ids
+
+
+def deliver_claimed(ids: list[int]) -> None:
+    """Deliver claimed events (:func:`outbox_due_claim`) with what the current
+    :func:`delivered_here` block delivers, in its chain; outside one, in a chain now."""
+    if not ids:
+        return
+    collected = getattr(_local, "collected", None)
+    if collected is not None:
+        collected.extend(ids)
+    else:
+        deliver_chain(sorted(ids))
 
 
 def _pending_ids() -> list[int]:

@@ -264,3 +264,52 @@ def test_an_api_lead_that_cannot_be_known_is_kept_as_rejected_and_answered_400(c
     assert again.json()["code"] == "external_id_used"
     assert Submission.objects.get().status == Submission.Status.REJECTED
     assert not Contact.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_leads_events_go_to_the_drain_and_are_delivered_with_a_form_batch(
+    client, machine, monkeypatch
+):
+    # Given the worker's drain not running yet (nothing nudges it), two API leads answered
+    # 201 and one form post received
+    from leadmill.capture import services, tasks
+    from leadmill.capture.events import LeadCaptured
+    from leadmill.core import events
+    from leadmill.core import tasks as core_tasks
+
+    monkeypatch.setattr(services, "processing_schedule", lambda: None)
+    queued = []
+    monkeypatch.setattr(core_tasks, "outbox_deliver", queued.append)
+    _key, secret = api_key_create(name="crm", scopes=["leads:write"])
+    answers = [
+        post_api(client, secret, {"email": f"api{n}@example.com", "role": "CEO"}) for n in (1, 2)
+    ]
+    token = tokens.render_token_make(form_id=machine["form"].pk, at=time.time() - 10)
+    form_body = {"_rt": token, "website": "", "email": "form@example.com", "role": "CEO"}
+    answers.append(
+        client.post(
+            f"/f/{machine['form'].slug}/", json.dumps(form_body), content_type="application/json"
+        )
+    )
+    assert [answer.status_code for answer in answers] == [201, 201, 201]
+    assert Submission.objects.get(channel=Channel.WEB_FORM).status == Submission.Status.RECEIVED
+    # Then no delivery task was queued for the API leads' events, and no lead is scored yet
+    assert queued == []
+    assert not ContactScore.objects.exists()
+
+    # When the drain runs, with a batch subscriber of LeadCaptured watching
+    calls = []
+    with events.subscribed(LeadCaptured, lambda batch: calls.append(batch), batch=True):
+        tasks.submissions_process_task.call_local()
+
+    # Then the three leads' LeadCaptured reached the subscriber in one call, every lead is
+    # scored, enrolled and owned, and still no task was queued
+    assert len(calls) == 1
+    assert sorted(evt.channel for evt in calls[0]) == ["api", "api", "web_form"]
+    for contact in Contact.objects.all():
+        assert ContactScore.objects.filter(contact=contact).exists()
+        assert Enrollment.objects.filter(contact=contact, sequence=machine["sequence"]).exists()
+        assert contact.owner_id is not None
+    assert Contact.objects.count() == 3
+    assert queued == []
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()

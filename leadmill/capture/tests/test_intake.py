@@ -8,6 +8,7 @@ import pytest
 from leadmill.consent.models import Consent
 from leadmill.contacts.models import Contact
 from leadmill.core import events
+from leadmill.core.models import OutboxEvent
 
 from .. import tokens
 from ..events import LeadCaptured
@@ -142,3 +143,57 @@ def test_a_lead_without_a_form_shows_its_channel_on_the_leads_timeline():
     entries = submission_timeline(outcome.upsert.contact.pk)
 
     assert [(e.title, e.detail) for e in entries] == [("Came in through API", "instagram/social")]
+
+
+def test_leads_processed_at_once_by_concurrent_requests_share_one_set_based_processing(
+    monkeypatch,
+):
+    # Given the leads of two requests queued together (the API's group commit): a new lead,
+    # a lead with an external id, that id again, and an address that cannot be known
+    from django.utils import timezone
+
+    from .. import services
+    from ..services import _LeadNow, _leads_process_now
+
+    calls = []
+    upsert = services.contacts_upsert
+    monkeypatch.setattr(
+        services,
+        "contacts_upsert",
+        lambda *, details: calls.append(len(details)) or upsert(details=details),
+    )
+
+    def lead(email: str, external_id: str = "") -> _LeadNow:
+        raw = {"email": email}
+        return _LeadNow(
+            submission=Submission(
+                channel=Channel.API, external_id=external_id, data=raw, values=raw
+            ),
+            purpose_keys={},
+        )
+
+    # When the group is written
+    first, second = _leads_process_now(
+        [
+            [lead("ana@example.com"), lead("bia@example.com", "crm-1")],
+            [lead("bia.again@example.com", "crm-1"), lead("not-an-address")],
+        ]
+    )
+
+    # Then one contact upsert took every lead that was not a repeat, each got its own
+    # outcome, the repeat answers with the first row, and the refusal only its own lead
+    assert calls == [3]
+    assert first[0].upsert.created and first[0].upsert.contact.email == "ana@example.com"
+    assert first[1].upsert.created and first[1].submission.external_id == "crm-1"
+    assert second[0].duplicate and second[0].submission.pk == first[1].submission.pk
+    assert second[0].upsert is None and second[0].rejection is None
+    assert second[1].rejection.code == "email_invalid"
+    assert sorted(Submission.objects.values_list("status", flat=True)) == [
+        Submission.Status.ACCEPTED,
+        Submission.Status.ACCEPTED,
+        Submission.Status.REJECTED,
+    ]
+    # And their LeadCaptured wait, due now, for the worker's drain (no task was queued)
+    captured = OutboxEvent.objects.filter(name="LeadCaptured")
+    assert captured.count() == 2
+    assert all(row.next_attempt_at <= timezone.now() for row in captured)

@@ -575,3 +575,65 @@ def test_what_a_failing_delivered_here_block_committed_is_queued(queued_deliveri
 
     assert queued_deliveries == [[committed]]
     assert recorder.calls == [[4]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_left_for_a_claim_queue_no_task_and_are_delivered_by_the_claimer_together(
+    queued_deliveries,
+):
+    # Given three transactions (three API requests) that publish left for a claim
+    recorder = BatchRecorder()
+    with events.subscribed(ProbeSent, recorder, batch=True):
+        for probe_id in (1, 2, 3):
+            with events.left_for_claim(), transaction.atomic():
+                events.publish(a_probe(probe_id))
+
+        # Then no delivery task was queued and nothing was delivered yet: they are due now
+        assert queued_deliveries == []
+        assert recorder.calls == []
+        assert OutboxEvent.objects.filter(next_attempt_at__lte=timezone.now()).count() == 3
+
+        # When a worker loop claims them inside its delivered_here block
+        with events.delivered_here():
+            claimed = events.outbox_due_claim()
+            events.deliver_claimed(claimed)
+
+    # Then its one chain delivered the three to the batch handler in one call
+    assert len(claimed) == 3
+    assert recorder.calls == [[1, 2, 3]]
+    assert queued_deliveries == []
+    assert not OutboxEvent.objects.filter(delivered_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claimed_event_is_not_claimed_again_nor_swept_within_the_grace(queued_deliveries):
+    # Given an event left for a claim, claimed once (its claimer has not delivered it yet)
+    with events.left_for_claim(), transaction.atomic():
+        outbox_id = events.publish(a_probe(5))
+    now = timezone.now()
+    assert events.outbox_due_claim(now=now) == [outbox_id]
+
+    # When another claimer and the sweep look before the grace period has passed
+    again = events.outbox_due_claim(now=now + dt.timedelta(seconds=30))
+    swept = events.sweep(now=now + dt.timedelta(seconds=30))
+
+    # Then neither takes it; after the grace (its claimer died) the sweep does
+    assert again == []
+    assert swept == 0
+    assert events.sweep(now=now + events.SWEEP_GRACE + dt.timedelta(seconds=1)) == 1
+    assert OutboxEvent.objects.get(pk=outbox_id).delivered_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_leaves_retries_of_failed_deliveries_to_the_sweep(queued_deliveries):
+    # Given an event whose first dispatch failed, its retry due now
+    with events.subscribed(ProbeSent, Recorder(failing=True)), transaction.atomic():
+        outbox_id = events.publish(a_probe(6))
+    row = OutboxEvent.objects.get(pk=outbox_id)
+    assert row.attempts == 1 and row.delivered_at is None
+
+    # When a claim runs after the retry became due
+    claimed = events.outbox_due_claim(now=row.next_attempt_at + dt.timedelta(seconds=1))
+
+    # Then it takes nothing: retries are the sweep's, alone and with their backoff
+    assert claimed == []
