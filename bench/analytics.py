@@ -42,7 +42,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import capture  # noqa: E402
 
-capture.PORTS = {"sqlite": 8660, "pg": 8661}
+capture.PORTS = {"sqlite": 19140, "pg": 19141}
 capture.PG_DB = f"leadmill_bench_analytics_{os.getpid()}"
 INGEST_GOAL = 30_000  # events/s (the tracking issue's goal on PostgreSQL)
 DAYS = 90
