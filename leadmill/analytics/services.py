@@ -108,7 +108,7 @@ def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
         first_visits_fill(day)
         visitors_filled(day, counts)
         DailyCount.objects.filter(day=day).delete()
-        DailyCount.objects.bulk_create(counts.models(day), batch_size=1000)
+        counts.insert(day)
         if inside_day:
             inside_day(day)
         updates = {"state": FillState.State.DONE, "day_in_progress": None}
