@@ -41,7 +41,7 @@ sys.path.insert(0, str(BENCH_DIR))
 import capture  # noqa: E402
 import fresh_pg  # noqa: E402
 
-capture.PORTS = {"sqlite": 8660, "pg": 8661}
+capture.PORTS = {"sqlite": 19140, "pg": 19141}
 capture.PG_DB = f"leadmill_bench_analytics_{os.getpid()}"
 INGEST_GOAL = 30_000  # events/s (the tracking issue's goal on PostgreSQL)
 DAYS = 90
@@ -207,12 +207,20 @@ def django_run(contacts: int, events: int) -> dict:
     seed_s = time.perf_counter() - started
     print(f"seeded in {seed_s:.1f} s", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    counts_fill()
+    if os.environ.get("BENCH_PROFILE") == "fill":  # where the fill spends its time
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(counts_fill)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    else:
+        counts_fill()
     fill_s = time.perf_counter() - started
     print(f"filled in {fill_s:.1f} s", file=sys.stderr, flush=True)
 
     rolled, raw_only = views()
-    if os.environ.get("BENCH_PROFILE"):  # where a served view spends its time
+    if os.environ.get("BENCH_PROFILE") == "view":  # where a served view spends its time
         import cProfile
         import pstats
 

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Count, Exists, F, OuterRef, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from leadmill.capture.models import Submission
 from leadmill.contacts.models import Contact, LifecycleStage, Outcome, StageChange
 from leadmill.tracking.models import Event, EventType, Visitor
 
-from .models import DailyCount, Metric
+from .models import DailyCount, FirstVisit, Metric
 
 CHUNK = 2000
 DAY = 86_400
@@ -143,72 +145,134 @@ class DayCounts:
     def __init__(self) -> None:
         self.rows: dict[Key, list] = defaultdict(lambda: [0, Decimal(0)])
 
-    def add(self, metric: str, dims: tuple, *, lag: int = -1, amount: Decimal = Decimal(0)):
+    def add(
+        self,
+        metric: str,
+        dims: tuple,
+        *,
+        lag: int = -1,
+        amount: Decimal = Decimal(0),
+        number: int = 1,
+    ):
         row = self.rows[(metric, *dims, lag)]
-        row[0] += 1
+        row[0] += number
         row[1] += amount
 
-    def models(self, day: dt.date) -> list[DailyCount]:
-        return [
-            DailyCount(
-                day=day,
-                metric=key[0],
-                channel=key[1],
-                source=key[2],
-                medium=key[3],
-                campaign=key[4],
-                landing_page=key[5],
-                form_id=key[6],
-                country=key[7],
-                lag_days=key[8],
-                count=count,
-                amount=amount,
+    def insert(self, day: dt.date) -> None:
+        """Write the rows of ``day`` (one ``executemany``: the fill's hot loop)."""
+        columns = (
+            "day, metric, channel, source, medium, campaign, landing_page, form_id, country,"
+            " lag_days, count, amount"
+        )
+        table = connection.ops.quote_name(DailyCount._meta.db_table)
+        stored_day = connection.ops.adapt_datefield_value(day)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 12)})",  # noqa: S608
+                [
+                    (stored_day, *key, count, connection.ops.adapt_decimalfield_value(amount))
+                    for key, (count, amount) in self.rows.items()
+                ],
             )
-            for key, (count, amount) in self.rows.items()
-        ]
 
 
-def _visitors(day: dt.date, counts: DayCounts) -> None:
-    """New visitors: credited to the day and touch of their first non-bot page view."""
+def _first_views(day: dt.date, *, known_before: bool) -> tuple[str, tuple]:
+    """SQL of the first non-bot page view on ``day`` of each visitor that is new that day:
+    rows of (visitor_id, channel, source, medium, campaign, url, first_rank), the first view
+    where ``first_rank`` is 1. Bot visitors are left out.
+
+    ``known_before``: trust :class:`.models.FirstVisit` for the days before ``day`` (it holds
+    rows of filled days only) and look up in the raw events only the visitors it does not
+    know; otherwise every visitor of the day is looked up in the raw events (the direct
+    count). Either way a visitor with an earlier non-bot page view in the events is not new.
+    """
     start, end = day_bounds(day)
-    first: dict[str, tuple] = {}
-    for visitor_id, channel, source, medium, campaign, url in (
-        Event.objects.filter(
-            occurred_at__gte=start,
-            occurred_at__lt=end,
-            type=EventType.PAGE_VIEW,
-            is_bot=False,
-            visitor_id__isnull=False,
+    page_views = Event.objects.filter(type=EventType.PAGE_VIEW, is_bot=False)
+    views = page_views.filter(
+        occurred_at__gte=start, occurred_at__lt=end, visitor_id__isnull=False
+    ).exclude(Exists(Visitor.objects.filter(pk=OuterRef("visitor_id"), is_bot=True)))
+    if known_before:
+        views = views.exclude(
+            Exists(FirstVisit.objects.filter(visitor_id=OuterRef("visitor_id"), day__lt=day))
         )
-        .order_by("occurred_at", "id")
-        .values_list("visitor_id", "channel", "source", "medium", "campaign", "url")
-    ):
-        if visitor_id not in first:
-            dims = (channel, source, medium, campaign, landing_page_of(url), 0, "")
-            first[visitor_id] = dims
-    ids = list(first)
-    for chunk in _chunks(ids):
-        seen_before = set(
-            Event.objects.filter(
-                visitor_id__in=chunk,
-                occurred_at__lt=start,
-                type=EventType.PAGE_VIEW,
-                is_bot=False,
-            ).values_list("visitor_id", flat=True)
+    earlier = page_views.filter(visitor_id=OuterRef("visitor_id"), occurred_at__lt=start)
+    query = (
+        views.exclude(Exists(earlier))
+        .annotate(
+            first_rank=Window(
+                RowNumber(),
+                partition_by=[F("visitor_id")],
+                order_by=[F("occurred_at").asc(), F("id").asc()],
+            )
         )
-        bots = set(Visitor.objects.filter(pk__in=chunk, is_bot=True).values_list("pk", flat=True))
-        for visitor_id in chunk:
-            if visitor_id not in seen_before and visitor_id not in bots:
-                counts.add(Metric.VISITORS, first[visitor_id])
-
-
-def _cohort(day: dt.date, counts: DayCounts) -> None:
-    """Leads created on the day, with the stages they reached and their revenue."""
-    start, end = day_bounds(day)
-    ids = Contact.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
-        "pk", flat=True
+        .values_list("visitor_id", "channel", "source", "medium", "campaign", "url", "first_rank")
     )
-    for lead in leads_load(ids):
+    sql, params = query.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _add_visitors(counts: DayCounts, rows) -> None:
+    """Rows of (channel, source, medium, campaign, url, number of visitors)."""
+    for channel, source, medium, campaign, url, number in rows:
+        dims = (channel, source[:200], medium[:200], campaign[:200], landing_page_of(url), 0, "")
+        counts.add(Metric.VISITORS, dims, number=number)
+
+
+def _visitors_tail(day: dt.date, counts: DayCounts, *, known_before: bool) -> None:
+    """New visitors of a day not filled yet (or of any day, counted directly): credited to
+    the day and touch of their first non-bot page view."""
+    inner, params = _first_views(day, known_before=known_before)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT t.channel, t.source, t.medium, t.campaign, t.url, COUNT(*)
+            FROM ({inner}) AS t WHERE t.first_rank = 1
+            GROUP BY t.channel, t.source, t.medium, t.campaign, t.url
+            """,  # noqa: S608 -- Django's own SQL, parameters apart
+            params,
+        )
+        _add_visitors(counts, cursor.fetchall())
+
+
+def first_visits_fill(day: dt.date) -> None:
+    """Store the first visits of ``day`` (inside the fill's transaction of that day).
+
+    The days before are filled already (the fill goes forward, and corrects late days in
+    order), so a visitor without a row before ``day`` and with a non-bot page view that day
+    is new that day. A row of a later day is moved here (a late, back-dated page view).
+    """
+    FirstVisit.objects.filter(day=day).delete()
+    table = connection.ops.quote_name(FirstVisit._meta.db_table)
+    inner, params = _first_views(day, known_before=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (visitor_id, day, channel, source, medium, campaign, url)
+            SELECT t.visitor_id, %s, t.channel, t.source, t.medium, t.campaign, t.url
+            FROM ({inner}) AS t WHERE t.first_rank = 1
+            ON CONFLICT (visitor_id) DO UPDATE SET day = excluded.day,
+                channel = excluded.channel, source = excluded.source, medium = excluded.medium,
+                campaign = excluded.campaign, url = excluded.url
+            """,  # noqa: S608 -- Django's own SQL, parameters apart
+            (connection.ops.adapt_datefield_value(day), *params),
+        )
+
+
+def visitors_filled(day: dt.date, counts: DayCounts) -> None:
+    """New visitors of a filled day, from :class:`.models.FirstVisit` (bots left out)."""
+    _add_visitors(
+        counts,
+        FirstVisit.objects.filter(day=day)
+        .exclude(Exists(Visitor.objects.filter(pk=OuterRef("visitor_id"), is_bot=True)))
+        .values_list("channel", "source", "medium", "campaign", "url")
+        .annotate(number=Count("*"))
+        .values_list("channel", "source", "medium", "campaign", "url", "number"),
+    )
+
+
+def _cohort(leads: list[Lead], counts: DayCounts) -> None:
+    """Leads created on the day, with the stages they reached and their revenue."""
+    for lead in leads:
         counts.add(Metric.LEADS, lead.dims)
         mql, sql, customer = (lead.reached.get(s) for s in ("mql", "sql", "customer"))
         if mql:
@@ -225,8 +289,8 @@ def _cohort(day: dt.date, counts: DayCounts) -> None:
             counts.add(Metric.COHORT_REVENUE, lead.dims, amount=lead.value)
 
 
-def _activity(day: dt.date, counts: DayCounts) -> None:
-    """First reaches of MQL / SQL / customer, and won outcomes, that happened on the day."""
+def _activity_ids(day: dt.date) -> set[int]:
+    """The leads that first reached a stage, or were won, on the day (a superset)."""
     start, end = day_bounds(day)
     ids = set(
         StageChange.objects.filter(
@@ -238,12 +302,18 @@ def _activity(day: dt.date, counts: DayCounts) -> None:
             outcome=Outcome.WON, outcome_at__gte=start, outcome_at__lt=end
         ).values_list("pk", flat=True)
     )
+    return ids
+
+
+def _activity(day: dt.date, leads: list[Lead], counts: DayCounts) -> None:
+    """First reaches of MQL / SQL / customer, and won outcomes, that happened on the day."""
+    start, end = day_bounds(day)
     metrics = {
         "mql": Metric.ACTIVITY_MQL,
         "sql": Metric.ACTIVITY_SQL,
         "customer": Metric.ACTIVITY_CUSTOMER,
     }
-    for lead in leads_load(ids):
+    for lead in leads:
         for stage, moment in lead.reached.items():
             if start <= moment < end:
                 counts.add(metrics[stage], lead.dims)
@@ -251,12 +321,26 @@ def _activity(day: dt.date, counts: DayCounts) -> None:
             counts.add(Metric.ACTIVITY_REVENUE, lead.dims, amount=lead.value)
 
 
-def day_counts(day: dt.date) -> DayCounts:
-    """Every count of ``day``, straight from the raw tables."""
+def day_counts(day: dt.date, *, known_before: bool = False, visitors: bool = True) -> DayCounts:
+    """Every count of ``day`` from the raw tables (``visitors=False``: all but the new
+    visitors, which the fill counts from :class:`.models.FirstVisit`).
+
+    ``known_before``: trust the first visits stored for the days before (the raw tail of a
+    report); otherwise a direct count from the events alone.
+    """
     counts = DayCounts()
-    _visitors(day, counts)
-    _cohort(day, counts)
-    _activity(day, counts)
+    if visitors:
+        _visitors_tail(day, counts, known_before=known_before)
+    start, end = day_bounds(day)
+    created = set(
+        Contact.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
+            "pk", flat=True
+        )
+    )
+    active = _activity_ids(day)
+    leads = leads_load(created | active)  # one read of the leads for both readings
+    _cohort([lead for lead in leads if lead.id in created], counts)
+    _activity(day, [lead for lead in leads if lead.id in active], counts)
     return counts
 
 

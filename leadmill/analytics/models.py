@@ -61,6 +61,31 @@ class DailyCount(models.Model):
         return f"{self.day} {self.metric} {self.count}"
 
 
+class FirstVisit(models.Model):
+    """A visitor's first non-bot page view: its day (site time zone) and its touch.
+
+    Written by the fill (:mod:`.services`), one row per visitor, for the days it has filled,
+    so "new visitors in a period" is a range count and today's raw tail only looks at the
+    visitors that have no row yet (ADR 52). A bot visitor gets no row; one flagged as a bot
+    after its row was written (``Visitor.is_bot`` sticks) is left out when counted. ``url``
+    is the viewed URL as stored; reports read its path (``counts.landing_page_of``).
+    """
+
+    visitor_id = models.CharField(primary_key=True, max_length=64)
+    day = models.DateField()
+    channel = models.CharField(max_length=20, blank=True, default="")
+    source = models.CharField(max_length=200, blank=True, default="")
+    medium = models.CharField(max_length=200, blank=True, default="")
+    campaign = models.CharField(max_length=200, blank=True, default="")
+    url = models.CharField(max_length=2000, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="analytics_first_visit_day")]
+
+    def __str__(self) -> str:
+        return f"{self.visitor_id} {self.day}"
+
+
 class FillState(models.Model):
     """How far the counts are filled (one row per counts table; Zulip's ``FillState``).
 

@@ -16,14 +16,17 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import BigIntegerField, Count, F, FloatField, OuterRef, Subquery, Sum, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from leadmill.contacts.models import Contact
+from leadmill.capture.models import Submission
 from leadmill.scoring.models import ContactScore, ScoringSettings
-from leadmill.scoring.selectors import engagement_now
 
-from .counts import day_bounds, leads_load
-from .models import DIMENSIONS, Metric
+from .counts import day_bounds, landing_page_of
+from .models import Metric
 from .selectors import Tally, _column, _ratio, group_labels, tallies
 
 QUALITY_GROUPS = ("channel", "source", "medium", "campaign", "landing_page", "form", "offer")
@@ -36,13 +39,12 @@ class _Scores:
         self.fit = self.engagement = self.predictive = 0.0
         self.scored = self.predicted = 0
 
-    def add(self, score: ContactScore, *, half_life: float, now: dt.datetime) -> None:
-        self.scored += 1
-        self.fit += score.fit_score
-        self.engagement += engagement_now(score=score, at=now, half_life_days=half_life)
-        if score.predictive_probability is not None:
-            self.predicted += 1
-            self.predictive += score.predictive_probability
+    def add_sums(self, *, scored: int, fit, engagement, predicted: int, predictive) -> None:
+        self.scored += scored
+        self.fit += fit or 0
+        self.engagement += engagement or 0.0
+        self.predicted += predicted
+        self.predictive += predictive or 0.0
 
     def merge(self, other: _Scores) -> None:
         self.fit += other.fit
@@ -64,29 +66,88 @@ class _Scores:
         }
 
 
+# Where each count dimension of a lead is read from (``form_id``: its first accepted post).
+LEAD_COLUMNS = {
+    "channel": "contact__first_channel",
+    "source": "contact__first_source",
+    "medium": "contact__first_medium",
+    "campaign": "contact__first_campaign",
+    "landing_page": "contact__first_landing_url",
+    "country": "contact__country",
+}
+
+
+def _engagement_now(*, now: dt.datetime, half_life_days: float) -> RawSQL:
+    """SQL of :func:`leadmill.scoring.selectors.engagement_now` for each score row:
+    ``stored * 2 ** ((reference - now) / half life)`` (POWER is Django's own on SQLite)."""
+    table = connection.ops.quote_name(ContactScore._meta.db_table)
+    if connection.vendor == "postgresql":
+        seconds = f"EXTRACT(EPOCH FROM {table}.engagement_at)::float8"
+    else:  # SQLite keeps UTC text; julianday reads it (day 2440587.5 is the Unix epoch)
+        seconds = f"((julianday({table}.engagement_at) - 2440587.5) * 86400.0)"
+    return RawSQL(  # noqa: S611 -- a table name and constants; the values are parameters
+        f"{table}.engagement_score * POWER(2.0, ({seconds} - %s) / %s)",
+        (now.timestamp(), 86400.0 * half_life_days),
+        output_field=FloatField(),
+    )
+
+
 def _scores_by_key(
     *, since: dt.date, until: dt.date, group_by: str, filters: dict
 ) -> dict[object, _Scores]:
-    """Score sums of the leads created in the period, per raw value of the group's column."""
+    """Score sums of the leads created in the period, per raw value of the group's column.
+
+    Summed by the database per combination of the columns the group and the filters need
+    (a landing page per stored URL, read as a path here), so the cost does not grow with
+    the number of leads read into Python.
+    """
     start, end = day_bounds(since)[0], day_bounds(until)[1]
-    ids = Contact.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
-        "pk", flat=True
+    names = sorted({_column(group_by), *(_column(name) for name in filters)})
+    first_form = (
+        Submission.objects.filter(
+            contact_id=OuterRef("contact_id"), status=Submission.Status.ACCEPTED
+        )
+        .order_by("id")
+        .values("form_id")[:1]
     )
-    positions = {name: index for index, name in enumerate(DIMENSIONS)}
-    column = positions[_column(group_by)]
-    conditions = {positions[_column(name)]: value for name, value in filters.items()}
-    keys = {}
-    for lead in leads_load(ids):
-        if all(lead.dims[index] == value for index, value in conditions.items()):
-            keys[lead.id] = lead.dims[column]
+    columns = {
+        f"lead_{name}": (
+            Coalesce(Subquery(first_form), Value(0), output_field=BigIntegerField())
+            if name == "form_id"
+            else F(LEAD_COLUMNS[name])
+        )
+        for name in names
+    }
     half_life = ScoringSettings.load().half_life_days
-    now = timezone.now()
+    rows = (
+        ContactScore.objects.filter(contact__created_at__gte=start, contact__created_at__lt=end)
+        .annotate(**columns)
+        .values(*columns)
+        .annotate(
+            scored=Count("pk"),
+            fit=Sum("fit_score"),
+            engagement=Sum(_engagement_now(now=timezone.now(), half_life_days=half_life)),
+            predicted=Count("predictive_probability"),
+            predictive=Sum("predictive_probability"),
+        )
+    )
     sums: dict[object, _Scores] = defaultdict(_Scores)
-    ids = list(keys)
-    for start_at in range(0, len(ids), 2000):
-        chunk = ids[start_at : start_at + 2000]
-        for score in ContactScore.objects.filter(contact_id__in=chunk):
-            sums[keys[score.contact_id]].add(score, half_life=half_life, now=now)
+    for row in rows:
+        dims = {name: row[f"lead_{name}"] for name in names}
+        for name, limit in (("source", 200), ("medium", 200), ("campaign", 200)):
+            if name in dims:
+                dims[name] = dims[name][:limit]
+        if "landing_page" in dims:
+            dims["landing_page"] = landing_page_of(dims["landing_page"])
+        if any(dims[_column(name)] != value for name, value in filters.items()):
+            continue
+        sums[dims[_column(group_by)]].add_sums(
+            scored=row["scored"],
+            fit=row["fit"],
+            engagement=row["engagement"],
+            predicted=row["predicted"],
+            predictive=row["predictive"],
+        )
     return sums
 
 

@@ -79,7 +79,8 @@ def tallies(
     column = _column(group_by) if group_by else None
     conditions = {_column(name): value for name, value in (filters or {}).items()}
     groups: dict[object, Tally] = defaultdict(Tally)
-    boundary = filled_until() or since
+    filled = filled_until()
+    boundary = filled or since
     if since < boundary:
         query = DailyCount.objects.filter(
             day__gte=since, day__lte=min(until, boundary - dt.timedelta(days=1)), **conditions
@@ -91,7 +92,7 @@ def tallies(
     day = max(since, boundary)
     positions = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
     while day <= until:
-        for key, (count, amount) in day_counts(day).rows.items():
+        for key, (count, amount) in day_counts(day, known_before=filled is not None).rows.items():
             if any(key[positions[name]] != value for name, value in conditions.items()):
                 continue
             group = key[positions[column]] if column else ""
@@ -278,7 +279,8 @@ def daily(
     days: dict[dt.date, dict[object, int]] = {
         since + dt.timedelta(days=n): defaultdict(int) for n in range((until - since).days + 1)
     }
-    boundary = filled_until() or since
+    filled = filled_until()
+    boundary = filled or since
     if since < boundary:
         query = DailyCount.objects.filter(
             metric=metric,
@@ -292,7 +294,7 @@ def daily(
     positions = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
     day = max(since, boundary)
     while day <= until:
-        for key, (count, _amount) in day_counts(day).rows.items():
+        for key, (count, _amount) in day_counts(day, known_before=filled is not None).rows.items():
             if key[0] != metric or any(
                 key[positions[name]] != value for name, value in conditions.items()
             ):

@@ -24,8 +24,15 @@ from leadmill.contacts.models import Contact, StageChange
 from leadmill.core.errors import DomainError
 from leadmill.tracking.models import Event, EventType
 
-from .counts import day_counts, day_of, days_touched_by_leads, days_touched_by_visitors
-from .models import DailyCount, FillState, Spend
+from .counts import (
+    day_counts,
+    day_of,
+    days_touched_by_leads,
+    days_touched_by_visitors,
+    first_visits_fill,
+    visitors_filled,
+)
+from .models import DailyCount, FillState, FirstVisit, Spend
 
 COUNTS = "daily_counts"
 
@@ -96,10 +103,12 @@ def counts_fill(
 
 def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
     FillState.objects.filter(pk=state.pk).update(state=FillState.State.STARTED, day_in_progress=day)
-    counts = day_counts(day)
+    counts = day_counts(day, visitors=False)
     with transaction.atomic():
+        first_visits_fill(day)
+        visitors_filled(day, counts)
         DailyCount.objects.filter(day=day).delete()
-        DailyCount.objects.bulk_create(counts.models(day), batch_size=1000)
+        counts.insert(day)
         if inside_day:
             inside_day(day)
         updates = {"state": FillState.State.DONE, "day_in_progress": None}
@@ -142,6 +151,7 @@ def counts_refill() -> FillReport:
     of many contacts, or a change of the site's time zone)."""
     with transaction.atomic():
         DailyCount.objects.all().delete()
+        FirstVisit.objects.all().delete()
         FillState.objects.filter(name=COUNTS).delete()
     return counts_fill()
 
