@@ -314,6 +314,11 @@ LEADMILL_TRUNCATE_IP = env_bool("LEADMILL_TRUNCATE_IP", False)
 # Forms are cached per process for this long: an edit reaches every process within it.
 LEADMILL_FORM_CACHE_SECONDS = env_int("LEADMILL_FORM_CACHE_SECONDS", 5)
 LEADMILL_DOWNLOAD_LINK_HOURS = env_int("LEADMILL_DOWNLOAD_LINK_HOURS", 72)
+# Reminders of a webinar or event, emailed this many hours before it starts (comma-separated;
+# empty: none). Only the nearest one due is sent; none to a person who registered after it.
+LEADMILL_EVENT_REMINDER_HOURS = sorted(
+    {int(hours) for hours in env_list("LEADMILL_EVENT_REMINDER_HOURS", "24,1") if int(hours) > 0}
+)
 LEADMILL_DOUBLE_OPT_IN_DAYS = env_int("LEADMILL_DOUBLE_OPT_IN_DAYS", 30)
 LEADMILL_MAX_SUBMISSION_BYTES = env_int("LEADMILL_MAX_SUBMISSION_BYTES", 64 * 1024)
 # Trust X-Forwarded-For from a reverse proxy for the client IP (only behind one).

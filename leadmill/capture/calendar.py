@@ -40,13 +40,23 @@ def _utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def offer_calendar(*, offer: Offer, uid_suffix: str = "") -> str:
+# What a calendar file of an event is, as an email attachment: METHOD:PUBLISH (an event
+# to add, no RSVP asked) in the part's Content-Type as in the file (RFC 6047 2.4).
+CALENDAR_MIMETYPE = "text/calendar; method=PUBLISH"
+
+
+def offer_calendar(*, offer: Offer, registration_id: int | None = None) -> str:
     """One VEVENT for the offer's start and duration, with its join link as location and
     URL. Times are in UTC, so every calendar shows them in its own time zone. Empty when
-    the offer has no start."""
+    the offer has no start.
+
+    ``registration_id`` (the registration's submission) makes the UID the registration's:
+    the file attached to the confirmation and the one behind its link are the same event
+    to a calendar, which updates it instead of adding a copy."""
     if offer.starts_at is None:
         return ""
     ends_at = offer.starts_at + dt.timedelta(minutes=offer.duration_minutes or 60)
+    uid = f"registration-{registration_id}" if registration_id else f"offer-{offer.pk}"
     host = settings.BASE_URL.split("://", 1)[-1].split("/", 1)[0] or "leadmill"
     lines = [
         "BEGIN:VCALENDAR",
@@ -55,7 +65,7 @@ def offer_calendar(*, offer: Offer, uid_suffix: str = "") -> str:
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
         "BEGIN:VEVENT",
-        f"UID:offer-{offer.pk}{uid_suffix}@{host}",
+        f"UID:{uid}@{host}",
         f"DTSTAMP:{_utc(offer.created_at or offer.starts_at)}",
         f"DTSTART:{_utc(offer.starts_at)}",
         f"DTEND:{_utc(ends_at)}",

@@ -6,10 +6,11 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from leadmill.messaging.services import email_send_transactional
+from leadmill.messaging.services import EmailAttachment, email_send_transactional
 from leadmill.tracking.services import visitor_identify
 
 from . import opt_in, services
+from .calendar import CALENDAR_MIMETYPE, offer_calendar
 from .events import LeadCaptured
 from .models import Submission
 from .selectors import lead_language, offer_delivery
@@ -41,6 +42,13 @@ def deliver_offer_email(event: LeadCaptured) -> None:
             subject = offer.email_subject or _("Your %(offer)s") % {"offer": offer.name}
             html = render_to_string("capture/email/offer.html", context)
             text = render_to_string("capture/email/offer.txt", context)
+        # A webinar's confirmation carries its calendar file, the same event as its link's.
+        calendar = offer_calendar(offer=offer, registration_id=submission.pk)
+        attachments = (
+            (EmailAttachment(filename="event.ics", content=calendar, mimetype=CALENDAR_MIMETYPE),)
+            if calendar
+            else ()
+        )
         email_send_transactional(
             to=submission.contact.email,
             subject=subject,
@@ -48,6 +56,7 @@ def deliver_offer_email(event: LeadCaptured) -> None:
             text=text,
             category="offer delivery",
             contact_id=submission.contact_id,
+            attachments=attachments,
         )
     except Exception:
         services.offer_email_release(submission_id=submission.pk)

@@ -583,6 +583,43 @@ class Submission(models.Model):
         return self.status == self.Status.ERROR and self.retry_at is None
 
 
+class EventReminder(models.Model):
+    """A reminder of a webinar or event, claimed for one registrant (ADR 53).
+
+    The row is the claim: its unique (event, contact, hours) lets one run of the periodic task
+    send it, however many run at once or again. ``event`` is the source offer of the event's
+    translations (a person registered in two languages is reminded once); ``claim`` names the
+    run that wrote the row; ``message`` the email, once queued (empty when none could go:
+    the address is suppressed)."""
+
+    wagtail_reference_index_ignore = True
+
+    event = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    hours_before = models.PositiveSmallIntegerField(_("hours before"))
+    submission = models.ForeignKey(
+        Submission, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    message = models.ForeignKey(
+        "messaging.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claim = models.UUIDField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("event reminder")
+        verbose_name_plural = _("event reminders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "contact", "hours_before"], name="event_reminder_once"
+            )
+        ]
+        indexes = [models.Index(fields=["claim"], name="event_reminder_claim_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}/{self.contact_id}/{self.hours_before}h"
+
+
 # --- A/B tests of landing pages (ADR 40, ADR 48; logic in experiments.py) -------------------
 
 

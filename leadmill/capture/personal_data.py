@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from leadmill.core.personal_data import Column, Erase, Link, Merge, PersonalData, columns
 
-from .models import Exposure, Submission
+from .models import EventReminder, Exposure, Submission
 
 PERSONAL_DATA = (
     # Erasure blanks what the person sent and keeps the row (its form, status and time), so
@@ -46,5 +46,12 @@ PERSONAL_DATA = (
         links=(Link.visitor("visitor_key"),),
         columns=(Column("visitor_key", erase=Erase.HASH),),
         merge=None,  # found by the visitor id, which a merge does not change
+    ),
+    # A webinar reminder claimed for the contact: merged, the survivor keeps its own claim.
+    PersonalData(
+        model=EventReminder,
+        links=(Link.foreign_key("contact"),),
+        columns=columns("event", "hours_before", "created_at", erase=Erase.DELETE_ROW),
+        merge=Merge.DROP_ON_CONFLICT,
     ),
 )

@@ -11,7 +11,7 @@ from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 from leadmill.core import events
 from leadmill.core.locks import ExpiringLock, Held, locks_release_dead
 
-from . import services
+from . import reminders, services
 
 LINGER_S = 1.0
 # One lock per drain that may run at once (LEADMILL_INTAKE_DRAINS, at most this many), the
@@ -110,3 +110,10 @@ def submissions_catch_up() -> None:
             services.submissions_retry_due()
         while held.renew() and services.submissions_process():
             pass
+
+
+@db_periodic_task(crontab(minute="*"))
+def event_reminders_task() -> None:
+    """Email the webinar and event reminders now due (reminders.event_reminders_send: each
+    once per registrant, however many consumers run this at once)."""
+    reminders.event_reminders_send()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -565,9 +565,20 @@ def cta_redirect(request, slug: str):
         if cta.target_page_id and cta.target_page.live
         else cta.target_url or "/"
     )
+    # The link's parameters go on (its campaign, the language an email asked for, ADR 53),
+    # after the target's own, which they do not repeat.
     query = request.META.get("QUERY_STRING", "")
-    if query and "?" not in target:
-        target = f"{target}?{query}"
+    if query:
+        target_parts = urlsplit(target)
+        own = {name for name, _value in parse_qsl(target_parts.query, keep_blank_values=True)}
+        added = [
+            (name, value)
+            for name, value in parse_qsl(query, keep_blank_values=True)
+            if name not in own
+        ]
+        if added:
+            joined = "&".join(part for part in (target_parts.query, urlencode(added)) if part)
+            target = urlunsplit(target_parts._replace(query=joined))
     return HttpResponseRedirect(target)
 
 
@@ -624,7 +635,11 @@ def offer_calendar_download(request, token: str):
             form__offer__translation_key=offer.translation_key,
         ).exists()
     )
-    calendar = offer_calendar(offer=offer) if registered and offer is not None else ""
+    calendar = (
+        offer_calendar(offer=offer, registration_id=submission_id)
+        if registered and offer is not None
+        else ""
+    )
     if not calendar:
         raise Http404(_("This event is no longer available."))
     response = HttpResponse(calendar, content_type="text/calendar; charset=utf-8")

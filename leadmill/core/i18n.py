@@ -9,6 +9,7 @@ translation of this object is in that language, and in what language is this row
 from __future__ import annotations
 
 from typing import TypeVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.utils import translation
@@ -112,3 +113,31 @@ def language_url(page, url: str) -> str:
     if not url or not language or language == language_supported(settings.LANGUAGE_CODE):
         return url
     return f"{url}?{LANGUAGE_PARAMETER}={language}"
+
+
+# Paths of this site a language does not apply to: email endpoints (they answer in the
+# lead's language already), signed files, static and media files.
+_LANGUAGE_NEUTRAL_PATHS = ("/e/", "/d/", "/static/", "/media/")
+
+
+def url_in_language(url: str, language: str) -> str:
+    """``url`` asking for ``language`` (``?lang=pt-br`` added) when it is one of this site's
+    pages, ``language`` is a content language other than the site's, and the URL does not
+    name a language already; any other URL as given. Emails to a lead link pages with it,
+    so a Brazilian lead lands on the Brazilian page whatever their browser says (ADR 53)."""
+    code = language_supported(language)
+    base = settings.BASE_URL.rstrip("/")
+    if (
+        not code
+        or code == language_supported(settings.LANGUAGE_CODE)
+        or not (url == base or url.startswith(base + "/") or url.startswith(base + "?"))
+    ):
+        return url
+    parts = urlsplit(url)
+    if parts.path.startswith(_LANGUAGE_NEUTRAL_PATHS) or any(
+        name == LANGUAGE_PARAMETER
+        for name, _value in parse_qsl(parts.query, keep_blank_values=True)
+    ):
+        return url
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(query=f"{query}{LANGUAGE_PARAMETER}={code}"))

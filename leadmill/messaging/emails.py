@@ -38,7 +38,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact
-from leadmill.core.i18n import translation_in
+from leadmill.core.i18n import translation_in, url_in_language
 
 from . import tokens
 from .email_text import html_to_text
@@ -90,6 +90,7 @@ _SLOT = re.compile(r"\[\[lm:(\w+)\]\]")
 _LINK = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re.IGNORECASE)
 _RELATIVE = re.compile(r"""(\b(?:href|src)\s*=\s*)(["'])/(?!/)""", re.IGNORECASE)
 _NO_TRACK = "data-leadmill-notrack"
+_TEXT_URL = re.compile(r"""https?://[^\s<>"'()\[\]]+(?<![.,;:!?])""")
 _COMPILED_CACHE_SIZE = 128
 
 
@@ -289,19 +290,29 @@ def click_url(message_pk: int, url: str) -> str:
     return f"{settings.BASE_URL}/e/c/{tokens.click_token(message_pk, url)}?u={_quoted(url)}"
 
 
-def links_track(html: str, *, message_pk: int) -> str:
+def links_track(html: str, *, message_pk: int, language: str = "") -> str:
     """Every ``<a href="http…">`` of ``html`` pointed at the click redirect, except this
     site's own email endpoints (unsubscribe, preferences) and links marked
-    ``data-leadmill-notrack``."""
+    ``data-leadmill-notrack``. With ``language``, a link to one of this site's pages asks
+    for it (:func:`~leadmill.core.i18n.url_in_language`), tracked or not."""
     own = f"{settings.BASE_URL}/e/"
 
     def rewrite(match: re.Match) -> str:
         url = html_lib.unescape(match[3])
-        if url.startswith(own) or _NO_TRACK in match[1]:
+        if url.startswith(own):
             return match[0]
-        return f"{match[1]}{match[2]}{html_lib.escape(click_url(message_pk, url))}{match[2]}"
+        url = url_in_language(url, language)
+        target = url if _NO_TRACK in match[1] else click_url(message_pk, url)
+        return f"{match[1]}{match[2]}{html_lib.escape(target)}{match[2]}"
 
     return _LINK.sub(rewrite, html)
+
+
+def _text_links_in_language(text: str, language: str) -> str:
+    """The plain-text part's links to this site's pages asking for ``language`` too."""
+    if not language or settings.BASE_URL not in text:
+        return text
+    return _TEXT_URL.sub(lambda match: url_in_language(match[0], language), text)
 
 
 def _sender(template: EmailTemplate) -> str:
@@ -342,7 +353,7 @@ def render_message(
     with translation.override(language):
         subject = " ".join(compiled.subject.render(text_context).split())
         preheader = compiled.preheader.render(html_context)
-        body = links_track(compiled.body.render(html_context), message_pk=pk)
+        body = links_track(compiled.body.render(html_context), message_pk=pk, language=language)
         html = _fill(
             _layout("html"),
             {
@@ -359,7 +370,9 @@ def render_message(
             {
                 "subject": subject,
                 "preheader": "",
-                "body": compiled.text.render(text_context).strip(),
+                "body": _text_links_in_language(
+                    compiled.text.render(text_context).strip(), language
+                ),
                 "unsubscribe_url": urls["unsubscribe_url"],
                 "preferences_url": urls["preferences_url"],
                 "pixel_url": "",

@@ -89,6 +89,7 @@ def _message_id() -> str:
 TRANSACTIONAL_CATEGORIES = {
     "offer delivery": _("offer delivery"),
     "double opt-in": _("double opt-in confirmation"),
+    "event reminder": _("event reminder"),
     "outside the log": _("sent outside the log"),
 }
 
@@ -140,6 +141,10 @@ class Message(models.Model):
     body_html = models.TextField(blank=True)
     body_text = models.TextField(blank=True)
     headers = models.JSONField(default=dict, blank=True)
+    # A transactional email's files, kept with it so a later retry sends the same ones:
+    # ``[{"filename": …, "mimetype": "text/calendar; method=PUBLISH", "content": …}]``
+    # (text content only: a calendar invitation, not uploads).
+    attachments = models.JSONField(default=list, blank=True)
     enrollment_id = models.BigIntegerField(null=True, blank=True)
     step_id = models.CharField(max_length=64, blank=True)
     broadcast_id = models.BigIntegerField(null=True, blank=True)

@@ -29,6 +29,7 @@ import logging
 import smtplib
 from collections import defaultdict
 from collections.abc import Iterable
+from email.mime.text import MIMEText
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
@@ -367,7 +368,21 @@ def _transactional_build(message: Message, *, connection) -> EmailMultiAlternati
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
+    for attachment in message.attachments:
+        email.attach(_attachment_part(attachment))
     return email
+
+
+def _attachment_part(attachment: dict) -> MIMEText:
+    """A stored text attachment as a MIME part, its Content-Type parameters kept (a calendar
+    invitation's ``method=PUBLISH``, which mail programs read to offer "add to calendar")."""
+    mimetype, *parameters = (part.strip() for part in attachment["mimetype"].split(";"))
+    part = MIMEText(attachment["content"], mimetype.split("/", 1)[1], "utf-8")
+    for parameter in parameters:
+        name, _sep, value = parameter.partition("=")
+        part.set_param(name.strip(), value.strip().strip('"'))
+    part.add_header("Content-Disposition", "attachment", filename=attachment["filename"])
+    return part
 
 
 def _message_send(

@@ -91,6 +91,18 @@ def messages_queue_bulk(rows: list[Message], *, ignore_conflicts: bool = False) 
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class EmailAttachment:
+    """A text file sent with a transactional email (an event's calendar invitation).
+
+    ``mimetype`` may carry parameters (``text/calendar; method=PUBLISH``); they go into the
+    part's Content-Type as written."""
+
+    filename: str
+    content: str
+    mimetype: str = "text/plain"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TransactionalEmail:
     """One transactional email to send (:func:`emails_send_transactional`)."""
 
@@ -101,6 +113,7 @@ class TransactionalEmail:
     headers: dict[str, str] | None = None
     category: str = ""
     contact_id: int | None = None
+    attachments: tuple[EmailAttachment, ...] = ()
 
 
 def email_send_transactional(
@@ -112,6 +125,7 @@ def email_send_transactional(
     headers: dict[str, str] | None = None,
     category: str = "",
     contact_id: int | None = None,
+    attachments: tuple[EmailAttachment, ...] = (),
 ) -> Message:
     """:func:`emails_send_transactional` for one email; returns its message row."""
     email = TransactionalEmail(
@@ -122,6 +136,7 @@ def email_send_transactional(
         headers=headers,
         category=category,
         contact_id=contact_id,
+        attachments=attachments,
     )
     return emails_send_transactional(emails=[email])[0]
 
@@ -138,6 +153,18 @@ def emails_send_transactional(*, emails: list[TransactionalEmail]) -> list[Messa
     in the order of ``emails``. Call it outside a transaction (after commit): the sends
     are not undone by a rollback.
     """
+    messages = emails_queue_transactional(emails=emails)
+    ids = [message.pk for message in messages]
+    messages_send_now(message_ids=ids)
+    sent = Message.objects.in_bulk(ids)
+    return [sent[pk] for pk in ids]
+
+
+def emails_queue_transactional(*, emails: list[TransactionalEmail]) -> list[Message]:
+    """Write transactional emails to the message log, queued, without sending them: for a
+    caller that records something else in the same transaction (a reminder's claim) and
+    sends after commit (:func:`~.sending.messages_send_now`); what it does not send, the
+    send queue does. Publishes a :class:`~.events.MessageQueued` per email."""
     if not emails:
         return []
     with transaction.atomic():
@@ -152,12 +179,10 @@ def emails_send_transactional(*, emails: list[TransactionalEmail]) -> list[Messa
                     body_html=email.html,
                     body_text=email.text or html_to_text(email.html),
                     headers=email.headers or {},
+                    attachments=[dataclasses.asdict(file) for file in email.attachments],
                 )
                 for email in emails
             ]
         )
         events.publish_many([_queued_fact(message) for message in messages])
-    ids = [message.pk for message in messages]
-    messages_send_now(message_ids=ids)
-    sent = Message.objects.in_bulk(ids)
-    return [sent[pk] for pk in ids]
+    return messages

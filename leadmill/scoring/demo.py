@@ -10,7 +10,7 @@ address is warm. Created once, only when there are no scoring rules yet.
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from leadmill.capture.models import Form
 
@@ -28,6 +28,8 @@ def scoring_demo_seed() -> bool:
         return False
     if FitRule.objects.exists() or EngagementRule.objects.exists():
         return False
+    # Rule names are stored as written in the message catalogue (gettext_noop): each reader
+    # sees them in their own language (scoring.reasons.rule_name_display).
     with transaction.atomic():
         FitRule.objects.bulk_create(
             [
@@ -50,33 +52,35 @@ def scoring_demo_seed() -> bool:
         EngagementRule.objects.bulk_create(
             [
                 EngagementRule(
-                    name=_("Asked for a demo"),
+                    name=gettext_noop("Asked for a demo"),
                     event_type=LEAD_CAPTURED,
                     form=demo,
                     points=DEMO_MQL_ENGAGEMENT + 10,
                     is_intent_signal=True,
                 ),
                 EngagementRule(
-                    name=_("Downloaded the e-book"),
+                    name=gettext_noop("Downloaded the e-book"),
                     event_type=LEAD_CAPTURED,
                     form=ebook,
                     points=15,
                 ),
                 EngagementRule(
-                    name=_("Viewed a page"),
+                    name=gettext_noop("Viewed a page"),
                     event_type="page_view",
                     points=2,
                     cap_points=10,
                     cap_days=7,
                 ),
                 EngagementRule(
-                    name=_("Opened the demo page"),
+                    name=gettext_noop("Opened the demo page"),
                     event_type="page_view",
                     url_contains="/demo/",
                     points=5,
                 ),
                 EngagementRule(
-                    name=_("Clicked a link in an email"), event_type="email_click", points=5
+                    name=gettext_noop("Clicked a link in an email"),
+                    event_type="email_click",
+                    points=5,
                 ),
             ]
         )
@@ -94,11 +98,13 @@ def _form_rules_for_translations(*, forms: tuple[Form, ...]) -> None:
     for form in forms:
         rules = list(EngagementRule.objects.filter(form=form).order_by("pk"))
         for translation in form.get_translations().select_related("locale"):
-            language = translation.locale.get_display_name()
+            # The source's name: a reason reads the same whichever form the lead used, in
+            # the reader's language (scoring.reasons.rule_name_display); the listing's
+            # "form" column tells the rules apart.
             EngagementRule.objects.bulk_create(
                 [
                     EngagementRule(
-                        name=f"{rule.name} ({language})",
+                        name=rule.name,
                         event_type=rule.event_type,
                         form=translation,
                         points=rule.points,

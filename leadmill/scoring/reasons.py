@@ -11,7 +11,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from leadmill.capture.models import Submission
@@ -20,12 +22,30 @@ from leadmill.tracking.models import Event
 
 from . import rules
 from .models import LEAD_CAPTURED, ContactScore, EngagementRule, ScoreAdjustment, ScoringSettings
-from .selectors import engagement_now, predictive_score
+from .selectors import CUSTOM_PREFIX, engagement_now, predictive_score
 
 # Behaviour older than this many half-lives is worth less than an eighth: not a reason.
 REASON_HALF_LIVES = 3
 TOP_BEHAVIOURS = 3
 MAX_EVENTS_READ = 500
+
+
+def rule_name_display(name: str) -> str:
+    """A rule's name in the reader's language when it is one Leadmill wrote (the demo's
+    rules, named in its message catalogue: "Asked for a demo" reads "Pediu uma
+    demonstração" in pt-BR); a name a marketer wrote, as written (ADR 53)."""
+    return gettext(name) if name else name
+
+
+def feature_label(field: str) -> str:
+    """A predictive field as people name it, in the reader's language ("Company size",
+    "Tamanho da empresa"); a custom field by its key."""
+    if field.startswith(CUSTOM_PREFIX):
+        return field.removeprefix(CUSTOM_PREFIX)
+    try:
+        return str(Contact._meta.get_field(field).verbose_name)
+    except FieldDoesNotExist:
+        return field
 
 
 @dataclass
@@ -64,7 +84,7 @@ def lead_score_reasons(*, contact: Contact, at: dt.datetime | None = None) -> li
         reasons.append(
             _("%(rule)s: %(hits)d× in the last %(days)d days, %(points)+.0f points now.")
             % {
-                "rule": item.label,
+                "rule": rule_name_display(item.label),
                 "hits": item.hits,
                 "days": round(half_life * REASON_HALF_LIVES),
                 "points": item.points_now,
@@ -84,7 +104,7 @@ def lead_score_reasons(*, contact: Contact, at: dt.datetime | None = None) -> li
     predicted = predictive_score(contact=contact)
     if predicted is not None:
         fields = ", ".join(
-            f"{reason.field} = {reason.value or '?'}"
+            f"{feature_label(reason.field)} = {reason.value or '?'}"
             for reason in predicted.reasons
             if reason.effect > 0
         )

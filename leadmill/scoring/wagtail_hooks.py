@@ -53,6 +53,7 @@ class EngagementRuleViewSet(SnippetViewSet):
     list_display = [
         "name",
         "event_type",
+        "form",
         "points",
         "cap_points",
         "cap_days",

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from leadmill.api.models import IdempotentRequest
-from leadmill.capture.models import Submission
-from leadmill.capture.tests.factories import FormFactory
+from leadmill.capture.models import EventReminder, Offer, Submission
+from leadmill.capture.tests.factories import FormFactory, OfferFactory
 from leadmill.consent.models import Consent
 from leadmill.consent.tests.factories import PurposeFactory
 from leadmill.core import personal_data
@@ -68,6 +68,15 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
     )
     visitor = VisitorFactory(contact=other)
     event = EventFactory(contact=other, visitor=visitor)
+    # capture: one reminder per (event, contact, hours): the survivor's twin stays
+    webinar = OfferFactory(kind=Offer.Kind.EVENT, starts_at=now)
+    survivor_reminder = EventReminder.objects.create(
+        event=webinar, contact=survivor, hours_before=24, claim="0" * 32
+    )
+    EventReminder.objects.create(event=webinar, contact=other, hours_before=24, claim="1" * 32)
+    own_reminder = EventReminder.objects.create(
+        event=webinar, contact=other, hours_before=1, claim="1" * 32
+    )
     # scoring: one score row per contact (both have one), and an adjustment
     ContactScore.objects.create(contact=survivor, fit_score=10, engagement_at=now, updated_at=now)
     ContactScore.objects.create(contact=other, fit_score=40, engagement_at=now, updated_at=now)
@@ -149,6 +158,10 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
         survivor.pk,
         survivor.pk,
     )
+    assert set(EventReminder.objects.values_list("pk", "contact_id")) == {
+        (survivor_reminder.pk, survivor.pk),
+        (own_reminder.pk, survivor.pk),
+    }
     assert list(ContactScore.objects.values_list("contact_id", "fit_score")) == [(survivor.pk, 10)]
     assert ScoreAdjustment.objects.get(pk=adjustment.pk).contact_id == survivor.pk
     assert pks(SalesLead.objects.all()) == {survivor_lead.pk}
@@ -181,6 +194,7 @@ def test_this_merge_test_covers_every_model_that_declares_rows_to_move():
         PossibleDuplicate,
         Consent,
         Submission,
+        EventReminder,
         Visitor,
         Event,
         ContactScore,

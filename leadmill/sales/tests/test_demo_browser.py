@@ -126,3 +126,51 @@ def test_a_demo_request_reaches_my_leads_by_itself_with_the_reason(
     heading, values = export.splitlines()[:2]
     assert heading.endswith("Chance to win (%),Fit score,Engagement score,Total score")
     assert values.endswith(",,30,30,60")
+
+
+def test_a_brazilian_salesperson_reads_why_a_lead_is_hot_in_portuguese(
+    browser, live_server, seeded_demo, client
+):
+    # Given an admin who reads Brazilian Portuguese, and a demo request from the Brazilian page
+    from wagtail.users.models import UserProfile
+
+    from leadmill.capture import tokens
+    from leadmill.capture.models import Form
+    from leadmill.capture.pages import LandingPage
+
+    profile = UserProfile.get_for_user(seeded_demo)
+    profile.preferred_language = "pt-br"
+    profile.save()
+    form = Form.objects.get(slug="demo-request-pt-br")
+    data = {
+        "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+        "_page": str(LandingPage.objects.get(slug="demo", locale__language_code="pt-br").pk),
+        "website": "",
+        "email": "joana@example.com",
+        "first_name": "Joana",
+        "company_name": "Nordeste Ltda",
+    }
+    data.update({f"consent_{c.purpose.key}": "on" for c in form.consents.select_related("purpose")})
+    assert client.post("/f/demo-request-pt-br/", data=data).status_code == 303
+    contact = Contact.objects.get(email="joana@example.com")
+
+    # When she opens "Meus leads" from the menu
+    page = browser.new_context(viewport={"width": 1366, "height": 900}, locale="pt-BR").new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.locator("#id_username").fill("admin")
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/admin/")
+    page.get_by_role("link", name="Meus leads").first.click()
+
+    # Then the reasons are in Portuguese, the rule's name included
+    row = page.locator(f"tr[data-lead='{contact.pk}']")
+    expect(row).to_contain_text("Forte intenção de compra")
+    expect(row).to_contain_text("Pediu uma demonstração: 1× nos últimos")
+    expect(row).not_to_contain_text("Asked for a demo")
+
+    # and so they are on her page, under "Pontuações"
+    row.get_by_role("link", name="Joana").click()
+    scores = page.get_by_role("region", name="Pontuações")
+    expect(scores).to_contain_text("Pediu uma demonstração: 1×")
+    expect(scores).to_contain_text("Perfil 30, engajamento 30.")
