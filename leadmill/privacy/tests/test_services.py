@@ -92,7 +92,10 @@ def a_lead_with_everything(client) -> Contact:
     EventFactory(visitor=browser, contact=ana, url=f"https://lp.example/?who={NAME}")
     EventFactory(visitor=browser, contact=None, url="https://lp.example/before-she-was-known/")
     MessageFactory(contact=ana, to_email=EMAIL)
-    ContactScore.objects.update_or_create(contact=ana, defaults={"fit_score": 40})
+    ContactScore.objects.update_or_create(
+        contact=ana,
+        defaults={"fit_score": 40, "engagement_at": timezone.now(), "updated_at": timezone.now()},
+    )
     SalesLeadFactory(contact=ana)
     Activity.objects.create(
         contact=ana, kind="call", subject=f"Call {NAME}", occurred_at=timezone.now()
@@ -133,6 +136,7 @@ def test_erasure_leaves_no_row_naming_the_lead_counts_its_rows_and_suppresses_th
         "capture.submission": 1,
         "consent.consent": 1,
         "contacts.contact": 1,
+        "contacts.stagechange": 1,
         "messaging.message": 1,
         "nurture.enrollment": 1,
         "sales.activity": 1,
