@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "leadmill.sales",
     "leadmill.analytics",
     "leadmill.integrations",
+    "leadmill.privacy",
     "leadmill.api",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",

@@ -4,6 +4,7 @@ enrolments). Endpoints call services and selectors only."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Literal
 
 from django.contrib.auth import get_user_model
@@ -17,6 +18,8 @@ from leadmill.core.errors import Conflict, NotFound, ValidationFailed
 from leadmill.core.registry import contact_timeline
 from leadmill.core.text import MAX_INT
 from leadmill.nurture.selectors import contact_enrollments, exit_reason_text, step_name
+from leadmill.privacy.models import ErasureRecord
+from leadmill.privacy.services import contact_erase
 from leadmill.sales.services import lead_owner_set
 from leadmill.scoring.reasons import lead_score_reasons
 from leadmill.scoring.selectors import contact_score, engagement_now
@@ -108,6 +111,45 @@ def lead_patch(request, payload: LeadPatch, lead_id: int = LEAD_ID):
     if "owner_id" in sent:
         lead_owner_set(contact=contact, owner=owner)
     return lead_get(lead_id)
+
+
+class ErasureOut(Schema):
+    erasure_id: int = Field(description="The audit row of the erasure (back office: Erasures).")
+    lead_id: int = Field(description="The erased lead's former id; it finds nothing now.")
+    erased_at: datetime.datetime
+    rows: dict[str, int] = Field(
+        description='Rows deleted or blanked per model ("app.model"), the lead\'s own included.'
+    )
+
+
+@lead.delete(
+    "/{int:lead_id}",
+    response={200: ErasureOut, **errors.documented(*errors.AUTH, 404, *errors.PARAMS)},
+    auth=ApiKeyAuth("privacy:write"),
+)
+def lead_erase(
+    request,
+    lead_id: int = LEAD_ID,
+    reason: str = Query(
+        "", max_length=500, description="Kept in the audit; do not name the person."
+    ),
+):
+    """Erase a lead and its personal data, and put its email address on the suppression list
+    so it is never emailed again (docs/privacy.md, "Erasing a person"). Cannot be undone.
+    404 ``lead_not_found`` when there is no such lead (erased or merged already)."""
+    record = contact_erase(
+        contact_id=lead_id,
+        by=None,
+        by_name=f"API key {request.auth.name}",
+        reason=reason,
+        via=ErasureRecord.Via.API,
+    )
+    return {
+        "erasure_id": record.pk,
+        "lead_id": record.contact_id,
+        "erased_at": record.erased_at,
+        "rows": record.rows,
+    }
 
 
 class MergeIn(Schema):

@@ -22,6 +22,7 @@ SCOPES = {
     "activities:read": _("Read sales activities"),
     "activities:write": _("Log sales activities and tick tasks done"),
     "analytics:write": _("Record ad spend"),
+    "privacy:write": _("Erase leads and their personal data (cannot be undone)"),
 }
 ALL_SCOPES = "all"  # what ``leadmill apikey --scope all`` and the admin's "every scope" grant
 

@@ -13,7 +13,8 @@ A declaration (:class:`PersonalData`) says, for one model:
 
 Each app registers its own models in its ``AppConfig.ready`` with
 :func:`register_personal_data`; ``contacts.services.contact_merge`` asks :func:`rows_move`
-instead of knowing other apps' tables, and export and erasure will ask :func:`declarations`.
+instead of knowing other apps' tables; the export (:func:`personal_data_export`) and the
+erasure (:func:`personal_data_erase`, called by privacy's ``contact_erase``) ask it too.
 The system check in :mod:`.checks` fails when a model has a foreign key to the contact that no
 declaration covers, so a new table cannot be forgotten. The format, for the developer who
 adds a table: docs/privacy.md, "Declaring personal data"; the decision: ADR 0026.
@@ -224,6 +225,25 @@ def personal_data_export(*, subject: models.Model) -> dict[str, list[dict[str, A
     itself, foreign keys and contact-id columns, the contact's email and phone, and the
     visitor ids its own rows name (events of its browsers before it was known). Models
     with no row are left out. Reads only; the caller decides who may ask."""
+    identifiers = _subject_identifiers(subject)
+    exported: dict[str, list[dict[str, Any]]] = {}
+    for declaration in _declarations.values():
+        condition = _subject_filter(declaration, subject.pk, identifiers)
+        names = [c.name for c in declaration.columns if c.export is Export.VALUE]
+        if condition is None or not names:
+            continue
+        model = declaration.model
+        attnames = [model._meta.get_field(name).attname for name in names]
+        rows = model._base_manager.filter(condition).order_by("pk").values_list(*attnames)
+        found = [dict(zip(names, row, strict=True)) for row in rows]
+        if found:
+            exported[declaration.label] = found
+    return exported
+
+
+def _subject_identifiers(subject: models.Model) -> dict[LinkKind, set]:
+    """The identifiers the subject is known by: its email and phone, and the visitor ids its
+    own rows name (events of its browsers before it was known)."""
     subject_declaration = declaration_for(type(subject))
     identifiers: dict[LinkKind, set] = {LinkKind.EMAIL: set(), LinkKind.PHONE: set()}
     for link in subject_declaration.links if subject_declaration else ():
@@ -243,19 +263,7 @@ def personal_data_export(*, subject: models.Model) -> dict[str, list[dict[str, A
                 if value
             )
     identifiers[LinkKind.VISITOR] = visitors
-    exported: dict[str, list[dict[str, Any]]] = {}
-    for declaration in _declarations.values():
-        condition = _subject_filter(declaration, subject.pk, identifiers)
-        names = [c.name for c in declaration.columns if c.export is Export.VALUE]
-        if condition is None or not names:
-            continue
-        model = declaration.model
-        attnames = [model._meta.get_field(name).attname for name in names]
-        rows = model._base_manager.filter(condition).order_by("pk").values_list(*attnames)
-        found = [dict(zip(names, row, strict=True)) for row in rows]
-        if found:
-            exported[declaration.label] = found
-    return exported
+    return identifiers
 
 
 def _subject_filter(
@@ -276,6 +284,98 @@ def _subject_filter(
             field = declaration.model._meta.get_field(link.field)
             condition |= models.Q(**{f"{field.attname}__in": sorted(identifiers[link.kind])})
     return condition if condition else None
+
+
+# --- Erasure -------------------------------------------------------------------------------
+
+
+def personal_data_erase(
+    *, subject: models.Model, hash_value: Callable[[str], str]
+) -> dict[str, int]:
+    """Erase ``subject`` (a contact) as every declaration says, in the caller's transaction.
+
+    Rows are found as the export finds them (the contact, its foreign keys and contact-id
+    columns, its email, phone and visitor ids), all before anything changes. Then:
+
+    * a model with an ``Erase.DELETE_ROW`` column loses the subject's rows (and what
+      cascades from them);
+    * otherwise its ``Erase.BLANK`` columns are set to their empty value (None, ``{}``,
+      ``""``) and its ``Erase.HASH`` columns to ``hash_value(value)``; ``Erase.KEEP``
+      columns stay. The rows stay, so counts built on them stay right;
+    * the subject's own row goes last, with whatever cascades from it.
+
+    Returns the rows deleted or changed per ``"app.model"`` (a cascade counted under the
+    model it reached), models with none left out. The caller (privacy's ``contact_erase``)
+    holds the transaction, suppresses the address and writes the audit.
+    """
+    identifiers = _subject_identifiers(subject)
+    changed: dict[str, int] = {}
+
+    def add(label: str, count: int) -> None:
+        if count:
+            changed[label.lower()] = changed.get(label.lower(), 0) + count
+
+    blanks: list[tuple[PersonalData, models.QuerySet]] = []
+    deletions: list[models.QuerySet] = []
+    for declaration in _declarations.values():
+        if any(link.kind is LinkKind.SUBJECT for link in declaration.links):
+            continue
+        condition = _subject_filter(declaration, subject.pk, identifiers)
+        if condition is None:
+            continue
+        rows = declaration.model._base_manager.filter(condition)
+        if any(column.erase is Erase.DELETE_ROW for column in declaration.columns):
+            deletions.append(rows)
+        elif any(column.erase in (Erase.BLANK, Erase.HASH) for column in declaration.columns):
+            blanks.append((declaration, rows))
+    # Rows that stay first, while their links still find them (a contact's delete nulls some).
+    for declaration, rows in blanks:
+        add(declaration.label, _rows_blank(declaration, rows, hash_value))
+    for rows in deletions:
+        for label, count in rows.delete()[1].items():
+            add(label, count)
+    for label, count in type(subject)._base_manager.filter(pk=subject.pk).delete()[1].items():
+        add(label, count)
+    return changed
+
+
+def _empty_value(field: models.Field) -> Any:
+    if field.null:
+        return None
+    if field.has_default():
+        return field.get_default()
+    if isinstance(field, models.JSONField):
+        return {}
+    if isinstance(field, models.CharField | models.TextField):
+        return ""
+    raise ImproperlyConfigured(
+        f"{field.model._meta.label_lower}.{field.name} has no empty value to erase it to"
+    )
+
+
+def _rows_blank(
+    declaration: PersonalData, rows: models.QuerySet, hash_value: Callable[[str], str]
+) -> int:
+    """Blank and hash the declared columns of ``rows``; how many rows changed."""
+    model = declaration.model
+    blank = {
+        column.name: _empty_value(model._meta.get_field(column.name))
+        for column in declaration.columns
+        if column.erase is Erase.BLANK
+    }
+    hashed = [column.name for column in declaration.columns if column.erase is Erase.HASH]
+    pks = list(rows.order_by("pk").values_list("pk", flat=True))
+    if not pks:
+        return 0
+    if blank:
+        model._base_manager.filter(pk__in=pks).update(**blank)
+    for name in hashed:  # one value per row: an UPDATE each (one person's rows)
+        field = model._meta.get_field(name)
+        for pk, value in model._base_manager.filter(pk__in=pks).values_list("pk", name):
+            if value:
+                digest = hash_value(str(value))[: getattr(field, "max_length", None) or None]
+                model._base_manager.filter(pk=pk).update(**{name: digest})
+    return len(pks)
 
 
 # --- Merge ----------------------------------------------------------------------------------

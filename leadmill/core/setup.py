@@ -44,6 +44,7 @@ GROUP_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "analytics.digestrecipient": ("add", "change", "delete"),
         "auth": ("add", "change", "delete", "view"),
         "simple_translation": ("submit",),
+        "privacy": ("view", "erase"),  # erase a lead (ADR 55), read the erasures
     },
 }
 
