@@ -21,7 +21,6 @@ from .. import tokens
 from ..models import EventReminder, Offer, Submission
 from ..reminders import event_reminders_send
 from .factories import OfferFactory, form_with_fields
-from .test_smtp import smtp_server  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,11 +43,7 @@ def register(client, form, address: str, *, first_name: str = ""):
 
 
 def parsed(inbox, address: str) -> list[email.message.EmailMessage]:
-    return [
-        email.message_from_bytes(content.encode(), policy=email.policy.default)
-        for _sender, recipients, content in inbox.messages
-        if recipients == [address]
-    ]
+    return inbox.to(address)
 
 
 def reminders_to(inbox, address: str) -> list[str]:
@@ -77,7 +72,7 @@ def webinar_form(webinar):
 
 def test_the_confirmation_carries_the_event_as_a_calendar_attachment_in_utc(
     client,
-    smtp_server,  # noqa: F811 (the fixture imported above)
+    smtp_server,
     webinar,
     webinar_form,
     settings,
@@ -109,7 +104,7 @@ def test_the_confirmation_carries_the_event_as_a_calendar_attachment_in_utc(
 
 def test_a_download_offer_s_confirmation_has_no_attachment(
     client,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     form = form_with_fields(slug="ebook", offer=OfferFactory(kind=Offer.Kind.DISCOUNT))
 
@@ -121,7 +116,7 @@ def test_a_download_offer_s_confirmation_has_no_attachment(
 
 def test_each_registrant_gets_each_reminder_once_and_no_one_unsubscribed_or_erased(
     client,
-    smtp_server,  # noqa: F811
+    smtp_server,
     webinar,
     webinar_form,
 ):
@@ -157,7 +152,7 @@ def test_each_registrant_gets_each_reminder_once_and_no_one_unsubscribed_or_eras
 
 def test_two_workers_at_once_send_each_reminder_once(
     client,
-    smtp_server,  # noqa: F811
+    smtp_server,
     webinar,
     webinar_form,
 ):
@@ -192,7 +187,7 @@ def test_two_workers_at_once_send_each_reminder_once(
 
 def test_a_late_run_sends_only_the_nearest_reminder_and_none_to_a_late_registrant(
     client,
-    smtp_server,  # noqa: F811
+    smtp_server,
     webinar,
     webinar_form,
 ):
@@ -218,7 +213,7 @@ def test_a_late_run_sends_only_the_nearest_reminder_and_none_to_a_late_registran
 
 def test_a_brazilian_registrant_is_reminded_in_portuguese(
     client,
-    smtp_server,  # noqa: F811
+    smtp_server,
     webinar,
 ):
     portuguese, _created = Locale.objects.get_or_create(language_code="pt-br")
