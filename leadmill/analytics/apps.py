@@ -9,4 +9,9 @@ class AnalyticsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from leadmill.core.personal_data import register_personal_data
+
         from . import admin_nurture  # noqa: F401 -- registers the nurture performance screens
+        from .personal_data import PERSONAL_DATA
+
+        register_personal_data(*PERSONAL_DATA)
