@@ -8,12 +8,7 @@ import pytest
 from leadmill.consent.selectors import is_suppressed
 from leadmill.contacts.models import Contact
 from leadmill.contacts.tests.factories import ContactFactory
-from leadmill.contacts.tests.test_admin_bulk_browser import (  # noqa: F401 -- fixtures
-    page_tree,
-    sign_in,
-    styled,
-    tick,
-)
+from leadmill.contacts.tests.test_admin_bulk_browser import sign_in, tick
 
 from ..models import ErasureRecord
 
