@@ -10,6 +10,8 @@ from django.core import mail
 from django.core.files.base import ContentFile
 from django.db import models
 from django.utils import timezone
+from wagtail.log_actions import log
+from wagtail.models import ModelLogEntry
 
 from leadmill.capture import tokens
 from leadmill.capture.models import Offer, Submission
@@ -238,3 +240,20 @@ def test_after_erasure_a_new_post_makes_a_new_lead_with_only_its_fresh_consent_a
         Message.Status.SUPPRESSED,
         Message.Status.FAILED,
     }
+
+
+@pytest.mark.django_db
+def test_the_back_offices_history_of_the_lead_which_names_it_goes_too():
+    # Given a lead someone edited in the back office (Wagtail's log names it)
+    ana = ContactFactory(email=EMAIL, first_name="Anabela", last_name=NAME)
+    boss = UserFactory(username="boss")
+    log(instance=ana, action="wagtail.edit", user=boss)
+    assert ModelLogEntry.objects.filter(label__contains=NAME).count() == 1
+
+    # When she is erased
+    record = contact_erase(contact_id=ana.pk, by=boss, reason="")
+
+    # Then the history is gone and counted
+    assert not ModelLogEntry.objects.filter(object_id=str(ana.pk)).exists()
+    assert record.rows["wagtailcore.modellogentry"] == 1
+    assert rows_naming(EMAIL, NAME) == {}
