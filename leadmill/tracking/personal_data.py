@@ -7,10 +7,11 @@ from leadmill.core.personal_data import Erase, Link, Merge, PersonalData, column
 from .models import Event, Visitor
 
 PERSONAL_DATA = (
-    # A browser the contact used: its cookie id is personal data, its events go with it.
+    # A browser the contact used: its cookie id is personal data, its events go with it. Its
+    # id is also how rows of other apps that name only the browser find the contact.
     PersonalData(
         model=Visitor,
-        links=(Link.foreign_key("contact"),),
+        links=(Link.foreign_key("contact"), Link.visitor("id")),
         columns=columns("id", "first_seen", "last_seen", erase=Erase.DELETE_ROW),
         merge=Merge.REPOINT,
     ),

@@ -13,6 +13,7 @@ from django.utils import timezone
 from wagtail.log_actions import log
 from wagtail.models import ModelLogEntry
 
+from leadmill.analytics.models import FirstVisit
 from leadmill.capture import tokens
 from leadmill.capture.models import Offer, Submission
 from leadmill.capture.services import submissions_process
@@ -257,3 +258,27 @@ def test_the_back_offices_history_of_the_lead_which_names_it_goes_too():
     assert not ModelLogEntry.objects.filter(object_id=str(ana.pk)).exists()
     assert record.rows["wagtailcore.modellogentry"] == 1
     assert rows_naming(EMAIL, NAME) == {}
+
+
+@pytest.mark.django_db
+def test_a_visitors_first_view_keeps_its_day_for_the_counts_but_no_longer_names_her_browser():
+    # Given a lead whose browser's first view the analytics fill has stored
+    ana = ContactFactory(email=EMAIL)
+    browser = VisitorFactory(contact=ana)
+    today = timezone.localdate()
+    FirstVisit.objects.create(
+        visitor_id=browser.pk, day=today, channel="direct", url="https://lp.example/ebook/"
+    )
+    FirstVisit.objects.create(visitor_id="someone-else", day=today, url="https://lp.example/")
+
+    # When she is erased
+    record = contact_erase(contact_id=ana.pk, by=None, reason="")
+
+    # Then her first view still counts on its day, under an id no one can trace back, and
+    # no longer credits a landing page; another visitor's is untouched
+    assert record.rows["analytics.firstvisit"] == 1
+    assert FirstVisit.objects.filter(day=today).count() == 2
+    assert not FirstVisit.objects.filter(visitor_id=browser.pk).exists()
+    erased = FirstVisit.objects.exclude(visitor_id="someone-else").get()
+    assert (erased.channel, erased.url) == ("direct", "")
+    assert FirstVisit.objects.get(visitor_id="someone-else").url == "https://lp.example/"
