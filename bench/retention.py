@@ -87,7 +87,7 @@ def django_runs(rows: int, runs: int) -> dict:
     results = []
     with connection.cursor() as cursor:
         for run in range(1, runs + 1):
-            cursor.execute("TRUNCATE tracking_event, core_outboxevent")
+            cursor.execute("TRUNCATE tracking_event, core_outboxevent CASCADE")
             fill_events(cursor, rows, old=False)
             fill_s = fill_events(cursor, rows, old=True)
             fill_outbox(cursor, rows // 4)
