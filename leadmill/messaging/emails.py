@@ -222,18 +222,30 @@ def _layout(kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     rendered = render_to_string(
         f"messaging/email/layout.{kind}",
         {
-            **{slot: mark_safe(f"[[lm:{slot}]]") for slot in slots},  # noqa: S308 -- our own markers
+            **{slot: slot_marker(slot) for slot in slots},
             "sender_address": settings.LEADMILL_EMAIL_SENDER_ADDRESS,
             "site_name": settings.WAGTAIL_SITE_NAME,
         },
     )
-    pieces = _SLOT.split(rendered)
-    result = (tuple(pieces[0::2]), tuple(pieces[1::2]))
+    result = slots_split(rendered)
     _layouts[key] = result
     return result
 
 
-def _fill(layout: tuple[tuple[str, ...], tuple[str, ...]], values: dict[str, str]) -> str:
+def slot_marker(name: str) -> str:
+    """The marker of slot ``name`` to render into a template (safe: our own text)."""
+    return mark_safe(f"[[lm:{name}]]")  # noqa: S308 -- our own markers
+
+
+def slots_split(rendered: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A template rendered with :func:`slot_marker` values, split around its slots:
+    (literal parts, slot names), for :func:`slots_fill` to join per message."""
+    pieces = _SLOT.split(rendered)
+    return tuple(pieces[0::2]), tuple(pieces[1::2])
+
+
+def slots_fill(layout: tuple[tuple[str, ...], tuple[str, ...]], values: dict[str, str]) -> str:
+    """The parts of ``layout`` joined around ``values`` (one per slot name, as given)."""
     literals, names = layout
     out = [literals[0]]
     for name, literal in zip(names, literals[1:], strict=True):
@@ -354,7 +366,7 @@ def render_message(
         subject = " ".join(compiled.subject.render(text_context).split())
         preheader = compiled.preheader.render(html_context)
         body = links_track(compiled.body.render(html_context), message_pk=pk, language=language)
-        html = _fill(
+        html = slots_fill(
             _layout("html"),
             {
                 "subject": html_lib.escape(subject),
@@ -365,7 +377,7 @@ def render_message(
                 "pixel_url": urls["pixel_url"],
             },
         )
-        text = _fill(
+        text = slots_fill(
             _layout("txt"),
             {
                 "subject": subject,

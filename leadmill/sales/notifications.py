@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -19,10 +18,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.html import escape, linebreaks
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact
+from leadmill.messaging.emails import slot_marker, slots_fill, slots_split
 from leadmill.messaging.services import (
     TransactionalEmail,
     email_send_transactional,
@@ -130,7 +129,6 @@ def leads_assigned_send(*, lead_ids: list[int]) -> int:
 # values go, and each email is those parts joined around its values, escaped in the HTML —
 # what rendering the templates with the values gives, without their ~20 translation
 # lookups and variable resolutions per email (ADR 50).
-_SLOT = re.compile(r"\[\[lm:(\w+)\]\]")
 _LEAD_ASSIGNED_SLOTS = (
     "name",
     "label",
@@ -169,17 +167,17 @@ def _lead_assigned_shape(*, named: bool, hours: int) -> dict:
     key = (translation.get_language(), named, hours)
     shape = _lead_assigned_shapes.get(key)
     if shape is None:
-        markers = {slot: mark_safe(f"[[lm:{slot}]]") for slot in _LEAD_ASSIGNED_SLOTS}  # noqa: S308 -- our own markers
+        markers = {slot: slot_marker(slot) for slot in _LEAD_ASSIGNED_SLOTS}
         if not named:
             markers["name"] = ""
-        shape = {}
-        for kind in ("html", "txt"):
-            pieces = _SLOT.split(
+        shape = {
+            kind: slots_split(
                 render_to_string(
                     f"sales/email/lead_assigned.{kind}", {**markers, "sla_hours": hours}
                 )
             )
-            shape[kind] = (tuple(pieces[0::2]), tuple(pieces[1::2]))
+            for kind in ("html", "txt")
+        }
         if len(_lead_assigned_shapes) >= _SHAPES_KEPT:
             _lead_assigned_shapes.clear()
         _lead_assigned_shapes[key] = shape
@@ -190,14 +188,8 @@ def lead_assigned_parts(values: dict[str, str], hours: int) -> dict[str, str]:
     """The ``html`` and ``text`` of the owner's email with ``values`` in the active language:
     the parts of ``sales/email/lead_assigned.*`` rendered with them."""
     shape = _lead_assigned_shape(named=bool(values["name"]), hours=hours)
-    parts = {}
-    for kind, field, value_of in (("html", "html", escape), ("txt", "text", str)):
-        literals, names = shape[kind]
-        out = [literals[0]]
-        for name, literal in zip(names, literals[1:], strict=True):
-            out.append(value_of(values[name]))
-            out.append(literal)
-        parts[field] = "".join(out)
+    escaped = {name: escape(value) for name, value in values.items()}
+    parts = {"html": slots_fill(shape["html"], escaped), "text": slots_fill(shape["txt"], values)}
     return parts
 
 
