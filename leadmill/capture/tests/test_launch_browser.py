@@ -64,6 +64,7 @@ def test_a_first_time_marketer_publishes_a_webinar_page_in_under_15_clicks(
     page.keyboard.type("https://meet.example.com/spring")
     screenshots = os.environ.get("LEADMILL_SCREENSHOTS_DIR") if width > 1000 else None
     if screenshots:
+        Path(screenshots).mkdir(parents=True, exist_ok=True)
         save_screenshot(page, Path(screenshots) / "new-landing-page.png")
     page.get_by_role("button", name="Publish").click()
 
