@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import FieldPanel, InlinePanel, MultiFieldPanel
+from wagtail.admin.widgets.slug import SlugInput
 from wagtail.fields import RichTextField, StreamField
 from wagtail.models import Orderable
 
@@ -19,6 +20,7 @@ from leadmill.core.i18n import Translatable
 from leadmill.tracking.models import Channel as SourceChannel
 
 from .admin_embed import EmbedCodePanel, RefusedOriginsPanel
+from .admin_form_builder import LabelledInlinePanel, NameFieldPanel
 from .blocks import LandingBodyBlock
 
 
@@ -221,13 +223,14 @@ class Form(Translatable, ClusterableModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
     panels = [
-        FieldPanel("name"),
-        FieldPanel("slug"),
+        NameFieldPanel("name", targets=["slug"]),
+        FieldPanel("slug", widget=SlugInput),
         FieldPanel("offer"),
-        InlinePanel("fields", label=_("Fields"), min_num=1),
-        FieldPanel("progressive_profiling"),
+        LabelledInlinePanel("fields", heading=_("Fields"), label=_("Field"), min_num=1),
+        # Not Wagtail's ticked-box icon for a yes/no field: it read as an answer already given.
+        FieldPanel("progressive_profiling", icon="user"),
         InlinePanel("consents", label=_("Consent checkboxes")),
-        FieldPanel("double_opt_in"),
+        FieldPanel("double_opt_in", icon="mail"),
         MultiFieldPanel(
             [FieldPanel("submit_label"), FieldPanel("success_message"), FieldPanel("is_active")],
             heading=_("After submitting"),
@@ -312,7 +315,11 @@ class FormField(Orderable):
 
     @property
     def display_label(self) -> str:
-        return self.label or str(FieldKind(self.kind).label)
+        """The label the visitor reads: the one written, else the kind's ("" before a kind
+        is chosen: a new row of the form editor)."""
+        if self.label:
+            return self.label
+        return str(FieldKind(self.kind).label) if self.kind in FieldKind.values else ""
 
 
 class FormConsent(Orderable):

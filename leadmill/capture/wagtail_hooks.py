@@ -31,6 +31,7 @@ from leadmill.core.admin_viewsets import (
 )
 
 from .admin_experiments import ExperimentViewSet
+from .admin_form_builder import FormCreateView
 from .admin_launch import LAUNCH_URL_NAME, LandingPageLaunchView
 from .admin_submissions import SubmissionReprocessBulkAction
 from .models import CallToAction, Form, Offer, Submission
@@ -52,6 +53,7 @@ class OfferViewSet(SnippetViewSet):
 
 class FormViewSet(SnippetViewSet):
     model = Form
+    add_view_class = FormCreateView
     icon = "form"
     menu_label = _("Forms")
     list_display = [

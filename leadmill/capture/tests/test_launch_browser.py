@@ -1,12 +1,19 @@
-"""The "New landing page" flow in headless Chromium, as a first-time marketer walks it."""
+"""The "New landing page" flow in headless Chromium, as a first-time marketer walks it.
+
+Set ``LEADMILL_SCREENSHOTS_DIR`` (e.g. ``docs/screenshots``) to keep the README screenshots
+of the flow and of the page it publishes (``new-landing-page.png``, ``webinar-page.png``)."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
 from ..demo import demo_seed
 from ..models import Form, Offer
 from ..pages import LandingPage
+from .test_browser import save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,6 +62,10 @@ def test_a_first_time_marketer_publishes_a_webinar_page_in_under_15_clicks(
     page.get_by_label("Time zone").select_option("America/Sao_Paulo")
     page.get_by_label("Join link").click()
     page.keyboard.type("https://meet.example.com/spring")
+    screenshots = os.environ.get("LEADMILL_SCREENSHOTS_DIR") if width > 1000 else None
+    if screenshots:
+        Path(screenshots).mkdir(parents=True, exist_ok=True)
+        save_screenshot(page, Path(screenshots) / "new-landing-page.png")
     page.get_by_role("button", name="Publish").click()
 
     # Then the page is live with a working form, and it took fewer than 15 clicks
@@ -73,6 +84,9 @@ def test_a_first_time_marketer_publishes_a_webinar_page_in_under_15_clicks(
     expect(
         visitor.get_by_text("Starts March 10, 2027, 3 p.m. (America/Sao_Paulo).")
     ).to_be_visible()
+    if screenshots:
+        visitor.set_viewport_size({"width": width, "height": 900})
+        save_screenshot(visitor, Path(screenshots) / "webinar-page.png")
     visitor.get_by_role("textbox", name="Email").fill("ana@example.com")
     visitor.wait_for_timeout(3000)  # a person takes a moment: the minimum time of the spam check
     visitor.get_by_role("button", name="Save my seat").click()
