@@ -523,6 +523,57 @@ def lead_intake(
     (``consent_unknown``) before anything is stored when a stated purpose or text version
     does not exist. Database outages propagate.
     """
+    lead = _lead_now(
+        channel=channel,
+        values=values,
+        consents=consents,
+        meta=meta,
+        external_id=external_id,
+        author=author,
+        form=form,
+    )
+    if process_now:
+        return _processed_now.submit([lead])[0]
+    submission = lead.submission
+    with transaction.atomic():
+        first = _submission_insert_or_first(submission)
+        if first is not None:
+            return IntakeOutcome(
+                submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
+            )
+        transaction.on_commit(processing_schedule)
+    return IntakeOutcome(submission=submission)
+
+
+def leads_intake_now(*, leads: list[dict[str, Any]]) -> list[IntakeOutcome | ValidationFailed]:
+    """:func:`lead_intake` with ``process_now`` for many leads at once (each dict holds its
+    keyword arguments): written and processed in one transaction, set-based, each with its
+    own outcome; a lead refused before anything is stored (``consent_unknown``) gets its
+    ValidationFailed in its place and refuses no other. Database outages propagate."""
+    answers: list[IntakeOutcome | ValidationFailed | None] = []
+    ready: list[_LeadNow] = []
+    for kwargs in leads:
+        try:
+            ready.append(_lead_now(**kwargs))
+            answers.append(None)
+        except ValidationFailed as refusal:
+            answers.append(refusal)
+    outcomes = iter(_processed_now.submit(ready) if ready else [])
+    return [answer if answer is not None else next(outcomes) for answer in answers]
+
+
+def _lead_now(
+    *,
+    channel: str,
+    values: dict[str, Any],
+    consents: list[StatedConsent] | tuple[StatedConsent, ...] = (),
+    meta: RequestMeta | None = None,
+    external_id: str = "",
+    author: str = "",
+    form: Form | None = None,
+) -> _LeadNow:
+    """The unsaved submission row of a lead handed to :func:`lead_intake`, its stated
+    consents resolved (ValidationFailed ``consent_unknown``)."""
     meta = meta or RequestMeta()
     granted, texts, purpose_keys = _stated_consents_resolve(consents)
     raw = {key: _json_value(value) for key, value in values.items()}
@@ -541,18 +592,7 @@ def lead_intake(
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
         **{name: _storable(str(meta.utm.get(name) or ""), name) for name in UTM_PARAMS},
     )
-    if process_now:
-        return _processed_now.submit([_LeadNow(submission=submission, purpose_keys=purpose_keys)])[
-            0
-        ]
-    with transaction.atomic():
-        first = _submission_insert_or_first(submission)
-        if first is not None:
-            return IntakeOutcome(
-                submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
-            )
-        transaction.on_commit(processing_schedule)
-    return IntakeOutcome(submission=submission)
+    return _LeadNow(submission=submission, purpose_keys=purpose_keys)
 
 
 def _submission_insert_or_first(submission: Submission) -> Submission | None:
