@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadmill.consent.models import Consent, PurposeText
@@ -485,6 +485,12 @@ def _repeat_refusal(first: Submission, values: dict[str, Any]) -> ValidationFail
     None for a first delivery that was itself refused (the caller says so)."""
     if first.status == Submission.Status.REJECTED:
         return None
+    return _identity_refusal(values)
+
+
+def _identity_refusal(values: dict[str, Any]) -> ValidationFailed | None:
+    """Why the email or phone of ``values`` cannot be known, in the active language; None
+    when both can."""
     try:
         if values.get("email"):
             email_normalise(str(values["email"]))
@@ -592,7 +598,9 @@ def _lead_now(
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
         **{name: _storable(str(meta.utm.get(name) or ""), name) for name in UTM_PARAMS},
     )
-    return _LeadNow(submission=submission, purpose_keys=purpose_keys)
+    return _LeadNow(
+        submission=submission, purpose_keys=purpose_keys, language=translation.get_language()
+    )
 
 
 def _submission_insert_or_first(submission: Submission) -> Submission | None:
@@ -624,6 +632,7 @@ class _LeadNow:
 
     submission: Submission
     purpose_keys: dict[int, str]
+    language: str | None = None  # of its request: another request's thread may write it
 
 
 def _leads_process_now(groups: Sequence[list[_LeadNow]]) -> list[list[IntakeOutcome]]:
@@ -658,16 +667,20 @@ def _leads_process_now(groups: Sequence[list[_LeadNow]]) -> list[list[IntakeOutc
                 [leads[i].submission for i in fresh], purpose_keys=purpose_keys
             )
         for index, result in zip(fresh, processed, strict=True):
-            submission = leads[index].submission
+            submission, language = leads[index].submission, leads[index].language
+            if isinstance(result, ValidationFailed) and language != translation.get_language():
+                # Written by another request's thread: the refusal in this lead's language.
+                with translation.override(language):
+                    result = _identity_refusal(submission.data) or result
             if isinstance(result, ValidationFailed):
                 outcomes[index] = IntakeOutcome(submission=submission, rejection=result)
             else:
                 outcomes[index] = IntakeOutcome(submission=submission, upsert=result)
         for index, first in repeats:
             values = leads[index].submission.data
-            outcomes[index] = IntakeOutcome(
-                submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
-            )
+            with translation.override(leads[index].language):
+                refusal = _repeat_refusal(first, values)
+            outcomes[index] = IntakeOutcome(submission=first, duplicate=True, rejection=refusal)
         if fresh:
             transaction.on_commit(processing_schedule)  # the drain delivers their events
     answers, start = [], 0
