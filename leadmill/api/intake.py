@@ -11,7 +11,13 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from leadmill.capture.models import Channel, Submission
-from leadmill.capture.services import RequestMeta, StatedConsent, lead_intake
+from leadmill.capture.services import (
+    IntakeOutcome,
+    RequestMeta,
+    StatedConsent,
+    lead_intake,
+    leads_intake_now,
+)
 from leadmill.contacts.models import Contact
 from leadmill.contacts.services import PROFILE_FIELDS
 from leadmill.core.errors import DomainError
@@ -27,28 +33,65 @@ def lead_intake_answer(payload: LeadIn, *, key, external_id: str) -> tuple[int, 
     """Hand ``payload`` to the one intake as API key ``key``; returns the answer's status and
     body (201 created, 200 updated or repeated; 400 / 409 / 503 in the error shape).
     Database outages propagate."""
-    values = payload.dict(include={*PROFILE_FIELDS, "email", "phone"} & set(LeadIn.model_fields))
-    values.update({f"custom_{name}": value for name, value in payload.custom.items()})
     try:
         outcome = lead_intake(
-            channel=Channel.API,
-            values=values,
-            consents=[
-                StatedConsent(purpose=c.purpose, text_version=c.text_version, granted=c.granted)
-                for c in payload.consents
-            ],
-            meta=RequestMeta(
-                referrer=payload.referrer,
-                page_url=payload.page_url,
-                utm={name: getattr(payload, name) for name in UTM_PARAMS},
-            ),
-            external_id=external_id,
-            author=f"api_key:{key.pk}",
-            process_now=True,
+            **_intake_arguments(payload, key=key, external_id=external_id), process_now=True
         )
-        if outcome.rejection is not None:
-            raise outcome.rejection
     except DomainError as exc:
+        return errors.domain_status(exc), errors.error_body(exc.code, exc.message, exc.field_errors)
+    return _answer(outcome)
+
+
+def leads_intake_answers(
+    payloads: list[LeadIn], *, key, external_ids: list[str]
+) -> list[tuple[int, dict]]:
+    """:func:`lead_intake_answer` for each of ``payloads``, written and processed together
+    (one transaction, set-based: capture's ``leads_intake_now``); each answered alone."""
+    outcomes = leads_intake_now(
+        leads=[
+            _intake_arguments(payload, key=key, external_id=external_id)
+            for payload, external_id in zip(payloads, external_ids, strict=True)
+        ]
+    )
+    answers = []
+    for outcome in outcomes:
+        if isinstance(outcome, DomainError):
+            answers.append(
+                (
+                    errors.domain_status(outcome),
+                    errors.error_body(outcome.code, outcome.message, outcome.field_errors),
+                )
+            )
+        else:
+            answers.append(_answer(outcome))
+    return answers
+
+
+def _intake_arguments(payload: LeadIn, *, key, external_id: str) -> dict:
+    """What capture's intake takes for one API lead."""
+    values = payload.dict(include={*PROFILE_FIELDS, "email", "phone"} & set(LeadIn.model_fields))
+    values.update({f"custom_{name}": value for name, value in payload.custom.items()})
+    return {
+        "channel": Channel.API,
+        "values": values,
+        "consents": [
+            StatedConsent(purpose=c.purpose, text_version=c.text_version, granted=c.granted)
+            for c in payload.consents
+        ],
+        "meta": RequestMeta(
+            referrer=payload.referrer,
+            page_url=payload.page_url,
+            utm={name: getattr(payload, name) for name in UTM_PARAMS},
+        ),
+        "external_id": external_id,
+        "author": f"api_key:{key.pk}",
+    }
+
+
+def _answer(outcome: IntakeOutcome) -> tuple[int, dict]:
+    """The status and body ``POST /leads/`` answers for what the intake did with a lead."""
+    if outcome.rejection is not None:
+        exc = outcome.rejection
         return errors.domain_status(exc), errors.error_body(exc.code, exc.message, exc.field_errors)
     submission = outcome.submission
     if submission.status == Submission.Status.REJECTED:  # a repeated id of a lead refused before

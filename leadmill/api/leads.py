@@ -27,7 +27,7 @@ from leadmill.scoring.selectors import contact_score, engagement_now
 from . import errors
 from .auth import ApiKeyAuth
 from .idempotency import request_concerns
-from .intake import LeadBatchIn, LeadBatchOut, lead_intake_answer
+from .intake import LeadBatchIn, LeadBatchOut, leads_intake_answers
 from .schemas import Custom, Email, Id, LeadOut, Line, Phone
 from .selectors import lead_consents, lead_get
 
@@ -213,17 +213,26 @@ def lead_stage_change(request, payload: StageIn, lead_id: int = LEAD_ID):
 )
 def lead_batch_upsert(request, payload: LeadBatchIn):
     """Create or update up to 100 leads in one call, each through the one intake exactly as
-    ``POST /leads/`` (its consents, its external id): each item answers alone, with the
-    status and body ``POST /leads/`` would have given it; one refused lead refuses no other.
+    ``POST /leads/`` (its consents, its external id), written and processed together in one
+    transaction: each item answers alone, with the status and body ``POST /leads/`` would
+    have given it; one refused lead refuses no other.
     With an ``Idempotency-Key`` and no ``external_id``, item *i*'s external id is
     ``<key>:<i>``."""
     key = request.headers.get("Idempotency-Key", "")
-    items = []
-    for index, item in enumerate(payload.leads):
-        external_id = item.external_id or (f"{key}:{index}"[:200] if key else "")
-        status, body = lead_intake_answer(item, key=request.auth, external_id=external_id)
-        items.append({"index": index, "status": status, "body": body})
-    return {"items": items}
+    answers = leads_intake_answers(
+        payload.leads,
+        key=request.auth,
+        external_ids=[
+            item.external_id or (f"{key}:{index}"[:200] if key else "")
+            for index, item in enumerate(payload.leads)
+        ],
+    )
+    return {
+        "items": [
+            {"index": index, "status": status, "body": body}
+            for index, (status, body) in enumerate(answers)
+        ]
+    }
 
 
 class TimelineEntryOut(Schema):

@@ -28,7 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from leadmill.consent.models import Consent, PurposeText
@@ -485,6 +485,12 @@ def _repeat_refusal(first: Submission, values: dict[str, Any]) -> ValidationFail
     None for a first delivery that was itself refused (the caller says so)."""
     if first.status == Submission.Status.REJECTED:
         return None
+    return _identity_refusal(values)
+
+
+def _identity_refusal(values: dict[str, Any]) -> ValidationFailed | None:
+    """Why the email or phone of ``values`` cannot be known, in the active language; None
+    when both can."""
     try:
         if values.get("email"):
             email_normalise(str(values["email"]))
@@ -523,6 +529,57 @@ def lead_intake(
     (``consent_unknown``) before anything is stored when a stated purpose or text version
     does not exist. Database outages propagate.
     """
+    lead = _lead_now(
+        channel=channel,
+        values=values,
+        consents=consents,
+        meta=meta,
+        external_id=external_id,
+        author=author,
+        form=form,
+    )
+    if process_now:
+        return _processed_now.submit([lead])[0]
+    submission = lead.submission
+    with transaction.atomic():
+        first = _submission_insert_or_first(submission)
+        if first is not None:
+            return IntakeOutcome(
+                submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
+            )
+        transaction.on_commit(processing_schedule)
+    return IntakeOutcome(submission=submission)
+
+
+def leads_intake_now(*, leads: list[dict[str, Any]]) -> list[IntakeOutcome | ValidationFailed]:
+    """:func:`lead_intake` with ``process_now`` for many leads at once (each dict holds its
+    keyword arguments): written and processed in one transaction, set-based, each with its
+    own outcome; a lead refused before anything is stored (``consent_unknown``) gets its
+    ValidationFailed in its place and refuses no other. Database outages propagate."""
+    answers: list[IntakeOutcome | ValidationFailed | None] = []
+    ready: list[_LeadNow] = []
+    for kwargs in leads:
+        try:
+            ready.append(_lead_now(**kwargs))
+            answers.append(None)
+        except ValidationFailed as refusal:
+            answers.append(refusal)
+    outcomes = iter(_processed_now.submit(ready) if ready else [])
+    return [answer if answer is not None else next(outcomes) for answer in answers]
+
+
+def _lead_now(
+    *,
+    channel: str,
+    values: dict[str, Any],
+    consents: list[StatedConsent] | tuple[StatedConsent, ...] = (),
+    meta: RequestMeta | None = None,
+    external_id: str = "",
+    author: str = "",
+    form: Form | None = None,
+) -> _LeadNow:
+    """The unsaved submission row of a lead handed to :func:`lead_intake`, its stated
+    consents resolved (ValidationFailed ``consent_unknown``)."""
     meta = meta or RequestMeta()
     granted, texts, purpose_keys = _stated_consents_resolve(consents)
     raw = {key: _json_value(value) for key, value in values.items()}
@@ -541,18 +598,9 @@ def lead_intake(
         visitor_id=_storable(meta.visitor_id, "visitor_id"),
         **{name: _storable(str(meta.utm.get(name) or ""), name) for name in UTM_PARAMS},
     )
-    if process_now:
-        return _processed_now.submit([_LeadNow(submission=submission, purpose_keys=purpose_keys)])[
-            0
-        ]
-    with transaction.atomic():
-        first = _submission_insert_or_first(submission)
-        if first is not None:
-            return IntakeOutcome(
-                submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
-            )
-        transaction.on_commit(processing_schedule)
-    return IntakeOutcome(submission=submission)
+    return _LeadNow(
+        submission=submission, purpose_keys=purpose_keys, language=translation.get_language()
+    )
 
 
 def _submission_insert_or_first(submission: Submission) -> Submission | None:
@@ -584,6 +632,7 @@ class _LeadNow:
 
     submission: Submission
     purpose_keys: dict[int, str]
+    language: str | None = None  # of its request: another request's thread may write it
 
 
 def _leads_process_now(groups: Sequence[list[_LeadNow]]) -> list[list[IntakeOutcome]]:
@@ -618,16 +667,20 @@ def _leads_process_now(groups: Sequence[list[_LeadNow]]) -> list[list[IntakeOutc
                 [leads[i].submission for i in fresh], purpose_keys=purpose_keys
             )
         for index, result in zip(fresh, processed, strict=True):
-            submission = leads[index].submission
+            submission, language = leads[index].submission, leads[index].language
+            if isinstance(result, ValidationFailed) and language != translation.get_language():
+                # Written by another request's thread: the refusal in this lead's language.
+                with translation.override(language):
+                    result = _identity_refusal(submission.data) or result
             if isinstance(result, ValidationFailed):
                 outcomes[index] = IntakeOutcome(submission=submission, rejection=result)
             else:
                 outcomes[index] = IntakeOutcome(submission=submission, upsert=result)
         for index, first in repeats:
             values = leads[index].submission.data
-            outcomes[index] = IntakeOutcome(
-                submission=first, duplicate=True, rejection=_repeat_refusal(first, values)
-            )
+            with translation.override(leads[index].language):
+                refusal = _repeat_refusal(first, values)
+            outcomes[index] = IntakeOutcome(submission=first, duplicate=True, rejection=refusal)
         if fresh:
             transaction.on_commit(processing_schedule)  # the drain delivers their events
     answers, start = [], 0

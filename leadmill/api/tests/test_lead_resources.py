@@ -330,3 +330,49 @@ def test_a_kept_answer_names_its_lead_so_merge_and_erasure_find_it(client):
         "p-1": lead.pk,
         "c-1": created.pk,
     }
+
+
+def test_a_batch_is_processed_together_and_a_lead_refused_before_storing_refuses_no_other(
+    client, monkeypatch
+):
+    # Given a batch of a new lead, the same lead's email again, an address that cannot be
+    # known and a lead stating a consent purpose that does not exist
+    from leadmill.capture import services
+
+    calls = []
+    upsert = services.contacts_upsert
+
+    def counting(*, details):
+        calls.append(len(details))
+        return upsert(details=details)
+
+    monkeypatch.setattr(services, "contacts_upsert", counting)
+    auth = key("leads:write")
+    body = {
+        "leads": [
+            {"email": "ana@example.com"},
+            {"email": "ana@example.com", "first_name": "Ana"},
+            {"email": "not-an-address"},
+            {
+                "email": "bia@example.com",
+                "consents": [{"purpose": "no-such-purpose", "text_version": 1, "granted": True}],
+            },
+        ]
+    }
+
+    # When it is posted
+    response = send(client, "post", "/api/v1/leads/batch", body, auth)
+
+    # Then the three stored leads went through one contact upsert, in order (the second
+    # updates what the first created), and each item is answered alone
+    assert response.status_code == 200, response.content
+    items = response.json()["items"]
+    assert [item["status"] for item in items] == [201, 200, 400, 400]
+    assert items[1]["body"]["lead"]["id"] == items[0]["body"]["lead"]["id"]
+    assert items[1]["body"]["lead"]["first_name"] == "Ana"
+    assert [items[2]["body"]["code"], items[3]["body"]["code"]] == [
+        "email_invalid",
+        "consent_unknown",
+    ]
+    assert calls == [3]
+    assert list(Contact.objects.values_list("email", flat=True)) == ["ana@example.com"]

@@ -197,3 +197,43 @@ def test_leads_processed_at_once_by_concurrent_requests_share_one_set_based_proc
     captured = OutboxEvent.objects.filter(name="LeadCaptured")
     assert captured.count() == 2
     assert all(row.next_attempt_at <= timezone.now() for row in captured)
+
+
+def test_a_lead_written_by_another_requests_thread_is_refused_in_its_own_language():
+    # Given two requests' leads in one group: an English one, and a Brazilian one whose
+    # address cannot be known, written by the English request's thread
+    from django.utils import translation
+
+    from ..services import _lead_now, _leads_process_now
+
+    with translation.override("pt-br"):
+        brazilian = _lead_now(channel=Channel.API, values={"email": "não é endereço"})
+        expected = services_identity_message("não é endereço")
+    with translation.override("en"):
+        english = _lead_now(channel=Channel.API, values={"email": "ana@example.com"})
+        # When the English thread writes the group
+        (answers,) = _leads_process_now([[english, brazilian]])
+
+    # Then the refusal is the Brazilian lead's own language's
+    assert answers[0].upsert.created
+    assert answers[1].rejection.code == "email_invalid"
+    assert answers[1].rejection.message == expected
+    assert expected != _english_message("não é endereço")
+
+
+def services_identity_message(email: str) -> str:
+    from leadmill.contacts.identity import email_normalise
+    from leadmill.core.errors import ValidationFailed
+
+    try:
+        email_normalise(email)
+    except ValidationFailed as refusal:
+        return refusal.message
+    raise AssertionError("the address was accepted")
+
+
+def _english_message(email: str) -> str:
+    from django.utils import translation
+
+    with translation.override("en"):
+        return services_identity_message(email)
