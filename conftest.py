@@ -113,9 +113,12 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def browser(chromium_executable):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # A page the live server renders while the machine is busy (the admin's home computes its
+    # charts) can take more than Playwright's 5 s: a person would wait, so the tests do too.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=chromium_executable, args=CHROMIUM_ARGS
