@@ -292,6 +292,7 @@ def test_every_operation_documents_its_errors_in_the_one_shape(client):
         ("POST", "/api/v1/leads/"): [400, 401, 403, 409, 413, 415, 422, 429, 503],
         ("GET", "/api/v1/leads/"): [401, 403, 404, 409, 422, 429],
         ("GET", "/api/v1/leads/{lead_id}"): [401, 403, 404, 422, 429],
+        ("DELETE", "/api/v1/leads/{lead_id}"): [401, 403, 404, 422, 429],
         ("GET", "/api/v1/owners/"): [401, 403, 422, 429],
         ("GET", "/api/v1/analytics/funnel"): [400, 401, 403, 422, 429],
         ("GET", "/api/v1/analytics/experiments/{experiment_id}"): [401, 403, 404, 422, 429],
