@@ -9,6 +9,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from leadmill.core import events
+from leadmill.core.db import planner_statistics_refresh_due
 from leadmill.core.locks import ExpiringLock, Held, locks_release_dead
 
 from . import reminders, services
@@ -95,6 +96,9 @@ def _drain(held: Held, *, linger_s: float) -> None:
             events.deliver_claimed(claimed)
         if processed or claimed:
             idle_since = time.monotonic()
+            # A burst of leads into a new install's tables would be planned as if they
+            # were empty (ADR 0058).
+            planner_statistics_refresh_due()
             continue
         if time.monotonic() - idle_since >= linger_s:
             return

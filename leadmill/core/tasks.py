@@ -39,6 +39,14 @@ def outbox_retention() -> None:
                 events.outbox_prune(older_than_days=days, keep_going=held.renew)
 
 
+@db_periodic_task(crontab(minute="*"))
+def planner_statistics_refresh() -> None:
+    """Every minute: ANALYZE our tables whose statistics are stale (PostgreSQL; ADR 0058)."""
+    from .db import planner_statistics_refresh as refresh
+
+    refresh()
+
+
 @db_periodic_task(crontab(minute="*/10"))
 def rate_counters_prune() -> None:
     from .ratelimit import rate_counters_prune as prune

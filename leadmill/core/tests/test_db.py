@@ -1,6 +1,7 @@
 """sqlite_writer_turn: the threads of a process queue for SQLite's one writer."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
@@ -81,3 +82,47 @@ def test_the_turn_holds_the_file_lock_of_a_database_file():
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     finally:
         os.close(other)
+
+
+# --- planner statistics (ADR 0058) -----------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_table_filled_since_its_last_analyse_is_analysed_once():
+    from leadmill.contacts.models import Contact
+
+    # Given a table that received many rows since it was last analysed
+    Contact.objects.bulk_create(Contact(email=f"p{n}@stats.example") for n in range(120))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # this backend's counts, now
+
+    # When the statistics are refreshed (until the server has counted the rows)
+    deadline = time.monotonic() + 30
+    analysed = db.planner_statistics_refresh()
+    while "contacts_contact" not in analysed and time.monotonic() < deadline:
+        time.sleep(0.2)
+        analysed = db.planner_statistics_refresh()
+
+    # Then the table was analysed: the planner knows its rows
+    assert "contacts_contact" in analysed
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'contacts_contact'")
+        assert cursor.fetchone()[0] == 120
+    # and a second refresh finds nothing left to do for it
+    assert "contacts_contact" not in db.planner_statistics_refresh()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drains_refresh_runs_at_most_once_an_interval_and_never_on_sqlite(monkeypatch):
+    monkeypatch.setattr(db, "_statistics_checked_at", float("-inf"))
+    calls = []
+    monkeypatch.setattr(db, "planner_statistics_refresh", lambda: calls.append(1) or ["t"])
+
+    first = db.planner_statistics_refresh_due(interval_s=3600)
+    second = db.planner_statistics_refresh_due(interval_s=3600)
+
+    if connection.vendor == "postgresql":
+        assert (first, second, len(calls)) == (["t"], [], 1)
+    else:
+        assert (first, second, calls) == ([], [], [])
