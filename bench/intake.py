@@ -148,6 +148,8 @@ class Phase:
     worker_cpu_s: float | None = None  # CPU seconds of the worker's processes (post to wait end)
     db_cpu_s: float | None = None  # and of the PostgreSQL backends serving the bench database
     web_cpu_s: float | None = None  # and of the web server's processes (per answered post)
+    sink_cpu_s: float | None = None  # and of the SMTP sink (a stand-in for the mail server)
+    client_cpu_s: float | None = None  # and of this process while it offered the load
     load: tuple[float, float] | None = None  # the host's 1-minute load average, start and end
 
     def cpu_ms_per_lead(self, seconds: float | None) -> float | None:
@@ -304,6 +306,7 @@ class EngineRun:
         )
         log(f"[{self.engine}] {name}: {rate:g} {path} posts/s for {seconds:g} s")
         cpu_before, load_before = self.cpu(), os.getloadavg()[0]
+        sink_before, client_before = _process_cpu_s(self.sink.proc.pid), time.process_time()
         phase.result = loadgen.open_loop(
             phase.template,
             rate=rate,
@@ -311,9 +314,13 @@ class EngineRun:
             connections=CONNECTIONS,
             grace_s=capture.GRACE_S,
         )
+        phase.client_cpu_s = time.process_time() - client_before
         phase.deadline_s = self.args.deadline
         self.wait(phase)
         cpu_after = self.cpu()
+        sink_after = _process_cpu_s(self.sink.proc.pid)
+        if sink_before is not None and sink_after is not None:
+            phase.sink_cpu_s = sink_after - sink_before
         if cpu_before is not None and cpu_after is not None:
             phase.worker_cpu_s = cpu_after[0] - cpu_before[0]
             phase.db_cpu_s = cpu_after[1] - cpu_before[1] if self.engine == "pg" else None
@@ -455,6 +462,41 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def _process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds so far of one process (the SMTP sink), None if gone."""
+    fields = capture._proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / capture.CLOCK_TICKS if fields else None
+
+
+def cpu_budget(phase: Phase) -> dict | None:
+    """CPU milliseconds per lead of each process of the pipeline, Leadmill's own (web,
+    worker, database) apart from the harness (SMTP sink, load generator), and the most
+    leads per second the host's cores could carry at that cost, all busy and nothing else
+    running: a bound a rate cannot pass on this host, whatever the latency."""
+    leads = sum(1 for lead in phase.leads if "processed" in lead["stages"])
+    parts = {
+        "web": phase.web_cpu_s,
+        "worker": phase.worker_cpu_s,
+        "db": phase.db_cpu_s,
+        "sink": phase.sink_cpu_s,
+        "client": phase.client_cpu_s,
+    }
+    if not leads or phase.web_cpu_s is None or phase.worker_cpu_s is None:
+        return None
+    ms = {key: round(1000 * value / leads, 2) for key, value in parts.items() if value is not None}
+    own = round(sum(ms.get(key, 0.0) for key in ("web", "worker", "db")), 2)
+    total = round(sum(ms.values()), 2)
+    cores = os.cpu_count() or 1
+    return {
+        **ms,
+        "leadmill": own,
+        "all": total,
+        "cores": cores,
+        "bound_per_s": round(1000 * cores / total) if total else None,
+        "leadmill_bound_per_s": round(1000 * cores / own) if own else None,
+    }
+
+
 def summary_of(phase: Phase) -> dict:
     cells = percentiles(phase.lags())
     return {
@@ -522,6 +564,15 @@ def report(results: dict[str, dict], args) -> dict:
             f"  sustained: {fmt(rate, 0)} posts/s (a step keeps up: every lead complete, and the median lag of its "
             "last 2 s <= 1.5 x its middle 2 s' + 0.25 s, and the middle one <= 5 s and a quarter of the step)"
         )
+        for phase in [*out["ramp"], *steady]:
+            if budget := cpu_budget(phase):
+                print(
+                    f"  CPU per lead, {phase.name}: web {fmt(budget.get('web'), 2)} + worker "
+                    f"{fmt(budget.get('worker'), 2)} + database {fmt(budget.get('db'), 2)} = Leadmill "
+                    f"{budget['leadmill']:.2f} ms; harness: SMTP sink {fmt(budget.get('sink'), 2)}, load "
+                    f"{fmt(budget.get('client'), 2)} ms; {budget['cores']} cores carry at most "
+                    f"{budget['bound_per_s']} leads/s so (Leadmill alone: {budget['leadmill_bound_per_s']}/s)"
+                )
         for phase in [*steady, *out["ramp"][-1:]]:
             print(f"  where the time goes, {phase.name} ({phase.path}) at {phase.rate:g}/s:")
             stage_table(phase)
@@ -536,6 +587,11 @@ def report(results: dict[str, dict], args) -> dict:
                 },
                 f"ramp_db_cpu_ms_{tag}": {
                     f"{step.rate:g}": summary_of(step)["db_cpu_ms"] for step in out["ramp"]
+                },
+                # Every process's CPU per lead (Leadmill's and the harness's), and the rate
+                # the host's cores could carry at that cost.
+                f"ramp_cpu_budget_{tag}": {
+                    f"{step.rate:g}": cpu_budget(step) for step in out["ramp"]
                 },
                 f"capture_ceiling_per_s_{tag}": None
                 if out["capture_per_s"] is None
@@ -555,6 +611,7 @@ def report(results: dict[str, dict], args) -> dict:
                     f"refused_form_{tag}": form["refused"],
                     f"worker_cpu_ms_form_{tag}": form["worker_cpu_ms"],
                     f"db_cpu_ms_form_{tag}": form["db_cpu_ms"],
+                    f"cpu_budget_form_{tag}": cpu_budget(out["steady_form"]),
                     f"stages_p50_s_{tag}": {
                         key: _round(
                             percentiles(
@@ -592,6 +649,7 @@ def report(results: dict[str, dict], args) -> dict:
                     f"web_cpu_ms_api_{tag}": api["web_cpu_ms"],
                     f"worker_cpu_ms_api_{tag}": api["worker_cpu_ms"],
                     f"db_cpu_ms_api_{tag}": api["db_cpu_ms"],
+                    f"cpu_budget_api_{tag}": cpu_budget(out["steady_api"]),
                     f"load_api_{tag}": api["load"],
                 }
             )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 _sqlite_write_lock = threading.Lock()
 _lock_files: dict[tuple[int, str], int] = {}  # (process id, database file) -> open lock file
@@ -133,11 +133,20 @@ def planner_statistics_refresh() -> list[str]:
     """
     if connection.vendor != "postgresql":
         return []
-    tables = _our_tables()
+    try:
+        return _statistics_refresh(_our_tables())
+    except OperationalError:  # a table locked by a migration: the next call analyses it
+        return []
+
+
+def _statistics_refresh(tables: list[str]) -> list[str]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_STATISTICS_LOCK_KEY])
         if not cursor.fetchone()[0]:
             return []
+        # ANALYZE waits for a table another session holds exclusively (a migration): not
+        # for long, a drain is calling.
+        cursor.execute("SET LOCAL lock_timeout = '500ms'")
         cursor.execute(
             "SELECT c.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
             "WHERE c.relname = ANY(%s) AND c.relnamespace = to_regnamespace(current_schema()) "

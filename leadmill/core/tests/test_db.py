@@ -126,3 +126,34 @@ def test_the_drains_refresh_runs_at_most_once_an_interval_and_never_on_sqlite(mo
         assert (first, second, len(calls)) == (["t"], [], 1)
     else:
         assert (first, second, calls) == ([], [], [])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_table_a_migration_holds_is_skipped_not_waited_for():
+    import psycopg
+
+    from leadmill.contacts.models import Contact
+
+    # Given a table with stale statistics that another session holds exclusively
+    Contact.objects.bulk_create(Contact(email=f"q{n}@stats.example") for n in range(120))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    params = connection.get_connection_params()
+    blocker = psycopg.connect(
+        **{key: value for key, value in params.items() if key != "cursor_factory"}
+    )
+    try:
+        blocker.execute("LOCK TABLE contacts_contact IN ACCESS EXCLUSIVE MODE")
+        # When the statistics are refreshed: no error, and nothing analysed
+        assert db.planner_statistics_refresh() == []
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # Then, the lock gone, the table is analysed (once the server has counted its rows)
+    deadline = time.monotonic() + 30
+    analysed = db.planner_statistics_refresh()
+    while "contacts_contact" not in analysed and time.monotonic() < deadline:
+        time.sleep(0.2)
+        analysed = db.planner_statistics_refresh()
+    assert "contacts_contact" in analysed
