@@ -29,6 +29,7 @@ from leadmill.tracking.models import Channel
 
 from . import charts, selectors
 from .definitions import DEFINITIONS as D
+from .experiment_sections import running_experiment_sections
 from .models import DailyCount, Metric, Spend
 from .quality import QUALITY_GROUPS, quality
 from .tables import Column, Table, csv_response
@@ -243,7 +244,7 @@ def _change(now, before) -> float | None:
 
 class DashboardView(AnalyticsView):
     """Leads per day by channel, the funnel and its rates, the visitor-to-lead rate beside
-    the reference, and cost per lead by source."""
+    the reference, cost per lead by source, and the variants of each running A/B test."""
 
     page_title = gettext_lazy("Analytics")
     show_reading = True
@@ -271,6 +272,7 @@ class DashboardView(AnalyticsView):
             self._funnel(report, previous),
             self._rate(report, previous),
             self._cost(since, until, funnel_args),
+            *running_experiment_sections(),
         ]
 
     def _cards(self, report, previous) -> dict:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from django.views.generic import TemplateView
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
@@ -19,8 +20,10 @@ from wagtail.admin.widgets import ListingButton
 from leadmill.contacts.models import LifecycleStage
 from leadmill.core.admin_viewsets import TitledAdminViewMixin, snippet_breadcrumbs
 from leadmill.nurture.models import Sequence
+from leadmill.nurture.performance import PerformanceRow
 
 from .nurture_report import DEFAULT_WINDOW_DAYS, broadcasts_report, sequence_report
+from .tables import Column, Table, csv_response
 
 SEQUENCE_URL_NAME = "analytics_sequence_performance"
 BROADCASTS_URL_NAME = "analytics_broadcasts_performance"
@@ -44,6 +47,52 @@ def _window(request) -> tuple[WindowForm, int]:
     return form, form.cleaned_data["window_days"] if form.is_valid() else DEFAULT_WINDOW_DAYS
 
 
+def performance_table(rows: list[PerformanceRow], *, first: str, reached: str) -> Table:
+    """Every number of the performance rows in one table, for the CSV download: the emails,
+    the conversions of the leads they reached, and the leads captured through their links."""
+    columns = [
+        Column("label", first),
+        Column("enrolled", reached, "int"),
+        *(
+            Column(key, label, "int")
+            for key, label in (
+                ("sent", pgettext("emails or leads counted", "Sent")),
+                ("delivered", pgettext("emails or leads counted", "Delivered")),
+                ("bounced", pgettext("emails or leads counted", "Bounced")),
+                ("opened", pgettext("emails or leads counted", "Opened")),
+                ("clicked", pgettext("emails or leads counted", "Clicked")),
+                ("unsubscribed", pgettext("emails or leads counted", "Unsubscribed")),
+                ("complained", pgettext("emails or leads counted", "Complained")),
+                ("mql", "MQL"),
+                ("sql", "SQL"),
+                ("customer", _g("Customers")),
+                ("captured_leads", _g("Leads captured through its links")),
+                ("captured_new_leads", _g("New leads")),
+                ("captured_mql", _g("Captured leads: MQL")),
+                ("captured_sql", _g("Captured leads: SQL")),
+                ("captured_customer", _g("Captured leads: customers")),
+            )
+        ),
+    ]
+    return Table(
+        id="performance",
+        title=first,
+        columns=columns,
+        rows=[
+            [
+                row.label,
+                row.enrolled,
+                *vars(row.emails).values(),
+                *row.conversions.values(),
+                row.captured.leads,
+                row.captured.new_leads,
+                *row.captured.conversions.values(),
+            ]
+            for row in rows
+        ],
+    )
+
+
 class SequencePerformanceView(TitledAdminViewMixin, WagtailAdminTemplateMixin, TemplateView):
     template_name = "analytics/admin/sequence_performance.html"
     header_icon = "list-ul"
@@ -62,12 +111,23 @@ class SequencePerformanceView(TitledAdminViewMixin, WagtailAdminTemplateMixin, T
     def get_page_title(self):
         return _g("Performance of “%(name)s”") % {"name": self.sequence.name}
 
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("export") == "performance":
+            _form, window_days = _window(request)
+            report = sequence_report(sequence=self.sequence, window_days=window_days)
+            table = performance_table(
+                report.performance, first=_g("Sequence or step"), reached=_g("Enrolled leads")
+            )
+            return csv_response(table, filename=f"sequence-{self.sequence.pk}-performance.csv")
+        return super().get(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs):
         form, window_days = _window(self.request)
         report = sequence_report(sequence=self.sequence, window_days=window_days)
         return super().get_context_data(
             form=form,
             report=report,
+            export_query=f"window_days={window_days}&export=performance",
             uplift=[(LifecycleStage(row.stage).label, row) for row in report.uplift],
             **kwargs,
         )
@@ -85,12 +145,24 @@ class BroadcastsPerformanceView(TitledAdminViewMixin, WagtailAdminTemplateMixin,
             raise PermissionDenied
         return super().dispatch(request)
 
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("export") == "performance":
+            _form, window_days = _window(request)
+            table = performance_table(
+                broadcasts_report(window_days=window_days),
+                first=_g("Broadcast"),
+                reached=_g("Recipients"),
+            )
+            return csv_response(table, filename="broadcasts-performance.csv")
+        return super().get(request, *args, **kwargs)
+
     def get_context_data(self, **kwargs):
         form, window_days = _window(self.request)
         return super().get_context_data(
             form=form,
             rows=broadcasts_report(window_days=window_days),
             window_days=window_days,
+            export_query=f"window_days={window_days}&export=performance",
             **kwargs,
         )
 

@@ -1,7 +1,7 @@
 """Nurture performance and uplift, for the screen and ``GET /api/v1/analytics/sequences/{id}``
 (definitions: docs/analytics.md, "Nurture").
 
-Nurture counts its own emails and enrolments (:func:`leadmill.nurture.selectors.sequence_performance`,
+Nurture counts its own emails and enrolments (:func:`leadmill.nurture.performance.sequence_performance`,
 :func:`~leadmill.nurture.selectors.sequence_uplift`); analytics adds what only it knows: the
 cost of the leads, from the spend of the period the sequence enrolled them in.
 """
@@ -16,13 +16,12 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from leadmill.nurture.models import Broadcast, Enrollment, Sequence
-from leadmill.nurture.selectors import (
+from leadmill.nurture.performance import (
     PerformanceRow,
-    UpliftRow,
     broadcast_performance,
     sequence_performance,
-    sequence_uplift,
 )
+from leadmill.nurture.selectors import UpliftRow, sequence_uplift
 
 from .selectors import funnel
 

@@ -33,6 +33,10 @@ Group = Literal[
 ]
 
 
+# A NUL can be in no column of PostgreSQL: a filter holding one is refused (422), never a 500.
+NO_NUL = r"^[^\x00]*$"
+
+
 def _plain(value):
     """Money as decimal text ("50.00"), dates as ISO text: exact in every JSON reader."""
     if isinstance(value, Decimal):
@@ -58,9 +62,9 @@ def funnel(
     group_by: Group | None = None,
     reading: Literal["cohort", "activity"] = "cohort",
     window_days: int | None = Query(None, ge=0, le=MAX_DAYS),
-    channel: str = Query("", max_length=20),
-    source: str = Query("", max_length=200),
-    campaign: str = Query("", max_length=200),
+    channel: str = Query("", max_length=20, pattern=NO_NUL),
+    source: str = Query("", max_length=200, pattern=NO_NUL),
+    campaign: str = Query("", max_length=200, pattern=NO_NUL),
 ):
     """The funnel of a period (visitors, leads, MQLs, SQLs, customers, rates, median and
     p90 days between stages, spend, costs, revenue), one row per value of ``group_by`` and
@@ -118,9 +122,9 @@ def quality(
     until: dt.date,
     group_by: QualityGroup = "source",
     window_days: int | None = Query(None, ge=0, le=MAX_DAYS),
-    channel: str = Query("", max_length=20),
-    source: str = Query("", max_length=200),
-    campaign: str = Query("", max_length=200),
+    channel: str = Query("", max_length=20, pattern=NO_NUL),
+    source: str = Query("", max_length=200, pattern=NO_NUL),
+    campaign: str = Query("", max_length=200, pattern=NO_NUL),
 ):
     """Quality by source of the leads created in the period, one row per value of
     ``group_by`` and the total: leads, MQLs, SQLs, customers and each one's share of the
@@ -145,7 +149,9 @@ def quality(
     response={200: dict, **errors.documented(*errors.AUTH, 400, *errors.PARAMS)},
     auth=ApiKeyAuth("analytics:read"),
 )
-def pages(request, since: dt.date, until: dt.date, page: str = Query("", max_length=500)):
+def pages(
+    request, since: dt.date, until: dt.date, page: str = Query("", max_length=500, pattern=NO_NUL)
+):
     """Landing pages in the period: per page (its path) views, unique visitors, conversions
     (accepted form posts sent from it) and conversion rate; and ``weeks``: per week, the
     landing pages live and the leads. The same numbers as the "Landing pages" screen."""
@@ -161,7 +167,10 @@ def pages(request, since: dt.date, until: dt.date, page: str = Query("", max_len
     auth=ApiKeyAuth("analytics:read"),
 )
 def form(
-    request, slug: str = Path(..., max_length=100), since: dt.date = ..., until: dt.date = ...
+    request,
+    slug: str = Path(..., max_length=100, pattern=NO_NUL),
+    since: dt.date = ...,
+    until: dt.date = ...,
 ):
     """One form in the period: views, starts, submissions, completion rate, median seconds
     to complete; per field, browsers that reached it, left the form there, and its

@@ -13,7 +13,7 @@ from leadmill.capture.experiments import experiment_results
 from leadmill.capture.models import Experiment
 from leadmill.core.text import MAX_INT
 from leadmill.nurture import selectors as nurture_selectors
-from leadmill.nurture.selectors import broadcast_performance
+from leadmill.nurture.performance import broadcast_performance
 
 from . import errors
 from .auth import ApiKeyAuth
@@ -98,7 +98,8 @@ def sequence_get(
 ):
     """A sequence's performance (the whole sequence, then each email step: enrolled, sent,
     delivered, bounced, unique opens and clicks without mail scanners, unsubscribed,
-    complained, MQL / SQL / customer within ``window_days``) and its uplift over the
+    complained, MQL / SQL / customer within ``window_days``, and ``captured``: the leads
+    credited to its emails' links, as for a broadcast) and its uplift over the
     held-out leads (rates, absolute and relative uplift with 95 % intervals, cost per SQL
     of both groups when spend is known; money as decimal text, ``null`` when unknown)."""
     sequence = nurture_selectors.sequence_get(sequence_id=sequence_id)
@@ -110,6 +111,7 @@ def sequence_get(
             "enrolled": performance.enrolled,
             **vars(performance.emails),
             "conversions": performance.conversions,
+            "captured": _captured(performance.captured),
         }
 
     return {
@@ -143,10 +145,30 @@ def sequence_get(
     }
 
 
+def _captured(captured):
+    return {
+        "leads": captured.leads,
+        "new_leads": captured.new_leads,
+        "conversions": captured.conversions,
+    }
+
+
 class ConversionsOut(Schema):
     mql: int = Field(description="Leads sent it who reached MQL or a later stage in the window.")
     sql: int = Field(description="… reached SQL or a later stage.")
     customer: int = Field(description="… became customers.")
+
+
+class CapturedOut(Schema):
+    """The leads credited to the broadcast (docs/analytics.md, "Leads captured through the
+    links"): an accepted form within window_days after a person's click on one of its links,
+    from the browser that clicked or by the lead it was sent to; the last click wins."""
+
+    leads: int = Field(description="Leads credited to it (unique).")
+    new_leads: int = Field(description="Credited leads created after the click.")
+    conversions: ConversionsOut = Field(
+        description="Credited leads who reached each stage within window_days after the form."
+    )
 
 
 class BroadcastOut(Schema):
@@ -167,6 +189,7 @@ class BroadcastOut(Schema):
     conversions: ConversionsOut = Field(
         description="Leads sent it who reached each stage within window_days after the send."
     )
+    captured: CapturedOut
 
 
 @experiments.get(
@@ -181,8 +204,9 @@ def broadcast_get(
 ):
     """A broadcast's performance, the numbers of the Broadcast performance screen: the
     leads it was queued for, its emails sent, delivered and bounced, the leads who opened,
-    clicked (unique, mail scanners excluded), unsubscribed and complained, and those sent
-    it who reached MQL / SQL / customer within ``window_days`` after the send."""
+    clicked (unique, mail scanners excluded), unsubscribed and complained, those sent it who
+    reached MQL / SQL / customer within ``window_days`` after the send, and the leads
+    captured through its links (``captured``)."""
     broadcast = nurture_selectors.broadcast_get(broadcast_id=broadcast_id)
     row = broadcast_performance(broadcast_id=broadcast.pk, window_days=window_days)
     return {
@@ -193,4 +217,5 @@ def broadcast_get(
         "recipients": row.enrolled,
         **vars(row.emails),
         "conversions": row.conversions,
+        "captured": _captured(row.captured),
     }

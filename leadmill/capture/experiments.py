@@ -43,13 +43,11 @@ from leadmill.core.stats import (
     stop_decision,
 )
 from leadmill.tracking.bots import is_bot
-from leadmill.tracking.schemas import visitor_id_valid
+from leadmill.tracking.schemas import VISITOR_COOKIE, visitor_id_valid
 from leadmill.tracking.selectors import bot_rules_active
 
 from .models import Experiment, Exposure, Submission, Variant
 
-VISITOR_COOKIE = "lm_vid"
-VISITOR_COOKIE_AGE = 400 * 24 * 3600  # as the tracker's own (lm.js)
 _ADDRESS_KEY_PREFIX = "~"  # not in a visitor id's alphabet: an address key never equals one
 
 

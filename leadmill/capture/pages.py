@@ -135,7 +135,9 @@ class LandingPage(RoutablePageMixin, Page):
         """The page, or under a running A/B test the visitor's variant of it (ADR 40)."""
         if getattr(request, "is_preview", False) or request.method not in ("GET", "HEAD"):
             return super().index_route(request, *args, **kwargs)
-        from .experiments import VISITOR_COOKIE, VISITOR_COOKIE_AGE, variant_serve
+        from leadmill.tracking.schemas import VISITOR_COOKIE, VISITOR_COOKIE_AGE
+
+        from .experiments import variant_serve
 
         served = variant_serve(page_id=self.pk, request=request)
         if served is None:

@@ -180,12 +180,19 @@ def open_record(*, message_pk: int, user_agent: str, at: dt.datetime | None = No
 
 
 def click_record(
-    *, message_pk: int, url: str, user_agent: str, at: dt.datetime | None = None
+    *,
+    message_pk: int,
+    url: str,
+    user_agent: str,
+    visitor_id: str = "",
+    at: dt.datetime | None = None,
 ) -> Hit | None:
     """Record a click on ``url`` in a message (None when the message does not exist).
 
     A human click sets ``clicked_at`` (and ``opened_at``: images may be blocked, the click
     proves the open) once. A click completing a burst flags the whole burst as a scanner's.
+    ``visitor_id``, the browser's ``lm_vid``, is kept in the event's properties: the form
+    that browser sends next is credited to the email (ADR 57).
     """
     at = at or timezone.now()
     message = _hit_message(message_pk)
@@ -197,7 +204,10 @@ def click_record(
         burst = _burst_clicks(message=message, url=url, at=at)
         if burst:
             reason = "all links clicked at once"
-    properties = _properties(message, url=url, **({"bot_reason": reason} if reason else {}))
+    extra = {"visitor_id": visitor_id} if visitor_id else {}
+    if reason:
+        extra["bot_reason"] = reason
+    properties = _properties(message, url=url, **extra)
     with transaction.atomic():
         event_record(
             contact_id=message.contact_id,

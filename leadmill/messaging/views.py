@@ -1,13 +1,15 @@
 """Public endpoints of email: open pixel, click redirect, one-click unsubscribe and
 the preference centre. Thin: read the signed token, call a service, answer.
 
-None of them needs a session or sets a cookie: the signed token in the address is what
-proves the visitor holds the email (see :mod:`.tokens`).
+None of them needs a session: the signed token in the address is what proves the visitor
+holds the email (see :mod:`.tokens`). Only the click redirect sets a cookie: the tracker's
+visitor id, when the browser has none (ADR 57).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -24,6 +26,7 @@ from leadmill.consent.services import ConsentProof, consents_record, marketing_u
 from leadmill.core import events
 from leadmill.core.http import PIXEL_GIF, client_ip
 from leadmill.core.ratelimit import rate_limit_hit
+from leadmill.tracking.schemas import VISITOR_COOKIE, VISITOR_COOKIE_AGE, visitor_id_valid
 
 from . import scanners, tokens
 from .events import MessageUnsubscribed
@@ -72,18 +75,42 @@ def open_pixel(request, token: str):
 @require_GET
 def click_redirect(request, token: str):
     """Records the click and redirects — only to the very URL the token signs, so the
-    endpoint can never be used to send people elsewhere (no open redirect)."""
+    endpoint can never be used to send people elsewhere (no open redirect).
+
+    The click names the browser that made it (its ``lm_vid``), so a form that browser
+    sends afterwards is credited to the email (docs/analytics.md, ADR 57). A browser
+    without one gets one minted, in the tracker's own cookie, except in the cookieless
+    mode; a browser that refuses it is credited by its lead only."""
     url = request.GET.get("u", "")
     message_pk = tokens.click_token_read(token, url)
     if message_pk is None or not url.startswith(("https://", "http://")):
         return _invalid_link(request)
+    visitor_id = request.COOKIES.get(VISITOR_COOKIE, "")
+    new_visitor_id = ""
+    if not visitor_id_valid(visitor_id):
+        visitor_id = ""
+        if not settings.LEADMILL_TRACKING_REQUIRE_CONSENT:
+            visitor_id = new_visitor_id = secrets.token_hex(16)
     try:
         if not _flooded(message_pk):
-            scanners.click_record(message_pk=message_pk, url=url, user_agent=_user_agent(request))
+            scanners.click_record(
+                message_pk=message_pk,
+                url=url,
+                user_agent=_user_agent(request),
+                visitor_id=visitor_id,
+            )
     except DatabaseError:  # the person still gets where they wanted to go
         logger.exception("click of message %s not recorded", message_pk)
     response = HttpResponseRedirect(url)
     response["Cache-Control"] = NO_STORE
+    if new_visitor_id:
+        response.set_cookie(
+            VISITOR_COOKIE,
+            new_visitor_id,
+            max_age=VISITOR_COOKIE_AGE,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
     return response
 
 

@@ -39,6 +39,10 @@ _CLIENT_TYPE_VALUES = frozenset(str(kind) for kind in CLIENT_TYPES)
 FIELDS = frozenset(
     {"type", "name", "url", "referrer", "visitor_id", "ts", "properties", "utm", "consent"}
 )
+# The first-party cookie that names a browser: set by the tracker (lm.js), or by the server on
+# the first answer that needs it before the tracker ran (an A/B test's view, an email click).
+VISITOR_COOKIE = "lm_vid"
+VISITOR_COOKIE_AGE = 400 * 24 * 3600  # as the tracker's own (lm.js)
 VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")  # fullmatch: "$" would let a final newline in
 MAX_URL = 2000
 MAX_NAME = 200

@@ -38,7 +38,14 @@ from leadmill.core.ratelimit import rate_limit_hit
 from leadmill.core.text import bytes_decode
 
 from . import services
-from .schemas import BatchInvalid, EventIn, events_decode, events_parse, visitor_id_valid
+from .schemas import (
+    VISITOR_COOKIE,
+    BatchInvalid,
+    EventIn,
+    events_decode,
+    events_parse,
+    visitor_id_valid,
+)
 from .selectors import site_origins
 from .sources import UTM_PARAMS, host_of
 
@@ -48,7 +55,6 @@ COLLECT_CONTENT_TYPES = {
     "application/json",
     "text/plain",
 }  # text/plain: sendBeacon without a preflight
-VISITOR_COOKIE = "lm_vid"
 SCRIPT_PATH = Path(__file__).resolve().parent / "static" / "tracking" / "lm.js"
 
 

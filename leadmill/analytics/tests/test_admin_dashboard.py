@@ -203,3 +203,59 @@ def test_spend_upload_needs_the_add_permission(client, django_user_model):
 
     assert response.status_code in (302, 403)  # Wagtail sends a refused user home
     assert not Spend.objects.exists()
+
+
+def test_each_running_ab_test_shows_its_variants_as_chart_table_and_csv(admin):
+    from leadmill.capture.demo import demo_seed
+    from leadmill.capture.experiments import experiment_start
+    from leadmill.capture.models import Experiment, Exposure, Variant
+    from leadmill.capture.pages import LandingPage
+
+    # Given a running test of the e-book page: A shown to 200 visitors (21 converted), B to
+    # 200 (31 converted); and a draft test, not shown
+    demo_seed()
+    page = LandingPage.objects.get(slug="ebook", locale__language_code="en")
+    test = Experiment.objects.create(name="Headline", page=page)
+    draft = Experiment.objects.create(name="Draft idea", page=page)
+    for experiment in (test, draft):
+        Variant.objects.create(experiment=experiment, label="A", weight=50, sort_order=0)
+        Variant.objects.create(
+            experiment=experiment, label="B", weight=50, headline="New", sort_order=1
+        )
+    experiment_start(experiment=test)
+    now = timezone.now()
+    for label, converted in (("A", 21), ("B", 31)):
+        variant = test.variants.get(label=label)
+        Exposure.objects.bulk_create(
+            Exposure(
+                experiment=test,
+                variant=variant,
+                visitor_key=f"{label}-{n:08d}",
+                exposed_at=now,
+                converted_at=now if n < converted else None,
+            )
+            for n in range(200)
+        )
+
+    # When the marketer opens the dashboard and downloads the test's table
+    html = admin.get(reverse("analytics_dashboard")).content.decode()
+    rows = csv_rows(admin.get(reverse("analytics_dashboard"), {"export": f"experiment_{test.pk}"}))
+
+    # Then the running test has its chart and table, the draft has none
+    assert f'data-section="experiment_{test.pk}"' in html
+    assert f'data-section="experiment_{draft.pk}"' not in html
+    assert "A/B test “Headline” on “" in html and "Conversion rate per variant" in html
+    assert rows[0] == [
+        "Variant",
+        "Visitors",
+        "Conversions",
+        "Conversion rate",
+        "Probability to be best",
+        "Risk",
+    ]
+    assert [row[:4] for row in rows[1:]] == [
+        ["A", "200", "21", "0.105"],
+        ["B", "200", "31", "0.155"],
+    ]
+    # P(B > A) of Beta(32, 170) against Beta(22, 180): uniform prior (core/tests/test_stats.py)
+    assert float(rows[2][4]) == pytest.approx(0.9300619, abs=1e-6)

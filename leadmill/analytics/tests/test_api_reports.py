@@ -182,3 +182,22 @@ def test_hostile_spend_rows_get_4xx_never_5xx(client, writer, row):
         "/api/v1/analytics/spend", {"rows": [row]}, content_type="application/json", **writer
     )
     assert response.status_code < 500, response.content
+
+
+@pytest.mark.parametrize(
+    "path,params",
+    [
+        ("/pages", {"page": "/a\x00b"}),
+        ("/quality", {"source": "g\x00"}),
+        ("/funnel", {"campaign": "\x00"}),
+        ("/forms/%00", {}),
+    ],
+)
+def test_a_nul_in_a_filter_is_refused_not_a_server_error(client, reader, path, params):
+    # PostgreSQL refuses NUL in any text: found by the hostile query strings above
+    response = client.get(
+        "/api/v1/analytics" + path,
+        {"since": "2026-11-01", "until": "2026-11-02", **params},
+        **reader,
+    )
+    assert response.status_code == 422, response.content

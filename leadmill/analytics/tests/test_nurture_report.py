@@ -71,6 +71,11 @@ def test_the_api_answers_the_same_numbers_as_the_report(client, held_out_sequenc
         "unsubscribed": 0,
         "complained": 0,
         "conversions": {"mql": 6, "sql": 4, "customer": 1},
+        "captured": {
+            "leads": 0,
+            "new_leads": 0,
+            "conversions": {"mql": 0, "sql": 0, "customer": 0},
+        },
     }
     assert [s["label"] for s in body["steps"]] == ["Welcome"]
     uplift = {row["stage"]: row for row in body["uplift"]}
@@ -166,3 +171,117 @@ def test_the_broadcasts_screen_is_in_the_menu_and_shows_each_sent_broadcast(
 
     assert reverse(BROADCASTS_URL_NAME) in home
     assert '<th scope="row">Spring launch</th><td>1</td>' in screen.replace("\n", "")
+
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
+
+def sent_broadcast(name: str, recipient):
+    """A broadcast sent an hour ago to ``recipient``, and the link to the e-book page in its
+    email, as the email carries it (through the click redirect)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from leadmill.messaging.emails import links_track
+    from leadmill.messaging.models import Message
+    from leadmill.nurture.models import Broadcast
+    from leadmill.nurture.tests.factories import BroadcastFactory
+
+    broadcast = BroadcastFactory(
+        name=name, segment__members=[recipient], status=Broadcast.Status.SENT
+    )
+    message = Message.objects.create(
+        contact=recipient,
+        broadcast_id=broadcast.pk,
+        kind=Message.Kind.MARKETING,
+        status=Message.Status.SENT,
+        sent_at=timezone.now() - dt.timedelta(hours=1),
+    )
+    html = links_track('<a href="http://testserver/ebook/">Get it</a>', message_pk=message.pk)
+    return broadcast, html.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+
+
+def ebook_post(client, *, email: str):
+    import time
+
+    from leadmill.capture import tokens
+    from leadmill.capture.models import Form
+    from leadmill.capture.pages import LandingPage
+
+    form = Form.objects.get(slug="ebook")
+    page = LandingPage.objects.get(slug="ebook", locale__language_code="en")
+    return client.post(
+        "/f/ebook/",
+        data={
+            "_rt": tokens.render_token_make(form_id=form.pk, at=time.time() - 10),
+            "_page": str(page.pk),
+            "website": "",
+            "email": email,
+            "first_name": "Bea",
+            "consent_email-marketing": "on",
+        },
+        HTTP_USER_AGENT=BROWSER,
+    )
+
+
+def test_a_friend_who_clicks_a_forwarded_broadcast_and_asks_for_the_ebook_is_its_new_lead(
+    client, django_user_model, django_capture_on_commit_callbacks, settings
+):
+    from leadmill.capture.demo import demo_seed
+    from leadmill.capture.services import submissions_process
+    from leadmill.contacts.tests.factories import ContactFactory
+
+    from ..admin_nurture import BROADCASTS_URL_NAME
+
+    # Given a broadcast sent to Ana, who forwards it to Bea, and one sent to Carl, unclicked
+    settings.BASE_URL = "http://testserver"
+    demo_seed()
+    spring, link = sent_broadcast("Spring launch", ContactFactory(email="ana@example.com"))
+    summer, _unclicked = sent_broadcast("Summer sale", ContactFactory(email="carl@example.com"))
+
+    # When Bea clicks the link in her browser, reads the page and asks for the e-book
+    clicked = client.get(link, HTTP_USER_AGENT=BROWSER)
+    page = client.get("/ebook/", HTTP_USER_AGENT=BROWSER)
+    posted = ebook_post(client, email="bea@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        submissions_process()
+
+    # Then Bea is Spring's lead, a new one, in the API, on the screen and in its CSV
+    assert (clicked.status_code, clicked["Location"]) == (302, "http://testserver/ebook/")
+    assert (page.status_code, posted.status_code) == (200, 303)
+    _key, secret = api_key_create(name="bi", scopes=["analytics:read"])
+    spring_body = client.get(f"/api/v1/analytics/broadcasts/{spring.pk}", **bearer(secret)).json()
+    summer_body = client.get(f"/api/v1/analytics/broadcasts/{summer.pk}", **bearer(secret)).json()
+    assert (spring_body["recipients"], spring_body["clicked"]) == (1, 1)
+    assert spring_body["captured"] == {
+        "leads": 1,
+        "new_leads": 1,
+        "conversions": {"mql": 0, "sql": 0, "customer": 0},
+    }
+    assert summer_body["captured"]["leads"] == 0
+    client.force_login(
+        django_user_model.objects.create_superuser("m", "m@leadmill.test", "pw-41-long-enough")
+    )
+    screen = client.get(reverse(BROADCASTS_URL_NAME)).content.decode().replace("\n", "")
+    assert (
+        '<th scope="row">Spring launch</th><td>1</td><td>1</td><td>0</td><td>0</td><td>0</td>'
+        in screen
+    )
+    csv_rows = [
+        line.split(",")
+        for line in client.get(reverse(BROADCASTS_URL_NAME), {"export": "performance"})
+        .content.decode()
+        .splitlines()
+    ]
+    assert csv_rows[0][0] == "Broadcast" and csv_rows[0][-5:] == [
+        "Leads captured through its links",
+        "New leads",
+        "Captured leads: MQL",
+        "Captured leads: SQL",
+        "Captured leads: customers",
+    ]
+    assert sorted(row[:2] + row[-5:] for row in csv_rows[1:]) == [
+        ["Spring launch", "1", "1", "1", "0", "0", "0"],
+        ["Summer sale", "1", "0", "0", "0", "0", "0"],
+    ]

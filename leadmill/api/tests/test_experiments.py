@@ -162,6 +162,11 @@ def test_a_broadcast_answers_the_numbers_of_its_performance_screen(client, sprin
         "unsubscribed": 1,
         "complained": 0,
         "conversions": {"mql": 1, "sql": 1, "customer": 0},  # the MQL before the send is not its
+        "captured": {  # its click left no form (the credit: analytics/tests)
+            "leads": 0,
+            "new_leads": 0,
+            "conversions": {"mql": 0, "sql": 0, "customer": 0},
+        },
     }
     screen = broadcasts_report(window_days=30)[0]
     assert (screen.enrolled, vars(screen.emails), screen.conversions) == (

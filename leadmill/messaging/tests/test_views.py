@@ -233,6 +233,33 @@ def test_the_click_redirect_goes_to_the_signed_url_and_records_the_click(client,
     )
 
 
+def test_the_click_names_the_browser_and_gives_one_without_an_id_the_trackers_cookie(
+    client, subscriber
+):
+    message = sent_message(subscriber)
+    url = "https://example.com/guide"
+
+    first = client.get(click_path(message.pk, url))  # a browser with no lm_vid yet
+    minted = first.cookies["lm_vid"].value
+    again = client.get(click_path(message.pk, url))  # the same browser, now with it
+
+    assert len(minted) == 32 and first.cookies["lm_vid"]["samesite"] == "Lax"
+    assert "lm_vid" not in again.cookies  # kept, not replaced
+    assert [e.properties["visitor_id"] for e in Event.objects.order_by("pk")] == [minted] * 2
+
+
+def test_in_the_cookieless_mode_the_click_sets_no_cookie_and_names_no_browser(
+    client, subscriber, settings
+):
+    settings.LEADMILL_TRACKING_REQUIRE_CONSENT = True
+    message = sent_message(subscriber)
+
+    response = client.get(click_path(message.pk, "https://example.com/guide"))
+
+    assert response.status_code == 302 and response.cookies == {}
+    assert "visitor_id" not in Event.objects.get().properties
+
+
 def test_the_click_redirect_refuses_a_tampered_url(client, subscriber):
     message = sent_message(subscriber)
     signed = click_path(message.pk, "https://example.com/guide")
