@@ -39,7 +39,7 @@ def lead_intake_answer(payload: LeadIn, *, key, external_id: str) -> tuple[int, 
             lead=_intake_lead(payload, key=key, external_id=external_id), process_now=True
         )
     except DomainError as exc:
-        return errors.domain_status(exc), errors.error_body(exc.code, exc.message, exc.field_errors)
+        return _refused(exc)
     return _answer(outcome)
 
 
@@ -54,18 +54,10 @@ def leads_intake_answers(
             for payload, external_id in zip(payloads, external_ids, strict=True)
         ]
     )
-    answers = []
-    for outcome in outcomes:
-        if isinstance(outcome, DomainError):
-            answers.append(
-                (
-                    errors.domain_status(outcome),
-                    errors.error_body(outcome.code, outcome.message, outcome.field_errors),
-                )
-            )
-        else:
-            answers.append(_answer(outcome))
-    return answers
+    return [
+        _refused(outcome) if isinstance(outcome, DomainError) else _answer(outcome)
+        for outcome in outcomes
+    ]
 
 
 def _intake_lead(payload: LeadIn, *, key, external_id: str) -> IntakeLead:
@@ -92,8 +84,7 @@ def _intake_lead(payload: LeadIn, *, key, external_id: str) -> IntakeLead:
 def _answer(outcome: IntakeOutcome) -> tuple[int, dict]:
     """The status and body ``POST /leads/`` answers for what the intake did with a lead."""
     if outcome.rejection is not None:
-        exc = outcome.rejection
-        return errors.domain_status(exc), errors.error_body(exc.code, exc.message, exc.field_errors)
+        return _refused(outcome.rejection)
     submission = outcome.submission
     if submission.status == Submission.Status.REJECTED:  # a repeated id of a lead refused before
         return 409, errors.error_body(
@@ -123,6 +114,11 @@ def _answer(outcome: IntakeOutcome) -> tuple[int, dict]:
         }
     body.update(submission_id=submission.pk, duplicate=outcome.duplicate)
     return (201 if body["created"] else 200), body
+
+
+def _refused(exc: DomainError) -> tuple[int, dict]:
+    """The status and error body of a lead the intake refused."""
+    return errors.domain_status(exc), errors.error_body(exc.code, exc.message, exc.field_errors)
 
 
 class LeadBatchIn(Schema):
