@@ -211,9 +211,9 @@ class _LeadNow:
 def _leads_process_now(groups: Sequence[list[_LeadNow]]) -> list[list[IntakeOutcome]]:
     """Write and process the leads of concurrent requests in one transaction: each row
     inserted (a repeated external id answered by its first row), then the one processing
-    path set-based over all of them (:func:`_submissions_process_or_mark_each`), their
-    events left for the worker's drain to deliver with its batch's (ADR 51). One outcome
-    per lead, per group, in order."""
+    path set-based over all of them (:func:`.services._submissions_process_or_mark_each`),
+    their events left for the worker's drain to deliver with its batch's (ADR 51). One
+    outcome per lead, per group, in order."""
     leads = [lead for group in groups for lead in group]
     outcomes: list[IntakeOutcome | None] = [None] * len(leads)
     with transaction.atomic():
