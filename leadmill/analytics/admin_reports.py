@@ -4,11 +4,15 @@ Wired in ``wagtail_hooks.py``; their base and period form live in ``admin_dashbo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from wagtail.permissions import ModelPermissionPolicy
@@ -50,16 +54,14 @@ class PagesView(AnalyticsView):
             Column("conversions", _("Conversions"), "int", D["page_conversions"]),
             Column("conversion_rate", _("Conversion rate"), "rate", D["page_rate"]),
         ]
-        pages = Table(id="pages", title=_("Landing pages"), columns=columns)
-        for row in report["rows"]:
-            pages.rows.append([row[column.key] for column in columns])
-        pages_chart = None
-        if pages.rows:
-            pages_chart = charts.horizontal_bars_chart(
-                title=_("Conversion rate per page"),
-                bars=[(row[0], row[4]) for row in pages.rows[:15]],
-                formatter=charts.percent,
-            )
+        pages, pages_chart = _table_and_bars(
+            Table(id="pages", title=_("Landing pages"), columns=columns),
+            report["rows"],
+            bars_title=_("Conversion rate per page"),
+            bar="conversion_rate",
+            most=15,
+            formatter=charts.percent,
+        )
         weeks = Table(
             id="pages_live_by_week",
             title=_("Pages live and leads per week"),
@@ -145,15 +147,12 @@ class FormsView(AnalyticsView):
             Column("left_here", _("Left the form here"), "int", D["field_left"]),
             Column("error_rate", _("Validation error rate"), "rate", D["field_error_rate"]),
         ]
-        fields = Table(id="form_fields", title=_("Drop-off per field"), columns=columns)
-        for row in report["fields"]:
-            fields.rows.append([row[column.key] for column in columns])
-        chart = None
-        if fields.rows:
-            chart = charts.horizontal_bars_chart(
-                title=_("People who left the form at each field"),
-                bars=[(row[0], row[2]) for row in fields.rows],
-            )
+        fields, chart = _table_and_bars(
+            Table(id="form_fields", title=_("Drop-off per field"), columns=columns),
+            report["fields"],
+            bars_title=_("People who left the form at each field"),
+            bar="left_here",
+        )
         return [
             {"id": "form_summary", "table": summary, "help": summary_help},
             {"id": "form_fields", "table": fields, "chart": chart},
@@ -164,6 +163,30 @@ class FormsView(AnalyticsView):
         context["form_choices"] = [(form.slug, form.name) for form in self.forms]
         context["chosen_form"] = self.chosen.slug if self.chosen else ""
         return context
+
+
+def _table_and_bars(
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    bars_title: str,
+    bar: str,
+    most: int | None = None,
+    formatter: Callable = charts.number,
+) -> tuple[Table, SafeString | None]:
+    """``table`` filled with ``rows`` (each keyed by the table's column keys), and a chart
+    of one horizontal bar per row (the first ``most``): the row's first column as its label,
+    its ``bar`` column as its value; no chart when there is no row."""
+    table.rows = [[row[column.key] for column in table.columns] for row in rows]
+    if not table.rows:
+        return table, None
+    value = [column.key for column in table.columns].index(bar)
+    chart = charts.horizontal_bars_chart(
+        title=bars_title,
+        bars=[(row[0], row[value]) for row in table.rows[:most]],
+        formatter=formatter,
+    )
+    return table, chart
 
 
 class SpendUploadForm(forms.Form):

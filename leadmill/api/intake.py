@@ -10,14 +10,15 @@ from ninja import Schema
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from leadmill.capture.models import Channel, Submission
-from leadmill.capture.services import (
+from leadmill.capture.intake import (
+    IntakeLead,
     IntakeOutcome,
-    RequestMeta,
     StatedConsent,
     lead_intake,
     leads_intake_now,
 )
+from leadmill.capture.models import Channel, Submission
+from leadmill.capture.services import RequestMeta
 from leadmill.contacts.models import Contact
 from leadmill.contacts.services import PROFILE_FIELDS
 from leadmill.core.errors import DomainError
@@ -35,10 +36,10 @@ def lead_intake_answer(payload: LeadIn, *, key, external_id: str) -> tuple[int, 
     Database outages propagate."""
     try:
         outcome = lead_intake(
-            **_intake_arguments(payload, key=key, external_id=external_id), process_now=True
+            lead=_intake_lead(payload, key=key, external_id=external_id), process_now=True
         )
     except DomainError as exc:
-        return errors.domain_status(exc), errors.error_body(exc.code, exc.message, exc.field_errors)
+        return _refused(exc)
     return _answer(outcome)
 
 
@@ -49,50 +50,41 @@ def leads_intake_answers(
     (one transaction, set-based: capture's ``leads_intake_now``); each answered alone."""
     outcomes = leads_intake_now(
         leads=[
-            _intake_arguments(payload, key=key, external_id=external_id)
+            _intake_lead(payload, key=key, external_id=external_id)
             for payload, external_id in zip(payloads, external_ids, strict=True)
         ]
     )
-    answers = []
-    for outcome in outcomes:
-        if isinstance(outcome, DomainError):
-            answers.append(
-                (
-                    errors.domain_status(outcome),
-                    errors.error_body(outcome.code, outcome.message, outcome.field_errors),
-                )
-            )
-        else:
-            answers.append(_answer(outcome))
-    return answers
+    return [
+        _refused(outcome) if isinstance(outcome, DomainError) else _answer(outcome)
+        for outcome in outcomes
+    ]
 
 
-def _intake_arguments(payload: LeadIn, *, key, external_id: str) -> dict:
-    """What capture's intake takes for one API lead."""
+def _intake_lead(payload: LeadIn, *, key, external_id: str) -> IntakeLead:
+    """One API lead as capture's intake takes it."""
     values = payload.dict(include={*PROFILE_FIELDS, "email", "phone"} & set(LeadIn.model_fields))
     values.update({f"custom_{name}": value for name, value in payload.custom.items()})
-    return {
-        "channel": Channel.API,
-        "values": values,
-        "consents": [
+    return IntakeLead(
+        channel=Channel.API,
+        values=values,
+        consents=[
             StatedConsent(purpose=c.purpose, text_version=c.text_version, granted=c.granted)
             for c in payload.consents
         ],
-        "meta": RequestMeta(
+        meta=RequestMeta(
             referrer=payload.referrer,
             page_url=payload.page_url,
             utm={name: getattr(payload, name) for name in UTM_PARAMS},
         ),
-        "external_id": external_id,
-        "author": f"api_key:{key.pk}",
-    }
+        external_id=external_id,
+        author=f"api_key:{key.pk}",
+    )
 
 
 def _answer(outcome: IntakeOutcome) -> tuple[int, dict]:
     """The status and body ``POST /leads/`` answers for what the intake did with a lead."""
     if outcome.rejection is not None:
-        exc = outcome.rejection
-        return errors.domain_status(exc), errors.error_body(exc.code, exc.message, exc.field_errors)
+        return _refused(outcome.rejection)
     submission = outcome.submission
     if submission.status == Submission.Status.REJECTED:  # a repeated id of a lead refused before
         return 409, errors.error_body(
@@ -122,6 +114,11 @@ def _answer(outcome: IntakeOutcome) -> tuple[int, dict]:
         }
     body.update(submission_id=submission.pk, duplicate=outcome.duplicate)
     return (201 if body["created"] else 200), body
+
+
+def _refused(exc: DomainError) -> tuple[int, dict]:
+    """The status and error body of a lead the intake refused."""
+    return errors.domain_status(exc), errors.error_body(exc.code, exc.message, exc.field_errors)
 
 
 class LeadBatchIn(Schema):

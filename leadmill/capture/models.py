@@ -402,7 +402,7 @@ class CallToAction(models.Model):
 
 class Channel(models.TextChoices):
     """The way a lead came in: every channel hands its leads to the one intake
-    (:func:`leadmill.capture.services.lead_intake`, or the form post for the web)."""
+    (:func:`leadmill.capture.intake.lead_intake`, or the form post for the web)."""
 
     WEB_FORM = "web_form", _("Web form")
     EMBED = "embed", _("Embedded form")

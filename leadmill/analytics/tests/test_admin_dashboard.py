@@ -3,6 +3,7 @@ the table, filters and the previous period, permissions, and the spend upload.""
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -259,3 +260,34 @@ def test_each_running_ab_test_shows_its_variants_as_chart_table_and_csv(admin):
     ]
     # P(B > A) of Beta(32, 170) against Beta(22, 180): uniform prior (core/tests/test_stats.py)
     assert float(rows[2][4]) == pytest.approx(0.9300619, abs=1e-6)
+
+
+def chart_values(chart) -> list[str]:
+    """The values printed on a chart's bars (pygal's ``value`` texts), top bar last."""
+    return re.findall(r'<text[^>]*class="[^"]*\bvalue\b[^"]*"[^>]*>([^<]*)</text>', str(chart))
+
+
+def test_the_pages_and_forms_screens_chart_one_column_of_their_tables_rows(admin):
+    # Given the known funnel (one landing page, no conversion on it) and the known form
+    from .known_form import known_form
+
+    data = known_funnel()
+    form = known_form()
+    day = form.day.isoformat()
+
+    # When the landing pages and forms screens are shown
+    pages = admin.get(reverse("analytics_pages"), period(data)).context["sections"][0]
+    fields = admin.get(
+        reverse("analytics_forms"), {"slug": "signup", "since": day, "until": day}
+    ).context["sections"][1]
+
+    # Then each chart has a bar per row of its table, valued by its own column: the pages'
+    # conversion rate (a percentage), the fields' leavers (a bar of 0 prints nothing)
+    assert pages["table"].rows == [["/ebook/", 6, 5, 0, 0.0]]
+    assert chart_values(pages["chart"]) == ["0.0 %"]
+    assert fields["table"].rows == [
+        ["Email", 4, 1, 0.25],
+        ["First name", 2, 1, 0.0],
+        ["Phone", 0, 0, 0.0],
+    ]
+    assert chart_values(fields["chart"]) == ["1", "1"]

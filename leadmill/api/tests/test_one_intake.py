@@ -272,12 +272,13 @@ def test_api_leads_events_go_to_the_drain_and_are_delivered_with_a_form_batch(
 ):
     # Given the worker's drain not running yet (nothing nudges it), two API leads answered
     # 201 and one form post received
-    from leadmill.capture import services, tasks
+    from leadmill.capture import intake, services, tasks
     from leadmill.capture.events import LeadCaptured
     from leadmill.core import events
     from leadmill.core import tasks as core_tasks
 
     monkeypatch.setattr(services, "processing_schedule", lambda: None)
+    monkeypatch.setattr(intake, "processing_schedule", lambda: None)
     queued = []
     monkeypatch.setattr(core_tasks, "outbox_deliver", queued.append)
     _key, secret = api_key_create(name="crm", scopes=["leads:write"])

@@ -1,4 +1,4 @@
-"""The one intake (capture.services.lead_intake) and the channel of a web form post."""
+"""The one intake (capture.intake.lead_intake) and the channel of a web form post."""
 
 import json
 import time
@@ -12,9 +12,10 @@ from leadmill.core.models import OutboxEvent
 
 from .. import tokens
 from ..events import LeadCaptured
+from ..intake import IntakeLead, StatedConsent, lead_intake
 from ..models import Channel, Submission
 from ..selectors import submission_timeline
-from ..services import RequestMeta, StatedConsent, lead_intake, submissions_process
+from ..services import RequestMeta, submissions_process
 from .factories import form_with_fields
 
 pytestmark = pytest.mark.django_db
@@ -92,11 +93,13 @@ def test_a_lead_handed_in_without_processing_now_waits_for_the_worker_and_publis
         django_capture_on_commit_callbacks(execute=True),
     ):
         outcome = lead_intake(
-            channel=Channel.META_LEAD_ADS,
-            external_id="lead-991",
-            values={"email": "ana@example.com"},
-            consents=[StatedConsent(purpose="email-marketing", text_version=1, granted=True)],
-            meta=RequestMeta(utm={"utm_source": "fb", "utm_medium": "paid"}),
+            lead=IntakeLead(
+                channel=Channel.META_LEAD_ADS,
+                external_id="lead-991",
+                values={"email": "ana@example.com"},
+                consents=[StatedConsent(purpose="email-marketing", text_version=1, granted=True)],
+                meta=RequestMeta(utm={"utm_source": "fb", "utm_medium": "paid"}),
+            )
         )
         assert (
             Submission.objects.get().status == Submission.Status.RECEIVED
@@ -118,13 +121,19 @@ def test_a_lead_handed_in_without_processing_now_waits_for_the_worker_and_publis
 
 def test_an_external_id_is_unique_per_channel_not_across_channels():
     first = lead_intake(
-        channel=Channel.IMPORT, external_id="17", values={"email": "ana@example.com"}
+        lead=IntakeLead(
+            channel=Channel.IMPORT, external_id="17", values={"email": "ana@example.com"}
+        )
     )
     again = lead_intake(
-        channel=Channel.IMPORT, external_id="17", values={"email": "ana@example.com"}
+        lead=IntakeLead(
+            channel=Channel.IMPORT, external_id="17", values={"email": "ana@example.com"}
+        )
     )
     other = lead_intake(
-        channel=Channel.INBOUND_WEBHOOK, external_id="17", values={"email": "ana@example.com"}
+        lead=IntakeLead(
+            channel=Channel.INBOUND_WEBHOOK, external_id="17", values={"email": "ana@example.com"}
+        )
     )
 
     assert (first.duplicate, again.duplicate, other.duplicate) == (False, True, False)
@@ -134,10 +143,12 @@ def test_an_external_id_is_unique_per_channel_not_across_channels():
 
 def test_a_lead_without_a_form_shows_its_channel_on_the_leads_timeline():
     outcome = lead_intake(
-        channel=Channel.API,
-        values={"email": "ana@example.com"},
+        lead=IntakeLead(
+            channel=Channel.API,
+            values={"email": "ana@example.com"},
+            meta=RequestMeta(utm={"utm_source": "ig", "utm_medium": "social"}),
+        ),
         process_now=True,
-        meta=RequestMeta(utm={"utm_source": "ig", "utm_medium": "social"}),
     )
 
     entries = submission_timeline(outcome.upsert.contact.pk)
@@ -153,7 +164,7 @@ def test_leads_processed_at_once_by_concurrent_requests_share_one_set_based_proc
     from django.utils import timezone
 
     from .. import services
-    from ..services import _LeadNow, _leads_process_now
+    from ..intake import _LeadNow, _leads_process_now
 
     calls = []
     upsert = services.contacts_upsert
@@ -204,13 +215,13 @@ def test_a_lead_written_by_another_requests_thread_is_refused_in_its_own_languag
     # address cannot be known, written by the English request's thread
     from django.utils import translation
 
-    from ..services import _lead_now, _leads_process_now
+    from ..intake import _lead_now, _leads_process_now
 
     with translation.override("pt-br"):
-        brazilian = _lead_now(channel=Channel.API, values={"email": "não é endereço"})
+        brazilian = _lead_now(IntakeLead(channel=Channel.API, values={"email": "não é endereço"}))
         expected = services_identity_message("não é endereço")
     with translation.override("en"):
-        english = _lead_now(channel=Channel.API, values={"email": "ana@example.com"})
+        english = _lead_now(IntakeLead(channel=Channel.API, values={"email": "ana@example.com"}))
         # When the English thread writes the group
         (answers,) = _leads_process_now([[english, brazilian]])
 
