@@ -55,9 +55,9 @@ def _section(experiment: Experiment) -> dict:
             ),
         ),
         Column(
-            "expected_loss",
-            _("Risk"),
-            "rate",
+            "risk_points",
+            _("Risk (points)"),
+            "points",
             _(
                 "Expected loss: the conversion rate given up on average by choosing this "
                 "variant if it is not the best, in percentage points."
@@ -77,7 +77,7 @@ def _section(experiment: Experiment) -> dict:
                 row.conversions,
                 row.rate,
                 row.probability_best,
-                row.expected_loss,
+                row.risk_points,
             ]
         )
     chart = charts.horizontal_bars_chart(

@@ -24,7 +24,7 @@ from . import charts
 class Column:
     key: str
     label: str
-    kind: str = "text"  # text, int, rate, money, days, seconds, date
+    kind: str = "text"  # text, int, rate, points, money, days, seconds, date
     help: str = ""
 
 
@@ -46,6 +46,8 @@ class Table:
             return charts.number(value)
         if column.kind == "rate":
             return charts.percent(value)
+        if column.kind == "points":  # percentage points, two decimals
+            return formats.number_format(value, 2, use_l10n=True)
         if column.kind == "money":
             return charts.money(value)
         if column.kind == "days":

@@ -252,7 +252,7 @@ def test_each_running_ab_test_shows_its_variants_as_chart_table_and_csv(admin):
         "Conversions",
         "Conversion rate",
         "Probability to be best",
-        "Risk",
+        "Risk (points)",
     ]
     assert [row[:4] for row in rows[1:]] == [
         ["A", "200", "21", "0.105"],
@@ -260,6 +260,14 @@ def test_each_running_ab_test_shows_its_variants_as_chart_table_and_csv(admin):
     ]
     # P(B > A) of Beta(32, 170) against Beta(22, 180): uniform prior (core/tests/test_stats.py)
     assert float(rows[2][4]) == pytest.approx(0.9300619, abs=1e-6)
+    # and the risk is in percentage points, as its help says and the results screen shows
+    from leadmill.capture.experiments import experiment_results
+
+    losses = {row.label: row.expected_loss for row in experiment_results(experiment=test).variants}
+    assert [float(row[5]) for row in rows[1:]] == pytest.approx(
+        [100 * losses["A"], 100 * losses["B"]], abs=1e-5
+    )  # the CSV keeps six significant digits
+    assert losses["A"] > 0.01  # A's risk is over one point: the CSV cannot pass as a fraction
 
 
 def chart_values(chart) -> list[str]:
