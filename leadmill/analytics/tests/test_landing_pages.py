@@ -5,6 +5,7 @@ over several days, equal to the raw count where the raw rows are read."""
 import datetime as dt
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from leadmill.capture.models import Submission
@@ -106,3 +107,27 @@ def test_a_visitor_flagged_as_a_bot_after_the_fill_no_longer_counts_after_the_ne
     # Then D1 counts v1 and v2 only (v5 was a bot already), as the raw rows say
     report = page_report(since=data.d1, until=data.d1)
     assert (report["rows"][0]["unique_visitors"], report["rows"][0]["views"]) == (2, 2)
+
+
+def test_the_screen_and_its_csv_label_an_estimate_and_not_an_exact_day(client, django_user_model):
+    # Given the known funnel counted by the fill, and a marketer signed in
+    data = known_funnel()
+    services.counts_fill()
+    client.force_login(django_user_model.objects.create_superuser("boss", "b@example.com", "pw"))
+    url = reverse("analytics_pages")
+    two_days = {"since": data.d1.isoformat(), "until": data.d2.isoformat()}
+    one_day = {"since": data.d2.isoformat(), "until": data.d2.isoformat()}
+
+    # When the two days are shown and exported, and then one day
+    screen = client.get(url, two_days).content.decode()
+    header = client.get(url, {**two_days, "export": "pages"}).content.decode().splitlines()[0]
+    exact = client.get(url, one_day).content.decode()
+
+    # Then the estimate is marked "≈" with its explanation; the single day is not
+    assert "≈ Unique visitors" in screen
+    assert "≈ 5" in screen
+    assert "within 1 % of the exact number" in screen
+    assert header == "Page,Views,≈ Unique visitors,Conversions,≈ Conversion rate"
+    table = exact.split('data-table="pages"')[1].split("</table>")[0]
+    assert ">Unique visitors</th>" in table
+    assert "≈" not in table.split("<tbody>")[1]
