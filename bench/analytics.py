@@ -90,6 +90,7 @@ def seed(contacts: int, events: int) -> None:
             f"UPDATE contacts_contact SET created_at = now() - (id % {DAYS}) * interval '1 day'"  # noqa: S608
             " - (id % 86400) * interval '1 second'"
         )
+        cursor.execute("ANALYZE contacts_contact")  # else the joins below plan for an empty table
         for to_stage, modulo, lag in (("mql", 3, 1), ("sql", 10, 5), ("customer", 33, 20)):
             cursor.execute(
                 f"""
@@ -100,6 +101,7 @@ def seed(contacts: int, events: int) -> None:
                   AND created_at + (id % {lag * 2 + 1}) * interval '1 day' + interval '1 hour' < now()
                 """  # noqa: S608 -- constants only
             )
+        cursor.execute("ANALYZE contacts_stagechange")
         cursor.execute(
             "UPDATE contacts_contact c SET outcome = 'won', outcome_value = 100 + c.id % 900,"
             " outcome_at = s.changed_at FROM contacts_stagechange s"
