@@ -158,7 +158,7 @@ def test_a_fill_killed_with_sigkill_mid_day_and_started_again_equals_a_direct_co
                 "views": 6 + 30,
                 "unique_visitors": 5 + 30,  # the estimate is exact at this size
                 "conversions": 0,
-                "conversion_rate": None,
+                "conversion_rate": 0.0,
             }
         ]
     )
