@@ -47,17 +47,37 @@ class PagesView(AnalyticsView):
         report = page_report(
             since=p["since"], until=p["until"], page=p["filters"].get("landing_page", "")
         )
+        approximate = report["unique_visitors_approximate"]
         columns = [
             Column("page", _("Page")),
             Column("views", _("Views"), "int", D["page_views"]),
-            Column("unique_visitors", _("Unique visitors"), "int", D["unique_visitors"]),
+            Column(
+                "unique_visitors",
+                _("≈ Unique visitors") if approximate else _("Unique visitors"),
+                "int",
+                D["unique_visitors"],
+                approximate=approximate,
+            ),
             Column("conversions", _("Conversions"), "int", D["page_conversions"]),
-            Column("conversion_rate", _("Conversion rate"), "rate", D["page_rate"]),
+            Column(
+                "conversion_rate",
+                _("≈ Conversion rate") if approximate else _("Conversion rate"),
+                "rate",
+                D["page_rate"],
+                approximate=approximate,
+            ),
         ]
         pages, pages_chart = _table_and_bars(
-            Table(id="pages", title=_("Landing pages"), columns=columns),
+            Table(
+                id="pages",
+                title=_("Landing pages"),
+                columns=columns,
+                caption=D["unique_visitors_approximate"] if approximate else "",
+            ),
             report["rows"],
-            bars_title=_("Conversion rate per page"),
+            bars_title=_("≈ Conversion rate per page")
+            if approximate
+            else _("Conversion rate per page"),
             bar="conversion_rate",
             most=15,
             formatter=charts.percent,

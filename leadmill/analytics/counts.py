@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ from leadmill.tracking.models import Event, EventType, Visitor
 from .models import DailyCount, FirstVisit, Metric
 
 CHUNK = 2000
+CENT = Decimal("0.01")
 DAY = 86_400
 # Reaching a stage counts whenever the history holds a change to it or to a later stage.
 REACHED_BY = {
@@ -69,74 +69,6 @@ def whole_days(later: dt.datetime, earlier: dt.datetime) -> int:
 def _chunks(ids: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
-
-
-@dataclass(frozen=True)
-class Lead:
-    id: int
-    created_at: dt.datetime
-    dims: tuple[str, str, str, str, str, int, str]
-    won: bool
-    value: Decimal
-    outcome_at: dt.datetime | None
-    reached: dict[str, dt.datetime]  # "mql" / "sql" / "customer" -> first reach
-
-
-def leads_load(contact_ids: Iterable[int]) -> list[Lead]:
-    """The leads with their first-touch dimensions, first form and first stage reaches."""
-    leads = []
-    for chunk in _chunks(sorted(set(contact_ids))):
-        forms: dict[int, int] = {}
-        for contact_id, form_id in (
-            Submission.objects.filter(contact_id__in=chunk, status=Submission.Status.ACCEPTED)
-            .order_by("-id")
-            .values_list("contact_id", "form_id")
-        ):
-            forms[contact_id] = form_id or 0  # ordered newest first: the first one wins
-        reached: dict[int, dict[str, dt.datetime]] = defaultdict(dict)
-        for contact_id, to_stage, changed_at in StageChange.objects.filter(
-            contact_id__in=chunk, to_stage__in=QUALIFIED
-        ).values_list("contact_id", "to_stage", "changed_at"):
-            for stage, stages in REACHED_BY.items():
-                if to_stage in stages:
-                    known = reached[contact_id].get(stage)
-                    if known is None or changed_at < known:
-                        reached[contact_id][stage] = changed_at
-        for row in Contact.objects.filter(pk__in=chunk).values_list(
-            "pk",
-            "created_at",
-            "first_channel",
-            "first_source",
-            "first_medium",
-            "first_campaign",
-            "first_landing_url",
-            "country",
-            "outcome",
-            "outcome_value",
-            "outcome_at",
-        ):
-            pk, created, channel, source, medium, campaign, landing, country = row[:8]
-            outcome, value, outcome_at = row[8:]
-            leads.append(
-                Lead(
-                    id=pk,
-                    created_at=created,
-                    dims=(
-                        channel,
-                        source[:200],
-                        medium[:200],
-                        campaign[:200],
-                        landing_page_of(landing),
-                        forms.get(pk, 0),
-                        country,
-                    ),
-                    won=outcome == Outcome.WON,
-                    value=value or Decimal(0),
-                    outcome_at=outcome_at,
-                    reached=reached.get(pk, {}),
-                )
-            )
-    return leads
 
 
 class DayCounts:
@@ -270,55 +202,140 @@ def visitors_filled(day: dt.date, counts: DayCounts) -> None:
     )
 
 
-def _cohort(leads: list[Lead], counts: DayCounts) -> None:
-    """Leads created on the day, with the stages they reached and their revenue."""
-    for lead in leads:
-        counts.add(Metric.LEADS, lead.dims)
-        mql, sql, customer = (lead.reached.get(s) for s in ("mql", "sql", "customer"))
-        if mql:
-            lag = whole_days(mql, lead.created_at)
-            counts.add(Metric.COHORT_MQL, lead.dims, lag=lag)
-            counts.add(Metric.GAP_LEAD_MQL, lead.dims, lag=lag)
-        if sql:
-            counts.add(Metric.COHORT_SQL, lead.dims, lag=whole_days(sql, lead.created_at))
-            counts.add(Metric.GAP_MQL_SQL, lead.dims, lag=whole_days(sql, mql))
-        if customer:
-            counts.add(Metric.COHORT_CUSTOMER, lead.dims, lag=whole_days(customer, lead.created_at))
-            counts.add(Metric.GAP_SQL_CUSTOMER, lead.dims, lag=whole_days(customer, sql))
-        if lead.won:
-            counts.add(Metric.COHORT_REVENUE, lead.dims, amount=lead.value)
+def _whole_days_sql(later: str, earlier: str) -> str:
+    """SQL of ``whole_days(later, earlier)``: whole days between two stored moments, never
+    negative, exact to the microsecond on both engines (no floating point)."""
+    if connection.vendor == "sqlite":
+        # Stored as "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: seconds and microseconds apart.
+        def micros(column: str) -> str:
+            return (
+                f"(CAST(strftime('%%s', {column}) AS INTEGER) * 1000000"
+                f" + CAST(substr({column} || '.000000', 21, 6) AS INTEGER))"
+            )
+
+        return f"MAX(0, ({micros(later)} - {micros(earlier)}) / {DAY * 1_000_000})"
+    return f"GREATEST(0, CAST(FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})) / {DAY}) AS INTEGER))"
 
 
-def _activity_ids(day: dt.date) -> set[int]:
-    """The leads that first reached a stage, or were won, on the day (a superset)."""
-    start, end = day_bounds(day)
-    ids = set(
-        StageChange.objects.filter(
-            changed_at__gte=start, changed_at__lt=end, to_stage__in=QUALIFIED
-        ).values_list("contact_id", flat=True)
+def _leads_sql() -> str:
+    """SQL of the day's leads (created, or first reaching a stage or won, in [start, end)):
+    their first-touch dimensions, first accepted form, first reach of each stage and won
+    revenue in cents. Parameters: start, end, three times."""
+    contacts = Contact._meta.db_table
+    changes = StageChange._meta.db_table
+    submissions = Submission._meta.db_table
+
+    def reached(stage: str) -> str:
+        stages = ", ".join(f"'{name}'" for name in REACHED_BY[stage])
+        return (
+            f"(SELECT MIN(s.changed_at) FROM {changes} s"  # noqa: S608 -- constants only
+            f" WHERE s.contact_id = c.id AND s.to_stage IN ({stages}))"
+        )
+
+    qualified = ", ".join(f"'{name}'" for name in QUALIFIED)
+    return f"""
+        SELECT c.created_at, c.first_channel AS channel, c.first_source AS source,
+            c.first_medium AS medium, c.first_campaign AS campaign,
+            c.first_landing_url AS url, c.country,
+            COALESCE((SELECT f.form_id FROM {submissions} f
+                      WHERE f.contact_id = c.id AND f.status = '{Submission.Status.ACCEPTED}'
+                      ORDER BY f.id LIMIT 1), 0) AS form_id,
+            CASE WHEN c.outcome = '{Outcome.WON}' THEN 1 ELSE 0 END AS won,
+            CASE WHEN c.outcome = '{Outcome.WON}'
+                 THEN ROUND(COALESCE(c.outcome_value, 0) * 100) ELSE 0 END AS cents,
+            c.outcome_at,
+            {reached("mql")} AS mql_at, {reached("sql")} AS sql_at,
+            {reached("customer")} AS customer_at
+        FROM {contacts} c
+        WHERE c.id IN (
+            SELECT id FROM {contacts} WHERE created_at >= %s AND created_at < %s
+            UNION SELECT contact_id FROM {changes}
+                WHERE changed_at >= %s AND changed_at < %s AND to_stage IN ({qualified})
+            UNION SELECT id FROM {contacts}
+                WHERE outcome = '{Outcome.WON}' AND outcome_at >= %s AND outcome_at < %s
+        )
+    """  # noqa: S608 -- table names and constants only, the moments are parameters
+
+
+def _leads_counts(day: dt.date, counts: DayCounts) -> None:
+    """The leads' rows of ``day``, counted by the database (docs/analytics.md):
+
+    cohort (the leads created on the day: the stages they reached, whole days after their
+    creation, the days between stages, their revenue) and activity (first reaches of MQL /
+    SQL / customer, and won outcomes, on the day). The database groups by the stored touch;
+    the landing page's path and the columns' lengths are applied to the few groups after.
+    """
+    start, end = (connection.ops.adapt_datetimefield_value(moment) for moment in day_bounds(day))
+    lag = _whole_days_sql
+    parts = [  # metric, its lag (whole days), its amount (cents), dated by, and only if
+        (Metric.LEADS, "-1", "0", "created_at", ""),
+        (Metric.COHORT_MQL, lag("mql_at", "created_at"), "0", "created_at", "mql_at IS NOT NULL"),
+        (Metric.GAP_LEAD_MQL, lag("mql_at", "created_at"), "0", "created_at", "mql_at IS NOT NULL"),
+        (Metric.COHORT_SQL, lag("sql_at", "created_at"), "0", "created_at", "sql_at IS NOT NULL"),
+        (Metric.GAP_MQL_SQL, lag("sql_at", "mql_at"), "0", "created_at", "sql_at IS NOT NULL"),
+        (
+            Metric.COHORT_CUSTOMER,
+            lag("customer_at", "created_at"),
+            "0",
+            "created_at",
+            "customer_at IS NOT NULL",
+        ),
+        (
+            Metric.GAP_SQL_CUSTOMER,
+            lag("customer_at", "sql_at"),
+            "0",
+            "created_at",
+            "customer_at IS NOT NULL",
+        ),
+        (Metric.COHORT_REVENUE, "-1", "cents", "created_at", "won = 1"),
+        (Metric.ACTIVITY_MQL, "-1", "0", "mql_at", ""),
+        (Metric.ACTIVITY_SQL, "-1", "0", "sql_at", ""),
+        (Metric.ACTIVITY_CUSTOMER, "-1", "0", "customer_at", ""),
+        (Metric.ACTIVITY_REVENUE, "-1", "cents", "outcome_at", "won = 1"),
+    ]
+    dims = "channel, source, medium, campaign, url, form_id, country"
+    selects = " UNION ALL ".join(
+        f"SELECT '{metric}' AS metric, {dims}, {lag_sql} AS lag, {amount} AS cents"  # noqa: S608
+        f" FROM leads WHERE {dated} >= %s AND {dated} < %s{f' AND {only}' if only else ''}"
+        for metric, lag_sql, amount, dated, only in parts
     )
-    ids.update(
-        Contact.objects.filter(
-            outcome=Outcome.WON, outcome_at__gte=start, outcome_at__lt=end
-        ).values_list("pk", flat=True)
-    )
-    return ids
-
-
-def _activity(day: dt.date, leads: list[Lead], counts: DayCounts) -> None:
-    """First reaches of MQL / SQL / customer, and won outcomes, that happened on the day."""
-    start, end = day_bounds(day)
-    metrics = {
-        "mql": Metric.ACTIVITY_MQL,
-        "sql": Metric.ACTIVITY_SQL,
-        "customer": Metric.ACTIVITY_CUSTOMER,
-    }
-    for lead in leads:
-        for stage, moment in lead.reached.items():
-            if start <= moment < end:
-                counts.add(metrics[stage], lead.dims)
-        if lead.won and lead.outcome_at and start <= lead.outcome_at < end:
-            counts.add(Metric.ACTIVITY_REVENUE, lead.dims, amount=lead.value)
+    sql = f"""
+        WITH leads AS ({_leads_sql()})
+        SELECT metric, {dims}, lag, COUNT(*), SUM(cents) FROM ({selects}) AS lead_rows
+        GROUP BY metric, {dims}, lag
+    """  # noqa: S608 -- our own SQL, the moments are parameters
+    params = [start, end] * (3 + len(parts))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for (
+            metric,
+            channel,
+            source,
+            medium,
+            campaign,
+            url,
+            form_id,
+            country,
+            lag_days,
+            number,
+            cents,
+        ) in cursor.fetchall():
+            dims_key = (
+                channel,
+                source[:200],
+                medium[:200],
+                campaign[:200],
+                landing_page_of(url),
+                form_id,
+                country,
+            )
+            counts.add(
+                metric,
+                dims_key,
+                lag=lag_days,
+                amount=(Decimal(round(cents or 0)) / 100).quantize(CENT),
+                number=number,
+            )
 
 
 def day_counts(day: dt.date, *, known_before: bool = False, visitors: bool = True) -> DayCounts:
@@ -331,16 +348,7 @@ def day_counts(day: dt.date, *, known_before: bool = False, visitors: bool = Tru
     counts = DayCounts()
     if visitors:
         _visitors_tail(day, counts, known_before=known_before)
-    start, end = day_bounds(day)
-    created = set(
-        Contact.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
-            "pk", flat=True
-        )
-    )
-    active = _activity_ids(day)
-    leads = leads_load(created | active)  # one read of the leads for both readings
-    _cohort([lead for lead in leads if lead.id in created], counts)
-    _activity(day, [lead for lead in leads if lead.id in active], counts)
+    _leads_counts(day, counts)
     return counts
 
 

@@ -38,9 +38,17 @@ DEFINITIONS = {
     ),
     "days_to_stage": _("Median whole days from the lead's creation to the stage."),
     "page_views": _("Page views that were not a bot's (total, not unique)."),
-    "unique_visitors": _("Distinct browsers that viewed the page in the period (exact)."),
+    "unique_visitors": _(
+        "Distinct browsers that viewed the page in the period: exact for a single day, "
+        "an estimate (≈) over several days."
+    ),
+    "unique_visitors_approximate": _(
+        "≈ approximate: over several days, distinct browsers are estimated by merging a "
+        "sketch of each day's browsers, within 1 % of the exact number. Choose a single day "
+        "for the exact number."
+    ),
     "page_conversions": _("Accepted form posts sent from the page in the period."),
-    "page_rate": _("Conversions ÷ unique visitors of the page."),
+    "page_rate": _("Conversions ÷ unique visitors of the page (≈ when the visitors are)."),
     "pages_live": _("Landing pages first published by the end of the week and live today."),
     "form_views": _("Times the form was shown (total)."),
     "form_starts": _("Browsers that typed in a field of the form."),

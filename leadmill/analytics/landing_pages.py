@@ -10,66 +10,76 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Count
 from django.utils import timezone
 
-from leadmill.capture.models import Submission
 from leadmill.capture.pages import LandingPage
-from leadmill.tracking.models import Event, EventType
 
-from .counts import day_bounds, landing_page_of
-from .models import Metric
-from .selectors import _ratio, daily
+from .models import Metric, PageCount
+from .page_counts import page_tallies, visitors_estimate
+from .selectors import _ratio, daily, filled_until
 
 
 def page_report(*, since: dt.date, until: dt.date, page: str = "") -> dict:
     """Views, unique visitors, conversions and rate per landing page, busiest first.
 
     Views and visitors exclude bots (the event's flag and the visitor's); a conversion is an
-    accepted form post sent from the page. ``page`` (a path) keeps that page only.
+    accepted form post sent from the page. ``page`` (a path) keeps that page only. Days the
+    fill has counted come from :class:`.models.PageCount`, later ones from the raw rows.
+    Unique visitors (and so the rate) are exact for one day or when every day is counted
+    from the raw rows; over several days with counted ones they are the days' sketches
+    merged, an estimate within 1 %, and ``unique_visitors_approximate`` says so (ADR 56).
     """
-    start, end = day_bounds(since)[0], day_bounds(until)[1]
+    filled = filled_until()
+    boundary = filled or since
+    stored_until = min(until, boundary - dt.timedelta(days=1))
+    approximate = since <= stored_until and since != until
     views: dict[str, int] = defaultdict(int)
-    visitors: dict[str, set] = defaultdict(set)
-    events = (
-        Event.objects.filter(
-            occurred_at__gte=start, occurred_at__lt=end, type=EventType.PAGE_VIEW, is_bot=False
-        )
-        .exclude(visitor__is_bot=True)
-        .values("url", "visitor_id")
-        .annotate(n=Count("id"))
-    )
-    for row in events:
-        path = landing_page_of(row["url"])
-        views[path] += row["n"]
-        if row["visitor_id"]:
-            visitors[path].add(row["visitor_id"])
     conversions: dict[str, int] = defaultdict(int)
-    for row in (
-        Submission.objects.filter(
-            created_at__gte=start, created_at__lt=end, status=Submission.Status.ACCEPTED
+    exact: dict[str, int] = defaultdict(int)  # one day, counted by the fill
+    sketches: dict[str, list[bytes]] = defaultdict(list)
+    if since <= stored_until:
+        stored = PageCount.objects.filter(day__gte=since, day__lte=stored_until)
+        if page:
+            stored = stored.filter(landing_page=page)
+        fields = ["landing_page", "views", "conversions", "visitors"]
+        for path, viewed, converted, visitors, *sketch in stored.values_list(
+            *fields, *(["visitors_sketch"] if approximate else [])
+        ):
+            views[path] += viewed
+            conversions[path] += converted
+            exact[path] += visitors
+            sketches[path].extend(sketch)
+    raw: dict[str, set[str]] = defaultdict(set)  # the days after the counted ones
+    day = max(since, boundary)
+    while day <= until:
+        for path, tally in page_tallies(day).items():
+            if page and path != page:
+                continue
+            views[path] += tally.views
+            conversions[path] += tally.conversions
+            raw[path] |= tally.visitors
+        day += dt.timedelta(days=1)
+    rows = []
+    for path in set(views) | set(conversions):
+        if approximate:
+            visitors = visitors_estimate(sketches.get(path, ()), raw.get(path, ()))
+        else:
+            visitors = exact.get(path, 0) + len(raw.get(path, ()))
+        rows.append(
+            {
+                "page": path,
+                "views": views.get(path, 0),
+                "unique_visitors": visitors,
+                "unique_visitors_approximate": approximate,
+                "conversions": conversions.get(path, 0),
+                "conversion_rate": _ratio(conversions.get(path, 0), visitors),
+            }
         )
-        .values("page_url")
-        .annotate(n=Count("id"))
-    ):
-        conversions[landing_page_of(row["page_url"])] += row["n"]
-    paths = (set(views) | set(conversions)) - {""}
-    if page:
-        paths &= {page}
-    rows = [
-        {
-            "page": path,
-            "views": views.get(path, 0),
-            "unique_visitors": len(visitors.get(path, ())),
-            "conversions": conversions.get(path, 0),
-            "conversion_rate": _ratio(conversions.get(path, 0), len(visitors.get(path, ()))),
-        }
-        for path in paths
-    ]
     rows.sort(key=lambda row: (-row["views"], -row["conversions"], row["page"]))
     return {
         "since": since,
         "until": until,
+        "unique_visitors_approximate": approximate,
         "rows": rows,
         "weeks": pages_live_by_week(since=since, until=until),
     }

@@ -86,6 +86,30 @@ class FirstVisit(models.Model):
         return f"{self.visitor_id} {self.day}"
 
 
+class PageCount(models.Model):
+    """One landing page's counts of one day (site time zone): non-bot page views, accepted
+    form posts sent from it, and its distinct visitors, exactly (``visitors``) and as a
+    sketch to merge over any period (``visitors_sketch``: an Apache DataSketches CPC
+    sketch of the visitor ids, ADR 56). Written by the fill with the day's
+    :class:`DailyCount` rows, in the same transaction.
+    """
+
+    day = models.DateField()
+    landing_page = models.CharField(max_length=500)
+    views = models.BigIntegerField(default=0)
+    conversions = models.BigIntegerField(default=0)
+    visitors = models.BigIntegerField(default=0)
+    visitors_sketch = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "landing_page"], name="analytics_page_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.landing_page} {self.views}"
+
+
 class FillState(models.Model):
     """How far the counts are filled (one row per counts table; Zulip's ``FillState``).
 

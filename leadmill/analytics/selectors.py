@@ -294,7 +294,10 @@ def daily(
     positions = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
     day = max(since, boundary)
     while day <= until:
-        for key, (count, _amount) in day_counts(day, known_before=filled is not None).rows.items():
+        tail = day_counts(
+            day, known_before=filled is not None, visitors=metric == Metric.VISITORS
+        )  # new visitors are the tail's dearest part: counted only when asked for
+        for key, (count, _amount) in tail.rows.items():
             if key[0] != metric or any(
                 key[positions[name]] != value for name, value in conditions.items()
             ):

@@ -32,7 +32,8 @@ from .counts import (
     first_visits_fill,
     visitors_filled,
 )
-from .models import DailyCount, FillState, FirstVisit, Spend
+from .models import DailyCount, FillState, FirstVisit, PageCount, Spend
+from .page_counts import page_counts_of, page_counts_write
 
 COUNTS = "daily_counts"
 
@@ -104,11 +105,13 @@ def counts_fill(
 def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
     FillState.objects.filter(pk=state.pk).update(state=FillState.State.STARTED, day_in_progress=day)
     counts = day_counts(day, visitors=False)
+    pages = page_counts_of(day)
     with transaction.atomic():
         first_visits_fill(day)
         visitors_filled(day, counts)
         DailyCount.objects.filter(day=day).delete()
         counts.insert(day)
+        page_counts_write(day, pages)
         if inside_day:
             inside_day(day)
         updates = {"state": FillState.State.DONE, "day_in_progress": None}
@@ -134,6 +137,12 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
         .exclude(visitor_id=None)
         .values_list("visitor_id", flat=True)
     )
+    # A visitor these rows flagged as a bot no longer counts on the days it viewed pages.
+    visitors.update(
+        Event.objects.filter(
+            id__gt=state.event_id_seen, id__lte=marks["event_id_seen"], visitor__is_bot=True
+        ).values_list("visitor_id", flat=True)
+    )
     leads = set(
         StageChange.objects.filter(
             id__gt=state.stage_change_id_seen, id__lte=marks["stage_change_id_seen"]
@@ -152,6 +161,7 @@ def counts_refill() -> FillReport:
     with transaction.atomic():
         DailyCount.objects.all().delete()
         FirstVisit.objects.all().delete()
+        PageCount.objects.all().delete()
         FillState.objects.filter(name=COUNTS).delete()
     return counts_fill()
 

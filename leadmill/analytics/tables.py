@@ -26,6 +26,7 @@ class Column:
     label: str
     kind: str = "text"  # text, int, rate, points, money, days, seconds, date
     help: str = ""
+    approximate: bool = False  # shown with "≈" (its label should say so too)
 
 
 @dataclass
@@ -38,6 +39,12 @@ class Table:
     total: list | None = None
 
     def display(self, value, column: Column) -> str:
+        shown = self._display(value, column)
+        if column.approximate and not isinstance(value, str) and value is not None:
+            return f"≈ {shown}"
+        return shown
+
+    def _display(self, value, column: Column) -> str:
         if value is None or value == "":
             return "—" if column.kind != "text" else ""
         if isinstance(value, str):  # a label in a number column ("Total", "—")

@@ -145,6 +145,11 @@ class Contact(models.Model):
             models.Index(fields=["lifecycle_stage", "created_at"], name="contact_stage_idx"),
             models.Index(fields=["temperature", "created_at"], name="contact_temp_idx"),
             models.Index(fields=["first_source", "first_medium"], name="contact_source_idx"),
+            # Won deals by date (analytics' activity reading, every report's raw tail, ADR 56);
+            # partial: only a won outcome writes a page of it.
+            models.Index(
+                fields=["outcome_at"], name="contact_won_at_idx", condition=models.Q(outcome="won")
+            ),
         ]
 
     def __str__(self) -> str:

@@ -129,6 +129,13 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["contact", "occurred_at"], name="tracking_event_contact_idx"),
             models.Index(fields=["visitor", "occurred_at"], name="tracking_event_visitor_idx"),
+            # A form's report reads its events of a period (analytics, ADR 56); partial, so a
+            # page view, the bulk of the events, writes no page of it.
+            models.Index(
+                fields=["name", "occurred_at"],
+                name="tracking_event_form_idx",
+                condition=models.Q(type__in=["form_view", "form_start", "form_field"]),
+            ),
         ]
 
     def __str__(self) -> str:

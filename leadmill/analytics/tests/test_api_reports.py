@@ -64,6 +64,7 @@ def test_pages_and_forms_answer_the_known_numbers(client, reader):
             "page": "/signup/",
             "views": 0,
             "unique_visitors": 0,
+            "unique_visitors_approximate": False,
             "conversions": 3,
             "conversion_rate": None,
         }

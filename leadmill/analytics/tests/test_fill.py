@@ -13,7 +13,8 @@ from django.db import connection
 from leadmill.contacts.models import Contact, StageChange
 
 from .. import selectors, services
-from ..models import DailyCount, FillState
+from ..landing_pages import page_report
+from ..models import DailyCount, FillState, PageCount
 from .known_funnel import at, known_funnel, lead, page_view, stage
 
 
@@ -121,6 +122,7 @@ def test_a_fill_killed_with_sigkill_mid_day_and_started_again_equals_a_direct_co
     assert state.state == FillState.State.STARTED
     assert data.d1 < state.filled_until < dt.date.today()
     assert not DailyCount.objects.filter(day__gte=state.filled_until).exists()
+    assert not PageCount.objects.filter(day__gte=state.filled_until).exists()
 
     # and started again
     restarted = fill_start("0")
@@ -140,4 +142,23 @@ def test_a_fill_killed_with_sigkill_mid_day_and_started_again_equals_a_direct_co
         .count()
     )
     assert from_rollup["visitors"] == 5 + 30
+    pages = page_report(since=since, until=until)
     assert from_rollup == direct_totals(since, until)
+    direct_pages = page_report(since=since, until=until)  # the fill state forgotten: raw
+    assert pages["unique_visitors_approximate"] is True
+    assert direct_pages["unique_visitors_approximate"] is False
+    for row in (*pages["rows"], *direct_pages["rows"]):
+        row.pop("unique_visitors_approximate")
+    assert (
+        pages["rows"]
+        == direct_pages["rows"]
+        == [
+            {
+                "page": "/ebook/",
+                "views": 6 + 30,
+                "unique_visitors": 5 + 30,  # the estimate is exact at this size
+                "conversions": 0,
+                "conversion_rate": 0.0,
+            }
+        ]
+    )

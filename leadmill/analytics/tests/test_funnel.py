@@ -8,7 +8,7 @@ import pytest
 
 from .. import selectors, services
 from ..models import DailyCount
-from .known_funnel import known_funnel
+from .known_funnel import at, known_funnel, lead, stage
 
 pytestmark = pytest.mark.django_db
 
@@ -142,3 +142,27 @@ def test_a_period_with_spend_and_nothing_else_shows_its_cost():
     total = selectors.funnel(since=day, until=day)["total"]
     assert total["spend"] == Decimal("12.50")
     assert (total["leads"], total["cost_per_lead"], total["return_on_spend"]) == (0, None, 0.0)
+
+
+@pytest.mark.parametrize("read_from", ["raw tables", "rollup"])
+def test_whole_days_between_stages_are_exact_to_the_microsecond(read_from):
+    # Given two leads created at 10:00:00.000001: one became an MQL one microsecond short of
+    # a day later, the other exactly one day later (and an SQL 3 days after that)
+    day = dt.date.today() - dt.timedelta(days=20)
+    created = at(day, 10) + dt.timedelta(microseconds=1)
+    short, full = (lead(name, created, "google", "paid_search") for name in ("short", "full"))
+    stage(short, "mql", at(day, 10, days=1))
+    stage(full, "mql", created + dt.timedelta(days=1))
+    stage(full, "sql", created + dt.timedelta(days=4))
+    if read_from == "rollup":
+        services.counts_fill()
+        assert DailyCount.objects.filter(day=day).exists()
+
+    # When the cohort of that day is read
+    tally = selectors.tallies(since=day, until=day, group_by=None)[""]
+
+    # Then the first took 0 whole days to MQL and the second 1; MQL to SQL took 3
+    assert tally.lags["gap_lead_mql"] == {0: 1, 1: 1}
+    assert tally.lags["cohort_mql"] == {0: 1, 1: 1}
+    assert tally.lags["gap_mql_sql"] == {3: 1}
+    assert tally.lags["cohort_sql"] == {4: 1}

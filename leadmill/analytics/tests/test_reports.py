@@ -70,6 +70,7 @@ def test_page_report_counts_views_unique_visitors_conversions_and_rate():
             "page": "/ebook/",
             "views": 6,  # v1 twice, v2, v3 (not its bot view), v4, v6; never bot visitor v5
             "unique_visitors": 5,
+            "unique_visitors_approximate": False,  # every day counted from the raw rows
             "conversions": 1,
             "conversion_rate": 0.2,
         }
