@@ -87,6 +87,17 @@ def test_the_turn_holds_the_file_lock_of_a_database_file():
 # --- planner statistics (ADR 0058) -----------------------------------------------------------
 
 
+def refreshed_until_analysed(table: str) -> list[str]:
+    """Refresh until ``table`` is analysed, for at most 30 s: the server counts a backend's
+    changes a moment after its commit. The last refresh's list."""
+    deadline = time.monotonic() + 30
+    analysed = db.planner_statistics_refresh()
+    while table not in analysed and time.monotonic() < deadline:
+        time.sleep(0.2)
+        analysed = db.planner_statistics_refresh()
+    return analysed
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif("connection.vendor != 'postgresql'")
 def test_a_table_filled_since_its_last_analyse_is_analysed_once():
@@ -98,11 +109,7 @@ def test_a_table_filled_since_its_last_analyse_is_analysed_once():
         cursor.execute("SELECT pg_stat_force_next_flush()")  # this backend's counts, now
 
     # When the statistics are refreshed (until the server has counted the rows)
-    deadline = time.monotonic() + 30
-    analysed = db.planner_statistics_refresh()
-    while "contacts_contact" not in analysed and time.monotonic() < deadline:
-        time.sleep(0.2)
-        analysed = db.planner_statistics_refresh()
+    analysed = refreshed_until_analysed("contacts_contact")
 
     # Then the table was analysed: the planner knows its rows
     assert "contacts_contact" in analysed
@@ -151,9 +158,4 @@ def test_a_table_a_migration_holds_is_skipped_not_waited_for():
         blocker.rollback()
         blocker.close()
     # Then, the lock gone, the table is analysed (once the server has counted its rows)
-    deadline = time.monotonic() + 30
-    analysed = db.planner_statistics_refresh()
-    while "contacts_contact" not in analysed and time.monotonic() < deadline:
-        time.sleep(0.2)
-        analysed = db.planner_statistics_refresh()
-    assert "contacts_contact" in analysed
+    assert "contacts_contact" in refreshed_until_analysed("contacts_contact")
