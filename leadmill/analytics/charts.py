@@ -16,6 +16,7 @@ import pygal
 from django.utils import formats
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 from pygal.style import Style
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
@@ -49,6 +50,7 @@ STYLE = Style(
     value_label_font_size=13,
     legend_font_size=13,
     title_font_size=15,
+    no_data_font_size=15,  # pygal's default (64) fills the chart with its text
     tooltip_font_size=13,
 )
 
@@ -103,6 +105,8 @@ def _config(chart_class, *, title: str, height: int = 360, **options):
         truncate_label=30,
         margin=12,
         margin_bottom=28,  # room for the legend's text below the axis labels
+        # Every value empty (a rate with no visitor): said plainly, the table says "—".
+        no_data_text=_("No value to chart in this period"),
         **options,
     )
 

@@ -1,0 +1,33 @@
+"""The server-side charts (pygal, inline SVG): what a chart with nothing to draw says."""
+
+import re
+
+import pytest
+from django.utils import translation
+
+from leadmill.analytics import charts
+
+pytestmark = pytest.mark.django_db  # the suite's autouse fixtures reach the database
+
+
+def test_a_chart_whose_values_are_all_empty_says_so_in_a_line_in_the_readers_language():
+    # Given a page with no visitor in the period: its conversion rate has no value
+    bars = [("/ebook/", None)]
+
+    # When its chart is drawn in English and in Portuguese
+    english = str(charts.horizontal_bars_chart(title="Conversion rate per page", bars=bars))
+    with translation.override("pt-br"):
+        portuguese = str(charts.horizontal_bars_chart(title="Taxa", bars=bars))
+
+    # Then it says so, in the chart's text size, not pygal's giant "No data"
+    assert "No value to chart in this period" in english
+    assert "Nenhum valor para o gráfico neste período" in portuguese
+    assert "No data" not in english
+    assert re.search(r"text\.no_data\{[^}]*font-size:15px", english)
+
+
+def test_a_chart_with_values_draws_them():
+    chart = str(charts.horizontal_bars_chart(title="Leads", bars=[("Ads", 3), ("Email", 5)]))
+
+    assert "No value to chart" not in chart
+    assert ">3<" in chart and ">5<" in chart
