@@ -127,6 +127,12 @@ def test_the_screen_and_its_csv_label_an_estimate_and_not_an_exact_day(client, d
     assert "≈ Unique visitors" in screen
     assert "≈ 5" in screen
     assert "within 1 % of the exact number" in screen
+    # its explanation stands above the table, which names it, not in a <caption> as wide as
+    # the table (a phone's scrolling wrap cut its lines)
+    assert 'aria-describedby="caption-pages"' in screen
+    caption = screen.split('id="caption-pages">')[1].split("</p>")[0]
+    assert "within 1 % of the exact number" in caption
+    assert "<caption" not in screen.split('data-table="pages"')[1].split("</table>")[0]
     assert header == "Page,Views,≈ Unique visitors,Conversions,≈ Conversion rate"
     table = exact.split('data-table="pages"')[1].split("</table>")[0]
     assert ">Unique visitors</th>" in table
