@@ -31,18 +31,23 @@ def page_report(*, since: dt.date, until: dt.date, page: str = "") -> dict:
     """
     filled = filled_until()
     boundary = filled or since
-    stored_until = min(until, boundary - dt.timedelta(days=1))
-    approximate = since <= stored_until and since != until
+    # The last day the fill counted; None before its first run (and no day before the
+    # first of the calendar to count back from: a period may start on 0001-01-01).
+    stored_until = (
+        min(until, filled - dt.timedelta(days=1)) if filled and filled > dt.date.min else None
+    )
+    stored = stored_until is not None and since <= stored_until
+    approximate = stored and since != until
     views: dict[str, int] = defaultdict(int)
     conversions: dict[str, int] = defaultdict(int)
     exact: dict[str, int] = defaultdict(int)  # one day, counted by the fill
     sketches: dict[str, list[bytes]] = defaultdict(list)
-    if since <= stored_until:
-        stored = PageCount.objects.filter(day__gte=since, day__lte=stored_until)
+    if stored:
+        counted = PageCount.objects.filter(day__gte=since, day__lte=stored_until)
         if page:
-            stored = stored.filter(landing_page=page)
+            counted = counted.filter(landing_page=page)
         fields = ["landing_page", "views", "conversions", "visitors"]
-        for path, viewed, converted, visitors, *sketch in stored.values_list(
+        for path, viewed, converted, visitors, *sketch in counted.values_list(
             *fields, *(["visitors_sketch"] if approximate else [])
         ):
             views[path] += viewed

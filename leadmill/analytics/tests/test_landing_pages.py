@@ -137,3 +137,17 @@ def test_the_screen_and_its_csv_label_an_estimate_and_not_an_exact_day(client, d
     table = exact.split('data-table="pages"')[1].split("</table>")[0]
     assert ">Unique visitors</th>" in table
     assert "≈" not in table.split("<tbody>")[1]
+
+
+def test_a_period_at_the_first_day_of_the_calendar_is_answered_before_and_after_a_fill():
+    # Given no fill yet (schemathesis found a 500 here: the day before 0001-01-01)
+    first = dt.date(1, 1, 1)
+
+    # When the first week of the calendar is asked for, before any fill and after one
+    before = page_report(since=first, until=first + dt.timedelta(days=6))
+    services.counts_fill()
+    after = page_report(since=first, until=first + dt.timedelta(days=6))
+
+    # Then there is nothing to show, exactly
+    assert before["rows"] == after["rows"] == []
+    assert before["unique_visitors_approximate"] is False
