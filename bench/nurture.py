@@ -270,7 +270,7 @@ def plain_loop(contacts: int, template, port: int, sink: Sink) -> float:
     sink.reset()
     started = time.perf_counter()
     connection = get_connection(
-        "django.core.mail.backends.smtp.EmailBackend", host="127.0.0.1", port=port
+        "leadmill.messaging.backends.SMTPEmailBackend", host="127.0.0.1", port=port
     )
     connection.open()
     last = 0
@@ -303,7 +303,7 @@ def engine_run(contacts: int, port: int, sink: Sink) -> dict:
     sampler.start()
     started = time.perf_counter()
     with override_settings(
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_BACKEND="leadmill.messaging.backends.SMTPEmailBackend",
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=port,
     ):
@@ -318,7 +318,7 @@ def engine_run(contacts: int, port: int, sink: Sink) -> dict:
             sink.count() < contacts
         ):  # anything left (e.g. a reclaimed message) goes on the next tick
             with override_settings(
-                EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+                EMAIL_BACKEND="leadmill.messaging.backends.SMTPEmailBackend",
                 EMAIL_HOST="127.0.0.1",
                 EMAIL_PORT=port,
             ):

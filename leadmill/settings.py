@@ -263,7 +263,7 @@ if EMAIL_URL:
     from urllib.parse import unquote, urlparse
 
     _email = urlparse(EMAIL_URL)
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_BACKEND = "leadmill.messaging.backends.SMTPEmailBackend"
     EMAIL_HOST = _email.hostname or "localhost"
     EMAIL_PORT = _email.port or 25
     EMAIL_HOST_USER = unquote(_email.username or "")
@@ -271,7 +271,7 @@ if EMAIL_URL:
     EMAIL_USE_SSL = _email.scheme == "smtps"
     EMAIL_USE_TLS = _email.scheme == "submission" or "tls=1" in (_email.query or "")
 elif env("EMAIL_HOST"):
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_BACKEND = "leadmill.messaging.backends.SMTPEmailBackend"
     EMAIL_HOST = env("EMAIL_HOST")
     EMAIL_PORT = env_int("EMAIL_PORT", 25)
     EMAIL_HOST_USER = env("EMAIL_HOST_USER")

@@ -93,7 +93,7 @@ def smtp_running(inbox: Inbox, port: int | None = None):
 
 def use_smtp(settings, port: int) -> None:
     """Point Django's email at the loopback server."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "leadmill.messaging.backends.SMTPEmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False

@@ -150,7 +150,7 @@ def test_email_url_configures_smtp(tmp_path, email_url, expected):
         " s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL]))",
     )
 
-    assert values == ["django.core.mail.backends.smtp.EmailBackend", *expected]
+    assert values == ["leadmill.messaging.backends.SMTPEmailBackend", *expected]
 
 
 def test_without_email_settings_mail_goes_to_the_outbox(tmp_path):
