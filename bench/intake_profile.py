@@ -324,8 +324,7 @@ def main() -> int:
         stages = Stages()
         stages.handlers_timed()
         counter = Counter(stages)
-        # CPU of this thread, not wall time: waits on the database and the sink aside.
-        profiler = cProfile.Profile(time.thread_time) if args.cprofile else None
+        profiler = cProfile.Profile() if args.cprofile else None
         db_cpu = backend_cpu_seconds()
         started, cpu_started = time.perf_counter(), time.thread_time()
         with connection.execute_wrapper(counter), GcClock() as gc_clock:

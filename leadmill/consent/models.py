@@ -124,7 +124,12 @@ class Consent(models.Model):
         UNSUBSCRIBE = "unsubscribe", _("Unsubscribe")
         ADMIN = "admin", _("Back office")
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consents")
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="consents",
+        db_index=False,  # consent_latest_idx leads with it (ADR 63)
+    )
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="consents")
     purpose_text = models.ForeignKey(PurposeText, on_delete=models.PROTECT, null=True, blank=True)
     granted = models.BooleanField(_("granted"))

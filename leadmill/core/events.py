@@ -18,7 +18,9 @@ is at least once and per handler, so every handler must be idempotent:
 
 A handler is known by its dotted name (``leadmill.nurture.handlers.enrol_captured_lead``):
 renaming one leaves its pending deliveries to end as dead letters, and a handler subscribed
-after an event's first dispatch does not receive that event.
+after an event's first dispatch does not receive that event. An event nobody subscribes to
+when it is published is written delivered (kept for analytics until pruned), with no
+delivery task: subscriptions are made at start-up, alike in every process.
 
 Subscribe in an ``AppConfig.ready``::
 
@@ -50,7 +52,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from django.conf import settings
 from django.db import transaction
@@ -120,28 +122,33 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _outbox_values(evt: Any, *, now: dt.datetime) -> tuple[str, str, dt.datetime]:
-    """The name, JSON payload and first due time of ``evt``'s outbox row."""
+def _outbox_values(evt: Any, *, now: dt.datetime) -> tuple[str, str, dt.datetime | None]:
+    """The name, JSON payload and first due time of ``evt``'s outbox row; no due time for
+    an event nobody subscribes to (it is written delivered)."""
     name = type(evt).__name__
     if name not in _event_types:
         raise TypeError(f"{name} is not a declared event; decorate it with @events.event")
     payload = {f.name: _encode(getattr(evt, f.name)) for f in dataclasses.fields(evt)}
+    if not _subscribers.get(name):
+        return name, json.dumps(payload), None
     # Left for a claim (left_for_claim): due at once; else the after-commit task's grace.
     due = now if getattr(_local, "left_for_claim", False) else now + SWEEP_GRACE
     return name, json.dumps(payload), due
 
 
-# Rows per INSERT: 6 values each, well under SQLite's 32,766 and PostgreSQL's 65,535.
+# Rows per INSERT: 7 values each, well under SQLite's 32,766 and PostgreSQL's 65,535.
 OUTBOX_INSERT_ROWS = 1000
 
 
-def _outbox_insert(evts: list[Any]) -> list[int]:
+def _outbox_insert(evts: list[Any]) -> tuple[list[int], list[int]]:
     """Write the outbox rows of ``evts`` with a hand-written multi-row ``INSERT … RETURNING
-    id``; returns their ids, in order.
+    id``; returns their ids, in order, and the ids of those to deliver.
 
     The rows ``OutboxEvent.objects.bulk_create`` writes, at less than half its CPU: every
     lead publishes about a dozen facts, and building a model instance per fact and preparing
-    its fields one by one was a tenth of the worker's time per lead (ADR 63).
+    its fields one by one was a tenth of the worker's time per lead (ADR 63). An event
+    nobody subscribes to (half of a lead's facts, kept for analytics and for subscribers
+    to come) is written delivered: no delivery task, no second write.
     ``core/tests/test_events_insert.py`` fails when the model gains a column this
     statement does not write.
     """
@@ -155,24 +162,36 @@ def _outbox_insert(evts: list[Any]) -> list[int]:
     json_value = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     table = ops.quote_name(OutboxEvent._meta.db_table)
     ids: list[int] = []
+    wanted: list[int] = []
     for start in range(0, len(evts), OUTBOX_INSERT_ROWS):
         params: list[Any] = []
+        delivered: list[bool] = []
         for evt in evts[start : start + OUTBOX_INSERT_ROWS]:
             name, payload, due = _outbox_values(evt, now=now)
-            params += [name, payload, created, 0, "", ops.adapt_datetimefield_value(due)]
-        rows = len(params) // 6
-        values = ", ".join([f"(%s, {json_value}, %s, %s, %s, %s)"] * rows)
+            delivered.append(due is None)
+            params += [
+                name,
+                payload,
+                created,
+                None if due is None else ops.adapt_datetimefield_value(due),
+                created if due is None else None,
+                0,
+                "",
+            ]
+        values = ", ".join([f"(%s, {json_value}, %s, %s, %s, %s, %s)"] * len(delivered))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (name, payload, created_at, attempts, last_error, "  # noqa: S608 -- quoted name, placeholders only
-                f"next_attempt_at) VALUES {values} RETURNING id",
+                f"INSERT INTO {table} (name, payload, created_at, next_attempt_at, "  # noqa: S608 -- quoted name, placeholders only
+                f"delivered_at, attempts, last_error) VALUES {values} RETURNING id",
                 params,
             )
             written = [row[0] for row in cursor.fetchall()]
         # PostgreSQL returns a multi-row INSERT's rows in VALUES order; SQLite in any order,
         # but assigns its rowids in VALUES order.
-        ids += written if connection.vendor == "postgresql" else sorted(written)
-    return ids
+        written = written if connection.vendor == "postgresql" else sorted(written)
+        ids += written
+        wanted += [i for i, done in zip(written, delivered, strict=True) if not done]
+    return ids, wanted
 
 
 def publish(evt: Any) -> int:
@@ -181,8 +200,8 @@ def publish(evt: Any) -> int:
     Returns the outbox row id. Nothing is delivered if the transaction rolls back. One
     INSERT: the per-handler rows are written later, and only if a handler fails.
     """
-    (outbox_id,) = _outbox_insert([evt])
-    _after_commit_deliver([outbox_id])
+    (outbox_id,), wanted = _outbox_insert([evt])
+    _after_commit_deliver(wanted)
     return outbox_id
 
 
@@ -191,8 +210,8 @@ def publish_many(evts: list[Any]) -> list[int]:
     enrollments). Returns the outbox row ids, in order."""
     if not evts:
         return []
-    ids = _outbox_insert(evts)
-    _after_commit_deliver(ids)
+    ids, wanted = _outbox_insert(evts)
+    _after_commit_deliver(wanted)
     return ids
 
 
@@ -200,7 +219,7 @@ _local = threading.local()
 
 
 def _after_commit_deliver(ids: list[int]) -> None:
-    if getattr(_local, "left_for_claim", False):
+    if not ids or getattr(_local, "left_for_claim", False):
         return  # written due at once: a claim (outbox_due_claim) or the sweep delivers them
     _pending_ids().extend(ids)
     transaction.on_commit(_schedule_pending)
@@ -437,12 +456,16 @@ def deliver_many(outbox_ids: list[int]) -> int:
     """
     from .models import OutboxEvent
 
-    rows = list(
-        OutboxEvent.objects.filter(
+    # Tuples, not model instances: a dozen facts per lead pass here (ADR 63).
+    rows = [
+        _Row(*values)
+        for values in OutboxEvent.objects.filter(
             pk__in=outbox_ids, delivered_at__isnull=True, attempts=0
-        ).order_by("pk")
-    )
-    groups: dict[str, list] = {}
+        )
+        .order_by("pk")
+        .values_list("pk", "name", "payload")
+    ]
+    groups: dict[str, list[_Row]] = {}
     for row in rows:
         if row.name in _event_types:
             groups.setdefault(row.name, []).append(row)
@@ -461,7 +484,15 @@ def deliver_many(outbox_ids: list[int]) -> int:
     )
 
 
-def _group_dispatch(name: str, rows: list) -> int:
+class _Row(NamedTuple):
+    """What a first dispatch reads of an outbox row."""
+
+    pk: int
+    name: str
+    payload: dict
+
+
+def _group_dispatch(name: str, rows: list[_Row]) -> int:
     """The first dispatch of ``rows``, events of type ``name``; returns how many were
     delivered (every handler took them)."""
     from .models import OutboxEvent
@@ -500,7 +531,8 @@ def _group_dispatch(name: str, rows: list) -> int:
         )
     for row in rows:
         if row.pk not in taken:
-            _first_dispatch_settle(row, errors=errors[row.pk], now=now)
+            outbox_row = OutboxEvent(pk=row.pk, name=row.name, payload=row.payload)
+            _first_dispatch_settle(outbox_row, errors=errors[row.pk], now=now)
     return delivered
 
 

@@ -131,7 +131,12 @@ class Message(models.Model):
     kind = models.CharField(_("kind"), max_length=13, choices=Kind.choices, default=Kind.MARKETING)
     category = models.CharField(_("what it is"), max_length=50, blank=True)
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="email_messages"
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="email_messages",
+        db_index=False,  # message_contact_idx leads with it (ADR 63)
     )
     template = models.ForeignKey(
         EmailTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -171,7 +176,8 @@ class Message(models.Model):
             models.Index(
                 fields=["status", "sent_at"], name="message_sent_idx"
             ),  # the hourly throttle
-            models.Index(fields=["broadcast_id"], name="message_broadcast_idx"),
+            # A broadcast's messages are found by message_broadcast_contact_unique, which
+            # leads with broadcast_id (ADR 63).
         ]
         constraints = [
             models.UniqueConstraint(

@@ -230,6 +230,7 @@ class SalesLead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="sales_leads",
+        db_index=False,  # saleslead_owner_open_idx leads with it (ADR 63)
     )
     status = models.CharField(
         _("status"), max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW

@@ -381,19 +381,40 @@ class ProbeNobodyHears:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_events_nobody_subscribes_to_are_marked_delivered_together_and_the_others_delivered():
+def test_events_nobody_subscribes_to_are_written_delivered_and_queue_no_delivery(
+    queued_deliveries,
+):
     recorder = Recorder()
 
     with events.subscribed(ProbeSent, recorder), transaction.atomic():
         unheard = events.publish_many([ProbeNobodyHears(probe_id=n) for n in range(3)])
+        # Written delivered, inside the transaction: nothing left for a dispatch
+        assert (
+            OutboxEvent.objects.filter(
+                pk__in=unheard, delivered_at__isnull=False, next_attempt_at__isnull=True
+            ).count()
+            == 3
+        )
         heard = events.publish(a_probe(9))
 
+    assert queued_deliveries == [[heard]]
     assert [probe.probe_id for probe in recorder.received] == [9]
-    rows = OutboxEvent.objects.filter(pk__in=[*unheard, heard])
-    assert (
-        rows.filter(delivered_at__isnull=False, next_attempt_at__isnull=True, attempts=1).count()
-        == 4
-    )
+    assert OutboxEvent.objects.filter(pk__in=unheard, attempts=0).count() == 3
+    assert OutboxEvent.objects.filter(
+        pk=heard, delivered_at__isnull=False, next_attempt_at__isnull=True, attempts=1
+    ).exists()
+    # Neither a claim nor the sweep finds anything to do
+    later = timezone.now() + dt.timedelta(hours=1)
+    assert events.outbox_due_claim(now=later) == []
+    assert events.sweep(now=later) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_publishing_only_unheard_events_queues_no_delivery(queued_deliveries):
+    with transaction.atomic():
+        events.publish(ProbeNobodyHears(probe_id=1))
+
+    assert queued_deliveries == []
 
 
 class BatchRecorder:
@@ -608,19 +629,22 @@ def test_events_left_for_a_claim_queue_no_task_and_are_delivered_by_the_claimer_
 @pytest.mark.django_db(transaction=True)
 def test_a_claimed_event_is_not_claimed_again_nor_swept_within_the_grace(queued_deliveries):
     # Given an event left for a claim, claimed once (its claimer has not delivered it yet)
-    with events.left_for_claim(), transaction.atomic():
-        outbox_id = events.publish(a_probe(5))
-    now = timezone.now()
-    assert events.outbox_due_claim(now=now) == [outbox_id]
+    recorder = Recorder()
+    with events.subscribed(ProbeSent, recorder):
+        with events.left_for_claim(), transaction.atomic():
+            outbox_id = events.publish(a_probe(5))
+        now = timezone.now()
+        assert events.outbox_due_claim(now=now) == [outbox_id]
 
-    # When another claimer and the sweep look before the grace period has passed
-    again = events.outbox_due_claim(now=now + dt.timedelta(seconds=30))
-    swept = events.sweep(now=now + dt.timedelta(seconds=30))
+        # When another claimer and the sweep look before the grace period has passed
+        again = events.outbox_due_claim(now=now + dt.timedelta(seconds=30))
+        swept = events.sweep(now=now + dt.timedelta(seconds=30))
 
-    # Then neither takes it; after the grace (its claimer died) the sweep does
-    assert again == []
-    assert swept == 0
-    assert events.sweep(now=now + events.SWEEP_GRACE + dt.timedelta(seconds=1)) == 1
+        # Then neither takes it; after the grace (its claimer died) the sweep does
+        assert again == []
+        assert swept == 0
+        assert events.sweep(now=now + events.SWEEP_GRACE + dt.timedelta(seconds=1)) == 1
+    assert [probe.probe_id for probe in recorder.received] == [5]
     assert OutboxEvent.objects.get(pk=outbox_id).delivered_at is not None
 
 

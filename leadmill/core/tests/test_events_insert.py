@@ -27,11 +27,24 @@ def test_the_outbox_insert_writes_every_column_the_model_needs():
     assert insert_columns_missing(statement, OutboxEvent) == set()
 
 
+def test_heard_and_unheard_events_in_one_statement_get_their_own_state():
+    from .test_events import ProbeNobodyHears
+
+    with events.subscribed(ProbeSent, print):
+        ids = events.publish_many(
+            [ProbeNobodyHears(probe_id=1), ProbeSent(probe_id=2, occurred_at=AT)]
+        )
+
+    unheard, heard = (OutboxEvent.objects.get(pk=pk) for pk in ids)
+    assert unheard.delivered_at == unheard.created_at and unheard.next_attempt_at is None
+    assert heard.delivered_at is None and heard.next_attempt_at > heard.created_at
+
+
 def test_many_events_are_one_statement_and_come_back_in_order(monkeypatch):
     monkeypatch.setattr(events, "OUTBOX_INSERT_ROWS", 4)  # three statements for ten events
     sent = [ProbeSent(probe_id=n, occurred_at=AT + dt.timedelta(seconds=n)) for n in range(10)]
 
-    with CaptureQueriesContext(connection) as queries:
+    with events.subscribed(ProbeSent, print), CaptureQueriesContext(connection) as queries:
         ids = events.publish_many(sent)
 
     assert len(inserts_into(queries.captured_queries, OutboxEvent)) == 3

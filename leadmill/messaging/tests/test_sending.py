@@ -7,9 +7,11 @@ from django.utils import timezone
 
 from leadmill.consent.tests.factories import PurposeFactory, SuppressionFactory, consent_give
 from leadmill.contacts.tests.factories import ContactFactory
+from leadmill.core import events
 from leadmill.core.tests.smtp_sink import free_port, use_smtp
 
 from .. import sending
+from ..events import MessageQueued, MessageSent
 from ..models import Message
 from ..sending import messages_send_due
 from ..services import message_queue, messages_queue_bulk
@@ -280,11 +282,15 @@ def _facts(name):
 def test_a_bulk_queue_publishes_a_fact_per_message_in_one_delivery_task(
     delivery_tasks, django_capture_on_commit_callbacks
 ):
-    # Given five messages to queue
+    # Given five messages to queue, and a subscriber of their fact
     contact, template = ContactFactory(), EmailTemplateFactory()
+    heard: list[MessageQueued] = []
 
     # When they are queued in one call
-    with django_capture_on_commit_callbacks(execute=True):
+    with (
+        events.subscribed(MessageQueued, heard.append),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         messages_queue_bulk(
             [Message(contact_id=contact.pk, template_id=template.pk) for _ in range(5)]
         )
@@ -293,24 +299,45 @@ def test_a_bulk_queue_publishes_a_fact_per_message_in_one_delivery_task(
     queued = sorted(Message.objects.values_list("pk", flat=True))
     assert _facts("MessageQueued") == queued
     assert [len(ids) for ids in delivery_tasks] == [5]
+    assert sorted(fact.message_id for fact in heard) == queued
+
+
+def test_facts_nobody_subscribes_to_are_kept_without_a_delivery_task(
+    delivery_tasks, django_capture_on_commit_callbacks
+):
+    # Given no subscriber of MessageQueued (analytics reads the facts; webhooks may come)
+    contact, template = ContactFactory(), EmailTemplateFactory()
+
+    # When messages are queued
+    with django_capture_on_commit_callbacks(execute=True):
+        messages_queue_bulk(
+            [Message(contact_id=contact.pk, template_id=template.pk) for _ in range(3)]
+        )
+
+    # Then their facts are written, and no task is queued for them
+    assert _facts("MessageQueued") == sorted(Message.objects.values_list("pk", flat=True))
+    assert delivery_tasks == []
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: one after-commit dispatch per chunk
 def test_a_chunk_sent_is_marked_sent_with_a_fact_per_message_in_one_delivery_task_per_chunk(
     smtp_server, monkeypatch, delivery_tasks
 ):
-    # Given five queued messages, sent in chunks of two
+    # Given five queued messages, sent in chunks of two, and a subscriber of their fact
     monkeypatch.setattr(sending, "CLAIM_CHUNK", 2)
     messages = [MessageFactory(contact=subscribed()) for _ in range(5)]
+    heard: list[MessageSent] = []
 
     # When the queue is sent
-    report = messages_send_due()
+    with events.subscribed(MessageSent, heard.append):
+        report = messages_send_due()
 
     # Then every message is sent with exactly one fact, delivered by one task per chunk
     assert report.sent == 5
     assert statuses(*messages) == ["sent"] * 5
     assert _facts("MessageSent") == sorted(m.pk for m in messages)
     assert [len(ids) for ids in delivery_tasks] == [2, 2, 1]
+    assert sorted(fact.message_id for fact in heard) == sorted(m.pk for m in messages)
 
 
 def test_a_message_the_server_accepted_before_a_crash_is_marked_sent_with_its_fact_and_not_sent_again(
