@@ -114,7 +114,12 @@ def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
         page_counts_write(day, pages)
         if inside_day:
             inside_day(day)
-        updates = {"state": FillState.State.DONE, "day_in_progress": None}
+        # A new write time: the reports' kept tail (:mod:`.tail`) is keyed by it.
+        updates = {
+            "state": FillState.State.DONE,
+            "day_in_progress": None,
+            "updated_at": timezone.now(),
+        }
         if advance:
             updates["filled_until"] = day + dt.timedelta(days=1)
         FillState.objects.filter(pk=state.pk).update(**updates)
