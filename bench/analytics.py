@@ -11,7 +11,9 @@ the raw tables, on PostgreSQL; the rollup fill's rate beside the ingest goal.
    dates spread by one UPDATE), first touches over 5 channels and 20 sources; stage
    changes for 30 % (MQL), 10 % (SQL), 3 % (customer, won with a value); M page views
    (INSERT ... SELECT generate_series, 1 % bots) by M/5 visitors over 20 landing pages;
-   form views / starts / field events for one form; spend per day and source.
+   for one form, shown on one of them: M/40 form views and the starts, field events and
+   posts that follow (``FORM_STEPS``: about 6 % of the M events; the page views are the
+   rest); spend per day and source.
 3. The fill (``counts_fill``) is timed from nothing: events/s = events / seconds.
 4. Each view, median of 5 runs, as served (rollup + today's raw tail, the tail kept a
    minute in the shared cache, ADR 61: the kept tail is cleared before each view, so its
@@ -118,6 +120,8 @@ def seed(contacts: int, events: int) -> None:
             FROM generate_series(1, {visitors}) AS g
             """  # noqa: S608
         )
+        form_events = seed_form(cursor, form_id=form.pk, sessions=events // 40, visitors=visitors)
+        page_views = events - form_events
         cursor.execute(
             f"""
             INSERT INTO tracking_event (occurred_at, visitor_id, contact_id, type, name, url, referrer,
@@ -126,7 +130,7 @@ def seed(contacts: int, events: int) -> None:
                    'v' || lpad((g % {visitors} + 1)::text, 15, '0'), NULL, 'page_view', '',
                    'https://www.example.com/p/' || (g % 20) || '/?utm_source=x', '', '{{}}',
                    'src-' || (g % 20), '', '', '', '', 'paid_search', g % 100 = 1
-            FROM generate_series(1, {events}) AS g
+            FROM generate_series(1, {page_views}) AS g
             """  # noqa: S608
         )
         # The seed rewrote every contact (creation dates, outcomes): vacuumed, as autovacuum
@@ -146,6 +150,71 @@ def seed(contacts: int, events: int) -> None:
         for channel in CHANNELS
         for n in range(4)
     )
+
+
+# A form session's steps, s its number: (event type, seconds after the view, the field
+# touched, the share of sessions as "s % 20 < n"). Of the views, 45 % start the form; of
+# the starters every one reaches the email field, 78 % the first name, 67 % the phone, and
+# 56 % post it (5 in 9), one post in ten refused for its phone number.
+FORM_STEPS = (
+    ("form_view", 0, "", 20),
+    ("form_start", 5, "", 9),
+    ("form_field", 5, "email", 9),
+    ("form_field", 15, "first_name", 7),
+    ("form_field", 25, "phone", 6),
+)
+POSTED = 5  # sessions with s % 20 < 5 post the form, 45 s after the view
+
+
+def seed_form(cursor, *, form_id: int, sessions: int, visitors: int) -> int:
+    """The bench form's events and posts: ``sessions`` views of the form (shown on the
+    landing page /p/0/, by the same visitors as the page views, 1 % of them bots' events)
+    and the starts, field events and posts that follow in the proportions of
+    :data:`FORM_STEPS`. An accepted post is the first form of a lead (its contact), and a
+    conversion of /p/0/. Returns the number of events written (they count in the bench's
+    events: the page views are the rest)."""
+    moment = f"now() - (60 + (s * 97) % ({DAYS} * 86400 - 3600)) * interval '1 second'"
+    visitor = f"'v' || lpad(((s * 7) % {visitors} + 1)::text, 15, '0')"
+    steps = " UNION ALL ".join(
+        f"SELECT '{kind}' AS kind, {offset} AS offset_s, '{field}' AS field, {share} AS share"
+        for kind, offset, field, share in FORM_STEPS
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO tracking_event (occurred_at, visitor_id, contact_id, type, name, url, referrer,
+            properties, source, medium, campaign, term, content, channel, is_bot)
+        SELECT {moment} + step.offset_s * interval '1 second', {visitor}, NULL, step.kind,
+               'bench', 'https://www.example.com/p/0/', '',
+               CASE WHEN step.field = '' THEN '{{}}'::jsonb
+                    ELSE jsonb_build_object('field', step.field, 'action', 'focus') END,
+               '', '', '', '', '', '', s % 100 = 1
+        FROM generate_series(1, {sessions}) AS s, ({steps}) AS step
+        WHERE s % 20 < step.share
+        """  # noqa: S608 -- constants only
+    )
+    written = cursor.rowcount
+    cursor.execute("SELECT min(id), count(*) FROM contacts_contact")
+    first_contact, contacts = cursor.fetchone()
+    cursor.execute(
+        f"""
+        INSERT INTO capture_submission (status, data, "values", errors, spam_reason, page_url,
+            referrer, utm_source, utm_medium, utm_campaign, utm_term, utm_content, user_agent,
+            created_at, visitor_id, form_id, contact_id, channel)
+        SELECT CASE WHEN (s / 20) % 10 = 0 THEN 'rejected' ELSE 'accepted' END, '{{}}', '{{}}',
+               CASE WHEN (s / 20) % 10 = 0
+                    THEN '{{"phone": ["Enter a valid phone number."]}}'::jsonb
+                    ELSE '{{}}'::jsonb END,
+               '', 'https://www.example.com/p/0/?utm_source=x', '', 'x', '', '', '', '', '',
+               {moment} + interval '45 seconds', {visitor}, {form_id},
+               CASE WHEN (s / 20) % 10 = 0 THEN NULL
+                    ELSE {first_contact} + (s * 7919) % {contacts} END,
+               'web_form'
+        FROM generate_series(1, {sessions}) AS s
+        WHERE s % 20 < {POSTED} AND {moment} + interval '45 seconds' < now()
+        """  # noqa: S608 -- constants only
+    )
+    cursor.execute("ANALYZE capture_submission")
+    return written
 
 
 def _days():
