@@ -333,6 +333,9 @@ LEADMILL_REPORTING_CURRENCY = env("LEADMILL_REPORTING_CURRENCY", "USD").upper()
 LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE = float(
     env("LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE", "2.9")
 )
+# Reports count the days the fill has not (today) from the raw rows; that count is kept this
+# many seconds in the shared cache and the screens say as of when (ADR 61). 0: never kept.
+LEADMILL_ANALYTICS_TAIL_SECONDS = env_int("LEADMILL_ANALYTICS_TAIL_SECONDS", 60)
 
 # --- Tracking ------------------------------------------------------------------------------
 LEADMILL_TRACKING_REQUIRE_CONSENT = env_bool("LEADMILL_TRACKING_REQUIRE_CONSENT", False)

@@ -27,7 +27,7 @@ from leadmill.contacts.models import Contact
 from leadmill.core.admin_viewsets import TitledAdminViewMixin
 from leadmill.tracking.models import Channel
 
-from . import charts, selectors
+from . import charts, selectors, tail
 from .definitions import DEFINITIONS as D
 from .experiment_sections import running_experiment_sections
 from .models import DailyCount, Metric, Spend
@@ -176,6 +176,9 @@ class AnalyticsView(
     header_icon = "table"
     intro = ""
     show_reading = False
+    # Whether the screen adds today's raw tail to the counts (kept a minute, ADR 61): it
+    # then says as of when today's numbers are.
+    uses_tail = True
     period_fields = (
         "since",
         "until",
@@ -216,8 +219,17 @@ class AnalyticsView(
             query=query.urlencode(),
             shown_fields=[self.form[name] for name in self.period_fields],
             currency=settings.LEADMILL_REPORTING_CURRENCY,
+            today_counted_at=self.today_counted_at(),
+            tail_seconds=settings.LEADMILL_ANALYTICS_TAIL_SECONDS,
         )
         return context
+
+    def today_counted_at(self):
+        """When today's numbers on this screen were counted, if they were kept (ADR 61)."""
+        today = timezone.localdate()
+        if not self.uses_tail or not self.period["since"] <= today <= self.period["until"]:
+            return None
+        return tail.counted_at(today)
 
 
 STAGES = (

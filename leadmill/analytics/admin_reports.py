@@ -115,6 +115,7 @@ class FormsView(AnalyticsView):
     left there, error rate."""
 
     page_title = gettext_lazy("Forms")
+    uses_tail = False  # read from the raw rows only, always current
     intro = gettext_lazy(
         "How many people see, start and send a form, and what each field costs: where they "
         "stop and which fields refuse their input."
@@ -228,6 +229,7 @@ class SpendView(AnalyticsView):
         "Ad spend per day and channel, source, medium and campaign, in the reporting currency."
     )
     period_fields = ("since", "until", "channel", "source", "campaign")
+    uses_tail = False
     template_name = "analytics/admin/spend.html"
 
     def build_sections(self) -> list[dict]:

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, Window
-from django.db.models.functions import RowNumber
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value, Window
+from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from leadmill.capture.models import Submission
@@ -124,8 +124,12 @@ def _first_views(day: dt.date, *, known_before: bool) -> tuple[str, tuple]:
         occurred_at__gte=start, occurred_at__lt=end, visitor_id__isnull=False
     ).exclude(Exists(Visitor.objects.filter(pk=OuterRef("visitor_id"), is_bot=True)))
     if known_before:
-        views = views.exclude(
-            Exists(FirstVisit.objects.filter(visitor_id=OuterRef("visitor_id"), day__lt=day))
+        # A scalar subquery, probed through the primary key for each of the day's views:
+        # as NOT EXISTS, PostgreSQL hashed every stored first visit instead (millions of
+        # rows read for each day the fill counts and for each report's tail; ADR 61).
+        known = FirstVisit.objects.filter(visitor_id=OuterRef("visitor_id")).values("day")[:1]
+        views = views.annotate(known_from=Coalesce(Subquery(known), Value(day))).filter(
+            known_from__gte=day
         )
     earlier = page_views.filter(visitor_id=OuterRef("visitor_id"), occurred_at__lt=start)
     query = (
@@ -143,6 +147,16 @@ def _first_views(day: dt.date, *, known_before: bool) -> tuple[str, tuple]:
     return sql, tuple(params)
 
 
+def without_jit(cursor) -> None:
+    """Turn PostgreSQL's JIT compilation off for the rest of the transaction.
+
+    The counts' statements probe an index once per row of a day; their estimated cost
+    grows with the day's rows past the JIT thresholds, and compiling then took 0.5 to 2 s
+    for statements that run in a tenth of that (ADR 61). Must run inside a transaction."""
+    if connection.vendor == "postgresql":
+        cursor.execute("SET LOCAL jit = off")
+
+
 def _add_visitors(counts: DayCounts, rows) -> None:
     """Rows of (channel, source, medium, campaign, url, number of visitors)."""
     for channel, source, medium, campaign, url, number in rows:
@@ -154,7 +168,8 @@ def _visitors_tail(day: dt.date, counts: DayCounts, *, known_before: bool) -> No
     """New visitors of a day not filled yet (or of any day, counted directly): credited to
     the day and touch of their first non-bot page view."""
     inner, params = _first_views(day, known_before=known_before)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        without_jit(cursor)
         cursor.execute(
             f"""
             SELECT t.channel, t.source, t.medium, t.campaign, t.url, COUNT(*)
@@ -177,6 +192,7 @@ def first_visits_fill(day: dt.date) -> None:
     table = connection.ops.quote_name(FirstVisit._meta.db_table)
     inner, params = _first_views(day, known_before=True)
     with connection.cursor() as cursor:
+        without_jit(cursor)
         cursor.execute(
             f"""
             INSERT INTO {table} (visitor_id, day, channel, source, medium, campaign, url)
@@ -233,6 +249,21 @@ def _leads_sql() -> str:
         )
 
     qualified = ", ".join(f"'{name}'" for name in QUALIFIED)
+    day_leads = f"""
+        SELECT id FROM {contacts} WHERE created_at >= %s AND created_at < %s
+        UNION SELECT contact_id FROM {changes}
+            WHERE changed_at >= %s AND changed_at < %s AND to_stage IN ({qualified})
+        UNION SELECT id FROM {contacts}
+            WHERE outcome = '{Outcome.WON}' AND outcome_at >= %s AND outcome_at < %s
+    """  # noqa: S608 -- table names and constants only, the moments are parameters
+    # PostgreSQL planned "c.id IN (...)" as a hash join over a scan of every contact (the
+    # day's few thousand leads among a million: 200 ms, ADR 61); an array of the day's ids
+    # is probed through the primary key instead. SQLite probes the IN list by its key.
+    in_day_leads = (
+        f"c.id = ANY(ARRAY({day_leads}))"
+        if connection.vendor == "postgresql"
+        else f"c.id IN ({day_leads})"
+    )
     return f"""
         SELECT c.created_at, c.first_channel AS channel, c.first_source AS source,
             c.first_medium AS medium, c.first_campaign AS campaign,
@@ -247,13 +278,7 @@ def _leads_sql() -> str:
             {reached("mql")} AS mql_at, {reached("sql")} AS sql_at,
             {reached("customer")} AS customer_at
         FROM {contacts} c
-        WHERE c.id IN (
-            SELECT id FROM {contacts} WHERE created_at >= %s AND created_at < %s
-            UNION SELECT contact_id FROM {changes}
-                WHERE changed_at >= %s AND changed_at < %s AND to_stage IN ({qualified})
-            UNION SELECT id FROM {contacts}
-                WHERE outcome = '{Outcome.WON}' AND outcome_at >= %s AND outcome_at < %s
-        )
+        WHERE {in_day_leads}
     """  # noqa: S608 -- table names and constants only, the moments are parameters
 
 
@@ -305,7 +330,8 @@ def _leads_counts(day: dt.date, counts: DayCounts) -> None:
         GROUP BY metric, {dims}, lag
     """  # noqa: S608 -- our own SQL, the moments are parameters
     params = [start, end] * (3 + len(parts))
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        without_jit(cursor)
         cursor.execute(sql, params)
         for (
             metric,
@@ -336,6 +362,21 @@ def _leads_counts(day: dt.date, counts: DayCounts) -> None:
                 amount=(Decimal(round(cents or 0)) / 100).quantize(CENT),
                 number=number,
             )
+
+
+def visitors_counts(day: dt.date, *, known_before: bool) -> DayCounts:
+    """The new visitors of ``day`` from the raw events (the tail's part that
+    :mod:`.tail` keeps apart: only the reports of visitors need it)."""
+    counts = DayCounts()
+    _visitors_tail(day, counts, known_before=known_before)
+    return counts
+
+
+def leads_counts(day: dt.date) -> DayCounts:
+    """Every count of ``day`` but the new visitors, from the raw tables."""
+    counts = DayCounts()
+    _leads_counts(day, counts)
+    return counts
 
 
 def day_counts(day: dt.date, *, known_before: bool = False, visitors: bool = True) -> DayCounts:

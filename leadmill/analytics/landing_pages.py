@@ -15,8 +15,9 @@ from django.utils import timezone
 from leadmill.capture.pages import LandingPage
 
 from .models import Metric, PageCount
-from .page_counts import page_tallies, visitors_estimate
-from .selectors import _ratio, daily, filled_until
+from .page_counts import visitors_estimate
+from .selectors import _ratio, daily
+from .tail import day_pages, fill_mark
 
 
 def page_report(*, since: dt.date, until: dt.date, page: str = "") -> dict:
@@ -29,7 +30,8 @@ def page_report(*, since: dt.date, until: dt.date, page: str = "") -> dict:
     from the raw rows; over several days with counted ones they are the days' sketches
     merged, an estimate within 1 %, and ``unique_visitors_approximate`` says so (ADR 56).
     """
-    filled = filled_until()
+    mark = fill_mark()
+    filled = mark.filled_until if mark else None
     boundary = filled or since
     # The last day the fill counted; None before its first run (and no day before the
     # first of the calendar to count back from: a period may start on 0001-01-01).
@@ -57,12 +59,15 @@ def page_report(*, since: dt.date, until: dt.date, page: str = "") -> dict:
     raw: dict[str, set[str]] = defaultdict(set)  # the days after the counted ones
     day = max(since, boundary)
     while day <= until:
-        for path, tally in page_tallies(day).items():
+        for path, tally in day_pages(day, mark=mark).items():
             if page and path != page:
                 continue
             views[path] += tally.views
             conversions[path] += tally.conversions
-            raw[path] |= tally.visitors
+            if approximate and tally.sketch:  # a kept day (:mod:`.tail`) carries its sketch
+                sketches[path].append(tally.sketch)
+            else:
+                raw[path] |= tally.visitors
         day += dt.timedelta(days=1)
     rows = []
     for path in set(views) | set(conversions):

@@ -130,6 +130,10 @@ class FillState(models.Model):
     event_id_seen = models.BigIntegerField(default=0)
     stage_change_id_seen = models.BigIntegerField(default=0)
     contact_updated_seen = models.DateTimeField(null=True, blank=True)
+    # The oldest form post still waiting to be processed (or retried) at the last fill: a post
+    # from there on may have been accepted since, into a day already counted (ADR 62). None:
+    # not taken yet (the fill takes it and corrects nothing by it that once).
+    submission_id_pending = models.BigIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -31,11 +31,13 @@ SKETCH_LG_K = 16
 
 @dataclass
 class PageTally:
-    """One page's views, conversions and distinct visitor ids (of one day, or merged)."""
+    """One page's views, conversions and distinct visitor ids (of one day, or merged);
+    ``sketch``: the visitors' serialized sketch, when computed beforehand (:mod:`.tail`)."""
 
     views: int = 0
     conversions: int = 0
     visitors: set[str] = field(default_factory=set)
+    sketch: bytes = b""
 
 
 def page_tallies(day: dt.date) -> dict[str, PageTally]:

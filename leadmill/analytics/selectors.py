@@ -3,7 +3,8 @@
 Every number is defined in docs/analytics.md. Days before the fill state's
 ``filled_until`` are read from :class:`.models.DailyCount`; later days (today, at least) are
 counted from the raw tables by the very function the fill uses, so a report is exact
-whether or not the fill has caught up.
+whether or not the fill has caught up (as of the moment that count was taken: it is kept a
+minute, :mod:`.tail`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from django.db.models import Sum
 
 from leadmill.capture.models import Form
 
-from .counts import day_counts
 from .models import DIMENSIONS, DailyCount, FillState, Metric, Spend
 from .services import COUNTS
+from .tail import day_rows, fill_mark
 
 GROUPS = ("channel", "source", "medium", "campaign", "landing_page", "form", "offer", "country")
 SPEND_DIMENSIONS = ("channel", "source", "medium", "campaign")
@@ -79,8 +80,8 @@ def tallies(
     column = _column(group_by) if group_by else None
     conditions = {_column(name): value for name, value in (filters or {}).items()}
     groups: dict[object, Tally] = defaultdict(Tally)
-    filled = filled_until()
-    boundary = filled or since
+    mark = fill_mark()
+    boundary = mark.filled_until if mark else since
     if since < boundary:
         query = DailyCount.objects.filter(
             day__gte=since, day__lte=min(until, boundary - dt.timedelta(days=1)), **conditions
@@ -92,7 +93,7 @@ def tallies(
     day = max(since, boundary)
     positions = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
     while day <= until:
-        for key, (count, amount) in day_counts(day, known_before=filled is not None).rows.items():
+        for key, (count, amount) in day_rows(day, mark=mark).items():
             if any(key[positions[name]] != value for name, value in conditions.items()):
                 continue
             group = key[positions[column]] if column else ""
@@ -279,8 +280,8 @@ def daily(
     days: dict[dt.date, dict[object, int]] = {
         since + dt.timedelta(days=n): defaultdict(int) for n in range((until - since).days + 1)
     }
-    filled = filled_until()
-    boundary = filled or since
+    mark = fill_mark()
+    boundary = mark.filled_until if mark else since
     if since < boundary:
         query = DailyCount.objects.filter(
             metric=metric,
@@ -294,10 +295,10 @@ def daily(
     positions = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
     day = max(since, boundary)
     while day <= until:
-        tail = day_counts(
-            day, known_before=filled is not None, visitors=metric == Metric.VISITORS
+        tail = day_rows(
+            day, mark=mark, visitors=metric == Metric.VISITORS
         )  # new visitors are the tail's dearest part: counted only when asked for
-        for key, (count, _amount) in tail.rows.items():
+        for key, (count, _amount) in tail.items():
             if key[0] != metric or any(
                 key[positions[name]] != value for name, value in conditions.items()
             ):

@@ -20,6 +20,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadmill.capture.models import Submission
 from leadmill.contacts.models import Contact, StageChange
 from leadmill.core.errors import DomainError
 from leadmill.tracking.models import Event, EventType
@@ -78,6 +79,7 @@ def counts_fill(
     until = until or timezone.localdate()
     state = _state()
     marks = {
+        "submission_id_pending": _oldest_pending_submission(),
         "event_id_seen": Event.objects.aggregate(top=Max("id"))["top"] or 0,
         "stage_change_id_seen": StageChange.objects.aggregate(top=Max("id"))["top"] or 0,
         "contact_updated_seen": timezone.now(),
@@ -114,7 +116,12 @@ def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
         page_counts_write(day, pages)
         if inside_day:
             inside_day(day)
-        updates = {"state": FillState.State.DONE, "day_in_progress": None}
+        # A new write time: the reports' kept tail (:mod:`.tail`) is keyed by it.
+        updates = {
+            "state": FillState.State.DONE,
+            "day_in_progress": None,
+            "updated_at": timezone.now(),
+        }
         if advance:
             updates["filled_until"] = day + dt.timedelta(days=1)
         FillState.objects.filter(pk=state.pk).update(**updates)
@@ -122,17 +129,33 @@ def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
         state.filled_until = day + dt.timedelta(days=1)
 
 
+def _oldest_pending_submission() -> int:
+    """The id of the oldest post not processed yet (received, or in error and to be
+    retried; both through their partial indexes), else the next id: every post accepted
+    after this moment has this id or a higher one."""
+    pending = [
+        Submission.objects.filter(status=Submission.Status.RECEIVED).aggregate(low=Min("id"))[
+            "low"
+        ],
+        Submission.objects.filter(retry_at__isnull=False).aggregate(low=Min("id"))["low"],
+    ]
+    pending = [low for low in pending if low is not None]
+    if pending:
+        return min(pending)
+    return (Submission.objects.aggregate(top=Max("id"))["top"] or 0) + 1
+
+
 def _late_days(state: FillState, marks: dict) -> set[dt.date]:
     """Days whose counts rows written since the last fill may change."""
+    filled_from = timezone.make_aware(
+        dt.datetime.combine(state.filled_until, dt.time()), timezone.get_default_timezone()
+    )
     visitors = set(
         Event.objects.filter(
             id__gt=state.event_id_seen,
             id__lte=marks["event_id_seen"],
             type=EventType.PAGE_VIEW,
-            occurred_at__lt=timezone.make_aware(
-                dt.datetime.combine(state.filled_until, dt.time()),
-                timezone.get_default_timezone(),
-            ),
+            occurred_at__lt=filled_from,
         )
         .exclude(visitor_id=None)
         .values_list("visitor_id", flat=True)
@@ -152,7 +175,19 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
     if state.contact_updated_seen:
         updated = updated.filter(updated_at__gt=state.contact_updated_seen)
     leads.update(updated.values_list("pk", flat=True))
-    return days_touched_by_visitors(visitors) | days_touched_by_leads(leads)
+    # A post accepted since the last fill (processing runs after the post, and retries) is a
+    # conversion of its page on the day it was received, which may be counted already.
+    posts: set[dt.date] = set()
+    if state.submission_id_pending is not None:
+        posts = {
+            day_of(received)
+            for received in Submission.objects.filter(
+                id__gte=state.submission_id_pending,
+                status=Submission.Status.ACCEPTED,
+                created_at__lt=filled_from,
+            ).values_list("created_at", flat=True)
+        }
+    return days_touched_by_visitors(visitors) | days_touched_by_leads(leads) | posts
 
 
 def counts_refill() -> FillReport:

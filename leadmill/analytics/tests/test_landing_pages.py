@@ -151,3 +151,41 @@ def test_a_period_at_the_first_day_of_the_calendar_is_answered_before_and_after_
     # Then there is nothing to show, exactly
     assert before["rows"] == after["rows"] == []
     assert before["unique_visitors_approximate"] is False
+
+
+def test_a_post_accepted_after_the_fill_counted_its_day_corrects_that_day():
+    # Given a post received on D1 and not processed yet when the fill counts D1
+    data = known_funnel()
+    post = Submission.objects.create(
+        status=Submission.Status.RECEIVED, data={}, page_url="https://www.example.com/ebook/"
+    )
+    Submission.objects.filter(pk=post.pk).update(created_at=at(data.d1, 23, 59))
+    services.counts_fill()
+    assert rows(page_report(since=data.d1, until=data.d1))["/ebook/"]["conversions"] == 0
+
+    # When processing accepts it after the fill, and the fill runs again
+    Submission.objects.filter(pk=post.pk).update(status=Submission.Status.ACCEPTED)
+    report = services.counts_fill()
+
+    # Then D1 is counted again: its conversion is there, equal to the raw count
+    assert report.days_corrected >= 1
+    stored = PageCount.objects.get(day=data.d1, landing_page="/ebook/")
+    assert stored.conversions == 1
+    assert rows(page_report(since=data.d1, until=data.d1))["/ebook/"]["conversions"] == 1
+
+
+def test_a_post_already_counted_when_the_fill_ran_corrects_no_day():
+    # Given a post accepted on D1 before the fill counted D1
+    data = known_funnel()
+    post = Submission.objects.create(
+        status=Submission.Status.ACCEPTED, data={}, page_url="https://www.example.com/ebook/"
+    )
+    Submission.objects.filter(pk=post.pk).update(created_at=at(data.d1, 9))
+    services.counts_fill()
+
+    # When the fill runs again with nothing new
+    report = services.counts_fill()
+
+    # Then no day is counted again
+    assert report.days_corrected == 0
+    assert PageCount.objects.get(day=data.d1, landing_page="/ebook/").conversions == 1

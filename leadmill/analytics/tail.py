@@ -1,0 +1,106 @@
+"""The reports' raw tail, kept a short while in the shared cache (ADR 61).
+
+A report adds to the daily counts the days the fill has not counted yet (today, mostly),
+counted from the raw rows by the functions the fill uses (:func:`.counts.visitors_counts`,
+:func:`.counts.leads_counts`, :func:`.page_counts.page_tallies`). That recount is nearly all
+of a served report's time, and every screen and API call of a minute asks for the same day.
+So each part of a day's tail is kept ``LEADMILL_ANALYTICS_TAIL_SECONDS`` (default 60) in the
+shared cache with the moment it was counted: a report is exact as of that moment, and the
+screens say which (:func:`counted_at`). The key holds the fill's mark (``filled_until`` and
+the time of its last write), so whatever a fill writes replaces the kept tail at once.
+
+Before the first fill there is no rollup to add a tail to: every day is counted from the raw
+rows on each request (the direct count), never kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from .counts import Key, leads_counts, visitors_counts
+from .models import FillState
+from .page_counts import PageTally, page_tallies, sketch_of
+from .services import COUNTS
+
+PARTS = ("visitors", "leads", "pages")
+
+
+@dataclass(frozen=True)
+class FillMark:
+    """How far the fill has counted, and when it last wrote (any write changes it)."""
+
+    filled_until: dt.date
+    written_at: dt.datetime
+
+
+def fill_mark() -> FillMark | None:
+    """The fill's mark, ``None`` before the first fill."""
+    row = (
+        FillState.objects.filter(name=COUNTS, filled_until__isnull=False)
+        .values_list("filled_until", "updated_at")
+        .first()
+    )
+    return FillMark(*row) if row else None
+
+
+def _key(part: str, day: dt.date, mark: FillMark) -> str:
+    return (
+        f"analytics:tail:{part}:{day.isoformat()}:"
+        f"{mark.filled_until.isoformat()}:{mark.written_at.timestamp():.6f}"
+    )
+
+
+def _kept(part: str, day: dt.date, mark: FillMark | None, count: Callable[[], object]):
+    seconds = settings.LEADMILL_ANALYTICS_TAIL_SECONDS
+    if mark is None or seconds <= 0:
+        return count()
+    key = _key(part, day, mark)
+    kept = cache.get(key)
+    if kept is None:
+        kept = (timezone.now(), count())
+        cache.set(key, kept, seconds)
+    return kept[1]
+
+
+def day_rows(day: dt.date, *, mark: FillMark | None, visitors: bool = True) -> dict[Key, list]:
+    """The count rows of a day after the fill's mark, ``(key) -> [count, amount]``
+    (``visitors=False``: all but the new visitors, the dearest part to count)."""
+    rows = dict(_kept("leads", day, mark, lambda: dict(leads_counts(day).rows)))
+    if visitors:
+        rows.update(
+            _kept(
+                "visitors",
+                day,
+                mark,
+                lambda: dict(visitors_counts(day, known_before=mark is not None).rows),
+            )
+        )
+    return rows
+
+
+def day_pages(day: dt.date, *, mark: FillMark | None) -> dict[str, PageTally]:
+    """The landing pages of a day after the fill's mark (:func:`.page_counts.page_tallies`)."""
+
+    def count() -> dict[str, PageTally]:
+        pages = page_tallies(day)
+        for tally in pages.values():  # merged with the stored days' sketches, once kept
+            tally.sketch = sketch_of(tally.visitors).serialize()
+        return pages
+
+    return _kept("pages", day, mark, count)
+
+
+def counted_at(day: dt.date) -> dt.datetime | None:
+    """When the kept tail of ``day`` was counted (the oldest of its parts), ``None`` when
+    none is kept (no fill yet, the day is filled, or nothing asked for it this minute)."""
+    mark = fill_mark()
+    if mark is None or day < mark.filled_until:
+        return None
+    kept = cache.get_many([_key(part, day, mark) for part in PARTS])
+    return min((moment for moment, _rows in kept.values()), default=None)

@@ -1,0 +1,162 @@
+"""Today's raw tail kept a minute in the shared cache (ADR 61): the kept numbers are those
+of the moment they were counted, the screens say which moment, and once the kept tail
+expires or a fill writes, the numbers equal a direct count of the raw rows again."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import time_format
+
+from .. import selectors, services, tail
+from ..landing_pages import page_report
+from ..models import FillState
+from .known_funnel import known_funnel, lead, page_view
+
+pytestmark = pytest.mark.django_db
+
+
+def today_numbers() -> tuple[int, int]:
+    today = timezone.localdate()
+    total = selectors.funnel(since=today, until=today)["total"]
+    return total["visitors"], total["leads"]
+
+
+def direct_numbers() -> tuple[int, int]:
+    """Today's visitors and leads counted from the raw rows alone (no fill state: nothing is
+    kept then), the fill state put back after."""
+    state = FillState.objects.get()
+    FillState.objects.filter(pk=state.pk).update(filled_until=None)
+    try:
+        return today_numbers()
+    finally:
+        FillState.objects.filter(pk=state.pk).update(filled_until=state.filled_until)
+
+
+def expire_the_kept_tail() -> None:
+    """What the cache does after LEADMILL_ANALYTICS_TAIL_SECONDS (no test waits a minute)."""
+    cache.clear()
+
+
+def arrive_today(name: str) -> None:
+    now = timezone.localtime()
+    page_view(f"visitor-{name}", now, "newsletter", "email")
+    lead(name, now, "newsletter", "email")
+
+
+def test_todays_numbers_are_kept_until_they_expire_then_equal_the_direct_count():
+    # Given a filled funnel and today's first arrival, counted once by a report
+    known_funnel()
+    services.counts_fill()
+    arrive_today("first")
+    assert today_numbers() == direct_numbers() == (1, 1)
+    counted_at = tail.counted_at(timezone.localdate())
+    assert counted_at is not None
+
+    # When two more arrive within the minute
+    arrive_today("second")
+    arrive_today("third")
+
+    # Then the report still answers the kept numbers, as of the moment they were counted
+    assert today_numbers() == (1, 1)
+    assert tail.counted_at(timezone.localdate()) == counted_at
+    assert direct_numbers() == (3, 3)
+
+    # and once the kept tail expires, the numbers equal the direct count again
+    expire_the_kept_tail()
+    assert today_numbers() == direct_numbers() == (3, 3)
+    assert tail.counted_at(timezone.localdate()) >= counted_at
+
+
+def test_a_fill_replaces_the_kept_tail_at_once():
+    # Given today's numbers kept by a report
+    known_funnel()
+    services.counts_fill()
+    assert today_numbers() == (0, 0)
+    arrive_today("after")
+    assert today_numbers() == (0, 0)
+
+    # When the fill runs (every quarter of an hour; nothing of today is filled)
+    services.counts_fill()
+
+    # Then the next report counts today again: equal to the direct count
+    assert today_numbers() == direct_numbers() == (1, 1)
+
+
+def test_the_leads_per_day_and_the_landing_pages_keep_todays_tail_too():
+    known_funnel()
+    services.counts_fill()
+    today = timezone.localdate()
+    week = today - dt.timedelta(days=6)
+
+    def leads_today():
+        return sum(selectors.daily(metric="leads", since=week, until=today)[today].values())
+
+    def ebook():
+        rows = page_report(since=today, until=today)["rows"]
+        return [(row["views"], row["unique_visitors"]) for row in rows if row["page"] == "/ebook/"]
+
+    assert (leads_today(), ebook()) == (0, [])
+    arrive_today("one")
+    assert (leads_today(), ebook()) == (0, [])  # kept
+
+    expire_the_kept_tail()
+
+    assert (leads_today(), ebook()) == (1, [(1, 1)])
+
+
+@override_settings(LEADMILL_ANALYTICS_TAIL_SECONDS=0)
+def test_with_no_seconds_to_keep_every_report_counts_today_again():
+    known_funnel()
+    services.counts_fill()
+    assert today_numbers() == (0, 0)
+
+    arrive_today("now")
+
+    assert today_numbers() == direct_numbers() == (1, 1)
+    assert tail.counted_at(timezone.localdate()) is None
+
+
+def test_before_the_first_fill_nothing_is_kept():
+    # No rollup yet: every day is counted from the raw rows on each request.
+    arrive_today("early")
+    today = timezone.localdate()
+    assert selectors.funnel(since=today, until=today)["total"]["leads"] == 1
+    arrive_today("later")
+    assert selectors.funnel(since=today, until=today)["total"]["leads"] == 2
+    assert tail.counted_at(today) is None
+
+
+@pytest.fixture
+def admin(client, django_user_model):
+    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def test_the_dashboard_says_as_of_when_todays_numbers_are(admin):
+    # Given a filled funnel
+    data = known_funnel()
+    services.counts_fill()
+
+    # When the dashboard shows a period that ends today
+    response = admin.get(reverse("analytics_dashboard"))
+
+    # Then it says when today's numbers were counted and how often they are counted again
+    page = response.content.decode()
+    counted_at = timezone.localtime(tail.counted_at(timezone.localdate()))
+    line = re.search(r"data-today-counted-at>([^<]*)<", page).group(1)
+    assert line == (
+        f"Today's numbers are as of {time_format(counted_at, 'TIME_FORMAT')}; "
+        "they are counted again at most every 60 seconds."
+    )
+    # and a period without today says nothing of it
+    past = admin.get(
+        reverse("analytics_dashboard"),
+        {"since": data.d1.isoformat(), "until": data.d2.isoformat()},
+    )
+    assert "data-today-counted-at" not in past.content.decode()
