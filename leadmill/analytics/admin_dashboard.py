@@ -32,7 +32,7 @@ from .definitions import DEFINITIONS as D
 from .experiment_sections import running_experiment_sections
 from .models import DailyCount, Metric, Spend
 from .quality import QUALITY_GROUPS, quality
-from .tables import Column, Table, csv_response
+from .tables import Column, Table, csv_response, table_and_bars
 
 DASHBOARD_URL_NAME = "analytics_dashboard"
 QUALITY_URL_NAME = "analytics_quality"
@@ -150,6 +150,21 @@ class PeriodForm(forms.Form):
         return self.cleaned_data
 
 
+# What a report may be broken down by, as the "Break down by" select names it.
+GROUP_LABELS = {
+    "channel": gettext_lazy("Channel"),
+    "source": gettext_lazy("Source"),
+    "medium": gettext_lazy("Medium"),
+    "campaign": gettext_lazy("Campaign"),
+    "landing_page": gettext_lazy("Landing page"),
+    "form": gettext_lazy("Form"),
+    "offer": gettext_lazy("Offer"),
+    "country": gettext_lazy("Country"),
+    "cta": gettext_lazy("Call to action"),
+    "segment": gettext_lazy("Segment (members now)"),
+}
+
+
 def group_label(group_by: str, label: str) -> str:
     """A group's name as a person reads it: channels by their name, "(none)" for no value."""
     if not label:
@@ -260,6 +275,7 @@ class DashboardView(AnalyticsView):
 
     page_title = gettext_lazy("Analytics")
     show_reading = True
+    group_by = ""
     intro = gettext_lazy(
         "Leads per day, the funnel and what each source costs. Every number is defined beside "
         "it; download any table as CSV."
@@ -274,6 +290,8 @@ class DashboardView(AnalyticsView):
             "filters": filters,
         }
         report = selectors.funnel(since=since, until=until, **funnel_args)
+        group_by = self.request.GET.get("group_by", "")
+        self.group_by = group_by if group_by in selectors.GROUPS else ""
         previous = None
         if p.get("compare"):
             before_since, before_until = previous_period(since, until)
@@ -282,6 +300,7 @@ class DashboardView(AnalyticsView):
             self._cards(report, previous),
             self._leads_per_day(since, until, filters),
             self._funnel(report, previous),
+            *([self._breakdown(since, until, funnel_args)] if self.group_by else []),
             self._rate(report, previous),
             self._cost(since, until, funnel_args),
             *running_experiment_sections(),
@@ -374,6 +393,49 @@ class DashboardView(AnalyticsView):
         )
         return {"id": table.id, "table": table, "chart": chart}
 
+    def _breakdown(self, since, until, funnel_args) -> dict:
+        """The funnel per value of the chosen group: a CTA, a segment, a source..."""
+        report = selectors.funnel(since=since, until=until, group_by=self.group_by, **funnel_args)
+        by_segment = self.group_by == "segment"
+        columns = [
+            Column("label", str(GROUP_LABELS[self.group_by])),
+            Column("visitors", _("Visitors"), "int", D["visitors"]),
+            Column("leads", _("Leads"), "int", D["leads"]),
+            Column("mqls", _("MQLs"), "int", D["mqls"]),
+            Column("sqls", _("SQLs"), "int", D["sqls"]),
+            Column("customers", _("Customers"), "int", D["customers"]),
+            Column("visitor_to_lead_rate", _("Visitor to lead"), "rate", D["visitor_to_lead_rate"]),
+            Column("lead_to_mql_rate", _("Lead to MQL"), "rate", D["step_rate"]),
+            Column("mql_to_sql_rate", _("MQL to SQL"), "rate"),
+            Column("sql_to_customer_rate", _("SQL to customer"), "rate"),
+            Column("median_days_lead_to_mql", _("Median days to MQL"), "days", D["median_days"]),
+        ]
+        table, chart = table_and_bars(
+            Table(
+                id="funnel_by_group",
+                title=_("Funnel by %(group)s")
+                % {"group": str(GROUP_LABELS[self.group_by]).lower()},
+                columns=columns,
+                caption=D[f"{self.group_by}_breakdown"]
+                if self.group_by in ("cta", "segment")
+                else "",
+            ),
+            [{**row, "label": group_label(self.group_by, row["label"])} for row in report["rows"]],
+            bars_title=_("Leads by %(group)s")
+            % {"group": str(GROUP_LABELS[self.group_by]).lower()},
+            bar="leads",
+            most=15,
+        )
+        table.total = [_("All leads (not the sum of the rows)") if by_segment else _("Total")] + [
+            report["total"][column.key] for column in columns[1:]
+        ]
+        return {
+            "id": table.id,
+            "table": table,
+            "chart": chart,
+            "empty": _("No lead in the period."),
+        }
+
     def _rate(self, report, previous) -> dict:
         reference = float(self.period["reference"]) / 100
         rate = report["total"]["visitor_to_lead_rate"]
@@ -434,6 +496,14 @@ class DashboardView(AnalyticsView):
             "empty": _("No spend recorded for the period: upload it under Analytics › Spend."),
         }
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["group_choices"] = [("", _("No breakdown"))] + [
+            (key, str(GROUP_LABELS[key])) for key in selectors.GROUPS
+        ]
+        context["group_by"] = self.group_by
+        return context
+
 
 class QualityView(AnalyticsView):
     """Quality by source: leads, shares to MQL / SQL / customer, scores, revenue, days."""
@@ -444,15 +514,6 @@ class QualityView(AnalyticsView):
         "they score, what they brought and how long they took."
     )
     period_fields = ("since", "until", "window_days", *FILTER_NAMES)
-    GROUP_LABELS = {
-        "channel": gettext_lazy("Channel"),
-        "source": gettext_lazy("Source"),
-        "medium": gettext_lazy("Medium"),
-        "campaign": gettext_lazy("Campaign"),
-        "landing_page": gettext_lazy("Landing page"),
-        "form": gettext_lazy("Form"),
-        "offer": gettext_lazy("Offer"),
-    }
 
     def build_sections(self) -> list[dict]:
         group_by = self.request.GET.get("group_by")
@@ -467,7 +528,7 @@ class QualityView(AnalyticsView):
         )
         money = f" ({settings.LEADMILL_REPORTING_CURRENCY})"
         columns = [
-            Column("label", str(self.GROUP_LABELS[self.group_by])),
+            Column("label", str(GROUP_LABELS[self.group_by])),
             Column("leads", _("Leads"), "int", D["leads"]),
             Column("mql_share", _("Became MQL"), "rate", D["quality_share"]),
             Column("sql_share", _("Became SQL"), "rate"),
@@ -499,6 +560,6 @@ class QualityView(AnalyticsView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["group_choices"] = [(key, str(label)) for key, label in self.GROUP_LABELS.items()]
+        context["group_choices"] = [(key, str(GROUP_LABELS[key])) for key in QUALITY_GROUPS]
         context["group_by"] = self.group_by
         return context

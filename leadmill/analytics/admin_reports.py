@@ -4,15 +4,11 @@ Wired in ``wagtail_hooks.py``; their base and period form live in ``admin_dashbo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from wagtail.permissions import ModelPermissionPolicy
@@ -26,7 +22,7 @@ from .form_report import form_report
 from .landing_pages import page_report
 from .models import Spend
 from .services import SpendError, spend_record, spend_rows_from_csv
-from .tables import Column, Table
+from .tables import Column, Table, table_and_bars
 
 MAX_SPEND_UPLOAD_BYTES = 5 * 1024 * 1024
 
@@ -67,7 +63,7 @@ class PagesView(AnalyticsView):
                 approximate=approximate,
             ),
         ]
-        pages, pages_chart = _table_and_bars(
+        pages, pages_chart = table_and_bars(
             Table(
                 id="pages",
                 title=_("Landing pages"),
@@ -168,7 +164,7 @@ class FormsView(AnalyticsView):
             Column("left_here", _("Left the form here"), "int", D["field_left"]),
             Column("error_rate", _("Validation error rate"), "rate", D["field_error_rate"]),
         ]
-        fields, chart = _table_and_bars(
+        fields, chart = table_and_bars(
             Table(id="form_fields", title=_("Drop-off per field"), columns=columns),
             report["fields"],
             bars_title=_("People who left the form at each field"),
@@ -184,30 +180,6 @@ class FormsView(AnalyticsView):
         context["form_choices"] = [(form.slug, form.name) for form in self.forms]
         context["chosen_form"] = self.chosen.slug if self.chosen else ""
         return context
-
-
-def _table_and_bars(
-    table: Table,
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    bars_title: str,
-    bar: str,
-    most: int | None = None,
-    formatter: Callable = charts.number,
-) -> tuple[Table, SafeString | None]:
-    """``table`` filled with ``rows`` (each keyed by the table's column keys), and a chart
-    of one horizontal bar per row (the first ``most``): the row's first column as its label,
-    its ``bar`` column as its value; no chart when there is no row."""
-    table.rows = [[row[column.key] for column in table.columns] for row in rows]
-    if not table.rows:
-        return table, None
-    value = [column.key for column in table.columns].index(bar)
-    chart = charts.horizontal_bars_chart(
-        title=bars_title,
-        bars=[(row[0], row[value]) for row in table.rows[:most]],
-        formatter=formatter,
-    )
-    return table, chart
 
 
 class SpendUploadForm(forms.Form):

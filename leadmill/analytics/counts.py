@@ -9,6 +9,7 @@ high-water marks then find.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
@@ -36,8 +37,11 @@ REACHED_BY = {
 }
 QUALIFIED = REACHED_BY["mql"]
 
-# A row's key: metric, channel, source, medium, campaign, landing_page, form_id, country, lag.
-Key = tuple[str, str, str, str, str, str, int, str, int]
+# A row's key: metric, channel, source, medium, campaign, landing_page, form_id, country, cta,
+# lag (``DIMENSIONS`` between the metric and the lag).
+Key = tuple[str, str, str, str, str, str, int, str, str, int]
+# The tracker names a click on a CTA short link by its path (lm.js): "/c/<slug>/".
+_CTA_LINK = re.compile(r"^/c/(?P<slug>[^/]+)/?$")
 
 
 def day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -60,6 +64,13 @@ def landing_page_of(url: str) -> str:
     except ValueError:
         return ""
     return (path or "/")[:500]
+
+
+def cta_of(name: str) -> str:
+    """The CTA of a ``cta_click`` event's name: a short link's slug ("/c/ebook/" is "ebook"),
+    or the ``data-lm-cta`` name a site gave its button, as it is."""
+    match = _CTA_LINK.match(name or "")
+    return (match["slug"] if match else name or "")[:200]
 
 
 def whole_days(later: dt.datetime, earlier: dt.datetime) -> int:
@@ -94,13 +105,13 @@ class DayCounts:
         """Write the rows of ``day`` (one ``executemany``: the fill's hot loop)."""
         columns = (
             "day, metric, channel, source, medium, campaign, landing_page, form_id, country,"
-            " lag_days, count, amount"
+            " cta, lag_days, count, amount"
         )
         table = connection.ops.quote_name(DailyCount._meta.db_table)
         stored_day = connection.ops.adapt_datefield_value(day)
         with connection.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 12)})",  # noqa: S608
+                f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 13)})",  # noqa: S608
                 [
                     (stored_day, *key, count, connection.ops.adapt_decimalfield_value(amount))
                     for key, (count, amount) in self.rows.items()
@@ -160,7 +171,16 @@ def without_jit(cursor) -> None:
 def _add_visitors(counts: DayCounts, rows) -> None:
     """Rows of (channel, source, medium, campaign, url, number of visitors)."""
     for channel, source, medium, campaign, url, number in rows:
-        dims = (channel, source[:200], medium[:200], campaign[:200], landing_page_of(url), 0, "")
+        dims = (
+            channel,
+            source[:200],
+            medium[:200],
+            campaign[:200],
+            landing_page_of(url),
+            0,
+            "",
+            "",
+        )
         counts.add(Metric.VISITORS, dims, number=number)
 
 
@@ -233,13 +253,16 @@ def _whole_days_sql(later: str, earlier: str) -> str:
     return f"GREATEST(0, CAST(FLOOR(EXTRACT(EPOCH FROM ({later} - {earlier})) / {DAY}) AS INTEGER))"
 
 
-def _leads_sql() -> str:
-    """SQL of the day's leads (created, or first reaching a stage or won, in [start, end)):
-    their first-touch dimensions, first accepted form, first reach of each stage and won
-    revenue in cents. Parameters: start, end, three times."""
+def _leads_sql(*, among: str = "") -> str:
+    """SQL of the leads of a span of time (created, or first reaching a stage or won, in
+    [start, end)): their first-touch dimensions, first accepted form, the CTA clicked last
+    before they came in, first reach of each stage and won revenue in cents. Parameters:
+    start, end, three times, then those of ``among`` (SQL of contact ids: only those)."""
     contacts = Contact._meta.db_table
     changes = StageChange._meta.db_table
     submissions = Submission._meta.db_table
+    events = Event._meta.db_table
+    visitors = Visitor._meta.db_table
 
     def reached(stage: str) -> str:
         stages = ", ".join(f"'{name}'" for name in REACHED_BY[stage])
@@ -264,13 +287,22 @@ def _leads_sql() -> str:
         if connection.vendor == "postgresql"
         else f"c.id IN ({day_leads})"
     )
+    # The lead's last non-bot CTA click up to its creation (its browser's clicks are its own
+    # once the form identified it: tracking.visitor_identify), ADR 59.
+    cta = f"""COALESCE((SELECT e.name FROM {events} e
+                      WHERE e.contact_id = c.id AND e.type = '{EventType.CTA_CLICK}'
+                        AND e.occurred_at <= c.created_at AND NOT e.is_bot
+                        AND NOT EXISTS (SELECT 1 FROM {visitors} v
+                                        WHERE v.id = e.visitor_id AND v.is_bot)
+                      ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1), '')"""  # noqa: S608
     return f"""
-        SELECT c.created_at, c.first_channel AS channel, c.first_source AS source,
+        SELECT c.id AS contact_id, c.created_at, c.first_channel AS channel, c.first_source AS source,
             c.first_medium AS medium, c.first_campaign AS campaign,
             c.first_landing_url AS url, c.country,
             COALESCE((SELECT f.form_id FROM {submissions} f
                       WHERE f.contact_id = c.id AND f.status = '{Submission.Status.ACCEPTED}'
                       ORDER BY f.id LIMIT 1), 0) AS form_id,
+            {cta} AS cta,
             CASE WHEN c.outcome = '{Outcome.WON}' THEN 1 ELSE 0 END AS won,
             CASE WHEN c.outcome = '{Outcome.WON}'
                  THEN ROUND(COALESCE(c.outcome_value, 0) * 100) ELSE 0 END AS cents,
@@ -278,21 +310,15 @@ def _leads_sql() -> str:
             {reached("mql")} AS mql_at, {reached("sql")} AS sql_at,
             {reached("customer")} AS customer_at
         FROM {contacts} c
-        WHERE {in_day_leads}
+        WHERE {in_day_leads}{f" AND c.id IN ({among})" if among else ""}
     """  # noqa: S608 -- table names and constants only, the moments are parameters
 
 
-def _leads_counts(day: dt.date, counts: DayCounts) -> None:
-    """The leads' rows of ``day``, counted by the database (docs/analytics.md):
-
-    cohort (the leads created on the day: the stages they reached, whole days after their
-    creation, the days between stages, their revenue) and activity (first reaches of MQL /
-    SQL / customer, and won outcomes, on the day). The database groups by the stored touch;
-    the landing page's path and the columns' lengths are applied to the few groups after.
-    """
-    start, end = (connection.ops.adapt_datetimefield_value(moment) for moment in day_bounds(day))
+# The leads' metrics: the metric, its lag (whole days), its amount (cents), the moment that
+# dates it, and the condition it needs.
+def _lead_parts() -> list[tuple[str, str, str, str, str]]:
     lag = _whole_days_sql
-    parts = [  # metric, its lag (whole days), its amount (cents), dated by, and only if
+    return [
         (Metric.LEADS, "-1", "0", "created_at", ""),
         (Metric.COHORT_MQL, lag("mql_at", "created_at"), "0", "created_at", "mql_at IS NOT NULL"),
         (Metric.GAP_LEAD_MQL, lag("mql_at", "created_at"), "0", "created_at", "mql_at IS NOT NULL"),
@@ -318,50 +344,91 @@ def _leads_counts(day: dt.date, counts: DayCounts) -> None:
         (Metric.ACTIVITY_CUSTOMER, "-1", "0", "customer_at", ""),
         (Metric.ACTIVITY_REVENUE, "-1", "cents", "outcome_at", "won = 1"),
     ]
-    dims = "channel, source, medium, campaign, url, form_id, country"
+
+
+_LEAD_DIMS = "channel, source, medium, campaign, url, form_id, country, cta"
+
+
+def _lead_rows_query(
+    start: dt.datetime, end: dt.datetime, *, among: tuple[str, tuple] | None, per_lead: bool
+) -> tuple[str, list]:
+    """SQL and parameters of the leads' rows of [``start``, ``end``): one row per metric and
+    combination of dimensions and lag (``per_lead``: per metric and lead, with its id)."""
+    start, end = (connection.ops.adapt_datetimefield_value(moment) for moment in (start, end))
+    among_sql, among_params = among or ("", ())
+    parts = _lead_parts()
+    lead = "contact_id, " if per_lead else ""
     selects = " UNION ALL ".join(
-        f"SELECT '{metric}' AS metric, {dims}, {lag_sql} AS lag, {amount} AS cents"  # noqa: S608
-        f" FROM leads WHERE {dated} >= %s AND {dated} < %s{f' AND {only}' if only else ''}"
+        f"SELECT '{metric}' AS metric, {lead}{_LEAD_DIMS}, {lag_sql} AS lag,"  # noqa: S608
+        f" {amount} AS cents FROM leads WHERE {dated} >= %s AND {dated} < %s"
+        f"{f' AND {only}' if only else ''}"
         for metric, lag_sql, amount, dated, only in parts
     )
-    sql = f"""
-        WITH leads AS ({_leads_sql()})
-        SELECT metric, {dims}, lag, COUNT(*), SUM(cents) FROM ({selects}) AS lead_rows
-        GROUP BY metric, {dims}, lag
-    """  # noqa: S608 -- our own SQL, the moments are parameters
-    params = [start, end] * (3 + len(parts))
+    outer = (
+        selects
+        if per_lead
+        else f"""SELECT metric, {_LEAD_DIMS}, lag, COUNT(*), SUM(cents)
+            FROM ({selects}) AS lead_rows GROUP BY metric, {_LEAD_DIMS}, lag"""  # noqa: S608
+    )
+    sql = f"WITH leads AS ({_leads_sql(among=among_sql)}) {outer}"
+    return sql, [start, end] * 3 + list(among_params) + [start, end] * len(parts)
+
+
+def _dims_key(channel, source, medium, campaign, url, form_id, country, cta) -> tuple:
+    """The stored dimensions of a lead's touch: the landing page's path, the CTA's slug
+    and the columns' lengths applied (to the few groups the database returns)."""
+    return (
+        channel,
+        source[:200],
+        medium[:200],
+        campaign[:200],
+        landing_page_of(url),
+        form_id,
+        country,
+        cta_of(cta),
+    )
+
+
+def _amount(cents) -> Decimal:
+    return (Decimal(round(cents or 0)) / 100).quantize(CENT)
+
+
+def leads_counts(
+    start: dt.datetime,
+    end: dt.datetime,
+    counts: DayCounts,
+    *,
+    among: tuple[str, tuple] | None = None,
+) -> None:
+    """The leads' rows of [``start``, ``end``) (a day, for the fill), counted by the
+    database (docs/analytics.md):
+
+    cohort (the leads created in the span: the stages they reached, whole days after their
+    creation, the days between stages, their revenue) and activity (first reaches of MQL /
+    SQL / customer, and won outcomes, in the span). The database groups by the stored touch;
+    the landing page's path, the CTA's slug and the columns' lengths are applied to the few
+    groups after. ``among``: SQL of contact ids and its parameters, to count only those
+    leads (a segment's members, ADR 59).
+    """
+    sql, params = _lead_rows_query(start, end, among=among, per_lead=False)
     with transaction.atomic(), connection.cursor() as cursor:
         without_jit(cursor)
         cursor.execute(sql, params)
-        for (
-            metric,
-            channel,
-            source,
-            medium,
-            campaign,
-            url,
-            form_id,
-            country,
-            lag_days,
-            number,
-            cents,
-        ) in cursor.fetchall():
-            dims_key = (
-                channel,
-                source[:200],
-                medium[:200],
-                campaign[:200],
-                landing_page_of(url),
-                form_id,
-                country,
-            )
-            counts.add(
-                metric,
-                dims_key,
-                lag=lag_days,
-                amount=(Decimal(round(cents or 0)) / 100).quantize(CENT),
-                number=number,
-            )
+        for metric, *dims, lag_days, number, cents in cursor.fetchall():
+            counts.add(metric, _dims_key(*dims), lag=lag_days, amount=_amount(cents), number=number)
+
+
+def lead_rows(
+    start: dt.datetime, end: dt.datetime
+) -> Iterator[tuple[str, int, tuple, int, Decimal]]:
+    """The leads' rows of [``start``, ``end``) one lead at a time (what :func:`leads_counts`
+    counts): ``(metric, contact id, dimensions, lag, amount)``, for the attribution models
+    that share a lead's credit among its touches (ADR 60)."""
+    sql, params = _lead_rows_query(start, end, among=None, per_lead=True)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for metric, contact_id, *dims, lag_days, cents in cursor.fetchall():
+            yield metric, contact_id, _dims_key(*dims), lag_days, _amount(cents)
 
 
 def visitors_counts(day: dt.date, *, known_before: bool) -> DayCounts:
@@ -372,10 +439,10 @@ def visitors_counts(day: dt.date, *, known_before: bool) -> DayCounts:
     return counts
 
 
-def leads_counts(day: dt.date) -> DayCounts:
+def day_leads_counts(day: dt.date) -> DayCounts:
     """Every count of ``day`` but the new visitors, from the raw tables."""
     counts = DayCounts()
-    _leads_counts(day, counts)
+    leads_counts(*day_bounds(day), counts)
     return counts
 
 
@@ -389,7 +456,7 @@ def day_counts(day: dt.date, *, known_before: bool = False, visitors: bool = Tru
     counts = DayCounts()
     if visitors:
         _visitors_tail(day, counts, known_before=known_before)
-    _leads_counts(day, counts)
+    leads_counts(*day_bounds(day), counts)
     return counts
 
 

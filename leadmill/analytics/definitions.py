@@ -31,6 +31,15 @@ DEFINITIONS = {
         "Activity: how many MQLs, SQLs and customers happened in the period, whenever the lead "
         "came in. Rates compare different people and may pass 100 %."
     ),
+    "cta_breakdown": _(
+        "Each lead under the call to action it clicked last before it came in (“(none)” when "
+        "it clicked none); visitors are under “(none)”."
+    ),
+    "segment_breakdown": _(
+        "The leads of the period who are in each segment now. A lead may be in several "
+        "segments or in none, so the rows do not add up to the total. Segments have no "
+        "visitors and no spend."
+    ),
     "comparison": _("The period of the same length just before the one chosen."),
     "quality_share": _("The share of the source's leads created in the period that reached it."),
     "average_score": _(

@@ -31,8 +31,18 @@ class Metric(models.TextChoices):
     ACTIVITY_REVENUE = "activity_revenue", _("Revenue in the period")
 
 
-# The columns a report may break down by (``offer`` is derived from ``form_id``).
-DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "form_id", "country")
+# The columns a report may break down by (``offer`` is derived from ``form_id``). ``cta``:
+# the call to action the lead clicked last before it came in (ADR 59).
+DIMENSIONS = (
+    "channel",
+    "source",
+    "medium",
+    "campaign",
+    "landing_page",
+    "form_id",
+    "country",
+    "cta",
+)
 
 
 class DailyCount(models.Model):
@@ -50,6 +60,7 @@ class DailyCount(models.Model):
     landing_page = models.CharField(max_length=500, blank=True, default="")
     form_id = models.BigIntegerField(default=0)  # 0: no form
     country = models.CharField(max_length=2, blank=True, default="")
+    cta = models.CharField(max_length=200, blank=True, default="")  # "": no CTA clicked
     lag_days = models.IntegerField(default=-1)  # -1: not a time-to-stage count
     count = models.BigIntegerField(default=0)
     amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)

@@ -18,13 +18,27 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Sum
 
-from leadmill.capture.models import Form
+from leadmill.capture.models import CallToAction, Form
 
+from .counts import Key
 from .models import DIMENSIONS, DailyCount, FillState, Metric, Spend
+from .segment_counts import segment_counts
 from .services import COUNTS
 from .tail import day_rows, fill_mark
 
-GROUPS = ("channel", "source", "medium", "campaign", "landing_page", "form", "offer", "country")
+# ``segment`` is no column of the counts: a lead may be in many segments (ADR 59).
+GROUPS = (
+    "channel",
+    "source",
+    "medium",
+    "campaign",
+    "landing_page",
+    "form",
+    "offer",
+    "country",
+    "cta",
+    "segment",
+)
 SPEND_DIMENSIONS = ("channel", "source", "medium", "campaign")
 READINGS = ("cohort", "activity")
 # Filters a report takes: the count columns (``form`` is a form's id).
@@ -91,15 +105,41 @@ def tallies(
             key = row[column] if column else ""
             groups[key].add(row["metric"], row["lag_days"], row["n"], row["money"] or Decimal(0))
     day = max(since, boundary)
-    positions = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
     while day <= until:
-        for key, (count, amount) in day_rows(day, mark=mark).items():
-            if any(key[positions[name]] != value for name, value in conditions.items()):
-                continue
-            group = key[positions[column]] if column else ""
-            groups[group].add(key[0], key[8], count, amount)
+        _tally_rows(groups, day_rows(day, mark=mark), column, conditions)
         day += dt.timedelta(days=1)
     return groups
+
+
+_POSITIONS = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
+
+
+def _tally_rows(
+    groups: dict[object, Tally], rows: dict[Key, list], column: str | None, conditions: dict
+) -> None:
+    """Add the count rows (``key -> [count, amount]``) that meet ``conditions`` (count
+    columns) to ``groups``, per value of ``column`` (``None``: one group, key "")."""
+    for key, (count, amount) in rows.items():
+        if any(key[_POSITIONS[name]] != value for name, value in conditions.items()):
+            continue
+        group = key[_POSITIONS[column]] if column else ""
+        groups[group].add(key[0], key[-1], count, amount)
+
+
+def _segment_rows(
+    *, since: dt.date, until: dt.date, reading: str, window_days: int | None, filters: dict
+) -> list[dict]:
+    """One funnel row per segment: the leads of the period who are in it now (ADR 59).
+    No visitors (a visitor is no member) and no spend (spend has no segment): ``None``."""
+    conditions = {_column(name): value for name, value in filters.items()}
+    rows = []
+    for segment, counts in segment_counts(since=since, until=until):
+        groups: dict[object, Tally] = defaultdict(Tally)
+        _tally_rows(groups, counts.rows, None, conditions)
+        row = funnel_row(groups[""], reading=reading, window_days=window_days, spend=None)
+        row.update(visitors=None, visitor_to_lead_rate=None)
+        rows.append({"value": segment.pk, "label": segment.name, **row})
+    return rows
 
 
 def _ratio(numerator, denominator) -> float | None:
@@ -191,6 +231,9 @@ def group_labels(group_by: str, keys) -> dict:
             )
             for key in keys
         }
+    if group_by == "cta":  # a short link's slug, named by its CTA's label
+        ctas = dict(CallToAction.objects.filter(slug__in=keys).values_list("slug", "label"))
+        return {key: (key, ctas.get(key, key)) for key in keys}
     return {key: (key, key) for key in keys}
 
 
@@ -207,13 +250,22 @@ def funnel(
 
     ``reading`` "cohort" counts what the leads created in the period reached (within
     ``window_days`` of their creation when given), "activity" what happened in the period.
+    By ``segment``, each row counts the leads in the segment now, so rows overlap and do
+    not add up to the total (ADR 59).
     """
     filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
-    groups = tallies(since=since, until=until, group_by=group_by, filters=filters)
+    by_segment = group_by == "segment"
+    groups = tallies(
+        since=since, until=until, group_by=None if by_segment else group_by, filters=filters
+    )
     spend_group = group_by if group_by in SPEND_DIMENSIONS else None
     spend = spend_by(since=since, until=until, group_by=spend_group, filters=filters)
     rows = []
-    if group_by:
+    if by_segment:
+        rows = _segment_rows(
+            since=since, until=until, reading=reading, window_days=window_days, filters=filters
+        )
+    elif group_by:
         labels = group_labels(group_by, list(groups))
         merged: dict[str, Tally] = defaultdict(Tally)
         names: dict[str, str] = {}
@@ -292,7 +344,7 @@ def daily(
         fields = ["day", *([column] if column else [])]
         for row in query.values(*fields).annotate(n=Sum("count")):
             days[row["day"]][row[column] if column else ""] += row["n"]
-    positions = {name: index + 1 for index, name in enumerate(DIMENSIONS)}
+    positions = _POSITIONS
     day = max(since, boundary)
     while day <= until:
         tail = day_rows(

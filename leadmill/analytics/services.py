@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -169,6 +169,14 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
     leads = set(
         StageChange.objects.filter(
             id__gt=state.stage_change_id_seen, id__lte=marks["stage_change_id_seen"]
+        ).values_list("contact_id", flat=True)
+    )
+    # A late CTA click (or one whose browser these rows flagged as a bot) may change the CTA
+    # of the lead it belongs to (ADR 59).
+    new_events = Event.objects.filter(id__gt=state.event_id_seen, id__lte=marks["event_id_seen"])
+    leads.update(
+        new_events.filter(
+            Q(type=EventType.CTA_CLICK) | Q(visitor__is_bot=True), contact_id__isnull=False
         ).values_list("contact_id", flat=True)
     )
     updated = Contact.objects.filter(updated_at__lte=marks["contact_updated_seen"])

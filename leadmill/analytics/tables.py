@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.http import HttpResponse
 from django.utils import formats
+from django.utils.safestring import SafeString
 
 from leadmill.core.text import text_for_export
 
@@ -106,3 +109,27 @@ def csv_response(table: Table, *, filename: str) -> HttpResponse:
     if table.total is not None:
         writer.writerow([_plain(value) for value in table.total])
     return response
+
+
+def table_and_bars(
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    bars_title: str,
+    bar: str,
+    most: int | None = None,
+    formatter: Callable = charts.number,
+) -> tuple[Table, SafeString | None]:
+    """``table`` filled with ``rows`` (each keyed by the table's column keys), and a chart
+    of one horizontal bar per row (the first ``most``): the row's first column as its label,
+    its ``bar`` column as its value; no chart when there is no row."""
+    table.rows = [[row[column.key] for column in table.columns] for row in rows]
+    if not table.rows:
+        return table, None
+    value = [column.key for column in table.columns].index(bar)
+    chart = charts.horizontal_bars_chart(
+        title=bars_title,
+        bars=[(row[0], row[value]) for row in table.rows[:most]],
+        formatter=formatter,
+    )
+    return table, chart

@@ -2,7 +2,7 @@
 
 A report adds to the daily counts the days the fill has not counted yet (today, mostly),
 counted from the raw rows by the functions the fill uses (:func:`.counts.visitors_counts`,
-:func:`.counts.leads_counts`, :func:`.page_counts.page_tallies`). That recount is nearly all
+:func:`.counts.day_leads_counts`, :func:`.page_counts.page_tallies`). That recount is nearly all
 of a served report's time, and every screen and API call of a minute asks for the same day.
 So each part of a day's tail is kept ``LEADMILL_ANALYTICS_TAIL_SECONDS`` (default 60) in the
 shared cache with the moment it was counted: a report is exact as of that moment, and the
@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from .counts import Key, leads_counts, visitors_counts
+from .counts import Key, day_leads_counts, visitors_counts
 from .models import FillState
 from .page_counts import PageTally, page_tallies, sketch_of
 from .services import COUNTS
@@ -71,7 +71,7 @@ def _kept(part: str, day: dt.date, mark: FillMark | None, count: Callable[[], ob
 def day_rows(day: dt.date, *, mark: FillMark | None, visitors: bool = True) -> dict[Key, list]:
     """The count rows of a day after the fill's mark, ``(key) -> [count, amount]``
     (``visitors=False``: all but the new visitors, the dearest part to count)."""
-    rows = dict(_kept("leads", day, mark, lambda: dict(leads_counts(day).rows)))
+    rows = dict(_kept("leads", day, mark, lambda: dict(day_leads_counts(day).rows)))
     if visitors:
         rows.update(
             _kept(

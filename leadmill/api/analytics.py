@@ -29,7 +29,16 @@ MAX_DAYS = 3660
 MAX_SPEND_ROWS = 10_000
 SPEND_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 Group = Literal[
-    "channel", "source", "medium", "campaign", "landing_page", "form", "offer", "country"
+    "channel",
+    "source",
+    "medium",
+    "campaign",
+    "landing_page",
+    "form",
+    "offer",
+    "country",
+    "cta",
+    "segment",
 ]
 
 
@@ -69,7 +78,10 @@ def funnel(
     """The funnel of a period (visitors, leads, MQLs, SQLs, customers, rates, median and
     p90 days between stages, spend, costs, revenue), one row per value of ``group_by`` and
     the total. Money is decimal text in the reporting currency; a rate or cost whose
-    divisor is zero is ``null``."""
+    divisor is zero is ``null``. By ``cta``, each lead counts under the call to action it
+    clicked last before it came in; by ``segment``, each row (``value``: the segment's id)
+    counts the leads of the period in the segment now, so rows overlap, do not add up to
+    the total, and carry ``visitors: null`` and ``spend: null``."""
     today = timezone.localdate()
     if since > until:
         return Status(

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from leadmill.capture.models import Form, Submission
+from leadmill.capture.models import CallToAction, Form, Submission
 from leadmill.capture.tests.factories import FormFactory, OfferFactory
 from leadmill.contacts.models import Contact, StageChange
 from leadmill.tracking.models import Event, EventType, Visitor
@@ -127,3 +127,38 @@ def known_funnel() -> KnownFunnel:
     return KnownFunnel(
         d1=d1, d2=d2, f1=f1, f2=f2, contacts={"c1": c1, "c2": c2, "c3": c3, "c4": c4}
     )
+
+
+def cta_click(contact, name: str, moment: dt.datetime, *, visitor="", bot=False) -> None:
+    Event.objects.create(
+        contact=contact,
+        visitor_id=visitor or None,
+        occurred_at=moment,
+        type=EventType.CTA_CLICK,
+        name=name,
+        is_bot=bot,
+    )
+
+
+def known_cta_clicks(data: KnownFunnel) -> None:
+    """CTA clicks of the known funnel's leads (ADR 59), and two CTAs:
+
+    c1: "/c/ebook-cta/" before it came in; a click on "/c/demo-cta/" after does not count
+    c2: "/c/ebook-cta/", then the button named "hero-button" (the last one counts)
+    c3: only a bot's click: no CTA
+    c4: "/c/demo-cta/", then "/c/ebook-cta/" from the bot visitor v5 (not counted)
+    """
+    c1, c2, c3, c4 = (data.contacts[name] for name in ("c1", "c2", "c3", "c4"))
+    CallToAction.objects.create(
+        label="Get the ebook", slug="ebook-cta", target_url="https://x.example/"
+    )
+    CallToAction.objects.create(
+        label="Book a demo", slug="demo-cta", target_url="https://x.example/"
+    )
+    cta_click(c1, "/c/ebook-cta/", at(data.d1, 8, 50), visitor="v1")
+    cta_click(c1, "/c/demo-cta/", at(data.d1, 11), visitor="v1")
+    cta_click(c2, "/c/ebook-cta/", at(data.d1, 11), visitor="v2")
+    cta_click(c2, "hero-button", at(data.d1, 11, 30), visitor="v2")
+    cta_click(c3, "/c/demo-cta/", at(data.d2, 7), bot=True)
+    cta_click(c4, "/c/demo-cta/", at(data.d1, 14), visitor="v6")
+    cta_click(c4, "/c/ebook-cta/", at(data.d1, 14, 45), visitor="v5")

@@ -181,3 +181,48 @@ def test_the_report_screens_show_their_numbers_and_spend_uploads(
     page.get_by_role("button", name="Upload").click()
     expect(page.get_by_role("alert")).to_contain_text("Row 1 is in EUR")
     shot(page, "spend-desktop-en")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_marketer_breaks_the_funnel_down_by_cta_and_by_segment(
+    browser, live_server, django_user_model, page_tree, width
+):
+    from leadmill.segments.models import Segment, SegmentMember
+
+    from .known_funnel import known_cta_clicks
+
+    # Given the known funnel with CTA clicks, a list of one lead, and an admin signed in
+    data = known_funnel()
+    known_cta_clicks(data)
+    listed = Segment.objects.create(name="Listed", kind=Segment.Kind.STATIC)
+    SegmentMember.objects.create(segment=listed, contact=data.contacts["c1"])
+    django_user_model.objects.create_superuser("dev", "dev@leadmill.test", ADMIN_PASSWORD)
+    page = sign_in(browser, live_server, width=width)
+    page.goto(
+        f"{live_server.url}/admin/analytics/?since={data.d1.isoformat()}"
+        f"&until={data.d2.isoformat()}"
+    )
+
+    # When she breaks the funnel down by call to action
+    page.get_by_label("Break down by").select_option(label="Call to action")
+    page.get_by_role("button", name="Show").click()
+
+    # Then each CTA is a row with its leads, under its label, and a chart of them
+    table = page.locator("table[data-table=funnel_by_group]")
+    expect(table.locator("tbody tr", has_text="Get the ebook")).to_contain_text("1")
+    expect(table.locator("tbody tr")).to_have_count(4)
+    expect(page.locator("[data-section=funnel_by_group] svg.pygal-chart")).to_contain_text(
+        "Book a demo"
+    )
+
+    # When she breaks it down by segment
+    page.get_by_label("Break down by").select_option(label="Segment (members now)")
+    page.get_by_role("button", name="Show").click()
+
+    # Then the segment's row, and a total said not to be the sum of the rows
+    expect(table.locator("tbody tr")).to_have_count(1)
+    expect(table.locator("tbody tr")).to_contain_text("Listed")
+    expect(table.locator("tfoot")).to_contain_text("All leads (not the sum of the rows)")
+    overflow = page.evaluate("document.documentElement.scrollWidth")
+    assert overflow <= width, overflow
+    shot(page, f"dashboard-by-segment-{width}")
