@@ -400,3 +400,60 @@ def test_transactional_emails_the_server_cannot_take_stay_queued_for_the_send_qu
     )
 
     assert [message.status for message in sent] == ["queued", "queued"]
+
+
+def _mark_statements(queries) -> list[str]:
+    table = Message._meta.db_table
+    return [q["sql"] for q in queries if "WITH marks" in q["sql"] and table in q["sql"]]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the marks are their own
+def test_the_sent_marks_of_a_chunk_are_written_together_within_the_window(smtp_server, monkeypatch):
+    # Given five queued messages and a window longer than the whole chunk takes
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(sending, "MARK_WINDOW_S", 60)
+    messages = [MessageFactory(contact=subscribed()) for _ in range(5)]
+
+    # When the queue is sent
+    with CaptureQueriesContext(connection) as queries:
+        report = messages_send_due()
+
+    # Then the five marks are one statement, each with its own time, and all are sent
+    assert report.sent == 5
+    assert len(_mark_statements(queries.captured_queries)) == 1
+    rows = Message.objects.filter(pk__in=[m.pk for m in messages])
+    assert {row.status for row in rows} == {"sent"}
+    assert all(row.sent_at is not None and row.error == "" for row in rows)
+    assert len({row.sent_at for row in rows}) == 5
+    # a marketing email keeps the subject this lead got (rendered), as before
+    assert all(row.subject and "{{" not in row.subject for row in rows)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_no_window_each_accepted_email_is_marked_at_once(smtp_server, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(sending, "MARK_WINDOW_S", 0)
+    messages = [MessageFactory(contact=subscribed()) for _ in range(3)]
+
+    with CaptureQueriesContext(connection) as queries:
+        report = messages_send_due()
+
+    assert report.sent == 3
+    assert len(_mark_statements(queries.captured_queries)) == 3
+    assert statuses(*messages) == ["sent"] * 3
+
+
+def test_a_mark_leaves_a_message_no_longer_sending_alone():
+    # Given an accepted email whose claim a stale release already put back in the queue
+    message = MessageFactory(status=Message.Status.QUEUED)
+
+    # When its late mark is written
+    sending._sent_at_write([(message.pk, timezone.now(), "Late")])
+
+    # Then the queued row is untouched (it will be claimed and sent again, as before)
+    message.refresh_from_db()
+    assert message.sent_at is None and message.subject != "Late"
