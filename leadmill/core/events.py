@@ -122,21 +122,21 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _outbox_values(evt: Any, *, now: dt.datetime) -> tuple[str, str, dt.datetime | None]:
-    """The name, JSON payload and first due time of ``evt``'s outbox row; no due time for
-    an event nobody subscribes to (it is written delivered)."""
+def _outbox_values(evt: Any, *, now: dt.datetime) -> tuple[str, dict, dt.datetime | None]:
+    """The name, payload and first due time of ``evt``'s outbox row; no due time for an
+    event nobody subscribes to (it is written delivered)."""
     name = type(evt).__name__
     if name not in _event_types:
         raise TypeError(f"{name} is not a declared event; decorate it with @events.event")
     payload = {f.name: _encode(getattr(evt, f.name)) for f in dataclasses.fields(evt)}
     if not _subscribers.get(name):
-        return name, json.dumps(payload), None
+        return name, payload, None
     # Left for a claim (left_for_claim): due at once; else the after-commit task's grace.
     due = now if getattr(_local, "left_for_claim", False) else now + SWEEP_GRACE
-    return name, json.dumps(payload), due
+    return name, payload, due
 
 
-# Rows per INSERT: on SQLite 7 values each, well under its 32,766.
+# Rows per INSERT: on SQLite 5 parameters each, well under its 32,766.
 OUTBOX_INSERT_ROWS = 1000
 
 
@@ -147,11 +147,13 @@ def _outbox_insert(evts: list[Any]) -> tuple[list[int], list[int]]:
     The rows ``OutboxEvent.objects.bulk_create`` writes, at a fraction of its CPU: every
     lead publishes about a dozen facts, and building a model instance per fact and preparing
     its fields one by one was a tenth of the worker's time per lead (ADR 63). On PostgreSQL
-    the rows come as one array per column (``INSERT … SELECT … FROM unnest(…)``), so the
-    statement's text is the same whatever the number of rows: psycopg parses a statement
-    of more than 50 placeholders again on every call, which cost 47 µs a row. An event
-    nobody subscribes to (half of a lead's facts, kept for analytics and for subscribers
-    to come) is written delivered: no delivery task, no second write.
+    the rows come as one JSON document (``INSERT … SELECT … FROM jsonb_to_recordset(%s)``):
+    one parameter, serialised in C, and a statement whose text does not depend on the
+    number of rows. psycopg parses a statement of more than 50 placeholders again on every
+    call (47 µs a row as a ``VALUES`` list) and escapes text arrays element by element
+    (12 µs a row through ``unnest``); the document costs under 4. An event nobody
+    subscribes to (half of a lead's facts, kept for analytics and for subscribers to come)
+    is written delivered: no delivery task, no second write.
     ``core/tests/test_events_insert.py`` fails when the model gains a column this
     statement does not write.
     """
@@ -161,29 +163,28 @@ def _outbox_insert(evts: list[Any]) -> tuple[list[int], list[int]]:
 
     ops = connection.ops
     now = timezone.now()
-    created = ops.adapt_datetimefield_value(now)
     table = ops.quote_name(OutboxEvent._meta.db_table)
     columns = "name, payload, created_at, next_attempt_at, delivered_at, attempts, last_error"
     postgres = connection.vendor == "postgresql"
     ids: list[int] = []
     wanted: list[int] = []
     for start in range(0, len(evts), OUTBOX_INSERT_ROWS):
-        rows = []
-        for evt in evts[start : start + OUTBOX_INSERT_ROWS]:
-            name, payload, due = _outbox_values(evt, now=now)
-            if due is None:  # nobody subscribes: delivered as it is written
-                rows.append((name, payload, None, created))
-            else:
-                rows.append((name, payload, ops.adapt_datetimefield_value(due), None))
+        rows = [_outbox_values(evt, now=now) for evt in evts[start : start + OUTBOX_INSERT_ROWS]]
         if postgres:
             sql = (
                 f"INSERT INTO {table} ({columns}) "  # noqa: S608 -- quoted name, placeholders only
-                "SELECT r.name, r.payload::jsonb, %s, r.due, r.delivered, 0, '' "
-                "FROM unnest(%s::varchar[], %s::text[], %s::timestamptz[], %s::timestamptz[]) "
-                "AS r (name, payload, due, delivered) RETURNING id"
+                "SELECT r.name, r.payload, %s, r.due, "
+                "CASE WHEN r.due IS NULL THEN %s END, 0, '' "
+                "FROM jsonb_to_recordset(%s::jsonb) "
+                "AS r (name varchar, payload jsonb, due timestamptz) RETURNING id"
             )
-            params = [created, *map(list, zip(*rows, strict=True))]
+            document = [
+                {"name": name, "payload": payload, "due": due and due.isoformat()}
+                for name, payload, due in rows
+            ]
+            params = [now, now, json.dumps(document)]
         else:
+            created = ops.adapt_datetimefield_value(now)
             sql = (
                 f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608 -- as above
                 + ", ".join(["(%s, %s, %s, %s, %s, 0, '')"] * len(rows))
@@ -191,21 +192,26 @@ def _outbox_insert(evts: list[Any]) -> tuple[list[int], list[int]]:
             )
             params = [
                 value
-                for name, payload, due, delivered in rows
-                for value in (name, payload, created, due, delivered)
+                for name, payload, due in rows
+                for value in (
+                    name,
+                    json.dumps(payload),
+                    created,
+                    ops.adapt_datetimefield_value(due),
+                    created if due is None else None,  # nobody subscribes: delivered
+                )
             ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             written = [row[0] for row in cursor.fetchall()]
-        # PostgreSQL returns the rows in the order it inserted them, unnest's order (as
-        # Django's own bulk_create relies on); SQLite in any order, but assigns its rowids
-        # in VALUES order.
+        # PostgreSQL returns the rows in the order it inserted them, the document's order;
+        # SQLite in any order, but assigns its rowids in VALUES order.
         written = written if postgres else sorted(written)
         ids += written
         wanted += [
             outbox_id
-            for outbox_id, row in zip(written, rows, strict=True)
-            if row[3] is None  # not written delivered
+            for outbox_id, (_name, _payload, due) in zip(written, rows, strict=True)
+            if due is not None
         ]
     return ids, wanted
 
