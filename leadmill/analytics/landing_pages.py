@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from datasketches import cpc_sketch, cpc_union
 from django.utils import timezone
 
 from leadmill.capture.pages import LandingPage
 
 from .models import Metric, PageCount
-from .page_counts import visitors_estimate
+from .page_counts import SKETCH_LG_K, visitors_estimate
 from .selectors import _ratio, daily
-from .tail import day_pages, fill_mark
+from .tail import day_pages, fill_mark, kept_for_fill
 
 
 def page_report(*, since: dt.date, until: dt.date, page: str = "") -> dict:
@@ -45,17 +46,17 @@ def page_report(*, since: dt.date, until: dt.date, page: str = "") -> dict:
     exact: dict[str, int] = defaultdict(int)  # one day, counted by the fill
     sketches: dict[str, list[bytes]] = defaultdict(list)
     if stored:
-        counted = PageCount.objects.filter(day__gte=since, day__lte=stored_until)
-        if page:
-            counted = counted.filter(landing_page=page)
-        fields = ["landing_page", "views", "conversions", "visitors"]
-        for path, viewed, converted, visitors, *sketch in counted.values_list(
-            *fields, *(["visitors_sketch"] if approximate else [])
-        ):
+        counted = kept_for_fill(  # the stored days change only when the fill writes
+            ("pages-stored", since, stored_until, page, approximate),
+            mark,
+            lambda: stored_pages(since=since, until=stored_until, page=page, sketches=approximate),
+        )
+        for path, (viewed, converted, visitors, merged) in counted.items():
             views[path] += viewed
             conversions[path] += converted
             exact[path] += visitors
-            sketches[path].extend(sketch)
+            if merged:
+                sketches[path].append(merged)
     raw: dict[str, set[str]] = defaultdict(set)  # the days after the counted ones
     day = max(since, boundary)
     while day <= until:
@@ -93,6 +94,31 @@ def page_report(*, since: dt.date, until: dt.date, page: str = "") -> dict:
         "rows": rows,
         "weeks": pages_live_by_week(since=since, until=until),
     }
+
+
+def stored_pages(*, since: dt.date, until: dt.date, page: str, sketches: bool):
+    """The stored days' counts per page: ``path -> (views, conversions, visitors, sketch)``,
+    ``sketch`` the days' sketches merged (serialized; empty unless ``sketches``)."""
+    counted = PageCount.objects.filter(day__gte=since, day__lte=until)
+    if page:
+        counted = counted.filter(landing_page=page)
+    fields = ["landing_page", "views", "conversions", "visitors"]
+    totals: dict[str, list] = {}
+    unions: dict[str, cpc_union] = {}
+    for path, viewed, converted, visitors, *sketch in counted.values_list(
+        *fields, *(["visitors_sketch"] if sketches else [])
+    ):
+        total = totals.setdefault(path, [0, 0, 0, b""])
+        total[0] += viewed
+        total[1] += converted
+        total[2] += visitors
+        if sketch:
+            unions.setdefault(path, cpc_union(SKETCH_LG_K)).update(
+                cpc_sketch.deserialize(bytes(sketch[0]))
+            )
+    for path, union in unions.items():
+        totals[path][3] = union.get_result().serialize()
+    return {path: tuple(total) for path, total in totals.items()}
 
 
 def pages_live_by_week(*, since: dt.date, until: dt.date) -> list[dict]:
