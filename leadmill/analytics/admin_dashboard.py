@@ -28,6 +28,7 @@ from leadmill.core.admin_viewsets import TitledAdminViewMixin
 from leadmill.tracking.models import Channel
 
 from . import charts, selectors, tail
+from .credits import FIRST_TOUCH, MODEL_DEFINITIONS, MODEL_LABELS, TOUCH_GROUPS
 from .definitions import DEFINITIONS as D
 from .experiment_sections import running_experiment_sections
 from .models import DailyCount, Metric, Spend
@@ -78,6 +79,15 @@ class PeriodForm(forms.Form):
         required=False,
         choices=[("cohort", gettext_lazy("Cohort")), ("activity", gettext_lazy("Activity"))],
     )
+    attribution = forms.ChoiceField(
+        label=gettext_lazy("Attribution model"),
+        required=False,
+        choices=list(MODEL_LABELS.items()),
+        help_text=gettext_lazy(
+            "Which touches get the credit of a lead, in the breakdowns by channel, source, "
+            "medium and campaign."
+        ),
+    )
     window_days = forms.IntegerField(
         label=gettext_lazy("Conversion window (days)"),
         required=False,
@@ -105,6 +115,7 @@ class PeriodForm(forms.Form):
             "until": today.isoformat(),
             "since": (today - dt.timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
             "reading": "cohort",
+            "attribution": FIRST_TOUCH,
             "reference": str(settings.LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE),
         }
         for name, value in defaults.items():
@@ -133,6 +144,7 @@ class PeriodForm(forms.Form):
             self.add_error("since", _("A period may span at most ten years."))
         data["since"], data["until"] = since, until
         data["reading"] = data.get("reading") or "cohort"
+        data["attribution"] = data.get("attribution") or FIRST_TOUCH
         if data.get("reference") is None:
             data["reference"] = Decimal(str(settings.LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE))
         return data
@@ -163,6 +175,17 @@ GROUP_LABELS = {
     "cta": gettext_lazy("Call to action"),
     "segment": gettext_lazy("Segment (members now)"),
 }
+
+
+def attribution_help(model: str, group_by: str) -> str:
+    """The attribution model a breakdown was read with and its definition; none for a
+    breakdown no model changes (by landing page, form, CTA...)."""
+    if group_by not in TOUCH_GROUPS:
+        return ""
+    return _("Attribution: %(model)s. %(definition)s") % {
+        "model": MODEL_LABELS[model],
+        "definition": MODEL_DEFINITIONS[model],
+    }
 
 
 def group_label(group_by: str, label: str) -> str:
@@ -199,6 +222,7 @@ class AnalyticsView(
         "until",
         "compare",
         "reading",
+        "attribution",
         "window_days",
         "reference",
         *FILTER_NAMES,
@@ -286,6 +310,7 @@ class DashboardView(AnalyticsView):
         since, until, filters = p["since"], p["until"], p["filters"]
         funnel_args = {
             "reading": p["reading"],
+            "attribution": p["attribution"],
             "window_days": p.get("window_days"),
             "filters": filters,
         }
@@ -425,6 +450,7 @@ class DashboardView(AnalyticsView):
             % {"group": str(GROUP_LABELS[self.group_by]).lower()},
             bar="leads",
             most=15,
+            formatter=charts.count,
         )
         table.total = [_("All leads (not the sum of the rows)") if by_segment else _("Total")] + [
             report["total"][column.key] for column in columns[1:]
@@ -433,6 +459,7 @@ class DashboardView(AnalyticsView):
             "id": table.id,
             "table": table,
             "chart": chart,
+            "help": attribution_help(report["attribution"], self.group_by),
             "empty": _("No lead in the period."),
         }
 
@@ -493,6 +520,7 @@ class DashboardView(AnalyticsView):
             "id": table.id,
             "table": table,
             "chart": chart,
+            "help": attribution_help(report["attribution"], "source"),
             "empty": _("No spend recorded for the period: upload it under Analytics › Spend."),
         }
 
@@ -513,7 +541,7 @@ class QualityView(AnalyticsView):
         "Of the leads created in the period, how many became MQL, SQL and customer, how well "
         "they score, what they brought and how long they took."
     )
-    period_fields = ("since", "until", "window_days", *FILTER_NAMES)
+    period_fields = ("since", "until", "window_days", "attribution", *FILTER_NAMES)
 
     def build_sections(self) -> list[dict]:
         group_by = self.request.GET.get("group_by")
@@ -525,6 +553,7 @@ class QualityView(AnalyticsView):
             group_by=self.group_by,
             window_days=p.get("window_days"),
             filters=p["filters"],
+            attribution=p["attribution"],
         )
         money = f" ({settings.LEADMILL_REPORTING_CURRENCY})"
         columns = [
@@ -555,7 +584,13 @@ class QualityView(AnalyticsView):
                 formatter=charts.percent,
             )
         return [
-            {"id": table.id, "table": table, "chart": chart, "empty": _("No lead in the period.")}
+            {
+                "id": table.id,
+                "table": table,
+                "chart": chart,
+                "help": attribution_help(report["attribution"], self.group_by),
+                "empty": _("No lead in the period."),
+            }
         ]
 
     def get_context_data(self, **kwargs):

@@ -59,6 +59,13 @@ def number(value) -> str:
     return formats.number_format(value, use_l10n=True, force_grouping=True)
 
 
+def count(value) -> str:
+    """A count; a fractional credit (an attribution model's, ADR 60) with one decimal."""
+    if isinstance(value, float):
+        return formats.number_format(value, 1, use_l10n=True, force_grouping=True)
+    return number(value)
+
+
 def percent(rate: float | None) -> str:
     return "—" if rate is None else formats.number_format(rate * 100, 1, use_l10n=True) + " %"
 

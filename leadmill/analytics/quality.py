@@ -26,6 +26,7 @@ from leadmill.capture.models import Submission
 from leadmill.scoring.models import ContactScore, ScoringSettings
 
 from .counts import day_bounds, landing_page_of
+from .credits import FIRST_TOUCH, TOUCH_GROUPS, as_credits, credited_rows
 from .models import Metric
 from .selectors import Tally, _column, _ratio, group_labels, tallies
 
@@ -151,6 +152,32 @@ def _scores_by_key(
     return sums
 
 
+def _scores_credited(shares: dict[int, dict[object, float]]) -> dict[object, _Scores]:
+    """Score sums of the leads created in the period, each lead weighted in each group by
+    its credit there (``shares``: per lead, per group value), so an average is the
+    credit-weighted mean of the scores (ADR 60)."""
+    half_life = ScoringSettings.load().half_life_days
+    now = timezone.now()
+    sums: dict[object, _Scores] = defaultdict(_Scores)
+    ids = sorted(shares)
+    for start in range(0, len(ids), 2000):
+        rows = (
+            ContactScore.objects.filter(contact_id__in=ids[start : start + 2000])
+            .annotate(engagement_now=_engagement_now(now=now, half_life_days=half_life))
+            .values_list("contact_id", "fit_score", "engagement_now", "predictive_probability")
+        )
+        for contact_id, fit, engagement, predictive in rows:
+            for group, credit in shares[contact_id].items():
+                sums[group].add_sums(
+                    scored=credit,
+                    fit=credit * (fit or 0),
+                    engagement=credit * (engagement or 0.0),
+                    predicted=credit if predictive is not None else 0,
+                    predictive=credit * (predictive or 0.0),
+                )
+    return sums
+
+
 def _quality_row(tally: Tally, scores: _Scores, *, window_days: int | None) -> dict:
     leads = tally.total(Metric.LEADS)
     mqls = tally.total(Metric.COHORT_MQL, within=window_days)
@@ -178,16 +205,29 @@ def quality(
     group_by: str = "source",
     window_days: int | None = None,
     filters: dict | None = None,
+    attribution: str = FIRST_TOUCH,
 ) -> dict:
     """The quality of the leads created from ``since`` to ``until``, one row per value of
     ``group_by`` (one of :data:`QUALITY_GROUPS`) and the total.
 
     Shares are of the group's leads (the cohort reading); ``window_days`` counts only the
-    stages reached within that many days of the lead's creation.
+    stages reached within that many days of the lead's creation. ``attribution``: a model
+    other than first touch shares each lead among its touches when ``group_by`` is a
+    touch's column: fractional leads and stages, credit-weighted score averages (ADR 60).
     """
     filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
-    groups = tallies(since=since, until=until, group_by=group_by, filters=filters)
-    scores = _scores_by_key(since=since, until=until, group_by=group_by, filters=filters)
+    attribution = attribution if group_by in TOUCH_GROUPS else FIRST_TOUCH
+    if attribution == FIRST_TOUCH:
+        groups = tallies(since=since, until=until, group_by=group_by, filters=filters)
+        scores = _scores_by_key(since=since, until=until, group_by=group_by, filters=filters)
+    else:
+        credited, created = credited_rows(
+            since=since, until=until, group_by=group_by, model=attribution, filters=filters
+        )
+        groups = defaultdict(Tally)
+        for metric, group, lag, credit, amount in credited:
+            groups[group].add(metric, lag, credit, amount)
+        scores = _scores_credited(created)
     labels = group_labels(group_by, list(set(groups) | set(scores)))
     merged: dict[str, Tally] = defaultdict(Tally)
     merged_scores: dict[str, _Scores] = defaultdict(_Scores)
@@ -217,10 +257,13 @@ def quality(
         for value in sorted(merged, key=str)
         if merged[value].total(Metric.LEADS)
     ]
+    if attribution != FIRST_TOUCH:
+        rows = [as_credits(row) for row in rows]
     return {
         "since": since,
         "until": until,
         "group_by": group_by,
+        "attribution": attribution,
         "window_days": window_days,
         "currency": settings.LEADMILL_REPORTING_CURRENCY,
         "rows": rows,

@@ -10,7 +10,6 @@ minute, :mod:`.tail`).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +20,7 @@ from django.db.models import Sum
 from leadmill.capture.models import CallToAction, Form
 
 from .counts import Key
+from .credits import FIRST_TOUCH, TOUCH_GROUPS, as_credits, credited_rows
 from .models import DIMENSIONS, DailyCount, FillState, Metric, Spend
 from .segment_counts import segment_counts
 from .services import COUNTS
@@ -68,18 +68,38 @@ class Tally:
         )
 
     def percentile(self, metric: str, share: float) -> int | None:
-        """Nearest-rank percentile of the lag histogram of ``metric`` (whole days)."""
-        histogram = sorted(self.lags.get(metric, {}).items())
+        """Nearest-rank percentile of the lag histogram of ``metric`` (whole days): the
+        first lag whose cumulative count reaches ``share`` of the total (for whole counts,
+        the ⌈share × n⌉-th smallest; for fractional credits, a weighted percentile)."""
+        histogram = [(lag, count) for lag, count in sorted(self.lags.get(metric, {}).items())]
         size = sum(count for _lag, count in histogram)
-        if not size:
+        if size <= 1e-9:
             return None
-        rank = max(1, math.ceil(share * size))
         seen = 0
         for lag, count in histogram:
             seen += count
-            if seen >= rank:
+            if count and seen >= share * size - 1e-9:
                 return lag
-        return None  # unreachable
+        return histogram[-1][0]
+
+
+def credited_tallies(
+    *, since: dt.date, until: dt.date, group_by: str, model: str, filters: dict
+) -> dict[object, Tally]:
+    """As :func:`tallies`, by a touch's column under an attribution ``model`` other than
+    first touch: the leads' counts are fractional credits computed from the raw tables
+    (ADR 60); visitors are those of the daily counts (a visitor is credited to its first
+    page view whatever the model)."""
+    groups: dict[object, Tally] = defaultdict(Tally)
+    credited, _created = credited_rows(
+        since=since, until=until, group_by=group_by, model=model, filters=filters
+    )
+    for metric, group, lag, credit, amount in credited:
+        groups[group].add(metric, lag, credit, amount)
+    for key, tally in tallies(since=since, until=until, group_by=group_by, filters=filters).items():
+        for lag, count in tally.lags.get(Metric.VISITORS, {}).items():
+            groups[key].add(Metric.VISITORS, lag, count, Decimal(0))
+    return groups
 
 
 def filled_until() -> dt.date | None:
@@ -245,19 +265,29 @@ def funnel(
     reading: str = "cohort",
     window_days: int | None = None,
     filters: dict | None = None,
+    attribution: str = FIRST_TOUCH,
 ) -> dict:
     """The funnel of a period: one row per value of ``group_by`` and the total.
 
     ``reading`` "cohort" counts what the leads created in the period reached (within
     ``window_days`` of their creation when given), "activity" what happened in the period.
     By ``segment``, each row counts the leads in the segment now, so rows overlap and do
-    not add up to the total (ADR 59).
+    not add up to the total (ADR 59). ``attribution``: a model of tracking's other than
+    first touch shares each lead among its touches when ``group_by`` is a touch's column
+    (channel, source, medium, campaign): the counts are then fractional credits (ADR 60);
+    other breakdowns and the total are the same under every model.
     """
     filters = {name: value for name, value in (filters or {}).items() if value not in (None, "")}
     by_segment = group_by == "segment"
-    groups = tallies(
-        since=since, until=until, group_by=None if by_segment else group_by, filters=filters
-    )
+    attribution = attribution if group_by in TOUCH_GROUPS else FIRST_TOUCH
+    if attribution != FIRST_TOUCH:
+        groups = credited_tallies(
+            since=since, until=until, group_by=group_by, model=attribution, filters=filters
+        )
+    else:
+        groups = tallies(
+            since=since, until=until, group_by=None if by_segment else group_by, filters=filters
+        )
     spend_group = group_by if group_by in SPEND_DIMENSIONS else None
     spend = spend_by(since=since, until=until, group_by=spend_group, filters=filters)
     rows = []
@@ -301,6 +331,8 @@ def funnel(
                 total.add(metric, lag, count, Decimal(0))
         for metric, amount in tally.amounts.items():
             total.amounts[metric] += amount
+    if attribution != FIRST_TOUCH:
+        rows = [as_credits(row) for row in rows]
     total_spend = sum(spend.values(), Decimal(0)) if spend is not None else None
     return {
         "since": since,
@@ -308,6 +340,7 @@ def funnel(
         "reading": reading,
         "window_days": window_days,
         "group_by": group_by or "",
+        "attribution": attribution,
         "currency": settings.LEADMILL_REPORTING_CURRENCY,
         "reference_visitor_to_lead_rate": settings.LEADMILL_REFERENCE_VISITOR_TO_LEAD_RATE / 100,
         "rows": rows,

@@ -27,7 +27,7 @@ from . import charts
 class Column:
     key: str
     label: str
-    kind: str = "text"  # text, int, rate, points, money, days, seconds, date
+    kind: str = "text"  # text, int (or a fractional credit), rate, points, money, days, ...
     help: str = ""
     approximate: bool = False  # shown with "≈" (its label should say so too)
 
@@ -52,8 +52,8 @@ class Table:
             return "—" if column.kind != "text" else ""
         if isinstance(value, str):  # a label in a number column ("Total", "—")
             return value
-        if column.kind == "int":
-            return charts.number(value)
+        if column.kind == "int":  # fractional credits (ADR 60) with one decimal
+            return charts.count(value)
         if column.kind == "rate":
             return charts.percent(value)
         if column.kind == "points":  # percentage points, two decimals

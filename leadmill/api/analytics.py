@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
+from leadmill.analytics.credits import FIRST_TOUCH, TOUCH_GROUPS
 from leadmill.analytics.form_report import form_report
 from leadmill.analytics.landing_pages import page_report
 from leadmill.analytics.quality import quality as quality_select
@@ -40,6 +41,27 @@ Group = Literal[
     "cta",
     "segment",
 ]
+
+
+Attribution = Literal["first_touch", "last_touch", "linear", "u_shaped", "time_decay"]
+
+
+def _attribution_refused(attribution: str, group_by: str | None):
+    """The 400 answer when a model other than first touch is asked for a breakdown it does
+    not change (only a touch's channel, source, medium and campaign are shared)."""
+    if attribution == FIRST_TOUCH or group_by in TOUCH_GROUPS:
+        return None
+    return Status(
+        400,
+        {
+            "code": "attribution_needs_touch_group",
+            "message": _(
+                "An attribution model applies to a breakdown by channel, source, medium or "
+                "campaign: add group_by=source (or one of the others), or leave attribution "
+                "out."
+            ),
+        },
+    )
 
 
 # A NUL can be in no column of PostgreSQL: a filter holding one is refused (422), never a 500.
@@ -74,6 +96,7 @@ def funnel(
     channel: str = Query("", max_length=20, pattern=NO_NUL),
     source: str = Query("", max_length=200, pattern=NO_NUL),
     campaign: str = Query("", max_length=200, pattern=NO_NUL),
+    attribution: Attribution = FIRST_TOUCH,
 ):
     """The funnel of a period (visitors, leads, MQLs, SQLs, customers, rates, median and
     p90 days between stages, spend, costs, revenue), one row per value of ``group_by`` and
@@ -81,7 +104,9 @@ def funnel(
     divisor is zero is ``null``. By ``cta``, each lead counts under the call to action it
     clicked last before it came in; by ``segment``, each row (``value``: the segment's id)
     counts the leads of the period in the segment now, so rows overlap, do not add up to
-    the total, and carry ``visitors: null`` and ``spend: null``."""
+    the total, and carry ``visitors: null`` and ``spend: null``. ``attribution`` (by
+    channel, source, medium or campaign only): the model that shares each lead's credit
+    among its touches; other than ``first_touch``, counts are fractional credits."""
     today = timezone.localdate()
     if since > until:
         return Status(
@@ -94,6 +119,9 @@ def funnel(
             400,
             {"code": "bad_period", "message": _("A period may span at most ten years.")},
         )
+    refusal = _attribution_refused(attribution, group_by)
+    if refusal:
+        return refusal
     report = funnel_select(
         since=since,
         until=until,
@@ -101,6 +129,7 @@ def funnel(
         reading=reading,
         window_days=window_days,
         filters={"channel": channel, "source": source, "campaign": campaign},
+        attribution=attribution,
     )
     return _plain(report)
 
@@ -137,13 +166,17 @@ def quality(
     channel: str = Query("", max_length=20, pattern=NO_NUL),
     source: str = Query("", max_length=200, pattern=NO_NUL),
     campaign: str = Query("", max_length=200, pattern=NO_NUL),
+    attribution: Attribution = FIRST_TOUCH,
 ):
     """Quality by source of the leads created in the period, one row per value of
     ``group_by`` and the total: leads, MQLs, SQLs, customers and each one's share of the
     leads, average fit / engagement / predictive score (``null`` without scores), revenue,
     median whole days from creation to SQL and to customer. The same numbers as the
-    "Quality by source" screen."""
+    "Quality by source" screen. ``attribution`` as for the funnel: other than
+    ``first_touch``, leads and stages are fractional credits and the score averages are
+    weighted by them."""
     period, refusal = _period(since, until)
+    refusal = refusal or _attribution_refused(attribution, group_by)
     if refusal:
         return refusal
     report = quality_select(
@@ -152,6 +185,7 @@ def quality(
         group_by=group_by,
         window_days=window_days,
         filters={"channel": channel, "source": source, "campaign": campaign},
+        attribution=attribution,
     )
     return _plain(report)
 

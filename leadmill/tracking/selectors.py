@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import LifecycleStage, StageChange
@@ -107,6 +107,42 @@ def contact_touches(
             "pk", "occurred_at", "channel", "source", "medium", "campaign"
         )
     ]
+
+
+def contacts_touches(
+    *, contact_ids: Iterable[int], until_created: bool = False
+) -> dict[int, list[attribution.Touch]]:
+    """The touches of many contacts (as :func:`contact_touches`: page views and email clicks
+    that carry a source, no bots), oldest first, per contact id; a contact without one is
+    missing. ``until_created``: only those up to the contact's creation (the journey that
+    made it a lead). One query per 2,000 contacts (analytics' attribution models, ADR 60)."""
+    ids = sorted(set(contact_ids))
+    touches: dict[int, list[attribution.Touch]] = {}
+    for start in range(0, len(ids), 2000):
+        rows = Event.objects.filter(
+            contact_id__in=ids[start : start + 2000], type__in=TOUCH_TYPES, is_bot=False
+        )
+        if until_created:
+            rows = rows.filter(occurred_at__lte=F("contact__created_at"))
+        rows = (
+            rows.exclude(channel__in=NOT_TOUCHES)
+            .order_by("contact_id", "occurred_at", "id")
+            .values_list(
+                "contact_id", "pk", "occurred_at", "channel", "source", "medium", "campaign"
+            )
+        )
+        for contact_id, pk, occurred_at, channel, source, medium, campaign in rows:
+            touches.setdefault(contact_id, []).append(
+                attribution.Touch(
+                    occurred_at=occurred_at,
+                    channel=channel,
+                    source=source,
+                    medium=medium,
+                    campaign=campaign,
+                    event_id=pk,
+                )
+            )
+    return touches
 
 
 def contact_first_touch(*, contact_id: int) -> Event | None:

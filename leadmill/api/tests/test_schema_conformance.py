@@ -34,7 +34,8 @@ EXAMPLES = 25
 # the names it knows (400 ``country_unknown``), a spend row's currency against the reporting
 # currency (400 ``currency_refused``), a merge of a lead with itself (the path's
 # id in the body: 400 ``merge_self``), events' properties against 4096 bytes of JSON (400
-# ``properties_too_large``); no JSON Schema can say those rules, so only these refusals of a
+# ``properties_too_large``), an attribution model with a breakdown it does not change (400
+# ``attribution_needs_touch_group``); no JSON Schema can say those rules, so only these refusals of a
 # schema-valid body are not failures.
 CHECKED_BEYOND_THE_SCHEMA = {
     "email_invalid",
@@ -46,6 +47,7 @@ CHECKED_BEYOND_THE_SCHEMA = {
     "merge_self",
     "properties_too_large",
     "currency_refused",
+    "attribution_needs_touch_group",
 }
 
 

@@ -4,11 +4,11 @@ import datetime as dt
 
 import pytest
 
-from leadmill.contacts.models import StageChange
+from leadmill.contacts.models import Contact, StageChange
 from leadmill.contacts.tests.factories import ContactFactory
 from leadmill.core.registry import contact_timeline
 
-from ..selectors import contact_attribution, contact_events, contact_touches
+from ..selectors import contact_attribution, contact_events, contact_touches, contacts_touches
 from .factories import EventFactory
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +96,24 @@ def test_contact_touches_are_sourced_page_views_oldest_first(journey):
         (events["email"].pk, "email", "newsletter"),
     ]
     assert [t.event_id for t in contact_touches(contact_id=contact.pk, until=T0 + 7 * DAY)] == [
+        events["instagram"].pk,
+        events["google"].pk,
+    ]
+
+
+def test_many_contacts_touches_up_to_their_creation_in_one_query(
+    journey, django_assert_num_queries
+):
+    contact, events = journey
+    Contact.objects.filter(pk=contact.pk).update(created_at=T0 + 7 * DAY + dt.timedelta(minutes=2))
+    other = ContactFactory(stage_history=False)
+
+    with django_assert_num_queries(1):
+        every = contacts_touches(contact_ids=[contact.pk, other.pk])
+    before = contacts_touches(contact_ids=[contact.pk], until_created=True)
+
+    assert every == {contact.pk: contact_touches(contact_id=contact.pk)}  # none: missing
+    assert [t.event_id for t in before[contact.pk]] == [
         events["instagram"].pk,
         events["google"].pk,
     ]

@@ -1,0 +1,189 @@
+"""The funnel's breakdowns that are not plain daily counts, on PostgreSQL: by segment
+(counted when read, ADR 59) and by source under attribution models other than first touch
+(fractional credits from the raw journeys, ADR 60), beside the served first-touch and CTA
+breakdowns, and the fill's rate once the leads have journeys and CTA clicks.
+
+    python bench/analytics_breakdowns.py             100,000 contacts, 1,000,000 events
+    python bench/analytics_breakdowns.py --quick     20,000 contacts, 200,000 events
+
+The data set is bench/analytics.py's, and then: half the page views belong to a lead (5
+channels), a fifth of the leads clicked a CTA ten minutes before they came in, and three
+segments (a dynamic one of a third of the leads, a dynamic one of a fifth, a static list of
+a tenth). Each view over the last 30 days, median of 5. Checks: the total of every model's
+credits equals the leads of the period (``mismatches`` must be empty). Last line: JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import analytics  # noqa: E402
+import capture  # noqa: E402
+import fresh_pg  # noqa: E402
+
+capture.PORTS = {"sqlite": 19150, "pg": 19151}
+capture.PG_DB = f"leadmill_bench_breakdowns_{os.getpid()}"
+RUNS = 5
+
+
+def seed(contacts: int, events: int) -> None:
+    from django.db import connection
+
+    from leadmill.segments.models import Segment, SegmentMember
+
+    analytics.seed(contacts, events)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM contacts_contact")
+        first = cursor.fetchone()[0]
+        cursor.execute(
+            f"""
+            UPDATE tracking_event SET contact_id = {first} + id % {contacts},
+                channel = (ARRAY['paid_search', 'organic_search', 'paid_social', 'email',
+                                 'referral'])[1 + id % 5]
+            WHERE id % 2 = 0
+            """  # noqa: S608 -- numbers only
+        )
+        cursor.execute(
+            """
+            INSERT INTO tracking_event (occurred_at, visitor_id, contact_id, type, name, url,
+                referrer, properties, source, medium, campaign, term, content, channel, is_bot)
+            SELECT created_at - interval '10 minutes', NULL, id, 'cta_click',
+                   '/c/cta-' || (id % 5) || '/', '', '', '{}', '', '', '', '', '', '', false
+            FROM contacts_contact WHERE id % 5 = 0
+            """
+        )
+        cursor.execute("ANALYZE")
+    Segment.objects.create(
+        name="Brazil",
+        definition={
+            "match": "all",
+            "conditions": [{"field": "country", "op": "equals", "value": "BR"}],
+        },
+    )
+    Segment.objects.create(
+        name="Email first",
+        definition={
+            "match": "all",
+            "conditions": [{"field": "first_channel", "op": "equals", "value": "email"}],
+        },
+    )
+    listed = Segment.objects.create(name="Listed", kind=Segment.Kind.STATIC)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {SegmentMember._meta.db_table} (segment_id, contact_id, added_at)
+            SELECT {listed.pk}, id, now() FROM contacts_contact WHERE id % 10 = 0
+            """  # noqa: S608 -- numbers only
+        )
+        cursor.execute("ANALYZE")
+
+
+def django_run(contacts: int, events: int) -> dict:
+    import datetime as dt
+
+    import django
+
+    django.setup()
+    from django.utils import timezone
+
+    from leadmill.analytics import selectors
+    from leadmill.analytics.quality import quality
+    from leadmill.analytics.services import counts_fill
+
+    started = time.perf_counter()
+    seed(contacts, events)
+    print(f"seeded in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    counts_fill()
+    fill_s = time.perf_counter() - started
+    print(f"filled in {fill_s:.1f} s", file=sys.stderr, flush=True)
+
+    until = timezone.localdate()
+    since = until - dt.timedelta(days=29)
+    period = {"since": since, "until": until}
+    views = {
+        "funnel_by_source": lambda: selectors.funnel(**period, group_by="source"),
+        "funnel_by_cta": lambda: selectors.funnel(**period, group_by="cta"),
+        "funnel_by_segment": lambda: selectors.funnel(**period, group_by="segment"),
+        **{
+            f"funnel_by_source_{model}": (
+                lambda model=model: selectors.funnel(**period, group_by="source", attribution=model)
+            )
+            for model in ("last_touch", "linear", "u_shaped", "time_decay")
+        },
+        "quality_by_source_linear": lambda: quality(
+            **period, group_by="source", attribution="linear"
+        ),
+    }
+    if os.environ.get("BENCH_PROFILE"):  # where a view spends its time: BENCH_PROFILE=<view>
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(views[os.environ["BENCH_PROFILE"]])
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    medians, answers = {}, {}
+    for name, function in views.items():
+        times = []
+        for _ in range(RUNS):
+            begun = time.perf_counter()
+            answers[name] = function()
+            times.append((time.perf_counter() - begun) * 1000)
+        medians[name] = statistics.median(times)
+        print(f"{name}: {medians[name]:.1f} ms", file=sys.stderr, flush=True)
+    leads = answers["funnel_by_source"]["total"]["leads"]
+    mismatches = [
+        name
+        for name, answer in answers.items()
+        if name.startswith(("funnel_by_source", "quality"))
+        and abs(sum(row["leads"] for row in answer["rows"]) - leads) > 1e-6
+    ]
+    return {
+        "views": medians,
+        "leads_in_period": leads,
+        "fill_s": fill_s,
+        "mismatches": mismatches,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--django", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.django:
+        print(json.dumps(django_run(*args.django)))
+        return 0
+    contacts, events = (20_000, 200_000) if args.quick else (100_000, 1_000_000)
+    if not capture.pg_available():
+        return 1
+    measured = fresh_pg.django_run_in_fresh_pg(__file__, [str(contacts), str(events)], timeout=3600)
+    figures = {
+        "bench": "analytics_breakdowns",
+        "engine": "postgresql",
+        "contacts": contacts,
+        "events": events + contacts // 5,
+        "runs_per_view": RUNS,
+        "leads_in_period": measured["leads_in_period"],
+        "views": {name: round(ms, 1) for name, ms in measured["views"].items()},
+        "fill_events_per_s": round((events + contacts // 5) / measured["fill_s"]),
+        "mismatches": measured["mismatches"],
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(figures))
+    return 0 if not measured["mismatches"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
