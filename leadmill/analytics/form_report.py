@@ -16,7 +16,7 @@ from collections import defaultdict
 from leadmill.capture.models import Form, Submission
 from leadmill.tracking.models import Event, EventType
 
-from .counts import day_bounds
+from .counts import by_a_bot_visitor, day_bounds
 from .selectors import _ratio
 
 
@@ -36,7 +36,7 @@ def form_report(*, form: Form, since: dt.date, until: dt.date) -> dict:
     start, end = day_bounds(since)[0], day_bounds(until)[1]
     events = Event.objects.filter(
         occurred_at__gte=start, occurred_at__lt=end, name=form.slug, is_bot=False
-    ).exclude(visitor__is_bot=True)
+    ).exclude(by_a_bot_visitor())  # the few bots hashed, not every visitor (ADR 62)
     views = events.filter(type=EventType.FORM_VIEW).count()
     first_start: dict[str, dt.datetime] = {}
     anonymous_starts = 0

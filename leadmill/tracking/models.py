@@ -12,6 +12,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 from django.utils.translation import gettext_lazy as _
 
 
@@ -143,6 +144,19 @@ class Event(models.Model):
                 fields=["name", "occurred_at"],
                 name="tracking_event_form_idx",
                 condition=models.Q(type__in=["form_view", "form_start", "form_field"]),
+            ),
+            # An email click's message and browser are JSON properties: crediting a lead to
+            # the email clicked last (nurture, ADR 57) and the scanner checks read clicks by
+            # them. Partial: only email clicks write a page of these.
+            models.Index(
+                KeyTransform("message_id", "properties"),
+                name="tracking_click_message_idx",
+                condition=models.Q(type="email_click"),
+            ),
+            models.Index(
+                KeyTransform("visitor_id", "properties"),
+                name="tracking_click_visitor_idx",
+                condition=models.Q(type="email_click"),
             ),
         ]
 
