@@ -388,33 +388,33 @@ class DashboardView(AnalyticsView):
                 Column("previous", _("Previous period"), "int", D["comparison"]),
                 Column("change", _("Change"), "rate"),
             ]
-        table = Table(
-            id="funnel",
-            title=_("Funnel"),
-            columns=columns,
-            caption=D[report["reading"]],
-        )
+        # Each step's bar says its rate from the stage before: "Leads (80.0 %)".
+        bar_labels = {
+            str(label): f"{label} ({charts.percent(total[STEP_RATES[key]])})"
+            if key in STEP_RATES
+            else str(label)
+            for key, label in STAGES
+        }
+        rows = []
         for key, label in STAGES:
-            row = [
-                str(label),
-                total[key],
-                total.get(STEP_RATES.get(key, ""), None),
-                total.get(f"median_days_{STEP_DAYS[key]}") if key in STEP_DAYS else None,
-            ]
+            row = {
+                "stage": str(label),
+                "count": total[key],
+                "step_rate": total.get(STEP_RATES.get(key, "")),
+                "median_days": total.get(f"median_days_{STEP_DAYS[key]}")
+                if key in STEP_DAYS
+                else None,
+            }
             if previous is not None:
-                row += [previous["total"][key], _change(total[key], previous["total"][key])]
-            table.rows.append(row)
-        chart = charts.horizontal_bars_chart(
-            title=_("Funnel"),
-            bars=[
-                (
-                    f"{label} ({charts.percent(total[STEP_RATES[key]])})"
-                    if key in STEP_RATES
-                    else str(label),
-                    total[key],
-                )
-                for key, label in STAGES
-            ],
+                before = previous["total"][key]
+                row.update(previous=before, change=_change(total[key], before))
+            rows.append(row)
+        table, chart = table_and_bars(
+            Table(id="funnel", title=_("Funnel"), columns=columns, caption=D[report["reading"]]),
+            rows,
+            bars_title=_("Funnel"),
+            bar="count",
+            label=lambda row: bar_labels[row[0]],
         )
         return {"id": table.id, "table": table, "chart": chart}
 
@@ -470,14 +470,17 @@ class DashboardView(AnalyticsView):
             Column("what", ""),
             Column("rate", _("Visitor-to-lead rate"), "rate", D["visitor_to_lead_rate"]),
         ]
-        table = Table(id="visitor_to_lead", title=_("Visitor-to-lead rate"), columns=columns)
-        table.rows.append([_("This period"), rate])
+        rows = [{"what": _("This period"), "rate": rate}]
         if previous is not None:
-            table.rows.append([_("Previous period"), previous["total"]["visitor_to_lead_rate"]])
-        table.rows.append([_("Reference"), reference])
-        chart = charts.horizontal_bars_chart(
-            title=_("Visitor-to-lead rate beside the reference"),
-            bars=[(str(row[0]), row[1]) for row in table.rows],
+            rows.append(
+                {"what": _("Previous period"), "rate": previous["total"]["visitor_to_lead_rate"]}
+            )
+        rows.append({"what": _("Reference"), "rate": reference})
+        table, chart = table_and_bars(
+            Table(id="visitor_to_lead", title=_("Visitor-to-lead rate"), columns=columns),
+            rows,
+            bars_title=_("Visitor-to-lead rate beside the reference"),
+            bar="rate",
             formatter=charts.percent,
         )
         return {"id": table.id, "table": table, "chart": chart, "help": D["reference_rate"]}
@@ -500,22 +503,17 @@ class DashboardView(AnalyticsView):
             Column("revenue", _("Revenue") + money, "money", D["revenue"]),
             Column("return_on_spend", _("Return on spend"), "rate"),
         ]
-        table = Table(id="cost_by_source", title=_("Cost per lead by source"), columns=columns)
-        for row in report["rows"]:
-            table.rows.append(
-                [row["label"] or _("(none)")] + [row[column.key] for column in columns[1:]]
-            )
+        table, chart = table_and_bars(
+            Table(id="cost_by_source", title=_("Cost per lead by source"), columns=columns),
+            [{**row, "source": row["label"] or _("(none)")} for row in report["rows"]],
+            bars_title=_("Cost per lead by source") + money,
+            bar="cost_per_lead",
+            formatter=charts.money,
+            charted=lambda row: row[3] is not None and bool(row[1]),  # a cost, from spend
+        )
         total = report["total"]
         if total["spend"] is not None:
             table.total = [_("Total")] + [total[column.key] for column in columns[1:]]
-        bars = [(row[0], row[3]) for row in table.rows if row[3] is not None and row[1]]
-        chart = (
-            charts.horizontal_bars_chart(
-                title=_("Cost per lead by source") + money, bars=bars, formatter=charts.money
-            )
-            if bars
-            else None
-        )
         return {
             "id": table.id,
             "table": table,
@@ -569,20 +567,14 @@ class QualityView(AnalyticsView):
             Column("median_days_to_sql", _("Median days to SQL"), "days", D["days_to_stage"]),
             Column("median_days_to_customer", _("Median days to customer"), "days"),
         ]
-        table = Table(id="quality", title=str(self.page_title), columns=columns)
-        for row in report["rows"]:
-            table.rows.append(
-                [group_label(self.group_by, row["label"])]
-                + [row[column.key] for column in columns[1:]]
-            )
+        table, chart = table_and_bars(
+            Table(id="quality", title=str(self.page_title), columns=columns),
+            [{**row, "label": group_label(self.group_by, row["label"])} for row in report["rows"]],
+            bars_title=_("Share of leads that became SQL"),
+            bar="sql_share",
+            formatter=charts.percent,
+        )
         table.total = [_("Total")] + [report["total"][column.key] for column in columns[1:]]
-        chart = None
-        if table.rows:
-            chart = charts.horizontal_bars_chart(
-                title=_("Share of leads that became SQL"),
-                bars=[(row[0], row[3]) for row in table.rows],
-                formatter=charts.percent,
-            )
         return [
             {
                 "id": table.id,

@@ -47,19 +47,21 @@ class PagesView(AnalyticsView):
         columns = [
             Column("page", _("Page")),
             Column("views", _("Views"), "int", D["page_views"]),
-            Column(
+            _estimable(
                 "unique_visitors",
-                _("≈ Unique visitors") if approximate else _("Unique visitors"),
                 "int",
                 D["unique_visitors"],
+                exact=_("Unique visitors"),
+                estimate=_("≈ Unique visitors"),
                 approximate=approximate,
             ),
             Column("conversions", _("Conversions"), "int", D["page_conversions"]),
-            Column(
+            _estimable(
                 "conversion_rate",
-                _("≈ Conversion rate") if approximate else _("Conversion rate"),
                 "rate",
                 D["page_rate"],
+                exact=_("Conversion rate"),
+                estimate=_("≈ Conversion rate"),
                 approximate=approximate,
             ),
         ]
@@ -104,6 +106,14 @@ class PagesView(AnalyticsView):
             },
             {"id": "weeks", "table": weeks, "chart": weeks_chart},
         ]
+
+
+def _estimable(
+    key: str, kind: str, help_text: str, *, exact: str, estimate: str, approximate: bool
+) -> Column:
+    """A column whose numbers may be an estimate: labelled ``estimate`` ("≈ …") and shown
+    with "≈" when ``approximate`` (ADR 56), else labelled ``exact``."""
+    return Column(key, estimate if approximate else exact, kind, help_text, approximate=approximate)
 
 
 class FormsView(AnalyticsView):

@@ -119,17 +119,21 @@ def table_and_bars(
     bar: str,
     most: int | None = None,
     formatter: Callable = charts.number,
+    charted: Callable[[list], bool] | None = None,
+    label: Callable[[list], str] | None = None,
 ) -> tuple[Table, SafeString | None]:
     """``table`` filled with ``rows`` (each keyed by the table's column keys), and a chart
-    of one horizontal bar per row (the first ``most``): the row's first column as its label,
-    its ``bar`` column as its value; no chart when there is no row."""
+    of one horizontal bar per row (the first ``most``, of those ``charted`` keeps): the
+    row's first column as its label (or ``label(row)``), its ``bar`` column as its value;
+    no chart when no row is charted."""
     table.rows = [[row[column.key] for column in table.columns] for row in rows]
-    if not table.rows:
-        return table, None
     value = [column.key for column in table.columns].index(bar)
+    shown = [row for row in table.rows if charted is None or charted(row)][:most]
+    if not shown:
+        return table, None
     chart = charts.horizontal_bars_chart(
         title=bars_title,
-        bars=[(row[0], row[value]) for row in table.rows[:most]],
+        bars=[(label(row) if label else row[0], row[value]) for row in shown],
         formatter=formatter,
     )
     return table, chart

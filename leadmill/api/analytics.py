@@ -12,10 +12,11 @@ from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
-from leadmill.analytics.credits import FIRST_TOUCH, TOUCH_GROUPS
+from leadmill.analytics.credits import FIRST_TOUCH, MODEL_LABELS, TOUCH_GROUPS
 from leadmill.analytics.form_report import form_report
 from leadmill.analytics.landing_pages import page_report
 from leadmill.analytics.quality import quality as quality_select
+from leadmill.analytics.selectors import GROUPS
 from leadmill.analytics.selectors import funnel as funnel_select
 from leadmill.analytics.services import SpendError, SpendRow, spend_record
 from leadmill.capture.models import Form
@@ -29,21 +30,10 @@ analytics = Router(tags=["analytics"])
 MAX_DAYS = 3660
 MAX_SPEND_ROWS = 10_000
 SPEND_AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
-Group = Literal[
-    "channel",
-    "source",
-    "medium",
-    "campaign",
-    "landing_page",
-    "form",
-    "offer",
-    "country",
-    "cta",
-    "segment",
-]
+Group = Literal[GROUPS]  # the funnel's breakdowns, as analytics names them
 
 
-Attribution = Literal["first_touch", "last_touch", "linear", "u_shaped", "time_decay"]
+Attribution = Literal[tuple(MODEL_LABELS)]  # tracking's attribution models
 
 
 def _attribution_refused(attribution: str, group_by: str | None):

@@ -94,19 +94,21 @@ def contact_touches(
     )
     if until is not None:
         queryset = queryset.filter(occurred_at__lte=until)
-    return [
-        attribution.Touch(
-            occurred_at=occurred_at,
-            channel=channel,
-            source=source,
-            medium=medium,
-            campaign=campaign,
-            event_id=pk,
-        )
-        for pk, occurred_at, channel, source, medium, campaign in queryset.values_list(
-            "pk", "occurred_at", "channel", "source", "medium", "campaign"
-        )
-    ]
+    return [_touch(*row) for row in queryset.values_list(*_TOUCH_COLUMNS)]
+
+
+_TOUCH_COLUMNS = ("pk", "occurred_at", "channel", "source", "medium", "campaign")
+
+
+def _touch(pk, occurred_at, channel, source, medium, campaign) -> attribution.Touch:
+    return attribution.Touch(
+        occurred_at=occurred_at,
+        channel=channel,
+        source=source,
+        medium=medium,
+        campaign=campaign,
+        event_id=pk,
+    )
 
 
 def contacts_touches(
@@ -127,21 +129,10 @@ def contacts_touches(
         rows = (
             rows.exclude(channel__in=NOT_TOUCHES)
             .order_by("contact_id", "occurred_at", "id")
-            .values_list(
-                "contact_id", "pk", "occurred_at", "channel", "source", "medium", "campaign"
-            )
+            .values_list("contact_id", *_TOUCH_COLUMNS)
         )
-        for contact_id, pk, occurred_at, channel, source, medium, campaign in rows:
-            touches.setdefault(contact_id, []).append(
-                attribution.Touch(
-                    occurred_at=occurred_at,
-                    channel=channel,
-                    source=source,
-                    medium=medium,
-                    campaign=campaign,
-                    event_id=pk,
-                )
-            )
+        for contact_id, *touch in rows:
+            touches.setdefault(contact_id, []).append(_touch(*touch))
     return touches
 
 

@@ -21,13 +21,6 @@ from .known_funnel import known_funnel
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin(client, django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def period(data, **extra):
     return {"since": data.d1.isoformat(), "until": data.d2.isoformat(), **extra}
 

@@ -188,13 +188,6 @@ def test_a_model_applies_only_to_a_touchs_columns():
     assert report["attribution"] == "first_touch"
 
 
-@pytest.fixture
-def admin(client, django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def test_the_dashboard_shows_cost_by_source_under_the_chosen_model(admin, journeys):
     query = {
         "since": journeys.d1.isoformat(),

@@ -136,13 +136,6 @@ def test_a_cta_is_named_by_its_short_link_slug_or_as_the_site_named_it():
     assert cta_of("") == ""
 
 
-@pytest.fixture
-def admin(client, django_user_model):
-    user = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
-    client.force_login(user)
-    return client
-
-
 def test_the_dashboard_breaks_the_funnel_down_by_cta_and_exports_it(admin, funnel_data):
     query = {"since": funnel_data.d1.isoformat(), "until": funnel_data.d2.isoformat()}
 

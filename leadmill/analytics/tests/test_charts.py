@@ -23,7 +23,7 @@ def test_a_chart_whose_values_are_all_empty_says_so_in_a_line_in_the_readers_lan
     assert "No value to chart in this period" in english
     assert "Nenhum valor para o gráfico neste período" in portuguese
     assert "No data" not in english
-    assert re.search(r"text\.no_data\{[^}]*font-size:15px", english)
+    assert re.search(r"text\.no_data\{[^}]*font-size:18px", english)
 
 
 def test_a_chart_with_values_draws_them():
@@ -31,3 +31,11 @@ def test_a_chart_with_values_draws_them():
 
     assert "No value to chart" not in chart
     assert ">3<" in chart and ">5<" in chart
+
+
+def test_a_chart_scales_to_the_screen_by_its_view_box():
+    chart = str(charts.stacked_days_chart(title="Leads", days=[], series={}))
+
+    svg = chart[: chart.index(">")]
+    assert f'viewBox="0 0 {charts.WIDTH} ' in svg
+    assert " width=" not in svg and " height=" not in svg  # the page's CSS sizes it

@@ -8,17 +8,10 @@ import pytest
 from django.urls import reverse
 
 from ..admin_nurture import SEQUENCE_URL_NAME
+from .browser import DESKTOP, PHONE, back_office_user, expect, signed_in_page, user_language_set
 from .known_nurture import known_held_out_sequence
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "a-long-test-password-41"
-
-
-def expect(locator_or_page):
-    from playwright.sync_api import expect as playwright_expect
-
-    return playwright_expect(locator_or_page)
 
 
 @pytest.fixture
@@ -26,9 +19,7 @@ def held_out_sequence():
     return known_held_out_sequence()
 
 
-@pytest.mark.parametrize(
-    "viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}]
-)
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE])
 def test_the_marketer_opens_a_sequences_performance_in_portuguese(
     browser,
     live_server,
@@ -38,18 +29,8 @@ def test_the_marketer_opens_a_sequences_performance_in_portuguese(
     viewport,
     tmp_path,  # noqa: F811
 ):
-    from wagtail.users.models import UserProfile
-
-    user = django_user_model.objects.create_superuser("ana", "ana@example.com", PASSWORD)
-    profile = UserProfile.get_for_user(user)
-    profile.preferred_language = "pt-br"
-    profile.save()
-    page = browser.new_context(viewport=viewport).new_page()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.locator("#id_username").fill("ana")
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
+    back_office_user(django_user_model, username="ana", language="pt-br")
+    page = signed_in_page(browser, live_server, viewport, username="ana")
 
     page.goto(f"{live_server.url}{reverse('wagtailsnippets_nurture_sequence:list')}")
     page.get_by_role("row", name="Onboarding").get_by_role("button", name="Mais opções").click()
@@ -87,7 +68,6 @@ def test_a_click_in_a_forwarded_broadcast_brings_a_lead_the_marketer_sees_in_bot
     import time
 
     from django.utils import timezone
-    from wagtail.users.models import UserProfile
 
     from leadmill.capture.demo import demo_seed
     from leadmill.contacts.tests.factories import ContactFactory
@@ -132,22 +112,15 @@ def test_a_click_in_a_forwarded_broadcast_brings_a_lead_the_marketer_sees_in_bot
 
     # Then the marketer sees Bea as the broadcast's new lead, in English and in Portuguese,
     # on a desktop and on a phone
-    user = django_user_model.objects.create_superuser("ana", "ana@leadmill.test", PASSWORD)
+    user = back_office_user(django_user_model, username="ana")
     directory = Path(os.environ.get("LEADMILL_SCREENSHOTS_DIR") or tmp_path)
     for language, heading in (
         ("en", "Leads captured through the links"),
         ("pt-br", "Leads captados pelos links"),
     ):
-        profile = UserProfile.get_for_user(user)
-        profile.preferred_language = language
-        profile.save()
-        for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
-            page = browser.new_context(viewport=viewport).new_page()
-            page.goto(f"{live_server.url}/admin/login/")
-            page.locator("#id_username").fill("ana")
-            page.locator("#id_password").fill(PASSWORD)
-            page.locator("button[type=submit]").click()
-            page.wait_for_url(f"{live_server.url}/admin/")
+        user_language_set(user, language)
+        for viewport in (DESKTOP, PHONE):
+            page = signed_in_page(browser, live_server, viewport, username="ana")
             page.goto(f"{live_server.url}{reverse(BROADCASTS_URL_NAME)}")
             expect(page.get_by_role("heading", name=heading)).to_be_visible()
             row = page.get_by_test_id("captured-leads").get_by_role("row", name="Spring launch")
