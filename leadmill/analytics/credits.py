@@ -134,10 +134,11 @@ def credited_rows(
         shares[contact_id] = dict(by_group)
     credited = []
     for metric, contact_id, _dims, lag, amount in rows:
-        for group, weight in shares[contact_id].items():
+        # .get: a lead erased between the two reads has no journey and counts nowhere.
+        for group, weight in shares.get(contact_id, {}).items():
             credited.append((metric, group, lag, weight, amount * Decimal(weight)))
     created = {row[1] for row in rows if row[0] == Metric.LEADS}
-    return credited, {contact_id: shares[contact_id] for contact_id in created}
+    return credited, {contact_id: shares.get(contact_id, {}) for contact_id in created}
 
 
 COUNTED = ("leads", "mqls", "sqls", "customers")

@@ -266,3 +266,21 @@ def test_the_api_takes_the_model_and_refuses_it_where_it_changes_nothing(client,
     assert refused.status_code == 400
     assert refused.json()["code"] == "attribution_needs_touch_group"
     assert unknown.status_code == 422
+
+
+def test_a_lead_erased_between_its_rows_and_its_journey_counts_nowhere(journeys, monkeypatch):
+    from .. import credits
+
+    c3 = journeys.contacts["c3"]
+    read_rows = credits.lead_rows
+
+    def rows_then_erase(start, end):
+        rows = list(read_rows(start, end))
+        c3.delete()  # an erasure commits between the two reads
+        return rows
+
+    monkeypatch.setattr(credits, "lead_rows", rows_then_erase)
+
+    _report, rows = funnel_by_source(journeys, "linear")
+
+    assert rows["bing"]["leads"] == pytest.approx(0.5)  # c2's half; c3 is gone
