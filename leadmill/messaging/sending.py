@@ -6,8 +6,8 @@ template that cannot be rendered). :func:`messages_send_due` is safe to run from
 workers at once (claims skip each other's rows) and after a crash (claims older than a
 lease go back to the queue; each message gets its ``sent_at`` the moment the server
 accepted it, written with those of the same 50 ms in one statement, so a crash resends at
-most those few messages — with the same Message-ID). A mail server that cannot be reached leaves the rest queued: the next pass
-retries them.
+most those few messages — with the same Message-ID). A mail server that cannot be reached
+leaves the rest queued: the next pass retries them.
 
 The ``sent`` status and the :class:`~.events.MessageSent` facts are written per chunk, in
 one transaction (one outbox INSERT, one delivery task), not per message: a fact per
