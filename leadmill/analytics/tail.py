@@ -11,13 +11,20 @@ the time of its last write), so whatever a fill writes replaces the kept tail at
 
 Before the first fill there is no rollup to add a tail to: every day is counted from the raw
 rows on each request (the direct count), never kept.
+
+While someone reads the reports (any report read in the last :data:`WATCH_SECONDS`), the
+worker counts the tail again every minute (:func:`tail_keep_warm`), so a screen finds it
+kept instead of counting it in its request; the first screen after a quiet spell counts it
+itself (ADR 66).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -57,16 +64,66 @@ def _key(part: str, day: dt.date, mark: FillMark) -> str:
     )
 
 
+# Reports read in the last quarter of an hour keep the worker counting today's tail.
+WATCHED_KEY = "analytics:tail:watched"
+WATCH_SECONDS = 15 * 60
+# How many days after the fill's mark the worker keeps counted: today and the days a fill
+# that fell behind has not counted yet, within reason.
+WARM_DAYS = 7
+# A tail the worker counted outlives the minute by this much, so it is still there when the
+# worker's next run replaces it.
+WARM_MARGIN_SECONDS = 60
+
+_recounting: ContextVar[bool] = ContextVar("analytics_tail_recounting", default=False)
+
+
+@contextmanager
+def _recount() -> Iterator[None]:
+    """Within: every part asked for is counted again and kept, whatever was kept."""
+    token = _recounting.set(True)
+    try:
+        yield
+    finally:
+        _recounting.reset(token)
+
+
 def _kept(part: str, day: dt.date, mark: FillMark | None, count: Callable[[], object]):
     seconds = settings.LEADMILL_ANALYTICS_TAIL_SECONDS
     if mark is None or seconds <= 0:
         return count()
     key = _key(part, day, mark)
+    if _recounting.get():
+        kept = (timezone.now(), count())
+        cache.set(key, kept, seconds + WARM_MARGIN_SECONDS)
+        return kept[1]
+    cache.set(WATCHED_KEY, True, WATCH_SECONDS)
     kept = cache.get(key)
     if kept is None:
         kept = (timezone.now(), count())
         cache.set(key, kept, seconds)
     return kept[1]
+
+
+def tail_keep_warm() -> list[dt.date]:
+    """Count again the tail of every day after the fill's mark up to today (at most
+    :data:`WARM_DAYS`), every part, and keep it, if a report was read in the last
+    :data:`WATCH_SECONDS`; the days counted (none when nobody reads, before the first fill
+    or with the tail not kept at all)."""
+    if settings.LEADMILL_ANALYTICS_TAIL_SECONDS <= 0 or not cache.get(WATCHED_KEY):
+        return []
+    mark = fill_mark()
+    if mark is None:
+        return []
+    today = timezone.localdate()
+    day = max(mark.filled_until, today - dt.timedelta(days=WARM_DAYS - 1))
+    counted = []
+    with _recount():
+        while day <= today:
+            day_rows(day, mark=mark)
+            day_pages(day, mark=mark)
+            counted.append(day)
+            day += dt.timedelta(days=1)
+    return counted
 
 
 # Rows read from the counts change only when the fill writes (the mark is in the key): kept

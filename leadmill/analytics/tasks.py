@@ -5,7 +5,7 @@ from huey.contrib.djhuey import db_periodic_task
 
 from leadmill.core.locks import ExpiringLock
 
-from . import digest, services
+from . import digest, services, tail
 
 
 @db_periodic_task(crontab(minute="*/15"))
@@ -13,6 +13,14 @@ from . import digest, services
 def counts_fill() -> None:
     """Every quarter of an hour: count the days that ended and correct the late ones."""
     services.counts_fill()
+
+
+@db_periodic_task(crontab(minute="*"))
+@ExpiringLock("analytics.tail_keep_warm", seconds=300)
+def tail_keep_warm() -> None:
+    """Every minute, while someone reads the reports: today's numbers counted again, so no
+    screen waits for them (ADR 66)."""
+    tail.tail_keep_warm()
 
 
 @db_periodic_task(crontab(day_of_week="1", hour="7", minute="0"))

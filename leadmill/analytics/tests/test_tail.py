@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import time_format
 
-from .. import selectors, services, tail
+from .. import selectors, services, tail, tasks
 from ..landing_pages import page_report
 from ..models import FillState
 from .known_funnel import known_funnel, lead, page_view
@@ -160,3 +160,61 @@ def test_the_dashboard_says_as_of_when_todays_numbers_are(admin):
         {"since": data.d1.isoformat(), "until": data.d2.isoformat()},
     )
     assert "data-today-counted-at" not in past.content.decode()
+
+
+def test_while_someone_reads_the_reports_the_worker_counts_today_again_every_minute():
+    # Given a filled funnel whose today a report has read (and so keeps)
+    known_funnel()
+    services.counts_fill()
+    today = timezone.localdate()
+    assert today_numbers() == (0, 0)
+    read_at = tail.counted_at(today)
+
+    # When leads arrive and the worker's minute comes
+    arrive_today("one")
+    arrive_today("two")
+    tasks.tail_keep_warm.call_local()
+
+    # Then the next report finds today counted by the worker, equal to the direct count
+    counted_at = tail.counted_at(today)
+    assert counted_at > read_at
+    assert today_numbers() == direct_numbers() == (2, 2)
+    # and reads it kept (a later arrival waits for the next count), as of the worker's count
+    arrive_today("three")
+    assert today_numbers() == (2, 2)
+    assert tail.counted_at(today) == counted_at
+
+
+def test_when_nobody_reads_the_reports_the_worker_counts_nothing():
+    known_funnel()
+    services.counts_fill()
+    arrive_today("unseen")
+    expire_the_kept_tail()  # nobody read a report in the last quarter of an hour
+
+    assert tail.tail_keep_warm() == []
+
+    assert tail.counted_at(timezone.localdate()) is None
+
+
+def test_the_worker_counts_each_day_the_fill_has_not_counted_yet():
+    # Given a fill two days behind, and a report read
+    known_funnel()
+    services.counts_fill()
+    today = timezone.localdate()
+    FillState.objects.update(filled_until=today - dt.timedelta(days=2))
+    today_numbers()
+
+    # When the worker's minute comes, it counts those two days and today
+    counted = tail.tail_keep_warm()
+
+    assert counted == [today - dt.timedelta(days=2), today - dt.timedelta(days=1), today]
+    assert all(tail.counted_at(day) is not None for day in counted)
+
+
+@override_settings(LEADMILL_ANALYTICS_TAIL_SECONDS=0)
+def test_with_no_seconds_to_keep_the_worker_counts_nothing():
+    known_funnel()
+    services.counts_fill()
+    today_numbers()
+
+    assert tail.tail_keep_warm() == []
