@@ -18,15 +18,19 @@ What it does, from nothing, per engine:
    second the front door takes (those posts are then dropped). And the sink's rate, one new
    SMTP connection per message as the owner's notification is sent.
 4. Then ``leadmill web`` and ``leadmill worker`` (the Huey consumer, as ``leadmill run`` starts
-   it), and open-loop load (bench/loadgen.py: posts sent on schedule whatever the answers):
-   - ramp: 20 s steps at 25, 38, 56 … posts/s until the pipeline stops keeping up, then one
-     bisection step. A step KEEPS UP when every lead of it completes and the median lag of the
-     leads posted in its last 2 s is at most 1.5 x that of those posted in its middle 2 s
-     plus 0.25 s (a lag that still grows at the end of the step is a backlog building up),
-     and the middle one is at most 5 s (the goal) and a quarter of the step.
-     ``sustained_per_s`` is the highest rate that kept up.
+   it), and open-loop load (bench/loadgen.py: posts sent on schedule whatever the answers),
+   each phase started once the earlier one's work is done (no submission received, step due,
+   email queued or fact undelivered; at most 2 minutes) and, on PostgreSQL, after a
+   ``VACUUM ANALYZE`` (what autovacuum, off on this host's server, would have done):
    - steady form: 200 posts/s for 60 s to ``/f/bench/``.
    - steady API: 200 posts/s for 60 s to ``POST /api/v1/leads`` with the API key.
+   - ramp, last (its last step does not keep up, by design): 20 s steps at 25, 38, 56 …
+     posts/s until the pipeline stops keeping up, then one bisection step. A step KEEPS UP
+     when every lead of it completes and the median lag of the leads posted in its last 2 s
+     is at most 1.5 x that of those posted in its middle 2 s plus 0.25 s (a lag that still
+     grows at the end of the step is a backlog building up), and the middle one is at
+     most 5 s (the goal) and a quarter of the step.
+     ``sustained_per_s`` is the highest rate that kept up.
    After each, it waits until every lead is complete or past its deadline (60 s after its
    post's turn; 45 s with --quick), or nothing moved for a while with nothing queued.
 5. A lead is COMPLETE when it has a score row, an enrolment, an owner and the owner's email
@@ -50,8 +54,10 @@ import json
 import math
 import os
 import smtplib
+import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -217,19 +223,50 @@ class EngineRun:
         self.sequence = 0
         self.wrk = None if args.python_client else loadgen.wrk_install()
         self.server: capture.Server | None = None
+        self._cpu_seen: dict[tuple[str, int], float] = {}  # (kind, pid) -> last CPU seconds
 
     def cpu(self) -> tuple[float, float, float] | None:
         """CPU seconds so far of the worker (``leadmill worker`` and its children), of
-        the database backends (PostgreSQL) and of the web server, or None without a worker."""
+        the database backends (PostgreSQL) and of the web server, or None without a worker.
+
+        Every process ever seen counts with its last reading: a database backend that
+        exits (a connection closed) keeps what it spent up to the last sample
+        (:meth:`sampling` reads every second during a phase), so a phase's difference is
+        never negative and loses at most a second of each backend that went away."""
         if self.server is None or len(self.server.processes) < 2:
             return None
+        self._cpu_sample()
         worker = capture._descendants([self.server.processes[1].pid])
-        seconds = capture.cpu_seconds(self.server, self.engine, self.setup)
+        seen = dict(self._cpu_seen)
         return (
-            sum(v for (kind, pid), v in seconds.items() if kind == "web" and pid in worker),
-            sum(v for (kind, _pid), v in seconds.items() if kind == "db"),
-            sum(v for (kind, pid), v in seconds.items() if kind == "web" and pid not in worker),
+            sum(v for (kind, pid), v in seen.items() if kind == "web" and pid in worker),
+            sum(v for (kind, _pid), v in seen.items() if kind == "db"),
+            sum(v for (kind, pid), v in seen.items() if kind == "web" and pid not in worker),
         )
+
+    def _cpu_sample(self) -> None:
+        for key, value in capture.cpu_seconds(self.server, self.engine, self.setup).items():
+            self._cpu_seen[key] = max(value, self._cpu_seen.get(key, 0.0))
+
+    @contextlib.contextmanager
+    def sampling(self):
+        """Read every process's CPU each second while the block runs (see :meth:`cpu`)."""
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(1.0):
+                with contextlib.suppress(Exception):  # a reading lost is a second undercounted
+                    self._cpu_sample()
+
+        thread = threading.Thread(target=sample, daemon=True)
+        if self.server is not None and len(self.server.processes) >= 2:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread.is_alive():
+                thread.join()
 
     def template(self, path: str) -> loadgen.PostTemplate:
         self.sequence += 1
@@ -307,16 +344,17 @@ class EngineRun:
         log(f"[{self.engine}] {name}: {rate:g} {path} posts/s for {seconds:g} s")
         cpu_before, load_before = self.cpu(), os.getloadavg()[0]
         sink_before, client_before = _process_cpu_s(self.sink.proc.pid), time.process_time()
-        phase.result = loadgen.open_loop(
-            phase.template,
-            rate=rate,
-            seconds=seconds,
-            connections=CONNECTIONS,
-            grace_s=capture.GRACE_S,
-        )
-        phase.client_cpu_s = time.process_time() - client_before
-        phase.deadline_s = self.args.deadline
-        self.wait(phase)
+        with self.sampling():
+            phase.result = loadgen.open_loop(
+                phase.template,
+                rate=rate,
+                seconds=seconds,
+                connections=CONNECTIONS,
+                grace_s=capture.GRACE_S,
+            )
+            phase.client_cpu_s = time.process_time() - client_before
+            phase.deadline_s = self.args.deadline
+            self.wait(phase)
         cpu_after = self.cpu()
         sink_after = _process_cpu_s(self.sink.proc.pid)
         if sink_before is not None and sink_after is not None:
@@ -359,6 +397,42 @@ class EngineRun:
             time.sleep(1)
         phase.waited_s = time.monotonic() - started
 
+    def in_flight(self) -> int:
+        """What the pipeline still has to do: submissions received and not processed,
+        sequence steps due, emails queued or being sent, facts not delivered yet."""
+        now = "now()" if self.engine == "pg" else "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+        queries = (
+            "SELECT count(*) FROM capture_submission WHERE status = 'received'",
+            f"SELECT count(*) FROM nurture_enrollment WHERE state = 'active' AND next_run_at <= {now}",  # noqa: E501, S608 (no input)
+            "SELECT count(*) FROM messaging_message WHERE status IN ('queued', 'sending')",
+            "SELECT count(*) FROM core_outboxevent WHERE next_attempt_at IS NOT NULL",
+        )
+        if self.engine == "pg":
+            import psycopg
+
+            with psycopg.connect(self.setup["env"]["DATABASE_URL"]) as conn:
+                return sum(conn.execute(query).fetchone()[0] for query in queries)
+        path = self.setup["data_dir"] / "leadmill.sqlite3"
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+            return sum(conn.execute(query).fetchone()[0] for query in queries)
+
+    def settle(self, limit_s: float = 120.0) -> None:
+        """Before a phase: until the earlier phases' work is done (the welcome emails of an
+        overloaded step go on being sent after its leads are complete), so a phase measures
+        its own posts, not the debris of the one before. Then, on PostgreSQL, what
+        autovacuum would have done meanwhile (this host's server runs without it, on
+        purpose; production keeps it on, docs/deployment.md): ``VACUUM ANALYZE``."""
+        started = time.monotonic()
+        while (left := self.in_flight()) and time.monotonic() - started < limit_s:
+            time.sleep(1)
+        if left:
+            log(f"[{self.engine}] still in flight after {limit_s:g} s: {left}")
+        if self.engine == "pg":
+            import psycopg
+
+            with psycopg.connect(self.setup["env"]["DATABASE_URL"], autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+
     def gather(self, phase: Phase) -> None:
         prefix = phase.template.prefix
         rows = intake_helper(self.setup["env"], "collect", prefix)["leads"]
@@ -400,11 +474,14 @@ class EngineRun:
             self.engine, self.setup, worker=True, workdir=self.workdir
         ) as self.server:
             self.run("warm-up", "form", 10, 3)
-            out["ramp"] = self.ramp() if "ramp" in phases else []
+            # The ramp last: it ends on a step that does not keep up, by design.
             if "form" in phases:
+                self.settle()
                 out["steady_form"] = self.run("steady form", "form", args.rate, args.seconds)
             if "api" in phases:
+                self.settle()
                 out["steady_api"] = self.run("steady API", "api", args.rate, args.api_seconds)
+            out["ramp"] = self.ramp() if "ramp" in phases else []
         return out
 
     def ramp(self) -> list[Phase]:
@@ -412,6 +489,7 @@ class EngineRun:
         rate = self.args.ramp_start
         passed, failed = None, None
         while rate <= RAMP_MAX:
+            self.settle()
             step = self.run(f"ramp {rate:g}/s", "form", rate, self.args.step_seconds)
             steps.append(step)
             if not step.keeps_up():
@@ -422,6 +500,7 @@ class EngineRun:
         if not self.args.quick and failed is not None and passed is not None:
             middle = round(math.sqrt(passed * failed))
             if passed < middle < failed:
+                self.settle()
                 steps.append(self.run(f"ramp {middle:g}/s", "form", middle, self.args.step_seconds))
         return steps
 
@@ -456,6 +535,20 @@ def stage_table(phase: Phase) -> None:
             + " ".join(f"{fmt(cells[p], 2):>7}" for p in ("p50", "p95", "p99"))
             + f" {len(values):>6}"
         )
+
+
+def lag_over_time(phase: Phase, window_s: float = 5.0) -> None:
+    """Each window of posts' median and largest lag, by when they were due: a backlog shows
+    as a lag that grows, a stall as one window's peak."""
+    windows: dict[int, list[float]] = {}
+    for lead in phase.leads:
+        windows.setdefault(int(lead["offset"] // window_s), []).append(lead["lag"])
+    cells = [
+        f"{n * window_s:g}s {fmt(loadgen.percentile(lags, 50), 1)}/{fmt(max(lags), 1)}"
+        for n, lags in sorted(windows.items())
+    ]
+    started = time.strftime("%H:%M:%S", time.localtime(phase.result.started_at))
+    print(f"  lag by when posted (from {started}; window start: p50/max s): {', '.join(cells)}")
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -576,6 +669,7 @@ def report(results: dict[str, dict], args) -> dict:
         for phase in [*steady, *out["ramp"][-1:]]:
             print(f"  where the time goes, {phase.name} ({phase.path}) at {phase.rate:g}/s:")
             stage_table(phase)
+            lag_over_time(phase)
         line.update(
             {
                 f"sustained_per_s_{tag}": rate,
