@@ -9,8 +9,9 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from leadmill.core import events
-from leadmill.core.db import planner_statistics_refresh_due
+from leadmill.core.db import planner_statistics_due
 from leadmill.core.locks import ExpiringLock, Held, locks_release_dead
+from leadmill.core.tasks import planner_statistics_refresh as planner_statistics_refresh_task
 
 from . import reminders, services
 
@@ -56,12 +57,14 @@ def submissions_process_task() -> None:
         pass
 
 
-def _drain_once() -> bool:
+def _drain_once(*, linger_s: float | None = None) -> bool:
     """Drain under the first free lock; False when every lock was held by another."""
+    if linger_s is None:
+        linger_s = 0.0 if HUEY.immediate else LINGER_S
     for lock in PROCESS_LOCKS[: drains_allowed()]:
         with lock.hold() as held:
             if held:
-                _drain(held, linger_s=0.0 if HUEY.immediate else LINGER_S)
+                _drain(held, linger_s=linger_s)
                 return True
     return False
 
@@ -97,8 +100,10 @@ def _drain(held: Held, *, linger_s: float) -> None:
         if processed or claimed:
             idle_since = time.monotonic()
             # A burst of leads into a new install's tables would be planned as if they
-            # were empty (ADR 0058).
-            planner_statistics_refresh_due()
+            # were empty (ADR 0058): the statistics are refreshed by a task of their own, so
+            # this drain does not stop for the ANALYZE (ADR 67).
+            if planner_statistics_due():
+                planner_statistics_refresh_task()
             continue
         if time.monotonic() - idle_since >= linger_s:
             return
@@ -108,12 +113,17 @@ def _drain(held: Held, *, linger_s: float) -> None:
 @db_periodic_task(crontab(minute="*"))
 def submissions_catch_up() -> None:
     """Process what a crash or an unreachable queue left received, and the errors whose
-    retry time has come (services.submissions_retry_due)."""
+    retry time has come (services.submissions_retry_due).
+
+    It drains as a queued drain does, under a free drain lock, so its leads' events are
+    delivered in this thread at once; a catch-up that processed a batch beside running
+    drains used to queue their delivery as a task, which waited seconds behind the queue
+    (ADR 67). With every drain lock held, the running drains take what is left."""
     with CATCH_UP_LOCK.hold() as held:
         if held:
             services.submissions_retry_due()
-        while held.renew() and services.submissions_process():
-            pass
+    if services.submissions_waiting():
+        _drain_once(linger_s=0.0)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -159,16 +159,18 @@ def _statistics_refresh(tables: list[str]) -> list[str]:
     return stale
 
 
-def planner_statistics_refresh_due(*, interval_s: float = STATISTICS_INTERVAL_S) -> list[str]:
-    """:func:`planner_statistics_refresh` at most once every ``interval_s`` in this process:
-    for the loops that write many rows (the intake drain), so the first minutes of a new
-    install, or of a burst, are planned on the tables as they are."""
+def planner_statistics_due(*, interval_s: float = STATISTICS_INTERVAL_S) -> bool:
+    """True at most once every ``interval_s`` in this process, on PostgreSQL: when a loop
+    that writes many rows (the intake drain) should have the statistics refreshed
+    (:func:`planner_statistics_refresh`, by a task of its own so the loop does not wait for
+    the ANALYZE), so the first minutes of a new install, or of a burst, are planned on the
+    tables as they are."""
     global _statistics_checked_at
     now = time.monotonic()
     if connection.vendor != "postgresql" or now - _statistics_checked_at < interval_s:
-        return []
+        return False
     _statistics_checked_at = now
-    return planner_statistics_refresh()
+    return True
 
 
 def _our_tables() -> list[str]:

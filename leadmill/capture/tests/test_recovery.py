@@ -2,6 +2,7 @@
 periodic catch-up, then given up and listed; spam and errors reprocessed by a person from
 the submissions listing."""
 
+import contextlib
 import datetime as dt
 import socket
 import threading
@@ -15,6 +16,8 @@ from django.utils import timezone
 
 from leadmill.consent.models import Consent
 from leadmill.contacts.models import Contact
+from leadmill.core import events
+from leadmill.core.models import OutboxEvent
 from leadmill.core.tests.test_locks import dead_pid
 
 from .. import tasks, tokens
@@ -153,6 +156,42 @@ def test_the_periodic_catch_up_retries_the_errors_that_are_due(upsert_fails):
         1,
     )
     assert Contact.objects.filter(email="ana@example.com").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the facts are handed on after their commit
+def test_the_catch_up_delivers_its_leads_facts_itself_not_through_a_queued_task(monkeypatch):
+    # Given a post whose processing task was lost (nothing drains it)
+    form = form_with_fields()
+    monkeypatch.setattr("leadmill.capture.services.processing_schedule", lambda: None)
+    receive(form, email="ana@example.com")
+    assert Submission.objects.get().status == "received"
+    queued = []
+    monkeypatch.setattr(events, "_queue_delivery", queued.append)
+
+    # When the minute's catch-up processes it
+    tasks.submissions_catch_up.call_local()
+
+    # Then the lead's LeadCaptured was delivered in the catch-up's own thread: a queued
+    # delivery would wait behind the queue (seconds, under load)
+    assert Submission.objects.get().status == "accepted"
+    captured = OutboxEvent.objects.get(name="LeadCaptured")
+    assert captured.delivered_at is not None
+    assert queued == []
+
+
+def test_with_every_drain_running_the_catch_up_leaves_the_posts_to_them():
+    # Given a post waiting while every drain allowed runs (holds its lock)
+    form = form_with_fields()
+    receive(form, email="ana@example.com")
+    with contextlib.ExitStack() as running:
+        for lock in tasks.PROCESS_LOCKS[: tasks.drains_allowed()]:
+            assert running.enter_context(lock.hold())
+
+        # When the minute's catch-up comes
+        tasks.submissions_catch_up.call_local()
+
+        # Then it takes nothing: the drains poll for it themselves
+        assert Submission.objects.get().status == "received"
 
 
 def test_spam_that_was_only_too_fast_is_reprocessed_into_a_lead_with_the_consent_it_showed():
