@@ -11,6 +11,9 @@ What it does, from nothing, per engine:
    migrated; the form "bench" with its consent box), then bench/intake_django.py's ``setup``:
    a scoring rule that makes every captured lead an MQL, a sequence triggered on capture whose
    first step sends a welcome email, one sales rep named by an assignment rule, an API key.
+   PostgreSQL runs as docs/deployment.md deploys it, with Redis (``--redis``, default
+   redis://127.0.0.1:6379/0, a queue name of the run's own) for the task queue, the cache and
+   the rate-limit counters; SQLite, the one-machine install, without.
 2. An SMTP sink (aiosmtpd, its own process: bench/nurture.py's) records the time it accepted
    each message and the lead it is about; the app's ``EMAIL_HOST`` / ``EMAIL_PORT`` point at it.
 3. Ceiling: the production server alone (``leadmill web``, no worker), form posts as fast as
@@ -626,7 +629,16 @@ def report(results: dict[str, dict], args) -> dict:
         f" open-loop load over {CONNECTIONS} keep-alive connections; lead deadline {args.deadline:g} s;"
         " 2 cores shared with the client and, today, with other engineers' test runs: noisy figures"
     )
-    line: dict = {"bench": "intake", "commit": args.commit, "quick": bool(args.quick)}
+    redis = getattr(args, "redis_used", "")
+    print(
+        f"  PostgreSQL run {'with Redis ' + redis if redis else 'without Redis'} (queue, cache, rate limits)"
+    )
+    line: dict = {
+        "bench": "intake",
+        "commit": args.commit,
+        "quick": bool(args.quick),
+        "pg_with_redis": bool(getattr(args, "redis_used", "")),
+    }
     lost_total = 0
     for engine, out in results.items():
         tag = "pg" if engine == "pg" else "sqlite"
@@ -757,8 +769,9 @@ def report(results: dict[str, dict], args) -> dict:
     return line
 
 
-def prepare(engines: list[str], workdir: Path) -> dict[str, dict]:
-    """bench/capture.py's data (fresh databases, the bench form), then the intake pipeline."""
+def prepare(engines: list[str], workdir: Path, redis_url: str = "") -> dict[str, dict]:
+    """bench/capture.py's data (fresh databases, the bench form), then the intake pipeline;
+    PostgreSQL with Redis when ``redis_url`` is given."""
     prepared = capture.prepare(engines, workdir)
     for engine in engines:
         setup = prepared[engine]
@@ -778,7 +791,35 @@ def prepare(engines: list[str], workdir: Path) -> dict[str, dict]:
                 "LEADMILL_API_RATE_LIMIT": "1000000000",
             }
         )
+        if engine == "pg" and redis_url:
+            # As docs/deployment.md runs PostgreSQL: with Redis for the task queue, the cache
+            # and the rate-limit counters (each post counts its address's hits there, not in
+            # a PostgreSQL row); a queue name of this run's own.
+            setup["env"].update({"REDIS_URL": redis_url, "HUEY_NAME": REDIS_QUEUE})
     return prepared
+
+
+REDIS_QUEUE = f"leadmill-bench-intake-{os.getpid()}"
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except Exception as exc:  # noqa: BLE001
+        log(f"Redis at {url} does not answer ({exc}); PostgreSQL runs without it.")
+        return False
+
+
+def redis_forget(url: str) -> None:
+    """Remove this run's queue keys from Redis (what its consumer left, if anything)."""
+    with contextlib.suppress(Exception):
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        for key in client.scan_iter(match=f"*{REDIS_QUEUE}*"):
+            client.delete(key)
 
 
 def main() -> int:
@@ -797,6 +838,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--phases", default="ceiling,ramp,form,api", help="which to run (default all)"
+    )
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis for the PostgreSQL run, as deployed (default redis://127.0.0.1:6379/0; "
+        "'none': without)",
     )
     parser.add_argument("--ramp-start", type=float, default=RAMP_START, help="first ramp rate")
     parser.add_argument(
@@ -835,7 +882,11 @@ def main() -> int:
             )
         try:
             log(f"preparing {', '.join(engines)} (fresh databases, migrate, form, pipeline)")
-            prepared = prepare(engines, workdir)
+            redis_url = "" if args.redis == "none" else args.redis
+            if "pg" in engines and redis_url and not redis_answers(redis_url):
+                redis_url = ""
+            args.redis_used = redis_url
+            prepared = prepare(engines, workdir, redis_url)
             for engine in engines:
                 sink = nurture.Sink(SINK_PORTS[engine], LEAD_EMAIL)
                 try:
@@ -843,6 +894,8 @@ def main() -> int:
                 finally:
                     sink.close()
         finally:
+            if getattr(args, "redis_used", ""):
+                redis_forget(args.redis_used)
             if "pg" in engines:
                 try:
                     capture.pg_admin(f'DROP DATABASE IF EXISTS "{capture.PG_DB}" WITH (FORCE)')
