@@ -21,7 +21,13 @@ from leadmill.capture.models import Form, Submission
 from leadmill.tracking.models import Event, EventType
 
 from .counts import by_a_bot_visitor, day_bounds
-from .form_counts import BrowserDay, FormDay, FormPeriod, browser_fold, form_days
+from .form_counts import (
+    BrowserDay,
+    FormDay,
+    FormPeriod,
+    browser_fold,
+    form_days,
+)
 from .models import FormBrowserDay, FormDayCount
 from .selectors import _ratio
 from .tail import FillMark, fill_mark, kept_for_fill, kept_tail
@@ -226,16 +232,15 @@ def stored_period(*, form_id: int, since: dt.date, until: dt.date) -> FormPeriod
         form_id=form_id, day__gte=since, day__lte=until
     ).values_list("views", "anonymous_starts", "submissions", "posts", "errors"):
         period.add_day(FormDay(views, anonymous, submissions, posts, errors or {}))
-    rows = _stored_rows(
-        FormBrowserDay.objects.filter(form_id=form_id, day__gte=since, day__lte=until)
-        .order_by("visitor_id", "day")
-        .values_list(*BROWSER_COLUMNS)
-    )
-    start = 0
-    for end in range(1, len(rows) + 1):
-        if end == len(rows) or rows[end].visitor_id != rows[start].visitor_id:
-            period.add(browser_fold(rows[start:end]))
-            start = end
+    # Grouped here, not ordered by the database: ordered by visitor, PostgreSQL may walk
+    # every day of the form through the (form, visitor) index instead of the period's rows.
+    by_browser: dict[str, list[tuple]] = {}
+    for row in FormBrowserDay.objects.filter(
+        form_id=form_id, day__gte=since, day__lte=until
+    ).values_list(*BROWSER_COLUMNS):
+        by_browser.setdefault(row[0], []).append(row)
+    for rows in by_browser.values():
+        period.add(browser_fold(_stored_rows(rows)))
     return period
 
 
