@@ -268,7 +268,11 @@ class AnalyticsView(
         today = timezone.localdate()
         if not self.uses_tail or not self.period["since"] <= today <= self.period["until"]:
             return None
-        return tail.counted_at(today)
+        return tail.counted_at(today, self.tail_parts())
+
+    def tail_parts(self) -> tuple[str, ...]:
+        """The parts of the kept tail this screen reads (:mod:`.tail`)."""
+        return tail.PARTS
 
 
 STAGES = (

@@ -173,9 +173,11 @@ def horizontal_bars_chart(
     )
     chart.x_labels = [label for label, _value in reversed(bars)]
     highest = max((float(value or 0) for _label, value in bars), default=0)
-    if bars:
+    if bars:  # counts (a credit's tenths too) on whole-number ticks, never 0.2 of a lead
         chart.y_labels = (
-            whole_number_ticks(math.ceil(highest)) if formatter is number else nice_ticks(highest)
+            whole_number_ticks(math.ceil(highest))
+            if formatter in (number, count)
+            else nice_ticks(highest)
         )
     chart.add(series_name or title, [value for _label, value in reversed(bars)])
     return _svg(chart, label=title)

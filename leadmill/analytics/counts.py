@@ -515,3 +515,18 @@ def days_touched_by_visitors(visitor_ids: Iterable[str]) -> set[dt.date]:
             ).values_list("occurred_at", flat=True)
         )
     return days
+
+
+def days_touched_by_form_browsers(visitor_ids: Iterable[str]) -> set[dt.date]:
+    """The days of these browsers' form events (a browser flagged as a bot since is taken
+    out of its forms' days, ADR 64)."""
+    days: set[dt.date] = set()
+    for chunk in _chunks(sorted(set(visitor_ids))):
+        days.update(
+            day_of(moment)
+            for moment in Event.objects.filter(
+                visitor_id__in=chunk,
+                type__in=(EventType.FORM_VIEW, EventType.FORM_START, EventType.FORM_FIELD),
+            ).values_list("occurred_at", flat=True)
+        )
+    return days

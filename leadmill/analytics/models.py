@@ -121,6 +121,62 @@ class PageCount(models.Model):
         return f"{self.day} {self.landing_page} {self.views}"
 
 
+class FormDayCount(models.Model):
+    """One form's plain counts of one day (site time zone), which add up over days: non-bot
+    form views, starts without a visitor id, accepted posts, posts (accepted or refused as
+    invalid) and, per field, the posts whose errors name it. Written by the fill with the
+    day's :class:`DailyCount` rows, in the same transaction (ADR 64)."""
+
+    form_id = models.BigIntegerField()
+    day = models.DateField()
+    views = models.BigIntegerField(default=0)
+    anonymous_starts = models.BigIntegerField(default=0)
+    submissions = models.BigIntegerField(default=0)
+    posts = models.BigIntegerField(default=0)
+    errors = models.JSONField(default=dict)  # field name -> posts
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["form_id", "day"], name="analytics_form_day")
+        ]
+        indexes = [models.Index(fields=["day"], name="analytics_form_day_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} form {self.form_id} {self.views}"
+
+
+class FormBrowserDay(models.Model):
+    """What one browser (visitor id) did with one form on one day, as much as the forms
+    report needs to count it over any period exactly (ADR 64): its first non-bot start, its
+    first accepted post, its first accepted post at or after that start, the field of its
+    last field event and the fields it reached. Only browsers that started, touched a field
+    or sent an accepted post have a row. Written by the fill with :class:`FormDayCount`."""
+
+    form_id = models.BigIntegerField()
+    day = models.DateField()
+    visitor_id = models.CharField(max_length=64)
+    first_start = models.DateTimeField(null=True)
+    first_post = models.DateTimeField(null=True)
+    post_after_start = models.DateTimeField(null=True)
+    last_field = models.TextField(blank=True, default="")  # as the tracker sent it
+    fields = models.JSONField(default=list)  # field names, sorted
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["form_id", "day", "visitor_id"], name="analytics_form_browser_day"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["day"], name="analytics_form_browser_dday"),
+            # A browser of today's tail looked up among the stored days (ADR 64).
+            models.Index(fields=["form_id", "visitor_id"], name="analytics_form_browser_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} form {self.form_id} {self.visitor_id}"
+
+
 class FillState(models.Model):
     """How far the counts are filled (one row per counts table; Zulip's ``FillState``).
 

@@ -28,12 +28,22 @@ from leadmill.tracking.models import Event, EventType
 from .counts import (
     day_counts,
     day_of,
+    days_touched_by_form_browsers,
     days_touched_by_leads,
     days_touched_by_visitors,
     first_visits_fill,
     visitors_filled,
 )
-from .models import DailyCount, FillState, FirstVisit, PageCount, Spend
+from .form_counts import FORM_EVENTS, form_counts_of, form_counts_write
+from .models import (
+    DailyCount,
+    FillState,
+    FirstVisit,
+    FormBrowserDay,
+    FormDayCount,
+    PageCount,
+    Spend,
+)
 from .page_counts import page_counts_of, page_counts_write
 
 COUNTS = "daily_counts"
@@ -108,12 +118,14 @@ def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
     FillState.objects.filter(pk=state.pk).update(state=FillState.State.STARTED, day_in_progress=day)
     counts = day_counts(day, visitors=False)
     pages = page_counts_of(day)
+    forms = form_counts_of(day)
     with transaction.atomic():
         first_visits_fill(day)
         visitors_filled(day, counts)
         DailyCount.objects.filter(day=day).delete()
         counts.insert(day)
         page_counts_write(day, pages)
+        form_counts_write(day, forms)
         if inside_day:
             inside_day(day)
         # A new write time: the reports' kept tail (:mod:`.tail`) is keyed by it.
@@ -160,12 +172,25 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
         .exclude(visitor_id=None)
         .values_list("visitor_id", flat=True)
     )
-    # A visitor these rows flagged as a bot no longer counts on the days it viewed pages.
-    visitors.update(
+    # A visitor these rows flagged as a bot no longer counts on the days it viewed pages,
+    # nor on the days it saw, started or filled in a form.
+    bots = set(
         Event.objects.filter(
             id__gt=state.event_id_seen, id__lte=marks["event_id_seen"], visitor__is_bot=True
         ).values_list("visitor_id", flat=True)
     )
+    visitors.update(bots)
+    # A late form event (a batch sent after its day was filled) changes its form's day.
+    forms = {
+        day_of(moment)
+        for moment in Event.objects.filter(
+            id__gt=state.event_id_seen,
+            id__lte=marks["event_id_seen"],
+            type__in=FORM_EVENTS,
+            occurred_at__lt=filled_from,
+        ).values_list("occurred_at", flat=True)
+    }
+    forms |= days_touched_by_form_browsers(bots)
     leads = set(
         StageChange.objects.filter(
             id__gt=state.stage_change_id_seen, id__lte=marks["stage_change_id_seen"]
@@ -184,18 +209,19 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
         updated = updated.filter(updated_at__gt=state.contact_updated_seen)
     leads.update(updated.values_list("pk", flat=True))
     # A post accepted since the last fill (processing runs after the post, and retries) is a
-    # conversion of its page on the day it was received, which may be counted already.
+    # conversion of its page on the day it was received, which may be counted already; a
+    # post accepted or refused as invalid since then is a post of its form's day (ADR 64).
     posts: set[dt.date] = set()
     if state.submission_id_pending is not None:
         posts = {
             day_of(received)
             for received in Submission.objects.filter(
                 id__gte=state.submission_id_pending,
-                status=Submission.Status.ACCEPTED,
+                status__in=(Submission.Status.ACCEPTED, Submission.Status.REJECTED),
                 created_at__lt=filled_from,
             ).values_list("created_at", flat=True)
         }
-    return days_touched_by_visitors(visitors) | days_touched_by_leads(leads) | posts
+    return days_touched_by_visitors(visitors) | days_touched_by_leads(leads) | posts | forms
 
 
 def counts_refill() -> FillReport:
@@ -205,6 +231,8 @@ def counts_refill() -> FillReport:
         DailyCount.objects.all().delete()
         FirstVisit.objects.all().delete()
         PageCount.objects.all().delete()
+        FormDayCount.objects.all().delete()
+        FormBrowserDay.objects.all().delete()
         FillState.objects.filter(name=COUNTS).delete()
     return counts_fill()
 

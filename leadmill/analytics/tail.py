@@ -126,6 +126,12 @@ def tail_keep_warm() -> list[dt.date]:
     return counted
 
 
+def kept_tail(part: str, day: dt.date, mark: FillMark | None, count: Callable[[], object]):
+    """``count()`` of a day after the fill's mark, kept as the tail's parts are (a part
+    of another module's tail: a form's, :mod:`.form_report`)."""
+    return _kept(part, day, mark, count)
+
+
 # Rows read from the counts change only when the fill writes (the mark is in the key): kept
 # longer than the tail, as exact as the counts themselves.
 STORED_SECONDS = 3600
@@ -170,11 +176,11 @@ def day_pages(day: dt.date, *, mark: FillMark | None) -> dict[str, PageTally]:
     return _kept("pages", day, mark, count)
 
 
-def counted_at(day: dt.date) -> dt.datetime | None:
-    """When the kept tail of ``day`` was counted (the oldest of its parts), ``None`` when
+def counted_at(day: dt.date, parts: tuple[str, ...] = PARTS) -> dt.datetime | None:
+    """When the kept tail of ``day`` was counted (the oldest of its ``parts``), ``None`` when
     none is kept (no fill yet, the day is filled, or nothing asked for it this minute)."""
     mark = fill_mark()
     if mark is None or day < mark.filled_until:
         return None
-    kept = cache.get_many([_key(part, day, mark) for part in PARTS])
+    kept = cache.get_many([_key(part, day, mark) for part in parts])
     return min((moment for moment, _rows in kept.values()), default=None)

@@ -39,3 +39,19 @@ def test_a_chart_scales_to_the_screen_by_its_view_box():
     svg = chart[: chart.index(">")]
     assert f'viewBox="0 0 {charts.WIDTH} ' in svg
     assert " width=" not in svg and " height=" not in svg  # the page's CSS sizes it
+
+
+@pytest.mark.parametrize("language", ["en", "pt-br"])
+@pytest.mark.parametrize("formatter", [charts.number, charts.count])
+def test_a_bar_chart_of_counts_labels_its_axis_with_whole_numbers(language, formatter):
+    # Given counts whose largest is 1 (a new form's single lead)
+    bars = [("Ads", 1), ("Email", 0)]
+
+    # When they are drawn, as the funnel by group draws its leads
+    with translation.override(language):
+        chart = str(charts.horizontal_bars_chart(title="Leads", bars=bars, formatter=formatter))
+
+    # Then the axis reads 0 and 1, never 0.2 (0,2 in Portuguese) of a lead
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", chart)
+    assert not [label for label in labels if re.fullmatch(r"\d+[.,]\d+", label)], labels
+    assert "0" in labels and "1" in labels

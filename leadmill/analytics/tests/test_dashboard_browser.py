@@ -25,6 +25,22 @@ def widest_chart(page) -> float:
     )
 
 
+def room_for_the_choice(page, select_id: str) -> float:
+    """The select's inner width less its chosen label's, in CSS pixels (below 0: cut)."""
+    return page.evaluate(
+        """id => {
+            const select = document.getElementById(id);
+            const style = getComputedStyle(select);
+            const text = document.createElement("canvas").getContext("2d");
+            text.font = style.font;
+            const label = select.options[select.selectedIndex].text;
+            return select.clientWidth - parseFloat(style.paddingLeft)
+                - parseFloat(style.paddingRight) - text.measureText(label).width;
+        }""",
+        select_id,
+    )
+
+
 def card(page, key):
     return page.locator(f"[data-card={key}] .lm-card__value")
 
@@ -208,8 +224,10 @@ def test_a_marketer_breaks_the_funnel_down_by_cta_and_by_segment(
     page.get_by_label("Break down by").select_option(label="Segment (members now)")
     page.get_by_role("button", name="Show").click()
 
-    # Then the segment's row, and a total said not to be the sum of the rows
+    # Then the select shows the whole choice (it was cut at 1280 px), the segment's row,
+    # and a total said not to be the sum of the rows
     expect(table.locator("tbody tr")).to_have_count(1)
+    assert room_for_the_choice(page, "id_group_by") >= 0
     expect(table.locator("tbody tr")).to_contain_text("Listed")
     expect(table.locator("tfoot")).to_contain_text("All leads (not the sum of the rows)")
 

@@ -13,8 +13,10 @@ from django.db import connection
 from leadmill.contacts.models import Contact, StageChange
 
 from .. import selectors, services
+from ..form_report import form_report, form_report_raw
 from ..landing_pages import page_report
-from ..models import DailyCount, FillState, PageCount
+from ..models import DailyCount, FillState, FormBrowserDay, FormDayCount, PageCount
+from .known_form import known_form
 from .known_funnel import at, known_funnel, lead, page_view, stage
 
 
@@ -99,8 +101,9 @@ def fill_start(pause: str) -> subprocess.Popen:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_fill_killed_with_sigkill_mid_day_and_started_again_equals_a_direct_count():
-    # Given a known funnel and 30 more days of leads and stage changes
+    # Given a known funnel, the known form and 30 more days of leads and stage changes
     data = known_funnel()
+    signup = known_form().form
     for number in range(30):
         day = data.d2 + dt.timedelta(days=number + 1)
         contact = lead(f"more{number}", at(day, 10), "google", "paid_search")
@@ -123,6 +126,8 @@ def test_a_fill_killed_with_sigkill_mid_day_and_started_again_equals_a_direct_co
     assert data.d1 < state.filled_until < dt.date.today()
     assert not DailyCount.objects.filter(day__gte=state.filled_until).exists()
     assert not PageCount.objects.filter(day__gte=state.filled_until).exists()
+    assert not FormDayCount.objects.filter(day__gte=state.filled_until).exists()
+    assert not FormBrowserDay.objects.filter(day__gte=state.filled_until).exists()
 
     # and started again
     restarted = fill_start("0")
@@ -143,6 +148,11 @@ def test_a_fill_killed_with_sigkill_mid_day_and_started_again_equals_a_direct_co
     )
     assert from_rollup["visitors"] == 5 + 30
     pages = page_report(since=since, until=until)
+    form_served = form_report(form=signup, since=since, until=until)
+    assert FormBrowserDay.objects.filter(form_id=signup.pk).count() == 4  # a, b, c, e
+    # 4 views on the form's day and b's the day before, both in the period
+    assert (form_served["views"], form_served["starts"], form_served["submissions"]) == (5, 4, 3)
+    assert form_served == form_report_raw(form=signup, since=since, until=until)
     assert from_rollup == direct_totals(since, until)
     direct_pages = page_report(since=since, until=until)  # the fill state forgotten: raw
     assert pages["unique_visitors_approximate"] is True
@@ -159,6 +169,13 @@ def test_a_fill_killed_with_sigkill_mid_day_and_started_again_equals_a_direct_co
                 "unique_visitors": 5 + 30,  # the estimate is exact at this size
                 "conversions": 0,
                 "conversion_rate": 0.0,
-            }
+            },
+            {  # the known form's accepted posts, sent from its page (no page view tracked)
+                "page": "/signup/",
+                "views": 0,
+                "unique_visitors": 0,
+                "conversions": 3,
+                "conversion_rate": None,
+            },
         ]
     )
