@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,6 +24,7 @@ from leadmill.capture.models import Submission
 from leadmill.contacts.models import Contact, StageChange
 from leadmill.core.errors import DomainError
 from leadmill.tracking.models import Event, EventType
+from leadmill.tracking.selectors import NOT_TOUCHES, TOUCH_TYPES
 
 from .counts import (
     day_counts,
@@ -33,7 +34,17 @@ from .counts import (
     first_visits_fill,
     visitors_filled,
 )
-from .models import DailyCount, FillState, FirstVisit, PageCount, Spend
+from .credit_counts import day_credits, day_credits_write, lead_shares_forget
+from .models import (
+    CreditCount,
+    DailyCount,
+    FillState,
+    FirstVisit,
+    JourneyChange,
+    LeadShare,
+    PageCount,
+    Spend,
+)
 from .page_counts import page_counts_of, page_counts_write
 
 COUNTS = "daily_counts"
@@ -84,17 +95,28 @@ def counts_fill(
         "stage_change_id_seen": StageChange.objects.aggregate(top=Max("id"))["top"] or 0,
         "contact_updated_seen": timezone.now(),
     }
+    # Leads whose journey an identification changed (ADR 65): noted by a handler, taken up
+    # to this mark and deleted once their days are counted again (again after a kill).
+    journeys_seen = JourneyChange.objects.aggregate(top=Max("id"))["top"] or 0
     corrected = 0
     if state.filled_until is None:
         first = _first_day()
         state.filled_until = min(first, until) if first else until
     else:
-        for day in sorted(day for day in _late_days(state, marks) if day < state.filled_until):
+        late_leads = _late_leads(state, marks) | set(
+            JourneyChange.objects.filter(id__lte=journeys_seen).values_list("contact_id", flat=True)
+        )
+        # Their shares are computed again from their journeys as they are now, when the
+        # first of their days is counted again (every one of their days is: below).
+        lead_shares_forget(late_leads)
+        late = _late_days(state, marks) | days_touched_by_leads(late_leads)
+        for day in sorted(day for day in late if day < state.filled_until):
             _day_fill(state, day, inside_day)
             corrected += 1
     for field, value in marks.items():
         setattr(state, field, value)
     state.save()
+    JourneyChange.objects.filter(id__lte=journeys_seen).delete()
     filled = 0
     day = state.filled_until
     while day < until:
@@ -107,12 +129,14 @@ def counts_fill(
 def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
     FillState.objects.filter(pk=state.pk).update(state=FillState.State.STARTED, day_in_progress=day)
     counts = day_counts(day, visitors=False)
+    credits = day_credits(day, stored=True)
     pages = page_counts_of(day)
     with transaction.atomic():
         first_visits_fill(day)
         visitors_filled(day, counts)
         DailyCount.objects.filter(day=day).delete()
         counts.insert(day)
+        day_credits_write(day, credits)
         page_counts_write(day, pages)
         if inside_day:
             inside_day(day)
@@ -166,6 +190,25 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
             id__gt=state.event_id_seen, id__lte=marks["event_id_seen"], visitor__is_bot=True
         ).values_list("visitor_id", flat=True)
     )
+    # A post accepted since the last fill (processing runs after the post, and retries) is a
+    # conversion of its page on the day it was received, which may be counted already.
+    posts: set[dt.date] = set()
+    if state.submission_id_pending is not None:
+        posts = {
+            day_of(received)
+            for received in Submission.objects.filter(
+                id__gte=state.submission_id_pending,
+                status=Submission.Status.ACCEPTED,
+                created_at__lt=filled_from,
+            ).values_list("created_at", flat=True)
+        }
+    return days_touched_by_visitors(visitors) | posts
+
+
+def _late_leads(state: FillState, marks: dict) -> set[int]:
+    """Leads whose rows or shares rows written since the last fill may change: a stage
+    change, a late CTA click or touch (up to the lead's creation: its journey, ADR 65), a
+    bot's event, an edit of the contact."""
     leads = set(
         StageChange.objects.filter(
             id__gt=state.stage_change_id_seen, id__lte=marks["stage_change_id_seen"]
@@ -179,23 +222,21 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
             Q(type=EventType.CTA_CLICK) | Q(visitor__is_bot=True), contact_id__isnull=False
         ).values_list("contact_id", flat=True)
     )
+    leads.update(
+        new_events.filter(
+            type__in=TOUCH_TYPES,
+            is_bot=False,
+            contact_id__isnull=False,
+            occurred_at__lte=F("contact__created_at"),
+        )
+        .exclude(channel__in=NOT_TOUCHES)
+        .values_list("contact_id", flat=True)
+    )
     updated = Contact.objects.filter(updated_at__lte=marks["contact_updated_seen"])
     if state.contact_updated_seen:
         updated = updated.filter(updated_at__gt=state.contact_updated_seen)
     leads.update(updated.values_list("pk", flat=True))
-    # A post accepted since the last fill (processing runs after the post, and retries) is a
-    # conversion of its page on the day it was received, which may be counted already.
-    posts: set[dt.date] = set()
-    if state.submission_id_pending is not None:
-        posts = {
-            day_of(received)
-            for received in Submission.objects.filter(
-                id__gte=state.submission_id_pending,
-                status=Submission.Status.ACCEPTED,
-                created_at__lt=filled_from,
-            ).values_list("created_at", flat=True)
-        }
-    return days_touched_by_visitors(visitors) | days_touched_by_leads(leads) | posts
+    return leads
 
 
 def counts_refill() -> FillReport:
@@ -203,6 +244,8 @@ def counts_refill() -> FillReport:
     of many contacts, or a change of the site's time zone)."""
     with transaction.atomic():
         DailyCount.objects.all().delete()
+        CreditCount.objects.all().delete()
+        LeadShare.objects.all().delete()
         FirstVisit.objects.all().delete()
         PageCount.objects.all().delete()
         FillState.objects.filter(name=COUNTS).delete()

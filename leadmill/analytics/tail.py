@@ -25,11 +25,12 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from .counts import Key, day_leads_counts, visitors_counts
+from .credit_counts import CreditKey, day_credits
 from .models import FillState
 from .page_counts import PageTally, page_tallies, sketch_of
 from .services import COUNTS
 
-PARTS = ("visitors", "leads", "pages")
+PARTS = ("visitors", "leads", "pages", "credits")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,12 @@ def day_rows(day: dt.date, *, mark: FillMark | None, visitors: bool = True) -> d
             )
         )
     return rows
+
+
+def day_credit_rows(day: dt.date, *, mark: FillMark | None) -> dict[CreditKey, list[float]]:
+    """The credit rows of a day after the fill's mark under every stored attribution model
+    (:func:`.credit_counts.day_credits` from the journeys, ADR 65)."""
+    return _kept("credits", day, mark, lambda: dict(day_credits(day, stored=False).rows))
 
 
 def day_pages(day: dt.date, *, mark: FillMark | None) -> dict[str, PageTally]:
