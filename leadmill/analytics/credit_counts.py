@@ -26,7 +26,7 @@ from django.db.models import Sum
 
 from .counts import day_bounds, lead_rows
 from .credits import TouchKey, leads_shares
-from .models import SHARED_MODELS, CreditCount, LeadShare
+from .models import SHARED_MODELS, CreditCount, LeadRow, LeadShare
 
 # model, metric, channel, source, medium, campaign, landing_page, form_id, country, lag
 CreditKey = tuple[str, str, str, str, str, str, str, int, str, int]
@@ -42,6 +42,8 @@ class DayCredits:
         self.rows: dict[CreditKey, list[float]] = defaultdict(lambda: [0.0, 0.0])
         self.new_shares: Shares = {model: {} for model in SHARED_MODELS}
         self.created_at: dict[int, dt.datetime] = {}
+        # The day's leads' rows (:func:`.counts.lead_rows`), stored as :class:`LeadRow`.
+        self.lead_rows: list = []
 
     def add_rows(self, rows, shares: Shares) -> None:
         """``rows``: the leads' rows of :func:`.counts.lead_rows`; ``shares``: per model,
@@ -78,6 +80,8 @@ def day_credits(day: dt.date, *, stored: bool) -> DayCredits:
     from the journeys (the raw tail of a report, and the direct count)."""
     credits = DayCredits()
     rows = list(lead_rows(*day_bounds(day)))
+    if stored:
+        credits.lead_rows = rows
     ids = {row[1] for row in rows}
     if stored:
         shares = stored_shares(ids)
@@ -94,9 +98,26 @@ def day_credits(day: dt.date, *, stored: bool) -> DayCredits:
 
 
 def day_credits_write(day: dt.date, credits: DayCredits) -> None:
-    """Store the shares computed for ``day`` and replace its credit rows (inside the fill's
-    transaction of the day)."""
+    """Store the shares computed for ``day`` and replace its credit rows and its leads' rows
+    (inside the fill's transaction of the day)."""
     _shares_insert(credits.new_shares, credits.created_at)
+    LeadRow.objects.filter(day=day).delete()
+    stored_day = connection.ops.adapt_datefield_value(day)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {connection.ops.quote_name(LeadRow._meta.db_table)}"  # noqa: S608
+            " (day, contact_id, metric, lag_days, amount) VALUES (%s, %s, %s, %s, %s)",
+            [
+                (
+                    stored_day,
+                    contact_id,
+                    metric,
+                    lag,
+                    connection.ops.adapt_decimalfield_value(amount),
+                )
+                for metric, contact_id, _dims, lag, amount in credits.lead_rows
+            ],
+        )
     CreditCount.objects.filter(day=day).delete()
     columns = (
         "day, model, metric, channel, source, medium, campaign, landing_page, form_id,"

@@ -188,7 +188,7 @@ def _segment_rows(
     No visitors (a visitor is no member) and no spend (spend has no segment): ``None``."""
     conditions = {_column(name): value for name, value in filters.items()}
     rows = []
-    for segment, counts in segment_counts(since=since, until=until):
+    for segment, counts in segment_counts(since=since, until=until, filtered=bool(conditions)):
         groups: dict[object, Tally] = defaultdict(Tally)
         _tally_rows(groups, counts.rows, None, conditions)
         row = funnel_row(groups[""], reading=reading, window_days=window_days, spend=None)

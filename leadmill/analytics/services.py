@@ -41,6 +41,7 @@ from .models import (
     FillState,
     FirstVisit,
     JourneyChange,
+    LeadRow,
     LeadShare,
     PageCount,
     Spend,
@@ -246,6 +247,7 @@ def counts_refill() -> FillReport:
         DailyCount.objects.all().delete()
         CreditCount.objects.all().delete()
         LeadShare.objects.all().delete()
+        LeadRow.objects.all().delete()
         FirstVisit.objects.all().delete()
         PageCount.objects.all().delete()
         FillState.objects.filter(name=COUNTS).delete()

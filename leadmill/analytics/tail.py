@@ -70,6 +70,12 @@ def _kept(part: str, day: dt.date, mark: FillMark | None, count: Callable[[], ob
     return kept[1]
 
 
+def kept_tail(part: str, day: dt.date, mark: FillMark, count: Callable[[], object]):
+    """``count()`` of a part of the raw tail from ``day`` on, kept as the rest of the tail
+    is (a segment's leads of the days not filled yet, :mod:`.segment_counts`)."""
+    return _kept(part, day, mark, count)
+
+
 # Rows read from the counts change only when the fill writes (the mark is in the key): kept
 # longer than the tail, as exact as the counts themselves.
 STORED_SECONDS = 3600
