@@ -126,12 +126,10 @@ def django_run(contacts: int, events: int) -> dict:
             )
             for model in ("last_touch", "linear", "u_shaped", "time_decay")
         },
-        **{
-            f"quality_by_source_{model}": (
-                lambda model=model: quality(**period, group_by="source", attribution=model)
-            )
-            for model in ("last_touch", "linear", "u_shaped", "time_decay")
-        },
+        # one model for quality: its counts are the funnel's credits; its scores are its own
+        "quality_by_source_linear": lambda: quality(
+            **period, group_by="source", attribution="linear"
+        ),
     }
     if os.environ.get("BENCH_PROFILE"):  # where a view spends its time: BENCH_PROFILE=<view>
         import cProfile
@@ -140,6 +138,8 @@ def django_run(contacts: int, events: int) -> dict:
         profiler = cProfile.Profile()
         profiler.runcall(views[os.environ["BENCH_PROFILE"]])
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+    if os.environ.get("BENCH_EXPLAIN"):  # the slowest statements of a view, explained
+        explain(views[os.environ["BENCH_EXPLAIN"]], raw=os.environ.get("BENCH_RAW") == "1")
     from django.core.cache import cache
 
     from leadmill.analytics.models import FillState
@@ -183,6 +183,43 @@ def django_run(contacts: int, events: int) -> dict:
         "fill_s": fill_s,
         "mismatches": mismatches,
     }
+
+
+def explain(function, *, raw: bool) -> None:
+    """Run ``function`` (``raw``: with the fill state forgotten, as the raw reading) and
+    print ``EXPLAIN ANALYZE`` of its three slowest statements."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    from leadmill.analytics.models import FillState
+    from leadmill.analytics.services import COUNTS
+
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        begun = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            if not many:
+                statements.append((time.perf_counter() - begun, sql, params))
+
+    state = FillState.objects.get(name=COUNTS)
+    if raw:
+        FillState.objects.filter(pk=state.pk).update(filled_until=None)
+    cache.clear()
+    with connection.execute_wrapper(record):
+        function()
+    if raw:
+        FillState.objects.filter(pk=state.pk).update(filled_until=state.filled_until)
+    for seconds, sql, params in sorted(statements, key=lambda row: -row[0])[:3]:
+        print(f"--- {seconds * 1000:.1f} ms: {sql[:300]}", file=sys.stderr)
+        with connection.cursor() as cursor:
+            cursor.execute("SET jit = off")
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+            for (line,) in cursor.fetchall():
+                print(line, file=sys.stderr)
+            cursor.execute("RESET jit")
 
 
 def _same(served, raw) -> bool:

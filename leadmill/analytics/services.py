@@ -27,7 +27,7 @@ from leadmill.tracking.models import Event, EventType
 from leadmill.tracking.selectors import NOT_TOUCHES, TOUCH_TYPES
 
 from .counts import (
-    day_counts,
+    counts_of_lead_rows,
     day_of,
     days_touched_by_leads,
     days_touched_by_visitors,
@@ -129,8 +129,9 @@ def counts_fill(
 
 def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
     FillState.objects.filter(pk=state.pk).update(state=FillState.State.STARTED, day_in_progress=day)
-    counts = day_counts(day, visitors=False)
+    # One read of the day's leads' rows for their counts, credits and stored rows (ADR 65).
     credits = day_credits(day, stored=True)
+    counts = counts_of_lead_rows(credits.lead_rows)
     pages = page_counts_of(day)
     with transaction.atomic():
         first_visits_fill(day)
