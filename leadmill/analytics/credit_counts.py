@@ -73,18 +73,18 @@ def stored_shares(contact_ids) -> Shares:
     return found
 
 
-def day_credits(day: dt.date, *, stored: bool) -> DayCredits:
+def day_credits(day: dt.date, *, stored: bool, recompute: set[int] = frozenset()) -> DayCredits:
     """The credit rows of ``day`` under every stored model. ``stored``: the fill's reading,
     each lead's stored shares when it has them, its journey's (computed, and kept in
-    :attr:`DayCredits.new_shares` for the fill to store) when not; otherwise every share
-    from the journeys (the raw tail of a report, and the direct count)."""
+    :attr:`DayCredits.new_shares` for the fill to store, replacing the stored ones) when
+    not or when it is in ``recompute`` (its journey changed); otherwise every share from
+    the journeys (the raw tail of a report, and the direct count)."""
     credits = DayCredits()
     rows = list(lead_rows(*day_bounds(day)))
-    if stored:
-        credits.lead_rows = rows
     ids = {row[1] for row in rows}
     if stored:
-        shares = stored_shares(ids)
+        credits.lead_rows = rows
+        shares = stored_shares(ids - recompute)
         missing = ids - set().union(*(set(by_lead) for by_lead in shares.values()))
         credits.new_shares = leads_shares(
             contact_ids=missing, models=SHARED_MODELS, created_at=credits.created_at
@@ -157,14 +157,6 @@ def _shares_insert(shares: Shares, created_at: dict[int, dt.datetime]) -> None:
                 for key, share in shares[first][contact_id].items()
             ],
         )
-
-
-def lead_shares_forget(contact_ids) -> None:
-    """Forget the stored shares of these leads: the fill computes them again from their
-    journeys when it next counts one of their days."""
-    ids = sorted(set(contact_ids))
-    for start in range(0, len(ids), CHUNK):
-        LeadShare.objects.filter(contact_id__in=ids[start : start + CHUNK]).delete()
 
 
 # Positions in a credit key of the columns a report groups or filters by.

@@ -34,8 +34,9 @@ from .counts import (
     first_visits_fill,
     visitors_filled,
 )
-from .credit_counts import day_credits, day_credits_write, lead_shares_forget
+from .credit_counts import day_credits, day_credits_write
 from .models import (
+    SHARED_MODELS,
     CreditCount,
     DailyCount,
     FillState,
@@ -107,12 +108,12 @@ def counts_fill(
         late_leads = _late_leads(state, marks) | set(
             JourneyChange.objects.filter(id__lte=journeys_seen).values_list("contact_id", flat=True)
         )
-        # Their shares are computed again from their journeys as they are now, when the
-        # first of their days is counted again (every one of their days is: below).
-        lead_shares_forget(late_leads)
         late = _late_days(state, marks) | days_touched_by_leads(late_leads)
+        # Their shares are computed again from their journeys as they are now, on the first
+        # of their days counted again (every one of their days is), and replace the stored
+        # ones in that day's transaction.
         for day in sorted(day for day in late if day < state.filled_until):
-            _day_fill(state, day, inside_day)
+            _day_fill(state, day, inside_day, recompute=late_leads)
             corrected += 1
     for field, value in marks.items():
         setattr(state, field, value)
@@ -127,10 +128,14 @@ def counts_fill(
     return FillReport(days_filled=filled, days_corrected=corrected, filled_until=state.filled_until)
 
 
-def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
+def _day_fill(
+    state, day, inside_day, *, advance: bool = False, recompute: set[int] = frozenset()
+) -> None:
+    """Count ``day`` again in one transaction. ``recompute``: leads whose journeys may have
+    changed; those whose shares this day computes anew are taken out of it once committed."""
     FillState.objects.filter(pk=state.pk).update(state=FillState.State.STARTED, day_in_progress=day)
     # One read of the day's leads' rows for their counts, credits and stored rows (ADR 65).
-    credits = day_credits(day, stored=True)
+    credits = day_credits(day, stored=True, recompute=recompute)
     counts = counts_of_lead_rows(credits.lead_rows)
     pages = page_counts_of(day)
     with transaction.atomic():
@@ -153,6 +158,8 @@ def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
         FillState.objects.filter(pk=state.pk).update(**updates)
     if advance:
         state.filled_until = day + dt.timedelta(days=1)
+    if recompute:
+        recompute.difference_update(credits.new_shares[SHARED_MODELS[0]])
 
 
 def _oldest_pending_submission() -> int:
