@@ -19,6 +19,7 @@ from .test_attribution import journeys, touch  # noqa: F401 -- the known journey
 pytestmark = pytest.mark.django_db
 
 TOUCH_GROUPS = ("channel", "source", "medium", "campaign")
+V7 = "v7a1b2c3d4e5f6a7b8c9d0"  # a browser id as the tracker sets it
 
 
 class Killed(Exception):
@@ -229,13 +230,13 @@ def test_an_identification_that_attaches_earlier_visits_corrects_the_credits(
     django_capture_on_commit_callbacks,
 ):
     # Given a browser's anonymous visit at 14:00 on D1, counted by the fill
-    page_view("v7", at(journeys.d1, 14), "bing", "organic_search")
+    page_view(V7, at(journeys.d1, 14), "bing", "organic_search")
     services.counts_fill()
     c4 = journeys.contacts["c4"]  # came in at 15:00 after a facebook view at 12:00
 
     # When the browser is identified as c4 (its visit joins c4's journey; no new event)
     with django_capture_on_commit_callbacks(execute=True):
-        visitor_identify(visitor_id="v7", contact_id=c4.pk)
+        visitor_identify(visitor_id=V7, contact_id=c4.pk)
     assert list(JourneyChange.objects.values_list("contact_id", flat=True)) == [c4.pk]
     services.counts_fill()
 
