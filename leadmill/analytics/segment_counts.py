@@ -79,7 +79,7 @@ def _stored_rows(segments: list, since: dt.date, until: dt.date) -> None:
     one statement: the rows of the period joined with each segment's members (its own
     query), grouped by segment, metric and lag."""
     members = " UNION ALL ".join(
-        f"SELECT {index} AS segment_index, m.id FROM ({sql}) AS m"  # noqa: S608 -- Django's SQL
+        f"SELECT {index} AS segment_index, m.pk AS id FROM ({sql}) AS m"  # noqa: S608 -- Django's SQL
         for index, (_segment, (sql, _params), _counts) in enumerate(segments)
     )
     params = [param for _segment, (_sql, params), _counts in segments for param in params]
