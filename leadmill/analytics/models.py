@@ -243,10 +243,12 @@ class LeadShare(models.Model):
 
 class CreditCount(models.Model):
     """The daily counts under an attribution model other than first touch (ADR 65): per
-    day, model, metric, touch key, the lead's landing page, form and country, and lag, the
-    sum of the credits (``credit``) and of the amounts times the credits (``amount``) of
-    the leads' rows of that day. Fractional, so floats; rows of one day are deleted and
-    written again with the day's :class:`DailyCount` rows, in the same transaction."""
+    day, model, metric, touch key and lag, the sum of the credits (``credit``) and of the
+    amounts times the credits (``amount``) of the leads' rows of that day. Fractional, so
+    floats; rows of one day are deleted and written again with the day's
+    :class:`DailyCount` rows, in the same transaction. Not by the lead's landing page, form
+    or country: those would multiply the rows by their combinations (a report filtered by
+    one is read from the raw journeys)."""
 
     day = models.DateField()
     model = models.CharField(max_length=20)
@@ -255,9 +257,6 @@ class CreditCount(models.Model):
     source = models.CharField(max_length=200, blank=True, default="")
     medium = models.CharField(max_length=200, blank=True, default="")
     campaign = models.CharField(max_length=200, blank=True, default="")
-    landing_page = models.CharField(max_length=500, blank=True, default="")
-    form_id = models.BigIntegerField(default=0)
-    country = models.CharField(max_length=2, blank=True, default="")
     lag_days = models.IntegerField(default=-1)
     credit = models.FloatField(default=0)
     amount = models.FloatField(default=0)

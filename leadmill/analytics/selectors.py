@@ -108,10 +108,13 @@ def served_credited_rows(
     """The leads' credits under ``model`` from ``since`` to ``until`` (both included) per
     value of ``group_by`` (a touch's column): ``(metric, group value, lag, credit,
     amount)``, the stored credits of the filled days plus the raw tail (ADR 65); before
-    the first fill, every day from the raw journeys (:func:`.credits.credited_rows`, ADR 60).
+    the first fill, or filtered by a lead's landing page, form or country, every day from
+    the raw journeys (:func:`.credits.credited_rows`, ADR 60).
     The same numbers as the raw reading, summed in another order."""
     mark = fill_mark()
-    if mark is None:
+    if mark is None or any(name not in TOUCH_GROUPS for name in filters):
+        # Before the first fill, or filtered by the lead's landing page, form or country (no
+        # column of the stored credits): from the raw journeys.
         return credited_rows(
             since=since, until=until, group_by=group_by, model=model, filters=filters
         )[0]

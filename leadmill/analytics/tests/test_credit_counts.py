@@ -179,7 +179,7 @@ def stored_rows():
     credits_rows = sorted(
         CreditCount.objects.values_list(
             "day", "model", "metric", "channel", "source", "medium", "campaign",
-            "landing_page", "form_id", "country", "lag_days", "credit", "amount",
+            "lag_days", "credit", "amount",
         )
     )  # fmt: skip
     shares = sorted(
