@@ -11,7 +11,11 @@ class AnalyticsConfig(AppConfig):
     def ready(self):
         from leadmill.core.personal_data import register_personal_data
 
-        from . import admin_nurture  # noqa: F401 -- registers the nurture performance screens
+        from . import (
+            admin_nurture,  # noqa: F401 -- registers the nurture performance screens
+            handlers,
+        )
         from .personal_data import PERSONAL_DATA
 
         register_personal_data(*PERSONAL_DATA)
+        handlers.subscribe_all()

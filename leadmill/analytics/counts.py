@@ -455,6 +455,16 @@ def lead_rows(
         yield metric, contact_id, _dims_key(*dims), lag_days, _amount(cents)
 
 
+def counts_of_lead_rows(rows) -> DayCounts:
+    """The counts of leads' rows of :func:`lead_rows`: what :func:`leads_counts` counts over
+    the same span, grouped here (the fill reads the per-lead rows once for the counts, the
+    credits and the stored leads' rows, ADR 65)."""
+    counts = DayCounts()
+    for metric, _contact_id, dims, lag, amount in rows:
+        counts.add(metric, dims, lag=lag, amount=amount)
+    return counts
+
+
 def visitors_counts(day: dt.date, *, known_before: bool) -> DayCounts:
     """The new visitors of ``day`` from the raw events (the tail's part that
     :mod:`.tail` keeps apart: only the reports of visitors need it)."""

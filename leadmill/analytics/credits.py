@@ -57,15 +57,19 @@ _LEAD_POSITIONS = {name: index for index, name in enumerate(DIMENSIONS)}
 TouchKey = tuple[str, str, str, str]
 
 
-def lead_credits(*, contact_ids, model: str) -> dict[int, dict[TouchKey, float]]:
-    """Per lead, the share of its credit each touch (channel, source, medium, campaign)
-    gets under ``model``: its touches up to its creation (tracking's touches: page views and
-    email clicks that carry a source, no bots); a lead with no tracked touch has its stored
-    first touch (from its form post) as its only one. The shares of a lead add up to 1."""
+def leads_shares(
+    *, contact_ids, models: tuple[str, ...], created_at: dict | None = None
+) -> dict[str, dict[int, dict[TouchKey, float]]]:
+    """Per model of ``models``, per lead, the share of its credit each touch key (channel,
+    source, medium, campaign) gets: its touches up to its creation (tracking's touches:
+    page views and email clicks that carry a source, no bots); a lead with no tracked touch
+    has its stored first touch (from its form post) as its only one. The shares of a lead
+    add up to 1; a key of the journey the model gives nothing is there with 0. The journeys
+    are read once for every model. ``created_at``: a dict to receive each lead's creation."""
     ids = sorted(set(contact_ids))
     touches = contacts_touches(contact_ids=ids, until_created=True)
-    credits: dict[int, dict[TouchKey, float]] = {}
-    assign = MODELS[model]
+    found: dict[str, dict[int, dict[TouchKey, float]]] = {model: {} for model in models}
+    assigns = [(found[model], MODELS[model]) for model in models]
     for start in range(0, len(ids), 2000):
         for pk, created, channel, source, medium, campaign, first_at in Contact.objects.filter(
             pk__in=ids[start : start + 2000]
@@ -78,6 +82,8 @@ def lead_credits(*, contact_ids, model: str) -> dict[int, dict[TouchKey, float]]
             "first_campaign",
             "first_touch_at",
         ):
+            if created_at is not None:
+                created_at[pk] = created
             journey = touches_until(touches.get(pk, []), created)
             if not journey:
                 journey = [
@@ -89,13 +95,24 @@ def lead_credits(*, contact_ids, model: str) -> dict[int, dict[TouchKey, float]]
                         campaign=campaign,
                     )
                 ]
-            shares: dict[TouchKey, float] = defaultdict(float)
-            for credit in assign(journey, created):
-                touch = credit.touch
-                key = (touch.channel, touch.source[:200], touch.medium[:200], touch.campaign[:200])
-                shares[key] += credit.weight
-            credits[pk] = dict(shares)
-    return credits
+            for credits, assign in assigns:
+                shares: dict[TouchKey, float] = defaultdict(float)
+                for credit in assign(journey, created):
+                    touch = credit.touch
+                    key = (
+                        touch.channel,
+                        touch.source[:200],
+                        touch.medium[:200],
+                        touch.campaign[:200],
+                    )
+                    shares[key] += credit.weight
+                credits[pk] = dict(shares)
+    return found
+
+
+def lead_credits(*, contact_ids, model: str) -> dict[int, dict[TouchKey, float]]:
+    """:func:`leads_shares` under one model (the raw reading, ADR 60)."""
+    return leads_shares(contact_ids=contact_ids, models=(model,))[model]
 
 
 def credited_rows(

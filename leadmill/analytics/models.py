@@ -257,3 +257,100 @@ class DigestRecipient(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+# The attribution models whose credits the fill stores (first touch is the daily counts).
+SHARED_MODELS = ("last_touch", "linear", "u_shaped", "time_decay")
+
+
+class LeadShare(models.Model):
+    """A lead's share of credit for one touch key (channel, source, medium, campaign) under
+    each attribution model other than first touch (one column per model, ADR 65):
+    tracking's model functions over the lead's journey up to its creation, the same as the
+    raw reading (ADR 60). Every key of the journey has a row, with a zero share under a
+    model that gives it nothing (the raw reading lists it too). Written by the fill for the
+    leads of the days it counts; forgotten when a late touch or an identification changes
+    the journey (the next fill writes it again). ``contact_id`` is no foreign key: an
+    erased contact's rows are left to the next refill, as its counts are, and join nothing
+    meanwhile.
+    """
+
+    contact_id = models.BigIntegerField()
+    # The lead's creation (quality's credit-weighted scores of the leads of a period).
+    created_at = models.DateTimeField()
+    channel = models.CharField(max_length=20, blank=True, default="")
+    source = models.CharField(max_length=200, blank=True, default="")
+    medium = models.CharField(max_length=200, blank=True, default="")
+    campaign = models.CharField(max_length=200, blank=True, default="")
+    last_touch = models.FloatField()
+    linear = models.FloatField()
+    u_shaped = models.FloatField()
+    time_decay = models.FloatField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["contact_id"], name="analytics_share_lead"),
+            models.Index(fields=["created_at"], name="analytics_share_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.source or self.channel} {self.linear}"
+
+
+class CreditCount(models.Model):
+    """The daily counts under an attribution model other than first touch (ADR 65): per
+    day, model, metric, touch key and lag, the sum of the credits (``credit``) and of the
+    amounts times the credits (``amount``) of the leads' rows of that day. Fractional, so
+    floats; rows of one day are deleted and written again with the day's
+    :class:`DailyCount` rows, in the same transaction. Not by the lead's landing page, form
+    or country: those would multiply the rows by their combinations (a report filtered by
+    one is read from the raw journeys)."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=20)
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    channel = models.CharField(max_length=20, blank=True, default="")
+    source = models.CharField(max_length=200, blank=True, default="")
+    medium = models.CharField(max_length=200, blank=True, default="")
+    campaign = models.CharField(max_length=200, blank=True, default="")
+    lag_days = models.IntegerField(default=-1)
+    credit = models.FloatField(default=0)
+    amount = models.FloatField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "day"], name="analytics_credit_model_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model} {self.metric} {self.credit}"
+
+
+class JourneyChange(models.Model):
+    """A lead whose journey changed after the fact: a browser identified as the lead
+    attached earlier anonymous events to it (``tracking.VisitorIdentified``). The next fill
+    forgets its shares and counts its days again, then deletes the row (ADR 65)."""
+
+    contact_id = models.BigIntegerField()
+    noted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.noted_at}"
+
+
+class LeadRow(models.Model):
+    """One lead's row of the daily counts of ``day`` (:func:`.counts.lead_rows`, the per-lead
+    statement of the fill): its metric, lag and amount, without its dimensions. Written by
+    the fill with the day's :class:`DailyCount` rows, in the same transaction, so the funnel
+    by segment counts the stored leads of a period who are members now by one join with the
+    segments' memberships (ADR 65) instead of counting each segment from the raw tables."""
+
+    day = models.DateField()
+    contact_id = models.BigIntegerField()
+    metric = models.CharField(max_length=20, choices=Metric.choices)
+    lag_days = models.IntegerField(default=-1)
+    amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="analytics_lead_row_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.contact_id} {self.metric}"

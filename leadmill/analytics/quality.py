@@ -23,12 +23,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leadmill.capture.models import Submission
+from leadmill.contacts.models import Contact
 from leadmill.scoring.models import ContactScore, ScoringSettings
 
 from .counts import day_bounds, landing_page_of
-from .credits import FIRST_TOUCH, TOUCH_GROUPS, as_credits, credited_rows
-from .models import Metric
-from .selectors import Tally, _column, _ratio, group_labels, tallies
+from .credits import FIRST_TOUCH, TOUCH_GROUPS, as_credits, credited_rows, lead_credits
+from .models import SHARED_MODELS, LeadShare, Metric
+from .selectors import Tally, _column, _ratio, group_labels, served_credited_rows, tallies
+from .tail import fill_mark
 
 QUALITY_GROUPS = ("channel", "source", "medium", "campaign", "landing_page", "form", "offer")
 
@@ -178,6 +180,70 @@ def _scores_credited(shares: dict[int, dict[object, float]]) -> dict[object, _Sc
     return sums
 
 
+def _scores_stored_credits(
+    *, since: dt.date, until: dt.date, group_by: str, model: str, filters: dict
+) -> dict[object, _Scores]:
+    """As :func:`_scores_credited` for the leads created in the period, their shares read
+    from the fill's :class:`.models.LeadShare` (summed by the database) for the days it has
+    filled, from their journeys for the days after (ADR 65). ``filters``: touch columns."""
+    if model not in SHARED_MODELS:  # a column's name
+        raise ValueError(model)
+    boundary = fill_mark().filled_until
+    start, end = day_bounds(since)[0], day_bounds(until)[1]
+    stored_end = min(end, day_bounds(boundary)[0])
+    sums: dict[object, _Scores] = defaultdict(_Scores)
+    if start < stored_end:
+        shares = LeadShare._meta.db_table
+        scores = ContactScore._meta.db_table
+        engagement = _engagement_now(
+            now=timezone.now(), half_life_days=ScoringSettings.load().half_life_days
+        )
+        where = "".join(f" AND {shares}.{name} = %s" for name in filters)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT {shares}.{group_by}, SUM({shares}.{model}),
+                    SUM({shares}.{model} * COALESCE({scores}.fit_score, 0)),
+                    SUM({shares}.{model} * COALESCE({engagement.sql}, 0)),
+                    SUM(CASE WHEN {scores}.predictive_probability IS NULL THEN 0
+                        ELSE {shares}.{model} END),
+                    SUM({shares}.{model} * COALESCE({scores}.predictive_probability, 0))
+                FROM {shares} JOIN {scores} ON {scores}.contact_id = {shares}.contact_id
+                WHERE {shares}.created_at >= %s
+                    AND {shares}.created_at < %s{where}
+                GROUP BY {shares}.{group_by}
+                """,  # noqa: S608 -- table and column names; the values are parameters
+                (
+                    *engagement.params,
+                    connection.ops.adapt_datetimefield_value(start),
+                    connection.ops.adapt_datetimefield_value(stored_end),
+                    *filters.values(),
+                ),
+            )
+            for group, scored, fit, engaged, predicted, predictive in cursor.fetchall():
+                sums[group].add_sums(
+                    scored=scored,
+                    fit=fit,
+                    engagement=engaged,
+                    predicted=predicted,
+                    predictive=predictive,
+                )
+    if stored_end < end:
+        created = Contact.objects.filter(
+            created_at__gte=max(start, stored_end), created_at__lt=end
+        ).values_list("pk", flat=True)
+        shares_of: dict[int, dict[object, float]] = {}
+        for contact_id, touches in lead_credits(contact_ids=created, model=model).items():
+            by_group: dict[object, float] = defaultdict(float)
+            for key, weight in touches.items():
+                if all(key[TOUCH_GROUPS.index(name)] == value for name, value in filters.items()):
+                    by_group[key[TOUCH_GROUPS.index(group_by)]] += weight
+            shares_of[contact_id] = dict(by_group)
+        for group, tail in _scores_credited(shares_of).items():
+            sums[group].merge(tail)
+    return sums
+
+
 def _quality_row(tally: Tally, scores: _Scores, *, window_days: int | None) -> dict:
     leads = tally.total(Metric.LEADS)
     mqls = tally.total(Metric.COHORT_MQL, within=window_days)
@@ -220,7 +286,9 @@ def quality(
     if attribution == FIRST_TOUCH:
         groups = tallies(since=since, until=until, group_by=group_by, filters=filters)
         scores = _scores_by_key(since=since, until=until, group_by=group_by, filters=filters)
-    else:
+    elif fill_mark() is None or any(name not in TOUCH_GROUPS for name in filters):
+        # Before the first fill, or filtered by the lead's landing page, form or country
+        # (not kept with the shares): from the raw journeys (ADR 60).
         credited, created = credited_rows(
             since=since, until=until, group_by=group_by, model=attribution, filters=filters
         )
@@ -228,6 +296,15 @@ def quality(
         for metric, group, lag, credit, amount in credited:
             groups[group].add(metric, lag, credit, amount)
         scores = _scores_credited(created)
+    else:
+        groups = defaultdict(Tally)
+        for metric, group, lag, credit, amount in served_credited_rows(
+            since=since, until=until, group_by=group_by, model=attribution, filters=filters
+        ):
+            groups[group].add(metric, lag, credit, amount)
+        scores = _scores_stored_credits(
+            since=since, until=until, group_by=group_by, model=attribution, filters=filters
+        )
     labels = group_labels(group_by, list(set(groups) | set(scores)))
     merged: dict[str, Tally] = defaultdict(Tally)
     merged_scores: dict[str, _Scores] = defaultdict(_Scores)

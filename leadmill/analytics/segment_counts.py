@@ -1,37 +1,109 @@
-"""The funnel's counts per segment (docs/analytics.md, "Breakdowns"; ADR 59).
+"""The funnel's counts per segment (docs/analytics.md, "Breakdowns"; ADR 59 and 65).
 
 A lead may be in many segments, or in none, so segments are no partition of the leads and
-no column of the daily counts: a segment's row counts, with the very statement the fill
-uses for a day, the leads of the period who are in the segment *now* (its membership is
-evaluated when the report is read, as every segment read is). Rows do not add up to the
-total; a segment has no visitors and no spend.
+no column of the daily counts: a segment's row counts the leads of the period who are in
+the segment *now* (its membership is evaluated when the report is read, as every segment
+read is). Rows do not add up to the total; a segment has no visitors and no spend.
+
+The leads' rows of the filled days are read from :class:`.models.LeadRow` (the fill's
+per-lead rows: metric, lag, amount), joined with every segment's members in one statement;
+the days not filled yet are counted from the raw tables by the statement the fill uses,
+per segment, and kept a minute as the rest of the tail is (:mod:`.tail`). With a filter on
+the leads' dimensions, or before the first fill, every day is counted from the raw tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
+
+from django.db import connection
 
 from leadmill.segments.definitions import SegmentDefinitionError
 from leadmill.segments.models import Segment
 from leadmill.segments.selectors import segment_contacts
 
-from .counts import DayCounts, day_bounds, leads_counts
+from .counts import CENT, DayCounts, _leads_cursor, day_bounds, leads_counts
+from .models import LeadRow
+from .tail import fill_mark, kept_tail
+
+# A stored lead row has no dimensions: the key of "every lead" (no filter).
+NO_DIMS = ("", "", "", "", "", 0, "", "")
 
 
-def segment_counts(*, since: dt.date, until: dt.date) -> list[tuple[Segment, DayCounts]]:
+def segment_counts(
+    *, since: dt.date, until: dt.date, filtered: bool = False
+) -> list[tuple[Segment, DayCounts]]:
     """Every segment (by name) with the leads' rows of the period from ``since`` to
-    ``until`` (both included) among its members now: one statement per segment. A dynamic
+    ``until`` (both included) among its members now. ``filtered``: the rows keep the leads'
+    dimensions (every day counted from the raw tables), else only metric and lag. A dynamic
     segment whose filters cannot be evaluated (it refers to a deleted segment) is left out.
     """
-    start, end = day_bounds(since)[0], day_bounds(until)[1]
-    found = []
+    segments = []
     for segment in Segment.objects.order_by("name", "pk"):
         try:
             members = segment_contacts(segment=segment).order_by().values("pk")
-            among = members.query.sql_with_params()
+            segments.append((segment, members.query.sql_with_params(), DayCounts()))
         except SegmentDefinitionError:
             continue
-        counts = DayCounts()
-        leads_counts(start, end, counts, among=among)
-        found.append((segment, counts))
-    return found
+    mark = fill_mark()
+    start, end = day_bounds(since)[0], day_bounds(until)[1]
+    if mark is None or filtered:
+        for _segment, among, counts in segments:
+            leads_counts(start, end, counts, among=among)
+        return [(segment, counts) for segment, _among, counts in segments]
+    if since < mark.filled_until and segments:
+        _stored_rows(segments, since, min(until, mark.filled_until - dt.timedelta(days=1)))
+    tail_since = max(since, mark.filled_until)
+    if tail_since <= until:
+        tail_start = day_bounds(tail_since)[0]
+        for segment, among, counts in segments:
+
+            def count(among=among) -> dict:
+                tail = DayCounts()
+                leads_counts(tail_start, end, tail, among=among)
+                return dict(tail.rows)
+
+            for key, (number, amount) in kept_tail(
+                f"segment:{segment.pk}:{segment.updated_at.timestamp()}:{until.isoformat()}",
+                tail_since,
+                mark,
+                count,
+            ).items():
+                counts.add(key[0], key[1:-1], lag=key[-1], amount=amount, number=number)
+    return [(segment, counts) for segment, _among, counts in segments]
+
+
+def _stored_rows(segments: list, since: dt.date, until: dt.date) -> None:
+    """The stored leads' rows of the filled days from ``since`` to ``until`` per segment, by
+    one statement: the rows of the period joined with each segment's members (its own
+    query), grouped by segment, metric and lag."""
+    members = " UNION ALL ".join(
+        f"SELECT {index} AS segment_index, m.pk AS id FROM ({sql}) AS m"  # noqa: S608 -- Django's SQL
+        for index, (_segment, (sql, _params), _counts) in enumerate(segments)
+    )
+    params = [param for _segment, (_sql, params), _counts in segments for param in params]
+    table = connection.ops.quote_name(LeadRow._meta.db_table)
+    with _leads_cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s.segment_index, r.metric, r.lag_days, COUNT(*), SUM(r.amount)
+            FROM {table} r JOIN ({members}) AS s ON s.id = r.contact_id
+            WHERE r.day >= %s AND r.day <= %s
+            GROUP BY s.segment_index, r.metric, r.lag_days
+            """,  # noqa: S608 -- table names and Django's SQL; the values are parameters
+            [
+                *params,
+                connection.ops.adapt_datefield_value(since),
+                connection.ops.adapt_datefield_value(until),
+            ],
+        )
+        for index, metric, lag, number, amount in cursor.fetchall():
+            segments[index][2].add(metric, NO_DIMS, lag=lag, amount=_decimal(amount), number=number)
+
+
+def _decimal(amount) -> Decimal:
+    """A sum of amounts as money (SQLite sums the stored decimals as floats)."""
+    if isinstance(amount, Decimal):
+        return amount
+    return Decimal(str(amount or 0)).quantize(CENT)

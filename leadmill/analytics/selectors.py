@@ -20,11 +20,12 @@ from django.db.models import Sum
 from leadmill.capture.models import CallToAction, Form
 
 from .counts import Key
+from .credit_counts import credited_from_rows, stored_credited_rows
 from .credits import FIRST_TOUCH, TOUCH_GROUPS, as_credits, credited_rows
 from .models import DIMENSIONS, DailyCount, FillState, Metric, Spend
 from .segment_counts import segment_counts
 from .services import COUNTS
-from .tail import day_rows, fill_mark
+from .tail import day_credit_rows, day_rows, fill_mark
 
 # ``segment`` is no column of the counts: a lead may be in many segments (ADR 59).
 GROUPS = (
@@ -91,15 +92,52 @@ def credited_tallies(
     (ADR 60); visitors are those of the daily counts (a visitor is credited to its first
     page view whatever the model)."""
     groups: dict[object, Tally] = defaultdict(Tally)
-    credited, _created = credited_rows(
+    for metric, group, lag, credit, amount in served_credited_rows(
         since=since, until=until, group_by=group_by, model=model, filters=filters
-    )
-    for metric, group, lag, credit, amount in credited:
+    ):
         groups[group].add(metric, lag, credit, amount)
     for key, tally in tallies(since=since, until=until, group_by=group_by, filters=filters).items():
         for lag, count in tally.lags.get(Metric.VISITORS, {}).items():
             groups[key].add(Metric.VISITORS, lag, count, Decimal(0))
     return groups
+
+
+def served_credited_rows(
+    *, since: dt.date, until: dt.date, group_by: str, model: str, filters: dict
+) -> list[tuple[str, object, int, float, Decimal]]:
+    """The leads' credits under ``model`` from ``since`` to ``until`` (both included) per
+    value of ``group_by`` (a touch's column): ``(metric, group value, lag, credit,
+    amount)``, the stored credits of the filled days plus the raw tail (ADR 65); before
+    the first fill, or filtered by a lead's landing page, form or country, every day from
+    the raw journeys (:func:`.credits.credited_rows`, ADR 60).
+    The same numbers as the raw reading, summed in another order."""
+    mark = fill_mark()
+    if mark is None or any(name not in TOUCH_GROUPS for name in filters):
+        # Before the first fill, or filtered by the lead's landing page, form or country (no
+        # column of the stored credits): from the raw journeys.
+        return credited_rows(
+            since=since, until=until, group_by=group_by, model=model, filters=filters
+        )[0]
+    conditions = {_column(name): value for name, value in filters.items()}
+    credited = []
+    if since < mark.filled_until:
+        credited += stored_credited_rows(
+            since=since,
+            until=min(until, mark.filled_until - dt.timedelta(days=1)),
+            group_by=group_by,
+            model=model,
+            conditions=conditions,
+        )
+    day = max(since, mark.filled_until)
+    while day <= until:
+        credited += credited_from_rows(
+            day_credit_rows(day, mark=mark),
+            model=model,
+            group_by=group_by,
+            conditions=conditions,
+        )
+        day += dt.timedelta(days=1)
+    return credited
 
 
 def filled_until() -> dt.date | None:
@@ -153,7 +191,7 @@ def _segment_rows(
     No visitors (a visitor is no member) and no spend (spend has no segment): ``None``."""
     conditions = {_column(name): value for name, value in filters.items()}
     rows = []
-    for segment, counts in segment_counts(since=since, until=until):
+    for segment, counts in segment_counts(since=since, until=until, filtered=bool(conditions)):
         groups: dict[object, Tally] = defaultdict(Tally)
         _tally_rows(groups, counts.rows, None, conditions)
         row = funnel_row(groups[""], reading=reading, window_days=window_days, spend=None)

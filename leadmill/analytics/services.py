@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Q
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,9 +24,10 @@ from leadmill.capture.models import Submission
 from leadmill.contacts.models import Contact, StageChange
 from leadmill.core.errors import DomainError
 from leadmill.tracking.models import Event, EventType
+from leadmill.tracking.selectors import NOT_TOUCHES, TOUCH_TYPES
 
 from .counts import (
-    day_counts,
+    counts_of_lead_rows,
     day_of,
     days_touched_by_form_browsers,
     days_touched_by_leads,
@@ -34,13 +35,19 @@ from .counts import (
     first_visits_fill,
     visitors_filled,
 )
+from .credit_counts import day_credits, day_credits_write
 from .form_counts import FORM_EVENTS, form_counts_of, form_counts_write
 from .models import (
+    SHARED_MODELS,
+    CreditCount,
     DailyCount,
     FillState,
     FirstVisit,
     FormBrowserDay,
     FormDayCount,
+    JourneyChange,
+    LeadRow,
+    LeadShare,
     PageCount,
     Spend,
 )
@@ -94,17 +101,28 @@ def counts_fill(
         "stage_change_id_seen": StageChange.objects.aggregate(top=Max("id"))["top"] or 0,
         "contact_updated_seen": timezone.now(),
     }
+    # Leads whose journey an identification changed (ADR 65): noted by a handler, taken up
+    # to this mark and deleted once their days are counted again (again after a kill).
+    journeys_seen = JourneyChange.objects.aggregate(top=Max("id"))["top"] or 0
     corrected = 0
     if state.filled_until is None:
         first = _first_day()
         state.filled_until = min(first, until) if first else until
     else:
-        for day in sorted(day for day in _late_days(state, marks) if day < state.filled_until):
-            _day_fill(state, day, inside_day)
+        late_leads = _late_leads(state, marks) | set(
+            JourneyChange.objects.filter(id__lte=journeys_seen).values_list("contact_id", flat=True)
+        )
+        late = _late_days(state, marks) | days_touched_by_leads(late_leads)
+        # Their shares are computed again from their journeys as they are now, on the first
+        # of their days counted again (every one of their days is), and replace the stored
+        # ones in that day's transaction.
+        for day in sorted(day for day in late if day < state.filled_until):
+            _day_fill(state, day, inside_day, recompute=late_leads)
             corrected += 1
     for field, value in marks.items():
         setattr(state, field, value)
     state.save()
+    JourneyChange.objects.filter(id__lte=journeys_seen).delete()
     filled = 0
     day = state.filled_until
     while day < until:
@@ -114,9 +132,15 @@ def counts_fill(
     return FillReport(days_filled=filled, days_corrected=corrected, filled_until=state.filled_until)
 
 
-def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
+def _day_fill(
+    state, day, inside_day, *, advance: bool = False, recompute: set[int] = frozenset()
+) -> None:
+    """Count ``day`` again in one transaction. ``recompute``: leads whose journeys may have
+    changed; those whose shares this day computes anew are taken out of it once committed."""
     FillState.objects.filter(pk=state.pk).update(state=FillState.State.STARTED, day_in_progress=day)
-    counts = day_counts(day, visitors=False)
+    # One read of the day's leads' rows for their counts, credits and stored rows (ADR 65).
+    credits = day_credits(day, stored=True, recompute=recompute)
+    counts = counts_of_lead_rows(credits.lead_rows)
     pages = page_counts_of(day)
     forms = form_counts_of(day)
     with transaction.atomic():
@@ -124,6 +148,7 @@ def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
         visitors_filled(day, counts)
         DailyCount.objects.filter(day=day).delete()
         counts.insert(day)
+        day_credits_write(day, credits)
         page_counts_write(day, pages)
         form_counts_write(day, forms)
         if inside_day:
@@ -139,6 +164,8 @@ def _day_fill(state, day, inside_day, *, advance: bool = False) -> None:
         FillState.objects.filter(pk=state.pk).update(**updates)
     if advance:
         state.filled_until = day + dt.timedelta(days=1)
+    if recompute:
+        recompute.difference_update(credits.new_shares[SHARED_MODELS[0]])
 
 
 def _oldest_pending_submission() -> int:
@@ -191,23 +218,6 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
         ).values_list("occurred_at", flat=True)
     }
     forms |= days_touched_by_form_browsers(bots)
-    leads = set(
-        StageChange.objects.filter(
-            id__gt=state.stage_change_id_seen, id__lte=marks["stage_change_id_seen"]
-        ).values_list("contact_id", flat=True)
-    )
-    # A late CTA click (or one whose browser these rows flagged as a bot) may change the CTA
-    # of the lead it belongs to (ADR 59).
-    new_events = Event.objects.filter(id__gt=state.event_id_seen, id__lte=marks["event_id_seen"])
-    leads.update(
-        new_events.filter(
-            Q(type=EventType.CTA_CLICK) | Q(visitor__is_bot=True), contact_id__isnull=False
-        ).values_list("contact_id", flat=True)
-    )
-    updated = Contact.objects.filter(updated_at__lte=marks["contact_updated_seen"])
-    if state.contact_updated_seen:
-        updated = updated.filter(updated_at__gt=state.contact_updated_seen)
-    leads.update(updated.values_list("pk", flat=True))
     # A post accepted since the last fill (processing runs after the post, and retries) is a
     # conversion of its page on the day it was received, which may be counted already; a
     # post accepted or refused as invalid since then is a post of its form's day (ADR 64).
@@ -221,7 +231,41 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
                 created_at__lt=filled_from,
             ).values_list("created_at", flat=True)
         }
-    return days_touched_by_visitors(visitors) | days_touched_by_leads(leads) | posts | forms
+    return days_touched_by_visitors(visitors) | posts | forms
+
+
+def _late_leads(state: FillState, marks: dict) -> set[int]:
+    """Leads whose rows or shares rows written since the last fill may change: a stage
+    change, a late CTA click or touch (up to the lead's creation: its journey, ADR 65), a
+    bot's event, an edit of the contact."""
+    leads = set(
+        StageChange.objects.filter(
+            id__gt=state.stage_change_id_seen, id__lte=marks["stage_change_id_seen"]
+        ).values_list("contact_id", flat=True)
+    )
+    # A late CTA click (or one whose browser these rows flagged as a bot) may change the CTA
+    # of the lead it belongs to (ADR 59).
+    new_events = Event.objects.filter(id__gt=state.event_id_seen, id__lte=marks["event_id_seen"])
+    leads.update(
+        new_events.filter(
+            Q(type=EventType.CTA_CLICK) | Q(visitor__is_bot=True), contact_id__isnull=False
+        ).values_list("contact_id", flat=True)
+    )
+    leads.update(
+        new_events.filter(
+            type__in=TOUCH_TYPES,
+            is_bot=False,
+            contact_id__isnull=False,
+            occurred_at__lte=F("contact__created_at"),
+        )
+        .exclude(channel__in=NOT_TOUCHES)
+        .values_list("contact_id", flat=True)
+    )
+    updated = Contact.objects.filter(updated_at__lte=marks["contact_updated_seen"])
+    if state.contact_updated_seen:
+        updated = updated.filter(updated_at__gt=state.contact_updated_seen)
+    leads.update(updated.values_list("pk", flat=True))
+    return leads
 
 
 def counts_refill() -> FillReport:
@@ -229,6 +273,9 @@ def counts_refill() -> FillReport:
     of many contacts, or a change of the site's time zone)."""
     with transaction.atomic():
         DailyCount.objects.all().delete()
+        CreditCount.objects.all().delete()
+        LeadShare.objects.all().delete()
+        LeadRow.objects.all().delete()
         FirstVisit.objects.all().delete()
         PageCount.objects.all().delete()
         FormDayCount.objects.all().delete()

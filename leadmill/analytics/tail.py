@@ -32,11 +32,12 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from .counts import Key, day_leads_counts, visitors_counts
+from .credit_counts import CreditKey, day_credits
 from .models import FillState
 from .page_counts import PageTally, page_tallies, sketch_of
 from .services import COUNTS
 
-PARTS = ("visitors", "leads", "pages")
+PARTS = ("visitors", "leads", "pages", "credits")
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,9 @@ def _key(part: str, day: dt.date, mark: FillMark) -> str:
     )
 
 
-# Reports read in the last quarter of an hour keep the worker counting today's tail.
+# A part of the tail read in the last quarter of an hour keeps the worker counting it.
 WATCHED_KEY = "analytics:tail:watched"
+WARMED_PARTS = ("leads", "visitors", "pages", "credits")
 WATCH_SECONDS = 15 * 60
 # How many days after the fill's mark the worker keeps counted: today and the days a fill
 # that fell behind has not counted yet, within reason.
@@ -96,7 +98,7 @@ def _kept(part: str, day: dt.date, mark: FillMark | None, count: Callable[[], ob
         kept = (timezone.now(), count())
         cache.set(key, kept, seconds + WARM_MARGIN_SECONDS)
         return kept[1]
-    cache.set(WATCHED_KEY, True, WATCH_SECONDS)
+    cache.set(f"{WATCHED_KEY}:{part}", True, WATCH_SECONDS)
     kept = cache.get(key)
     if kept is None:
         kept = (timezone.now(), count())
@@ -106,12 +108,17 @@ def _kept(part: str, day: dt.date, mark: FillMark | None, count: Callable[[], ob
 
 def tail_keep_warm() -> list[dt.date]:
     """Count again the tail of every day after the fill's mark up to today (at most
-    :data:`WARM_DAYS`), every part, and keep it, if a report was read in the last
-    :data:`WATCH_SECONDS`; the days counted (none when nobody reads, before the first fill
-    or with the tail not kept at all)."""
-    if settings.LEADMILL_ANALYTICS_TAIL_SECONDS <= 0 or not cache.get(WATCHED_KEY):
+    :data:`WARM_DAYS`), each part a report read in the last :data:`WATCH_SECONDS` (the
+    credits only while someone reads a report under another attribution model), and keep
+    it; the days counted (none when nobody reads, before the first fill or with the tail
+    not kept at all)."""
+    if settings.LEADMILL_ANALYTICS_TAIL_SECONDS <= 0:
         return []
-    mark = fill_mark()
+    read = {
+        key.rsplit(":", 1)[1]
+        for key in cache.get_many([f"{WATCHED_KEY}:{part}" for part in WARMED_PARTS])
+    }
+    mark = fill_mark() if read else None
     if mark is None:
         return []
     today = timezone.localdate()
@@ -119,8 +126,12 @@ def tail_keep_warm() -> list[dt.date]:
     counted = []
     with _recount():
         while day <= today:
-            day_rows(day, mark=mark)
-            day_pages(day, mark=mark)
+            if read & {"leads", "visitors"}:
+                day_rows(day, mark=mark, visitors="visitors" in read)
+            if "pages" in read:
+                day_pages(day, mark=mark)
+            if "credits" in read:
+                day_credit_rows(day, mark=mark)
             counted.append(day)
             day += dt.timedelta(days=1)
     return counted
@@ -128,7 +139,8 @@ def tail_keep_warm() -> list[dt.date]:
 
 def kept_tail(part: str, day: dt.date, mark: FillMark | None, count: Callable[[], object]):
     """``count()`` of a day after the fill's mark, kept as the tail's parts are (a part
-    of another module's tail: a form's, :mod:`.form_report`)."""
+    of another module's tail: a form's, :mod:`.form_report`; a segment's leads of the days
+    not filled yet, :mod:`.segment_counts`)."""
     return _kept(part, day, mark, count)
 
 
@@ -162,6 +174,12 @@ def day_rows(day: dt.date, *, mark: FillMark | None, visitors: bool = True) -> d
             )
         )
     return rows
+
+
+def day_credit_rows(day: dt.date, *, mark: FillMark | None) -> dict[CreditKey, list[float]]:
+    """The credit rows of a day after the fill's mark under every stored attribution model
+    (:func:`.credit_counts.day_credits` from the journeys, ADR 65)."""
+    return _kept("credits", day, mark, lambda: dict(day_credits(day, stored=False).rows))
 
 
 def day_pages(day: dt.date, *, mark: FillMark | None) -> dict[str, PageTally]:

@@ -6,13 +6,16 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from leadmill.api.services import api_key_create
 from leadmill.segments.models import Segment, SegmentMember
 
 from .. import selectors, services
 from ..counts import cta_of
+from ..models import LeadRow
 from .known_funnel import at, cta_click, known_cta_clicks, known_funnel
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +129,54 @@ def test_each_segment_counts_the_leads_of_the_period_in_it_now(funnel_data):
         filters={"source": "google"},
     )
     assert stages(by_value(google)[brazil.pk]) == (None, 2, 2, 1, 1)
+
+
+@pytest.mark.parametrize("funnel_data", ["raw tail"], indirect=True)
+def test_segment_rows_from_the_stored_lead_rows_equal_the_raw_count(funnel_data):
+    # Given a static list, a dynamic segment and every reading of the segments' funnel
+    # counted from the raw tables (no fill yet)
+    listed = Segment.objects.create(name="Listed", kind=Segment.Kind.STATIC)
+    for name in ("c1", "c3"):
+        SegmentMember.objects.create(segment=listed, contact=funnel_data.contacts[name])
+    Segment.objects.create(
+        name="Brazil",
+        definition={
+            "match": "all",
+            "conditions": [{"field": "country", "op": "equals", "value": "BR"}],
+        },
+    )
+    today = timezone.localdate()
+
+    def reports():
+        return [
+            selectors.funnel(
+                since=funnel_data.d1, until=until, group_by="segment", reading=reading, **window
+            )
+            for until in (funnel_data.d1, funnel_data.d2, today)
+            for reading, window in (
+                ("cohort", {}),
+                ("cohort", {"window_days": 30}),
+                ("activity", {}),
+            )
+        ]
+
+    raw = reports()
+    assert by_value(raw[3])[listed.pk]["leads"] == 2  # D1 to D2: c1 and c3 came in
+
+    # When the fill has counted D1 only (D2 on is the raw tail), then every day
+    services.counts_fill(until=funnel_data.d2)
+    assert LeadRow.objects.filter(day=funnel_data.d1, metric="leads").count() == 3
+    with_tail = reports()
+    services.counts_fill()
+    stored = reports()
+
+    # Then the segments' rows are the raw count's
+    assert with_tail == raw
+    assert stored == raw
+    # and a member who leaves the segment leaves its rows at once (members now)
+    SegmentMember.objects.filter(segment=listed, contact=funnel_data.contacts["c3"]).delete()
+    cache.clear()
+    assert by_value(reports()[3])[listed.pk]["leads"] == 1
 
 
 def test_a_cta_is_named_by_its_short_link_slug_or_as_the_site_named_it():
