@@ -48,31 +48,37 @@ def nurture_pass(
     now: dt.datetime | None = None,
     sweep_segments: bool = True,
     start_broadcasts: bool = True,
+    advance_steps: bool = True,
     send_rounds: int = SEND_ROUNDS_PER_PASS,
 ) -> PassReport:
     """Enrol segment newcomers, advance due enrollments, start due broadcasts, send the queue.
 
     ``now`` (default: the present) is the time the pass acts at; tests pass a later one.
+    The queue is sent by one sender at a time (messaging's send lock): a pass that finds
+    another sending leaves the queue to it (ADR 68).
     """
     from leadmill.messaging.sending import messages_send_due
+    from leadmill.messaging.tasks import SEND_LOCK
 
     now = now or timezone.now()
     report = PassReport()
     if sweep_segments:
         report.enrolled = segment_triggers_check(contact_ids=None, now=now)
-    report.advanced = enrollments_advance(now=now, limit=ADVANCE_PER_PASS)
+    if advance_steps:
+        report.advanced = enrollments_advance(now=now, limit=ADVANCE_PER_PASS)
     if start_broadcasts:
         report.broadcast_queued = broadcasts_start_due(now=now)
-    for _round in range(send_rounds):
-        sent = messages_send_due(limit=SEND_ROUND, now=now)
-        report.sent += sent.sent
-        report.suppressed += sent.suppressed
-        report.failed += sent.failed
-        if sent.connection_error or sent.throttled:
-            report.connection_error = sent.connection_error
-            break
-        if not (sent.sent or sent.suppressed or sent.failed):
-            break
+    with SEND_LOCK.hold() as sending:
+        for _round in range(send_rounds if sending else 0):
+            sent = messages_send_due(limit=SEND_ROUND, now=now)
+            report.sent += sent.sent
+            report.suppressed += sent.suppressed
+            report.failed += sent.failed
+            if sent.connection_error or sent.throttled:
+                report.connection_error = sent.connection_error
+                break
+            if not (sent.sent or sent.suppressed or sent.failed):
+                break
     if start_broadcasts:
         broadcasts_finish()
     return report

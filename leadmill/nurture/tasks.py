@@ -33,10 +33,15 @@ KICK_LOCK = ExpiringLock("nurture.kick", seconds=KICK_LOCK_S)
 
 @db_periodic_task(crontab(minute="*"))
 def nurture_tick() -> None:
-    """Every minute: segment sweep, due steps, due broadcasts, the send queue."""
+    """Every minute: segment sweep, due steps, due broadcasts, the send queue. While a kick
+    runs, it walks the due steps itself: the tick leaves them to it rather than walk the
+    same queue in a second thread beside it (ADR 68)."""
     with TICK_LOCK.hold() as held:
-        if held:
-            nurture_pass()
+        if not held:
+            return
+        with KICK_LOCK.hold() as kick_idle:
+            pass  # let go at once: a kick queued during the pass must be able to run
+        nurture_pass(advance_steps=bool(kick_idle))
 
 
 @db_task()

@@ -147,3 +147,59 @@ def test_a_tick_while_another_holds_the_lock_does_nothing_and_a_dead_holders_loc
     time.sleep(2.1)  # the database cache counts whole seconds
     tasks.nurture_tick()
     assert len(mailoutbox) == 1
+
+
+def _due_enrollment() -> Enrollment:
+    sequence = sequence_with(step("send_email", template=EmailTemplateFactory().pk))
+    return Enrollment.objects.create(
+        sequence=sequence,
+        contact=subscribed_contact(),
+        enrolled_at=timezone.now(),
+        next_run_at=timezone.now(),
+    )
+
+
+def test_the_tick_leaves_the_due_steps_to_a_running_kick_and_walks_them_when_none_runs(
+    mailoutbox,
+):
+    # Given a step due, and a kick running (it walks the due steps itself)
+    enrollment = _due_enrollment()
+    with tasks.KICK_LOCK.hold() as kick:
+        assert kick
+
+        # When the minute's tick comes
+        tasks.nurture_tick()
+
+        # Then it leaves the step to the kick: no second thread walks the same queue
+        assert not Message.objects.filter(contact=enrollment.contact).exists()
+        assert mailoutbox == []
+
+    # and with no kick running, the tick walks it (and lets go of the kick's lock at once)
+    tasks.nurture_tick()
+    assert Message.objects.filter(contact=enrollment.contact).count() == 1
+    assert len(mailoutbox) == 1
+    with tasks.KICK_LOCK.hold() as free:
+        assert free
+
+
+def test_one_sender_at_a_time_a_pass_leaves_the_queue_to_the_one_sending(mailoutbox):
+    # Given an email queued by a step, and messaging's minute sender at work
+    from leadmill.messaging.tasks import SEND_LOCK
+
+    from ..runner import nurture_pass
+
+    _due_enrollment()
+    with SEND_LOCK.hold() as sending:
+        assert sending
+
+        # When a nurture pass runs beside it
+        report = nurture_pass(send_rounds=1)
+
+        # Then it walks the step but leaves the queue to the sender
+        assert report.advanced == 1
+        assert report.sent == 0 and mailoutbox == []
+        assert Message.objects.filter(status=Message.Status.QUEUED).count() == 1
+
+    # and once nobody sends, a pass sends it
+    assert nurture_pass(send_rounds=1).sent == 1
+    assert len(mailoutbox) == 1
