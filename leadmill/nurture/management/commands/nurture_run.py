@@ -8,6 +8,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from leadmill.core.locks import locks_release_dead
+from leadmill.messaging import tasks as messaging_tasks  # noqa: F401 (declares the send lock)
 from leadmill.nurture.runner import nurture_pass
 
 
@@ -24,6 +26,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, until_idle=False, forever=False, **options):
+        # A worker restarted on this machine takes back at once the locks a killed one left
+        # (the send lock of the queue, ADR 68), as a starting consumer does.
+        locks_release_dead()
         while True:
             report = nurture_pass()
             if options["verbosity"] > 1 or (report.did_something and options["verbosity"] > 0):
