@@ -11,9 +11,9 @@ What it does, from nothing, per engine:
    migrated; the form "bench" with its consent box), then bench/intake_django.py's ``setup``:
    a scoring rule that makes every captured lead an MQL, a sequence triggered on capture whose
    first step sends a welcome email, one sales rep named by an assignment rule, an API key.
-   PostgreSQL runs as docs/deployment.md deploys it, with Redis (``--redis``, default
-   redis://127.0.0.1:6379/0, a queue name of the run's own) for the task queue, the cache and
-   the rate-limit counters; SQLite, the one-machine install, without.
+   ``--redis URL`` runs PostgreSQL as docs/deployment.md deploys it, with Redis (a queue
+   name of the run's own) for the task queue, the cache and the rate-limit counters; by
+   default both engines run without it (figures comparable with earlier runs).
 2. An SMTP sink (aiosmtpd, its own process: bench/nurture.py's) records the time it accepted
    each message and the lead it is about; the app's ``EMAIL_HOST`` / ``EMAIL_PORT`` point at it.
 3. Ceiling: the production server alone (``leadmill web``, no worker), form posts as fast as
@@ -841,9 +841,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--redis",
-        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        help="Redis for the PostgreSQL run, as deployed (default redis://127.0.0.1:6379/0; "
-        "'none': without)",
+        default=os.environ.get("BENCH_REDIS_URL", "none"),
+        help="Redis for the PostgreSQL run, as deployed (e.g. redis://127.0.0.1:6379/0; "
+        "default 'none': the queue in SQLite, cache and rate limits in PostgreSQL)",
     )
     parser.add_argument("--ramp-start", type=float, default=RAMP_START, help="first ramp rate")
     parser.add_argument(
