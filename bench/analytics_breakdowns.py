@@ -108,18 +108,7 @@ def django_run(contacts: int, events: int) -> dict:
     started = time.perf_counter()
     seed(contacts, events)
     print(f"seeded in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    if os.environ.get("BENCH_PROFILE") == "fill":  # where the fill spends its time
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.runcall(counts_fill)
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
-    else:
-        counts_fill()
-    fill_s = time.perf_counter() - started
-    print(f"filled in {fill_s:.1f} s", file=sys.stderr, flush=True)
+    fill_s = analytics.fill_timed(counts_fill, lines=45)
 
     until = timezone.localdate()
     since = until - dt.timedelta(days=29)
