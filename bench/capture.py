@@ -135,9 +135,11 @@ def token_pool_size(args) -> int:
     return int(closed_s * TOKENS_PER_S + args.runs * args.seconds * args.rate)
 
 
-def prepare(engines: list[str], workdir: Path, args=None) -> dict[str, dict]:
+def prepare(
+    engines: list[str], workdir: Path, args=None, pool: int | None = None
+) -> dict[str, dict]:
     """Fresh databases, migrated in parallel, each with the bench form, bare table and a
-    pool of render tokens for ``args``' runs (none without ``args``)."""
+    pool of render tokens for ``args``' runs (none without ``args``), or of ``pool``."""
     prepared: dict[str, dict] = {}
     migrations = {}
     for engine in engines:
@@ -160,7 +162,8 @@ def prepare(engines: list[str], workdir: Path, args=None) -> dict[str, dict]:
         output, _ = process.communicate(timeout=600)
         if process.returncode != 0:
             raise RuntimeError(f"migrate on {engine} failed:\n{output}")
-        setup = django_helper(prepared[engine]["env"], "setup", str(token_pool_size(args)))
+        size = token_pool_size(args) if pool is None else pool
+        setup = django_helper(prepared[engine]["env"], "setup", str(size))
         if setup["tokens"]:
             setup["token_pool"] = tuple(Path(setup["tokens_file"]).read_text().split())
         prepared[engine].update(setup)

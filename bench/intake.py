@@ -224,6 +224,7 @@ class EngineRun:
             sink,
         )
         self.sequence = 0
+        self.tokens_next = 0  # the first pool index no post took yet
         self.wrk = None if args.python_client else loadgen.wrk_install()
         self.server: capture.Server | None = None
         self._cpu_seen: dict[tuple[str, int], float] = {}  # (kind, pid) -> last CPU seconds
@@ -279,6 +280,13 @@ class EngineRun:
             "token": self.setup["token"],
             "consent_field": self.setup["consent_field"],
             "prefix": f"b{os.getpid()}r{self.sequence}c0",
+            # Each form post takes its own render token, as each visitor posts the token of
+            # their own page view: one token posted by every post of a run made each post's
+            # per-token count (the submission's INSERT) read every earlier post of the run,
+            # a cost growing with the run's length that no site has.
+            "tokens": self.setup.get("token_pool", ()),
+            "tokens_file": self.setup.get("tokens_file", ""),
+            "token_base": self.tokens_next,
         }
         if path == "api":
             return ApiPostTemplate(
@@ -355,6 +363,7 @@ class EngineRun:
                 connections=CONNECTIONS,
                 grace_s=capture.GRACE_S,
             )
+            self.tokens_next += phase.result.tokens_taken
             phase.client_cpu_s = time.process_time() - client_before
             phase.deadline_s = self.args.deadline
             self.wait(phase)
@@ -769,10 +778,20 @@ def report(results: dict[str, dict], args) -> dict:
     return line
 
 
-def prepare(engines: list[str], workdir: Path, redis_url: str = "") -> dict[str, dict]:
+def token_pool_size(args) -> int:
+    """A render token for every form post of a run (warm-up, the steady phase, the ramp's
+    steps up to RAMP_MAX and the bisecting ones after): the pool wraps around past it."""
+    ramp, rate = 0.0, args.ramp_start
+    while rate <= RAMP_MAX:
+        ramp += rate * args.step_seconds
+        rate = round(rate * RAMP_FACTOR)
+    return int(100 + args.rate * args.seconds + 1.5 * ramp)
+
+
+def prepare(engines: list[str], workdir: Path, args, redis_url: str = "") -> dict[str, dict]:
     """bench/capture.py's data (fresh databases, the bench form), then the intake pipeline;
     PostgreSQL with Redis when ``redis_url`` is given."""
-    prepared = capture.prepare(engines, workdir)
+    prepared = capture.prepare(engines, workdir, pool=token_pool_size(args))
     for engine in engines:
         setup = prepared[engine]
         setup.update(intake_helper(setup["env"], "setup"))
@@ -783,8 +802,8 @@ def prepare(engines: list[str], workdir: Path, redis_url: str = "") -> dict[str,
                 "EMAIL_URL": "",
                 "LEADMILL_NEW_LEAD_ALERT_EMAIL": "",
                 "LEADMILL_EMAIL_MAX_PER_HOUR": "0",
-                # This bench still posts one render token many times (bench/capture.py now
-                # takes one token per post from a pool): keep every post valid, not spam.
+                # Each post takes its own token of the pool (Bench.template); should a run
+                # outgrow the pool, its reused tokens stay valid, not spam.
                 "LEADMILL_FORM_TOKEN_POSTS": "1000000000",
                 # One key posts every API lead: the per-key limit (600 a minute by default)
                 # would answer 429 to most of a 200/s phase and measure the limit, not intake.
@@ -886,7 +905,7 @@ def main() -> int:
             if "pg" in engines and redis_url and not redis_answers(redis_url):
                 redis_url = ""
             args.redis_used = redis_url
-            prepared = prepare(engines, workdir, redis_url)
+            prepared = prepare(engines, workdir, args, redis_url)
             for engine in engines:
                 sink = nurture.Sink(SINK_PORTS[engine], LEAD_EMAIL)
                 try:
