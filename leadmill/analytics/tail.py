@@ -144,6 +144,45 @@ def kept_tail(part: str, day: dt.date, mark: FillMark | None, count: Callable[[]
     return _kept(part, day, mark, count)
 
 
+_as_of: ContextVar[dict | None] = ContextVar("analytics_kept_as_of", default=None)
+
+
+@contextmanager
+def readings_as_of() -> Iterator[dict[str, dt.datetime]]:
+    """Within: the moment of each kept reading :func:`kept_as_of` answered from is noted in
+    the dict yielded, by part (the oldest), so a screen can say as of when they are."""
+    token = _as_of.set({})
+    try:
+        yield _as_of.get()
+    finally:
+        _as_of.reset(token)
+
+
+def kept_as_of(
+    part: str, params: tuple, mark: FillMark | None, count: Callable[[dt.datetime], object]
+) -> tuple[dt.datetime, object]:
+    """``(moment, count(moment))``: a reading of the filled days that also depends on what is
+    true now besides the fill (the members of segments, the leads' scores: ADR 69), kept
+    as the tail is (``LEADMILL_ANALYTICS_TAIL_SECONDS``), keyed by ``params`` and the fill's
+    mark, with the moment it was counted. Counted on each call before the first fill or
+    with the tail not kept (then the moment is now)."""
+    seconds = settings.LEADMILL_ANALYTICS_TAIL_SECONDS
+    if mark is None or seconds <= 0:
+        moment = timezone.now()
+        return moment, count(moment)
+    named = repr((params, mark.filled_until, mark.written_at.timestamp()))
+    key = f"analytics:now:{part}:{hashlib.sha256(named.encode()).hexdigest()}"
+    kept = cache.get(key)
+    if kept is None:
+        moment = timezone.now()
+        kept = (moment, count(moment))
+        cache.set(key, kept, seconds)
+    noted = _as_of.get()
+    if noted is not None:
+        noted[part] = min(kept[0], noted.get(part, kept[0]))
+    return kept
+
+
 # Rows read from the counts change only when the fill writes (the mark is in the key): kept
 # longer than the tail, as exact as the counts themselves.
 STORED_SECONDS = 3600

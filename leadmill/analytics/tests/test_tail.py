@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import time_format
 
+from leadmill.segments.models import Segment
+
 from .. import selectors, services, tail, tasks
 from ..landing_pages import page_report
 from ..models import FillState
@@ -160,6 +162,42 @@ def test_the_dashboard_says_as_of_when_todays_numbers_are(admin):
         {"since": data.d1.isoformat(), "until": data.d2.isoformat()},
     )
     assert "data-today-counted-at" not in past.content.decode()
+
+
+def test_the_screens_say_as_of_when_the_segments_members_and_the_scores_are(admin):
+    # Given a filled funnel and a segment
+    data = known_funnel()
+    services.counts_fill()
+    Segment.objects.create(
+        name="Brazil",
+        definition={
+            "match": "all",
+            "conditions": [{"field": "country", "op": "equals", "value": "BR"}],
+        },
+    )
+    period = {"since": data.d1.isoformat(), "until": data.d2.isoformat()}
+
+    # When the funnel is broken down by segment, and quality read under the linear model
+    by_segment = admin.get(reverse("analytics_dashboard"), {**period, "group_by": "segment"})
+    linear = admin.get(
+        reverse("analytics_quality"), {**period, "group_by": "source", "attribution": "linear"}
+    )
+
+    # Then each says as of when what it read now was read, and how often it is read again
+    members = re.search(r"data-members-counted-at>([^<]*)<", by_segment.content.decode())
+    assert re.fullmatch(
+        r"The segments' members are as of .+; they are read again at most every 60 seconds\.",
+        members.group(1),
+    )
+    scores = re.search(r"data-scores-counted-at>([^<]*)<", linear.content.decode())
+    assert re.fullmatch(
+        r"The leads' scores are as of .+; they are read again at most every 60 seconds\.",
+        scores.group(1),
+    )
+    # and a screen that read neither says nothing of them
+    plain = admin.get(reverse("analytics_dashboard"), period).content.decode()
+    assert "data-members-counted-at" not in plain
+    assert "data-scores-counted-at" not in plain
 
 
 def test_while_someone_reads_the_reports_the_worker_counts_today_again_every_minute():
