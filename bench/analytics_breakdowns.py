@@ -135,8 +135,10 @@ def django_run(contacts: int, events: int) -> dict:
         profiler = cProfile.Profile()
         profiler.runcall(views[os.environ["BENCH_PROFILE"]])
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-    if os.environ.get("BENCH_EXPLAIN"):  # the slowest statements of a view, explained
-        explain(views[os.environ["BENCH_EXPLAIN"]], raw=os.environ.get("BENCH_RAW") == "1")
+    if os.environ.get("BENCH_EXPLAIN"):  # the slowest statements of views (a,b), explained
+        for name in os.environ["BENCH_EXPLAIN"].split(","):
+            print(f"=== {name}", file=sys.stderr)
+            explain(views[name], raw=os.environ.get("BENCH_RAW") == "1")
     from django.core.cache import cache
 
     from leadmill.analytics.models import FillState
