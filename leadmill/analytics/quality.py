@@ -199,7 +199,7 @@ def _scores_stored_credits(
     if model not in SHARED_MODELS:  # a column's name
         raise ValueError(model)
     mark = fill_mark()
-    half_life = ScoringSettings.load().half_life_days
+    half_life = float(ScoringSettings.load().half_life_days)  # 14 when new, 14.0 when read
     # The sums read the scores now: kept as the tail is (ADR 69), as of the moment they
     # were summed, every engagement decayed from there to now by the one factor.
     moment, sums = kept_as_of(
