@@ -190,12 +190,16 @@ def _scores_credited(
     return sums
 
 
-def _scores_stored_credits(
+def scores_stored_credits(
     *, since: dt.date, until: dt.date, group_by: str, model: str, filters: dict
 ) -> dict[object, _Scores]:
     """As :func:`_scores_credited` for the leads created in the period, their shares read
     from the fill's :class:`.models.LeadShare` (summed by the database) for the days it has
-    filled, from their journeys for the days after (ADR 65). ``filters``: touch columns."""
+    filled, from their journeys for the days after (ADR 65). ``filters``: touch columns.
+
+    The sums are kept as the tail is (ADR 69): the scores as of the moment they were summed
+    (the screens say which), at most ``LEADMILL_ANALYTICS_TAIL_SECONDS``, a fill's write
+    sums them again at once; the engagement is decayed from that moment to now."""
     if model not in SHARED_MODELS:  # a column's name
         raise ValueError(model)
     mark = fill_mark()
@@ -216,6 +220,13 @@ def _scores_stored_credits(
             now=moment,
             half_life_days=half_life,
         ),
+        recall={
+            "since": since,
+            "until": until,
+            "group_by": group_by,
+            "model": model,
+            "filters": filters,
+        },
     )
     factor = 2.0 ** ((moment - timezone.now()).total_seconds() / (86400.0 * half_life))
     return {group: scores.decayed(factor) for group, scores in sums.items()}
@@ -232,7 +243,7 @@ def _scores_stored_credits_at(
     now: dt.datetime,
     half_life_days: float,
 ) -> dict[object, _Scores]:
-    """:func:`_scores_stored_credits` with the engagement as of ``now``, not kept."""
+    """:func:`scores_stored_credits` with the engagement as of ``now``, not kept."""
     start, end = day_bounds(since)[0], day_bounds(until)[1]
     stored_end = min(end, day_bounds(boundary)[0])
     sums: dict[object, _Scores] = defaultdict(_Scores)
@@ -344,7 +355,7 @@ def quality(
             since=since, until=until, group_by=group_by, model=attribution, filters=filters
         ):
             groups[group].add(metric, lag, credit, amount)
-        scores = _scores_stored_credits(
+        scores = scores_stored_credits(
             since=since, until=until, group_by=group_by, model=attribution, filters=filters
         )
     labels = group_labels(group_by, list(set(groups) | set(scores)))

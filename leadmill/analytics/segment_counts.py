@@ -6,10 +6,13 @@ the segment *now* (its membership is evaluated when the report is read, as every
 read is). Rows do not add up to the total; a segment has no visitors and no spend.
 
 The leads' rows of the filled days are read from :class:`.models.LeadRow` (the fill's
-per-lead rows: metric, lag, amount), joined with every segment's members in one statement;
-the days not filled yet are counted from the raw tables by the statement the fill uses,
-per segment, and kept a minute as the rest of the tail is (:mod:`.tail`). With a filter on
-the leads' dimensions, or before the first fill, every day is counted from the raw tables.
+per-lead rows: metric, lag, amount), joined with every segment's members in one statement,
+kept as the tail is (ADR 69: the members as of the moment counted, at most
+``LEADMILL_ANALYTICS_TAIL_SECONDS``; an edited segment or a fill's write counts again at
+once); the days not filled yet are counted from the raw tables by the statement the fill
+uses, per segment, and kept a minute as the rest of the tail is (:mod:`.tail`). With a
+filter on the leads' dimensions, or before the first fill, every day is counted from the
+raw tables.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def segment_counts(
             (since, stored_until, [(s.pk, s.updated_at.timestamp()) for s, _a, _c in segments]),
             mark,
             lambda _moment: _stored_rows(segments, since, stored_until),
+            recall={"since": since, "until": until},
         )
         for index, rows in stored.items():
             for (metric, lag), (number, amount) in rows.items():
