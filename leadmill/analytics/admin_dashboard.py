@@ -228,6 +228,11 @@ class AnalyticsView(
         *FILTER_NAMES,
     )
 
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        # The moments of the kept readings the sections used (ADR 69); none on a POST.
+        self.readings_as_of: dict = {}
+
     def get(self, request, *args, **kwargs):
         self.form = PeriodForm(request.GET)
         self.period = self.form.period()
