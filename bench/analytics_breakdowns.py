@@ -16,7 +16,8 @@ first run, "cold", counts today from the raw rows), and once "raw" (the fill sta
 forgotten for the run: every day from the raw tables and journeys, ADR 60). Checks
 (``mismatches`` must be empty): each served answer equals the raw one (credits to 1e-9,
 floats summed in another order), and every model's credits add up to the period's leads.
-Last line: JSON.
+``BENCH_SKIP_RAW=1``: served views only, no raw reading nor served = raw check (at the goal
+size the raw readings take longer than the rest of the run). Last line: JSON.
 """
 
 from __future__ import annotations
@@ -135,8 +136,10 @@ def django_run(contacts: int, events: int) -> dict:
         profiler = cProfile.Profile()
         profiler.runcall(views[os.environ["BENCH_PROFILE"]])
         pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
-    if os.environ.get("BENCH_EXPLAIN"):  # the slowest statements of a view, explained
-        explain(views[os.environ["BENCH_EXPLAIN"]], raw=os.environ.get("BENCH_RAW") == "1")
+    if os.environ.get("BENCH_EXPLAIN"):  # the slowest statements of views (a,b), explained
+        for name in os.environ["BENCH_EXPLAIN"].split(","):
+            print(f"=== {name}", file=sys.stderr)
+            explain(views[name], raw=os.environ.get("BENCH_RAW") == "1")
     from django.core.cache import cache
 
     from leadmill.analytics.models import FillState
@@ -152,6 +155,13 @@ def django_run(contacts: int, events: int) -> dict:
             answers[name] = function()
             times.append((time.perf_counter() - begun) * 1000)
         medians[name], colds[name] = statistics.median(times), times[0]
+        if os.environ.get("BENCH_SKIP_RAW") == "1":  # served only (the goal size's raw: long)
+            print(
+                f"{name}: served {medians[name]:.1f} ms (cold {colds[name]:.1f} ms)",
+                file=sys.stderr,
+                flush=True,
+            )
+            continue
         FillState.objects.filter(pk=state.pk).update(filled_until=None)  # every day from raw
         begun = time.perf_counter()
         raw = function()

@@ -228,10 +228,16 @@ class AnalyticsView(
         *FILTER_NAMES,
     )
 
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        # The moments of the kept readings the sections used (ADR 69); none on a POST.
+        self.readings_as_of: dict = {}
+
     def get(self, request, *args, **kwargs):
         self.form = PeriodForm(request.GET)
         self.period = self.form.period()
-        self.sections = self.build_sections()
+        with tail.readings_as_of() as self.readings_as_of:
+            self.sections = self.build_sections()
         export = request.GET.get("export")
         if export:
             for section in self.sections:
@@ -259,6 +265,8 @@ class AnalyticsView(
             shown_fields=[self.form[name] for name in self.period_fields],
             currency=settings.LEADMILL_REPORTING_CURRENCY,
             today_counted_at=self.today_counted_at(),
+            members_counted_at=self.readings_as_of.get("segments"),
+            scores_counted_at=self.readings_as_of.get("quality"),
             tail_seconds=settings.LEADMILL_ANALYTICS_TAIL_SECONDS,
         )
         return context

@@ -30,7 +30,7 @@ from .counts import day_bounds, landing_page_of
 from .credits import FIRST_TOUCH, TOUCH_GROUPS, as_credits, credited_rows, lead_credits
 from .models import SHARED_MODELS, LeadShare, Metric
 from .selectors import Tally, _column, _ratio, group_labels, served_credited_rows, tallies
-from .tail import fill_mark
+from .tail import fill_mark, kept_as_of
 
 QUALITY_GROUPS = ("channel", "source", "medium", "campaign", "landing_page", "form", "offer")
 
@@ -55,6 +55,14 @@ class _Scores:
         self.predictive += other.predictive
         self.scored += other.scored
         self.predicted += other.predicted
+
+    def decayed(self, factor: float) -> _Scores:
+        """These sums with the engagement scores decayed by ``factor`` (kept sums read
+        later: every lead's engagement decays by the same factor, ADR 69)."""
+        later = _Scores()
+        later.merge(self)
+        later.engagement = self.engagement * factor
+        return later
 
     def averages(self) -> dict:
         def mean(total: float, size: int) -> float | None:
@@ -154,12 +162,14 @@ def _scores_by_key(
     return sums
 
 
-def _scores_credited(shares: dict[int, dict[object, float]]) -> dict[object, _Scores]:
+def _scores_credited(
+    shares: dict[int, dict[object, float]], *, now: dt.datetime | None = None
+) -> dict[object, _Scores]:
     """Score sums of the leads created in the period, each lead weighted in each group by
     its credit there (``shares``: per lead, per group value), so an average is the
-    credit-weighted mean of the scores (ADR 60)."""
+    credit-weighted mean of the scores (ADR 60); engagement as of ``now`` (default: now)."""
     half_life = ScoringSettings.load().half_life_days
-    now = timezone.now()
+    now = now or timezone.now()
     sums: dict[object, _Scores] = defaultdict(_Scores)
     ids = sorted(shares)
     for start in range(0, len(ids), 2000):
@@ -180,24 +190,67 @@ def _scores_credited(shares: dict[int, dict[object, float]]) -> dict[object, _Sc
     return sums
 
 
-def _scores_stored_credits(
+def scores_stored_credits(
     *, since: dt.date, until: dt.date, group_by: str, model: str, filters: dict
 ) -> dict[object, _Scores]:
     """As :func:`_scores_credited` for the leads created in the period, their shares read
     from the fill's :class:`.models.LeadShare` (summed by the database) for the days it has
-    filled, from their journeys for the days after (ADR 65). ``filters``: touch columns."""
+    filled, from their journeys for the days after (ADR 65). ``filters``: touch columns.
+
+    The sums are kept as the tail is (ADR 69): the scores as of the moment they were summed
+    (the screens say which), at most ``LEADMILL_ANALYTICS_TAIL_SECONDS``, a fill's write
+    sums them again at once; the engagement is decayed from that moment to now."""
     if model not in SHARED_MODELS:  # a column's name
         raise ValueError(model)
-    boundary = fill_mark().filled_until
+    mark = fill_mark()
+    half_life = float(ScoringSettings.load().half_life_days)  # 14 when new, 14.0 when read
+    # The sums read the scores now: kept as the tail is (ADR 69), as of the moment they
+    # were summed, every engagement decayed from there to now by the one factor.
+    moment, sums = kept_as_of(
+        "quality",
+        (since, until, group_by, model, sorted(filters.items()), half_life),
+        mark,
+        lambda moment: _scores_stored_credits_at(
+            since=since,
+            until=until,
+            group_by=group_by,
+            model=model,
+            filters=filters,
+            boundary=mark.filled_until,
+            now=moment,
+            half_life_days=half_life,
+        ),
+        recall={
+            "since": since,
+            "until": until,
+            "group_by": group_by,
+            "model": model,
+            "filters": filters,
+        },
+    )
+    factor = 2.0 ** ((moment - timezone.now()).total_seconds() / (86400.0 * half_life))
+    return {group: scores.decayed(factor) for group, scores in sums.items()}
+
+
+def _scores_stored_credits_at(
+    *,
+    since: dt.date,
+    until: dt.date,
+    group_by: str,
+    model: str,
+    filters: dict,
+    boundary: dt.date,
+    now: dt.datetime,
+    half_life_days: float,
+) -> dict[object, _Scores]:
+    """:func:`scores_stored_credits` with the engagement as of ``now``, not kept."""
     start, end = day_bounds(since)[0], day_bounds(until)[1]
     stored_end = min(end, day_bounds(boundary)[0])
     sums: dict[object, _Scores] = defaultdict(_Scores)
     if start < stored_end:
         shares = LeadShare._meta.db_table
         scores = ContactScore._meta.db_table
-        engagement = _engagement_now(
-            now=timezone.now(), half_life_days=ScoringSettings.load().half_life_days
-        )
+        engagement = _engagement_now(now=now, half_life_days=half_life_days)
         where = "".join(f" AND {shares}.{name} = %s" for name in filters)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -239,9 +292,9 @@ def _scores_stored_credits(
                 if all(key[TOUCH_GROUPS.index(name)] == value for name, value in filters.items()):
                     by_group[key[TOUCH_GROUPS.index(group_by)]] += weight
             shares_of[contact_id] = dict(by_group)
-        for group, tail in _scores_credited(shares_of).items():
+        for group, tail in _scores_credited(shares_of, now=now).items():
             sums[group].merge(tail)
-    return sums
+    return dict(sums)
 
 
 def _quality_row(tally: Tally, scores: _Scores, *, window_days: int | None) -> dict:
@@ -302,7 +355,7 @@ def quality(
             since=since, until=until, group_by=group_by, model=attribution, filters=filters
         ):
             groups[group].add(metric, lag, credit, amount)
-        scores = _scores_stored_credits(
+        scores = scores_stored_credits(
             since=since, until=until, group_by=group_by, model=attribution, filters=filters
         )
     labels = group_labels(group_by, list(set(groups) | set(scores)))

@@ -6,10 +6,13 @@ the segment *now* (its membership is evaluated when the report is read, as every
 read is). Rows do not add up to the total; a segment has no visitors and no spend.
 
 The leads' rows of the filled days are read from :class:`.models.LeadRow` (the fill's
-per-lead rows: metric, lag, amount), joined with every segment's members in one statement;
-the days not filled yet are counted from the raw tables by the statement the fill uses,
-per segment, and kept a minute as the rest of the tail is (:mod:`.tail`). With a filter on
-the leads' dimensions, or before the first fill, every day is counted from the raw tables.
+per-lead rows: metric, lag, amount), joined with every segment's members in one statement,
+kept as the tail is (ADR 69: the members as of the moment counted, at most
+``LEADMILL_ANALYTICS_TAIL_SECONDS``; an edited segment or a fill's write counts again at
+once); the days not filled yet are counted from the raw tables by the statement the fill
+uses, per segment, and kept a minute as the rest of the tail is (:mod:`.tail`). With a
+filter on the leads' dimensions, or before the first fill, every day is counted from the
+raw tables.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from leadmill.segments.selectors import segment_contacts
 
 from .counts import CENT, DayCounts, _leads_cursor, day_bounds, leads_counts
 from .models import LeadRow
-from .tail import fill_mark, kept_tail
+from .tail import fill_mark, kept_as_of, kept_tail
 
 # A stored lead row has no dimensions: the key of "every lead" (no filter).
 NO_DIMS = ("", "", "", "", "", 0, "", "")
@@ -53,7 +56,19 @@ def segment_counts(
             leads_counts(start, end, counts, among=among)
         return [(segment, counts) for segment, _among, counts in segments]
     if since < mark.filled_until and segments:
-        _stored_rows(segments, since, min(until, mark.filled_until - dt.timedelta(days=1)))
+        stored_until = min(until, mark.filled_until - dt.timedelta(days=1))
+        # Members now, joined with the stored rows: kept as the tail is (ADR 69); an edited
+        # segment (its ``updated_at``) or a fill's write counts them again at once.
+        _moment, stored = kept_as_of(
+            "segments",
+            (since, stored_until, [(s.pk, s.updated_at.timestamp()) for s, _a, _c in segments]),
+            mark,
+            lambda _moment: _stored_rows(segments, since, stored_until),
+            recall={"since": since, "until": until},
+        )
+        for index, rows in stored.items():
+            for (metric, lag), (number, amount) in rows.items():
+                segments[index][2].add(metric, NO_DIMS, lag=lag, amount=amount, number=number)
     tail_since = max(since, mark.filled_until)
     if tail_since <= until:
         tail_start = day_bounds(tail_since)[0]
@@ -74,16 +89,18 @@ def segment_counts(
     return [(segment, counts) for segment, _among, counts in segments]
 
 
-def _stored_rows(segments: list, since: dt.date, until: dt.date) -> None:
+def _stored_rows(segments: list, since: dt.date, until: dt.date) -> dict[int, dict]:
     """The stored leads' rows of the filled days from ``since`` to ``until`` per segment, by
     one statement: the rows of the period joined with each segment's members (its own
-    query), grouped by segment, metric and lag."""
+    query), grouped by segment, metric and lag. ``{segment index: {(metric, lag): [count,
+    amount]}}``."""
     members = " UNION ALL ".join(
         f"SELECT {index} AS segment_index, m.pk AS id FROM ({sql}) AS m"  # noqa: S608 -- Django's SQL
         for index, (_segment, (sql, _params), _counts) in enumerate(segments)
     )
     params = [param for _segment, (_sql, params), _counts in segments for param in params]
     table = connection.ops.quote_name(LeadRow._meta.db_table)
+    rows: dict[int, dict] = {}
     with _leads_cursor() as cursor:
         cursor.execute(
             f"""
@@ -99,7 +116,8 @@ def _stored_rows(segments: list, since: dt.date, until: dt.date) -> None:
             ],
         )
         for index, metric, lag, number, amount in cursor.fetchall():
-            segments[index][2].add(metric, NO_DIMS, lag=lag, amount=_decimal(amount), number=number)
+            rows.setdefault(index, {})[(metric, lag)] = [number, _decimal(amount)]
+    return rows
 
 
 def _decimal(amount) -> Decimal:

@@ -144,6 +144,100 @@ def kept_tail(part: str, day: dt.date, mark: FillMark | None, count: Callable[[]
     return _kept(part, day, mark, count)
 
 
+_as_of: ContextVar[dict | None] = ContextVar("analytics_kept_as_of", default=None)
+
+
+@contextmanager
+def readings_as_of() -> Iterator[dict[str, dt.datetime]]:
+    """Within: the moment of each kept reading :func:`kept_as_of` answered from is noted in
+    the dict yielded, by part (the oldest), so a screen can say as of when they are."""
+    token = _as_of.set({})
+    try:
+        yield _as_of.get()
+    finally:
+        _as_of.reset(token)
+
+
+def kept_as_of(
+    part: str,
+    params: tuple,
+    mark: FillMark | None,
+    count: Callable[[dt.datetime], object],
+    *,
+    recall: dict | None = None,
+) -> tuple[dt.datetime, object]:
+    """``(moment, count(moment))``: a reading of the filled days that also depends on what is
+    true now besides the fill (the members of segments, the leads' scores: ADR 69), kept
+    as the tail is (``LEADMILL_ANALYTICS_TAIL_SECONDS``), keyed by ``params`` and the fill's
+    mark, with the moment it was counted. Counted on each call before the first fill or
+    with the tail not kept (then the moment is now). ``recall``: the keyword arguments of
+    the part's reading (:data:`READINGS`) that asked, so the worker can count it again while
+    it is read (:func:`readings_keep_warm`)."""
+    seconds = settings.LEADMILL_ANALYTICS_TAIL_SECONDS
+    if mark is None or seconds <= 0:
+        moment = timezone.now()
+        return moment, count(moment)
+    named = repr((params, mark.filled_until, mark.written_at.timestamp()))
+    key = f"analytics:now:{part}:{hashlib.sha256(named.encode()).hexdigest()}"
+    if _recounting.get():
+        moment = timezone.now()
+        kept = (moment, count(moment))
+        cache.set(key, kept, seconds + WARM_MARGIN_SECONDS)
+        return kept
+    if recall is not None:
+        _note_read(key, part, recall)
+    kept = cache.get(key)
+    if kept is None:
+        moment = timezone.now()
+        kept = (moment, count(moment))
+        cache.set(key, kept, seconds)
+    noted = _as_of.get()
+    if noted is not None:
+        noted[part] = min(kept[0], noted.get(part, kept[0]))
+    return kept
+
+
+# The readings kept as of their moment that reports read in the last WATCH_SECONDS:
+# ``{key: (part, recall, when last noted)}``, the latest READINGS_WARMED of them.
+READ_KEY = "analytics:now:read"
+READINGS_WARMED = 8
+
+
+def _note_read(key: str, part: str, recall: dict) -> None:
+    read = cache.get(READ_KEY) or {}
+    now = timezone.now().timestamp()
+    if key in read and now - read[key][2] < WARM_MARGIN_SECONDS:
+        return  # noted within the minute: no write per request
+    read[key] = (part, recall, now)
+    latest = sorted(read.items(), key=lambda item: -item[1][2])[:READINGS_WARMED]
+    cache.set(READ_KEY, dict(latest), WATCH_SECONDS)
+
+
+def readings_keep_warm() -> int:
+    """Count again every reading kept as of its moment (:func:`kept_as_of`) that a report
+    read in the last :data:`WATCH_SECONDS` (at most :data:`READINGS_WARMED`, the latest),
+    and keep it, as :func:`tail_keep_warm` does for the day's tail; how many were counted."""
+    if settings.LEADMILL_ANALYTICS_TAIL_SECONDS <= 0:
+        return 0
+    now = timezone.now().timestamp()
+    read = [
+        (part, recall)
+        for part, recall, noted in (cache.get(READ_KEY) or {}).values()
+        if now - noted < WATCH_SECONDS
+    ]
+    if not read or fill_mark() is None:
+        return 0
+    # Imported here: both modules read through this one.
+    from .quality import scores_stored_credits
+    from .segment_counts import segment_counts
+
+    readings = {"segments": segment_counts, "quality": scores_stored_credits}
+    with _recount():
+        for part, recall in read:
+            readings[part](**recall)
+    return len(read)
+
+
 # Rows read from the counts change only when the fill writes (the mark is in the key): kept
 # longer than the tail, as exact as the counts themselves.
 STORED_SECONDS = 3600

@@ -18,9 +18,11 @@ def counts_fill() -> None:
 @db_periodic_task(crontab(minute="*"))
 @ExpiringLock("analytics.tail_keep_warm", seconds=300)
 def tail_keep_warm() -> None:
-    """Every minute, while someone reads the reports: today's numbers counted again, so no
-    screen waits for them (ADR 66)."""
+    """Every minute, while someone reads the reports: today's numbers counted again, and
+    the segments' members and the leads' scores the reports read, so no screen waits for
+    them (ADR 66, 69)."""
     tail.tail_keep_warm()
+    tail.readings_keep_warm()
 
 
 @db_periodic_task(crontab(day_of_week="1", hour="7", minute="0"))

@@ -7,15 +7,17 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from leadmill.api.services import api_key_create
+from leadmill.contacts.models import Contact
 from leadmill.segments.models import Segment, SegmentMember
 
 from .. import selectors, services
 from ..counts import cta_of
-from ..models import LeadRow
+from ..models import FillState, LeadRow
 from .known_funnel import at, cta_click, known_cta_clicks, known_funnel
 
 pytestmark = pytest.mark.django_db
@@ -177,6 +179,87 @@ def test_segment_rows_from_the_stored_lead_rows_equal_the_raw_count(funnel_data)
     SegmentMember.objects.filter(segment=listed, contact=funnel_data.contacts["c3"]).delete()
     cache.clear()
     assert by_value(reports()[3])[listed.pk]["leads"] == 1
+
+
+def brazil_segment() -> Segment:
+    return Segment.objects.create(
+        name="Brazil",
+        definition={
+            "match": "all",
+            "conditions": [{"field": "country", "op": "equals", "value": "BR"}],
+        },
+    )
+
+
+def move(contact, country: str) -> None:
+    """The contact's country edited (as its edit form saves it: ``updated_at`` moves)."""
+    Contact.objects.filter(pk=contact.pk).update(country=country, updated_at=timezone.now())
+
+
+def segment_leads(data, segment: Segment) -> int:
+    report = selectors.funnel(since=data.d1, until=data.d2, group_by="segment")
+    return by_value(report)[segment.pk]["leads"]
+
+
+def raw_segment_leads(data, segment: Segment) -> int:
+    """The segment's leads counted from the raw tables (no fill state: nothing kept), the
+    fill state put back after."""
+    state = FillState.objects.get()
+    FillState.objects.filter(pk=state.pk).update(filled_until=None)
+    try:
+        return segment_leads(data, segment)
+    finally:
+        FillState.objects.filter(pk=state.pk).update(filled_until=state.filled_until)
+
+
+@pytest.mark.parametrize("funnel_data", ["rollup"], indirect=True)
+def test_segment_rows_are_kept_as_of_their_count_until_they_expire(funnel_data):
+    # Given a filled funnel and Brazil's rows (c1, c2, c4) read once
+    brazil = brazil_segment()
+    assert segment_leads(funnel_data, brazil) == raw_segment_leads(funnel_data, brazil) == 3
+
+    # When c3 moves to Brazil within the minute
+    move(funnel_data.contacts["c3"], "BR")
+
+    # Then the report still answers the members of the moment it counted them
+    assert segment_leads(funnel_data, brazil) == 3
+    assert raw_segment_leads(funnel_data, brazil) == 4
+
+    # and once the kept rows expire, the members now again: the raw count
+    cache.clear()
+    assert segment_leads(funnel_data, brazil) == raw_segment_leads(funnel_data, brazil) == 4
+
+
+@pytest.mark.parametrize("funnel_data", ["rollup"], indirect=True)
+def test_an_edited_segment_or_a_fill_counts_the_segment_rows_again_at_once(funnel_data):
+    # Given Brazil's rows read once (c1, c2, c4)
+    brazil = brazil_segment()
+    assert segment_leads(funnel_data, brazil) == 3
+
+    # When the segment is edited to Portugal (c3), nothing expired
+    brazil.definition = {
+        "match": "all",
+        "conditions": [{"field": "country", "op": "equals", "value": "PT"}],
+    }
+    brazil.save()
+
+    # Then its rows are counted again at once
+    assert segment_leads(funnel_data, brazil) == raw_segment_leads(funnel_data, brazil) == 1
+
+    # and when c1 moves to Portugal and the fill counts its days again, at once too
+    move(funnel_data.contacts["c1"], "PT")
+    assert segment_leads(funnel_data, brazil) == 1
+    assert services.counts_fill().days_corrected >= 1
+    assert segment_leads(funnel_data, brazil) == raw_segment_leads(funnel_data, brazil) == 2
+
+
+@override_settings(LEADMILL_ANALYTICS_TAIL_SECONDS=0)
+@pytest.mark.parametrize("funnel_data", ["rollup"], indirect=True)
+def test_with_no_seconds_to_keep_the_segment_rows_are_counted_on_each_read(funnel_data):
+    brazil = brazil_segment()
+    assert segment_leads(funnel_data, brazil) == 3
+    move(funnel_data.contacts["c3"], "BR")
+    assert segment_leads(funnel_data, brazil) == 4
 
 
 def test_a_cta_is_named_by_its_short_link_slug_or_as_the_site_named_it():

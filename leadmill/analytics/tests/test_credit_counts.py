@@ -2,16 +2,18 @@
 numbers equal the raw computation from the journeys (ADR 60), after a clean fill, a fill
 killed and run again, a late touch and an identification, with today's raw tail."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
-from leadmill.scoring.models import ContactScore
+from leadmill.scoring.models import ContactScore, ScoringSettings
 from leadmill.tracking.services import visitor_identify
 
 from .. import credits, selectors, services
-from ..models import SHARED_MODELS, CreditCount, JourneyChange, LeadShare
+from ..models import SHARED_MODELS, CreditCount, FillState, JourneyChange, LeadShare
 from ..quality import quality
 from .known_funnel import at, page_view
 from .test_attribution import journeys, touch  # noqa: F401 -- the known journeys
@@ -257,3 +259,62 @@ def test_the_days_not_filled_yet_come_from_the_journeys(journeys):  # noqa: F811
     assert set(CreditCount.objects.values_list("day", flat=True)) == {journeys.d1}
     same(every_report(journeys), raw)
     served_equals_raw(journeys)
+
+
+def linear_quality(data) -> dict:
+    return quality(since=data.d1, until=data.d2, group_by="source", attribution="linear")
+
+
+def raw_linear_quality(data) -> dict:
+    """Quality under the linear model from the raw journeys and scores (no fill state:
+    nothing kept), the fill state put back after."""
+    state = FillState.objects.get()
+    FillState.objects.filter(pk=state.pk).update(filled_until=None)
+    try:
+        return linear_quality(data)
+    finally:
+        FillState.objects.filter(pk=state.pk).update(filled_until=state.filled_until)
+
+
+def google_of(report) -> dict:
+    return {row["value"]: row for row in report["rows"]}["google"]
+
+
+@pytest.mark.parametrize("journeys", ["rollup"], indirect=True)
+def test_quality_under_a_model_keeps_its_score_sums_as_of_their_moment(scored):
+    # Given quality by source under the linear model read once from the stored shares
+    kept = linear_quality(scored)
+    same(kept, raw_linear_quality(scored))
+
+    # When c1's fit score changes within the minute
+    ContactScore.objects.filter(contact=scored.contacts["c1"]).update(fit_score=100)
+
+    # Then the report still answers the scores of the moment it summed them
+    same(linear_quality(scored), kept)
+    # c1 (a third) and c2 (a half, fit 10): (100/3 + 10/2) / (1/3 + 1/2)
+    assert google_of(raw_linear_quality(scored))["average_fit_score"] == round(
+        (100 / 3 + 5) / (5 / 6), 2
+    )
+
+    # and once the kept sums expire, the scores now again: the raw reading
+    cache.clear()
+    same(linear_quality(scored), raw_linear_quality(scored))
+
+
+@pytest.mark.parametrize("journeys", ["rollup"], indirect=True)
+def test_kept_quality_decays_the_engagement_to_the_moment_it_is_read(scored, monkeypatch):
+    # Given quality under the linear model summed now (engagement 10 for c1, 4 for c2)
+    half_life = ScoringSettings.load().half_life_days
+    first = linear_quality(scored)
+
+    # When it is read again one half-life later, still kept (no score was written)
+    later = timezone.now() + dt.timedelta(days=half_life)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    again = linear_quality(scored)
+
+    # Then every engagement has decayed by half, as the raw reading of that moment says
+    same(again, raw_linear_quality(scored))
+    assert google_of(again)["average_engagement_score"] == pytest.approx(
+        google_of(first)["average_engagement_score"] / 2, abs=0.01
+    )
+    assert google_of(again)["average_fit_score"] == google_of(first)["average_fit_score"]

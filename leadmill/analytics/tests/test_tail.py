@@ -12,9 +12,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import time_format
 
+from leadmill.contacts.models import Contact
+from leadmill.scoring.models import ContactScore
+from leadmill.segments.models import Segment
+
 from .. import selectors, services, tail, tasks
 from ..landing_pages import page_report
 from ..models import FillState
+from ..quality import quality
 from .known_funnel import known_funnel, lead, page_view
 
 pytestmark = pytest.mark.django_db
@@ -160,6 +165,91 @@ def test_the_dashboard_says_as_of_when_todays_numbers_are(admin):
         {"since": data.d1.isoformat(), "until": data.d2.isoformat()},
     )
     assert "data-today-counted-at" not in past.content.decode()
+
+
+def test_the_screens_say_as_of_when_the_segments_members_and_the_scores_are(admin):
+    # Given a filled funnel and a segment
+    data = known_funnel()
+    services.counts_fill()
+    Segment.objects.create(
+        name="Brazil",
+        definition={
+            "match": "all",
+            "conditions": [{"field": "country", "op": "equals", "value": "BR"}],
+        },
+    )
+    period = {"since": data.d1.isoformat(), "until": data.d2.isoformat()}
+
+    # When the funnel is broken down by segment, and quality read under the linear model
+    by_segment = admin.get(reverse("analytics_dashboard"), {**period, "group_by": "segment"})
+    linear = admin.get(
+        reverse("analytics_quality"), {**period, "group_by": "source", "attribution": "linear"}
+    )
+
+    # Then each says as of when what it read now was read, and how often it is read again
+    members = re.search(r"data-members-counted-at>([^<]*)<", by_segment.content.decode())
+    assert re.fullmatch(
+        r"The segments' members are as of .+; they are read again at most every 60 seconds\.",
+        members.group(1),
+    )
+    scores = re.search(r"data-scores-counted-at>([^<]*)<", linear.content.decode())
+    assert re.fullmatch(
+        r"The leads' scores are as of .+; they are read again at most every 60 seconds\.",
+        scores.group(1),
+    )
+    # and a screen that read neither says nothing of them
+    plain = admin.get(reverse("analytics_dashboard"), period).content.decode()
+    assert "data-members-counted-at" not in plain
+    assert "data-scores-counted-at" not in plain
+
+
+def brazil_leads(data, brazil) -> tuple[int, dt.datetime]:
+    """Brazil's leads of D1..D2 and as of when its members were read."""
+    with tail.readings_as_of() as moments:
+        report = selectors.funnel(since=data.d1, until=data.d2, group_by="segment")
+    return {row["value"]: row for row in report["rows"]}[brazil.pk]["leads"], moments["segments"]
+
+
+def test_while_someone_reads_the_segments_and_scores_the_worker_reads_them_again():
+    # Given a filled funnel whose Brazil rows (c1, c2, c4) and linear quality were read
+    data = known_funnel()
+    services.counts_fill()
+    brazil = Segment.objects.create(
+        name="Brazil",
+        definition={
+            "match": "all",
+            "conditions": [{"field": "country", "op": "equals", "value": "BR"}],
+        },
+    )
+    leads, read_at = brazil_leads(data, brazil)
+    assert leads == 3
+
+    def c1_fit():
+        report = quality(since=data.d1, until=data.d2, group_by="source", attribution="linear")
+        return {row["value"]: row for row in report["rows"]}["google"]["average_fit_score"]
+
+    assert c1_fit() is None  # nobody scored yet
+
+    # When c3 moves to Brazil, c1 is scored, and the worker's minute comes
+    c3 = data.contacts["c3"]
+    Contact.objects.filter(pk=c3.pk).update(country="BR", updated_at=timezone.now())
+    now = timezone.now()
+    ContactScore.objects.create(
+        contact=data.contacts["c1"], fit_score=40, engagement_at=now, updated_at=now
+    )
+    tasks.tail_keep_warm.call_local()
+
+    # Then the next reads answer what the worker read, without reading it themselves
+    leads, warmed_at = brazil_leads(data, brazil)
+    assert leads == 4
+    assert warmed_at > read_at
+    assert c1_fit() == 40.0
+
+
+def test_when_nobody_reads_the_segments_the_worker_reads_no_members():
+    known_funnel()
+    services.counts_fill()
+    assert tail.readings_keep_warm() == 0
 
 
 def test_while_someone_reads_the_reports_the_worker_counts_today_again_every_minute():
