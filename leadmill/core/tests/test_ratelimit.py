@@ -71,3 +71,38 @@ def test_old_windows_are_pruned():
 
     assert rate_counters_prune() == 1
     assert not RateCounter.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_count_commits_without_waiting_for_the_flush_and_counts_right():
+    """Every request of one API key bumps one row, locked until its commit: on PostgreSQL
+    that commit does not wait for the WAL flush, for that statement only."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as seen:
+        results = [
+            rate_limit_hit(key="api-key:7", limit=2, window_s=60, now=500.0) for _ in range(3)
+        ]
+
+    assert results == [None, None, 41]  # the third waits for the window (480–540 s) to end
+    assert RateCounter.objects.get(key="api-key:7").hits == 3
+    upserts = [q["sql"] for q in seen.captured_queries if "core_ratecounter" in q["sql"]]
+    assert len(upserts) == 3
+    postgres = connection.vendor == "postgresql"
+    assert all(("synchronous_commit" in sql) == postgres for sql in upserts)
+    if postgres:  # SET LOCAL: the session's own setting is untouched afterwards
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+
+
+def test_inside_a_transaction_the_count_leaves_the_transactions_commit_alone():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as seen:
+        assert rate_limit_hit(key="api-key:8", limit=5, window_s=60, now=500.0) is None
+
+    [upsert] = [q["sql"] for q in seen.captured_queries if "core_ratecounter" in q["sql"]]
+    assert "synchronous_commit" not in upsert
