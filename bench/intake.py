@@ -802,7 +802,7 @@ def prepare(engines: list[str], workdir: Path, args, redis_url: str = "") -> dic
                 "EMAIL_URL": "",
                 "LEADMILL_NEW_LEAD_ALERT_EMAIL": "",
                 "LEADMILL_EMAIL_MAX_PER_HOUR": "0",
-                # Each post takes its own token of the pool (Bench.template); should a run
+                # Each post takes its own token of the pool (EngineRun.template); should a run
                 # outgrow the pool, its reused tokens stay valid, not spam.
                 "LEADMILL_FORM_TOKEN_POSTS": "1000000000",
                 # One key posts every API lead: the per-key limit (600 a minute by default)
