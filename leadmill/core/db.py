@@ -1,5 +1,6 @@
 """Database helpers: the public hot paths' writer turns (form posts, tracking batches), the
-sliced deletes of retention, and the planner statistics of our own tables (PostgreSQL)."""
+sliced deletes of retention, the commits that need not wait for the WAL flush, and the
+planner statistics of our own tables (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,22 @@ from pathlib import Path
 
 from django.apps import apps
 from django.db import OperationalError, connection, transaction
+
+# A WHERE condition, always true, that makes the statement's own commit not wait for the WAL
+# flush on PostgreSQL: ``set_config(…, true)`` is ``SET LOCAL synchronous_commit``, for this
+# statement's transaction only, so it is safe behind a transaction pooler. The row is visible
+# at once and kept if our process dies; only a crash of the database server itself may forget
+# the last few hundred milliseconds of such commits. For writes whose loss that crash would
+# make harmless (a rate counter, an email's sent mark behind its Message-ID).
+NO_FLUSH_WAIT = "set_config('synchronous_commit', 'off', true) = 'off'"
+
+
+def no_flush_wait_applies(db_connection=connection) -> bool:
+    """Whether a statement sent now may carry :data:`NO_FLUSH_WAIT`: on PostgreSQL, in
+    autocommit (inside a caller's transaction it would change that whole transaction's
+    commit)."""
+    return db_connection.vendor == "postgresql" and db_connection.get_autocommit()
+
 
 _sqlite_write_lock = threading.Lock()
 _lock_files: dict[tuple[int, str], int] = {}  # (process id, database file) -> open lock file

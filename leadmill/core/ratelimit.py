@@ -27,21 +27,22 @@ from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import FixedWindowRateLimiter
 
+from .db import NO_FLUSH_WAIT, no_flush_wait_applies
+
 _UPSERT = (
     "INSERT INTO core_ratecounter (key, window_start, hits) VALUES (%s, %s, 1) "
     "ON CONFLICT (key, window_start) DO UPDATE SET hits = core_ratecounter.hits + 1 "
     "RETURNING hits"
 )
-# On PostgreSQL, outside a transaction: the statement's own commit does not wait for the WAL
-# flush (``set_config(…, true)`` is ``SET LOCAL``, this statement's transaction only, safe
-# behind a transaction pooler). Every request of one API key bumps the same row, and its lock
-# is held until the commit: with a flush per commit the key's requests went one at a time,
-# a few milliseconds each (bench/pg_activity.py found this statement running in 73 % of
+# On PostgreSQL, outside a transaction, the statement's own commit does not wait for the WAL
+# flush (core.db's NO_FLUSH_WAIT). Every request of one API key bumps the same row, and its
+# lock is held until the commit: with a flush per commit the key's requests went one at a
+# time, a few milliseconds each (bench/pg_activity.py found this statement running in 73 % of
 # the samples of an API phase at 200 posts/s). A crash of the database server itself may
 # forget the last few hundred milliseconds of counts: a few more requests get through.
 _UPSERT_NO_FLUSH_WAIT = (
     "INSERT INTO core_ratecounter (key, window_start, hits) SELECT %s, %s, 1 "
-    "WHERE set_config('synchronous_commit', 'off', true) = 'off' "
+    f"WHERE {NO_FLUSH_WAIT} "
     "ON CONFLICT (key, window_start) DO UPDATE SET hits = core_ratecounter.hits + 1 "
     "RETURNING hits"
 )
@@ -49,10 +50,10 @@ _UPSERT_NO_FLUSH_WAIT = (
 
 def _hit_in_database(key: str, limit: int, window_s: int, now: float) -> int | None:
     window_start = int(now // window_s) * window_s
-    no_flush_wait = connection.vendor == "postgresql" and connection.get_autocommit()
     with connection.cursor() as cursor:
         cursor.execute(
-            _UPSERT_NO_FLUSH_WAIT if no_flush_wait else _UPSERT, [key[:200], window_start]
+            _UPSERT_NO_FLUSH_WAIT if no_flush_wait_applies() else _UPSERT,
+            [key[:200], window_start],
         )
         hits = cursor.fetchone()[0]
     return max(1, int(window_start + window_s - now) + 1) if hits > limit else None

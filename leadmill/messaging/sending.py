@@ -45,6 +45,7 @@ from leadmill.consent.selectors import (
     marketing_recipients,
 )
 from leadmill.core import events
+from leadmill.core.db import NO_FLUSH_WAIT, no_flush_wait_applies
 
 from .emails import email_message_build
 from .events import MessageSent
@@ -361,22 +362,17 @@ def _sent_at_write(marks: list[tuple[int, dt.datetime, str | None]]) -> None:
     process a moment later. They stay ``sending``: :func:`_sent_publish` marks them sent,
     with their facts, when their chunk ends.
 
-    On PostgreSQL the commit does not wait for the WAL flush (``set_config(…, true)`` is
-    ``SET LOCAL synchronous_commit``, this statement's transaction only, so it is safe
-    behind a transaction pooler): the marks are visible at once and kept if the worker
-    dies; only a crash of the database server itself could forget the last few hundred
-    milliseconds of marks, whose messages would go again with the same Message-ID (ADR 6)."""
+    On PostgreSQL the commit does not wait for the WAL flush (core.db's ``NO_FLUSH_WAIT``):
+    the marks are visible at once and kept if the worker dies; only a crash of the database
+    server itself could forget the last few hundred milliseconds of marks, whose messages
+    would go again with the same Message-ID (ADR 6)."""
     table = db_connection.ops.quote_name(Message._meta.db_table)
     postgres = db_connection.vendor == "postgresql"
     row = "(%s::bigint, %s::timestamptz, %s::text)" if postgres else "(%s, %s, %s)"
     params: list = []
     for message_id, sent_at, subject in marks:
         params += [message_id, db_connection.ops.adapt_datetimefield_value(sent_at), subject]
-    no_flush_wait = (
-        " AND set_config('synchronous_commit', 'off', true) = 'off'"
-        if postgres and db_connection.get_autocommit()
-        else ""
-    )
+    no_flush_wait = f" AND {NO_FLUSH_WAIT}" if no_flush_wait_applies(db_connection) else ""
     sql = (
         f"WITH marks (id, sent_at, subject) AS (VALUES {', '.join([row] * len(marks))}) "  # noqa: S608 -- quoted table name, placeholders only
         f"UPDATE {table} SET sent_at = marks.sent_at, subject = COALESCE(marks.subject, "
