@@ -33,6 +33,7 @@ def _clear_cache():
     from django.core.cache import cache
 
     from leadmill.capture.selectors import form_counts_clear, form_definitions_clear
+    from leadmill.consent.selectors import purpose_texts_clear
     from leadmill.core.i18n import locale_caches_clear
     from leadmill.tracking.selectors import config_cache_clear
 
@@ -41,6 +42,7 @@ def _clear_cache():
         form_definitions_clear()
         form_counts_clear()
         config_cache_clear()  # tracked sites and bot rules
+        purpose_texts_clear()
 
     cache.clear()  # at set-up only: a test may leave the database unreachable on purpose
     clear_process_caches()

@@ -7,10 +7,10 @@ import hmac
 import re
 import secrets
 
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leadmill.core.db import instances_where
 from leadmill.core.errors import ValidationFailed
 
 from .models import ALL_SCOPES, SCOPES, ApiKey
@@ -75,12 +75,15 @@ def api_key_check(*, secret: str) -> ApiKey | None:
     if len(parts) < 3 or parts[0] != "lm" or not _PREFIX.fullmatch(parts[1]):
         return None  # not one of ours (and never a query with a NUL for PostgreSQL)
     now = timezone.now()
-    key = (
-        ApiKey.objects.filter(prefix=parts[1], revoked_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .first()
-    )
-    if key is None or not hmac.compare_digest(key.key_hash, ApiKey.hash(secret)):
+    # One plain SELECT by the unique prefix (every API request runs this; core.db explains).
+    found = instances_where(ApiKey, "prefix = %s", [parts[1]])
+    key = found[0] if found else None
+    if (
+        key is None
+        or key.revoked_at is not None
+        or (key.expires_at is not None and key.expires_at <= now)
+        or not hmac.compare_digest(key.key_hash, ApiKey.hash(secret))
+    ):
         return None
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from leadmill.consent.models import PurposeText
+from leadmill.consent.selectors import purpose_texts_stated
 from leadmill.consent.services import ip_for_storage
 from leadmill.contacts.identity import email_normalise, phone_normalise
 from leadmill.contacts.services import UpsertResult
@@ -279,18 +279,13 @@ def _stated_consents_resolve(
     key by id (the processing's ``purpose_keys``, read here already)."""
     if not consents:
         return {}, {}, {}
-    found = {
-        (text.purpose.key, text.version): text
-        for text in PurposeText.objects.select_related("purpose").filter(
-            purpose__key__in={c.purpose for c in consents}
-        )
-    }
+    found = purpose_texts_stated({(c.purpose, c.text_version) for c in consents})
     granted: dict[str, bool] = {}
     texts: dict[str, int] = {}
     keys: dict[int, str] = {}
     problems: dict[str, list[str]] = {}
     for index, stated in enumerate(consents):
-        text = found.get((stated.purpose, stated.text_version))
+        text = found.get((stated.purpose, stated.text_version))  # (purpose id, text id)
         if text is None:
             problems[f"consents.{index}"] = [
                 _("No consent purpose “%(purpose)s” with a text version %(version)s.")
@@ -298,8 +293,9 @@ def _stated_consents_resolve(
             ]
             continue
         granted[f"consent_{stated.purpose}"] = stated.granted
-        texts[str(text.purpose_id)] = text.pk
-        keys[text.purpose_id] = stated.purpose
+        purpose_id, text_id = text
+        texts[str(purpose_id)] = text_id
+        keys[purpose_id] = stated.purpose
     if problems:
         raise ValidationFailed(
             _("Name each consent by a purpose key and a version of its text that exist."),

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
+import time
 from collections.abc import Collection
 from pathlib import Path
 
@@ -22,10 +24,59 @@ from django.utils.crypto import salted_hmac
 from leadmill.contacts.identity import email_normalise
 from leadmill.core.errors import ValidationFailed
 
-from .models import Consent, Purpose, Suppression
+from .models import Consent, Purpose, PurposeText, Suppression
 
 ADDRESS_HASH_SALT = "leadmill.consent.address_hash"
 SUPPRESSION_KEY_FILE = "suppression_key"
+
+
+# What :func:`purpose_texts_stated` found: (purpose key, version) -> (purpose id, text id, when).
+_texts_found: dict[tuple[str, int], tuple[int, int, float]] = {}
+_texts_found_lock = threading.Lock()
+TEXTS_FOUND_KEPT_S = 60.0
+_TEXTS_FOUND_MAX = 1000
+
+
+def purpose_texts_stated(
+    pairs: Collection[tuple[str, int]],
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """The purpose id and text id of each (purpose key, text version) of ``pairs`` that
+    exists: what an API caller states the person saw. Leaves out the pairs that do not.
+
+    On the API's hot path, so what was found is kept in this process for
+    ``TEXTS_FOUND_KEPT_S``: a text version is immutable and protected from deletion, so a
+    found pair stays true; only a purpose's key renamed meanwhile is still accepted for that
+    while, and it names the same purpose and text. A pair not found is asked again every
+    time, so a new version is usable at once."""
+    now = time.monotonic()
+    found: dict[tuple[str, int], tuple[int, int]] = {}
+    missing = set()
+    for pair in pairs:
+        kept = _texts_found.get(pair)
+        if kept is not None and now - kept[2] < TEXTS_FOUND_KEPT_S:
+            found[pair] = kept[:2]
+        else:
+            missing.add(pair)
+    if not missing:
+        return found
+    rows = PurposeText.objects.filter(purpose__key__in={key for key, _version in missing})
+    for key, version, purpose_id, text_id in rows.values_list(
+        "purpose__key", "version", "purpose_id", "pk"
+    ):
+        if (key, version) in missing:
+            found[(key, version)] = (purpose_id, text_id)
+    with _texts_found_lock:
+        if len(_texts_found) >= _TEXTS_FOUND_MAX:
+            _texts_found.clear()
+        for pair in missing & found.keys():
+            _texts_found[pair] = (*found[pair], now)
+    return found
+
+
+def purpose_texts_clear() -> None:
+    """Forget what :func:`purpose_texts_stated` kept (tests: a flushed database reuses ids)."""
+    with _texts_found_lock:
+        _texts_found.clear()
 
 
 def _normalised(email: str) -> str:

@@ -10,11 +10,14 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from django.apps import apps
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection, models, transaction
+
+M = TypeVar("M", bound=models.Model)
 
 # A WHERE condition, always true, that makes the statement's own commit not wait for the WAL
 # flush on PostgreSQL: ``set_config(…, true)`` is ``SET LOCAL synchronous_commit``, for this
@@ -30,6 +33,21 @@ def no_flush_wait_applies(db_connection=connection) -> bool:
     autocommit (inside a caller's transaction it would change that whole transaction's
     commit)."""
     return db_connection.vendor == "postgresql" and db_connection.get_autocommit()
+
+
+def instances_where(model: type[M], where: str, params: Sequence) -> list[M]:
+    """The rows of ``model`` matching ``where`` (SQL with ``%s`` placeholders, naming the
+    table's columns), as instances, read by one plain SELECT of every column of the model.
+
+    For a hot path's lookup by a unique column: Django compiles a QuerySet's SQL anew on
+    every evaluation, which costs about 0.6 ms of CPU here for a one-row lookup, four times
+    the read itself (measured on the API key check of every API request). The columns come
+    from the model and ``Manager.raw`` applies each field's conversion from the database, so
+    a model change cannot leave this read behind."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608 -- quoted names; the caller's condition has placeholders
+    return list(model._default_manager.raw(sql, params))
 
 
 _sqlite_write_lock = threading.Lock()

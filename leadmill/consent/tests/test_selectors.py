@@ -15,6 +15,7 @@ from ..selectors import (
     marketing_recipients,
     may_receive_email,
     may_receive_marketing_email,
+    purpose_texts_stated,
 )
 from .factories import PurposeFactory, SuppressionFactory, consent_give, marketing_purpose
 
@@ -196,3 +197,28 @@ def test_marketing_grant_q_filters_contacts_in_sql_by_the_same_consent_rule():
     assert matching(marketing_grant_q()) == {granted.pk}
     assert matching(marketing_grant_q(purpose_key="partners")) == {partner_only.pk}
     assert matching(marketing_grant_q(purpose_id=partners.pk)) == set()
+
+
+def test_stated_texts_are_found_each_version_and_a_missing_one_is_asked_again_at_once():
+    """What an API caller states the person saw: each (purpose key, version) that exists;
+    a found pair is kept (no query the next time), a missing one is asked every time, so a
+    version written a moment later is usable at once."""
+    purpose = PurposeFactory(text="I agree, first words.")
+    first = (purpose.key, 1)
+    second = (purpose.key, 2)
+    text_1 = purpose.texts.get(version=1)
+    assert purpose_texts_stated({first, second, ("no-such-purpose", 1)}) == {
+        first: (purpose.pk, text_1.pk)
+    }
+
+    purpose.text = "I agree, second words."
+    purpose.save()
+    text_2 = purpose.texts.get(version=2)
+    with CaptureQueriesContext(connection) as asked:
+        found = purpose_texts_stated({first, second})
+    assert found == {first: (purpose.pk, text_1.pk), second: (purpose.pk, text_2.pk)}
+    assert len(asked) == 1  # only the pair missing before
+
+    with CaptureQueriesContext(connection) as asked:
+        assert purpose_texts_stated({first, second}) == found
+    assert len(asked) == 0

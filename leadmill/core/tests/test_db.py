@@ -156,3 +156,31 @@ def test_a_table_a_migration_holds_is_skipped_not_waited_for():
         blocker.close()
     # Then, the lock gone, the table is analysed (once the server has counted its rows)
     assert "contacts_contact" in refreshed_until_analysed("contacts_contact")
+
+
+@pytest.mark.django_db
+def test_instances_where_reads_what_the_orm_reads_with_each_field_converted():
+    """The hot path's plain SELECT gives the same instances as the QuerySet: every column,
+    datetimes as aware datetimes and JSON decoded, on SQLite as on PostgreSQL."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from leadmill.api.models import ApiKey
+    from leadmill.api.services import api_key_create
+
+    key, _secret = api_key_create(
+        name="read",
+        scopes=["leads:read", "leads:write"],
+        expires_at=timezone.now() + dt.timedelta(days=1),
+    )
+    api_key_create(name="other", scopes=["leads:read"])
+
+    [read] = db.instances_where(ApiKey, "prefix = %s", [key.prefix])
+    orm = ApiKey.objects.get(pk=key.pk)
+    assert read.pk == orm.pk
+    for field in ApiKey._meta.concrete_fields:
+        assert getattr(read, field.attname) == getattr(orm, field.attname), field.name
+    assert read.scopes == ["leads:read", "leads:write"]
+    assert timezone.is_aware(read.created_at) and timezone.is_aware(read.expires_at)
+    assert db.instances_where(ApiKey, "prefix = %s", ["00000000"]) == []
