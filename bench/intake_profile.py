@@ -313,6 +313,11 @@ def main() -> int:
         from capture_django import FORM_SLUG
         from django.db import connection
 
+        import leadmill.core.tasks  # noqa: F401 -- loaded as the worker loads it
+        from leadmill.core.memory import startup_objects_freeze
+
+        startup_objects_freeze()  # as the worker's start-up hook does
+
         prefix = "p1r1c1"
         received_s = receive(
             args.n,

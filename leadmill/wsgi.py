@@ -24,3 +24,8 @@ application = lean_paths_ahead(
         static_files_route(settings.MEDIA_URL, settings.MEDIA_ROOT, max_age_s=7 * 86_400),
     ],
 )
+
+# Everything loaded so far lives as long as the worker: out of the collector's full passes.
+from leadmill.core.memory import startup_objects_freeze  # noqa: E402
+
+startup_objects_freeze()

@@ -69,6 +69,15 @@ def sessions_clear() -> None:
     call_command("clearsessions", verbosity=0)
 
 
+@HUEY.on_startup("leadmill.startup_objects_freeze")
+def startup_objects_freeze() -> None:
+    """The consumer's modules and settings, loaded by now, are left out of the garbage
+    collector's full passes (core.memory)."""
+    from .memory import startup_objects_freeze as freeze
+
+    freeze()
+
+
 @HUEY.on_startup("leadmill.locks_release_dead")
 def locks_release_dead() -> None:
     """A consumer that starts frees the task locks a killed worker of this machine left."""
