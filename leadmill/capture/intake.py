@@ -25,6 +25,7 @@ from leadmill.consent.services import ip_for_storage
 from leadmill.contacts.identity import email_normalise, phone_normalise
 from leadmill.contacts.services import UpsertResult
 from leadmill.core import events
+from leadmill.core.db import instances_insert
 from leadmill.core.errors import ValidationFailed
 from leadmill.core.group_commit import GroupCommit
 from leadmill.tracking.sources import UTM_PARAMS
@@ -218,9 +219,7 @@ def _leads_process_now(groups: Sequence[list[_LeadNow]]) -> list[list[IntakeOutc
     outcomes: list[IntakeOutcome | None] = [None] * len(leads)
     with transaction.atomic():
         # The rows without an external id in one INSERT (none can repeat); the others alone.
-        Submission.objects.bulk_create(
-            [x.submission for x in leads if not x.submission.external_id]
-        )
+        instances_insert([x.submission for x in leads if not x.submission.external_id])
         fresh: list[int] = []
         ours: dict[int, Submission] = {}
         repeats: list[tuple[int, Submission]] = []

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from leadmill.contacts.models import Contact
 from leadmill.core import events
+from leadmill.core.db import instances_insert
 from leadmill.core.errors import ValidationFailed
 
 from . import selectors
@@ -142,7 +143,7 @@ def consent_answers_record(*, answers: list[ConsentAnswers]) -> list[Consent]:
             )
             for purpose_id, agreed in answer.granted.items()
         )
-    return Consent.objects.bulk_create(rows) if rows else []
+    return instances_insert(rows) if rows else []
 
 
 def double_opt_in_confirm(

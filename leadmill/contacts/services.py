@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leadmill.core import events, personal_data
+from leadmill.core.db import instances_insert
 from leadmill.core.errors import NotFound, ValidationFailed
 
 from .countries import country_code
@@ -263,8 +264,8 @@ def _contacts_upsert_locked(
     if created:
         # In email order: two batches inserting the same new emails at once (two drains)
         # wait on each other in one order, never in a cycle.
-        Contact.objects.bulk_create(sorted(created, key=lambda c: (c.email is None, c.email or "")))
-        StageChange.objects.bulk_create(
+        instances_insert(sorted(created, key=lambda c: (c.email is None, c.email or "")))
+        instances_insert(
             [
                 StageChange(
                     contact=contact,

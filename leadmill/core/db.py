@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import os
 import threading
 import time
@@ -48,6 +49,86 @@ def instances_where(model: type[M], where: str, params: Sequence) -> list[M]:
     columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
     sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where}"  # noqa: S608 -- quoted names; the caller's condition has placeholders
     return list(model._default_manager.raw(sql, params))
+
+
+# Field types whose Python value is what the database stores, as JSON carries it (strings,
+# numbers, booleans, keys); a datetime or date goes as its ISO text. Any other field type
+# is prepared by Django (``get_db_prep_save``) first.
+_PLAIN_FIELDS = (
+    models.CharField,  # EmailField, SlugField, URLField …
+    models.TextField,
+    models.IntegerField,  # the big, small and positive ones, AutoField
+    models.BooleanField,
+    models.FloatField,
+    models.ForeignKey,
+    models.DateTimeField,
+    models.DateField,
+    models.JSONField,
+)
+_insert_plans: dict[tuple[str, type[models.Model]], tuple[list, str]] = {}
+
+
+def instances_insert(objs: list[M]) -> list[M]:
+    """Insert ``objs`` (new instances of one model) as ``bulk_create(objs)`` does, with their
+    primary keys set, at a fraction of its CPU on PostgreSQL; elsewhere it is
+    ``bulk_create``.
+
+    ``bulk_create`` prepares each field of each row through several calls and psycopg then
+    escapes each column as an array, element by element: about 0.25 ms of CPU per row here,
+    for the rows every lead writes (its submission, contact, stage change, consents,
+    enrolment). This sends the rows as one JSON document, serialised in C, and inserts them
+    with ``INSERT … SELECT … FROM jsonb_to_recordset`` (ADR 63 did the same for the outbox),
+    every column of the model, typed as the model types it, so a model change cannot leave
+    this statement behind. Each value goes through its field's ``pre_save`` as in Django
+    (``auto_now_add``).
+    No signals, as ``bulk_create``. The rows come back in the document's order."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    if connection.vendor != "postgresql":
+        return model._default_manager.bulk_create(objs)
+    fields, sql = _insert_plan(model)
+    document = []
+    for obj in objs:
+        row = {}
+        for field, plain in fields:
+            value = field.pre_save(obj, add=True)
+            if not plain or (isinstance(value, dt.datetime) and value.tzinfo is None):
+                value = field.get_db_prep_save(value, connection)  # a naive one: made aware
+            if isinstance(value, dt.date):  # datetimes too
+                value = value.isoformat()
+            row[field.column] = value
+        document.append(row)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(document, default=str)])
+        keys = [row[0] for row in cursor.fetchall()]
+    for obj, key in zip(objs, keys, strict=True):
+        obj.pk = key
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
+
+
+def _insert_plan(model: type[models.Model]) -> tuple[list, str]:
+    """The fields :func:`instances_insert` writes (with whether each is plain) and its SQL."""
+    plan = _insert_plans.get((connection.alias, model))
+    if plan is None:
+        quote = connection.ops.quote_name
+        fields = [
+            field
+            for field in model._meta.concrete_fields
+            if not (field.primary_key and isinstance(field, models.AutoField))
+        ]
+        names = ", ".join(quote(field.column) for field in fields)
+        typed = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in fields)
+        sql = (
+            f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT {names} "  # noqa: S608 -- quoted names, one bound document
+            f"FROM jsonb_to_recordset(%s::jsonb) AS r ({typed}) "
+            f"RETURNING {quote(model._meta.pk.column)}"
+        )
+        plan = [(field, isinstance(field, _PLAIN_FIELDS)) for field in fields], sql
+        _insert_plans[(connection.alias, model)] = plan
+    return plan
 
 
 _sqlite_write_lock = threading.Lock()

@@ -13,6 +13,7 @@ import dataclasses
 from django.db import transaction
 
 from leadmill.core import events
+from leadmill.core.db import instances_insert
 
 from .email_text import html_to_text
 from .events import MessageQueued
@@ -168,7 +169,7 @@ def emails_queue_transactional(*, emails: list[TransactionalEmail]) -> list[Mess
     if not emails:
         return []
     with transaction.atomic():
-        messages = Message.objects.bulk_create(
+        messages = instances_insert(
             [
                 Message(
                     kind=TRANSACTIONAL,

@@ -28,6 +28,7 @@ from leadmill.contacts.services import (
     contacts_owner_set,
 )
 from leadmill.core import events
+from leadmill.core.db import instances_insert
 from leadmill.core.errors import Conflict, ValidationFailed
 
 from . import tasks
@@ -111,7 +112,7 @@ def leads_assign(
                 owners=owners,
                 new_leads=new_leads,
             )
-        SalesLead.objects.bulk_create(new_leads)
+        instances_insert(new_leads)
         turns.save()
         contacts_owner_set(owners=owners)
         events.publish_many(

@@ -184,3 +184,63 @@ def test_instances_where_reads_what_the_orm_reads_with_each_field_converted():
     assert read.scopes == ["leads:read", "leads:write"]
     assert timezone.is_aware(read.created_at) and timezone.is_aware(read.expires_at)
     assert db.instances_where(ApiKey, "prefix = %s", ["00000000"]) == []
+
+
+@pytest.mark.django_db
+def test_instances_insert_writes_the_rows_bulk_create_writes_with_their_keys():
+    """The hot path's insert (a JSON document on PostgreSQL) against ``bulk_create``: the same
+    instances give the same columns (JSON, an IP address, a decimal, datetimes, nullable
+    keys, ``auto_now_add``), each instance gets its key, in order."""
+    import datetime as dt
+
+    from django.forms.models import model_to_dict
+
+    from leadmill.capture.models import Submission
+    from leadmill.contacts.models import Contact
+
+    at = dt.datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=dt.UTC)
+
+    def contacts(tag: str) -> list[Contact]:
+        return [
+            Contact(email=f"{tag}{n}@example.com", first_name="Ana", last_name="O'Brien ção")
+            for n in range(3)
+        ]
+
+    def submissions(contact: Contact) -> list[Submission]:
+        return [
+            Submission(
+                channel="api",
+                status="accepted",
+                data={"email": "a@example.com", "nested": {"n": [1, 2.5, None, True]}},
+                values={"email": "a@example.com"},
+                contact=contact,
+                ip_address=address,
+                page_url="https://example.com/p?q=1&r=é",
+                offer_emailed_at=at,
+            )
+            for address in ("203.0.113.9", "2001:db8::1", None)
+        ]
+
+    ours = db.instances_insert(contacts("ours"))
+    theirs = Contact.objects.bulk_create(contacts("theirs"))
+    assert [c.pk for c in ours] == sorted(c.pk for c in ours) and None not in [c.pk for c in ours]
+    assert all(not c._state.adding for c in ours)
+    skip = {"id", "email", "created_at", "updated_at"}
+    for mine, other in zip(ours, theirs, strict=True):
+        read_mine = Contact.objects.get(pk=mine.pk)
+        read_other = Contact.objects.get(pk=other.pk)
+        assert {k: v for k, v in model_to_dict(read_mine).items() if k not in skip} == {
+            k: v for k, v in model_to_dict(read_other).items() if k not in skip
+        }
+        assert read_mine.email == mine.email and read_mine.created_at is not None
+
+    written = db.instances_insert(submissions(ours[0]))
+    compared = Submission.objects.bulk_create(submissions(ours[0]))
+    fields = [
+        f.attname for f in Submission._meta.concrete_fields if f.attname not in {"id", "created_at"}
+    ]
+    for mine, other in zip(written, compared, strict=True):
+        read_mine = Submission.objects.values(*fields).get(pk=mine.pk)
+        read_other = Submission.objects.values(*fields).get(pk=other.pk)
+        assert read_mine == read_other
+    assert Submission.objects.get(pk=written[0].pk).offer_emailed_at == at
