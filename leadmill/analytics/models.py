@@ -272,8 +272,8 @@ class LeadShare(models.Model):
     tracking's model functions over the lead's journey up to its creation, the same as the
     raw reading (ADR 60). Every key of the journey has a row, with a zero share under a
     model that gives it nothing (the raw reading lists it too). Written by the fill for the
-    leads of the days it counts; forgotten when a late touch or an identification changes
-    the journey (the next fill writes it again). ``contact_id`` is no foreign key: the
+    leads of the days it counts; forgotten when a late touch, an identification or a merge
+    changes the journey (the next fill writes it again). ``contact_id`` is no foreign key: the
     personal-data registry deletes an erased lead's rows and those of a lead merged away
     (ADR 71).
     """
