@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from leadmill.capture.models import Form, Submission
 from leadmill.tracking.models import Event, EventType
 
-from .counts import by_a_bot_visitor, day_bounds
+from .counts import by_a_bot_visitor, day_bounds, day_of
 from .models import FormBrowserDay, FormDayCount
 
 FORM_EVENTS = (EventType.FORM_VIEW, EventType.FORM_START, EventType.FORM_FIELD)
@@ -53,11 +53,12 @@ class BrowserDay:
 
 
 def form_days(
-    day: dt.date, *, form: Form | None = None
+    day: dt.date, *, form: Form | None = None, slugs: dict[str, int] | None = None
 ) -> dict[int, tuple[FormDay, list[BrowserDay]]]:
     """Every form's counts and browser rows of ``day`` from the raw rows (``form``: that
     form only). Events as the report reads them: the form's name, not a bot's (the event's
-    flag or its visitor's, through the bot index, ADR 62); posts accepted or refused."""
+    flag or its visitor's, through the bot index, ADR 62); posts accepted or refused.
+    ``slugs``: every form's id by its slug, as the caller read them (default: read now)."""
     start, end = day_bounds(day)
     events = (
         Event.objects.filter(
@@ -74,7 +75,7 @@ def form_days(
         events = events.filter(name=form.slug)
         posts = posts.filter(form=form)
     else:
-        forms = dict(Form.objects.values_list("slug", "pk"))
+        forms = slugs if slugs is not None else dict(Form.objects.values_list("slug", "pk"))
         events = events.filter(name__in=list(forms))
     tallies: dict[int, FormDay] = {}
     browsers: dict[int, dict[str, BrowserDay]] = {}
@@ -148,11 +149,14 @@ def form_days(
 def form_counts_of(day: dt.date) -> tuple[list[FormDayCount], list[FormBrowserDay]]:
     """The rows the fill stores for ``day`` (computed before its write transaction)."""
     counts, browser_rows = [], []
-    for form_id, (tally, rows) in form_days(day).items():
+    slugs = dict(Form.objects.values_list("slug", "pk"))
+    slug_of = {form_id: slug for slug, form_id in slugs.items()}
+    for form_id, (tally, rows) in form_days(day, slugs=slugs).items():
         counts.append(
             FormDayCount(
                 form_id=form_id,
                 day=day,
+                slug=slug_of.get(form_id, ""),
                 views=tally.views,
                 anonymous_starts=tally.anonymous_starts,
                 submissions=tally.submissions,
@@ -174,6 +178,33 @@ def form_counts_of(day: dt.date) -> tuple[list[FormDayCount], list[FormBrowserDa
             for row in rows
         )
     return counts, browser_rows
+
+
+def days_of_renamed_forms(before: dt.datetime) -> set[dt.date]:
+    """The filled days a form's new slug changes (ADR 71): a form's events are found by its
+    slug (the tracker sends it as the event's name), so a form whose slug changed since a
+    day was counted no longer owns the events of the old slug, and owns those of the new
+    one sent before the change. Its stored days counted under another slug, and the days
+    before ``before`` (the first day not filled) of form events under its slug now."""
+    current = dict(Form.objects.values_list("pk", "slug"))
+    renamed: dict[int, set[str]] = {}
+    for form_id, slug in FormDayCount.objects.values_list("form_id", "slug").distinct():
+        if form_id in current and current[form_id] != slug:
+            renamed.setdefault(form_id, set()).add(slug)
+    days: set[dt.date] = set()
+    for form_id, slugs in renamed.items():
+        days.update(
+            FormDayCount.objects.filter(form_id=form_id, slug__in=slugs).values_list(
+                "day", flat=True
+            )
+        )
+        days.update(
+            day_of(moment)
+            for moment in Event.objects.filter(
+                type__in=FORM_EVENTS, name=current[form_id], occurred_at__lt=before
+            ).values_list("occurred_at", flat=True)
+        )
+    return days
 
 
 def form_counts_write(day: dt.date, rows: tuple[list[FormDayCount], list[FormBrowserDay]]) -> None:

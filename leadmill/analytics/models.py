@@ -129,6 +129,9 @@ class FormDayCount(models.Model):
 
     form_id = models.BigIntegerField()
     day = models.DateField()
+    # The form's slug when the day was counted: its events are found by it. A form whose
+    # slug changed since has its days counted again by the next fill (ADR 71).
+    slug = models.CharField(max_length=60, blank=True, default="")
     views = models.BigIntegerField(default=0)
     anonymous_starts = models.BigIntegerField(default=0)
     submissions = models.BigIntegerField(default=0)
@@ -269,10 +272,10 @@ class LeadShare(models.Model):
     tracking's model functions over the lead's journey up to its creation, the same as the
     raw reading (ADR 60). Every key of the journey has a row, with a zero share under a
     model that gives it nothing (the raw reading lists it too). Written by the fill for the
-    leads of the days it counts; forgotten when a late touch or an identification changes
-    the journey (the next fill writes it again). ``contact_id`` is no foreign key: an
-    erased contact's rows are left to the next refill, as its counts are, and join nothing
-    meanwhile.
+    leads of the days it counts; forgotten when a late touch, an identification or a merge
+    changes the journey (the next fill writes it again). ``contact_id`` is no foreign key: the
+    personal-data registry deletes an erased lead's rows and those of a lead merged away
+    (ADR 71).
     """
 
     contact_id = models.BigIntegerField()
@@ -325,15 +328,22 @@ class CreditCount(models.Model):
 
 
 class JourneyChange(models.Model):
-    """A lead whose journey changed after the fact: a browser identified as the lead
-    attached earlier anonymous events to it (``tracking.VisitorIdentified``). The next fill
-    forgets its shares and counts its days again, then deletes the row (ADR 65)."""
+    """A change after the fact that the next fill counts again, then deletes (ADR 65, 71):
 
-    contact_id = models.BigIntegerField()
+    * a lead (``contact_id``) whose journey or history changed: a browser identified as
+      the lead attached earlier anonymous events to it (``tracking.VisitorIdentified``), or
+      another lead was merged into it. The fill forgets its shares and counts its days
+      again;
+    * a filled day (``day``) that counted someone no longer there: an erased lead, or the
+      lead merged away, noted before its rows went. The fill counts the day again.
+    """
+
+    contact_id = models.BigIntegerField(null=True)
+    day = models.DateField(null=True)
     noted_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"{self.contact_id} {self.noted_at}"
+        return f"{self.contact_id or self.day} {self.noted_at}"
 
 
 class LeadRow(models.Model):
@@ -350,7 +360,11 @@ class LeadRow(models.Model):
     amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["day"], name="analytics_lead_row_day")]
+        indexes = [
+            models.Index(fields=["day"], name="analytics_lead_row_day"),
+            # A lead's stored days, found before it is erased or merged away (ADR 71).
+            models.Index(fields=["contact_id", "day"], name="analytics_lead_row_lead"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.contact_id} {self.metric}"

@@ -36,7 +36,7 @@ from .counts import (
     visitors_filled,
 )
 from .credit_counts import day_credits, day_credits_write
-from .form_counts import FORM_EVENTS, form_counts_of, form_counts_write
+from .form_counts import FORM_EVENTS, days_of_renamed_forms, form_counts_of, form_counts_write
 from .models import (
     SHARED_MODELS,
     CreditCount,
@@ -101,18 +101,24 @@ def counts_fill(
         "stage_change_id_seen": StageChange.objects.aggregate(top=Max("id"))["top"] or 0,
         "contact_updated_seen": timezone.now(),
     }
-    # Leads whose journey an identification changed (ADR 65): noted by a handler, taken up
-    # to this mark and deleted once their days are counted again (again after a kill).
+    # Leads whose journey an identification or a merge changed (ADR 65), and days that
+    # counted a lead erased or merged away since (ADR 71): noted, taken up to this mark and
+    # deleted once their days are counted again (again after a kill).
     journeys_seen = JourneyChange.objects.aggregate(top=Max("id"))["top"] or 0
     corrected = 0
     if state.filled_until is None:
         first = _first_day()
         state.filled_until = min(first, until) if first else until
     else:
+        notes = JourneyChange.objects.filter(id__lte=journeys_seen)
         late_leads = _late_leads(state, marks) | set(
-            JourneyChange.objects.filter(id__lte=journeys_seen).values_list("contact_id", flat=True)
+            notes.filter(contact_id__isnull=False).values_list("contact_id", flat=True)
         )
-        late = _late_days(state, marks) | days_touched_by_leads(late_leads)
+        late = (
+            _late_days(state, marks)
+            | days_touched_by_leads(late_leads)
+            | set(notes.filter(day__isnull=False).values_list("day", flat=True))
+        )
         # Their shares are computed again from their journeys as they are now, on the first
         # of their days counted again (every one of their days is), and replace the stored
         # ones in that day's transaction.
@@ -218,6 +224,8 @@ def _late_days(state: FillState, marks: dict) -> set[dt.date]:
         ).values_list("occurred_at", flat=True)
     }
     forms |= days_touched_by_form_browsers(bots)
+    # A form whose slug changed owns other events than those its days were counted with.
+    forms |= days_of_renamed_forms(filled_from)
     # A post accepted since the last fill (processing runs after the post, and retries) is a
     # conversion of its page on the day it was received, which may be counted already; a
     # post accepted or refused as invalid since then is a post of its form's day (ADR 64).
@@ -269,8 +277,9 @@ def _late_leads(state: FillState, marks: dict) -> set[int]:
 
 
 def counts_refill() -> FillReport:
-    """Forget every count and fill again from the first raw row (after an erasure or merge
-    of many contacts, or a change of the site's time zone)."""
+    """Forget every count and fill again from the first raw row (after a change of the
+    site's time zone, or for the shares of journeys the retention prune shortened; erased
+    and merged leads are corrected by the ordinary fill, ADR 71)."""
     with transaction.atomic():
         DailyCount.objects.all().delete()
         CreditCount.objects.all().delete()

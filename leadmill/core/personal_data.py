@@ -9,7 +9,9 @@ A declaration (:class:`PersonalData`) says, for one model:
   data-subject export gives it out and how erasure removes it;
 * how its rows move when two contacts are merged (``merge``): repointed to the survivor,
   repointed with the loser's row deleted where the survivor already has its twin (a unique
-  constraint such as one score row per contact), or by a function the app provides.
+  constraint such as one score row per contact), or by a function the app provides;
+* optionally, what the app must note before an erasure changes anything (``before_erase``):
+  rows derived from others (analytics' stored counts) note what the erasure will take away.
 
 Each app registers its own models in its ``AppConfig.ready`` with
 :func:`register_personal_data`; ``contacts.services.contact_merge`` asks :func:`rows_move`
@@ -99,6 +101,12 @@ class Merge(enum.StrEnum):
 # merge's transaction, it returns how many rows it changed.
 MergeFunction = Callable[..., int]
 
+# What an app notes before an erasure: called as ``function(subject_id=…, visitor_ids=…)``
+# inside the erasure's transaction, once every row is found and before any changes, with the
+# contact's id and the visitor ids it is known by. For rows computed from others (analytics'
+# stored days): it notes what to compute again, as the rows it reads are still there.
+BeforeErase = Callable[..., None]
+
 
 class Export(enum.StrEnum):
     """How the data-subject export gives out a column."""
@@ -144,6 +152,7 @@ class PersonalData:
     # None when no link moves on merge (rows found by an identifier, or the contact itself,
     # which contact_merge merges field by field).
     merge: Merge | MergeFunction | None = None
+    before_erase: BeforeErase | None = None
 
     @property
     def label(self) -> str:
@@ -297,6 +306,7 @@ def personal_data_erase(
     Rows are found as the export finds them (the contact, its foreign keys and contact-id
     columns, its email, phone and visitor ids), all before anything changes. Then:
 
+    * each declaration's ``before_erase`` is called, while every row is still there;
     * a model with an ``Erase.DELETE_ROW`` column loses the subject's rows (and what
       cascades from them);
     * otherwise its ``Erase.BLANK`` columns are set to their empty value (None, ``{}``,
@@ -315,6 +325,11 @@ def personal_data_erase(
         if count:
             changed[label.lower()] = changed.get(label.lower(), 0) + count
 
+    for declaration in _declarations.values():
+        if declaration.before_erase is not None:
+            declaration.before_erase(
+                subject_id=subject.pk, visitor_ids=frozenset(identifiers[LinkKind.VISITOR])
+            )
     blanks: list[tuple[PersonalData, models.QuerySet]] = []
     deletions: list[models.QuerySet] = []
     for declaration in _declarations.values():

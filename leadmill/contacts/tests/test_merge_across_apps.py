@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from leadmill.analytics.models import JourneyChange, LeadRow, LeadShare
 from leadmill.api.models import IdempotentRequest
 from leadmill.capture.models import EventReminder, Offer, Submission
 from leadmill.capture.tests.factories import FormFactory, OfferFactory
@@ -123,6 +124,19 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
         response_body=b'{"lead": {}}',
         contact_id=other.pk,
     )
+    # analytics: the leads' stored rows and shares, a note for the fill
+    for contact in (survivor, other):
+        LeadRow.objects.create(day=T0.date(), contact_id=contact.pk, metric="leads")
+        LeadShare.objects.create(
+            contact_id=contact.pk,
+            created_at=T0,
+            source="google",
+            last_touch=1.0,
+            linear=1.0,
+            u_shaped=1.0,
+            time_decay=1.0,
+        )
+    note = JourneyChange.objects.create(contact_id=other.pk)
     other_id = other.pk
 
     # When they are merged
@@ -184,6 +198,14 @@ def test_merge_moves_every_declared_row_to_the_survivor_and_resolves_unique_conf
         (own_trigger.pk, survivor.pk),
     }
     assert IdempotentRequest.objects.get(pk=replayable.pk).contact_id == survivor.pk
+    # the merged lead's stored rows and shares go, its day and the survivor noted for the fill
+    assert set(LeadRow.objects.values_list("contact_id", flat=True)) == {survivor.pk}
+    assert set(LeadShare.objects.values_list("contact_id", flat=True)) == {survivor.pk}
+    assert JourneyChange.objects.get(pk=note.pk).contact_id == survivor.pk
+    assert set(JourneyChange.objects.values_list("contact_id", "day")) == {
+        (survivor.pk, None),
+        (None, T0.date()),
+    }
 
 
 def test_this_merge_test_covers_every_model_that_declares_rows_to_move():
@@ -207,6 +229,9 @@ def test_this_merge_test_covers_every_model_that_declares_rows_to_move():
         SegmentMember,
         SegmentEntry,
         IdempotentRequest,
+        LeadRow,
+        LeadShare,
+        JourneyChange,
     }
 
     declared = {d.model for d in personal_data.declarations() if d.merge_links}

@@ -23,6 +23,7 @@ from leadmill.core.personal_data import (
 )
 from leadmill.sales.models import Activity
 from leadmill.scoring.models import ContactScore
+from leadmill.tracking.tests.factories import VisitorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +203,39 @@ def test_merging_a_contact_without_rows_reports_nothing_moved():
     moved = personal_data.rows_move(keep_id=keep.pk, gone_id=gone.pk)
 
     assert moved == {}
+
+
+# --- personal_data_erase ---------------------------------------------------------------------
+
+
+def test_before_erase_is_called_once_with_the_contact_and_its_browsers_while_its_rows_are_there():
+    # Given stage changes declared with a note taken before erasure, and a contact with a
+    # browser (a visitor row naming it)
+    seen = []
+
+    def stage_changes_note(*, subject_id: int, visitor_ids: frozenset[str]) -> None:
+        seen.append(
+            (
+                subject_id,
+                visitor_ids,
+                StageChange.objects.filter(contact_id=subject_id).count(),
+            )
+        )
+
+    noted = PersonalData(
+        model=StageChange,
+        links=(Link.foreign_key("contact"),),
+        columns=(Column("to_stage", erase=Erase.DELETE_ROW),),
+        merge=Merge.REPOINT,
+        before_erase=stage_changes_note,
+    )
+    contact = ContactFactory()  # with its first stage change
+    browser = VisitorFactory(contact=contact)
+
+    # When it is erased
+    with personal_data_registered(noted):
+        personal_data.personal_data_erase(subject=contact, hash_value=lambda value: "#")
+
+    # Then the note saw its id, its browser and its rows, which are gone after
+    assert seen == [(contact.pk, frozenset({browser.pk}), 1)]
+    assert not StageChange.objects.filter(contact_id=contact.pk).exists()
