@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from leadmill.capture.models import Submission
 from leadmill.contacts.models import Contact, StageChange
+from leadmill.core.db import table_writers_wait
 from leadmill.core.errors import DomainError
 from leadmill.tracking.models import Event, EventType
 from leadmill.tracking.selectors import NOT_TOUCHES, TOUCH_TYPES
@@ -54,6 +55,11 @@ from .models import (
 from .page_counts import page_counts_of, page_counts_write
 
 COUNTS = "daily_counts"
+# How long a fill waits for the transactions writing to the tables its marks are read from
+# (ADR 73); past it, the marks it stores stay where they were.
+WRITERS_WAIT_S = 30.0
+# A note's id travels in a statement's parameters: below SQLite's 999 per statement.
+NOTES_DELETED_PER_STATEMENT = 900
 
 
 def _state() -> FillState:
@@ -84,40 +90,37 @@ def counts_fill(
     *,
     until: dt.date | None = None,
     inside_day: Callable[[dt.date], None] | None = None,
+    writers_wait_s: float = WRITERS_WAIT_S,
 ) -> FillReport:
     """Bring the daily counts up to (not including) ``until``, default today.
 
     First the days already filled that rows written since the last fill touch (a late page
     view, a back-dated stage change, an outcome recorded later) are counted again; then
     each new day is counted. Restartable and idempotent: run it twice, or kill it and run it
-    again, and the rows are those of one clean run. ``inside_day`` (tests) is called inside
-    each day's transaction, after its rows are written and before the commit.
+    again, and the rows are those of one clean run. A row whose transaction was still open
+    when the fill started is counted by it or by the next one, never skipped (ADR 73): the
+    fill waits up to ``writers_wait_s`` for such transactions, and keeps its stored marks
+    where they were if one is still open then. ``inside_day`` (tests) is called inside each
+    day's transaction, after its rows are written and before the commit.
     """
     until = until or timezone.localdate()
     state = _state()
-    marks = {
-        "submission_id_pending": _oldest_pending_submission(),
-        "event_id_seen": Event.objects.aggregate(top=Max("id"))["top"] or 0,
-        "stage_change_id_seen": StageChange.objects.aggregate(top=Max("id"))["top"] or 0,
-        "contact_updated_seen": timezone.now(),
-    }
+    marks, settled = _marks_read(writers_wait_s)
     # Leads whose journey an identification or a merge changed (ADR 65), and days that
-    # counted a lead erased or merged away since (ADR 71): noted, taken up to this mark and
-    # deleted once their days are counted again (again after a kill).
-    journeys_seen = JourneyChange.objects.aggregate(top=Max("id"))["top"] or 0
+    # counted a lead erased or merged away since (ADR 71): the notes there are now (read
+    # after the wait, so a note's transaction open then has ended), deleted by their ids
+    # once their days are counted again (again after a kill).
+    notes = list(JourneyChange.objects.values_list("id", "contact_id", "day"))
     corrected = 0
     if state.filled_until is None:
         first = _first_day()
         state.filled_until = min(first, until) if first else until
     else:
-        notes = JourneyChange.objects.filter(id__lte=journeys_seen)
-        late_leads = _late_leads(state, marks) | set(
-            notes.filter(contact_id__isnull=False).values_list("contact_id", flat=True)
-        )
+        late_leads = _late_leads(state, marks) | {lead for _id, lead, _day in notes if lead}
         late = (
             _late_days(state, marks)
             | days_touched_by_leads(late_leads)
-            | set(notes.filter(day__isnull=False).values_list("day", flat=True))
+            | {day for _id, _lead, day in notes if day}
         )
         # Their shares are computed again from their journeys as they are now, on the first
         # of their days counted again (every one of their days is), and replace the stored
@@ -125,10 +128,14 @@ def counts_fill(
         for day in sorted(day for day in late if day < state.filled_until):
             _day_fill(state, day, inside_day, recompute=late_leads)
             corrected += 1
-    for field, value in marks.items():
-        setattr(state, field, value)
+    if settled:
+        for field, value in marks.items():
+            setattr(state, field, value)
+    elif state.submission_id_pending is None:
+        # A first fill's marks stay at the start of every table: so does this one.
+        state.submission_id_pending = 1
     state.save()
-    JourneyChange.objects.filter(id__lte=journeys_seen).delete()
+    _notes_delete([note_id for note_id, _lead, _day in notes])
     filled = 0
     day = state.filled_until
     while day < until:
@@ -174,20 +181,57 @@ def _day_fill(
         recompute.difference_update(credits.new_shares[SHARED_MODELS[0]])
 
 
-def _oldest_pending_submission() -> int:
+# The tables the marks are read from: their writers of the moment are let end (ADR 73).
+MARKED = (Event, StageChange, Contact, Submission)
+
+
+def _marks_read(writers_wait_s: float) -> tuple[dict, bool]:
+    """This fill's high-water marks, and whether the fill may store them.
+
+    The highest ids and the time are read first, then the fill waits for the transactions
+    writing to the marked tables at that moment (:func:`leadmill.core.db.table_writers_wait`):
+    once they have ended, every row up to a mark is committed (or rolled back), so the
+    fill's reads, all after the wait, see it; a row whose id is drawn after the marks were
+    read has a higher one, for the next fill. The oldest pending post is read after the
+    wait. False when some writer was still open at the end of the wait: the fill reads up to
+    these marks but stores the last fill's, so the next one reads the same rows again
+    (counting a day again is idempotent).
+    """
+    submissions_top = Submission.objects.aggregate(top=Max("id"))["top"] or 0
+    marks = {
+        "event_id_seen": Event.objects.aggregate(top=Max("id"))["top"] or 0,
+        "stage_change_id_seen": StageChange.objects.aggregate(top=Max("id"))["top"] or 0,
+        "contact_updated_seen": timezone.now(),
+    }
+    settled = table_writers_wait(
+        tables=[model._meta.db_table for model in MARKED], timeout_s=writers_wait_s
+    )
+    marks["submission_id_pending"] = _oldest_pending_submission(next_id=submissions_top + 1)
+    return marks, settled
+
+
+def _oldest_pending_submission(*, next_id: int) -> int:
     """The id of the oldest post not processed yet (received, or in error and to be
-    retried; both through their partial indexes), else the next id: every post accepted
-    after this moment has this id or a higher one."""
+    retried; both through their partial indexes), else ``next_id``: every post accepted
+    after this moment has this id or a higher one. ``next_id`` is read before the wait for
+    the open transactions (:func:`_marks_read`): a post with a lower id has been seen since,
+    pending or not; one with this id or higher may not have been."""
     pending = [
         Submission.objects.filter(status=Submission.Status.RECEIVED).aggregate(low=Min("id"))[
             "low"
         ],
         Submission.objects.filter(retry_at__isnull=False).aggregate(low=Min("id"))["low"],
+        next_id,
     ]
-    pending = [low for low in pending if low is not None]
-    if pending:
-        return min(pending)
-    return (Submission.objects.aggregate(top=Max("id"))["top"] or 0) + 1
+    return min(low for low in pending if low is not None)
+
+
+def _notes_delete(note_ids: list[int]) -> None:
+    """Delete the notes the fill read, by their ids: a note written since (its transaction
+    open when they were read) stays for the next fill."""
+    for start in range(0, len(note_ids), NOTES_DELETED_PER_STATEMENT):
+        chunk = note_ids[start : start + NOTES_DELETED_PER_STATEMENT]
+        JourneyChange.objects.filter(id__in=chunk).delete()
 
 
 def _late_days(state: FillState, marks: dict) -> set[dt.date]:

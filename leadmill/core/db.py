@@ -1,6 +1,7 @@
 """Database helpers: the public hot paths' writer turns (form posts, tracking batches), the
-sliced deletes of retention, the commits that need not wait for the WAL flush, and the
-planner statistics of our own tables (PostgreSQL)."""
+sliced deletes of retention, the commits that need not wait for the WAL flush, the wait for
+the transactions writing to tables (high-water marks), and the planner statistics of our own
+tables (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
@@ -19,6 +21,8 @@ from django.apps import apps
 from django.db import OperationalError, connection, models, transaction
 
 M = TypeVar("M", bound=models.Model)
+
+logger = logging.getLogger(__name__)
 
 # A WHERE condition, always true, that makes the statement's own commit not wait for the WAL
 # flush on PostgreSQL: ``set_config(…, true)`` is ``SET LOCAL synchronous_commit``, for this
@@ -222,6 +226,78 @@ def rows_delete_before(
         if upper is None:
             break
     return deleted
+
+
+# --- transactions writing to a table -------------------------------------------------------
+
+# The transactions holding a ROW EXCLUSIVE lock on one of the tables (what INSERT, UPDATE,
+# DELETE and COPY take when the statement starts, before any id is drawn, and keep to the end
+# of the transaction), other than ours.
+_TABLE_WRITERS = """
+    SELECT DISTINCT virtualtransaction, pid FROM pg_locks
+    WHERE locktype = 'relation' AND mode = 'RowExclusiveLock'
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND relation IN (SELECT to_regclass(name)::oid FROM unnest(%s::text[]) AS name)
+      AND pid IS DISTINCT FROM pg_backend_pid()
+"""
+# Of those, the ones still open: a transaction holds the lock on its own virtual id until it
+# ends.
+_STILL_OPEN = """
+    SELECT DISTINCT virtualxid FROM pg_locks
+    WHERE locktype = 'virtualxid' AND virtualxid = ANY(%s::text[])
+"""
+
+
+def table_writers_wait(*, tables: Sequence[str], timeout_s: float) -> bool:
+    """Wait until every transaction writing to one of ``tables`` now (other than ours) has
+    ended, committed or rolled back; True when they all had within ``timeout_s``.
+
+    What it is for: a row's id is drawn from its table's sequence when the row is inserted,
+    but others see the row only when its transaction commits, so a row committed later can
+    sit below the highest id a reader saw. A reader that reads its high-water marks (highest
+    ids, or the time) and then waits here sees, from then on, every row up to its marks:
+    those whose transaction was open when it read them have ended (ADR 73). Writers that
+    start after the call are neither waited for nor held up.
+
+    PostgreSQL: the writers are read from ``pg_locks`` and polled (1 ms, doubling to 50 ms)
+    until gone; False, with a warning naming their process ids, when some are still open
+    after ``timeout_s``. SQLite: one transaction writes at a time, so taking the write lock
+    and giving it back at once waits for the writer of the moment, within SQLite's busy
+    timeout (the connection's ``timeout``, not ``timeout_s``); False if that ran out. Inside
+    a transaction of ours on SQLite (which holds the write lock) there is no other writer.
+    """
+    if connection.vendor == "sqlite":
+        if connection.in_atomic_block:
+            return True
+        try:
+            with transaction.atomic():  # BEGIN IMMEDIATE (settings): the write lock
+                pass
+        except OperationalError:
+            logger.warning("a transaction kept SQLite's write lock past the busy timeout")
+            return False
+        return True
+    names = [connection.ops.quote_name(table) for table in tables]
+    deadline = time.monotonic() + timeout_s
+    pause = 0.001
+    with connection.cursor() as cursor:
+        cursor.execute(_TABLE_WRITERS, [names])
+        writers = dict(cursor.fetchall())
+        while writers:
+            cursor.execute(_STILL_OPEN, [list(writers)])
+            writers = {vxid: writers[vxid] for (vxid,) in cursor.fetchall()}
+            if not writers:
+                break
+            if time.monotonic() >= deadline:
+                logger.warning(
+                    "transactions writing to %s still open after %.0f s (process ids %s)",
+                    ", ".join(tables),
+                    timeout_s,
+                    ", ".join(str(pid) for pid in sorted(set(writers.values()), key=str)),
+                )
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+    return True
 
 
 # --- planner statistics ----------------------------------------------------------------------
