@@ -18,6 +18,7 @@ from leadmill.core.db import instances_insert
 from .email_text import html_to_text
 from .events import MessageQueued
 from .models import Message
+from .sender import messages_send_soon
 from .sending import messages_send_now
 
 QUEUE_BATCH = 1000
@@ -74,15 +75,18 @@ def messages_queue_bulk(rows: list[Message], *, ignore_conflicts: bool = False) 
         row.status = Message.Status.QUEUED
         row.kind = MARKETING
     with transaction.atomic():
-        Message.objects.bulk_create(rows, batch_size=QUEUE_BATCH, ignore_conflicts=ignore_conflicts)
-        queued = rows
-        if ignore_conflicts or any(row.pk is None for row in rows):
+        if ignore_conflicts:
+            Message.objects.bulk_create(rows, batch_size=QUEUE_BATCH, ignore_conflicts=True)
             # No ids come back from an insert that may skip rows: the Message-IDs (made
             # before the insert) name exactly the rows this call wrote.
             queued = []
             for start in range(0, len(rows), QUEUE_BATCH):
                 chunk = [row.message_id for row in rows[start : start + QUEUE_BATCH]]
                 queued.extend(Message.objects.filter(message_id__in=chunk))
+        else:  # a sequence's emails, a batch per walk: the lean insert (ADR 72)
+            queued = []
+            for start in range(0, len(rows), QUEUE_BATCH):
+                queued.extend(instances_insert(rows[start : start + QUEUE_BATCH]))
         # One outbox INSERT per batch, and one delivery task for the whole transaction.
         for start in range(0, len(queued), QUEUE_BATCH):
             events.publish_many(
@@ -159,6 +163,16 @@ def emails_send_transactional(*, emails: list[TransactionalEmail]) -> list[Messa
     messages_send_now(message_ids=ids)
     sent = Message.objects.in_bulk(ids)
     return [sent[pk] for pk in ids]
+
+
+def emails_send_transactional_soon(*, emails: list[TransactionalEmail]) -> list[Message]:
+    """:func:`emails_send_transactional` for a caller that need not wait for the mail
+    server: the rows are written (one transaction) and handed to the worker's sending
+    thread (:func:`.sender.messages_send_soon`; sent at once where it runs none). Returns
+    the message rows as queued."""
+    messages = emails_queue_transactional(emails=emails)
+    messages_send_soon(message_ids=[message.pk for message in messages])
+    return messages
 
 
 def emails_queue_transactional(*, emails: list[TransactionalEmail]) -> list[Message]:
