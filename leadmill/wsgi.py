@@ -25,9 +25,7 @@ application = lean_paths_ahead(
     ],
 )
 
-# Everything loaded so far lives as long as the worker: out of the collector's full passes;
-# its threads take turns sooner (core.memory).
-from leadmill.core.memory import startup_objects_freeze, thread_switch_shorten  # noqa: E402
+# Everything loaded so far lives as long as the worker: out of the collector's full passes.
+from leadmill.core.memory import startup_objects_freeze  # noqa: E402
 
 startup_objects_freeze()
-thread_switch_shorten()

@@ -72,12 +72,10 @@ def sessions_clear() -> None:
 @HUEY.on_startup("leadmill.startup_objects_freeze")
 def startup_objects_freeze() -> None:
     """The consumer's modules and settings, loaded by now, are left out of the garbage
-    collector's full passes, and its threads take turns sooner (core.memory)."""
+    collector's full passes (core.memory)."""
     from .memory import startup_objects_freeze as freeze
-    from .memory import thread_switch_shorten
 
     freeze()
-    thread_switch_shorten()
 
 
 @HUEY.on_startup("leadmill.locks_release_dead")

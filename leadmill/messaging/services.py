@@ -18,7 +18,6 @@ from leadmill.core.db import instances_insert
 from .email_text import html_to_text
 from .events import MessageQueued
 from .models import Message
-from .sender import messages_send_soon
 from .sending import messages_send_now
 
 QUEUE_BATCH = 1000
@@ -163,16 +162,6 @@ def emails_send_transactional(*, emails: list[TransactionalEmail]) -> list[Messa
     messages_send_now(message_ids=ids)
     sent = Message.objects.in_bulk(ids)
     return [sent[pk] for pk in ids]
-
-
-def emails_send_transactional_soon(*, emails: list[TransactionalEmail]) -> list[Message]:
-    """:func:`emails_send_transactional` for a caller that need not wait for the mail
-    server: the rows are written (one transaction) and handed to the worker's sending
-    thread (:func:`.sender.messages_send_soon`; sent at once where it runs none). Returns
-    the message rows as queued."""
-    messages = emails_queue_transactional(emails=emails)
-    messages_send_soon(message_ids=[message.pk for message in messages])
-    return messages
 
 
 def emails_queue_transactional(*, emails: list[TransactionalEmail]) -> list[Message]:

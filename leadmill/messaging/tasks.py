@@ -4,18 +4,15 @@
 transactional email the mail server could not take is retried even where no nurture runs
 (nurture's own pass sends the queue too; claims keep two senders from sending one message
 twice). Its lock expires (:mod:`leadmill.core.locks`), so a killed worker cannot stop it.
-
-At start-up the worker starts its sending thread (:mod:`.sender`).
 """
 
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task
+from huey.contrib.djhuey import db_periodic_task
 
 from leadmill.core.locks import ExpiringLock
 
-from .sender import sending_thread_start, sending_thread_stop
 from .sending import messages_send_due
 
 SEND_LOCK_S = 300
@@ -33,16 +30,3 @@ def messages_send_tick() -> None:
             report = messages_send_due(limit=500)
             if report.connection_error or report.throttled or not report.did_something:
                 return
-
-
-@HUEY.on_startup("messaging.sending_thread_start")
-def sending_thread_start_hook() -> None:
-    """The worker sends transactional email from a thread of its own (:mod:`.sender`):
-    the drain that queued the owner's email goes on with the next batch meanwhile."""
-    sending_thread_start()
-
-
-@HUEY.on_shutdown("messaging.sending_thread_stop")
-def sending_thread_stop_hook() -> None:
-    """A worker that stops sends what it handed to its sending thread first."""
-    sending_thread_stop()

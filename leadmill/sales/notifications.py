@@ -25,7 +25,7 @@ from leadmill.messaging.emails import slot_marker, slots_fill, slots_split
 from leadmill.messaging.services import (
     TransactionalEmail,
     email_send_transactional,
-    emails_send_transactional_soon,
+    emails_send_transactional,
 )
 from leadmill.nurture.events import OwnerNotificationRequested
 from leadmill.nurture.models import Sequence
@@ -60,17 +60,15 @@ def _release(lead_id: int, field: str) -> None:
 def _send_once(
     leads: list[SalesLead], field: str, *, email_of: Callable[[SalesLead], TransactionalEmail]
 ) -> int:
-    """Claim ``field`` of each lead, then queue the claimed leads' emails and send them
-    over one mail connection, by the worker's sending thread where it runs one (the
-    caller, a drain, goes on meanwhile; ADR 75); a failure before they are queued releases
-    every claim (a retry sends them), and a queued email the mail server cannot take now
-    is sent by the send queue. Returns how many were queued."""
+    """Claim ``field`` of each lead, then send the claimed leads' emails over one mail
+    connection; a failure before the send releases every claim (a retry sends them).
+    Returns how many were sent."""
     mine = _claim([lead.pk for lead in leads], field)
     claimed = [lead for lead in leads if lead.pk in mine]
     if not claimed:
         return 0
     try:
-        emails_send_transactional_soon(emails=[email_of(lead) for lead in claimed])
+        emails_send_transactional(emails=[email_of(lead) for lead in claimed])
     except Exception:
         for lead in claimed:
             _release(lead.pk, field)

@@ -33,26 +33,3 @@ def test_the_worker_freezes_at_its_start():
     import leadmill.core.tasks  # noqa: F401 -- the consumer loads every app's tasks
 
     assert "leadmill.startup_objects_freeze" in HUEY._startup
-
-
-@pytest.mark.parametrize(
-    ("setting", "expected_s"),
-    [(None, 0.0005), ("2", 0.002), ("0", "python's"), ("fast", "python's")],
-)
-def test_the_thread_switch_interval_comes_from_the_environment(monkeypatch, setting, expected_s):
-    import sys
-
-    from leadmill.core.memory import thread_switch_shorten
-
-    before = sys.getswitchinterval()
-    if setting is None:
-        monkeypatch.delenv("LEADMILL_THREAD_SWITCH_MS", raising=False)
-    else:
-        monkeypatch.setenv("LEADMILL_THREAD_SWITCH_MS", setting)
-    try:
-        sys.setswitchinterval(0.005)  # Python's own
-        in_force = thread_switch_shorten()
-        assert in_force == pytest.approx(0.005 if expected_s == "python's" else expected_s)
-        assert sys.getswitchinterval() == in_force
-    finally:
-        sys.setswitchinterval(before)

@@ -209,10 +209,10 @@ def test_a_batch_of_new_mqls_is_assigned_in_one_call_and_its_owners_emailed_in_o
         for contact in contacts
     ]
     notified: list[list[int]] = []
-    send = notifications.emails_send_transactional_soon
+    send = notifications.emails_send_transactional
     monkeypatch.setattr(
         notifications,
-        "emails_send_transactional_soon",
+        "emails_send_transactional",
         lambda *, emails: (notified.append([e.to for e in emails]), send(emails=emails))[1],
     )
 
