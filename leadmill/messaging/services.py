@@ -74,15 +74,18 @@ def messages_queue_bulk(rows: list[Message], *, ignore_conflicts: bool = False) 
         row.status = Message.Status.QUEUED
         row.kind = MARKETING
     with transaction.atomic():
-        Message.objects.bulk_create(rows, batch_size=QUEUE_BATCH, ignore_conflicts=ignore_conflicts)
-        queued = rows
-        if ignore_conflicts or any(row.pk is None for row in rows):
+        if ignore_conflicts:
+            Message.objects.bulk_create(rows, batch_size=QUEUE_BATCH, ignore_conflicts=True)
             # No ids come back from an insert that may skip rows: the Message-IDs (made
             # before the insert) name exactly the rows this call wrote.
             queued = []
             for start in range(0, len(rows), QUEUE_BATCH):
                 chunk = [row.message_id for row in rows[start : start + QUEUE_BATCH]]
                 queued.extend(Message.objects.filter(message_id__in=chunk))
+        else:  # a sequence's emails, a batch per walk: the lean insert (ADR 72)
+            queued = []
+            for start in range(0, len(rows), QUEUE_BATCH):
+                queued.extend(instances_insert(rows[start : start + QUEUE_BATCH]))
         # One outbox INSERT per batch, and one delivery task for the whole transaction.
         for start in range(0, len(queued), QUEUE_BATCH):
             events.publish_many(

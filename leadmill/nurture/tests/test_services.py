@@ -69,6 +69,37 @@ def test_a_bulk_enrolment_publishes_one_started_event_per_enrollment_made():
     )
 
 
+def test_a_contact_enrolled_concurrently_after_the_check_is_skipped_and_the_others_enrolled(
+    monkeypatch,
+):
+    """A concurrent enrolment commits between the bulk enrolment's check and its insert
+    (simulated: the check finds no one enrolled): the constraint refuses that row; the
+    others are enrolled all the same, each with its one event, and nothing is doubled."""
+    sequence = email_sequence()
+    contacts = [ContactFactory() for _ in range(3)]
+    first = services.enrollment_start(
+        sequence=sequence, contact_id=contacts[1].pk, source="t", now=NOW
+    )
+    OutboxEvent.objects.all().delete()
+    monkeypatch.setattr(services, "_blocked", lambda sequence, contact_ids: set())
+
+    enrolled = services.enrollments_start_bulk(
+        sequence=sequence, contact_ids=[c.pk for c in contacts], source="segment", now=NOW
+    )
+
+    assert enrolled == 2
+    assert list(Enrollment.objects.filter(contact=contacts[1]).values_list("pk", flat=True)) == [
+        first.pk
+    ]
+    started = payloads("EnrollmentStarted")
+    assert sorted(p["contact_id"] for p in started) == [contacts[0].pk, contacts[2].pk]
+    assert sorted(p["enrollment_id"] for p in started) == sorted(
+        Enrollment.objects.filter(contact__in=[contacts[0], contacts[2]]).values_list(
+            "pk", flat=True
+        )
+    )
+
+
 def test_leaving_publishes_enrollment_exited_with_its_reason_and_a_second_exit_nothing():
     sequence, contact = email_sequence(), ContactFactory()
     enrollment = services.enrollment_start(
