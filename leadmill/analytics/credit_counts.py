@@ -24,32 +24,13 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Sum
 
-from .counts import day_bounds, lead_rows
+from .counts import day_bounds, lead_rows, rows_insert
 from .credits import TouchKey, leads_shares
 from .models import SHARED_MODELS, CreditCount, LeadRow, LeadShare
 
 # model, metric, channel, source, medium, campaign, lag
 CreditKey = tuple[str, str, str, str, str, str, int]
 Shares = dict[str, dict[int, dict[TouchKey, float]]]
-CHUNK = 2000
-
-
-def rows_insert(model, columns: tuple[str, ...], rows) -> None:
-    """Insert ``rows`` (tuples of ``columns``) into ``model``'s table: by ``COPY`` on
-    PostgreSQL (several times the rate of a prepared insert per row, DESIGN.md), one
-    ``executemany`` on SQLite."""
-    table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        cursor.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})",  # noqa: S608
-            list(rows),
-        )
 
 
 class DayCredits:
@@ -65,28 +46,34 @@ class DayCredits:
 
     def add_rows(self, rows, shares: Shares) -> None:
         """``rows``: the leads' rows of :func:`.counts.lead_rows`; ``shares``: per model,
-        per lead, per touch key."""
+        per lead, per touch key. Each credit row's sums are added in the order of the
+        rows, as the raw reading adds them (the same floats)."""
+        credit_rows = self.rows
+        by_model = list(shares.items())
+        none: dict = {}
         for metric, contact_id, _dims, lag, amount in rows:
             money = float(amount)
-            for model, by_lead in shares.items():
+            for model, by_lead in by_model:
                 # .get: a lead erased between the two reads has no journey and counts nowhere.
-                for key, weight in by_lead.get(contact_id, {}).items():
-                    row = self.rows[(model, metric, *key, lag)]
+                for (channel, source, medium, campaign), weight in by_lead.get(
+                    contact_id, none
+                ).items():
+                    row = credit_rows[(model, metric, channel, source, medium, campaign, lag)]
                     row[0] += weight
                     row[1] += money * weight
 
 
 def stored_shares(contact_ids) -> Shares:
-    """The stored shares of these leads (those the fill has computed), per model."""
+    """The stored shares of these leads (those the fill has computed), per model: one read
+    of every lead (their ids as one parameter, ADR 74)."""
     found: Shares = {model: {} for model in SHARED_MODELS}
-    ids = sorted(set(contact_ids))
-    for start in range(0, len(ids), CHUNK):
-        for contact_id, *columns in LeadShare.objects.filter(
-            contact_id__in=ids[start : start + CHUNK]
-        ).values_list("contact_id", "channel", "source", "medium", "campaign", *SHARED_MODELS):
-            key = tuple(columns[:4])
-            for model, share in zip(SHARED_MODELS, columns[4:], strict=True):
-                found[model].setdefault(contact_id, {})[key] = share
+    by_model = [found[model] for model in SHARED_MODELS]
+    for contact_id, channel, source, medium, campaign, *columns in LeadShare.objects.filter(
+        contact_id__any=sorted(set(contact_ids))
+    ).values_list("contact_id", "channel", "source", "medium", "campaign", *SHARED_MODELS):
+        key = (channel, source, medium, campaign)
+        for by_lead, share in zip(by_model, columns, strict=True):
+            by_lead.setdefault(contact_id, {})[key] = share
     return found
 
 
@@ -116,15 +103,17 @@ def day_credits(day: dt.date, *, stored: bool, recompute: set[int] = frozenset()
 
 def day_credits_write(day: dt.date, credits: DayCredits) -> None:
     """Store the shares computed for ``day`` and replace its credit rows and its leads' rows
-    (inside the fill's transaction of the day)."""
+    (inside the fill's transaction of that day)."""
     _shares_insert(credits.new_shares, credits.created_at)
     LeadRow.objects.filter(day=day).delete()
     stored_day = connection.ops.adapt_datefield_value(day)
+    # The adapter looked up once, not through the connection's proxy for each row (ADR 74).
+    stored_amount = connection.ops.adapt_decimalfield_value
     rows_insert(
         LeadRow,
         ("day", "contact_id", "metric", "lag_days", "amount"),
         (
-            (stored_day, contact_id, metric, lag, connection.ops.adapt_decimalfield_value(amount))
+            (stored_day, contact_id, metric, lag, stored_amount(amount))
             for metric, contact_id, _dims, lag, amount in credits.lead_rows
         ),
     )
@@ -139,21 +128,25 @@ def day_credits_write(day: dt.date, credits: DayCredits) -> None:
 
 def _shares_insert(shares: Shares, created_at: dict[int, dt.datetime]) -> None:
     """One row per lead and touch key, a column per model (every model lists the same
-    keys: those of the lead's journey)."""
+    keys: those of the lead's journey). The leads' rows stored before are deleted first,
+    by one statement (their ids as one parameter, ADR 74)."""
     first, *others = SHARED_MODELS
     ids = sorted(shares[first])
-    for start in range(0, len(ids), CHUNK):
-        LeadShare.objects.filter(contact_id__in=ids[start : start + CHUNK]).delete()
+    if not ids:
+        return
+    LeadShare.objects.filter(contact_id__any=ids).delete()
+    stored_moment = connection.ops.adapt_datetimefield_value
+    by_other = [shares[model] for model in others]
     rows_insert(
         LeadShare,
         ("contact_id", "created_at", "channel", "source", "medium", "campaign", *SHARED_MODELS),
         (
             (
                 contact_id,
-                connection.ops.adapt_datetimefield_value(created_at[contact_id]),
+                stored_moment(created_at[contact_id]),
                 *key,
                 share,
-                *(shares[model][contact_id][key] for model in others),
+                *(by_lead[contact_id][key] for by_lead in by_other),
             )
             for contact_id in ids
             for key, share in shares[first][contact_id].items()

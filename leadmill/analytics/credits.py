@@ -70,43 +70,42 @@ def leads_shares(
     touches = contacts_touches(contact_ids=ids, until_created=True)
     found: dict[str, dict[int, dict[TouchKey, float]]] = {model: {} for model in models}
     assigns = [(found[model], MODELS[model]) for model in models]
-    for start in range(0, len(ids), 2000):
-        for pk, created, channel, source, medium, campaign, first_at in Contact.objects.filter(
-            pk__in=ids[start : start + 2000]
-        ).values_list(
-            "pk",
-            "created_at",
-            "first_channel",
-            "first_source",
-            "first_medium",
-            "first_campaign",
-            "first_touch_at",
-        ):
-            if created_at is not None:
-                created_at[pk] = created
-            journey = touches_until(touches.get(pk, []), created)
-            if not journey:
-                journey = [
-                    Touch(
-                        occurred_at=min(first_at or created, created),
-                        channel=channel,
-                        source=source,
-                        medium=medium,
-                        campaign=campaign,
-                    )
-                ]
-            for credits, assign in assigns:
-                shares: dict[TouchKey, float] = defaultdict(float)
-                for credit in assign(journey, created):
-                    touch = credit.touch
-                    key = (
-                        touch.channel,
-                        touch.source[:200],
-                        touch.medium[:200],
-                        touch.campaign[:200],
-                    )
-                    shares[key] += credit.weight
-                credits[pk] = dict(shares)
+    # One read of every lead (the ids as one parameter, ADR 74).
+    for pk, created, channel, source, medium, campaign, first_at in Contact.objects.filter(
+        pk__any=ids
+    ).values_list(
+        "pk",
+        "created_at",
+        "first_channel",
+        "first_source",
+        "first_medium",
+        "first_campaign",
+        "first_touch_at",
+    ):
+        if created_at is not None:
+            created_at[pk] = created
+        journey = touches_until(touches.get(pk, ()), created)
+        if not journey:
+            journey = [
+                Touch(
+                    occurred_at=min(first_at or created, created),
+                    channel=channel,
+                    source=source,
+                    medium=medium,
+                    campaign=campaign,
+                )
+            ]
+        # A touch's key once per lead, not once per model (the credits of a model are one
+        # per touch of the journey, in its order).
+        keys = [
+            (touch.channel, touch.source[:200], touch.medium[:200], touch.campaign[:200])
+            for touch in journey
+        ]
+        for credits, assign in assigns:
+            shares: dict[TouchKey, float] = {}
+            for key, credit in zip(keys, assign(journey, created), strict=True):
+                shares[key] = shares.get(key, 0.0) + credit.weight
+            credits[pk] = shares
     return found
 
 

@@ -8,10 +8,15 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self):
+        from django.db.models import Field, ForeignObject
         from django.db.models.signals import post_migrate
 
         from . import checks  # noqa: F401 -- registers the system checks
         from .admin_i18n import snippet_chooser_texts_translated
+        from .db import AnyOf
+
+        Field.register_lookup(AnyOf)
+        ForeignObject.register_lookup(AnyOf)  # relations keep a lookup table of their own
 
         snippet_chooser_texts_translated()
         post_migrate.connect(_groups_after_migrate, sender=self)

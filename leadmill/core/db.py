@@ -135,6 +135,29 @@ def _insert_plan(model: type[models.Model]) -> tuple[list, str]:
     return plan
 
 
+class AnyOf(models.Lookup):
+    """``field__any=ids``: the field's value is one of ``ids`` (a list), sent as ONE
+    parameter: ``= ANY(%s)`` with an array on PostgreSQL, ``IN`` the elements of a JSON
+    array on SQLite.
+
+    ``field__in=ids`` sends one parameter per element, and Django prepares each one and
+    psycopg parses the statement's text anew (it caches only short statements): about 3 ms
+    of CPU per 2,000 ids, for the analytics fill's reads of a day's thousands of leads
+    (ADR 74). Registered on every field and relation (``CoreConfig.ready``); the elements
+    are sent as they are (ids, strings), not prepared by the field."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*lhs_params, values]
+        in_json = f"{lhs} IN (SELECT value FROM json_each(%s))"  # noqa: S608 -- a column, one bound array
+        return in_json, [*lhs_params, json.dumps(values)]
+
+
 _sqlite_write_lock = threading.Lock()
 _lock_files: dict[tuple[int, str], int] = {}  # (process id, database file) -> open lock file
 

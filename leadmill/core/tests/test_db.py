@@ -244,3 +244,43 @@ def test_instances_insert_writes_the_rows_bulk_create_writes_with_their_keys():
         read_other = Submission.objects.values(*fields).get(pk=other.pk)
         assert read_mine == read_other
     assert Submission.objects.get(pk=written[0].pk).offer_emailed_at == at
+
+
+@pytest.mark.django_db
+def test_any_finds_the_rows_whose_value_is_in_the_list_sent_as_one_parameter():
+    """``field__any=ids`` answers what ``field__in=ids`` answers (a key, a relation's id, a
+    string column), an empty list matching nothing, with the list as ONE parameter of the
+    statement whatever its length."""
+    from django.utils import timezone
+
+    from leadmill.contacts.models import Contact
+    from leadmill.tracking.models import Event, EventType
+
+    contacts = Contact.objects.bulk_create([Contact(email=f"any{n}@example.com") for n in range(5)])
+    for contact in contacts:
+        Event.objects.create(contact=contact, type=EventType.PAGE_VIEW, occurred_at=timezone.now())
+    wanted = [contacts[1].pk, contacts[3].pk, contacts[4].pk, 10**9]
+
+    sent = []
+
+    def record(execute, sql, params, many, context):
+        sent.append(params)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        by_key = sorted(Contact.objects.filter(pk__any=wanted).values_list("pk", flat=True))
+    by_relation = sorted(
+        Event.objects.filter(contact_id__any=wanted).values_list("contact_id", flat=True)
+    )
+    by_text = sorted(
+        Contact.objects.filter(email__any=["any0@example.com", "any2@example.com"]).values_list(
+            "pk", flat=True
+        )
+    )
+
+    assert by_key == sorted(Contact.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    assert by_key == sorted(wanted[:3])
+    assert by_relation == sorted(wanted[:3])
+    assert by_text == [contacts[0].pk, contacts[2].pk]
+    assert list(Contact.objects.filter(pk__any=[])) == []
+    assert len(sent) == 1 and len(sent[0]) == 1  # the four ids in one parameter
