@@ -58,8 +58,6 @@ COUNTS = "daily_counts"
 # How long a fill waits for the transactions writing to the tables its marks are read from
 # (ADR 73); past it, the marks it stores stay where they were.
 WRITERS_WAIT_S = 30.0
-# A note's id travels in a statement's parameters: below SQLite's 999 per statement.
-NOTES_DELETED_PER_STATEMENT = 900
 
 
 def _state() -> FillState:
@@ -227,11 +225,11 @@ def _oldest_pending_submission(*, next_id: int) -> int:
 
 
 def _notes_delete(note_ids: list[int]) -> None:
-    """Delete the notes the fill read, by their ids: a note written since (its transaction
-    open when they were read) stays for the next fill."""
-    for start in range(0, len(note_ids), NOTES_DELETED_PER_STATEMENT):
-        chunk = note_ids[start : start + NOTES_DELETED_PER_STATEMENT]
-        JourneyChange.objects.filter(id__in=chunk).delete()
+    """Delete the notes the fill read, by their ids (one statement, the ids as one
+    parameter): a note written since (its transaction open when they were read) stays for
+    the next fill."""
+    if note_ids:
+        JourneyChange.objects.filter(id__any=note_ids).delete()
 
 
 def _late_days(state: FillState, marks: dict) -> set[dt.date]:

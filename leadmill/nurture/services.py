@@ -113,16 +113,8 @@ def enrollment_start(
     source = source[:100]
     try:
         with transaction.atomic():
-            held_out = _held_out(sequence)
-            enrollment = Enrollment.objects.create(
-                sequence=sequence,
-                contact_id=contact_id,
-                source=source,
-                enrolled_at=now,
-                step_started_at=now,
-                next_run_at=None if held_out else now,
-                held_out=held_out,
-            )
+            enrollment = _enrollment_new(sequence, contact_id, source=source, now=now)
+            enrollment.save(force_insert=True)
             _started_publish(
                 [(enrollment.pk, contact_id)], sequence=sequence, source=source, now=now
             )
@@ -148,23 +140,30 @@ def enrollments_start_bulk(
         if not fresh:
             continue
         rows = [
-            Enrollment(
-                sequence=sequence,
-                contact_id=contact_id,
-                source=source,
-                enrolled_at=now,
-                step_started_at=now,
-                next_run_at=None if held_out else now,
-                held_out=held_out,
-            )
-            for contact_id in fresh
-            for held_out in [_held_out(sequence)]
+            _enrollment_new(sequence, contact_id, source=source, now=now) for contact_id in fresh
         ]
         with transaction.atomic():
             started = _enrollments_insert(rows, sequence=sequence, source=source, now=now)
             _started_publish(started, sequence=sequence, source=source, now=now)
         enrolled += len(started)
     return enrolled
+
+
+def _enrollment_new(
+    sequence: Sequence, contact_id: int, *, source: str, now: dt.datetime
+) -> Enrollment:
+    """An unsaved enrolment starting now: its first step due at once, or none when it is
+    held out (:func:`_held_out`)."""
+    held_out = _held_out(sequence)
+    return Enrollment(
+        sequence=sequence,
+        contact_id=contact_id,
+        source=source,
+        enrolled_at=now,
+        step_started_at=now,
+        next_run_at=None if held_out else now,
+        held_out=held_out,
+    )
 
 
 def _enrollments_insert(
